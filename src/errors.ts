@@ -1,0 +1,93 @@
+/**
+ * The error catalogue. Every error Caxton reports to a user is one of these codes, with an HTTP
+ * status, a message that says what was wrong and a hint that says how to fix it. docs/errors.md has a
+ * row for every code (test/unit/errors.test.ts checks it). Never reuse a retired code.
+ */
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly hint: string;
+}
+
+export const ErrorCatalogue = {
+  // Module admission (src/sandbox/wasm)
+  CAXTON_ERR_MODULE_TOO_LARGE: {
+    status: 413,
+    hint: 'Strip debug sections (wasm-opt --strip-debug, asc without --debug) or raise sandbox.max_module_bytes.',
+  },
+  CAXTON_ERR_MODULE_MALFORMED: {
+    status: 400,
+    hint: 'The bytes are not a valid WebAssembly binary. Rebuild the module and upload the .wasm file itself, not a text or base64 form of it.',
+  },
+  CAXTON_ERR_MODULE_FEATURE: {
+    status: 422,
+    hint: 'Rebuild without that WebAssembly feature (for clang: -mno-<feature>; for AssemblyScript: --disable <feature>) or ask the operator to allow it in sandbox.features.',
+  },
+  CAXTON_ERR_MODULE_IMPORT: {
+    status: 422,
+    hint: 'Agents may import only the functions of module "caxton" listed in docs/agent-abi.md, with those signatures.',
+  },
+  CAXTON_ERR_MODULE_EXPORT: {
+    status: 422,
+    hint: 'Export memory, caxton_abi_version, caxton_alloc and handle_message with the signatures in docs/agent-abi.md.',
+  },
+  CAXTON_ERR_MODULE_LIMIT: {
+    status: 422,
+    hint: 'Lower the module\'s declared memory or table minimum, or its function/import/export counts, below the node\'s sandbox limits.',
+  },
+  CAXTON_ERR_MODULE_INVALID: {
+    status: 422,
+    hint: 'The module breaks a WebAssembly validation rule (for example an index out of range). Rebuild it with a conforming toolchain.',
+  },
+  // Running agents (src/sandbox)
+  CAXTON_ERR_AGENT_START_FAILED: {
+    status: 422,
+    hint: 'The start function or agent_init trapped, ran out of fuel or returned non-zero. Check the agent\'s logs.',
+  },
+  CAXTON_ERR_AGENT_NOT_FOUND: {
+    status: 404,
+    hint: 'Check the agent name or id with `caxton agent list`.',
+  },
+  CAXTON_ERR_AGENT_EXISTS: {
+    status: 409,
+    hint: 'Agent names are unique on a node. Pick another name, or remove or upgrade the existing agent.',
+  },
+  CAXTON_ERR_POOL_CLOSED: {
+    status: 503,
+    hint: 'The node is shutting down. Retry against a running node.',
+  },
+  // Storage (src/storage)
+  CAXTON_ERR_STORAGE_UNAVAILABLE: {
+    status: 500,
+    hint: 'Check that the data directory is writable and the disk is not full.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ErrorCatalogue;
+
+export class CaxtonError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly hint: string;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'CaxtonError';
+    this.code = code;
+    this.status = ErrorCatalogue[code].status;
+    this.hint = ErrorCatalogue[code].hint;
+    this.details = details;
+  }
+
+  /** The shape the API returns and the CLI prints. */
+  toJSON(): { code: ErrorCode; message: string; hint: string; details?: Readonly<Record<string, unknown>> } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message, hint: this.hint }
+      : { code: this.code, message: this.message, hint: this.hint, details: this.details };
+  }
+}
+
+export function isCaxtonError(e: unknown, code?: ErrorCode): e is CaxtonError {
+  return e instanceof CaxtonError && (code === undefined || e.code === code);
+}
