@@ -1,0 +1,73 @@
+/**
+ * Opens the node's SQLite database and brings its schema up to date.
+ * Migrations are numbered and only ever appended: a database records the last one it applied in
+ * PRAGMA user_version, and a node refuses a database newer than itself.
+ */
+import Database from 'better-sqlite3';
+import { CaxtonError } from '../errors.js';
+
+export type SqliteDatabase = Database.Database;
+
+export type Synchronous = 'off' | 'normal' | 'full';
+
+export interface OpenOptions {
+  /**
+   * SQLite's synchronous mode. `normal` (the default) survives a crash of the process (kill -9) with
+   * nothing committed lost; `full` also survives power loss, at roughly twice the commit latency.
+   */
+  readonly synchronous?: Synchronous;
+  /** How long a writer waits for another connection's write lock, in ms. @default 5000 */
+  readonly busyTimeoutMs?: number;
+  readonly readonly?: boolean;
+}
+
+/** Append only: each entry is one migration, applied in order inside a transaction. */
+const MIGRATIONS: readonly string[] = [
+  // 1: per-agent key-value state, keyed by agent name so it outlives instances, workers and nodes.
+  `CREATE TABLE agent_kv (
+     agent      TEXT    NOT NULL,
+     key        BLOB    NOT NULL,
+     value      BLOB    NOT NULL,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (agent, key)
+   ) WITHOUT ROWID;`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function openDatabase(path: string, options: OpenOptions = {}): SqliteDatabase {
+  let db: SqliteDatabase;
+  try {
+    db = new Database(path, { readonly: options.readonly ?? false });
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous ?? 'normal'}`);
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    db.pragma('foreign_keys = ON');
+  } catch (e) {
+    throw new CaxtonError('CAXTON_ERR_STORAGE_UNAVAILABLE', `cannot open database ${path}: ${(e as Error).message}`, { path }, { cause: e });
+  }
+  if (!options.readonly) migrate(db, path);
+  return db;
+}
+
+function migrate(db: SqliteDatabase, path: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    db.close();
+    throw new CaxtonError(
+      'CAXTON_ERR_STORAGE_UNAVAILABLE',
+      `database ${path} has schema version ${current}, newer than this Caxton (${MIGRATIONS.length}); upgrade Caxton or restore a backup`,
+      { path, version: current },
+    );
+  }
+  // BEGIN IMMEDIATE: two threads opening a fresh database race here; the second waits, then sees the
+  // version the first wrote and applies nothing.
+  const apply = db.transaction(() => {
+    const v = db.pragma('user_version', { simple: true }) as number;
+    for (let i = v; i < MIGRATIONS.length; i++) {
+      db.exec(MIGRATIONS[i] as string);
+    }
+    if (v < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+  });
+  apply.immediate();
+}
