@@ -1,0 +1,58 @@
+// calculator: FIPA request and FIPA query over two-argument arithmetic.
+//
+//   request   {"op":"add"|"sub"|"mul"|"div","args":[a,b]} -> agree <same content>, then inform {"result":x}
+//             division by zero                            -> agree, then failure {"error":"division by zero"}
+//   query-ref {"op":...,"args":[a,b]}                       -> inform {"result":x}  (no agree)
+//             division by zero                            -> failure {"error":"division by zero"}
+//   unknown op (well-formed content)                      -> refuse {"error":"unknown op: <op>"}
+//   content not {"op":string,"args":[number,number]}      -> not-understood {"error":"..."}
+//   any other performative                                -> not-understood {"error":"..."}
+//   (a not-understood is never answered)
+import {
+  Message, Performative, JSONValue, dispatch, reply, jsonObject,
+} from "../../sdk/assemblyscript/assembly";
+export { caxton_abi_version, caxton_alloc, agent_init } from "../../sdk/assemblyscript/assembly";
+
+export function handle_message(ptr: i32, len: i32): i32 {
+  return dispatch(ptr, len, onMessage);
+}
+
+function error(text: string): JSONValue {
+  return jsonObject().setString("error", text);
+}
+
+function onMessage(msg: Message): i32 {
+  let isRequest = msg.is(Performative.REQUEST);
+  if (!isRequest && !msg.is(Performative.QUERY_REF)) {
+    if (!msg.is(Performative.NOT_UNDERSTOOD)) {
+      reply(msg, Performative.NOT_UNDERSTOOD, error("calculator understands request and query-ref"));
+    }
+    return 0;
+  }
+  let c = msg.content;
+  let op = c.getString("op");
+  let args = c.get("args");
+  if (op === null || args === null || !args.isArray() || args.size != 2 ||
+      !args.at(0)!.isNumber() || !args.at(1)!.isNumber()) {
+    reply(msg, Performative.NOT_UNDERSTOOD, error("content must be {\"op\":string,\"args\":[number,number]}"));
+    return 0;
+  }
+  if (op != "add" && op != "sub" && op != "mul" && op != "div") {
+    reply(msg, Performative.REFUSE, error("unknown op: " + op));
+    return 0;
+  }
+  let a = args.at(0)!.asNumber();
+  let b = args.at(1)!.asNumber();
+  if (isRequest) reply(msg, Performative.AGREE, c);
+  if (op == "div" && b == 0) {
+    reply(msg, Performative.FAILURE, error("division by zero"));
+    return 0;
+  }
+  let r: f64;
+  if (op == "add") r = a + b;
+  else if (op == "sub") r = a - b;
+  else if (op == "mul") r = a * b;
+  else r = a / b;
+  reply(msg, Performative.INFORM, jsonObject().setNumber("result", r));
+  return 0;
+}
