@@ -1,0 +1,218 @@
+/**
+ * Sandbox benchmarks (issue 2): module admission, agent start, message round trip, fuel overhead and
+ * memory per idle agent. Every loop is bounded in count.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { admitModule } from '../src/sandbox/wasm/index.js';
+import { AgentInstance, AgentPool, makePolicy, DEFAULT_POLICY, type AgentServices } from '../src/sandbox/index.js';
+import { percentile, sortedCopy, type Row } from './report.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const agent = (n: string) => new Uint8Array(readFileSync(join(root, 'build', 'agents', `${n}.wasm`)));
+
+type Wabt = { parseWat(n: string, t: string): { toBinary(o: object): { buffer: Uint8Array }; destroy(): void } };
+async function wat(text: string): Promise<Uint8Array> {
+  const w = await ((await import('wabt')).default as unknown as () => Promise<Wabt>)();
+  const m = w.parseWat('bench.wat', text);
+  try {
+    return new Uint8Array(m.toBinary({}).buffer);
+  } finally {
+    m.destroy();
+  }
+}
+
+const ABI_EXPORTS = `
+  (memory (export "memory") 1)
+  (func (export "caxton_abi_version") (result i32) i32.const 1)
+  (func (export "caxton_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "handle_message") (param i32 i32) (result i32) i32.const 0)`;
+
+/** A synthetic ABI module of about `bytes` bytes: many small functions with loops and branches. */
+async function syntheticModule(bytes: number): Promise<Uint8Array> {
+  const fn = (i: number) => `
+  (func $f${i} (param $n i32) (result i32) (local $acc i32)
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (local.set $acc (i32.add (local.get $acc) (i32.mul (local.get $n) (i32.const ${(i % 97) + 3}))))
+      (if (i32.gt_u (local.get $acc) (i32.const 100000)) (then (local.set $acc (i32.rem_u (local.get $acc) (i32.const 7919)))))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (local.get $acc))`;
+  const count = Math.max(1, Math.round(bytes / 62));
+  let body = '';
+  for (let i = 0; i < count; i++) body += fn(i);
+  return wat(`(module${ABI_EXPORTS}${body})`);
+}
+
+function time(fn: () => void, runs: number): Float64Array {
+  const xs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    xs.push(performance.now() - t0);
+  }
+  return sortedCopy(xs);
+}
+
+async function admission(rows: Row[]): Promise<void> {
+  for (const [label, size] of [['100 KB', 100_000], ['1 MB', 1_000_000]] as const) {
+    const bytes = await syntheticModule(size);
+    const t = time(() => admitModule(bytes, DEFAULT_POLICY), size > 500_000 ? 10 : 30);
+    rows.push({ name: `admission (validate+rewrite) ${label} module`, value: percentile(t, 50), unit: 'ms', note: `P50 of ${t.length}, actual size ${(bytes.length / 1000).toFixed(0)} KB` });
+  }
+}
+
+class NullServices implements AgentServices {
+  readonly name = 'bench';
+  readonly maxMessageBytes = 100 * 1024;
+  send(): number { return 0; }
+  log(): void {}
+  kvGet(): undefined { return undefined; }
+  kvSet(): void {}
+  kvDelete(): void {}
+  timerSet(): number { return 1; }
+  timerCancel(): number { return 0; }
+  hostFault(): void {}
+}
+
+async function start(rows: Row[], dataDir: string): Promise<void> {
+  const admitted = admitModule(agent('echo'), DEFAULT_POLICY);
+  const module = new WebAssembly.Module(admitted.bytes);
+  const doc = '{"abi_version":1,"agent_id":"x","name":"bench","config":{},"restarts":0}';
+  const svc = new NullServices();
+  const inThread = time(() => {
+    const a = new AgentInstance(module, svc, DEFAULT_POLICY.fuelPerCall);
+    a.instantiate();
+    a.init(doc);
+  }, 2000);
+  rows.push({ name: 'agent start in a worker (instantiate+init), P50', value: percentile(inThread, 50) * 1000, unit: 'µs' });
+  rows.push({ name: 'agent start in a worker (instantiate+init), P99', value: percentile(inThread, 99) * 1000, unit: 'µs' });
+
+  const pool = await AgentPool.start({ databasePath: join(dataDir, 'start.db'), workers: 1 });
+  try {
+    const m = pool.admit(agent('echo'));
+    for (let i = 0; i < 50; i++) await pool.spawn({ name: `warm-${i}`, module: m.hash });
+    const xs: number[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const t0 = performance.now();
+      await pool.spawn({ name: `a-${i}`, module: m.hash });
+      xs.push(performance.now() - t0);
+    }
+    const t = sortedCopy(xs);
+    rows.push({ name: 'agent start via pool.spawn (cached module), P50', value: percentile(t, 50), unit: 'ms', budget: '≤ 1 ms', ok: percentile(t, 50) <= 1 });
+    rows.push({ name: 'agent start via pool.spawn (cached module), P99', value: percentile(t, 99), unit: 'ms', budget: '≤ 5 ms', ok: percentile(t, 99) <= 5 });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function roundTrip(rows: Row[], dataDir: string): Promise<void> {
+  const pool = await AgentPool.start({ databasePath: join(dataDir, 'rtt.db'), workers: 1 });
+  try {
+    const m = pool.admit(agent('echo'));
+    await pool.spawn({ name: 'echo', module: m.hash });
+    const msg = JSON.stringify({ performative: 'request', sender: 'bench', receiver: 'echo', conversation_id: 'c1', reply_with: 'r1', content: 'x'.repeat(120) });
+    let resolve: () => void = () => {};
+    pool.onExternal(() => resolve());
+    const once = () => new Promise<void>((r) => { resolve = r; pool.deliver('echo', msg); });
+    for (let i = 0; i < 2000; i++) await once();
+    const xs: number[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const t0 = performance.now();
+      await once();
+      xs.push(performance.now() - t0);
+    }
+    const t = sortedCopy(xs);
+    rows.push({ name: 'round trip main → agent (worker) → main, P50', value: percentile(t, 50) * 1000, unit: 'µs', budget: '≤ 30 µs (across workers)', ok: percentile(t, 50) * 1000 <= 30 });
+    rows.push({ name: 'round trip main → agent (worker) → main, P99', value: percentile(t, 99) * 1000, unit: 'µs', budget: '≤ 200 µs (across workers)', ok: percentile(t, 99) * 1000 <= 200 });
+
+    // Throughput with a window: how many echo round trips per second one worker sustains.
+    const N = 200_000;
+    let received = 0;
+    let done: () => void = () => {};
+    pool.onExternal(() => { if (++received === N) done(); });
+    resolve = () => {};
+    const t0 = performance.now();
+    const finished = new Promise<void>((r) => (done = r));
+    for (let i = 0; i < N; i += 1000) {
+      for (let j = 0; j < 1000; j++) pool.deliver('echo', msg);
+      await new Promise((r) => setImmediate(r));
+    }
+    await finished;
+    const secs = (performance.now() - t0) / 1000;
+    rows.push({ name: 'echo round trips per second, one worker, batched', value: N / secs, unit: 'msg/s' });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function fuelOverhead(rows: Row[]): Promise<void> {
+  const bytes = await wat(`(module${ABI_EXPORTS}
+    (func (export "sum") (param $n i32) (result i64) (local $acc i64)
+      (block $d (loop $l
+        (br_if $d (i32.eqz (local.get $n)))
+        (local.set $acc (i64.add (local.get $acc) (i64.extend_i32_u (local.get $n))))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $l)))
+      (local.get $acc))
+    (func $fib (export "fib") (param $n i32) (result i32)
+      (if (result i32) (i32.lt_u (local.get $n) (i32.const 2)) (then (local.get $n))
+        (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1))) (call $fib (i32.sub (local.get $n) (i32.const 2))))))))`);
+  const policy = makePolicy({ fuelPerCall: 1e15 });
+  const plain = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as { sum(n: number): bigint; fib(n: number): number };
+  const metered = new WebAssembly.Instance(new WebAssembly.Module(admitModule(bytes, policy).bytes)).exports as { sum(n: number): bigint; fib(n: number): number };
+  for (const [label, run] of [
+    ['sum loop 1e8 iterations', (x: typeof plain) => x.sum(1e8)],
+    ['fib(30), call-heavy', (x: typeof plain) => x.fib(30)],
+  ] as const) {
+    run(plain);
+    run(metered);
+    const a = percentile(time(() => run(plain), 5), 50);
+    const b = percentile(time(() => run(metered), 5), 50);
+    rows.push({ name: `fuel overhead: ${label}`, value: b / a, unit: '×', note: `${a.toFixed(1)} ms plain, ${b.toFixed(1)} ms metered` });
+  }
+}
+
+async function idleAgents(rows: Row[], dataDir: string, count: number): Promise<void> {
+  const pool = await AgentPool.start({ databasePath: join(dataDir, 'idle.db'), workers: 1 });
+  try {
+    const m = pool.admit(agent('echo'));
+    await pool.spawn({ name: 'warm', module: m.hash });
+    (globalThis as { gc?: () => void }).gc?.();
+    const before = process.memoryUsage().rss;
+    const t0 = performance.now();
+    for (let i = 0; i < count; i += 500) {
+      const batch: Promise<unknown>[] = [];
+      for (let j = i; j < Math.min(count, i + 500); j++) batch.push(pool.spawn({ name: `idle-${j}`, module: m.hash }));
+      await Promise.all(batch);
+    }
+    const secs = (performance.now() - t0) / 1000;
+    (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((r) => setTimeout(r, 200));
+    const after = process.memoryUsage().rss;
+    const per = (after - before) / count;
+    rows.push({ name: `RSS per idle agent (${count} echo agents)`, value: per / 1024, unit: 'KiB', budget: '≤ 800 KiB (30k on 24 GiB)', ok: per <= 800 * 1024 });
+    rows.push({ name: `spawn rate, ${count} agents in batches of 500`, value: count / secs, unit: 'agents/s' });
+  } finally {
+    await pool.close();
+  }
+}
+
+export async function sandboxBenchmarks(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const dataDir = mkdtempSync(join(tmpdir(), 'caxton-bench-'));
+  try {
+    await admission(rows);
+    await start(rows, dataDir);
+    await roundTrip(rows, dataDir);
+    await fuelOverhead(rows);
+    await idleAgents(rows, dataDir, Number(process.env['CAXTON_BENCH_IDLE_AGENTS'] ?? 10_000));
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return rows;
+}

@@ -1,0 +1,43 @@
+/** `caxton server ...`: run a node in the foreground. */
+import { hostname } from 'node:os';
+import type { Command } from 'commander';
+import { CaxtonNode } from '../node.js';
+import { createLogger } from '../observability/logger.js';
+
+export function registerServer(program: Command): void {
+  const server = program.command('server').description('run and inspect a Caxton node');
+  server
+    .command('start')
+    .description('start a node in the foreground (stop it with Ctrl-C or SIGTERM)')
+    .option('--data-dir <dir>', 'where the node keeps its state', './.caxton')
+    .option('--node-id <id>', 'this node\'s name', hostname())
+    .option('--workers <n>', 'agent worker threads (default: cores - 1)', (v) => positiveInt(v, '--workers'))
+    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+    .action(async (opts: { dataDir: string; nodeId: string; workers?: number; logLevel: string }) => {
+      const logger = createLogger({ level: opts.logLevel });
+      const node = await CaxtonNode.start({
+        dataDir: opts.dataDir,
+        nodeId: opts.nodeId,
+        logger,
+        ...(opts.workers === undefined ? {} : { workers: opts.workers }),
+      });
+      const shutdown = (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        node.stop().then(
+          () => process.exit(0),
+          (e: unknown) => {
+            logger.error({ err: e }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes a whole number of at least 1, got "${value}"`);
+  return n;
+}

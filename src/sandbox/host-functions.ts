@@ -1,0 +1,166 @@
+/**
+ * The `caxton.*` imports (docs/agent-abi.md §3). Each function checks its pointer ranges against the
+ * agent's memory, turns bytes into host values, and hands the work to the agent's services. None of
+ * them throws into the guest: every failure is an error code, and host-side faults are logged.
+ */
+import { webcrypto } from 'node:crypto';
+import { AbiLimits, HostError } from './abi.js';
+import type { GuestMemory } from './guest-memory.js';
+import { prepareOutgoing, type OutgoingMessage } from './outgoing.js';
+
+/** What the host does for one agent. Implemented by the worker runtime; must not block for long. */
+export interface AgentServices {
+  /** The agent's name: its identity as a sender and its key-value namespace. */
+  readonly name: string;
+  /** Largest message the agent may send, in bytes. */
+  readonly maxMessageBytes: number;
+  /** Takes a checked, completed message. Returns OK or a HostError code (for example BACKPRESSURE). */
+  send(json: string, msg: OutgoingMessage): number;
+  log(level: number, text: string): void;
+  kvGet(key: Uint8Array): Uint8Array | undefined;
+  kvSet(key: Uint8Array, value: Uint8Array): void;
+  kvDelete(key: Uint8Array): void;
+  /** Returns a timer id (> 0) or a HostError code. */
+  timerSet(delayMs: number, json: string): number;
+  timerCancel(id: number): number;
+  /** Reports a host-side fault (storage error, ...) that the guest only sees as an error code. */
+  hostFault(what: string, error: unknown): void;
+}
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+const utf8Lenient = new TextDecoder('utf-8', { fatal: false });
+
+// Wall-clock time with sub-millisecond resolution, without a Date allocation per call.
+const epochOffsetMs = performance.timeOrigin;
+
+export function createHostImports(mem: GuestMemory, svc: AgentServices): WebAssembly.Imports {
+  /** Decodes a guest-supplied message; returns a HostError code when it cannot be sent. */
+  function readMessage(ptr: number, len: number): string | number {
+    if (!mem.inBounds(ptr, len)) return HostError.BOUNDS;
+    if (len > svc.maxMessageBytes) return HostError.TOO_LARGE;
+    const start = ptr >>> 0;
+    try {
+      return utf8Strict.decode(mem.bytes().subarray(start, start + len));
+    } catch {
+      return HostError.INVALID_MESSAGE;
+    }
+  }
+
+  /** Copies a key out of guest memory, or returns an error code. */
+  function readKey(ptr: number, len: number): Uint8Array | number {
+    if (!mem.inBounds(ptr, len)) return HostError.BOUNDS;
+    if (len === 0) return HostError.INVALID_ARGUMENT;
+    if (len > AbiLimits.maxKeyBytes) return HostError.TOO_LARGE;
+    const start = ptr >>> 0;
+    // A copy: the store may keep the key beyond this call (and the guest may grow memory).
+    return mem.bytes().slice(start, start + len);
+  }
+
+  const caxton = {
+    send(ptr: number, len: number): number {
+      const text = readMessage(ptr, len);
+      if (typeof text === 'number') return text;
+      const prepared = prepareOutgoing(svc.name, text);
+      if ('error' in prepared) {
+        svc.log(3, `send refused: ${prepared.reason}`);
+        return prepared.error;
+      }
+      return svc.send(prepared.json, prepared.msg);
+    },
+
+    log(level: number, ptr: number, len: number): void {
+      if (!mem.inBounds(ptr, len)) return;
+      const n = Math.min(len, AbiLimits.maxLogBytes);
+      const start = ptr >>> 0;
+      const text = utf8Lenient.decode(mem.bytes().subarray(start, start + n));
+      svc.log(level >= 0 && level <= 4 ? level : 2, len > n ? `${text}…` : text);
+    },
+
+    time_now_us(): bigint {
+      return BigInt(Math.round((epochOffsetMs + performance.now()) * 1000));
+    },
+
+    time_monotonic_us(): bigint {
+      return BigInt(Math.round(performance.now() * 1000));
+    },
+
+    random_fill(ptr: number, len: number): number {
+      if (!mem.inBounds(ptr, len)) return HostError.BOUNDS;
+      if (len > AbiLimits.maxRandomBytes) return HostError.TOO_LARGE;
+      if (len === 0) return HostError.OK;
+      const start = ptr >>> 0;
+      webcrypto.getRandomValues(mem.bytes().subarray(start, start + len));
+      return HostError.OK;
+    },
+
+    timer_set(delayMs: number, ptr: number, len: number): number {
+      if (delayMs < 0 || delayMs > AbiLimits.maxTimerDelayMs) return HostError.INVALID_ARGUMENT;
+      const text = readMessage(ptr, len);
+      if (typeof text === 'number') return text;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        return HostError.INVALID_MESSAGE;
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return HostError.INVALID_MESSAGE;
+      // A timer message always goes to the agent itself.
+      const msg = parsed as Record<string, unknown>;
+      msg['receiver'] = svc.name;
+      delete msg['capability'];
+      const prepared = prepareOutgoing(svc.name, JSON.stringify(msg));
+      if ('error' in prepared) return prepared.error;
+      return svc.timerSet(delayMs, prepared.json);
+    },
+
+    timer_cancel(id: number): number {
+      return svc.timerCancel(id);
+    },
+
+    kv_get(keyPtr: number, keyLen: number, bufPtr: number, bufCap: number): number {
+      const key = readKey(keyPtr, keyLen);
+      if (typeof key === 'number') return key;
+      if (!mem.inBounds(bufPtr, bufCap)) return HostError.BOUNDS;
+      let value: Uint8Array | undefined;
+      try {
+        value = svc.kvGet(key);
+      } catch (e) {
+        svc.hostFault('kv_get', e);
+        return HostError.UNAVAILABLE;
+      }
+      if (value === undefined) return HostError.NOT_FOUND;
+      const n = Math.min(value.length, bufCap >>> 0);
+      if (n > 0) mem.bytes().set(n === value.length ? value : value.subarray(0, n), bufPtr >>> 0);
+      return value.length;
+    },
+
+    kv_set(keyPtr: number, keyLen: number, valPtr: number, valLen: number): number {
+      const key = readKey(keyPtr, keyLen);
+      if (typeof key === 'number') return key;
+      if (!mem.inBounds(valPtr, valLen)) return HostError.BOUNDS;
+      if (valLen > AbiLimits.maxValueBytes) return HostError.TOO_LARGE;
+      const start = valPtr >>> 0;
+      try {
+        // SQLite copies bound blobs, so a view of guest memory is enough here.
+        svc.kvSet(key, mem.bytes().subarray(start, start + valLen));
+      } catch (e) {
+        svc.hostFault('kv_set', e);
+        return HostError.UNAVAILABLE;
+      }
+      return HostError.OK;
+    },
+
+    kv_delete(keyPtr: number, keyLen: number): number {
+      const key = readKey(keyPtr, keyLen);
+      if (typeof key === 'number') return key;
+      try {
+        svc.kvDelete(key);
+      } catch (e) {
+        svc.hostFault('kv_delete', e);
+        return HostError.UNAVAILABLE;
+      }
+      return HostError.OK;
+    },
+  };
+  return { caxton };
+}

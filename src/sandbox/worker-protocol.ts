@@ -1,0 +1,70 @@
+/**
+ * Messages between the pool (main thread) and its worker threads. Hot-path traffic (deliveries and
+ * outbound messages) travels as flat arrays in batches: one postMessage carries many messages, which
+ * is what closes most of the gap to shared-memory rings (wasm-on-node20.md §5).
+ */
+import type { FaultKind, CallPhase } from './agent-instance.js';
+
+/** Passed as workerData. */
+export interface WorkerInit {
+  readonly workerIndex: number;
+  readonly databasePath: string;
+  readonly fuelPerCall: number;
+  readonly maxMessageBytes: number;
+  readonly mailboxCapacity: number;
+  /**
+   * Int32Array over this buffer: [0] a call counter, odd while a call into an agent is running;
+   * [1] the key of the agent being called; [2] messages queued in this worker as of its last drain.
+   * The main thread reads them without a message round trip.
+   */
+  readonly watch: SharedArrayBuffer;
+}
+
+export const WATCH_SEQ = 0;
+export const WATCH_AGENT = 1;
+export const WATCH_QUEUED = 2;
+export const WATCH_SLOTS = 3;
+
+export interface SpawnCommand {
+  readonly op: 'spawn';
+  readonly key: number;
+  readonly id: string;
+  readonly name: string;
+  readonly hash: string;
+  /** The operator's config as JSON text. */
+  readonly config: string;
+  readonly restarts: number;
+}
+
+export type ToWorker =
+  | { readonly op: 'module'; readonly hash: string; readonly module: WebAssembly.Module }
+  | SpawnCommand
+  /** Flat [receiver, json, receiver, json, ...]. */
+  | { readonly op: 'deliver'; readonly batch: string[] }
+  | { readonly op: 'stop'; readonly name: string; readonly graceful: boolean }
+  | { readonly op: 'stats'; readonly reqId: number };
+
+export interface AgentRuntimeStats {
+  readonly name: string;
+  readonly key: number;
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  readonly errors: number;
+  readonly faults: number;
+  readonly fuelUsed: number;
+  readonly memoryBytes: number;
+  readonly queued: number;
+  readonly timers: number;
+}
+
+export type FromWorker =
+  | { readonly op: 'spawned'; readonly key: number; readonly name: string; readonly memoryBytes: number }
+  | { readonly op: 'spawn_failed'; readonly key: number; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
+  /** Flat [sender, receiver-or-empty, json, ...] for receivers that are not on this worker. */
+  | { readonly op: 'out'; readonly batch: string[] }
+  | { readonly op: 'fault'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string; readonly recovered: boolean }
+  /** Flat [agent, level, text, ...]. Levels as in the ABI. */
+  | { readonly op: 'log'; readonly batch: (string | number)[] }
+  | { readonly op: 'undeliverable'; readonly to: string; readonly json: string; readonly reason: string }
+  | { readonly op: 'stopped'; readonly name: string; readonly status: number }
+  | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] };

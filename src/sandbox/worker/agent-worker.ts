@@ -1,0 +1,44 @@
+/**
+ * Worker thread entry: wires the parent port to a WorkerRuntime and opens this thread's own
+ * connection to the node's SQLite database (WAL lets every worker read and write it).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { SqliteAgentStateStore } from '../../storage/agent-state-store.js';
+import type { FromWorker, ToWorker, WorkerInit } from '../worker-protocol.js';
+import { WorkerRuntime } from './runtime.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort;
+if (port === null) throw new Error('agent-worker must run as a worker thread');
+
+const store = new SqliteAgentStateStore(init.databasePath);
+const runtime = new WorkerRuntime({
+  fuelPerCall: init.fuelPerCall,
+  maxMessageBytes: init.maxMessageBytes,
+  mailboxCapacity: init.mailboxCapacity,
+  store,
+  watch: new Int32Array(init.watch),
+  post: (msg: FromWorker) => port.postMessage(msg),
+});
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.op) {
+    case 'deliver':
+      runtime.deliverBatch(msg.batch);
+      break;
+    case 'module':
+      runtime.addModule(msg.hash, msg.module);
+      break;
+    case 'spawn':
+      runtime.spawn(msg);
+      break;
+    case 'stop':
+      runtime.stop(msg.name, msg.graceful);
+      break;
+    case 'stats':
+      port.postMessage({ op: 'stats', reqId: msg.reqId, agents: runtime.stats() } satisfies FromWorker);
+      break;
+  }
+});
+
+port.on('close', () => store.close());

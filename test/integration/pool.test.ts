@@ -1,0 +1,210 @@
+/**
+ * The agent pool with real worker threads, a real SQLite file and the example agents built from
+ * source (npm run build).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { AgentPool, makePolicy } from '../../src/sandbox/index.js';
+import { isCaxtonError } from '../../src/errors.js';
+import { Client, fixtureWasm, recordEvents, spawnAgent, waitForEvent, agentWasm } from '../helpers/agents.js';
+import { tempDir } from '../helpers/tmp.js';
+
+async function withPool(opts: { workers?: number; fuelPerCall?: number; maxCallMs?: number }, fn: (pool: AgentPool, dbPath: string) => Promise<void>): Promise<void> {
+  const dir = tempDir();
+  const databasePath = join(dir.path, 'caxton.db');
+  const policy = makePolicy({
+    ...(opts.fuelPerCall === undefined ? {} : { fuelPerCall: opts.fuelPerCall }),
+    ...(opts.maxCallMs === undefined ? {} : { maxCallMs: opts.maxCallMs }),
+  });
+  const pool = await AgentPool.start({ databasePath, workers: opts.workers ?? 2, policy });
+  try {
+    await fn(pool, databasePath);
+  } finally {
+    await pool.close();
+    dir.cleanup();
+  }
+}
+
+test('pool - echo answers inform with the same content, in the same conversation', async () => {
+  await withPool({}, async (pool) => {
+    await spawnAgent(pool, 'echo', 'echo-1');
+    const c = new Client(pool);
+    const rw = c.send('echo-1', 'request', { hello: ['world', 1, true, null] });
+    const reply = await c.waitFor((m) => m.in_reply_to === rw);
+    assert.equal(reply.performative, 'inform');
+    assert.equal(reply.sender, 'echo-1');
+    assert.equal(reply.receiver, 'client');
+    assert.equal(reply.conversation_id, `conv-${rw}`);
+    assert.deepEqual(reply.content, { hello: ['world', 1, true, null] });
+  });
+});
+
+test('pool - the C agent follows the same ABI', async () => {
+  await withPool({}, async (pool) => {
+    await spawnAgent(pool, 'c-echo', 'c-echo');
+    const c = new Client(pool);
+    const reply = await c.request('c-echo', 'request', { n: 42, s: 'ünïcødé "quoted"' });
+    assert.equal(reply.sender, 'c-echo');
+    assert.deepEqual(reply.content, { n: 42, s: 'ünïcødé "quoted"' });
+  });
+});
+
+test('pool - calculator speaks fipa-request: agree, then inform; failure and refuse where due', async () => {
+  await withPool({}, async (pool) => {
+    await spawnAgent(pool, 'calculator', 'calc');
+    const c = new Client(pool);
+    const rw = c.send('calc', 'request', { op: 'mul', args: [6, 7] }, { protocol: 'fipa-request' });
+    const inform = await c.waitFor((m) => m.in_reply_to === rw && m.performative === 'inform');
+    const replies = c.inbox.filter((m) => m.in_reply_to === rw).map((m) => m.performative);
+    assert.deepEqual(replies, ['agree', 'inform'], 'agree comes before inform');
+    assert.deepEqual(inform.content, { result: 42 });
+
+    await c.request('calc', 'request', { op: 'div', args: [1, 0] }, 'failure');
+    const refused = await c.request('calc', 'request', { op: 'pow', args: [2, 3] }, 'refuse');
+    assert.match(JSON.stringify(refused.content), /unknown op: pow/, 'a refusal carries a reason');
+    await c.request('calc', 'request', { op: 'add', args: 'not a list' }, 'not-understood');
+    const q = await c.request('calc', 'query-ref', { op: 'sub', args: [10, 4] });
+    assert.deepEqual(q.content, { result: 6 });
+  });
+});
+
+test('pool - counter state lives in SQLite: it survives a new pool on the same database', async () => {
+  const dir = tempDir();
+  const databasePath = join(dir.path, 'caxton.db');
+  try {
+    const p1 = await AgentPool.start({ databasePath, workers: 1 });
+    await spawnAgent(p1, 'counter', 'counter-1');
+    const c1 = new Client(p1);
+    for (let i = 1; i <= 5; i++) {
+      const r = await c1.request('counter-1', 'request', { op: 'increment', by: 2 });
+      assert.deepEqual(r.content, { count: i * 2 });
+    }
+    await p1.close();
+
+    const p2 = await AgentPool.start({ databasePath, workers: 1 });
+    await spawnAgent(p2, 'counter', 'counter-1');
+    const c2 = new Client(p2);
+    const r = await c2.request('counter-1', 'request', { op: 'get' });
+    assert.deepEqual(r.content, { count: 10 });
+    await p2.close();
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('pool - contract-net round: cfp to bidders, lowest price wins, result reported', async () => {
+  await withPool({ workers: 1 }, async (pool) => {
+    await spawnAgent(pool, 'cn-manager', 'manager');
+    await spawnAgent(pool, 'cn-bidder', 'b1', { price: 30 });
+    await spawnAgent(pool, 'cn-bidder', 'b2', { price: 12 });
+    await spawnAgent(pool, 'cn-bidder', 'b3', { price: 20 });
+    await spawnAgent(pool, 'cn-bidder', 'b4', { refuse: true });
+    const c = new Client(pool);
+    const r = await c.request('manager', 'request', { task: 'paint', bidders: ['b1', 'b2', 'b3', 'b4'], deadline_ms: 2000 });
+    const content = r.content as { winner: string; price: number; result: unknown };
+    assert.equal(content.winner, 'b2');
+    assert.equal(content.price, 12);
+    assert.match(String(content.result), /paint/);
+    // One worker: the whole round (cfp, propose, accept, inform) stayed inside it.
+    assert.equal(pool.forwardedMessages, 0, 'no agent-to-agent message hopped through the main thread');
+  });
+});
+
+test('pool - contract-net deadline: a bidder that never answers does not stall the round', async () => {
+  await withPool({ workers: 2 }, async (pool) => {
+    await spawnAgent(pool, 'cn-manager', 'manager');
+    await spawnAgent(pool, 'cn-bidder', 'fast', { price: 50 });
+    // A receiver that exists but never replies: the echo answers cfp with inform, which is not a bid.
+    await spawnAgent(pool, 'echo', 'silent');
+    const c = new Client(pool);
+    const r = await c.request('manager', 'request', { task: 't', bidders: ['fast', 'silent'], deadline_ms: 200 });
+    assert.equal((r.content as { winner: string }).winner, 'fast');
+  });
+});
+
+test('pool - agents on different workers reach each other through the main thread', async () => {
+  await withPool({ workers: 2 }, async (pool) => {
+    await spawnAgent(pool, 'cn-manager', 'manager');
+    await spawnAgent(pool, 'cn-bidder', 'b1', { price: 5 });
+    assert.notEqual(pool.agent('manager')!.worker, pool.agent('b1')!.worker, 'placement spreads agents');
+    const c = new Client(pool);
+    const r = await c.request('manager', 'request', { task: 'x', bidders: ['b1'], deadline_ms: 2000 });
+    assert.equal((r.content as { winner: string }).winner, 'b1');
+    assert.ok(pool.forwardedMessages >= 3, 'cfp, propose, accept and inform crossed workers');
+  });
+});
+
+test('pool - names are unique, unknown modules and receivers are reported', async () => {
+  await withPool({}, async (pool) => {
+    const events = recordEvents(pool);
+    await spawnAgent(pool, 'echo', 'e');
+    await assert.rejects(spawnAgent(pool, 'echo', 'e'), (err) => isCaxtonError(err, 'CAXTON_ERR_AGENT_EXISTS'));
+    await assert.rejects(pool.spawn({ name: 'x', module: 'f'.repeat(64) }), (err) => isCaxtonError(err, 'CAXTON_ERR_AGENT_START_FAILED'));
+    assert.equal(pool.deliver('nobody', '{}'), false);
+    // The echo replies to a sender that is not an agent and that no endpoint listens for.
+    pool.deliver('e', JSON.stringify({ performative: 'request', sender: 'ghost', receiver: 'e', content: 1 }));
+    const u = await waitForEvent(events, (e) => e.type === 'undeliverable');
+    assert.equal(u.type === 'undeliverable' && u.to, 'ghost');
+  });
+});
+
+test('pool - a stopped agent runs agent_shutdown, drains its mailbox and is gone', async () => {
+  await withPool({ workers: 1 }, async (pool) => {
+    await spawnAgent(pool, 'counter', 'cnt');
+    const c = new Client(pool);
+    for (let i = 0; i < 20; i++) c.send('cnt', 'request', { op: 'increment', by: 1 });
+    await pool.stop('cnt', { graceful: true });
+    assert.equal(c.inbox.filter((m) => m.performative === 'inform').length, 20, 'every queued message was handled before the stop');
+    assert.equal(pool.agent('cnt'), undefined);
+    assert.equal(pool.deliver('cnt', '{}'), false);
+  });
+});
+
+test('pool - a trap re-instantiates the agent; its key-value state is intact', async () => {
+  await withPool({ workers: 1 }, async (pool) => {
+    const events = recordEvents(pool);
+    await spawnAgent(pool, 'counter', 'cnt');
+    const trap = pool.admit(fixtureWasm('trap-handler'));
+    await pool.spawn({ name: 'trapper', module: trap.hash });
+    const c = new Client(pool);
+    await c.request('cnt', 'request', { op: 'increment', by: 7 });
+    c.send('trapper', 'request', 'boom');
+    c.send('trapper', 'request', 'boom');
+    await waitForEvent(events, (e) => e.type === 'agent_fault' && e.name === 'trapper' && events.filter((x) => x.type === 'agent_fault').length >= 2);
+    const faults = events.filter((e) => e.type === 'agent_fault');
+    assert.ok(faults.every((f) => f.type === 'agent_fault' && f.kind === 'trap' && f.recovered));
+    assert.equal(pool.agent('trapper')!.restarts, 2);
+    const r = await c.request('cnt', 'request', { op: 'get' });
+    assert.deepEqual(r.content, { count: 7 }, 'the neighbour is untouched');
+  });
+});
+
+test('pool - watchdog: a call past the wall-clock limit kills its worker; every agent comes back with its state', async () => {
+  // Fuel high enough that only the watchdog can stop the loop.
+  await withPool({ workers: 1, fuelPerCall: 1e15, maxCallMs: 300 }, async (pool) => {
+    const events = recordEvents(pool);
+    await spawnAgent(pool, 'counter', 'cnt');
+    const loop = pool.admit(fixtureWasm('infinite-loop'));
+    await pool.spawn({ name: 'spinner', module: loop.hash });
+    const c = new Client(pool);
+    await c.request('cnt', 'request', { op: 'increment', by: 3 });
+    c.send('spinner', 'request', 'spin');
+    const fault = await waitForEvent(events, (e) => e.type === 'agent_fault', 5000);
+    assert.equal(fault.type === 'agent_fault' && fault.kind, 'timeout');
+    assert.equal(fault.type === 'agent_fault' && fault.name, 'spinner', 'the watchdog names the agent whose call overran');
+    const replaced = await waitForEvent(events, (e) => e.type === 'worker_replaced');
+    assert.deepEqual(replaced.type === 'worker_replaced' && [...replaced.agents].sort(), ['cnt', 'spinner']);
+    await waitForEvent(events, (e) => e.type === 'agent_started' && e.name === 'cnt' && e.restarts === 1);
+    const r = await c.request('cnt', 'request', { op: 'increment', by: 1 });
+    assert.deepEqual(r.content, { count: 4 }, 'state survived the worker being killed');
+  });
+});
+
+test('pool - admission errors come back before anything runs', async () => {
+  await withPool({}, async (pool) => {
+    assert.throws(() => pool.admit(new Uint8Array([1, 2, 3, 4])), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_MALFORMED'));
+    const echo = agentWasm('echo');
+    assert.equal(pool.admit(echo), pool.admit(echo), 'the second admission of the same bytes is a cache hit');
+  });
+});
