@@ -15,15 +15,17 @@ export function registerServer(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .action(async (opts: { dataDir: string; nodeId: string; workers?: number; logLevel: string }) => {
       const logger = createLogger({ level: opts.logLevel });
-      const node = await CaxtonNode.start({
-        dataDir: opts.dataDir,
-        nodeId: opts.nodeId,
-        logger,
-        ...(opts.workers === undefined ? {} : { workers: opts.workers }),
-      });
+      // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.
+      let node: CaxtonNode | undefined;
+      let stopRequested: string | undefined;
       const shutdown = (signal: string) => {
+        if (stopRequested !== undefined) return;
+        stopRequested = signal;
         logger.info({ signal }, 'shutting down');
-        node.stop().then(
+        if (node !== undefined) stopAndExit(node);
+      };
+      const stopAndExit = (n: CaxtonNode) => {
+        n.stop().then(
           () => process.exit(0),
           (e: unknown) => {
             logger.error({ err: e }, 'shutdown failed');
@@ -33,6 +35,13 @@ export function registerServer(program: Command): void {
       };
       process.once('SIGINT', () => shutdown('SIGINT'));
       process.once('SIGTERM', () => shutdown('SIGTERM'));
+      node = await CaxtonNode.start({
+        dataDir: opts.dataDir,
+        nodeId: opts.nodeId,
+        logger,
+        ...(opts.workers === undefined ? {} : { workers: opts.workers }),
+      });
+      if (stopRequested !== undefined) stopAndExit(node);
     });
 }
 

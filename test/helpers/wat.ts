@@ -1,20 +1,43 @@
 /** Assembles WebAssembly text with wabt (a devDependency used only by tests and the fixture build). */
-type Wabt = {
-  parseWat(name: string, text: string, features?: Record<string, boolean>): {
-    toBinary(o: object): { buffer: Uint8Array };
-    destroy(): void;
-  };
-};
+type Wabt = Awaited<ReturnType<typeof import('wabt')>>;
+let wabtInstance: Wabt | undefined;
 
-let wabtPromise: Promise<Wabt> | undefined;
+export async function loadWabt(): Promise<Wabt> {
+  wabtInstance ??= await (await import('wabt')).default();
+  return wabtInstance;
+}
 
-export async function wat(text: string, features: Record<string, boolean> = {}): Promise<Uint8Array> {
-  wabtPromise ??= import('wabt').then((m) => (m.default as unknown as () => Promise<Wabt>)());
-  const w = await wabtPromise;
-  const mod = w.parseWat('inline.wat', text, features);
+export interface WatFeatures {
+  bulk_memory?: boolean;
+  reference_types?: boolean;
+  simd?: boolean;
+  threads?: boolean;
+  exceptions?: boolean;
+  tail_call?: boolean;
+  multi_value?: boolean;
+  extended_const?: boolean;
+  relaxed_simd?: boolean;
+  memory64?: boolean;
+  function_references?: boolean;
+  gc?: boolean;
+}
+
+/** Assembles WAT text (all MVP-plus-default features on unless overridden). */
+export async function wat(text: string, features: WatFeatures = {}): Promise<Uint8Array> {
+  const w = await loadWabt();
+  const m = w.parseWat('t.wat', text, {
+    mutable_globals: true,
+    sat_float_to_int: true,
+    sign_extension: true,
+    multi_value: true,
+    bulk_memory: true,
+    reference_types: true,
+    ...features,
+  });
   try {
-    return new Uint8Array(mod.toBinary({}).buffer);
+    return new Uint8Array(m.toBinary({}).buffer);
   } finally {
-    mod.destroy();
+    m.destroy();
   }
 }
+

@@ -5,47 +5,7 @@
 import assert from 'node:assert/strict';
 import { CaxtonError, type ErrorCode } from '../../../../src/errors.js';
 
-type Wabt = Awaited<ReturnType<typeof import('wabt')>>;
-let wabtInstance: Wabt | undefined;
-
-export async function loadWabt(): Promise<Wabt> {
-  wabtInstance ??= await (await import('wabt')).default();
-  return wabtInstance;
-}
-
-export interface WatFeatures {
-  bulk_memory?: boolean;
-  reference_types?: boolean;
-  simd?: boolean;
-  threads?: boolean;
-  exceptions?: boolean;
-  tail_call?: boolean;
-  multi_value?: boolean;
-  extended_const?: boolean;
-  relaxed_simd?: boolean;
-  memory64?: boolean;
-  function_references?: boolean;
-  gc?: boolean;
-}
-
-/** Assembles WAT text (all MVP-plus-default features on unless overridden). */
-export async function wat(text: string, features: WatFeatures = {}): Promise<Uint8Array> {
-  const w = await loadWabt();
-  const m = w.parseWat('t.wat', text, {
-    mutable_globals: true,
-    sat_float_to_int: true,
-    sign_extension: true,
-    multi_value: true,
-    bulk_memory: true,
-    reference_types: true,
-    ...features,
-  });
-  try {
-    return new Uint8Array(m.toBinary({}).buffer);
-  } finally {
-    m.destroy();
-  }
-}
+export { wat, loadWabt, type WatFeatures } from '../../../helpers/wat.js';
 
 /** The three required exports plus memory; `extra` is spliced into the module after `imports`. */
 export function agentWat(extra = '', memory = '(memory (export "memory") 1)', imports = ''): string {
