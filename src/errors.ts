@@ -52,9 +52,30 @@ export const ErrorCatalogue = {
     status: 409,
     hint: 'Agent names are unique on a node. Pick another name, or remove or upgrade the existing agent.',
   },
+  CAXTON_ERR_AGENT_STATE: {
+    status: 409,
+    hint: 'The operation does not apply in the agent\'s current state (see `caxton agent inspect`); for example resume only a suspended agent, restart a stopped or failed one.',
+  },
   CAXTON_ERR_POOL_CLOSED: {
     status: 503,
     hint: 'The node is shutting down. Retry against a running node.',
+  },
+  // Messages (src/messaging)
+  CAXTON_ERR_MESSAGE_MALFORMED: {
+    status: 400,
+    hint: 'The message is not valid JSON. Send one UTF-8 JSON object; the message quotes the parser\'s error (with its position when the parser gives one).',
+  },
+  CAXTON_ERR_MESSAGE_INVALID: {
+    status: 400,
+    hint: 'Fix the field named in the message; docs/messages.md lists every field with its type and limits.',
+  },
+  CAXTON_ERR_MESSAGE_TOO_LARGE: {
+    status: 413,
+    hint: 'Keep the whole message under messaging.max_message_bytes: send large data by reference (a key or URL) or split it, or raise the limit.',
+  },
+  CAXTON_ERR_MESSAGE_SPOOFED: {
+    status: 403,
+    hint: 'A message may only be sent in the name of its actual sender. Leave sender out (the host fills it in) or set it to your own name.',
   },
   // Storage (src/storage)
   CAXTON_ERR_STORAGE_UNAVAILABLE: {

@@ -1,6 +1,6 @@
 /** The sandbox: module admission, agent instances and the worker pool that runs them. */
-export { AgentPool, DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_MESSAGE_BYTES } from './pool.js';
-export type { AgentInfo, AgentRunState, AgentSpec, PoolEvent, PoolOptions } from './pool.js';
+export { AgentPool, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_MESSAGE_BYTES } from './pool.js';
+export type { AgentFaultInfo, AgentInfo, AgentSpec, AgentStats, PoolEvent, PoolOptions } from './pool.js';
 export { ModuleCache } from './module-cache.js';
 export type { CachedModule } from './module-cache.js';
 export { AgentInstance, AgentFault } from './agent-instance.js';

@@ -1,7 +1,8 @@
 /**
  * The agent pool: worker threads that each host many agents, and the main-thread side that places
- * agents, forwards messages between workers, watches for calls that overrun their wall-clock limit
- * and brings agents back when their worker dies.
+ * agents, forwards messages between workers, owns every agent's lifecycle state, supervises crashes
+ * (restart with exponential back-off, give up after too many), and watches for calls that overrun
+ * their wall-clock limit.
  *
  * The pool routes only between its own agents. A message for a name it does not host goes to the
  * `onExternal` handlers (the router, the API's reply waiters), or is reported as undeliverable.
@@ -10,6 +11,8 @@ import { availableParallelism } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { CaxtonError } from '../errors.js';
+import { assertTransition, type AgentState } from '../agents/lifecycle.js';
+import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from '../agents/restart-policy.js';
 import type { CallPhase, FaultKind } from './agent-instance.js';
 import { ModuleCache, type CachedModule } from './module-cache.js';
 import { DEFAULT_POLICY, type SandboxPolicy } from './policy.js';
@@ -19,6 +22,7 @@ import { WATCH_QUEUED, WATCH_SLOTS } from './worker-protocol.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024; // spec max_message_size
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 export interface PoolOptions {
   /** SQLite file holding agent key-value state; every worker opens its own connection. */
@@ -30,6 +34,8 @@ export interface PoolOptions {
   readonly maxMessageBytes?: number;
   /** Messages queued per agent before senders see ERR_BACKPRESSURE. @default 10,000 */
   readonly mailboxCapacity?: number;
+  /** Crash supervision. @default DEFAULT_RESTART_POLICY (100 ms doubling to 30 s; failed after 5 crashes in 60 s) */
+  readonly restartPolicy?: RestartPolicy;
 }
 
 export interface AgentSpec {
@@ -39,27 +45,41 @@ export interface AgentSpec {
   readonly id?: string;
   /** Handed to agent_init as `config`. @default {} */
   readonly config?: unknown;
+  /** Start taking messages right away (running) or stay ready until `start()`. @default true */
+  readonly start?: boolean;
 }
 
-export type AgentRunState = 'starting' | 'running';
+export interface AgentFaultInfo {
+  readonly kind: FaultKind | 'timeout';
+  readonly phase: CallPhase;
+  readonly message: string;
+  readonly at: number;
+}
 
 export interface AgentInfo {
   readonly id: string;
   readonly name: string;
   readonly module: string;
   readonly worker: number;
+  readonly state: AgentState;
   readonly restarts: number;
-  readonly state: AgentRunState;
+  readonly lastFault: AgentFaultInfo | undefined;
 }
 
 export type PoolEvent =
+  | { readonly type: 'agent_state'; readonly name: string; readonly from: AgentState; readonly to: AgentState }
   | { readonly type: 'agent_started'; readonly name: string; readonly worker: number; readonly restarts: number }
   | { readonly type: 'agent_fault'; readonly name: string; readonly kind: FaultKind | 'timeout'; readonly phase: CallPhase; readonly message: string; readonly recovered: boolean }
   | { readonly type: 'agent_start_failed'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
-  | { readonly type: 'agent_stopped'; readonly name: string; readonly status: number }
+  | { readonly type: 'agent_stopped'; readonly name: string; readonly status: number; readonly dropped: number }
   | { readonly type: 'agent_log'; readonly name: string; readonly level: number; readonly text: string }
   | { readonly type: 'worker_replaced'; readonly worker: number; readonly reason: string; readonly agents: readonly string[]; readonly lostMessages: number }
   | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string };
+
+export interface AgentStats extends AgentRuntimeStats {
+  readonly state: AgentState;
+  readonly restarts: number;
+}
 
 type Listener<T extends unknown[]> = (...args: T) => void;
 
@@ -70,9 +90,16 @@ interface AgentRecord {
   readonly hash: string;
   readonly config: string;
   worker: number;
+  state: AgentState;
+  /** The state to return to once a crashed agent is back (running, suspended, ready or draining). */
+  resumeTo: AgentState;
+  /** Whether the agent currently exists in its worker (false after a stop, or a worker loss). */
+  inWorker: boolean;
   restarts: number;
-  timeouts: number;
-  state: AgentRunState;
+  lastFault: AgentFaultInfo | undefined;
+  readonly crashes: CrashHistory;
+  restartTimer: NodeJS.Timeout | undefined;
+  drainTimer: NodeJS.Timeout | undefined;
 }
 
 interface Waiter<T> {
@@ -112,18 +139,20 @@ function newAgentWorker(init: WorkerInit, name: string): Worker {
 /** A worker that dies unplanned more than this often within the window is not restarted again. */
 const MAX_WORKER_CRASHES = 5;
 const WORKER_CRASH_WINDOW_MS = 60_000;
-/** An agent whose calls overrun the watchdog this many times is not brought back again. */
-const MAX_AGENT_TIMEOUTS = 3;
+
+/** States in which the agent exists in its worker and messages may be queued for it. */
+const ACCEPTING: ReadonlySet<AgentState> = new Set(['loaded', 'ready', 'running', 'suspended']);
 
 export class AgentPool {
   readonly modules: ModuleCache;
   readonly policy: SandboxPolicy;
-  readonly #opts: Required<Omit<PoolOptions, 'policy'>>;
+  readonly restartPolicy: RestartPolicy;
+  readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy'>>;
   readonly #workers: WorkerSlot[] = [];
   readonly #agents = new Map<string, AgentRecord>();
   readonly #byKey = new Map<number, AgentRecord>();
   readonly #spawnWaiters = new Map<number, Waiter<AgentInfo>>();
-  readonly #stopWaiters = new Map<string, Waiter<number>>();
+  readonly #stopWaiters = new Map<string, Waiter<number>[]>();
   readonly #statsWaiters = new Map<number, { left: number; acc: AgentRuntimeStats[]; resolve(v: AgentRuntimeStats[]): void }>();
   readonly #eventListeners: Listener<[PoolEvent]>[] = [];
   readonly #externalListeners: Listener<[string, string, string]>[] = [];
@@ -135,6 +164,7 @@ export class AgentPool {
 
   private constructor(opts: PoolOptions) {
     this.policy = opts.policy ?? DEFAULT_POLICY;
+    this.restartPolicy = opts.restartPolicy ?? DEFAULT_RESTART_POLICY;
     this.modules = new ModuleCache(this.policy);
     this.#opts = {
       databasePath: opts.databasePath,
@@ -177,20 +207,15 @@ export class AgentPool {
     return this.modules.admit(bytes);
   }
 
-  /** Starts an agent on the least-loaded worker. Resolves when agent_init returned. */
+  /** Starts an agent on the least-loaded worker. Resolves once agent_init returned. */
   spawn(spec: AgentSpec): Promise<AgentInfo> {
     if (this.#closed) return Promise.reject(new CaxtonError('CAXTON_ERR_POOL_CLOSED', 'the agent pool is closed'));
     if (this.#agents.has(spec.name)) {
-      return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_EXISTS', `an agent named ${spec.name} already runs on this node`, { agent: spec.name }));
+      return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_EXISTS', `an agent named ${spec.name} already exists on this node`, { agent: spec.name }));
     }
     const cached = this.modules.get(spec.module);
     if (cached === undefined) {
       return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `module ${spec.module} has not been admitted on this node`, { module: spec.module }));
-    }
-    let slot: WorkerSlot | undefined;
-    for (const w of this.#workers) if (!w.dead && (slot === undefined || w.agents.size < slot.agents.size)) slot = w;
-    if (slot === undefined) {
-      return Promise.reject(new CaxtonError('CAXTON_ERR_POOL_CLOSED', 'every agent worker has crashed repeatedly; restart the node and check its logs'));
     }
     const rec: AgentRecord = {
       key: this.#nextKey++,
@@ -198,27 +223,29 @@ export class AgentPool {
       name: spec.name,
       hash: cached.hash,
       config: JSON.stringify(spec.config ?? {}),
-      worker: slot.index,
+      worker: -1,
+      state: 'loaded',
+      resumeTo: spec.start === false ? 'ready' : 'running',
+      inWorker: false,
       restarts: 0,
-      timeouts: 0,
-      state: 'starting',
+      lastFault: undefined,
+      crashes: new CrashHistory(this.restartPolicy),
+      restartTimer: undefined,
+      drainTimer: undefined,
     };
     this.#agents.set(rec.name, rec);
     this.#byKey.set(rec.key, rec);
-    slot.agents.add(rec.name);
-    return new Promise<AgentInfo>((resolve, reject) => {
-      this.#spawnWaiters.set(rec.key, { resolve, reject });
-      this.#sendSpawn(slot, rec);
-    });
+    return this.#place(rec);
   }
 
   /**
-   * Queues `json` for the agent `to`. Returns false when the pool hosts no such agent. Deliveries
-   * to one worker are batched into one postMessage per microtask.
+   * Queues `json` for the agent `to`. Returns false when the pool has no such agent or it takes no
+   * messages (draining, stopped, failed). Messages for a suspended, ready or restarting agent wait in
+   * its mailbox. Deliveries to one worker are batched into one postMessage per microtask.
    */
   deliver(to: string, json: string): boolean {
     const rec = this.#agents.get(to);
-    if (rec === undefined) return false;
+    if (rec === undefined || !rec.inWorker || !ACCEPTING.has(rec.state)) return false;
     const slot = this.#workers[rec.worker] as WorkerSlot;
     slot.pending.push(to, json);
     if (!slot.flushScheduled) {
@@ -228,16 +255,96 @@ export class AgentPool {
     return true;
   }
 
-  /** Stops an agent: optionally drains its mailbox, runs agent_shutdown, clears its timers. */
-  stop(name: string, options: { graceful?: boolean } = {}): Promise<number> {
+  /** ready → running: the agent starts taking its messages. */
+  start(name: string): void {
+    const rec = this.#require(name);
+    assertTransition(name, rec.state, 'running', 'start');
+    this.#setState(rec, 'running');
+    this.#post(this.#slotOf(rec), { op: 'hold', name, held: false });
+  }
+
+  /** running → suspended: messages are held in the mailbox; the instance and its memory stay. */
+  suspend(name: string): void {
+    const rec = this.#require(name);
+    if (rec.state === 'loaded' && rec.resumeTo === 'running') {
+      rec.resumeTo = 'suspended'; // restarting: it comes back suspended
+      return;
+    }
+    assertTransition(name, rec.state, 'suspended', 'suspend');
+    this.#setState(rec, 'suspended');
+    this.#post(this.#slotOf(rec), { op: 'hold', name, held: true });
+  }
+
+  /** suspended → running: the held messages are handled, in order. */
+  resume(name: string): void {
+    const rec = this.#require(name);
+    if (rec.state === 'loaded' && rec.resumeTo === 'suspended') {
+      rec.resumeTo = 'running';
+      return;
+    }
+    if (rec.state !== 'suspended') {
+      throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `cannot resume agent ${name}: it is ${rec.state}, and only a suspended agent can be resumed`, { agent: name, state: rec.state });
+    }
+    this.#setState(rec, 'running');
+    this.#post(this.#slotOf(rec), { op: 'hold', name, held: false });
+  }
+
+  /**
+   * Stops an agent. Graceful (the default): it takes no new messages, handles those already queued,
+   * runs agent_shutdown, and is stopped; after `drainTimeoutMs` the rest is dropped. Otherwise the
+   * queued messages are dropped at once. Resolves with agent_shutdown's status. The agent keeps its
+   * name (and its key-value state) until `remove()`.
+   */
+  stop(name: string, options: { graceful?: boolean; drainTimeoutMs?: number } = {}): Promise<number> {
     const rec = this.#agents.get(name);
     if (rec === undefined) return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_NOT_FOUND', `no agent named ${name}`, { agent: name }));
-    const slot = this.#workers[rec.worker] as WorkerSlot;
-    this.#flushDeliveries(slot);
-    return new Promise<number>((resolve, reject) => {
-      this.#stopWaiters.set(name, { resolve, reject });
-      this.#post(slot, { op: 'stop', name, graceful: options.graceful ?? true });
+    if (rec.state === 'stopped' || rec.state === 'failed') {
+      return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${name} is already ${rec.state}`, { agent: name, state: rec.state }));
+    }
+    const done = new Promise<number>((resolve, reject) => {
+      const list = this.#stopWaiters.get(name) ?? [];
+      list.push({ resolve, reject });
+      this.#stopWaiters.set(name, list);
     });
+    this.#clearTimers(rec);
+    if (!rec.inWorker) {
+      // Waiting for a restart: nothing runs, so there is nothing to drain.
+      this.#stopped(rec, 0, 0);
+      return done;
+    }
+    const slot = this.#slotOf(rec);
+    this.#flushDeliveries(slot);
+    if (options.graceful ?? true) {
+      if (rec.state !== 'draining') this.#setState(rec, 'draining');
+      this.#post(slot, { op: 'drain', name });
+      rec.drainTimer = setTimeout(() => {
+        this.#post(slot, { op: 'stop', name });
+      }, options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+    } else {
+      this.#post(slot, { op: 'stop', name });
+    }
+    return done;
+  }
+
+  /** stopped or failed → loaded → running: starts the agent again from its module, with its state. */
+  async restart(name: string): Promise<AgentInfo> {
+    const rec = this.#require(name);
+    if (rec.state !== 'stopped' && rec.state !== 'failed') await this.stop(name, { graceful: true });
+    assertTransition(name, rec.state, 'loaded', 'restart');
+    rec.crashes.reset();
+    rec.restarts++;
+    rec.resumeTo = 'running';
+    this.#setState(rec, 'loaded');
+    return this.#place(rec);
+  }
+
+  /** Forgets an agent. A live agent is stopped at once first. Its key-value state is kept. */
+  async remove(name: string): Promise<void> {
+    const rec = this.#require(name);
+    if (rec.state !== 'stopped' && rec.state !== 'failed') await this.stop(name, { graceful: false });
+    this.#clearTimers(rec);
+    this.#agents.delete(name);
+    this.#byKey.delete(rec.key);
   }
 
   agent(name: string): AgentInfo | undefined {
@@ -249,13 +356,21 @@ export class AgentPool {
     return [...this.#agents.values()].map(info);
   }
 
-  /** Live counters of every agent, collected from all workers. */
-  stats(): Promise<AgentRuntimeStats[]> {
+  /** Live counters of every agent that is in a worker, collected from all workers. */
+  async stats(): Promise<AgentStats[]> {
     const reqId = this.#nextReq++;
-    return new Promise((resolve) => {
-      this.#statsWaiters.set(reqId, { left: this.#workers.length, acc: [], resolve });
-      for (const slot of this.#workers) this.#post(slot, { op: 'stats', reqId });
+    const live = this.#workers.filter((w) => !w.dead);
+    const raw = await new Promise<AgentRuntimeStats[]>((resolve) => {
+      if (live.length === 0) return resolve([]);
+      this.#statsWaiters.set(reqId, { left: live.length, acc: [], resolve });
+      for (const slot of live) this.#post(slot, { op: 'stats', reqId });
     });
+    const out: AgentStats[] = [];
+    for (const s of raw) {
+      const rec = this.#agents.get(s.name);
+      if (rec !== undefined) out.push({ ...s, state: rec.state, restarts: rec.restarts });
+    }
+    return out;
   }
 
   /** Subscribes to pool events; returns the unsubscribe function. A throwing listener is isolated. */
@@ -272,9 +387,10 @@ export class AgentPool {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#watchTimer !== undefined) clearInterval(this.#watchTimer);
+    for (const rec of this.#agents.values()) this.#clearTimers(rec);
     const err = new CaxtonError('CAXTON_ERR_POOL_CLOSED', 'the agent pool was closed');
     for (const w of this.#spawnWaiters.values()) w.reject(err);
-    for (const w of this.#stopWaiters.values()) w.reject(err);
+    for (const list of this.#stopWaiters.values()) for (const w of list) w.reject(err);
     this.#spawnWaiters.clear();
     this.#stopWaiters.clear();
     await Promise.all(this.#workers.map((s) => s.worker.terminate()));
@@ -282,6 +398,95 @@ export class AgentPool {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  // ---- lifecycle ----
+
+  #require(name: string): AgentRecord {
+    const rec = this.#agents.get(name);
+    if (rec === undefined) throw new CaxtonError('CAXTON_ERR_AGENT_NOT_FOUND', `no agent named ${name}`, { agent: name });
+    return rec;
+  }
+
+  #setState(rec: AgentRecord, to: AgentState): void {
+    const from = rec.state;
+    if (from === to) return;
+    rec.state = to;
+    this.#emit({ type: 'agent_state', name: rec.name, from, to });
+  }
+
+  #slotOf(rec: AgentRecord): WorkerSlot {
+    return this.#workers[rec.worker] as WorkerSlot;
+  }
+
+  /** Puts a loaded agent on the least-loaded live worker and starts it there. */
+  #place(rec: AgentRecord): Promise<AgentInfo> {
+    let slot: WorkerSlot | undefined;
+    for (const w of this.#workers) if (!w.dead && (slot === undefined || w.agents.size < slot.agents.size)) slot = w;
+    if (slot === undefined) {
+      this.#agents.delete(rec.name);
+      this.#byKey.delete(rec.key);
+      return Promise.reject(new CaxtonError('CAXTON_ERR_POOL_CLOSED', 'every agent worker has crashed repeatedly; restart the node and check its logs'));
+    }
+    rec.worker = slot.index;
+    slot.agents.add(rec.name);
+    return new Promise<AgentInfo>((resolve, reject) => {
+      this.#spawnWaiters.set(rec.key, { resolve, reject });
+      this.#sendSpawn(slot, rec);
+    });
+  }
+
+  /** A crash (fault in a call, overrun, failed restart): back off and restart, or give up. */
+  #crashed(rec: AgentRecord, fault: AgentFaultInfo): void {
+    rec.lastFault = fault;
+    if (rec.state !== 'loaded') {
+      if (rec.state !== 'draining') rec.resumeTo = rec.state === 'ready' || rec.state === 'suspended' ? rec.state : 'running';
+      else rec.resumeTo = 'draining';
+      this.#setState(rec, 'loaded');
+    }
+    const decision = rec.crashes.record(performance.now());
+    const recovered = decision.action === 'restart';
+    this.#emit({ type: 'agent_fault', name: rec.name, kind: fault.kind, phase: fault.phase, message: fault.message, recovered });
+    if (decision.action === 'give_up') {
+      this.#fail(rec, `crashed ${decision.recent} times within ${this.restartPolicy.windowMs / 1000} s; last: ${fault.kind}: ${fault.message}`);
+      return;
+    }
+    rec.restartTimer = setTimeout(() => {
+      rec.restartTimer = undefined;
+      if (this.#closed || rec.state !== 'loaded' || this.#agents.get(rec.name) !== rec) return;
+      rec.restarts++;
+      if (rec.inWorker) this.#post(this.#slotOf(rec), { op: 'restart', name: rec.name, restarts: rec.restarts });
+      else this.#sendSpawn(this.#slotOf(rec), rec);
+    }, decision.delayMs);
+  }
+
+  /** Gives up on an agent: it is failed, its worker drops it, and the reason is kept for inspection. */
+  #fail(rec: AgentRecord, reason: string): void {
+    this.#clearTimers(rec);
+    this.#setState(rec, 'failed');
+    rec.lastFault = { kind: rec.lastFault?.kind ?? 'trap', phase: rec.lastFault?.phase ?? 'message', message: reason, at: Date.now() };
+    if (rec.inWorker) this.#post(this.#slotOf(rec), { op: 'stop', name: rec.name });
+    const w = this.#spawnWaiters.get(rec.key);
+    this.#spawnWaiters.delete(rec.key);
+    w?.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `agent ${rec.name} failed: ${reason}`, { agent: rec.name }));
+  }
+
+  #stopped(rec: AgentRecord, status: number, dropped: number): void {
+    this.#clearTimers(rec);
+    rec.inWorker = false;
+    this.#workers[rec.worker]?.agents.delete(rec.name);
+    if (rec.state !== 'failed') this.#setState(rec, 'stopped');
+    this.#emit({ type: 'agent_stopped', name: rec.name, status, dropped });
+    const list = this.#stopWaiters.get(rec.name) ?? [];
+    this.#stopWaiters.delete(rec.name);
+    for (const w of list) w.resolve(status);
+  }
+
+  #clearTimers(rec: AgentRecord): void {
+    if (rec.restartTimer !== undefined) clearTimeout(rec.restartTimer);
+    if (rec.drainTimer !== undefined) clearTimeout(rec.drainTimer);
+    rec.restartTimer = undefined;
+    rec.drainTimer = undefined;
   }
 
   // ---- workers ----
@@ -309,7 +514,7 @@ export class AgentPool {
       slot.crashes = slot.crashes.filter((t) => now - t < WORKER_CRASH_WINDOW_MS);
       slot.crashes.push(now);
       if (slot.crashes.length > MAX_WORKER_CRASHES) this.#abandonWorker(slot, `worker exited with code ${code}`);
-      else this.#replaceWorker(slot, `worker exited with code ${code}`);
+      else this.#replaceWorker(slot, `worker exited with code ${code}`, undefined);
     });
     return new Promise((resolve, reject) => {
       worker.once('online', () => resolve());
@@ -317,7 +522,11 @@ export class AgentPool {
     });
   }
 
-  #replaceWorker(slot: WorkerSlot, reason: string): void {
+  /**
+   * Starts a new worker in the slot and brings its agents back. `culprit` (an agent whose call
+   * overran) goes through crash supervision; the others are re-spawned at once.
+   */
+  #replaceWorker(slot: WorkerSlot, reason: string, culprit: AgentRecord | undefined): void {
     const lost = Atomics.load(slot.slots, WATCH_QUEUED) + slot.pending.length / 2;
     slot.pending = [];
     slot.flushScheduled = false;
@@ -327,8 +536,14 @@ export class AgentPool {
     for (const name of names) {
       const rec = this.#agents.get(name);
       if (rec === undefined) continue;
+      rec.inWorker = false;
+      if (rec === culprit) continue;
+      if (rec.state === 'draining') {
+        this.#stopped(rec, 0, 0); // it was stopping anyway; what it had queued died with the worker
+        continue;
+      }
+      if (rec.state === 'loaded' && rec.restartTimer !== undefined) continue; // its restart will re-spawn it
       rec.restarts++;
-      rec.state = 'starting';
       this.#sendSpawn(slot, rec);
     }
     this.#emit({ type: 'worker_replaced', worker: slot.index, reason, agents: names, lostMessages: lost });
@@ -341,38 +556,28 @@ export class AgentPool {
     for (const name of names) {
       const rec = this.#agents.get(name);
       if (rec === undefined) continue;
-      this.#forget(rec);
-      const err = new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `agent ${name} lost its worker, which crashed ${slot.crashes.length} times in ${WORKER_CRASH_WINDOW_MS / 1000} s (${reason})`, { agent: name });
-      this.#spawnWaiters.get(rec.key)?.reject(err);
-      this.#spawnWaiters.delete(rec.key);
-      this.#emit({ type: 'agent_fault', name, kind: 'trap', phase: 'message', message: err.message, recovered: false });
+      rec.inWorker = false;
+      this.#fail(rec, `its worker crashed ${slot.crashes.length} times in ${WORKER_CRASH_WINDOW_MS / 1000} s (${reason})`);
     }
+    slot.agents.clear();
     this.#emit({ type: 'worker_replaced', worker: slot.index, reason: `${reason}; crashed too often, not restarted`, agents: [], lostMessages: Atomics.load(slot.slots, WATCH_QUEUED) });
   }
 
   #checkWatchdogs(): void {
     const now = performance.now();
     for (const slot of this.#workers) {
+      if (slot.dead) continue;
       const key = slot.watch.check(now);
       if (key === undefined) continue;
       slot.watch.reset();
       const rec = this.#byKey.get(key);
-      const name = rec?.name ?? `#${key}`;
-      // An agent that keeps overrunning would take its neighbours down with it every time.
-      const giveUp = rec !== undefined && ++rec.timeouts >= MAX_AGENT_TIMEOUTS;
-      if (giveUp) this.#forget(rec);
-      this.#emit({
-        type: 'agent_fault',
-        name,
-        kind: 'timeout',
-        phase: rec?.state === 'starting' ? 'start' : 'message',
-        message: `call ran longer than ${this.policy.maxCallMs} ms; worker ${slot.index} terminated${giveUp ? `; overran ${MAX_AGENT_TIMEOUTS} times, not brought back` : ''}`,
-        recovered: !giveUp,
-      });
       const old = slot.worker;
       // Replace first, so the 'exit' of the old worker is not taken for an unplanned crash.
-      this.#replaceWorker(slot, `watchdog: agent ${name} overran ${this.policy.maxCallMs} ms`);
+      this.#replaceWorker(slot, `watchdog: agent ${rec?.name ?? `#${key}`} overran ${this.policy.maxCallMs} ms`, rec);
       void old.terminate();
+      if (rec !== undefined) {
+        this.#crashed(rec, { kind: 'timeout', phase: rec.state === 'loaded' ? 'start' : 'message', message: `call ran longer than ${this.policy.maxCallMs} ms; worker ${slot.index} terminated`, at: Date.now() });
+      }
     }
   }
 
@@ -383,7 +588,10 @@ export class AgentPool {
       this.#post(slot, { op: 'module', hash: rec.hash, module: cached.module });
       slot.modules.add(rec.hash);
     }
-    this.#post(slot, { op: 'spawn', key: rec.key, id: rec.id, name: rec.name, hash: rec.hash, config: rec.config, restarts: rec.restarts });
+    rec.inWorker = true;
+    slot.agents.add(rec.name);
+    const hold = rec.resumeTo === 'ready' || rec.resumeTo === 'suspended';
+    this.#post(slot, { op: 'spawn', key: rec.key, id: rec.id, name: rec.name, hash: rec.hash, config: rec.config, restarts: rec.restarts, hold });
   }
 
   #flushDeliveries(slot: WorkerSlot): void {
@@ -411,29 +619,44 @@ export class AgentPool {
       case 'spawned': {
         const rec = this.#byKey.get(msg.key);
         if (rec === undefined) break;
-        rec.state = 'running';
-        this.#emit({ type: 'agent_started', name: rec.name, worker: slot.index, restarts: rec.restarts });
+        this.#back(rec, slot);
         const w = this.#spawnWaiters.get(msg.key);
         this.#spawnWaiters.delete(msg.key);
         w?.resolve(info(rec));
         break;
       }
-      case 'spawn_failed': {
-        const rec = this.#byKey.get(msg.key);
-        if (rec !== undefined) this.#forget(rec);
+      case 'restarted': {
+        const rec = this.#agents.get(msg.name);
+        if (rec !== undefined) this.#back(rec, slot);
+        break;
+      }
+      case 'spawn_failed':
+      case 'restart_failed': {
+        const rec = msg.op === 'spawn_failed' ? this.#byKey.get(msg.key) : this.#agents.get(msg.name);
         this.#emit({ type: 'agent_start_failed', name: msg.name, kind: msg.kind, phase: msg.phase, message: msg.message });
-        const w = this.#spawnWaiters.get(msg.key);
-        this.#spawnWaiters.delete(msg.key);
-        w?.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `agent ${msg.name} did not start: ${msg.kind} in ${msg.phase}: ${msg.message}`, { agent: msg.name, kind: msg.kind, phase: msg.phase }));
+        if (rec === undefined) break;
+        if (msg.op === 'spawn_failed') {
+          rec.inWorker = false;
+          slot.agents.delete(rec.name);
+        }
+        const fault = { kind: msg.kind, phase: msg.phase, message: msg.message, at: Date.now() };
+        if (rec.restarts === 0 && msg.op === 'spawn_failed') {
+          // A first start that fails is the deployer's problem, reported at once: no retries.
+          rec.lastFault = fault;
+          this.#setState(rec, 'failed');
+          this.#agents.delete(rec.name);
+          this.#byKey.delete(rec.key);
+          const w = this.#spawnWaiters.get(rec.key);
+          this.#spawnWaiters.delete(rec.key);
+          w?.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `agent ${msg.name} did not start: ${msg.kind} in ${msg.phase}: ${msg.message}`, { agent: msg.name, kind: msg.kind, phase: msg.phase }));
+        } else {
+          this.#crashed(rec, fault);
+        }
         break;
       }
       case 'fault': {
         const rec = this.#agents.get(msg.name);
-        if (rec !== undefined) {
-          rec.restarts++;
-          if (!msg.recovered) this.#forget(rec);
-        }
-        this.#emit({ type: 'agent_fault', name: msg.name, kind: msg.kind, phase: msg.phase, message: msg.message, recovered: msg.recovered });
+        if (rec !== undefined) this.#crashed(rec, { kind: msg.kind, phase: msg.phase, message: msg.message, at: Date.now() });
         break;
       }
       case 'undeliverable':
@@ -441,11 +664,7 @@ export class AgentPool {
         break;
       case 'stopped': {
         const rec = this.#agents.get(msg.name);
-        if (rec !== undefined) this.#forget(rec);
-        this.#emit({ type: 'agent_stopped', name: msg.name, status: msg.status });
-        const w = this.#stopWaiters.get(msg.name);
-        this.#stopWaiters.delete(msg.name);
-        w?.resolve(msg.status);
+        if (rec !== undefined) this.#stopped(rec, msg.status, msg.dropped);
         break;
       }
       case 'stats': {
@@ -461,6 +680,19 @@ export class AgentPool {
     }
   }
 
+  /** An agent has a live instance again (first start, restart or re-spawn). */
+  #back(rec: AgentRecord, slot: WorkerSlot): void {
+    if (rec.state === 'loaded') this.#setState(rec, 'ready');
+    const target = rec.resumeTo;
+    if (target === 'draining') {
+      this.#setState(rec, 'draining');
+      this.#post(slot, { op: 'drain', name: rec.name });
+    } else if (target !== 'ready') {
+      this.#setState(rec, target);
+    }
+    this.#emit({ type: 'agent_started', name: rec.name, worker: slot.index, restarts: rec.restarts });
+  }
+
   /** Messages from agents to receivers outside their worker: flat [from, to, json, ...]. */
   #routeOut(batch: string[]): void {
     for (let i = 0; i + 2 < batch.length; i += 3) {
@@ -471,7 +703,7 @@ export class AgentPool {
         this.#forwarded++;
         continue;
       }
-      if (this.#externalListeners.length > 0) {
+      if (this.#externalListeners.length > 0 && !this.#agents.has(to)) {
         for (const fn of this.#externalListeners) {
           try {
             fn(from, to, json);
@@ -480,15 +712,11 @@ export class AgentPool {
           }
         }
       } else {
-        this.#emit({ type: 'undeliverable', from, to, reason: to === '' ? 'no route for capability-addressed message' : `no agent named ${to}`, json });
+        const rec = this.#agents.get(to);
+        const reason = to === '' ? 'no route for capability-addressed message' : rec === undefined ? `no agent named ${to}` : `agent ${to} is ${rec.state}`;
+        this.#emit({ type: 'undeliverable', from, to, reason, json });
       }
     }
-  }
-
-  #forget(rec: AgentRecord): void {
-    this.#agents.delete(rec.name);
-    this.#byKey.delete(rec.key);
-    this.#workers[rec.worker]?.agents.delete(rec.name);
   }
 
   #emit(e: PoolEvent): void {
@@ -503,7 +731,7 @@ export class AgentPool {
 }
 
 function info(rec: AgentRecord): AgentInfo {
-  return { id: rec.id, name: rec.name, module: rec.hash, worker: rec.worker, restarts: rec.restarts, state: rec.state };
+  return { id: rec.id, name: rec.name, module: rec.hash, worker: rec.worker, state: rec.state, restarts: rec.restarts, lastFault: rec.lastFault };
 }
 
 function subscribe<T extends unknown[]>(list: Listener<T>[], fn: Listener<T>): () => void {

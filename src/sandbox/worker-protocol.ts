@@ -25,6 +25,9 @@ export const WATCH_AGENT = 1;
 export const WATCH_QUEUED = 2;
 export const WATCH_SLOTS = 3;
 
+/** Per-call latency histogram: bucket 0 is < 1 µs, bucket i ≥ 1 is [2^(i-1), 2^i) µs; the last is open. */
+export const LATENCY_BUCKETS = 26;
+
 export interface SpawnCommand {
   readonly op: 'spawn';
   readonly key: number;
@@ -34,6 +37,8 @@ export interface SpawnCommand {
   /** The operator's config as JSON text. */
   readonly config: string;
   readonly restarts: number;
+  /** Start with messages held (state ready or suspended) instead of running. */
+  readonly hold: boolean;
 }
 
 export type ToWorker =
@@ -41,7 +46,14 @@ export type ToWorker =
   | SpawnCommand
   /** Flat [receiver, json, receiver, json, ...]. */
   | { readonly op: 'deliver'; readonly batch: string[] }
-  | { readonly op: 'stop'; readonly name: string; readonly graceful: boolean }
+  /** Bring back an agent whose instance was discarded after a fault. */
+  | { readonly op: 'restart'; readonly name: string; readonly restarts: number }
+  /** Hold (ready, suspended) or release (running) the agent's mailbox. */
+  | { readonly op: 'hold'; readonly name: string; readonly held: boolean }
+  /** Refuse new messages, finish the queued ones, then shut down and report 'stopped'. */
+  | { readonly op: 'drain'; readonly name: string }
+  /** Shut down now; queued messages are dropped and counted. */
+  | { readonly op: 'stop'; readonly name: string }
   | { readonly op: 'stats'; readonly reqId: number };
 
 export interface AgentRuntimeStats {
@@ -55,6 +67,8 @@ export interface AgentRuntimeStats {
   readonly memoryBytes: number;
   readonly queued: number;
   readonly timers: number;
+  /** Handling time per message, see LATENCY_BUCKETS. */
+  readonly latency: readonly number[];
 }
 
 export type FromWorker =
@@ -62,9 +76,12 @@ export type FromWorker =
   | { readonly op: 'spawn_failed'; readonly key: number; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   /** Flat [sender, receiver-or-empty, json, ...] for receivers that are not on this worker. */
   | { readonly op: 'out'; readonly batch: string[] }
-  | { readonly op: 'fault'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string; readonly recovered: boolean }
+  /** The agent's instance was discarded; its mailbox is kept until 'restart' or 'stop'. */
+  | { readonly op: 'fault'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
+  | { readonly op: 'restarted'; readonly name: string }
+  | { readonly op: 'restart_failed'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   /** Flat [agent, level, text, ...]. Levels as in the ABI. */
   | { readonly op: 'log'; readonly batch: (string | number)[] }
   | { readonly op: 'undeliverable'; readonly to: string; readonly json: string; readonly reason: string }
-  | { readonly op: 'stopped'; readonly name: string; readonly status: number }
+  | { readonly op: 'stopped'; readonly name: string; readonly status: number; readonly dropped: number }
   | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] };

@@ -149,15 +149,17 @@ test('pool - names are unique, unknown modules and receivers are reported', asyn
   });
 });
 
-test('pool - a stopped agent runs agent_shutdown, drains its mailbox and is gone', async () => {
+test('pool - a graceful stop drains the mailbox, then the agent is stopped; remove forgets it', async () => {
   await withPool({ workers: 1 }, async (pool) => {
     await spawnAgent(pool, 'counter', 'cnt');
     const c = new Client(pool);
     for (let i = 0; i < 20; i++) c.send('cnt', 'request', { op: 'increment', by: 1 });
     await pool.stop('cnt', { graceful: true });
     assert.equal(c.inbox.filter((m) => m.performative === 'inform').length, 20, 'every queued message was handled before the stop');
+    assert.equal(pool.agent('cnt')!.state, 'stopped');
+    assert.equal(pool.deliver('cnt', '{}'), false, 'a stopped agent takes no messages');
+    await pool.remove('cnt');
     assert.equal(pool.agent('cnt'), undefined);
-    assert.equal(pool.deliver('cnt', '{}'), false);
   });
 });
 
@@ -171,10 +173,12 @@ test('pool - a trap re-instantiates the agent; its key-value state is intact', a
     await c.request('cnt', 'request', { op: 'increment', by: 7 });
     c.send('trapper', 'request', 'boom');
     c.send('trapper', 'request', 'boom');
-    await waitForEvent(events, (e) => e.type === 'agent_fault' && e.name === 'trapper' && events.filter((x) => x.type === 'agent_fault').length >= 2);
+    // The second message waits in the mailbox while the agent is brought back after the first trap.
+    await waitForEvent(events, (e) => e.type === 'agent_started' && e.name === 'trapper' && e.restarts === 2);
     const faults = events.filter((e) => e.type === 'agent_fault');
+    assert.equal(faults.length, 2);
     assert.ok(faults.every((f) => f.type === 'agent_fault' && f.kind === 'trap' && f.recovered));
-    assert.equal(pool.agent('trapper')!.restarts, 2);
+    assert.equal(pool.agent('trapper')!.lastFault?.kind, 'trap');
     const r = await c.request('cnt', 'request', { op: 'get' });
     assert.deepEqual(r.content, { count: 7 }, 'the neighbour is untouched');
   });

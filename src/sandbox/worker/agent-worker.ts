@@ -32,8 +32,17 @@ port.on('message', (msg: ToWorker) => {
     case 'spawn':
       runtime.spawn(msg);
       break;
+    case 'restart':
+      runtime.restart(msg.name, msg.restarts);
+      break;
+    case 'hold':
+      runtime.hold(msg.name, msg.held);
+      break;
+    case 'drain':
+      runtime.drainAgent(msg.name);
+      break;
     case 'stop':
-      runtime.stop(msg.name, msg.graceful);
+      runtime.stop(msg.name);
       break;
     case 'stats':
       port.postMessage({ op: 'stats', reqId: msg.reqId, agents: runtime.stats() } satisfies FromWorker);

@@ -6,17 +6,18 @@
  *   that agent's mailbox and is handled after the current call returns, in the same drain loop: it
  *   never hops through the main thread.
  * - Messages to one agent are handled in the order they were enqueued.
- * - A fault never escapes an agent: its instance is replaced, the fault is reported, and the loop
- *   goes on with the next message.
+ * - A fault never escapes an agent: its instance is discarded, its mailbox kept, and the main thread
+ *   (which owns supervision) decides when to bring it back with a 'restart' command.
+ * - Only running agents are called. Held agents (ready, suspended) and agents without an instance keep
+ *   their messages queued, up to the mailbox capacity.
  */
 import { AgentFault, AgentInstance } from '../agent-instance.js';
 import type { AgentServices } from '../host-functions.js';
-import { HostError } from '../abi.js';
+import { AbiLimits, HostError } from '../abi.js';
 import type { OutgoingMessage } from '../outgoing.js';
 import type { AgentStateStore } from '../../storage/agent-state-store.js';
 import type { AgentRuntimeStats, FromWorker, SpawnCommand } from '../worker-protocol.js';
-import { WATCH_AGENT, WATCH_QUEUED, WATCH_SEQ } from '../worker-protocol.js';
-import { AbiLimits } from '../abi.js';
+import { LATENCY_BUCKETS, WATCH_AGENT, WATCH_QUEUED, WATCH_SEQ } from '../worker-protocol.js';
 
 export interface RuntimeOptions {
   readonly fuelPerCall: number;
@@ -34,22 +35,35 @@ export interface RuntimeOptions {
  */
 const TURN = 32;
 const TURN_MS = 1;
-/** How long one drain may run before yielding to the event loop (new deliveries, stop commands), ms. */
+/** How long one drain may run before yielding to the event loop (new deliveries, commands), ms. */
 const SLICE_MS = 5;
+
+/** Why a message could not be queued. */
+const enum Refusal {
+  None,
+  Full,
+  Draining,
+}
 
 class LocalAgent implements AgentServices {
   instance: AgentInstance | undefined;
   readonly mailbox: string[] = [];
   head = 0;
   scheduled = false;
-  stopped = false;
+  /** Ready or suspended: messages wait in the mailbox. */
+  held: boolean;
+  /** Stop requested: no new messages; shut down once the mailbox is empty. */
+  draining = false;
+  gone = false;
   readonly timers = new Map<number, NodeJS.Timeout>();
   nextTimer = 1;
   messagesIn = 0;
   messagesOut = 0;
   errors = 0;
   faults = 0;
+  /** Fuel used by instances already discarded. */
   fuelUsed = 0;
+  readonly latency = new Uint32Array(LATENCY_BUCKETS);
   restarts: number;
 
   constructor(
@@ -60,8 +74,10 @@ class LocalAgent implements AgentServices {
     readonly module: WebAssembly.Module,
     readonly config: string,
     restarts: number,
+    held: boolean,
   ) {
     this.restarts = restarts;
+    this.held = held;
   }
 
   get maxMessageBytes(): number {
@@ -70,6 +86,11 @@ class LocalAgent implements AgentServices {
 
   get queued(): number {
     return this.mailbox.length - this.head;
+  }
+
+  /** Whether the run loop may call this agent now. */
+  get runnable(): boolean {
+    return !this.held && !this.gone && this.instance !== undefined && this.queued > 0;
   }
 
   send(json: string, msg: OutgoingMessage): number {
@@ -98,7 +119,7 @@ class LocalAgent implements AgentServices {
     const id = this.nextTimer++;
     const t = setTimeout(() => {
       this.timers.delete(id);
-      if (!this.stopped) this.rt.enqueueLocal(this, json);
+      if (!this.gone) this.rt.enqueue(this, json);
     }, delayMs);
     this.timers.set(id, t);
     return id;
@@ -113,11 +134,17 @@ class LocalAgent implements AgentServices {
   }
 
   hostFault(what: string, error: unknown): void {
-    this.rt.log(this.name, 4, `host fault in ${what}: ${(error as Error)?.message ?? String(error)}`);
+    this.rt.log(this.name, 4, `host fault in ${what}: ${error instanceof Error ? error.message : String(error)}`);
   }
 
   initDocument(): string {
     return `{"abi_version":1,"agent_id":${JSON.stringify(this.id)},"name":${JSON.stringify(this.name)},"config":${this.config},"restarts":${this.restarts}}`;
+  }
+
+  recordLatency(ms: number): void {
+    const us = (ms * 1000) | 0;
+    const bucket = us < 1 ? 0 : Math.min(LATENCY_BUCKETS - 1, 32 - Math.clz32(us));
+    this.latency[bucket] = (this.latency[bucket] ?? 0) + 1;
   }
 
   stats(): AgentRuntimeStats {
@@ -132,6 +159,7 @@ class LocalAgent implements AgentServices {
       memoryBytes: this.instance?.memoryBytes ?? 0,
       queued: this.queued,
       timers: this.timers.size,
+      latency: Array.from(this.latency),
     };
   }
 }
@@ -145,6 +173,8 @@ export class WorkerRuntime {
   // Outbound batches, flushed once per drain.
   #out: string[] = [];
   #logs: (string | number)[] = [];
+  /** Messages in all mailboxes, published to the watchdog slots at each flush. */
+  #queued = 0;
 
   constructor(readonly opts: RuntimeOptions) {}
 
@@ -158,18 +188,65 @@ export class WorkerRuntime {
       this.opts.post({ op: 'spawn_failed', key: cmd.key, name: cmd.name, kind: 'bad_abi', phase: 'start', message: `module ${cmd.hash} was never sent to this worker` });
       return;
     }
-    const agent = new LocalAgent(this, cmd.key, cmd.id, cmd.name, module, cmd.config, cmd.restarts);
+    const agent = new LocalAgent(this, cmd.key, cmd.id, cmd.name, module, cmd.config, cmd.restarts, cmd.hold);
     try {
       agent.instance = this.#start(agent);
     } catch (e) {
-      const f = e as AgentFault;
-      this.opts.post({ op: 'spawn_failed', key: cmd.key, name: cmd.name, kind: f.kind ?? 'trap', phase: f.phase ?? 'start', message: f.message });
+      const f = asFault(e);
       this.#flush();
+      this.opts.post({ op: 'spawn_failed', key: cmd.key, name: cmd.name, kind: f.kind, phase: f.phase, message: f.message });
       return;
     }
     this.#agents.set(cmd.name, agent);
-    this.opts.post({ op: 'spawned', key: cmd.key, name: cmd.name, memoryBytes: agent.instance.memoryBytes });
     this.#flush();
+    this.opts.post({ op: 'spawned', key: cmd.key, name: cmd.name, memoryBytes: agent.instance.memoryBytes });
+  }
+
+  restart(name: string, restarts: number): void {
+    const agent = this.#agents.get(name);
+    if (agent === undefined || agent.instance !== undefined) return;
+    agent.restarts = restarts;
+    try {
+      agent.instance = this.#start(agent);
+    } catch (e) {
+      const f = asFault(e);
+      this.#flush();
+      this.opts.post({ op: 'restart_failed', name, kind: f.kind, phase: f.phase, message: f.message });
+      return;
+    }
+    this.#flush();
+    this.opts.post({ op: 'restarted', name });
+    this.#schedule(agent);
+  }
+
+  hold(name: string, held: boolean): void {
+    const agent = this.#agents.get(name);
+    if (agent === undefined) return;
+    agent.held = held;
+    if (!held) this.#schedule(agent);
+  }
+
+  /** Graceful stop: refuse new messages, finish the queued ones, then shut down. */
+  drainAgent(name: string): void {
+    const agent = this.#agents.get(name);
+    if (agent === undefined) {
+      this.opts.post({ op: 'stopped', name, status: HostError.NOT_FOUND, dropped: 0 });
+      return;
+    }
+    agent.draining = true;
+    agent.held = false; // a suspended agent is released to finish its queue
+    if (agent.queued === 0 || agent.instance === undefined) this.#finish(agent);
+    else this.#schedule(agent);
+  }
+
+  /** Immediate stop: queued messages are dropped and counted. */
+  stop(name: string): void {
+    const agent = this.#agents.get(name);
+    if (agent === undefined) {
+      this.opts.post({ op: 'stopped', name, status: HostError.NOT_FOUND, dropped: 0 });
+      return;
+    }
+    this.#finish(agent);
   }
 
   /** Deliveries from the main thread: flat [receiver, json, ...]. */
@@ -178,10 +255,15 @@ export class WorkerRuntime {
       const to = batch[i] as string;
       const json = batch[i + 1] as string;
       const agent = this.#agents.get(to);
-      if (agent === undefined) {
-        this.opts.post({ op: 'undeliverable', to, json, reason: `no agent named ${to} on this worker` });
-      } else if (!this.enqueueLocal(agent, json)) {
-        this.opts.post({ op: 'undeliverable', to, json, reason: `mailbox of ${to} is full (${this.opts.mailboxCapacity} messages)` });
+      const refusal = agent === undefined ? undefined : this.enqueue(agent, json);
+      if (refusal !== Refusal.None) {
+        const reason =
+          refusal === undefined
+            ? `no agent named ${to} on this worker`
+            : refusal === Refusal.Full
+              ? `mailbox of ${to} is full (${this.opts.mailboxCapacity} messages)`
+              : `agent ${to} is draining and takes no new messages`;
+        this.opts.post({ op: 'undeliverable', to, json, reason });
       }
     }
     this.drain();
@@ -192,54 +274,25 @@ export class WorkerRuntime {
     if (to !== undefined) {
       const local = this.#agents.get(to);
       if (local !== undefined) {
-        return this.enqueueLocal(local, json) ? HostError.OK : HostError.BACKPRESSURE;
+        const r = this.enqueue(local, json);
+        return r === Refusal.None ? HostError.OK : r === Refusal.Full ? HostError.BACKPRESSURE : HostError.UNAVAILABLE;
       }
     }
     this.#out.push(from, to ?? '', json);
     return HostError.OK;
   }
 
-  enqueueLocal(agent: LocalAgent, json: string): boolean {
-    if (agent.stopped) return false;
-    if (agent.queued >= this.opts.mailboxCapacity) return false;
+  enqueue(agent: LocalAgent, json: string): Refusal {
+    if (agent.draining || agent.gone) return Refusal.Draining;
+    if (agent.queued >= this.opts.mailboxCapacity) return Refusal.Full;
     agent.mailbox.push(json);
-    if (!agent.scheduled) {
-      agent.scheduled = true;
-      this.#runQueue.push(agent);
-    }
-    if (!this.#draining) this.#scheduleResume();
-    return true;
+    this.#queued++;
+    this.#schedule(agent);
+    return Refusal.None;
   }
 
   log(name: string, level: number, text: string): void {
     this.#logs.push(name, level, text);
-  }
-
-  stop(name: string, graceful: boolean): void {
-    const agent = this.#agents.get(name);
-    if (agent === undefined) {
-      this.opts.post({ op: 'stopped', name, status: HostError.NOT_FOUND });
-      return;
-    }
-    if (graceful) {
-      // Drain what is already queued for this agent before it goes.
-      while (agent.queued > 0 && agent.instance !== undefined) this.#handleOne(agent);
-    }
-    let status = 0;
-    if (agent.instance !== undefined) {
-      try {
-        status = this.#guard(agent, () => agent.instance!.shutdown());
-      } catch (e) {
-        status = -1;
-        this.log(name, 3, `agent_shutdown failed: ${(e as Error).message}`);
-      }
-    }
-    agent.stopped = true;
-    for (const t of agent.timers.values()) clearTimeout(t);
-    agent.timers.clear();
-    this.#agents.delete(name);
-    this.#flush();
-    this.opts.post({ op: 'stopped', name, status });
   }
 
   stats(): AgentRuntimeStats[] {
@@ -257,11 +310,12 @@ export class WorkerRuntime {
         const agent = q.shift() as LocalAgent;
         const turnEnd = performance.now() + TURN_MS;
         let n = 0;
-        while (agent.queued > 0 && !agent.stopped) {
+        while (agent.runnable) {
           this.#handleOne(agent);
           if (++n >= TURN || performance.now() > turnEnd) break;
         }
-        if (agent.queued > 0 && !agent.stopped) q.push(agent);
+        if (agent.draining && !agent.gone && agent.queued === 0 && agent.instance !== undefined) this.#finish(agent);
+        if (agent.runnable) q.push(agent);
         else agent.scheduled = false;
         if (performance.now() > deadline) break;
       }
@@ -270,6 +324,13 @@ export class WorkerRuntime {
       this.#flush();
       if (this.#runQueue.length > 0) this.#scheduleResume();
     }
+  }
+
+  #schedule(agent: LocalAgent): void {
+    if (agent.scheduled || !agent.runnable) return;
+    agent.scheduled = true;
+    this.#runQueue.push(agent);
+    if (!this.#draining) this.#scheduleResume();
   }
 
   #scheduleResume(): void {
@@ -281,10 +342,11 @@ export class WorkerRuntime {
     });
   }
 
-  #handleOne(agent: LocalAgent): void {
+  #take(agent: LocalAgent): string {
     const json = agent.mailbox[agent.head] as string;
     agent.mailbox[agent.head] = '';
     agent.head++;
+    this.#queued--;
     if (agent.head === agent.mailbox.length) {
       agent.mailbox.length = 0;
       agent.head = 0;
@@ -293,15 +355,21 @@ export class WorkerRuntime {
       agent.mailbox.splice(0, agent.head);
       agent.head = 0;
     }
-    const instance = agent.instance;
-    if (instance === undefined) return;
+    return json;
+  }
+
+  #handleOne(agent: LocalAgent): void {
+    const instance = agent.instance as AgentInstance;
+    const json = this.#take(agent);
     agent.messagesIn++;
+    const t0 = performance.now();
     try {
       const rc = this.#guard(agent, () => instance.handle(json));
       if (rc !== 0) agent.errors++;
     } catch (e) {
       this.#fault(agent, e);
     }
+    agent.recordLatency(performance.now() - t0);
   }
 
   /** Marks the call in the watchdog slots around `fn`. */
@@ -325,30 +393,43 @@ export class WorkerRuntime {
     return instance;
   }
 
-  /** Replaces a faulted instance with a fresh one (docs/agent-abi.md §6). */
+  /** Discards a faulted instance (docs/agent-abi.md §6) and reports it; the main thread decides what next. */
   #fault(agent: LocalAgent, e: unknown): void {
     agent.faults++;
     agent.errors++;
-    const f = e instanceof AgentFault ? e : new AgentFault('trap', 'message', String(e));
+    const f = asFault(e);
     const old = agent.instance;
     if (old !== undefined) agent.fuelUsed += old.totalFuelUsed;
     agent.instance = undefined;
-    agent.restarts++;
-    let recovered = true;
-    try {
-      agent.instance = this.#start(agent);
-    } catch (e2) {
-      recovered = false;
-      const f2 = e2 as AgentFault;
-      this.log(agent.name, 4, `could not be brought back after ${f.kind}: ${f2.message}`);
+    this.opts.post({ op: 'fault', name: agent.name, kind: f.kind, phase: f.phase, message: f.message });
+  }
+
+  /** Shuts an agent down and forgets it. */
+  #finish(agent: LocalAgent): void {
+    if (agent.gone) return;
+    agent.gone = true;
+    let status = 0;
+    if (agent.instance !== undefined) {
+      try {
+        status = this.#guard(agent, () => (agent.instance as AgentInstance).shutdown());
+      } catch (e) {
+        status = -1;
+        this.log(agent.name, 3, `agent_shutdown failed: ${asFault(e).message}`);
+      }
     }
-    this.opts.post({ op: 'fault', name: agent.name, kind: f.kind, phase: f.phase, message: f.message, recovered });
+    for (const t of agent.timers.values()) clearTimeout(t);
+    agent.timers.clear();
+    const dropped = agent.queued;
+    this.#queued -= dropped;
+    agent.mailbox.length = 0;
+    agent.head = 0;
+    this.#agents.delete(agent.name);
+    this.#flush();
+    this.opts.post({ op: 'stopped', name: agent.name, status, dropped });
   }
 
   #flush(): void {
-    let queued = 0;
-    for (const a of this.#runQueue) queued += a.queued;
-    Atomics.store(this.opts.watch, WATCH_QUEUED, queued);
+    Atomics.store(this.opts.watch, WATCH_QUEUED, this.#queued);
     if (this.#logs.length > 0) {
       this.opts.post({ op: 'log', batch: this.#logs });
       this.#logs = [];
@@ -358,4 +439,8 @@ export class WorkerRuntime {
       this.#out = [];
     }
   }
+}
+
+function asFault(e: unknown): AgentFault {
+  return e instanceof AgentFault ? e : new AgentFault('trap', 'message', e instanceof Error ? e.message : String(e));
 }
