@@ -19,6 +19,7 @@ import { DEFAULT_POLICY, type SandboxPolicy } from './policy.js';
 import { CallWatch, watchIntervalMs } from './watchdog.js';
 import type { AgentRuntimeStats, FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { WATCH_QUEUED, WATCH_SLOTS } from './worker-protocol.js';
+import { NORMAL, type PriorityLevel } from './worker/mailbox.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024; // spec max_message_size
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
@@ -113,7 +114,7 @@ class WorkerSlot {
   slots!: Int32Array;
   readonly modules = new Set<string>();
   readonly agents = new Set<string>();
-  pending: string[] = [];
+  pending: (string | number)[] = [];
   flushScheduled = false;
   /** Times of unplanned exits within the crash window. */
   crashes: number[] = [];
@@ -243,11 +244,11 @@ export class AgentPool {
    * messages (draining, stopped, failed). Messages for a suspended, ready or restarting agent wait in
    * its mailbox. Deliveries to one worker are batched into one postMessage per microtask.
    */
-  deliver(to: string, json: string): boolean {
+  deliver(to: string, json: string, priority: PriorityLevel = NORMAL): boolean {
     const rec = this.#agents.get(to);
     if (rec === undefined || !rec.inWorker || !ACCEPTING.has(rec.state)) return false;
     const slot = this.#workers[rec.worker] as WorkerSlot;
-    slot.pending.push(to, json);
+    slot.pending.push(to, json, priority);
     if (!slot.flushScheduled) {
       slot.flushScheduled = true;
       queueMicrotask(() => this.#flushDeliveries(slot));
@@ -527,7 +528,7 @@ export class AgentPool {
    * overran) goes through crash supervision; the others are re-spawned at once.
    */
   #replaceWorker(slot: WorkerSlot, reason: string, culprit: AgentRecord | undefined): void {
-    const lost = Atomics.load(slot.slots, WATCH_QUEUED) + slot.pending.length / 2;
+    const lost = Atomics.load(slot.slots, WATCH_QUEUED) + slot.pending.length / 3;
     slot.pending = [];
     slot.flushScheduled = false;
     void this.#startWorker(slot).catch(() => {});
@@ -693,13 +694,13 @@ export class AgentPool {
     this.#emit({ type: 'agent_started', name: rec.name, worker: slot.index, restarts: rec.restarts });
   }
 
-  /** Messages from agents to receivers outside their worker: flat [from, to, json, ...]. */
-  #routeOut(batch: string[]): void {
-    for (let i = 0; i + 2 < batch.length; i += 3) {
+  /** Messages from agents to receivers outside their worker: flat [from, to, json, priority, ...]. */
+  #routeOut(batch: (string | number)[]): void {
+    for (let i = 0; i + 3 < batch.length; i += 4) {
       const from = batch[i] as string;
       const to = batch[i + 1] as string;
       const json = batch[i + 2] as string;
-      if (to !== '' && this.deliver(to, json)) {
+      if (to !== '' && this.deliver(to, json, batch[i + 3] as PriorityLevel)) {
         this.#forwarded++;
         continue;
       }

@@ -44,8 +44,8 @@ export interface SpawnCommand {
 export type ToWorker =
   | { readonly op: 'module'; readonly hash: string; readonly module: WebAssembly.Module }
   | SpawnCommand
-  /** Flat [receiver, json, receiver, json, ...]. */
-  | { readonly op: 'deliver'; readonly batch: string[] }
+  /** Flat [receiver, json, priority level, ...]. */
+  | { readonly op: 'deliver'; readonly batch: (string | number)[] }
   /** Bring back an agent whose instance was discarded after a fault. */
   | { readonly op: 'restart'; readonly name: string; readonly restarts: number }
   /** Hold (ready, suspended) or release (running) the agent's mailbox. */
@@ -74,8 +74,8 @@ export interface AgentRuntimeStats {
 export type FromWorker =
   | { readonly op: 'spawned'; readonly key: number; readonly name: string; readonly memoryBytes: number }
   | { readonly op: 'spawn_failed'; readonly key: number; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
-  /** Flat [sender, receiver-or-empty, json, ...] for receivers that are not on this worker. */
-  | { readonly op: 'out'; readonly batch: string[] }
+  /** Flat [sender, receiver-or-empty, json, priority level, ...] for receivers that are not on this worker. */
+  | { readonly op: 'out'; readonly batch: (string | number)[] }
   /** The agent's instance was discarded; its mailbox is kept until 'restart' or 'stop'. */
   | { readonly op: 'fault'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   | { readonly op: 'restarted'; readonly name: string }

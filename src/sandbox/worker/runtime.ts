@@ -18,6 +18,7 @@ import type { OutgoingMessage } from '../outgoing.js';
 import type { AgentStateStore } from '../../storage/agent-state-store.js';
 import type { AgentRuntimeStats, FromWorker, SpawnCommand } from '../worker-protocol.js';
 import { LATENCY_BUCKETS, WATCH_AGENT, WATCH_QUEUED, WATCH_SEQ } from '../worker-protocol.js';
+import { Mailbox, NORMAL, priorityLevel, type PriorityLevel } from './mailbox.js';
 
 export interface RuntimeOptions {
   readonly fuelPerCall: number;
@@ -47,8 +48,7 @@ const enum Refusal {
 
 class LocalAgent implements AgentServices {
   instance: AgentInstance | undefined;
-  readonly mailbox: string[] = [];
-  head = 0;
+  readonly mailbox: Mailbox;
   scheduled = false;
   /** Ready or suspended: messages wait in the mailbox. */
   held: boolean;
@@ -78,6 +78,7 @@ class LocalAgent implements AgentServices {
   ) {
     this.restarts = restarts;
     this.held = held;
+    this.mailbox = new Mailbox(rt.opts.mailboxCapacity);
   }
 
   get maxMessageBytes(): number {
@@ -85,7 +86,7 @@ class LocalAgent implements AgentServices {
   }
 
   get queued(): number {
-    return this.mailbox.length - this.head;
+    return this.mailbox.size;
   }
 
   /** Whether the run loop may call this agent now. */
@@ -95,7 +96,7 @@ class LocalAgent implements AgentServices {
 
   send(json: string, msg: OutgoingMessage): number {
     this.messagesOut++;
-    return this.rt.route(this.name, msg.receiver, json);
+    return this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']));
   }
 
   log(level: number, text: string): void {
@@ -119,7 +120,9 @@ class LocalAgent implements AgentServices {
     const id = this.nextTimer++;
     const t = setTimeout(() => {
       this.timers.delete(id);
-      if (!this.gone) this.rt.enqueue(this, json);
+      if (!this.gone && this.rt.enqueue(this, json, NORMAL) !== Refusal.None) {
+        this.rt.log(this.name, 3, `timer ${id} fired into a full mailbox; its message was dropped`);
+      }
     }, delayMs);
     this.timers.set(id, t);
     return id;
@@ -171,7 +174,7 @@ export class WorkerRuntime {
   #draining = false;
   #resumeScheduled = false;
   // Outbound batches, flushed once per drain.
-  #out: string[] = [];
+  #out: (string | number)[] = [];
   #logs: (string | number)[] = [];
   /** Messages in all mailboxes, published to the watchdog slots at each flush. */
   #queued = 0;
@@ -249,13 +252,13 @@ export class WorkerRuntime {
     this.#finish(agent);
   }
 
-  /** Deliveries from the main thread: flat [receiver, json, ...]. */
-  deliverBatch(batch: string[]): void {
-    for (let i = 0; i + 1 < batch.length; i += 2) {
+  /** Deliveries from the main thread: flat [receiver, json, priority, ...]. */
+  deliverBatch(batch: (string | number)[]): void {
+    for (let i = 0; i + 2 < batch.length; i += 3) {
       const to = batch[i] as string;
       const json = batch[i + 1] as string;
       const agent = this.#agents.get(to);
-      const refusal = agent === undefined ? undefined : this.enqueue(agent, json);
+      const refusal = agent === undefined ? undefined : this.enqueue(agent, json, batch[i + 2] as PriorityLevel);
       if (refusal !== Refusal.None) {
         const reason =
           refusal === undefined
@@ -270,22 +273,21 @@ export class WorkerRuntime {
   }
 
   /** Routes a message sent by `from`: to a local mailbox, or out to the main thread. */
-  route(from: string, to: string | undefined, json: string): number {
+  route(from: string, to: string | undefined, json: string, priority: PriorityLevel): number {
     if (to !== undefined) {
       const local = this.#agents.get(to);
       if (local !== undefined) {
-        const r = this.enqueue(local, json);
+        const r = this.enqueue(local, json, priority);
         return r === Refusal.None ? HostError.OK : r === Refusal.Full ? HostError.BACKPRESSURE : HostError.UNAVAILABLE;
       }
     }
-    this.#out.push(from, to ?? '', json);
+    this.#out.push(from, to ?? '', json, priority);
     return HostError.OK;
   }
 
-  enqueue(agent: LocalAgent, json: string): Refusal {
+  enqueue(agent: LocalAgent, json: string, priority: PriorityLevel): Refusal {
     if (agent.draining || agent.gone) return Refusal.Draining;
-    if (agent.queued >= this.opts.mailboxCapacity) return Refusal.Full;
-    agent.mailbox.push(json);
+    if (!agent.mailbox.push(json, priority)) return Refusal.Full;
     this.#queued++;
     this.#schedule(agent);
     return Refusal.None;
@@ -342,25 +344,10 @@ export class WorkerRuntime {
     });
   }
 
-  #take(agent: LocalAgent): string {
-    const json = agent.mailbox[agent.head] as string;
-    agent.mailbox[agent.head] = '';
-    agent.head++;
-    this.#queued--;
-    if (agent.head === agent.mailbox.length) {
-      agent.mailbox.length = 0;
-      agent.head = 0;
-    } else if (agent.head >= 1024 && agent.head * 2 >= agent.mailbox.length) {
-      // Compact once the consumed prefix dominates, so the array does not grow without bound.
-      agent.mailbox.splice(0, agent.head);
-      agent.head = 0;
-    }
-    return json;
-  }
-
   #handleOne(agent: LocalAgent): void {
     const instance = agent.instance as AgentInstance;
-    const json = this.#take(agent);
+    const json = agent.mailbox.shift() as string; // runnable: not empty
+    this.#queued--;
     agent.messagesIn++;
     const t0 = performance.now();
     try {
@@ -419,10 +406,8 @@ export class WorkerRuntime {
     }
     for (const t of agent.timers.values()) clearTimeout(t);
     agent.timers.clear();
-    const dropped = agent.queued;
+    const dropped = agent.mailbox.clear();
     this.#queued -= dropped;
-    agent.mailbox.length = 0;
-    agent.head = 0;
     this.#agents.delete(agent.name);
     this.#flush();
     this.opts.post({ op: 'stopped', name: agent.name, status, dropped });
