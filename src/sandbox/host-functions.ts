@@ -108,7 +108,7 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices): WebAsse
       const msg = parsed as Record<string, unknown>;
       msg['receiver'] = svc.name;
       delete msg['capability'];
-      const prepared = prepareOutgoing(svc.name, JSON.stringify(msg));
+      const prepared = prepareOutgoing(svc.name, JSON.stringify(msg), { allowSelfAddressed: true });
       if ('error' in prepared) return prepared.error;
       return svc.timerSet(delayMs, prepared.json);
     },

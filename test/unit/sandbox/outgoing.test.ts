@@ -19,7 +19,7 @@ test('outgoing - sender and message_id are filled in when absent', () => {
 });
 
 test('outgoing - performative spellings are normalized', () => {
-  const r = prepareOutgoing('a', '{"performative":"NOT_UNDERSTOOD","receiver":"b","content":""}');
+  const r = prepareOutgoing('a', '{"performative":"NOT_UNDERSTOOD","receiver":"b","content":"?"}');
   assert.ok('json' in r);
   assert.equal(JSON.parse(r.json).performative, 'not-understood');
 });
@@ -47,9 +47,9 @@ test('outgoing - refusals name the problem', () => {
 test('outgoing - added fields are spliced in; the result is the same message as a re-serialization', () => {
   for (const text of [
     '{"performative":"inform","receiver":"b","content":{"x":[1,2]}}',
-    '  {  "performative":"inform","receiver":"b"}',
-    '{"performative":"inform","receiver":"b","message_id":"keep"}',
-    '{"performative":"inform","receiver":"b","sender":"a"}',
+    '  {  "performative":"inform","receiver":"b","content":1}',
+    '{"performative":"inform","receiver":"b","message_id":"keep","content":1}',
+    '{"performative":"inform","receiver":"b","sender":"a","content":1}',
   ]) {
     const r = prepareOutgoing('a', text);
     assert.ok('json' in r, text);
@@ -59,11 +59,56 @@ test('outgoing - added fields are spliced in; the result is the same message as 
     assert.deepEqual(m, r.msg, 'the text and the parsed message agree');
     assert.equal(Object.keys(m).length, new Set(Object.keys(m)).size);
   }
-  const kept = prepareOutgoing('a', '{"performative":"inform","receiver":"b","message_id":"keep"}');
+  const kept = prepareOutgoing('a', '{"performative":"inform","receiver":"b","message_id":"keep","content":1}');
   assert.ok('json' in kept && JSON.parse(kept.json).message_id === 'keep');
   // null fields are replaced, not duplicated
-  const r = prepareOutgoing('a', '{"performative":"inform","receiver":"b","sender":null,"message_id":null}');
+  const r = prepareOutgoing('a', '{"performative":"inform","receiver":"b","sender":null,"message_id":null,"content":1}');
   assert.ok('json' in r);
   assert.equal((r.json.match(/"sender"/g) ?? []).length, 1);
   assert.equal(JSON.parse(r.json).sender, 'a');
+});
+
+test('outgoing - the message model rules apply to agent sends (content, names, reply_by, sizes)', () => {
+  const cases: [string, RegExp][] = [
+    ['{"performative":"inform","receiver":"b"}', /\/content: must not be empty/],
+    ['{"performative":"inform","receiver":"b","content":""}', /\/content: must not be empty/],
+    ['{"performative":"inform","receiver":"b","content":null}', /\/content: must not be empty/],
+    ['{"performative":"inform","receiver":"no spaces","content":1}', /\/receiver: must be an agent name/],
+    ['{"performative":"inform","receiver":"b","content":1,"reply_by":"2026-01-01T00:00:00"}', /\/reply_by: must be an ISO-8601 date-time with a timezone/],
+    ['{"performative":"inform","receiver":"b","content":1,"priority":"urgent"}', /\/priority: must be one of low, normal, high, critical/],
+  ];
+  for (const [text, reason] of cases) {
+    const r = prepareOutgoing('a', text);
+    assert.ok('error' in r, text);
+    assert.equal(r.error, HostError.INVALID_MESSAGE, text);
+    assert.match(r.reason, reason, text);
+  }
+  const big = prepareOutgoing('a', `{"performative":"inform","receiver":"b","content":"${'x'.repeat(200)}"}`, { maxBytes: 100 });
+  assert.ok('error' in big);
+  assert.equal(big.error, HostError.TOO_LARGE);
+  assert.match(big.reason, /over the limit of 100 bytes/);
+});
+
+test('outgoing - a message to oneself is refused unless it is a timer message', () => {
+  const text = '{"performative":"inform","receiver":"a","content":"tick"}';
+  const r = prepareOutgoing('a', text);
+  assert.ok('error' in r);
+  assert.equal(r.error, HostError.INVALID_MESSAGE);
+  assert.match(r.reason, /sender equals receiver/);
+  assert.ok('json' in prepareOutgoing('a', text, { allowSelfAddressed: true }), 'timer_set passes allowSelfAddressed');
+});
+
+test('outgoing - null optional fields are dropped, and the text then agrees with the message', () => {
+  const r = prepareOutgoing('a', '{"performative":"inform","receiver":"b","content":1,"in_reply_to":null,"capability":null}');
+  assert.ok('json' in r);
+  const m = JSON.parse(r.json);
+  assert.deepEqual(m, r.msg);
+  assert.ok(!('in_reply_to' in m) && !('capability' in m));
+});
+
+test('outgoing - unknown fields are kept and forwarded as they are', () => {
+  const text = '{"message_id":"m1","performative":"inform","sender":"a","receiver":"b","content":1,"x-custom":{"k":[1]}}';
+  const r = prepareOutgoing('a', text);
+  assert.ok('json' in r);
+  assert.equal(r.json, text);
 });
