@@ -48,6 +48,10 @@ export const ErrorCatalogue = {
     status: 404,
     hint: 'Check the agent name or id with `caxton agent list`.',
   },
+  CAXTON_ERR_AGENT_NAME: {
+    status: 400,
+    hint: 'Agent names are 1 to 255 characters from A-Z a-z 0-9 _ . : @ -, starting with a letter, a digit or _; "caxton" is reserved.',
+  },
   CAXTON_ERR_AGENT_EXISTS: {
     status: 409,
     hint: 'Agent names are unique on a node. Pick another name, or remove or upgrade the existing agent.',

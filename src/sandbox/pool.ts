@@ -20,6 +20,8 @@ import { CallWatch, watchIntervalMs } from './watchdog.js';
 import type { AgentRuntimeStats, FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { WATCH_QUEUED, WATCH_SLOTS } from './worker-protocol.js';
 import { NORMAL, type PriorityLevel } from './worker/mailbox.js';
+import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
+import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from '../messaging/system-messages.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024; // spec max_message_size
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
@@ -211,6 +213,11 @@ export class AgentPool {
   /** Starts an agent on the least-loaded worker. Resolves once agent_init returned. */
   spawn(spec: AgentSpec): Promise<AgentInfo> {
     if (this.#closed) return Promise.reject(new CaxtonError('CAXTON_ERR_POOL_CLOSED', 'the agent pool is closed'));
+    if (!isAgentName(spec.name) || spec.name === SYSTEM_SENDER) {
+      return Promise.reject(
+        new CaxtonError('CAXTON_ERR_AGENT_NAME', `agent name ${JSON.stringify(spec.name)} is not allowed: use ${AGENT_NAME_RULE}; "${SYSTEM_SENDER}" is reserved for the node`, { agent: spec.name }),
+      );
+    }
     if (this.#agents.has(spec.name)) {
       return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_EXISTS', `an agent named ${spec.name} already exists on this node`, { agent: spec.name }));
     }
@@ -662,6 +669,7 @@ export class AgentPool {
       }
       case 'undeliverable':
         this.#emit({ type: 'undeliverable', from: '', to: msg.to, reason: msg.reason, json: msg.json });
+        this.#answerFailure(msg.json, msg.full ? SystemError.mailboxFull : SystemError.agentUnavailable, msg.reason);
         break;
       case 'stopped': {
         const rec = this.#agents.get(msg.name);
@@ -716,6 +724,24 @@ export class AgentPool {
         const rec = this.#agents.get(to);
         const reason = to === '' ? 'no route for capability-addressed message' : rec === undefined ? `no agent named ${to}` : `agent ${to} is ${rec.state}`;
         this.#emit({ type: 'undeliverable', from, to, reason, json });
+        this.#answerFailure(json, to === '' ? SystemError.noRoute : rec === undefined ? SystemError.noSuchAgent : SystemError.agentUnavailable, reason);
+      }
+    }
+  }
+
+  /** Tells the sender of an undeliverable message why, with a system `failure` (never silently). */
+  #answerFailure(json: string, code: SystemErrorCode, reason: string): void {
+    const reply = systemFailure(json, code, reason);
+    if (reply === undefined) return;
+    if (this.deliver(reply.to, reply.json)) return;
+    // An external sender (API client, router): hand it to whoever listens. Nobody listening and no
+    // such agent means the sender is gone; answering further could only loop.
+    if (this.#agents.has(reply.to)) return;
+    for (const fn of this.#externalListeners) {
+      try {
+        fn(SYSTEM_SENDER, reply.to, reply.json);
+      } catch {
+        // isolated like every listener
       }
     }
   }

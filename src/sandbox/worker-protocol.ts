@@ -82,6 +82,7 @@ export type FromWorker =
   | { readonly op: 'restart_failed'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   /** Flat [agent, level, text, ...]. Levels as in the ABI. */
   | { readonly op: 'log'; readonly batch: (string | number)[] }
-  | { readonly op: 'undeliverable'; readonly to: string; readonly json: string; readonly reason: string }
+  /** A delivery from the main thread that could not be queued; `full` when the mailbox was full. */
+  | { readonly op: 'undeliverable'; readonly to: string; readonly json: string; readonly reason: string; readonly full: boolean }
   | { readonly op: 'stopped'; readonly name: string; readonly status: number; readonly dropped: number }
   | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] };

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { AgentPool } from '../../src/sandbox/index.js';
 import { PRIORITY_LEVELS } from '../../src/sandbox/worker/mailbox.js';
-import { Client, recordEvents, spawnAgent, waitForEvent } from '../helpers/agents.js';
+import { Client, fixtureWasm, recordEvents, spawnAgent, waitForEvent } from '../helpers/agents.js';
+import { isCaxtonError } from '../../src/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('delivery - a suspended agent handles its backlog highest priority first, FIFO within one', async () => {
@@ -44,9 +45,62 @@ test('delivery - a full mailbox refuses with a reason and never blocks; critical
     const refused = events.filter((e) => e.type === 'undeliverable');
     assert.ok(refused.every((e) => e.type === 'undeliverable' && /mailbox of e is full \(5 messages\)/.test(e.reason)));
     assert.deepEqual(refused.map((e) => (e.type === 'undeliverable' ? JSON.parse(e.json).content : null)), [5, 6, 7], 'the excess, in order, with the message itself');
+    // Each refused sender hears why, in its own conversation.
+    const failures = await c.waitFor(() => c.inbox.filter((m) => m.performative === 'failure').length === 3).then(() => c.inbox.filter((m) => m.performative === 'failure'));
+    assert.deepEqual(failures.map((m) => m.in_reply_to), ['client-6', 'client-7', 'client-8']);
+    assert.ok(failures.every((m) => m.sender === 'caxton' && (m.content as { error: string }).error === 'mailbox_full'));
     pool.resume('e');
-    await c.waitFor(() => c.inbox.length === 6);
-    assert.deepEqual(c.inbox.map((m) => m.content), ['ctl', 0, 1, 2, 3, 4]);
+    await c.waitFor(() => c.inbox.filter((m) => m.performative === 'inform').length === 6);
+    assert.deepEqual(c.inbox.filter((m) => m.performative === 'inform').map((m) => m.content), ['ctl', 0, 1, 2, 3, 4]);
+  } finally {
+    await pool.close();
+    dir.cleanup();
+  }
+});
+
+test('delivery - the sender of a message that crashed its handler gets a failure instead of silence', async () => {
+  const dir = tempDir();
+  const pool = await AgentPool.start({ databasePath: join(dir.path, 'c.db'), workers: 1 });
+  try {
+    const m = pool.admit(fixtureWasm('trap-handler'));
+    await pool.spawn({ name: 't', module: m.hash });
+    const c = new Client(pool);
+    const f = await c.request('t', 'request', 'boom', 'failure');
+    assert.equal(f.sender, 'caxton');
+    assert.equal((f.content as { error: string }).error, 'agent_crashed');
+    assert.match((f.content as { reason: string }).reason, /t crashed while handling the message: trap/);
+  } finally {
+    await pool.close();
+    dir.cleanup();
+  }
+});
+
+test('delivery - a reply to a vanished agent comes back to its sender as a failure, and the node does not loop', async () => {
+  const dir = tempDir();
+  const pool = await AgentPool.start({ databasePath: join(dir.path, 'c.db'), workers: 2 });
+  try {
+    const events = recordEvents(pool);
+    await spawnAgent(pool, 'echo', 'e');
+    // The echo answers "ghost", who does not exist: the echo gets a failure, and answers it (to the
+    // node, which does not answer back).
+    pool.deliver('e', JSON.stringify({ performative: 'request', sender: 'ghost', receiver: 'e', content: 1 }));
+    await waitForEvent(events, (e) => e.type === 'undeliverable' && e.to === 'caxton');
+    await new Promise((r) => setTimeout(r, 200));
+    const [s] = await pool.stats();
+    assert.equal(s!.messagesIn, 2, 'the request and the failure; nothing more');
+  } finally {
+    await pool.close();
+    dir.cleanup();
+  }
+});
+
+test('delivery - agent names follow the name rule; "caxton" is reserved', async () => {
+  const dir = tempDir();
+  const pool = await AgentPool.start({ databasePath: join(dir.path, 'c.db'), workers: 1 });
+  try {
+    for (const bad of ['caxton', '', '-flag', '../etc', 'a b', 'ü']) {
+      await assert.rejects(spawnAgent(pool, 'echo', bad), (e) => isCaxtonError(e, 'CAXTON_ERR_AGENT_NAME'), JSON.stringify(bad));
+    }
   } finally {
     await pool.close();
     dir.cleanup();

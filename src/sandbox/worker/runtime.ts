@@ -19,6 +19,7 @@ import type { AgentStateStore } from '../../storage/agent-state-store.js';
 import type { AgentRuntimeStats, FromWorker, SpawnCommand } from '../worker-protocol.js';
 import { LATENCY_BUCKETS, WATCH_AGENT, WATCH_QUEUED, WATCH_SEQ } from '../worker-protocol.js';
 import { Mailbox, NORMAL, priorityLevel, type PriorityLevel } from './mailbox.js';
+import { SYSTEM_SENDER, SystemError, systemFailure } from '../../messaging/system-messages.js';
 
 export interface RuntimeOptions {
   readonly fuelPerCall: number;
@@ -266,7 +267,7 @@ export class WorkerRuntime {
             : refusal === Refusal.Full
               ? `mailbox of ${to} is full (${this.opts.mailboxCapacity} messages)`
               : `agent ${to} is draining and takes no new messages`;
-        this.opts.post({ op: 'undeliverable', to, json, reason });
+        this.opts.post({ op: 'undeliverable', to, json, reason, full: refusal === Refusal.Full });
       }
     }
     this.drain();
@@ -354,7 +355,10 @@ export class WorkerRuntime {
       const rc = this.#guard(agent, () => instance.handle(json));
       if (rc !== 0) agent.errors++;
     } catch (e) {
-      this.#fault(agent, e);
+      const f = this.#fault(agent, e);
+      // The sender would otherwise wait for an answer that never comes.
+      const reply = systemFailure(json, SystemError.agentCrashed, `${agent.name} crashed while handling the message: ${f.kind}: ${f.message}`);
+      if (reply !== undefined) this.route(SYSTEM_SENDER, reply.to, reply.json, NORMAL);
     }
     agent.recordLatency(performance.now() - t0);
   }
@@ -381,7 +385,7 @@ export class WorkerRuntime {
   }
 
   /** Discards a faulted instance (docs/agent-abi.md §6) and reports it; the main thread decides what next. */
-  #fault(agent: LocalAgent, e: unknown): void {
+  #fault(agent: LocalAgent, e: unknown): AgentFault {
     agent.faults++;
     agent.errors++;
     const f = asFault(e);
@@ -389,6 +393,7 @@ export class WorkerRuntime {
     if (old !== undefined) agent.fuelUsed += old.totalFuelUsed;
     agent.instance = undefined;
     this.opts.post({ op: 'fault', name: agent.name, kind: f.kind, phase: f.phase, message: f.message });
+    return f;
   }
 
   /** Shuts an agent down and forgets it. */
