@@ -20,6 +20,7 @@ import type { AgentRuntimeStats, FromWorker, SpawnCommand } from '../worker-prot
 import { LATENCY_BUCKETS, WATCH_AGENT, WATCH_QUEUED, WATCH_SEQ } from '../worker-protocol.js';
 import { Mailbox, NORMAL, priorityLevel, type PriorityLevel } from './mailbox.js';
 import { SYSTEM_SENDER, SystemError, systemFailure } from '../../messaging/system-messages.js';
+import { ReplyDeadlines } from './reply-deadlines.js';
 
 export interface RuntimeOptions {
   readonly fuelPerCall: number;
@@ -65,6 +66,7 @@ class LocalAgent implements AgentServices {
   /** Fuel used by instances already discarded. */
   fuelUsed = 0;
   readonly latency = new Uint32Array(LATENCY_BUCKETS);
+  readonly deadlines: ReplyDeadlines;
   restarts: number;
 
   constructor(
@@ -80,6 +82,11 @@ class LocalAgent implements AgentServices {
     this.restarts = restarts;
     this.held = held;
     this.mailbox = new Mailbox(rt.opts.mailboxCapacity);
+    this.deadlines = new ReplyDeadlines(name, (json) => {
+      if (!this.gone && this.rt.enqueue(this, json, NORMAL) !== Refusal.None) {
+        this.rt.log(this.name, 3, 'a reply_by timeout failure found the mailbox full and was dropped');
+      }
+    });
   }
 
   get maxMessageBytes(): number {
@@ -97,7 +104,11 @@ class LocalAgent implements AgentServices {
 
   send(json: string, msg: OutgoingMessage): number {
     this.messagesOut++;
-    return this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']));
+    const rc = this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']));
+    if (rc === HostError.OK && msg.reply_by !== undefined && !this.deadlines.track(msg, Date.now())) {
+      this.log(3, `reply_by of message ${msg.message_id} not tracked: ${this.deadlines.size} deadlines already open`);
+    }
+    return rc;
   }
 
   log(level: number, text: string): void {
@@ -350,6 +361,7 @@ export class WorkerRuntime {
     const json = agent.mailbox.shift() as string; // runnable: not empty
     this.#queued--;
     agent.messagesIn++;
+    agent.deadlines.observe(json);
     const t0 = performance.now();
     try {
       const rc = this.#guard(agent, () => instance.handle(json));
@@ -411,6 +423,7 @@ export class WorkerRuntime {
     }
     for (const t of agent.timers.values()) clearTimeout(t);
     agent.timers.clear();
+    agent.deadlines.clearAll();
     const dropped = agent.mailbox.clear();
     this.#queued -= dropped;
     this.#agents.delete(agent.name);

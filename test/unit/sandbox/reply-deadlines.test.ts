@@ -1,0 +1,80 @@
+/** reply_by deadlines, through a WorkerRuntime running on the test's thread with a real agent and store. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { WorkerRuntime } from '../../../src/sandbox/worker/runtime.js';
+import { admitModule } from '../../../src/sandbox/wasm/index.js';
+import { makePolicy } from '../../../src/sandbox/policy.js';
+import { SqliteAgentStateStore } from '../../../src/storage/index.js';
+import { WATCH_SLOTS, type FromWorker } from '../../../src/sandbox/worker-protocol.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { wat } from '../../helpers/wat.js';
+
+/** An agent that stores every message it receives under key "last" and, on its first message, sends `request`. */
+async function initiator(request: string): Promise<Uint8Array> {
+  const escaped = request.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+  return wat(`(module
+    (import "caxton" "send" (func $send (param i32 i32) (result i32)))
+    (import "caxton" "kv_set" (func $kvs (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 0) "last")
+    (data (i32.const 16) "${escaped}")
+    (global $first (mut i32) (i32.const 1))
+    (func (export "caxton_abi_version") (result i32) i32.const 1)
+    (func (export "caxton_alloc") (param i32) (result i32) i32.const 8192)
+    (func (export "handle_message") (param $p i32) (param $n i32) (result i32)
+      (drop (call $kvs (i32.const 0) (i32.const 4) (local.get $p) (local.get $n)))
+      (if (global.get $first) (then
+        (global.set $first (i32.const 0))
+        (drop (call $send (i32.const 16) (i32.const ${Buffer.byteLength(request)})))))
+      (i32.const 0)))`);
+}
+
+async function run(replyInTime: boolean): Promise<{ last: Record<string, unknown>; posts: FromWorker[] }> {
+  const dir = tempDir();
+  const store = new SqliteAgentStateStore(join(dir.path, 'kv.db'));
+  try {
+    const replyBy = new Date(Date.now() + 150).toISOString();
+    const request = JSON.stringify({ performative: 'request', receiver: 'slow', content: 1, reply_with: 'r1', conversation_id: 'c1', reply_by: replyBy });
+    const admitted = admitModule(await initiator(request), makePolicy());
+    const posts: FromWorker[] = [];
+    const rt = new WorkerRuntime({
+      fuelPerCall: 1_000_000,
+      maxMessageBytes: 65536,
+      mailboxCapacity: 100,
+      store,
+      watch: new Int32Array(new SharedArrayBuffer(WATCH_SLOTS * 4)),
+      post: (m) => posts.push(m),
+    });
+    rt.addModule('h', new WebAssembly.Module(admitted.bytes));
+    rt.spawn({ op: 'spawn', key: 1, id: 'id', name: 'asker', hash: 'h', config: '{}', restarts: 0, hold: false });
+    rt.deliverBatch(['asker', JSON.stringify({ performative: 'inform', sender: 'client', receiver: 'asker', content: 'go' }), 1]);
+    if (replyInTime) {
+      rt.deliverBatch(['asker', JSON.stringify({ performative: 'inform', sender: 'slow', receiver: 'asker', content: 'done', in_reply_to: 'r1', conversation_id: 'c1' }), 1]);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const last = JSON.parse(new TextDecoder().decode(store.get('asker', new TextEncoder().encode('last'))!)) as Record<string, unknown>;
+    rt.stop('asker');
+    return { last, posts };
+  } finally {
+    store.close();
+    dir.cleanup();
+  }
+}
+
+test('reply_by - with no reply in time, the initiator receives a reply_timeout failure in its conversation', async () => {
+  const { last, posts } = await run(false);
+  assert.ok(posts.some((p) => p.op === 'out' && p.batch.includes('slow')), 'the request went out');
+  assert.equal(last['performative'], 'failure');
+  assert.equal(last['sender'], 'caxton');
+  assert.equal(last['in_reply_to'], 'r1');
+  assert.equal(last['conversation_id'], 'c1');
+  assert.equal((last['content'] as { error: string }).error, 'reply_timeout');
+  assert.match((last['content'] as { reason: string }).reason, /no reply from slow by /);
+});
+
+test('reply_by - a reply in time clears the deadline: no failure follows', async () => {
+  const { last } = await run(true);
+  assert.equal(last['performative'], 'inform');
+  assert.equal(last['content'], 'done');
+});
