@@ -75,6 +75,7 @@ export type PoolEvent =
   | { readonly type: 'agent_fault'; readonly name: string; readonly kind: FaultKind | 'timeout'; readonly phase: CallPhase; readonly message: string; readonly recovered: boolean }
   | { readonly type: 'agent_start_failed'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   | { readonly type: 'agent_stopped'; readonly name: string; readonly status: number; readonly dropped: number }
+  | { readonly type: 'agent_upgraded'; readonly name: string; readonly from: string; readonly to: string }
   | { readonly type: 'agent_log'; readonly name: string; readonly level: number; readonly text: string }
   | { readonly type: 'worker_replaced'; readonly worker: number; readonly reason: string; readonly agents: readonly string[]; readonly lostMessages: number }
   | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string };
@@ -90,7 +91,7 @@ interface AgentRecord {
   readonly key: number;
   readonly id: string;
   readonly name: string;
-  readonly hash: string;
+  hash: string;
   readonly config: string;
   worker: number;
   state: AgentState;
@@ -156,6 +157,7 @@ export class AgentPool {
   readonly #byKey = new Map<number, AgentRecord>();
   readonly #spawnWaiters = new Map<number, Waiter<AgentInfo>>();
   readonly #stopWaiters = new Map<string, Waiter<number>[]>();
+  readonly #upgradeWaiters = new Map<string, Waiter<AgentInfo>>();
   readonly #statsWaiters = new Map<number, { left: number; acc: AgentRuntimeStats[]; resolve(v: AgentRuntimeStats[]): void }>();
   readonly #eventListeners: Listener<[PoolEvent]>[] = [];
   readonly #externalListeners: Listener<[string, string, string]>[] = [];
@@ -334,6 +336,34 @@ export class AgentPool {
     return done;
   }
 
+  /**
+   * Replaces a live agent's module, keeping its name, mailbox, timers and key-value state.
+   * `immediate` swaps at the next message boundary; `graceful` lets the old version finish the
+   * messages queued now, then swaps. The new version starts before the old one shuts down, so a new
+   * version that fails to start leaves the old one running and the promise rejects.
+   */
+  upgrade(name: string, moduleHash: string, options: { strategy?: 'immediate' | 'graceful' } = {}): Promise<AgentInfo> {
+    const rec = this.#agents.get(name);
+    if (rec === undefined) return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_NOT_FOUND', `no agent named ${name}`, { agent: name }));
+    if (!rec.inWorker || !(rec.state === 'running' || rec.state === 'suspended' || rec.state === 'ready')) {
+      return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_STATE', `cannot upgrade agent ${name}: it is ${rec.state}; upgrade a running, suspended or ready agent`, { agent: name, state: rec.state }));
+    }
+    if (this.#upgradeWaiters.has(name)) {
+      return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${name} is already being upgraded`, { agent: name }));
+    }
+    const cached = this.modules.get(moduleHash);
+    if (cached === undefined) {
+      return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `module ${moduleHash} has not been admitted on this node`, { module: moduleHash }));
+    }
+    const slot = this.#slotOf(rec);
+    this.#ensureModule(slot, cached.hash);
+    this.#flushDeliveries(slot);
+    return new Promise<AgentInfo>((resolve, reject) => {
+      this.#upgradeWaiters.set(name, { resolve, reject });
+      this.#post(slot, { op: 'upgrade', name, hash: cached.hash, graceful: (options.strategy ?? 'graceful') === 'graceful' });
+    });
+  }
+
   /** stopped or failed → loaded → running: starts the agent again from its module, with its state. */
   async restart(name: string): Promise<AgentInfo> {
     const rec = this.#require(name);
@@ -399,6 +429,8 @@ export class AgentPool {
     const err = new CaxtonError('CAXTON_ERR_POOL_CLOSED', 'the agent pool was closed');
     for (const w of this.#spawnWaiters.values()) w.reject(err);
     for (const list of this.#stopWaiters.values()) for (const w of list) w.reject(err);
+    for (const w of this.#upgradeWaiters.values()) w.reject(err);
+    this.#upgradeWaiters.clear();
     this.#spawnWaiters.clear();
     this.#stopWaiters.clear();
     await Promise.all(this.#workers.map((s) => s.worker.terminate()));
@@ -589,13 +621,17 @@ export class AgentPool {
     }
   }
 
+  /** Sends a compiled module to a worker once. */
+  #ensureModule(slot: WorkerSlot, hash: string): void {
+    if (slot.modules.has(hash)) return;
+    const cached = this.modules.get(hash);
+    if (cached === undefined) throw new Error(`module ${hash} vanished from the cache`);
+    this.#post(slot, { op: 'module', hash, module: cached.module });
+    slot.modules.add(hash);
+  }
+
   #sendSpawn(slot: WorkerSlot, rec: AgentRecord): void {
-    if (!slot.modules.has(rec.hash)) {
-      const cached = this.modules.get(rec.hash);
-      if (cached === undefined) throw new Error(`module ${rec.hash} vanished from the cache`);
-      this.#post(slot, { op: 'module', hash: rec.hash, module: cached.module });
-      slot.modules.add(rec.hash);
-    }
+    this.#ensureModule(slot, rec.hash);
     rec.inWorker = true;
     slot.agents.add(rec.name);
     const hold = rec.resumeTo === 'ready' || rec.resumeTo === 'suspended';
@@ -665,6 +701,23 @@ export class AgentPool {
       case 'fault': {
         const rec = this.#agents.get(msg.name);
         if (rec !== undefined) this.#crashed(rec, { kind: msg.kind, phase: msg.phase, message: msg.message, at: Date.now() });
+        break;
+      }
+      case 'upgraded': {
+        const rec = this.#agents.get(msg.name);
+        const w = this.#upgradeWaiters.get(msg.name);
+        this.#upgradeWaiters.delete(msg.name);
+        if (rec === undefined) break;
+        const from = rec.hash;
+        rec.hash = msg.hash;
+        this.#emit({ type: 'agent_upgraded', name: rec.name, from, to: msg.hash });
+        w?.resolve(info(rec));
+        break;
+      }
+      case 'upgrade_failed': {
+        const w = this.#upgradeWaiters.get(msg.name);
+        this.#upgradeWaiters.delete(msg.name);
+        w?.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `upgrade of ${msg.name} failed, the previous version keeps running: ${msg.kind} in ${msg.phase}: ${msg.message}`, { agent: msg.name, module: msg.hash }));
         break;
       }
       case 'undeliverable':

@@ -54,6 +54,13 @@ export type ToWorker =
   | { readonly op: 'drain'; readonly name: string }
   /** Shut down now; queued messages are dropped and counted. */
   | { readonly op: 'stop'; readonly name: string }
+  /**
+   * Swap the agent's module, keeping its name, mailbox, timers and key-value state. `immediate`: at
+   * the next message boundary. `graceful`: after the messages queued now have been handled by the old
+   * version. The new version is started before the old one is shut down; if it fails to start, the
+   * old one keeps running.
+   */
+  | { readonly op: 'upgrade'; readonly name: string; readonly hash: string; readonly graceful: boolean }
   | { readonly op: 'stats'; readonly reqId: number };
 
 export interface AgentRuntimeStats {
@@ -85,4 +92,6 @@ export type FromWorker =
   /** A delivery from the main thread that could not be queued; `full` when the mailbox was full. */
   | { readonly op: 'undeliverable'; readonly to: string; readonly json: string; readonly reason: string; readonly full: boolean }
   | { readonly op: 'stopped'; readonly name: string; readonly status: number; readonly dropped: number }
+  | { readonly op: 'upgraded'; readonly name: string; readonly hash: string }
+  | { readonly op: 'upgrade_failed'; readonly name: string; readonly hash: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] };

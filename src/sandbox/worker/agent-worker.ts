@@ -44,6 +44,9 @@ port.on('message', (msg: ToWorker) => {
     case 'stop':
       runtime.stop(msg.name);
       break;
+    case 'upgrade':
+      runtime.upgrade(msg.name, msg.hash, msg.graceful);
+      break;
     case 'stats':
       port.postMessage({ op: 'stats', reqId: msg.reqId, agents: runtime.stats() } satisfies FromWorker);
       break;

@@ -67,6 +67,8 @@ class LocalAgent implements AgentServices {
   fuelUsed = 0;
   readonly latency = new Uint32Array(LATENCY_BUCKETS);
   readonly deadlines: ReplyDeadlines;
+  /** A graceful upgrade waiting for `remaining` more messages to be handled by the old version. */
+  upgrade: { hash: string; module: WebAssembly.Module; remaining: number } | undefined;
   restarts: number;
 
   constructor(
@@ -74,7 +76,7 @@ class LocalAgent implements AgentServices {
     readonly key: number,
     readonly id: string,
     readonly name: string,
-    readonly module: WebAssembly.Module,
+    public module: WebAssembly.Module,
     readonly config: string,
     restarts: number,
     held: boolean,
@@ -241,6 +243,50 @@ export class WorkerRuntime {
     if (!held) this.#schedule(agent);
   }
 
+  upgrade(name: string, hash: string, graceful: boolean): void {
+    const agent = this.#agents.get(name);
+    const module = this.modules.get(hash);
+    if (agent === undefined || module === undefined) {
+      this.opts.post({ op: 'upgrade_failed', name, hash, kind: 'bad_abi', phase: 'start', message: agent === undefined ? `no agent named ${name} on this worker` : `module ${hash} was never sent to this worker` });
+      return;
+    }
+    if (graceful && agent.queued > 0 && agent.instance !== undefined) {
+      agent.upgrade = { hash, module, remaining: agent.queued };
+      return;
+    }
+    this.#swap(agent, hash, module);
+  }
+
+  /** Starts the new version, then shuts the old one down; on a failed start the old one stays. */
+  #swap(agent: LocalAgent, hash: string, module: WebAssembly.Module): void {
+    agent.upgrade = undefined;
+    const old = agent.module;
+    agent.module = module;
+    let fresh: AgentInstance;
+    try {
+      fresh = this.#start(agent);
+    } catch (e) {
+      agent.module = old;
+      const f = asFault(e);
+      this.#flush();
+      this.opts.post({ op: 'upgrade_failed', name: agent.name, hash, kind: f.kind, phase: f.phase, message: f.message });
+      return;
+    }
+    const previous = agent.instance;
+    if (previous !== undefined) {
+      try {
+        this.#guard(agent, () => previous.shutdown());
+      } catch (e) {
+        this.log(agent.name, 3, `agent_shutdown of the old version failed: ${asFault(e).message}`);
+      }
+      agent.fuelUsed += previous.totalFuelUsed;
+    }
+    agent.instance = fresh;
+    this.#flush();
+    this.opts.post({ op: 'upgraded', name: agent.name, hash });
+    this.#schedule(agent);
+  }
+
   /** Graceful stop: refuse new messages, finish the queued ones, then shut down. */
   drainAgent(name: string): void {
     const agent = this.#agents.get(name);
@@ -373,6 +419,8 @@ export class WorkerRuntime {
       if (reply !== undefined) this.route(SYSTEM_SENDER, reply.to, reply.json, NORMAL);
     }
     agent.recordLatency(performance.now() - t0);
+    const up = agent.upgrade;
+    if (up !== undefined && --up.remaining <= 0) this.#swap(agent, up.hash, up.module);
   }
 
   /** Marks the call in the watchdog slots around `fn`. */
