@@ -76,6 +76,7 @@ class NullServices implements AgentServices {
   kvDelete(): void {}
   timerSet(): number { return 1; }
   timerCancel(): number { return 0; }
+  registerCapability(): number { return 0; }
   hostFault(): void {}
 }
 

@@ -8,10 +8,20 @@
 //   content not {"op":string,"args":[number,number]}      -> not-understood {"error":"..."}
 //   any other performative                                -> not-understood {"error":"..."}
 //   (a not-understood is never answered)
+// It registers the capability "arithmetic".
 import {
-  Message, Performative, JSONValue, dispatch, reply, jsonObject,
+  Message, Performative, JSONValue, dispatch, reply, jsonObject, init, registerCapability,
 } from "../../sdk/assemblyscript/assembly";
-export { caxton_abi_version, caxton_alloc, agent_init } from "../../sdk/assemblyscript/assembly";
+export { caxton_abi_version, caxton_alloc } from "../../sdk/assemblyscript/assembly";
+
+// Messages addressed to the capability "arithmetic" (instead of a receiver) reach a calculator.
+export function agent_init(ptr: i32, len: i32): i32 {
+  return init(ptr, len, registerArithmetic);
+}
+
+function registerArithmetic(): i32 {
+  return registerCapability("arithmetic");
+}
 
 export function handle_message(ptr: i32, len: i32): i32 {
   return dispatch(ptr, len, onMessage);

@@ -55,6 +55,7 @@ export const HOST_IMPORTS: Readonly<Record<string, FuncSig>> = {
   kv_get: { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] },
   kv_set: { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] },
   kv_delete: { params: ['i32', 'i32'], results: ['i32'] },
+  capability_register: { params: ['i32', 'i32'], results: ['i32'] },
 };
 
 /** Host function return codes (docs/agent-abi.md, "Error codes"). Only append. */
@@ -83,4 +84,8 @@ export const AbiLimits = {
   maxTimersPerAgent: 1000,
   maxKeyBytes: 256,
   maxValueBytes: 1024 * 1024,
+  maxCapabilitiesPerAgent: 32,
 } as const;
+
+/** Capability names: like agent names, at most 128 characters. */
+export const CAPABILITY_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:@\/-]{0,127}$/;

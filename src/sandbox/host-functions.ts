@@ -4,7 +4,7 @@
  * them throws into the guest: every failure is an error code, and host-side faults are logged.
  */
 import { webcrypto } from 'node:crypto';
-import { AbiLimits, HostError } from './abi.js';
+import { AbiLimits, CAPABILITY_PATTERN, HostError } from './abi.js';
 import type { GuestMemory } from './guest-memory.js';
 import { prepareOutgoing, type OutgoingMessage } from './outgoing.js';
 
@@ -23,6 +23,8 @@ export interface AgentServices {
   /** Returns a timer id (> 0) or a HostError code. */
   timerSet(delayMs: number, json: string): number;
   timerCancel(id: number): number;
+  /** Registers the agent as a provider of a capability. Returns OK or a HostError code. */
+  registerCapability(capability: string): number;
   /** Reports a host-side fault (storage error, ...) that the guest only sees as an error code. */
   hostFault(what: string, error: unknown): void;
 }
@@ -148,6 +150,20 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices): WebAsse
         return HostError.UNAVAILABLE;
       }
       return HostError.OK;
+    },
+
+    capability_register(ptr: number, len: number): number {
+      if (!mem.inBounds(ptr, len)) return HostError.BOUNDS;
+      if (len > 128) return HostError.TOO_LARGE;
+      const start = ptr >>> 0;
+      let name: string;
+      try {
+        name = utf8Strict.decode(mem.bytes().subarray(start, start + len));
+      } catch {
+        return HostError.INVALID_ARGUMENT;
+      }
+      if (!CAPABILITY_PATTERN.test(name)) return HostError.INVALID_ARGUMENT;
+      return svc.registerCapability(name);
     },
 
     kv_delete(keyPtr: number, keyLen: number): number {

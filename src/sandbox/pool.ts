@@ -39,7 +39,18 @@ export interface PoolOptions {
   readonly mailboxCapacity?: number;
   /** Crash supervision. @default DEFAULT_RESTART_POLICY (100 ms doubling to 30 s; failed after 5 crashes in 60 s) */
   readonly restartPolicy?: RestartPolicy;
+  /**
+   * How a message addressed to a capability picks one of the agents that registered it:
+   * `round-robin` in turn; `least-loaded` the one with the fewest queued messages (sampled every
+   * 200 ms, plus what was sent to it since). @default round-robin
+   */
+  readonly capabilityStrategy?: CapabilityStrategy;
 }
+
+export type CapabilityStrategy = 'round-robin' | 'least-loaded';
+
+/** How often least-loaded routing refreshes its view of the mailboxes, ms. */
+const LOAD_SAMPLE_MS = 200;
 
 export interface AgentSpec {
   readonly name: string;
@@ -152,6 +163,12 @@ export class AgentPool {
   readonly policy: SandboxPolicy;
   readonly restartPolicy: RestartPolicy;
   readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy'>>;
+  /** capability → the agents that registered it, in registration order. */
+  readonly #capabilities = new Map<string, string[]>();
+  readonly #roundRobin = new Map<string, number>();
+  /** least-loaded: queued messages per agent, as last sampled plus sent since. */
+  readonly #load = new Map<string, number>();
+  #loadTimer: NodeJS.Timeout | undefined;
   readonly #workers: WorkerSlot[] = [];
   readonly #agents = new Map<string, AgentRecord>();
   readonly #byKey = new Map<number, AgentRecord>();
@@ -176,6 +193,7 @@ export class AgentPool {
       workers: opts.workers ?? Math.max(1, availableParallelism() - 1),
       maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       mailboxCapacity: opts.mailboxCapacity ?? DEFAULT_MAILBOX_CAPACITY,
+      capabilityStrategy: opts.capabilityStrategy ?? 'round-robin',
     };
   }
 
@@ -192,6 +210,10 @@ export class AgentPool {
     const interval = watchIntervalMs(pool.policy.maxCallMs);
     pool.#watchTimer = setInterval(() => pool.#checkWatchdogs(), interval);
     pool.#watchTimer.unref();
+    if (pool.#opts.capabilityStrategy === 'least-loaded') {
+      pool.#loadTimer = setInterval(() => void pool.#sampleLoad(), LOAD_SAMPLE_MS);
+      pool.#loadTimer.unref();
+    }
     return pool;
   }
 
@@ -263,6 +285,44 @@ export class AgentPool {
       queueMicrotask(() => this.#flushDeliveries(slot));
     }
     return true;
+  }
+
+  /**
+   * Delivers `json` to one agent that registered `capability`, chosen by the pool's strategy among
+   * those taking messages. Returns its name, or undefined when no such agent can take it.
+   */
+  deliverToCapability(capability: string, json: string, priority: PriorityLevel = NORMAL): string | undefined {
+    const providers = this.#capabilities.get(capability);
+    if (providers === undefined || providers.length === 0) return undefined;
+    const n = providers.length;
+    if (this.#opts.capabilityStrategy === 'least-loaded') {
+      let best: string | undefined;
+      let bestLoad = Infinity;
+      for (const name of providers) {
+        const load = this.#load.get(name) ?? 0;
+        if (load < bestLoad && this.#accepting(name)) {
+          best = name;
+          bestLoad = load;
+        }
+      }
+      if (best === undefined || !this.deliver(best, json, priority)) return undefined;
+      this.#load.set(best, bestLoad + 1);
+      return best;
+    }
+    const start = this.#roundRobin.get(capability) ?? 0;
+    for (let i = 0; i < n; i++) {
+      const name = providers[(start + i) % n] as string;
+      if (this.deliver(name, json, priority)) {
+        this.#roundRobin.set(capability, (start + i + 1) % n);
+        return name;
+      }
+    }
+    return undefined;
+  }
+
+  /** The agents that registered a capability. */
+  providersOf(capability: string): readonly string[] {
+    return this.#capabilities.get(capability) ?? [];
   }
 
   /** ready → running: the agent starts taking its messages. */
@@ -381,6 +441,7 @@ export class AgentPool {
     const rec = this.#require(name);
     if (rec.state !== 'stopped' && rec.state !== 'failed') await this.stop(name, { graceful: false });
     this.#clearTimers(rec);
+    this.#unregisterCapabilities(name);
     this.#agents.delete(name);
     this.#byKey.delete(rec.key);
   }
@@ -425,6 +486,7 @@ export class AgentPool {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#watchTimer !== undefined) clearInterval(this.#watchTimer);
+    if (this.#loadTimer !== undefined) clearInterval(this.#loadTimer);
     for (const rec of this.#agents.values()) this.#clearTimers(rec);
     const err = new CaxtonError('CAXTON_ERR_POOL_CLOSED', 'the agent pool was closed');
     for (const w of this.#spawnWaiters.values()) w.reject(err);
@@ -441,6 +503,27 @@ export class AgentPool {
   }
 
   // ---- lifecycle ----
+
+  #accepting(name: string): boolean {
+    const rec = this.#agents.get(name);
+    return rec !== undefined && rec.inWorker && ACCEPTING.has(rec.state);
+  }
+
+  async #sampleLoad(): Promise<void> {
+    if (this.#closed) return;
+    for (const s of await this.stats()) this.#load.set(s.name, s.queued);
+  }
+
+  /** Takes an agent out of every capability it registered (it stopped, failed or was removed). */
+  #unregisterCapabilities(name: string): void {
+    for (const [cap, list] of this.#capabilities) {
+      const i = list.indexOf(name);
+      if (i < 0) continue;
+      list.splice(i, 1);
+      if (list.length === 0) this.#capabilities.delete(cap);
+    }
+    this.#load.delete(name);
+  }
 
   #require(name: string): AgentRecord {
     const rec = this.#agents.get(name);
@@ -503,6 +586,7 @@ export class AgentPool {
   /** Gives up on an agent: it is failed, its worker drops it, and the reason is kept for inspection. */
   #fail(rec: AgentRecord, reason: string): void {
     this.#clearTimers(rec);
+    this.#unregisterCapabilities(rec.name);
     this.#setState(rec, 'failed');
     rec.lastFault = { kind: rec.lastFault?.kind ?? 'trap', phase: rec.lastFault?.phase ?? 'message', message: reason, at: Date.now() };
     if (rec.inWorker) this.#post(this.#slotOf(rec), { op: 'stop', name: rec.name });
@@ -513,6 +597,7 @@ export class AgentPool {
 
   #stopped(rec: AgentRecord, status: number, dropped: number): void {
     this.#clearTimers(rec);
+    this.#unregisterCapabilities(rec.name);
     rec.inWorker = false;
     this.#workers[rec.worker]?.agents.delete(rec.name);
     if (rec.state !== 'failed') this.#setState(rec, 'stopped');
@@ -714,6 +799,13 @@ export class AgentPool {
         w?.resolve(info(rec));
         break;
       }
+      case 'capability': {
+        if (!this.#agents.has(msg.name)) break;
+        const list = this.#capabilities.get(msg.capability) ?? [];
+        if (!list.includes(msg.name)) list.push(msg.name);
+        this.#capabilities.set(msg.capability, list);
+        break;
+      }
       case 'upgrade_failed': {
         const w = this.#upgradeWaiters.get(msg.name);
         this.#upgradeWaiters.delete(msg.name);
@@ -761,7 +853,20 @@ export class AgentPool {
       const from = batch[i] as string;
       const to = batch[i + 1] as string;
       const json = batch[i + 2] as string;
-      if (to !== '' && this.deliver(to, json, batch[i + 3] as PriorityLevel)) {
+      const priority = batch[i + 3] as PriorityLevel;
+      if (to === '') {
+        // Addressed to a capability: the only case where the main thread reads the message.
+        const capability = capabilityOf(json);
+        if (capability !== undefined && this.deliverToCapability(capability, json, priority) !== undefined) {
+          this.#forwarded++;
+          continue;
+        }
+        const reason = `no agent provides capability ${JSON.stringify(capability)}`;
+        this.#emit({ type: 'undeliverable', from, to, reason, json });
+        this.#answerFailure(json, SystemError.noRoute, reason);
+        continue;
+      }
+      if (this.deliver(to, json, priority)) {
         this.#forwarded++;
         continue;
       }
@@ -775,9 +880,9 @@ export class AgentPool {
         }
       } else {
         const rec = this.#agents.get(to);
-        const reason = to === '' ? 'no route for capability-addressed message' : rec === undefined ? `no agent named ${to}` : `agent ${to} is ${rec.state}`;
+        const reason = rec === undefined ? `no agent named ${to}` : `agent ${to} is ${rec.state}`;
         this.#emit({ type: 'undeliverable', from, to, reason, json });
-        this.#answerFailure(json, to === '' ? SystemError.noRoute : rec === undefined ? SystemError.noSuchAgent : SystemError.agentUnavailable, reason);
+        this.#answerFailure(json, rec === undefined ? SystemError.noSuchAgent : SystemError.agentUnavailable, reason);
       }
     }
   }
@@ -807,6 +912,15 @@ export class AgentPool {
         // A listener's failure must not stop the pool or the other listeners.
       }
     }
+  }
+}
+
+function capabilityOf(json: string): string | undefined {
+  try {
+    const c: unknown = (JSON.parse(json) as { capability?: unknown }).capability;
+    return typeof c === 'string' ? c : undefined;
+  } catch {
+    return undefined;
   }
 }
 

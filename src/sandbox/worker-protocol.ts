@@ -93,5 +93,7 @@ export type FromWorker =
   | { readonly op: 'undeliverable'; readonly to: string; readonly json: string; readonly reason: string; readonly full: boolean }
   | { readonly op: 'stopped'; readonly name: string; readonly status: number; readonly dropped: number }
   | { readonly op: 'upgraded'; readonly name: string; readonly hash: string }
+  /** The agent registered a capability (it does so in agent_init, so this repeats after restarts). */
+  | { readonly op: 'capability'; readonly name: string; readonly capability: string }
   | { readonly op: 'upgrade_failed'; readonly name: string; readonly hash: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] };

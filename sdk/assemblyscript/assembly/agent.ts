@@ -3,7 +3,7 @@
 import {
   caxton_send, caxton_log, caxton_time_now_us, caxton_time_monotonic_us, caxton_random_fill,
   caxton_timer_set, caxton_timer_cancel, caxton_kv_get, caxton_kv_set, caxton_kv_delete,
-  HostError, LogLevel,
+  caxton_capability_register, HostError, LogLevel,
 } from "./host";
 import { JSONKind, JSONValue, JSONObject, JSONWriter, parseJSONBytes, jsonParseError } from "./json";
 import { Message, messageParseError } from "./message";
@@ -223,6 +223,16 @@ export function kvSetJSON(key: string, value: JSONValue): i32 {
   kvError = caxton_kv_set(changetype<usize>(k), k.byteLength, w.ptr, w.len);
   w.dispose();
   return kvError;
+}
+
+/**
+ * Registers this agent as a provider of `capability`, so that messages addressed to the capability
+ * (instead of a receiver) can reach it. Call it from agent_init: registrations last as long as the
+ * agent runs and are made again on every restart. Returns 0 or a negative HostError code.
+ */
+export function registerCapability(capability: string): i32 {
+  let c = utf8(capability);
+  return caxton_capability_register(changetype<usize>(c), c.byteLength);
 }
 
 /** Deletes `key` (0 also when it did not exist), or a negative HostError code. */

@@ -53,3 +53,6 @@ export namespace LogLevel {
   export const WARN: i32 = 3;
   export const ERROR: i32 = 4;
 }
+
+@external("caxton", "capability_register")
+export declare function caxton_capability_register(ptr: usize, len: i32): i32;

@@ -67,6 +67,7 @@ class LocalAgent implements AgentServices {
   fuelUsed = 0;
   readonly latency = new Uint32Array(LATENCY_BUCKETS);
   readonly deadlines: ReplyDeadlines;
+  readonly capabilities = new Set<string>();
   /** A graceful upgrade waiting for `remaining` more messages to be handled by the old version. */
   upgrade: { hash: string; module: WebAssembly.Module; remaining: number } | undefined;
   restarts: number;
@@ -140,6 +141,14 @@ class LocalAgent implements AgentServices {
     }, delayMs);
     this.timers.set(id, t);
     return id;
+  }
+
+  registerCapability(capability: string): number {
+    if (this.capabilities.has(capability)) return HostError.OK;
+    if (this.capabilities.size >= AbiLimits.maxCapabilitiesPerAgent) return HostError.QUOTA;
+    this.capabilities.add(capability);
+    this.rt.opts.post({ op: 'capability', name: this.name, capability });
+    return HostError.OK;
   }
 
   timerCancel(id: number): number {

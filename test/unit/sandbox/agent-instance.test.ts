@@ -19,6 +19,7 @@ class Services implements AgentServices {
   kvDelete(): void {}
   timerSet(): number { return 1; }
   timerCancel(): number { return 0; }
+  registerCapability(): number { return 0; }
   hostFault(): void {}
 }
 

@@ -21,6 +21,7 @@ const GUEST = `
   (import "caxton" "kv_get" (func $kvg (param i32 i32 i32 i32) (result i32)))
   (import "caxton" "kv_set" (func $kvs (param i32 i32 i32 i32) (result i32)))
   (import "caxton" "kv_delete" (func $kvd (param i32 i32) (result i32)))
+  (import "caxton" "capability_register" (func $cap (param i32 i32) (result i32)))
   (memory (export "memory") 1 32)
   (func (export "send") (param i32 i32) (result i32) local.get 0 local.get 1 call $send)
   (func (export "log") (param i32 i32 i32) local.get 0 local.get 1 local.get 2 call $log)
@@ -32,12 +33,13 @@ const GUEST = `
   (func (export "kvg") (param i32 i32 i32 i32) (result i32) local.get 0 local.get 1 local.get 2 local.get 3 call $kvg)
   (func (export "kvs") (param i32 i32 i32 i32) (result i32) local.get 0 local.get 1 local.get 2 local.get 3 call $kvs)
   (func (export "kvd") (param i32 i32) (result i32) local.get 0 local.get 1 call $kvd)
+  (func (export "cap") (param i32 i32) (result i32) local.get 0 local.get 1 call $cap)
   (func (export "grow") (param i32) (result i32) local.get 0 memory.grow))`;
 
 type Fn = (...a: number[]) => number;
 interface Guest {
   memory: WebAssembly.Memory;
-  send: Fn; log: Fn; rnd: Fn; ts: Fn; tc: Fn; kvg: Fn; kvs: Fn; kvd: Fn; grow: Fn;
+  send: Fn; log: Fn; rnd: Fn; ts: Fn; tc: Fn; kvg: Fn; kvs: Fn; kvd: Fn; cap: Fn; grow: Fn;
   now(): bigint; mono(): bigint;
 }
 
@@ -48,6 +50,7 @@ class Recorder implements AgentServices {
   logs: [number, string][] = [];
   faults: string[] = [];
   timers: [number, string][] = [];
+  capabilities: string[] = [];
   failStorage = false;
   constructor(readonly store: SqliteAgentStateStore) {}
   send(json: string): number { this.sent.push(json); return 0; }
@@ -57,6 +60,7 @@ class Recorder implements AgentServices {
   kvDelete(k: Uint8Array) { this.store.delete(this.name, k); }
   timerSet(delay: number, json: string): number { this.timers.push([delay, json]); return this.timers.length; }
   timerCancel(id: number): number { return id <= this.timers.length ? 0 : HostError.NOT_FOUND; }
+  registerCapability(c: string): number { this.capabilities.push(c); return 0; }
   hostFault(what: string): void { this.faults.push(what); }
 }
 
@@ -213,4 +217,20 @@ test('host timers - a timer message goes to the agent itself; bad delays are ref
 test('host imports - the import object offers exactly the ABI table', () => {
   const imports = createHostImports(new GuestMemory(), new Recorder(store));
   assert.deepEqual(Object.keys(imports['caxton']!).sort(), Object.keys(HOST_IMPORTS).sort());
+});
+
+test('host capability_register - valid names reach the services; bad ones get codes', () => {
+  const { g, svc, put } = guest();
+  const n = put(0, 'arithmetic/v1');
+  assert.equal(g.cap(0, n), HostError.OK);
+  assert.deepEqual(svc.capabilities, ['arithmetic/v1']);
+  for (const bad of ['', '-x', 'has space', 'ü']) {
+    const m = put(100, bad);
+    assert.equal(g.cap(100, m), HostError.INVALID_ARGUMENT, JSON.stringify(bad));
+  }
+  const bytes = put(200, new Uint8Array([0xff, 0xfe]));
+  assert.equal(g.cap(200, bytes), HostError.INVALID_ARGUMENT, 'invalid UTF-8');
+  assert.equal(g.cap(0, 129), HostError.TOO_LARGE);
+  for (const [p, l] of OOB) assert.equal(g.cap(p, l), HostError.BOUNDS);
+  assert.deepEqual(svc.capabilities, ['arithmetic/v1']);
 });

@@ -8,27 +8,7 @@ import { makePolicy } from '../../../src/sandbox/policy.js';
 import { SqliteAgentStateStore } from '../../../src/storage/index.js';
 import { WATCH_SLOTS, type FromWorker } from '../../../src/sandbox/worker-protocol.js';
 import { tempDir } from '../../helpers/tmp.js';
-import { wat } from '../../helpers/wat.js';
-
-/** An agent that stores every message it receives under key "last" and, on its first message, sends `request`. */
-async function initiator(request: string): Promise<Uint8Array> {
-  const escaped = request.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
-  return wat(`(module
-    (import "caxton" "send" (func $send (param i32 i32) (result i32)))
-    (import "caxton" "kv_set" (func $kvs (param i32 i32 i32 i32) (result i32)))
-    (memory (export "memory") 1)
-    (data (i32.const 0) "last")
-    (data (i32.const 16) "${escaped}")
-    (global $first (mut i32) (i32.const 1))
-    (func (export "caxton_abi_version") (result i32) i32.const 1)
-    (func (export "caxton_alloc") (param i32) (result i32) i32.const 8192)
-    (func (export "handle_message") (param $p i32) (param $n i32) (result i32)
-      (drop (call $kvs (i32.const 0) (i32.const 4) (local.get $p) (local.get $n)))
-      (if (global.get $first) (then
-        (global.set $first (i32.const 0))
-        (drop (call $send (i32.const 16) (i32.const ${Buffer.byteLength(request)})))))
-      (i32.const 0)))`);
-}
+import { initiatorAgent } from '../../helpers/wat-agents.js';
 
 async function run(replyInTime: boolean): Promise<{ last: Record<string, unknown>; posts: FromWorker[] }> {
   const dir = tempDir();
@@ -36,7 +16,7 @@ async function run(replyInTime: boolean): Promise<{ last: Record<string, unknown
   try {
     const replyBy = new Date(Date.now() + 150).toISOString();
     const request = JSON.stringify({ performative: 'request', receiver: 'slow', content: 1, reply_with: 'r1', conversation_id: 'c1', reply_by: replyBy });
-    const admitted = admitModule(await initiator(request), makePolicy());
+    const admitted = admitModule(await initiatorAgent(request), makePolicy());
     const posts: FromWorker[] = [];
     const rt = new WorkerRuntime({
       fuelPerCall: 1_000_000,
