@@ -5,7 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AgentPool, type PoolEvent, type SandboxPolicy } from './sandbox/index.js';
-import { openDatabase, type SqliteDatabase } from './storage/index.js';
+import { DeadLetterStore, openDatabase, type SqliteDatabase } from './storage/index.js';
+import { DeadLetterQueue } from './messaging/dead-letter-queue.js';
 import type { Logger } from './observability/logger.js';
 
 export interface NodeOptions {
@@ -26,6 +27,7 @@ export class CaxtonNode {
     readonly databasePath: string,
     db: SqliteDatabase,
     readonly pool: AgentPool,
+    readonly deadLetters: DeadLetterQueue,
   ) {
     this.#db = db;
   }
@@ -41,8 +43,12 @@ export class CaxtonNode {
       ...(options.policy === undefined ? {} : { policy: options.policy }),
       ...(options.workers === undefined ? {} : { workers: options.workers }),
     });
-    const node = new CaxtonNode(options, databasePath, db, pool);
-    pool.onEvent((e) => node.#logEvent(e));
+    const deadLetters = new DeadLetterQueue(new DeadLetterStore(db), pool);
+    const node = new CaxtonNode(options, databasePath, db, pool, deadLetters);
+    pool.onEvent((e) => {
+      if (e.type === 'undeliverable') deadLetters.record(e.to, e.json, e.reason);
+      node.#logEvent(e);
+    });
     options.logger.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount }, 'caxton node started');
     return node;
   }

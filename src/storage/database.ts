@@ -31,6 +31,17 @@ const MIGRATIONS: readonly string[] = [
      updated_at INTEGER NOT NULL,
      PRIMARY KEY (agent, key)
    ) WITHOUT ROWID;`,
+  // 2: messages that could not be delivered, kept for inspection and replay.
+  `CREATE TABLE dead_letters (
+     id         INTEGER PRIMARY KEY AUTOINCREMENT,
+     message_id TEXT,
+     sender     TEXT,
+     receiver   TEXT    NOT NULL,
+     reason     TEXT    NOT NULL,
+     message    TEXT    NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX dead_letters_receiver ON dead_letters (receiver, id);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

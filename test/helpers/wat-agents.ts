@@ -23,3 +23,16 @@ export async function initiatorAgent(request: string): Promise<Uint8Array> {
         (drop (call $send (i32.const 16) (i32.const ${Buffer.byteLength(request)})))))
       (i32.const 0)))`);
 }
+
+/** An agent that stores every message it receives under the key-value key "last", and does nothing else. */
+export async function sinkAgent(): Promise<Uint8Array> {
+  return wat(`(module
+    (import "caxton" "kv_set" (func $kvs (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 0) "last")
+    (func (export "caxton_abi_version") (result i32) i32.const 1)
+    (func (export "caxton_alloc") (param i32) (result i32) i32.const 8192)
+    (func (export "handle_message") (param $p i32) (param $n i32) (result i32)
+      (drop (call $kvs (i32.const 0) (i32.const 4) (local.get $p) (local.get $n)))
+      (i32.const 0)))`);
+}
