@@ -14,6 +14,7 @@ export const SystemError = {
   agentUnavailable: 'agent_unavailable',
   agentCrashed: 'agent_crashed',
   noRoute: 'no_route',
+  circuitOpen: 'circuit_open',
 } as const;
 export type SystemErrorCode = (typeof SystemError)[keyof typeof SystemError];
 

@@ -17,7 +17,7 @@ import type { CallPhase, FaultKind } from './agent-instance.js';
 import { ModuleCache, type CachedModule } from './module-cache.js';
 import { DEFAULT_POLICY, type SandboxPolicy } from './policy.js';
 import { CallWatch, watchIntervalMs } from './watchdog.js';
-import type { AgentRuntimeStats, FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import type { AgentRuntimeStats, FromWorker, RefusalCode, ToWorker, WorkerInit } from './worker-protocol.js';
 import { WATCH_QUEUED, WATCH_SLOTS } from './worker-protocol.js';
 import { NORMAL, type PriorityLevel } from './worker/mailbox.js';
 import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
@@ -154,6 +154,13 @@ function newAgentWorker(init: WorkerInit, name: string): Worker {
 /** A worker that dies unplanned more than this often within the window is not restarted again. */
 const MAX_WORKER_CRASHES = 5;
 const WORKER_CRASH_WINDOW_MS = 60_000;
+
+const REFUSAL_ERRORS: Readonly<Record<RefusalCode, SystemErrorCode>> = {
+  no_agent: SystemError.noSuchAgent,
+  mailbox_full: SystemError.mailboxFull,
+  draining: SystemError.agentUnavailable,
+  circuit_open: SystemError.circuitOpen,
+};
 
 /** States in which the agent exists in its worker and messages may be queued for it. */
 const ACCEPTING: ReadonlySet<AgentState> = new Set(['loaded', 'ready', 'running', 'suspended']);
@@ -323,6 +330,44 @@ export class AgentPool {
   /** The agents that registered a capability. */
   providersOf(capability: string): readonly string[] {
     return this.#capabilities.get(capability) ?? [];
+  }
+
+  /**
+   * Opens circuit breakers by hand: messages to the agent (or to every agent, without a name) are
+   * refused with a `circuit_open` failure until `resetCircuits`.
+   */
+  openCircuits(name?: string): void {
+    if (name !== undefined) this.#require(name);
+    for (const slot of this.#live(name)) this.#post(slot, { op: 'circuit', name: name ?? null, action: 'force' });
+  }
+
+  /**
+   * Closes circuit breakers. With `gradualMs`, the agents are reset one by one spread over that time,
+   * so a recovering system is not hit by every sender at once.
+   */
+  resetCircuits(options: { name?: string; gradualMs?: number } = {}): void {
+    if (options.name !== undefined) {
+      this.#require(options.name);
+      for (const slot of this.#live(options.name)) this.#post(slot, { op: 'circuit', name: options.name, action: 'reset' });
+      return;
+    }
+    const names = [...this.#agents.values()].filter((r) => r.inWorker).map((r) => r.name);
+    const step = names.length > 0 && options.gradualMs !== undefined ? options.gradualMs / names.length : 0;
+    names.forEach((n, i) => {
+      const reset = () => {
+        const rec = this.#agents.get(n);
+        if (rec !== undefined && rec.inWorker && !this.#closed) this.#post(this.#slotOf(rec), { op: 'circuit', name: n, action: 'reset' });
+      };
+      if (step === 0) reset();
+      else setTimeout(reset, Math.round(i * step)).unref();
+    });
+  }
+
+  /** The live workers hosting `name`, or all live workers. */
+  #live(name: string | undefined): WorkerSlot[] {
+    if (name === undefined) return this.#workers.filter((w) => !w.dead);
+    const rec = this.#agents.get(name);
+    return rec !== undefined && rec.inWorker ? [this.#slotOf(rec)] : [];
   }
 
   /** ready → running: the agent starts taking its messages. */
@@ -814,7 +859,7 @@ export class AgentPool {
       }
       case 'undeliverable':
         this.#emit({ type: 'undeliverable', from: '', to: msg.to, reason: msg.reason, json: msg.json });
-        this.#answerFailure(msg.json, msg.full ? SystemError.mailboxFull : SystemError.agentUnavailable, msg.reason);
+        this.#answerFailure(msg.json, REFUSAL_ERRORS[msg.refusal], msg.reason);
         break;
       case 'stopped': {
         const rec = this.#agents.get(msg.name);

@@ -61,7 +61,11 @@ export type ToWorker =
    * old one keeps running.
    */
   | { readonly op: 'upgrade'; readonly name: string; readonly hash: string; readonly graceful: boolean }
+  /** Operator control of circuit breakers: one agent, or every agent of the worker when name is null. */
+  | { readonly op: 'circuit'; readonly name: string | null; readonly action: 'force' | 'reset' }
   | { readonly op: 'stats'; readonly reqId: number };
+
+export type RefusalCode = 'no_agent' | 'mailbox_full' | 'draining' | 'circuit_open';
 
 export interface AgentRuntimeStats {
   readonly name: string;
@@ -76,6 +80,7 @@ export interface AgentRuntimeStats {
   readonly timers: number;
   /** Handling time per message, see LATENCY_BUCKETS. */
   readonly latency: readonly number[];
+  readonly circuit: 'closed' | 'open' | 'half-open' | 'forced-open';
 }
 
 export type FromWorker =
@@ -89,8 +94,8 @@ export type FromWorker =
   | { readonly op: 'restart_failed'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   /** Flat [agent, level, text, ...]. Levels as in the ABI. */
   | { readonly op: 'log'; readonly batch: (string | number)[] }
-  /** A delivery from the main thread that could not be queued; `full` when the mailbox was full. */
-  | { readonly op: 'undeliverable'; readonly to: string; readonly json: string; readonly reason: string; readonly full: boolean }
+  /** A delivery from the main thread that could not be queued, and why. */
+  | { readonly op: 'undeliverable'; readonly to: string; readonly json: string; readonly reason: string; readonly refusal: RefusalCode }
   | { readonly op: 'stopped'; readonly name: string; readonly status: number; readonly dropped: number }
   | { readonly op: 'upgraded'; readonly name: string; readonly hash: string }
   /** The agent registered a capability (it does so in agent_init, so this repeats after restarts). */

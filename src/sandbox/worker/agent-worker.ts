@@ -44,6 +44,9 @@ port.on('message', (msg: ToWorker) => {
     case 'stop':
       runtime.stop(msg.name);
       break;
+    case 'circuit':
+      runtime.circuit(msg.name, msg.action);
+      break;
     case 'upgrade':
       runtime.upgrade(msg.name, msg.hash, msg.graceful);
       break;

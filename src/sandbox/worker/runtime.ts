@@ -21,6 +21,8 @@ import { LATENCY_BUCKETS, WATCH_AGENT, WATCH_QUEUED, WATCH_SEQ } from '../worker
 import { Mailbox, NORMAL, priorityLevel, type PriorityLevel } from './mailbox.js';
 import { SYSTEM_SENDER, SystemError, systemFailure } from '../../messaging/system-messages.js';
 import { ReplyDeadlines } from './reply-deadlines.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import type { RefusalCode } from '../worker-protocol.js';
 
 export interface RuntimeOptions {
   readonly fuelPerCall: number;
@@ -46,6 +48,7 @@ const enum Refusal {
   None,
   Full,
   Draining,
+  CircuitOpen,
 }
 
 class LocalAgent implements AgentServices {
@@ -68,6 +71,7 @@ class LocalAgent implements AgentServices {
   readonly latency = new Uint32Array(LATENCY_BUCKETS);
   readonly deadlines: ReplyDeadlines;
   readonly capabilities = new Set<string>();
+  readonly breaker = new CircuitBreaker();
   /** A graceful upgrade waiting for `remaining` more messages to be handled by the old version. */
   upgrade: { hash: string; module: WebAssembly.Module; remaining: number } | undefined;
   restarts: number;
@@ -186,6 +190,7 @@ class LocalAgent implements AgentServices {
       queued: this.queued,
       timers: this.timers.size,
       latency: Array.from(this.latency),
+      circuit: this.breaker.state(performance.now()),
     };
   }
 }
@@ -296,6 +301,15 @@ export class WorkerRuntime {
     this.#schedule(agent);
   }
 
+  /** Operator control of circuit breakers. */
+  circuit(name: string | null, action: 'force' | 'reset'): void {
+    const targets = name === null ? [...this.#agents.values()] : [this.#agents.get(name)].filter((a): a is LocalAgent => a !== undefined);
+    for (const a of targets) {
+      if (action === 'force') a.breaker.force();
+      else a.breaker.reset();
+    }
+  }
+
   /** Graceful stop: refuse new messages, finish the queued ones, then shut down. */
   drainAgent(name: string): void {
     const agent = this.#agents.get(name);
@@ -327,13 +341,15 @@ export class WorkerRuntime {
       const agent = this.#agents.get(to);
       const refusal = agent === undefined ? undefined : this.enqueue(agent, json, batch[i + 2] as PriorityLevel);
       if (refusal !== Refusal.None) {
-        const reason =
+        const [code, reason]: [RefusalCode, string] =
           refusal === undefined
-            ? `no agent named ${to} on this worker`
+            ? ['no_agent', `no agent named ${to} on this worker`]
             : refusal === Refusal.Full
-              ? `mailbox of ${to} is full (${this.opts.mailboxCapacity} messages)`
-              : `agent ${to} is draining and takes no new messages`;
-        this.opts.post({ op: 'undeliverable', to, json, reason, full: refusal === Refusal.Full });
+              ? ['mailbox_full', `mailbox of ${to} is full (${this.opts.mailboxCapacity} messages)`]
+              : refusal === Refusal.CircuitOpen
+                ? ['circuit_open', `the circuit breaker of ${to} is open after repeated failures`]
+                : ['draining', `agent ${to} is draining and takes no new messages`];
+        this.opts.post({ op: 'undeliverable', to, json, reason, refusal: code });
       }
     }
     this.drain();
@@ -354,6 +370,7 @@ export class WorkerRuntime {
 
   enqueue(agent: LocalAgent, json: string, priority: PriorityLevel): Refusal {
     if (agent.draining || agent.gone) return Refusal.Draining;
+    if (!agent.breaker.closed && !agent.breaker.admits(performance.now())) return Refusal.CircuitOpen;
     if (!agent.mailbox.push(json, priority)) return Refusal.Full;
     this.#queued++;
     this.#schedule(agent);
@@ -420,8 +437,14 @@ export class WorkerRuntime {
     const t0 = performance.now();
     try {
       const rc = this.#guard(agent, () => instance.handle(json));
-      if (rc !== 0) agent.errors++;
+      if (rc === 0) {
+        agent.breaker.success(); // a few field writes: cheaper than a branch on the state
+      } else {
+        agent.errors++;
+        agent.breaker.failure(performance.now());
+      }
     } catch (e) {
+      agent.breaker.failure(performance.now());
       const f = this.#fault(agent, e);
       // The sender would otherwise wait for an answer that never comes.
       const reply = systemFailure(json, SystemError.agentCrashed, `${agent.name} crashed while handling the message: ${f.kind}: ${f.message}`);
