@@ -10,3 +10,4 @@ export { DEFAULT_POLICY, makePolicy } from './policy.js';
 export type { SandboxPolicy, WasmFeature } from './policy.js';
 export { ABI_VERSION, HostError } from './abi.js';
 export type { AgentRuntimeStats } from './worker-protocol.js';
+export type { ConversationInfo } from './worker/conversations.js';

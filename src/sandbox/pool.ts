@@ -20,6 +20,7 @@ import { CallWatch, watchIntervalMs } from './watchdog.js';
 import type { AgentRuntimeStats, FromWorker, RefusalCode, ToWorker, WorkerInit } from './worker-protocol.js';
 import { WATCH_QUEUED, WATCH_SLOTS } from './worker-protocol.js';
 import { NORMAL, type PriorityLevel } from './worker/mailbox.js';
+import type { ConversationInfo } from './worker/conversations.js';
 import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
 import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from '../messaging/system-messages.js';
 
@@ -183,6 +184,7 @@ export class AgentPool {
   readonly #stopWaiters = new Map<string, Waiter<number>[]>();
   readonly #upgradeWaiters = new Map<string, Waiter<AgentInfo>>();
   readonly #statsWaiters = new Map<number, { left: number; acc: AgentRuntimeStats[]; resolve(v: AgentRuntimeStats[]): void }>();
+  readonly #conversationWaiters = new Map<number, { left: number; acc: ConversationInfo[]; resolve(v: ConversationInfo[]): void }>();
   readonly #eventListeners: Listener<[PoolEvent]>[] = [];
   readonly #externalListeners: Listener<[string, string, string]>[] = [];
   #nextKey = 1;
@@ -515,6 +517,39 @@ export class AgentPool {
       if (rec !== undefined) out.push({ ...s, state: rec.state, restarts: rec.restarts });
     }
     return out;
+  }
+
+  /**
+   * Conversations the agents took part in (as senders), merged across workers: participants,
+   * protocol, message count, first and last activity. Idle ones (5 min) are forgotten.
+   */
+  async conversations(): Promise<ConversationInfo[]> {
+    const reqId = this.#nextReq++;
+    const live = this.#workers.filter((w) => !w.dead);
+    const parts = await new Promise<ConversationInfo[]>((resolve) => {
+      if (live.length === 0) return resolve([]);
+      this.#conversationWaiters.set(reqId, { left: live.length, acc: [], resolve });
+      for (const slot of live) this.#post(slot, { op: 'conversations', reqId });
+    });
+    const merged = new Map<string, ConversationInfo>();
+    for (const c of parts) {
+      const m = merged.get(c.id);
+      if (m === undefined) {
+        merged.set(c.id, c);
+        continue;
+      }
+      const later = c.lastActiveAt >= m.lastActiveAt ? c : m;
+      merged.set(c.id, {
+        id: c.id,
+        protocol: m.protocol ?? c.protocol,
+        participants: [...new Set([...m.participants, ...c.participants])],
+        messages: m.messages + c.messages,
+        startedAt: Math.min(m.startedAt, c.startedAt),
+        lastActiveAt: later.lastActiveAt,
+        lastPerformative: later.lastPerformative,
+      });
+    }
+    return [...merged.values()];
   }
 
   /** Subscribes to pool events; returns the unsubscribe function. A throwing listener is isolated. */
@@ -864,6 +899,16 @@ export class AgentPool {
       case 'stopped': {
         const rec = this.#agents.get(msg.name);
         if (rec !== undefined) this.#stopped(rec, msg.status, msg.dropped);
+        break;
+      }
+      case 'conversations': {
+        const w = this.#conversationWaiters.get(msg.reqId);
+        if (w === undefined) break;
+        w.acc.push(...msg.conversations);
+        if (--w.left === 0) {
+          this.#conversationWaiters.delete(msg.reqId);
+          w.resolve(w.acc);
+        }
         break;
       }
       case 'stats': {

@@ -4,6 +4,7 @@
  * is what closes most of the gap to shared-memory rings (wasm-on-node20.md §5).
  */
 import type { FaultKind, CallPhase } from './agent-instance.js';
+import type { ConversationInfo } from './worker/conversations.js';
 
 /** Passed as workerData. */
 export interface WorkerInit {
@@ -63,7 +64,8 @@ export type ToWorker =
   | { readonly op: 'upgrade'; readonly name: string; readonly hash: string; readonly graceful: boolean }
   /** Operator control of circuit breakers: one agent, or every agent of the worker when name is null. */
   | { readonly op: 'circuit'; readonly name: string | null; readonly action: 'force' | 'reset' }
-  | { readonly op: 'stats'; readonly reqId: number };
+  | { readonly op: 'stats'; readonly reqId: number }
+  | { readonly op: 'conversations'; readonly reqId: number };
 
 export type RefusalCode = 'no_agent' | 'mailbox_full' | 'draining' | 'circuit_open';
 
@@ -101,4 +103,5 @@ export type FromWorker =
   /** The agent registered a capability (it does so in agent_init, so this repeats after restarts). */
   | { readonly op: 'capability'; readonly name: string; readonly capability: string }
   | { readonly op: 'upgrade_failed'; readonly name: string; readonly hash: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
-  | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] };
+  | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] }
+  | { readonly op: 'conversations'; readonly reqId: number; readonly conversations: ConversationInfo[] };

@@ -212,3 +212,22 @@ test('pool - admission errors come back before anything runs', async () => {
     assert.equal(pool.admit(echo), pool.admit(echo), 'the second admission of the same bytes is a cache hit');
   });
 });
+
+test('pool - conversations are tracked across workers: participants, protocol, message count', async () => {
+  await withPool({ workers: 2 }, async (pool) => {
+    await spawnAgent(pool, 'cn-manager', 'manager');
+    await spawnAgent(pool, 'cn-bidder', 'b1', { price: 5 });
+    await spawnAgent(pool, 'cn-bidder', 'b2', { price: 9 });
+    const c = new Client(pool);
+    await c.request('manager', 'request', { task: 'x', bidders: ['b1', 'b2'], deadline_ms: 2000 });
+    const convs = await pool.conversations();
+    const cnet = convs.find((k) => k.protocol === 'fipa-contract-net');
+    assert.ok(cnet, JSON.stringify(convs));
+    assert.deepEqual([...cnet.participants].sort(), ['b1', 'b2', 'manager']);
+    // cfp ×2, propose ×2, accept, reject, inform from the winner
+    assert.equal(cnet.messages, 7);
+    assert.equal(cnet.lastPerformative, 'inform');
+    const withClient = convs.find((k) => k.participants.includes('client'));
+    assert.ok(withClient, 'the manager\'s answer to the client is in the client\'s conversation');
+  });
+});

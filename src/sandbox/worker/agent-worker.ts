@@ -50,10 +50,16 @@ port.on('message', (msg: ToWorker) => {
     case 'upgrade':
       runtime.upgrade(msg.name, msg.hash, msg.graceful);
       break;
+    case 'conversations':
+      port.postMessage({ op: 'conversations', reqId: msg.reqId, conversations: runtime.conversations.list() } satisfies FromWorker);
+      break;
     case 'stats':
       port.postMessage({ op: 'stats', reqId: msg.reqId, agents: runtime.stats() } satisfies FromWorker);
       break;
   }
 });
+
+// Idle conversations are forgotten in the background.
+setInterval(() => runtime.conversations.sweep(Date.now()), 10_000).unref();
 
 port.on('close', () => store.close());

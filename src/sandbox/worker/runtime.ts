@@ -22,6 +22,7 @@ import { Mailbox, NORMAL, priorityLevel, type PriorityLevel } from './mailbox.js
 import { SYSTEM_SENDER, SystemError, systemFailure } from '../../messaging/system-messages.js';
 import { ReplyDeadlines } from './reply-deadlines.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { ConversationTable } from './conversations.js';
 import type { RefusalCode } from '../worker-protocol.js';
 
 export interface RuntimeOptions {
@@ -112,6 +113,9 @@ class LocalAgent implements AgentServices {
   send(json: string, msg: OutgoingMessage): number {
     this.messagesOut++;
     const rc = this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']));
+    if (msg.conversation_id !== undefined) {
+      this.rt.conversations.record(msg.conversation_id, this.name, msg.receiver ?? msg.capability, msg.performative, msg.protocol, Date.now());
+    }
     if (rc === HostError.OK && msg.reply_by !== undefined && !this.deadlines.track(msg, Date.now())) {
       this.log(3, `reply_by of message ${msg.message_id} not tracked: ${this.deadlines.size} deadlines already open`);
     }
@@ -197,6 +201,7 @@ class LocalAgent implements AgentServices {
 
 export class WorkerRuntime {
   readonly modules = new Map<string, WebAssembly.Module>();
+  readonly conversations = new ConversationTable();
   readonly #agents = new Map<string, LocalAgent>();
   readonly #runQueue: LocalAgent[] = [];
   #draining = false;
