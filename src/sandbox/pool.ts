@@ -116,7 +116,20 @@ interface AgentRecord {
   readonly crashes: CrashHistory;
   restartTimer: NodeJS.Timeout | undefined;
   drainTimer: NodeJS.Timeout | undefined;
+  /** A stop was asked for: a worker replacement or a crash must not bring the agent back. */
+  stopRequested: boolean;
 }
+
+/** A request sent to every live worker; settles when all answered, or after GATHER_TIMEOUT_MS with what came. */
+interface Gather {
+  left: number;
+  readonly acc: unknown[];
+  readonly resolve: (v: unknown[]) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** A worker replaced while answering would otherwise leave the caller waiting forever. */
+const GATHER_TIMEOUT_MS = 2000;
 
 interface Waiter<T> {
   resolve(v: T): void;
@@ -183,8 +196,8 @@ export class AgentPool {
   readonly #spawnWaiters = new Map<number, Waiter<AgentInfo>>();
   readonly #stopWaiters = new Map<string, Waiter<number>[]>();
   readonly #upgradeWaiters = new Map<string, Waiter<AgentInfo>>();
-  readonly #statsWaiters = new Map<number, { left: number; acc: AgentRuntimeStats[]; resolve(v: AgentRuntimeStats[]): void }>();
-  readonly #conversationWaiters = new Map<number, { left: number; acc: ConversationInfo[]; resolve(v: ConversationInfo[]): void }>();
+  /** Requests answered by every worker (stats, conversations), by request id. */
+  readonly #gathers = new Map<number, Gather>();
   readonly #eventListeners: Listener<[PoolEvent]>[] = [];
   readonly #externalListeners: Listener<[string, string, string]>[] = [];
   #nextKey = 1;
@@ -273,6 +286,7 @@ export class AgentPool {
       crashes: new CrashHistory(this.restartPolicy),
       restartTimer: undefined,
       drainTimer: undefined,
+      stopRequested: false,
     };
     this.#agents.set(rec.name, rec);
     this.#byKey.set(rec.key, rec);
@@ -424,6 +438,7 @@ export class AgentPool {
       this.#stopWaiters.set(name, list);
     });
     this.#clearTimers(rec);
+    rec.stopRequested = true;
     if (!rec.inWorker) {
       // Waiting for a restart: nothing runs, so there is nothing to drain.
       this.#stopped(rec, 0, 0);
@@ -478,6 +493,7 @@ export class AgentPool {
     assertTransition(name, rec.state, 'loaded', 'restart');
     rec.crashes.reset();
     rec.restarts++;
+    rec.stopRequested = false;
     rec.resumeTo = 'running';
     this.#setState(rec, 'loaded');
     return this.#place(rec);
@@ -504,13 +520,7 @@ export class AgentPool {
 
   /** Live counters of every agent that is in a worker, collected from all workers. */
   async stats(): Promise<AgentStats[]> {
-    const reqId = this.#nextReq++;
-    const live = this.#workers.filter((w) => !w.dead);
-    const raw = await new Promise<AgentRuntimeStats[]>((resolve) => {
-      if (live.length === 0) return resolve([]);
-      this.#statsWaiters.set(reqId, { left: live.length, acc: [], resolve });
-      for (const slot of live) this.#post(slot, { op: 'stats', reqId });
-    });
+    const raw = (await this.#gather('stats')) as AgentRuntimeStats[];
     const out: AgentStats[] = [];
     for (const s of raw) {
       const rec = this.#agents.get(s.name);
@@ -524,13 +534,7 @@ export class AgentPool {
    * protocol, message count, first and last activity. Idle ones (5 min) are forgotten.
    */
   async conversations(): Promise<ConversationInfo[]> {
-    const reqId = this.#nextReq++;
-    const live = this.#workers.filter((w) => !w.dead);
-    const parts = await new Promise<ConversationInfo[]>((resolve) => {
-      if (live.length === 0) return resolve([]);
-      this.#conversationWaiters.set(reqId, { left: live.length, acc: [], resolve });
-      for (const slot of live) this.#post(slot, { op: 'conversations', reqId });
-    });
+    const parts = (await this.#gather('conversations')) as ConversationInfo[];
     const merged = new Map<string, ConversationInfo>();
     for (const c of parts) {
       const m = merged.get(c.id);
@@ -550,6 +554,27 @@ export class AgentPool {
       });
     }
     return [...merged.values()];
+  }
+
+  /** Sends a request to every live worker and collects the answers. */
+  #gather(op: 'stats' | 'conversations'): Promise<unknown[]> {
+    const live = this.#workers.filter((w) => !w.dead);
+    if (live.length === 0 || this.#closed) return Promise.resolve([]);
+    const reqId = this.#nextReq++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.#settleGather(reqId), GATHER_TIMEOUT_MS);
+      timer.unref();
+      this.#gathers.set(reqId, { left: live.length, acc: [], resolve, timer });
+      for (const slot of live) this.#post(slot, { op, reqId });
+    });
+  }
+
+  #settleGather(reqId: number): void {
+    const g = this.#gathers.get(reqId);
+    if (g === undefined) return;
+    this.#gathers.delete(reqId);
+    clearTimeout(g.timer);
+    g.resolve(g.acc);
   }
 
   /** Subscribes to pool events; returns the unsubscribe function. A throwing listener is isolated. */
@@ -572,6 +597,7 @@ export class AgentPool {
     for (const w of this.#spawnWaiters.values()) w.reject(err);
     for (const list of this.#stopWaiters.values()) for (const w of list) w.reject(err);
     for (const w of this.#upgradeWaiters.values()) w.reject(err);
+    for (const id of [...this.#gathers.keys()]) this.#settleGather(id);
     this.#upgradeWaiters.clear();
     this.#spawnWaiters.clear();
     this.#stopWaiters.clear();
@@ -642,6 +668,15 @@ export class AgentPool {
   /** A crash (fault in a call, overrun, failed restart): back off and restart, or give up. */
   #crashed(rec: AgentRecord, fault: AgentFaultInfo): void {
     rec.lastFault = fault;
+    if (rec.stopRequested || rec.state === 'failed' || rec.state === 'stopped') {
+      // It was being stopped (or is already given up on): do not bring it back.
+      this.#emit({ type: 'agent_fault', name: rec.name, kind: fault.kind, phase: fault.phase, message: fault.message, recovered: false });
+      if (rec.state !== 'failed' && rec.state !== 'stopped') {
+        if (rec.inWorker) this.#post(this.#slotOf(rec), { op: 'stop', name: rec.name });
+        else this.#stopped(rec, 0, 0);
+      }
+      return;
+    }
     if (rec.state !== 'loaded') {
       if (rec.state !== 'draining') rec.resumeTo = rec.state === 'ready' || rec.state === 'suspended' ? rec.state : 'running';
       else rec.resumeTo = 'draining';
@@ -670,6 +705,7 @@ export class AgentPool {
     this.#setState(rec, 'failed');
     rec.lastFault = { kind: rec.lastFault?.kind ?? 'trap', phase: rec.lastFault?.phase ?? 'message', message: reason, at: Date.now() };
     if (rec.inWorker) this.#post(this.#slotOf(rec), { op: 'stop', name: rec.name });
+    else this.#workers[rec.worker]?.agents.delete(rec.name);
     const w = this.#spawnWaiters.get(rec.key);
     this.#spawnWaiters.delete(rec.key);
     w?.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `agent ${rec.name} failed: ${reason}`, { agent: rec.name }));
@@ -679,6 +715,9 @@ export class AgentPool {
     this.#clearTimers(rec);
     this.#unregisterCapabilities(rec.name);
     rec.inWorker = false;
+    const spawn = this.#spawnWaiters.get(rec.key);
+    this.#spawnWaiters.delete(rec.key);
+    spawn?.reject(new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${rec.name} was stopped before it finished starting`, { agent: rec.name }));
     this.#workers[rec.worker]?.agents.delete(rec.name);
     if (rec.state !== 'failed') this.#setState(rec, 'stopped');
     this.#emit({ type: 'agent_stopped', name: rec.name, status, dropped });
@@ -742,8 +781,12 @@ export class AgentPool {
       const rec = this.#agents.get(name);
       if (rec === undefined) continue;
       rec.inWorker = false;
+      if (rec.state === 'failed' || rec.state === 'stopped') {
+        slot.agents.delete(name);
+        continue;
+      }
       if (rec === culprit) continue;
-      if (rec.state === 'draining') {
+      if (rec.state === 'draining' || rec.stopRequested) {
         this.#stopped(rec, 0, 0); // it was stopping anyway; what it had queued died with the worker
         continue;
       }
@@ -901,24 +944,12 @@ export class AgentPool {
         if (rec !== undefined) this.#stopped(rec, msg.status, msg.dropped);
         break;
       }
-      case 'conversations': {
-        const w = this.#conversationWaiters.get(msg.reqId);
-        if (w === undefined) break;
-        w.acc.push(...msg.conversations);
-        if (--w.left === 0) {
-          this.#conversationWaiters.delete(msg.reqId);
-          w.resolve(w.acc);
-        }
-        break;
-      }
+      case 'conversations':
       case 'stats': {
-        const w = this.#statsWaiters.get(msg.reqId);
-        if (w === undefined) break;
-        w.acc.push(...msg.agents);
-        if (--w.left === 0) {
-          this.#statsWaiters.delete(msg.reqId);
-          w.resolve(w.acc);
-        }
+        const g = this.#gathers.get(msg.reqId);
+        if (g === undefined) break;
+        g.acc.push(...(msg.op === 'stats' ? msg.agents : msg.conversations));
+        if (--g.left === 0) this.#settleGather(msg.reqId);
         break;
       }
     }
@@ -926,6 +957,15 @@ export class AgentPool {
 
   /** An agent has a live instance again (first start, restart or re-spawn). */
   #back(rec: AgentRecord, slot: WorkerSlot): void {
+    if (rec.state === 'failed' || rec.state === 'stopped') {
+      // Given up on or stopped while this start was under way: it must not run.
+      this.#post(slot, { op: 'stop', name: rec.name });
+      return;
+    }
+    if (rec.stopRequested && rec.state !== 'draining') {
+      this.#post(slot, { op: 'stop', name: rec.name });
+      return;
+    }
     if (rec.state === 'loaded') this.#setState(rec, 'ready');
     const target = rec.resumeTo;
     if (target === 'draining') {

@@ -11,7 +11,9 @@ const init = workerData as WorkerInit;
 const port = parentPort;
 if (port === null) throw new Error('agent-worker must run as a worker thread');
 
-const store = new SqliteAgentStateStore(init.databasePath);
+// A kv write waiting for another worker's write lock gives up after 1 s (ERR_UNAVAILABLE to the agent)
+// rather than sitting out the call's whole wall-clock limit and getting an innocent worker killed.
+const store = new SqliteAgentStateStore(init.databasePath, { busyTimeoutMs: 1000 });
 const runtime = new WorkerRuntime({
   fuelPerCall: init.fuelPerCall,
   maxMessageBytes: init.maxMessageBytes,

@@ -377,7 +377,8 @@ export class WorkerRuntime {
     if (agent.draining || agent.gone) return Refusal.Draining;
     if (!agent.breaker.closed && !agent.breaker.admits(performance.now())) return Refusal.CircuitOpen;
     if (!agent.mailbox.push(json, priority)) return Refusal.Full;
-    this.#queued++;
+    // Published at once, so a watchdog kill in the middle of a call counts what it loses.
+    Atomics.store(this.opts.watch, WATCH_QUEUED, ++this.#queued);
     this.#schedule(agent);
     return Refusal.None;
   }
@@ -436,7 +437,7 @@ export class WorkerRuntime {
   #handleOne(agent: LocalAgent): void {
     const instance = agent.instance as AgentInstance;
     const json = agent.mailbox.shift() as string; // runnable: not empty
-    this.#queued--;
+    Atomics.store(this.opts.watch, WATCH_QUEUED, --this.#queued);
     agent.messagesIn++;
     agent.deadlines.observe(json);
     const t0 = performance.now();
@@ -511,13 +512,13 @@ export class WorkerRuntime {
     agent.deadlines.clearAll();
     const dropped = agent.mailbox.clear();
     this.#queued -= dropped;
+    Atomics.store(this.opts.watch, WATCH_QUEUED, this.#queued);
     this.#agents.delete(agent.name);
     this.#flush();
     this.opts.post({ op: 'stopped', name: agent.name, status, dropped });
   }
 
   #flush(): void {
-    Atomics.store(this.opts.watch, WATCH_QUEUED, this.#queued);
     if (this.#logs.length > 0) {
       this.opts.post({ op: 'log', batch: this.#logs });
       this.#logs = [];

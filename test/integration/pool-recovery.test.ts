@@ -1,0 +1,88 @@
+/**
+ * Regressions from the sandbox review: what a worker replacement must not undo, and what must not
+ * hang. A spinner (infinite loop, fuel too high to stop it) forces the watchdog to kill its worker.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { AgentPool, makePolicy, type PoolEvent } from '../../src/sandbox/index.js';
+import { fixtureWasm, recordEvents, spawnAgent, waitForEvent } from '../helpers/agents.js';
+import { tempDir } from '../helpers/tmp.js';
+
+async function withPool(fn: (pool: AgentPool, events: PoolEvent[]) => Promise<void>): Promise<void> {
+  const dir = tempDir();
+  const pool = await AgentPool.start({
+    databasePath: join(dir.path, 'c.db'),
+    workers: 1,
+    policy: makePolicy({ fuelPerCall: 1e15, maxCallMs: 200 }),
+    restartPolicy: { baseDelayMs: 10, factor: 1, maxDelayMs: 10, maxRestarts: 1, windowMs: 60_000 },
+  });
+  const events = recordEvents(pool);
+  try {
+    await fn(pool, events);
+  } finally {
+    await pool.close();
+    dir.cleanup();
+  }
+}
+
+const poke = (to: string) => JSON.stringify({ performative: 'request', sender: 'client', receiver: to, content: 'spin' });
+const replacements = (events: PoolEvent[]) => events.filter((e) => e.type === 'worker_replaced').length;
+
+test('recovery - an agent given up on stays failed when its worker is replaced later', async () => {
+  await withPool(async (pool, events) => {
+    const m = pool.admit(fixtureWasm('infinite-loop'));
+    await pool.spawn({ name: 'h1', module: m.hash });
+    await pool.spawn({ name: 'h2', module: m.hash });
+    for (let i = 0; i < 20 && pool.agent('h1')!.state !== 'failed'; i++) {
+      pool.deliver('h1', poke('h1'));
+      await waitForEvent(events, () => replacements(events) > i, 5000);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(pool.agent('h1')!.state, 'failed');
+    const before = replacements(events);
+    pool.deliver('h2', poke('h2')); // h2 overruns: the worker is replaced once more
+    await waitForEvent(events, () => replacements(events) > before, 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(pool.agent('h1')!.state, 'failed', 'not brought back by the replacement');
+    assert.equal(pool.deliver('h1', poke('h1')), false);
+  });
+});
+
+test('recovery - stop and remove asked for during a stuck call are carried out, not undone', async () => {
+  await withPool(async (pool) => {
+    await spawnAgent(pool, 'echo', 'victim');
+    const m = pool.admit(fixtureWasm('infinite-loop'));
+    await pool.spawn({ name: 'hog', module: m.hash });
+    pool.deliver('hog', poke('hog'));
+    await new Promise((r) => setTimeout(r, 50)); // the hog is now stuck in its call
+    const stopped = pool.stop('victim', { graceful: false });
+    const removed = pool.remove('hog');
+    await Promise.all([stopped, removed]);
+    assert.equal(pool.agent('victim')!.state, 'stopped');
+    assert.equal(pool.agent('hog'), undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(pool.agent('victim')!.state, 'stopped', 'still stopped after the worker came back');
+  });
+});
+
+test('recovery - stats() during a stuck call settles with what it has', async () => {
+  await withPool(async (pool) => {
+    const m = pool.admit(fixtureWasm('infinite-loop'));
+    await pool.spawn({ name: 'hog', module: m.hash });
+    pool.deliver('hog', poke('hog'));
+    await new Promise((r) => setTimeout(r, 50));
+    const stats = await pool.stats();
+    assert.ok(Array.isArray(stats));
+  });
+});
+
+test('recovery - messages queued in a killed worker are counted as lost', async () => {
+  await withPool(async (pool, events) => {
+    const m = pool.admit(fixtureWasm('infinite-loop'));
+    await pool.spawn({ name: 'hog', module: m.hash });
+    for (let i = 0; i < 4; i++) pool.deliver('hog', poke('hog')); // one batch: one runs, three wait
+    const e = await waitForEvent(events, (x) => x.type === 'worker_replaced', 5000);
+    assert.equal(e.type === 'worker_replaced' && e.lostMessages, 3);
+  });
+});
