@@ -8,7 +8,7 @@
  */
 import { ABI_VERSION, Export, FUEL_EXPORT } from './abi.js';
 import { GuestMemory } from './guest-memory.js';
-import { createHostImports, type AgentServices } from './host-functions.js';
+import { createHostImports, HostMeter, type AgentServices } from './host-functions.js';
 
 export type FaultKind = 'trap' | 'fuel_exhausted' | 'stack_overflow' | 'alloc_failed' | 'bad_abi' | 'init_failed';
 export type CallPhase = 'start' | 'init' | 'message' | 'shutdown';
@@ -44,6 +44,7 @@ function encode(text: string): number {
 
 export class AgentInstance {
   readonly #mem = new GuestMemory();
+  readonly #meter = new HostMeter();
   readonly #fuelBudget: bigint;
   readonly #fuelPerCall: number;
   #abi: AbiExports | undefined;
@@ -64,7 +65,7 @@ export class AgentInstance {
   instantiate(): void {
     let instance: WebAssembly.Instance;
     try {
-      instance = new WebAssembly.Instance(this.module, createHostImports(this.#mem, this.services));
+      instance = new WebAssembly.Instance(this.module, createHostImports(this.#mem, this.services, this.#meter));
     } catch (e) {
       // The fuel global starts at the budget, so a start function that never returns traps here.
       throw classify(e, 'start', undefined);
@@ -76,6 +77,7 @@ export class AgentInstance {
       throw new AgentFault('bad_abi', 'start', 'module was not admitted by the Caxton rewriter (memory or fuel export missing)');
     }
     this.#mem.attach(memory);
+    this.#meter.fuel = fuel;
     this.#abi = {
       alloc: x[Export.alloc] as AbiExports['alloc'],
       handle: x[Export.handleMessage] as AbiExports['handle'],

@@ -35,11 +35,42 @@ const utf8Lenient = new TextDecoder('utf-8', { fatal: false });
 // Wall-clock time with sub-millisecond resolution, without a Date allocation per call.
 const epochOffsetMs = performance.timeOrigin;
 
-export function createHostImports(mem: GuestMemory, svc: AgentServices): WebAssembly.Imports {
+/**
+ * Charges host work to the calling agent's fuel, so that a guest looping over host calls runs out
+ * like one looping over its own code. The fuel global is attached once the instance exists (host
+ * calls from a start function are not charged; the start function's own loop is).
+ */
+export class HostMeter {
+  fuel: WebAssembly.Global | undefined;
+
+  /** Throws (ending the call as fuel_exhausted) once the budget is spent. */
+  charge(units: number): void {
+    const f = this.fuel;
+    if (f === undefined) return;
+    const left = (f.value as bigint) - BigInt(units);
+    f.value = left;
+    if (left < 0n) throw new Error('fuel exhausted in a host call');
+  }
+}
+
+/**
+ * Host call costs in fuel units (≈ operators; a unit is on the order of a nanosecond of work): a base
+ * per call plus one per byte moved. Storage calls are dearer: a SQLite read or commit costs micro-
+ * seconds.
+ */
+export const HostCost = {
+  call: 100,
+  message: 1000,
+  log: 500,
+  storage: 5000,
+} as const;
+
+export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: HostMeter = new HostMeter()): WebAssembly.Imports {
   /** Decodes a guest-supplied message; returns a HostError code when it cannot be sent. */
   function readMessage(ptr: number, len: number): string | number {
     if (!mem.inBounds(ptr, len)) return HostError.BOUNDS;
     if (len > svc.maxMessageBytes) return HostError.TOO_LARGE;
+    meter.charge(len); // bytes are charged only once they are known to be real work
     const start = ptr >>> 0;
     try {
       return utf8Strict.decode(mem.bytes().subarray(start, start + len));
@@ -60,6 +91,7 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices): WebAsse
 
   const caxton = {
     send(ptr: number, len: number): number {
+      meter.charge(HostCost.message);
       const text = readMessage(ptr, len);
       if (typeof text === 'number') return text;
       const prepared = prepareOutgoing(svc.name, text);
@@ -71,24 +103,30 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices): WebAsse
     },
 
     log(level: number, ptr: number, len: number): void {
+      meter.charge(HostCost.log);
       if (!mem.inBounds(ptr, len)) return;
       const n = Math.min(len, AbiLimits.maxLogBytes);
+      meter.charge(n);
       const start = ptr >>> 0;
       const text = utf8Lenient.decode(mem.bytes().subarray(start, start + n));
       svc.log(level >= 0 && level <= 4 ? level : 2, len > n ? `${text}…` : text);
     },
 
     time_now_us(): bigint {
+      meter.charge(HostCost.call);
       return BigInt(Math.round((epochOffsetMs + performance.now()) * 1000));
     },
 
     time_monotonic_us(): bigint {
+      meter.charge(HostCost.call);
       return BigInt(Math.round(performance.now() * 1000));
     },
 
     random_fill(ptr: number, len: number): number {
+      meter.charge(HostCost.call);
       if (!mem.inBounds(ptr, len)) return HostError.BOUNDS;
       if (len > AbiLimits.maxRandomBytes) return HostError.TOO_LARGE;
+      meter.charge(len);
       if (len === 0) return HostError.OK;
       const start = ptr >>> 0;
       webcrypto.getRandomValues(mem.bytes().subarray(start, start + len));
@@ -96,6 +134,7 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices): WebAsse
     },
 
     timer_set(delayMs: number, ptr: number, len: number): number {
+      meter.charge(HostCost.message);
       if (delayMs < 0 || delayMs > AbiLimits.maxTimerDelayMs) return HostError.INVALID_ARGUMENT;
       const text = readMessage(ptr, len);
       if (typeof text === 'number') return text;
@@ -116,13 +155,16 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices): WebAsse
     },
 
     timer_cancel(id: number): number {
+      meter.charge(HostCost.call);
       return svc.timerCancel(id);
     },
 
     kv_get(keyPtr: number, keyLen: number, bufPtr: number, bufCap: number): number {
+      meter.charge(HostCost.storage);
       const key = readKey(keyPtr, keyLen);
       if (typeof key === 'number') return key;
       if (!mem.inBounds(bufPtr, bufCap)) return HostError.BOUNDS;
+      meter.charge(Math.min(bufCap, AbiLimits.maxValueBytes));
       let value: Uint8Array | undefined;
       try {
         value = svc.kvGet(key);
@@ -137,10 +179,12 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices): WebAsse
     },
 
     kv_set(keyPtr: number, keyLen: number, valPtr: number, valLen: number): number {
+      meter.charge(HostCost.storage);
       const key = readKey(keyPtr, keyLen);
       if (typeof key === 'number') return key;
       if (!mem.inBounds(valPtr, valLen)) return HostError.BOUNDS;
       if (valLen > AbiLimits.maxValueBytes) return HostError.TOO_LARGE;
+      meter.charge(valLen);
       const start = valPtr >>> 0;
       try {
         // SQLite copies bound blobs, so a view of guest memory is enough here.
@@ -153,6 +197,7 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices): WebAsse
     },
 
     capability_register(ptr: number, len: number): number {
+      meter.charge(HostCost.call);
       if (!mem.inBounds(ptr, len)) return HostError.BOUNDS;
       if (len > 128) return HostError.TOO_LARGE;
       const start = ptr >>> 0;
@@ -167,6 +212,7 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices): WebAsse
     },
 
     kv_delete(keyPtr: number, keyLen: number): number {
+      meter.charge(HostCost.storage);
       const key = readKey(keyPtr, keyLen);
       if (typeof key === 'number') return key;
       try {

@@ -89,11 +89,31 @@ export interface Charges {
   /** costs[i]: fuel charged by check i (>= 1). */
   costs: number[];
   count: number;
+  /**
+   * Length-dependent charges before bulk operators (memory.fill/copy/init, table.fill/copy/init):
+   * dynPositions[i] is the operator's offset, dynShift[i] the charge's scale (length >> shift).
+   * Their cost depends on the length operand, so it is charged at run time from a scratch local.
+   */
+  dynPositions: number[];
+  dynShift: number[];
+  dynCount: number;
+  /** Params + declared locals: the index the scratch local gets when one is needed. */
+  numLocals: number;
+  /** The number of local declaration groups, and the offset just after that count. */
+  numDecls: number;
+  declsStart: number;
 }
 
 export function newCharges(): Charges {
-  return { positions: [], costs: [], count: 0 };
+  return { positions: [], costs: [], count: 0, dynPositions: [], dynShift: [], dynCount: 0, numLocals: 0, numDecls: 0, declsStart: 0 };
 }
+
+/** Bulk memory operators are charged one unit per 16 bytes (memset/memcpy run at ~10-20 GB/s). */
+const BYTES_SHIFT = 4;
+/** Bulk table operators are charged one unit per element. */
+const ELEMS_SHIFT = 0;
+/** 0xfc 17: table.fill (its length is the top operand, like the other bulk operators). */
+const FC_TABLE_FILL_SUB = 17;
 
 function opName(op: number): string {
   const n = NAME1[op];
@@ -218,6 +238,16 @@ export class BodyDecoder {
     }
   }
 
+  /** Records a length-dependent charge before the bulk operator at `off`. */
+  dynamicCharge(ch: Charges, off: number, shift: number): void {
+    if (ch.dynCount === 0 && ch.numLocals + 1 > MAX_LOCALS) {
+      invalid(`function #${this.r.func} uses bulk operators and ${ch.numLocals} locals; metering needs one more local than V8 allows`, off);
+    }
+    ch.dynPositions[ch.dynCount] = off;
+    ch.dynShift[ch.dynCount] = shift;
+    ch.dynCount++;
+  }
+
   /**
    * Decodes and checks the body of function `func` occupying [start, end), filling `ch` with its
    * charge points. Returns the offset of the first operator (after the local declarations).
@@ -234,6 +264,9 @@ export class BodyDecoder {
 
     let numLocals = type.params.length;
     const nDecl = r.count('local declarations', 2);
+    ch.numDecls = nDecl;
+    ch.declsStart = r.pos;
+    ch.dynCount = 0;
     for (let i = 0; i < nDecl; i++) {
       const off = r.pos;
       numLocals += r.u32('a local count');
@@ -244,6 +277,7 @@ export class BodyDecoder {
     }
 
     const exprStart = r.pos;
+    ch.numLocals = numLocals;
     const buf = r.buf;
     const numFuncs = this.numFuncs;
     const numTypes = this.numTypes;
@@ -389,6 +423,18 @@ export class BodyDecoder {
               if ((needFc & b) !== 0) requireFeature(allowed, b, `operator 0xfc ${hex(sub)} (${name}) ${label(r, off)}`, off);
             }
           }
+          switch (IMMFC[sub]) {
+            case FC_MEMORY_INIT:
+            case FC_MEMORY_COPY:
+            case FC_MEMORY_FILL:
+            case FC_TABLE_INIT:
+            case FC_TABLE_COPY:
+              this.dynamicCharge(ch, off, IMMFC[sub] === FC_TABLE_INIT || IMMFC[sub] === FC_TABLE_COPY ? ELEMS_SHIFT : BYTES_SHIFT);
+              break;
+            default:
+              break;
+          }
+          if (sub === FC_TABLE_FILL_SUB) this.dynamicCharge(ch, off, ELEMS_SHIFT);
           switch (IMMFC[sub]) {
             case FC_MEMORY_INIT:
               this.dataIdx(name, off);

@@ -22,7 +22,7 @@ import {
   SECTION_RANK,
 } from './sections.js';
 import type { ModuleInfo } from './types.js';
-import { Writer, s64WidthNonNegative } from './writer.js';
+import { Writer, s64WidthNonNegative, u32Width } from './writer.js';
 
 export interface RewriteResult {
   bytes: Uint8Array;
@@ -150,30 +150,60 @@ export function rewriteModule(bytes: Uint8Array, m: ModuleInfo, policy: SandboxP
             const count = ch.count;
             const positions = ch.positions;
             const costs = ch.costs;
+            const dynCount = ch.dynCount;
             let size = end - start + count * fixedCheckBytes;
             for (let k = 0; k < count; k++) size += s64WidthNonNegative(costs[k]!);
+            // Bulk operators need a scratch i32 local (appended after all others) for their length.
+            const scratch = ch.numLocals;
+            if (dynCount > 0) {
+              size += u32Width(ch.numDecls + 1) - u32Width(ch.numDecls) + 2;
+              for (let k = 0; k < dynCount; k++) size += dynamicCheckSize(scratch, fuelIndex, ch.dynShift[k]!);
+            }
             w.ensure(size + 5);
             w.u32(size);
             // Hot path: write the body straight into the output buffer (capacity ensured above).
             const out = w.buf;
-            let p = copyRange(out, w.len, bytes, start, exprStart);
-            for (let k = 0; k < count; k++) {
-              for (let j = 0; j < head.length; j++) out[p++] = head[j]!;
-              let c = costs[k]!;
-              for (;;) {
-                const b = c % 128;
-                c = Math.floor(c / 128);
-                if (c === 0 && (b & 0x40) === 0) {
-                  out[p++] = b;
-                  break;
-                }
-                out[p++] = b | 0x80;
-              }
-              for (let j = 0; j < tail.length; j++) out[p++] = tail[j]!;
-              p = copyRange(out, p, bytes, positions[k]!, k + 1 < count ? positions[k + 1]! : end);
+            let p: number;
+            if (dynCount === 0) {
+              p = copyRange(out, w.len, bytes, start, exprStart);
+            } else {
+              w.u32(ch.numDecls + 1);
+              p = copyRange(out, w.len, bytes, ch.declsStart, exprStart);
+              out[p++] = 0x01; // one more local ...
+              out[p++] = 0x7f; // ... of type i32
             }
+            // Insertion points in offset order: static check k at positions[k], dynamic check d
+            // before the bulk operator at dynPositions[d] (a static check at the same offset first).
+            let k = 0;
+            let d = 0;
+            let from = exprStart;
+            while (k < count || d < dynCount) {
+              const staticNext = k < count && (d >= dynCount || positions[k]! <= ch.dynPositions[d]!);
+              const at = staticNext ? positions[k]! : ch.dynPositions[d]!;
+              p = copyRange(out, p, bytes, from, at);
+              from = at;
+              if (staticNext) {
+                for (let j = 0; j < head.length; j++) out[p++] = head[j]!;
+                let c = costs[k]!;
+                for (;;) {
+                  const b = c % 128;
+                  c = Math.floor(c / 128);
+                  if (c === 0 && (b & 0x40) === 0) {
+                    out[p++] = b;
+                    break;
+                  }
+                  out[p++] = b | 0x80;
+                }
+                for (let j = 0; j < tail.length; j++) out[p++] = tail[j]!;
+                k++;
+              } else {
+                p = writeDynamicCheck(out, p, scratch, fuelIndex, ch.dynShift[d]!);
+                d++;
+              }
+            }
+            p = copyRange(out, p, bytes, from, end);
             w.len = p;
-            checks += count;
+            checks += count + dynCount;
           }
         });
         break;
@@ -193,4 +223,46 @@ function copyRange(out: Uint8Array, p: number, src: Uint8Array, from: number, to
   }
   out.set(src.subarray(from, to), p);
   return p + (to - from);
+}
+
+/**
+ * The length-dependent check before a bulk operator whose length operand is on top of the stack:
+ *   local.set S; global.get F; local.get S; i64.extend_i32_u; [i64.const h; i64.shr_u;] i64.sub;
+ *   global.set F; global.get F; i64.const 0; i64.lt_s; if unreachable end; local.get S
+ * It is stack-neutral: the length goes to the scratch local and comes back for the operator.
+ */
+function writeDynamicCheck(out: Uint8Array, p: number, scratch: number, fuel: number, shift: number): number {
+  p = putU32(out, putOp(out, p, 0x21), scratch);
+  p = putU32(out, putOp(out, p, 0x23), fuel);
+  p = putU32(out, putOp(out, p, 0x20), scratch);
+  out[p++] = 0xad; // i64.extend_i32_u
+  if (shift > 0) {
+    out[p++] = 0x42; // i64.const (shift < 64: one byte)
+    out[p++] = shift;
+    out[p++] = 0x88; // i64.shr_u
+  }
+  out[p++] = 0x7d; // i64.sub
+  p = putU32(out, putOp(out, p, 0x24), fuel);
+  p = putU32(out, putOp(out, p, 0x23), fuel);
+  for (const b of [0x42, 0x00, 0x53, 0x04, 0x40, 0x00, 0x0b]) out[p++] = b;
+  return putU32(out, putOp(out, p, 0x20), scratch);
+}
+
+function dynamicCheckSize(scratch: number, fuel: number, shift: number): number {
+  return 3 * (1 + u32Width(scratch)) + 3 * (1 + u32Width(fuel)) + 1 + (shift > 0 ? 3 : 0) + 1 + 7;
+}
+
+function putOp(out: Uint8Array, p: number, op: number): number {
+  out[p] = op;
+  return p + 1;
+}
+
+function putU32(out: Uint8Array, p: number, v: number): number {
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) b |= 0x80;
+    out[p++] = b;
+  } while (v !== 0);
+  return p;
 }

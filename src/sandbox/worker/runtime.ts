@@ -41,6 +41,8 @@ export interface RuntimeOptions {
  */
 const TURN = 32;
 const TURN_MS = 1;
+/** Log lines one call may write; the rest are dropped and counted in one summary line. */
+const MAX_LOG_LINES_PER_CALL = 100;
 /** How long one drain may run before yielding to the event loop (new deliveries, commands), ms. */
 const SLICE_MS = 5;
 
@@ -73,6 +75,8 @@ class LocalAgent implements AgentServices {
   readonly deadlines: ReplyDeadlines;
   readonly capabilities = new Set<string>();
   readonly breaker = new CircuitBreaker();
+  logsThisCall = 0;
+  logsDropped = 0;
   /** A graceful upgrade waiting for `remaining` more messages to be handled by the old version. */
   upgrade: { hash: string; module: WebAssembly.Module; remaining: number } | undefined;
   restarts: number;
@@ -123,7 +127,20 @@ class LocalAgent implements AgentServices {
   }
 
   log(level: number, text: string): void {
+    if (this.logsThisCall++ >= MAX_LOG_LINES_PER_CALL) {
+      this.logsDropped++;
+      return;
+    }
     this.rt.log(this.name, level, text);
+  }
+
+  /** Called after each call: reports dropped log lines once and opens the next call's allowance. */
+  endCall(): void {
+    if (this.logsDropped > 0) {
+      this.rt.log(this.name, 3, `${this.logsDropped} log lines dropped: at most ${MAX_LOG_LINES_PER_CALL} per call`);
+      this.logsDropped = 0;
+    }
+    this.logsThisCall = 0;
   }
 
   kvGet(key: Uint8Array): Uint8Array | undefined {
@@ -457,6 +474,7 @@ export class WorkerRuntime {
       if (reply !== undefined) this.route(SYSTEM_SENDER, reply.to, reply.json, NORMAL);
     }
     agent.recordLatency(performance.now() - t0);
+    agent.endCall();
     const up = agent.upgrade;
     if (up !== undefined && --up.remaining <= 0) this.#swap(agent, up.hash, up.module);
   }

@@ -135,3 +135,24 @@ test('agent instance - messages are written as UTF-8 into the buffer caxton_allo
   assert.equal(a.handle(text), 0);
   assert.equal(JSON.parse(svc.sent[0]!).content, 'ünï ✓ 𝄞');
 });
+
+test('agent instance - host calls are charged to fuel: a loop of log calls runs out', async () => {
+  const svc = new Services();
+  let lines = 0;
+  svc.log = () => void lines++;
+  const a = instance(
+    await wat(`(module
+      (import "caxton" "log" (func $log (param i32 i32 i32)))
+      (memory (export "memory") 1)
+      (func (export "caxton_abi_version") (result i32) i32.const 1)
+      (func (export "caxton_alloc") (param i32) (result i32) i32.const 1024)
+      (func (export "handle_message") (param i32 i32) (result i32)
+        (loop $l (call $log (i32.const 2) (i32.const 0) (i32.const 4000)) (br $l))
+        (i32.const 0)))`),
+    svc,
+  );
+  a.instantiate();
+  fault(() => a.handle('x'), 'fuel_exhausted', 'message');
+  // 100,000 fuel at 500 + 4000 per line: the 23rd line overdraws the budget.
+  assert.equal(lines, 22);
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import { FUEL_EXPORT } from '../../../../src/sandbox/abi.js';
 import { makePolicy } from '../../../../src/sandbox/policy.js';
 import { admitModule } from '../../../../src/sandbox/wasm/index.js';
@@ -166,4 +166,33 @@ describe('fuel metering', () => {
     ]);
     assert.equal(new TextDecoder().decode(new Uint8Array(memory.buffer, 16, 5)), 'hello');
   });
+});
+
+test('fuel - bulk memory and table operators are charged by length, so a fill loop runs out fast', async () => {
+  const bytes = await wat(agentWat(`
+    (table 10 funcref)
+    (func (export "fill") (param $n i32) (memory.fill (i32.const 0) (i32.const 0) (local.get $n)))
+    (func (export "copy") (param $n i32) (memory.copy (i32.const 0) (i32.const 0) (local.get $n)))
+    (func (export "tfill") (param $n i32) (table.fill (i32.const 0) (ref.null func) (local.get $n)))
+    (func (export "spinfill") (loop $l (memory.fill (i32.const 0) (i32.const 0) (i32.const 0x10000)) (br $l)))`,
+    '(memory (export "memory") 2)'));
+  const policy = makePolicy({ fuelPerCall: 1_000_000 });
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(admitModule(bytes, policy).bytes), {});
+  const x = inst.exports as Record<string, (n?: number) => void> & { __caxton_fuel: WebAssembly.Global };
+  const used = (fn: () => void): number => {
+    x.__caxton_fuel.value = 1_000_000n;
+    fn();
+    return 1_000_000 - Number(x.__caxton_fuel.value);
+  };
+  const small = used(() => x['fill']!(16));
+  const big = used(() => x['fill']!(65536));
+  assert.equal(big - small, (65536 >> 4) - (16 >> 4), 'one unit per 16 bytes filled');
+  assert.equal(used(() => x['copy']!(65536)) - used(() => x['copy']!(16)), 4095);
+  assert.equal(used(() => x['tfill']!(10)) - used(() => x['tfill']!(0)), 10, 'one unit per table element');
+  // 64 KiB per iteration: 4096 units each, so a 1M budget stops the loop after ~244 iterations.
+  x.__caxton_fuel.value = 1_000_000n;
+  const t0 = performance.now();
+  assert.throws(() => x['spinfill']!(), /unreachable/);
+  assert.ok((x.__caxton_fuel.value as bigint) < 0n);
+  assert.ok(performance.now() - t0 < 1000, 'stopped by fuel, not by running for hours');
 });
