@@ -1,9 +1,11 @@
 /** `npm run bench`: runs every benchmark group, prints one table and writes bench/results/latest.json. */
 import { printAndSave, type Row } from './report.js';
 import { sandboxBenchmarks } from './sandbox.bench.js';
+import { messagingBenchmarks } from './messaging.bench.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
   sandbox: sandboxBenchmarks,
+  messaging: messagingBenchmarks,
 };
 
 const wanted = process.argv.slice(2);
