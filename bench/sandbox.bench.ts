@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { admitModule } from '../src/sandbox/wasm/index.js';
-import { AgentInstance, AgentPool, makePolicy, DEFAULT_POLICY, type AgentServices } from '../src/sandbox/index.js';
+import { AgentInstance, AgentPool, makePolicy, DEFAULT_POLICY } from '../src/sandbox/index.js';
+import { NullServices } from '../test/helpers/null-services.js';
 import { percentile, sortedCopy, type Row } from './report.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -66,25 +67,12 @@ async function admission(rows: Row[]): Promise<void> {
   }
 }
 
-class NullServices implements AgentServices {
-  readonly name = 'bench';
-  readonly maxMessageBytes = 100 * 1024;
-  send(): number { return 0; }
-  log(): void {}
-  kvGet(): undefined { return undefined; }
-  kvSet(): void {}
-  kvDelete(): void {}
-  timerSet(): number { return 1; }
-  timerCancel(): number { return 0; }
-  registerCapability(): number { return 0; }
-  hostFault(): void {}
-}
 
 async function start(rows: Row[], dataDir: string): Promise<void> {
   const admitted = admitModule(agent('echo'), DEFAULT_POLICY);
   const module = new WebAssembly.Module(admitted.bytes);
   const doc = '{"abi_version":1,"agent_id":"x","name":"bench","config":{},"restarts":0}';
-  const svc = new NullServices();
+  const svc = new NullServices('bench');
   const inThread = time(() => {
     const a = new AgentInstance(module, svc, DEFAULT_POLICY.fuelPerCall);
     a.instantiate();

@@ -11,21 +11,11 @@ import { isAgentName, NULLABLE_FIELDS, type AclMessage } from '../../../src/mess
 import { PERFORMATIVES } from '../../../src/messaging/performatives.js';
 import { prepareOutgoing } from '../../../src/sandbox/outgoing.js';
 import { HostError } from '../../../src/sandbox/abi.js';
+import { prng } from '../../helpers/prng.js';
 
 const CASES = 5000;
 const TIME_BUDGET_MS = 3000;
 
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rnd = prng(0xcaf7e);
 const int = (n: number): number => Math.floor(rnd() * n);

@@ -2,25 +2,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentFault, AgentInstance, makePolicy, type AgentServices } from '../../../src/sandbox/index.js';
+import { NullServices } from '../../helpers/null-services.js';
 import { admitModule } from '../../../src/sandbox/wasm/index.js';
 import { fixtureWasm } from '../../helpers/agents.js';
 import { wat } from '../../helpers/wat.js';
 
 const policy = makePolicy({ fuelPerCall: 100_000 });
 
-class Services implements AgentServices {
-  readonly name = 'agent';
-  readonly maxMessageBytes = 4096;
+class Services extends NullServices {
   sent: string[] = [];
-  send(json: string): number { this.sent.push(json); return 0; }
-  log(): void {}
-  kvGet(): undefined { return undefined; }
-  kvSet(): void {}
-  kvDelete(): void {}
-  timerSet(): number { return 1; }
-  timerCancel(): number { return 0; }
-  registerCapability(): number { return 0; }
-  hostFault(): void {}
+  override send(json: string): number {
+    this.sent.push(json);
+    return 0;
+  }
 }
 
 function instance(bytes: Uint8Array, svc: AgentServices = new Services()): AgentInstance {

@@ -183,17 +183,7 @@ export function sectionBoundaries(bytes: Uint8Array): Set<number> {
   return out;
 }
 
-/** A deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../../helpers/prng.js';
 
 /** Plain JS stubs for every host import. */
 export function hostStubs(log: unknown[] = []): WebAssembly.Imports {
