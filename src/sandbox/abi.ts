@@ -85,6 +85,9 @@ export const AbiLimits = {
   maxKeyBytes: 256,
   maxValueBytes: 1024 * 1024,
   maxCapabilitiesPerAgent: 32,
+  /** Key-value quota per agent: keys, and bytes of keys plus values. */
+  maxKeysPerAgent: 10_000,
+  maxStateBytesPerAgent: 64 * 1024 * 1024,
 } as const;
 
 /** Capability names: like agent names, at most 128 characters. */

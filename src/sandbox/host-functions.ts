@@ -18,7 +18,8 @@ export interface AgentServices {
   send(json: string, msg: OutgoingMessage): number;
   log(level: number, text: string): void;
   kvGet(key: Uint8Array): Uint8Array | undefined;
-  kvSet(key: Uint8Array, value: Uint8Array): void;
+  /** Stores a value; returns OK, or QUOTA when the agent's key-value quota would be exceeded. */
+  kvSet(key: Uint8Array, value: Uint8Array): number;
   kvDelete(key: Uint8Array): void;
   /** Returns a timer id (> 0) or a HostError code. */
   timerSet(delayMs: number, json: string): number;
@@ -188,12 +189,11 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: H
       const start = valPtr >>> 0;
       try {
         // SQLite copies bound blobs, so a view of guest memory is enough here.
-        svc.kvSet(key, mem.bytes().subarray(start, start + valLen));
+        return svc.kvSet(key, mem.bytes().subarray(start, start + valLen));
       } catch (e) {
         svc.hostFault('kv_set', e);
         return HostError.UNAVAILABLE;
       }
-      return HostError.OK;
     },
 
     capability_register(ptr: number, len: number): number {

@@ -18,6 +18,10 @@ export interface AgentStateStore {
   keys(agent: string): Uint8Array[];
   /** Removes all state of one agent (agent removal). */
   clear(agent: string): void;
+  /** How many keys an agent has, and the bytes of its keys plus values (for quotas). */
+  usage(agent: string): { keys: number; bytes: number };
+  /** The size of one value in bytes, or undefined when the key does not exist. */
+  valueSize(agent: string, key: Uint8Array): number | undefined;
   close(): void;
 }
 
@@ -29,6 +33,8 @@ export class SqliteAgentStateStore implements AgentStateStore {
   readonly #delete: Statement;
   readonly #keys: Statement;
   readonly #clear: Statement;
+  readonly #usage: Statement;
+  readonly #size: Statement;
 
   /** Opens its own connection (each worker thread has one), or shares `db` when given one. */
   constructor(pathOrDb: string | SqliteDatabase, options: OpenOptions = {}) {
@@ -42,6 +48,8 @@ export class SqliteAgentStateStore implements AgentStateStore {
     this.#delete = this.#db.prepare('DELETE FROM agent_kv WHERE agent = ? AND key = ?');
     this.#keys = this.#db.prepare('SELECT key FROM agent_kv WHERE agent = ? ORDER BY key').pluck();
     this.#clear = this.#db.prepare('DELETE FROM agent_kv WHERE agent = ?');
+    this.#usage = this.#db.prepare('SELECT count(*) AS keys, coalesce(sum(length(key) + length(value)), 0) AS bytes FROM agent_kv WHERE agent = ?');
+    this.#size = this.#db.prepare('SELECT length(value) FROM agent_kv WHERE agent = ? AND key = ?').pluck();
   }
 
   get(agent: string, key: Uint8Array): Uint8Array | undefined {
@@ -62,6 +70,14 @@ export class SqliteAgentStateStore implements AgentStateStore {
 
   clear(agent: string): void {
     this.#clear.run(agent);
+  }
+
+  usage(agent: string): { keys: number; bytes: number } {
+    return this.#usage.get(agent) as { keys: number; bytes: number };
+  }
+
+  valueSize(agent: string, key: Uint8Array): number | undefined {
+    return this.#size.get(agent, key) as number | undefined;
   }
 
   close(): void {

@@ -11,7 +11,9 @@ export class NullServices implements AgentServices {
   kvGet(): undefined {
     return undefined;
   }
-  kvSet(): void {}
+  kvSet(): number {
+    return 0;
+  }
   kvDelete(): void {}
   timerSet(): number {
     return 1;

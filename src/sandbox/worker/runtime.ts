@@ -77,6 +77,8 @@ class LocalAgent implements AgentServices {
   readonly breaker = new CircuitBreaker();
   logsThisCall = 0;
   logsDropped = 0;
+  /** Key-value usage for the quota; undefined until the first write. */
+  kvUsage: { keys: number; bytes: number } | undefined;
   /** A graceful upgrade waiting for `remaining` more messages to be handled by the old version. */
   upgrade: { hash: string; module: WebAssembly.Module; remaining: number } | undefined;
   restarts: number;
@@ -147,12 +149,28 @@ class LocalAgent implements AgentServices {
     return this.rt.opts.store.get(this.name, key);
   }
 
-  kvSet(key: Uint8Array, value: Uint8Array): void {
-    this.rt.opts.store.set(this.name, key, value);
+  kvSet(key: Uint8Array, value: Uint8Array): number {
+    const store = this.rt.opts.store;
+    // Loaded once per worker lifetime of the agent, then kept up to date with each write.
+    const usage = (this.kvUsage ??= store.usage(this.name));
+    const old = store.valueSize(this.name, key);
+    const keys = usage.keys + (old === undefined ? 1 : 0);
+    const bytes = usage.bytes - (old === undefined ? 0 : key.length + old) + key.length + value.length;
+    if (keys > AbiLimits.maxKeysPerAgent || bytes > AbiLimits.maxStateBytesPerAgent) return HostError.QUOTA;
+    store.set(this.name, key, value);
+    usage.keys = keys;
+    usage.bytes = bytes;
+    return HostError.OK;
   }
 
   kvDelete(key: Uint8Array): void {
-    this.rt.opts.store.delete(this.name, key);
+    const store = this.rt.opts.store;
+    const old = store.valueSize(this.name, key);
+    store.delete(this.name, key);
+    if (old !== undefined && this.kvUsage !== undefined) {
+      this.kvUsage.keys--;
+      this.kvUsage.bytes -= key.length + old;
+    }
   }
 
   timerSet(delayMs: number, json: string): number {

@@ -52,11 +52,12 @@ class Recorder implements AgentServices {
   timers: [number, string][] = [];
   capabilities: string[] = [];
   failStorage = false;
+  quotaFull = false;
   constructor(readonly store: SqliteAgentStateStore) {}
   send(json: string): number { this.sent.push(json); return 0; }
   log(level: number, text: string): void { this.logs.push([level, text]); }
   kvGet(k: Uint8Array) { if (this.failStorage) throw new Error('disk on fire'); return this.store.get(this.name, k); }
-  kvSet(k: Uint8Array, v: Uint8Array) { if (this.failStorage) throw new Error('disk on fire'); this.store.set(this.name, k, v); }
+  kvSet(k: Uint8Array, v: Uint8Array) { if (this.failStorage) throw new Error('disk on fire'); if (this.quotaFull) return HostError.QUOTA; this.store.set(this.name, k, v); return 0; }
   kvDelete(k: Uint8Array) { this.store.delete(this.name, k); }
   timerSet(delay: number, json: string): number { this.timers.push([delay, json]); return this.timers.length; }
   timerCancel(id: number): number { return id <= this.timers.length ? 0 : HostError.NOT_FOUND; }
@@ -233,4 +234,11 @@ test('host capability_register - valid names reach the services; bad ones get co
   assert.equal(g.cap(0, 129), HostError.TOO_LARGE);
   for (const [p, l] of OOB) assert.equal(g.cap(p, l), HostError.BOUNDS);
   assert.deepEqual(svc.capabilities, ['arithmetic/v1']);
+});
+
+test('host kv - a full quota is reported to the guest as ERR_QUOTA', () => {
+  const { g, svc, put } = guest();
+  const k = put(0, 'big');
+  svc.quotaFull = true;
+  assert.equal(g.kvs(0, k, 100, 10), HostError.QUOTA);
 });
