@@ -71,7 +71,7 @@ const GARBAGE_SEED = 0xc0ffee;
 
 const ABI_IMPORTS = new Set([
   'send', 'log', 'time_now_us', 'time_monotonic_us', 'random_fill', 'timer_set', 'timer_cancel',
-  'kv_get', 'kv_set', 'kv_delete', 'capability_register',
+  'kv_get', 'kv_set', 'kv_delete', 'capability_register', 'topic_subscribe', 'topic_unsubscribe',
 ]);
 const ABI_EXPORTS = new Set(['memory', 'caxton_abi_version', 'caxton_alloc', 'handle_message', 'agent_init', 'agent_shutdown']);
 const REQUIRED_EXPORTS = ['memory', 'caxton_abi_version', 'caxton_alloc', 'handle_message'];

@@ -126,13 +126,13 @@ export const AclMessageSchema = Type.Object(
     trace_context: Type.Optional(TraceContextSchema),
     priority: Type.Optional(StringEnum(PRIORITIES, { default: DEFAULT_PRIORITY, description: 'Mailbox priority.' })),
     delivery: Type.Optional(StringEnum(DELIVERY_MODES, { default: DEFAULT_DELIVERY, description: 'Delivery guarantee.' })),
-    topic: Type.Optional(Str(1, 256, 'Topic for publish/subscribe.')),
+    topic: Type.Optional(Str(1, 256, 'Publish to every subscriber of this topic (instead of receiver or capability).')),
   },
   {
     $id: 'https://caxton.dev/schemas/acl-message.json',
     title: 'AclMessage',
-    description: 'A FIPA-ACL message (docs/messages.md). Exactly one of receiver and capability. Unknown fields are allowed.',
-    oneOf: [{ required: ['receiver'] }, { required: ['capability'] }],
+    description: 'A FIPA-ACL message (docs/messages.md). Exactly one address: receiver, capability or topic. Unknown fields are allowed.',
+    oneOf: [{ required: ['receiver'] }, { required: ['capability'] }, { required: ['topic'] }],
   },
 );
 

@@ -7,7 +7,7 @@
  *
  * Order of checks (the first failing one is reported):
  *   size → JSON → object → performative → sender (present, name rule, = actual sender) →
- *   exactly one of receiver/capability → receiver name rule, ≠ sender → content not empty →
+ *   exactly one of receiver/capability/topic → receiver name rule, ≠ sender → content not empty →
  *   every other schema rule (types, lengths, enums, reply_by date-time, trace_context).
  */
 import { randomUUID } from 'node:crypto';
@@ -117,7 +117,7 @@ function fromAjv(e: ErrorObject | undefined, msg: Record<string, unknown>): neve
     case 'not':
       return fail('CAXTON_ERR_MESSAGE_INVALID', field, CONTENT_RULE);
     case 'oneOf':
-      return fail('CAXTON_ERR_MESSAGE_INVALID', '/receiver', 'a message needs exactly one of receiver or capability');
+      return fail('CAXTON_ERR_MESSAGE_INVALID', '/receiver', 'a message needs exactly one of receiver, capability or topic');
     default:
       return fail('CAXTON_ERR_MESSAGE_INVALID', field, `breaks the schema rule "${e.keyword}"`);
   }
@@ -227,9 +227,13 @@ function diagnose(msg: Record<string, unknown>, opts: ValidateOptions): boolean 
   const receiver = msg['receiver'];
   const hasReceiver = receiver !== undefined && receiver !== '';
   const hasCapability = msg['capability'] !== undefined && msg['capability'] !== '';
-  if (hasReceiver === hasCapability) {
-    const what = hasReceiver ? 'it has both' : `it has neither${didYouMean(msg)}`;
-    return fail('CAXTON_ERR_MESSAGE_INVALID', hasReceiver ? '/capability' : '/receiver', `a message needs exactly one of receiver or capability; ${what}`);
+  if (msg['topic'] === '') return fail('CAXTON_ERR_MESSAGE_INVALID', '/topic', 'must be at least 1 character(s) long');
+  const hasTopic = msg['topic'] !== undefined;
+  const addresses = Number(hasReceiver) + Number(hasCapability) + Number(hasTopic);
+  if (addresses !== 1) {
+    const what = addresses > 1 ? 'it has more than one' : `it has none${didYouMean(msg)}`;
+    const field = addresses > 1 ? (hasCapability && hasReceiver ? '/capability' : '/topic') : '/receiver';
+    return fail('CAXTON_ERR_MESSAGE_INVALID', field, `a message needs exactly one of receiver, capability or topic; ${what}`);
   }
   if (hasReceiver) {
     if (!isAgentName(receiver)) return fail('CAXTON_ERR_MESSAGE_INVALID', '/receiver', `must be an agent name or id (${AGENT_NAME_RULE}), got ${show(receiver)}`);

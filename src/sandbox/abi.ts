@@ -56,6 +56,8 @@ export const HOST_IMPORTS: Readonly<Record<string, FuncSig>> = {
   kv_set: { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] },
   kv_delete: { params: ['i32', 'i32'], results: ['i32'] },
   capability_register: { params: ['i32', 'i32'], results: ['i32'] },
+  topic_subscribe: { params: ['i32', 'i32'], results: ['i32'] },
+  topic_unsubscribe: { params: ['i32', 'i32'], results: ['i32'] },
 };
 
 /** Host function return codes (docs/agent-abi.md, "Error codes"). Only append. */
@@ -85,6 +87,7 @@ export const AbiLimits = {
   maxKeyBytes: 256,
   maxValueBytes: 1024 * 1024,
   maxCapabilitiesPerAgent: 32,
+  maxTopicsPerAgent: 64,
   /** Key-value quota per agent: keys, and bytes of keys plus values. */
   maxKeysPerAgent: 10_000,
   maxStateBytesPerAgent: 64 * 1024 * 1024,
@@ -92,3 +95,5 @@ export const AbiLimits = {
 
 /** Capability names: like agent names, at most 128 characters. */
 export const CAPABILITY_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:@\/-]{0,127}$/;
+/** Topic names: the same characters, at most 256. */
+export const TOPIC_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:@\/-]{0,255}$/;

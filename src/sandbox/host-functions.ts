@@ -4,7 +4,7 @@
  * them throws into the guest: every failure is an error code, and host-side faults are logged.
  */
 import { webcrypto } from 'node:crypto';
-import { AbiLimits, CAPABILITY_PATTERN, HostError } from './abi.js';
+import { AbiLimits, CAPABILITY_PATTERN, HostError, TOPIC_PATTERN } from './abi.js';
 import type { GuestMemory } from './guest-memory.js';
 import { prepareOutgoing, type OutgoingMessage } from './outgoing.js';
 
@@ -26,6 +26,8 @@ export interface AgentServices {
   timerCancel(id: number): number;
   /** Registers the agent as a provider of a capability. Returns OK or a HostError code. */
   registerCapability(capability: string): number;
+  /** Subscribes (or unsubscribes) the agent to a topic. Returns OK or a HostError code. */
+  subscribe(topic: string, on: boolean): number;
   /** Reports a host-side fault (storage error, ...) that the guest only sees as an error code. */
   hostFault(what: string, error: unknown): void;
 }
@@ -88,6 +90,20 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: H
     const start = ptr >>> 0;
     // A copy: the store may keep the key beyond this call (and the guest may grow memory).
     return mem.bytes().slice(start, start + len);
+  }
+
+  /** Reads a capability or topic name, or returns an error code. */
+  function readName(ptr: number, len: number, max: number, pattern: RegExp): string | number {
+    if (!mem.inBounds(ptr, len)) return HostError.BOUNDS;
+    if (len > max) return HostError.TOO_LARGE;
+    const start = ptr >>> 0;
+    let name: string;
+    try {
+      name = utf8Strict.decode(mem.bytes().subarray(start, start + len));
+    } catch {
+      return HostError.INVALID_ARGUMENT;
+    }
+    return pattern.test(name) ? name : HostError.INVALID_ARGUMENT;
   }
 
   const caxton = {
@@ -198,17 +214,20 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: H
 
     capability_register(ptr: number, len: number): number {
       meter.charge(HostCost.call);
-      if (!mem.inBounds(ptr, len)) return HostError.BOUNDS;
-      if (len > 128) return HostError.TOO_LARGE;
-      const start = ptr >>> 0;
-      let name: string;
-      try {
-        name = utf8Strict.decode(mem.bytes().subarray(start, start + len));
-      } catch {
-        return HostError.INVALID_ARGUMENT;
-      }
-      if (!CAPABILITY_PATTERN.test(name)) return HostError.INVALID_ARGUMENT;
-      return svc.registerCapability(name);
+      const name = readName(ptr, len, 128, CAPABILITY_PATTERN);
+      return typeof name === 'number' ? name : svc.registerCapability(name);
+    },
+
+    topic_subscribe(ptr: number, len: number): number {
+      meter.charge(HostCost.call);
+      const topic = readName(ptr, len, 256, TOPIC_PATTERN);
+      return typeof topic === 'number' ? topic : svc.subscribe(topic, true);
+    },
+
+    topic_unsubscribe(ptr: number, len: number): number {
+      meter.charge(HostCost.call);
+      const topic = readName(ptr, len, 256, TOPIC_PATTERN);
+      return typeof topic === 'number' ? topic : svc.subscribe(topic, false);
     },
 
     kv_delete(keyPtr: number, keyLen: number): number {

@@ -187,6 +187,8 @@ export class AgentPool {
   /** capability → the agents that registered it, in registration order. */
   readonly #capabilities = new Map<string, string[]>();
   readonly #roundRobin = new Map<string, number>();
+  /** topic → its subscribers, in subscription order. */
+  readonly #topics = new Map<string, string[]>();
   /** least-loaded: queued messages per agent, as last sampled plus sent since. */
   readonly #load = new Map<string, number>();
   #loadTimer: NodeJS.Timeout | undefined;
@@ -341,6 +343,23 @@ export class AgentPool {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Publishes `json` to every running subscriber of `topic` except `from` (the publisher), as it is.
+   * Returns how many agents it was delivered to (0 is not an error: nobody listens).
+   */
+  publish(topic: string, json: string, from = '', priority: PriorityLevel = NORMAL): number {
+    const subscribers = this.#topics.get(topic);
+    if (subscribers === undefined) return 0;
+    let n = 0;
+    for (const name of subscribers) if (name !== from && this.deliver(name, json, priority)) n++;
+    return n;
+  }
+
+  /** The agents subscribed to a topic. */
+  subscribersOf(topic: string): readonly string[] {
+    return this.#topics.get(topic) ?? [];
   }
 
   /** The agents that registered a capability. */
@@ -620,13 +639,15 @@ export class AgentPool {
     for (const s of await this.stats()) this.#load.set(s.name, s.queued);
   }
 
-  /** Takes an agent out of every capability it registered (it stopped, failed or was removed). */
+  /** Takes an agent out of every capability and topic (it stopped, failed or was removed). */
   #unregisterCapabilities(name: string): void {
-    for (const [cap, list] of this.#capabilities) {
-      const i = list.indexOf(name);
-      if (i < 0) continue;
-      list.splice(i, 1);
-      if (list.length === 0) this.#capabilities.delete(cap);
+    for (const registry of [this.#capabilities, this.#topics]) {
+      for (const [key, list] of registry) {
+        const i = list.indexOf(name);
+        if (i < 0) continue;
+        list.splice(i, 1);
+        if (list.length === 0) registry.delete(key);
+      }
     }
     this.#load.delete(name);
   }
@@ -929,6 +950,16 @@ export class AgentPool {
         this.#capabilities.set(msg.capability, list);
         break;
       }
+      case 'topic': {
+        if (!this.#agents.has(msg.name)) break;
+        const list = this.#topics.get(msg.topic) ?? [];
+        const i = list.indexOf(msg.name);
+        if (msg.subscribed && i < 0) list.push(msg.name);
+        if (!msg.subscribed && i >= 0) list.splice(i, 1);
+        if (list.length > 0) this.#topics.set(msg.topic, list);
+        else this.#topics.delete(msg.topic);
+        break;
+      }
       case 'upgrade_failed': {
         const w = this.#upgradeWaiters.get(msg.name);
         this.#upgradeWaiters.delete(msg.name);
@@ -985,8 +1016,12 @@ export class AgentPool {
       const json = batch[i + 2] as string;
       const priority = batch[i + 3] as PriorityLevel;
       if (to === '') {
-        // Addressed to a capability: the only case where the main thread reads the message.
-        const capability = capabilityOf(json);
+        // Addressed to a capability or a topic: the only cases where the main thread reads the message.
+        const { capability, topic } = addressOf(json);
+        if (topic !== undefined) {
+          this.#forwarded += this.publish(topic, json, from, priority);
+          continue;
+        }
         if (capability !== undefined && this.deliverToCapability(capability, json, priority) !== undefined) {
           this.#forwarded++;
           continue;
@@ -1045,13 +1080,15 @@ export class AgentPool {
   }
 }
 
-function capabilityOf(json: string): string | undefined {
+function addressOf(json: string): { capability?: string; topic?: string } {
   try {
-    const c: unknown = (JSON.parse(json) as { capability?: unknown }).capability;
-    return typeof c === 'string' ? c : undefined;
+    const m = JSON.parse(json) as { capability?: unknown; topic?: unknown };
+    if (typeof m.topic === 'string') return { topic: m.topic };
+    if (typeof m.capability === 'string') return { capability: m.capability };
   } catch {
-    return undefined;
+    // not JSON: no address
   }
+  return {};
 }
 
 function info(rec: AgentRecord): AgentInfo {

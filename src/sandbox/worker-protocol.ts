@@ -102,6 +102,7 @@ export type FromWorker =
   | { readonly op: 'upgraded'; readonly name: string; readonly hash: string }
   /** The agent registered a capability (it does so in agent_init, so this repeats after restarts). */
   | { readonly op: 'capability'; readonly name: string; readonly capability: string }
+  | { readonly op: 'topic'; readonly name: string; readonly topic: string; readonly subscribed: boolean }
   | { readonly op: 'upgrade_failed'; readonly name: string; readonly hash: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] }
   | { readonly op: 'conversations'; readonly reqId: number; readonly conversations: ConversationInfo[] };

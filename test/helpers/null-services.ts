@@ -24,5 +24,8 @@ export class NullServices implements AgentServices {
   registerCapability(): number {
     return 0;
   }
+  subscribe(): number {
+    return 0;
+  }
   hostFault(): void {}
 }

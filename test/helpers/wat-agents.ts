@@ -36,3 +36,19 @@ export async function sinkAgent(): Promise<Uint8Array> {
       (drop (call $kvs (i32.const 0) (i32.const 4) (local.get $p) (local.get $n)))
       (i32.const 0)))`);
 }
+
+/** Like sinkAgent, and subscribes to `topic` in agent_init. */
+export async function subscriberAgent(topic: string): Promise<Uint8Array> {
+  return wat(`(module
+    (import "caxton" "kv_set" (func $kvs (param i32 i32 i32 i32) (result i32)))
+    (import "caxton" "topic_subscribe" (func $sub (param i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 0) "last")
+    (data (i32.const 16) "${topic}")
+    (func (export "caxton_abi_version") (result i32) i32.const 1)
+    (func (export "caxton_alloc") (param i32) (result i32) i32.const 8192)
+    (func (export "agent_init") (param i32 i32) (result i32) (call $sub (i32.const 16) (i32.const ${Buffer.byteLength(topic)})))
+    (func (export "handle_message") (param $p i32) (param $n i32) (result i32)
+      (drop (call $kvs (i32.const 0) (i32.const 4) (local.get $p) (local.get $n)))
+      (i32.const 0)))`);
+}

@@ -3,7 +3,7 @@
 import {
   caxton_send, caxton_log, caxton_time_now_us, caxton_time_monotonic_us, caxton_random_fill,
   caxton_timer_set, caxton_timer_cancel, caxton_kv_get, caxton_kv_set, caxton_kv_delete,
-  caxton_capability_register, HostError, LogLevel,
+  caxton_capability_register, caxton_topic_subscribe, caxton_topic_unsubscribe, HostError, LogLevel,
 } from "./host";
 import { JSONKind, JSONValue, JSONObject, JSONWriter, parseJSONBytes, jsonParseError } from "./json";
 import { Message, messageParseError } from "./message";
@@ -233,6 +233,21 @@ export function kvSetJSON(key: string, value: JSONValue): i32 {
 export function registerCapability(capability: string): i32 {
   let c = utf8(capability);
   return caxton_capability_register(changetype<usize>(c), c.byteLength);
+}
+
+/**
+ * Subscribes this agent to `topic`: every message published to it (a message with `topic` instead of
+ * a receiver) is delivered here. Call it from agent_init; it is made again on every restart.
+ */
+export function subscribe(topic: string): i32 {
+  let t = utf8(topic);
+  return caxton_topic_subscribe(changetype<usize>(t), t.byteLength);
+}
+
+/** Ends a subscription (0 also when there was none), or a negative HostError code. */
+export function unsubscribe(topic: string): i32 {
+  let t = utf8(topic);
+  return caxton_topic_unsubscribe(changetype<usize>(t), t.byteLength);
 }
 
 /** Deletes `key` (0 also when it did not exist), or a negative HostError code. */

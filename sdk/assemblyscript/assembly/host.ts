@@ -56,3 +56,9 @@ export namespace LogLevel {
 
 @external("caxton", "capability_register")
 export declare function caxton_capability_register(ptr: usize, len: i32): i32;
+
+@external("caxton", "topic_subscribe")
+export declare function caxton_topic_subscribe(ptr: usize, len: i32): i32;
+
+@external("caxton", "topic_unsubscribe")
+export declare function caxton_topic_unsubscribe(ptr: usize, len: i32): i32;

@@ -41,6 +41,8 @@ export class Message {
   sender: string | null = null;
   receiver: string | null = null;
   capability: string | null = null;
+  /** Publish to every subscriber of this topic (instead of receiver or capability). */
+  topic: string | null = null;
   content: JSONValue = new JSONNull();
   conversation_id: string | null = null;
   reply_with: string | null = null;
@@ -87,6 +89,7 @@ export class Message {
       else if (k == "in_reply_to") m.in_reply_to = optString(val);
       else if (k == "message_id") m.message_id = optString(val);
       else if (k == "capability") m.capability = optString(val);
+      else if (k == "topic") m.topic = optString(val);
       else if (k == "reply_by") m.reply_by = optString(val);
       else if (k == "protocol") m.protocol = optString(val);
       else if (k == "language") m.language = optString(val);
@@ -141,6 +144,7 @@ export class Message {
     writeOpt(w, "sender", this.sender);
     writeOpt(w, "receiver", this.receiver);
     writeOpt(w, "capability", this.capability);
+    writeOpt(w, "topic", this.topic);
     w.key("content", false);
     w.value(this.content);
     writeOpt(w, "conversation_id", this.conversation_id);

@@ -74,6 +74,7 @@ class LocalAgent implements AgentServices {
   readonly latency = new Uint32Array(LATENCY_BUCKETS);
   readonly deadlines: ReplyDeadlines;
   readonly capabilities = new Set<string>();
+  readonly topics = new Set<string>();
   readonly breaker = new CircuitBreaker();
   logsThisCall = 0;
   logsDropped = 0;
@@ -191,6 +192,15 @@ class LocalAgent implements AgentServices {
     if (this.capabilities.size >= AbiLimits.maxCapabilitiesPerAgent) return HostError.QUOTA;
     this.capabilities.add(capability);
     this.rt.opts.post({ op: 'capability', name: this.name, capability });
+    return HostError.OK;
+  }
+
+  subscribe(topic: string, on: boolean): number {
+    if (on === this.topics.has(topic)) return HostError.OK;
+    if (on && this.topics.size >= AbiLimits.maxTopicsPerAgent) return HostError.QUOTA;
+    if (on) this.topics.add(topic);
+    else this.topics.delete(topic);
+    this.rt.opts.post({ op: 'topic', name: this.name, topic, subscribed: on });
     return HostError.OK;
   }
 

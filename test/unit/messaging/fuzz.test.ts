@@ -78,7 +78,8 @@ function mutate(m: Record<string, unknown>): Record<string, unknown> {
 function checkInvariants(m: AclMessage, source: string): void {
   assert.ok((PERFORMATIVES as readonly string[]).includes(m.performative), source);
   assert.ok(isAgentName(m.sender), source);
-  assert.ok((typeof m.receiver === 'string') !== (typeof m.capability === 'string'), `exactly one of receiver/capability: ${source}`);
+  const addresses = [m.receiver, m.capability, m.topic].filter((a) => typeof a === 'string').length;
+  assert.equal(addresses, 1, `exactly one of receiver/capability/topic: ${source}`);
   if (m.receiver !== undefined) {
     assert.ok(isAgentName(m.receiver), source);
     assert.notEqual(m.receiver, m.sender, source);

@@ -26,7 +26,7 @@ test('schema - one JSON Schema: required fields, canonical performatives, no add
   const props = s['properties'] as Record<string, Record<string, unknown>>;
   assert.deepEqual(props['performative']?.['enum'], [...PERFORMATIVES]);
   assert.equal(s['additionalProperties'], undefined, 'unknown fields are allowed');
-  assert.deepEqual(s['oneOf'], [{ required: ['receiver'] }, { required: ['capability'] }]);
+  assert.deepEqual(s['oneOf'], [{ required: ['receiver'] }, { required: ['capability'] }, { required: ['topic'] }]);
   assert.equal(props['priority']?.['default'], 'normal');
   assert.equal(props['delivery']?.['default'], 'at-most-once');
   assert.equal(props['reply_by']?.['format'], 'date-time');

@@ -95,13 +95,13 @@ test('validate - a sender other than the actual sender is refused as spoofed', (
 });
 
 test('validate - neither receiver nor capability is refused (with a did-you-mean)', () => {
-  rejects(() => parseMessage(text({}, ['receiver']), OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/receiver', /exactly one of receiver or capability; it has neither$/);
+  rejects(() => parseMessage(text({}, ['receiver']), OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/receiver', /exactly one of receiver, capability or topic; it has none$/);
   rejects(() => parseMessage(text({ reciever: 'x' }, ['receiver']), OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/receiver', /did you mean receiver instead of "reciever"\?/);
-  rejects(() => parseMessage(text({ receiver: '' }), OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/receiver', /exactly one of receiver or capability/);
+  rejects(() => parseMessage(text({ receiver: '' }), OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/receiver', /exactly one of receiver, capability or topic/);
 });
 
 test('validate - both receiver and capability is refused', () => {
-  rejects(() => parseMessage(text({ capability: 'math' }), OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/capability', /exactly one of receiver or capability; it has both/);
+  rejects(() => parseMessage(text({ capability: 'math' }), OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/capability', /exactly one of receiver, capability or topic; it has more than one/);
 });
 
 test('validate - reply_by must be an ISO-8601 date-time with a timezone', () => {
@@ -163,7 +163,6 @@ test('validate - a full message round-trips unchanged; defaults are read, not in
     trace_context: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'congo=t61rcWkgMzE' },
     priority: 'high',
     delivery: 'at-least-once',
-    topic: 'prices',
   };
   const m = parseMessage(JSON.stringify(full), OPTS);
   assert.deepEqual(m, full);
@@ -220,4 +219,10 @@ test('validate - the check order: performative before sender before receiver bef
 test('validate - error values are shortened, never echoed whole', () => {
   const e = rejects(() => parseMessage(text({ priority: 'p'.repeat(5000) }), OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/priority', /must be one of/);
   assert.ok(e.message.length < 300, e.message);
+});
+
+test('validate - a topic is an address of its own: publish with topic, not with receiver or capability', () => {
+  const m = parseMessage(text({ topic: 'prices' }, ['receiver']), OPTS);
+  assert.equal(m.topic, 'prices');
+  rejects(() => parseMessage(text({ topic: 'prices' }), OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/topic', /exactly one of receiver, capability or topic; it has more than one/);
 });

@@ -62,6 +62,7 @@ class Recorder implements AgentServices {
   timerSet(delay: number, json: string): number { this.timers.push([delay, json]); return this.timers.length; }
   timerCancel(id: number): number { return id <= this.timers.length ? 0 : HostError.NOT_FOUND; }
   registerCapability(c: string): number { this.capabilities.push(c); return 0; }
+  subscribe(): number { return 0; }
   hostFault(what: string): void { this.faults.push(what); }
 }
 

@@ -32,9 +32,9 @@ test('outgoing - refusals name the problem', () => {
     ['{"performative":"shout","receiver":"b"}', /unknown performative "shout"/],
     ['{"receiver":"b"}', /unknown performative undefined/],
     ['{"performative":"inform","sender":"mallory","receiver":"b"}', /sender "mallory" is not this agent \(a\)/],
-    ['{"performative":"inform"}', /exactly one of receiver or capability/],
-    ['{"performative":"inform","receiver":"b","capability":"c"}', /exactly one of receiver or capability/],
-    ['{"performative":"inform","receiver":""}', /exactly one of receiver or capability/],
+    ['{"performative":"inform"}', /exactly one of receiver, capability or topic/],
+    ['{"performative":"inform","receiver":"b","capability":"c"}', /exactly one of receiver, capability or topic/],
+    ['{"performative":"inform","receiver":""}', /exactly one of receiver, capability or topic/],
   ];
   for (const [text, reason] of cases) {
     const r = prepareOutgoing('a', text);
