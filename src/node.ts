@@ -4,9 +4,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AgentPool, type PoolEvent, type SandboxPolicy } from './sandbox/index.js';
-import { DeadLetterStore, openDatabase, type SqliteDatabase } from './storage/index.js';
+import { AgentPool, isReliable, type PoolEvent, type SandboxPolicy } from './sandbox/index.js';
+import { DeadLetterStore, openDatabase, OutboxStore, type SqliteDatabase } from './storage/index.js';
 import { DeadLetterQueue } from './messaging/dead-letter-queue.js';
+import { OutboxRelay, type RelayOptions } from './messaging/outbox-relay.js';
 import type { Logger } from './observability/logger.js';
 
 export interface NodeOptions {
@@ -16,6 +17,8 @@ export interface NodeOptions {
   readonly logger: Logger;
   readonly policy?: SandboxPolicy;
   readonly workers?: number;
+  /** At-least-once redelivery timing. */
+  readonly relay?: RelayOptions;
 }
 
 export class CaxtonNode {
@@ -28,6 +31,7 @@ export class CaxtonNode {
     db: SqliteDatabase,
     readonly pool: AgentPool,
     readonly deadLetters: DeadLetterQueue,
+    readonly relay: OutboxRelay,
   ) {
     this.#db = db;
   }
@@ -42,11 +46,15 @@ export class CaxtonNode {
       databasePath,
       ...(options.policy === undefined ? {} : { policy: options.policy }),
       ...(options.workers === undefined ? {} : { workers: options.workers }),
+      ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
     });
     const deadLetters = new DeadLetterQueue(new DeadLetterStore(db), pool);
-    const node = new CaxtonNode(options, databasePath, db, pool, deadLetters);
+    // Replays, from its first scan on, what a previous run left unacknowledged in the outbox.
+    const relay = new OutboxRelay(new OutboxStore(db), pool, deadLetters, options.relay);
+    const node = new CaxtonNode(options, databasePath, db, pool, deadLetters, relay);
     pool.onEvent((e) => {
-      if (e.type === 'undeliverable') deadLetters.record(e.to, e.json, e.reason);
+      // At-least-once messages stay in the outbox; the relay dead-letters them if it gives up.
+      if (e.type === 'undeliverable' && !isReliable(e.json)) deadLetters.record(e.to, e.json, e.reason);
       node.#logEvent(e);
     });
     options.logger.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount }, 'caxton node started');
@@ -64,6 +72,7 @@ export class CaxtonNode {
           log.warn({ agent: a.name, err: e }, 'agent did not stop cleanly');
         }
       }
+      this.relay.stop();
       await this.pool.close();
       this.#db.close();
       log.info({ nodeId: this.options.nodeId }, 'caxton node stopped');

@@ -46,6 +46,8 @@ export interface PoolOptions {
    * 200 ms, plus what was sent to it since). @default round-robin
    */
   readonly capabilityStrategy?: CapabilityStrategy;
+  /** When an unacknowledged at-least-once message is first due for redelivery, ms after it was sent. @default 5,000 */
+  readonly redeliverAfterMs?: number;
 }
 
 export type CapabilityStrategy = 'round-robin' | 'least-loaded';
@@ -218,6 +220,7 @@ export class AgentPool {
       maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       mailboxCapacity: opts.mailboxCapacity ?? DEFAULT_MAILBOX_CAPACITY,
       capabilityStrategy: opts.capabilityStrategy ?? 'round-robin',
+      redeliverAfterMs: opts.redeliverAfterMs ?? 5000,
     };
   }
 
@@ -764,6 +767,7 @@ export class AgentPool {
       fuelPerCall: this.policy.fuelPerCall,
       maxMessageBytes: this.#opts.maxMessageBytes,
       mailboxCapacity: this.#opts.mailboxCapacity,
+      redeliverAfterMs: this.#opts.redeliverAfterMs,
       watch,
     };
     const worker = newAgentWorker(init, `caxton-agents-${slot.index}`);
@@ -1054,6 +1058,9 @@ export class AgentPool {
 
   /** Tells the sender of an undeliverable message why, with a system `failure` (never silently). */
   #answerFailure(json: string, code: SystemErrorCode, reason: string): void {
+    // An at-least-once message stays in the outbox and is retried; the sender hears only if it ends
+    // as a dead letter.
+    if (isReliable(json)) return;
     const reply = systemFailure(json, code, reason);
     if (reply === undefined) return;
     if (this.deliver(reply.to, reply.json)) return;
@@ -1077,6 +1084,16 @@ export class AgentPool {
         // A listener's failure must not stop the pool or the other listeners.
       }
     }
+  }
+}
+
+/** Whether a message asked for at-least-once delivery (a substring test first: most did not). */
+export function isReliable(json: string): boolean {
+  if (!json.includes('"at-least-once"')) return false;
+  try {
+    return (JSON.parse(json) as { delivery?: unknown }).delivery === 'at-least-once';
+  } catch {
+    return false;
   }
 }
 

@@ -13,6 +13,7 @@ export interface WorkerInit {
   readonly fuelPerCall: number;
   readonly maxMessageBytes: number;
   readonly mailboxCapacity: number;
+  readonly redeliverAfterMs: number;
   /**
    * Int32Array over this buffer: [0] a call counter, odd while a call into an agent is running;
    * [1] the key of the agent being called; [2] messages queued in this worker as of its last drain.
@@ -83,6 +84,8 @@ export interface AgentRuntimeStats {
   /** Handling time per message, see LATENCY_BUCKETS. */
   readonly latency: readonly number[];
   readonly circuit: 'closed' | 'open' | 'half-open' | 'forced-open';
+  /** At-least-once messages recognised as already handled and dropped. */
+  readonly duplicates: number;
 }
 
 export type FromWorker =

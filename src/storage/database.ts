@@ -42,6 +42,16 @@ const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL
    );
    CREATE INDEX dead_letters_receiver ON dead_letters (receiver, id);`,
+  // 3: the at-least-once outbox: messages kept until their receiver has handled them.
+  `CREATE TABLE outbox (
+     message_id TEXT    PRIMARY KEY,
+     receiver   TEXT    NOT NULL,
+     message    TEXT    NOT NULL,
+     attempts   INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     next_at    INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX outbox_due ON outbox (next_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

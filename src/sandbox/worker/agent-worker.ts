@@ -4,6 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteAgentStateStore } from '../../storage/agent-state-store.js';
+import { openDatabase } from '../../storage/database.js';
+import { OutboxStore } from '../../storage/outbox-store.js';
 import type { FromWorker, ToWorker, WorkerInit } from '../worker-protocol.js';
 import { WorkerRuntime } from './runtime.js';
 
@@ -13,12 +15,16 @@ if (port === null) throw new Error('agent-worker must run as a worker thread');
 
 // A kv write waiting for another worker's write lock gives up after 1 s (ERR_UNAVAILABLE to the agent)
 // rather than sitting out the call's whole wall-clock limit and getting an innocent worker killed.
-const store = new SqliteAgentStateStore(init.databasePath, { busyTimeoutMs: 1000 });
+const db = openDatabase(init.databasePath, { busyTimeoutMs: 1000 });
+const store = new SqliteAgentStateStore(db);
+const outbox = new OutboxStore(db);
 const runtime = new WorkerRuntime({
   fuelPerCall: init.fuelPerCall,
   maxMessageBytes: init.maxMessageBytes,
   mailboxCapacity: init.mailboxCapacity,
   store,
+  outbox,
+  redeliverAfterMs: init.redeliverAfterMs,
   watch: new Int32Array(init.watch),
   post: (msg: FromWorker) => port.postMessage(msg),
 });
@@ -64,4 +70,4 @@ port.on('message', (msg: ToWorker) => {
 // Idle conversations are forgotten in the background.
 setInterval(() => runtime.conversations.sweep(Date.now()), 10_000).unref();
 
-port.on('close', () => store.close());
+port.on('close', () => db.close());

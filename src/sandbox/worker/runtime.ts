@@ -23,13 +23,26 @@ import { SYSTEM_SENDER, SystemError, systemFailure } from '../../messaging/syste
 import { ReplyDeadlines } from './reply-deadlines.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ConversationTable } from './conversations.js';
+import { DedupWindow } from './dedup-window.js';
 import type { RefusalCode } from '../worker-protocol.js';
+
+/** The at-least-once outbox, as the worker uses it (storage: src/storage/outbox-store.ts). */
+export interface Outbox {
+  add(messageId: string, receiver: string, message: string, nextAt: number): void;
+  ack(messageId: string): boolean;
+}
+
+/** How long after sending an unacknowledged at-least-once message is first delivered again, ms. */
+export const REDELIVER_AFTER_MS = 5000;
 
 export interface RuntimeOptions {
   readonly fuelPerCall: number;
   readonly maxMessageBytes: number;
   readonly mailboxCapacity: number;
   readonly store: AgentStateStore;
+  readonly outbox: Outbox;
+  /** First redelivery of unacknowledged at-least-once messages, ms after sending. @default REDELIVER_AFTER_MS */
+  readonly redeliverAfterMs?: number;
   /** Shared watchdog slots (see WorkerInit.watch). */
   readonly watch: Int32Array;
   readonly post: (msg: FromWorker) => void;
@@ -78,6 +91,8 @@ class LocalAgent implements AgentServices {
   readonly breaker = new CircuitBreaker();
   logsThisCall = 0;
   logsDropped = 0;
+  /** At-least-once messages recognised as already handled and dropped. */
+  duplicates = 0;
   /** Key-value usage for the quota; undefined until the first write. */
   kvUsage: { keys: number; bytes: number } | undefined;
   /** A graceful upgrade waiting for `remaining` more messages to be handled by the old version. */
@@ -119,7 +134,19 @@ class LocalAgent implements AgentServices {
 
   send(json: string, msg: OutgoingMessage): number {
     this.messagesOut++;
-    const rc = this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']));
+    const reliable = msg.delivery === 'at-least-once' && msg.topic === undefined;
+    if (reliable) {
+      // Durable before the agent hears "accepted": from here on the relay will deliver it.
+      try {
+        this.rt.opts.outbox.add(msg.message_id, msg.receiver ?? '', json, Date.now() + (this.rt.opts.redeliverAfterMs ?? REDELIVER_AFTER_MS));
+      } catch (e) {
+        this.hostFault('send (outbox)', e);
+        return HostError.UNAVAILABLE;
+      }
+    }
+    let rc = this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']));
+    // Refused now (a full mailbox), but kept in the outbox: it will be delivered, so it was accepted.
+    if (reliable && rc !== HostError.OK) rc = HostError.OK;
     if (msg.conversation_id !== undefined) {
       this.rt.conversations.record(msg.conversation_id, this.name, msg.receiver ?? msg.capability, msg.performative, msg.protocol, Date.now());
     }
@@ -239,6 +266,7 @@ class LocalAgent implements AgentServices {
       queued: this.queued,
       timers: this.timers.size,
       latency: Array.from(this.latency),
+      duplicates: this.duplicates,
       circuit: this.breaker.state(performance.now()),
     };
   }
@@ -247,6 +275,7 @@ class LocalAgent implements AgentServices {
 export class WorkerRuntime {
   readonly modules = new Map<string, WebAssembly.Module>();
   readonly conversations = new ConversationTable();
+  readonly #dedup = new DedupWindow();
   readonly #agents = new Map<string, LocalAgent>();
   readonly #runQueue: LocalAgent[] = [];
   #draining = false;
@@ -485,9 +514,21 @@ export class WorkerRuntime {
     Atomics.store(this.opts.watch, WATCH_QUEUED, --this.#queued);
     agent.messagesIn++;
     agent.deadlines.observe(json);
+    // At-least-once: a cheap substring test first, so other messages are never parsed here.
+    const reliableId = json.includes('"at-least-once"') ? reliableIdOf(json) : undefined;
+    if (reliableId !== undefined && this.#dedup.has(`${agent.name}\n${reliableId}`, Date.now())) {
+      agent.duplicates++;
+      this.opts.outbox.ack(reliableId);
+      return;
+    }
     const t0 = performance.now();
     try {
       const rc = this.#guard(agent, () => instance.handle(json));
+      if (reliableId !== undefined) {
+        // Handled (whatever it answered): acknowledged. A crash leaves it for redelivery.
+        this.#dedup.add(`${agent.name}\n${reliableId}`, Date.now());
+        this.opts.outbox.ack(reliableId);
+      }
       if (rc === 0) {
         agent.breaker.success(); // a few field writes: cheaper than a branch on the state
       } else {
@@ -573,6 +614,16 @@ export class WorkerRuntime {
       this.opts.post({ op: 'out', batch: this.#out });
       this.#out = [];
     }
+  }
+}
+
+/** The message_id of an at-least-once message, or undefined. */
+function reliableIdOf(json: string): string | undefined {
+  try {
+    const m = JSON.parse(json) as { delivery?: unknown; message_id?: unknown };
+    return m.delivery === 'at-least-once' && typeof m.message_id === 'string' ? m.message_id : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,15 +1,11 @@
 /** The per-agent key-value quota, through a WorkerRuntime on the test's thread with a real store. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { WorkerRuntime } from '../../../src/sandbox/worker/runtime.js';
 import { admitModule } from '../../../src/sandbox/wasm/index.js';
 import { makePolicy } from '../../../src/sandbox/policy.js';
 import { AbiLimits, HostError } from '../../../src/sandbox/abi.js';
-import { SqliteAgentStateStore } from '../../../src/storage/index.js';
-import { WATCH_SLOTS } from '../../../src/sandbox/worker-protocol.js';
-import { tempDir } from '../../helpers/tmp.js';
 import { wat } from '../../helpers/wat.js';
+import { inThreadRuntime } from '../../helpers/runtime.js';
 
 // Writes keys 0, 1, 2, ... (4 bytes each, 4-byte values) until kv_set fails; returns that code.
 // A second message deletes key 0 and writes one new key.
@@ -34,17 +30,9 @@ const FILLER = `(module
     (local.get $rc)))`;
 
 test('kv quota - an agent can hold at most maxKeysPerAgent keys; deleting makes room again', async () => {
-  const dir = tempDir();
-  const store = new SqliteAgentStateStore(join(dir.path, 'kv.db'));
+  const t = inThreadRuntime({ fuelPerCall: 1e12, mailboxCapacity: 10 }); // the loop makes 10,000 storage calls
+  const { rt, store } = t;
   try {
-    const rt = new WorkerRuntime({
-      fuelPerCall: 1e12, // the loop makes 10,000 storage calls
-      maxMessageBytes: 65536,
-      mailboxCapacity: 10,
-      store,
-      watch: new Int32Array(new SharedArrayBuffer(WATCH_SLOTS * 4)),
-      post: () => {},
-    });
     rt.addModule('h', new WebAssembly.Module(admitModule(await wat(FILLER), makePolicy()).bytes));
     rt.spawn({ op: 'spawn', key: 1, id: 'i', name: 'filler', hash: 'h', config: '{}', restarts: 0, hold: false });
     const msg = JSON.stringify({ performative: 'inform', sender: 'c', receiver: 'filler', content: 1 });
@@ -58,7 +46,6 @@ test('kv quota - an agent can hold at most maxKeysPerAgent keys; deleting makes 
     assert.equal(store.usage('filler').keys, AbiLimits.maxKeysPerAgent);
     rt.stop('filler');
   } finally {
-    store.close();
-    dir.cleanup();
+    t.close();
   }
 });

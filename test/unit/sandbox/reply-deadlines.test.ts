@@ -1,44 +1,30 @@
 /** reply_by deadlines, through a WorkerRuntime running on the test's thread with a real agent and store. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { WorkerRuntime } from '../../../src/sandbox/worker/runtime.js';
 import { admitModule } from '../../../src/sandbox/wasm/index.js';
 import { makePolicy } from '../../../src/sandbox/policy.js';
-import { SqliteAgentStateStore } from '../../../src/storage/index.js';
-import { WATCH_SLOTS, type FromWorker } from '../../../src/sandbox/worker-protocol.js';
-import { tempDir } from '../../helpers/tmp.js';
 import { initiatorAgent } from '../../helpers/wat-agents.js';
+import { inThreadRuntime } from '../../helpers/runtime.js';
+import type { FromWorker } from '../../../src/sandbox/worker-protocol.js';
 
 async function run(replyInTime: boolean): Promise<{ last: Record<string, unknown>; posts: FromWorker[] }> {
-  const dir = tempDir();
-  const store = new SqliteAgentStateStore(join(dir.path, 'kv.db'));
+  const t = inThreadRuntime();
   try {
     const replyBy = new Date(Date.now() + 150).toISOString();
     const request = JSON.stringify({ performative: 'request', receiver: 'slow', content: 1, reply_with: 'r1', conversation_id: 'c1', reply_by: replyBy });
     const admitted = admitModule(await initiatorAgent(request), makePolicy());
-    const posts: FromWorker[] = [];
-    const rt = new WorkerRuntime({
-      fuelPerCall: 1_000_000,
-      maxMessageBytes: 65536,
-      mailboxCapacity: 100,
-      store,
-      watch: new Int32Array(new SharedArrayBuffer(WATCH_SLOTS * 4)),
-      post: (m) => posts.push(m),
-    });
-    rt.addModule('h', new WebAssembly.Module(admitted.bytes));
-    rt.spawn({ op: 'spawn', key: 1, id: 'id', name: 'asker', hash: 'h', config: '{}', restarts: 0, hold: false });
-    rt.deliverBatch(['asker', JSON.stringify({ performative: 'inform', sender: 'client', receiver: 'asker', content: 'go' }), 1]);
+    t.rt.addModule('h', new WebAssembly.Module(admitted.bytes));
+    t.rt.spawn({ op: 'spawn', key: 1, id: 'id', name: 'asker', hash: 'h', config: '{}', restarts: 0, hold: false });
+    t.rt.deliverBatch(['asker', JSON.stringify({ performative: 'inform', sender: 'client', receiver: 'asker', content: 'go' }), 1]);
     if (replyInTime) {
-      rt.deliverBatch(['asker', JSON.stringify({ performative: 'inform', sender: 'slow', receiver: 'asker', content: 'done', in_reply_to: 'r1', conversation_id: 'c1' }), 1]);
+      t.rt.deliverBatch(['asker', JSON.stringify({ performative: 'inform', sender: 'slow', receiver: 'asker', content: 'done', in_reply_to: 'r1', conversation_id: 'c1' }), 1]);
     }
     await new Promise((r) => setTimeout(r, 300));
-    const last = JSON.parse(new TextDecoder().decode(store.get('asker', new TextEncoder().encode('last'))!)) as Record<string, unknown>;
-    rt.stop('asker');
-    return { last, posts };
+    const last = JSON.parse(new TextDecoder().decode(t.store.get('asker', new TextEncoder().encode('last'))!)) as Record<string, unknown>;
+    t.rt.stop('asker');
+    return { last, posts: t.posts };
   } finally {
-    store.close();
-    dir.cleanup();
+    t.close();
   }
 }
 
