@@ -3,6 +3,7 @@
 //   request   {"op":"add"|"sub"|"mul"|"div","args":[a,b]} -> agree <same content>, then inform {"result":x}
 //             division by zero                            -> agree, then failure {"error":"division by zero"}
 //   query-ref {"op":...,"args":[a,b]}                       -> inform {"result":x}  (no agree)
+//   query-if  {"op":...,"args":[a,b],"equals":y}            -> inform {"holds":true|false}
 //             division by zero                            -> failure {"error":"division by zero"}
 //   unknown op (well-formed content)                      -> refuse {"error":"unknown op: <op>"}
 //   content not {"op":string,"args":[number,number]}      -> not-understood {"error":"..."}
@@ -33,9 +34,10 @@ function error(text: string): JSONValue {
 
 function onMessage(msg: Message): i32 {
   let isRequest = msg.is(Performative.REQUEST);
-  if (!isRequest && !msg.is(Performative.QUERY_REF)) {
+  let isQueryIf = msg.is(Performative.QUERY_IF);
+  if (!isRequest && !isQueryIf && !msg.is(Performative.QUERY_REF)) {
     if (!msg.is(Performative.NOT_UNDERSTOOD)) {
-      reply(msg, Performative.NOT_UNDERSTOOD, error("calculator understands request and query-ref"));
+      reply(msg, Performative.NOT_UNDERSTOOD, error("calculator understands request, query-ref and query-if"));
     }
     return 0;
   }
@@ -63,6 +65,16 @@ function onMessage(msg: Message): i32 {
   else if (op == "sub") r = a - b;
   else if (op == "mul") r = a * b;
   else r = a / b;
+  if (isQueryIf) {
+    // fipa-query query-if: is it true that op(args) equals "equals"?
+    let expected = c.get("equals");
+    if (expected === null || !expected.isNumber()) {
+      reply(msg, Performative.NOT_UNDERSTOOD, error("query-if needs \"equals\": number"));
+      return 0;
+    }
+    reply(msg, Performative.INFORM, jsonObject().setBool("holds", r == expected.asNumber()));
+    return 0;
+  }
   reply(msg, Performative.INFORM, jsonObject().setNumber("result", r));
   return 0;
 }

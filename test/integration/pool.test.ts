@@ -231,3 +231,35 @@ test('pool - conversations are tracked across workers: participants, protocol, m
     assert.ok(withClient, 'the manager\'s answer to the client is in the client\'s conversation');
   });
 });
+
+test('pool - fipa-query: query-if answers whether a proposition holds', async () => {
+  await withPool({}, async (pool) => {
+    await spawnAgent(pool, 'calculator', 'calc');
+    const c = new Client(pool);
+    const yes = await c.request('calc', 'query-if', { op: 'add', args: [2, 2], equals: 4 });
+    assert.deepEqual(yes.content, { holds: true });
+    const no = await c.request('calc', 'query-if', { op: 'mul', args: [2, 3], equals: 5 });
+    assert.deepEqual(no.content, { holds: false });
+    await c.request('calc', 'query-if', { op: 'add', args: [1, 1] }, 'not-understood');
+  });
+});
+
+test('pool - fipa-subscribe: agree, then an inform per change in the subscription conversation, until cancel', async () => {
+  await withPool({ workers: 2 }, async (pool) => {
+    await spawnAgent(pool, 'counter', 'cnt');
+    const watcher = new Client(pool, 'watcher');
+    const actor = new Client(pool, 'actor');
+    const sub = watcher.send('cnt', 'subscribe', { to: 'count' }, { protocol: 'fipa-subscribe', conversation_id: 'sub-1' });
+    await watcher.waitFor((m) => m.in_reply_to === sub && m.performative === 'agree');
+    await actor.request('cnt', 'request', { op: 'increment', by: 1 });
+    await actor.request('cnt', 'request', { op: 'increment', by: 2 });
+    await watcher.waitFor(() => watcher.inbox.filter((m) => m.performative === 'inform').length === 2);
+    const informs = watcher.inbox.filter((m) => m.performative === 'inform');
+    assert.deepEqual(informs.map((m) => m.content), [{ count: 1 }, { count: 3 }]);
+    assert.ok(informs.every((m) => m.conversation_id === 'sub-1' && m.in_reply_to === sub && m.protocol === 'fipa-subscribe'));
+    await watcher.request('cnt', 'cancel', { to: 'count' });
+    await actor.request('cnt', 'request', { op: 'increment', by: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(watcher.inbox.filter((m) => m.performative === 'inform' && (m.content as { count?: number }).count !== undefined).length, 2, 'no update after cancel');
+  });
+});
