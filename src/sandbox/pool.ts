@@ -23,6 +23,7 @@ import { NORMAL, type PriorityLevel } from './worker/mailbox.js';
 import type { ConversationInfo } from './worker/conversations.js';
 import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
 import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from '../messaging/system-messages.js';
+import type { Directory } from '../messaging/directory.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024; // spec max_message_size
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
@@ -48,6 +49,8 @@ export interface PoolOptions {
   readonly capabilityStrategy?: CapabilityStrategy;
   /** When an unacknowledged at-least-once message is first due for redelivery, ms after it was sent. @default 5,000 */
   readonly redeliverAfterMs?: number;
+  /** Where names that are not agents of this pool live (the cluster). @default none: single node */
+  readonly directory?: Directory;
 }
 
 export type CapabilityStrategy = 'round-robin' | 'least-loaded';
@@ -185,7 +188,8 @@ export class AgentPool {
   readonly modules: ModuleCache;
   readonly policy: SandboxPolicy;
   readonly restartPolicy: RestartPolicy;
-  readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy'>>;
+  readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy' | 'directory'>>;
+  readonly #directory: Directory | undefined;
   /** capability → the agents that registered it, in registration order. */
   readonly #capabilities = new Map<string, string[]>();
   readonly #roundRobin = new Map<string, number>();
@@ -214,6 +218,7 @@ export class AgentPool {
     this.policy = opts.policy ?? DEFAULT_POLICY;
     this.restartPolicy = opts.restartPolicy ?? DEFAULT_RESTART_POLICY;
     this.modules = new ModuleCache(this.policy);
+    this.#directory = opts.directory;
     this.#opts = {
       databasePath: opts.databasePath,
       workers: opts.workers ?? Math.max(1, availableParallelism() - 1),
@@ -1030,6 +1035,8 @@ export class AgentPool {
           this.#forwarded++;
           continue;
         }
+        const link = capability === undefined ? undefined : this.#directory?.linkForCapability(capability);
+        if (link !== undefined && link.deliver('', json, priority)) continue;
         const reason = `no agent provides capability ${JSON.stringify(capability)}`;
         this.#emit({ type: 'undeliverable', from, to, reason, json });
         this.#answerFailure(json, SystemError.noRoute, reason);
@@ -1039,19 +1046,44 @@ export class AgentPool {
         this.#forwarded++;
         continue;
       }
-      if (this.#externalListeners.length > 0 && !this.#agents.has(to)) {
-        for (const fn of this.#externalListeners) {
-          try {
-            fn(from, to, json);
-          } catch (e) {
-            this.#emit({ type: 'agent_log', name: from, level: 4, text: `external handler failed: ${(e as Error).message}` });
-          }
-        }
-      } else {
-        const rec = this.#agents.get(to);
-        const reason = rec === undefined ? `no agent named ${to}` : `agent ${to} is ${rec.state}`;
-        this.#emit({ type: 'undeliverable', from, to, reason, json });
-        this.#answerFailure(json, rec === undefined ? SystemError.noSuchAgent : SystemError.agentUnavailable, reason);
+      if (!this.#agents.has(to) && this.#routeElsewhere(from, to, json, priority)) continue;
+      const rec = this.#agents.get(to);
+      const reason = rec === undefined ? `no agent named ${to}` : `agent ${to} is ${rec.state}`;
+      this.#emit({ type: 'undeliverable', from, to, reason, json });
+      this.#answerFailure(json, rec === undefined ? SystemError.noSuchAgent : SystemError.agentUnavailable, reason);
+    }
+  }
+
+  /**
+   * Routes a message from outside the agents (the API, a cluster link) by name: to a local agent, else
+   * through the directory to the node hosting it, else to the external listeners. Returns where it
+   * went, or undefined when nobody could take it (the caller answers the sender).
+   */
+  route(to: string, json: string, priority: PriorityLevel = NORMAL, from = ''): 'local' | 'remote' | 'external' | undefined {
+    if (this.deliver(to, json, priority)) return 'local';
+    if (this.#agents.has(to)) return undefined; // ours, but taking no messages
+    const link = this.#directory?.linkFor(to);
+    if (link !== undefined && link.deliver(to, json, priority)) return 'remote';
+    if (this.#externalListeners.length === 0) return undefined;
+    this.#toExternal(from, to, json);
+    return 'external';
+  }
+
+  /** Not a local agent: a remote node through the directory, or the external listeners. */
+  #routeElsewhere(from: string, to: string, json: string, priority: PriorityLevel): boolean {
+    const link = this.#directory?.linkFor(to);
+    if (link !== undefined && link.deliver(to, json, priority)) return true;
+    if (this.#externalListeners.length === 0) return false;
+    this.#toExternal(from, to, json);
+    return true;
+  }
+
+  #toExternal(from: string, to: string, json: string): void {
+    for (const fn of this.#externalListeners) {
+      try {
+        fn(from, to, json);
+      } catch (e) {
+        this.#emit({ type: 'agent_log', name: from, level: 4, text: `external handler failed: ${(e as Error).message}` });
       }
     }
   }
@@ -1062,18 +1094,8 @@ export class AgentPool {
     // as a dead letter.
     if (isReliable(json)) return;
     const reply = systemFailure(json, code, reason);
-    if (reply === undefined) return;
-    if (this.deliver(reply.to, reply.json)) return;
-    // An external sender (API client, router): hand it to whoever listens. Nobody listening and no
-    // such agent means the sender is gone; answering further could only loop.
-    if (this.#agents.has(reply.to)) return;
-    for (const fn of this.#externalListeners) {
-      try {
-        fn(SYSTEM_SENDER, reply.to, reply.json);
-      } catch {
-        // isolated like every listener
-      }
-    }
+    // Nobody to tell (the sender is gone) ends it here: answering further could only loop.
+    if (reply !== undefined) this.route(reply.to, reply.json, NORMAL, SYSTEM_SENDER);
   }
 
   #emit(e: PoolEvent): void {

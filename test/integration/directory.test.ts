@@ -1,0 +1,51 @@
+/**
+ * The directory seam the cluster will fill: two pools in one process stand for two nodes, linked
+ * by a Directory whose links deliver into the other pool. The router code is the same either way.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { AgentPool } from '../../src/sandbox/index.js';
+import type { Directory, RemoteLink } from '../../src/messaging/directory.js';
+import { Client, spawnAgent } from '../helpers/agents.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** Knows which names live on the other pool. */
+class PeerDirectory implements Directory {
+  peer: AgentPool | undefined;
+  readonly link: RemoteLink = {
+    node: 'peer',
+    deliver: (to, json, priority) => this.peer?.route(to, json, priority as 0 | 1 | 2 | 3) !== undefined,
+  };
+  constructor(readonly remoteNames: Set<string>) {}
+  linkFor(name: string): RemoteLink | undefined {
+    return this.remoteNames.has(name) ? this.link : undefined;
+  }
+  linkForCapability(): RemoteLink | undefined {
+    return undefined;
+  }
+}
+
+test('directory - a message to an agent on another node goes through its link, and the reply comes back', async () => {
+  const dir = tempDir();
+  const toB = new PeerDirectory(new Set(['echo-b']));
+  const toA = new PeerDirectory(new Set(['client', 'asker-a']));
+  const a = await AgentPool.start({ databasePath: join(dir.path, 'a.db'), workers: 1, directory: toB });
+  const b = await AgentPool.start({ databasePath: join(dir.path, 'b.db'), workers: 1, directory: toA });
+  toB.peer = b;
+  toA.peer = a;
+  try {
+    await spawnAgent(b, 'echo', 'echo-b');
+    const client = new Client(a); // an API client on node A
+    assert.equal(a.route('echo-b', JSON.stringify({ performative: 'request', sender: 'client', receiver: 'echo-b', content: 'across', reply_with: 'r1' })), 'remote');
+    const reply = await client.waitFor((m) => m.in_reply_to === 'r1');
+    assert.equal(reply.sender, 'echo-b');
+    assert.equal(reply.content, 'across');
+    // A name no node knows: nobody takes it.
+    assert.equal(b.route('nowhere', '{}'), undefined);
+  } finally {
+    await a.close();
+    await b.close();
+    dir.cleanup();
+  }
+});
