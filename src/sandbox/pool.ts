@@ -517,6 +517,15 @@ export class AgentPool {
   async restart(name: string): Promise<AgentInfo> {
     const rec = this.#require(name);
     if (rec.state !== 'stopped' && rec.state !== 'failed') await this.stop(name, { graceful: true });
+    if (rec.inWorker) {
+      // Given up on a moment ago: its worker has not confirmed dropping it yet. Starting it again
+      // before that confirmation would let the late 'stopped' cancel the new start.
+      await new Promise<number>((resolve, reject) => {
+        const list = this.#stopWaiters.get(name) ?? [];
+        list.push({ resolve, reject });
+        this.#stopWaiters.set(name, list);
+      });
+    }
     assertTransition(name, rec.state, 'loaded', 'restart');
     rec.crashes.reset();
     rec.restarts++;
