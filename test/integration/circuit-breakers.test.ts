@@ -45,11 +45,11 @@ test('circuit breaker - operators open every breaker and reset them gradually', 
     const f = await c.request('a', 'request', 1, 'failure');
     assert.equal((f.content as { error: string }).error, 'circuit_open');
     assert.deepEqual((await pool.stats()).map((s) => s.circuit), ['forced-open', 'forced-open']);
-    pool.resetCircuits({ gradualMs: 100 });
+    pool.resetCircuits({ gradualMs: 2000 }); // two agents: a at once, b after 1 s
     await new Promise((r) => setTimeout(r, 20));
     const states = (await pool.stats()).map((s) => `${s.name}:${s.circuit}`).sort();
     assert.deepEqual(states, ['a:closed', 'b:forced-open'], 'the first is reset at once, the next later');
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 1200));
     assert.deepEqual((await pool.stats()).map((s) => s.circuit), ['closed', 'closed']);
     const r = await c.request('b', 'request', 2);
     assert.equal(r.content, 2);
