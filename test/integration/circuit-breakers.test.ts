@@ -1,28 +1,16 @@
 /** Per-agent circuit breakers through the pool: automatic opening and operator control (half-open recovery: unit tests). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { AgentPool } from '../../src/sandbox/index.js';
+import type { AgentPool } from '../../src/sandbox/index.js';
 import { Client, fixtureWasm, spawnAgent } from '../helpers/agents.js';
-import { tempDir } from '../helpers/tmp.js';
+import { withPool } from '../helpers/pool.js';
 
-async function withPool(fn: (pool: AgentPool) => Promise<void>): Promise<void> {
-  const dir = tempDir();
-  const pool = await AgentPool.start({
-    databasePath: join(dir.path, 'c.db'),
-    workers: 1,
-    restartPolicy: { baseDelayMs: 0, factor: 1, maxDelayMs: 0, maxRestarts: 1_000_000, windowMs: 1000 },
-  });
-  try {
-    await fn(pool);
-  } finally {
-    await pool.close();
-    dir.cleanup();
-  }
-}
+// Restarts are immediate and unlimited: the breaker, not supervision, is under test.
+const withBreakers = (fn: (pool: AgentPool) => Promise<void>) =>
+  withPool({ restartPolicy: { baseDelayMs: 0, factor: 1, maxDelayMs: 0, maxRestarts: 1_000_000, windowMs: 1000 } }, (pool) => fn(pool));
 
 test('circuit breaker - an agent that fails every call is cut off: senders get circuit_open at once', async () => {
-  await withPool(async (pool) => {
+  await withBreakers(async (pool) => {
     const m = pool.admit(fixtureWasm('trap-handler'));
     await pool.spawn({ name: 't', module: m.hash });
     const c = new Client(pool);
@@ -36,7 +24,7 @@ test('circuit breaker - an agent that fails every call is cut off: senders get c
 });
 
 test('circuit breaker - operators open every breaker and reset them gradually', async () => {
-  await withPool(async (pool) => {
+  await withBreakers(async (pool) => {
     await spawnAgent(pool, 'echo', 'a');
     await spawnAgent(pool, 'echo', 'b');
     const c = new Client(pool);

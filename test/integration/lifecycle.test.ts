@@ -1,30 +1,20 @@
 /** Agent lifecycle and supervision in the pool: states, suspend/resume, stops, restarts, crash loops, stats. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { AgentPool, type PoolEvent } from '../../src/sandbox/index.js';
 import type { RestartPolicy } from '../../src/agents/index.js';
 import { isCaxtonError } from '../../src/errors.js';
-import { Client, fixtureWasm, recordEvents, spawnAgent, waitForEvent } from '../helpers/agents.js';
-import { tempDir } from '../helpers/tmp.js';
+import { Client, fixtureWasm, spawnAgent, waitForEvent } from '../helpers/agents.js';
+import { withPool } from '../helpers/pool.js';
 
-async function withPool(restartPolicy: RestartPolicy | undefined, fn: (pool: AgentPool, events: PoolEvent[]) => Promise<void>): Promise<void> {
-  const dir = tempDir();
-  const pool = await AgentPool.start({ databasePath: join(dir.path, 'caxton.db'), workers: 1, ...(restartPolicy ? { restartPolicy } : {}) });
-  const events = recordEvents(pool);
-  try {
-    await fn(pool, events);
-  } finally {
-    await pool.close();
-    dir.cleanup();
-  }
-}
+const withPolicy = (restartPolicy: RestartPolicy | undefined, fn: (pool: AgentPool, events: PoolEvent[]) => Promise<void>) =>
+  withPool(restartPolicy ? { restartPolicy } : {}, (pool, { events }) => fn(pool, events));
 
 const transitions = (events: PoolEvent[], name: string) =>
   events.flatMap((e) => (e.type === 'agent_state' && e.name === name ? [`${e.from}→${e.to}`] : []));
 
 test('lifecycle - spawn goes loaded → ready → running, and each transition is an event', async () => {
-  await withPool(undefined, async (pool, events) => {
+  await withPolicy(undefined, async (pool, events) => {
     await spawnAgent(pool, 'echo', 'e');
     assert.deepEqual(transitions(events, 'e'), ['loaded→ready', 'ready→running']);
     assert.equal(pool.agent('e')!.state, 'running');
@@ -32,7 +22,7 @@ test('lifecycle - spawn goes loaded → ready → running, and each transition i
 });
 
 test('lifecycle - an agent started with start:false holds its messages until start()', async () => {
-  await withPool(undefined, async (pool) => {
+  await withPolicy(undefined, async (pool) => {
     const m = pool.admit((await import('../helpers/agents.js')).agentWasm('echo'));
     await pool.spawn({ name: 'e', module: m.hash, start: false });
     assert.equal(pool.agent('e')!.state, 'ready');
@@ -47,7 +37,7 @@ test('lifecycle - an agent started with start:false holds its messages until sta
 });
 
 test('lifecycle - suspend holds messages, resume delivers them in order', async () => {
-  await withPool(undefined, async (pool) => {
+  await withPolicy(undefined, async (pool) => {
     await spawnAgent(pool, 'echo', 'e');
     const c = new Client(pool);
     pool.suspend('e');
@@ -64,7 +54,7 @@ test('lifecycle - suspend holds messages, resume delivers them in order', async 
 });
 
 test('lifecycle - illegal transitions are refused with the current state named', async () => {
-  await withPool(undefined, async (pool) => {
+  await withPolicy(undefined, async (pool) => {
     await spawnAgent(pool, 'echo', 'e');
     assert.throws(() => pool.resume('e'), (e) => isCaxtonError(e, 'CAXTON_ERR_AGENT_STATE') && /it is running/.test(e.message));
     assert.throws(() => pool.start('e'), (e) => isCaxtonError(e, 'CAXTON_ERR_AGENT_STATE'));
@@ -76,7 +66,7 @@ test('lifecycle - illegal transitions are refused with the current state named',
 });
 
 test('lifecycle - a graceful stop of a suspended agent still drains; an immediate stop drops and counts', async () => {
-  await withPool(undefined, async (pool, events) => {
+  await withPolicy(undefined, async (pool, events) => {
     await spawnAgent(pool, 'counter', 'a');
     await spawnAgent(pool, 'counter', 'b');
     const c = new Client(pool);
@@ -97,7 +87,7 @@ test('lifecycle - a graceful stop of a suspended agent still drains; an immediat
 });
 
 test('lifecycle - restart of a stopped agent keeps its key-value state', async () => {
-  await withPool(undefined, async (pool) => {
+  await withPolicy(undefined, async (pool) => {
     await spawnAgent(pool, 'counter', 'cnt');
     const c = new Client(pool);
     await c.request('cnt', 'request', { op: 'increment', by: 5 });
@@ -112,7 +102,7 @@ test('lifecycle - restart of a stopped agent keeps its key-value state', async (
 
 test('lifecycle - crashes are restarted with exponential back-off; a crash loop ends in failed, visibly', async () => {
   const policy: RestartPolicy = { baseDelayMs: 20, factor: 2, maxDelayMs: 1000, maxRestarts: 3, windowMs: 60_000 };
-  await withPool(policy, async (pool, events) => {
+  await withPolicy(policy, async (pool, events) => {
     const startedAt: number[] = [];
     const faultAt: number[] = [];
     pool.onEvent((e) => {
@@ -145,7 +135,7 @@ test('lifecycle - crashes are restarted with exponential back-off; a crash loop 
 });
 
 test('lifecycle - per-agent statistics: messages, errors, fuel, memory, latency histogram', async () => {
-  await withPool(undefined, async (pool) => {
+  await withPolicy(undefined, async (pool) => {
     await spawnAgent(pool, 'calculator', 'calc');
     const c = new Client(pool);
     for (let i = 0; i < 20; i++) await c.request('calc', 'request', { op: 'add', args: [i, 1] });

@@ -4,33 +4,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { AgentPool, makePolicy, type PoolEvent } from '../../src/sandbox/index.js';
-import { fixtureWasm, recordEvents, spawnAgent, waitForEvent } from '../helpers/agents.js';
-import { tempDir } from '../helpers/tmp.js';
+import { fixtureWasm, spawnAgent, waitForEvent } from '../helpers/agents.js';
+import { withPool } from '../helpers/pool.js';
 
-async function withPool(fn: (pool: AgentPool, events: PoolEvent[]) => Promise<void>): Promise<void> {
-  const dir = tempDir();
-  const pool = await AgentPool.start({
-    databasePath: join(dir.path, 'c.db'),
-    workers: 1,
-    policy: makePolicy({ fuelPerCall: 1e15, maxCallMs: 200 }),
-    restartPolicy: { baseDelayMs: 10, factor: 1, maxDelayMs: 10, maxRestarts: 1, windowMs: 60_000 },
-  });
-  const events = recordEvents(pool);
-  try {
-    await fn(pool, events);
-  } finally {
-    await pool.close();
-    dir.cleanup();
-  }
-}
+const withSpinnerPool = (fn: (pool: AgentPool, events: PoolEvent[]) => Promise<void>) =>
+  withPool(
+    {
+      policy: makePolicy({ fuelPerCall: 1e15, maxCallMs: 200 }),
+      restartPolicy: { baseDelayMs: 10, factor: 1, maxDelayMs: 10, maxRestarts: 1, windowMs: 60_000 },
+    },
+    (pool, { events }) => fn(pool, events),
+  );
 
 const poke = (to: string) => JSON.stringify({ performative: 'request', sender: 'client', receiver: to, content: 'spin' });
 const replacements = (events: PoolEvent[]) => events.filter((e) => e.type === 'worker_replaced').length;
 
 test('recovery - an agent given up on stays failed when its worker is replaced later', async () => {
-  await withPool(async (pool, events) => {
+  await withSpinnerPool(async (pool, events) => {
     const m = pool.admit(fixtureWasm('infinite-loop'));
     await pool.spawn({ name: 'h1', module: m.hash });
     await pool.spawn({ name: 'h2', module: m.hash });
@@ -50,7 +41,7 @@ test('recovery - an agent given up on stays failed when its worker is replaced l
 });
 
 test('recovery - stop and remove asked for during a stuck call are carried out, not undone', async () => {
-  await withPool(async (pool) => {
+  await withSpinnerPool(async (pool) => {
     await spawnAgent(pool, 'echo', 'victim');
     const m = pool.admit(fixtureWasm('infinite-loop'));
     await pool.spawn({ name: 'hog', module: m.hash });
@@ -67,7 +58,7 @@ test('recovery - stop and remove asked for during a stuck call are carried out, 
 });
 
 test('recovery - stats() during a stuck call settles with what it has', async () => {
-  await withPool(async (pool) => {
+  await withSpinnerPool(async (pool) => {
     const m = pool.admit(fixtureWasm('infinite-loop'));
     await pool.spawn({ name: 'hog', module: m.hash });
     pool.deliver('hog', poke('hog'));
@@ -78,7 +69,7 @@ test('recovery - stats() during a stuck call settles with what it has', async ()
 });
 
 test('recovery - messages queued in a killed worker are counted as lost', async () => {
-  await withPool(async (pool, events) => {
+  await withSpinnerPool(async (pool, events) => {
     const m = pool.admit(fixtureWasm('infinite-loop'));
     await pool.spawn({ name: 'hog', module: m.hash });
     for (let i = 0; i < 4; i++) pool.deliver('hog', poke('hog')); // one batch: one runs, three wait

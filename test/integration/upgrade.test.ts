@@ -1,26 +1,15 @@
 /** Module upgrades: immediate and graceful, keeping name, mailbox and key-value state. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { AgentPool } from '../../src/sandbox/index.js';
+import type { AgentPool, PoolEvent } from '../../src/sandbox/index.js';
 import { isCaxtonError } from '../../src/errors.js';
-import { Client, agentWasm, fixtureWasm, recordEvents, spawnAgent } from '../helpers/agents.js';
-import { tempDir } from '../helpers/tmp.js';
+import { Client, agentWasm, fixtureWasm, spawnAgent } from '../helpers/agents.js';
+import { withPool } from '../helpers/pool.js';
 
-async function withPool(fn: (pool: AgentPool) => Promise<void>): Promise<void> {
-  const dir = tempDir();
-  const pool = await AgentPool.start({ databasePath: join(dir.path, 'c.db'), workers: 1 });
-  try {
-    await fn(pool);
-  } finally {
-    await pool.close();
-    dir.cleanup();
-  }
-}
+const withOneWorker = (fn: (pool: AgentPool, events: PoolEvent[]) => Promise<void>) => withPool({}, (pool, { events }) => fn(pool, events));
 
 test('upgrade - immediate: the new version answers next, with the same key-value state', async () => {
-  await withPool(async (pool) => {
-    const events = recordEvents(pool);
+  await withOneWorker(async (pool, events) => {
     await spawnAgent(pool, 'counter', 'x');
     const counter = pool.agent('x')!.module;
     const echo = pool.admit(agentWasm('echo')).hash;
@@ -39,7 +28,7 @@ test('upgrade - immediate: the new version answers next, with the same key-value
 });
 
 test('upgrade - graceful: the messages queued at the upgrade go to the old version, later ones to the new', async () => {
-  await withPool(async (pool) => {
+  await withOneWorker(async (pool) => {
     await spawnAgent(pool, 'counter', 'x');
     const echo = pool.admit(agentWasm('echo')).hash;
     const c = new Client(pool);
@@ -58,7 +47,7 @@ test('upgrade - graceful: the messages queued at the upgrade go to the old versi
 });
 
 test('upgrade - a new version that fails to start leaves the old one running', async () => {
-  await withPool(async (pool) => {
+  await withOneWorker(async (pool) => {
     await spawnAgent(pool, 'counter', 'x');
     const before = pool.agent('x')!.module;
     const bad = pool.admit(fixtureWasm('start-loop')).hash;
@@ -71,7 +60,7 @@ test('upgrade - a new version that fails to start leaves the old one running', a
 });
 
 test('upgrade - only live agents, only admitted modules', async () => {
-  await withPool(async (pool) => {
+  await withOneWorker(async (pool) => {
     await spawnAgent(pool, 'counter', 'x');
     const echo = pool.admit(agentWasm('echo')).hash;
     await assert.rejects(pool.upgrade('x', 'f'.repeat(64)), (e) => isCaxtonError(e, 'CAXTON_ERR_AGENT_START_FAILED'));
