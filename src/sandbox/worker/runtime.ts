@@ -518,16 +518,38 @@ export class WorkerRuntime {
     const reliableId = json.includes('"at-least-once"') ? reliableIdOf(json) : undefined;
     if (reliableId !== undefined && this.#dedup.has(`${agent.name}\n${reliableId}`, Date.now())) {
       agent.duplicates++;
-      this.opts.outbox.ack(reliableId);
+      try {
+        this.opts.outbox.ack(reliableId);
+      } catch (e) {
+        agent.hostFault('outbox ack', e);
+      }
       return;
     }
     const t0 = performance.now();
+    // The watchdog marks, inline rather than through #guard: no closure per message.
+    const w = this.opts.watch;
+    Atomics.store(w, WATCH_AGENT, agent.key);
+    Atomics.add(w, WATCH_SEQ, 1);
+    let rc = 0;
+    let fault: unknown;
+    let crashed = false;
     try {
-      const rc = this.#guard(agent, () => instance.handle(json));
+      rc = instance.handle(json);
+    } catch (e) {
+      crashed = true;
+      fault = e;
+    } finally {
+      Atomics.add(w, WATCH_SEQ, 1);
+    }
+    if (!crashed) {
       if (reliableId !== undefined) {
         // Handled (whatever it answered): acknowledged. A crash leaves it for redelivery.
         this.#dedup.add(`${agent.name}\n${reliableId}`, Date.now());
-        this.opts.outbox.ack(reliableId);
+        try {
+          this.opts.outbox.ack(reliableId);
+        } catch (e) {
+          agent.hostFault('outbox ack (the message may be delivered again)', e);
+        }
       }
       if (rc === 0) {
         agent.breaker.success(); // a few field writes: cheaper than a branch on the state
@@ -535,11 +557,12 @@ export class WorkerRuntime {
         agent.errors++;
         agent.breaker.failure(performance.now());
       }
-    } catch (e) {
+    } else {
       agent.breaker.failure(performance.now());
-      const f = this.#fault(agent, e);
-      // The sender would otherwise wait for an answer that never comes.
-      const reply = systemFailure(json, SystemError.agentCrashed, `${agent.name} crashed while handling the message: ${f.kind}: ${f.message}`);
+      const f = this.#fault(agent, fault);
+      // The sender would otherwise wait for an answer that never comes. An at-least-once message
+      // stays in the outbox and will be redelivered, so its sender is not told it failed.
+      const reply = reliableId !== undefined ? undefined : systemFailure(json, SystemError.agentCrashed, `${agent.name} crashed while handling the message: ${f.kind}: ${f.message}`);
       if (reply !== undefined) this.route(SYSTEM_SENDER, reply.to, reply.json, NORMAL);
     }
     agent.recordLatency(performance.now() - t0);
