@@ -60,6 +60,14 @@ export const ErrorCatalogue = {
     status: 409,
     hint: 'The operation does not apply in the agent\'s current state (see `caxton agent inspect`); for example resume only a suspended agent, restart a stopped or failed one.',
   },
+  CAXTON_ERR_UPGRADE_ROLLED_BACK: {
+    status: 409,
+    hint: 'The new version was rolled back and the previous one keeps running. Read the reason and the agent\'s logs, fix the new version, or loosen the canary limits if they were too strict.',
+  },
+  CAXTON_ERR_UPGRADE_PLAN: {
+    status: 400,
+    hint: 'Canary stages are percentages from 1 to 100, strictly increasing, each with a duration of 0 or more ms; limits are an error rate from 0 to 1, a P99 in ms above 0 and a sample count of 1 or more.',
+  },
   CAXTON_ERR_POOL_CLOSED: {
     status: 503,
     hint: 'The node is shutting down. Retry against a running node.',

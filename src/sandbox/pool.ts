@@ -14,6 +14,7 @@ import { CaxtonError } from '../errors.js';
 import { assertTransition, type AgentState } from '../agents/lifecycle.js';
 import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from '../agents/restart-policy.js';
 import type { CallPhase, FaultKind } from './agent-instance.js';
+import type { CanaryStage } from '../agents/canary-plan.js';
 import { ModuleCache, type CachedModule } from './module-cache.js';
 import { DEFAULT_POLICY, type SandboxPolicy } from './policy.js';
 import { CallWatch, watchIntervalMs } from './watchdog.js';
@@ -24,6 +25,7 @@ import type { ConversationInfo } from './worker/conversations.js';
 import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
 import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from '../messaging/system-messages.js';
 import type { Directory } from '../messaging/directory.js';
+import { canaryPlan, type CanaryPlan } from '../agents/canary-plan.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024; // spec max_message_size
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
@@ -84,6 +86,17 @@ export interface AgentInfo {
   readonly state: AgentState;
   readonly restarts: number;
   readonly lastFault: AgentFaultInfo | undefined;
+  /** A canary upgrade in progress: the new module and the share of messages it takes. */
+  readonly canary: { readonly module: string; readonly percent: number } | undefined;
+}
+
+export type UpgradeStrategy = 'immediate' | 'graceful' | 'canary';
+
+export interface UpgradeOptions {
+  /** @default graceful */
+  readonly strategy?: UpgradeStrategy;
+  /** For `canary`: stages and rollback limits; missing fields take DEFAULT_CANARY_PLAN's. */
+  readonly canary?: Partial<CanaryPlan>;
 }
 
 export type PoolEvent =
@@ -93,6 +106,8 @@ export type PoolEvent =
   | { readonly type: 'agent_start_failed'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   | { readonly type: 'agent_stopped'; readonly name: string; readonly status: number; readonly dropped: number }
   | { readonly type: 'agent_upgraded'; readonly name: string; readonly from: string; readonly to: string }
+  | { readonly type: 'canary_step'; readonly name: string; readonly module: string; readonly percent: number }
+  | { readonly type: 'canary_rolled_back'; readonly name: string; readonly module: string; readonly reason: string }
   | { readonly type: 'agent_log'; readonly name: string; readonly level: number; readonly text: string }
   | { readonly type: 'worker_replaced'; readonly worker: number; readonly reason: string; readonly agents: readonly string[]; readonly lostMessages: number }
   | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string };
@@ -123,6 +138,16 @@ interface AgentRecord {
   drainTimer: NodeJS.Timeout | undefined;
   /** A stop was asked for: a worker replacement or a crash must not bring the agent back. */
   stopRequested: boolean;
+  canary: CanaryRun | undefined;
+}
+
+/** The main thread's side of a canary upgrade: the schedule. The worker enforces the limits. */
+interface CanaryRun {
+  readonly hash: string;
+  readonly plan: CanaryPlan;
+  /** Index of the current stage; -1 until the worker confirmed the canary started. */
+  stage: number;
+  timer: NodeJS.Timeout | undefined;
 }
 
 /** A request sent to every live worker; settles when all answered, or after GATHER_TIMEOUT_MS with what came. */
@@ -297,6 +322,7 @@ export class AgentPool {
       restartTimer: undefined,
       drainTimer: undefined,
       stopRequested: false,
+      canary: undefined,
     };
     this.#agents.set(rec.name, rec);
     this.#byKey.set(rec.key, rec);
@@ -490,8 +516,13 @@ export class AgentPool {
    * `immediate` swaps at the next message boundary; `graceful` lets the old version finish the
    * messages queued now, then swaps. The new version starts before the old one shuts down, so a new
    * version that fails to start leaves the old one running and the promise rejects.
+   *
+   * `canary` runs the new version beside the old one, under the same name, taking a growing share of
+   * the messages stage by stage (worker/canary.ts), and promotes it after the last stage. It is rolled
+   * back, and the promise rejects with CAXTON_ERR_UPGRADE_ROLLED_BACK, when it crashes, crosses its
+   * error-rate or P99 limit, the operator calls `rollbackCanary`, or the agent stops or restarts.
    */
-  upgrade(name: string, moduleHash: string, options: { strategy?: 'immediate' | 'graceful' } = {}): Promise<AgentInfo> {
+  upgrade(name: string, moduleHash: string, options: UpgradeOptions = {}): Promise<AgentInfo> {
     const rec = this.#agents.get(name);
     if (rec === undefined) return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_NOT_FOUND', `no agent named ${name}`, { agent: name }));
     if (!rec.inWorker || !(rec.state === 'running' || rec.state === 'suspended' || rec.state === 'ready')) {
@@ -504,13 +535,75 @@ export class AgentPool {
     if (cached === undefined) {
       return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `module ${moduleHash} has not been admitted on this node`, { module: moduleHash }));
     }
+    const strategy = options.strategy ?? 'graceful';
+    let plan: CanaryPlan | undefined;
+    if (strategy === 'canary') {
+      try {
+        plan = canaryPlan(options.canary);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     const slot = this.#slotOf(rec);
     this.#ensureModule(slot, cached.hash);
     this.#flushDeliveries(slot);
     return new Promise<AgentInfo>((resolve, reject) => {
       this.#upgradeWaiters.set(name, { resolve, reject });
-      this.#post(slot, { op: 'upgrade', name, hash: cached.hash, graceful: (options.strategy ?? 'graceful') === 'graceful' });
+      if (plan === undefined) {
+        this.#post(slot, { op: 'upgrade', name, hash: cached.hash, graceful: strategy === 'graceful' });
+        return;
+      }
+      rec.canary = { hash: cached.hash, plan, stage: -1, timer: undefined };
+      const { maxErrorRate, maxP99Ms, minSamples } = plan;
+      this.#post(slot, { op: 'canary_start', name, hash: cached.hash, percent: (plan.stages[0] as CanaryStage).percent, limits: { maxErrorRate, maxP99Ms, minSamples } });
     });
+  }
+
+  /** Ends a canary upgrade now, promoting the new version. */
+  promoteCanary(name: string): void {
+    const rec = this.#requireCanary(name);
+    this.#post(this.#slotOf(rec), { op: 'canary_end', name, promote: true, reason: '' });
+  }
+
+  /** Ends a canary upgrade now, rolling it back: the old version takes every message again. */
+  rollbackCanary(name: string, reason = 'rolled back by the operator'): void {
+    const rec = this.#requireCanary(name);
+    this.#post(this.#slotOf(rec), { op: 'canary_end', name, promote: false, reason });
+  }
+
+  #requireCanary(name: string): AgentRecord {
+    const rec = this.#require(name);
+    if (rec.canary === undefined || !rec.inWorker) throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${name} has no canary upgrade in progress`, { agent: name });
+    return rec;
+  }
+
+  /** Enters stage `i` of the canary's plan; after the last one, promotes it. */
+  #canaryStage(rec: AgentRecord, run: CanaryRun, i: number): void {
+    if (rec.canary !== run || !rec.inWorker) return;
+    const slot = this.#slotOf(rec);
+    const stage = run.plan.stages[i];
+    if (stage === undefined) {
+      run.timer = undefined;
+      this.#post(slot, { op: 'canary_end', name: rec.name, promote: true, reason: '' });
+      return;
+    }
+    run.stage = i;
+    if (i > 0) this.#post(slot, { op: 'canary_percent', name: rec.name, percent: stage.percent });
+    this.#emit({ type: 'canary_step', name: rec.name, module: run.hash, percent: stage.percent });
+    run.timer = setTimeout(() => this.#canaryStage(rec, run, i + 1), stage.durationMs);
+    run.timer.unref();
+  }
+
+  /** The canary is gone without promotion: the upgrade is over, rolled back. */
+  #canaryRolledBack(rec: AgentRecord, reason: string): void {
+    const run = rec.canary;
+    if (run === undefined) return;
+    if (run.timer !== undefined) clearTimeout(run.timer);
+    rec.canary = undefined;
+    this.#emit({ type: 'canary_rolled_back', name: rec.name, module: run.hash, reason });
+    const w = this.#upgradeWaiters.get(rec.name);
+    this.#upgradeWaiters.delete(rec.name);
+    w?.reject(new CaxtonError('CAXTON_ERR_UPGRADE_ROLLED_BACK', `canary upgrade of ${rec.name} to ${run.hash.slice(0, 12)} rolled back: ${reason}`, { agent: rec.name, module: run.hash, reason }));
   }
 
   /** stopped or failed → loaded → running: starts the agent again from its module, with its state. */
@@ -628,7 +721,10 @@ export class AgentPool {
     this.#closed = true;
     if (this.#watchTimer !== undefined) clearInterval(this.#watchTimer);
     if (this.#loadTimer !== undefined) clearInterval(this.#loadTimer);
-    for (const rec of this.#agents.values()) this.#clearTimers(rec);
+    for (const rec of this.#agents.values()) {
+      this.#clearTimers(rec);
+      if (rec.canary?.timer !== undefined) clearTimeout(rec.canary.timer);
+    }
     const err = new CaxtonError('CAXTON_ERR_POOL_CLOSED', 'the agent pool was closed');
     for (const w of this.#spawnWaiters.values()) w.reject(err);
     for (const list of this.#stopWaiters.values()) for (const w of list) w.reject(err);
@@ -751,6 +847,7 @@ export class AgentPool {
 
   #stopped(rec: AgentRecord, status: number, dropped: number): void {
     this.#clearTimers(rec);
+    this.#canaryRolledBack(rec, 'the agent stopped');
     this.#unregisterCapabilities(rec.name);
     rec.inWorker = false;
     const spawn = this.#spawnWaiters.get(rec.key);
@@ -820,6 +917,7 @@ export class AgentPool {
       const rec = this.#agents.get(name);
       if (rec === undefined) continue;
       rec.inWorker = false;
+      this.#canaryRolledBack(rec, 'its worker was replaced');
       if (rec.state === 'failed' || rec.state === 'stopped') {
         slot.agents.delete(name);
         continue;
@@ -844,6 +942,7 @@ export class AgentPool {
       const rec = this.#agents.get(name);
       if (rec === undefined) continue;
       rec.inWorker = false;
+      this.#canaryRolledBack(rec, 'its worker crashed');
       this.#fail(rec, `its worker crashed ${slot.crashes.length} times in ${WORKER_CRASH_WINDOW_MS / 1000} s (${reason})`);
     }
     slot.agents.clear();
@@ -955,6 +1054,8 @@ export class AgentPool {
         const w = this.#upgradeWaiters.get(msg.name);
         this.#upgradeWaiters.delete(msg.name);
         if (rec === undefined) break;
+        if (rec.canary?.timer !== undefined) clearTimeout(rec.canary.timer);
+        rec.canary = undefined;
         const from = rec.hash;
         rec.hash = msg.hash;
         this.#emit({ type: 'agent_upgraded', name: rec.name, from, to: msg.hash });
@@ -978,7 +1079,19 @@ export class AgentPool {
         else this.#topics.delete(msg.topic);
         break;
       }
+      case 'canary_started': {
+        const rec = this.#agents.get(msg.name);
+        if (rec?.canary !== undefined && rec.canary.hash === msg.hash) this.#canaryStage(rec, rec.canary, 0);
+        break;
+      }
+      case 'canary_ended': {
+        const rec = this.#agents.get(msg.name);
+        if (rec?.canary !== undefined && rec.canary.hash === msg.hash) this.#canaryRolledBack(rec, msg.reason);
+        break;
+      }
       case 'upgrade_failed': {
+        const rec = this.#agents.get(msg.name);
+        if (rec?.canary !== undefined && rec.canary.hash === msg.hash) rec.canary = undefined;
         const w = this.#upgradeWaiters.get(msg.name);
         this.#upgradeWaiters.delete(msg.name);
         w?.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `upgrade of ${msg.name} failed, the previous version keeps running: ${msg.kind} in ${msg.phase}: ${msg.message}`, { agent: msg.name, module: msg.hash }));
@@ -1140,7 +1253,9 @@ function addressOf(json: string): { capability?: string; topic?: string } {
 }
 
 function info(rec: AgentRecord): AgentInfo {
-  return { id: rec.id, name: rec.name, module: rec.hash, worker: rec.worker, state: rec.state, restarts: rec.restarts, lastFault: rec.lastFault };
+  const c = rec.canary;
+  const canary = c === undefined || c.stage < 0 ? undefined : { module: c.hash, percent: (c.plan.stages[c.stage] as CanaryStage).percent };
+  return { id: rec.id, name: rec.name, module: rec.hash, worker: rec.worker, state: rec.state, restarts: rec.restarts, lastFault: rec.lastFault, canary };
 }
 
 function subscribe<T extends unknown[]>(list: Listener<T>[], fn: Listener<T>): () => void {

@@ -65,8 +65,36 @@ export type ToWorker =
   | { readonly op: 'upgrade'; readonly name: string; readonly hash: string; readonly graceful: boolean }
   /** Operator control of circuit breakers: one agent, or every agent of the worker when name is null. */
   | { readonly op: 'circuit'; readonly name: string | null; readonly action: 'force' | 'reset' }
+  /**
+   * Start `hash` as a canary of the agent (see worker/canary.ts) taking `percent` of its messages.
+   * Answered with 'canary_started' or 'upgrade_failed'.
+   */
+  | { readonly op: 'canary_start'; readonly name: string; readonly hash: string; readonly percent: number; readonly limits: CanaryLimits }
+  | { readonly op: 'canary_percent'; readonly name: string; readonly percent: number }
+  /** Promote the canary (answered with 'upgraded') or roll it back (answered with 'canary_ended'). */
+  | { readonly op: 'canary_end'; readonly name: string; readonly promote: boolean; readonly reason: string }
   | { readonly op: 'stats'; readonly reqId: number }
   | { readonly op: 'conversations'; readonly reqId: number };
+
+/** When a canary rolls itself back. */
+export interface CanaryLimits {
+  /** Errors (non-zero results and crashes) over messages handled, 0..1. */
+  readonly maxErrorRate: number;
+  /** P99 of the canary's handling time, ms. */
+  readonly maxP99Ms: number;
+  /** The error rate's denominator is at least this; the P99 is judged from this many timings on. */
+  readonly minSamples: number;
+}
+
+export interface CanaryStats {
+  readonly module: string;
+  readonly percent: number;
+  readonly messagesIn: number;
+  readonly errors: number;
+  readonly faults: number;
+  readonly p99Ms: number;
+  readonly fuelUsed: number;
+}
 
 export type RefusalCode = 'no_agent' | 'mailbox_full' | 'draining' | 'circuit_open';
 
@@ -86,6 +114,8 @@ export interface AgentRuntimeStats {
   readonly circuit: 'closed' | 'open' | 'half-open' | 'forced-open';
   /** At-least-once messages recognised as already handled and dropped. */
   readonly duplicates: number;
+  /** The canary's own share of the counters above, while one runs. */
+  readonly canary?: CanaryStats;
 }
 
 export type FromWorker =
@@ -106,6 +136,9 @@ export type FromWorker =
   /** The agent registered a capability (it does so in agent_init, so this repeats after restarts). */
   | { readonly op: 'capability'; readonly name: string; readonly capability: string }
   | { readonly op: 'topic'; readonly name: string; readonly topic: string; readonly subscribed: boolean }
+  | { readonly op: 'canary_started'; readonly name: string; readonly hash: string }
+  /** The canary was rolled back (by its limits, a crash, or on request) and shut down. */
+  | { readonly op: 'canary_ended'; readonly name: string; readonly hash: string; readonly reason: string }
   | { readonly op: 'upgrade_failed'; readonly name: string; readonly hash: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] }
   | { readonly op: 'conversations'; readonly reqId: number; readonly conversations: ConversationInfo[] };

@@ -58,6 +58,15 @@ port.on('message', (msg: ToWorker) => {
     case 'upgrade':
       runtime.upgrade(msg.name, msg.hash, msg.graceful);
       break;
+    case 'canary_start':
+      runtime.startCanary(msg.name, msg.hash, msg.percent, msg.limits);
+      break;
+    case 'canary_percent':
+      runtime.setCanaryPercent(msg.name, msg.percent);
+      break;
+    case 'canary_end':
+      runtime.endCanary(msg.name, msg.promote, msg.reason);
+      break;
     case 'conversations':
       port.postMessage({ op: 'conversations', reqId: msg.reqId, conversations: runtime.conversations.list() } satisfies FromWorker);
       break;

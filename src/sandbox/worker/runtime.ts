@@ -24,7 +24,8 @@ import { ReplyDeadlines } from './reply-deadlines.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ConversationTable } from './conversations.js';
 import { DedupWindow } from './dedup-window.js';
-import type { RefusalCode } from '../worker-protocol.js';
+import { Canary } from './canary.js';
+import type { CanaryLimits, RefusalCode } from '../worker-protocol.js';
 
 /** The at-least-once outbox, as the worker uses it (storage: src/storage/outbox-store.ts). */
 export interface Outbox {
@@ -97,6 +98,8 @@ class LocalAgent implements AgentServices {
   kvUsage: { keys: number; bytes: number } | undefined;
   /** A graceful upgrade waiting for `remaining` more messages to be handled by the old version. */
   upgrade: { hash: string; module: WebAssembly.Module; remaining: number } | undefined;
+  /** A new version taking a share of the messages (canary upgrade). */
+  canary: Canary | undefined;
   restarts: number;
 
   constructor(
@@ -268,6 +271,7 @@ class LocalAgent implements AgentServices {
       latency: Array.from(this.latency),
       duplicates: this.duplicates,
       circuit: this.breaker.state(performance.now()),
+      ...(this.canary === undefined ? {} : { canary: this.canary.stats() }),
     };
   }
 }
@@ -353,13 +357,10 @@ export class WorkerRuntime {
   /** Starts the new version, then shuts the old one down; on a failed start the old one stays. */
   #swap(agent: LocalAgent, hash: string, module: WebAssembly.Module): void {
     agent.upgrade = undefined;
-    const old = agent.module;
-    agent.module = module;
     let fresh: AgentInstance;
     try {
-      fresh = this.#start(agent);
+      fresh = this.#start(agent, module);
     } catch (e) {
-      agent.module = old;
       const f = asFault(e);
       this.#flush();
       this.opts.post({ op: 'upgrade_failed', name: agent.name, hash, kind: f.kind, phase: f.phase, message: f.message });
@@ -375,9 +376,81 @@ export class WorkerRuntime {
       agent.fuelUsed += previous.totalFuelUsed;
     }
     agent.instance = fresh;
+    agent.module = module;
     this.#flush();
     this.opts.post({ op: 'upgraded', name: agent.name, hash });
     this.#schedule(agent);
+  }
+
+  /** Starts a new version beside the current one, taking `percent` of the agent's messages. */
+  startCanary(name: string, hash: string, percent: number, limits: CanaryLimits): void {
+    const agent = this.#agents.get(name);
+    const module = this.modules.get(hash);
+    if (agent === undefined || module === undefined || agent.canary !== undefined) {
+      const why = agent === undefined ? `no agent named ${name} on this worker` : module === undefined ? `module ${hash} was never sent to this worker` : `agent ${name} already runs a canary`;
+      this.opts.post({ op: 'upgrade_failed', name, hash, kind: 'bad_abi', phase: 'start', message: why });
+      return;
+    }
+    const canary = new Canary(hash, module, percent, limits);
+    try {
+      canary.instance = this.#start(agent, module);
+    } catch (e) {
+      const f = asFault(e);
+      this.#flush();
+      this.opts.post({ op: 'upgrade_failed', name, hash, kind: f.kind, phase: f.phase, message: f.message });
+      return;
+    }
+    agent.canary = canary;
+    this.#flush();
+    this.opts.post({ op: 'canary_started', name, hash });
+  }
+
+  setCanaryPercent(name: string, percent: number): void {
+    const canary = this.#agents.get(name)?.canary;
+    if (canary !== undefined) canary.percent = percent;
+  }
+
+  /** Promotes the canary to be the agent's only version, or rolls it back. */
+  endCanary(name: string, promote: boolean, reason: string): void {
+    const agent = this.#agents.get(name);
+    const canary = agent?.canary;
+    if (agent === undefined || canary === undefined) return;
+    if (!promote || canary.instance === undefined) {
+      this.#rollBack(agent, canary.instance === undefined ? 'the canary crashed' : reason);
+      return;
+    }
+    agent.canary = undefined;
+    const previous = agent.instance;
+    if (previous !== undefined) {
+      try {
+        this.#guard(agent, () => previous.shutdown());
+      } catch (e) {
+        this.log(agent.name, 3, `agent_shutdown of the old version failed: ${asFault(e).message}`);
+      }
+      agent.fuelUsed += previous.totalFuelUsed;
+    }
+    agent.instance = canary.instance;
+    agent.module = canary.module;
+    this.#flush();
+    this.opts.post({ op: 'upgraded', name, hash: canary.hash });
+    this.#schedule(agent);
+  }
+
+  /** Shuts the canary down; the current version takes every message again. */
+  #rollBack(agent: LocalAgent, reason: string): void {
+    const canary = agent.canary as Canary;
+    agent.canary = undefined;
+    const instance = canary.instance;
+    if (instance !== undefined) {
+      try {
+        this.#guard(agent, () => instance.shutdown());
+      } catch (e) {
+        this.log(agent.name, 3, `agent_shutdown of the canary failed: ${asFault(e).message}`);
+      }
+      agent.fuelUsed += instance.totalFuelUsed;
+    }
+    this.#flush();
+    this.opts.post({ op: 'canary_ended', name: agent.name, hash: canary.hash, reason });
   }
 
   /** Operator control of circuit breakers. */
@@ -509,8 +582,9 @@ export class WorkerRuntime {
   }
 
   #handleOne(agent: LocalAgent): void {
-    const instance = agent.instance as AgentInstance;
     const json = agent.mailbox.shift() as string; // runnable: not empty
+    const canary = agent.canary !== undefined && agent.canary.instance !== undefined && agent.canary.takes(json) ? agent.canary : undefined;
+    const instance = (canary === undefined ? agent.instance : canary.instance) as AgentInstance;
     Atomics.store(this.opts.watch, WATCH_QUEUED, --this.#queued);
     agent.messagesIn++;
     agent.deadlines.observe(json);
@@ -559,14 +633,19 @@ export class WorkerRuntime {
       }
     } else {
       agent.breaker.failure(performance.now());
-      const f = this.#fault(agent, fault);
+      const f = canary === undefined ? this.#fault(agent, fault) : this.#canaryFault(agent, canary, fault);
       // The sender would otherwise wait for an answer that never comes. An at-least-once message
       // stays in the outbox and will be redelivered, so its sender is not told it failed.
       const reply = reliableId !== undefined ? undefined : systemFailure(json, SystemError.agentCrashed, `${agent.name} crashed while handling the message: ${f.kind}: ${f.message}`);
       if (reply !== undefined) this.route(SYSTEM_SENDER, reply.to, reply.json, NORMAL);
     }
-    agent.recordLatency(performance.now() - t0);
+    const ms = performance.now() - t0;
+    agent.recordLatency(ms);
     agent.endCall();
+    if (canary !== undefined && agent.canary === canary) {
+      const why = canary.record(ms, rc !== 0);
+      if (why !== undefined) this.#rollBack(agent, why);
+    }
     const up = agent.upgrade;
     if (up !== undefined && --up.remaining <= 0) this.#swap(agent, up.hash, up.module);
   }
@@ -583,8 +662,8 @@ export class WorkerRuntime {
     }
   }
 
-  #start(agent: LocalAgent): AgentInstance {
-    const instance = new AgentInstance(agent.module, agent, this.opts.fuelPerCall);
+  #start(agent: LocalAgent, module: WebAssembly.Module = agent.module): AgentInstance {
+    const instance = new AgentInstance(module, agent, this.opts.fuelPerCall);
     this.#guard(agent, () => {
       instance.instantiate();
       instance.init(agent.initDocument());
@@ -604,6 +683,20 @@ export class WorkerRuntime {
     return f;
   }
 
+  /** A crash of the canary rolls it back; the current version carries on. */
+  #canaryFault(agent: LocalAgent, canary: Canary, e: unknown): AgentFault {
+    agent.errors++;
+    canary.faults++;
+    canary.errors++;
+    canary.messagesIn++;
+    const f = asFault(e);
+    const instance = canary.instance;
+    if (instance !== undefined) agent.fuelUsed += instance.totalFuelUsed;
+    canary.instance = undefined;
+    this.#rollBack(agent, `the canary crashed: ${f.kind} in ${f.phase}: ${f.message}`);
+    return f;
+  }
+
   /** Shuts an agent down and forgets it. */
   #finish(agent: LocalAgent): void {
     if (agent.gone) return;
@@ -617,6 +710,7 @@ export class WorkerRuntime {
         this.log(agent.name, 3, `agent_shutdown failed: ${asFault(e).message}`);
       }
     }
+    if (agent.canary !== undefined) this.#rollBack(agent, 'the agent stopped');
     for (const t of agent.timers.values()) clearTimeout(t);
     agent.timers.clear();
     agent.deadlines.clearAll();
