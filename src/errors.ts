@@ -68,6 +68,10 @@ export const ErrorCatalogue = {
     status: 400,
     hint: 'Canary stages are percentages from 1 to 100, strictly increasing, each with a duration of 0 or more ms; limits are an error rate from 0 to 1, a P99 in ms above 0 and a sample count of 1 or more.',
   },
+  CAXTON_ERR_AGENT_LIMIT: {
+    status: 429,
+    hint: 'Remove agents you no longer need, raise runtime.max_agents, or deploy on another node.',
+  },
   CAXTON_ERR_POOL_CLOSED: {
     status: 503,
     hint: 'The node is shutting down. Retry against a running node.',
@@ -88,6 +92,56 @@ export const ErrorCatalogue = {
   CAXTON_ERR_MESSAGE_SPOOFED: {
     status: 403,
     hint: 'A message may only be sent in the name of its actual sender. Leave sender out (the host fills it in) or set it to your own name.',
+  },
+  CAXTON_ERR_MESSAGE_TIMEOUT: {
+    status: 504,
+    hint: 'No reply came within the timeout. Check that the receiver answers this performative (its logs), or raise --timeout.',
+  },
+  CAXTON_ERR_MESSAGE_UNDELIVERABLE: {
+    status: 404,
+    hint: 'No agent with that name or capability takes messages on this node. Check `caxton agent list` and the agent\'s state.',
+  },
+  // REST API (src/api)
+  CAXTON_ERR_API_UNAUTHORIZED: {
+    status: 401,
+    hint: 'Send a valid API key in "Authorization: Bearer <key>". The first start wrote an admin key to <data_dir>/admin.key; the CLI reads it from there, or from --api-key / CAXTON_API_KEY.',
+  },
+  CAXTON_ERR_API_FORBIDDEN: {
+    status: 403,
+    hint: 'The key\'s role does not include this permission (docs/api.md lists them). Use a key with a stronger role, or ask an admin to create one with `caxton key create`.',
+  },
+  CAXTON_ERR_API_RATE_LIMITED: {
+    status: 429,
+    hint: 'Too many requests with this key. Wait for Retry-After seconds, slow down, or raise security.api.rate_limit.',
+  },
+  CAXTON_ERR_API_INVALID_REQUEST: {
+    status: 400,
+    hint: 'Fix the field named in the message; docs/api.md lists every route with its body and query parameters.',
+  },
+  CAXTON_ERR_API_NOT_FOUND: {
+    status: 404,
+    hint: 'No such route. Every route is under /api/v1; the list is at /api/v1/openapi.json and in docs/api.md.',
+  },
+  CAXTON_ERR_API_BODY_TOO_LARGE: {
+    status: 413,
+    hint: 'The request body is over server.body_limit. Send a smaller module, or raise the limit in the configuration.',
+  },
+  CAXTON_ERR_API_UNSUPPORTED_MEDIA: {
+    status: 415,
+    hint: 'Send application/json, or multipart/form-data where the route accepts a module file.',
+  },
+  CAXTON_ERR_SERVER_NOT_READY: {
+    status: 503,
+    hint: 'The node is starting or stopping. Retry in a moment; /api/v1/ready says when it takes requests.',
+  },
+  CAXTON_ERR_SERVER_INTERNAL: {
+    status: 500,
+    hint: 'A bug in Caxton. The node logged the details with this request\'s id; please report it with that log line.',
+  },
+  // Configuration (src/config)
+  CAXTON_ERR_CONFIG_INVALID: {
+    status: 400,
+    hint: 'Fix each key named in the message at the file:line:col (or --set argument) it gives; docs/configuration.md lists every key with its type, unit and default.',
   },
   // Storage (src/storage)
   CAXTON_ERR_STORAGE_UNAVAILABLE: {

@@ -1,83 +1,268 @@
 /**
  * The composition root: builds one Caxton node from its options and owns the order in which its
  * parts start and stop. Each subsystem is reached only through its module's index.
+ *
+ * Start: database → admin key → worker pool → outbox relay → deployments restored → metrics → API →
+ * ready. Stop (SIGTERM): not ready → API closed → agents drained → pool → metrics → database closed.
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { AgentPool, isReliable, type PoolEvent, type SandboxPolicy } from './sandbox/index.js';
-import { DeadLetterStore, openDatabase, OutboxStore, type SqliteDatabase } from './storage/index.js';
+import type { CapabilityStrategy } from './sandbox/pool.js';
+import type { RestartPolicy } from './agents/restart-policy.js';
+import { ApiKeyStore, DeadLetterStore, DeploymentStore, openDatabase, OutboxStore, SqliteAgentStateStore, type SqliteDatabase, type Synchronous } from './storage/index.js';
 import { DeadLetterQueue } from './messaging/dead-letter-queue.js';
 import { OutboxRelay, type RelayOptions } from './messaging/outbox-relay.js';
+import { MessageJournal } from './messaging/journal.js';
+import { Deployments } from './agents/deployments.js';
+import { AgentLogs } from './observability/agent-logs.js';
+import { NodeMetrics } from './observability/metrics.js';
+import { startMetricsServer, type MetricsServer } from './observability/metrics-server.js';
 import type { Logger } from './observability/logger.js';
+import { ensureAdminKey } from './api/auth.js';
+import { buildApi } from './api/server.js';
+import { streamEvent, type ApiContext, type NodeEvent } from './api/context.js';
+import { VERSION } from './version.js';
+
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ApiOptions {
+  readonly addr: Address;
+  /** @default 64 MiB */
+  readonly bodyLimitBytes?: number;
+  /** @default 50 MiB */
+  readonly maxModuleBytes?: number;
+  /** Per-key token bucket. @default 100/s, burst 200 */
+  readonly rateLimit?: { readonly enabled: boolean; readonly perSecond: number; readonly burst: number };
+}
+
+/** The configuration as the API shows and compares it (src/config provides it). */
+export interface ConfigView {
+  view(): unknown;
+  diff(yaml: string, file: string): { key: string; running: unknown; baseline: unknown }[];
+}
 
 export interface NodeOptions {
-  /** Where the node keeps its SQLite database. @default ./.caxton */
+  /** Where the node keeps its SQLite database and admin key. @default ./.caxton */
   readonly dataDir: string;
   readonly nodeId: string;
   readonly logger: Logger;
   readonly policy?: SandboxPolicy;
+  readonly restartPolicy?: RestartPolicy;
   readonly workers?: number;
+  readonly mailboxCapacity?: number;
+  readonly maxMessageBytes?: number;
+  readonly capabilityStrategy?: CapabilityStrategy;
+  /** Graceful stops and shutdown wait this long for mailboxes to drain, ms. @default 30 s */
+  readonly drainTimeoutMs?: number;
+  readonly maxAgents?: number;
+  readonly synchronous?: Synchronous;
   /** At-least-once redelivery timing. */
   readonly relay?: RelayOptions;
+  /** The REST API; absent: none (embedded use, tests). */
+  readonly api?: ApiOptions;
+  /** The Prometheus endpoint; absent: none. */
+  readonly metrics?: { readonly addr: Address };
+  readonly config?: ConfigView;
 }
+
+const DEFAULT_DRAIN_MS = 30_000;
 
 export class CaxtonNode {
   readonly #db: SqliteDatabase;
+  readonly #events: ((e: NodeEvent) => void)[] = [];
+  #ready = false;
+  #api: FastifyInstance | undefined;
+  #metricsServer: MetricsServer | undefined;
   #stopping: Promise<void> | undefined;
+  readonly startedAt = Date.now();
+  apiAddress: Address | undefined;
+  metricsAddress: Address | undefined;
 
   private constructor(
     readonly options: NodeOptions,
+    readonly dataDir: string,
     readonly databasePath: string,
     db: SqliteDatabase,
     readonly pool: AgentPool,
     readonly deadLetters: DeadLetterQueue,
+    readonly outbox: OutboxStore,
     readonly relay: OutboxRelay,
+    readonly deployments: Deployments,
+    readonly keys: ApiKeyStore,
+    readonly journal: MessageJournal,
+    readonly logs: AgentLogs,
+    readonly metrics: NodeMetrics,
   ) {
     this.#db = db;
   }
 
   static async start(options: NodeOptions): Promise<CaxtonNode> {
+    const log = options.logger;
     const dataDir = resolve(options.dataDir);
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const databasePath = join(dataDir, 'caxton.db');
     // Opened here first so migrations run once, before any worker connects.
-    const db = openDatabase(databasePath);
+    const db = openDatabase(databasePath, options.synchronous === undefined ? {} : { synchronous: options.synchronous });
+    const keys = new ApiKeyStore(db);
+    const admin = ensureAdminKey(keys, dataDir);
+    if (admin.created) log.info({ path: admin.path }, 'created an admin API key; the local CLI reads it from this file');
     const pool = await AgentPool.start({
       databasePath,
       ...(options.policy === undefined ? {} : { policy: options.policy }),
+      ...(options.restartPolicy === undefined ? {} : { restartPolicy: options.restartPolicy }),
       ...(options.workers === undefined ? {} : { workers: options.workers }),
+      ...(options.mailboxCapacity === undefined ? {} : { mailboxCapacity: options.mailboxCapacity }),
+      ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+      ...(options.capabilityStrategy === undefined ? {} : { capabilityStrategy: options.capabilityStrategy }),
       ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
     });
     const deadLetters = new DeadLetterQueue(new DeadLetterStore(db), pool);
+    const outbox = new OutboxStore(db);
     // Replays, from its first scan on, what a previous run left unacknowledged in the outbox.
-    const relay = new OutboxRelay(new OutboxStore(db), pool, deadLetters, options.relay);
-    const node = new CaxtonNode(options, databasePath, db, pool, deadLetters, relay);
-    pool.onEvent((e) => {
-      // At-least-once messages stay in the outbox; the relay dead-letters them if it gives up.
-      if (e.type === 'undeliverable' && !isReliable(e.json)) deadLetters.record(e.to, e.json, e.reason);
-      node.#logEvent(e);
-    });
-    options.logger.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount }, 'caxton node started');
+    const relay = new OutboxRelay(outbox, pool, deadLetters, options.relay);
+    const deployments = new Deployments(pool, new DeploymentStore(db), new SqliteAgentStateStore(db), log.child({ component: 'deployments' }), options.maxAgents);
+    const journal = new MessageJournal();
+    const logs = new AgentLogs();
+    const metrics = new NodeMetrics({ nodeId: options.nodeId, pool, extra: () => ({ outboxPending: outbox.count(), deadLetters: deadLetters.count() }) });
+    const node = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
+    pool.onEvent((e) => node.#onPoolEvent(e));
+    try {
+      const { restored, failed } = await deployments.restore();
+      if (restored + failed > 0) log.info({ restored, failed }, 'deployed agents restored');
+      if (options.metrics !== undefined) {
+        node.#metricsServer = await startMetricsServer({ host: options.metrics.addr.host, port: options.metrics.addr.port, metrics });
+        node.metricsAddress = node.#metricsServer.address;
+      }
+      if (options.api !== undefined) {
+        node.#api = await buildApi(node.#apiContext(options.api));
+        await node.#api.listen({ host: options.api.addr.host, port: options.api.addr.port });
+        const a = node.#api.server.address();
+        node.apiAddress = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : options.api.addr;
+      }
+    } catch (e) {
+      await node.stop();
+      throw e;
+    }
+    node.#ready = true;
+    log.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount, api: node.apiAddress, metrics: node.metricsAddress, version: VERSION }, 'caxton node started');
     return node;
   }
 
-  /** Stops the agents gracefully, then the workers, then closes the database. Idempotent. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /**
+   * Stops taking requests, lets every agent finish its queued messages (up to the drain timeout),
+   * then stops the workers and closes the database. Deployments are not changed: the next start
+   * brings the same agents back. Idempotent.
+   */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       const log = this.options.logger;
-      for (const a of this.pool.list()) {
-        try {
-          await this.pool.stop(a.name, { graceful: true });
-        } catch (e) {
-          log.warn({ agent: a.name, err: e }, 'agent did not stop cleanly');
-        }
-      }
+      this.#ready = false;
+      this.#emit({ type: 'system.shutdown', time: new Date().toISOString(), node_id: this.options.nodeId });
+      if (this.#api !== undefined) await this.#api.close().catch((e: unknown) => log.warn({ err: e }, 'API did not close cleanly'));
+      const drainTimeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
+      await Promise.all(
+        this.pool
+          .list()
+          .filter((a) => a.state !== 'stopped' && a.state !== 'failed')
+          .map((a) => this.pool.stop(a.name, { graceful: true, drainTimeoutMs }).catch((e: unknown) => log.warn({ agent: a.name, err: e }, 'agent did not stop cleanly'))),
+      );
       this.relay.stop();
       await this.pool.close();
+      this.metrics.close();
+      await this.#metricsServer?.close();
       this.#db.close();
       log.info({ nodeId: this.options.nodeId }, 'caxton node stopped');
     })();
     return this.#stopping;
+  }
+
+  /** Subscribes to node and agent events (the API's stream). */
+  onEvent(fn: (e: NodeEvent) => void): () => void {
+    this.#events.push(fn);
+    return () => {
+      const i = this.#events.indexOf(fn);
+      if (i >= 0) this.#events.splice(i, 1);
+    };
+  }
+
+  #emit(e: NodeEvent): void {
+    for (const fn of this.#events) {
+      try {
+        fn(e);
+      } catch {
+        // a subscriber's failure (a closed stream) must not reach the pool
+      }
+    }
+  }
+
+  #onPoolEvent(e: PoolEvent): void {
+    switch (e.type) {
+      case 'undeliverable':
+        // At-least-once messages stay in the outbox; the relay dead-letters them if it gives up.
+        if (!isReliable(e.json)) this.deadLetters.record(e.to, e.json, e.reason);
+        this.journal.recordMessage('undeliverable', e.json, e.reason);
+        break;
+      case 'agent_log':
+        this.logs.add(e.name, e.level, e.text);
+        break;
+      case 'agent_fault':
+        this.journal.add({ time: Date.now(), kind: 'fault', from: e.name, to: e.name, performative: undefined, messageId: undefined, conversationId: undefined, detail: `${e.kind} in ${e.phase}: ${e.message}` });
+        break;
+    }
+    if (this.#events.length > 0) this.#emit(streamEvent(e));
+    this.#logEvent(e);
+  }
+
+  #apiContext(api: ApiOptions): ApiContext {
+    const o = this.options;
+    // The addresses are known only after listen(): the getters read them late.
+    const node = this;
+    const addr = (a: Address | undefined) => (a === undefined ? '' : `${a.host}:${a.port}`);
+    return {
+      nodeId: o.nodeId,
+      version: VERSION,
+      startedAt: this.startedAt,
+      dataDir: this.dataDir,
+      get apiAddr() {
+        return addr(node.apiAddress);
+      },
+      get metricsAddr() {
+        return addr(node.metricsAddress);
+      },
+      logger: o.logger,
+      pool: this.pool,
+      deployments: this.deployments,
+      deadLetters: this.deadLetters,
+      outbox: this.outbox,
+      journal: this.journal,
+      logs: this.logs,
+      keys: this.keys,
+      maxMessageBytes: o.maxMessageBytes ?? 100 * 1024,
+      redeliverAfterMs: o.relay?.baseDelayMs ?? 5000,
+      drainTimeoutMs: o.drainTimeoutMs ?? DEFAULT_DRAIN_MS,
+      rateLimit: api.rateLimit ?? { enabled: true, perSecond: 100, burst: 200 },
+      bodyLimitBytes: api.bodyLimitBytes ?? 64 * 1024 * 1024,
+      maxModuleBytes: api.maxModuleBytes ?? 50 * 1024 * 1024,
+      config: () => o.config?.view() ?? {},
+      diffConfig: (yaml, file) => o.config?.diff(yaml, file) ?? [],
+      backupDatabase: async (path) => {
+        await this.#db.backup(path);
+      },
+      metricsText: () => this.metrics.text(),
+      observeHttp: (m, r, s, sec) => this.metrics.observeHttp(m, r, s, sec),
+      observeRouting: (sec) => this.metrics.observeRouting(sec),
+      onEvent: (fn) => this.onEvent(fn),
+      ready: () => this.#ready,
+    };
   }
 
   #logEvent(e: PoolEvent): void {
@@ -91,8 +276,11 @@ export class CaxtonNode {
       case 'agent_fault':
       case 'agent_start_failed':
       case 'worker_replaced':
-      case 'undeliverable':
+      case 'canary_rolled_back':
         log.warn(e, e.type);
+        break;
+      case 'undeliverable':
+        log.warn({ from: e.from, to: e.to, reason: e.reason }, e.type);
         break;
       default:
         log.info(e, e.type);

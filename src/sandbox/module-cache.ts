@@ -37,6 +37,10 @@ export class ModuleCache {
     return this.#byHash.delete(hash);
   }
 
+  hashes(): string[] {
+    return [...this.#byHash.keys()];
+  }
+
   get size(): number {
     return this.#byHash.size;
   }

@@ -291,6 +291,21 @@ export class AgentPool {
     return this.modules.admit(bytes);
   }
 
+  /**
+   * Forgets compiled modules that no agent of the pool runs and `keep` does not name. Workers keep
+   * their own copy of a module until they are replaced. Returns how many were dropped.
+   */
+  evictModules(keep: ReadonlySet<string>): number {
+    const used = new Set(keep);
+    for (const rec of this.#agents.values()) {
+      used.add(rec.hash);
+      if (rec.canary !== undefined) used.add(rec.canary.hash);
+    }
+    let n = 0;
+    for (const hash of this.modules.hashes()) if (!used.has(hash) && this.modules.delete(hash)) n++;
+    return n;
+  }
+
   /** Starts an agent on the least-loaded worker. Resolves once agent_init returned. */
   spawn(spec: AgentSpec): Promise<AgentInfo> {
     if (this.#closed) return Promise.reject(new CaxtonError('CAXTON_ERR_POOL_CLOSED', 'the agent pool is closed'));

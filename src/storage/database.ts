@@ -52,6 +52,30 @@ const MIGRATIONS: readonly string[] = [
      next_at    INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX outbox_due ON outbox (next_at);`,
+  // 4: what the operator deployed (desired state), the module bytes it needs, and the API keys. A
+  // restarted node rebuilds its agents from these two tables.
+  `CREATE TABLE modules (
+     hash       TEXT    PRIMARY KEY,
+     bytes      BLOB    NOT NULL,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE deployments (
+     name          TEXT    PRIMARY KEY,
+     id            TEXT    NOT NULL UNIQUE,
+     module        TEXT    NOT NULL REFERENCES modules (hash),
+     config        TEXT    NOT NULL,
+     priority      TEXT    NOT NULL,
+     desired_state TEXT    NOT NULL,
+     deployed_at   INTEGER NOT NULL,
+     updated_at    INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE api_keys (
+     id         TEXT    PRIMARY KEY,
+     name       TEXT    NOT NULL,
+     role       TEXT    NOT NULL,
+     hash       TEXT    NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -6,3 +6,7 @@ export { DeadLetterStore, DEFAULT_DEAD_LETTER_CAPACITY } from './dead-letter-sto
 export type { DeadLetter, DeadLetterFilter } from './dead-letter-store.js';
 export { OutboxStore } from './outbox-store.js';
 export type { OutboxEntry } from './outbox-store.js';
+export { DeploymentStore } from './deployment-store.js';
+export type { Deployment, AgentPriority, DesiredState } from './deployment-store.js';
+export { ApiKeyStore, hashKey } from './api-key-store.js';
+export type { ApiKeyRecord } from './api-key-store.js';

@@ -1,0 +1,217 @@
+/**
+ * Deployments: the operator's agents, kept durable. Every change is written to SQLite before the
+ * caller hears it succeeded, and `restore()` brings the node back to that state after a restart or a
+ * kill -9: the same agents, from the same modules, with the same ids, config and running state.
+ *
+ * The pool holds what runs now; this holds what should run. An agent that is deployed but not in the
+ * pool (stopped by the operator, or failed to come back at start) is still listed, as stopped/failed.
+ */
+import { randomUUID } from 'node:crypto';
+import { CaxtonError } from '../errors.js';
+import type { AgentInfo, AgentPool } from '../sandbox/index.js';
+import type { UpgradeOptions } from '../sandbox/pool.js';
+import type { AgentPriority, Deployment, DeploymentStore, DesiredState } from '../storage/index.js';
+import type { AgentStateStore } from '../storage/agent-state-store.js';
+import type { Logger } from '../observability/logger.js';
+
+export const PRIORITIES: readonly AgentPriority[] = ['low', 'normal', 'high', 'critical'];
+
+export interface DeployRequest {
+  readonly name: string;
+  readonly module: Uint8Array;
+  readonly config?: unknown;
+  readonly priority?: AgentPriority;
+  /** Start taking messages at once. @default true */
+  readonly start?: boolean;
+}
+
+/** A deployed agent: its deployment and what the pool says about it now (undefined: not running). */
+export interface DeployedAgent {
+  readonly deployment: Deployment;
+  readonly live: AgentInfo | undefined;
+  /** Why it is not running after a restore, when it failed to come back. */
+  readonly restoreError: string | undefined;
+}
+
+export class Deployments {
+  readonly #restoreErrors = new Map<string, string>();
+
+  constructor(
+    readonly pool: AgentPool,
+    readonly store: DeploymentStore,
+    readonly state: AgentStateStore,
+    readonly logger: Logger,
+    readonly maxAgents = Infinity,
+  ) {
+    // Whatever made the pool swap modules (an immediate, graceful or promoted canary upgrade), the
+    // deployment follows, so a restart brings back the version that was running.
+    pool.onEvent((e) => {
+      if (e.type === 'agent_upgraded' && store.get(e.name) !== undefined) store.setModule(e.name, e.to);
+    });
+  }
+
+  /** Brings back every deployment after a start. Failures are logged and kept, never fatal. */
+  async restore(): Promise<{ restored: number; failed: number }> {
+    this.store.dropUnusedModules();
+    let restored = 0;
+    let failed = 0;
+    for (const d of this.store.list()) {
+      if (d.desiredState === 'stopped') continue;
+      try {
+        await this.#spawn(d, d.desiredState === 'running');
+        if (d.desiredState === 'suspended') this.pool.suspend(d.name);
+        restored++;
+      } catch (e) {
+        failed++;
+        const why = (e as Error).message;
+        this.#restoreErrors.set(d.name, why);
+        this.logger.error({ agent: d.name, err: why }, 'deployed agent did not come back at start');
+      }
+    }
+    return { restored, failed };
+  }
+
+  /** Admits the module, records the deployment, then starts the agent. */
+  async deploy(req: DeployRequest): Promise<DeployedAgent> {
+    if (this.store.get(req.name) !== undefined || this.pool.agent(req.name) !== undefined) {
+      throw new CaxtonError('CAXTON_ERR_AGENT_EXISTS', `an agent named ${req.name} already exists on this node`, { agent: req.name });
+    }
+    if (this.store.count() >= this.maxAgents) {
+      throw new CaxtonError('CAXTON_ERR_AGENT_LIMIT', `this node already has ${this.maxAgents} agents (runtime.max_agents)`, { limit: this.maxAgents });
+    }
+    const cached = this.pool.admit(req.module); // throws on a bad module: nothing recorded
+    const deployment = this.store.add(
+      {
+        name: req.name,
+        id: randomUUID(),
+        module: cached.hash,
+        config: JSON.stringify(req.config ?? {}),
+        priority: req.priority ?? 'normal',
+        desiredState: req.start === false ? 'suspended' : 'running',
+      },
+      req.module,
+    );
+    try {
+      await this.#spawn(deployment, req.start !== false);
+      if (req.start === false) this.pool.suspend(req.name);
+    } catch (e) {
+      // A first start that fails is the deployer's problem, reported at once: nothing stays deployed.
+      this.store.remove(req.name);
+      throw e;
+    }
+    return this.get(req.name) as DeployedAgent;
+  }
+
+  get(name: string): DeployedAgent | undefined {
+    const deployment = this.store.get(name);
+    if (deployment === undefined) return undefined;
+    return { deployment, live: this.pool.agent(name), restoreError: this.#restoreErrors.get(name) };
+  }
+
+  /** Like `get`, but a missing agent is a CAXTON_ERR_AGENT_NOT_FOUND. */
+  require(name: string): DeployedAgent {
+    const a = this.get(name);
+    if (a === undefined) throw new CaxtonError('CAXTON_ERR_AGENT_NOT_FOUND', `no agent named ${name}`, { agent: name });
+    return a;
+  }
+
+  list(): DeployedAgent[] {
+    return this.store.list().map((deployment) => ({ deployment, live: this.pool.agent(deployment.name), restoreError: this.#restoreErrors.get(deployment.name) }));
+  }
+
+  count(): number {
+    return this.store.count();
+  }
+
+  suspend(name: string): DeployedAgent {
+    this.require(name);
+    this.pool.suspend(name);
+    this.#desire(name, 'suspended');
+    return this.require(name);
+  }
+
+  resume(name: string): DeployedAgent {
+    this.require(name);
+    this.pool.resume(name);
+    this.#desire(name, 'running');
+    return this.require(name);
+  }
+
+  async stop(name: string, options: { graceful?: boolean; drainTimeoutMs?: number } = {}): Promise<DeployedAgent> {
+    this.require(name);
+    // Desired first: a crash during the drain must not bring the agent back.
+    this.#desire(name, 'stopped');
+    if (this.pool.agent(name) === undefined) {
+      throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${name} is already stopped`, { agent: name, state: 'stopped' });
+    }
+    await this.pool.stop(name, options);
+    return this.require(name);
+  }
+
+  /** Starts an agent again: a stopped or failed one, one that never came back at start, or a running one (stop, then start). */
+  async restart(name: string): Promise<DeployedAgent> {
+    const { deployment } = this.require(name);
+    if (this.pool.agent(name) === undefined) {
+      await this.#spawn(deployment, true);
+    } else {
+      await this.pool.restart(name);
+    }
+    this.#restoreErrors.delete(name);
+    this.#desire(name, 'running');
+    return this.require(name);
+  }
+
+  /**
+   * Upgrades to a new module. The bytes are stored first; the deployment points at them once the pool
+   * has swapped (at once, after the drain, or when a canary is promoted).
+   */
+  async upgrade(name: string, bytes: Uint8Array, options: UpgradeOptions): Promise<{ agent: DeployedAgent; done: Promise<AgentInfo> }> {
+    this.require(name);
+    const cached = this.pool.admit(bytes);
+    this.store.putModule(cached.hash, bytes);
+    const done = this.pool.upgrade(name, cached.hash, options);
+    if (options.strategy !== 'canary') {
+      await done;
+      return { agent: this.require(name), done };
+    }
+    // A canary runs for minutes: answer once it runs (or failed to start).
+    done.catch(() => {});
+    await new Promise<void>((resolve, reject) => {
+      const off = this.pool.onEvent((e) => {
+        if (e.type === 'canary_step' && e.name === name) {
+          off();
+          resolve();
+        }
+      });
+      done.then(
+        () => (off(), resolve()),
+        (err: unknown) => (off(), reject(err)),
+      );
+    });
+    return { agent: this.require(name), done };
+  }
+
+  /** Forgets an agent: stops it, deletes its deployment and its key-value state. */
+  async remove(name: string): Promise<void> {
+    this.require(name);
+    this.store.setDesiredState(name, 'stopped');
+    if (this.pool.agent(name) !== undefined) await this.pool.remove(name);
+    this.store.remove(name);
+    this.state.clear(name);
+    this.#restoreErrors.delete(name);
+  }
+
+  #desire(name: string, state: DesiredState): void {
+    this.store.setDesiredState(name, state);
+  }
+
+  async #spawn(d: Deployment, start: boolean): Promise<AgentInfo> {
+    let hash = d.module;
+    if (this.pool.modules.get(hash) === undefined) {
+      const bytes = this.store.module(hash);
+      if (bytes === undefined) throw new CaxtonError('CAXTON_ERR_STORAGE_UNAVAILABLE', `module ${hash} of agent ${d.name} is missing from the database`, { agent: d.name });
+      hash = this.pool.admit(bytes).hash;
+    }
+    return this.pool.spawn({ name: d.name, id: d.id, module: hash, config: JSON.parse(d.config) as unknown, start });
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * API keys and roles. A route declares the permission it needs in its `config.permission`; routes
+ * without one are public (health, readiness, the OpenAPI document). Keys are looked up by their
+ * SHA-256, so the database never holds a usable key.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CaxtonError } from '../errors.js';
+import type { ApiKeyRecord, ApiKeyStore } from '../storage/index.js';
+
+export const PERMISSIONS = ['read', 'deploy', 'control', 'send', 'admin'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+export const ROLES = {
+  viewer: ['read'],
+  developer: ['read', 'deploy', 'send'],
+  operator: ['read', 'control', 'send'],
+  admin: PERMISSIONS,
+} as const satisfies Record<string, readonly Permission[]>;
+export type Role = keyof typeof ROLES;
+export const ROLE_NAMES = Object.keys(ROLES) as Role[];
+
+export function isRole(v: unknown): v is Role {
+  return typeof v === 'string' && Object.hasOwn(ROLES, v);
+}
+
+export function roleAllows(role: string, permission: Permission): boolean {
+  return isRole(role) && (ROLES[role] as readonly Permission[]).includes(permission);
+}
+
+/** The file the first start writes the admin key to, and the local CLI reads. */
+export const ADMIN_KEY_FILE = 'admin.key';
+
+export function newKey(): string {
+  return `cax_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * Makes sure `<dataDir>/admin.key` holds a working admin key: on the first start (or when the file
+ * was deleted, or holds a revoked key) a new admin key is created and written, readable by the owner
+ * only. Whoever can write the data dir controls the node anyway.
+ */
+export function ensureAdminKey(store: ApiKeyStore, dataDir: string): { created: boolean; path: string } {
+  const path = join(dataDir, ADMIN_KEY_FILE);
+  if (existsSync(path)) {
+    const key = readFileSync(path, 'utf8').trim();
+    const rec = store.find(key);
+    if (rec !== undefined && rec.role === 'admin') return { created: false, path };
+  }
+  const key = newKey();
+  store.add({ id: randomUUID(), name: 'local-admin', role: 'admin' }, key);
+  writeFileSync(path, `${key}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return { created: true, path };
+}
+
+/** The key presented by a request, from `Authorization: Bearer` or `X-Caxton-Api-Key`. */
+export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const auth = headers['authorization'];
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (m !== null) return m[1];
+  }
+  const k = headers['x-caxton-api-key'];
+  return typeof k === 'string' && k.length > 0 ? k.trim() : undefined;
+}
+
+/** Checks a request's key against a permission. Throws 401/403 CaxtonErrors. */
+export function authorize(store: ApiKeyStore, key: string | undefined, permission: Permission): ApiKeyRecord {
+  if (key === undefined) {
+    throw new CaxtonError('CAXTON_ERR_API_UNAUTHORIZED', 'this route needs an API key: send "Authorization: Bearer <key>"');
+  }
+  // Keys are short; anything longer is not one of ours, and is not worth hashing.
+  const rec = key.length <= 256 ? store.find(key) : undefined;
+  if (rec === undefined) throw new CaxtonError('CAXTON_ERR_API_UNAUTHORIZED', 'the API key is not valid on this node (unknown or revoked)');
+  if (!roleAllows(rec.role, permission)) {
+    throw new CaxtonError('CAXTON_ERR_API_FORBIDDEN', `key "${rec.name}" has role ${rec.role}, which does not include the "${permission}" permission this route needs`, {
+      role: rec.role,
+      permission,
+    });
+  }
+  return rec;
+}

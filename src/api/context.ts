@@ -1,0 +1,69 @@
+/** What the API needs from the node: its parts, each behind the interface of its own module. */
+import type { AgentPool, PoolEvent } from '../sandbox/index.js';
+import type { Deployments } from '../agents/deployments.js';
+import type { DeadLetterQueue } from '../messaging/dead-letter-queue.js';
+import type { MessageJournal } from '../messaging/journal.js';
+import type { AgentLogs } from '../observability/agent-logs.js';
+import type { ApiKeyStore, OutboxStore } from '../storage/index.js';
+import type { Logger } from '../observability/logger.js';
+
+/** An event on the API's stream: a pool event or a node event, as JSON. */
+export interface NodeEvent {
+  readonly type: string;
+  readonly time: string;
+  readonly [field: string]: unknown;
+}
+
+export interface ApiContext {
+  readonly nodeId: string;
+  readonly version: string;
+  readonly startedAt: number;
+  readonly dataDir: string;
+  readonly apiAddr: string;
+  readonly metricsAddr: string;
+  readonly logger: Logger;
+  readonly pool: AgentPool;
+  readonly deployments: Deployments;
+  readonly deadLetters: DeadLetterQueue;
+  readonly outbox: OutboxStore;
+  readonly journal: MessageJournal;
+  readonly logs: AgentLogs;
+  readonly keys: ApiKeyStore;
+  readonly maxMessageBytes: number;
+  /** First redelivery of an at-least-once message sent through the API, ms after sending. */
+  readonly redeliverAfterMs: number;
+  readonly drainTimeoutMs: number;
+  readonly rateLimit: { readonly enabled: boolean; readonly perSecond: number; readonly burst: number };
+  readonly bodyLimitBytes: number;
+  readonly maxModuleBytes: number;
+  /** The running configuration, secrets redacted. */
+  config(): unknown;
+  /** Differences between the running configuration and a YAML text. Throws CAXTON_ERR_CONFIG_INVALID. */
+  diffConfig(yaml: string, file: string): { key: string; running: unknown; baseline: unknown }[];
+  /** A consistent copy of the node's SQLite database at `path` (emergency dumps). */
+  backupDatabase(path: string): Promise<void>;
+  /** The Prometheus exposition (for debug dumps), when metrics are on. */
+  metricsText(): Promise<string>;
+  /** Observes one HTTP request for the metrics. */
+  observeHttp(method: string, route: string, status: number, seconds: number): void;
+  observeRouting(seconds: number): void;
+  /** Node events (deploy, remove, shutdown) and pool events, for the event stream. */
+  onEvent(fn: (e: NodeEvent) => void): () => void;
+  ready(): boolean;
+}
+
+/** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */
+export function streamEvent(e: PoolEvent): NodeEvent {
+  const time = new Date().toISOString();
+  const { type, ...rest } = e;
+  const name = 'name' in rest ? { agent: rest.name } : {};
+  const fields = Object.fromEntries(Object.entries(rest).filter(([k]) => k !== 'name'));
+  switch (type) {
+    case 'worker_replaced':
+      return { type: 'worker.replaced', time, ...fields };
+    case 'undeliverable':
+      return { type: 'message.undeliverable', time, ...fields };
+    default:
+      return { type: `agent.${type.replace(/^agent_/, '')}`, time, ...name, ...fields };
+  }
+}

@@ -1,0 +1,168 @@
+/** Agents: deploy, list, inspect, lifecycle, upgrades, removal, logs and stats. */
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { PRIORITIES } from '../../agents/deployments.js';
+import { canaryPlan, parseCanaryStages, type CanaryPlan } from '../../agents/canary-plan.js';
+import { AGENT_NAME_PATTERN } from '../../messaging/message-schema.js';
+import { LOG_LEVELS } from '../../observability/agent-logs.js';
+import type { ApiContext } from '../context.js';
+import { readUpload } from '../module-upload.js';
+import { agentView, idleStatsView, statsView } from '../views.js';
+
+const Name = Type.String({ pattern: AGENT_NAME_PATTERN, description: 'Agent name' });
+const NameParams = Type.Object({ name: Name });
+type NameParams = Static<typeof NameParams>;
+
+const DeployFields = Type.Object(
+  {
+    name: Name,
+    config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Handed to agent_init' })),
+    priority: Type.Optional(Type.Union(PRIORITIES.map((p) => Type.Literal(p)))),
+    start: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+type DeployFields = Static<typeof DeployFields>;
+
+const CanaryFields = Type.Object(
+  {
+    stages: Type.Optional(Type.Union([Type.String(), Type.Array(Type.Object({ percent: Type.Number(), duration_ms: Type.Number() }, { additionalProperties: false }), { minItems: 1, maxItems: 20 })])),
+    max_error_rate: Type.Optional(Type.Number()),
+    max_p99_ms: Type.Optional(Type.Number()),
+    min_samples: Type.Optional(Type.Integer()),
+  },
+  { additionalProperties: false },
+);
+const UpgradeFields = Type.Object(
+  {
+    strategy: Type.Optional(Type.Union([Type.Literal('immediate'), Type.Literal('graceful'), Type.Literal('canary')])),
+    canary: Type.Optional(CanaryFields),
+  },
+  { additionalProperties: false },
+);
+type UpgradeFields = Static<typeof UpgradeFields>;
+
+const StopBody = Type.Object(
+  { graceful: Type.Optional(Type.Boolean()), drain_timeout_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })) },
+  { additionalProperties: false },
+);
+const LogsQuery = Type.Object(
+  { tail: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), level: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)))) },
+  { additionalProperties: false },
+);
+const ListQuery = Type.Object({ state: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: false });
+const RollbackBody = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }, { additionalProperties: false });
+
+const read = { permission: 'read' } as const;
+const deploy = { permission: 'deploy' } as const;
+const control = { permission: 'control' } as const;
+
+export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { deployments: d } = ctx;
+  const view = (name: string) => agentView(d.require(name));
+
+  app.post('/agents', { config: deploy, schema: { summary: 'Deploy an agent (JSON with base64 module, or multipart)', consumes: ['application/json', 'multipart/form-data'] } }, async (req, reply) => {
+    const { fields, module } = await readUpload<DeployFields>(req, DeployFields, ['config']);
+    const a = await d.deploy({ name: fields.name, module, config: fields.config ?? {}, priority: fields.priority ?? 'normal', start: fields.start ?? true });
+    ctx.logger.info({ agent: fields.name, module: a.deployment.module, key: req.apiKey?.name }, 'agent deployed');
+    return reply.status(201).send(agentView(a));
+  });
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>('/agents', { config: read, schema: { summary: 'List agents', querystring: ListQuery } }, async (req) => {
+    const all = d.list().map(agentView);
+    const agents = req.query.state === undefined ? all : all.filter((a) => a['state'] === req.query.state);
+    return { agents, total: agents.length };
+  });
+
+  app.get<{ Params: NameParams }>('/agents/:name', { config: read, schema: { summary: 'Inspect an agent', params: NameParams } }, async (req) => {
+    const a = d.require(req.params.name);
+    return { ...agentView(a), stats: await statsOf(ctx, req.params.name) };
+  });
+
+  app.get<{ Params: NameParams }>('/agents/:name/stats', { config: read, schema: { summary: 'An agent\'s statistics', params: NameParams } }, async (req) => {
+    d.require(req.params.name);
+    return statsOf(ctx, req.params.name);
+  });
+
+  app.get('/stats/agents', { config: read, schema: { summary: 'Statistics of every agent' } }, async () => ({ agents: (await ctx.pool.stats()).map(statsView) }));
+
+  app.post<{ Params: NameParams }>('/agents/:name/suspend', { config: control, schema: { params: NameParams } }, async (req) => agentView(d.suspend(req.params.name)));
+  app.post<{ Params: NameParams }>('/agents/:name/resume', { config: control, schema: { params: NameParams } }, async (req) => agentView(d.resume(req.params.name)));
+  app.post<{ Params: NameParams }>('/agents/:name/restart', { config: control, schema: { params: NameParams } }, async (req) => agentView(await d.restart(req.params.name)));
+  app.post<{ Params: NameParams; Body: Static<typeof StopBody> }>(
+    '/agents/:name/stop',
+    { config: control, schema: { params: NameParams, body: StopBody } },
+    async (req) => {
+      const b = req.body;
+      return agentView(await d.stop(req.params.name, { graceful: b.graceful ?? true, drainTimeoutMs: b.drain_timeout_ms ?? ctx.drainTimeoutMs }));
+    },
+  );
+
+  app.post<{ Params: NameParams }>(
+    '/agents/:name/upgrade',
+    { config: deploy, schema: { summary: 'Upgrade to a new module: immediate, graceful or canary', params: NameParams, consumes: ['application/json', 'multipart/form-data'] } },
+    async (req, reply) => {
+      const { fields, module } = await readUpload<UpgradeFields>(req, UpgradeFields, ['canary']);
+      const strategy = fields.strategy ?? 'graceful';
+      const canary = strategy === 'canary' ? canaryOptions(fields.canary) : undefined;
+      const { agent, done } = await d.upgrade(req.params.name, module, { strategy, ...(canary === undefined ? {} : { canary }) });
+      if (strategy !== 'canary') return agentView(agent);
+      done.then(
+        (info) => ctx.logger.info({ agent: info.name, module: info.module }, 'canary promoted'),
+        (e: unknown) => ctx.logger.warn({ agent: req.params.name, err: (e as Error).message }, 'canary rolled back'),
+      );
+      return reply.status(202).send(agentView(agent));
+    },
+  );
+  app.post<{ Params: NameParams }>('/agents/:name/canary/promote', { config: deploy, schema: { params: NameParams } }, async (req, reply) => {
+    d.require(req.params.name);
+    ctx.pool.promoteCanary(req.params.name);
+    return reply.status(202).send(view(req.params.name));
+  });
+  app.post<{ Params: NameParams; Body: Static<typeof RollbackBody> }>(
+    '/agents/:name/canary/rollback',
+    { config: deploy, schema: { params: NameParams, body: RollbackBody } },
+    async (req, reply) => {
+      d.require(req.params.name);
+      ctx.pool.rollbackCanary(req.params.name, req.body.reason ?? `rolled back by ${req.apiKey?.name ?? 'the operator'}`);
+      return reply.status(202).send(view(req.params.name));
+    },
+  );
+
+  app.delete<{ Params: NameParams }>('/agents/:name', { config: deploy, schema: { summary: 'Remove an agent and its key-value state', params: NameParams } }, async (req) => {
+    await d.remove(req.params.name);
+    ctx.logs.forget(req.params.name);
+    ctx.logger.info({ agent: req.params.name, key: req.apiKey?.name }, 'agent removed');
+    return { name: req.params.name, removed: true };
+  });
+
+  app.get<{ Params: NameParams; Querystring: Static<typeof LogsQuery> }>(
+    '/agents/:name/logs',
+    { config: read, schema: { summary: 'The last log lines of an agent', params: NameParams, querystring: LogsQuery } },
+    async (req) => {
+      d.require(req.params.name);
+      return { logs: ctx.logs.tail(req.params.name, req.query.tail ?? 100, req.query.level ?? 'trace').map((l) => ({ time: new Date(l.time).toISOString(), level: l.level, text: l.text })) };
+    },
+  );
+}
+
+async function statsOf(ctx: ApiContext, name: string): Promise<Record<string, unknown>> {
+  const s = (await ctx.pool.stats()).find((x) => x.name === name);
+  if (s !== undefined) return statsView(s);
+  return idleStatsView(name, String(agentView(ctx.deployments.require(name))['state']));
+}
+
+/** The API's snake_case canary fields as a plan (validated by canaryPlan). */
+function canaryOptions(c: UpgradeFields['canary']): Partial<CanaryPlan> {
+  if (c === undefined) return {};
+  const stages = c.stages === undefined ? undefined : typeof c.stages === 'string' ? parseCanaryStages(c.stages) : c.stages.map((s) => ({ percent: s.percent, durationMs: s.duration_ms }));
+  const plan: Partial<CanaryPlan> = {
+    ...(stages === undefined ? {} : { stages }),
+    ...(c.max_error_rate === undefined ? {} : { maxErrorRate: c.max_error_rate }),
+    ...(c.max_p99_ms === undefined ? {} : { maxP99Ms: c.max_p99_ms }),
+    ...(c.min_samples === undefined ? {} : { minSamples: c.min_samples }),
+  };
+  canaryPlan(plan); // refuse a bad plan before anything is stored
+  return plan;
+}
+

@@ -1,0 +1,52 @@
+/** The event stream: Server-Sent Events of agent and node events, filtered by type. */
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { ApiContext, NodeEvent } from '../context.js';
+
+const EventsQuery = Type.Object({ types: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false });
+
+/** A comment line this often keeps proxies and idle-timeouts from closing the stream. */
+const KEEPALIVE_MS = 15_000;
+/** A client that reads slower than events come is cut off beyond this many buffered bytes. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get<{ Querystring: Static<typeof EventsQuery> }>(
+    '/events',
+    { config: { permission: 'read' }, schema: { summary: 'Server-Sent Events: agent and node events', querystring: EventsQuery } },
+    (req, reply) => {
+      const wanted = typeFilter(req.query.types);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      res.write(': connected\n\n');
+      const send = (e: NodeEvent) => {
+        if (!wanted(e.type)) return;
+        if (res.writableLength > MAX_BUFFERED_BYTES) {
+          res.destroy();
+          return;
+        }
+        res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+      };
+      const off = ctx.onEvent(send);
+      const keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
+      keepalive.unref();
+      const close = () => {
+        off();
+        clearInterval(keepalive);
+      };
+      res.on('close', close);
+      res.on('error', close);
+    },
+  );
+}
+
+/** `agent.*,message.undeliverable` → a predicate; empty or missing: everything. */
+export function typeFilter(types: string | undefined): (type: string) => boolean {
+  const pats = (types ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+  if (pats.length === 0 || pats.includes('*')) return () => true;
+  return (type) => pats.some((p) => (p.endsWith('*') ? type.startsWith(p.slice(0, -1)) : type === p));
+}

@@ -1,0 +1,36 @@
+/** API keys: list, create (the key is shown once), revoke. */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { CaxtonError } from '../../errors.js';
+import { ROLE_NAMES, newKey } from '../auth.js';
+import type { ApiContext } from '../context.js';
+import type { RateLimiter } from '../rate-limit.js';
+
+const CreateBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.@:-]+$' }), role: Type.Union(ROLE_NAMES.map((r) => Type.Literal(r))) },
+  { additionalProperties: false },
+);
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export function registerKeyRoutes(app: FastifyInstance, ctx: ApiContext, limiter: RateLimiter): void {
+  const admin = { permission: 'admin' } as const;
+  const view = (k: { id: string; name: string; role: string; createdAt: number }) => ({ id: k.id, name: k.name, role: k.role, created_at: new Date(k.createdAt).toISOString() });
+
+  app.get('/keys', { config: admin }, async () => ({ keys: ctx.keys.list().map(view) }));
+  app.post<{ Body: Static<typeof CreateBody> }>('/keys', { config: admin, schema: { body: CreateBody } }, async (req, reply) => {
+    const key = newKey();
+    const rec = ctx.keys.add({ id: randomUUID(), name: req.body.name, role: req.body.role }, key);
+    ctx.logger.info({ key: rec.name, role: rec.role, by: req.apiKey?.name }, 'API key created');
+    return reply.status(201).send({ ...view(rec), key });
+  });
+  app.delete<{ Params: Static<typeof IdParams> }>('/keys/:id', { config: admin, schema: { params: IdParams } }, async (req) => {
+    if (req.apiKey?.id === req.params.id) {
+      throw new CaxtonError('CAXTON_ERR_API_FORBIDDEN', 'a key cannot revoke itself: revoke it with another admin key', { id: req.params.id });
+    }
+    if (!ctx.keys.remove(req.params.id)) throw new CaxtonError('CAXTON_ERR_API_NOT_FOUND', `no API key with id ${req.params.id}`, { id: req.params.id });
+    limiter.forget(req.params.id);
+    ctx.logger.info({ id: req.params.id, by: req.apiKey?.name }, 'API key revoked');
+    return { id: req.params.id, revoked: true };
+  });
+}

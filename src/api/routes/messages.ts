@@ -1,0 +1,188 @@
+/** Messages: send (optionally waiting for the reply), conversations and their traces, analysis. */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { CaxtonError } from '../../errors.js';
+import { validateMessage } from '../../messaging/validate.js';
+import { SYSTEM_SENDER } from '../../messaging/system-messages.js';
+import { priorityLevel, type PriorityLevel } from '../../sandbox/worker/mailbox.js';
+import type { ApiContext } from '../context.js';
+import { ReplyWaiters } from '../reply-waiters.js';
+
+/** Who the API sends as when the caller does not say. */
+export const API_SENDER = 'api';
+
+const SendQuery = Type.Object(
+  {
+    wait_reply: Type.Optional(Type.Boolean()),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 300_000 })),
+  },
+  { additionalProperties: false },
+);
+const ConversationParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
+const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });
+const AnalyzeQuery = Type.Object(
+  { pattern: Type.String({ minLength: 1, maxLength: 500 }), last_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 86_400_000 })) },
+  { additionalProperties: false },
+);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const waiters = new ReplyWaiters();
+  // Messages agents send to names outside the pool (API callers): replies, journalled either way.
+  ctx.pool.onExternal((_from, _to, json) => {
+    waiters.offer(json);
+    ctx.journal.recordMessage('reply', json);
+  });
+
+  app.post<{ Querystring: Static<typeof SendQuery> }>(
+    '/messages',
+    { config: { permission: 'send' }, schema: { summary: 'Send a FIPA-ACL message (docs/messages.md)', querystring: SendQuery } },
+    async (req, reply) => {
+      const body = req.body;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', 'body must be a FIPA-ACL message as a JSON object (docs/messages.md)', { field: 'body' });
+      }
+      const raw = body as Record<string, unknown>;
+      const sender = raw['sender'] ?? API_SENDER;
+      if (typeof sender === 'string' && (sender === SYSTEM_SENDER || ctx.deployments.get(sender) !== undefined)) {
+        throw new CaxtonError('CAXTON_ERR_MESSAGE_SPOOFED', `sender "${sender}" is ${sender === SYSTEM_SENDER ? 'the node itself' : 'an agent of this node'}; the API may not send in its name`, { field: '/sender' });
+      }
+      raw['sender'] = sender;
+      raw['conversation_id'] ??= randomUUID();
+      const wait = req.query.wait_reply === true;
+      if (wait) raw['reply_with'] ??= `api-${randomUUID()}`;
+      const msg = validateMessage(raw, { maxBytes: ctx.maxMessageBytes, complete: true });
+      const json = JSON.stringify(msg);
+      const t0 = performance.now();
+      const waiting = wait ? waiters.wait(msg.reply_with as string, req.query.timeout_ms ?? 30_000) : undefined;
+      let deliveredTo: string;
+      try {
+        deliveredTo = deliver(ctx, msg.receiver, msg.capability, msg.topic, json, priorityLevel(msg.priority), msg.delivery === 'at-least-once' ? msg.message_id : undefined);
+      } catch (e) {
+        waiting?.cancel();
+        throw e;
+      }
+      ctx.observeRouting((performance.now() - t0) / 1000);
+      ctx.journal.recordMessage('sent', json, `via API by key ${req.apiKey?.name ?? '?'}`);
+      req.log.debug({ message_id: msg.message_id, conversation_id: msg.conversation_id, trace: msg.trace_context?.traceparent }, 'message sent');
+      const head = { message_id: msg.message_id, conversation_id: msg.conversation_id, delivered_to: deliveredTo };
+      if (waiting === undefined) return reply.status(202).send(head);
+      const { reply: answer, interim } = await waiting.promise;
+      if (answer === undefined) {
+        throw new CaxtonError('CAXTON_ERR_MESSAGE_TIMEOUT', `no reply to message ${msg.message_id} within ${req.query.timeout_ms ?? 30_000} ms (it was delivered)`, {
+          message_id: msg.message_id,
+          conversation_id: msg.conversation_id,
+        });
+      }
+      return { ...head, reply: JSON.parse(answer) as unknown, interim: interim.map((j) => JSON.parse(j) as unknown) };
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof LimitQuery> }>('/conversations', { config: { permission: 'read' }, schema: { querystring: LimitQuery } }, async (req) => {
+    const all = await ctx.pool.conversations();
+    all.sort((a, b) => b.lastActiveAt - a.lastActiveAt);
+    return { conversations: all.slice(0, req.query.limit ?? 100).map(conversationView) };
+  });
+
+  app.get<{ Params: Static<typeof ConversationParams> }>('/conversations/:id', { config: { permission: 'read' }, schema: { params: ConversationParams } }, async (req) => {
+    const id = req.params.id;
+    const c = (await ctx.pool.conversations()).find((x) => x.id === id);
+    const trace = ctx.journal.conversation(id);
+    if (c === undefined && trace.length === 0) {
+      throw new CaxtonError('CAXTON_ERR_API_NOT_FOUND', `no conversation ${id} is known (idle conversations are forgotten after 5 minutes)`, { conversation_id: id });
+    }
+    return {
+      conversation: c === undefined ? null : conversationView(c),
+      trace: trace.map((e) => ({ time: iso(e.time), kind: e.kind, from: e.from, to: e.to, performative: e.performative ?? null, message_id: e.messageId ?? null, detail: e.detail ?? null })),
+    };
+  });
+
+  app.get<{ Querystring: Static<typeof AnalyzeQuery> }>(
+    '/messages/analyze',
+    { config: { permission: 'read' }, schema: { summary: 'Group failures, dead letters and log lines matching a pattern', querystring: AnalyzeQuery } },
+    async (req) => analyze(ctx, req.query.pattern, req.query.last_ms ?? 3_600_000),
+  );
+}
+
+/** Hands a message to its receiver, capability or topic. Returns where it went; throws when nowhere. */
+function deliver(ctx: ApiContext, receiver: string | undefined, capability: string | undefined, topic: string | undefined, json: string, priority: PriorityLevel, reliableId: string | undefined): string {
+  const pool = ctx.pool;
+  if (topic !== undefined) return `topic:${pool.publish(topic, json, '', priority)}`;
+  if (reliableId !== undefined && receiver !== undefined) {
+    if (ctx.deployments.get(receiver) === undefined && pool.agent(receiver) === undefined) throw undeliverable(`no agent named ${receiver}`);
+    // Durable before the caller hears "accepted": from here on the relay delivers it, even after a crash.
+    ctx.outbox.add(reliableId, receiver, json, Date.now() + ctx.redeliverAfterMs);
+    pool.deliver(receiver, json, priority); // refused now (stopped, full): the relay retries
+    return 'local';
+  }
+  if (capability !== undefined) {
+    const to = pool.deliverToCapability(capability, json, priority);
+    if (to === undefined) throw undeliverable(`no running agent provides capability ${JSON.stringify(capability)}`);
+    return to;
+  }
+  const to = receiver as string;
+  if (pool.deliver(to, json, priority)) return 'local';
+  const info = pool.agent(to);
+  if (info !== undefined || ctx.deployments.get(to) !== undefined) {
+    throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${to} takes no messages now: it is ${info?.state ?? 'stopped'}`, { agent: to, state: info?.state ?? 'stopped' });
+  }
+  const where = pool.route(to, json, priority, API_SENDER);
+  if (where === 'remote') return 'remote';
+  throw undeliverable(`no agent named ${to}`);
+}
+
+function undeliverable(why: string): CaxtonError {
+  return new CaxtonError('CAXTON_ERR_MESSAGE_UNDELIVERABLE', why);
+}
+
+function conversationView(c: { id: string; protocol: string | undefined; participants: readonly string[]; messages: number; startedAt: number; lastActiveAt: number; lastPerformative: string | undefined }) {
+  return {
+    id: c.id,
+    protocol: c.protocol ?? null,
+    participants: c.participants,
+    messages: c.messages,
+    started_at: iso(c.startedAt),
+    last_active_at: iso(c.lastActiveAt),
+    last_performative: c.lastPerformative ?? null,
+  };
+}
+
+interface Group {
+  kind: string;
+  agent: string;
+  reason: string;
+  count: number;
+  last_at: number;
+}
+
+/** Matches `pattern` against failures, undeliverable messages, dead letters and agent log lines of the window. */
+function analyze(ctx: ApiContext, pattern: string, lastMs: number) {
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern, 'i');
+  } catch (e) {
+    throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', `query.pattern is not a valid regular expression: ${(e as Error).message}`, { field: 'query.pattern' });
+  }
+  const since = Date.now() - lastMs;
+  const groups = new Map<string, Group>();
+  const hit = (kind: string, agent: string, reason: string, at: number) => {
+    if (!re.test(reason) && !re.test(kind)) return;
+    // Numbers and ids vary per occurrence; grouping on them would give one group per line.
+    const shape = reason.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/gi, '<id>').replace(/\d+/g, 'N').slice(0, 200);
+    const key = `${kind}\n${agent}\n${shape}`;
+    const g = groups.get(key) ?? { kind, agent, reason: shape, count: 0, last_at: 0 };
+    g.count++;
+    g.last_at = Math.max(g.last_at, at);
+    groups.set(key, g);
+  };
+  for (const e of ctx.journal.since(since)) {
+    if (e.kind === 'sent' || e.kind === 'reply') continue;
+    hit(e.kind, e.kind === 'failure' ? e.to : e.to || e.from, e.detail ?? '', e.time);
+  }
+  for (const l of ctx.deadLetters.list({}, 10_000)) if (l.createdAt >= since) hit('dead_letter', l.receiver, l.reason, l.createdAt);
+  for (const l of ctx.logs.since(since)) if (l.level === 'warn' || l.level === 'error') hit(`log.${l.level}`, l.agent, l.text, l.time);
+  const list = [...groups.values()].sort((a, b) => b.count - a.count);
+  return { pattern, since: iso(since), total: list.reduce((n, g) => n + g.count, 0), groups: list.map((g) => ({ ...g, last_at: iso(g.last_at) })) };
+}

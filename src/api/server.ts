@@ -1,0 +1,99 @@
+/**
+ * The REST management API (docs/api.md): fastify with TypeBox route schemas, one error shape, API-key
+ * authentication with roles, a per-key rate limit, and the OpenAPI document built from the routes.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import { CaxtonError } from '../errors.js';
+import type { ApiKeyRecord } from '../storage/index.js';
+import { authorize, presentedKey, type Permission } from './auth.js';
+import type { ApiContext } from './context.js';
+import { installErrorHandling } from './errors.js';
+import { RateLimiter } from './rate-limit.js';
+import { registerAgentRoutes } from './routes/agents.js';
+import { registerEventRoutes } from './routes/events.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerKeyRoutes } from './routes/keys.js';
+import { registerMessageRoutes } from './routes/messages.js';
+import { registerOperationRoutes } from './routes/operations.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The permission a route needs; none: public. */
+    permission?: Permission;
+  }
+  interface FastifyRequest {
+    apiKey?: ApiKeyRecord;
+  }
+}
+
+export const API_PREFIX = '/api/v1';
+
+export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    // Per-request lines at 1,000s of requests/s would drown the log; errors are logged by the handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: ctx.bodyLimitBytes,
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    ajv: { customOptions: { allErrors: false, coerceTypes: true, removeAdditional: false } },
+  });
+  installErrorHandling(app);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Caxton management API', version: ctx.version, description: 'See docs/api.md.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(multipart, { limits: { fileSize: ctx.maxModuleBytes, files: 1, fields: 16, fieldSize: 1024 * 1024, parts: 20 } });
+
+  const limiter = new RateLimiter(ctx.rateLimit.perSecond, ctx.rateLimit.burst);
+  app.addHook('onRequest', async (req, reply) => {
+    const permission = req.routeOptions.config.permission;
+    if (permission === undefined) return; // public
+    if (!ctx.ready()) throw new CaxtonError('CAXTON_ERR_SERVER_NOT_READY', 'the node is not ready: it is starting or stopping');
+    const key = authorize(ctx.keys, presentedKey(req.headers), permission);
+    req.apiKey = key;
+    if (!ctx.rateLimit.enabled) return;
+    const d = limiter.take(key.id);
+    void reply.header('x-ratelimit-limit', d.limit).header('x-ratelimit-remaining', d.remaining).header('x-ratelimit-reset', d.resetAt);
+    if (!d.allowed) {
+      throw new CaxtonError('CAXTON_ERR_API_RATE_LIMITED', `rate limit of ${ctx.rateLimit.perSecond} requests/s (burst ${ctx.rateLimit.burst}) reached for key "${key.name}"`, {
+        retryAfter: d.retryAfter,
+      });
+    }
+  });
+  // A POST with no body means "no options": validate it as {} so optional fields take their defaults.
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && req.method !== 'GET' && req.method !== 'HEAD') req.body = {};
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    ctx.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  await app.register(
+    async (api) => {
+      registerHealthRoutes(api, ctx);
+      registerAgentRoutes(api, ctx);
+      registerMessageRoutes(api, ctx);
+      registerOperationRoutes(api, ctx);
+      registerEventRoutes(api, ctx);
+      registerKeyRoutes(api, ctx, limiter);
+    },
+    { prefix: API_PREFIX },
+  );
+  await app.ready();
+  return app;
+}
+
+/** Parses "host:port" (IPv6 in brackets). */
+export function parseHostPort(addr: string, what: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr.trim());
+  const port = m === null ? NaN : Number(m[3]);
+  if (m === null || port > 65535) throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', `${what} "${addr}" is not host:port (for example 127.0.0.1:8080)`);
+  return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : (m[2] as string)), port };
+}

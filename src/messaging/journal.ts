@@ -1,0 +1,90 @@
+/**
+ * A bounded in-memory journal of the messages and failures the main thread sees: what the API sent,
+ * replies to API callers, undeliverable messages and system failures. It backs `caxton trace` and
+ * `caxton analyze messages`. Messages between agents of one worker never reach the main thread and
+ * are not in it; the conversation table (pool.conversations()) counts those.
+ */
+export type JournalKind = 'sent' | 'reply' | 'undeliverable' | 'failure' | 'fault';
+
+export interface JournalEntry {
+  readonly time: number;
+  readonly kind: JournalKind;
+  readonly from: string;
+  readonly to: string;
+  readonly performative: string | undefined;
+  readonly messageId: string | undefined;
+  readonly conversationId: string | undefined;
+  /** Why (undeliverable, failure, fault), or a short summary. */
+  readonly detail: string | undefined;
+}
+
+interface Envelope {
+  performative?: unknown;
+  message_id?: unknown;
+  conversation_id?: unknown;
+  sender?: unknown;
+  receiver?: unknown;
+  capability?: unknown;
+  content?: unknown;
+}
+
+export class MessageJournal {
+  #ring: JournalEntry[] = [];
+  #next = 0;
+
+  constructor(readonly capacity = 50_000) {}
+
+  /** Records a message given as JSON text (parsed here, off the agents' path). */
+  recordMessage(kind: JournalKind, json: string, detail?: string, time = Date.now()): void {
+    let m: Envelope = {};
+    try {
+      m = JSON.parse(json) as Envelope;
+    } catch {
+      // kept with what we know
+    }
+    const to = typeof m.receiver === 'string' ? m.receiver : typeof m.capability === 'string' ? `capability:${m.capability}` : '';
+    if (kind === 'sent' || kind === 'reply') {
+      // A system failure is a reply too; name it as such, with its reason.
+      if (m.performative === 'failure' && m.sender === 'caxton') kind = 'failure';
+    }
+    this.add({
+      time,
+      kind,
+      from: typeof m.sender === 'string' ? m.sender : '',
+      to,
+      performative: str(m.performative),
+      messageId: str(m.message_id),
+      conversationId: str(m.conversation_id),
+      detail: detail ?? (kind === 'failure' ? summary(m.content) : undefined),
+    });
+  }
+
+  add(e: JournalEntry): void {
+    if (this.#ring.length < this.capacity) this.#ring.push(e);
+    else this.#ring[this.#next] = e;
+    this.#next = (this.#next + 1) % this.capacity;
+  }
+
+  /** Entries in time order. */
+  entries(): JournalEntry[] {
+    return this.#ring.length < this.capacity ? [...this.#ring] : [...this.#ring.slice(this.#next), ...this.#ring.slice(0, this.#next)];
+  }
+
+  conversation(id: string): JournalEntry[] {
+    return this.entries().filter((e) => e.conversationId === id);
+  }
+
+  since(time: number): JournalEntry[] {
+    return this.entries().filter((e) => e.time >= time);
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function summary(content: unknown): string | undefined {
+  if (content === undefined) return undefined;
+  const text = typeof content === 'string' ? content : JSON.stringify(content);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}

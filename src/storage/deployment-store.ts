@@ -1,0 +1,129 @@
+/**
+ * The operator's desired state: which agents are deployed, from which module, with which config, and
+ * whether they should be running. Written before the API answers, so a deployment the operator was
+ * told about survives a kill -9; the node rebuilds its agents from it at start.
+ */
+import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from './database.js';
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+export type AgentPriority = 'low' | 'normal' | 'high' | 'critical';
+/** What the node brings back at start: running, suspended (held), or stopped (not started). */
+export type DesiredState = 'running' | 'suspended' | 'stopped';
+
+export interface Deployment {
+  readonly name: string;
+  readonly id: string;
+  readonly module: string;
+  /** The agent's config as JSON text. */
+  readonly config: string;
+  readonly priority: AgentPriority;
+  readonly desiredState: DesiredState;
+  readonly deployedAt: number;
+  readonly updatedAt: number;
+}
+
+interface Row {
+  name: string;
+  id: string;
+  module: string;
+  config: string;
+  priority: AgentPriority;
+  desired_state: DesiredState;
+  deployed_at: number;
+  updated_at: number;
+}
+
+export class DeploymentStore {
+  readonly #putModule: Statement;
+  readonly #getModule: Statement;
+  readonly #dropUnused: Statement;
+  readonly #insert: Statement;
+  readonly #get: Statement;
+  readonly #list: Statement;
+  readonly #setState: Statement;
+  readonly #setModule: Statement;
+  readonly #delete: Statement;
+  readonly #count: Statement;
+
+  constructor(readonly db: SqliteDatabase) {
+    this.#putModule = db.prepare('INSERT OR IGNORE INTO modules (hash, bytes, created_at) VALUES (?, ?, ?)');
+    this.#getModule = db.prepare('SELECT bytes FROM modules WHERE hash = ?').pluck();
+    this.#dropUnused = db.prepare('DELETE FROM modules WHERE hash NOT IN (SELECT module FROM deployments)');
+    this.#insert = db.prepare(
+      'INSERT INTO deployments (name, id, module, config, priority, desired_state, deployed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.#get = db.prepare('SELECT * FROM deployments WHERE name = ?');
+    this.#list = db.prepare('SELECT * FROM deployments ORDER BY deployed_at, name');
+    this.#setState = db.prepare('UPDATE deployments SET desired_state = ?, updated_at = ? WHERE name = ?');
+    this.#setModule = db.prepare('UPDATE deployments SET module = ?, updated_at = ? WHERE name = ?');
+    this.#delete = db.prepare('DELETE FROM deployments WHERE name = ?');
+    this.#count = db.prepare('SELECT count(*) FROM deployments').pluck();
+  }
+
+  /** Keeps module bytes under their hash (idempotent). */
+  putModule(hash: string, bytes: Uint8Array, now = Date.now()): void {
+    this.#putModule.run(hash, bytes, now);
+  }
+
+  module(hash: string): Uint8Array | undefined {
+    return this.#getModule.get(hash) as Uint8Array | undefined;
+  }
+
+  /** Records a new deployment and its module in one transaction. */
+  add(d: Omit<Deployment, 'deployedAt' | 'updatedAt'>, bytes: Uint8Array, now = Date.now()): Deployment {
+    this.db.transaction(() => {
+      this.#putModule.run(d.module, bytes, now);
+      this.#insert.run(d.name, d.id, d.module, d.config, d.priority, d.desiredState, now, now);
+    })();
+    return { ...d, deployedAt: now, updatedAt: now };
+  }
+
+  get(name: string): Deployment | undefined {
+    const r = this.#get.get(name) as Row | undefined;
+    return r === undefined ? undefined : fromRow(r);
+  }
+
+  list(): Deployment[] {
+    return (this.#list.all() as Row[]).map(fromRow);
+  }
+
+  setDesiredState(name: string, state: DesiredState, now = Date.now()): void {
+    this.#setState.run(state, now, name);
+  }
+
+  /** Points a deployment at a module already stored with putModule (after an upgrade). */
+  setModule(name: string, hash: string, now = Date.now()): void {
+    this.#setModule.run(hash, now, name);
+  }
+
+  remove(name: string): void {
+    this.#delete.run(name);
+  }
+
+  count(): number {
+    return this.#count.get() as number;
+  }
+
+  /**
+   * Deletes module bytes no deployment uses. Run at start only: while the node runs, a module may be
+   * stored for an upgrade (a canary) that has not switched the deployment over yet.
+   */
+  dropUnusedModules(): number {
+    return this.#dropUnused.run().changes;
+  }
+}
+
+function fromRow(r: Row): Deployment {
+  return {
+    name: r.name,
+    id: r.id,
+    module: r.module,
+    config: r.config,
+    priority: r.priority,
+    desiredState: r.desired_state,
+    deployedAt: r.deployed_at,
+    updatedAt: r.updated_at,
+  };
+}
