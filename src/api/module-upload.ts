@@ -5,7 +5,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { CaxtonError } from '../errors.js';
+import { CaxtonError, isCaxtonError } from '../errors.js';
+import { toCaxtonError } from './errors.js';
 
 export interface Upload<T> {
   readonly fields: T;
@@ -20,17 +21,13 @@ export async function readUpload<T>(req: FastifyRequest, schema: TObject, jsonFi
   let module: Buffer | undefined;
   if (req.isMultipart()) {
     raw = {};
-    for await (const part of req.parts()) {
-      if (part.type === 'file') {
-        if (part.fieldname !== 'module' && part.fieldname !== 'wasm') {
-          await part.toBuffer();
-          throw invalid(`body.${part.fieldname}`, 'is not a file field of this route: send the module as the file field "module"');
-        }
-        module = await part.toBuffer();
-        continue;
-      }
-      const value = String(part.value);
-      raw[part.fieldname] = jsonFields.includes(part.fieldname) ? parseJsonField(part.fieldname, value) : coerceScalar(value);
+    try {
+      module = await readParts(req, raw, jsonFields);
+    } catch (e) {
+      if (isCaxtonError(e)) throw e;
+      const mapped = toCaxtonError(e);
+      // busboy throws plain Errors for a broken body (no boundary, truncated): the client's fault.
+      throw mapped.code === 'CAXTON_ERR_SERVER_INTERNAL' ? invalid('body', `is not valid multipart/form-data: ${(e as Error).message}`) : mapped;
     }
   } else {
     if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) throw invalid('body', 'must be a JSON object');
@@ -47,6 +44,27 @@ export async function readUpload<T>(req: FastifyRequest, schema: TObject, jsonFi
   const first = Value.Errors(schema, raw).First();
   if (first !== undefined) throw invalid(`body${first.path.replace(/\//g, '.')}`, first.message.toLowerCase());
   return { fields: raw as T, module };
+}
+
+/** Collects the text fields into `raw`; returns the module file's bytes. */
+async function readParts(req: FastifyRequest, raw: Record<string, unknown>, jsonFields: readonly string[]): Promise<Buffer | undefined> {
+  let module: Buffer | undefined;
+  for await (const part of req.parts()) {
+    if (part.fieldname === '__proto__' || part.fieldname === 'constructor' || part.fieldname === 'prototype') {
+      throw invalid(`body.${part.fieldname}`, 'is not a field of this route');
+    }
+    if (part.type === 'file') {
+      if (part.fieldname !== 'module' && part.fieldname !== 'wasm') {
+        await part.toBuffer();
+        throw invalid(`body.${part.fieldname}`, 'is not a file field of this route: send the module as the file field "module"');
+      }
+      module = await part.toBuffer();
+      continue;
+    }
+    const value = String(part.value);
+    raw[part.fieldname] = jsonFields.includes(part.fieldname) ? parseJsonField(part.fieldname, value) : coerceScalar(value);
+  }
+  return module;
 }
 
 function parseJsonField(name: string, value: string): unknown {

@@ -3,14 +3,14 @@
  * authentication with roles, a per-key rate limit, and the OpenAPI document built from the routes.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import { CaxtonError } from '../errors.js';
 import type { ApiKeyRecord } from '../storage/index.js';
 import { authorize, presentedKey, type Permission } from './auth.js';
 import type { ApiContext } from './context.js';
-import { installErrorHandling } from './errors.js';
+import { errorBody, installErrorHandling, toCaxtonError } from './errors.js';
 import { RateLimiter } from './rate-limit.js';
 import { registerAgentRoutes } from './routes/agents.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -39,6 +39,13 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     bodyLimit: ctx.bodyLimitBytes,
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // Agent names may be 255 characters; the router's default cap on a path parameter is 100.
+    routerOptions: { maxParamLength: 512 },
+    // Errors the router raises before any handler (a bad URL, an over-long parameter) get the one shape too.
+    frameworkErrors: (error, _req, reply) => {
+      const e = toCaxtonError(error);
+      void (reply as FastifyReply).status(e.status).type('application/json').send(errorBody(e));
+    },
     ajv: { customOptions: { allErrors: false, coerceTypes: true, removeAdditional: false } },
   });
   installErrorHandling(app);

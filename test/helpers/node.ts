@@ -30,7 +30,7 @@ export async function withNode(options: Partial<NodeOptions>, fn: (ctx: NodeCont
   const node = await CaxtonNode.start({
     dataDir: path,
     nodeId: 'test-node',
-    logger: createLogger({ level: 'warn', destination: quiet }),
+    logger: createLogger({ level: process.env['TEST_LOG_LEVEL'] ?? 'warn', destination: process.env['TEST_LOG_LEVEL'] ? process.stderr : quiet }),
     workers: 1,
     api: { addr: { host: '127.0.0.1', port: 0 } },
     ...options,
