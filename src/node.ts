@@ -38,6 +38,8 @@ export interface ApiOptions {
   readonly maxModuleBytes?: number;
   /** Per-key token bucket. @default 100/s, burst 200 */
   readonly rateLimit?: { readonly enabled: boolean; readonly perSecond: number; readonly burst: number };
+  /** Require an API key on every route but health, readiness and the OpenAPI document. @default true */
+  readonly authEnabled?: boolean;
 }
 
 /** The configuration as the API shows and compares it (src/config provides it). */
@@ -250,6 +252,7 @@ export class CaxtonNode {
       redeliverAfterMs: o.relay?.baseDelayMs ?? 5000,
       drainTimeoutMs: o.drainTimeoutMs ?? DEFAULT_DRAIN_MS,
       rateLimit: api.rateLimit ?? { enabled: true, perSecond: 100, burst: 200 },
+      authEnabled: api.authEnabled ?? true,
       bodyLimitBytes: api.bodyLimitBytes ?? 64 * 1024 * 1024,
       maxModuleBytes: api.maxModuleBytes ?? 50 * 1024 * 1024,
       config: () => o.config?.view() ?? {},

@@ -33,6 +33,8 @@ export interface ApiContext {
   /** First redelivery of an at-least-once message sent through the API, ms after sending. */
   readonly redeliverAfterMs: number;
   readonly drainTimeoutMs: number;
+  /** false: every route is public (development only; the node warns at start). */
+  readonly authEnabled: boolean;
   readonly rateLimit: { readonly enabled: boolean; readonly perSecond: number; readonly burst: number };
   readonly bodyLimitBytes: number;
   readonly maxModuleBytes: number;

@@ -63,6 +63,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     const permission = req.routeOptions.config.permission;
     if (permission === undefined) return; // public
     if (!ctx.ready()) throw new CaxtonError('CAXTON_ERR_SERVER_NOT_READY', 'the node is not ready: it is starting or stopping');
+    if (!ctx.authEnabled) return;
     const key = authorize(ctx.keys, presentedKey(req.headers), permission);
     req.apiKey = key;
     if (!ctx.rateLimit.enabled) return;

@@ -1,52 +1,129 @@
-/** `caxton server ...`: run a node in the foreground. */
-import { hostname } from 'node:os';
+/** `caxton server start`: run a node in the foreground, configured from a file, `--set` and flags. */
 import type { Command } from 'commander';
+import { CaxtonError, isCaxtonError } from '../errors.js';
 import { CaxtonNode } from '../node.js';
 import { createLogger } from '../observability/logger.js';
+import { diffConfig, loadConfig, parseConfigText, redactConfig, type LoadedConfig } from '../config/index.js';
 
-export function registerServer(program: Command): void {
+interface StartFlags {
+  config?: string;
+  set: string[];
+  dataDir?: string;
+  nodeId?: string;
+  apiAddr?: string;
+  metricsAddr?: string;
+  bindAddr?: string;
+  workers?: string;
+  logLevel?: string;
+}
+
+/** Flags that are shorthands for a config key; they win over the file and --set. */
+const FLAG_KEYS: readonly [keyof StartFlags, string, string][] = [
+  ['dataDir', 'node.data_dir', '--data-dir'],
+  ['nodeId', 'node.id', '--node-id'],
+  ['apiAddr', 'server.api_addr', '--api-addr'],
+  ['metricsAddr', 'server.metrics_addr', '--metrics-addr'],
+  ['bindAddr', 'coordination.cluster.bind_addr', '--bind-addr'],
+  ['workers', 'runtime.workers', '--workers'],
+  ['logLevel', 'observability.logging.level', '--log-level'],
+];
+
+export function registerServer(program: Command): Command {
   const server = program.command('server').description('run and inspect a Caxton node');
   server
     .command('start')
-    .description('start a node in the foreground (stop it with Ctrl-C or SIGTERM)')
-    .option('--data-dir <dir>', 'where the node keeps its state', './.caxton')
-    .option('--node-id <id>', 'this node\'s name', hostname())
-    .option('--workers <n>', 'agent worker threads (default: cores - 1)', (v) => positiveInt(v, '--workers'))
-    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
-    .action(async (opts: { dataDir: string; nodeId: string; workers?: number; logLevel: string }) => {
-      const logger = createLogger({ level: opts.logLevel });
-      // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.
-      let node: CaxtonNode | undefined;
-      let stopRequested: string | undefined;
-      const shutdown = (signal: string) => {
-        if (stopRequested !== undefined) return;
-        stopRequested = signal;
-        logger.info({ signal }, 'shutting down');
-        if (node !== undefined) stopAndExit(node);
-      };
-      const stopAndExit = (n: CaxtonNode) => {
-        n.stop().then(
-          () => process.exit(0),
-          (e: unknown) => {
-            logger.error({ err: e }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      node = await CaxtonNode.start({
-        dataDir: opts.dataDir,
-        nodeId: opts.nodeId,
-        logger,
-        ...(opts.workers === undefined ? {} : { workers: opts.workers }),
-      });
-      if (stopRequested !== undefined) stopAndExit(node);
+    .description('start a node in the foreground (stop it with Ctrl-C or SIGTERM: it drains the agents first)')
+    .option('-c, --config <file>', 'YAML configuration file (docs/configuration.md); env CAXTON_CONFIG_PATH')
+    .option('--set <key=value>', 'override one config key, e.g. --set messaging.queue_size=20000 (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--data-dir <dir>', 'where the node keeps its database and admin key (node.data_dir, default ./.caxton)')
+    .option('--node-id <id>', "this node's name (node.id, default: the host name)")
+    .option('--api-addr <host:port>', 'REST API address (server.api_addr, default 127.0.0.1:8080)')
+    .option('--metrics-addr <host:port>', 'Prometheus address (server.metrics_addr, default 127.0.0.1:9090)')
+    .option('--bind-addr <host:port>', 'cluster gossip address (coordination.cluster.bind_addr, default 127.0.0.1:7946)')
+    .option('--workers <n>', 'agent worker threads (runtime.workers, default: cores - 1)')
+    .option('--log-level <level>', 'trace, debug, info, warn or error (observability.logging.level)')
+    .action(async (flags: StartFlags) => {
+      const loaded = loadWithFlags(flags);
+      await runNode(loaded);
     });
+  return server;
 }
 
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes a whole number of at least 1, got "${value}"`);
-  return n;
+/** Loads the configuration: defaults < file < --set < flags. Errors name the flag that was given. */
+export function loadWithFlags(flags: StartFlags, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const sets = [...flags.set];
+  for (const [field, key] of FLAG_KEYS) {
+    const v = flags[field];
+    if (typeof v === 'string') sets.push(`${key}=${v}`);
+  }
+  const file = flags.config ?? env['CAXTON_CONFIG_PATH'];
+  try {
+    return loadConfig({ ...(file === undefined ? {} : { file }), sets, env });
+  } catch (e) {
+    if (!isCaxtonError(e, 'CAXTON_ERR_CONFIG_INVALID')) throw e;
+    let message = e.message;
+    for (const [field, key, flag] of FLAG_KEYS) {
+      const v = flags[field];
+      if (typeof v === 'string') message = message.split(`--set ${key}=${v}:`).join(`${flag} ${v}:`);
+    }
+    throw new CaxtonError('CAXTON_ERR_CONFIG_INVALID', message, e.details === undefined ? undefined : { ...e.details });
+  }
+}
+
+async function runNode(loaded: LoadedConfig): Promise<void> {
+  const c = loaded.resolved;
+  const logger = createLogger({ level: c.observability.logging.level });
+  // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.
+  let node: CaxtonNode | undefined;
+  let stopRequested: string | undefined;
+  const stopAndExit = (n: CaxtonNode) => {
+    n.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  const shutdown = (signal: string) => {
+    if (stopRequested !== undefined) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      process.exit(1);
+    }
+    stopRequested = signal;
+    logger.info({ signal }, 'shutting down: draining agents');
+    if (node !== undefined) stopAndExit(node);
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  if (!c.security.api.authEnabled) logger.warn('security.api.auth_enabled is false: the API answers anyone who can reach it');
+  if (loaded.source.file !== undefined) logger.info({ file: loaded.source.file }, 'configuration loaded');
+  node = await CaxtonNode.start({
+    dataDir: c.node.dataDir,
+    nodeId: c.node.id,
+    logger,
+    policy: c.runtime.policy,
+    restartPolicy: c.runtime.restartPolicy,
+    workers: c.runtime.workers,
+    maxAgents: c.runtime.maxAgents,
+    mailboxCapacity: c.messaging.mailboxCapacity,
+    maxMessageBytes: c.messaging.maxMessageBytes,
+    capabilityStrategy: c.messaging.capabilityStrategy,
+    drainTimeoutMs: c.messaging.drainTimeoutMs,
+    relay: c.messaging.relay,
+    synchronous: c.coordination.localState.synchronous,
+    api: {
+      addr: c.server.apiAddr,
+      bodyLimitBytes: c.server.bodyLimitBytes,
+      maxModuleBytes: c.runtime.policy.maxModuleBytes,
+      rateLimit: c.security.api.rateLimit,
+      authEnabled: c.security.api.authEnabled,
+    },
+    ...(c.observability.metrics.enabled ? { metrics: { addr: c.server.metricsAddr } } : {}),
+    config: {
+      view: () => redactConfig(loaded.config),
+      diff: (yaml, file) => diffConfig(loaded.config, parseConfigText(yaml, file, process.env).config),
+    },
+  });
+  if (stopRequested !== undefined) stopAndExit(node);
 }

@@ -12,7 +12,7 @@ const bin = fileURLToPath(new URL('../../bin/caxton.js', import.meta.url));
 test('cli - server start runs a node until SIGTERM, then stops cleanly', async () => {
   const dir = tempDir();
   try {
-    const child = spawn(process.execPath, [bin, 'server', 'start', '--data-dir', dir.path, '--node-id', 'test-node', '--workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'server', 'start', '--data-dir', dir.path, '--node-id', 'test-node', '--workers', '1', '--api-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: Record<string, unknown>[] = [];
     let buf = '';
     const started = new Promise<void>((resolve, reject) => {
@@ -53,5 +53,5 @@ test('cli - a mistyped command suggests the right one and exits non-zero', () =>
 test('cli - a bad option value is refused with the reason', () => {
   const r = spawnSync(process.execPath, [bin, 'server', 'start', '--workers', 'zero'], { encoding: 'utf8' });
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /--workers takes a whole number of at least 1, got "zero"/);
+  assert.match(r.stderr, /--workers zero: runtime\.workers must be "auto" or an integer from 1 to 1024, got "zero"/);
 });

@@ -98,7 +98,7 @@ test('api fuzz - every route answers bad input with a 4xx in the error shape, an
       }
     }
     // Headers that are wrong in themselves, at one authenticated route.
-    for (const h of [{ authorization: 'Bearer' }, { authorization: 'Bearer a b' }, { authorization: '\u00ff' }, { 'x-caxton-api-key': '' }, { authorization: `Bearer ${'k'.repeat(10_000)}` }]) {
+    for (const h of [{ authorization: 'Bearer' } as Record<string, string>, { authorization: 'Bearer a b' }, { authorization: '\u00ff' }, { 'x-caxton-api-key': '' }, { authorization: `Bearer ${'k'.repeat(10_000)}` }]) {
       const r = await raw(ctx.url, 'GET', '/agents', h, undefined);
       assert.ok(r.status === 401 || r.status === 400 || r.status === 431, `${JSON.stringify(h).slice(0, 50)} → ${r.status}`);
     }

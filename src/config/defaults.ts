@@ -1,0 +1,122 @@
+/**
+ * Every default in one object. Values equal what the code used before there was a config file
+ * (sandbox/policy.ts, agents/restart-policy.ts, sandbox/pool.ts, messaging/outbox-relay.ts,
+ * agents/canary-plan.ts, storage/database.ts); test/unit/config/defaults.test.ts holds them to it.
+ *
+ * Cluster timing defaults are memberlist's DefaultLANConfig; CLUSTER_PROFILES holds what the local and
+ * wan profiles change, the way memberlist builds DefaultLocalConfig and DefaultWANConfig from LAN.
+ */
+import { hostname } from 'node:os';
+import type { CaxtonConfig } from './schema.js';
+import { NODE_ID_PATTERN } from './schema.js';
+
+export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
+  node: {
+    id: defaultNodeId(), // this machine's host name
+    data_dir: './.caxton',
+  },
+  server: {
+    // Loopback by default (DESIGN.md "Embedded default"): a fresh node is not reachable from the network
+    // until the operator says so.
+    api_addr: '127.0.0.1:8080',
+    metrics_addr: '127.0.0.1:9090',
+    body_limit: '64MiB', // deploys carry base64 modules: 8 MiB module ≈ 11 MB body, with room to raise the module cap
+    request_timeout: '30s',
+  },
+  runtime: {
+    workers: 'auto', // max(1, cores - 1): the main thread keeps a core for routing and the API
+    max_agents: 1000,
+    max_memory_per_agent: '64MiB', // 1024 wasm pages
+    max_table_elements: 10_000, // spec MaxTableEntries
+    fuel_per_call: 10_000_000, // ~5-20 ms of tight compute
+    max_call_duration: '5s',
+    max_module_size: '8MiB',
+    features: ['mutable-global', 'sign-ext', 'nontrapping-fptoint', 'bulk-memory', 'multi-value', 'reference-types'],
+    restart: {
+      initial_backoff: '100ms',
+      max_backoff: '30s',
+      backoff_factor: 2,
+      max_restarts: 5,
+      window: '60s',
+    },
+  },
+  messaging: {
+    max_message_size: '100KiB',
+    queue_size: 10_000,
+    capability_strategy: 'round-robin',
+    redeliver_after: '5s',
+    max_deliveries: 5,
+    outbox_scan_interval: '1s',
+    outbox_batch: 500,
+    drain_timeout: '30s',
+  },
+  coordination: {
+    local_state: {
+      synchronous: 'normal',
+      busy_timeout: '5s',
+    },
+    cluster: {
+      enabled: false,
+      bind_addr: '127.0.0.1:7946', // loopback until the operator opens it, like the API
+      advertise_addr: 'auto',
+      bootstrap_expect: 1,
+      seeds: [],
+      profile: 'lan',
+      gossip_interval: '200ms',
+      gossip_fanout: 3,
+      probe_interval: '1s',
+      probe_timeout: '500ms',
+      suspicion_mult: 4,
+    },
+  },
+  observability: {
+    logging: { level: 'info', format: 'json' },
+    metrics: { enabled: true },
+  },
+  security: {
+    api: {
+      auth_enabled: true,
+      rate_limit: { enabled: true, requests_per_second: 100, burst: 200 },
+    },
+    cluster: {
+      mtls: { enabled: false, ca_cert: '', node_cert: '', node_key: '', verify_peer: true },
+    },
+  },
+  deployment: {
+    canary: {
+      stages: '5:5m,25:10m,50:10m,100:0',
+      max_error_rate: 0.01,
+      max_p99: '100ms',
+      min_samples: 100,
+    },
+  },
+});
+
+type ClusterTiming = Pick<CaxtonConfig['coordination']['cluster'], 'gossip_interval' | 'gossip_fanout' | 'probe_interval' | 'probe_timeout' | 'suspicion_mult'>;
+
+/**
+ * What each profile changes from the LAN defaults (memberlist config.go; reference table B.2). A
+ * profile's values sit between the defaults and the file: keys the file or --set give still win.
+ */
+export const CLUSTER_PROFILE_TIMINGS: Readonly<Record<CaxtonConfig['coordination']['cluster']['profile'], Partial<ClusterTiming>>> = deepFreeze({
+  lan: {},
+  local: { gossip_interval: '100ms', probe_timeout: '200ms', suspicion_mult: 3 },
+  wan: { gossip_interval: '500ms', gossip_fanout: 4, probe_interval: '5s', probe_timeout: '3s', suspicion_mult: 6 },
+});
+
+/** The host name when it is a valid node id, else a sanitized form of it (never an invalid default). */
+function defaultNodeId(): string {
+  const re = new RegExp(NODE_ID_PATTERN);
+  const name = hostname();
+  if (re.test(name)) return name;
+  const cleaned = name.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
+  return re.test(cleaned) ? cleaned : 'caxton-node';
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,198 @@
+/**
+ * The validated config in the form code uses: sizes in bytes and durations in ms (the unit is in the
+ * field name: `bodyLimitBytes`, `requestTimeoutMs`), addresses parsed, "auto" worked out, and the
+ * option objects the subsystems already take (SandboxPolicy, RestartPolicy, RelayOptions, CanaryPlan).
+ * Also the checks that involve more than one key, which the schema cannot express.
+ */
+import { availableParallelism } from 'node:os';
+import { canaryPlan, parseCanaryStages, type CanaryPlan } from '../agents/canary-plan.js';
+import type { RestartPolicy } from '../agents/restart-policy.js';
+import type { RelayOptions } from '../messaging/outbox-relay.js';
+import { DEFAULT_POLICY, WASM_PAGE_BYTES, type SandboxPolicy } from '../sandbox/policy.js';
+import type { CapabilityStrategy } from '../sandbox/pool.js';
+import type { Synchronous } from '../storage/database.js';
+import { parseAddress, type Address } from './address.js';
+import type { ConfigIssue } from './issues.js';
+import type { CaxtonConfig } from './schema.js';
+import { parseDuration, parseSize } from './units.js';
+
+export interface ResolvedConfig {
+  readonly node: { readonly id: string; readonly dataDir: string };
+  readonly server: {
+    readonly apiAddr: Address;
+    readonly metricsAddr: Address;
+    readonly bodyLimitBytes: number;
+    readonly requestTimeoutMs: number;
+  };
+  readonly runtime: {
+    /** "auto" already replaced by max(1, cores - 1). */
+    readonly workers: number;
+    readonly maxAgents: number;
+    /** For AgentPool / ModuleCache: memory cap in pages, module size, fuel, watchdog, features. */
+    readonly policy: SandboxPolicy;
+    readonly restartPolicy: RestartPolicy;
+  };
+  readonly messaging: {
+    readonly maxMessageBytes: number;
+    readonly mailboxCapacity: number;
+    readonly capabilityStrategy: CapabilityStrategy;
+    readonly redeliverAfterMs: number;
+    readonly drainTimeoutMs: number;
+    /** For OutboxRelay. */
+    readonly relay: Required<RelayOptions>;
+  };
+  readonly coordination: {
+    readonly localState: { readonly synchronous: Synchronous; readonly busyTimeoutMs: number };
+    readonly cluster: {
+      readonly enabled: boolean;
+      readonly bindAddr: Address;
+      readonly advertiseAddr: Address | 'auto';
+      readonly bootstrapExpect: number;
+      readonly seeds: readonly Address[];
+      readonly profile: 'lan' | 'local' | 'wan';
+      readonly gossipIntervalMs: number;
+      readonly gossipFanout: number;
+      readonly probeIntervalMs: number;
+      readonly probeTimeoutMs: number;
+      readonly suspicionMult: number;
+    };
+  };
+  readonly observability: {
+    readonly logging: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; readonly format: 'json' | 'pretty' };
+    readonly metrics: { readonly enabled: boolean };
+  };
+  readonly security: {
+    readonly api: { readonly authEnabled: boolean; readonly rateLimit: { readonly enabled: boolean; readonly perSecond: number; readonly burst: number } };
+    /** Paths are '' when not configured. */
+    readonly clusterMtls: { readonly enabled: boolean; readonly caCert: string; readonly nodeCert: string; readonly nodeKey: string; readonly verifyPeer: boolean };
+  };
+  readonly deployment: { readonly canary: CanaryPlan };
+}
+
+/** What is wrong between keys of an otherwise valid config. Each issue names every key involved. */
+export function crossKeyIssues(c: CaxtonConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const r = c.runtime.restart;
+  if (parseDuration(r.max_backoff) < parseDuration(r.initial_backoff)) {
+    issues.push({
+      path: ['runtime', 'restart', 'max_backoff'],
+      alsoPaths: [['runtime', 'restart', 'initial_backoff']],
+      message: `runtime.restart.max_backoff (${r.max_backoff}) must be at least runtime.restart.initial_backoff (${r.initial_backoff})`,
+    });
+  }
+  const cl = c.coordination.cluster;
+  if (parseDuration(cl.probe_timeout) >= parseDuration(cl.probe_interval)) {
+    issues.push({
+      path: ['coordination', 'cluster', 'probe_timeout'],
+      alsoPaths: [['coordination', 'cluster', 'probe_interval']],
+      message: `coordination.cluster.probe_timeout (${cl.probe_timeout}) must be below coordination.cluster.probe_interval (${cl.probe_interval}): an ack cannot be awaited longer than the probe period`,
+    });
+  }
+  if (c.observability.metrics.enabled && clash(c.server.api_addr, c.server.metrics_addr)) {
+    issues.push({
+      path: ['server', 'metrics_addr'],
+      alsoPaths: [['server', 'api_addr']],
+      message: `server.metrics_addr (${c.server.metrics_addr}) must differ from server.api_addr (${c.server.api_addr}): both would listen on the same port`,
+    });
+  }
+  return issues;
+}
+
+/** Two listen addresses that would collide: same port (not 0), and same host or a wildcard host. */
+function clash(a: string, b: string): boolean {
+  const x = address(a);
+  const y = address(b);
+  const wildcard = (h: string) => h === '0.0.0.0' || h === '::';
+  return x.port !== 0 && x.port === y.port && (x.host === y.host || wildcard(x.host) || wildcard(y.host));
+}
+
+/** Converts a config that passed the schema and crossKeyIssues (a failed conversion here is a bug). */
+export function convertConfig(c: CaxtonConfig): ResolvedConfig {
+  const rt = c.runtime;
+  const msg = c.messaging;
+  const cl = c.coordination.cluster;
+  const mtls = c.security.cluster.mtls;
+  const canary = c.deployment.canary;
+  return {
+    node: { id: c.node.id, dataDir: c.node.data_dir },
+    server: {
+      apiAddr: address(c.server.api_addr),
+      metricsAddr: address(c.server.metrics_addr),
+      bodyLimitBytes: parseSize(c.server.body_limit),
+      requestTimeoutMs: parseDuration(c.server.request_timeout),
+    },
+    runtime: {
+      workers: rt.workers === 'auto' ? Math.max(1, availableParallelism() - 1) : rt.workers,
+      maxAgents: rt.max_agents,
+      policy: Object.freeze({
+        ...DEFAULT_POLICY,
+        maxModuleBytes: parseSize(rt.max_module_size),
+        // Whole pages only: a cap between pages could never be reached by memory.grow anyway.
+        maxMemoryPages: Math.floor(parseSize(rt.max_memory_per_agent) / WASM_PAGE_BYTES),
+        maxTableElements: rt.max_table_elements,
+        fuelPerCall: rt.fuel_per_call,
+        maxCallMs: parseDuration(rt.max_call_duration),
+        features: Object.freeze([...rt.features]),
+      }),
+      restartPolicy: {
+        baseDelayMs: parseDuration(rt.restart.initial_backoff),
+        factor: rt.restart.backoff_factor,
+        maxDelayMs: parseDuration(rt.restart.max_backoff),
+        maxRestarts: rt.restart.max_restarts,
+        windowMs: parseDuration(rt.restart.window),
+      },
+    },
+    messaging: {
+      maxMessageBytes: parseSize(msg.max_message_size),
+      mailboxCapacity: msg.queue_size,
+      capabilityStrategy: msg.capability_strategy,
+      redeliverAfterMs: parseDuration(msg.redeliver_after),
+      drainTimeoutMs: parseDuration(msg.drain_timeout),
+      relay: {
+        intervalMs: parseDuration(msg.outbox_scan_interval),
+        baseDelayMs: parseDuration(msg.redeliver_after),
+        maxAttempts: msg.max_deliveries,
+        batch: msg.outbox_batch,
+      },
+    },
+    coordination: {
+      localState: { synchronous: c.coordination.local_state.synchronous, busyTimeoutMs: parseDuration(c.coordination.local_state.busy_timeout) },
+      cluster: {
+        enabled: cl.enabled,
+        bindAddr: address(cl.bind_addr),
+        advertiseAddr: cl.advertise_addr === 'auto' ? 'auto' : address(cl.advertise_addr),
+        bootstrapExpect: cl.bootstrap_expect,
+        seeds: cl.seeds.map(address),
+        profile: cl.profile,
+        gossipIntervalMs: parseDuration(cl.gossip_interval),
+        gossipFanout: cl.gossip_fanout,
+        probeIntervalMs: parseDuration(cl.probe_interval),
+        probeTimeoutMs: parseDuration(cl.probe_timeout),
+        suspicionMult: cl.suspicion_mult,
+      },
+    },
+    observability: { logging: { ...c.observability.logging }, metrics: { ...c.observability.metrics } },
+    security: {
+      api: {
+        authEnabled: c.security.api.auth_enabled,
+        rateLimit: { enabled: c.security.api.rate_limit.enabled, perSecond: c.security.api.rate_limit.requests_per_second, burst: c.security.api.rate_limit.burst },
+      },
+      clusterMtls: { enabled: mtls.enabled, caCert: mtls.ca_cert, nodeCert: mtls.node_cert, nodeKey: mtls.node_key, verifyPeer: mtls.verify_peer },
+    },
+    deployment: {
+      canary: canaryPlan({
+        stages: parseCanaryStages(canary.stages),
+        maxErrorRate: canary.max_error_rate,
+        maxP99Ms: parseDuration(canary.max_p99),
+        minSamples: canary.min_samples,
+      }),
+    },
+  };
+}
+
+/** Validated addresses always parse; this only narrows the type. */
+function address(text: string): Address {
+  const a = parseAddress(text);
+  if (a === undefined) throw new Error(`unreachable: ${text} passed validation but is not host:port`);
+  return a;
+}

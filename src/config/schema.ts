@@ -1,0 +1,161 @@
+/**
+ * The node's configuration: one TypeBox schema that is the validator (ajv, ./validate.ts), the
+ * TypeScript type (`CaxtonConfig`, through Static) and the source of error-message wording. Every key
+ * says here what it does and its unit; the default is in ./defaults.ts (DEFAULT_CONFIG), the
+ * operator's description in docs/configuration.md — keep the three in step (test/unit/config checks
+ * that the doc names every key with its default).
+ *
+ * Every key applies to one node. The `coordination.cluster` and `security.cluster` keys are accepted
+ * and defaulted now so that config files written for a cluster load today; clustering uses them.
+ * Sizes and durations are `number | string` here (as written); ./resolve.ts converts them.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { WasmFeature } from '../sandbox/policy.js';
+import { Addr, AddrList, AddrOrAuto, Bool, Duration, Enum, Int, IntOrAuto, Num, Section, Size, Text } from './kinds.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** Every WebAssembly feature the admission code knows; the exhaustiveness check below keeps it so. */
+export const WASM_FEATURES = [
+  'mutable-global',
+  'sign-ext',
+  'nontrapping-fptoint',
+  'bulk-memory',
+  'multi-value',
+  'reference-types',
+  'simd',
+] as const satisfies readonly WasmFeature[];
+// A feature added to WasmFeature but not above makes this line fail to compile.
+const allFeaturesListed: Exclude<WasmFeature, (typeof WASM_FEATURES)[number]> extends never ? true : never = true;
+void allFeaturesListed;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export const CLUSTER_PROFILES = ['lan', 'local', 'wan'] as const;
+
+/** Node names travel in gossip, certificates (CN) and metric labels: keep them to DNS-label-like ASCII. */
+export const NODE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$';
+
+const node = Section('This node.', {
+  id: Text('The node\'s name: unique in a cluster, shown in logs, metrics and `caxton cluster members`. 1-128 characters from A-Z a-z 0-9 _ . - (first a letter or digit).', {
+    pattern: NODE_ID_PATTERN,
+    expect: '1 to 128 characters from A-Z a-z 0-9 _ . -, starting with a letter or digit',
+  }),
+  data_dir: Text('Directory of the SQLite database (agent state, modules, deployments, outbox, dead letters) and the local admin key. Relative paths are relative to the working directory.'),
+});
+
+const server = Section('The REST API and the metrics endpoint.', {
+  api_addr: Addr('Where the REST API listens, host:port. 0.0.0.0 listens on every interface; port 0 picks a free port.'),
+  metrics_addr: Addr('Where Prometheus scrapes /metrics, host:port. Must differ from api_addr.'),
+  body_limit: Size('Largest request body the API reads. Deploys carry the module base64-encoded (4/3 of its size), so keep it above runtime.max_module_size × 4/3.', { min: KiB, max: GiB }),
+  request_timeout: Duration('How long the API gives one request (reading the body and answering) before it gives up on it.', { min: 1 }),
+});
+
+const restart = Section('Crash supervision (OTP-style restart intensity): restart with exponential back-off, give up after too many crashes in a window.', {
+  initial_backoff: Duration('Delay before the first restart after a quiet period.', { min: 0 }),
+  max_backoff: Duration('Upper bound of the back-off delay. At least initial_backoff.', { min: 0 }),
+  backoff_factor: Num('Each further crash within the window multiplies the delay by this (1 = constant delay).', { min: 1, max: 100 }),
+  max_restarts: Int('More crashes than this within `window` and the agent is marked failed (it stays failed until an operator restarts it).', { min: 0, max: 1_000_000 }),
+  window: Duration('The intensity window that max_restarts counts crashes in.', { min: 1 }),
+});
+
+const runtime = Section('Running agents: worker threads, per-agent limits, module admission, supervision.', {
+  workers: IntOrAuto('Worker threads that run agents (many agents share one). "auto" = one less than the CPU cores, at least 1. More workers use more cores and memory; a watchdog kill stops one worker\'s agents briefly.', { min: 1, max: 1024 }),
+  max_agents: Int('Agents this node accepts; a deploy beyond it fails with CAXTON_ERR_AGENT_LIMIT.', { min: 1 }),
+  max_memory_per_agent: Size('Cap on each agent\'s WebAssembly linear memory; memory.grow past it returns -1. Rounded down to whole 64 KiB pages; at most 4 GiB (wasm32).', { min: 64 * KiB, max: 4 * GiB }),
+  max_table_elements: Int('Cap on each WebAssembly table\'s size, in elements; table.grow also costs host memory.', { min: 1, max: 10_000_000 }),
+  fuel_per_call: Int('Fuel granted to each call into an agent (about one unit per operator executed). A call that runs out traps deterministically; 10,000,000 is roughly 5-20 ms of tight compute.', { min: 1000 }),
+  max_call_duration: Duration('Wall-clock limit of one call. Past it the watchdog terminates the worker (the only hard stop for wasm in V8) and the agents on it are restarted.', { min: 1 }),
+  max_module_size: Size('Largest module accepted at deploy. Admission time grows about 15 ms per MB.', { min: KiB, max: GiB }),
+  features: Type.Array(Enum(WASM_FEATURES, 'A WebAssembly feature.'), {
+    uniqueItems: true,
+    description: 'WebAssembly features a module may use beyond the MVP. `simd` is opt-in; threads, exceptions, tail calls, GC, memory64 and multi-memory are never allowed.',
+    expect: `a list of WebAssembly features from ${WASM_FEATURES.join(', ')}`,
+  }),
+  restart,
+});
+
+const messaging = Section('Message delivery between agents.', {
+  max_message_size: Size('Largest message, as UTF-8 JSON, an agent or client may send (CAXTON_ERR_MESSAGE_TOO_LARGE beyond). Send large data by reference.', { min: KiB, max: 64 * MiB }),
+  queue_size: Int('Messages queued in one agent\'s mailbox before senders get backpressure (agents see ERR_BACKPRESSURE).', { min: 1, max: 10_000_000 }),
+  capability_strategy: Enum(['round-robin', 'least-loaded'] as const, 'How a message addressed to a capability picks one of the agents that offer it: in turn, or the one with the fewest queued messages (sampled every 200 ms).'),
+  redeliver_after: Duration('At-least-once: when an unacknowledged message is first redelivered; the n-th redelivery waits this × 2^(n-1).', { min: 1 }),
+  max_deliveries: Int('At-least-once: deliveries (the first included) before an unacknowledged message becomes a dead letter.', { min: 1, max: 1000 }),
+  outbox_scan_interval: Duration('At-least-once: how often the durable outbox is scanned for messages due for redelivery.', { min: 1 }),
+  outbox_batch: Int('At-least-once: messages redelivered per outbox scan.', { min: 1, max: 1_000_000 }),
+  drain_timeout: Duration('Graceful stop and upgrade: how long an agent may take to finish the messages already queued before it is stopped anyway.', { min: 0 }),
+});
+
+const cluster = Section('Membership and gossip (SWIM, wire-compatible with memberlist). Accepted now; used when clustering is enabled.', {
+  enabled: Bool('Join or form a cluster. false = a single node.'),
+  bind_addr: Addr('Where gossip listens (UDP and TCP), host:port.'),
+  advertise_addr: AddrOrAuto('The address other nodes use to reach this one; "auto" = bind_addr, or the first non-loopback IPv4 when bind_addr is 0.0.0.0.'),
+  bootstrap_expect: Int('Nodes expected in the cluster; quorum is bootstrap_expect / 2 + 1.', { min: 1, max: 10_000 }),
+  seeds: AddrList('Nodes to contact when joining, host:port each.'),
+  profile: Enum(CLUSTER_PROFILES, 'Timing preset, as in memberlist/serf: lan (the default), local (loopback or one rack: faster failure detection), wan (slower, tolerant). It sets the defaults of the timing keys below; keys set explicitly win.'),
+  gossip_interval: Duration('How often this node gossips to gossip_fanout random peers. Lower spreads news faster at more packets.', { min: 1 }),
+  gossip_fanout: Int('Peers gossiped to per gossip_interval (memberlist GossipNodes).', { min: 1, max: 100 }),
+  probe_interval: Duration('How often one random peer is probed (SWIM failure detection).', { min: 1 }),
+  probe_timeout: Duration('How long to wait for a probe\'s ack before indirect probes; must be below probe_interval.', { min: 1 }),
+  suspicion_mult: Int('Suspicion timeout multiplier: a suspect is declared dead after suspicion_mult × log10(N) × probe_interval at least.', { min: 1, max: 100 }),
+});
+
+const coordination = Section('Local state and the cluster.', {
+  local_state: Section('The node\'s SQLite database.', {
+    synchronous: Enum(['normal', 'full', 'off'] as const, 'SQLite synchronous mode (WAL): normal survives a process crash with nothing committed lost; full also survives power loss at about twice the commit latency; off may lose recent commits on a crash.'),
+    busy_timeout: Duration('How long a writer waits for another connection\'s write lock.', { min: 0 }),
+  }),
+  cluster,
+});
+
+const observability = Section('Logs and metrics.', {
+  logging: Section('The node\'s log.', {
+    level: Enum(LOG_LEVELS, 'Least severe level written.'),
+    format: Enum(['json', 'pretty'] as const, 'json: one JSON object per line (pino); pretty: human-readable, for a terminal.'),
+  }),
+  metrics: Section('Prometheus metrics.', {
+    enabled: Bool('Serve /metrics on server.metrics_addr.'),
+  }),
+});
+
+const security = Section('API authentication and limits; cluster TLS.', {
+  api: Section('The REST API.', {
+    auth_enabled: Bool('Require an API key on every request (the first start writes an admin key into data_dir for the local CLI). Turn off only on a trusted loopback.'),
+    rate_limit: Section('A token bucket per API key.', {
+      enabled: Bool('Limit each key\'s request rate (429 with Retry-After beyond it).'),
+      requests_per_second: Int('Sustained requests per second per key (the bucket\'s refill rate).', { min: 1, max: 1_000_000 }),
+      burst: Int('Requests a key may send at once (the bucket\'s size).', { min: 1, max: 10_000_000 }),
+    }),
+  }),
+  cluster: Section('Node-to-node TLS. Accepted now; used when clustering is enabled.', {
+    mtls: Section('Mutual TLS between nodes (TLS 1.3; the peer certificate\'s CN must equal its node id).', {
+      enabled: Bool('Use mTLS for node-to-node traffic.'),
+      ca_cert: Text('Path of the cluster CA certificate (PEM). Empty = not configured.', { allowEmpty: true }),
+      node_cert: Text('Path of this node\'s certificate (PEM). Empty = not configured.', { allowEmpty: true }),
+      node_key: Text('Path of this node\'s private key (PEM). Empty = not configured.', { allowEmpty: true }),
+      verify_peer: Bool('Reject peers whose certificate does not verify against ca_cert.'),
+    }),
+  }),
+});
+
+const deployment = Section('Upgrades.', {
+  canary: Section('Default canary plan for `caxton agent upgrade --strategy canary`; per-upgrade flags override it.', {
+    stages: Type.String({
+      canaryStages: true,
+      description: 'Comma-separated percent:duration stages (duration in ms, s, m or h); the new version takes that share of messages for that long. A final 100 stage is added if missing.',
+      expect: 'canary stages such as "5:5m,25:10m,50:10m,100:0" (percentages strictly increasing within 1-100)',
+    }),
+    max_error_rate: Num('Roll back when the new version\'s error rate (non-zero results and crashes over messages) exceeds this, 0..1.', { min: 0, max: 1 }),
+    max_p99: Duration('Roll back when the new version\'s P99 handling time exceeds this.', { min: 1 }),
+    min_samples: Int('Messages the new version must handle before its error rate and P99 are judged.', { min: 1, max: 1_000_000_000 }),
+  }),
+});
+
+export const CaxtonConfigSchema = Type.Object(
+  { node, server, runtime, messaging, coordination, observability, security, deployment },
+  { additionalProperties: false, $id: 'CaxtonConfig', description: 'A Caxton node\'s configuration (docs/configuration.md).', expect: 'a mapping of sections (node, server, runtime, ...)' },
+);
+
+/** A whole, validated configuration as written (sizes and durations unconverted). */
+export type CaxtonConfig = Static<typeof CaxtonConfigSchema>;
