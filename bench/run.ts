@@ -2,10 +2,12 @@
 import { printAndSave, type Row } from './report.js';
 import { sandboxBenchmarks } from './sandbox.bench.js';
 import { messagingBenchmarks } from './messaging.bench.js';
+import { apiBenchmarks } from './api.bench.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
   sandbox: sandboxBenchmarks,
   messaging: messagingBenchmarks,
+  api: apiBenchmarks,
 };
 
 const wanted = process.argv.slice(2);

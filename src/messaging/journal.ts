@@ -42,6 +42,11 @@ export class MessageJournal {
     } catch {
       // kept with what we know
     }
+    this.recordParsed(kind, m, detail, time);
+  }
+
+  /** Records a message the caller already has as an object. */
+  recordParsed(kind: JournalKind, m: Envelope, detail?: string, time = Date.now()): void {
     const to = typeof m.receiver === 'string' ? m.receiver : typeof m.capability === 'string' ? `capability:${m.capability}` : '';
     if (kind === 'sent' || kind === 'reply') {
       // A system failure is a reply too; name it as such, with its reason.

@@ -45,7 +45,11 @@ export class DeploymentStore {
   readonly #setState: Statement;
   readonly #setModule: Statement;
   readonly #delete: Statement;
-  readonly #count: Statement;
+  /**
+   * name → deployment, in deployment order: the API looks deployments up on every message (is the
+   * sender one of our agents?), so reads come from memory. This store is the table's only writer.
+   */
+  readonly #cache = new Map<string, Deployment>();
 
   constructor(readonly db: SqliteDatabase) {
     this.#putModule = db.prepare('INSERT OR IGNORE INTO modules (hash, bytes, created_at) VALUES (?, ?, ?)');
@@ -59,7 +63,7 @@ export class DeploymentStore {
     this.#setState = db.prepare('UPDATE deployments SET desired_state = ?, updated_at = ? WHERE name = ?');
     this.#setModule = db.prepare('UPDATE deployments SET module = ?, updated_at = ? WHERE name = ?');
     this.#delete = db.prepare('DELETE FROM deployments WHERE name = ?');
-    this.#count = db.prepare('SELECT count(*) FROM deployments').pluck();
+    for (const r of this.#list.all() as Row[]) this.#cache.set(r.name, fromRow(r));
   }
 
   /** Keeps module bytes under their hash (idempotent). */
@@ -77,33 +81,43 @@ export class DeploymentStore {
       this.#putModule.run(d.module, bytes, now);
       this.#insert.run(d.name, d.id, d.module, d.config, d.priority, d.desiredState, now, now);
     })();
-    return { ...d, deployedAt: now, updatedAt: now };
+    const dep = { ...d, deployedAt: now, updatedAt: now };
+    this.#cache.set(d.name, dep);
+    return dep;
   }
 
   get(name: string): Deployment | undefined {
-    const r = this.#get.get(name) as Row | undefined;
-    return r === undefined ? undefined : fromRow(r);
+    return this.#cache.get(name);
   }
 
   list(): Deployment[] {
-    return (this.#list.all() as Row[]).map(fromRow);
+    return [...this.#cache.values()];
   }
 
   setDesiredState(name: string, state: DesiredState, now = Date.now()): void {
     this.#setState.run(state, now, name);
+    this.#refresh(name);
+  }
+
+  #refresh(name: string): void {
+    const r = this.#get.get(name) as Row | undefined;
+    if (r === undefined) this.#cache.delete(name);
+    else this.#cache.set(name, fromRow(r));
   }
 
   /** Points a deployment at a module already stored with putModule (after an upgrade). */
   setModule(name: string, hash: string, now = Date.now()): void {
     this.#setModule.run(hash, now, name);
+    this.#refresh(name);
   }
 
   remove(name: string): void {
     this.#delete.run(name);
+    this.#cache.delete(name);
   }
 
   count(): number {
-    return this.#count.get() as number;
+    return this.#cache.size;
   }
 
   /**

@@ -65,7 +65,7 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
         throw e;
       }
       ctx.observeRouting((performance.now() - t0) / 1000);
-      ctx.journal.recordMessage('sent', json, `via API by key ${req.apiKey?.name ?? '?'}`);
+      ctx.journal.recordParsed('sent', msg, `via API by key ${req.apiKey?.name ?? '?'}`);
       req.log.debug({ message_id: msg.message_id, conversation_id: msg.conversation_id, trace: msg.trace_context?.traceparent }, 'message sent');
       const head = { message_id: msg.message_id, conversation_id: msg.conversation_id, delivered_to: deliveredTo };
       if (waiting === undefined) return reply.status(202).send(head);
