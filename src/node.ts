@@ -214,7 +214,7 @@ export class CaxtonNode {
         this.journal.recordMessage('undeliverable', e.json, e.reason);
         break;
       case 'agent_log':
-        this.logs.add(e.name, e.level, e.text);
+        this.logs.add(e.name, e.level, e.text, e.conversationId);
         break;
       case 'agent_fault':
         this.journal.add({ time: Date.now(), kind: 'fault', from: e.name, to: e.name, performative: undefined, messageId: undefined, conversationId: undefined, detail: `${e.kind} in ${e.phase}: ${e.message}` });
@@ -273,7 +273,8 @@ export class CaxtonNode {
     switch (e.type) {
       case 'agent_log': {
         const level = (['trace', 'debug', 'info', 'warn', 'error'] as const)[e.level] ?? 'info';
-        log[level]({ agent: e.name }, e.text);
+        // trace_id is the W3C trace id inside the traceparent, the key log tools join on.
+        log[level]({ agent: e.name, conversation_id: e.conversationId, trace_id: e.traceparent?.split('-')[1] }, e.text);
         break;
       }
       case 'agent_fault':

@@ -9,6 +9,8 @@ export interface AgentLogLine {
   readonly time: number;
   readonly level: LogLevelName;
   readonly text: string;
+  /** The conversation of the message the agent was handling, when it had one. */
+  readonly conversationId?: string;
 }
 
 export class AgentLogs {
@@ -16,13 +18,13 @@ export class AgentLogs {
 
   constructor(readonly perAgent = 1000) {}
 
-  add(agent: string, level: number, text: string, time = Date.now()): void {
+  add(agent: string, level: number, text: string, conversationId?: string, time = Date.now()): void {
     let ring = this.#lines.get(agent);
     if (ring === undefined) {
       ring = [];
       this.#lines.set(agent, ring);
     }
-    ring.push({ time, level: LOG_LEVELS[level] ?? 'info', text });
+    ring.push({ time, level: LOG_LEVELS[level] ?? 'info', text, ...(conversationId === undefined ? {} : { conversationId }) });
     // Trim in chunks: one splice per perAgent/10 lines rather than a shift per line.
     if (ring.length > this.perAgent + Math.max(1, this.perAgent / 10)) ring.splice(0, ring.length - this.perAgent);
   }

@@ -108,7 +108,7 @@ export type PoolEvent =
   | { readonly type: 'agent_upgraded'; readonly name: string; readonly from: string; readonly to: string }
   | { readonly type: 'canary_step'; readonly name: string; readonly module: string; readonly percent: number }
   | { readonly type: 'canary_rolled_back'; readonly name: string; readonly module: string; readonly reason: string }
-  | { readonly type: 'agent_log'; readonly name: string; readonly level: number; readonly text: string }
+  | { readonly type: 'agent_log'; readonly name: string; readonly level: number; readonly text: string; readonly conversationId?: string; readonly traceparent?: string }
   | { readonly type: 'worker_replaced'; readonly worker: number; readonly reason: string; readonly agents: readonly string[]; readonly lostMessages: number }
   | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string };
 
@@ -1017,8 +1017,17 @@ export class AgentPool {
         this.#routeOut(msg.batch);
         break;
       case 'log':
-        for (let i = 0; i + 2 < msg.batch.length; i += 3) {
-          this.#emit({ type: 'agent_log', name: msg.batch[i] as string, level: msg.batch[i + 1] as number, text: msg.batch[i + 2] as string });
+        for (let i = 0; i + 4 < msg.batch.length; i += 5) {
+          const conversation = msg.batch[i + 3] as string;
+          const trace = msg.batch[i + 4] as string;
+          this.#emit({
+            type: 'agent_log',
+            name: msg.batch[i] as string,
+            level: msg.batch[i + 1] as number,
+            text: msg.batch[i + 2] as string,
+            ...(conversation === '' ? {} : { conversationId: conversation }),
+            ...(trace === '' ? {} : { traceparent: trace }),
+          });
         }
         break;
       case 'spawned': {

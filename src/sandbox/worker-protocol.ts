@@ -127,7 +127,7 @@ export type FromWorker =
   | { readonly op: 'fault'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   | { readonly op: 'restarted'; readonly name: string }
   | { readonly op: 'restart_failed'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
-  /** Flat [agent, level, text, ...]. Levels as in the ABI. */
+  /** Flat [agent, level, text, conversation id or '', traceparent or '', ...]. Levels as in the ABI. */
   | { readonly op: 'log'; readonly batch: (string | number)[] }
   /** A delivery from the main thread that could not be queued, and why. */
   | { readonly op: 'undeliverable'; readonly to: string; readonly json: string; readonly reason: string; readonly refusal: RefusalCode }

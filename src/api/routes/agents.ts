@@ -141,7 +141,7 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
     { config: read, schema: { summary: 'The last log lines of an agent', params: NameParams, querystring: LogsQuery } },
     async (req) => {
       d.require(req.params.name);
-      return { logs: ctx.logs.tail(req.params.name, req.query.tail ?? 100, req.query.level ?? 'trace').map((l) => ({ time: new Date(l.time).toISOString(), level: l.level, text: l.text })) };
+      return { logs: ctx.logs.tail(req.params.name, req.query.tail ?? 100, req.query.level ?? 'trace').map((l) => ({ time: new Date(l.time).toISOString(), level: l.level, text: l.text, conversation_id: l.conversationId ?? null })) };
     },
   );
 }

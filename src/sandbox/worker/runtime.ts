@@ -289,6 +289,8 @@ export class WorkerRuntime {
   #logs: (string | number)[] = [];
   /** Messages in all mailboxes, published to the watchdog slots at each flush. */
   #queued = 0;
+  /** The message being handled, so a log line can carry its conversation and trace ids. */
+  #current = '';
 
   constructor(readonly opts: RuntimeOptions) {}
 
@@ -530,8 +532,13 @@ export class WorkerRuntime {
     return Refusal.None;
   }
 
+  /** Queues a log line, tagged with the conversation and trace of the message being handled. */
   log(name: string, level: number, text: string): void {
-    this.#logs.push(name, level, text);
+    // Parsed only when an agent logs, never per message.
+    const cur = this.#current;
+    const conversation = cur === '' ? '' : (CONVERSATION_ID.exec(cur)?.[1] ?? '');
+    const trace = cur === '' ? '' : (TRACEPARENT.exec(cur)?.[1] ?? '');
+    this.#logs.push(name, level, text, conversation, trace);
   }
 
   stats(): AgentRuntimeStats[] {
@@ -607,6 +614,7 @@ export class WorkerRuntime {
     let rc = 0;
     let fault: unknown;
     let crashed = false;
+    this.#current = json;
     try {
       rc = instance.handle(json);
     } catch (e) {
@@ -614,6 +622,7 @@ export class WorkerRuntime {
       fault = e;
     } finally {
       Atomics.add(w, WATCH_SEQ, 1);
+      this.#current = '';
     }
     if (!crashed) {
       if (reliableId !== undefined) {
@@ -733,6 +742,9 @@ export class WorkerRuntime {
     }
   }
 }
+
+const CONVERSATION_ID = /"conversation_id"\s*:\s*"((?:[^"\\]|\\.)*)"/;
+const TRACEPARENT = /"traceparent"\s*:\s*"([0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2})"/;
 
 /** The message_id of an at-least-once message, or undefined. */
 function reliableIdOf(json: string): string | undefined {

@@ -128,7 +128,7 @@ test('api agents - logs keep the last lines, filtered by level', async () => {
       i32.const 0))`);
   await withNode({}, async (ctx) => {
     assert.equal((await ctx.call('POST', '/agents', { name: 'l', module: b64(logger) })).status, 201);
-    for (let i = 0; i < 3; i++) await ctx.call('POST', '/messages', { performative: 'inform', receiver: 'l', content: { i } });
+    for (let i = 0; i < 3; i++) await ctx.call('POST', '/messages', { performative: 'inform', receiver: 'l', content: { i }, conversation_id: `conv-${i}` });
     let logs: { level: string; text: string }[] = [];
     for (let i = 0; i < 100 && logs.length < 6; i++) {
       logs = (await ctx.call('GET', '/agents/l/logs')).body.logs;
@@ -136,6 +136,7 @@ test('api agents - logs keep the last lines, filtered by level', async () => {
     }
     assert.equal(logs.length, 6);
     assert.deepEqual(logs.slice(0, 2).map((l) => [l.level, l.text]), [['info', 'hello'], ['warn', 'careful']]);
+    assert.deepEqual(logs.map((l) => (l as unknown as { conversation_id: string }).conversation_id), ['conv-0', 'conv-0', 'conv-1', 'conv-1', 'conv-2', 'conv-2'], 'each line carries the conversation of the message being handled');
     const warn = (await ctx.call('GET', '/agents/l/logs?level=warn&tail=2')).body.logs;
     assert.deepEqual(warn.map((l: { text: string }) => l.text), ['careful', 'careful']);
     assert.equal((await ctx.call('GET', '/agents/l/logs?tail=0')).status, 400);
