@@ -101,6 +101,10 @@ export const ErrorCatalogue = {
     status: 404,
     hint: 'No agent with that name or capability takes messages on this node. Check `caxton agent list` and the agent\'s state.',
   },
+  CAXTON_ERR_CONVERSATION_NOT_FOUND: {
+    status: 404,
+    hint: 'Conversations idle for 5 minutes are forgotten. List the known ones with GET /api/v1/conversations.',
+  },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {
     status: 401,

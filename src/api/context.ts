@@ -3,7 +3,7 @@ import type { AgentPool, PoolEvent } from '../sandbox/index.js';
 import type { Deployments } from '../agents/deployments.js';
 import type { DeadLetterQueue } from '../messaging/dead-letter-queue.js';
 import type { MessageJournal } from '../messaging/journal.js';
-import type { AgentLogs } from '../observability/agent-logs.js';
+import { LOG_LEVELS, type AgentLogs } from '../observability/agent-logs.js';
 import type { ApiKeyStore, OutboxStore } from '../storage/index.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -61,11 +61,15 @@ export function streamEvent(e: PoolEvent): NodeEvent {
   const name = 'name' in rest ? { agent: rest.name } : {};
   const fields = Object.fromEntries(Object.entries(rest).filter(([k]) => k !== 'name'));
   switch (type) {
+    case 'agent_log':
+      if (e.type !== 'agent_log') break;
+      return { type: 'agent.log', time, agent: e.name, level: LOG_LEVELS[e.level] ?? 'info', text: e.text, conversation_id: e.conversationId ?? null };
     case 'worker_replaced':
       return { type: 'worker.replaced', time, ...fields };
     case 'undeliverable':
       return { type: 'message.undeliverable', time, ...fields };
     default:
-      return { type: `agent.${type.replace(/^agent_/, '')}`, time, ...name, ...fields };
+      break;
   }
+  return { type: `agent.${type.replace(/^agent_/, '')}`, time, ...name, ...fields };
 }

@@ -1,20 +1,93 @@
 /** The `caxton` command line. One file per command group registers its commands here. */
 import { Command, CommanderError } from 'commander';
+import { registerAgent } from './commands/agent.js';
+import { registerCircuitBreaker } from './commands/circuit-breaker.js';
+import { registerConfig } from './commands/config.js';
+import { registerDebug } from './commands/debug.js';
+import { registerEmergency } from './commands/emergency.js';
+import { registerKey } from './commands/key.js';
+import { registerMessage } from './commands/message.js';
+import { registerQueue } from './commands/queue.js';
+import { registerResources } from './commands/resources.js';
+import { registerServerStatus } from './commands/server-status.js';
 import { registerServer } from './server.js';
+import { registerCompletion } from './completion.js';
+import { applyGlobalOptions, currentFormat, markLocal } from './context.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
+import { renderJson, stdout } from './output.js';
+import { VERSION } from '../version.js';
 
-export async function main(argv: string[]): Promise<void> {
+const QUICK_START = `
+Quick start:
+  caxton server start                                  run a node here (data in ./.caxton)
+  caxton deploy build/agents/echo.wasm --name echo     deploy an agent
+  caxton agent list                                    list agents
+  caxton message send --to echo --performative request --content '"hi"' --wait-reply
+  caxton completion bash                               shell completion (also zsh, fish)
+
+The CLI finds the API at --api-url, CAXTON_API_URL or http://127.0.0.1:8080, and its key in
+--api-key, CAXTON_API_KEY or <data-dir>/admin.key. Every command takes -o json. Docs: docs/cli.md
+`;
+
+/**
+ * The whole command tree. `server start` (./server.js) loads the node and its config schema only
+ * when it runs, so building the tree stays cheap for every other command.
+ */
+export async function buildProgram(): Promise<Command> {
   const program = new Command('caxton')
     .description('Caxton: a server for multi-agent systems')
-    .version('0.2.0')
+    .version(VERSION)
     .showSuggestionAfterError(true)
     .exitOverride();
-  registerServer(program);
+  program.addHelpText('after', QUICK_START);
+
+  const server = registerServer(program);
+  for (const c of server.commands) markLocal(c);
+  registerServerStatus(server);
+
+  registerAgent(program);
+  registerMessage(program);
+  registerQueue(program);
+  registerResources(program);
+  registerDebug(program);
+  registerConfig(program);
+  registerCircuitBreaker(program);
+  registerEmergency(program);
+  registerKey(program);
+  const { completion } = registerCompletion(program);
+  markLocal(completion);
+  const validate = program.commands.find((c) => c.name() === 'config')?.commands.find((c) => c.name() === 'validate');
+  if (validate !== undefined) markLocal(validate, ['output']);
+
+  applyGlobalOptions(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = await buildProgram();
+  let acting = false;
+  program.hook('preAction', () => {
+    acting = true;
+  });
   try {
+    if (argv.length <= 2) {
+      // Bare `caxton`: the help with its quick start, on stdout, as a success.
+      program.outputHelp();
+      return;
+    }
     await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof CommanderError) process.exit(e.exitCode);
-    const err = e as Error & { code?: string; hint?: string };
-    process.stderr.write(`error: ${err.message}\n${err.hint === undefined ? '' : `hint: ${err.hint}\n`}`);
-    process.exit(1);
+    // Commander has printed its own message (unknown command or option, with "Did you mean ...?").
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : EXIT_USAGE);
+    const err = e as Error & { hint?: unknown };
+    const exitCode = e instanceof CliError ? e.exitCode : acting ? EXIT_FAILURE : EXIT_USAGE;
+    const hint = typeof err.hint === 'string' ? err.hint : undefined;
+    process.stderr.write(`error: ${err.message}\n${hint === undefined ? '' : `hint: ${hint}\n`}`);
+    if (process.env['CAXTON_DEBUG'] !== undefined && err.stack !== undefined) process.stderr.write(`${err.stack}\n`);
+    if (currentFormat() === 'json' && !stdout.written) {
+      const body = e instanceof CliError ? e.toJSON() : { error: { code: 'CAXTON_CLI_ERROR', message: err.message, ...(hint === undefined ? {} : { hint }) } };
+      process.stdout.write(renderJson(body));
+    }
+    process.exit(exitCode);
   }
 }

@@ -1,9 +1,10 @@
 /** `caxton server start`: run a node in the foreground, configured from a file, `--set` and flags. */
 import type { Command } from 'commander';
 import { CaxtonError, isCaxtonError } from '../errors.js';
-import { CaxtonNode } from '../node.js';
-import { createLogger } from '../observability/logger.js';
-import { diffConfig, loadConfig, parseConfigText, redactConfig, type LoadedConfig } from '../config/index.js';
+import type { CaxtonNode } from '../node.js';
+import type { LoadedConfig } from '../config/index.js';
+// The node and the config schema are loaded inside the action: every other CLI command imports this
+// file to register `server`, and should not pay for them.
 
 interface StartFlags {
   config?: string;
@@ -43,14 +44,15 @@ export function registerServer(program: Command): Command {
     .option('--workers <n>', 'agent worker threads (runtime.workers, default: cores - 1)')
     .option('--log-level <level>', 'trace, debug, info, warn or error (observability.logging.level)')
     .action(async (flags: StartFlags) => {
-      const loaded = loadWithFlags(flags);
+      const loaded = await loadWithFlags(flags);
       await runNode(loaded);
     });
   return server;
 }
 
 /** Loads the configuration: defaults < file < --set < flags. Errors name the flag that was given. */
-export function loadWithFlags(flags: StartFlags, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export async function loadWithFlags(flags: StartFlags, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  const { loadConfig } = await import('../config/index.js');
   const sets = [...flags.set];
   for (const [field, key] of FLAG_KEYS) {
     const v = flags[field];
@@ -71,6 +73,11 @@ export function loadWithFlags(flags: StartFlags, env: NodeJS.ProcessEnv = proces
 }
 
 async function runNode(loaded: LoadedConfig): Promise<void> {
+  const [{ CaxtonNode }, { createLogger }, { diffConfig, parseConfigText, redactConfig }] = await Promise.all([
+    import('../node.js'),
+    import('../observability/logger.js'),
+    import('../config/index.js'),
+  ]);
   const c = loaded.resolved;
   const logger = createLogger({ level: c.observability.logging.level });
   // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.

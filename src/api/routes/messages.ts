@@ -91,7 +91,7 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const c = (await ctx.pool.conversations()).find((x) => x.id === id);
     const trace = ctx.journal.conversation(id);
     if (c === undefined && trace.length === 0) {
-      throw new CaxtonError('CAXTON_ERR_API_NOT_FOUND', `no conversation ${id} is known (idle conversations are forgotten after 5 minutes)`, { conversation_id: id });
+      throw new CaxtonError('CAXTON_ERR_CONVERSATION_NOT_FOUND', `no conversation ${id} is known (idle conversations are forgotten after 5 minutes)`, { conversation_id: id });
     }
     return {
       conversation: c === undefined ? null : conversationView(c),

@@ -1,0 +1,59 @@
+/** Small helpers shared by the command files. */
+import { readFileSync } from 'node:fs';
+import { CliError } from '../errors.js';
+
+export function agentPath(name: string, rest = ''): string {
+  return `/agents/${encodeURIComponent(name)}${rest}`;
+}
+
+/** Reads a .wasm file for upload, as base64. */
+export function readModule(file: string): { base64: string; bytes: number } {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`, {
+      hint: 'Pass the path of a compiled WebAssembly module (.wasm), e.g. build/agents/echo.wasm.',
+      code: 'CAXTON_CLI_FILE',
+    });
+  }
+  return { base64: data.toString('base64'), bytes: data.length };
+}
+
+/** A success line for humans: `✓ text`. */
+export function ok(text: string): string {
+  return `✓ ${text}\n`;
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/** An AbortController aborted by Ctrl-C (SIGINT) or SIGTERM; `dispose` removes the handlers. */
+export function interruptible(): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** Values from an object for a JSON column, compact: `{"a":1}`. */
+export function compactJson(value: unknown, max = 60): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (text === undefined) return '-';
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}

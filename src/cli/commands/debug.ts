@@ -1,0 +1,196 @@
+/** Troubleshooting: `caxton trace`, `caxton analyze messages`, `caxton profile`, `caxton debug dump`. */
+import { existsSync, statSync } from 'node:fs';
+import { type Command, Option } from 'commander';
+import type { ConversationView, StatsView } from '../api-types.js';
+import { context } from '../context.js';
+import { CliError, usageError } from '../errors.js';
+import {
+  countFooter,
+  formatAge,
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatLatency,
+  formatRate,
+  renderFields,
+  renderTable,
+} from '../output.js';
+import { checkRegex, durationOption } from '../parse.js';
+import { bar, spinner, withSpinner } from '../progress.js';
+import { count, percentileMs, subtractHistograms, sumMs } from '../../observability/latency.js';
+import { agentPath, interruptible, ok, sleep } from './common.js';
+
+export function registerDebug(program: Command): void {
+  program
+    .command('trace')
+    .description('every hop of one conversation: sent, delivered, replies, failures')
+    .requiredOption('--conversation-id <id>', 'the conversation (message send prints it)')
+    .action(async (opts: { conversationId: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      const t = await ctx.client.get<ConversationView>(`/conversations/${encodeURIComponent(opts.conversationId)}`);
+      ctx.print(t, () => renderTrace(opts.conversationId, t));
+    });
+
+  const analyze = program.command('analyze').description('look for patterns in what the node saw');
+  analyze
+    .command('messages')
+    .description('group dead letters, failures, undeliverable messages and agent log lines matching a pattern')
+    .requiredOption('--pattern <regex>', 'a regular expression, e.g. "timeout|error"', (v) => checkRegex(v, '--pattern'))
+    .addOption(new Option('--last <duration>', 'how far back to look, e.g. 1h').argParser(durationOption('--last')).default(3_600_000, '1h'))
+    .action(async (opts: { pattern: string; last: number }, cmd: Command) => {
+      const ctx = context(cmd);
+      const r = await ctx.client.get<{ pattern: string; since: string; total: number; groups: { kind: string; agent: string; reason: string; count: number; last_at: string }[] }>(
+        '/messages/analyze',
+        { pattern: opts.pattern, last_ms: opts.last },
+      );
+      ctx.print(r, () =>
+        (r.groups.length === 0 ? '' : renderTable(['KIND', 'AGENT', 'REASON', 'COUNT', 'LAST-SEEN'], r.groups.map((g) => [g.kind, g.agent, g.reason, formatCount(g.count), formatAge(g.last_at)]))) +
+          `${countFooter(r.total, 'match')} for /${r.pattern}/ in the last ${formatDuration(opts.last)}\n`,
+      );
+    });
+
+  program
+    .command('profile')
+    .description('profile an agent over a time window: message rate, errors, fuel, memory, latency')
+    .requiredOption('--agent <name>', 'agent name or id')
+    .addOption(new Option('--duration <duration>', 'the window, e.g. 60s').argParser(durationOption('--duration')).default(60_000, '60s'))
+    .action(async (opts: { agent: string; duration: number }, cmd: Command) => {
+      const ctx = context(cmd);
+      if (opts.duration < 100) throw usageError('--duration must be at least 100ms');
+      const path = agentPath(opts.agent, '/stats');
+      const first = await ctx.client.get<StatsView>(path);
+      const t0 = Date.now();
+      const stop = interruptible();
+      const progress = spinner(`profiling ${opts.agent}…`);
+      try {
+        for (;;) {
+          const elapsed = Date.now() - t0;
+          if (elapsed >= opts.duration || stop.signal.aborted) break;
+          progress.update(`profiling ${opts.agent} ${bar(elapsed / opts.duration)} ${formatDuration(Math.ceil((opts.duration - elapsed) / 1000) * 1000)} left`);
+          await sleep(Math.min(500, opts.duration - elapsed), stop.signal);
+        }
+      } finally {
+        progress.stop();
+        stop.dispose();
+      }
+      const second = await ctx.client.get<StatsView>(path);
+      const window = profileWindow(first, second, Date.now() - t0);
+      ctx.print({ agent: opts.agent, duration_ms: window.duration_ms, window, start: first, end: second }, () => renderProfile(opts.agent, window));
+    });
+
+  const debug = program.command('debug').description('collect state for troubleshooting');
+  debug
+    .command('dump')
+    .description('download a tar.gz of status, agents, stats, conversations, dead letters, config, logs and metrics')
+    .requiredOption('--output <file>', 'where to write it, e.g. debug-$(date +%s).tar.gz')
+    .option('--force', 'overwrite the file if it exists')
+    .action(async (opts: { output: string; force?: boolean }, cmd: Command) => {
+      const ctx = context(cmd);
+      if (existsSync(opts.output) && opts.force !== true) {
+        throw new CliError(`${opts.output} already exists`, { hint: 'Pick another file name, or pass --force to overwrite it.', code: 'CAXTON_CLI_FILE_EXISTS' });
+      }
+      if (existsSync(opts.output) && statSync(opts.output).isDirectory()) throw usageError(`${opts.output} is a directory; --output takes a file name`);
+      const bytes = await withSpinner('collecting the debug dump…', (p) =>
+        ctx.client.download('/debug/dump', opts.output, (n) => p.update(`downloading the debug dump… ${formatBytes(n)}`)),
+      );
+      ctx.print({ file: opts.output, bytes }, () => ok(`wrote ${formatBytes(bytes)} to ${opts.output}`));
+    });
+}
+
+function renderTrace(id: string, t: ConversationView): string {
+  const c = t.conversation;
+  // The conversation itself is forgotten when idle; its journal (the trace) may outlive it.
+  let text = c === null
+    ? renderFields([['conversation', `${id} (no longer active; its trace follows)`]])
+    : renderFields([
+        ['conversation', c.id],
+        ['protocol', c.protocol ?? null],
+        ['participants', c.participants?.join(', ') ?? null],
+        ['messages', c.messages ?? null],
+        ['started', c.started_at === undefined ? null : `${c.started_at} (${formatAge(c.started_at)})`],
+      ]);
+  if (t.trace.length > 0) {
+    const start = Date.parse(t.trace[0]!.time);
+    text += '\n' + renderTable(
+      ['TIME', 'KIND', 'FROM', 'TO', 'PERFORMATIVE', 'MESSAGE-ID', 'DETAIL'],
+      t.trace.map((e) => [`+${formatLatencyDelta(Date.parse(e.time) - start)}`, e.kind, e.from, e.to, e.performative, e.message_id, e.detail]),
+    );
+  }
+  return text;
+}
+
+function formatLatencyDelta(ms: number): string {
+  return Number.isFinite(ms) ? formatLatency(Math.max(0, ms)) : '-';
+}
+
+export interface ProfileWindow {
+  duration_ms: number;
+  messages_in: number;
+  messages_out: number;
+  messages_per_s: number;
+  errors: number;
+  faults: number;
+  restarts: number;
+  fuel_used: number;
+  fuel_per_s: number;
+  memory_bytes: number;
+  memory_delta_bytes: number;
+  queued: number;
+  calls: number;
+  mean_ms: number;
+  p50_ms: number;
+  p99_ms: number;
+  /** The counters went down in the window: the agent was restarted, so `end` counts from zero. */
+  reset: boolean;
+}
+
+/** What happened between two StatsView snapshots of one agent, `durationMs` apart. */
+export function profileWindow(a: StatsView, b: StatsView, durationMs: number): ProfileWindow {
+  const reset = b.messages_in < a.messages_in || b.fuel_used < a.fuel_used || b.latency.count < a.latency.count;
+  const d = (x: number, y: number) => (reset ? y : y - x);
+  const seconds = Math.max(durationMs, 1) / 1000;
+  const buckets = subtractHistograms(b.latency.buckets, reset ? [] : a.latency.buckets);
+  const calls = count(buckets);
+  const messagesIn = d(a.messages_in, b.messages_in);
+  const fuel = d(a.fuel_used, b.fuel_used);
+  return {
+    duration_ms: durationMs,
+    messages_in: messagesIn,
+    messages_out: d(a.messages_out, b.messages_out),
+    messages_per_s: messagesIn / seconds,
+    errors: d(a.errors, b.errors),
+    faults: d(a.faults, b.faults),
+    restarts: Math.max(0, b.restarts - a.restarts),
+    fuel_used: fuel,
+    fuel_per_s: fuel / seconds,
+    memory_bytes: b.memory_bytes,
+    memory_delta_bytes: b.memory_bytes - a.memory_bytes,
+    queued: b.queued,
+    calls,
+    mean_ms: calls === 0 ? 0 : sumMs(buckets) / calls,
+    p50_ms: percentileMs(buckets, 0.5),
+    p99_ms: percentileMs(buckets, 0.99),
+    reset,
+  };
+}
+
+export function renderProfile(agent: string, w: ProfileWindow): string {
+  const sign = w.memory_delta_bytes > 0 ? '+' : w.memory_delta_bytes < 0 ? '-' : '±';
+  const rows: [string, string][] = [
+    ['window', formatDuration(w.duration_ms)],
+    ['messages in', `${formatCount(w.messages_in)} (${formatRate(w.messages_per_s)})`],
+    ['messages out', formatCount(w.messages_out)],
+    ['errors', `${formatCount(w.errors)}${w.messages_in === 0 ? '' : ` (${((w.errors / w.messages_in) * 100).toFixed(2).replace(/\.?0+$/, '')}%)`}`],
+    ['faults', formatCount(w.faults)],
+    ['restarts', formatCount(w.restarts)],
+    ['fuel', `${formatCount(w.fuel_used)} (${formatRate(w.fuel_per_s)})`],
+    ['memory', `${formatBytes(w.memory_bytes)} (${sign}${formatBytes(Math.abs(w.memory_delta_bytes))})`],
+    ['queued', formatCount(w.queued)],
+    ['latency mean', w.calls === 0 ? '-' : formatLatency(w.mean_ms)],
+    ['latency P50', w.calls === 0 ? '-' : formatLatency(w.p50_ms)],
+    ['latency P99', w.calls === 0 ? '-' : formatLatency(w.p99_ms)],
+  ];
+  return `profile of ${agent}\n` + renderTable(['METRIC', 'VALUE'], rows) +
+    (w.calls === 0 ? 'no calls in the window: send the agent some traffic while profiling\n' : '') +
+    (w.reset ? 'note: the agent restarted during the window; the figures count from its restart\n' : '');
+}

@@ -1,0 +1,119 @@
+/**
+ * The global options (`--api-url`, `--api-key`, `--data-dir`, `-o/--output`) and what a command's
+ * action gets from them. The options are accepted before the command (`caxton -o json agent list`)
+ * and after it (`caxton agent list -o json`): the program has them with positional parsing, and
+ * every command that talks to the API gets its own copy, so they show in its `--help` too.
+ */
+import { type Command, Option } from 'commander';
+import { ApiClient } from './client.js';
+import { type Connection, resolveConnection } from './credentials.js';
+import { type OutputFormat, type Out, renderJson, stdout } from './output.js';
+
+export type GlobalKey = 'apiUrl' | 'apiKey' | 'dataDir' | 'output';
+
+const GLOBAL_OPTIONS: readonly { key: GlobalKey; make: () => Option }[] = [
+  { key: 'apiUrl', make: () => new Option('--api-url <url>', 'the node\'s API (env CAXTON_API_URL; default http://127.0.0.1:8080)') },
+  { key: 'apiKey', make: () => new Option('--api-key <key>', 'API key (env CAXTON_API_KEY; default: the admin.key in the data dir)') },
+  { key: 'dataDir', make: () => new Option('--data-dir <dir>', 'data dir of a local node, to read its admin.key (env CAXTON_DATA_DIR; default ./.caxton)') },
+  { key: 'output', make: () => new Option('-o, --output <format>', 'table or json (default table)').choices(['table', 'json']) },
+];
+
+/** Which global options each command carries (a command's own `--output` or `--data-dir` wins). */
+const carried = new WeakMap<Command, Set<GlobalKey>>();
+/** Commands that do not talk to the API, with the few global options they still take (e.g. `server start`: none). */
+const localCommands = new WeakMap<Command, ReadonlySet<GlobalKey>>();
+
+export function markLocal(cmd: Command, keep: readonly GlobalKey[] = []): Command {
+  localCommands.set(cmd, new Set(keep));
+  return cmd;
+}
+
+/** Adds the global options to the program and to every leaf command below it. */
+export function applyGlobalOptions(program: Command): void {
+  program.enablePositionalOptions();
+  addTo(program);
+  const walk = (cmd: Command): void => {
+    for (const sub of cmd.commands) {
+      if (sub.commands.length > 0) walk(sub);
+      else addTo(sub, localCommands.get(sub));
+    }
+  };
+  walk(program);
+}
+
+function addTo(cmd: Command, only?: ReadonlySet<GlobalKey>): void {
+  const keys = new Set<GlobalKey>();
+  for (const g of GLOBAL_OPTIONS) {
+    if (only !== undefined && !only.has(g.key)) continue;
+    const opt = g.make();
+    const taken = cmd.options.some((o) => o.long === opt.long || (opt.short !== undefined && o.short === opt.short));
+    if (taken) continue;
+    cmd.addOption(opt);
+    keys.add(g.key);
+  }
+  carried.set(cmd, keys);
+}
+
+export interface GlobalOptions {
+  apiUrl?: string;
+  apiKey?: string;
+  dataDir?: string;
+  output?: OutputFormat;
+}
+
+/** The global options in effect for `cmd`: its own copy first, then its ancestors'. */
+export function globalOptions(cmd: Command): GlobalOptions {
+  const result: GlobalOptions = {};
+  for (let c: Command | null = cmd; c !== null; c = c.parent) {
+    const keys = carried.get(c);
+    if (keys === undefined) continue;
+    const opts = c.opts<Record<string, unknown>>();
+    for (const key of keys) {
+      const v = opts[key];
+      if (result[key] === undefined && typeof v === 'string') (result as Record<string, string>)[key] = v;
+    }
+  }
+  return result;
+}
+
+let activeFormat: OutputFormat = 'table';
+
+/** The output format of the command running now (main uses it to print errors as JSON). */
+export function currentFormat(): OutputFormat {
+  return activeFormat;
+}
+
+export interface Context {
+  readonly format: OutputFormat;
+  readonly json: boolean;
+  readonly connection: Connection;
+  readonly client: ApiClient;
+  readonly out: Out;
+  /** Prints `value` as JSON with `-o json`, else the human text (computed only then). */
+  print(value: unknown, human: () => string): void;
+}
+
+export function context(cmd: Command, env: NodeJS.ProcessEnv = process.env): Context {
+  const g = globalOptions(cmd);
+  const format: OutputFormat = g.output ?? 'table';
+  activeFormat = format;
+  const connection = resolveConnection(g, env);
+  const client = new ApiClient(connection);
+  const out = stdout;
+  return {
+    format,
+    json: format === 'json',
+    connection,
+    client,
+    out,
+    print(value, human) {
+      out.write(format === 'json' ? renderJson(value) : human());
+    },
+  };
+}
+
+/** Only the output format, for commands that need no server. */
+export function outputFormat(cmd: Command): OutputFormat {
+  activeFormat = globalOptions(cmd).output ?? 'table';
+  return activeFormat;
+}
