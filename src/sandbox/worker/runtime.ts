@@ -368,20 +368,27 @@ export class WorkerRuntime {
       this.opts.post({ op: 'upgrade_failed', name: agent.name, hash, kind: f.kind, phase: f.phase, message: f.message });
       return;
     }
-    const previous = agent.instance;
-    if (previous !== undefined) {
-      try {
-        this.#guard(agent, () => previous.shutdown());
-      } catch (e) {
-        this.log(agent.name, 3, `agent_shutdown of the old version failed: ${asFault(e).message}`);
-      }
-      agent.fuelUsed += previous.totalFuelUsed;
-    }
+    this.#takeOver(agent, fresh, module, hash);
+  }
+
+  /** `fresh` becomes the agent's instance; the old one is shut down. Reports 'upgraded'. */
+  #takeOver(agent: LocalAgent, fresh: AgentInstance, module: WebAssembly.Module, hash: string): void {
+    if (agent.instance !== undefined) this.#retire(agent, agent.instance, 'the old version');
     agent.instance = fresh;
     agent.module = module;
     this.#flush();
     this.opts.post({ op: 'upgraded', name: agent.name, hash });
     this.#schedule(agent);
+  }
+
+  /** Runs an instance's agent_shutdown (a failure is logged, not fatal) and keeps its fuel count. */
+  #retire(agent: LocalAgent, instance: AgentInstance, what: string): void {
+    try {
+      this.#guard(agent, () => instance.shutdown());
+    } catch (e) {
+      this.log(agent.name, 3, `agent_shutdown of ${what} failed: ${asFault(e).message}`);
+    }
+    agent.fuelUsed += instance.totalFuelUsed;
   }
 
   /** Starts a new version beside the current one, taking `percent` of the agent's messages. */
@@ -422,35 +429,14 @@ export class WorkerRuntime {
       return;
     }
     agent.canary = undefined;
-    const previous = agent.instance;
-    if (previous !== undefined) {
-      try {
-        this.#guard(agent, () => previous.shutdown());
-      } catch (e) {
-        this.log(agent.name, 3, `agent_shutdown of the old version failed: ${asFault(e).message}`);
-      }
-      agent.fuelUsed += previous.totalFuelUsed;
-    }
-    agent.instance = canary.instance;
-    agent.module = canary.module;
-    this.#flush();
-    this.opts.post({ op: 'upgraded', name, hash: canary.hash });
-    this.#schedule(agent);
+    this.#takeOver(agent, canary.instance, canary.module, canary.hash);
   }
 
   /** Shuts the canary down; the current version takes every message again. */
   #rollBack(agent: LocalAgent, reason: string): void {
     const canary = agent.canary as Canary;
     agent.canary = undefined;
-    const instance = canary.instance;
-    if (instance !== undefined) {
-      try {
-        this.#guard(agent, () => instance.shutdown());
-      } catch (e) {
-        this.log(agent.name, 3, `agent_shutdown of the canary failed: ${asFault(e).message}`);
-      }
-      agent.fuelUsed += instance.totalFuelUsed;
-    }
+    if (canary.instance !== undefined) this.#retire(agent, canary.instance, 'the canary');
     this.#flush();
     this.opts.post({ op: 'canary_ended', name: agent.name, hash: canary.hash, reason });
   }
