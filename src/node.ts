@@ -34,6 +34,8 @@ export interface ApiOptions {
   readonly addr: Address;
   /** @default 64 MiB */
   readonly bodyLimitBytes?: number;
+  /** How long a client may take to send a whole request, ms (slow-loris guard). @default 30 s */
+  readonly requestTimeoutMs?: number;
   /** @default 50 MiB */
   readonly maxModuleBytes?: number;
   /** Per-key token bucket. @default 100/s, burst 200 */
@@ -254,6 +256,7 @@ export class CaxtonNode {
       rateLimit: api.rateLimit ?? { enabled: true, perSecond: 100, burst: 200 },
       authEnabled: api.authEnabled ?? true,
       bodyLimitBytes: api.bodyLimitBytes ?? 64 * 1024 * 1024,
+      requestTimeoutMs: api.requestTimeoutMs ?? 30_000,
       maxModuleBytes: api.maxModuleBytes ?? 50 * 1024 * 1024,
       config: () => o.config?.view() ?? {},
       diffConfig: (yaml, file) => o.config?.diff(yaml, file) ?? [],

@@ -37,6 +37,8 @@ export interface ApiContext {
   readonly authEnabled: boolean;
   readonly rateLimit: { readonly enabled: boolean; readonly perSecond: number; readonly burst: number };
   readonly bodyLimitBytes: number;
+  /** Time a client has to send the whole request, ms. */
+  readonly requestTimeoutMs: number;
   readonly maxModuleBytes: number;
   /** The running configuration, secrets redacted. */
   config(): unknown;

@@ -37,6 +37,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     // Per-request lines at 1,000s of requests/s would drown the log; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.bodyLimitBytes,
+    // Receiving the request only: a wait for a reply (up to 5 min) is not cut by it.
+    requestTimeout: ctx.requestTimeoutMs,
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     // Agent names may be 255 characters; the router's default cap on a path parameter is 100.

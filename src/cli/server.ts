@@ -79,7 +79,7 @@ async function runNode(loaded: LoadedConfig): Promise<void> {
     import('../config/index.js'),
   ]);
   const c = loaded.resolved;
-  const logger = createLogger({ level: c.observability.logging.level });
+  const logger = createLogger({ level: c.observability.logging.level, format: c.observability.logging.format });
   // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.
   let node: CaxtonNode | undefined;
   let stopRequested: string | undefined;
@@ -122,6 +122,7 @@ async function runNode(loaded: LoadedConfig): Promise<void> {
     api: {
       addr: c.server.apiAddr,
       bodyLimitBytes: c.server.bodyLimitBytes,
+      requestTimeoutMs: c.server.requestTimeoutMs,
       maxModuleBytes: c.runtime.policy.maxModuleBytes,
       rateLimit: c.security.api.rateLimit,
       authEnabled: c.security.api.authEnabled,
