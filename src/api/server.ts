@@ -61,28 +61,32 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(multipart, { limits: { fileSize: ctx.maxModuleBytes, files: 1, fields: 16, fieldSize: 1024 * 1024, parts: 20 } });
 
   const limiter = new RateLimiter(ctx.rateLimit.perSecond, ctx.rateLimit.burst);
-  app.addHook('onRequest', async (req, reply) => {
+  // Hooks in callback style: on every request, an async hook would cost a promise and a microtask.
+  app.addHook('onRequest', (req, reply, done) => {
     const permission = req.routeOptions.config.permission;
-    if (permission === undefined) return; // public
-    if (!ctx.ready()) throw new CaxtonError('CAXTON_ERR_SERVER_NOT_READY', 'the node is not ready: it is starting or stopping');
-    if (!ctx.authEnabled) return;
-    const key = authorize(ctx.keys, presentedKey(req.headers), permission);
+    if (permission === undefined || (!ctx.authEnabled && ctx.ready())) return done(); // public
+    if (!ctx.ready()) return done(new CaxtonError('CAXTON_ERR_SERVER_NOT_READY', 'the node is not ready: it is starting or stopping'));
+    let key: ApiKeyRecord;
+    try {
+      key = authorize(ctx.keys, presentedKey(req.headers), permission);
+    } catch (e) {
+      return done(e as Error);
+    }
     req.apiKey = key;
-    if (!ctx.rateLimit.enabled) return;
+    if (!ctx.rateLimit.enabled) return done();
     const d = limiter.take(key.id);
     void reply.header('x-ratelimit-limit', d.limit).header('x-ratelimit-remaining', d.remaining).header('x-ratelimit-reset', d.resetAt);
-    if (!d.allowed) {
-      throw new CaxtonError('CAXTON_ERR_API_RATE_LIMITED', `rate limit of ${ctx.rateLimit.perSecond} requests/s (burst ${ctx.rateLimit.burst}) reached for key "${key.name}"`, {
-        retryAfter: d.retryAfter,
-      });
-    }
+    if (d.allowed) return done();
+    done(new CaxtonError('CAXTON_ERR_API_RATE_LIMITED', `rate limit of ${ctx.rateLimit.perSecond} requests/s (burst ${ctx.rateLimit.burst}) reached for key "${key.name}"`, { retryAfter: d.retryAfter }));
   });
   // A POST with no body means "no options": validate it as {} so optional fields take their defaults.
-  app.addHook('preValidation', async (req) => {
+  app.addHook('preValidation', (req, _reply, done) => {
     if (req.body === undefined && req.method !== 'GET' && req.method !== 'HEAD') req.body = {};
+    done();
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     ctx.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   await app.register(
@@ -98,12 +102,4 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   );
   await app.ready();
   return app;
-}
-
-/** Parses "host:port" (IPv6 in brackets). */
-export function parseHostPort(addr: string, what: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr.trim());
-  const port = m === null ? NaN : Number(m[3]);
-  if (m === null || port > 65535) throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', `${what} "${addr}" is not host:port (for example 127.0.0.1:8080)`);
-  return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : (m[2] as string)), port };
 }
