@@ -325,8 +325,9 @@ async function crossWorkerLatency(rows: Row[], dataDir: string): Promise<void> {
     if (pool.agent(a)?.worker === pool.agent(b)?.worker) throw new Error('the pair landed on one worker');
     const before = pool.forwardedMessages;
     const r = await bounce(pool, db, a, b, HOPS_PER_AGENT, 30_000);
-    if (pool.forwardedMessages - before < 2 * HOPS_PER_AGENT) throw new Error('hops did not cross the main thread');
-    latencyRows(rows, 'across workers', r, 30, 200, 'worker → main → worker');
+    // Since worker-to-worker channels, a hop between workers does not touch the main thread.
+    const viaMain = pool.forwardedMessages - before;
+    latencyRows(rows, 'across workers', r, 30, 200, `worker → worker (MessagePort); ${viaMain} of ${2 * HOPS_PER_AGENT} hops via main`);
   });
 }
 

@@ -9,7 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { CaxtonError } from '../errors.js';
 import { assertTransition, type AgentState } from '../agents/lifecycle.js';
 import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from '../agents/restart-policy.js';
@@ -233,6 +233,8 @@ export class AgentPool {
   readonly #gathers = new Map<number, Gather>();
   readonly #eventListeners: Listener<[PoolEvent]>[] = [];
   readonly #externalListeners: Listener<[string, string, string]>[] = [];
+  /** Placement changes not yet sent to the workers: flat [name, worker, ...]. */
+  #placements: (string | number)[] = [];
   #nextKey = 1;
   #nextReq = 1;
   #forwarded = 0;
@@ -264,6 +266,7 @@ export class AgentPool {
       online.push(pool.#startWorker(slot));
     }
     await Promise.all(online);
+    for (const slot of pool.#workers) pool.#connectPeers(slot);
     const interval = watchIntervalMs(pool.policy.maxCallMs);
     pool.#watchTimer = setInterval(() => pool.#checkWatchdogs(), interval);
     pool.#watchTimer.unref();
@@ -861,6 +864,7 @@ export class AgentPool {
   }
 
   #stopped(rec: AgentRecord, status: number, dropped: number): void {
+    this.#announcePlacement(rec.name, -1);
     this.#clearTimers(rec);
     this.#canaryRolledBack(rec, 'the agent stopped');
     this.#unregisterCapabilities(rec.name);
@@ -927,11 +931,13 @@ export class AgentPool {
     slot.flushScheduled = false;
     void this.#startWorker(slot).catch(() => {});
     // Commands posted before 'online' are queued by Node and delivered in order.
+    this.#connectPeers(slot);
     const names = [...slot.agents];
     for (const name of names) {
       const rec = this.#agents.get(name);
       if (rec === undefined) continue;
       rec.inWorker = false;
+      this.#announcePlacement(name, -1); // through this thread until it is back
       this.#canaryRolledBack(rec, 'its worker was replaced');
       if (rec.state === 'failed' || rec.state === 'stopped') {
         slot.agents.delete(name);
@@ -957,6 +963,7 @@ export class AgentPool {
       const rec = this.#agents.get(name);
       if (rec === undefined) continue;
       rec.inWorker = false;
+      this.#announcePlacement(name, -1);
       this.#canaryRolledBack(rec, 'its worker crashed');
       this.#fail(rec, `its worker crashed ${slot.crashes.length} times in ${WORKER_CRASH_WINDOW_MS / 1000} s (${reason})`);
     }
@@ -991,10 +998,41 @@ export class AgentPool {
     slot.modules.add(hash);
   }
 
+  /**
+   * Gives `slot`'s worker a direct channel to every other live worker (and them to it), so agents on
+   * different workers message each other without a hop through this thread. Channels to a replaced
+   * worker are replaced with it; what was in flight to the old one died with it.
+   */
+  #connectPeers(slot: WorkerSlot): void {
+    for (const other of this.#workers) {
+      if (other === slot || other.dead) continue;
+      const { port1, port2 } = new MessageChannel();
+      slot.worker.postMessage({ op: 'peer', worker: other.index, port: port1 } satisfies ToWorker, [port1]);
+      other.worker.postMessage({ op: 'peer', worker: slot.index, port: port2 } satisfies ToWorker, [port2]);
+    }
+    // The new worker learns where every agent lives (the others already know).
+    const all: (string | number)[] = [];
+    for (const rec of this.#agents.values()) if (rec.inWorker && rec.worker !== slot.index) all.push(rec.name, rec.worker);
+    if (all.length > 0) this.#post(slot, { op: 'placement', batch: all });
+  }
+
+  /** Tells every worker where an agent lives now (-1: nowhere); batched per microtask. */
+  #announcePlacement(name: string, worker: number): void {
+    this.#placements.push(name, worker);
+    if (this.#placements.length > 2) return;
+    queueMicrotask(() => {
+      const batch = this.#placements;
+      this.#placements = [];
+      if (this.#closed) return;
+      for (const w of this.#workers) if (!w.dead) this.#post(w, { op: 'placement', batch });
+    });
+  }
+
   #sendSpawn(slot: WorkerSlot, rec: AgentRecord): void {
     this.#ensureModule(slot, rec.hash);
     rec.inWorker = true;
     slot.agents.add(rec.name);
+    this.#announcePlacement(rec.name, slot.index);
     const hold = rec.resumeTo === 'ready' || rec.resumeTo === 'suspended';
     this.#post(slot, { op: 'spawn', key: rec.key, id: rec.id, name: rec.name, hash: rec.hash, config: rec.config, restarts: rec.restarts, hold });
   }
@@ -1121,10 +1159,15 @@ export class AgentPool {
         w?.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `upgrade of ${msg.name} failed, the previous version keeps running: ${msg.kind} in ${msg.phase}: ${msg.message}`, { agent: msg.name, module: msg.hash }));
         break;
       }
-      case 'undeliverable':
+      case 'undeliverable': {
+        // Sent straight from another worker that had not yet heard the agent moved: route it again,
+        // unless the refusing worker is the one the agent is placed on (that would loop).
+        const rec = msg.refusal === 'no_agent' ? this.#agents.get(msg.to) : undefined;
+        if (rec !== undefined && rec.worker !== slot.index && this.deliver(msg.to, msg.json)) break;
         this.#emit({ type: 'undeliverable', from: '', to: msg.to, reason: msg.reason, json: msg.json });
         this.#answerFailure(msg.json, REFUSAL_ERRORS[msg.refusal], msg.reason);
         break;
+      }
       case 'stopped': {
         const rec = this.#agents.get(msg.name);
         if (rec !== undefined) this.#stopped(rec, msg.status, msg.dropped);

@@ -4,6 +4,7 @@
  * is what closes most of the gap to shared-memory rings (wasm-on-node20.md §5).
  */
 import type { FaultKind, CallPhase } from './agent-instance.js';
+import type { MessagePort } from 'node:worker_threads';
 import type { ConversationInfo } from './worker/conversations.js';
 
 /** Passed as workerData. */
@@ -74,7 +75,14 @@ export type ToWorker =
   /** Promote the canary (answered with 'upgraded') or roll it back (answered with 'canary_ended'). */
   | { readonly op: 'canary_end'; readonly name: string; readonly promote: boolean; readonly reason: string }
   | { readonly op: 'stats'; readonly reqId: number }
-  | { readonly op: 'conversations'; readonly reqId: number };
+  | { readonly op: 'conversations'; readonly reqId: number }
+  /**
+   * A direct channel to another worker: messages for its agents go there without crossing the main
+   * thread. Sent again when that worker is replaced.
+   */
+  | { readonly op: 'peer'; readonly worker: number; readonly port: MessagePort }
+  /** Where agents live now (worker index, or -1: nowhere), flat [name, worker, ...]. */
+  | { readonly op: 'placement'; readonly batch: (string | number)[] };
 
 /** When a canary rolls itself back. */
 export interface CanaryLimits {

@@ -19,6 +19,7 @@ const db = openDatabase(init.databasePath, { busyTimeoutMs: 1000 });
 const store = new SqliteAgentStateStore(db);
 const outbox = new OutboxStore(db);
 const runtime = new WorkerRuntime({
+  workerIndex: init.workerIndex,
   fuelPerCall: init.fuelPerCall,
   maxMessageBytes: init.maxMessageBytes,
   mailboxCapacity: init.mailboxCapacity,
@@ -66,6 +67,14 @@ port.on('message', (msg: ToWorker) => {
       break;
     case 'canary_end':
       runtime.endCanary(msg.name, msg.promote, msg.reason);
+      break;
+    case 'peer':
+      // Deliveries from another worker's agents, in the same flat form as the main thread's.
+      msg.port.on('message', (m: { op: 'deliver'; batch: (string | number)[] }) => runtime.deliverBatch(m.batch));
+      runtime.setPeer(msg.worker, msg.port);
+      break;
+    case 'placement':
+      runtime.setPlacements(msg.batch);
       break;
     case 'conversations':
       port.postMessage({ op: 'conversations', reqId: msg.reqId, conversations: runtime.conversations.list() } satisfies FromWorker);

@@ -27,6 +27,12 @@ import { DedupWindow } from './dedup-window.js';
 import { Canary } from './canary.js';
 import type { CanaryLimits, RefusalCode } from '../worker-protocol.js';
 
+/** The part of a worker_threads MessagePort the runtime uses (tests can pass a stand-in). */
+export interface MessagePortLike {
+  postMessage(msg: unknown): void;
+  close(): void;
+}
+
 /** The at-least-once outbox, as the worker uses it (storage: src/storage/outbox-store.ts). */
 export interface Outbox {
   add(messageId: string, receiver: string, message: string, nextAt: number): void;
@@ -37,6 +43,8 @@ export interface Outbox {
 export const REDELIVER_AFTER_MS = 5000;
 
 export interface RuntimeOptions {
+  /** This worker's index in the pool (placements name workers by index). @default 0 */
+  readonly workerIndex?: number;
   readonly fuelPerCall: number;
   readonly maxMessageBytes: number;
   readonly mailboxCapacity: number;
@@ -286,6 +294,12 @@ export class WorkerRuntime {
   #resumeScheduled = false;
   // Outbound batches, flushed once per drain.
   #out: (string | number)[] = [];
+  /** Direct channels to the other workers, by worker index. */
+  readonly #peers = new Map<number, MessagePortLike>();
+  /** Which worker hosts each agent of the other workers, as the main thread last said. */
+  readonly #placements = new Map<string, number>();
+  /** Deliveries waiting for the next flush, per peer worker: flat [receiver, json, priority, ...]. */
+  readonly #peerOut = new Map<number, (string | number)[]>();
   #logs: (string | number)[] = [];
   /** Messages in all mailboxes, published to the watchdog slots at each flush. */
   #queued = 0;
@@ -495,7 +509,10 @@ export class WorkerRuntime {
     this.drain();
   }
 
-  /** Routes a message sent by `from`: to a local mailbox, or out to the main thread. */
+  /**
+   * Routes a message sent by `from`: to a local mailbox, straight to the worker that hosts the
+   * receiver, or out to the main thread (capabilities, topics, unknown names, other nodes).
+   */
   route(from: string, to: string | undefined, json: string, priority: PriorityLevel): number {
     if (to !== undefined) {
       const local = this.#agents.get(to);
@@ -503,9 +520,36 @@ export class WorkerRuntime {
         const r = this.enqueue(local, json, priority);
         return r === Refusal.None ? HostError.OK : r === Refusal.Full ? HostError.BACKPRESSURE : HostError.UNAVAILABLE;
       }
+      const w = this.#placements.get(to);
+      if (w !== undefined && this.#peers.has(w)) {
+        let batch = this.#peerOut.get(w);
+        if (batch === undefined) {
+          batch = [];
+          this.#peerOut.set(w, batch);
+        }
+        batch.push(to, json, priority);
+        return HostError.OK;
+      }
     }
     this.#out.push(from, to ?? '', json, priority);
     return HostError.OK;
+  }
+
+  setPeer(worker: number, port: MessagePortLike): void {
+    if (worker === (this.opts.workerIndex ?? 0)) return;
+    this.#peers.get(worker)?.close();
+    this.#peers.set(worker, port);
+  }
+
+  /** Flat [name, worker, ...]; -1 (or this worker) forgets the name: the main thread routes it. */
+  setPlacements(batch: (string | number)[]): void {
+    const self = this.opts.workerIndex ?? 0;
+    for (let i = 0; i + 1 < batch.length; i += 2) {
+      const name = batch[i] as string;
+      const w = batch[i + 1] as number;
+      if (w < 0 || w === self) this.#placements.delete(name);
+      else this.#placements.set(name, w);
+    }
   }
 
   enqueue(agent: LocalAgent, json: string, priority: PriorityLevel): Refusal {
@@ -725,6 +769,10 @@ export class WorkerRuntime {
     if (this.#out.length > 0) {
       this.opts.post({ op: 'out', batch: this.#out });
       this.#out = [];
+    }
+    if (this.#peerOut.size > 0) {
+      for (const [w, batch] of this.#peerOut) this.#peers.get(w)?.postMessage({ op: 'deliver', batch });
+      this.#peerOut.clear();
     }
   }
 }
