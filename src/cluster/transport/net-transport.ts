@@ -1,0 +1,552 @@
+/**
+ * The production Transport: UDP packets (node:dgram) and TCP streams (node:net) on the same host and
+ * port, as memberlist's NetTransport does (memberlist v0.2.2 net_transport.go).
+ *
+ * - Port 0 picks a port free for both: UDP is bound to an ephemeral port first, then TCP listens on
+ *   the same number; if TCP finds it taken, both are released and another port is tried.
+ * - Packets are best effort: `sendPacket` never throws. Oversized packets (> maxPacketBytes), packets
+ *   a DropHook refuses, and packets the OS fails to send are counted and discarded. Each receive
+ *   handler gets its own copy of the bytes.
+ * - Streams wrap a net.Socket (TCP_NODELAY, half-open allowed so a peer may end its side and still
+ *   read our reply). Writes are bounded: when bytes already queued for a peer that does not read
+ *   exceed maxStreamWriteBuffer, the stream fails. Data arriving before `onData` is buffered up to the
+ *   same bound.
+ * - The DropHook sees every packet in both directions, and every dial ('out') and accept ('in'), so
+ *   tests can inject loss and partitions. A dropped dial fails at once with code 'dropped'.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { type Address, type DropHook, type Stream, type Transport, addressKey } from './transport.js';
+import { type ClusterLogger, silentLogger } from './logger.js';
+
+export type TransportErrorCode =
+  | 'closed' // the transport or stream is closed
+  | 'dropped' // the DropHook refused the dial
+  | 'dial-timeout' // no connection within the dial timeout
+  | 'dial-failed' // refused, unreachable, ...
+  | 'deadline' // the stream's deadline passed
+  | 'write-buffer-full' // the peer does not read what we write
+  | 'read-buffer-full' // data piled up before anyone read it
+  | 'stream-failed'; // the socket failed
+
+export class TransportError extends Error {
+  override readonly name = 'TransportError';
+  readonly code: TransportErrorCode;
+
+  constructor(code: TransportErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export interface NetTransportOptions {
+  /** Where to listen, UDP and TCP. Port 0 picks a port free for both. */
+  readonly bind: Address;
+  /** What other nodes should use to reach us (port 0: the bound port). Defaults to the bind address. */
+  readonly advertise?: Address;
+  readonly dropHook?: DropHook;
+  /** Largest packet we send; larger sends are refused and counted. @default 65536 */
+  readonly maxPacketBytes?: number;
+  /** Bytes a stream may have queued for a slow peer (and unread inbound) before it fails. @default 4 MiB */
+  readonly maxStreamBufferBytes?: number;
+  /** After `close()`, how long a stream may take to flush before it is destroyed. @default 1000 ms */
+  readonly closeLingerMs?: number;
+  /** Open streams (both directions) beyond which new inbound connections are refused. @default 1024 */
+  readonly maxStreams?: number;
+  /** Port-0 attempts before giving up. @default 32 */
+  readonly bindAttempts?: number;
+  /** Dial from the bind address when it is a specific address (not 0.0.0.0 / ::). @default true */
+  readonly dialFromBindAddress?: boolean;
+  readonly logger?: ClusterLogger;
+}
+
+export interface NetTransportStats {
+  /** Packets received (past the DropHook), and their bytes. */
+  readonly packetsIn: number;
+  readonly bytesIn: number;
+  /** Packets the OS accepted for sending, and their bytes. */
+  readonly packetsOut: number;
+  readonly bytesOut: number;
+  /** Dropped by the DropHook on the way in. */
+  readonly packetsDroppedIn: number;
+  /** Dropped by the DropHook on the way out. */
+  readonly packetsDroppedOut: number;
+  /** Refused for being larger than maxPacketBytes (or sent after close). */
+  readonly packetsRefused: number;
+  /** The OS refused to send (EMSGSIZE, unreachable, bad address, ...). */
+  readonly packetSendErrors: number;
+  /** Received but nobody took them (no handler, empty, a handler threw). */
+  readonly packetsUnhandled: number;
+  readonly streamsAccepted: number;
+  /** Inbound connections closed at once: DropHook, no handler, too many streams, closing. */
+  readonly streamsRefused: number;
+  readonly streamsDialed: number;
+  /** Dials that failed: timeout, refusal, DropHook. */
+  readonly dialFailures: number;
+  /** Open streams that ended with an error (deadline, write buffer, reset, ...). */
+  readonly streamFailures: number;
+  readonly streamsOpen: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const DEFAULT_MAX_PACKET = 64 * 1024;
+const DEFAULT_STREAM_BUFFER = 4 * 1024 * 1024;
+const UDP_RECV_BUFFER = 2 * 1024 * 1024;
+
+function familyOf(host: string): 4 | 6 {
+  return net.isIPv6(host) ? 6 : 4;
+}
+
+function isUnspecified(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+/** `::ffff:1.2.3.4` (a v4 peer on a dual-stack socket) → `1.2.3.4`. */
+export function normalizeHost(host: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  return m?.[1] ?? host;
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const c = (err as { code: unknown }).code;
+    return typeof c === 'string' ? c : undefined;
+  }
+  return undefined;
+}
+
+interface StreamHooks {
+  readonly maxBuffer: number;
+  readonly lingerMs: number;
+  finished(stream: NetStream, failed: boolean): void;
+}
+
+/** A TCP connection as a Stream (see the Stream contract in transport.ts). */
+export class NetStream implements Stream {
+  readonly remote: Address;
+  readonly #socket: net.Socket;
+  readonly #hooks: StreamHooks;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #dataFn: ((chunk: Uint8Array) => void) | undefined;
+  #endFn: ((error?: Error) => void) | undefined;
+  #ended = false;
+  #endError: Error | undefined;
+  #endDelivered = false;
+  #failure: Error | undefined;
+  #closing = false;
+  #deadline: NodeJS.Timeout | undefined;
+  #linger: NodeJS.Timeout | undefined;
+
+  constructor(socket: net.Socket, remote: Address, hooks: StreamHooks) {
+    this.#socket = socket;
+    this.remote = remote;
+    this.#hooks = hooks;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
+    socket.on('end', () => this.#finish(undefined));
+    socket.on('error', (err: Error) => {
+      this.#failure ??= new TransportError('stream-failed', `stream to ${addressKey(remote)} failed: ${err.message}`, { cause: err });
+    });
+    socket.on('close', () => {
+      this.#clearTimers();
+      this.#finish(this.#failure);
+      this.#hooks.finished(this, this.#failure !== undefined);
+    });
+  }
+
+  /** True once the peer ended its side, or the stream failed or closed. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    const s = this.#socket;
+    // A peer that ended its side may still read our reply (half-open), so only our own state counts.
+    if (this.#closing || s.destroyed || !s.writable) {
+      return Promise.reject(new TransportError('closed', `stream to ${addressKey(this.remote)} is closed`));
+    }
+    const queued = s.writableLength;
+    if (queued > 0 && queued + bytes.length > this.#hooks.maxBuffer) {
+      const err = new TransportError('write-buffer-full', `peer ${addressKey(this.remote)} is not reading (${queued} bytes queued)`);
+      this.#fail(err);
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      s.write(bytes, (err) => {
+        if (err === undefined || err === null) resolve();
+        else reject(this.#failure ?? new TransportError('stream-failed', err.message, { cause: err }));
+      });
+    });
+  }
+
+  onData(fn: (chunk: Uint8Array) => void): void {
+    this.#dataFn = fn;
+    const queued = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    for (const c of queued) fn(c);
+    if (this.#ended) this.#deliverEnd();
+  }
+
+  onEnd(fn: (error?: Error) => void): void {
+    this.#endFn = fn;
+    if (this.#ended) this.#deliverEnd();
+  }
+
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    const s = this.#socket;
+    if (s.destroyed) return;
+    s.end();
+    this.#linger = setTimeout(() => s.destroy(), this.#hooks.lingerMs);
+    this.#linger.unref();
+  }
+
+  setDeadline(ms: number): void {
+    if (this.#deadline !== undefined) clearTimeout(this.#deadline);
+    if (this.#socket.destroyed) return;
+    this.#deadline = setTimeout(() => this.#fail(new TransportError('deadline', `stream deadline of ${ms} ms exceeded`)), ms);
+    this.#deadline.unref();
+  }
+
+  /** Fails the stream at once (also used by the transport on shutdown). */
+  destroy(error?: Error): void {
+    if (error === undefined) this.#socket.destroy();
+    else this.#fail(error);
+  }
+
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    this.#socket.destroy();
+  }
+
+  #onChunk(chunk: Buffer): void {
+    const copy = new Uint8Array(chunk); // our own bytes: the handler owns them
+    if (this.#dataFn !== undefined) {
+      this.#dataFn(copy);
+      return;
+    }
+    this.#pendingBytes += copy.length;
+    if (this.#pendingBytes > this.#hooks.maxBuffer) {
+      this.#fail(new TransportError('read-buffer-full', `more than ${this.#hooks.maxBuffer} unread bytes from ${addressKey(this.remote)}`));
+      return;
+    }
+    this.#pending.push(copy);
+  }
+
+  #finish(error: Error | undefined): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#endError = error;
+    this.#deliverEnd();
+  }
+
+  /** A clean end waits until buffered data went to onData, so a reader sees every byte first. */
+  #deliverEnd(): void {
+    if (this.#endDelivered || this.#endFn === undefined) return;
+    if (this.#endError === undefined && this.#pending.length > 0) return;
+    this.#endDelivered = true;
+    const fn = this.#endFn;
+    const err = this.#endError;
+    queueMicrotask(() => fn(err));
+  }
+
+  #clearTimers(): void {
+    if (this.#deadline !== undefined) clearTimeout(this.#deadline);
+    if (this.#linger !== undefined) clearTimeout(this.#linger);
+    this.#deadline = undefined;
+    this.#linger = undefined;
+  }
+}
+
+async function bindUdp(type: 'udp4' | 'udp6', host: string, port: number): Promise<dgram.Socket> {
+  const sock = dgram.createSocket({ type });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    sock.once('error', onError);
+    sock.bind({ address: host, port, exclusive: true }, () => {
+      sock.off('error', onError);
+      resolve();
+    });
+  }).catch((err: unknown) => {
+    sock.close();
+    throw err;
+  });
+  return sock;
+}
+
+async function listenTcp(host: string, port: number): Promise<net.Server> {
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  return server;
+}
+
+function closeUdp(sock: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      sock.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export class NetTransport implements Transport {
+  readonly local: Address;
+  readonly advertise: Address;
+  readonly #udp: dgram.Socket;
+  readonly #tcp: net.Server;
+  readonly #dropHook: DropHook | undefined;
+  readonly #maxPacket: number;
+  readonly #maxStreams: number;
+  readonly #dialFrom: string | undefined;
+  readonly #streamHooks: StreamHooks;
+  readonly #logger: ClusterLogger;
+  readonly #packetHandlers: ((bytes: Uint8Array, from: Address, receivedAt: number) => void)[] = [];
+  #streamHandler: ((stream: Stream) => void) | undefined;
+  readonly #streams = new Set<NetStream>();
+  readonly #dialing = new Set<net.Socket>();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  readonly #stats: Mutable<Omit<NetTransportStats, 'streamsOpen'>> = {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    packetsDroppedIn: 0,
+    packetsDroppedOut: 0,
+    packetsRefused: 0,
+    packetSendErrors: 0,
+    packetsUnhandled: 0,
+    streamsAccepted: 0,
+    streamsRefused: 0,
+    streamsDialed: 0,
+    dialFailures: 0,
+    streamFailures: 0,
+  };
+
+  private constructor(udp: dgram.Socket, tcp: net.Server, port: number, options: NetTransportOptions) {
+    this.#udp = udp;
+    this.#tcp = tcp;
+    this.local = { host: options.bind.host, port };
+    this.advertise =
+      options.advertise === undefined
+        ? this.local
+        : { host: options.advertise.host, port: options.advertise.port === 0 ? port : options.advertise.port };
+    this.#dropHook = options.dropHook;
+    this.#maxPacket = options.maxPacketBytes ?? DEFAULT_MAX_PACKET;
+    this.#maxStreams = options.maxStreams ?? 1024;
+    this.#dialFrom = options.dialFromBindAddress === false || isUnspecified(options.bind.host) ? undefined : options.bind.host;
+    this.#logger = options.logger ?? silentLogger;
+    this.#streamHooks = {
+      maxBuffer: options.maxStreamBufferBytes ?? DEFAULT_STREAM_BUFFER,
+      lingerMs: options.closeLingerMs ?? 1000,
+      finished: (stream, failed) => {
+        this.#streams.delete(stream);
+        if (failed) this.#stats.streamFailures++;
+      },
+    };
+    udp.on('message', (msg, rinfo) => this.#onPacket(msg, rinfo));
+    udp.on('error', (err) => this.#logger.warn({ err: err.message }, 'cluster transport: UDP socket error'));
+    tcp.on('connection', (socket) => this.#onConnection(socket));
+    tcp.on('error', (err) => this.#logger.warn({ err: err.message }, 'cluster transport: TCP listener error'));
+    try {
+      udp.setRecvBufferSize(UDP_RECV_BUFFER);
+    } catch {
+      // memberlist halves until it fits; the OS default is fine for us
+    }
+  }
+
+  /** Binds UDP and TCP on the same address and port (see the file comment for port 0). */
+  static async create(options: NetTransportOptions): Promise<NetTransport> {
+    const { host, port } = options.bind;
+    if (!net.isIP(host)) throw new TypeError(`bind host must be an IP address, not ${JSON.stringify(host)}`);
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`bind port out of range: ${port}`);
+    const type = familyOf(host) === 6 ? 'udp6' : 'udp4';
+    if (port !== 0) {
+      const udp = await bindUdp(type, host, port);
+      try {
+        const tcp = await listenTcp(host, port);
+        return new NetTransport(udp, tcp, port, options);
+      } catch (err) {
+        await closeUdp(udp);
+        throw err;
+      }
+    }
+    const attempts = options.bindAttempts ?? 32;
+    let last: unknown;
+    for (let i = 0; i < attempts; i++) {
+      const udp = await bindUdp(type, host, 0);
+      const picked = udp.address().port;
+      try {
+        const tcp = await listenTcp(host, picked);
+        return new NetTransport(udp, tcp, picked, options);
+      } catch (err) {
+        await closeUdp(udp);
+        if (errorCode(err) !== 'EADDRINUSE' && errorCode(err) !== 'EACCES') throw err;
+        last = err;
+      }
+    }
+    throw new Error(`no port free for both UDP and TCP on ${host} after ${attempts} attempts`, { cause: last });
+  }
+
+  /** A snapshot of the counters. */
+  stats(): NetTransportStats {
+    return { ...this.#stats, streamsOpen: this.#streams.size };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  sendPacket(to: Address, bytes: Uint8Array): void {
+    if (this.#closed || bytes.length > this.#maxPacket) {
+      this.#stats.packetsRefused++;
+      return;
+    }
+    if (this.#dropHook?.dropPacket?.('out', to, bytes) === true) {
+      this.#stats.packetsDroppedOut++;
+      return;
+    }
+    try {
+      this.#udp.send(bytes, to.port, to.host, (err) => {
+        if (err !== null && err !== undefined) {
+          this.#stats.packetSendErrors++;
+          this.#logger.debug({ to: addressKey(to), err: err.message }, 'cluster transport: packet send failed');
+          return;
+        }
+        this.#stats.packetsOut++;
+        this.#stats.bytesOut += bytes.length;
+      });
+    } catch (err) {
+      // bad port, closed socket, ...: a packet is best effort
+      this.#stats.packetSendErrors++;
+      this.#logger.debug({ to: addressKey(to), err: err instanceof Error ? err.message : String(err) }, 'cluster transport: packet send failed');
+    }
+  }
+
+  onPacket(fn: (bytes: Uint8Array, from: Address, receivedAt: number) => void): void {
+    this.#packetHandlers.push(fn);
+  }
+
+  onStream(fn: (stream: Stream) => void): void {
+    this.#streamHandler = fn;
+  }
+
+  dial(to: Address, timeoutMs: number): Promise<Stream> {
+    if (this.#closed) return Promise.reject(new TransportError('closed', 'transport is closed'));
+    if (this.#dropHook?.dropStream?.('out', to) === true) {
+      this.#stats.dialFailures++;
+      return Promise.reject(new TransportError('dropped', `dial to ${addressKey(to)} dropped by the drop hook`));
+    }
+    const localAddress = this.#dialFrom !== undefined && familyOf(this.#dialFrom) === familyOf(to.host) ? this.#dialFrom : undefined;
+    return new Promise<Stream>((resolve, reject) => {
+      let settled = false;
+      const socket = net.connect({ host: to.host, port: to.port, allowHalfOpen: true, noDelay: true, ...(localAddress === undefined ? {} : { localAddress }) });
+      this.#dialing.add(socket);
+      const settle = (err: Error | undefined): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#dialing.delete(socket);
+        socket.off('error', onError);
+        if (err !== undefined) {
+          this.#stats.dialFailures++;
+          socket.destroy();
+          reject(err);
+          return;
+        }
+        if (this.#closed) {
+          this.#stats.dialFailures++;
+          socket.destroy();
+          reject(new TransportError('closed', 'transport is closed'));
+          return;
+        }
+        this.#stats.streamsDialed++;
+        const stream = new NetStream(socket, { host: to.host, port: to.port }, this.#streamHooks);
+        this.#streams.add(stream);
+        resolve(stream);
+      };
+      const onError = (err: Error): void =>
+        settle(new TransportError('dial-failed', `dial to ${addressKey(to)} failed: ${err.message}`, { cause: err }));
+      const timer = setTimeout(() => settle(new TransportError('dial-timeout', `dial to ${addressKey(to)} timed out after ${timeoutMs} ms`)), timeoutMs);
+      socket.once('connect', () => settle(undefined));
+      socket.once('error', onError);
+    });
+  }
+
+  /** Stops listening, fails open streams and pending dials, and frees the port. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#closed = true;
+    for (const s of this.#dialing) s.destroy();
+    this.#dialing.clear();
+    for (const s of [...this.#streams]) s.destroy();
+    await Promise.all([closeUdp(this.#udp), closeServer(this.#tcp)]);
+  }
+
+  #onPacket(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const receivedAt = Date.now();
+    const from: Address = { host: normalizeHost(rinfo.address), port: rinfo.port };
+    if (this.#dropHook?.dropPacket?.('in', from, msg) === true) {
+      this.#stats.packetsDroppedIn++;
+      return;
+    }
+    this.#stats.packetsIn++;
+    this.#stats.bytesIn += msg.length;
+    if (msg.length === 0 || this.#packetHandlers.length === 0) {
+      this.#stats.packetsUnhandled++;
+      return;
+    }
+    for (const fn of this.#packetHandlers) {
+      try {
+        fn(new Uint8Array(msg), from, receivedAt);
+      } catch (err) {
+        this.#stats.packetsUnhandled++;
+        this.#logger.warn({ from: addressKey(from), err: err instanceof Error ? err.message : String(err) }, 'cluster transport: packet handler threw');
+      }
+    }
+  }
+
+  #onConnection(socket: net.Socket): void {
+    const remote: Address = { host: normalizeHost(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
+    const handler = this.#streamHandler;
+    if (
+      this.#closed ||
+      handler === undefined ||
+      this.#streams.size >= this.#maxStreams ||
+      this.#dropHook?.dropStream?.('in', remote) === true
+    ) {
+      this.#stats.streamsRefused++;
+      socket.destroy();
+      return;
+    }
+    this.#stats.streamsAccepted++;
+    const stream = new NetStream(socket, remote, this.#streamHooks);
+    this.#streams.add(stream);
+    try {
+      handler(stream);
+    } catch (err) {
+      this.#logger.warn({ from: addressKey(remote), err: err instanceof Error ? err.message : String(err) }, 'cluster transport: stream handler threw');
+      stream.destroy();
+    }
+  }
+}
