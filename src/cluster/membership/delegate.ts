@@ -32,6 +32,11 @@ export interface MembershipDelegate {
   mergeRemoteState(bytes: Uint8Array, join: boolean): void;
   /** The payload of our acks (Serf puts a Vivaldi coordinate there; empty is legal). */
   ackPayload(): Uint8Array;
+  /**
+   * A direct probe of `member` was acked after `rttMs`, with the payload its ack carried (memberlist
+   * PingDelegate.NotifyPingComplete; Serf updates its coordinates here). Optional. Must not block.
+   */
+  notifyPingComplete?(member: Member, rttMs: number, payload: Uint8Array): void;
 }
 
 export type MemberEvent =
