@@ -65,6 +65,8 @@ const TURN = 32;
 const TURN_MS = 1;
 /** Log lines one call may write; the rest are dropped and counted in one summary line. */
 const MAX_LOG_LINES_PER_CALL = 100;
+/** Messages to another worker sent in one postMessage at most, before the drain ends. */
+const PEER_SLICE = 16;
 /** How long one drain may run before yielding to the event loop (new deliveries, commands), ms. */
 const SLICE_MS = 5;
 
@@ -528,6 +530,9 @@ export class WorkerRuntime {
           this.#peerOut.set(w, batch);
         }
         batch.push(to, json, priority);
+        // Sent in slices rather than all at the end of the drain: the other worker starts on the
+        // first ones while this one goes on. One batch per drain made the two workers take turns.
+        if (batch.length >= PEER_SLICE * 3) this.#flushPeer(w, batch);
         return HostError.OK;
       }
     }
@@ -774,6 +779,11 @@ export class WorkerRuntime {
       for (const [w, batch] of this.#peerOut) this.#peers.get(w)?.postMessage({ op: 'deliver', batch });
       this.#peerOut.clear();
     }
+  }
+
+  #flushPeer(worker: number, batch: (string | number)[]): void {
+    this.#peers.get(worker)?.postMessage({ op: 'deliver', batch });
+    this.#peerOut.delete(worker);
   }
 }
 
