@@ -1,0 +1,144 @@
+/**
+ * One node's cluster membership, assembled from its three layers: the network (NetTransport, UDP and
+ * TCP on one port), SWIM membership (Membership) and the Serf layer (SerfDelegate: tags in node meta,
+ * intents, Lamport clocks, queries incl. key rotation). The Serf layer makes a Caxton node a member a
+ * real `serf agent` accepts, and the other way round.
+ */
+import { Keyring } from './wire/index.js';
+import { NetTransport } from './transport/net-transport.js';
+import type { Address, DropHook } from './transport/transport.js';
+import { Membership, lanConfig, localConfig, wanConfig, type MembershipConfig, type MembershipLogger } from './membership/index.js';
+import type { Member, MemberEvent } from './membership/delegate.js';
+import { SerfDelegate } from './serf/index.js';
+import { decodeSerfTags } from './wire/index.js';
+import type { ClusterLogger } from './transport/logger.js';
+
+/** Serf 0.9.4's delegate protocol range and the version its agent speaks: checked on every push/pull. */
+const SERF_DELEGATE_PROTOCOL = { min: 2, max: 5, version: 5 } as const;
+/** How often failed and left members past the reconnect/tombstone timeouts are forgotten (Serf's ReapInterval). */
+const REAP_INTERVAL_MS = 15_000;
+
+export type ClusterProfile = 'lan' | 'local' | 'wan';
+
+export interface ClusterOptions {
+  readonly name: string;
+  readonly bind: Address;
+  readonly advertise?: Address;
+  /** memberlist's timing profile; `timings` override single values. @default lan */
+  readonly profile?: ClusterProfile;
+  readonly timings?: Partial<Pick<MembershipConfig, 'gossipIntervalMs' | 'gossipNodes' | 'probeIntervalMs' | 'probeTimeoutMs' | 'suspicionMult' | 'pushPullIntervalMs' | 'reconnectIntervalMs'>>;
+  /** Gossip encryption keys (16, 24 or 32 bytes); the first is the primary. None: plaintext. */
+  readonly keys?: readonly Uint8Array[];
+  /** Serf tags carried in node meta (≤ 512 bytes encoded). */
+  readonly tags?: Readonly<Record<string, string>>;
+  /** Packet loss and partitions for tests. */
+  readonly dropHook?: DropHook;
+  /** Every layer logs through it (a pino logger fits). */
+  readonly logger?: ClusterLogger & MembershipLogger;
+}
+
+/** A member as the cluster reports it: membership's view plus its Serf tags. */
+export interface ClusterMember extends Member {
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export class Cluster {
+  readonly #reapTimer: NodeJS.Timeout;
+
+  private constructor(
+    readonly transport: NetTransport,
+    readonly membership: Membership,
+    readonly serf: SerfDelegate,
+    readonly keyring: Keyring | undefined,
+  ) {
+    this.#reapTimer = setInterval(() => serf.reap(), REAP_INTERVAL_MS);
+    this.#reapTimer.unref();
+  }
+
+  static async start(o: ClusterOptions): Promise<Cluster> {
+    const keyring = o.keys === undefined || o.keys.length === 0 ? undefined : new Keyring([...o.keys], o.keys[0]);
+    const transport = await NetTransport.create({
+      bind: o.bind,
+      ...(o.advertise === undefined ? {} : { advertise: o.advertise }),
+      ...(o.dropHook === undefined ? {} : { dropHook: o.dropHook }),
+      ...(o.logger === undefined ? {} : { logger: o.logger }),
+    });
+    // The delegate needs the membership to answer queries, and the membership needs the delegate:
+    // the closure reads `membership` when a query arrives, after both exist.
+    let membership: Membership | undefined;
+    const serf = new SerfDelegate({
+      nodeName: o.name,
+      ...(o.tags === undefined ? {} : { tags: o.tags }),
+      ...(keyring === undefined ? {} : { keyring }),
+      sendTo: (to, bytes) => membership?.sendBestEffort(to, bytes),
+      ...(o.logger === undefined ? {} : { logger: o.logger }),
+    });
+    const base = (o.profile ?? 'lan') === 'local' ? localConfig(o.name) : o.profile === 'wan' ? wanConfig(o.name) : lanConfig(o.name);
+    const config: MembershipConfig = {
+      ...base,
+      ...o.timings,
+      delegateProtocolMin: SERF_DELEGATE_PROTOCOL.min,
+      delegateProtocolMax: SERF_DELEGATE_PROTOCOL.max,
+      delegateProtocolVersion: SERF_DELEGATE_PROTOCOL.version,
+      ...(keyring === undefined ? {} : { keyring }),
+    };
+    try {
+      membership = await Membership.create(config, transport, serf, o.logger === undefined ? {} : { logger: o.logger });
+    } catch (e) {
+      await transport.close();
+      throw e;
+    }
+    membership.onEvent((ev) => serf.memberEvent(ev));
+    return new Cluster(transport, membership, serf, keyring);
+  }
+
+  get name(): string {
+    return this.membership.localMember().name;
+  }
+
+  /** Joins through any of `seeds`; resolves with how many answered (0: none, the node is alone). */
+  async join(seeds: readonly Address[]): Promise<number> {
+    const n = await this.membership.join(seeds);
+    if (n > 0) this.serf.join();
+    return n;
+  }
+
+  /** Leaves gracefully: peers see this node as `left`, not failed. */
+  async leave(timeoutMs: number): Promise<void> {
+    this.serf.leave();
+    await this.membership.leave(timeoutMs);
+    this.serf.markLeft();
+  }
+
+  members(): ClusterMember[] {
+    return this.membership.members().map(withTags);
+  }
+
+  /** Replaces this node's tags and tells the cluster. */
+  async setTags(tags: Readonly<Record<string, string>>, timeoutMs = 5000): Promise<void> {
+    this.serf.setTags(tags);
+    await this.membership.updateMeta(timeoutMs);
+  }
+
+  onEvent(fn: (e: MemberEvent) => void): () => void {
+    const sub = this.membership.onEvent(fn);
+    return () => sub.dispose();
+  }
+
+  /** Stops without leaving (peers will detect a failure): what a crash looks like, minus the crash. */
+  async shutdown(): Promise<void> {
+    clearInterval(this.#reapTimer);
+    await this.membership.shutdown();
+    await this.transport.close();
+  }
+}
+
+function withTags(m: Member): ClusterMember {
+  let tags: Record<string, string> = {};
+  try {
+    tags = Object.fromEntries(decodeSerfTags(m.meta));
+  } catch {
+    // Meta that is not Serf tags (a plain memberlist node): no tags.
+  }
+  return { ...m, tags };
+}
