@@ -24,6 +24,8 @@ import { ensureAdminKey } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import { streamEvent, type ApiContext, type NodeEvent } from './api/context.js';
 import { VERSION } from './version.js';
+import { Cluster, type ClusterProfile } from './cluster/cluster.js';
+import { membershipGauges } from './cluster/membership/index.js';
 
 export interface Address {
   readonly host: string;
@@ -72,7 +74,23 @@ export interface NodeOptions {
   /** The Prometheus endpoint; absent: none. */
   readonly metrics?: { readonly addr: Address };
   readonly config?: ConfigView;
+  /** Cluster membership (SWIM, serf-compatible); absent: a single node. */
+  readonly cluster?: NodeClusterOptions;
 }
+
+export interface NodeClusterOptions {
+  readonly bind: Address;
+  readonly advertise?: Address;
+  readonly profile: ClusterProfile;
+  readonly timings?: { gossipIntervalMs?: number; gossipNodes?: number; probeIntervalMs?: number; probeTimeoutMs?: number; suspicionMult?: number };
+  /** Nodes to join at start; retried every 5 s until one answers. */
+  readonly seeds: readonly Address[];
+  /** Cluster size the operator expects (status shows alive of expected). */
+  readonly expect: number;
+}
+
+/** How often an unanswered join is retried, and this node's tags refreshed, ms. */
+const CLUSTER_RETRY_MS = 5000;
 
 const DEFAULT_DRAIN_MS = 30_000;
 
@@ -82,6 +100,8 @@ export class CaxtonNode {
   #ready = false;
   #api: FastifyInstance | undefined;
   #metricsServer: MetricsServer | undefined;
+  #cluster: Cluster | undefined;
+  #clusterTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
   readonly startedAt = Date.now();
   apiAddress: Address | undefined;
@@ -132,8 +152,27 @@ export class CaxtonNode {
     const deployments = new Deployments(pool, new DeploymentStore(db), new SqliteAgentStateStore(db), log.child({ component: 'deployments' }), options.maxAgents);
     const journal = new MessageJournal();
     const logs = new AgentLogs();
-    const metrics = new NodeMetrics({ nodeId: options.nodeId, pool, extra: () => ({ outboxPending: outbox.count(), deadLetters: deadLetters.count() }) });
+    let cluster: Cluster | undefined;
+    if (options.cluster !== undefined) {
+      const c = options.cluster;
+      cluster = await Cluster.start({
+        name: options.nodeId,
+        bind: c.bind,
+        ...(c.advertise === undefined ? {} : { advertise: c.advertise }),
+        profile: c.profile,
+        ...(c.timings === undefined ? {} : { timings: c.timings }),
+        tags: nodeTags(options, deployments.count(), options.api?.addr),
+        logger: log.child({ component: 'cluster' }),
+      });
+    }
+    const metrics = new NodeMetrics({
+      nodeId: options.nodeId,
+      pool,
+      ...(cluster === undefined ? {} : { cluster: membershipGauges(cluster.membership) }),
+      extra: () => ({ outboxPending: outbox.count(), deadLetters: deadLetters.count() }),
+    });
     const node = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
+    node.#cluster = cluster;
     pool.onEvent((e) => node.#onPoolEvent(e));
     try {
       const { restored, failed } = await deployments.restore();
@@ -148,6 +187,7 @@ export class CaxtonNode {
         const a = node.#api.server.address();
         node.apiAddress = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : options.api.addr;
       }
+      if (cluster !== undefined) node.#startClusterUpkeep(cluster);
     } catch (e) {
       await node.stop();
       throw e;
@@ -161,6 +201,38 @@ export class CaxtonNode {
     return this.#ready;
   }
 
+  /** The cluster this node is a member of, or undefined on a single node. */
+  get cluster(): Cluster | undefined {
+    return this.#cluster;
+  }
+
+  /** Joins the seeds (retrying until one answers) and keeps this node's tags current. */
+  #startClusterUpkeep(cluster: Cluster): void {
+    const o = this.options.cluster as NodeClusterOptions;
+    const log = this.options.logger;
+    let joined = o.seeds.length === 0;
+    let lastTags = JSON.stringify(nodeTags(this.options, this.deployments.count(), this.apiAddress));
+    const tick = async () => {
+      if (!joined) {
+        const n = await cluster.join(o.seeds).catch(() => 0);
+        if (n > 0) {
+          joined = true;
+          log.info({ seeds: o.seeds.length, answered: n }, 'joined the cluster');
+        } else {
+          log.warn({ seeds: o.seeds }, 'no seed answered; retrying');
+        }
+      }
+      const tags = nodeTags(this.options, this.deployments.count(), this.apiAddress);
+      if (JSON.stringify(tags) !== lastTags) {
+        lastTags = JSON.stringify(tags);
+        await cluster.setTags(tags).catch((e: unknown) => log.warn({ err: e }, 'could not update cluster tags'));
+      }
+    };
+    void tick();
+    this.#clusterTimer = setInterval(() => void tick(), CLUSTER_RETRY_MS);
+    this.#clusterTimer.unref();
+  }
+
   /**
    * Stops taking requests, lets every agent finish its queued messages (up to the drain timeout),
    * then stops the workers and closes the database. Deployments are not changed: the next start
@@ -172,6 +244,12 @@ export class CaxtonNode {
       this.#ready = false;
       this.#emit({ type: 'system.shutdown', time: new Date().toISOString(), node_id: this.options.nodeId });
       if (this.#api !== undefined) await this.#api.close().catch((e: unknown) => log.warn({ err: e }, 'API did not close cleanly'));
+      if (this.#clusterTimer !== undefined) clearInterval(this.#clusterTimer);
+      if (this.#cluster !== undefined) {
+        // A graceful stop leaves the cluster: peers see `left`, not a failure.
+        await this.#cluster.leave(2000).catch((e: unknown) => log.warn({ err: e }, 'cluster leave did not finish'));
+        await this.#cluster.shutdown();
+      }
       const drainTimeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
       await Promise.all(
         this.pool
@@ -267,6 +345,8 @@ export class CaxtonNode {
       observeHttp: (m, r, s, sec) => this.metrics.observeHttp(m, r, s, sec),
       observeRouting: (sec) => this.metrics.observeRouting(sec),
       onEvent: (fn) => this.onEvent(fn),
+      cluster: () => this.#cluster,
+      clusterExpect: o.cluster?.expect ?? 1,
       ready: () => this.#ready,
     };
   }
@@ -293,4 +373,9 @@ export class CaxtonNode {
         log.info(e, e.type);
     }
   }
+}
+
+/** This node's Serf tags: what `serf members` and `caxton cluster members` show about it. */
+function nodeTags(o: NodeOptions, agents: number, api: Address | undefined): Record<string, string> {
+  return { role: 'caxton', version: VERSION, agents: String(agents), ...(api === undefined ? {} : { api: `${api.host}:${api.port}` }) };
 }

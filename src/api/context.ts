@@ -6,6 +6,7 @@ import type { MessageJournal } from '../messaging/journal.js';
 import { LOG_LEVELS, type AgentLogs } from '../observability/agent-logs.js';
 import type { ApiKeyStore, OutboxStore } from '../storage/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { Cluster } from '../cluster/cluster.js';
 
 /** An event on the API's stream: a pool event or a node event, as JSON. */
 export interface NodeEvent {
@@ -54,6 +55,10 @@ export interface ApiContext {
   /** Node events (deploy, remove, shutdown) and pool events, for the event stream. */
   onEvent(fn: (e: NodeEvent) => void): () => void;
   ready(): boolean;
+  /** The cluster this node belongs to; undefined on a single node. */
+  cluster(): Cluster | undefined;
+  /** Nodes the operator expects (coordination.cluster.bootstrap_expect). */
+  readonly clusterExpect: number;
 }
 
 /** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */

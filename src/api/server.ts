@@ -13,6 +13,7 @@ import type { ApiContext } from './context.js';
 import { errorBody, installErrorHandling, toCaxtonError } from './errors.js';
 import { RateLimiter } from './rate-limit.js';
 import { registerAgentRoutes } from './routes/agents.js';
+import { registerClusterRoutes } from './routes/cluster.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -97,6 +98,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerOperationRoutes(api, ctx);
       registerEventRoutes(api, ctx);
       registerKeyRoutes(api, ctx, limiter);
+      registerClusterRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

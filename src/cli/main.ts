@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAgent } from './commands/agent.js';
 import { registerCircuitBreaker } from './commands/circuit-breaker.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerConfig } from './commands/config.js';
 import { registerDebug } from './commands/debug.js';
 import { registerEmergency } from './commands/emergency.js';
@@ -54,6 +55,7 @@ export async function buildProgram(): Promise<Command> {
   registerCircuitBreaker(program);
   registerEmergency(program);
   registerKey(program);
+  registerCluster(program);
   const { completion } = registerCompletion(program);
   markLocal(completion);
   const validate = program.commands.find((c) => c.name() === 'config')?.commands.find((c) => c.name() === 'validate');

@@ -16,6 +16,9 @@ interface StartFlags {
   bindAddr?: string;
   workers?: string;
   logLevel?: string;
+  bootstrap?: boolean;
+  bootstrapExpect?: string;
+  join?: string;
 }
 
 /** Flags that are shorthands for a config key; they win over the file and --set. */
@@ -27,6 +30,7 @@ const FLAG_KEYS: readonly [keyof StartFlags, string, string][] = [
   ['bindAddr', 'coordination.cluster.bind_addr', '--bind-addr'],
   ['workers', 'runtime.workers', '--workers'],
   ['logLevel', 'observability.logging.level', '--log-level'],
+  ['bootstrapExpect', 'coordination.cluster.bootstrap_expect', '--bootstrap-expect'],
 ];
 
 export function registerServer(program: Command): Command {
@@ -41,6 +45,9 @@ export function registerServer(program: Command): Command {
     .option('--api-addr <host:port>', 'REST API address (server.api_addr, default 127.0.0.1:8080)')
     .option('--metrics-addr <host:port>', 'Prometheus address (server.metrics_addr, default 127.0.0.1:9090)')
     .option('--bind-addr <host:port>', 'cluster gossip address (coordination.cluster.bind_addr, default 127.0.0.1:7946)')
+    .option('--bootstrap', 'start a cluster here (coordination.cluster.enabled): gossip on --bind-addr')
+    .option('--bootstrap-expect <n>', 'nodes the cluster should have (coordination.cluster.bootstrap_expect)')
+    .option('--join <host:port,...>', 'join a cluster through these nodes (coordination.cluster.seeds); retried until one answers')
     .option('--workers <n>', 'agent worker threads (runtime.workers, default: cores - 1)')
     .option('--log-level <level>', 'trace, debug, info, warn or error (observability.logging.level)')
     .action(async (flags: StartFlags) => {
@@ -57,6 +64,11 @@ export async function loadWithFlags(flags: StartFlags, env: NodeJS.ProcessEnv = 
   for (const [field, key] of FLAG_KEYS) {
     const v = flags[field];
     if (typeof v === 'string') sets.push(`${key}=${v}`);
+  }
+  if (flags.bootstrap === true || flags.bootstrapExpect !== undefined || flags.join !== undefined) sets.push('coordination.cluster.enabled=true');
+  if (flags.join !== undefined) {
+    const seeds = flags.join.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    sets.push(`coordination.cluster.seeds=${JSON.stringify(seeds)}`);
   }
   const file = flags.config ?? env['CAXTON_CONFIG_PATH'];
   try {
@@ -128,6 +140,24 @@ async function runNode(loaded: LoadedConfig): Promise<void> {
       authEnabled: c.security.api.authEnabled,
     },
     ...(c.observability.metrics.enabled ? { metrics: { addr: c.server.metricsAddr } } : {}),
+    ...(c.coordination.cluster.enabled
+      ? {
+          cluster: {
+            bind: c.coordination.cluster.bindAddr,
+            ...(c.coordination.cluster.advertiseAddr === 'auto' ? {} : { advertise: c.coordination.cluster.advertiseAddr }),
+            profile: c.coordination.cluster.profile,
+            timings: {
+              gossipIntervalMs: c.coordination.cluster.gossipIntervalMs,
+              gossipNodes: c.coordination.cluster.gossipFanout,
+              probeIntervalMs: c.coordination.cluster.probeIntervalMs,
+              probeTimeoutMs: c.coordination.cluster.probeTimeoutMs,
+              suspicionMult: c.coordination.cluster.suspicionMult,
+            },
+            seeds: c.coordination.cluster.seeds,
+            expect: c.coordination.cluster.bootstrapExpect,
+          },
+        }
+      : {}),
     config: {
       view: () => redactConfig(loaded.config),
       diff: (yaml, file) => diffConfig(loaded.config, parseConfigText(yaml, file, process.env).config),

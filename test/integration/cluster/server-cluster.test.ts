@@ -1,0 +1,74 @@
+/**
+ * Cluster membership in the server: real `caxton server start` processes on 127.0.0.x form a
+ * cluster with --bootstrap and --join, and the API, the CLI and the metrics show it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, runCli, startServer, type RunningServer } from '../../helpers/server.js';
+import { freePort, sleep } from '../../unit/cluster/serf/serf-harness.js';
+
+async function until(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+test('cluster - two servers join with --bootstrap/--join; members, status and metrics show both; a stopped one is seen as left', async () => {
+  const port = await freePort('127.0.0.20');
+  const timing = ['--set', 'coordination.cluster.profile=local'];
+  const servers: RunningServer[] = [];
+  try {
+    servers.push(await startServer({ args: ['--bootstrap', '--bootstrap-expect', '2', '--bind-addr', `127.0.0.20:${port}`, '--node-id', 'node-a', ...timing] }));
+    servers.push(await startServer({ args: ['--join', `127.0.0.20:${port}`, '--bind-addr', `127.0.0.21:${port}`, '--node-id', 'node-b', ...timing] }));
+    const [a, b] = servers as [RunningServer, RunningServer];
+    await until('both see two alive members', async () => {
+      for (const s of [a, b]) {
+        const r = await api(s, 'GET', '/cluster/members');
+        if (r.body.members?.filter((m: { status: string }) => m.status === 'alive').length !== 2) return false;
+      }
+      return true;
+    });
+    const members = (await api(a, 'GET', '/cluster/members')).body.members as { name: string; address: string; tags: Record<string, string> }[];
+    const nb = members.find((m) => m.name === 'node-b');
+    assert.equal(nb?.address, `127.0.0.21:${port}`);
+    assert.equal(nb?.tags['role'], 'caxton');
+    assert.match(nb?.tags['version'] ?? '', /^\d+\.\d+\.\d+$/);
+
+    const status = await runCli(['cluster', 'status', '--api-url', a.apiUrl, '--api-key', a.adminKey]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /nodes:\s+2\/2 alive/);
+    const table = await runCli(['cluster', 'members', '--api-url', a.apiUrl, '--api-key', a.adminKey]);
+    assert.match(table.stdout, /NODE-ID\s+STATUS\s+ADDRESS/);
+    assert.match(table.stdout, /node-b\s+alive\s+127\.0\.0\.21:/);
+
+    const metrics = await (await fetch(`${a.metricsUrl}/metrics`)).text();
+    assert.match(metrics, /^caxton_cluster_nodes_alive 2$/m);
+    assert.match(metrics, /^caxton_cluster_nodes_total 2$/m);
+
+    assert.equal(await b.stop(), 0, 'SIGTERM leaves the cluster and exits cleanly');
+    await until('node-b seen as left', async () => (await api(a, 'GET', '/cluster/members')).body.members.some((m: { name: string; status: string }) => m.name === 'node-b' && m.status === 'left'));
+    const degraded = await runCli(['cluster', 'status', '--api-url', a.apiUrl, '--api-key', a.adminKey]);
+    assert.equal(degraded.code, 1, 'fewer alive than expected is a failure exit');
+    assert.match(degraded.stdout, /1\/2 alive/);
+  } finally {
+    for (const s of servers) {
+      await s.stop().catch(() => 0);
+      s.cleanup();
+    }
+  }
+});
+
+test('cluster - a single node reports itself alone, with clustering off', async () => {
+  const s = await startServer();
+  try {
+    const r = await api(s, 'GET', '/cluster/status');
+    assert.deepEqual([r.body.enabled, r.body.alive, r.body.expected, r.body.healthy], [false, 1, 1, true]);
+    const m = await runCli(['cluster', 'members', '--api-url', s.apiUrl, '--api-key', s.adminKey]);
+    assert.match(m.stdout, /clustering is off/);
+  } finally {
+    await s.stop();
+    s.cleanup();
+  }
+});
