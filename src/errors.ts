@@ -105,6 +105,19 @@ export const ErrorCatalogue = {
     status: 404,
     hint: 'Conversations idle for 5 minutes are forgotten. List the known ones with GET /api/v1/conversations.',
   },
+  // Cluster (src/cluster)
+  CAXTON_ERR_CLUSTER_DISABLED: {
+    status: 409,
+    hint: 'This node runs alone. Start it with --bootstrap (the first node) or --join host:port (the others), or set coordination.cluster.enabled.',
+  },
+  CAXTON_ERR_CLUSTER_UNKNOWN_NODE: {
+    status: 404,
+    hint: 'Check the node name with `caxton cluster members`.',
+  },
+  CAXTON_ERR_CLUSTER_JOIN_FAILED: {
+    status: 502,
+    hint: 'No address answered: check that the nodes run, that their gossip port (7946) is reachable over UDP and TCP, and that the gossip keys match.',
+  },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {
     status: 401,

@@ -173,6 +173,13 @@ export class CaxtonNode {
     });
     const node = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
     node.#cluster = cluster;
+    // Membership changes go to the log and the event stream (`caxton cluster watch`).
+    cluster?.onEvent((ev) => {
+      const m = ev.type === 'conflict' ? ev.other : ev.member;
+      const e: NodeEvent = { type: `cluster.${ev.type}`, time: new Date().toISOString(), node: m.name, status: m.status, address: `${m.host}:${m.port}`, incarnation: m.incarnation, ...(ev.type === 'suspect' ? { from: ev.from } : {}) };
+      (ev.type === 'failed' || ev.type === 'suspect' || ev.type === 'conflict' ? log.warn.bind(log) : log.info.bind(log))(e, e.type);
+      node.#emit(e);
+    });
     pool.onEvent((e) => node.#onPoolEvent(e));
     try {
       const { restored, failed } = await deployments.restore();

@@ -3,6 +3,9 @@ import type { Command } from 'commander';
 import { context } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatDuration, renderFields, renderTable } from '../output.js';
+import { durationOption } from '../parse.js';
+import { Option } from 'commander';
+import { ok } from './common.js';
 
 interface ClusterMembersView {
   readonly enabled: boolean;
@@ -54,6 +57,60 @@ export function registerCluster(program: Command): void {
       );
       if (!s.healthy) {
         throw new CliError(`${s.alive} of ${s.expected} expected nodes are alive`, { hint: 'See which with `caxton cluster members`.', code: 'CAXTON_CLI_CLUSTER_DEGRADED' });
+      }
+    });
+
+  cluster
+    .command('ping <node>')
+    .description('probe a member: a direct UDP ping, pings through other members, and a TCP ping, with round-trip times')
+    .action(async (node: string, _opts: unknown, cmd: Command) => {
+      const ctx = context(cmd);
+      const r = await ctx.client.post<{ node: string; address: string; direct_ms: number | null; indirect: { via: string; rtt_ms: number | null; nack: boolean }[]; tcp_ms: number | null }>(
+        `/cluster/ping/${encodeURIComponent(node)}`,
+        {},
+      );
+      const ms = (x: number | null) => (x === null ? 'no answer' : `${x.toFixed(2)} ms`);
+      ctx.print(r, () => {
+        const rows: (string | number)[][] = [['direct (UDP)', '-', ms(r.direct_ms)], ...r.indirect.map((i) => ['indirect', i.via, i.nack ? 'nack' : ms(i.rtt_ms)]), ['TCP', '-', ms(r.tcp_ms)]];
+        return `${r.node} at ${r.address}\n${renderTable(['PROBE', 'VIA', 'RTT'], rows)}`;
+      });
+      if (r.direct_ms === null && r.tcp_ms === null && r.indirect.every((i) => i.rtt_ms === null)) {
+        throw new CliError(`${node} did not answer any probe`, { hint: 'It may be down or cut off; `caxton cluster members` shows whether it is suspect or failed.', code: 'CAXTON_CLI_UNREACHABLE_NODE' });
+      }
+    });
+  cluster
+    .command('add-node <address...>')
+    .description('join the cluster of the node(s) at host:port (gossip port, 7946 by default)')
+    .action(async (addresses: string[], _opts: unknown, cmd: Command) => {
+      const ctx = context(cmd);
+      const r = await ctx.client.post<{ answered: number }>('/cluster/join', { addresses });
+      ctx.print(r, () => ok(`joined: ${r.answered} of ${addresses.length} answered`));
+    });
+  cluster
+    .command('leave')
+    .description('drain this node\'s agents, then leave the cluster gracefully (peers see it as left)')
+    .addOption(new Option('--drain-timeout <duration>', 'how long agents may take to finish their queues').argParser(durationOption('--drain-timeout')).default(60_000, '60s'))
+    .option('--node <name>', 'the node to leave: must be the one behind --api-url')
+    .action(async (opts: { drainTimeout: number; node?: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      if (opts.node !== undefined) {
+        const s = await ctx.client.get<ClusterStatusView>('/cluster/status');
+        if (s.node !== opts.node) {
+          throw new CliError(`--node ${opts.node} is not the node behind ${ctx.connection.apiUrl} (${s.node})`, { hint: `Run it against that node's API: --api-url http://<${opts.node}>:8080`, code: 'CAXTON_CLI_USAGE', exitCode: 2 });
+        }
+      }
+      const r = await ctx.client.post<{ node: string; left: boolean; drained_ms: number }>('/cluster/leave', { drain_timeout_ms: opts.drainTimeout }, { timeoutMs: opts.drainTimeout + 30_000 });
+      ctx.print(r, () => ok(`${r.node} left the cluster (agents drained in ${formatDuration(r.drained_ms)})`));
+    });
+  cluster
+    .command('watch')
+    .description('stream membership events: joins, suspicions, failures, leaves (Ctrl-C to stop)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = context(cmd);
+      for await (const ev of await ctx.client.events('cluster.*')) {
+        const e = (typeof ev.data === 'object' && ev.data !== null ? ev.data : {}) as Record<string, unknown>;
+        if (ctx.format === 'json') process.stdout.write(`${JSON.stringify(e)}\n`);
+        else process.stdout.write(`${String(e['time'])}  ${ev.event.replace('cluster.', '').padEnd(8)}  ${String(e['node'])}  ${String(e['address'])}  incarnation ${String(e['incarnation'])}\n`);
       }
     });
 }

@@ -43,12 +43,44 @@ test('cluster - two servers join with --bootstrap/--join; members, status and me
     assert.match(table.stdout, /NODE-ID\s+STATUS\s+ADDRESS/);
     assert.match(table.stdout, /node-b\s+alive\s+127\.0\.0\.21:/);
 
+    const ping = await runCli(['cluster', 'ping', 'node-b', '-o', 'json', '--api-url', a.apiUrl, '--api-key', a.adminKey]);
+    assert.equal(ping.code, 0, ping.stderr);
+    const p = JSON.parse(ping.stdout) as { node: string; direct_ms: number | null; tcp_ms: number | null };
+    assert.equal(p.node, 'node-b');
+    assert.ok(p.direct_ms !== null && p.direct_ms >= 0, 'a direct round trip');
+    assert.equal((await api(a, 'POST', '/cluster/ping/nobody', {})).body.error.code, 'CAXTON_ERR_CLUSTER_UNKNOWN_NODE');
+
+    // A third node that starts alone, then joins with `cluster add-node`.
+    servers.push(await startServer({ args: ['--bootstrap', '--bind-addr', `127.0.0.22:${port}`, '--node-id', 'node-c', ...timing] }));
+    const c = servers[2] as RunningServer;
+    const add = await runCli(['cluster', 'add-node', `127.0.0.20:${port}`, '--api-url', c.apiUrl, '--api-key', c.adminKey]);
+    assert.equal(add.code, 0, add.stderr);
+    await until('node-c seen by node-a', async () => (await api(a, 'GET', '/cluster/members')).body.members.some((m: { name: string; status: string }) => m.name === 'node-c' && m.status === 'alive'));
+    assert.equal(await c.stop(), 0);
+    await until('node-c left', async () => (await api(a, 'GET', '/cluster/members')).body.members.some((m: { name: string; status: string }) => m.name === 'node-c' && m.status === 'left'));
+
+    // The event stream carries membership changes (what `caxton cluster watch` prints).
+    const ac = new AbortController();
+    const stream = await fetch(`${a.apiUrl}/api/v1/events?types=cluster.*`, { headers: { authorization: `Bearer ${a.adminKey}` }, signal: ac.signal });
+    const reader = stream.body!.getReader();
+    let events = '';
+    const reading = (async () => {
+      while (!events.includes('"node":"node-b"')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        events += Buffer.from(value).toString('utf8');
+      }
+    })().catch(() => undefined);
+
     const metrics = await (await fetch(`${a.metricsUrl}/metrics`)).text();
     assert.match(metrics, /^caxton_cluster_nodes_alive 2$/m);
-    assert.match(metrics, /^caxton_cluster_nodes_total 2$/m);
+    assert.match(metrics, /^caxton_cluster_nodes_total 3$/m, 'node-c is counted (left) until it is reaped');
 
     assert.equal(await b.stop(), 0, 'SIGTERM leaves the cluster and exits cleanly');
     await until('node-b seen as left', async () => (await api(a, 'GET', '/cluster/members')).body.members.some((m: { name: string; status: string }) => m.name === 'node-b' && m.status === 'left'));
+    await Promise.race([reading, sleep(5000)]);
+    ac.abort();
+    assert.match(events, /event: cluster\.left\ndata: \{"type":"cluster\.left","time":"[^"]+","node":"node-b","status":"left"/);
     const degraded = await runCli(['cluster', 'status', '--api-url', a.apiUrl, '--api-key', a.adminKey]);
     assert.equal(degraded.code, 1, 'fewer alive than expected is a failure exit');
     assert.match(degraded.stdout, /1\/2 alive/);
