@@ -87,6 +87,8 @@ export interface NodeClusterOptions {
   readonly seeds: readonly Address[];
   /** Cluster size the operator expects (status shows alive of expected). */
   readonly expect: number;
+  /** Gossip encryption keys, primary first; empty: plaintext. */
+  readonly keys?: readonly Uint8Array[];
 }
 
 /** How often an unanswered join is retried, and this node's tags refreshed, ms. */
@@ -162,6 +164,7 @@ export class CaxtonNode {
         profile: c.profile,
         ...(c.timings === undefined ? {} : { timings: c.timings }),
         tags: nodeTags(options, deployments.count(), options.api?.addr),
+        ...(c.keys === undefined || c.keys.length === 0 ? {} : { keys: c.keys }),
         logger: log.child({ component: 'cluster' }),
       });
     }

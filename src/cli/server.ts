@@ -154,6 +154,7 @@ async function runNode(loaded: LoadedConfig): Promise<void> {
               suspicionMult: c.coordination.cluster.suspicionMult,
             },
             seeds: c.coordination.cluster.seeds,
+            keys: c.security.gossipKeys.map((k) => new Uint8Array(Buffer.from(k, 'base64'))),
             expect: c.coordination.cluster.bootstrapExpect,
           },
         }

@@ -79,6 +79,7 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
       rate_limit: { enabled: true, requests_per_second: 100, burst: 200 },
     },
     cluster: {
+      gossip: { keys: [] },
       mtls: { enabled: false, ca_cert: '', node_cert: '', node_key: '', verify_peer: true },
     },
   },

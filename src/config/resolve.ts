@@ -64,6 +64,8 @@ export interface ResolvedConfig {
   readonly security: {
     readonly api: { readonly authEnabled: boolean; readonly rateLimit: { readonly enabled: boolean; readonly perSecond: number; readonly burst: number } };
     /** Paths are '' when not configured. */
+    /** Gossip keys in base64 (the config is frozen; typed arrays cannot be), primary first. Empty: plaintext. */
+    readonly gossipKeys: readonly string[];
     readonly clusterMtls: { readonly enabled: boolean; readonly caCert: string; readonly nodeCert: string; readonly nodeKey: string; readonly verifyPeer: boolean };
   };
   readonly deployment: { readonly canary: CanaryPlan };
@@ -177,6 +179,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
         authEnabled: c.security.api.auth_enabled,
         rateLimit: { enabled: c.security.api.rate_limit.enabled, perSecond: c.security.api.rate_limit.requests_per_second, burst: c.security.api.rate_limit.burst },
       },
+      gossipKeys: [...c.security.cluster.gossip.keys],
       clusterMtls: { enabled: mtls.enabled, caCert: mtls.ca_cert, nodeCert: mtls.node_cert, nodeKey: mtls.node_key, verifyPeer: mtls.verify_peer },
     },
     deployment: {

@@ -128,7 +128,16 @@ const security = Section('API authentication and limits; cluster TLS.', {
       burst: Int('Requests a key may send at once (the bucket\'s size).', { min: 1, max: 10_000_000 }),
     }),
   }),
-  cluster: Section('Node-to-node TLS. Accepted now; used when clustering is enabled.', {
+  cluster: Section('Node-to-node security: gossip encryption now; mTLS accepted, used by a later milestone.', {
+    gossip: Section('Gossip encryption (memberlist keyring: AES-GCM), compatible with serf -encrypt.', {
+      keys: Type.Array(
+        Text('A key in base64 (16, 24 or 32 bytes; `serf keygen` makes one).', {
+          pattern: '^([A-Za-z0-9+/]{22}==|[A-Za-z0-9+/]{32}|[A-Za-z0-9+/]{43}=)$',
+          expect: 'a base64 key of 16, 24 or 32 bytes (serf keygen)',
+        }),
+        { maxItems: 16, description: 'Gossip keys; the first encrypts, all decrypt (so a rotation loses no member). Empty: plaintext gossip.' },
+      ),
+    }),
     mtls: Section('Mutual TLS between nodes (TLS 1.3; the peer certificate\'s CN must equal its node id).', {
       enabled: Bool('Use mTLS for node-to-node traffic.'),
       ca_cert: Text('Path of the cluster CA certificate (PEM). Empty = not configured.', { allowEmpty: true }),

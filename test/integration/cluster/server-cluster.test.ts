@@ -104,3 +104,28 @@ test('cluster - a single node reports itself alone, with clustering off', async 
     s.cleanup();
   }
 });
+
+test('cluster - gossip encryption from the config: the same key joins, another key cannot', async () => {
+  const { randomBytes } = await import('node:crypto');
+  const port = await freePort('127.0.0.30');
+  const keyArg = (k: string) => ['--set', `security.cluster.gossip.keys=${JSON.stringify([k])}`, '--set', 'coordination.cluster.profile=local'];
+  const key = randomBytes(32).toString('base64');
+  const servers: RunningServer[] = [];
+  try {
+    servers.push(await startServer({ args: ['--bootstrap', '--bind-addr', `127.0.0.30:${port}`, '--node-id', 'enc-a', ...keyArg(key)] }));
+    servers.push(await startServer({ args: ['--join', `127.0.0.30:${port}`, '--bind-addr', `127.0.0.31:${port}`, '--node-id', 'enc-b', ...keyArg(key)] }));
+    servers.push(await startServer({ args: ['--join', `127.0.0.30:${port}`, '--bind-addr', `127.0.0.32:${port}`, '--node-id', 'enc-x', ...keyArg(randomBytes(32).toString('base64'))] }));
+    const [a, , x] = servers as [RunningServer, RunningServer, RunningServer];
+    await until('enc-b joined enc-a', async () => (await api(a, 'GET', '/cluster/members')).body.members.some((m: { name: string; status: string }) => m.name === 'enc-b' && m.status === 'alive'));
+    await sleep(1000);
+    const names = (await api(a, 'GET', '/cluster/members')).body.members.map((m: { name: string }) => m.name);
+    assert.ok(!names.includes('enc-x'), `a node with another key stays out: ${names.join(', ')}`);
+    assert.equal((await api(x, 'GET', '/cluster/members')).body.members.length, 1, 'and it sees nobody');
+    assert.deepEqual((await api(a, 'GET', '/config')).body.security.cluster.gossip.keys, ['***'], 'the keys are not shown by the API');
+  } finally {
+    for (const s of servers) {
+      await s.stop().catch(() => 0);
+      s.cleanup();
+    }
+  }
+});
