@@ -1,0 +1,73 @@
+/**
+ * Faults of real server processes: kill -9 seen by a real serf as a failure within the bound, and a
+ * node starved of CPU in short bursts (SIGSTOP/SIGCONT) that Lifeguard keeps alive.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, startServer, type RunningServer } from '../../helpers/server.js';
+import { freePort, sleep, startSerf, waitForMember, which } from '../../unit/cluster/serf/serf-harness.js';
+
+const serfBin = which('serf');
+const local = ['--set', 'coordination.cluster.profile=local'];
+
+async function until(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+test('cluster process - kill -9 of a Caxton server: serf marks it failed within the bound', { skip: serfBin === undefined ? 'serf is not installed' : false }, async (t) => {
+  const serf = await startSerf(t, serfBin as string, ['-profile=local']);
+  const s = await startServer({ args: ['--join', `127.0.0.1:${serf.addr.port}`, '--bind-addr', `127.0.0.40:${serf.addr.port}`, '--node-id', 'killed', ...local] });
+  try {
+    assert.equal((await waitForMember(serf, 'killed', 'alive', 10_000))?.status, 'alive');
+    const t0 = Date.now();
+    await s.kill('SIGKILL');
+    // serf -profile=local with 2 members: probe 1 s + timeout 200 ms + suspicion 3 × 1 s, plus gossip.
+    const seen = await waitForMember(serf, 'killed', 'failed', 12_000);
+    assert.equal(seen?.status, 'failed');
+    t.diagnostic(`failed ${Date.now() - t0} ms after kill -9`);
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('cluster process - a node paused in short bursts (SIGSTOP/SIGCONT) is never declared failed', async (t) => {
+  const port = await freePort('127.0.0.50');
+  const servers: RunningServer[] = [];
+  try {
+    servers.push(await startServer({ args: ['--bootstrap', '--bind-addr', `127.0.0.50:${port}`, '--node-id', 'p0', ...local] }));
+    for (let i = 1; i < 4; i++) servers.push(await startServer({ args: ['--join', `127.0.0.50:${port}`, '--bind-addr', `127.0.0.${50 + i}:${port}`, '--node-id', `p${i}`, ...local] }));
+    const watcher = servers[0] as RunningServer;
+    await until('4 alive', async () => (await api(watcher, 'GET', '/cluster/members')).body.members.filter((m: { status: string }) => m.status === 'alive').length === 4);
+    const victim = servers[3] as RunningServer;
+    // 300 ms stopped, 700 ms running, for 8 s: it answers within its suspicion timeout (≥ 3 s).
+    const statuses = new Set<string>();
+    const end = Date.now() + 8000;
+    while (Date.now() < end) {
+      process.kill(victim.pid, 'SIGSTOP');
+      await sleep(300);
+      process.kill(victim.pid, 'SIGCONT');
+      for (let i = 0; i < 7; i++) {
+        const m = (await api(watcher, 'GET', '/cluster/members')).body.members.find((x: { name: string }) => x.name === 'p3');
+        statuses.add(m.status);
+        await sleep(100);
+      }
+    }
+    t.diagnostic(`statuses of the paused node seen: ${[...statuses].join(', ')}`);
+    assert.ok(!statuses.has('failed'), 'never failed');
+    await until('p3 alive again', async () => (await api(watcher, 'GET', '/cluster/members')).body.members.find((x: { name: string }) => x.name === 'p3').status === 'alive');
+  } finally {
+    for (const s of servers) {
+      try {
+        process.kill(s.pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+      await s.stop().catch(() => 0);
+      s.cleanup();
+    }
+  }
+});
