@@ -12,17 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { agentWasm } from '../helpers/agents.js';
 import { api, startServer, type RunningServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 const entry = fileURLToPath(new URL('../helpers/cli-entry.ts', import.meta.url));
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('server - quick start: deploy, message, metrics; SIGTERM drains and exits 0; a restart finds it all', async () => {
   let s: RunningServer | undefined = await startServer();

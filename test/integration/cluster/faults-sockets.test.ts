@@ -9,16 +9,10 @@ import { Cluster } from '../../../src/cluster/cluster.js';
 import type { Address, DropHook } from '../../../src/cluster/transport/transport.js';
 import { prng } from '../../helpers/prng.js';
 import { freePort, sleep } from '../../unit/cluster/serf/serf-harness.js';
+import { until } from '../../helpers/until.js';
 
 const fast = { probeIntervalMs: 200, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 3, pushPullIntervalMs: 2000, reconnectIntervalMs: 500 } as const;
 
-async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 async function startFive(t: TestContext, base: number, hook: (self: number) => DropHook): Promise<Cluster[]> {
   const port = await freePort(`127.0.0.${base}`);

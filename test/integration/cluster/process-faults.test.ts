@@ -6,17 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startServer, type RunningServer } from '../../helpers/server.js';
 import { freePort, sleep, startSerf, waitForMember, which } from '../../unit/cluster/serf/serf-harness.js';
+import { until } from '../../helpers/until.js';
 
 const serfBin = which('serf');
 const local = ['--set', 'coordination.cluster.profile=local'];
 
-async function until(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 test('cluster process - kill -9 of a Caxton server: serf marks it failed within the bound', { skip: serfBin === undefined ? 'serf is not installed' : false }, async (t) => {
   const serf = await startSerf(t, serfBin as string, ['-profile=local']);

@@ -8,20 +8,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Cluster, type ClusterMember } from '../../../src/cluster/cluster.js';
 import { freePort, serfCli, sleep, startSerf, waitForMember, which } from '../../unit/cluster/serf/serf-harness.js';
+import { until } from '../../helpers/until.js';
 
 const serfBin = which('serf');
 // Local-profile timings, shortened further: failures are seen in about a second.
 const fast = { probeIntervalMs: 200, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 3, pushPullIntervalMs: 2000, reconnectIntervalMs: 500 } as const;
 
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 async function startCaxton(t: TestContext, name: string, host: string, port: number, extra: Partial<Parameters<typeof Cluster.start>[0]> = {}): Promise<Cluster> {
   const c = await Cluster.start({ name, bind: { host, port }, profile: 'local', timings: fast, tags: { role: 'caxton', api: `${host}:8080` }, ...extra });

@@ -6,14 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, runCli, startServer, type RunningServer } from '../../helpers/server.js';
 import { freePort, sleep } from '../../unit/cluster/serf/serf-harness.js';
+import { until } from '../../helpers/until.js';
 
-async function until(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 test('cluster - two servers join with --bootstrap/--join; members, status and metrics show both; a stopped one is seen as left', async () => {
   const port = await freePort('127.0.0.20');

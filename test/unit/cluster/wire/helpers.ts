@@ -20,17 +20,8 @@ export function utf8(s: string): Uint8Array {
   return Uint8Array.from(Buffer.from(s, 'utf8'));
 }
 
-/** mulberry32: a tiny seeded PRNG, so fuzz failures reproduce. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The suite's seeded PRNG (mulberry32), so fuzz failures reproduce. */
+export { prng } from '../../../helpers/prng.js';
 
 export function randomBytes(rand: () => number, n: number): Uint8Array {
   const out = new Uint8Array(n);

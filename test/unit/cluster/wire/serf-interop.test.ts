@@ -10,8 +10,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import {
@@ -32,19 +30,7 @@ import {
   type StreamFrame,
 } from '../../../../src/cluster/wire/index.js';
 import { toHex } from './helpers.js';
-
-function which(cmd: string): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    const p = join(dir, cmd);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
+import { which } from '../serf/serf-harness.js';
 
 const SERF = which('serf');
 
