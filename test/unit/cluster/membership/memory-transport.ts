@@ -7,6 +7,7 @@
  * closed endpoint refuses them.
  */
 import { addressKey, type Address, type Stream, type Transport } from '../../../../src/cluster/transport/transport.js';
+import { prng } from '../../../helpers/prng.js';
 
 export interface MemoryNetworkOptions {
   /** Seed of the loss PRNG. @default 1 */
@@ -20,18 +21,6 @@ export interface LinkCut {
   readonly packets?: boolean;
   /** Refuse (hang) stream dials on the link. @default true */
   readonly streams?: boolean;
-}
-
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class MemoryNetwork {
