@@ -323,6 +323,11 @@ export class Membership {
     return n;
   }
 
+  /** Stops trying to reconnect to a failed member (it was removed for good). */
+  stopReconnecting(name: string): void {
+    this.#reconnector.forget(name);
+  }
+
   /** Lifeguard health score: 0 is healthy, up to awarenessMaxMultiplier − 1. */
   healthScore(): number {
     return this.#awareness.score;

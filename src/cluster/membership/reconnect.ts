@@ -56,6 +56,11 @@ export class Reconnector {
     }
   }
 
+  /** Stops retrying `name` (an operator removed it: Serf's force-leave moves it to left). */
+  forget(name: string): void {
+    this.#failed.delete(name);
+  }
+
   /** Failed members still being retried. */
   get pending(): number {
     return this.#failed.size;

@@ -28,8 +28,9 @@ import type { Address } from '../transport/transport.js';
 import { type ClusterLogger, silentLogger } from '../transport/logger.js';
 import { META_MAX_SIZE, WireError, decodeSerfTags, decodeStruct, encodeSerfTags, isWireError, type Keyring, type SerfTags } from '../wire/index.js';
 import { ipFromBytes, ipToBytes } from './addr.js';
-import { BroadcastQueue } from './broadcast-queue.js';
+import { TransmitLimitedQueue, type FinishReason } from '../membership/broadcast-queue.js';
 import { LamportClock, type LamportTime } from './lamport.js';
+import { QueryResponse, type QueryParams } from './query-response.js';
 import {
   FilterType,
   INTERNAL_QUERY_PREFIX,
@@ -38,7 +39,9 @@ import {
   SerfStatusCode,
   decodeQueryFilter,
   decodeSerfMessage,
+  encodeNodeFilter,
   encodeSerfMessage,
+  encodeTagFilter,
   keyRequestSchema,
   type MessageJoin,
   type MessageLeave,
@@ -59,6 +62,12 @@ export const SERF_PROTOCOL_DEFAULT = 4;
 
 /** serf.go UserEventSizeLimit: name + payload can never exceed this. */
 export const USER_EVENT_SIZE_LIMIT = 9 * 1024;
+/** serf config.go QueryTimeoutMult: default query timeout = gossip interval × this × ceil(log10(N + 1)). */
+const QUERY_TIMEOUT_MULT = 16;
+/** serf config.go MaxQueueDepth: each of the three queues keeps at most this many messages. */
+const MAX_QUEUE_DEPTH = 4096;
+/** serf config.go BroadcastTimeout: how long a force-leave waits for its intent to be gossiped. */
+const BROADCAST_TIMEOUT_MS = 5000;
 /** internal_query.go minEncodedKeyLength: bounds the keys a list-keys response may carry. */
 const MIN_ENCODED_KEY_LENGTH = 25;
 
@@ -130,6 +139,12 @@ export interface SerfDelegateOptions {
   readonly sendTo?: (to: Address, userMsg: Uint8Array) => void;
   /** Nodes in the cluster for retransmit limits. @default the members this delegate knows */
   readonly numNodes?: () => number;
+  /** Where answers to our queries must be sent: this node's advertised gossip address. */
+  readonly localAddress?: () => Address;
+  /** memberlist GossipInterval, for the default query timeout. @default 200 */
+  readonly gossipIntervalMs?: number;
+  /** Largest encoded query we send (serf QuerySizeLimit). @default 1024 */
+  readonly querySizeLimit?: number;
   /** memberlist RetransmitMult. @default 4 */
   readonly retransmitMult?: number;
   /** @default 512 */
@@ -233,14 +248,20 @@ export class SerfDelegate implements MembershipDelegate {
   readonly #queryBuffer: (QuerySlot | undefined)[];
   #eventMinTime = 0;
   readonly #queryMinTime = 0;
-  readonly #intents: BroadcastQueue;
-  readonly #queries: BroadcastQueue;
-  readonly #events: BroadcastQueue;
+  readonly #intents: TransmitLimitedQueue;
+  readonly #queries: TransmitLimitedQueue;
+  readonly #events: TransmitLimitedQueue;
+  /** Queries we originated, by Lamport time, until they close. */
+  readonly #pending = new Map<LamportTime, QueryResponse>();
+  readonly #numNodes: () => number;
+  readonly #localAddress: (() => Address) | undefined;
   readonly #opts: {
     readonly recentIntentTimeoutMs: number;
     readonly reconnectTimeoutMs: number;
     readonly tombstoneTimeoutMs: number;
     readonly queryResponseSizeLimit: number;
+    readonly querySizeLimit: number;
+    readonly gossipIntervalMs: number;
     readonly userEventSizeLimit: number;
     readonly ignoreEventsOnJoin: boolean;
     readonly maxFilterExprLength: number;
@@ -266,6 +287,8 @@ export class SerfDelegate implements MembershipDelegate {
       reconnectTimeoutMs: options.reconnectTimeoutMs ?? 24 * 3600_000,
       tombstoneTimeoutMs: options.tombstoneTimeoutMs ?? 24 * 3600_000,
       queryResponseSizeLimit: options.queryResponseSizeLimit ?? 1024,
+      querySizeLimit: options.querySizeLimit ?? 1024,
+      gossipIntervalMs: options.gossipIntervalMs ?? 200,
       userEventSizeLimit: Math.min(options.userEventSizeLimit ?? 512, USER_EVENT_SIZE_LIMIT),
       ignoreEventsOnJoin: options.ignoreEventsOnJoin ?? false,
       maxFilterExprLength: options.maxFilterExprLength ?? 256,
@@ -273,7 +296,9 @@ export class SerfDelegate implements MembershipDelegate {
     this.#eventBuffer = new Array<EventSlot | undefined>(options.eventBufferSize ?? 512).fill(undefined);
     this.#queryBuffer = new Array<QuerySlot | undefined>(options.queryBufferSize ?? 512).fill(undefined);
     const numNodes = options.numNodes ?? ((): number => this.#members.size);
-    const queue = (): BroadcastQueue => new BroadcastQueue({ retransmitMult: options.retransmitMult ?? 4, numNodes });
+    this.#numNodes = numNodes;
+    this.#localAddress = options.localAddress;
+    const queue = (): TransmitLimitedQueue => new TransmitLimitedQueue({ retransmitMult: options.retransmitMult ?? 4, numNodes });
     this.#intents = queue();
     this.#queries = queue();
     this.#events = queue();
@@ -349,7 +374,7 @@ export class SerfDelegate implements MembershipDelegate {
 
   /** Messages waiting in the intent, query and event queues. */
   queued(): { readonly intents: number; readonly queries: number; readonly events: number } {
-    return { intents: this.#intents.length, queries: this.#queries.length, events: this.#events.length };
+    return { intents: this.#intents.numQueued(), queries: this.#queries.numQueued(), events: this.#events.numQueued() };
   }
 
   /** The user events in the buffer (the last `eventBufferSize` Lamport times), oldest first. */
@@ -393,20 +418,19 @@ export class SerfDelegate implements MembershipDelegate {
     }
     switch (msg.type) {
       case SerfMessageType.Leave:
-        if (this.#handleLeaveIntent(msg.body)) this.#intents.queue(bytes.slice(), msg.body.Node);
+        if (this.#handleLeaveIntent(msg.body)) this.#queueIntent(bytes.slice(), msg.body.Node);
         return;
       case SerfMessageType.Join:
-        if (this.#handleJoinIntent(msg.body)) this.#intents.queue(bytes.slice(), msg.body.Node);
+        if (this.#handleJoinIntent(msg.body)) this.#queueIntent(bytes.slice(), msg.body.Node);
         return;
       case SerfMessageType.UserEvent:
-        if (this.#handleUserEvent(msg.body)) this.#events.queue(bytes.slice());
+        if (this.#handleUserEvent(msg.body)) this.#queue(this.#events, bytes.slice());
         return;
       case SerfMessageType.Query:
-        if (this.#handleQuery(msg.body)) this.#queries.queue(bytes.slice());
+        if (this.#handleQuery(msg.body)) this.#queue(this.#queries, bytes.slice());
         return;
       case SerfMessageType.QueryResponse:
-        // We originate no queries, so no response is awaited.
-        this.#logger.debug({ from: msg.body.From, ltime: msg.body.LTime, id: msg.body.ID }, 'serf: reply for non-running query');
+        this.#handleQueryResponse(msg.body);
         return;
       case SerfMessageType.Relay: {
         const host = ipFromBytes(msg.body.Header.DestAddr.IP);
@@ -588,7 +612,31 @@ export class SerfDelegate implements MembershipDelegate {
     this.clock.increment();
     this.#handleLeaveIntent(msg);
     const othersAlive = [...this.#members.values()].some((r) => r.name !== this.nodeName && r.status === 'alive');
-    if (othersAlive) this.#intents.queue(encodeSerfMessage(SerfMessageType.Leave, msg), this.nodeName);
+    if (othersAlive) this.#queueIntent(encodeSerfMessage(SerfMessageType.Leave, msg), this.nodeName);
+  }
+
+  /**
+   * Marks another node as having left (serf forceLeave, `serf force-leave`): a leave intent on its
+   * behalf, applied here and gossiped. A failed node becomes left, so no member tries to reconnect
+   * to it; with `prune` every member forgets it at once. An alive node refutes the intent. Resolves
+   * once the intent has been gossiped its full count (at once when no other member is alive);
+   * rejects after 5 s (serf BroadcastTimeout).
+   */
+  forceLeave(node: string, prune = false): Promise<void> {
+    const msg: MessageLeave = { LTime: this.clock.time(), Node: node, Prune: prune };
+    this.clock.increment();
+    this.#handleLeaveIntent(msg);
+    const othersAlive = [...this.#members.values()].some((r) => r.name !== this.nodeName && r.status === 'alive');
+    if (!othersAlive) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out gossiping the removal of ${node}`)), BROADCAST_TIMEOUT_MS);
+      timer.unref();
+      this.#queueIntent(encodeSerfMessage(SerfMessageType.Leave, msg), node, (reason) => {
+        clearTimeout(timer);
+        if (reason === 'sent' || reason === 'invalidated') resolve();
+        else reject(new Error(`the removal of ${node} was dropped from the gossip queue`));
+      });
+    });
   }
 
   markLeft(): void {
@@ -599,7 +647,18 @@ export class SerfDelegate implements MembershipDelegate {
     const msg: MessageJoin = { LTime: ltime, Node: this.nodeName };
     this.clock.witness(ltime);
     this.#handleJoinIntent(msg);
-    this.#intents.queue(encodeSerfMessage(SerfMessageType.Join, msg), this.nodeName);
+    this.#queueIntent(encodeSerfMessage(SerfMessageType.Join, msg), this.nodeName);
+  }
+
+  /** Intents are named after their node: a newer intent about a node replaces the queued one. */
+  #queueIntent(msg: Uint8Array, node: string, finished?: (reason: FinishReason) => void): void {
+    this.#intents.queueBroadcast({ message: msg, name: node, ...(finished === undefined ? {} : { finished }) });
+    this.#intents.prune(MAX_QUEUE_DEPTH);
+  }
+
+  #queue(q: TransmitLimitedQueue, msg: Uint8Array): void {
+    q.queueBroadcast({ message: msg });
+    q.prune(MAX_QUEUE_DEPTH);
   }
 
   #upsertIntent(node: string, type: 'join' | 'leave', ltime: LamportTime): boolean {
@@ -679,7 +738,7 @@ export class SerfDelegate implements MembershipDelegate {
     if (encoded.length > limit) throw new RangeError(`encoded user event exceeds the limit of ${limit} bytes`);
     this.eventClock.increment();
     this.#handleUserEvent(msg);
-    this.#events.queue(encoded);
+    this.#queue(this.#events, encoded);
   }
 
   /** serf handleUserEvent: returns whether to rebroadcast; emits new events. */
@@ -707,6 +766,70 @@ export class SerfDelegate implements MembershipDelegate {
 
   // -------------------------------------------------------------------------------------------
   // Queries
+
+  /** serf DefaultQueryTimeout: gossip interval × 16 × ceil(log10(N + 1)). */
+  defaultQueryTimeoutMs(): number {
+    return this.#opts.gossipIntervalMs * QUERY_TIMEOUT_MULT * Math.ceil(Math.log10(this.#numNodes() + 1));
+  }
+
+  /**
+   * Starts a query (serf Query): answered here too, then gossiped to every member. Collect the
+   * answers from the returned QueryResponse. Throws RangeError when the encoded query exceeds the
+   * size limit or a parameter is out of range, Error when no local address is configured.
+   */
+  query(name: string, payload: Uint8Array, params: QueryParams = {}): QueryResponse {
+    if (this.#localAddress === undefined) throw new Error('queries need the localAddress option (where answers are sent)');
+    const relayFactor = params.relayFactor ?? 0;
+    if (!Number.isInteger(relayFactor) || relayFactor < 0 || relayFactor > 5) throw new RangeError('relayFactor must be an integer from 0 to 5');
+    const timeoutMs = params.timeoutMs ?? this.defaultQueryTimeoutMs();
+    if (!(timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
+    const local = this.#localAddress();
+    const filters: Uint8Array[] = [];
+    if (params.filterNodes !== undefined && params.filterNodes.length > 0) filters.push(encodeNodeFilter(params.filterNodes));
+    for (const [tag, expr] of Object.entries(params.filterTags ?? {})) filters.push(encodeTagFilter(tag, expr));
+    const q: MessageQuery = {
+      LTime: this.queryClock.time(),
+      // serf: uint32(rand.Int31())
+      ID: Math.floor(this.#random() * 0x80000000),
+      Addr: ipToBytes(local.host) ?? null,
+      Port: local.port,
+      SourceNode: this.nodeName,
+      Filters: filters.length === 0 ? null : filters,
+      Flags: params.requestAck === true ? QueryFlag.Ack : 0,
+      RelayFactor: relayFactor,
+      Timeout: Math.round(timeoutMs * 1e6),
+      Name: name,
+      Payload: payload,
+    };
+    const raw = encodeSerfMessage(SerfMessageType.Query, q);
+    if (raw.length > this.#opts.querySizeLimit) throw new RangeError(`query exceeds limit of ${this.#opts.querySizeLimit} bytes`);
+    // One query per Lamport time: handling it below witnesses q.LTime, which moves the clock on.
+    const resp = new QueryResponse(q.LTime, q.ID, this.#now() + timeoutMs, params.requestAck === true, timeoutMs, () => this.#pending.delete(q.LTime));
+    this.#pending.set(q.LTime, resp);
+    this.#handleQuery(q);
+    this.#queue(this.#queries, raw);
+    return resp;
+  }
+
+  /** Closes every query still collecting answers (on shutdown). */
+  closeQueries(): void {
+    for (const q of [...this.#pending.values()]) q.close();
+  }
+
+  /** serf handleQueryResponse: route an ack or answer to the query it belongs to. */
+  #handleQueryResponse(r: MessageQueryResponse): void {
+    const query = this.#pending.get(r.LTime);
+    if (query === undefined) {
+      this.#logger.debug({ from: r.From, ltime: r.LTime, id: r.ID }, 'serf: reply for non-running query');
+      return;
+    }
+    if (query.id !== r.ID) {
+      this.#logger.warn({ local: query.id, response: r.ID }, 'serf: query reply ID mismatch');
+      return;
+    }
+    if ((r.Flags & QueryFlag.Ack) !== 0) query.addAck(r.From);
+    else query.addResponse(r.From, r.Payload ?? EMPTY);
+  }
 
   /** serf handleQuery: dedupe, filter, ack, then answer internal queries or hand the query out. */
   #handleQuery(q: MessageQuery): boolean {

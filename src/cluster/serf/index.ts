@@ -4,8 +4,8 @@
  */
 export { LamportClock } from './lamport.js';
 export type { LamportTime } from './lamport.js';
-export { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
-export type { BroadcastQueueOptions } from './broadcast-queue.js';
+export { QueryResponse } from './query-response.js';
+export type { QueryParams, NodeResponse, QueryOutcome } from './query-response.js';
 export { ipFromBytes, ipToBytes } from './addr.js';
 export * from './messages.js';
 export {
