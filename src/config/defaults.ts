@@ -67,6 +67,17 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
       probe_interval: '1s',
       probe_timeout: '500ms',
       suspicion_mult: 4,
+      suspicion_max_timeout_mult: 6,
+      retransmit_mult: 4,
+      indirect_checks: 3,
+      awareness_max_multiplier: 8,
+      tcp_timeout: '10s',
+      push_pull_interval: '30s',
+      gossip_to_dead_time: '30s',
+      dead_node_reclaim_time: 0, // never: a dead node's name at a new address is a conflict
+      reconnect_interval: '30s', // Serf's
+      reconnect_timeout: '24h', // Serf's
+      tombstone_timeout: '24h', // Serf's
     },
   },
   observability: {
@@ -93,16 +104,56 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
   },
 });
 
-type ClusterTiming = Pick<CaxtonConfig['coordination']['cluster'], 'gossip_interval' | 'gossip_fanout' | 'probe_interval' | 'probe_timeout' | 'suspicion_mult'>;
+/** The cluster keys a profile sets: every timing (memberlist's and Serf's), not the addresses. */
+export const CLUSTER_TIMING_KEYS = [
+  'gossip_interval',
+  'gossip_fanout',
+  'probe_interval',
+  'probe_timeout',
+  'suspicion_mult',
+  'suspicion_max_timeout_mult',
+  'retransmit_mult',
+  'indirect_checks',
+  'awareness_max_multiplier',
+  'tcp_timeout',
+  'push_pull_interval',
+  'gossip_to_dead_time',
+  'dead_node_reclaim_time',
+  'reconnect_interval',
+  'reconnect_timeout',
+  'tombstone_timeout',
+] as const satisfies readonly (keyof CaxtonConfig['coordination']['cluster'])[];
+
+type ClusterTiming = Pick<CaxtonConfig['coordination']['cluster'], (typeof CLUSTER_TIMING_KEYS)[number]>;
 
 /**
- * What each profile changes from the LAN defaults (memberlist config.go; reference table B.2). A
- * profile's values sit between the defaults and the file: keys the file or --set give still win.
+ * What each profile changes from the LAN defaults: memberlist config.go DefaultLocalConfig and
+ * DefaultWANConfig (src/cluster/membership/config.ts localConfig/wanConfig; test/unit/config holds the
+ * two in step). Serf's reconnect and tombstone timings are the same in every profile. A profile's
+ * values sit between the defaults and the file: keys the file or --set give still win.
  */
 export const CLUSTER_PROFILE_TIMINGS: Readonly<Record<CaxtonConfig['coordination']['cluster']['profile'], Partial<ClusterTiming>>> = deepFreeze({
   lan: {},
-  local: { gossip_interval: '100ms', probe_timeout: '200ms', suspicion_mult: 3 },
-  wan: { gossip_interval: '500ms', gossip_fanout: 4, probe_interval: '5s', probe_timeout: '3s', suspicion_mult: 6 },
+  local: {
+    gossip_interval: '100ms',
+    probe_timeout: '200ms',
+    suspicion_mult: 3,
+    retransmit_mult: 2,
+    indirect_checks: 1,
+    tcp_timeout: '1s',
+    push_pull_interval: '15s',
+    gossip_to_dead_time: '15s',
+  },
+  wan: {
+    gossip_interval: '500ms',
+    gossip_fanout: 4,
+    probe_interval: '5s',
+    probe_timeout: '3s',
+    suspicion_mult: 6,
+    tcp_timeout: '30s',
+    push_pull_interval: '60s',
+    gossip_to_dead_time: '60s',
+  },
 });
 
 /** The host name when it is a valid node id, else a sanitized form of it (never an invalid default). */

@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { canaryPlan, parseCanaryStages, type CanaryPlan } from '../agents/canary-plan.js';
 import type { RestartPolicy } from '../agents/restart-policy.js';
+import type { ClusterOptions } from '../cluster/cluster.js';
 import type { RelayOptions } from '../messaging/outbox-relay.js';
 import { DEFAULT_POLICY, WASM_PAGE_BYTES, type SandboxPolicy } from '../sandbox/policy.js';
 import type { CapabilityStrategy } from '../sandbox/pool.js';
@@ -15,6 +16,9 @@ import { parseAddress, type Address } from './address.js';
 import type { ConfigIssue } from './issues.js';
 import type { CaxtonConfig } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
+
+/** Cluster.start's `timings`: memberlist's names, plus Serf's tombstone timeout. */
+export type ClusterTimings = NonNullable<ClusterOptions['timings']>;
 
 export interface ResolvedConfig {
   readonly node: { readonly id: string; readonly dataDir: string };
@@ -55,6 +59,11 @@ export interface ResolvedConfig {
       readonly probeIntervalMs: number;
       readonly probeTimeoutMs: number;
       readonly suspicionMult: number;
+      /**
+       * Every timing key (the profile's value unless the file or --set gave one), under memberlist's
+       * and Serf's names, for Cluster.start's `timings`.
+       */
+      readonly timings: Required<ClusterTimings>;
     };
   };
   readonly observability: {
@@ -171,6 +180,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
         probeIntervalMs: parseDuration(cl.probe_interval),
         probeTimeoutMs: parseDuration(cl.probe_timeout),
         suspicionMult: cl.suspicion_mult,
+        timings: clusterTimings(cl),
       },
     },
     observability: { logging: { ...c.observability.logging }, metrics: { ...c.observability.metrics } },
@@ -190,6 +200,28 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
         minSamples: canary.min_samples,
       }),
     },
+  };
+}
+
+/** The coordination.cluster timing keys under memberlist's names (MembershipConfig) and Serf's (tombstone). */
+export function clusterTimings(cl: CaxtonConfig['coordination']['cluster']): Required<ClusterTimings> {
+  return {
+    gossipIntervalMs: parseDuration(cl.gossip_interval),
+    gossipNodes: cl.gossip_fanout,
+    probeIntervalMs: parseDuration(cl.probe_interval),
+    probeTimeoutMs: parseDuration(cl.probe_timeout),
+    suspicionMult: cl.suspicion_mult,
+    suspicionMaxTimeoutMult: cl.suspicion_max_timeout_mult,
+    retransmitMult: cl.retransmit_mult,
+    indirectChecks: cl.indirect_checks,
+    awarenessMaxMultiplier: cl.awareness_max_multiplier,
+    tcpTimeoutMs: parseDuration(cl.tcp_timeout),
+    pushPullIntervalMs: parseDuration(cl.push_pull_interval),
+    gossipToTheDeadMs: parseDuration(cl.gossip_to_dead_time),
+    deadNodeReclaimTimeMs: parseDuration(cl.dead_node_reclaim_time),
+    reconnectIntervalMs: parseDuration(cl.reconnect_interval),
+    reconnectTimeoutMs: parseDuration(cl.reconnect_timeout),
+    tombstoneTimeoutMs: parseDuration(cl.tombstone_timeout),
   };
 }
 

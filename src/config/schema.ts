@@ -90,7 +90,7 @@ const messaging = Section('Message delivery between agents.', {
 const cluster = Section('Membership and gossip (SWIM, wire-compatible with memberlist). Accepted now; used when clustering is enabled.', {
   enabled: Bool('Join or form a cluster. false = a single node.'),
   bind_addr: Addr('Where gossip listens (UDP and TCP), host:port.'),
-  advertise_addr: AddrOrAuto('The address other nodes use to reach this one; "auto" = bind_addr, or the first non-loopback IPv4 when bind_addr is 0.0.0.0.'),
+  advertise_addr: AddrOrAuto('The address other nodes use to reach this one (an IP literal). "auto": bind_addr\'s IP when it names one; with bind_addr 0.0.0.0 or ::, the first non-internal IPv4 of the host (127.0.0.1, with a warning, when there is none). A port of 0 means the bound port.'),
   bootstrap_expect: Int('Nodes expected in the cluster; quorum is bootstrap_expect / 2 + 1.', { min: 1, max: 10_000 }),
   seeds: AddrList('Nodes to contact when joining, host:port each.'),
   profile: Enum(CLUSTER_PROFILES, 'Timing preset, as in memberlist/serf: lan (the default), local (loopback or one rack: faster failure detection), wan (slower, tolerant). It sets the defaults of the timing keys below; keys set explicitly win.'),
@@ -99,6 +99,17 @@ const cluster = Section('Membership and gossip (SWIM, wire-compatible with membe
   probe_interval: Duration('How often one random peer is probed (SWIM failure detection).', { min: 1 }),
   probe_timeout: Duration('How long to wait for a probe\'s ack before indirect probes; must be below probe_interval.', { min: 1 }),
   suspicion_mult: Int('Suspicion timeout multiplier: a suspect is declared dead after suspicion_mult × log10(N) × probe_interval at least.', { min: 1, max: 100 }),
+  suspicion_max_timeout_mult: Int('Upper bound of the suspicion timeout, as a multiple of its minimum: how long a suspect has when no other node confirms the suspicion (memberlist SuspicionMaxTimeoutMult).', { min: 1, max: 100 }),
+  retransmit_mult: Int('Each gossiped message (membership change, Serf intent, event, query) is sent retransmit_mult × ceil(log10(N + 1)) times. Higher spreads news more reliably at more bandwidth (memberlist RetransmitMult).', { min: 1, max: 100 }),
+  indirect_checks: Int('Peers asked to probe a node for us when our direct probe got no ack; 0 = no indirect probes (memberlist IndirectChecks).', { min: 0, max: 100 }),
+  awareness_max_multiplier: Int('Lifeguard: while this node looks unhealthy (missed acks, refuted suspicions) its probe interval and timeout stretch up to this many times (memberlist AwarenessMaxMultiplier).', { min: 1, max: 100 }),
+  tcp_timeout: Duration('Timeout of a TCP stream to a peer: dialing, and a push/pull or TCP ping on it (memberlist TCPTimeout).', { min: 1, max: 3_600_000 }),
+  push_pull_interval: Duration('How often the full membership state is exchanged with one random live node over TCP, scaled up beyond 32 nodes; repairs whatever gossip missed. 0 = never (memberlist PushPullInterval).', { min: 0 }),
+  gossip_to_dead_time: Duration('How long a failed or left node still receives gossip (so it can learn it was declared dead and refute) and stays in `caxton cluster members` before it is dropped (memberlist GossipToTheDeadTime).', { min: 0 }),
+  dead_node_reclaim_time: Duration('After a node has been dead this long, a node at another address may take its name; 0 = never: until the dead node is dropped, the name at a new address is a conflict (memberlist DeadNodeReclaimTime).', { min: 0 }),
+  reconnect_interval: Duration('How often a join is tried with one random failed member, so a healed partition merges back without an operator. 0 = never (Serf ReconnectInterval).', { min: 0 }),
+  reconnect_timeout: Duration('A failed member is retried (every reconnect_interval) for this long after it failed, then given up and forgotten (Serf ReconnectTimeout).', { min: 1000 }),
+  tombstone_timeout: Duration('How long the Serf layer remembers a member that left gracefully (as left, in its member list and push/pull state) before forgetting it (Serf TombstoneTimeout).', { min: 1000 }),
 });
 
 const coordination = Section('Local state and the cluster.', {

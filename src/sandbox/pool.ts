@@ -419,6 +419,11 @@ export class AgentPool {
     return this.#capabilities.get(capability) ?? [];
   }
 
+  /** Every capability at least one agent has registered, sorted. */
+  capabilities(): string[] {
+    return [...this.#capabilities.keys()].sort();
+  }
+
   /**
    * Opens circuit breakers by hand: messages to the agent (or to every agent, without a name) are
    * refused with a `circuit_open` failure until `resetCircuits`.

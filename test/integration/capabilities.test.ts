@@ -28,6 +28,7 @@ test('capabilities - agents register in agent_init; round-robin spreads messages
     await spawnAgent(pool, 'calculator', 'calc-b');
     await spawnAgent(pool, 'echo', 'not-a-calculator');
     assert.deepEqual([...pool.providersOf('arithmetic')].sort(), ['calc-a', 'calc-b']);
+    assert.deepEqual(pool.capabilities(), ['arithmetic'], 'once, however many agents offer it (the cluster `caps` tag digests this list)');
     const c = new Client(pool);
     const chosen = [0, 1, 2, 3].map((i) => pool.deliverToCapability('arithmetic', ask(i)));
     assert.deepEqual(chosen, ['calc-a', 'calc-b', 'calc-a', 'calc-b']);
@@ -65,6 +66,7 @@ test('capabilities - stopped agents leave their capabilities; no provider means 
     await spawnAgent(pool, 'calculator', 'calc');
     await pool.stop('calc');
     assert.deepEqual(pool.providersOf('arithmetic'), []);
+    assert.deepEqual(pool.capabilities(), []);
     assert.equal(pool.deliverToCapability('arithmetic', ask(1)), undefined);
     // From inside an agent, the node answers a capability nobody provides with a failure.
     const m = pool.admit(await initiatorAgent(JSON.stringify({ performative: 'request', capability: 'arithmetic', content: 1, reply_with: 'r1' })));

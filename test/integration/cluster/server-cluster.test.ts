@@ -24,18 +24,24 @@ test('cluster - two servers join with --bootstrap/--join; members, status and me
       }
       return true;
     });
-    const members = (await api(a, 'GET', '/cluster/members')).body.members as { name: string; address: string; tags: Record<string, string> }[];
+    const members = (await api(a, 'GET', '/cluster/members')).body.members as { name: string; address: string; cpu_percent: number | null; memory_rss_bytes: number | null; tags: Record<string, string> }[];
     const nb = members.find((m) => m.name === 'node-b');
     assert.equal(nb?.address, `127.0.0.21:${port}`);
     assert.equal(nb?.tags['role'], 'caxton');
     assert.match(nb?.tags['version'] ?? '', /^\d+\.\d+\.\d+$/);
+    // Load and capabilities travel as short tags: whole CPU percent, RSS in MiB, an 8-hex digest.
+    assert.match(nb?.tags['cpu'] ?? '', /^\d{1,3}$/);
+    assert.match(nb?.tags['mem'] ?? '', /^[1-9]\d*$/);
+    assert.match(nb?.tags['caps'] ?? '', /^[0-9a-f]{8}$/);
+    assert.equal(nb?.tags['caps_n'], '0');
+    assert.deepEqual([nb?.cpu_percent, nb?.memory_rss_bytes], [Number(nb?.tags['cpu']), Number(nb?.tags['mem']) * 1024 * 1024]);
 
     const status = await runCli(['cluster', 'status', '--api-url', a.apiUrl, '--api-key', a.adminKey]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /nodes:\s+2\/2 alive/);
     const table = await runCli(['cluster', 'members', '--api-url', a.apiUrl, '--api-key', a.adminKey]);
-    assert.match(table.stdout, /NODE-ID\s+STATUS\s+ADDRESS/);
-    assert.match(table.stdout, /node-b\s+alive\s+127\.0\.0\.21:/);
+    assert.match(table.stdout, /NODE-ID\s+STATUS\s+ADDRESS\s+LAST-SEEN\s+AGENTS\s+CPU\s+MEMORY/);
+    assert.match(table.stdout, /node-b\s+alive\s+127\.0\.0\.21:\d+\s+now\s+0\s+\d{1,3}%\s+\d+(\.\d)?[KMG]B/);
 
     const ping = await runCli(['cluster', 'ping', 'node-b', '-o', 'json', '--api-url', a.apiUrl, '--api-key', a.adminKey]);
     assert.equal(ping.code, 0, ping.stderr);
