@@ -114,6 +114,22 @@ export const ErrorCatalogue = {
     status: 404,
     hint: 'Check the node name with `caxton cluster members`.',
   },
+  CAXTON_ERR_CLUSTER_NODE_NOT_FAILED: {
+    status: 409,
+    hint: 'Only a failed (or already left) node can be removed: an alive node would refute it. Stop the node first, or run `caxton cluster leave` on it.',
+  },
+  CAXTON_ERR_CLUSTER_ENCRYPTION_OFF: {
+    status: 409,
+    hint: 'Gossip encryption is off on this node: set security.cluster.gossip.keys (base64, e.g. from `openssl rand -base64 32`) on every node and restart them one by one.',
+  },
+  CAXTON_ERR_CLUSTER_KEY_INVALID: {
+    status: 400,
+    hint: 'A gossip key is the base64 of 16, 24 or 32 random bytes, e.g. `openssl rand -base64 32`.',
+  },
+  CAXTON_ERR_CLUSTER_KEY_OPERATION_FAILED: {
+    status: 502,
+    hint: 'Not every member applied the change (details.messages has each node\'s reason; missing nodes did not answer in time). Fix them, then run the same step again: each step is safe to repeat.',
+  },
   CAXTON_ERR_CLUSTER_JOIN_FAILED: {
     status: 502,
     hint: 'No address answered: check that the nodes run, that their gossip port (7946) is reachable over UDP and TCP, and that the gossip keys match.',

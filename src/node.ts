@@ -24,8 +24,12 @@ import { ensureAdminKey } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import { streamEvent, type ApiContext, type NodeEvent } from './api/context.js';
 import { VERSION } from './version.js';
-import { Cluster, type ClusterProfile } from './cluster/cluster.js';
+import { Cluster, type ClusterOptions, type ClusterProfile } from './cluster/cluster.js';
+import { saveKeyringFile, startupGossipKeys } from './cluster/keyring-file.js';
 import { membershipGauges } from './cluster/membership/index.js';
+import { chooseAdvertiseAddress } from './cluster/advertise.js';
+import { nodeTags, tagsChanged } from './cluster/node-tags.js';
+import { CpuSampler, cpuTimes } from './observability/host.js';
 
 export interface Address {
   readonly host: string;
@@ -80,9 +84,14 @@ export interface NodeOptions {
 
 export interface NodeClusterOptions {
   readonly bind: Address;
-  readonly advertise?: Address;
+  /**
+   * What other nodes use to reach this one. Absent or 'auto': the bind IP, or with a bind to
+   * 0.0.0.0 / :: the host's first non-internal IPv4 (src/cluster/advertise.ts).
+   */
+  readonly advertise?: Address | 'auto';
   readonly profile: ClusterProfile;
-  readonly timings?: { gossipIntervalMs?: number; gossipNodes?: number; probeIntervalMs?: number; probeTimeoutMs?: number; suspicionMult?: number };
+  /** Timings that override the profile's (memberlist's names). */
+  readonly timings?: ClusterOptions['timings'];
   /** Nodes to join at start; retried every 5 s until one answers. */
   readonly seeds: readonly Address[];
   /** Cluster size the operator expects (status shows alive of expected). */
@@ -91,8 +100,13 @@ export interface NodeClusterOptions {
   readonly keys?: readonly Uint8Array[];
 }
 
-/** How often an unanswered join is retried, and this node's tags refreshed, ms. */
+/** How often an unanswered join is retried, ms. */
 const CLUSTER_RETRY_MS = 5000;
+/**
+ * How often this node's tags (load, agents, capabilities) are recomputed, ms. They are announced
+ * only when tagsChanged() says so: each announcement is an alive broadcast with a new incarnation.
+ */
+const TAG_REFRESH_MS = 10_000;
 
 const DEFAULT_DRAIN_MS = 30_000;
 
@@ -104,6 +118,9 @@ export class CaxtonNode {
   #metricsServer: MetricsServer | undefined;
   #cluster: Cluster | undefined;
   #clusterTimer: NodeJS.Timeout | undefined;
+  #tagTimer: NodeJS.Timeout | undefined;
+  /** Host CPU for the `cpu` tag: each reading covers the time since the previous one. */
+  #cpu: CpuSampler | undefined;
   #stopping: Promise<void> | undefined;
   readonly startedAt = Date.now();
   apiAddress: Address | undefined;
@@ -155,18 +172,38 @@ export class CaxtonNode {
     const journal = new MessageJournal();
     const logs = new AgentLogs();
     let cluster: Cluster | undefined;
+    const cpu = new CpuSampler();
     if (options.cluster !== undefined) {
       const c = options.cluster;
+      const advertise = chooseAdvertiseAddress(c.bind, c.advertise);
+      const gossip = startupGossipKeys(dataDir, c.keys);
+      if (gossip.warning !== undefined) log.warn({ file: gossip.file }, gossip.warning);
+      if (advertise.warning !== undefined) log.warn({ bind: c.bind, advertise: advertise.address }, advertise.warning);
       cluster = await Cluster.start({
         name: options.nodeId,
         bind: c.bind,
-        ...(c.advertise === undefined ? {} : { advertise: c.advertise }),
+        advertise: advertise.address,
         profile: c.profile,
         ...(c.timings === undefined ? {} : { timings: c.timings }),
-        tags: nodeTags(options, deployments.count(), options.api?.addr),
-        ...(c.keys === undefined || c.keys.length === 0 ? {} : { keys: c.keys }),
+        // The API's address is known once it listens; the configured one stands in until then. The
+        // CPU since boot stands in for a reading over a real interval (the sampler's first one).
+        tags: currentTags(pool, deployments, cpuSinceBoot(), options.api === undefined || options.api.addr.port === 0 ? undefined : apiTag(options.api.addr, advertise.address)),
+        ...(gossip.keys === undefined || gossip.keys.length === 0 ? {} : { keys: gossip.keys }),
         logger: log.child({ component: 'cluster' }),
       });
+      // A key rotation (from any member, or serf) changes the ring at run time: keep it on disk so a
+      // restart comes back with the keys the cluster uses now.
+      const ring = cluster.keyring;
+      if (ring !== undefined) {
+        cluster.serf.onKeyChange((e) => {
+          if (!e.ok) return;
+          try {
+            saveKeyringFile(gossip.file, ring);
+          } catch (err) {
+            log.error({ err, file: gossip.file }, 'could not save the gossip keyring: a restart would come back with the old keys');
+          }
+        });
+      }
     }
     const metrics = new NodeMetrics({
       nodeId: options.nodeId,
@@ -176,6 +213,7 @@ export class CaxtonNode {
     });
     const node = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
     node.#cluster = cluster;
+    node.#cpu = cpu;
     // Membership changes go to the log and the event stream (`caxton cluster watch`).
     cluster?.onEvent((ev) => {
       const m = ev.type === 'conflict' ? ev.other : ev.member;
@@ -220,27 +258,46 @@ export class CaxtonNode {
   #startClusterUpkeep(cluster: Cluster): void {
     const o = this.options.cluster as NodeClusterOptions;
     const log = this.options.logger;
-    let joined = o.seeds.length === 0;
-    let lastTags = JSON.stringify(nodeTags(this.options, this.deployments.count(), this.apiAddress));
-    const tick = async () => {
-      if (!joined) {
+    if (o.seeds.length > 0) {
+      const join = async () => {
+        if (this.#stopping !== undefined) return;
         const n = await cluster.join(o.seeds).catch(() => 0);
         if (n > 0) {
-          joined = true;
+          clearInterval(this.#clusterTimer);
+          this.#clusterTimer = undefined;
           log.info({ seeds: o.seeds.length, answered: n }, 'joined the cluster');
         } else {
           log.warn({ seeds: o.seeds }, 'no seed answered; retrying');
         }
-      }
-      const tags = nodeTags(this.options, this.deployments.count(), this.apiAddress);
-      if (JSON.stringify(tags) !== lastTags) {
-        lastTags = JSON.stringify(tags);
+      };
+      this.#clusterTimer = setInterval(() => void join(), CLUSTER_RETRY_MS);
+      this.#clusterTimer.unref();
+      void join();
+    }
+    // Tags are recomputed every TAG_REFRESH_MS but announced only when a value changed meaningfully
+    // (tagsChanged: CPU by 5 points, memory by 10 %, agents, capabilities or the API address): every
+    // announcement is an alive broadcast with a new incarnation that the whole cluster gossips.
+    let announced: Record<string, string> = Object.fromEntries(cluster.serf.tags);
+    let busy = false;
+    const refresh = async (sampleCpu: boolean) => {
+      if (busy || this.#stopping !== undefined) return;
+      busy = true;
+      try {
+        const api = this.apiAddress === undefined ? undefined : apiTag(this.apiAddress, cluster.transport.advertise);
+        const cpuPercent = sampleCpu ? (this.#cpu as CpuSampler).sample() : Number(announced['cpu'] ?? 0);
+        const tags = currentTags(this.pool, this.deployments, cpuPercent, api);
+        if (!tagsChanged(announced, tags)) return;
+        announced = tags;
         await cluster.setTags(tags).catch((e: unknown) => log.warn({ err: e }, 'could not update cluster tags'));
+      } finally {
+        busy = false;
       }
     };
-    void tick();
-    this.#clusterTimer = setInterval(() => void tick(), CLUSTER_RETRY_MS);
-    this.#clusterTimer.unref();
+    this.#tagTimer = setInterval(() => void refresh(true), TAG_REFRESH_MS);
+    this.#tagTimer.unref();
+    // The API address, now that it listens. Not a CPU reading: the sampler's interval so far is the
+    // busy start-up, a fraction of a second.
+    void refresh(false);
   }
 
   /**
@@ -254,7 +311,9 @@ export class CaxtonNode {
       this.#ready = false;
       this.#emit({ type: 'system.shutdown', time: new Date().toISOString(), node_id: this.options.nodeId });
       if (this.#api !== undefined) await this.#api.close().catch((e: unknown) => log.warn({ err: e }, 'API did not close cleanly'));
-      if (this.#clusterTimer !== undefined) clearInterval(this.#clusterTimer);
+      // No join retries or tag announcements from here on (each tick also checks #stopping).
+      clearInterval(this.#clusterTimer);
+      clearInterval(this.#tagTimer);
       if (this.#cluster !== undefined) {
         // A graceful stop leaves the cluster: peers see `left`, not a failure.
         await this.#cluster.leave(2000).catch((e: unknown) => log.warn({ err: e }, 'cluster leave did not finish'));
@@ -385,7 +444,26 @@ export class CaxtonNode {
   }
 }
 
-/** This node's Serf tags: what `serf members` and `caxton cluster members` show about it. */
-function nodeTags(o: NodeOptions, agents: number, api: Address | undefined): Record<string, string> {
-  return { role: 'caxton', version: VERSION, agents: String(agents), ...(api === undefined ? {} : { api: `${api.host}:${api.port}` }) };
+/** This node's Serf tags now (src/cluster/node-tags.ts lists them). */
+function currentTags(pool: AgentPool, deployments: Deployments, cpuPercent: number, api: string | undefined): Record<string, string> {
+  return nodeTags({
+    version: VERSION,
+    agents: deployments.count(),
+    ...(api === undefined ? {} : { api }),
+    cpuPercent,
+    rssBytes: process.memoryUsage.rss(),
+    capabilities: pool.capabilities(),
+  });
+}
+
+/** Host CPU busy since boot, percent. */
+function cpuSinceBoot(): number {
+  const t = cpuTimes();
+  return t.total > 0 ? (100 * t.busy) / t.total : 0;
+}
+
+/** The API's host:port as other nodes can use it: a wildcard listen address becomes the advertised cluster IP. */
+function apiTag(api: Address, advertised: Address): string {
+  const host = api.host === '0.0.0.0' || api.host === '::' ? advertised.host : api.host;
+  return host.includes(':') ? `[${host}]:${api.port}` : `${host}:${api.port}`;
 }

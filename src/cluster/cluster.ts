@@ -10,6 +10,7 @@ import type { Address, DropHook } from './transport/transport.js';
 import { Membership, lanConfig, localConfig, wanConfig, type MembershipConfig, type MembershipLogger } from './membership/index.js';
 import type { Member, MemberEvent } from './membership/delegate.js';
 import { SerfDelegate } from './serf/index.js';
+import { KeyManager } from './serf/key-manager.js';
 import { decodeSerfTags } from './wire/index.js';
 import type { ClusterLogger } from './transport/logger.js';
 
@@ -26,7 +27,29 @@ export interface ClusterOptions {
   readonly advertise?: Address;
   /** memberlist's timing profile; `timings` override single values. @default lan */
   readonly profile?: ClusterProfile;
-  readonly timings?: Partial<Pick<MembershipConfig, 'gossipIntervalMs' | 'gossipNodes' | 'probeIntervalMs' | 'probeTimeoutMs' | 'suspicionMult' | 'pushPullIntervalMs' | 'reconnectIntervalMs'>>;
+  readonly timings?: Partial<
+    Pick<
+      MembershipConfig,
+      | 'gossipIntervalMs'
+      | 'gossipNodes'
+      | 'probeIntervalMs'
+      | 'probeTimeoutMs'
+      | 'suspicionMult'
+      | 'suspicionMaxTimeoutMult'
+      | 'retransmitMult'
+      | 'indirectChecks'
+      | 'awarenessMaxMultiplier'
+      | 'tcpTimeoutMs'
+      | 'pushPullIntervalMs'
+      | 'gossipToTheDeadMs'
+      | 'deadNodeReclaimTimeMs'
+      | 'reconnectIntervalMs'
+      | 'reconnectTimeoutMs'
+    > & {
+      /** How long the Serf layer remembers a member that left (Serf TombstoneTimeout). @default 24 h */
+      tombstoneTimeoutMs: number;
+    }
+  >;
   /** Gossip encryption keys (16, 24 or 32 bytes); the first is the primary. None: plaintext. */
   readonly keys?: readonly Uint8Array[];
   /** Serf tags carried in node meta (≤ 512 bytes encoded). */
@@ -44,6 +67,8 @@ export interface ClusterMember extends Member {
 
 export class Cluster {
   readonly #reapTimer: NodeJS.Timeout;
+  /** Gossip key rotation across the cluster (the queries `serf keys` sends). */
+  readonly keys: KeyManager;
 
   private constructor(
     readonly transport: NetTransport,
@@ -53,6 +78,7 @@ export class Cluster {
   ) {
     this.#reapTimer = setInterval(() => serf.reap(), REAP_INTERVAL_MS);
     this.#reapTimer.unref();
+    this.keys = new KeyManager(serf, () => membership.numMembers());
   }
 
   static async start(o: ClusterOptions): Promise<Cluster> {
@@ -66,22 +92,33 @@ export class Cluster {
     // The delegate needs the membership to answer queries, and the membership needs the delegate:
     // the closure reads `membership` when a query arrives, after both exist.
     let membership: Membership | undefined;
-    const serf = new SerfDelegate({
-      nodeName: o.name,
-      ...(o.tags === undefined ? {} : { tags: o.tags }),
-      ...(keyring === undefined ? {} : { keyring }),
-      sendTo: (to, bytes) => membership?.sendBestEffort(to, bytes),
-      ...(o.logger === undefined ? {} : { logger: o.logger }),
-    });
     const base = (o.profile ?? 'lan') === 'local' ? localConfig(o.name) : o.profile === 'wan' ? wanConfig(o.name) : lanConfig(o.name);
+    const { tombstoneTimeoutMs, ...timings } = o.timings ?? {};
     const config: MembershipConfig = {
       ...base,
-      ...o.timings,
+      ...timings,
       delegateProtocolMin: SERF_DELEGATE_PROTOCOL.min,
       delegateProtocolMax: SERF_DELEGATE_PROTOCOL.max,
       delegateProtocolVersion: SERF_DELEGATE_PROTOCOL.version,
       ...(keyring === undefined ? {} : { keyring }),
     };
+    const serf = new SerfDelegate({
+      nodeName: o.name,
+      ...(o.tags === undefined ? {} : { tags: o.tags }),
+      ...(keyring === undefined ? {} : { keyring }),
+      sendTo: (to, bytes) => membership?.sendBestEffort(to, bytes),
+      numNodes: () => membership?.numMembers() ?? 1,
+      localAddress: () => {
+        const me = (membership as Membership).localMember();
+        return { host: me.host, port: me.port };
+      },
+      gossipIntervalMs: config.gossipIntervalMs,
+      retransmitMult: config.retransmitMult,
+      // Serf forgets failed members when memberlist stops reconnecting to them.
+      reconnectTimeoutMs: config.reconnectTimeoutMs,
+      ...(tombstoneTimeoutMs === undefined ? {} : { tombstoneTimeoutMs }),
+      ...(o.logger === undefined ? {} : { logger: o.logger }),
+    });
     try {
       membership = await Membership.create(config, transport, serf, o.logger === undefined ? {} : { logger: o.logger });
     } catch (e) {
@@ -89,6 +126,12 @@ export class Cluster {
       throw e;
     }
     membership.onEvent((ev) => serf.memberEvent(ev));
+    // A failed member an operator removed (here or anywhere: the intent is gossiped) is left for
+    // good: stop trying to reconnect to it.
+    const m = membership;
+    serf.onStatusChange((c) => {
+      if (c.member.status === 'left' && c.previous === 'failed') m.stopReconnecting(c.member.name);
+    });
     return new Cluster(transport, membership, serf, keyring);
   }
 
@@ -110,8 +153,29 @@ export class Cluster {
     this.serf.markLeft();
   }
 
+  /**
+   * Every member, failed and left ones included until they are reaped. The status is membership's,
+   * except that a member Serf knows has left (gracefully, or removed by an operator) is `left`; a
+   * member removed with prune is gone.
+   */
   members(): ClusterMember[] {
-    return this.membership.members().map(withTags);
+    const out: ClusterMember[] = [];
+    for (const m of this.membership.members()) {
+      const s = this.serf.member(m.name);
+      if (s === undefined && (m.status === 'failed' || m.status === 'left')) continue;
+      out.push(withTags(s?.status === 'left' && m.status === 'failed' ? { ...m, status: 'left' } : m));
+    }
+    return out;
+  }
+
+  /**
+   * Removes a failed member for good (serf force-leave): every member marks it left and stops trying
+   * to reconnect; with `prune` every member forgets it at once. Resolves once the removal has been
+   * gossiped. A member that is in fact alive refutes it and stays.
+   */
+  removeNode(name: string, prune = false): Promise<void> {
+    if (name === this.name) throw new RangeError('a node cannot remove itself: use leave()');
+    return this.serf.forceLeave(name, prune);
   }
 
   /** Replaces this node's tags and tells the cluster. */
@@ -128,6 +192,7 @@ export class Cluster {
   /** Stops without leaving (peers will detect a failure): what a crash looks like, minus the crash. */
   async shutdown(): Promise<void> {
     clearInterval(this.#reapTimer);
+    this.serf.closeQueries();
     await this.membership.shutdown();
     await this.transport.close();
   }

@@ -102,13 +102,14 @@ export interface CliResult {
 }
 
 /** Runs `caxton <args>` from source; resolves when it exits. */
-export function runCli(args: readonly string[], opts: { env?: Record<string, string>; dataDir?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(args: readonly string[], opts: { env?: Record<string, string>; dataDir?: string; timeoutMs?: number; stdin?: string } = {}): Promise<CliResult> {
   const env = { ...process.env, ...(opts.dataDir === undefined ? {} : { CAXTON_DATA_DIR: opts.dataDir }), ...opts.env };
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  child.stdin?.end(opts.stdin);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

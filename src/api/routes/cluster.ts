@@ -3,16 +3,31 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { CaxtonError } from '../../errors.js';
 import type { Cluster } from '../../cluster/cluster.js';
+import { decodeGossipKey, keyFingerprint, keyResponseProblem, type KeyResponse } from '../../cluster/serf/key-manager.js';
+import { memberLoad } from '../../cluster/node-tags.js';
 import type { ApiContext } from '../context.js';
 
 const NodeParams = Type.Object({ node: Type.String({ minLength: 1, maxLength: 255 }) });
 const JoinBody = Type.Object({ addresses: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[0-9.]+):[0-9]{1,5}$' }), { minItems: 1, maxItems: 64 }) }, { additionalProperties: false });
+const RemoveQuery = Type.Object({ prune: Type.Optional(Type.Boolean({ description: 'also forget it on every member at once (serf force-leave -prune)' })) }, { additionalProperties: false });
+const KeyOpParams = Type.Object({ op: Type.Union([Type.Literal('install'), Type.Literal('use'), Type.Literal('remove')]) });
+const KeyBody = Type.Object({ key: Type.String({ minLength: 1, maxLength: 64, description: 'base64 of 16, 24 or 32 bytes' }) }, { additionalProperties: false });
 const LeaveBody = Type.Object({ drain_timeout_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })) }, { additionalProperties: false });
 
 function requireCluster(ctx: ApiContext): Cluster {
   const c = ctx.cluster();
   if (c === undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_DISABLED', 'clustering is off on this node');
   return c;
+}
+
+function requireKeyring(c: Cluster): void {
+  if (c.keyring === undefined || !c.keyring.enabled) throw new CaxtonError('CAXTON_ERR_CLUSTER_ENCRYPTION_OFF', 'gossip encryption is off on this node: there is no keyring to change');
+}
+
+/** A key operation's tally, with fingerprints in place of keys: no route ever returns key material. */
+function keyView(r: KeyResponse): Record<string, unknown> {
+  const fp = (counts: Readonly<Record<string, number>>) => Object.entries(counts).map(([k, nodes]) => ({ fingerprint: keyFingerprint(k), nodes }));
+  return { nodes: r.numNodes, responses: r.numResponses, errors: r.numErrors, responded: r.responded, messages: r.messages, keys: fp(r.keys), primary_keys: fp(r.primaryKeys) };
 }
 
 function parseAddress(text: string): { host: string; port: number } {
@@ -23,22 +38,31 @@ function parseAddress(text: string): { host: string; port: number } {
 export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const read = { permission: 'read' } as const;
 
-  app.get('/cluster/members', { config: read, schema: { summary: 'Cluster members: status, address, tags' } }, async () => {
+  app.get('/cluster/members', { config: read, schema: { summary: 'Cluster members: status, address, agents, CPU, memory, tags' } }, async () => {
     const cluster = ctx.cluster();
     if (cluster === undefined) {
-      return { enabled: false, members: [{ name: ctx.nodeId, status: 'alive', address: ctx.apiAddr, incarnation: 0, since: new Date(ctx.startedAt).toISOString(), agents: ctx.deployments.count(), tags: {} }] };
+      return {
+        enabled: false,
+        members: [{ name: ctx.nodeId, status: 'alive', address: ctx.apiAddr, incarnation: 0, since: new Date(ctx.startedAt).toISOString(), agents: ctx.deployments.count(), cpu_percent: null, memory_rss_bytes: null, tags: {} }],
+      };
     }
     return {
       enabled: true,
-      members: cluster.members().map((m) => ({
-        name: m.name,
-        status: m.status,
-        address: `${m.host}:${m.port}`,
-        incarnation: m.incarnation,
-        since: new Date(m.since).toISOString(),
-        agents: m.tags['agents'] === undefined ? null : Number(m.tags['agents']),
-        tags: m.tags,
-      })),
+      members: cluster.members().map((m) => {
+        // From the member's tags as last announced (src/cluster/node-tags.ts); null for a serf node.
+        const load = memberLoad(m.tags);
+        return {
+          name: m.name,
+          status: m.status,
+          address: `${m.host}:${m.port}`,
+          incarnation: m.incarnation,
+          since: new Date(m.since).toISOString(),
+          agents: m.tags['agents'] === undefined ? null : Number(m.tags['agents']),
+          cpu_percent: load.cpuPercent,
+          memory_rss_bytes: load.rssBytes,
+          tags: m.tags,
+        };
+      }),
     };
   });
 
@@ -86,5 +110,69 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     await c.leave(Math.max(1000, timeout - (Date.now() - t0)));
     ctx.logger.warn({ by: req.apiKey?.name }, 'left the cluster; agents stopped (they come back at the next start)');
     return { node: ctx.nodeId, left: true, drained_ms: Date.now() - t0 };
+  });
+
+  app.delete<{ Params: Static<typeof NodeParams>; Querystring: Static<typeof RemoveQuery> }>(
+    '/cluster/members/:node',
+    { config: { permission: 'control' }, schema: { summary: 'Remove a failed node for good: left everywhere, no reconnects (caxton cluster remove)', params: NodeParams, querystring: RemoveQuery } },
+    async (req) => {
+      const c = requireCluster(ctx);
+      const m = c.members().find((x) => x.name === req.params.node);
+      if (m === undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', `no cluster member named ${req.params.node}`, { node: req.params.node });
+      if (m.status !== 'failed' && m.status !== 'left') {
+        throw new CaxtonError('CAXTON_ERR_CLUSTER_NODE_NOT_FAILED', `${m.name} is ${m.status}, not failed`, { node: m.name, status: m.status });
+      }
+      await c.removeNode(m.name, req.query.prune === true);
+      ctx.logger.warn({ node: m.name, prune: req.query.prune === true, by: req.apiKey?.name }, 'removed a failed node from the cluster');
+      return { node: m.name, removed: true, pruned: req.query.prune === true, was: m.status };
+    },
+  );
+
+  app.get('/cluster/keys', { config: { permission: 'admin' }, schema: { summary: 'Gossip keys held across the cluster, as fingerprints, with how many nodes hold each' } }, async () => {
+    const c = requireCluster(ctx);
+    requireKeyring(c);
+    return keyView(await c.keys.list());
+  });
+
+  app.post<{ Params: Static<typeof KeyOpParams>; Body: Static<typeof KeyBody> }>(
+    '/cluster/keys/:op',
+    { config: { permission: 'admin' }, schema: { summary: 'Install, use (make primary) or remove a gossip key on every member', params: KeyOpParams, body: KeyBody } },
+    async (req) => {
+      const c = requireCluster(ctx);
+      requireKeyring(c);
+      let key: Uint8Array;
+      try {
+        key = decodeGossipKey(req.body.key);
+      } catch (e) {
+        throw new CaxtonError('CAXTON_ERR_CLUSTER_KEY_INVALID', (e as Error).message);
+      }
+      const r = await c.keys[req.params.op](key);
+      const problem = keyResponseProblem(r);
+      ctx.logger.warn({ op: req.params.op, key: keyFingerprint(req.body.key), problem, by: req.apiKey?.name }, 'gossip key change');
+      if (problem !== undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_KEY_OPERATION_FAILED', `${req.params.op}: ${problem}`, keyView(r));
+      return { op: req.params.op, fingerprint: keyFingerprint(req.body.key), ...keyView(r) };
+    },
+  );
+
+  app.get('/cluster/verify-auth', { config: read, schema: { summary: 'Check that every member holds the same gossip keys and primary key' } }, async () => {
+    const c = requireCluster(ctx);
+    const encrypted = c.keyring !== undefined && c.keyring.enabled;
+    const r = await c.keys.list();
+    const problems: string[] = [];
+    const warnings: string[] = [];
+    const alive = c.members().filter((m) => m.status === 'alive' || m.status === 'suspect').map((m) => m.name);
+    const silent = alive.filter((n) => !r.responded.includes(n));
+    if (silent.length > 0) problems.push(`${silent.length} member(s) did not answer: ${silent.join(', ')}`);
+    const off = Object.entries(r.messages).filter(([, msg]) => /encryption not enabled/.test(msg)).map(([n]) => n);
+    if (off.length > 0) problems.push(`gossip encryption is off on ${off.length} of ${r.numResponses} answering member(s): ${off.join(', ')}`);
+    for (const [node, msg] of Object.entries(r.messages)) if (!off.includes(node)) problems.push(`${node}: ${msg}`);
+    const answeredOk = r.numResponses - r.numErrors;
+    const primaries = Object.entries(r.primaryKeys);
+    if (primaries.length > 1) problems.push(`members disagree on the primary key: ${primaries.map(([k, n]) => `${keyFingerprint(k)} on ${n}`).join(', ')}`);
+    for (const [k, n] of Object.entries(r.keys)) {
+      if (n < answeredOk) warnings.push(`key ${keyFingerprint(k)} is installed on ${n} of ${answeredOk} members (a rotation left half done? install or remove it everywhere)`);
+    }
+    const primary = primaries.length === 1 ? keyFingerprint((primaries[0] as [string, number])[0]) : null;
+    return { ok: problems.length === 0, encrypted, nodes: r.numNodes, responses: r.numResponses, primary, keys: Object.keys(r.keys).map(keyFingerprint), problems, warnings };
   });
 }

@@ -2,14 +2,25 @@
 import type { Command } from 'commander';
 import { context } from '../context.js';
 import { CliError } from '../errors.js';
-import { formatDuration, renderFields, renderTable } from '../output.js';
+import { formatBytes, formatDuration, formatPercent, renderFields, renderTable } from '../output.js';
 import { durationOption } from '../parse.js';
 import { Option } from 'commander';
 import { ok } from './common.js';
 
 interface ClusterMembersView {
   readonly enabled: boolean;
-  readonly members: readonly { name: string; status: string; address: string; incarnation: number; since: string; agents: number | null; tags: Record<string, string> }[];
+  readonly members: readonly {
+    name: string;
+    status: string;
+    address: string;
+    incarnation: number;
+    since: string;
+    agents: number | null;
+    /** Host CPU busy and the node's RSS, from its `cpu` and `mem` tags; null without them (a serf node). */
+    cpu_percent: number | null;
+    memory_rss_bytes: number | null;
+    tags: Record<string, string>;
+  }[];
 }
 
 interface ClusterStatusView {
@@ -27,15 +38,23 @@ export function registerCluster(program: Command): void {
   const cluster = program.command('cluster').description('cluster membership (SWIM, serf-compatible)');
   cluster
     .command('members')
-    .description('every member: NODE-ID, STATUS (alive/suspect/failed/left), ADDRESS, LAST-SEEN, AGENTS')
+    .description('every member: NODE-ID, STATUS (alive/suspect/failed/left), ADDRESS, LAST-SEEN, AGENTS, CPU, MEMORY')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
       const v = await ctx.client.get<ClusterMembersView>('/cluster/members');
       ctx.print(v, () => {
         const now = Date.now();
-        const rows = v.members.map((m) => [m.name, m.status, m.address, m.status === 'alive' ? 'now' : `${formatDuration(now - Date.parse(m.since))} ago`, m.agents ?? '-']);
+        const rows = v.members.map((m) => [
+          m.name,
+          m.status,
+          m.address,
+          m.status === 'alive' ? 'now' : `${formatDuration(now - Date.parse(m.since))} ago`,
+          m.agents ?? '-',
+          formatPercent(m.cpu_percent),
+          formatBytes(m.memory_rss_bytes),
+        ]);
         const foot = `${v.members.length} member${v.members.length === 1 ? '' : 's'}${v.enabled ? '' : ' (single node: clustering is off; start with --bootstrap or --join)'}\n`;
-        return `${renderTable(['NODE-ID', 'STATUS', 'ADDRESS', 'LAST-SEEN', 'AGENTS'], rows)}${foot}`;
+        return `${renderTable(['NODE-ID', 'STATUS', 'ADDRESS', 'LAST-SEEN', 'AGENTS', 'CPU', 'MEMORY'], rows)}${foot}`;
       });
     });
   cluster
@@ -113,4 +132,92 @@ export function registerCluster(program: Command): void {
         else process.stdout.write(`${String(e['time'])}  ${ev.event.replace('cluster.', '').padEnd(8)}  ${String(e['node'])}  ${String(e['address'])}  incarnation ${String(e['incarnation'])}\n`);
       }
     });
+  cluster
+    .command('remove')
+    .description('remove a failed node for good: every member marks it left and stops reconnecting to it')
+    .requiredOption('--node <name>', 'the failed node')
+    .option('--force', 'also erase it from every member list now, instead of keeping it as left (serf force-leave -prune)')
+    .action(async (opts: { node: string; force?: boolean }, cmd: Command) => {
+      const ctx = context(cmd);
+      const r = await ctx.client.delete<{ node: string; pruned: boolean; was: string }>(`/cluster/members/${encodeURIComponent(opts.node)}`, opts.force === true ? { prune: 'true' } : undefined);
+      ctx.print(r, () => ok(`${r.node} (${r.was}) removed from the cluster${r.pruned ? ' and erased from every member list' : '; members list it as left'}`));
+    });
+
+  const keys = cluster.command('keys').description('gossip encryption keys across the cluster: rotate with install, use, then remove');
+  keys
+    .command('list')
+    .description('every key any member holds (as a fingerprint), with how many members hold it and use it as primary')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = context(cmd);
+      const r = await ctx.client.get<KeyView>('/cluster/keys');
+      ctx.print(r, () => renderKeyView(r));
+    });
+  for (const [op, what] of [
+    ['install', 'add a key to every member\'s keyring (step 1 of a rotation)'],
+    ['use', 'make an installed key the primary on every member (step 2)'],
+    ['remove', 'remove a key from every member (step 3, for the old key)'],
+  ] as const) {
+    keys
+      .command(`${op} <key>`)
+      .description(`${what}; <key> is base64 of 16, 24 or 32 bytes, or - to read it from stdin`)
+      .action(async (key: string, _opts: unknown, cmd: Command) => {
+        const ctx = context(cmd);
+        const value = key === '-' ? (await readStdin()).trim() : key;
+        const r = await ctx.client.post<KeyView & { fingerprint: string }>(`/cluster/keys/${op}`, { key: value }, { timeoutMs: 60_000 });
+        ctx.print(r, () => ok(`${op}: key ${r.fingerprint} on ${r.responses}/${r.nodes} members`));
+      });
+  }
+  cluster
+    .command('verify-auth')
+    .description('check that every member holds the same gossip keys and primary key; exits 1 on a mismatch')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = context(cmd);
+      const r = await ctx.client.get<VerifyAuthView>('/cluster/verify-auth', undefined, { timeoutMs: 60_000 });
+      ctx.print(r, () => {
+        const fields: [string, string | number][] = [
+          ['result', r.ok ? 'OK: every member holds the same keys' : 'MISMATCH'],
+          ['encryption', r.encrypted ? 'on' : 'off'],
+          ['members', `${r.responses}/${r.nodes} answered`],
+          ['primary key', r.primary ?? '-'],
+          ['keys', r.keys.length === 0 ? '-' : r.keys.join(', ')],
+        ];
+        return `${renderFields(fields)}${[...r.problems.map((p) => `problem: ${p}\n`), ...r.warnings.map((w) => `warning: ${w}\n`)].join('')}`;
+      });
+      if (!r.ok) {
+        throw new CliError(`gossip keys do not match across the cluster: ${r.problems.join('; ')}`, { hint: 'Rotate with `caxton cluster keys install|use|remove`, or fix the keys in the failing nodes\' config and restart them.', code: 'CAXTON_CLI_AUTH_MISMATCH' });
+      }
+    });
+}
+
+interface KeyView {
+  readonly nodes: number;
+  readonly responses: number;
+  readonly errors: number;
+  readonly messages: Readonly<Record<string, string>>;
+  readonly keys: readonly { fingerprint: string; nodes: number }[];
+  readonly primary_keys: readonly { fingerprint: string; nodes: number }[];
+}
+
+interface VerifyAuthView {
+  readonly ok: boolean;
+  readonly encrypted: boolean;
+  readonly nodes: number;
+  readonly responses: number;
+  readonly primary: string | null;
+  readonly keys: readonly string[];
+  readonly problems: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+function renderKeyView(r: KeyView): string {
+  const primary = new Map(r.primary_keys.map((k) => [k.fingerprint, k.nodes]));
+  const rows = r.keys.map((k) => [k.fingerprint, `${k.nodes}/${r.responses}`, primary.get(k.fingerprint) ?? 0]);
+  const errors = Object.entries(r.messages).map(([node, msg]) => `${node}: ${msg}\n`).join('');
+  return `${renderTable(['KEY (SHA-256 PREFIX)', 'INSTALLED', 'PRIMARY ON'], rows)}${r.responses}/${r.nodes} members answered\n${errors}`;
+}
+
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text;
 }

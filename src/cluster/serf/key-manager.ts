@@ -6,6 +6,7 @@
  * A rotation that loses no member: install the new key everywhere, make it the primary everywhere,
  * then remove the old one. Each step must be answered by every member before the next.
  */
+import { createHash } from 'node:crypto';
 import { decodeSerfMessage, encodeSerfMessage, isSerfMessageType, SerfMessageType } from './messages.js';
 import type { SerfDelegate } from './delegate.js';
 import type { QueryResponse } from './query-response.js';
@@ -42,6 +43,11 @@ export function decodeGossipKey(base64: string): Uint8Array {
     throw new RangeError(`not a gossip key: expected base64 of 16, 24 or 32 bytes (try \`openssl rand -base64 32\`), got ${key.length} bytes`);
   }
   return new Uint8Array(key);
+}
+
+/** A short, safe name for a key (base64): the first 16 hex digits of its SHA-256. */
+export function keyFingerprint(base64: string): string {
+  return createHash('sha256').update(Buffer.from(base64, 'base64')).digest('hex').slice(0, 16);
 }
 
 export class KeyManager {
