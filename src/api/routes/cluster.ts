@@ -11,7 +11,9 @@ const NodeParams = Type.Object({ node: Type.String({ minLength: 1, maxLength: 25
 const JoinBody = Type.Object({ addresses: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[0-9.]+):[0-9]{1,5}$' }), { minItems: 1, maxItems: 64 }) }, { additionalProperties: false });
 const RemoveQuery = Type.Object({ prune: Type.Optional(Type.Boolean({ description: 'also forget it on every member at once (serf force-leave -prune)' })) }, { additionalProperties: false });
 const KeyOpParams = Type.Object({ op: Type.Union([Type.Literal('install'), Type.Literal('use'), Type.Literal('remove')]) });
-const KeyBody = Type.Object({ key: Type.String({ minLength: 1, maxLength: 64, description: 'base64 of 16, 24 or 32 bytes' }) }, { additionalProperties: false });
+const QueryTimeout = Type.Integer({ minimum: 100, maximum: 600_000, description: 'how long to wait for every member (ms); the default scales with the cluster size' });
+const KeyBody = Type.Object({ key: Type.String({ minLength: 1, maxLength: 64, description: 'base64 of 16, 24 or 32 bytes' }), timeout_ms: Type.Optional(QueryTimeout) }, { additionalProperties: false });
+const KeyQuery = Type.Object({ timeout_ms: Type.Optional(QueryTimeout) }, { additionalProperties: false });
 const LeaveBody = Type.Object({ drain_timeout_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })) }, { additionalProperties: false });
 
 function requireCluster(ctx: ApiContext): Cluster {
@@ -28,6 +30,10 @@ function requireKeyring(c: Cluster): void {
 function keyView(r: KeyResponse): Record<string, unknown> {
   const fp = (counts: Readonly<Record<string, number>>) => Object.entries(counts).map(([k, nodes]) => ({ fingerprint: keyFingerprint(k), nodes }));
   return { nodes: r.numNodes, responses: r.numResponses, errors: r.numErrors, responded: r.responded, messages: r.messages, keys: fp(r.keys), primary_keys: fp(r.primaryKeys) };
+}
+
+function timeoutOption(ms: number | undefined): { timeoutMs?: number } {
+  return ms === undefined ? {} : { timeoutMs: ms };
 }
 
 function parseAddress(text: string): { host: string; port: number } {
@@ -128,11 +134,15 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     },
   );
 
-  app.get('/cluster/keys', { config: { permission: 'admin' }, schema: { summary: 'Gossip keys held across the cluster, as fingerprints, with how many nodes hold each' } }, async () => {
-    const c = requireCluster(ctx);
-    requireKeyring(c);
-    return keyView(await c.keys.list());
-  });
+  app.get<{ Querystring: Static<typeof KeyQuery> }>(
+    '/cluster/keys',
+    { config: { permission: 'admin' }, schema: { summary: 'Gossip keys held across the cluster, as fingerprints, with how many nodes hold each', querystring: KeyQuery } },
+    async (req) => {
+      const c = requireCluster(ctx);
+      requireKeyring(c);
+      return keyView(await c.keys.list(timeoutOption(req.query.timeout_ms)));
+    },
+  );
 
   app.post<{ Params: Static<typeof KeyOpParams>; Body: Static<typeof KeyBody> }>(
     '/cluster/keys/:op',
@@ -146,7 +156,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
       } catch (e) {
         throw new CaxtonError('CAXTON_ERR_CLUSTER_KEY_INVALID', (e as Error).message);
       }
-      const r = await c.keys[req.params.op](key);
+      const r = await c.keys[req.params.op](key, timeoutOption(req.body.timeout_ms));
       const problem = keyResponseProblem(r);
       ctx.logger.warn({ op: req.params.op, key: keyFingerprint(req.body.key), problem, by: req.apiKey?.name }, 'gossip key change');
       if (problem !== undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_KEY_OPERATION_FAILED', `${req.params.op}: ${problem}`, keyView(r));
@@ -154,10 +164,10 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     },
   );
 
-  app.get('/cluster/verify-auth', { config: read, schema: { summary: 'Check that every member holds the same gossip keys and primary key' } }, async () => {
+  app.get<{ Querystring: Static<typeof KeyQuery> }>('/cluster/verify-auth', { config: read, schema: { summary: 'Check that every member holds the same gossip keys and primary key', querystring: KeyQuery } }, async (req) => {
     const c = requireCluster(ctx);
     const encrypted = c.keyring !== undefined && c.keyring.enabled;
-    const r = await c.keys.list();
+    const r = await c.keys.list(timeoutOption(req.query.timeout_ms));
     const problems: string[] = [];
     const warnings: string[] = [];
     const alive = c.members().filter((m) => m.status === 'alive' || m.status === 'suspect').map((m) => m.name);

@@ -147,9 +147,10 @@ export function registerCluster(program: Command): void {
   keys
     .command('list')
     .description('every key any member holds (as a fingerprint), with how many members hold it and use it as primary')
-    .action(async (_opts: unknown, cmd: Command) => {
+    .addOption(queryTimeoutOption())
+    .action(async (opts: { timeout?: number }, cmd: Command) => {
       const ctx = context(cmd);
-      const r = await ctx.client.get<KeyView>('/cluster/keys');
+      const r = await ctx.client.get<KeyView>('/cluster/keys', timeoutQuery(opts.timeout), { timeoutMs: (opts.timeout ?? 60_000) + 30_000 });
       ctx.print(r, () => renderKeyView(r));
     });
   for (const [op, what] of [
@@ -160,19 +161,22 @@ export function registerCluster(program: Command): void {
     keys
       .command(`${op} <key>`)
       .description(`${what}; <key> is base64 of 16, 24 or 32 bytes, or - to read it from stdin`)
-      .action(async (key: string, _opts: unknown, cmd: Command) => {
+      .addOption(queryTimeoutOption())
+      .action(async (key: string, opts: { timeout?: number }, cmd: Command) => {
         const ctx = context(cmd);
         const value = key === '-' ? (await readStdin()).trim() : key;
-        const r = await ctx.client.post<KeyView & { fingerprint: string }>(`/cluster/keys/${op}`, { key: value }, { timeoutMs: 60_000 });
+        const body = { key: value, ...(opts.timeout === undefined ? {} : { timeout_ms: opts.timeout }) };
+        const r = await ctx.client.post<KeyView & { fingerprint: string }>(`/cluster/keys/${op}`, body, { timeoutMs: (opts.timeout ?? 60_000) + 30_000 });
         ctx.print(r, () => ok(`${op}: key ${r.fingerprint} on ${r.responses}/${r.nodes} members`));
       });
   }
   cluster
     .command('verify-auth')
     .description('check that every member holds the same gossip keys and primary key; exits 1 on a mismatch')
-    .action(async (_opts: unknown, cmd: Command) => {
+    .addOption(queryTimeoutOption())
+    .action(async (opts: { timeout?: number }, cmd: Command) => {
       const ctx = context(cmd);
-      const r = await ctx.client.get<VerifyAuthView>('/cluster/verify-auth', undefined, { timeoutMs: 60_000 });
+      const r = await ctx.client.get<VerifyAuthView>('/cluster/verify-auth', timeoutQuery(opts.timeout), { timeoutMs: (opts.timeout ?? 60_000) + 30_000 });
       ctx.print(r, () => {
         const fields: [string, string | number][] = [
           ['result', r.ok ? 'OK: every member holds the same keys' : 'MISMATCH'],
@@ -214,6 +218,14 @@ function renderKeyView(r: KeyView): string {
   const rows = r.keys.map((k) => [k.fingerprint, `${k.nodes}/${r.responses}`, primary.get(k.fingerprint) ?? 0]);
   const errors = Object.entries(r.messages).map(([node, msg]) => `${node}: ${msg}\n`).join('');
   return `${renderTable(['KEY (SHA-256 PREFIX)', 'INSTALLED', 'PRIMARY ON'], rows)}${r.responses}/${r.nodes} members answered\n${errors}`;
+}
+
+function queryTimeoutOption(): Option {
+  return new Option('--timeout <duration>', 'how long to wait for every member to answer (default: scales with the cluster size, 3.2 s up to 10 nodes on lan)').argParser(durationOption('--timeout'));
+}
+
+function timeoutQuery(ms: number | undefined): Record<string, string> | undefined {
+  return ms === undefined ? undefined : { timeout_ms: String(ms) };
 }
 
 async function readStdin(): Promise<string> {

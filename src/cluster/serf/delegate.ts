@@ -26,31 +26,28 @@
 import type { Member, MemberEvent, MembershipDelegate } from '../membership/delegate.js';
 import type { Address } from '../transport/transport.js';
 import { type ClusterLogger, silentLogger } from '../transport/logger.js';
-import { META_MAX_SIZE, WireError, decodeSerfTags, decodeStruct, encodeSerfTags, isWireError, type Keyring, type SerfTags } from '../wire/index.js';
+import { META_MAX_SIZE, WireError, encodeSerfTags, isWireError, type Keyring, type SerfTags } from '../wire/index.js';
 import { ipFromBytes, ipToBytes } from './addr.js';
 import { TransmitLimitedQueue, type FinishReason } from '../membership/broadcast-queue.js';
 import { LamportClock, type LamportTime } from './lamport.js';
 import { QueryResponse, type QueryParams } from './query-response.js';
+import { QueryResponder, answerInternalQuery, type InternalQueryEnv } from './internal-queries.js';
 import {
   FilterType,
   INTERNAL_QUERY_PREFIX,
   QueryFlag,
   SerfMessageType,
-  SerfStatusCode,
   decodeQueryFilter,
   decodeSerfMessage,
   encodeNodeFilter,
   encodeSerfMessage,
   encodeTagFilter,
-  keyRequestSchema,
   type MessageJoin,
   type MessageLeave,
   type MessagePushPull,
   type MessageQuery,
   type MessageQueryResponse,
   type MessageUserEvent,
-  type NodeKeyResponse,
-  type SerfMemberWire,
   type UserEvent,
   type UserEvents,
 } from './messages.js';
@@ -68,8 +65,6 @@ const QUERY_TIMEOUT_MULT = 16;
 const MAX_QUEUE_DEPTH = 4096;
 /** serf config.go BroadcastTimeout: how long a force-leave waits for its intent to be gossiped. */
 const BROADCAST_TIMEOUT_MS = 5000;
-/** internal_query.go minEncodedKeyLength: bounds the keys a list-keys response may carry. */
-const MIN_ENCODED_KEY_LENGTH = 25;
 
 export type SerfMemberStatus = 'alive' | 'leaving' | 'left' | 'failed';
 
@@ -196,13 +191,6 @@ interface QuerySlot {
 
 type Listener<T> = (value: T) => void;
 
-const STATUS_CODE: Record<SerfMemberStatus, number> = {
-  alive: SerfStatusCode.Alive,
-  leaving: SerfStatusCode.Leaving,
-  left: SerfStatusCode.Left,
-  failed: SerfStatusCode.Failed,
-};
-
 const EMPTY = new Uint8Array(0);
 
 function equalBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
@@ -211,18 +199,6 @@ function equalBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (x.length !== y.length) return false;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
-}
-
-function base64(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
-}
-
-/** memberlist keyring errors, as Serf reports them in key responses. */
-function keyringMessage(err: unknown): string {
-  if (isWireError(err, 'key-size')) return 'key size must be 16, 24 or 32 bytes';
-  if (isWireError(err, 'key-not-found')) return 'Requested key is not in the keyring';
-  if (isWireError(err, 'remove-primary')) return 'Removing the primary key is not allowed';
-  return err instanceof Error ? err.message : String(err);
 }
 
 export class SerfDelegate implements MembershipDelegate {
@@ -271,6 +247,7 @@ export class SerfDelegate implements MembershipDelegate {
   readonly #intentListeners: Listener<SerfIntent>[] = [];
   readonly #queryListeners: Listener<SerfQuery>[] = [];
   readonly #statusListeners: Listener<SerfStatusChange>[] = [];
+  readonly #internalEnv: InternalQueryEnv;
 
   constructor(options: SerfDelegateOptions) {
     if (options.nodeName === '') throw new TypeError('nodeName is required');
@@ -308,6 +285,14 @@ export class SerfDelegate implements MembershipDelegate {
     this.queryClock.increment();
     // memberlist reports the local node to Serf at creation (NotifyJoin on setAlive).
     this.#members.set(this.nodeName, { name: this.nodeName, status: 'alive', statusLTime: 0, member: undefined, leaveTime: 0 });
+    this.#internalEnv = {
+      nodeName: this.nodeName,
+      keyring: this.#keyring,
+      responseSizeLimit: this.#opts.queryResponseSizeLimit,
+      logger: this.#logger,
+      member: (name) => this.#members.get(name),
+      keyChanged: (change) => this.#emit(this.#keyChangeListeners, change),
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -872,7 +857,7 @@ export class SerfDelegate implements MembershipDelegate {
       this.#send(replyTo, raw);
       this.#relay(q, resp);
     });
-    if (q.Name.startsWith(INTERNAL_QUERY_PREFIX)) this.#handleInternalQuery(q, responder);
+    if (q.Name.startsWith(INTERNAL_QUERY_PREFIX)) answerInternalQuery(q, responder, this.#internalEnv);
     else {
       this.#emit(this.#queryListeners, {
         ltime: q.LTime,
@@ -917,125 +902,6 @@ export class SerfDelegate implements MembershipDelegate {
     return true;
   }
 
-  #handleInternalQuery(q: MessageQuery, responder: QueryResponder): void {
-    const name = q.Name.slice(INTERNAL_QUERY_PREFIX.length);
-    switch (name) {
-      case 'ping':
-        return; // the ack (if asked for) is the answer
-      case 'conflict':
-        this.#handleConflict(q, responder);
-        return;
-      case 'install-key':
-      case 'use-key':
-      case 'remove-key':
-        this.#handleKeyChange(name, q, responder);
-        return;
-      case 'list-keys':
-        this.#handleListKeys(responder);
-        return;
-      default:
-        this.#logger.warn({ query: name }, 'serf: unhandled internal query');
-    }
-  }
-
-  #handleConflict(q: MessageQuery, responder: QueryResponder): void {
-    const node = new TextDecoder().decode(q.Payload ?? EMPTY);
-    if (node === this.nodeName) return; // not about someone else: no answer
-    const r = this.#members.get(node);
-    const m = r?.member;
-    let out: SerfMemberWire | null = null;
-    if (r !== undefined && m !== undefined) {
-      let tags = new Map<string, string>();
-      try {
-        tags = decodeSerfTags(m.meta);
-      } catch {
-        // tags we cannot read: answer without them
-      }
-      out = {
-        Name: r.name,
-        Addr: ipToBytes(m.host) ?? null,
-        Port: m.port,
-        Tags: tags,
-        Status: STATUS_CODE[r.status],
-        ProtocolMin: m.vsn[0] ?? 0,
-        ProtocolMax: m.vsn[1] ?? 0,
-        ProtocolCur: m.vsn[2] ?? 0,
-        DelegateMin: m.vsn[3] ?? 0,
-        DelegateMax: m.vsn[4] ?? 0,
-        DelegateCur: m.vsn[5] ?? 0,
-      };
-    }
-    this.#tryRespond(() => responder.respond(encodeSerfMessage(SerfMessageType.ConflictResponse, out)));
-  }
-
-  #handleKeyChange(name: 'install-key' | 'use-key' | 'remove-key', q: MessageQuery, responder: QueryResponder): void {
-    const op = name === 'install-key' ? 'install' : name === 'use-key' ? 'use' : 'remove';
-    let result = false;
-    let message = '';
-    let key: Uint8Array | undefined;
-    const payload = q.Payload ?? EMPTY;
-    try {
-      if (payload.length < 1) throw new WireError('empty', 'empty key request');
-      // Go decodes Payload[1:] without looking at the type byte (7).
-      key = decodeStruct(keyRequestSchema, payload.subarray(1)).Key ?? EMPTY;
-    } catch (err) {
-      if (!isWireError(err)) throw err;
-      this.#logger.warn({ err: err.message }, 'serf: failed to decode key request');
-    }
-    if (key !== undefined) {
-      const ring = this.#keyring;
-      if (ring === undefined || !ring.enabled) {
-        message = 'No keyring to modify (encryption not enabled)';
-      } else {
-        try {
-          if (op === 'install') ring.addKey(key);
-          else if (op === 'use') ring.useKey(key);
-          else ring.removeKey(key);
-          result = true;
-        } catch (err) {
-          if (!isWireError(err)) throw err;
-          message = keyringMessage(err);
-        }
-      }
-      this.#emit(this.#keyChangeListeners, { op, key: Uint8Array.from(key), ok: result, message, sourceNode: q.SourceNode });
-    }
-    const resp: NodeKeyResponse = { Result: result, Message: message, Keys: null, PrimaryKey: '' };
-    this.#tryRespond(() => responder.respond(encodeSerfMessage(SerfMessageType.KeyResponse, resp)));
-  }
-
-  #handleListKeys(responder: QueryResponder): void {
-    const ring = this.#keyring;
-    let resp: NodeKeyResponse;
-    if (ring === undefined || !ring.enabled) {
-      resp = { Result: false, Message: 'Keyring is empty (encryption not enabled)', Keys: null, PrimaryKey: '' };
-    } else {
-      const primary = ring.primaryView();
-      resp = { Result: true, Message: '', Keys: ring.keysView().map(base64), PrimaryKey: primary === undefined ? '' : base64(primary) };
-    }
-    // keyListResponseWithCorrectSize: drop keys until the response fits.
-    const limit = this.#opts.queryResponseSizeLimit;
-    const all = resp.Keys ?? [];
-    for (let i = Math.floor(limit / MIN_ENCODED_KEY_LENGTH); i >= 0; i--) {
-      const qresp = responder.response(encodeSerfMessage(SerfMessageType.KeyResponse, resp));
-      const raw = encodeSerfMessage(SerfMessageType.QueryResponse, qresp);
-      if (raw.length <= limit) {
-        if (all.length > i) this.#logger.warn({ message: resp.Message }, 'serf: truncated key list');
-        this.#tryRespond(() => responder.respondWith(raw, qresp));
-        return;
-      }
-      resp = { ...resp, Keys: all.slice(0, i), Message: `truncated key list response, showing first ${i} of ${all.length} keys` };
-    }
-    this.#logger.warn({}, 'serf: failed to truncate the key list so that it fits into a response');
-  }
-
-  #tryRespond(respond: () => void): void {
-    try {
-      respond();
-    } catch (err) {
-      this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'serf: failed to respond to query');
-    }
-  }
-
   /** serf relayResponse: a copy through `RelayFactor` other alive members that speak protocol ≥ 5. */
   #relay(q: MessageQuery, resp: MessageQueryResponse): void {
     const factor = q.RelayFactor;
@@ -1070,35 +936,5 @@ export class SerfDelegate implements MembershipDelegate {
     } catch (err) {
       this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'serf: sendTo threw');
     }
-  }
-}
-
-/** One query's answer: at most once, before the deadline (serf Query.respondWithMessageAndResponse). */
-class QueryResponder {
-  #done = false;
-
-  constructor(
-    readonly query: MessageQuery,
-    readonly from: string,
-    readonly deadline: number,
-    private readonly now: () => number,
-    private readonly send: (raw: Uint8Array, resp: MessageQueryResponse) => void,
-  ) {}
-
-  response(payload: Uint8Array): MessageQueryResponse {
-    return { LTime: this.query.LTime, ID: this.query.ID, From: this.from, Flags: 0, Payload: payload };
-  }
-
-  respond(payload: Uint8Array): void {
-    const resp = this.response(payload);
-    this.respondWith(encodeSerfMessage(SerfMessageType.QueryResponse, resp), resp);
-  }
-
-  /** Sends an already encoded response `raw` of `resp`. */
-  respondWith(raw: Uint8Array, resp: MessageQueryResponse): void {
-    if (this.#done) throw new Error('response already sent');
-    if (this.now() >= this.deadline) throw new Error('response is past the deadline');
-    this.send(raw, resp);
-    this.#done = true;
   }
 }

@@ -29,6 +29,16 @@ export interface KeyResponse {
   readonly responded: readonly string[];
 }
 
+export interface KeyRequestOptions {
+  /** Answers also relayed through this many other members (0–5), for lossy networks. @default 0 */
+  readonly relayFactor?: number;
+  /**
+   * How long to wait for every member. The operation ends as soon as all answered.
+   * @default the query default: gossip interval × 16 × ceil(log10(N + 1))
+   */
+  readonly timeoutMs?: number;
+}
+
 const QUERY_NAME: Record<KeyOperation, string> = {
   install: '_serf_install-key',
   use: '_serf_use-key',
@@ -58,33 +68,36 @@ export class KeyManager {
     private readonly numMembers: () => number,
   ) {}
 
-  install(key: Uint8Array, relayFactor = 0): Promise<KeyResponse> {
-    return this.#request('install', key, relayFactor);
+  install(key: Uint8Array, opts: KeyRequestOptions = {}): Promise<KeyResponse> {
+    return this.#request('install', key, opts);
   }
 
-  use(key: Uint8Array, relayFactor = 0): Promise<KeyResponse> {
-    return this.#request('use', key, relayFactor);
+  use(key: Uint8Array, opts: KeyRequestOptions = {}): Promise<KeyResponse> {
+    return this.#request('use', key, opts);
   }
 
-  remove(key: Uint8Array, relayFactor = 0): Promise<KeyResponse> {
-    return this.#request('remove', key, relayFactor);
+  remove(key: Uint8Array, opts: KeyRequestOptions = {}): Promise<KeyResponse> {
+    return this.#request('remove', key, opts);
   }
 
-  list(relayFactor = 0): Promise<KeyResponse> {
-    return this.#request('list', new Uint8Array(0), relayFactor);
+  list(opts: KeyRequestOptions = {}): Promise<KeyResponse> {
+    return this.#request('list', new Uint8Array(0), opts);
   }
 
   /** One operation at a time, as serf's KeyManager lock: a use-key must not overtake its install. */
-  #request(op: KeyOperation, key: Uint8Array, relayFactor: number): Promise<KeyResponse> {
-    const run = this.#busy.then(() => this.#send(op, key, relayFactor));
+  #request(op: KeyOperation, key: Uint8Array, opts: KeyRequestOptions): Promise<KeyResponse> {
+    const run = this.#busy.then(() => this.#send(op, key, opts));
     this.#busy = run.catch(() => undefined);
     return run;
   }
 
-  async #send(op: KeyOperation, key: Uint8Array, relayFactor: number): Promise<KeyResponse> {
+  async #send(op: KeyOperation, key: Uint8Array, opts: KeyRequestOptions): Promise<KeyResponse> {
     const payload = encodeSerfMessage(SerfMessageType.KeyRequest, { Key: key });
     const numNodes = this.numMembers();
-    const query: QueryResponse = this.serf.query(QUERY_NAME[op], payload, { relayFactor });
+    const query: QueryResponse = this.serf.query(QUERY_NAME[op], payload, {
+      ...(opts.relayFactor === undefined ? {} : { relayFactor: opts.relayFactor }),
+      ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+    });
     // Close as soon as every member answered, rather than waiting out the timeout.
     query.onResponse(() => {
       if (query.responseCount >= numNodes) query.close();

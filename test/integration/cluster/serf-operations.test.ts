@@ -13,6 +13,8 @@ import { until } from '../../helpers/until.js';
 
 const serfBin = which('serf');
 const skip = serfBin === undefined ? 'serf is not installed (apt-get install serf)' : false;
+// Key operations end as soon as every member answered; the long timeout only matters on a loaded machine.
+const wait = { timeoutMs: 10_000 } as const;
 const fast = { probeIntervalMs: 200, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 3, pushPullIntervalMs: 2000, reconnectIntervalMs: 300 } as const;
 
 async function caxton(t: TestContext, name: string, host: string, port: number, keys?: Uint8Array[]): Promise<Cluster> {
@@ -39,9 +41,9 @@ test('cluster ops - key rotation started from Caxton: install, use, remove reach
   const { serf, a, b } = await mixed(t, 40, old);
   const next = randomBytes(32);
   for (const [op, run] of [
-    ['install', () => a.keys.install(next)],
-    ['use', () => a.keys.use(next)],
-    ['remove', () => a.keys.remove(old)],
+    ['install', () => a.keys.install(next, wait)],
+    ['use', () => a.keys.use(next, wait)],
+    ['remove', () => a.keys.remove(old, wait)],
   ] as const) {
     const r = await run();
     assert.equal(keyResponseProblem(r), undefined, `${op}: ${JSON.stringify(r)}`);
@@ -56,7 +58,7 @@ test('cluster ops - key rotation started from Caxton: install, use, remove reach
   assert.match(listed.stdout, new RegExp(next.toString('base64').replace(/[+/]/g, '\\$&')));
   assert.doesNotMatch(listed.stdout, new RegExp(old.toString('base64').replace(/[+/]/g, '\\$&')));
 
-  const list = await b.keys.list();
+  const list = await b.keys.list(wait);
   assert.equal(keyResponseProblem(list), undefined);
   assert.deepEqual(list.keys, { [next.toString('base64')]: 3 });
   assert.deepEqual(list.primaryKeys, { [next.toString('base64')]: 3 });
@@ -68,7 +70,7 @@ test('cluster ops - key rotation started from Caxton: install, use, remove reach
 
 test('cluster ops - a key that is not installed cannot be used: every member reports the failure', { skip, timeout: 60_000 }, async (t) => {
   const { a } = await mixed(t, 43, randomBytes(16));
-  const r = await a.keys.use(randomBytes(16));
+  const r = await a.keys.use(randomBytes(16), wait);
   assert.equal(r.numErrors, 3);
   assert.equal(r.messages['s1'], 'Requested key is not in the keyring');
   assert.equal(r.messages['cx-b'], 'Requested key is not in the keyring');
@@ -80,7 +82,7 @@ test('cluster ops - list-keys shows a key held by one member only (what verify-a
   const { a, b } = await mixed(t, 46, key);
   const stray = randomBytes(32);
   b.keyring!.addKey(new Uint8Array(stray));
-  const list = await a.keys.list();
+  const list = await a.keys.list(wait);
   assert.equal(list.numResponses, 3);
   assert.deepEqual(list.keys, { [key.toString('base64')]: 3, [stray.toString('base64')]: 1 });
   assert.deepEqual(list.primaryKeys, { [key.toString('base64')]: 3 });
@@ -88,7 +90,7 @@ test('cluster ops - list-keys shows a key held by one member only (what verify-a
 
 test('cluster ops - without encryption, key queries fail on every member with serf\'s message', { skip, timeout: 60_000 }, async (t) => {
   const { a } = await mixed(t, 49);
-  const list = await a.keys.list();
+  const list = await a.keys.list(wait);
   assert.equal(list.numErrors, 3);
   assert.equal(list.messages['s1'], 'Keyring is empty (encryption not enabled)');
 });

@@ -146,9 +146,10 @@ test('key manager: install, use and remove across members; an unanswered member 
   // Gossip rounds while the query is open (the key manager waits for answers).
   const pump = setInterval(() => gossip(a, [b, c]), 5);
   try {
-    for (const r of [await km.install(k2), await km.use(k2), await km.remove(k1)]) assert.equal(keyResponseProblem(r), undefined, JSON.stringify(r));
+    const wait = { timeoutMs: 5000 }; // ends as soon as all three answered
+    for (const r of [await km.install(k2, wait), await km.use(k2, wait), await km.remove(k1, wait)]) assert.equal(keyResponseProblem(r), undefined, JSON.stringify(r));
     for (const ring of rings) assert.deepEqual(ring.getKeys(), [k2]);
-    const list = await km.list();
+    const list = await km.list(wait);
     const b64 = Buffer.from(k2).toString('base64');
     assert.deepEqual(list.keys, { [b64]: 3 });
     assert.deepEqual(list.primaryKeys, { [b64]: 3 });

@@ -5,6 +5,7 @@
  */
 import type { TestContext } from 'node:test';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import net from 'node:net';
@@ -48,6 +49,39 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   const addr = srv.address() as net.AddressInfo;
   await new Promise<void>((r) => srv.close(() => r()));
   return addr.port;
+}
+
+/**
+ * How long after a Caxton node stops answering a `serf agent -profile=local` with no other member
+ * lists it failed, at most (memberlist v0.2.2 with DefaultLocalConfig: probe interval 1 s, probe
+ * timeout 200 ms, suspicion multiplier 3):
+ *   probeInterval                 until serf's next probe (with one member it probes it every tick)
+ * + probeInterval                 the probe: ack timeout, then the TCP fallback ping until the
+ *                                 interval's deadline (no peers for indirect pings)
+ * + 3 × max(1, log10(2)) × 1 s   the suspicion timeout; with 2 nodes memberlist expects no
+ *                                 confirmation (k = suspicionMult − 2 > n − 2 → k = 0), so it is the minimum
+ * + 1 s                           `serf members` polling (150 ms) and the CLI round trip
+ * = 6 s.
+ */
+export const SERF_LOCAL_FAILURE_BOUND_MS = 1000 + 1000 + 3 * Math.max(1, Math.log10(2)) * 1000 + 1000;
+
+/** A gossip key for a test: `serf agent` arguments and the Caxton side's `keys`. */
+export interface Encryption {
+  readonly label: 'plaintext' | 'encrypted';
+  readonly key: Buffer | undefined;
+  /** `-encrypt=<base64>`, or nothing. */
+  readonly serfArgs: readonly string[];
+  /** The key for Cluster.start ({ keys }) or the server (`--set security.cluster.gossip.keys=[...]`). */
+  readonly keys: readonly Buffer[] | undefined;
+}
+
+/** Both ways to run an interop test: plaintext, and with a fresh 32-byte key on both sides. */
+export function encryptionVariants(): readonly Encryption[] {
+  const key = randomBytes(32);
+  return [
+    { label: 'plaintext', key: undefined, serfArgs: [], keys: undefined },
+    { label: 'encrypted', key, serfArgs: [`-encrypt=${key.toString('base64')}`], keys: [key] },
+  ];
 }
 
 export interface Agent {
