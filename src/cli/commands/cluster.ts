@@ -23,6 +23,14 @@ interface ClusterMembersView {
   }[];
 }
 
+interface PingView {
+  readonly node: string;
+  readonly address: string;
+  readonly direct_ms: number | null;
+  readonly indirect: readonly { via: string; rtt_ms: number | null; nack: boolean }[];
+  readonly tcp_ms: number | null;
+}
+
 interface ClusterStatusView {
   readonly enabled: boolean;
   readonly node: string;
@@ -80,22 +88,32 @@ export function registerCluster(program: Command): void {
     });
 
   cluster
-    .command('ping <node>')
-    .description('probe a member: a direct UDP ping, pings through other members, and a TCP ping, with round-trip times')
-    .action(async (node: string, _opts: unknown, cmd: Command) => {
+    .command('ping [node]')
+    .description('probe a member (or, without a node, every other live member): a direct UDP ping, pings through other members, and a TCP ping, with round-trip times')
+    .action(async (node: string | undefined, _opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
-      const r = await ctx.client.post<{ node: string; address: string; direct_ms: number | null; indirect: { via: string; rtt_ms: number | null; nack: boolean }[]; tcp_ms: number | null }>(
-        `/cluster/ping/${encodeURIComponent(node)}`,
-        {},
-      );
+      const ping = (name: string) => ctx.client.post<PingView>(`/cluster/ping/${encodeURIComponent(name)}`, {});
       const ms = (x: number | null) => (x === null ? 'no answer' : `${x.toFixed(2)} ms`);
-      ctx.print(r, () => {
-        const rows: (string | number)[][] = [['direct (UDP)', '-', ms(r.direct_ms)], ...r.indirect.map((i) => ['indirect', i.via, i.nack ? 'nack' : ms(i.rtt_ms)]), ['TCP', '-', ms(r.tcp_ms)]];
-        return `${r.node} at ${r.address}\n${renderTable(['PROBE', 'VIA', 'RTT'], rows)}`;
-      });
-      if (r.direct_ms === null && r.tcp_ms === null && r.indirect.every((i) => i.rtt_ms === null)) {
-        throw new CliError(`${node} did not answer any probe`, { hint: 'It may be down or cut off; `caxton cluster members` shows whether it is suspect or failed.', code: 'CAXTON_CLI_UNREACHABLE_NODE' });
+      const silent = (r: PingView) => r.direct_ms === null && r.tcp_ms === null && r.indirect.every((i) => i.rtt_ms === null);
+      if (node !== undefined) {
+        const r = await ping(node);
+        ctx.print(r, () => {
+          const rows: (string | number)[][] = [['direct (UDP)', '-', ms(r.direct_ms)], ...r.indirect.map((i) => ['indirect', i.via, i.nack ? 'nack' : ms(i.rtt_ms)]), ['TCP', '-', ms(r.tcp_ms)]];
+          return `${r.node} at ${r.address}\n${renderTable(['PROBE', 'VIA', 'RTT'], rows)}`;
+        });
+        if (silent(r)) throw new CliError(`${node} did not answer any probe`, { hint: 'It may be down or cut off; `caxton cluster members` shows whether it is suspect or failed.', code: 'CAXTON_CLI_UNREACHABLE_NODE' });
+        return;
       }
+      const [status, members] = await Promise.all([ctx.client.get<ClusterStatusView>('/cluster/status'), ctx.client.get<ClusterMembersView>('/cluster/members')]);
+      const targets = members.members.filter((m) => m.name !== status.node && (m.status === 'alive' || m.status === 'suspect')).map((m) => m.name);
+      const results = await Promise.all(targets.map(ping));
+      ctx.print(results, () => {
+        const best = (r: PingView) => r.indirect.find((i) => i.rtt_ms !== null);
+        const rows = results.map((r) => [r.node, r.address, ms(r.direct_ms), best(r) === undefined ? 'no answer' : `${ms(best(r)?.rtt_ms ?? null)} via ${best(r)?.via}`, ms(r.tcp_ms)]);
+        return `${renderTable(['NODE-ID', 'ADDRESS', 'DIRECT', 'INDIRECT', 'TCP'], rows)}${results.length} member${results.length === 1 ? '' : 's'} probed\n`;
+      });
+      const down = results.filter(silent).map((r) => r.node);
+      if (down.length > 0) throw new CliError(`${down.join(', ')} did not answer any probe`, { hint: '`caxton cluster members` shows whether they are suspect or failed.', code: 'CAXTON_CLI_UNREACHABLE_NODE' });
     });
   cluster
     .command('add-node <address...>')

@@ -40,6 +40,12 @@ test('cluster ops - servers: key rotation from the CLI keeps every member and su
     assert.match(verified.stdout, /OK: every member holds the same keys/);
     assert.match(verified.stdout, new RegExp(`primary key:\\s+${keyFingerprint(k1)}`));
 
+    const pingAll = await cli(a, ['cluster', 'ping']);
+    assert.equal(pingAll.code, 0, pingAll.stderr);
+    assert.match(pingAll.stdout, /ops-b\s+127\.0\.0\.91:\d+\s+\d+\.\d+ ms/);
+    assert.match(pingAll.stdout, /ops-c\s+127\.0\.0\.92:\d+/);
+    assert.match(pingAll.stdout, /2 members probed/);
+
     // The rotation, from one node's CLI; the new key through stdin so it stays out of `ps`.
     for (const step of [['install', '-'], ['use', k2], ['remove', k1]]) {
       const r = await cli(b, ['cluster', 'keys', step[0] as string, step[1] as string], step[1] === '-' ? k2 : undefined);
