@@ -1,32 +1,43 @@
 /**
- * Faults of real server processes: kill -9 seen by a real serf as a failure within the bound, and a
- * node starved of CPU in short bursts (SIGSTOP/SIGCONT) that Lifeguard keeps alive.
+ * Faults of real server processes: kill -9 seen by a real serf as a failure within the bound
+ * (plaintext, and with gossip encryption on both sides), and a node starved of CPU in short bursts
+ * (SIGSTOP/SIGCONT) that Lifeguard keeps alive.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startServer, type RunningServer } from '../../helpers/server.js';
-import { freePort, sleep, startSerf, waitForMember, which } from '../../unit/cluster/serf/serf-harness.js';
+import { SERF_LOCAL_FAILURE_BOUND_MS, encryptionVariants, freePort, sleep, startSerf, waitForMember, which } from '../../unit/cluster/serf/serf-harness.js';
 import { until } from '../../helpers/until.js';
 
 const serfBin = which('serf');
 const local = ['--set', 'coordination.cluster.profile=local'];
 
 
-test('cluster process - kill -9 of a Caxton server: serf marks it failed within the bound', { skip: serfBin === undefined ? 'serf is not installed' : false }, async (t) => {
-  const serf = await startSerf(t, serfBin as string, ['-profile=local']);
-  const s = await startServer({ args: ['--join', `127.0.0.1:${serf.addr.port}`, '--bind-addr', `127.0.0.40:${serf.addr.port}`, '--node-id', 'killed', ...local] });
-  try {
-    assert.equal((await waitForMember(serf, 'killed', 'alive', 10_000))?.status, 'alive');
-    const t0 = Date.now();
-    await s.kill('SIGKILL');
-    // serf -profile=local with 2 members: probe 1 s + timeout 200 ms + suspicion 3 × 1 s, plus gossip.
-    const seen = await waitForMember(serf, 'killed', 'failed', 12_000);
-    assert.equal(seen?.status, 'failed');
-    t.diagnostic(`failed ${Date.now() - t0} ms after kill -9`);
-  } finally {
-    s.cleanup();
-  }
-});
+// Plaintext, and with -encrypt on serf and the same key in the server's config (127.0.0.41).
+for (const enc of encryptionVariants()) {
+  const host = enc.key === undefined ? '127.0.0.40' : '127.0.0.41';
+  const keyArgs = enc.key === undefined ? [] : ['--set', `security.cluster.gossip.keys=${JSON.stringify([enc.key.toString('base64')])}`];
+
+  test(`cluster process - kill -9 of a Caxton server: serf marks it failed within the bound (${enc.label})`, { skip: serfBin === undefined ? 'serf is not installed' : false }, async (t) => {
+    const serf = await startSerf(t, serfBin as string, ['-profile=local', ...enc.serfArgs]);
+    const s = await startServer({ args: ['--join', `127.0.0.1:${serf.addr.port}`, '--bind-addr', `${host}:${serf.addr.port}`, '--node-id', 'killed', ...local, ...keyArgs] });
+    try {
+      assert.equal((await waitForMember(serf, 'killed', 'alive', 10_000))?.status, 'alive', s.logs().slice(-2000));
+      const t0 = Date.now();
+      await s.kill('SIGKILL');
+      const seen = await waitForMember(serf, 'killed', 'failed', SERF_LOCAL_FAILURE_BOUND_MS + 6000);
+      const polledMs = Date.now() - t0;
+      assert.equal(seen?.status, 'failed');
+      const failed = await until('serf logged the failure', () => serf.logLineAt(/EventMemberFailed: killed /), 5000);
+      const ms = failed - t0;
+      t.diagnostic(`failed ${ms} ms after kill -9 (bound ${SERF_LOCAL_FAILURE_BOUND_MS} ms); \`serf members\` showed it after ${polledMs} ms`);
+      assert.ok(ms <= SERF_LOCAL_FAILURE_BOUND_MS, `failed after ${ms} ms, over the bound of ${SERF_LOCAL_FAILURE_BOUND_MS} ms`);
+    } finally {
+      await s.kill('SIGKILL').catch(() => undefined);
+      s.cleanup();
+    }
+  });
+}
 
 test('cluster process - a node paused in short bursts (SIGSTOP/SIGCONT) is never declared failed', async (t) => {
   const port = await freePort('127.0.0.50');

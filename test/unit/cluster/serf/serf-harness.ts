@@ -53,17 +53,23 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 
 /**
  * How long after a Caxton node stops answering a `serf agent -profile=local` with no other member
- * lists it failed, at most (memberlist v0.2.2 with DefaultLocalConfig: probe interval 1 s, probe
- * timeout 200 ms, suspicion multiplier 3):
- *   probeInterval                 until serf's next probe (with one member it probes it every tick)
- * + probeInterval                 the probe: ack timeout, then the TCP fallback ping until the
- *                                 interval's deadline (no peers for indirect pings)
+ * serf declares it failed, at most (memberlist v0.2.2 with DefaultLocalConfig: probe interval 1 s,
+ * probe timeout 200 ms, suspicion multiplier 3; serf's health score is 0, all its probes were acked):
+ *   2 × probeInterval             until serf's next probe of it: one probe per tick, but with the node
+ *                                 list [it, self] every other tick skips self, wraps around and gives
+ *                                 up (memberlist probe(): numCheck reaches len(nodes)), so the last
+ *                                 acked probe may have started just before the stop and the next
+ *                                 starts two ticks later
+ * + probeInterval                 the probe: the ack timeout, then the TCP fallback ping, until the
+ *                                 ack handler expires at the interval (no peers for indirect pings)
  * + 3 × max(1, log10(2)) × 1 s   the suspicion timeout; with 2 nodes memberlist expects no
- *                                 confirmation (k = suspicionMult − 2 > n − 2 → k = 0), so it is the minimum
- * + 1 s                           `serf members` polling (150 ms) and the CLI round trip
- * = 6 s.
+ *                                 confirmation (k = suspicionMult − 2 > n − 2, so k = 0): the minimum
+ * + 500 ms                        timer and scheduling slack
+ * = 6.5 s, measured to the moment serf logs "EventMemberFailed" (Agent.logLineAt), not to a
+ * `serf members` poll, whose own latency is not serf's (nor to an event handler, which serf runs
+ * only after its 1 s member-event coalescing).
  */
-export const SERF_LOCAL_FAILURE_BOUND_MS = 1000 + 1000 + 3 * Math.max(1, Math.log10(2)) * 1000 + 1000;
+export const SERF_LOCAL_FAILURE_BOUND_MS = 2 * 1000 + 1000 + 3 * Math.max(1, Math.log10(2)) * 1000 + 500;
 
 /** A gossip key for a test: `serf agent` arguments and the Caxton side's `keys`. */
 export interface Encryption {
@@ -88,6 +94,8 @@ export interface Agent {
   readonly addr: Address;
   readonly rpc: string;
   readonly log: () => string;
+  /** When (Date.now()) the first log line matching `re` arrived from the agent; undefined: none yet. */
+  readonly logLineAt: (re: RegExp) => number | undefined;
   readonly bin: string;
 }
 
@@ -101,8 +109,18 @@ export async function startSerf(t: TestContext, bin: string, extra: readonly str
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
-  proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-  proc.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  let partial = '';
+  // Each complete line with the time it arrived: serf writes its log unbuffered, so that is when it logged it.
+  const lines: { readonly at: number; readonly line: string }[] = [];
+  const onData = (d: Buffer): void => {
+    const at = Date.now();
+    log += d.toString();
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) lines.push({ at, line });
+  };
+  proc.stdout?.on('data', onData);
+  proc.stderr?.on('data', onData);
   t.after(async () => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
@@ -117,7 +135,7 @@ export async function startSerf(t: TestContext, bin: string, extra: readonly str
       });
       s.on('error', () => r(false));
     });
-    if (up) return { addr: { host: '127.0.0.1', port }, rpc: `127.0.0.1:${rpcPort}`, log: () => log, bin };
+    if (up) return { addr: { host: '127.0.0.1', port }, rpc: `127.0.0.1:${rpcPort}`, log: () => log, logLineAt: (re) => lines.find((l) => re.test(l.line))?.at, bin };
     await sleep(100);
   }
   throw new Error(`serf did not start:\n${log}`);
