@@ -62,10 +62,14 @@ export interface StateEnv {
   emit(event: MemberEvent): void;
   /** True once leave() has started: we no longer refute our own death. */
   hasLeft(): boolean;
+  /** Sends one message straight to a member (best effort, with whatever gossip fits). */
+  sendTo(node: NodeRecord, message: Uint8Array): void;
 }
 
 const ZERO_VERSIONS: Versions = { pmin: 0, pmax: 0, pcur: 0, dmin: 0, dmax: 0, dcur: 0 };
 const EMPTY = new Uint8Array(0);
+/** Accusers remembered for the reassert rate limit; beyond this the memory starts over. */
+const REASSERT_MEMORY = 1024;
 
 const STATUS: Record<NodeStateCode, MemberStatus> = {
   [NodeState.Alive]: 'alive',
@@ -98,6 +102,8 @@ export class MemberTable {
   readonly #byName = new Map<string, NodeRecord>();
   readonly #byAddress = new Map<string, NodeRecord>();
   readonly #timers = new Map<string, Suspicion>();
+  /** When we last sent our alive to an accuser that missed our refutation (#reassert). */
+  readonly #reasserted = new Map<string, number>();
   readonly #env: StateEnv;
   #incarnation = 0;
   #changeSeq = 0;
@@ -300,8 +306,11 @@ export class MemberTable {
     const state = this.#byName.get(s.Node);
     // Unknown node.
     if (state === undefined) return;
-    // Stale.
-    if (s.Incarnation < state.incarnation) return;
+    // Stale. About us: the accuser missed our refutation (see reassert).
+    if (s.Incarnation < state.incarnation) {
+      if (state.name === cfg.name) this.#reassert(state, s.From);
+      return;
+    }
 
     // Already suspect: count a confirmation from a new accuser, and pass new information on so
     // other nodes can count it too (Lifeguard).
@@ -356,8 +365,11 @@ export class MemberTable {
     const state = this.#byName.get(d.Node);
     // Unknown node.
     if (state === undefined) return;
-    // Stale.
-    if (d.Incarnation < state.incarnation) return;
+    // Stale. About us: the accuser missed our refutation (see reassert).
+    if (d.Incarnation < state.incarnation) {
+      if (state.name === cfg.name && !env.hasLeft()) this.#reassert(state, d.From);
+      return;
+    }
     this.#clearTimer(d.Node);
     // Already dead or left.
     if (isDeadOrLeft(state)) return;
@@ -385,6 +397,28 @@ export class MemberTable {
    * Announces us alive at an incarnation above `accusedInc` (or just the next one), and counts
    * against our health: being accused suggests we are slow.
    */
+  /**
+   * An accusation about us older than our incarnation: we refuted already, but the accuser never
+   * heard it (a refutation is gossiped only retransmit_mult × log10(N + 1) times; under loss or a
+   * pause one node can miss them all) and will declare us failed when its suspicion timer fires.
+   * The accusation usually comes with the accuser's own probe (Lifeguard's buddy system), so answer
+   * it directly: our current alive, to the accuser, at most once per probe interval each.
+   * memberlist just ignores the stale message; the alive we send is an ordinary one.
+   */
+  #reassert(me: NodeRecord, accuser: string): void {
+    const env = this.#env;
+    const to = this.#byName.get(accuser);
+    if (to === undefined || to === me || isDeadOrLeft(to)) return;
+    const now = env.clock.now();
+    const last = this.#reasserted.get(accuser);
+    if (last !== undefined && now - last < env.config.probeIntervalMs) return;
+    if (this.#reasserted.size >= REASSERT_MEMORY) this.#reasserted.clear();
+    this.#reasserted.set(accuser, now);
+    env.counters.reassertions += 1;
+    const a: Alive = { Incarnation: me.incarnation, Node: me.name, Addr: me.addr, Port: me.port, Meta: me.meta, Vsn: makeVsn(me.vsn) };
+    env.sendTo(to, encodeMessage(MessageType.Alive, a));
+  }
+
   refute(me: NodeRecord, accusedInc: number): void {
     const env = this.#env;
     let inc = this.nextIncarnation();

@@ -40,6 +40,8 @@ export class Counters {
   suspectMessages = 0;
   deadMessages = 0;
   refutations = 0;
+  /** Our current alive sent straight to a node that accused us after we refuted (state.ts reassert). */
+  reassertions = 0;
   conflicts = 0;
   suspicionTimeouts = 0;
   /** Suspicion timeouts with fewer confirmations than expected (memberlist degraded.timeout). */
@@ -111,6 +113,7 @@ export interface MembershipStats {
     readonly suspect: number;
     readonly dead: number;
     readonly refutations: number;
+    readonly reassertions: number;
     readonly conflicts: number;
     readonly suspicionTimeouts: number;
     readonly degradedSuspicionTimeouts: number;
@@ -161,6 +164,7 @@ export function snapshot(c: Counters, g: Gauges): MembershipStats {
       suspect: c.suspectMessages,
       dead: c.deadMessages,
       refutations: c.refutations,
+      reassertions: c.reassertions,
       conflicts: c.conflicts,
       suspicionTimeouts: c.suspicionTimeouts,
       degradedSuspicionTimeouts: c.degradedSuspicionTimeouts,

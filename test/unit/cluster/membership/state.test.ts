@@ -23,6 +23,7 @@ function setup(overrides: Partial<MembershipConfig> = {}) {
   const awareness = new Awareness(config.awarenessMaxMultiplier);
   const broadcasts: Sent[] = [];
   const events: MemberEvent[] = [];
+  const direct: { to: string; msg: Alive }[] = [];
   let left = false;
   const table = new MemberTable({
     config,
@@ -34,6 +35,10 @@ function setup(overrides: Partial<MembershipConfig> = {}) {
     broadcast: (node, message, notify) => broadcasts.push({ node, type: decodeMessage(message).type, notify }),
     emit: (ev) => events.push(ev),
     hasLeft: () => left,
+    sendTo: (node, message) => {
+      const m = decodeMessage(message);
+      if (m.type === MessageType.Alive) direct.push({ to: node.name, msg: m.body });
+    },
   });
   const vsn = buildVsn(config);
   const alive = (node: string, incarnation: number, last = 1, extra: Partial<Alive> = {}): Alive => ({
@@ -57,6 +62,7 @@ function setup(overrides: Partial<MembershipConfig> = {}) {
     table,
     broadcasts,
     events,
+    direct,
     alive,
     setLeft: () => {
       left = true;
@@ -237,6 +243,28 @@ test('suspectNode - about us: refute, never suspect ourselves (TestMemberList_Su
   assert.equal(me?.state, NodeState.Alive);
   assert.equal(me?.incarnation, 2);
   assert.equal(s.awareness.score, 1);
+  assert.deepEqual(s.events, []);
+});
+
+test('stale accusations about us: our current alive goes straight to the accuser, once per probe interval', () => {
+  const s = setup();
+  s.table.aliveNode(s.alive('x', 1, 5));
+  s.events.length = 0;
+  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'x' }); // refuted: we are at 2 now
+  assert.equal(s.table.get('local')?.incarnation, 2);
+  assert.equal(s.direct.length, 0, 'a fresh accusation is refuted by gossip, not answered directly');
+  // x missed the refutation: its buddy-system ping still carries the old accusation.
+  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'x' });
+  assert.deepEqual(s.direct.map((d) => [d.to, d.msg.Node, d.msg.Incarnation]), [['x', 'local', 2]]);
+  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'x' });
+  assert.equal(s.direct.length, 1, 'rate limited');
+  s.clock.advance(s.config.probeIntervalMs);
+  s.table.deadNode({ Incarnation: 1, Node: 'local', From: 'x' });
+  assert.equal(s.direct.length, 2, 'a stale dead message too, after the interval');
+  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'nobody-we-know' });
+  assert.equal(s.direct.length, 2, 'an unknown accuser gets nothing');
+  assert.equal(s.counters.reassertions, 2);
+  assert.equal(s.table.get('local')?.incarnation, 2, 'no new incarnation: the alive is the current one');
   assert.deepEqual(s.events, []);
 });
 
