@@ -1,8 +1,13 @@
-/** `npm run bench`: runs every benchmark group, prints one table and writes bench/results/latest.json. */
+/**
+ * `npm run bench [-- <group>...]`: runs the benchmark groups, prints one table and writes
+ * bench/results/latest.json. Opt-in groups (slow, or needing more than this repository) run only when
+ * named, and write their own file, bench/results/<group>.json, so they never replace latest.json.
+ */
 import { printAndSave, type Row } from './report.js';
 import { sandboxBenchmarks } from './sandbox.bench.js';
 import { messagingBenchmarks } from './messaging.bench.js';
 import { apiBenchmarks } from './api.bench.js';
+import { clusterBenchmarks } from './cluster.bench.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
   sandbox: sandboxBenchmarks,
@@ -10,11 +15,41 @@ const groups: Record<string, () => Promise<Row[]>> = {
   api: apiBenchmarks,
 };
 
+const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
+  cluster: {
+    run: clusterBenchmarks,
+    why: 'Caxton vs serf agents, 3/5/10 nodes, about 5 minutes; needs /usr/bin/serf, and root + unshare + nft for the 10 % loss rows',
+  },
+};
+
 const wanted = process.argv.slice(2);
+if (wanted.includes('--help') || wanted.includes('-h')) {
+  process.stdout.write(
+    `npm run bench [-- <group>...]\n\ngroups run by default: ${Object.keys(groups).join(', ')} (results: bench/results/latest.json)\n` +
+      `opt-in groups, run only when named (results: bench/results/<group>.json):\n${Object.entries(optIn)
+        .map(([n, g]) => `  ${n}: ${g.why}`)
+        .join('\n')}\n`,
+  );
+  process.exit(0);
+}
+const unknown = wanted.filter((w) => !(w in groups) && !(w in optIn));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark group(s): ${unknown.join(', ')}; known: ${[...Object.keys(groups), ...Object.keys(optIn)].join(', ')}\n`);
+  process.exit(2);
+}
+
 const rows: Row[] = [];
 for (const [name, run] of Object.entries(groups)) {
   if (wanted.length > 0 && !wanted.includes(name)) continue;
   process.stderr.write(`running ${name} benchmarks...\n`);
   rows.push(...(await run()));
 }
-printAndSave(rows);
+if (rows.length > 0) printAndSave(rows);
+for (const [name, g] of Object.entries(optIn)) {
+  if (!wanted.includes(name)) {
+    if (wanted.length === 0) process.stderr.write(`(${name} benchmarks are opt-in: npm run bench -- ${name}; ${g.why})\n`);
+    continue;
+  }
+  process.stderr.write(`running ${name} benchmarks...\n`);
+  printAndSave(await g.run(), `${name}.json`);
+}

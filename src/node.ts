@@ -28,7 +28,7 @@ import { Cluster, type ClusterOptions, type ClusterProfile } from './cluster/clu
 import { saveKeyringFile, startupGossipKeys } from './cluster/keyring-file.js';
 import { membershipGauges } from './cluster/membership/index.js';
 import { chooseAdvertiseAddress } from './cluster/advertise.js';
-import { nodeTags, tagsChanged } from './cluster/node-tags.js';
+import { LOAD_ANNOUNCE_MIN_MS, nodeTags, tagsChanged } from './cluster/node-tags.js';
 import { CpuSampler, cpuTimes } from './observability/host.js';
 
 export interface Address {
@@ -275,9 +275,11 @@ export class CaxtonNode {
       void join();
     }
     // Tags are recomputed every TAG_REFRESH_MS but announced only when a value changed meaningfully
-    // (tagsChanged: CPU by 5 points, memory by 10 %, agents, capabilities or the API address): every
-    // announcement is an alive broadcast with a new incarnation that the whole cluster gossips.
+    // (tagsChanged): agents, capabilities or the API address at once, load figures at most once per
+    // LOAD_ANNOUNCE_MIN_MS. Every announcement is an alive broadcast with a new incarnation that the
+    // whole cluster gossips.
     let announced: Record<string, string> = Object.fromEntries(cluster.serf.tags);
+    let announcedAt = Date.now();
     let busy = false;
     const refresh = async (sampleCpu: boolean) => {
       if (busy || this.#stopping !== undefined) return;
@@ -286,8 +288,10 @@ export class CaxtonNode {
         const api = this.apiAddress === undefined ? undefined : apiTag(this.apiAddress, cluster.transport.advertise);
         const cpuPercent = sampleCpu ? (this.#cpu as CpuSampler).sample() : Number(announced['cpu'] ?? 0);
         const tags = currentTags(this.pool, this.deployments, cpuPercent, api);
-        if (!tagsChanged(announced, tags)) return;
+        const change = tagsChanged(announced, tags);
+        if (change === 'none' || (change === 'load' && Date.now() - announcedAt < LOAD_ANNOUNCE_MIN_MS)) return;
         announced = tags;
+        announcedAt = Date.now();
         await cluster.setTags(tags).catch((e: unknown) => log.warn({ err: e }, 'could not update cluster tags'));
       } finally {
         busy = false;

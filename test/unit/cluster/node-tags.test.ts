@@ -47,17 +47,18 @@ test('node tags - the worst case fits memberlist node meta (512 bytes) with room
 test('node tags - announced again only on a meaningful change', () => {
   const base = nodeTags({ version: '0.3.0', agents: 2, api: '127.0.0.1:8080', cpuPercent: 20, rssBytes: 200 * MiB, capabilities: ['a'] });
   const next = (o: Partial<Parameters<typeof nodeTags>[0]>) => nodeTags({ version: '0.3.0', agents: 2, api: '127.0.0.1:8080', cpuPercent: 20, rssBytes: 200 * MiB, capabilities: ['a'], ...o });
-  assert.equal(tagsChanged(base, next({})), false);
-  assert.equal(tagsChanged(base, next({ cpuPercent: 24 })), false, 'CPU by 4 points');
-  assert.equal(tagsChanged(base, next({ cpuPercent: 25 })), true, 'CPU by 5 points');
-  assert.equal(tagsChanged(base, next({ cpuPercent: 15 })), true, 'down by 5 too');
-  assert.equal(tagsChanged(base, next({ rssBytes: 215 * MiB })), false, 'memory by 7.5 %');
-  assert.equal(tagsChanged(base, next({ rssBytes: 220 * MiB })), true, 'memory by 10 %');
-  assert.equal(tagsChanged(base, next({ agents: 3 })), true, 'agent count');
-  assert.equal(tagsChanged(base, next({ capabilities: ['a', 'b'] })), true, 'capabilities');
-  assert.equal(tagsChanged(base, next({ api: '127.0.0.1:8081' })), true, 'API address');
+  assert.equal(tagsChanged(base, next({})), 'none');
+  assert.equal(tagsChanged(base, next({ cpuPercent: 29 })), 'none', 'CPU by 9 points');
+  assert.equal(tagsChanged(base, next({ cpuPercent: 30 })), 'load', 'CPU by 10 points');
+  assert.equal(tagsChanged(base, next({ cpuPercent: 10 })), 'load', 'down by 10 too');
+  assert.equal(tagsChanged(base, next({ rssBytes: 240 * MiB })), 'none', 'memory by 20 %');
+  assert.equal(tagsChanged(base, next({ rssBytes: 250 * MiB })), 'load', 'memory by 25 %');
+  assert.equal(tagsChanged(base, next({ agents: 3 })), 'identity', 'agent count');
+  assert.equal(tagsChanged(base, next({ agents: 3, cpuPercent: 90 })), 'identity', 'identity wins over load');
+  assert.equal(tagsChanged(base, next({ capabilities: ['a', 'b'] })), 'identity', 'capabilities');
+  assert.equal(tagsChanged(base, next({ api: '127.0.0.1:8081' })), 'identity', 'API address');
   const { api: _api, ...noApi } = base;
-  assert.equal(tagsChanged(noApi, base), true, 'a tag appears');
+  assert.equal(tagsChanged(noApi, base), 'identity', 'a tag appears');
 });
 
 test('node tags - members\' load as numbers; absent or odd tags are null', () => {
