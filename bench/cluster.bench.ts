@@ -59,7 +59,8 @@
  *
  * Knobs: CAXTON_BENCH_CLUSTER_SIZES (default 3,5,10), CAXTON_BENCH_CLUSTER_REPS (3),
  * CAXTON_BENCH_CLUSTER_LOSS_WINDOW (seconds, 30), CAXTON_BENCH_CLUSTER_LOSS_PERCENT (10),
- * CAXTON_BENCH_CLUSTER_LOSS_TCP=1, CAXTON_BENCH_CLUSTER_NETNS=0 (no namespace, no loss), CAXTON_BENCH_CLUSTER_DEBUG=1 (per-node join
+ * CAXTON_BENCH_CLUSTER_LOSS_TCP=1, CAXTON_BENCH_CLUSTER_CAXTON_SET="coordination.cluster.probe_interval=500ms;..."
+ * (extra --set for the Caxton servers, for timing experiments; serf stays on LAN), CAXTON_BENCH_CLUSTER_NETNS=0 (no namespace, no loss), CAXTON_BENCH_CLUSTER_DEBUG=1 (per-node join
  * timelines on stderr).
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
@@ -94,6 +95,14 @@ interface Settings {
   readonly lossPercent: number;
   /** Also drop TCP segments to the gossip ports (push/pull, TCP pings): off by default, the issue asks for UDP loss. */
   readonly lossTcp: boolean;
+}
+
+/** CAXTON_BENCH_CLUSTER_CAXTON_SET="key=value;key=value": extra `--set`s for every Caxton server (timing experiments). */
+function caxtonSets(): string[] {
+  const text = process.env['CAXTON_BENCH_CLUSTER_CAXTON_SET'] ?? '';
+  const pairs = text.split(';').map((p) => p.trim()).filter((p) => p !== '');
+  for (const p of pairs) if (!/^[a-z_.]+=\S+$/.test(p)) throw new Error(`CAXTON_BENCH_CLUSTER_CAXTON_SET: expected key=value;key=value, got "${p}"`);
+  return pairs.flatMap((p) => ['--set', p]);
 }
 
 function intEnv(name: string, dflt: number, lo: number, hi: number): number {
@@ -450,7 +459,7 @@ class CaxtonNode extends BenchNode {
   async start(): Promise<void> {
     this.reset();
     const started = new Promise<{ host: string; port: number }>((r) => (this.#started = r));
-    const args = ['--import', 'tsx', cliEntry, 'server', 'start', '--data-dir', this.dataDir, '--node-id', this.name, '--api-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--workers', '1', '--bind-addr', `127.0.0.1:${this.gossipPort}`, '--bootstrap', '--set', 'coordination.cluster.profile=lan'];
+    const args = ['--import', 'tsx', cliEntry, 'server', 'start', '--data-dir', this.dataDir, '--node-id', this.name, '--api-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--workers', '1', '--bind-addr', `127.0.0.1:${this.gossipPort}`, '--bootstrap', '--set', 'coordination.cluster.profile=lan', ...caxtonSets()];
     const proc = new Proc(process.execPath, args, (line, t) => this.#line(line, t));
     this.proc = proc;
     const exited = proc.exited.then(() => {

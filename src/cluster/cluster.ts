@@ -7,7 +7,7 @@
 import { Keyring } from './wire/index.js';
 import { NetTransport } from './transport/net-transport.js';
 import type { Address, DropHook } from './transport/transport.js';
-import { Membership, lanConfig, localConfig, wanConfig, type MembershipConfig, type MembershipLogger } from './membership/index.js';
+import { Membership, fastConfig, lanConfig, localConfig, wanConfig, type MembershipConfig, type MembershipLogger } from './membership/index.js';
 import type { Member, MemberEvent } from './membership/delegate.js';
 import { SerfDelegate } from './serf/index.js';
 import { KeyManager } from './serf/key-manager.js';
@@ -19,7 +19,9 @@ const SERF_DELEGATE_PROTOCOL = { min: 2, max: 5, version: 5 } as const;
 /** How often failed and left members past the reconnect/tombstone timeouts are forgotten (Serf's ReapInterval). */
 const REAP_INTERVAL_MS = 15_000;
 
-export type ClusterProfile = 'lan' | 'local' | 'wan';
+export type ClusterProfile = 'lan' | 'local' | 'wan' | 'fast';
+
+const PROFILES: Record<ClusterProfile, (name: string) => MembershipConfig> = { lan: lanConfig, local: localConfig, wan: wanConfig, fast: fastConfig };
 
 export interface ClusterOptions {
   readonly name: string;
@@ -92,7 +94,7 @@ export class Cluster {
     // The delegate needs the membership to answer queries, and the membership needs the delegate:
     // the closure reads `membership` when a query arrives, after both exist.
     let membership: Membership | undefined;
-    const base = (o.profile ?? 'lan') === 'local' ? localConfig(o.name) : o.profile === 'wan' ? wanConfig(o.name) : lanConfig(o.name);
+    const base = PROFILES[o.profile ?? 'lan'](o.name);
     const { tombstoneTimeoutMs, ...timings } = o.timings ?? {};
     const config: MembershipConfig = {
       ...base,

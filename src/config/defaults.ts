@@ -144,6 +144,12 @@ export const CLUSTER_PROFILE_TIMINGS: Readonly<Record<CaxtonConfig['coordination
     push_pull_interval: '15s',
     gossip_to_dead_time: '15s',
   },
+  fast: {
+    gossip_interval: '100ms',
+    probe_interval: '500ms',
+    probe_timeout: '250ms',
+    suspicion_mult: 3,
+  },
   wan: {
     gossip_interval: '500ms',
     gossip_fanout: 4,

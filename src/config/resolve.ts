@@ -53,7 +53,7 @@ export interface ResolvedConfig {
       readonly advertiseAddr: Address | 'auto';
       readonly bootstrapExpect: number;
       readonly seeds: readonly Address[];
-      readonly profile: 'lan' | 'local' | 'wan';
+      readonly profile: 'lan' | 'local' | 'wan' | 'fast';
       readonly gossipIntervalMs: number;
       readonly gossipFanout: number;
       readonly probeIntervalMs: number;

@@ -10,6 +10,7 @@ export {
   lanConfig,
   wanConfig,
   localConfig,
+  fastConfig,
   validateConfig,
   configProblems,
   buildVersions,

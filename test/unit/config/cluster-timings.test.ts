@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CLUSTER_PROFILES, loadConfig, parseConfigText } from '../../../src/config/index.js';
 import { CLUSTER_TIMING_KEYS } from '../../../src/config/defaults.js';
-import { lanConfig, localConfig, wanConfig, configProblems, type MembershipConfig } from '../../../src/cluster/membership/config.js';
+import { fastConfig, lanConfig, localConfig, wanConfig, configProblems, type MembershipConfig } from '../../../src/cluster/membership/config.js';
 import { isCaxtonError } from '../../../src/errors.js';
 
 /** Config key → MembershipConfig field (tombstone_timeout is Serf's, checked separately). */
@@ -28,7 +28,7 @@ const MEMBERLIST_NAME = {
   reconnect_timeout: 'reconnectTimeoutMs',
 } as const satisfies Partial<Record<(typeof CLUSTER_TIMING_KEYS)[number], keyof MembershipConfig>>;
 
-const profileConfig = { lan: lanConfig, local: localConfig, wan: wanConfig } as const;
+const profileConfig = { lan: lanConfig, local: localConfig, wan: wanConfig, fast: fastConfig } as const;
 
 const load = (yaml: string) => parseConfigText(yaml, 'c.yaml', {});
 

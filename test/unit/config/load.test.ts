@@ -140,7 +140,7 @@ test('load - every problem is reported, one per line, in file order', () => {
     'config.yaml:7:20: runtime.features[1] must be one of "mutable-global", "sign-ext", "nontrapping-fptoint", "bulk-memory", "multi-value", "reference-types" or "simd", got "threads"',
     'config.yaml:10:18: coordination.cluster.seeds[1] must be a host:port address such as 127.0.0.1:8080, got 5',
     'config.yaml:10:21: coordination.cluster.seeds[2] must be a host:port address such as 127.0.0.1:8080, got "x"',
-    'config.yaml:11:14: coordination.cluster.profile must be one of "lan", "local" or "wan", got "metro"',
+    'config.yaml:11:14: coordination.cluster.profile must be one of "lan", "local", "wan" or "fast", got "metro"',
     'config.yaml:12:30: coordination.local_state.synchronous must be one of "normal", "full" or "off", got "sometimes"',
     'config.yaml:14:12: observability.metrics must be a mapping of keys, got "yes"',
   ]);
