@@ -992,7 +992,7 @@ function comparison(rep: BenchReport): string {
     return `N=${n}: suspicion timeout ${b.minMs / 1000} s (Lifeguard: from ${b.maxMs / 1000} s down to it after k=${b.k} confirmations)`;
   });
   return [
-    `cluster: Caxton vs serf side by side, LAN timing, ${rep.settings.reps} kill -9 per size, ${rep.seconds.toFixed(0)} s in all`,
+    `cluster: Caxton vs serf side by side, LAN timing${caxtonSets().length === 0 ? '' : ` (Caxton with ${process.env['CAXTON_BENCH_CLUSTER_CAXTON_SET']})`}, ${rep.settings.reps} kill -9 per size, ${rep.seconds.toFixed(0)} s in all`,
     ...text,
     `bound: detect ≳ wait for a probe (~0.5 s) + failed probe round (1 s) + suspicion timeout + dead gossip (~0.2-0.6 s); ${bounds.join('; ')}`,
     ...(rep.lossSkipped === undefined ? [] : [`loss rows skipped: ${rep.lossSkipped}`]),
