@@ -6,26 +6,38 @@
  *
  * The pool routes only between its own agents. A message for a name it does not host goes to the
  * `onExternal` handlers (the router, the API's reply waiters), or is reported as undeliverable.
+ *
+ * This file is the facade and the per-message path (deliver, routing, batching); the parts with a job
+ * of their own live beside it: workers.ts (threads, peers, placement, watchdog), registry.ts
+ * (capabilities and topics), canary-runs.ts (canary schedules), gathers.ts (requests to every
+ * worker), agent-record.ts, events.ts and envelope.ts.
  */
 import { availableParallelism } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { MessageChannel, Worker } from 'node:worker_threads';
 import { CaxtonError } from '../errors.js';
 import { assertTransition, type AgentState } from '../agents/lifecycle.js';
 import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from '../agents/restart-policy.js';
-import type { CallPhase, FaultKind } from './agent-instance.js';
-import type { CanaryStage } from '../agents/canary-plan.js';
 import { ModuleCache, type CachedModule } from './module-cache.js';
 import { DEFAULT_POLICY, type SandboxPolicy } from './policy.js';
-import { CallWatch, watchIntervalMs } from './watchdog.js';
-import type { AgentRuntimeStats, FromWorker, RefusalCode, ToWorker, WorkerInit } from './worker-protocol.js';
-import { WATCH_QUEUED, WATCH_SLOTS } from './worker-protocol.js';
+import type { AgentRuntimeStats, FromWorker, RefusalCode, ToWorker } from './worker-protocol.js';
 import { NORMAL, type PriorityLevel } from './worker/mailbox.js';
 import type { ConversationInfo } from './worker/conversations.js';
 import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
 import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from '../messaging/system-messages.js';
 import type { Directory } from '../messaging/directory.js';
 import { canaryPlan, type CanaryPlan } from '../agents/canary-plan.js';
+import { ACCEPTING, info, type AgentFaultInfo, type AgentInfo, type AgentRecord } from './agent-record.js';
+import { CanaryRuns } from './canary-runs.js';
+import { addressOf, isReliable } from './envelope.js';
+import { emitTo, subscribe, type Listener, type PoolEvent } from './events.js';
+import { Gathers, mergeConversations } from './gathers.js';
+import { Registry, type CapabilityStrategy } from './registry.js';
+import { WORKER_CRASH_WINDOW_MS, Workers, type WorkerConfig, type WorkerSlot } from './workers.js';
+
+export type { AgentFaultInfo, AgentInfo } from './agent-record.js';
+export { isReliable } from './envelope.js';
+export type { PoolEvent } from './events.js';
+export type { CapabilityStrategy } from './registry.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024; // spec max_message_size
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
@@ -55,11 +67,6 @@ export interface PoolOptions {
   readonly directory?: Directory;
 }
 
-export type CapabilityStrategy = 'round-robin' | 'least-loaded';
-
-/** How often least-loaded routing refreshes its view of the mailboxes, ms. */
-const LOAD_SAMPLE_MS = 200;
-
 export interface AgentSpec {
   readonly name: string;
   /** Hash of a module admitted with `admit()`. */
@@ -71,25 +78,6 @@ export interface AgentSpec {
   readonly start?: boolean;
 }
 
-export interface AgentFaultInfo {
-  readonly kind: FaultKind | 'timeout';
-  readonly phase: CallPhase;
-  readonly message: string;
-  readonly at: number;
-}
-
-export interface AgentInfo {
-  readonly id: string;
-  readonly name: string;
-  readonly module: string;
-  readonly worker: number;
-  readonly state: AgentState;
-  readonly restarts: number;
-  readonly lastFault: AgentFaultInfo | undefined;
-  /** A canary upgrade in progress: the new module and the share of messages it takes. */
-  readonly canary: { readonly module: string; readonly percent: number } | undefined;
-}
-
 export type UpgradeStrategy = 'immediate' | 'graceful' | 'canary';
 
 export interface UpgradeOptions {
@@ -99,105 +87,15 @@ export interface UpgradeOptions {
   readonly canary?: Partial<CanaryPlan>;
 }
 
-export type PoolEvent =
-  | { readonly type: 'agent_state'; readonly name: string; readonly from: AgentState; readonly to: AgentState }
-  | { readonly type: 'agent_started'; readonly name: string; readonly worker: number; readonly restarts: number }
-  | { readonly type: 'agent_fault'; readonly name: string; readonly kind: FaultKind | 'timeout'; readonly phase: CallPhase; readonly message: string; readonly recovered: boolean }
-  | { readonly type: 'agent_start_failed'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
-  | { readonly type: 'agent_stopped'; readonly name: string; readonly status: number; readonly dropped: number }
-  | { readonly type: 'agent_upgraded'; readonly name: string; readonly from: string; readonly to: string }
-  | { readonly type: 'canary_step'; readonly name: string; readonly module: string; readonly percent: number }
-  | { readonly type: 'canary_rolled_back'; readonly name: string; readonly module: string; readonly reason: string }
-  | { readonly type: 'agent_log'; readonly name: string; readonly level: number; readonly text: string; readonly conversationId?: string; readonly traceparent?: string }
-  | { readonly type: 'worker_replaced'; readonly worker: number; readonly reason: string; readonly agents: readonly string[]; readonly lostMessages: number }
-  | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string };
-
 export interface AgentStats extends AgentRuntimeStats {
   readonly state: AgentState;
   readonly restarts: number;
 }
 
-type Listener<T extends unknown[]> = (...args: T) => void;
-
-interface AgentRecord {
-  readonly key: number;
-  readonly id: string;
-  readonly name: string;
-  hash: string;
-  readonly config: string;
-  worker: number;
-  state: AgentState;
-  /** The state to return to once a crashed agent is back (running, suspended, ready or draining). */
-  resumeTo: AgentState;
-  /** Whether the agent currently exists in its worker (false after a stop, or a worker loss). */
-  inWorker: boolean;
-  restarts: number;
-  lastFault: AgentFaultInfo | undefined;
-  readonly crashes: CrashHistory;
-  restartTimer: NodeJS.Timeout | undefined;
-  drainTimer: NodeJS.Timeout | undefined;
-  /** A stop was asked for: a worker replacement or a crash must not bring the agent back. */
-  stopRequested: boolean;
-  canary: CanaryRun | undefined;
-}
-
-/** The main thread's side of a canary upgrade: the schedule. The worker enforces the limits. */
-interface CanaryRun {
-  readonly hash: string;
-  readonly plan: CanaryPlan;
-  /** Index of the current stage; -1 until the worker confirmed the canary started. */
-  stage: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
-/** A request sent to every live worker; settles when all answered, or after GATHER_TIMEOUT_MS with what came. */
-interface Gather {
-  left: number;
-  readonly acc: unknown[];
-  readonly resolve: (v: unknown[]) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-/** A worker replaced while answering would otherwise leave the caller waiting forever. */
-const GATHER_TIMEOUT_MS = 2000;
-
 interface Waiter<T> {
   resolve(v: T): void;
   reject(e: Error): void;
 }
-
-class WorkerSlot {
-  worker!: Worker;
-  watch!: CallWatch;
-  slots!: Int32Array;
-  readonly modules = new Set<string>();
-  readonly agents = new Set<string>();
-  pending: (string | number)[] = [];
-  flushScheduled = false;
-  /** Times of unplanned exits within the crash window. */
-  crashes: number[] = [];
-  /** Set once the worker crashed too often: it hosts nothing and gets no new agents. */
-  dead = false;
-  constructor(readonly index: number) {}
-}
-
-/** Starts one agent worker thread. */
-function newAgentWorker(init: WorkerInit, name: string): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    // Running under tsx (tests, benchmarks): on Node 20 worker threads do not inherit tsx's module
-    // hooks, so the worker registers them itself before loading the TypeScript entry.
-    const entry = new URL('./worker/agent-worker.ts', here).href;
-    const api = import.meta.resolve('tsx/esm/api');
-    const boot = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(boot, { eval: true, workerData: init, name });
-  }
-  return new Worker(new URL('./worker/agent-worker.js', here), { workerData: init, name });
-}
-
-/** A worker that dies unplanned more than this often within the window is not restarted again. */
-const MAX_WORKER_CRASHES = 5;
-const WORKER_CRASH_WINDOW_MS = 60_000;
 
 const REFUSAL_ERRORS: Readonly<Record<RefusalCode, SystemErrorCode>> = {
   no_agent: SystemError.noSuchAgent,
@@ -206,40 +104,29 @@ const REFUSAL_ERRORS: Readonly<Record<RefusalCode, SystemErrorCode>> = {
   circuit_open: SystemError.circuitOpen,
 };
 
-/** States in which the agent exists in its worker and messages may be queued for it. */
-const ACCEPTING: ReadonlySet<AgentState> = new Set(['loaded', 'ready', 'running', 'suspended']);
-
 export class AgentPool {
   readonly modules: ModuleCache;
   readonly policy: SandboxPolicy;
   readonly restartPolicy: RestartPolicy;
   readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy' | 'directory'>>;
   readonly #directory: Directory | undefined;
-  /** capability → the agents that registered it, in registration order. */
-  readonly #capabilities = new Map<string, string[]>();
-  readonly #roundRobin = new Map<string, number>();
-  /** topic → its subscribers, in subscription order. */
-  readonly #topics = new Map<string, string[]>();
-  /** least-loaded: queued messages per agent, as last sampled plus sent since. */
-  readonly #load = new Map<string, number>();
-  #loadTimer: NodeJS.Timeout | undefined;
-  readonly #workers: WorkerSlot[] = [];
+  readonly #registry: Registry;
+  readonly #threads: Workers;
+  /** The same array as #threads.slots, read directly on the delivery path. */
+  readonly #workers: WorkerSlot[];
+  readonly #canaries: CanaryRuns<AgentRecord>;
+  /** Requests answered by every worker (stats, conversations). */
+  readonly #gathers = new Gathers();
   readonly #agents = new Map<string, AgentRecord>();
   readonly #byKey = new Map<number, AgentRecord>();
   readonly #spawnWaiters = new Map<number, Waiter<AgentInfo>>();
   readonly #stopWaiters = new Map<string, Waiter<number>[]>();
   readonly #upgradeWaiters = new Map<string, Waiter<AgentInfo>>();
-  /** Requests answered by every worker (stats, conversations), by request id. */
-  readonly #gathers = new Map<number, Gather>();
   readonly #eventListeners: Listener<[PoolEvent]>[] = [];
   readonly #externalListeners: Listener<[string, string, string]>[] = [];
-  /** Placement changes not yet sent to the workers: flat [name, worker, ...]. */
-  #placements: (string | number)[] = [];
   #nextKey = 1;
-  #nextReq = 1;
   #forwarded = 0;
   #closed = false;
-  #watchTimer: NodeJS.Timeout | undefined;
 
   private constructor(opts: PoolOptions) {
     this.policy = opts.policy ?? DEFAULT_POLICY;
@@ -254,26 +141,51 @@ export class AgentPool {
       capabilityStrategy: opts.capabilityStrategy ?? 'round-robin',
       redeliverAfterMs: opts.redeliverAfterMs ?? 5000,
     };
+    this.#registry = new Registry(this.#opts.capabilityStrategy, {
+      deliver: (to, json, priority) => this.deliver(to, json, priority),
+      accepting: (name) => this.#accepting(name),
+      queued: () => this.stats(),
+    });
+    const config: WorkerConfig = {
+      databasePath: this.#opts.databasePath,
+      fuelPerCall: this.policy.fuelPerCall,
+      maxMessageBytes: this.#opts.maxMessageBytes,
+      mailboxCapacity: this.#opts.mailboxCapacity,
+      redeliverAfterMs: this.#opts.redeliverAfterMs,
+      maxCallMs: this.policy.maxCallMs,
+    };
+    this.#threads = new Workers(config, {
+      listener: (slot) => (msg: FromWorker) => this.#onWorkerMessage(slot, msg),
+      log: (slot, text) => this.#emit({ type: 'agent_log', name: `worker-${slot.index}`, level: 4, text }),
+      exited: (slot, reason, abandon) => {
+        if (abandon) this.#abandonWorker(slot, reason);
+        else this.#replaceWorker(slot, reason, undefined);
+      },
+      overran: (slot, key) => this.#overran(slot, key),
+      placements: (except) => {
+        const all: (string | number)[] = [];
+        for (const rec of this.#agents.values()) if (rec.inWorker && rec.worker !== except) all.push(rec.name, rec.worker);
+        return all;
+      },
+      compiled: (hash) => this.modules.get(hash)?.module,
+    });
+    this.#workers = this.#threads.slots;
+    this.#canaries = new CanaryRuns<AgentRecord>({
+      post: (rec, msg) => this.#post(this.#slotOf(rec), msg),
+      emit: (e) => this.#emit(e),
+      rejectUpgrade: (name, e) => {
+        const w = this.#upgradeWaiters.get(name);
+        this.#upgradeWaiters.delete(name);
+        w?.reject(e);
+      },
+    });
   }
 
   /** Starts the worker threads and resolves once all of them are online. */
   static async start(opts: PoolOptions): Promise<AgentPool> {
     const pool = new AgentPool(opts);
-    const online: Promise<void>[] = [];
-    for (let i = 0; i < pool.#opts.workers; i++) {
-      const slot = new WorkerSlot(i);
-      pool.#workers.push(slot);
-      online.push(pool.#startWorker(slot));
-    }
-    await Promise.all(online);
-    for (const slot of pool.#workers) pool.#connectPeers(slot);
-    const interval = watchIntervalMs(pool.policy.maxCallMs);
-    pool.#watchTimer = setInterval(() => pool.#checkWatchdogs(), interval);
-    pool.#watchTimer.unref();
-    if (pool.#opts.capabilityStrategy === 'least-loaded') {
-      pool.#loadTimer = setInterval(() => void pool.#sampleLoad(), LOAD_SAMPLE_MS);
-      pool.#loadTimer.unref();
-    }
+    await pool.#threads.start(pool.#opts.workers);
+    pool.#registry.start();
     return pool;
   }
 
@@ -369,32 +281,7 @@ export class AgentPool {
    * those taking messages. Returns its name, or undefined when no such agent can take it.
    */
   deliverToCapability(capability: string, json: string, priority: PriorityLevel = NORMAL): string | undefined {
-    const providers = this.#capabilities.get(capability);
-    if (providers === undefined || providers.length === 0) return undefined;
-    const n = providers.length;
-    if (this.#opts.capabilityStrategy === 'least-loaded') {
-      let best: string | undefined;
-      let bestLoad = Infinity;
-      for (const name of providers) {
-        const load = this.#load.get(name) ?? 0;
-        if (load < bestLoad && this.#accepting(name)) {
-          best = name;
-          bestLoad = load;
-        }
-      }
-      if (best === undefined || !this.deliver(best, json, priority)) return undefined;
-      this.#load.set(best, bestLoad + 1);
-      return best;
-    }
-    const start = this.#roundRobin.get(capability) ?? 0;
-    for (let i = 0; i < n; i++) {
-      const name = providers[(start + i) % n] as string;
-      if (this.deliver(name, json, priority)) {
-        this.#roundRobin.set(capability, (start + i + 1) % n);
-        return name;
-      }
-    }
-    return undefined;
+    return this.#registry.deliverToCapability(capability, json, priority);
   }
 
   /**
@@ -402,26 +289,22 @@ export class AgentPool {
    * Returns how many agents it was delivered to (0 is not an error: nobody listens).
    */
   publish(topic: string, json: string, from = '', priority: PriorityLevel = NORMAL): number {
-    const subscribers = this.#topics.get(topic);
-    if (subscribers === undefined) return 0;
-    let n = 0;
-    for (const name of subscribers) if (name !== from && this.deliver(name, json, priority)) n++;
-    return n;
+    return this.#registry.publish(topic, json, from, priority);
   }
 
   /** The agents subscribed to a topic. */
   subscribersOf(topic: string): readonly string[] {
-    return this.#topics.get(topic) ?? [];
+    return this.#registry.subscribersOf(topic);
   }
 
   /** The agents that registered a capability. */
   providersOf(capability: string): readonly string[] {
-    return this.#capabilities.get(capability) ?? [];
+    return this.#registry.providersOf(capability);
   }
 
   /** Every capability at least one agent has registered, sorted. */
   capabilities(): string[] {
-    return [...this.#capabilities.keys()].sort();
+    return this.#registry.capabilities();
   }
 
   /**
@@ -457,7 +340,7 @@ export class AgentPool {
 
   /** The live workers hosting `name`, or all live workers. */
   #live(name: string | undefined): WorkerSlot[] {
-    if (name === undefined) return this.#workers.filter((w) => !w.dead);
+    if (name === undefined) return this.#threads.live();
     const rec = this.#agents.get(name);
     return rec !== undefined && rec.inWorker ? [this.#slotOf(rec)] : [];
   }
@@ -568,65 +451,23 @@ export class AgentPool {
       }
     }
     const slot = this.#slotOf(rec);
-    this.#ensureModule(slot, cached.hash);
+    this.#threads.ensureModule(slot, cached.hash);
     this.#flushDeliveries(slot);
     return new Promise<AgentInfo>((resolve, reject) => {
       this.#upgradeWaiters.set(name, { resolve, reject });
-      if (plan === undefined) {
-        this.#post(slot, { op: 'upgrade', name, hash: cached.hash, graceful: strategy === 'graceful' });
-        return;
-      }
-      rec.canary = { hash: cached.hash, plan, stage: -1, timer: undefined };
-      const { maxErrorRate, maxP99Ms, minSamples } = plan;
-      this.#post(slot, { op: 'canary_start', name, hash: cached.hash, percent: (plan.stages[0] as CanaryStage).percent, limits: { maxErrorRate, maxP99Ms, minSamples } });
+      if (plan === undefined) this.#post(slot, { op: 'upgrade', name, hash: cached.hash, graceful: strategy === 'graceful' });
+      else this.#canaries.begin(rec, cached.hash, plan);
     });
   }
 
   /** Ends a canary upgrade now, promoting the new version. */
   promoteCanary(name: string): void {
-    const rec = this.#requireCanary(name);
-    this.#post(this.#slotOf(rec), { op: 'canary_end', name, promote: true, reason: '' });
+    this.#canaries.end(this.#require(name), true, '');
   }
 
   /** Ends a canary upgrade now, rolling it back: the old version takes every message again. */
   rollbackCanary(name: string, reason = 'rolled back by the operator'): void {
-    const rec = this.#requireCanary(name);
-    this.#post(this.#slotOf(rec), { op: 'canary_end', name, promote: false, reason });
-  }
-
-  #requireCanary(name: string): AgentRecord {
-    const rec = this.#require(name);
-    if (rec.canary === undefined || !rec.inWorker) throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${name} has no canary upgrade in progress`, { agent: name });
-    return rec;
-  }
-
-  /** Enters stage `i` of the canary's plan; after the last one, promotes it. */
-  #canaryStage(rec: AgentRecord, run: CanaryRun, i: number): void {
-    if (rec.canary !== run || !rec.inWorker) return;
-    const slot = this.#slotOf(rec);
-    const stage = run.plan.stages[i];
-    if (stage === undefined) {
-      run.timer = undefined;
-      this.#post(slot, { op: 'canary_end', name: rec.name, promote: true, reason: '' });
-      return;
-    }
-    run.stage = i;
-    if (i > 0) this.#post(slot, { op: 'canary_percent', name: rec.name, percent: stage.percent });
-    this.#emit({ type: 'canary_step', name: rec.name, module: run.hash, percent: stage.percent });
-    run.timer = setTimeout(() => this.#canaryStage(rec, run, i + 1), stage.durationMs);
-    run.timer.unref();
-  }
-
-  /** The canary is gone without promotion: the upgrade is over, rolled back. */
-  #canaryRolledBack(rec: AgentRecord, reason: string): void {
-    const run = rec.canary;
-    if (run === undefined) return;
-    if (run.timer !== undefined) clearTimeout(run.timer);
-    rec.canary = undefined;
-    this.#emit({ type: 'canary_rolled_back', name: rec.name, module: run.hash, reason });
-    const w = this.#upgradeWaiters.get(rec.name);
-    this.#upgradeWaiters.delete(rec.name);
-    w?.reject(new CaxtonError('CAXTON_ERR_UPGRADE_ROLLED_BACK', `canary upgrade of ${rec.name} to ${run.hash.slice(0, 12)} rolled back: ${reason}`, { agent: rec.name, module: run.hash, reason }));
+    this.#canaries.end(this.#require(name), false, reason);
   }
 
   /** stopped or failed → loaded → running: starts the agent again from its module, with its state. */
@@ -656,7 +497,7 @@ export class AgentPool {
     const rec = this.#require(name);
     if (rec.state !== 'stopped' && rec.state !== 'failed') await this.stop(name, { graceful: false });
     this.#clearTimers(rec);
-    this.#unregisterCapabilities(name);
+    this.#registry.unregister(name);
     this.#agents.delete(name);
     this.#byKey.delete(rec.key);
   }
@@ -686,47 +527,16 @@ export class AgentPool {
    * protocol, message count, first and last activity. Idle ones (5 min) are forgotten.
    */
   async conversations(): Promise<ConversationInfo[]> {
-    const parts = (await this.#gather('conversations')) as ConversationInfo[];
-    const merged = new Map<string, ConversationInfo>();
-    for (const c of parts) {
-      const m = merged.get(c.id);
-      if (m === undefined) {
-        merged.set(c.id, c);
-        continue;
-      }
-      const later = c.lastActiveAt >= m.lastActiveAt ? c : m;
-      merged.set(c.id, {
-        id: c.id,
-        protocol: m.protocol ?? c.protocol,
-        participants: [...new Set([...m.participants, ...c.participants])],
-        messages: m.messages + c.messages,
-        startedAt: Math.min(m.startedAt, c.startedAt),
-        lastActiveAt: later.lastActiveAt,
-        lastPerformative: later.lastPerformative,
-      });
-    }
-    return [...merged.values()];
+    return mergeConversations((await this.#gather('conversations')) as ConversationInfo[]);
   }
 
   /** Sends a request to every live worker and collects the answers. */
   #gather(op: 'stats' | 'conversations'): Promise<unknown[]> {
-    const live = this.#workers.filter((w) => !w.dead);
+    const live = this.#threads.live();
     if (live.length === 0 || this.#closed) return Promise.resolve([]);
-    const reqId = this.#nextReq++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.#settleGather(reqId), GATHER_TIMEOUT_MS);
-      timer.unref();
-      this.#gathers.set(reqId, { left: live.length, acc: [], resolve, timer });
+    return this.#gathers.open(live.length, (reqId) => {
       for (const slot of live) this.#post(slot, { op, reqId });
     });
-  }
-
-  #settleGather(reqId: number): void {
-    const g = this.#gathers.get(reqId);
-    if (g === undefined) return;
-    this.#gathers.delete(reqId);
-    clearTimeout(g.timer);
-    g.resolve(g.acc);
   }
 
   /** Subscribes to pool events; returns the unsubscribe function. A throwing listener is isolated. */
@@ -742,17 +552,17 @@ export class AgentPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#watchTimer !== undefined) clearInterval(this.#watchTimer);
-    if (this.#loadTimer !== undefined) clearInterval(this.#loadTimer);
+    this.#threads.close();
+    this.#registry.close();
     for (const rec of this.#agents.values()) {
       this.#clearTimers(rec);
-      if (rec.canary?.timer !== undefined) clearTimeout(rec.canary.timer);
+      this.#canaries.cancel(rec);
     }
     const err = new CaxtonError('CAXTON_ERR_POOL_CLOSED', 'the agent pool was closed');
     for (const w of this.#spawnWaiters.values()) w.reject(err);
     for (const list of this.#stopWaiters.values()) for (const w of list) w.reject(err);
     for (const w of this.#upgradeWaiters.values()) w.reject(err);
-    for (const id of [...this.#gathers.keys()]) this.#settleGather(id);
+    this.#gathers.settleAll();
     this.#upgradeWaiters.clear();
     this.#spawnWaiters.clear();
     this.#stopWaiters.clear();
@@ -768,24 +578,6 @@ export class AgentPool {
   #accepting(name: string): boolean {
     const rec = this.#agents.get(name);
     return rec !== undefined && rec.inWorker && ACCEPTING.has(rec.state);
-  }
-
-  async #sampleLoad(): Promise<void> {
-    if (this.#closed) return;
-    for (const s of await this.stats()) this.#load.set(s.name, s.queued);
-  }
-
-  /** Takes an agent out of every capability and topic (it stopped, failed or was removed). */
-  #unregisterCapabilities(name: string): void {
-    for (const registry of [this.#capabilities, this.#topics]) {
-      for (const [key, list] of registry) {
-        const i = list.indexOf(name);
-        if (i < 0) continue;
-        list.splice(i, 1);
-        if (list.length === 0) registry.delete(key);
-      }
-    }
-    this.#load.delete(name);
   }
 
   #require(name: string): AgentRecord {
@@ -807,8 +599,7 @@ export class AgentPool {
 
   /** Puts a loaded agent on the least-loaded live worker and starts it there. */
   #place(rec: AgentRecord): Promise<AgentInfo> {
-    let slot: WorkerSlot | undefined;
-    for (const w of this.#workers) if (!w.dead && (slot === undefined || w.agents.size < slot.agents.size)) slot = w;
+    const slot = this.#threads.emptiest();
     if (slot === undefined) {
       this.#agents.delete(rec.name);
       this.#byKey.delete(rec.key);
@@ -858,7 +649,7 @@ export class AgentPool {
   /** Gives up on an agent: it is failed, its worker drops it, and the reason is kept for inspection. */
   #fail(rec: AgentRecord, reason: string): void {
     this.#clearTimers(rec);
-    this.#unregisterCapabilities(rec.name);
+    this.#registry.unregister(rec.name);
     this.#setState(rec, 'failed');
     rec.lastFault = { kind: rec.lastFault?.kind ?? 'trap', phase: rec.lastFault?.phase ?? 'message', message: reason, at: Date.now() };
     if (rec.inWorker) this.#post(this.#slotOf(rec), { op: 'stop', name: rec.name });
@@ -869,10 +660,10 @@ export class AgentPool {
   }
 
   #stopped(rec: AgentRecord, status: number, dropped: number): void {
-    this.#announcePlacement(rec.name, -1);
+    this.#threads.announce(rec.name, -1);
     this.#clearTimers(rec);
-    this.#canaryRolledBack(rec, 'the agent stopped');
-    this.#unregisterCapabilities(rec.name);
+    this.#canaries.rolledBack(rec, 'the agent stopped');
+    this.#registry.unregister(rec.name);
     rec.inWorker = false;
     const spawn = this.#spawnWaiters.get(rec.key);
     this.#spawnWaiters.delete(rec.key);
@@ -894,56 +685,19 @@ export class AgentPool {
 
   // ---- workers ----
 
-  #startWorker(slot: WorkerSlot): Promise<void> {
-    const watch = new SharedArrayBuffer(WATCH_SLOTS * 4);
-    const init: WorkerInit = {
-      workerIndex: slot.index,
-      databasePath: this.#opts.databasePath,
-      fuelPerCall: this.policy.fuelPerCall,
-      maxMessageBytes: this.#opts.maxMessageBytes,
-      mailboxCapacity: this.#opts.mailboxCapacity,
-      redeliverAfterMs: this.#opts.redeliverAfterMs,
-      watch,
-    };
-    const worker = newAgentWorker(init, `caxton-agents-${slot.index}`);
-    slot.worker = worker;
-    slot.slots = new Int32Array(watch);
-    slot.watch = new CallWatch(slot.slots, this.policy.maxCallMs);
-    slot.modules.clear();
-    worker.on('message', (msg: FromWorker) => this.#onWorkerMessage(slot, msg));
-    worker.on('error', (e) => this.#emit({ type: 'agent_log', name: `worker-${slot.index}`, level: 4, text: `worker error: ${e.message}` }));
-    worker.on('exit', (code) => {
-      if (this.#closed || slot.worker !== worker) return; // planned: closing, or already replaced
-      const now = performance.now();
-      slot.crashes = slot.crashes.filter((t) => now - t < WORKER_CRASH_WINDOW_MS);
-      slot.crashes.push(now);
-      if (slot.crashes.length > MAX_WORKER_CRASHES) this.#abandonWorker(slot, `worker exited with code ${code}`);
-      else this.#replaceWorker(slot, `worker exited with code ${code}`, undefined);
-    });
-    return new Promise((resolve, reject) => {
-      worker.once('online', () => resolve());
-      worker.once('error', reject);
-    });
-  }
-
   /**
-   * Starts a new worker in the slot and brings its agents back. `culprit` (an agent whose call
-   * overran) goes through crash supervision; the others are re-spawned at once.
+   * A new worker took the slot's place: its agents come back. `culprit` (an agent whose call overran)
+   * goes through crash supervision; the others are re-spawned at once.
    */
   #replaceWorker(slot: WorkerSlot, reason: string, culprit: AgentRecord | undefined): void {
-    const lost = Atomics.load(slot.slots, WATCH_QUEUED) + slot.pending.length / 3;
-    slot.pending = [];
-    slot.flushScheduled = false;
-    void this.#startWorker(slot).catch(() => {});
-    // Commands posted before 'online' are queued by Node and delivered in order.
-    this.#connectPeers(slot);
+    const lost = this.#threads.restart(slot);
     const names = [...slot.agents];
     for (const name of names) {
       const rec = this.#agents.get(name);
       if (rec === undefined) continue;
       rec.inWorker = false;
-      this.#announcePlacement(name, -1); // through this thread until it is back
-      this.#canaryRolledBack(rec, 'its worker was replaced');
+      this.#threads.announce(name, -1); // through this thread until it is back
+      this.#canaries.rolledBack(rec, 'its worker was replaced');
       if (rec.state === 'failed' || rec.state === 'stopped') {
         slot.agents.delete(name);
         continue;
@@ -968,76 +722,31 @@ export class AgentPool {
       const rec = this.#agents.get(name);
       if (rec === undefined) continue;
       rec.inWorker = false;
-      this.#announcePlacement(name, -1);
-      this.#canaryRolledBack(rec, 'its worker crashed');
+      this.#threads.announce(name, -1);
+      this.#canaries.rolledBack(rec, 'its worker crashed');
       this.#fail(rec, `its worker crashed ${slot.crashes.length} times in ${WORKER_CRASH_WINDOW_MS / 1000} s (${reason})`);
     }
     slot.agents.clear();
-    this.#emit({ type: 'worker_replaced', worker: slot.index, reason: `${reason}; crashed too often, not restarted`, agents: [], lostMessages: Atomics.load(slot.slots, WATCH_QUEUED) });
+    this.#emit({ type: 'worker_replaced', worker: slot.index, reason: `${reason}; crashed too often, not restarted`, agents: [], lostMessages: slot.queued });
   }
 
-  #checkWatchdogs(): void {
-    const now = performance.now();
-    for (const slot of this.#workers) {
-      if (slot.dead) continue;
-      const key = slot.watch.check(now);
-      if (key === undefined) continue;
-      slot.watch.reset();
-      const rec = this.#byKey.get(key);
-      const old = slot.worker;
-      // Replace first, so the 'exit' of the old worker is not taken for an unplanned crash.
-      this.#replaceWorker(slot, `watchdog: agent ${rec?.name ?? `#${key}`} overran ${this.policy.maxCallMs} ms`, rec);
-      void old.terminate();
-      if (rec !== undefined) {
-        this.#crashed(rec, { kind: 'timeout', phase: rec.state === 'loaded' ? 'start' : 'message', message: `call ran longer than ${this.policy.maxCallMs} ms; worker ${slot.index} terminated`, at: Date.now() });
-      }
+  /** The watchdog saw a call into agent `key` overrun: the worker is the only thing that can stop it. */
+  #overran(slot: WorkerSlot, key: number): void {
+    const rec = this.#byKey.get(key);
+    const old = slot.worker;
+    // Replace first, so the 'exit' of the old worker is not taken for an unplanned crash.
+    this.#replaceWorker(slot, `watchdog: agent ${rec?.name ?? `#${key}`} overran ${this.policy.maxCallMs} ms`, rec);
+    void old.terminate();
+    if (rec !== undefined) {
+      this.#crashed(rec, { kind: 'timeout', phase: rec.state === 'loaded' ? 'start' : 'message', message: `call ran longer than ${this.policy.maxCallMs} ms; worker ${slot.index} terminated`, at: Date.now() });
     }
-  }
-
-  /** Sends a compiled module to a worker once. */
-  #ensureModule(slot: WorkerSlot, hash: string): void {
-    if (slot.modules.has(hash)) return;
-    const cached = this.modules.get(hash);
-    if (cached === undefined) throw new Error(`module ${hash} vanished from the cache`);
-    this.#post(slot, { op: 'module', hash, module: cached.module });
-    slot.modules.add(hash);
-  }
-
-  /**
-   * Gives `slot`'s worker a direct channel to every other live worker (and them to it), so agents on
-   * different workers message each other without a hop through this thread. Channels to a replaced
-   * worker are replaced with it; what was in flight to the old one died with it.
-   */
-  #connectPeers(slot: WorkerSlot): void {
-    for (const other of this.#workers) {
-      if (other === slot || other.dead) continue;
-      const { port1, port2 } = new MessageChannel();
-      slot.worker.postMessage({ op: 'peer', worker: other.index, port: port1 } satisfies ToWorker, [port1]);
-      other.worker.postMessage({ op: 'peer', worker: slot.index, port: port2 } satisfies ToWorker, [port2]);
-    }
-    // The new worker learns where every agent lives (the others already know).
-    const all: (string | number)[] = [];
-    for (const rec of this.#agents.values()) if (rec.inWorker && rec.worker !== slot.index) all.push(rec.name, rec.worker);
-    if (all.length > 0) this.#post(slot, { op: 'placement', batch: all });
-  }
-
-  /** Tells every worker where an agent lives now (-1: nowhere); batched per microtask. */
-  #announcePlacement(name: string, worker: number): void {
-    this.#placements.push(name, worker);
-    if (this.#placements.length > 2) return;
-    queueMicrotask(() => {
-      const batch = this.#placements;
-      this.#placements = [];
-      if (this.#closed) return;
-      for (const w of this.#workers) if (!w.dead) this.#post(w, { op: 'placement', batch });
-    });
   }
 
   #sendSpawn(slot: WorkerSlot, rec: AgentRecord): void {
-    this.#ensureModule(slot, rec.hash);
+    this.#threads.ensureModule(slot, rec.hash);
     rec.inWorker = true;
     slot.agents.add(rec.name);
-    this.#announcePlacement(rec.name, slot.index);
+    this.#threads.announce(rec.name, slot.index);
     const hold = rec.resumeTo === 'ready' || rec.resumeTo === 'suspended';
     this.#post(slot, { op: 'spawn', key: rec.key, id: rec.id, name: rec.name, hash: rec.hash, config: rec.config, restarts: rec.restarts, hold });
   }
@@ -1121,44 +830,32 @@ export class AgentPool {
         const w = this.#upgradeWaiters.get(msg.name);
         this.#upgradeWaiters.delete(msg.name);
         if (rec === undefined) break;
-        if (rec.canary?.timer !== undefined) clearTimeout(rec.canary.timer);
-        rec.canary = undefined;
+        this.#canaries.finished(rec);
         const from = rec.hash;
         rec.hash = msg.hash;
         this.#emit({ type: 'agent_upgraded', name: rec.name, from, to: msg.hash });
         w?.resolve(info(rec));
         break;
       }
-      case 'capability': {
-        if (!this.#agents.has(msg.name)) break;
-        const list = this.#capabilities.get(msg.capability) ?? [];
-        if (!list.includes(msg.name)) list.push(msg.name);
-        this.#capabilities.set(msg.capability, list);
+      case 'capability':
+        if (this.#agents.has(msg.name)) this.#registry.addProvider(msg.capability, msg.name);
         break;
-      }
-      case 'topic': {
-        if (!this.#agents.has(msg.name)) break;
-        const list = this.#topics.get(msg.topic) ?? [];
-        const i = list.indexOf(msg.name);
-        if (msg.subscribed && i < 0) list.push(msg.name);
-        if (!msg.subscribed && i >= 0) list.splice(i, 1);
-        if (list.length > 0) this.#topics.set(msg.topic, list);
-        else this.#topics.delete(msg.topic);
+      case 'topic':
+        if (this.#agents.has(msg.name)) this.#registry.setSubscribed(msg.topic, msg.name, msg.subscribed);
         break;
-      }
       case 'canary_started': {
         const rec = this.#agents.get(msg.name);
-        if (rec?.canary !== undefined && rec.canary.hash === msg.hash) this.#canaryStage(rec, rec.canary, 0);
+        if (rec !== undefined) this.#canaries.started(rec, msg.hash);
         break;
       }
       case 'canary_ended': {
         const rec = this.#agents.get(msg.name);
-        if (rec?.canary !== undefined && rec.canary.hash === msg.hash) this.#canaryRolledBack(rec, msg.reason);
+        if (rec !== undefined) this.#canaries.ended(rec, msg.hash, msg.reason);
         break;
       }
       case 'upgrade_failed': {
         const rec = this.#agents.get(msg.name);
-        if (rec?.canary !== undefined && rec.canary.hash === msg.hash) rec.canary = undefined;
+        if (rec !== undefined) this.#canaries.failed(rec, msg.hash);
         const w = this.#upgradeWaiters.get(msg.name);
         this.#upgradeWaiters.delete(msg.name);
         w?.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `upgrade of ${msg.name} failed, the previous version keeps running: ${msg.kind} in ${msg.phase}: ${msg.message}`, { agent: msg.name, module: msg.hash }));
@@ -1179,13 +876,11 @@ export class AgentPool {
         break;
       }
       case 'conversations':
-      case 'stats': {
-        const g = this.#gathers.get(msg.reqId);
-        if (g === undefined) break;
-        g.acc.push(...(msg.op === 'stats' ? msg.agents : msg.conversations));
-        if (--g.left === 0) this.#settleGather(msg.reqId);
+        this.#gathers.answer(msg.reqId, msg.conversations);
         break;
-      }
+      case 'stats':
+        this.#gathers.answer(msg.reqId, msg.agents);
+        break;
     }
   }
 
@@ -1222,10 +917,10 @@ export class AgentPool {
         // Addressed to a capability or a topic: the only cases where the main thread reads the message.
         const { capability, topic } = addressOf(json);
         if (topic !== undefined) {
-          this.#forwarded += this.publish(topic, json, from, priority);
+          this.#forwarded += this.#registry.publish(topic, json, from, priority);
           continue;
         }
-        if (capability !== undefined && this.deliverToCapability(capability, json, priority) !== undefined) {
+        if (capability !== undefined && this.#registry.deliverToCapability(capability, json, priority) !== undefined) {
           this.#forwarded++;
           continue;
         }
@@ -1293,47 +988,6 @@ export class AgentPool {
   }
 
   #emit(e: PoolEvent): void {
-    for (const fn of this.#eventListeners) {
-      try {
-        fn(e);
-      } catch {
-        // A listener's failure must not stop the pool or the other listeners.
-      }
-    }
+    emitTo(this.#eventListeners, e);
   }
-}
-
-/** Whether a message asked for at-least-once delivery (a substring test first: most did not). */
-export function isReliable(json: string): boolean {
-  if (!json.includes('"at-least-once"')) return false;
-  try {
-    return (JSON.parse(json) as { delivery?: unknown }).delivery === 'at-least-once';
-  } catch {
-    return false;
-  }
-}
-
-function addressOf(json: string): { capability?: string; topic?: string } {
-  try {
-    const m = JSON.parse(json) as { capability?: unknown; topic?: unknown };
-    if (typeof m.topic === 'string') return { topic: m.topic };
-    if (typeof m.capability === 'string') return { capability: m.capability };
-  } catch {
-    // not JSON: no address
-  }
-  return {};
-}
-
-function info(rec: AgentRecord): AgentInfo {
-  const c = rec.canary;
-  const canary = c === undefined || c.stage < 0 ? undefined : { module: c.hash, percent: (c.plan.stages[c.stage] as CanaryStage).percent };
-  return { id: rec.id, name: rec.name, module: rec.hash, worker: rec.worker, state: rec.state, restarts: rec.restarts, lastFault: rec.lastFault, canary };
-}
-
-function subscribe<T extends unknown[]>(list: Listener<T>[], fn: Listener<T>): () => void {
-  list.push(fn);
-  return () => {
-    const i = list.indexOf(fn);
-    if (i >= 0) list.splice(i, 1);
-  };
 }

@@ -1,0 +1,53 @@
+/** What the main thread keeps per agent, and the read-only view of it that callers get. */
+import type { AgentState } from '../agents/lifecycle.js';
+import type { CrashHistory } from '../agents/restart-policy.js';
+import type { CallPhase, FaultKind } from './agent-instance.js';
+import { canaryShare, type CanaryRun } from './canary-runs.js';
+
+export interface AgentFaultInfo {
+  readonly kind: FaultKind | 'timeout';
+  readonly phase: CallPhase;
+  readonly message: string;
+  readonly at: number;
+}
+
+export interface AgentInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly module: string;
+  readonly worker: number;
+  readonly state: AgentState;
+  readonly restarts: number;
+  readonly lastFault: AgentFaultInfo | undefined;
+  /** A canary upgrade in progress: the new module and the share of messages it takes. */
+  readonly canary: { readonly module: string; readonly percent: number } | undefined;
+}
+
+export interface AgentRecord {
+  readonly key: number;
+  readonly id: string;
+  readonly name: string;
+  hash: string;
+  readonly config: string;
+  worker: number;
+  state: AgentState;
+  /** The state to return to once a crashed agent is back (running, suspended, ready or draining). */
+  resumeTo: AgentState;
+  /** Whether the agent currently exists in its worker (false after a stop, or a worker loss). */
+  inWorker: boolean;
+  restarts: number;
+  lastFault: AgentFaultInfo | undefined;
+  readonly crashes: CrashHistory;
+  restartTimer: NodeJS.Timeout | undefined;
+  drainTimer: NodeJS.Timeout | undefined;
+  /** A stop was asked for: a worker replacement or a crash must not bring the agent back. */
+  stopRequested: boolean;
+  canary: CanaryRun | undefined;
+}
+
+/** States in which the agent exists in its worker and messages may be queued for it. */
+export const ACCEPTING: ReadonlySet<AgentState> = new Set(['loaded', 'ready', 'running', 'suspended']);
+
+export function info(rec: AgentRecord): AgentInfo {
+  return { id: rec.id, name: rec.name, module: rec.hash, worker: rec.worker, state: rec.state, restarts: rec.restarts, lastFault: rec.lastFault, canary: canaryShare(rec.canary) };
+}

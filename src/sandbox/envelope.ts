@@ -1,0 +1,26 @@
+/**
+ * The few fields the main thread reads from a message's JSON. Agent-to-agent messages by name cross
+ * it unread; only these cases parse, and each first checks cheaply whether it has to.
+ */
+
+/** Whether a message asked for at-least-once delivery (a substring test first: most did not). */
+export function isReliable(json: string): boolean {
+  if (!json.includes('"at-least-once"')) return false;
+  try {
+    return (JSON.parse(json) as { delivery?: unknown }).delivery === 'at-least-once';
+  } catch {
+    return false;
+  }
+}
+
+/** Where a message without a receiver goes: a topic (checked first) or a capability. */
+export function addressOf(json: string): { capability?: string; topic?: string } {
+  try {
+    const m = JSON.parse(json) as { capability?: unknown; topic?: unknown };
+    if (typeof m.topic === 'string') return { topic: m.topic };
+    if (typeof m.capability === 'string') return { capability: m.capability };
+  } catch {
+    // not JSON: no address
+  }
+  return {};
+}
