@@ -807,8 +807,10 @@ export class AgentPool {
         }
         const fault = { kind: msg.kind, phase: msg.phase, message: msg.message, at: Date.now() };
         if (rec.restarts === 0 && msg.op === 'spawn_failed') {
-          // A first start that fails is the deployer's problem, reported at once: no retries.
+          // A first start that fails is the deployer's problem, reported at once: no retries. What
+          // agent_init registered before it failed goes with the agent.
           rec.lastFault = fault;
+          this.#registry.unregister(rec.name);
           this.#setState(rec, 'failed');
           this.#agents.delete(rec.name);
           this.#byKey.delete(rec.key);

@@ -6,6 +6,7 @@ import { AgentPool, type PoolOptions } from '../../src/sandbox/index.js';
 import { Client, spawnAgent } from '../helpers/agents.js';
 import { tempDir } from '../helpers/tmp.js';
 import { initiatorAgent } from '../helpers/wat-agents.js';
+import { wat } from '../helpers/wat.js';
 import { SqliteAgentStateStore } from '../../src/storage/index.js';
 
 async function withPool(opts: Partial<PoolOptions>, fn: (pool: AgentPool, dbPath: string) => Promise<void>): Promise<void> {
@@ -58,6 +59,25 @@ test('capabilities - least-loaded avoids the agent with a backlog', async () => 
     const chosen = [1, 2, 3, 4].map((i) => pool.deliverToCapability('arithmetic', ask(i)));
     assert.deepEqual(chosen, ['idle', 'idle', 'idle', 'idle'], 'idle stays below the backlog of 5');
     assert.equal(pool.deliverToCapability('arithmetic', ask(5)), 'idle', '4 < 5 still');
+  });
+});
+
+test('capabilities - an agent whose first start fails after registering leaves nothing behind', async () => {
+  await withPool({ workers: 1 }, async (pool) => {
+    const m = pool.admit(
+      await wat(`(module
+        (import "caxton" "capability_register" (func $reg (param i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 0) "arithmetic")
+        (func (export "caxton_abi_version") (result i32) i32.const 1)
+        (func (export "caxton_alloc") (param i32) (result i32) i32.const 8192)
+        (func (export "agent_init") (param i32 i32) (result i32) (drop (call $reg (i32.const 0) (i32.const 10))) unreachable)
+        (func (export "handle_message") (param i32 i32) (result i32) i32.const 0))`),
+    );
+    await assert.rejects(pool.spawn({ name: 'broken', module: m.hash }), { code: 'CAXTON_ERR_AGENT_START_FAILED' });
+    assert.deepEqual(pool.providersOf('arithmetic'), []);
+    assert.deepEqual(pool.capabilities(), [], 'the cluster caps tag must not advertise it');
+    assert.equal(pool.deliverToCapability('arithmetic', ask(1)), undefined);
   });
 });
 
