@@ -172,7 +172,6 @@ export class CaxtonNode {
     const journal = new MessageJournal();
     const logs = new AgentLogs();
     let cluster: Cluster | undefined;
-    const cpu = new CpuSampler();
     if (options.cluster !== undefined) {
       const c = options.cluster;
       const advertise = chooseAdvertiseAddress(c.bind, c.advertise);
@@ -213,7 +212,8 @@ export class CaxtonNode {
     });
     const node = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
     node.#cluster = cluster;
-    node.#cpu = cpu;
+    // Only the cluster's `cpu` tag reads it.
+    if (cluster !== undefined) node.#cpu = new CpuSampler();
     // Membership changes go to the log and the event stream (`caxton cluster watch`).
     cluster?.onEvent((ev) => {
       const m = ev.type === 'conflict' ? ev.other : ev.member;
