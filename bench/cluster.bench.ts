@@ -73,7 +73,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MsgpackReader, encodeValue, fromUtf8, type MsgpackValue } from '../src/cluster/wire/msgpack.js';
 import { WireError } from '../src/cluster/wire/errors.js';
 import type { Row } from './report.js';
-import { which } from '../test/unit/cluster/serf/serf-harness.js';
+import { which } from '../scripts/outside-tools.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const thisFile = fileURLToPath(import.meta.url);

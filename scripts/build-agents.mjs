@@ -9,8 +9,10 @@
 // Outputs newer than all of their inputs are skipped. Usage:
 //   node scripts/build-agents.mjs [--force] [--only name,name]
 // Environment:
-//   CAXTON_SKIP_C=1       skip the C agent when clang is not installed (otherwise that is an error)
 //   CAXTON_CLANG=path     the clang to use (default: the first of clang, clang-19, clang-16, clang-14)
+//   CI=true, CAXTON_REQUIRE_TOOLS=1
+//                         a missing clang or wasm-ld fails the build; otherwise the C agent is skipped
+//                         with one line naming the Debian packages (scripts/outside-tools.mjs)
 //   CAXTON_BUILD_JOBS=n   parallel AssemblyScript compilations (default: available CPUs)
 //
 // Plain Node ESM with no dependencies beyond assemblyscript and wabt (both devDependencies).
@@ -22,6 +24,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { findTool, missingToolLine, requiredToolError, toolsRequired } from './outside-tools.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -216,12 +219,9 @@ async function buildAssemblyScript(results) {
 // ---- C ------------------------------------------------------------------------------------------
 
 function findClang() {
-  const candidates = process.env.CAXTON_CLANG ? [process.env.CAXTON_CLANG] : ['clang', 'clang-19', 'clang-16', 'clang-14'];
-  for (const c of candidates) {
-    const r = spawnSync(c, ['--version'], { encoding: 'utf8' });
-    if (r.status === 0) return c;
-  }
-  return null;
+  const own = process.env.CAXTON_CLANG;
+  if (own) return spawnSync(own, ['--version'], { encoding: 'utf8' }).status === 0 ? own : null;
+  return findTool('clang') ?? null;
 }
 
 async function buildC(results) {
@@ -232,20 +232,13 @@ async function buildC(results) {
     results.push({ name: C_AGENT.name, out, status: 'up to date' });
     return;
   }
-  const skip = process.env.CAXTON_SKIP_C === '1';
   const clang = findClang();
-  const ld = spawnSync('wasm-ld', ['--version'], { encoding: 'utf8' }).status === 0;
-  if (!clang || !ld) {
-    const missing = [!clang && 'clang', !ld && 'wasm-ld (package lld)'].filter(Boolean).join(' and ');
-    if (skip) {
-      results.push({ name: C_AGENT.name, out, status: `skipped (CAXTON_SKIP_C=1; ${missing} not found)` });
-      return;
-    }
-    throw new BuildError(
-      `c-echo: ${missing} not found. The C example agent needs clang with the wasm32 target and lld.\n` +
-        `  Install them with:  apt-get install clang lld wasi-libc\n` +
-        `  (or point CAXTON_CLANG at a clang binary), or set CAXTON_SKIP_C=1 to build without the C agent.`,
-    );
+  const missing = [!clang && 'clang', !findTool('wasm-ld') && 'wasm-ld'].filter(Boolean);
+  if (missing.length > 0) {
+    // One line for the toolchain: clang's packages (clang lld wasi-libc) include wasm-ld's.
+    if (toolsRequired()) throw new BuildError(`c-echo: ${requiredToolError('clang', missing)}`);
+    results.push({ name: C_AGENT.name, out, status: `skipped: ${missingToolLine('clang', missing)}` });
+    return;
   }
   const t0 = performance.now();
   const tmp = `${out}.tmp-${process.pid}.wasm`;

@@ -6,10 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startServer, type RunningServer } from '../../helpers/server.js';
-import { SERF_LOCAL_FAILURE_BOUND_MS, encryptionVariants, freePort, sleep, startSerf, waitForMember, which } from '../../unit/cluster/serf/serf-harness.js';
+import { SERF_LOCAL_FAILURE_BOUND_MS, encryptionVariants, freePort, sleep, startSerf, waitForMember } from '../../unit/cluster/serf/serf-harness.js';
+import { outsideTool } from '../../helpers/outside-tools.js';
 import { until } from '../../helpers/until.js';
 
-const serfBin = which('serf');
+const serfTool = outsideTool('serf');
 const local = ['--set', 'coordination.cluster.profile=local'];
 
 
@@ -18,8 +19,8 @@ for (const enc of encryptionVariants()) {
   const host = enc.key === undefined ? '127.0.0.40' : '127.0.0.41';
   const keyArgs = enc.key === undefined ? [] : ['--set', `security.cluster.gossip.keys=${JSON.stringify([enc.key.toString('base64')])}`];
 
-  test(`cluster process - kill -9 of a Caxton server: serf marks it failed within the bound (${enc.label})`, { skip: serfBin === undefined ? 'serf is not installed' : false }, async (t) => {
-    const serf = await startSerf(t, serfBin as string, ['-profile=local', ...enc.serfArgs]);
+  test(`cluster process - kill -9 of a Caxton server: serf marks it failed within the bound (${enc.label})`, { skip: serfTool.skip }, async (t) => {
+    const serf = await startSerf(t, serfTool.path as string, ['-profile=local', ...enc.serfArgs]);
     const s = await startServer({ args: ['--join', `127.0.0.1:${serf.addr.port}`, '--bind-addr', `${host}:${serf.addr.port}`, '--node-id', 'killed', ...local, ...keyArgs] });
     try {
       assert.equal((await waitForMember(serf, 'killed', 'alive', 10_000))?.status, 'alive', s.logs().slice(-2000));

@@ -7,10 +7,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Cluster, type ClusterMember } from '../../../src/cluster/cluster.js';
-import { SERF_LOCAL_FAILURE_BOUND_MS, encryptionVariants, freePort, serfCli, sleep, startSerf, waitForMember, which } from '../../unit/cluster/serf/serf-harness.js';
+import { SERF_LOCAL_FAILURE_BOUND_MS, encryptionVariants, freePort, serfCli, sleep, startSerf, waitForMember } from '../../unit/cluster/serf/serf-harness.js';
+import { outsideTool } from '../../helpers/outside-tools.js';
 import { until } from '../../helpers/until.js';
 
-const serfBin = which('serf');
+const { path: serfBin, skip } = outsideTool('serf');
 // Local-profile timings, shortened further: failures are seen in about a second.
 const fast = { probeIntervalMs: 200, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 3, pushPullIntervalMs: 2000, reconnectIntervalMs: 500 } as const;
 
@@ -29,7 +30,7 @@ for (const enc of encryptionVariants()) {
   const host = (plain: number): string => `127.0.0.${enc.key === undefined ? plain : 200 + plain}`;
   const keys = enc.keys === undefined ? {} : { keys: enc.keys };
 
-  test(`cluster - a Caxton node joins serf: serf lists it alive with its tags, Caxton sees serf with its tags (${enc.label})`, { skip: serfBin === undefined ? 'serf is not installed (apt-get install serf)' : false }, async (t) => {
+  test(`cluster - a Caxton node joins serf: serf lists it alive with its tags, Caxton sees serf with its tags (${enc.label})`, { skip }, async (t) => {
     const serf = await startSerf(t, serfBin as string, ['-profile=local', ...enc.serfArgs]);
     const c = await startCaxton(t, 'caxton-1', host(2), serf.addr.port, keys);
     assert.equal(await c.join([serf.addr]), 1);
@@ -41,7 +42,7 @@ for (const enc of encryptionVariants()) {
     assert.equal(s1.tags['role'], 'anchor');
   });
 
-  test(`cluster - serf joins a Caxton node; a graceful serf leave is seen as left (${enc.label})`, { skip: serfBin === undefined ? 'serf is not installed' : false }, async (t) => {
+  test(`cluster - serf joins a Caxton node; a graceful serf leave is seen as left (${enc.label})`, { skip }, async (t) => {
     const port = await freePort(host(3));
     const c = await startCaxton(t, 'caxton-1', host(3), port, keys);
     const serf = await startSerf(t, serfBin as string, ['-profile=local', `-join=${host(3)}:${port}`, ...enc.serfArgs]);
@@ -52,7 +53,7 @@ for (const enc of encryptionVariants()) {
     await until('serf seen as left', () => status(c, 's1') === 'left');
   });
 
-  test(`cluster - serf marks a stopped Caxton node failed within the bound (${enc.label})`, { skip: serfBin === undefined ? 'serf is not installed' : false }, async (t) => {
+  test(`cluster - serf marks a stopped Caxton node failed within the bound (${enc.label})`, { skip }, async (t) => {
     const serf = await startSerf(t, serfBin as string, ['-profile=local', ...enc.serfArgs]);
     const c = await Cluster.start({ name: 'caxton-gone', bind: { host: host(4), port: serf.addr.port }, profile: 'local', tags: { role: 'caxton' }, ...keys });
     t.after(() => c.shutdown()); // a no-op once stopped below; covers a failure before that
@@ -70,7 +71,7 @@ for (const enc of encryptionVariants()) {
   });
 }
 
-test('cluster - encrypted: Caxton and serf share a key; serf keys rotation is followed', { skip: serfBin === undefined ? 'serf is not installed' : false }, async (t) => {
+test('cluster - encrypted: Caxton and serf share a key; serf keys rotation is followed', { skip }, async (t) => {
   const key = randomBytes(32);
   const serf = await startSerf(t, serfBin as string, ['-profile=local', `-encrypt=${key.toString('base64')}`]);
   const c = await startCaxton(t, 'caxton-enc', '127.0.0.5', serf.addr.port, { keys: [key] });

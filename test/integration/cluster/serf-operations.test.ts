@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Cluster } from '../../../src/cluster/cluster.js';
 import { keyResponseProblem } from '../../../src/cluster/serf/key-manager.js';
-import { freePort, serfCli, startSerf, waitForMember, which, type Agent } from '../../unit/cluster/serf/serf-harness.js';
+import { freePort, serfCli, startSerf, waitForMember, type Agent } from '../../unit/cluster/serf/serf-harness.js';
+import { outsideTool } from '../../helpers/outside-tools.js';
 import { until } from '../../helpers/until.js';
 
-const serfBin = which('serf');
-const skip = serfBin === undefined ? 'serf is not installed (apt-get install serf)' : false;
+const { path: serfBin, skip } = outsideTool('serf');
 // Key operations end as soon as every member answered; the long timeout only matters on a loaded machine.
 const wait = { timeoutMs: 10_000 } as const;
 const fast = { probeIntervalMs: 200, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 3, pushPullIntervalMs: 2000, reconnectIntervalMs: 300 } as const;

@@ -6,8 +6,6 @@
 import type { TestContext } from 'node:test';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import net from 'node:net';
 import {
   Keyring,
@@ -27,19 +25,6 @@ import { NetTransport } from '../../../../src/cluster/transport/net-transport.js
 import type { Address, Stream } from '../../../../src/cluster/transport/transport.js';
 import { SerfDelegate, type SerfDelegateOptions, ipFromBytes } from '../../../../src/cluster/serf/index.js';
 import type { Member } from '../../../../src/cluster/membership/delegate.js';
-
-export function which(cmd: string): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    const p = join(dir, cmd);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

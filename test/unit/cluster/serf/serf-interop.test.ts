@@ -16,10 +16,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Keyring, MessageType } from '../../../../src/cluster/wire/index.js';
 import { SerfMessageType, decodeSerfMessage, encodeSerfMessage, type SerfIntent, type SerfKeyChange, type SerfUserEvent } from '../../../../src/cluster/serf/index.js';
-import { TestNode, encryptionVariants, serfCli, sleep, startSerf, waitForMember, which } from './serf-harness.js';
+import { TestNode, encryptionVariants, serfCli, sleep, startSerf, waitForMember } from './serf-harness.js';
+import { outsideTool } from '../../../helpers/outside-tools.js';
 
-const SERF = which('serf');
-const SKIP = SERF === undefined ? 'serf is not on PATH (apt-get install serf): optional interop test' : false;
+const { path: SERF, skip: SKIP } = outsideTool('serf');
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** Waits until `pred` holds (polling) or `ms` pass. */

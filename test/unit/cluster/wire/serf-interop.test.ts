@@ -30,9 +30,9 @@ import {
   type StreamFrame,
 } from '../../../../src/cluster/wire/index.js';
 import { toHex } from './helpers.js';
-import { which } from '../serf/serf-harness.js';
+import { outsideTool } from '../../../helpers/outside-tools.js';
 
-const SERF = which('serf');
+const { path: SERF, skip: SKIP } = outsideTool('serf');
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -196,12 +196,8 @@ function members(bin: string, agent: Agent): Promise<{ name: string; status: str
 
 const ackFor = (seq: number) => (p: DecodedPacket): boolean => p.messages.some((m) => m.type === MessageType.AckResp && m.body.SeqNo === seq);
 
-test('serf interop - UDP ping, TCP join, membership (plaintext)', { timeout: 60_000 }, async (t) => {
-  if (SERF === undefined) {
-    t.skip('serf is not on PATH (apt-get install serf) — optional interop test');
-    return;
-  }
-  const agent = await startSerf(t, SERF, []);
+test('serf interop - UDP ping, TCP join, membership (plaintext)', { skip: SKIP, timeout: 60_000 }, async (t) => {
+  const agent = await startSerf(t, SERF as string, []);
   const probe = new Probe();
   await probe.start(t);
 
@@ -227,21 +223,17 @@ test('serf interop - UDP ping, TCP join, membership (plaintext)', { timeout: 60_
 
   let seen: { name: string; status: string; tags: Record<string, string> } | undefined;
   for (let i = 0; i < 30 && seen?.status !== 'alive'; i++) {
-    seen = (await members(SERF, agent)).find((m) => m.name === 'ts1');
+    seen = (await members(SERF as string, agent)).find((m) => m.name === 'ts1');
     if (seen?.status !== 'alive') await sleep(200);
   }
   assert.equal(seen?.status, 'alive', `serf members:\n${agent.log()}`);
   assert.equal(seen?.tags['role'], 'ts-probe');
 });
 
-test('serf interop - with -encrypt (AES-256-GCM)', { timeout: 60_000 }, async (t) => {
-  if (SERF === undefined) {
-    t.skip('serf is not on PATH (apt-get install serf) — optional interop test');
-    return;
-  }
+test('serf interop - with -encrypt (AES-256-GCM)', { skip: SKIP, timeout: 60_000 }, async (t) => {
   const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff);
   const keyring = new Keyring([], key);
-  const agent = await startSerf(t, SERF, [`-encrypt=${Buffer.from(key).toString('base64')}`]);
+  const agent = await startSerf(t, SERF as string, [`-encrypt=${Buffer.from(key).toString('base64')}`]);
   const probe = new Probe(keyring);
   await probe.start(t);
 
