@@ -199,14 +199,16 @@ function doneFrom(pool: AgentPool, names: string[], ms: number): Promise<void> {
       off();
       reject(new Error(`timed out after ${ms} ms waiting for ${[...left].join(', ')}`));
     }, ms);
-    const off = pool.onExternal((from, to) => {
-      if (to !== SINK) return;
-      left.delete(from);
-      if (left.size === 0) {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
+    const off = pool.addEndpoint({
+      accepts: (to) => to === SINK,
+      deliver: (from) => {
+        left.delete(from);
+        if (left.size === 0) {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      },
     });
   });
 }
@@ -411,13 +413,15 @@ async function contractNet(rows: Row[], dataDir: string, bidders: number, rounds
     for (let i = 0; i < bidders; i++) names.push(`bidder-${i}`);
     await Promise.all(names.map((name) => pool.spawn({ name, module: bid.hash })));
     let waiting: { rw: string; resolve: (json: string) => void } | undefined;
-    pool.onExternal((_from, to, json) => {
-      if (to !== 'bench-client' || waiting === undefined) return;
-      const w = waiting;
-      if (json.includes(`"in_reply_to":${JSON.stringify(w.rw)}`)) {
-        waiting = undefined;
-        w.resolve(json);
-      }
+    pool.addEndpoint({
+      accepts: (to) => to === 'bench-client',
+      deliver: (_from, _to, json) => {
+        const w = waiting;
+        if (w !== undefined && json.includes(`"in_reply_to":${JSON.stringify(w.rw)}`)) {
+          waiting = undefined;
+          w.resolve(json);
+        }
+      },
     });
     const once = (i: number): Promise<string> =>
       new Promise((resolve, reject) => {

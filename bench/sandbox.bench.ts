@@ -106,7 +106,7 @@ async function roundTrip(rows: Row[], dataDir: string): Promise<void> {
     await pool.spawn({ name: 'echo', module: m.hash });
     const msg = JSON.stringify({ performative: 'request', sender: 'bench', receiver: 'echo', conversation_id: 'c1', reply_with: 'r1', content: 'x'.repeat(120) });
     let resolve: () => void = () => {};
-    pool.onExternal(() => resolve());
+    pool.addEndpoint({ accepts: (to) => to === 'bench', deliver: () => resolve() });
     pool.onEvent((e) => {
       if (e.type === 'undeliverable') throw new Error(`benchmark lost a message: ${e.reason}`);
     });

@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { AgentPool, isReliable, type PoolEvent, type SandboxPolicy } from './sandbox/index.js';
+import { AgentPool, reliableIdOf, type PoolEvent, type SandboxPolicy } from './sandbox/index.js';
 import type { CapabilityStrategy } from './sandbox/pool.js';
 import type { RestartPolicy } from './agents/restart-policy.js';
 import { ApiKeyStore, DeadLetterStore, DeploymentStore, openDatabase, OutboxStore, SqliteAgentStateStore, type SqliteDatabase, type Synchronous } from './storage/index.js';
@@ -361,11 +361,17 @@ export class CaxtonNode {
 
   #onPoolEvent(e: PoolEvent): void {
     switch (e.type) {
-      case 'undeliverable':
-        // At-least-once messages stay in the outbox; the relay dead-letters them if it gives up.
-        if (!isReliable(e.json)) this.deadLetters.record(e.to, e.json, e.reason);
+      case 'undeliverable': {
+        // A kept (at-least-once) message stays in the outbox; the relay dead-letters it if it gives up.
+        // A final one is a dead letter now, and leaves the outbox if it was there.
+        if (!e.kept) {
+          this.deadLetters.record(e.to, e.json, e.reason);
+          const id = reliableIdOf(e.json);
+          if (id !== undefined) this.outbox.ack(id);
+        }
         this.journal.recordMessage('undeliverable', e.json, e.reason);
         break;
+      }
       case 'agent_log':
         this.logs.add(e.name, e.level, e.text, e.conversationId);
         break;

@@ -13,6 +13,17 @@ export function isReliable(json: string): boolean {
   }
 }
 
+/** The message_id of an at-least-once message, or undefined (a substring test first: most are not). */
+export function reliableIdOf(json: string): string | undefined {
+  if (!json.includes('"at-least-once"')) return undefined;
+  try {
+    const m = JSON.parse(json) as { delivery?: unknown; message_id?: unknown };
+    return m.delivery === 'at-least-once' && typeof m.message_id === 'string' ? m.message_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Where a message without a receiver goes: a topic (checked first) or a capability. */
 export function addressOf(json: string): { capability?: string; topic?: string } {
   try {

@@ -13,7 +13,11 @@ export type PoolEvent =
   | { readonly type: 'canary_rolled_back'; readonly name: string; readonly module: string; readonly reason: string }
   | { readonly type: 'agent_log'; readonly name: string; readonly level: number; readonly text: string; readonly conversationId?: string; readonly traceparent?: string }
   | { readonly type: 'worker_replaced'; readonly worker: number; readonly reason: string; readonly agents: readonly string[]; readonly lostMessages: number }
-  | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string };
+  /**
+   * A message that reached nobody. `kept`: it is at-least-once and stays in the outbox, which delivers
+   * it again later; otherwise it is final (the node dead-letters it, and drops it from the outbox).
+   */
+  | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string; readonly kept: boolean };
 
 export type Listener<T extends unknown[]> = (...args: T) => void;
 

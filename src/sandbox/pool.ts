@@ -4,8 +4,9 @@
  * (restart with exponential back-off, give up after too many), and watches for calls that overrun
  * their wall-clock limit.
  *
- * The pool routes only between its own agents. A message for a name it does not host goes to the
- * `onExternal` handlers (the router, the API's reply waiters), or is reported as undeliverable.
+ * The pool routes only between its own agents. A message for a name it does not host goes through the
+ * directory to another node, or to the external endpoint that takes the name (the API's callers);
+ * a name nobody takes is reported as undeliverable and its sender gets a `failure` (#refuseByName).
  *
  * This file is the facade and the per-message path (deliver, routing, batching); the parts with a job
  * of their own live beside it: workers.ts (threads, peers, placement, watchdog), registry.ts
@@ -24,7 +25,7 @@ import { NORMAL, type PriorityLevel } from './worker/mailbox.js';
 import type { ConversationInfo } from './worker/conversations.js';
 import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
 import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from '../messaging/system-messages.js';
-import type { Directory } from '../messaging/directory.js';
+import type { Directory, ExternalEndpoint } from '../messaging/directory.js';
 import { canaryPlan, type CanaryPlan } from '../agents/canary-plan.js';
 import { ACCEPTING, info, type AgentFaultInfo, type AgentInfo, type AgentRecord } from './agent-record.js';
 import { CanaryRuns } from './canary-runs.js';
@@ -35,7 +36,8 @@ import { Registry, type CapabilityStrategy } from './registry.js';
 import { WORKER_CRASH_WINDOW_MS, Workers, type WorkerConfig, type WorkerSlot } from './workers.js';
 
 export type { AgentFaultInfo, AgentInfo } from './agent-record.js';
-export { isReliable } from './envelope.js';
+export type { ExternalEndpoint } from '../messaging/directory.js';
+export { isReliable, reliableIdOf } from './envelope.js';
 export type { PoolEvent } from './events.js';
 export type { CapabilityStrategy } from './registry.js';
 
@@ -123,7 +125,7 @@ export class AgentPool {
   readonly #stopWaiters = new Map<string, Waiter<number>[]>();
   readonly #upgradeWaiters = new Map<string, Waiter<AgentInfo>>();
   readonly #eventListeners: Listener<[PoolEvent]>[] = [];
-  readonly #externalListeners: Listener<[string, string, string]>[] = [];
+  readonly #endpoints: ExternalEndpoint[] = [];
   #nextKey = 1;
   #forwarded = 0;
   #closed = false;
@@ -544,9 +546,17 @@ export class AgentPool {
     return subscribe(this.#eventListeners, fn);
   }
 
-  /** Receives messages whose receiver is not an agent of this pool: (from, to, json). */
-  onExternal(fn: Listener<[string, string, string]>): () => void {
-    return subscribe(this.#externalListeners, fn);
+  /**
+   * Adds a receiver outside the agents (src/messaging/directory.ts): messages by name that no agent
+   * of this node and no other node takes go to the first endpoint that accepts the name. Returns the
+   * function that removes it again.
+   */
+  addEndpoint(ep: ExternalEndpoint): () => void {
+    this.#endpoints.push(ep);
+    return () => {
+      const i = this.#endpoints.indexOf(ep);
+      if (i >= 0) this.#endpoints.splice(i, 1);
+    };
   }
 
   async close(): Promise<void> {
@@ -865,11 +875,11 @@ export class AgentPool {
       }
       case 'undeliverable': {
         // Sent straight from another worker that had not yet heard the agent moved: route it again,
-        // unless the refusing worker is the one the agent is placed on (that would loop).
+        // at its own priority, unless the refusing worker is the one the agent is placed on (that
+        // would loop).
         const rec = msg.refusal === 'no_agent' ? this.#agents.get(msg.to) : undefined;
-        if (rec !== undefined && rec.worker !== slot.index && this.deliver(msg.to, msg.json)) break;
-        this.#emit({ type: 'undeliverable', from: '', to: msg.to, reason: msg.reason, json: msg.json });
-        this.#answerFailure(msg.json, REFUSAL_ERRORS[msg.refusal], msg.reason);
+        if (rec !== undefined && rec.worker !== slot.index && this.deliver(msg.to, msg.json, msg.priority)) break;
+        this.#undeliverable('', msg.to, msg.json, REFUSAL_ERRORS[msg.refusal], msg.reason);
         break;
       }
       case 'stopped': {
@@ -928,62 +938,59 @@ export class AgentPool {
         }
         const link = capability === undefined ? undefined : this.#directory?.linkForCapability(capability);
         if (link !== undefined && link.deliver('', json, priority)) continue;
-        const reason = `no agent provides capability ${JSON.stringify(capability)}`;
-        this.#emit({ type: 'undeliverable', from, to, reason, json });
-        this.#answerFailure(json, SystemError.noRoute, reason);
+        this.#undeliverable(from, to, json, SystemError.noRoute, `no agent provides capability ${JSON.stringify(capability)}`);
         continue;
       }
-      if (this.deliver(to, json, priority)) {
-        this.#forwarded++;
-        continue;
-      }
-      if (!this.#agents.has(to) && this.#routeElsewhere(from, to, json, priority)) continue;
-      const rec = this.#agents.get(to);
-      const reason = rec === undefined ? `no agent named ${to}` : `agent ${to} is ${rec.state}`;
-      this.#emit({ type: 'undeliverable', from, to, reason, json });
-      this.#answerFailure(json, rec === undefined ? SystemError.noSuchAgent : SystemError.agentUnavailable, reason);
+      const where = this.route(to, json, priority, from);
+      if (where === 'local') this.#forwarded++;
+      else if (where === undefined) this.#refuseByName(from, to, json);
     }
   }
 
   /**
-   * Routes a message from outside the agents (the API, a cluster link) by name: to a local agent, else
-   * through the directory to the node hosting it, else to the external listeners. Returns where it
-   * went, or undefined when nobody could take it (the caller answers the sender).
+   * Routes a message by name, from an agent, the API or a cluster link: to a local agent, else through
+   * the directory to the node hosting it, else to the external endpoint that takes the name (an API
+   * caller). Returns where it went, or undefined when nobody took it: an agent of ours that takes no
+   * messages now, or a name that exists nowhere (the caller decides how to answer the sender; agents'
+   * messages get #refuseByName).
    */
   route(to: string, json: string, priority: PriorityLevel = NORMAL, from = ''): 'local' | 'remote' | 'external' | undefined {
     if (this.deliver(to, json, priority)) return 'local';
     if (this.#agents.has(to)) return undefined; // ours, but taking no messages
     const link = this.#directory?.linkFor(to);
     if (link !== undefined && link.deliver(to, json, priority)) return 'remote';
-    if (this.#externalListeners.length === 0) return undefined;
-    this.#toExternal(from, to, json);
-    return 'external';
-  }
-
-  /** Not a local agent: a remote node through the directory, or the external listeners. */
-  #routeElsewhere(from: string, to: string, json: string, priority: PriorityLevel): boolean {
-    const link = this.#directory?.linkFor(to);
-    if (link !== undefined && link.deliver(to, json, priority)) return true;
-    if (this.#externalListeners.length === 0) return false;
-    this.#toExternal(from, to, json);
-    return true;
-  }
-
-  #toExternal(from: string, to: string, json: string): void {
-    for (const fn of this.#externalListeners) {
+    for (const ep of this.#endpoints) {
+      if (!ep.accepts(to)) continue;
       try {
-        fn(from, to, json);
+        ep.deliver(from, to, json);
       } catch (e) {
-        this.#emit({ type: 'agent_log', name: from, level: 4, text: `external handler failed: ${(e as Error).message}` });
+        this.#emit({ type: 'agent_log', name: from, level: 4, text: `the endpoint for ${to} failed to take a message: ${(e as Error).message}` });
       }
+      return 'external';
     }
+    return undefined;
   }
 
-  /** Tells the sender of an undeliverable message why, with a system `failure` (never silently). */
-  #answerFailure(json: string, code: SystemErrorCode, reason: string): void {
-    // An at-least-once message stays in the outbox and is retried; the sender hears only if it ends
-    // as a dead letter.
-    if (isReliable(json)) return;
+  /**
+   * The one place where a message by name that nobody took is answered: an agent of ours that takes no
+   * messages now (agent_unavailable), or a name that exists nowhere (no_such_agent).
+   */
+  #refuseByName(from: string, to: string, json: string): void {
+    const rec = this.#agents.get(to);
+    if (rec === undefined) this.#undeliverable(from, to, json, SystemError.noSuchAgent, `no agent named ${to} exists on this node or in its cluster`);
+    else this.#undeliverable(from, to, json, SystemError.agentUnavailable, `agent ${to} is ${rec.state} and takes no messages`);
+  }
+
+  /**
+   * Reports a message that reached nobody (the node counts it, journals it, dead-letters it when final)
+   * and tells its sender why with a system `failure`, never silently. An at-least-once message is kept
+   * in the outbox for redelivery, and its sender hears nothing yet, unless its receiver exists nowhere:
+   * then retrying cannot help, and it is final like any other.
+   */
+  #undeliverable(from: string, to: string, json: string, code: SystemErrorCode, reason: string): void {
+    const kept = code !== SystemError.noSuchAgent && isReliable(json);
+    this.#emit({ type: 'undeliverable', from, to, reason, json, kept });
+    if (kept) return;
     const reply = systemFailure(json, code, reason);
     // Nobody to tell (the sender is gone) ends it here: answering further could only loop.
     if (reply !== undefined) this.route(reply.to, reply.json, NORMAL, SYSTEM_SENDER);

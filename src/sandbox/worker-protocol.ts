@@ -6,6 +6,7 @@
 import type { FaultKind, CallPhase } from './agent-instance.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { ConversationInfo } from './worker/conversations.js';
+import type { PriorityLevel } from './worker/mailbox.js';
 
 /** Passed as workerData. */
 export interface WorkerInit {
@@ -138,7 +139,7 @@ export type FromWorker =
   /** Flat [agent, level, text, conversation id or '', traceparent or '', ...]. Levels as in the ABI. */
   | { readonly op: 'log'; readonly batch: (string | number)[] }
   /** A delivery from the main thread that could not be queued, and why. */
-  | { readonly op: 'undeliverable'; readonly to: string; readonly json: string; readonly reason: string; readonly refusal: RefusalCode }
+  | { readonly op: 'undeliverable'; readonly to: string; readonly json: string; readonly priority: PriorityLevel; readonly reason: string; readonly refusal: RefusalCode }
   | { readonly op: 'stopped'; readonly name: string; readonly status: number; readonly dropped: number }
   | { readonly op: 'upgraded'; readonly name: string; readonly hash: string }
   /** The agent registered a capability (it does so in agent_init, so this repeats after restarts). */

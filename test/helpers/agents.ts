@@ -46,11 +46,13 @@ export class Client {
     readonly pool: AgentPool,
     readonly name = 'client',
   ) {
-    this.#off = pool.onExternal((_from, to, json) => {
-      if (to !== this.name) return;
-      const m = JSON.parse(json) as Msg;
-      this.inbox.push(m);
-      this.#waiters = this.#waiters.filter((w) => (w.pred(m) ? (w.resolve(m), false) : true));
+    this.#off = pool.addEndpoint({
+      accepts: (to) => to === this.name,
+      deliver: (_from, _to, json) => {
+        const m = JSON.parse(json) as Msg;
+        this.inbox.push(m);
+        this.#waiters = this.#waiters.filter((w) => (w.pred(m) ? (w.resolve(m), false) : true));
+      },
     });
   }
 

@@ -25,7 +25,7 @@ function lastOf(store: SqliteAgentStateStore, agent: string): Record<string, unk
   return v === undefined ? undefined : (JSON.parse(new TextDecoder().decode(v)) as Record<string, unknown>);
 }
 
-test('at-least-once - a message for an agent that does not exist yet waits in the outbox and arrives once it does', async () => {
+test('at-least-once - a message for a name that exists nowhere is a dead letter at once, its sender hears no_such_agent, and a replay delivers it once the agent exists', async () => {
   const dir = tempDir();
   const node = await CaxtonNode.start({ dataDir: dir.path, nodeId: 't', logger: quiet, workers: 1, relay });
   const store = new SqliteAgentStateStore(node.databasePath);
@@ -34,13 +34,17 @@ test('at-least-once - a message for an agent that does not exist yet waits in th
     const a = node.pool.admit(await initiatorAgent(JSON.stringify({ performative: 'inform', receiver: 'later', content: 'kept', delivery: 'at-least-once', message_id: 'm-1' })));
     await node.pool.spawn({ name: 'a', module: a.hash });
     node.pool.deliver('a', JSON.stringify({ performative: 'request', sender: 'client', receiver: 'a', content: 'go' }));
-    await until(() => outbox.count() === 1, 'the outbox row');
-    await new Promise((r) => setTimeout(r, 300)); // a few redeliveries into the void
-    assert.equal(node.deadLetters.count(), 0, 'not a dead letter while the relay still tries');
-    assert.equal(lastOf(store, 'a')?.['performative'], 'request', 'no system failure for a message still being retried');
+    // Retrying cannot help a name that no node knows: it is final, like an at-most-once message.
+    await until(() => node.deadLetters.count() === 1, 'the dead letter');
+    const failure = lastOf(store, 'a');
+    assert.equal(failure?.['performative'], 'failure');
+    assert.equal((failure?.['content'] as { error?: string }).error, 'no_such_agent');
+    assert.equal(outbox.count(), 0, 'it left the outbox with its letter');
 
     const sink = node.pool.admit(await sinkAgent());
     await node.pool.spawn({ name: 'later', module: sink.hash });
+    const [letter] = node.deadLetters.list();
+    assert.equal(node.deadLetters.replay(letter!.id).delivered, true);
     await until(() => lastOf(store, 'later') !== undefined, 'the delivery');
     assert.equal(lastOf(store, 'later')!['content'], 'kept');
     await until(() => outbox.count() === 0, 'the acknowledgement');

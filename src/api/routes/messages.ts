@@ -8,6 +8,7 @@ import { SYSTEM_SENDER } from '../../messaging/system-messages.js';
 import { priorityLevel, type PriorityLevel } from '../../sandbox/worker/mailbox.js';
 import type { ApiContext } from '../context.js';
 import { ReplyWaiters } from '../reply-waiters.js';
+import { ApiSenders } from '../api-senders.js';
 
 /** Who the API sends as when the caller does not say. */
 export const API_SENDER = 'api';
@@ -30,10 +31,15 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const waiters = new ReplyWaiters();
-  // Messages agents send to names outside the pool (API callers): replies, journalled either way.
-  ctx.pool.onExternal((_from, _to, json) => {
-    waiters.offer(json);
-    ctx.journal.recordMessage('reply', json);
+  const senders = new ApiSenders(API_SENDER);
+  // Messages agents send to the names the API sent as: replies, journalled whether or not a caller
+  // still waits for them. Any other name that is no agent is refused by the pool (no_such_agent).
+  ctx.pool.addEndpoint({
+    accepts: (name) => senders.has(name),
+    deliver: (_from, _to, json) => {
+      waiters.offer(json);
+      ctx.journal.recordMessage('reply', json);
+    },
   });
 
   app.post<{ Querystring: Static<typeof SendQuery> }>(
@@ -54,6 +60,7 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
       const wait = req.query.wait_reply === true;
       if (wait) raw['reply_with'] ??= `api-${randomUUID()}`;
       const msg = validateMessage(raw, { maxBytes: ctx.maxMessageBytes, complete: true });
+      senders.remember(msg.sender);
       const json = JSON.stringify(msg);
       const t0 = performance.now();
       const waiting = wait ? waiters.wait(msg.reply_with as string, req.query.timeout_ms ?? 30_000) : undefined;

@@ -26,6 +26,7 @@ import { ConversationTable } from './conversations.js';
 import { DedupWindow } from './dedup-window.js';
 import { Canary } from './canary.js';
 import type { CanaryLimits, RefusalCode } from '../worker-protocol.js';
+import { reliableIdOf } from '../envelope.js';
 
 /** The part of a worker_threads MessagePort the runtime uses (tests can pass a stand-in). */
 export interface MessagePortLike {
@@ -494,8 +495,9 @@ export class WorkerRuntime {
     for (let i = 0; i + 2 < batch.length; i += 3) {
       const to = batch[i] as string;
       const json = batch[i + 1] as string;
+      const priority = batch[i + 2] as PriorityLevel;
       const agent = this.#agents.get(to);
-      const refusal = agent === undefined ? undefined : this.enqueue(agent, json, batch[i + 2] as PriorityLevel);
+      const refusal = agent === undefined ? undefined : this.enqueue(agent, json, priority);
       if (refusal !== Refusal.None) {
         const [code, reason]: [RefusalCode, string] =
           refusal === undefined
@@ -505,7 +507,7 @@ export class WorkerRuntime {
               : refusal === Refusal.CircuitOpen
                 ? ['circuit_open', `the circuit breaker of ${to} is open after repeated failures`]
                 : ['draining', `agent ${to} is draining and takes no new messages`];
-        this.opts.post({ op: 'undeliverable', to, json, reason, refusal: code });
+        this.opts.post({ op: 'undeliverable', to, json, priority, reason, refusal: code });
       }
     }
     this.drain();
@@ -631,7 +633,7 @@ export class WorkerRuntime {
     agent.messagesIn++;
     agent.deadlines.observe(json);
     // At-least-once: a cheap substring test first, so other messages are never parsed here.
-    const reliableId = json.includes('"at-least-once"') ? reliableIdOf(json) : undefined;
+    const reliableId = reliableIdOf(json);
     if (reliableId !== undefined && this.#dedup.has(`${agent.name}\n${reliableId}`, Date.now())) {
       agent.duplicates++;
       try {
@@ -789,16 +791,6 @@ export class WorkerRuntime {
 
 const CONVERSATION_ID = /"conversation_id"\s*:\s*"((?:[^"\\]|\\.)*)"/;
 const TRACEPARENT = /"traceparent"\s*:\s*"([0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2})"/;
-
-/** The message_id of an at-least-once message, or undefined. */
-function reliableIdOf(json: string): string | undefined {
-  try {
-    const m = JSON.parse(json) as { delivery?: unknown; message_id?: unknown };
-    return m.delivery === 'at-least-once' && typeof m.message_id === 'string' ? m.message_id : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function asFault(e: unknown): AgentFault {
   return e instanceof AgentFault ? e : new AgentFault('trap', 'message', e instanceof Error ? e.message : String(e));
