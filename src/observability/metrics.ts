@@ -2,7 +2,7 @@
  * A node's Prometheus metrics (docs/metrics.md lists them all). NodeMetrics owns its own prom-client
  * Registry — not the global one, so that several nodes (tests, benchmarks) can live in one process.
  *
- * One scrape gathers the pool's numbers once: pool.stats() and pool.conversations() each message every
+ * One scrape gathers the pool's numbers once: pool.stats() and pool.conversationCount() each message every
  * worker, so every pool-derived metric awaits a single shared gather (`#refresh`) instead of asking
  * for itself. Crashes, restarts and undeliverable messages are counted from pool events as they happen,
  * so those counters never go down, whatever happens to the agents. Node totals of the agents' own
@@ -157,12 +157,12 @@ export class NodeMetrics {
 
   async #gather(): Promise<void> {
     const started = performance.now();
-    const [stats, conversations, memAvailable] = await Promise.all([this.#pool.stats(), this.#pool.conversations(), memoryAvailableBytes()]);
+    const [stats, conversations, memAvailable] = await Promise.all([this.#pool.stats(), this.#pool.conversationCount(), memoryAvailableBytes()]);
     this.#m.scrapeDuration.set((performance.now() - started) / 1000);
     const agents = this.#pool.list();
     this.#applyTotals(agents, stats);
     this.#applyPerAgent(agents, stats);
-    this.#m.conversations.set(conversations.length);
+    this.#m.conversations.set(conversations);
     this.#m.cpu.set(this.#cpu.sample());
     this.#m.memAvailable.set(memAvailable);
     this.#m.workers.set(this.#pool.workerCount);

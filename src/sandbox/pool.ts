@@ -23,6 +23,7 @@ import { DEFAULT_POLICY, type SandboxPolicy } from './policy.js';
 import type { AgentRuntimeStats, FromWorker, RefusalCode, ToWorker } from './worker-protocol.js';
 import { NORMAL, type PriorityLevel } from './worker/mailbox.js';
 import type { ConversationInfo } from './worker/conversations.js';
+import type { Hop } from './worker/hop-log.js';
 import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
 import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from '../messaging/system-messages.js';
 import type { Directory, ExternalEndpoint } from '../messaging/directory.js';
@@ -515,7 +516,7 @@ export class AgentPool {
 
   /** Live counters of every agent that is in a worker, collected from all workers. */
   async stats(): Promise<AgentStats[]> {
-    const raw = (await this.#gather('stats')) as AgentRuntimeStats[];
+    const raw = (await this.#gather((reqId) => ({ op: 'stats', reqId }))) as AgentRuntimeStats[];
     const out: AgentStats[] = [];
     for (const s of raw) {
       const rec = this.#agents.get(s.name);
@@ -529,15 +530,37 @@ export class AgentPool {
    * protocol, message count, first and last activity. Idle ones (5 min) are forgotten.
    */
   async conversations(): Promise<ConversationInfo[]> {
-    return mergeConversations((await this.#gather('conversations')) as ConversationInfo[]);
+    return mergeConversations((await this.#gather((reqId) => ({ op: 'conversations', reqId }))) as ConversationInfo[]);
+  }
+
+  /** How many conversations the agents take part in (the metric), without shipping them. */
+  async conversationCount(): Promise<number> {
+    const parts = (await this.#gather((reqId) => ({ op: 'conversation_hashes', reqId }))) as Uint32Array[];
+    if (parts.length === 1) return (parts[0] as Uint32Array).length;
+    const distinct = new Set<number>();
+    for (const p of parts) for (const h of p) distinct.add(h);
+    return distinct.size;
+  }
+
+  /**
+   * One conversation as the workers know it: the merged table entry (undefined when no agent took
+   * part or it went idle) and the hops agents sent in it that are still in the workers' hop logs,
+   * oldest first.
+   */
+  async conversation(id: string): Promise<{ info: ConversationInfo | undefined; hops: Hop[] }> {
+    const parts = (await this.#gather((reqId) => ({ op: 'conversation', reqId, id }))) as { conversation: ConversationInfo | undefined; hops: Hop[] }[];
+    const infos = parts.flatMap((p) => (p.conversation === undefined ? [] : [p.conversation]));
+    const hops = parts.flatMap((p) => p.hops).sort((a, b) => a.time - b.time);
+    return { info: mergeConversations(infos)[0], hops };
   }
 
   /** Sends a request to every live worker and collects the answers. */
-  #gather(op: 'stats' | 'conversations'): Promise<unknown[]> {
+  #gather(request: (reqId: number) => ToWorker): Promise<unknown[]> {
     const live = this.#threads.live();
     if (live.length === 0 || this.#closed) return Promise.resolve([]);
     return this.#gathers.open(live.length, (reqId) => {
-      for (const slot of live) this.#post(slot, { op, reqId });
+      const msg = request(reqId);
+      for (const slot of live) this.#post(slot, msg);
     });
   }
 
@@ -889,6 +912,12 @@ export class AgentPool {
       }
       case 'conversations':
         this.#gathers.answer(msg.reqId, msg.conversations);
+        break;
+      case 'conversation_hashes':
+        this.#gathers.answer(msg.reqId, [msg.hashes]);
+        break;
+      case 'conversation':
+        this.#gathers.answer(msg.reqId, [{ conversation: msg.conversation, hops: msg.hops }]);
         break;
       case 'stats':
         this.#gathers.answer(msg.reqId, msg.agents);

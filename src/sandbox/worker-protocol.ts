@@ -6,6 +6,7 @@
 import type { FaultKind, CallPhase } from './agent-instance.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { ConversationInfo } from './worker/conversations.js';
+import type { Hop } from './worker/hop-log.js';
 import type { PriorityLevel } from './worker/mailbox.js';
 
 /** Passed as workerData. */
@@ -77,6 +78,10 @@ export type ToWorker =
   | { readonly op: 'canary_end'; readonly name: string; readonly promote: boolean; readonly reason: string }
   | { readonly op: 'stats'; readonly reqId: number }
   | { readonly op: 'conversations'; readonly reqId: number }
+  /** Answered with the hashes of every conversation id the worker tracks (counting without the ids). */
+  | { readonly op: 'conversation_hashes'; readonly reqId: number }
+  /** Answered with what the worker knows of one conversation: its table entry and its hops. */
+  | { readonly op: 'conversation'; readonly reqId: number; readonly id: string }
   /**
    * A direct channel to another worker: messages for its agents go there without crossing the main
    * thread. Sent again when that worker is replaced.
@@ -150,4 +155,6 @@ export type FromWorker =
   | { readonly op: 'canary_ended'; readonly name: string; readonly hash: string; readonly reason: string }
   | { readonly op: 'upgrade_failed'; readonly name: string; readonly hash: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] }
-  | { readonly op: 'conversations'; readonly reqId: number; readonly conversations: ConversationInfo[] };
+  | { readonly op: 'conversations'; readonly reqId: number; readonly conversations: ConversationInfo[] }
+  | { readonly op: 'conversation_hashes'; readonly reqId: number; readonly hashes: Uint32Array }
+  | { readonly op: 'conversation'; readonly reqId: number; readonly conversation: ConversationInfo | undefined; readonly hops: Hop[] };

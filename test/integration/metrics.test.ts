@@ -186,17 +186,19 @@ test('metrics - per-agent series stop at the cap; node totals count every agent'
 test('metrics - one scrape gathers from the workers once, however many metrics and concurrent scrapes', async () => {
   await withPool({ workers: 2 }, async (pool) => {
     await spawnAgent(pool, 'echo', 'echo-1');
-    const calls = { stats: 0, conversations: 0 };
+    const calls = { stats: 0, conversationCount: 0, conversations: 0 };
     const stats = pool.stats.bind(pool);
+    const conversationCount = pool.conversationCount.bind(pool);
     const conversations = pool.conversations.bind(pool);
     pool.stats = () => (calls.stats++, stats());
+    pool.conversationCount = () => (calls.conversationCount++, conversationCount());
     pool.conversations = () => (calls.conversations++, conversations());
     const metrics = new NodeMetrics({ nodeId: 'n', pool, processMetrics: false });
     try {
       await metrics.text();
-      assert.deepEqual(calls, { stats: 1, conversations: 1 });
+      assert.deepEqual(calls, { stats: 1, conversationCount: 1, conversations: 0 }, 'the scrape asks for a count, never for the conversations themselves');
       await Promise.all([metrics.text(), metrics.text(), metrics.registry.getMetricsAsJSON()]);
-      assert.deepEqual(calls, { stats: 2, conversations: 2 }, 'concurrent scrapes share one gather');
+      assert.deepEqual(calls, { stats: 2, conversationCount: 2, conversations: 0 }, 'concurrent scrapes share one gather');
       const text = await metrics.text();
       assert.doesNotMatch(text, /caxton_outbox_pending|caxton_dead_letters/, 'not wired: not exported');
       assert.doesNotMatch(text, /^process_/m, 'process metrics off');
@@ -221,5 +223,27 @@ test('metrics - cluster gauges come from the cluster layer', async () => {
       assert.equal(e.value('caxton_cluster_gossip_latency_ms'), 1.2);
       assert.equal(e.value('caxton_cluster_convergence_time_ms'), 423);
     });
+  });
+});
+
+test('metrics - a conversation between agents of two workers is counted once', async () => {
+  await withPool({ workers: 2 }, async (pool) => {
+    await spawnAgent(pool, 'echo', 'echo-1');
+    await spawnAgent(pool, 'echo', 'echo-2');
+    assert.notEqual(pool.agent('echo-1')?.worker, pool.agent('echo-2')?.worker, 'one echo on each worker');
+    const c = new Client(pool);
+    try {
+      // Both echoes answer in conversation "shared"; echo-1 also in "alone".
+      c.send('echo-1', 'request', 1, { conversation_id: 'shared', reply_with: 'r1' });
+      c.send('echo-2', 'request', 2, { conversation_id: 'shared', reply_with: 'r2' });
+      c.send('echo-1', 'request', 3, { conversation_id: 'alone', reply_with: 'r3' });
+      await c.waitFor((m) => m.in_reply_to === 'r1');
+      await c.waitFor((m) => m.in_reply_to === 'r2');
+      await c.waitFor((m) => m.in_reply_to === 'r3');
+      assert.equal(await pool.conversationCount(), 2);
+      assert.equal((await pool.conversations()).length, 2);
+    } finally {
+      c.close();
+    }
   });
 });

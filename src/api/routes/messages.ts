@@ -95,14 +95,22 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.get<{ Params: Static<typeof ConversationParams> }>('/conversations/:id', { config: { permission: 'read' }, schema: { params: ConversationParams } }, async (req) => {
     const id = req.params.id;
-    const c = (await ctx.pool.conversations()).find((x) => x.id === id);
-    const trace = ctx.journal.conversation(id);
-    if (c === undefined && trace.length === 0) {
+    const { info: c, hops } = await ctx.pool.conversation(id);
+    const journal = ctx.journal.conversation(id);
+    if (c === undefined && journal.length === 0 && hops.length === 0) {
       throw new CaxtonError('CAXTON_ERR_CONVERSATION_NOT_FOUND', `no conversation ${id} is known (idle conversations are forgotten after 5 minutes)`, { conversation_id: id });
     }
+    // The journal has what crossed the main thread (from the API, to it, undeliverable, failures); the
+    // workers' hop logs have what agents sent each other. A message in both is shown once, as the
+    // journal has it (it says more: undeliverable and why).
+    const journalled = new Set(journal.map((e) => e.messageId).filter((m) => m !== undefined));
+    const rows = [
+      ...journal.map((e) => ({ time: e.time, kind: e.kind, from: e.from, to: e.to, performative: e.performative ?? null, message_id: e.messageId ?? null, detail: e.detail ?? null })),
+      ...hops.filter((h) => !journalled.has(h.messageId)).map((h) => ({ time: h.time, kind: 'sent', from: h.from, to: h.to, performative: h.performative, message_id: h.messageId, detail: null })),
+    ].sort((a, b) => a.time - b.time);
     return {
       conversation: c === undefined ? null : conversationView(c),
-      trace: trace.map((e) => ({ time: iso(e.time), kind: e.kind, from: e.from, to: e.to, performative: e.performative ?? null, message_id: e.messageId ?? null, detail: e.detail ?? null })),
+      trace: rows.map((r) => ({ ...r, time: iso(r.time) })),
     };
   });
 

@@ -82,6 +82,14 @@ port.on('message', (msg: ToWorker) => {
     case 'stats':
       port.postMessage({ op: 'stats', reqId: msg.reqId, agents: runtime.stats() } satisfies FromWorker);
       break;
+    case 'conversation_hashes': {
+      const hashes = runtime.conversations.hashes();
+      port.postMessage({ op: 'conversation_hashes', reqId: msg.reqId, hashes } satisfies FromWorker, [hashes.buffer as ArrayBuffer]);
+      break;
+    }
+    case 'conversation':
+      port.postMessage({ op: 'conversation', reqId: msg.reqId, conversation: runtime.conversations.get(msg.id), hops: runtime.hops.forConversation(msg.id) } satisfies FromWorker);
+      break;
   }
 });
 

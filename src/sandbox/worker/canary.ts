@@ -13,6 +13,7 @@
  */
 import type { AgentInstance } from '../agent-instance.js';
 import type { CanaryLimits, CanaryStats } from '../worker-protocol.js';
+import { fnv1a } from './fnv1a.js';
 
 /** Handling times kept for the P99: the most recent ones. */
 const LATENCY_WINDOW = 1024;
@@ -87,15 +88,6 @@ export class Canary {
     const sorted = this.#latencies.slice(0, n).sort();
     return sorted[Math.min(n - 1, Math.floor(n * 0.99))] as number;
   }
-}
-
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 function pct(x: number): string {

@@ -6,6 +6,7 @@
  *
  * Fed from the send path, where the message is already parsed, so tracking costs one Map update.
  */
+import { fnv1a } from './fnv1a.js';
 
 export interface ConversationInfo {
   readonly id: string;
@@ -21,6 +22,8 @@ export const DEFAULT_CONVERSATION_IDLE_MS = 5 * 60_000;
 export const MAX_CONVERSATIONS_PER_WORKER = 100_000;
 
 interface Entry {
+  /** fnv1a of the id, computed once: how the main thread counts conversations across workers. */
+  readonly hash: number;
   protocol: string | undefined;
   readonly participants: Set<string>;
   messages: number;
@@ -49,7 +52,7 @@ export class ConversationTable {
         const oldest = this.#entries.keys().next().value as string;
         this.#entries.delete(oldest);
       }
-      e = { protocol, participants: new Set(), messages: 0, startedAt: nowMs, lastActiveAt: nowMs, lastPerformative: performative };
+      e = { hash: fnv1a(id), protocol, participants: new Set(), messages: 0, startedAt: nowMs, lastActiveAt: nowMs, lastPerformative: performative };
     } else {
       this.#entries.delete(id);
     }
@@ -74,14 +77,34 @@ export class ConversationTable {
   }
 
   list(): ConversationInfo[] {
-    return [...this.#entries].map(([id, e]) => ({
-      id,
-      protocol: e.protocol,
-      participants: [...e.participants],
-      messages: e.messages,
-      startedAt: e.startedAt,
-      lastActiveAt: e.lastActiveAt,
-      lastPerformative: e.lastPerformative,
-    }));
+    return [...this.#entries].map(([id, e]) => info(id, e));
   }
+
+  get(id: string): ConversationInfo | undefined {
+    const e = this.#entries.get(id);
+    return e === undefined ? undefined : info(id, e);
+  }
+
+  /**
+   * The ids' hashes, for counting conversations without shipping them: one conversation between
+   * agents of two workers is in both workers' tables, and the main thread counts distinct hashes.
+   */
+  hashes(): Uint32Array {
+    const out = new Uint32Array(this.#entries.size);
+    let i = 0;
+    for (const e of this.#entries.values()) out[i++] = e.hash;
+    return out;
+  }
+}
+
+function info(id: string, e: Entry): ConversationInfo {
+  return {
+    id,
+    protocol: e.protocol,
+    participants: [...e.participants],
+    messages: e.messages,
+    startedAt: e.startedAt,
+    lastActiveAt: e.lastActiveAt,
+    lastPerformative: e.lastPerformative,
+  };
 }

@@ -23,6 +23,7 @@ import { SYSTEM_SENDER, SystemError, systemFailure } from '../../messaging/syste
 import { ReplyDeadlines } from './reply-deadlines.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ConversationTable } from './conversations.js';
+import { HopLog } from './hop-log.js';
 import { DedupWindow } from './dedup-window.js';
 import { Canary } from './canary.js';
 import type { CanaryLimits, RefusalCode } from '../worker-protocol.js';
@@ -162,7 +163,10 @@ class LocalAgent implements AgentServices {
     // Refused now (a full mailbox), but kept in the outbox: it will be delivered, so it was accepted.
     if (reliable && rc !== HostError.OK) rc = HostError.OK;
     if (msg.conversation_id !== undefined) {
-      this.rt.conversations.record(msg.conversation_id, this.name, msg.receiver ?? msg.capability, msg.performative, msg.protocol, Date.now());
+      const now = Date.now();
+      this.rt.conversations.record(msg.conversation_id, this.name, msg.receiver ?? msg.capability, msg.performative, msg.protocol, now);
+      const to = msg.receiver ?? (msg.capability !== undefined ? `capability:${msg.capability}` : `topic:${msg.topic ?? ''}`);
+      this.rt.hops.record(msg.conversation_id, this.name, to, msg.performative, msg.message_id, now);
     }
     if (rc === HostError.OK && msg.reply_by !== undefined && !this.deadlines.track(msg, Date.now())) {
       this.log(3, `reply_by of message ${msg.message_id} not tracked: ${this.deadlines.size} deadlines already open`);
@@ -290,6 +294,8 @@ class LocalAgent implements AgentServices {
 export class WorkerRuntime {
   readonly modules = new Map<string, WebAssembly.Module>();
   readonly conversations = new ConversationTable();
+  /** The hops agents of this worker sent in conversations, for `caxton trace`. */
+  readonly hops = new HopLog();
   readonly #dedup = new DedupWindow();
   readonly #agents = new Map<string, LocalAgent>();
   readonly #runQueue: LocalAgent[] = [];

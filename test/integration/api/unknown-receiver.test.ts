@@ -1,7 +1,7 @@
 /**
  * A message to a name that exists nowhere: the sender hears why (a `failure` with no_such_agent), the
  * node counts it, dead-letters it, and `caxton trace` shows it as undeliverable, never as a reply.
- * Names the API sent as still take their replies.
+ * Names the API sent as still take their replies. And `caxton trace` lists the hops between agents.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,5 +70,27 @@ test('routing - replies to the names the API sent as still reach the API; other 
     const asApi = await ctx.call('POST', '/messages?wait_reply=true&timeout_ms=5000', { performative: 'request', receiver: 'echo', content: 'to api' });
     assert.equal(asApi.body.reply.receiver, 'api');
     assert.equal(ctx.node.deadLetters.count(), 0);
+  });
+});
+
+test('trace - hops between agents of the node are listed, in order, with the conversation they belong to', async () => {
+  await withNode({}, async (ctx) => {
+    await deploy(ctx, 'echo', agentWasm('echo'));
+    const request = { performative: 'request', receiver: 'echo', content: 'ping', conversation_id: 'c-hops', reply_with: 'h1' };
+    await deploy(ctx, 'init', await initiatorAgent(JSON.stringify(request)));
+    await ctx.call('POST', '/messages', { performative: 'inform', receiver: 'init', content: 'go' });
+    const body = await until('both hops are traced', async () => {
+      const r = await ctx.call('GET', '/conversations/c-hops');
+      return r.status === 200 && r.body.trace.length >= 2 ? r.body : undefined;
+    });
+    assert.equal(body.conversation.messages, 2);
+    assert.deepEqual(
+      body.trace.map((e: { kind: string; from: string; to: string; performative: string }) => [e.kind, e.from, e.to, e.performative]),
+      [
+        ['sent', 'init', 'echo', 'request'],
+        ['sent', 'echo', 'init', 'inform'],
+      ],
+    );
+    assert.ok(body.trace.every((e: { message_id: string | null }) => typeof e.message_id === 'string'));
   });
 });
