@@ -47,6 +47,8 @@ export class Deployments {
     // deployment follows, so a restart brings back the version that was running.
     pool.onEvent((e) => {
       if (e.type === 'agent_upgraded' && store.get(e.name) !== undefined) store.setModule(e.name, e.to);
+      // Kept so that the count an agent reads in agent_init goes on across node restarts.
+      if (e.type === 'agent_started') store.setRestarts(e.name, e.restarts);
     });
   }
 
@@ -58,7 +60,8 @@ export class Deployments {
     for (const d of this.store.list()) {
       if (d.desiredState === 'stopped') continue;
       try {
-        await this.#spawn(d, d.desiredState === 'running');
+        // Coming back after the node stopped is a restart too, as the agent sees it.
+        await this.#spawn(d, d.desiredState === 'running', d.restarts + 1);
         if (d.desiredState === 'suspended') this.pool.suspend(d.name);
         restored++;
       } catch (e) {
@@ -92,7 +95,7 @@ export class Deployments {
       req.module,
     );
     try {
-      await this.#spawn(deployment, req.start !== false);
+      await this.#spawn(deployment, req.start !== false, 0);
       if (req.start === false) this.pool.suspend(req.name);
     } catch (e) {
       // A first start that fails is the deployer's problem, reported at once: nothing stays deployed.
@@ -152,7 +155,7 @@ export class Deployments {
   async restart(name: string): Promise<DeployedAgent> {
     const { deployment } = this.require(name);
     if (this.pool.agent(name) === undefined) {
-      await this.#spawn(deployment, true);
+      await this.#spawn(deployment, true, deployment.restarts + 1);
     } else {
       await this.pool.restart(name);
     }
@@ -205,13 +208,13 @@ export class Deployments {
     this.store.setDesiredState(name, state);
   }
 
-  async #spawn(d: Deployment, start: boolean): Promise<AgentInfo> {
+  async #spawn(d: Deployment, start: boolean, restarts: number): Promise<AgentInfo> {
     let hash = d.module;
     if (this.pool.modules.get(hash) === undefined) {
       const bytes = this.store.module(hash);
       if (bytes === undefined) throw new CaxtonError('CAXTON_ERR_STORAGE_UNAVAILABLE', `module ${hash} of agent ${d.name} is missing from the database`, { agent: d.name });
       hash = this.pool.admit(bytes).hash;
     }
-    return this.pool.spawn({ name: d.name, id: d.id, module: hash, config: JSON.parse(d.config) as unknown, start });
+    return this.pool.spawn({ name: d.name, id: d.id, module: hash, config: JSON.parse(d.config) as unknown, start, restarts });
   }
 }

@@ -20,6 +20,7 @@ export interface AgentView {
   worker: number | null;
   priority: Priority;
   restarts: number;
+  running_since: string | null;
   deployed_at: string;
   updated_at: string;
   last_fault: Fault | null;

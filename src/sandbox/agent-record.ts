@@ -18,6 +18,8 @@ export interface AgentInfo {
   readonly worker: number;
   readonly state: AgentState;
   readonly restarts: number;
+  /** When the agent last entered `running` (ms since the epoch); undefined when it is not running. */
+  readonly runningSince: number | undefined;
   readonly lastFault: AgentFaultInfo | undefined;
   /** A canary upgrade in progress: the new module and the share of messages it takes. */
   readonly canary: { readonly module: string; readonly percent: number } | undefined;
@@ -36,6 +38,10 @@ export interface AgentRecord {
   /** Whether the agent currently exists in its worker (false after a stop, or a worker loss). */
   inWorker: boolean;
   restarts: number;
+  /** Whether it ever had a live instance in this pool: a first start that fails is not retried. */
+  started: boolean;
+  /** When it last entered `running`, ms since the epoch (read only while it is running). */
+  runningSince: number;
   lastFault: AgentFaultInfo | undefined;
   readonly crashes: CrashHistory;
   restartTimer: NodeJS.Timeout | undefined;
@@ -49,5 +55,15 @@ export interface AgentRecord {
 export const ACCEPTING: ReadonlySet<AgentState> = new Set(['loaded', 'ready', 'running', 'suspended']);
 
 export function info(rec: AgentRecord): AgentInfo {
-  return { id: rec.id, name: rec.name, module: rec.hash, worker: rec.worker, state: rec.state, restarts: rec.restarts, lastFault: rec.lastFault, canary: canaryShare(rec.canary) };
+  return {
+    id: rec.id,
+    name: rec.name,
+    module: rec.hash,
+    worker: rec.worker,
+    state: rec.state,
+    restarts: rec.restarts,
+    runningSince: rec.state === 'running' ? rec.runningSince : undefined,
+    lastFault: rec.lastFault,
+    canary: canaryShare(rec.canary),
+  };
 }

@@ -79,6 +79,11 @@ export interface AgentSpec {
   readonly config?: unknown;
   /** Start taking messages right away (running) or stay ready until `start()`. @default true */
   readonly start?: boolean;
+  /**
+   * Starts before this one that the agent should count (what agent_init reads as `restarts`): a
+   * deployment brought back after a node restart carries on from its stored count. @default 0
+   */
+  readonly restarts?: number;
 }
 
 export type UpgradeStrategy = 'immediate' | 'graceful' | 'canary';
@@ -249,7 +254,9 @@ export class AgentPool {
       state: 'loaded',
       resumeTo: spec.start === false ? 'ready' : 'running',
       inWorker: false,
-      restarts: 0,
+      restarts: spec.restarts ?? 0,
+      started: false,
+      runningSince: 0,
       lastFault: undefined,
       crashes: new CrashHistory(this.restartPolicy),
       restartTimer: undefined,
@@ -623,6 +630,7 @@ export class AgentPool {
     const from = rec.state;
     if (from === to) return;
     rec.state = to;
+    if (to === 'running') rec.runningSince = Date.now();
     this.#emit({ type: 'agent_state', name: rec.name, from, to });
   }
 
@@ -818,6 +826,7 @@ export class AgentPool {
       case 'spawned': {
         const rec = this.#byKey.get(msg.key);
         if (rec === undefined) break;
+        rec.started = true;
         this.#back(rec, slot);
         const w = this.#spawnWaiters.get(msg.key);
         this.#spawnWaiters.delete(msg.key);
@@ -839,7 +848,7 @@ export class AgentPool {
           slot.agents.delete(rec.name);
         }
         const fault = { kind: msg.kind, phase: msg.phase, message: msg.message, at: Date.now() };
-        if (rec.restarts === 0 && msg.op === 'spawn_failed') {
+        if (!rec.started && msg.op === 'spawn_failed') {
           // A first start that fails is the deployer's problem, reported at once: no retries. What
           // agent_init registered before it failed goes with the agent.
           rec.lastFault = fault;

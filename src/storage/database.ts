@@ -76,6 +76,9 @@ const MIGRATIONS: readonly string[] = [
      hash       TEXT    NOT NULL UNIQUE,
      created_at INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // 5: how often each deployed agent was started again (crash restarts, operator restarts, node
+  // restarts): what agent_init reads as `restarts`, which must not fall back to 0 after a restart.
+  `ALTER TABLE deployments ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

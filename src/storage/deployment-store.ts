@@ -20,6 +20,8 @@ export interface Deployment {
   readonly config: string;
   readonly priority: AgentPriority;
   readonly desiredState: DesiredState;
+  /** Starts after the first (crash restarts, operator restarts, node restarts). */
+  readonly restarts: number;
   readonly deployedAt: number;
   readonly updatedAt: number;
 }
@@ -31,6 +33,7 @@ interface Row {
   config: string;
   priority: AgentPriority;
   desired_state: DesiredState;
+  restarts: number;
   deployed_at: number;
   updated_at: number;
 }
@@ -44,6 +47,7 @@ export class DeploymentStore {
   readonly #list: Statement;
   readonly #setState: Statement;
   readonly #setModule: Statement;
+  readonly #setRestarts: Statement;
   readonly #delete: Statement;
   /**
    * name → deployment, in deployment order: the API looks deployments up on every message (is the
@@ -62,6 +66,7 @@ export class DeploymentStore {
     this.#list = db.prepare('SELECT * FROM deployments ORDER BY deployed_at, name');
     this.#setState = db.prepare('UPDATE deployments SET desired_state = ?, updated_at = ? WHERE name = ?');
     this.#setModule = db.prepare('UPDATE deployments SET module = ?, updated_at = ? WHERE name = ?');
+    this.#setRestarts = db.prepare('UPDATE deployments SET restarts = ? WHERE name = ?');
     this.#delete = db.prepare('DELETE FROM deployments WHERE name = ?');
     for (const r of this.#list.all() as Row[]) this.#cache.set(r.name, fromRow(r));
   }
@@ -76,12 +81,12 @@ export class DeploymentStore {
   }
 
   /** Records a new deployment and its module in one transaction. */
-  add(d: Omit<Deployment, 'deployedAt' | 'updatedAt'>, bytes: Uint8Array, now = Date.now()): Deployment {
+  add(d: Omit<Deployment, 'deployedAt' | 'updatedAt' | 'restarts'>, bytes: Uint8Array, now = Date.now()): Deployment {
     this.db.transaction(() => {
       this.#putModule.run(d.module, bytes, now);
       this.#insert.run(d.name, d.id, d.module, d.config, d.priority, d.desiredState, now, now);
     })();
-    const dep = { ...d, deployedAt: now, updatedAt: now };
+    const dep = { ...d, restarts: 0, deployedAt: now, updatedAt: now };
     this.#cache.set(d.name, dep);
     return dep;
   }
@@ -111,6 +116,14 @@ export class DeploymentStore {
     this.#refresh(name);
   }
 
+  /** Records how often the agent was started again (not a change of the desired state: updatedAt stays). */
+  setRestarts(name: string, restarts: number): void {
+    const d = this.#cache.get(name);
+    if (d === undefined || d.restarts === restarts) return;
+    this.#setRestarts.run(restarts, name);
+    this.#cache.set(name, { ...d, restarts });
+  }
+
   remove(name: string): void {
     this.#delete.run(name);
     this.#cache.delete(name);
@@ -137,6 +150,7 @@ function fromRow(r: Row): Deployment {
     config: r.config,
     priority: r.priority,
     desiredState: r.desired_state,
+    restarts: r.restarts,
     deployedAt: r.deployed_at,
     updatedAt: r.updated_at,
   };

@@ -52,3 +52,20 @@ export async function subscriberAgent(topic: string): Promise<Uint8Array> {
       (drop (call $kvs (i32.const 0) (i32.const 4) (local.get $p) (local.get $n)))
       (i32.const 0)))`);
 }
+
+/**
+ * An agent that keeps the document agent_init received under the key "init" (the last start wins),
+ * and answers nothing.
+ */
+export async function initRecorderAgent(): Promise<Uint8Array> {
+  return wat(`(module
+    (import "caxton" "kv_set" (func $kvs (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 0) "init")
+    (func (export "caxton_abi_version") (result i32) i32.const 1)
+    (func (export "caxton_alloc") (param i32) (result i32) i32.const 8192)
+    (func (export "agent_init") (param $p i32) (param $n i32) (result i32)
+      (drop (call $kvs (i32.const 0) (i32.const 4) (local.get $p) (local.get $n)))
+      (i32.const 0))
+    (func (export "handle_message") (param i32 i32) (result i32) (i32.const 0)))`);
+}

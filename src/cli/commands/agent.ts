@@ -243,7 +243,7 @@ async function listAgents(ctx: Context, state: string | undefined): Promise<void
         a.name,
         a.canary === null ? a.state : `${a.state} (canary ${a.canary.percent}%)`,
         a.priority,
-        a.state === 'running' ? formatSince(a.updated_at) : '-',
+        formatSince(a.running_since),
         stats.has(a.name) ? formatCount(stats.get(a.name)!.messages_in) : '-',
         a.restarts,
       ]),
