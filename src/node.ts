@@ -3,7 +3,9 @@
  * parts start and stop. Each subsystem is reached only through its module's index.
  *
  * Start: database → admin key → worker pool → outbox relay → deployments restored → metrics → API →
- * ready. Stop (SIGTERM): not ready → API closed → agents drained → pool → metrics → database closed.
+ * ready. Stop (SIGTERM): not ready, event streams ended → API closed → cluster left, relay stopped →
+ * agents quiet (or the drain timeout) → agents stopped → workers → metrics → database closed, each
+ * step bounded in time (stop()).
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -109,6 +111,9 @@ const CLUSTER_RETRY_MS = 5000;
 const TAG_REFRESH_MS = 10_000;
 
 const DEFAULT_DRAIN_MS = 30_000;
+
+/** How long each step of a stop may take, ms, besides the drain (which has drainTimeoutMs). */
+const STOP_STEP_MS = { api: 5_000, cluster: 4_000, agents: 5_000, pool: 5_000, metrics: 2_000 } as const;
 
 export class CaxtonNode {
   readonly #db: SqliteDatabase;
@@ -305,37 +310,54 @@ export class CaxtonNode {
   }
 
   /**
-   * Stops taking requests, lets every agent finish its queued messages (up to the drain timeout),
-   * then stops the workers and closes the database. Deployments are not changed: the next start
-   * brings the same agents back. Idempotent.
+   * Stops the node as a whole, each step bounded so that nothing (an open event stream, a slow client,
+   * a stuck worker) holds the shutdown up:
+   *
+   * 1. not ready; every event stream gets a last `shutdown` event and ends;
+   * 2. the API closes (connections still open after STOP_STEP_MS.api are cut);
+   * 3. the node leaves the cluster (peers see `left`, not a failure) and the relay stops redelivering:
+   *    nothing new comes in from outside;
+   * 4. the agents finish what they are sending each other, until the node is quiet or the drain
+   *    timeout passes (pool.quiesce): a reply is never refused because its receiver stopped first;
+   * 5. the agents stop (agent_shutdown runs), the workers and the database close.
+   *
+   * What was still queued at the deadline is dropped if it was at-most-once; an at-least-once message
+   * is still in the outbox and is delivered after the next start. Deployments are not changed: the
+   * next start brings the same agents back. Idempotent.
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       const log = this.options.logger;
+      const t0 = performance.now();
       this.#ready = false;
       this.#emit({ type: 'system.shutdown', time: new Date().toISOString(), node_id: this.options.nodeId });
-      if (this.#api !== undefined) await this.#api.close().catch((e: unknown) => log.warn({ err: e }, 'API did not close cleanly'));
+      const api = this.#api;
+      if (api !== undefined) await bounded(log, 'closing the API', STOP_STEP_MS.api, api.close(), () => api.server.closeAllConnections());
       // No join retries or tag announcements from here on (each tick also checks #stopping).
       clearInterval(this.#clusterTimer);
       clearInterval(this.#tagTimer);
-      if (this.#cluster !== undefined) {
-        // A graceful stop leaves the cluster: peers see `left`, not a failure.
-        await this.#cluster.leave(2000).catch((e: unknown) => log.warn({ err: e }, 'cluster leave did not finish'));
-        await this.#cluster.shutdown();
+      const cluster = this.#cluster;
+      if (cluster !== undefined) {
+        await bounded(log, 'leaving the cluster', STOP_STEP_MS.cluster, cluster.leave(STOP_STEP_MS.cluster / 2).finally(() => cluster.shutdown()));
       }
-      const drainTimeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
-      await Promise.all(
-        this.pool
-          .list()
-          .filter((a) => a.state !== 'stopped' && a.state !== 'failed')
-          .map((a) => this.pool.stop(a.name, { graceful: true, drainTimeoutMs }).catch((e: unknown) => log.warn({ agent: a.name, err: e }, 'agent did not stop cleanly'))),
-      );
       this.relay.stop();
-      await this.pool.close();
+      const drainTimeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
+      const drain = await this.pool.quiesce(drainTimeoutMs);
+      if (drain.quiet) log.info({ ms: Math.round(performance.now() - t0) }, 'agents quiet: stopping them');
+      else log.warn({ drainTimeoutMs, queued: drain.queued }, 'drain timeout: stopping the agents with messages still queued (at-least-once ones stay in the outbox for the next start)');
+      const live = this.pool.list().filter((a) => a.state !== 'stopped' && a.state !== 'failed');
+      await bounded(
+        log,
+        'stopping the agents',
+        STOP_STEP_MS.agents,
+        Promise.all(live.map((a) => this.pool.stop(a.name, { graceful: false }).catch((e: unknown) => log.warn({ agent: a.name, err: e }, 'agent did not stop cleanly')))),
+      );
+      await bounded(log, 'closing the workers', STOP_STEP_MS.pool, this.pool.close());
       this.metrics.close();
-      await this.#metricsServer?.close();
+      const metricsServer = this.#metricsServer;
+      if (metricsServer !== undefined) await bounded(log, 'closing the metrics endpoint', STOP_STEP_MS.metrics, metricsServer.close());
       this.#db.close();
-      log.info({ nodeId: this.options.nodeId }, 'caxton node stopped');
+      log.info({ nodeId: this.options.nodeId, ms: Math.round(performance.now() - t0) }, 'caxton node stopped');
     })();
     return this.#stopping;
   }
@@ -476,4 +498,33 @@ function cpuSinceBoot(): number {
 function apiTag(api: Address, advertised: Address): string {
   const host = api.host === '0.0.0.0' || api.host === '::' ? advertised.host : api.host;
   return host.includes(':') ? `[${host}]:${api.port}` : `${host}:${api.port}`;
+}
+
+/**
+ * Waits for one step of a stop, at most `ms`: a step that fails or overruns is logged and the stop
+ * goes on (`onTimeout` may cut what it was waiting for).
+ */
+async function bounded(log: Logger, what: string, ms: number, work: Promise<unknown>, onTimeout?: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  try {
+    const outcome = await Promise.race([
+      work.then(
+        () => 'done' as const,
+        (err: unknown) => {
+          log.warn({ err }, `${what} failed; stopping anyway`);
+          return 'failed' as const;
+        },
+      ),
+      late,
+    ]);
+    if (outcome === 'late') {
+      log.warn({ ms }, `${what} took longer than ${ms} ms; stopping anyway`);
+      onTimeout?.();
+    }
+  } finally {
+    clearTimeout(timer);
+  }
 }

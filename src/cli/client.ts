@@ -167,10 +167,17 @@ export class ApiClient {
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
-          yield* parser.push(decoder.decode(value, { stream: true }));
+          for (const ev of parser.push(decoder.decode(value, { stream: true }))) {
+            // The node's last word on a stream (docs/api.md, /events).
+            if (ev.event === 'shutdown') {
+              throw new CliError(`the node at ${apiUrl} is shutting down: the event stream ended`, { hint: 'Run the command again once the node is back up.', code: 'CAXTON_CLI_STREAM' });
+            }
+            yield ev;
+          }
         }
       } catch (e) {
         if (signal?.aborted === true) return;
+        if (e instanceof CliError) throw e;
         throw new CliError(`the event stream from ${apiUrl} broke off: ${(e as Error).message}`, { code: 'CAXTON_CLI_STREAM', cause: e });
       } finally {
         reader.cancel().catch(() => undefined);

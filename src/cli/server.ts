@@ -106,8 +106,15 @@ async function runNode(loaded: LoadedConfig): Promise<void> {
   };
   const shutdown = (signal: string) => {
     if (stopRequested !== undefined) {
-      logger.warn({ signal }, 'second signal: exiting without waiting for the drain');
-      process.exit(1);
+      // Every step of a stop is bounded (CaxtonNode.stop), so a repeated SIGTERM (a supervisor
+      // re-sending it) must not cut the drain short. A second Ctrl-C is a person who wants out now:
+      // what is at-least-once is in the outbox and is delivered after the next start.
+      if (signal === 'SIGINT' && stopRequested === 'SIGINT') {
+        logger.warn({ signal }, 'second Ctrl-C: exiting without waiting for the drain');
+        process.exit(1);
+      }
+      logger.info({ signal }, 'already shutting down; every step is bounded (messaging.drain_timeout for the agents)');
+      return;
     }
     stopRequested = signal;
     logger.info({ signal }, 'shutting down: draining agents');

@@ -540,6 +540,32 @@ export class AgentPool {
     return mergeConversations((await this.#gather((reqId) => ({ op: 'conversations', reqId }))) as ConversationInfo[]);
   }
 
+  /**
+   * Waits until the agents are quiet: no message is waiting for an agent that would handle it, and
+   * nothing moved between two looks `everyMs` apart (a message between threads shows as a count that
+   * still changes). Messages held for suspended or restarting agents are not waited for. Resolves with
+   * whether it got there within `timeoutMs`, and how many messages were still waiting if not.
+   * Used by a node that shuts down: agent-to-agent traffic finishes before any agent stops.
+   */
+  async quiesce(timeoutMs: number, everyMs = 10): Promise<{ quiet: boolean; queued: number }> {
+    const deadline = performance.now() + timeoutMs;
+    let last = -1;
+    for (;;) {
+      const parts = (await this.#gather((reqId) => ({ op: 'activity', reqId }))) as { queued: number; moved: number }[];
+      let queued = 0;
+      let moved = this.#forwarded;
+      for (const p of parts) {
+        queued += p.queued;
+        moved += p.moved;
+      }
+      for (const slot of this.#workers) queued += slot.pending.length / 3; // batched here, not yet posted
+      if (queued === 0 && moved === last) return { quiet: true, queued: 0 };
+      if (performance.now() >= deadline || this.#closed) return { quiet: false, queued };
+      last = moved;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  }
+
   /** How many conversations the agents take part in (the metric), without shipping them. */
   async conversationCount(): Promise<number> {
     const parts = (await this.#gather((reqId) => ({ op: 'conversation_hashes', reqId }))) as Uint32Array[];
@@ -924,6 +950,9 @@ export class AgentPool {
         break;
       case 'conversation_hashes':
         this.#gathers.answer(msg.reqId, [msg.hashes]);
+        break;
+      case 'activity':
+        this.#gathers.answer(msg.reqId, [{ queued: msg.queued, moved: msg.moved }]);
         break;
       case 'conversation':
         this.#gathers.answer(msg.reqId, [{ conversation: msg.conversation, hops: msg.hops }]);

@@ -78,6 +78,8 @@ export type ToWorker =
   | { readonly op: 'canary_end'; readonly name: string; readonly promote: boolean; readonly reason: string }
   | { readonly op: 'stats'; readonly reqId: number }
   | { readonly op: 'conversations'; readonly reqId: number }
+  /** Answered with the worker's activity (WorkerRuntime.activity): how a draining node knows it is quiet. */
+  | { readonly op: 'activity'; readonly reqId: number }
   /** Answered with the hashes of every conversation id the worker tracks (counting without the ids). */
   | { readonly op: 'conversation_hashes'; readonly reqId: number }
   /** Answered with what the worker knows of one conversation: its table entry and its hops. */
@@ -157,4 +159,5 @@ export type FromWorker =
   | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] }
   | { readonly op: 'conversations'; readonly reqId: number; readonly conversations: ConversationInfo[] }
   | { readonly op: 'conversation_hashes'; readonly reqId: number; readonly hashes: Uint32Array }
+  | { readonly op: 'activity'; readonly reqId: number; readonly queued: number; readonly moved: number }
   | { readonly op: 'conversation'; readonly reqId: number; readonly conversation: ConversationInfo | undefined; readonly hops: Hop[] };

@@ -1,4 +1,8 @@
-/** The event stream: Server-Sent Events of agent and node events, filtered by type. */
+/**
+ * The event stream: Server-Sent Events of agent and node events, filtered by type. When the node
+ * shuts down, every stream gets a last event `shutdown` (whatever its filter) and is ended, so that a
+ * watcher never holds the shutdown up and knows why its stream ended.
+ */
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ApiContext, NodeEvent } from '../context.js';
@@ -21,6 +25,10 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       res.write(': connected\n\n');
       const send = (e: NodeEvent) => {
+        if (e.type === 'system.shutdown') {
+          res.end(`event: shutdown\ndata: ${JSON.stringify(e)}\n\n`);
+          return;
+        }
         if (!wanted(e.type)) return;
         if (res.writableLength > MAX_BUFFERED_BYTES) {
           res.destroy();

@@ -82,6 +82,9 @@ port.on('message', (msg: ToWorker) => {
     case 'stats':
       port.postMessage({ op: 'stats', reqId: msg.reqId, agents: runtime.stats() } satisfies FromWorker);
       break;
+    case 'activity':
+      port.postMessage({ op: 'activity', reqId: msg.reqId, ...runtime.activity() } satisfies FromWorker);
+      break;
     case 'conversation_hashes': {
       const hashes = runtime.conversations.hashes();
       port.postMessage({ op: 'conversation_hashes', reqId: msg.reqId, hashes } satisfies FromWorker, [hashes.buffer as ArrayBuffer]);

@@ -588,6 +588,21 @@ export class WorkerRuntime {
     return [...this.#agents.values()].map((a) => a.stats());
   }
 
+  /**
+   * How busy the worker is, for a node that drains: messages waiting for agents that will handle them
+   * (held agents and agents without an instance are not counted: they handle nothing until resumed or
+   * restarted), and a running total of messages in and out, which moves while anything is in flight.
+   */
+  activity(): { queued: number; moved: number } {
+    let queued = 0;
+    let moved = 0;
+    for (const a of this.#agents.values()) {
+      moved += a.messagesIn + a.messagesOut;
+      if (!a.held && !a.gone && a.instance !== undefined) queued += a.queued;
+    }
+    return { queued, moved };
+  }
+
   /** Runs queued messages until none are left or the time slice is used up. */
   drain(): void {
     if (this.#draining) return;
