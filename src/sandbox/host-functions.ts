@@ -136,7 +136,10 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: H
 
     time_monotonic_us(): bigint {
       meter.charge(HostCost.call);
-      return BigInt(Math.round(performance.now() * 1000));
+      // The host's monotonic clock (CLOCK_MONOTONIC), the same in every thread: readings compare across
+      // agents, workers, restarts of an agent and of the node, as long as the host does not reboot.
+      // performance.now() would not: each worker thread counts from its own start.
+      return process.hrtime.bigint() / 1000n;
     },
 
     random_fill(ptr: number, len: number): number {
