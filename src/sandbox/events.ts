@@ -13,7 +13,13 @@ export type PoolEvent =
   | { readonly type: 'canary_rolled_back'; readonly name: string; readonly module: string; readonly reason: string }
   | { readonly type: 'agent_log'; readonly name: string; readonly level: number; readonly text: string; readonly conversationId?: string; readonly traceparent?: string }
   | { readonly type: 'worker_replaced'; readonly worker: number; readonly reason: string; readonly agents: readonly string[]; readonly lostMessages: number }
-  | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string };
+  | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string }
+  /**
+   * A message crashed agent `name` and is poison: to be dead-lettered with `reason` (and, when it was
+   * at-least-once, acknowledged in the outbox under `messageId` once kept). The agent was
+   * re-instantiated; `sender` is '' when the message named none.
+   */
+  | { readonly type: 'message_poisoned'; readonly name: string; readonly sender: string; readonly reason: string; readonly json: string; readonly messageId?: string };
 
 export type Listener<T extends unknown[]> = (...args: T) => void;
 
