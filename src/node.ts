@@ -67,6 +67,7 @@ export interface NodeOptions {
   readonly restartPolicy?: RestartPolicy;
   readonly workers?: number;
   readonly mailboxCapacity?: number;
+  readonly mailboxBytes?: number;
   readonly maxMessageBytes?: number;
   readonly capabilityStrategy?: CapabilityStrategy;
   /** Graceful stops and shutdown wait this long for mailboxes to drain, ms. @default 30 s */
@@ -165,6 +166,7 @@ export class CaxtonNode {
       ...(options.restartPolicy === undefined ? {} : { restartPolicy: options.restartPolicy }),
       ...(options.workers === undefined ? {} : { workers: options.workers }),
       ...(options.mailboxCapacity === undefined ? {} : { mailboxCapacity: options.mailboxCapacity }),
+      ...(options.mailboxBytes === undefined ? {} : { mailboxBytes: options.mailboxBytes }),
       ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
       ...(options.capabilityStrategy === undefined ? {} : { capabilityStrategy: options.capabilityStrategy }),
       ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
@@ -400,6 +402,12 @@ export class CaxtonNode {
       case 'agent_fault':
         this.journal.add({ time: Date.now(), kind: 'fault', from: e.name, to: e.name, performative: undefined, messageId: undefined, conversationId: undefined, detail: `${e.kind} in ${e.phase}: ${e.message}` });
         break;
+      case 'message_poisoned':
+        // Kept first, then acknowledged: a crash in between redelivers it (and it is poison again).
+        this.deadLetters.record(e.name, e.json, e.reason);
+        if (e.messageId !== undefined) this.outbox.ack(e.messageId);
+        this.journal.recordMessage('undeliverable', e.json, e.reason);
+        break;
     }
     if (this.#events.length > 0) this.#emit(streamEvent(e));
     this.#logEvent(e);
@@ -469,6 +477,9 @@ export class CaxtonNode {
         break;
       case 'undeliverable':
         log.warn({ from: e.from, to: e.to, reason: e.reason }, e.type);
+        break;
+      case 'message_poisoned':
+        log.warn({ agent: e.name, sender: e.sender, reason: e.reason }, e.type);
         break;
       default:
         log.info(e, e.type);

@@ -75,6 +75,9 @@ export function streamEvent(e: PoolEvent): NodeEvent {
       return { type: 'worker.replaced', time, ...fields };
     case 'undeliverable':
       return { type: 'message.undeliverable', time, ...fields };
+    case 'message_poisoned':
+      if (e.type !== 'message_poisoned') break;
+      return { type: 'message.poisoned', time, agent: e.name, sender: e.sender, reason: e.reason, json: e.json, ...(e.messageId === undefined ? {} : { message_id: e.messageId }) };
     default:
       break;
   }

@@ -47,9 +47,12 @@ export interface StatsView {
   fuel_used: number;
   memory_bytes: number;
   queued: number;
+  queued_bytes: number;
   timers: number;
   duplicates: number;
+  poisoned: number;
   circuit: string;
+  blocked_senders: { sender: string; until: string }[];
   latency: LatencyView;
   canary: null | { module: string; percent: number; messages_in: number; errors: number; faults: number; p99_ms: number };
 }
@@ -78,9 +81,11 @@ export interface StatusView {
 
 export interface QueueView {
   total_queued: number;
+  /** Bytes of the queued messages (2 per UTF-16 code unit, as the mailbox bound counts them). */
+  total_queued_bytes: number;
   outbox_pending: number;
   dead_letters: number;
-  agents: { name: string; queued: number; state: string }[];
+  agents: { name: string; queued: number; queued_bytes: number; state: string }[];
 }
 
 export interface ResourcesView {

@@ -133,6 +133,7 @@ async function runNode(loaded: LoadedConfig): Promise<void> {
     workers: c.runtime.workers,
     maxAgents: c.runtime.maxAgents,
     mailboxCapacity: c.messaging.mailboxCapacity,
+    mailboxBytes: c.messaging.mailboxBytes,
     maxMessageBytes: c.messaging.maxMessageBytes,
     capabilityStrategy: c.messaging.capabilityStrategy,
     drainTimeoutMs: c.messaging.drainTimeoutMs,

@@ -43,6 +43,7 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
   messaging: {
     max_message_size: '100KiB',
     queue_size: 10_000,
+    queue_bytes: '64MiB', // about 10,000 messages of 3 KiB (counted 2 bytes per UTF-16 code unit)
     capability_strategy: 'round-robin',
     redeliver_after: '5s',
     max_deliveries: 5,

@@ -39,6 +39,8 @@ export interface ResolvedConfig {
   readonly messaging: {
     readonly maxMessageBytes: number;
     readonly mailboxCapacity: number;
+    /** messaging.queue_bytes, in bytes. */
+    readonly mailboxBytes: number;
     readonly capabilityStrategy: CapabilityStrategy;
     readonly redeliverAfterMs: number;
     readonly drainTimeoutMs: number;
@@ -89,6 +91,14 @@ export function crossKeyIssues(c: CaxtonConfig): ConfigIssue[] {
       path: ['runtime', 'restart', 'max_backoff'],
       alsoPaths: [['runtime', 'restart', 'initial_backoff']],
       message: `runtime.restart.max_backoff (${r.max_backoff}) must be at least runtime.restart.initial_backoff (${r.initial_backoff})`,
+    });
+  }
+  const m = c.messaging;
+  if (parseSize(m.queue_bytes) < 2 * parseSize(m.max_message_size)) {
+    issues.push({
+      path: ['messaging', 'queue_bytes'],
+      alsoPaths: [['messaging', 'max_message_size']],
+      message: `messaging.queue_bytes (${m.queue_bytes}) must be at least 2 × messaging.max_message_size (${m.max_message_size}): a mailbox counts 2 bytes per character, and the largest message must fit an empty one`,
     });
   }
   const cl = c.coordination.cluster;
@@ -156,6 +166,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
     messaging: {
       maxMessageBytes: parseSize(msg.max_message_size),
       mailboxCapacity: msg.queue_size,
+      mailboxBytes: parseSize(msg.queue_bytes),
       capabilityStrategy: msg.capability_strategy,
       redeliverAfterMs: parseDuration(msg.redeliver_after),
       drainTimeoutMs: parseDuration(msg.drain_timeout),

@@ -79,6 +79,7 @@ const runtime = Section('Running agents: worker threads, per-agent limits, modul
 const messaging = Section('Message delivery between agents.', {
   max_message_size: Size('Largest message, as UTF-8 JSON, an agent or client may send (CAXTON_ERR_MESSAGE_TOO_LARGE beyond). Send large data by reference.', { min: KiB, max: 64 * MiB }),
   queue_size: Int('Messages queued in one agent\'s mailbox before senders get backpressure (agents see ERR_BACKPRESSURE).', { min: 1, max: 10_000_000 }),
+  queue_bytes: Size('Bytes of messages queued in one agent\'s mailbox before senders get backpressure, like a full queue_size. A message counts 2 bytes per UTF-16 code unit of its JSON text (twice its UTF-8 size for ASCII). At least 2 × max_message_size.', { min: 2 * KiB, max: 64 * GiB }),
   capability_strategy: Enum(['round-robin', 'least-loaded'] as const, 'How a message addressed to a capability picks one of the agents that offer it: in turn, or the one with the fewest queued messages (sampled every 200 ms).'),
   redeliver_after: Duration('At-least-once: when an unacknowledged message is first redelivered; the n-th redelivery waits this × 2^(n-1).', { min: 1 }),
   max_deliveries: Int('At-least-once: deliveries (the first included) before an unacknowledged message becomes a dead letter.', { min: 1, max: 1000 }),

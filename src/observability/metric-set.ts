@@ -65,6 +65,7 @@ export function defineMetrics({ registry, refresh, processing }: MetricSetOption
     restarts: new Counter({ name: 'caxton_agent_restarts_total', help: 'Agent restarts on this node (after a crash, or re-spawned after its worker was replaced).', registers }),
     spawnDuration: new Histogram({ name: 'caxton_agent_spawn_duration_seconds', help: 'Time to start an agent from an admitted module, seconds.', buckets: SPAWN_BUCKETS, registers }),
     queueDepth: gauge('caxton_queue_depth', 'Messages waiting in the mailboxes of all agents of this node.'),
+    queueBytes: gauge('caxton_queue_bytes', 'Bytes of the messages waiting in the mailboxes of all agents of this node (2 per UTF-16 code unit, as the mailbox bound counts them).'),
     conversations: gauge('caxton_active_conversations', 'Conversations with activity in the last 5 minutes.'),
     received: counter('caxton_messages_received_total', 'Messages agents of this node took from their mailboxes and handled.'),
     sent: counter('caxton_messages_sent_total', 'Messages agents of this node sent.'),
@@ -78,6 +79,7 @@ export function defineMetrics({ registry, refresh, processing }: MetricSetOption
       source: processing,
     }),
     undeliverable: new Counter({ name: 'caxton_messages_undeliverable_total', help: 'Messages the pool could not deliver (no such agent, mailbox full, circuit open, ...).', registers }),
+    poisoned: new Counter({ name: 'caxton_messages_poisoned_total', help: 'Messages that crashed the agent handling them and were dead-lettered as poison (the agent was re-instantiated).', registers }),
     forwarded: counter('caxton_messages_forwarded_total', 'Agent-to-agent messages that crossed the main thread between workers.'),
     workers: gauge('caxton_workers', 'Agent worker threads.'),
 
@@ -97,6 +99,7 @@ export function defineMetrics({ registry, refresh, processing }: MetricSetOption
     // ---- per agent (capped) ----
     agentState: gauge('caxton_agent_state', 'Always 1, for each agent with per-agent series; the state label is its lifecycle state.', ['agent', 'state'] as const),
     agentQueue: gauge('caxton_agent_queue_depth', 'Messages waiting in the agent\'s mailbox.', ['agent'] as const),
+    agentQueueBytes: gauge('caxton_agent_queue_bytes', 'Bytes of the messages waiting in the agent\'s mailbox (2 per UTF-16 code unit).', ['agent'] as const),
     agentMemory: gauge('caxton_agent_memory_bytes', 'The agent\'s linear memory, bytes.', ['agent'] as const),
     agentFuel: counter('caxton_agent_fuel_used_total', 'Fuel the agent used (resets when its worker is replaced).', ['agent'] as const),
     agentReceived: counter('caxton_agent_messages_received_total', 'Messages the agent handled (resets when its worker is replaced).', ['agent'] as const),

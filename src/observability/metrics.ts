@@ -142,6 +142,9 @@ export class NodeMetrics {
       case 'undeliverable':
         this.#m.undeliverable.inc();
         break;
+      case 'message_poisoned':
+        this.#m.poisoned.inc();
+        break;
       default:
         break;
     }
@@ -181,12 +184,15 @@ export class NodeMetrics {
     m.activeAgents.set(byState.get('running') ?? 0);
 
     let queued = 0;
+    let queuedBytes = 0;
     let memory = 0;
     for (const s of stats) {
       queued += s.queued;
+      queuedBytes += s.queuedBytes;
       memory += s.memoryBytes;
     }
     m.queueDepth.set(queued);
+    m.queueBytes.set(queuedBytes);
     m.memoryUsed.set(memory);
 
     const grew = this.#totals.update(stats, new Set(agents.map((a) => a.name)));
@@ -200,7 +206,7 @@ export class NodeMetrics {
 
   #applyPerAgent(agents: readonly AgentInfo[], stats: readonly AgentStats[]): void {
     const m = this.#m;
-    const perAgent = [m.agentState, m.agentQueue, m.agentMemory, m.agentFuel, m.agentReceived, m.agentSent, m.agentCrashes, m.agentRestarts];
+    const perAgent = [m.agentState, m.agentQueue, m.agentQueueBytes, m.agentMemory, m.agentFuel, m.agentReceived, m.agentSent, m.agentCrashes, m.agentRestarts];
     // Rebuilt each scrape, so removed agents' series disappear.
     for (const metric of perAgent) metric.reset();
     const known = new Set(agents.map((a) => a.name));
@@ -216,6 +222,7 @@ export class NodeMetrics {
       const s = byName.get(a.name);
       if (s === undefined) continue; // no instance (loaded, stopped, failed), or its worker did not answer in time
       m.agentQueue.set(agent, s.queued);
+      m.agentQueueBytes.set(agent, s.queuedBytes);
       m.agentMemory.set(agent, s.memoryBytes);
       m.agentFuel.inc(agent, s.fuelUsed);
       m.agentReceived.inc(agent, s.messagesIn);

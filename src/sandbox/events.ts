@@ -17,7 +17,13 @@ export type PoolEvent =
    * A message that reached nobody. `kept`: it is at-least-once and stays in the outbox, which delivers
    * it again later; otherwise it is final (the node dead-letters it, and drops it from the outbox).
    */
-  | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string; readonly kept: boolean };
+  | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string; readonly kept: boolean }
+  /**
+   * A message crashed agent `name` and is poison: to be dead-lettered with `reason` (and, when it was
+   * at-least-once, acknowledged in the outbox under `messageId` once kept). The agent was
+   * re-instantiated; `sender` is '' when the message named none.
+   */
+  | { readonly type: 'message_poisoned'; readonly name: string; readonly sender: string; readonly reason: string; readonly json: string; readonly messageId?: string };
 
 export type Listener<T extends unknown[]> = (...args: T) => void;
 

@@ -1,5 +1,5 @@
 /** The sandbox: module admission, agent instances and the worker pool that runs them. */
-export { AgentPool, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_MESSAGE_BYTES, isReliable, reliableIdOf } from './pool.js';
+export { AgentPool, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAILBOX_BYTES, DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_MESSAGE_BYTES, isReliable, reliableIdOf } from './pool.js';
 export type { AgentFaultInfo, AgentInfo, AgentSpec, AgentStats, PoolEvent, PoolOptions } from './pool.js';
 export { ModuleCache } from './module-cache.js';
 export type { CachedModule } from './module-cache.js';

@@ -44,6 +44,8 @@ export type { CapabilityStrategy } from './registry.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024; // spec max_message_size
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
+/** Bytes of messages per mailbox (2 × UTF-16 code units): about 10,000 messages of 3 KiB. */
+export const DEFAULT_MAILBOX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 export interface PoolOptions {
@@ -56,6 +58,12 @@ export interface PoolOptions {
   readonly maxMessageBytes?: number;
   /** Messages queued per agent before senders see ERR_BACKPRESSURE. @default 10,000 */
   readonly mailboxCapacity?: number;
+  /**
+   * Bytes of messages queued per agent, counted as 2 × UTF-16 code units, before senders see
+   * ERR_BACKPRESSURE, like a full mailbox. Critical messages have a tenth of it (at least two of
+   * the largest messages) on top. @default 64 MiB
+   */
+  readonly mailboxBytes?: number;
   /** Crash supervision. @default DEFAULT_RESTART_POLICY (100 ms doubling to 30 s; failed after 5 crashes in 60 s) */
   readonly restartPolicy?: RestartPolicy;
   /**
@@ -146,6 +154,7 @@ export class AgentPool {
       workers: opts.workers ?? Math.max(1, availableParallelism() - 1),
       maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       mailboxCapacity: opts.mailboxCapacity ?? DEFAULT_MAILBOX_CAPACITY,
+      mailboxBytes: opts.mailboxBytes ?? DEFAULT_MAILBOX_BYTES,
       capabilityStrategy: opts.capabilityStrategy ?? 'round-robin',
       redeliverAfterMs: opts.redeliverAfterMs ?? 5000,
     };
@@ -159,6 +168,7 @@ export class AgentPool {
       fuelPerCall: this.policy.fuelPerCall,
       maxMessageBytes: this.#opts.maxMessageBytes,
       mailboxCapacity: this.#opts.mailboxCapacity,
+      mailboxBytes: this.#opts.mailboxBytes,
       redeliverAfterMs: this.#opts.redeliverAfterMs,
       maxCallMs: this.policy.maxCallMs,
     };
@@ -327,25 +337,15 @@ export class AgentPool {
   }
 
   /**
-   * Closes circuit breakers. With `gradualMs`, the agents are reset one by one spread over that time,
-   * so a recovering system is not hit by every sender at once.
+   * Closes circuit breakers (one agent's, or every agent's), and the agents' per-sender circuits.
+   * With `gradualMs`, a breaker that was open lets traffic back in gradually: the share of its
+   * messages it admits rises linearly from 0 to 100 % over that time (the rest are refused with
+   * circuit_open as before), so a recovering agent is not hit by every sender at once.
    */
   resetCircuits(options: { name?: string; gradualMs?: number } = {}): void {
-    if (options.name !== undefined) {
-      this.#require(options.name);
-      for (const slot of this.#live(options.name)) this.#post(slot, { op: 'circuit', name: options.name, action: 'reset' });
-      return;
-    }
-    const names = [...this.#agents.values()].filter((r) => r.inWorker).map((r) => r.name);
-    const step = names.length > 0 && options.gradualMs !== undefined ? options.gradualMs / names.length : 0;
-    names.forEach((n, i) => {
-      const reset = () => {
-        const rec = this.#agents.get(n);
-        if (rec !== undefined && rec.inWorker && !this.#closed) this.#post(this.#slotOf(rec), { op: 'circuit', name: n, action: 'reset' });
-      };
-      if (step === 0) reset();
-      else setTimeout(reset, Math.round(i * step)).unref();
-    });
+    if (options.name !== undefined) this.#require(options.name);
+    const rampMs = options.gradualMs ?? 0;
+    for (const slot of this.#live(options.name)) this.#post(slot, { op: 'circuit', name: options.name ?? null, action: 'reset', ...(rampMs > 0 ? { rampMs } : {}) });
   }
 
   /** The live workers hosting `name`, or all live workers. */
@@ -713,6 +713,22 @@ export class AgentPool {
     }, decision.delayMs);
   }
 
+  /**
+   * A message crashed the agent and its worker re-instantiated it at once (or reports, in a 'fault'
+   * after this, that it could not): not a crash for the restart intensity. The message is handed to
+   * the listeners as poison (the node dead-letters it).
+   */
+  #poisoned(slot: WorkerSlot, msg: Extract<FromWorker, { op: 'poison' }>): void {
+    const rec = this.#agents.get(msg.name);
+    if (rec !== undefined) {
+      rec.restarts = Math.max(rec.restarts, msg.restarts);
+      rec.lastFault = { kind: msg.kind, phase: 'message', message: msg.message, at: Date.now() };
+    }
+    this.#emit({ type: 'message_poisoned', name: msg.name, sender: msg.sender, reason: msg.reason, json: msg.json, ...(msg.messageId === '' ? {} : { messageId: msg.messageId }) });
+    this.#emit({ type: 'agent_fault', name: msg.name, kind: msg.kind, phase: 'message', message: msg.message, recovered: true });
+    if (rec !== undefined && msg.reinstantiated) this.#emit({ type: 'agent_started', name: rec.name, worker: slot.index, restarts: rec.restarts });
+  }
+
   /** Gives up on an agent: it is failed, its worker drops it, and the reason is kept for inspection. */
   #fail(rec: AgentRecord, reason: string): void {
     this.#clearTimers(rec);
@@ -895,6 +911,9 @@ export class AgentPool {
         if (rec !== undefined) this.#crashed(rec, { kind: msg.kind, phase: msg.phase, message: msg.message, at: Date.now() });
         break;
       }
+      case 'poison':
+        this.#poisoned(slot, msg);
+        break;
       case 'upgraded': {
         const rec = this.#agents.get(msg.name);
         const w = this.#upgradeWaiters.get(msg.name);

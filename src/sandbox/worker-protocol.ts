@@ -16,6 +16,8 @@ export interface WorkerInit {
   readonly fuelPerCall: number;
   readonly maxMessageBytes: number;
   readonly mailboxCapacity: number;
+  /** Bytes (2 × UTF-16 code units) of messages queued per agent, see worker/mailbox.ts. */
+  readonly mailboxBytes: number;
   readonly redeliverAfterMs: number;
   /**
    * Int32Array over this buffer: [0] a call counter, odd while a call into an agent is running;
@@ -66,8 +68,12 @@ export type ToWorker =
    * old one keeps running.
    */
   | { readonly op: 'upgrade'; readonly name: string; readonly hash: string; readonly graceful: boolean }
-  /** Operator control of circuit breakers: one agent, or every agent of the worker when name is null. */
-  | { readonly op: 'circuit'; readonly name: string | null; readonly action: 'force' | 'reset' }
+  /**
+   * Operator control of circuit breakers: one agent, or every agent of the worker when name is null.
+   * A reset with `rampMs` lets traffic back in gradually over that time (worker/circuit-breaker.ts);
+   * a reset also closes the agent's per-sender circuits.
+   */
+  | { readonly op: 'circuit'; readonly name: string | null; readonly action: 'force' | 'reset'; readonly rampMs?: number }
   /**
    * Start `hash` as a canary of the agent (see worker/canary.ts) taking `percent` of its messages.
    * Answered with 'canary_started' or 'upgrade_failed'.
@@ -124,12 +130,19 @@ export interface AgentRuntimeStats {
   readonly fuelUsed: number;
   readonly memoryBytes: number;
   readonly queued: number;
+  /** Bytes of the queued messages (2 × UTF-16 code units). */
+  readonly queuedBytes: number;
+  /** Timers set and not yet fired. */
   readonly timers: number;
   /** Handling time per message, see LATENCY_BUCKETS. */
   readonly latency: readonly number[];
-  readonly circuit: 'closed' | 'open' | 'half-open' | 'forced-open';
+  readonly circuit: 'closed' | 'open' | 'half-open' | 'forced-open' | 'recovering';
+  /** Senders whose messages the agent refuses for now, after their poison messages, and until when (epoch ms). */
+  readonly blockedSenders: readonly { readonly sender: string; readonly until: number }[];
   /** At-least-once messages recognised as already handled and dropped. */
   readonly duplicates: number;
+  /** Messages that crashed the agent and were dead-lettered as poison. */
+  readonly poisoned: number;
   /** The canary's own share of the counters above, while one runs. */
   readonly canary?: CanaryStats;
 }
@@ -139,8 +152,29 @@ export type FromWorker =
   | { readonly op: 'spawn_failed'; readonly key: number; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   /** Flat [sender, receiver-or-empty, json, priority level, ...] for receivers that are not on this worker. */
   | { readonly op: 'out'; readonly batch: (string | number)[] }
-  /** The agent's instance was discarded; its mailbox is kept until 'restart' or 'stop'. */
+  /**
+   * The agent's instance was discarded after a crash no message explains (a failed re-instantiation);
+   * its mailbox is kept until 'restart' or 'stop'. The main thread's supervision counts it.
+   */
   | { readonly op: 'fault'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
+  /**
+   * A message crashed the agent: it is to be dead-lettered as poison (with `reason`). The worker has
+   * already re-instantiated the agent (`reinstantiated`, with `restarts` its new count) or, when that
+   * failed, follows with a 'fault'. `sender` is '' when the message named none; `messageId` is the
+   * id of an at-least-once message ('' otherwise), to be acknowledged in the outbox once dead-lettered.
+   */
+  | {
+      readonly op: 'poison';
+      readonly name: string;
+      readonly json: string;
+      readonly sender: string;
+      readonly messageId: string;
+      readonly kind: FaultKind;
+      readonly message: string;
+      readonly reason: string;
+      readonly restarts: number;
+      readonly reinstantiated: boolean;
+    }
   | { readonly op: 'restarted'; readonly name: string }
   | { readonly op: 'restart_failed'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   /** Flat [agent, level, text, conversation id or '', traceparent or '', ...]. Levels as in the ABI. */

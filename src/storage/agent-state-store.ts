@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
 import { openDatabase, type OpenOptions } from './database.js';
+import { SqliteAgentTimerStore } from './agent-timer-store.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -16,7 +17,7 @@ export interface AgentStateStore {
   delete(agent: string, key: Uint8Array): void;
   /** Every key of one agent, for inspection. */
   keys(agent: string): Uint8Array[];
-  /** Removes all state of one agent (agent removal). */
+  /** Removes all state of one agent, its key-value pairs and its pending timers (agent removal). */
   clear(agent: string): void;
   /** How many keys an agent has, and the bytes of its keys plus values (for quotas). */
   usage(agent: string): { keys: number; bytes: number };
@@ -32,7 +33,7 @@ export class SqliteAgentStateStore implements AgentStateStore {
   readonly #set: Statement;
   readonly #delete: Statement;
   readonly #keys: Statement;
-  readonly #clear: Statement;
+  readonly #clear: (agent: string) => void;
   readonly #usage: Statement;
   readonly #size: Statement;
 
@@ -47,7 +48,12 @@ export class SqliteAgentStateStore implements AgentStateStore {
     );
     this.#delete = this.#db.prepare('DELETE FROM agent_kv WHERE agent = ? AND key = ?');
     this.#keys = this.#db.prepare('SELECT key FROM agent_kv WHERE agent = ? ORDER BY key').pluck();
-    this.#clear = this.#db.prepare('DELETE FROM agent_kv WHERE agent = ?');
+    const clearKv = this.#db.prepare('DELETE FROM agent_kv WHERE agent = ?');
+    const timers = new SqliteAgentTimerStore(this.#db);
+    this.#clear = this.#db.transaction((agent: string) => {
+      clearKv.run(agent);
+      timers.clear(agent);
+    });
     this.#usage = this.#db.prepare('SELECT count(*) AS keys, coalesce(sum(length(key) + length(value)), 0) AS bytes FROM agent_kv WHERE agent = ?');
     this.#size = this.#db.prepare('SELECT length(value) FROM agent_kv WHERE agent = ? AND key = ?').pluck();
   }
@@ -69,7 +75,7 @@ export class SqliteAgentStateStore implements AgentStateStore {
   }
 
   clear(agent: string): void {
-    this.#clear.run(agent);
+    this.#clear(agent);
   }
 
   usage(agent: string): { keys: number; bytes: number } {

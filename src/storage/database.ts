@@ -79,6 +79,20 @@ const MIGRATIONS: readonly string[] = [
   // 5: how often each deployed agent was started again (crash restarts, operator restarts, node
   // restarts): what agent_init reads as `restarts`, which must not fall back to 0 after a restart.
   `ALTER TABLE deployments ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;`,
+  // 6: pending timers (caxton.timer_set), kept with the agent's state so that they survive restarts of
+  // the agent, its worker and the node; and each agent's last timer id, so ids are never reused.
+  `CREATE TABLE agent_timers (
+     agent      TEXT    NOT NULL,
+     id         INTEGER NOT NULL,
+     due_at     INTEGER NOT NULL,
+     message    TEXT    NOT NULL,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (agent, id)
+   ) WITHOUT ROWID;
+   CREATE TABLE agent_timer_ids (
+     agent   TEXT    PRIMARY KEY,
+     last_id INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -2,6 +2,8 @@ export { openDatabase, SCHEMA_VERSION } from './database.js';
 export type { SqliteDatabase, OpenOptions, Synchronous } from './database.js';
 export { SqliteAgentStateStore } from './agent-state-store.js';
 export type { AgentStateStore } from './agent-state-store.js';
+export { SqliteAgentTimerStore, MAX_TIMER_ID } from './agent-timer-store.js';
+export type { AgentTimerStore, StoredTimer } from './agent-timer-store.js';
 export { DeadLetterStore, DEFAULT_DEAD_LETTER_CAPACITY } from './dead-letter-store.js';
 export type { DeadLetter, DeadLetterFilter } from './dead-letter-store.js';
 export { OutboxStore } from './outbox-store.js';

@@ -13,8 +13,10 @@ test('circuit breaker - an agent that fails every call is cut off: senders get c
   await withBreakers(async (pool) => {
     const m = pool.admit(fixtureWasm('trap-handler'));
     await pool.spawn({ name: 't', module: m.hash });
+    // Five senders, one message each: the agent fails for everyone. (One sender's repeated poison is
+    // cut off by its own circuit first, after 3: see the per-sender tests.)
+    for (let i = 0; i < 5; i++) await new Client(pool, `c${i}`).request('t', 'request', i, 'failure'); // agent_crashed, one by one
     const c = new Client(pool);
-    for (let i = 0; i < 5; i++) await c.request('t', 'request', i, 'failure'); // agent_crashed, one by one
     const f = await c.request('t', 'request', 'next', 'failure');
     assert.equal((f.content as { error: string }).error, 'circuit_open');
     const [s] = await pool.stats();
@@ -23,7 +25,7 @@ test('circuit breaker - an agent that fails every call is cut off: senders get c
   });
 });
 
-test('circuit breaker - operators open every breaker and reset them gradually', async () => {
+test('circuit breaker - operators open every breaker; a gradual reset lets a rising share of traffic back in', async () => {
   await withBreakers(async (pool) => {
     await spawnAgent(pool, 'echo', 'a');
     await spawnAgent(pool, 'echo', 'b');
@@ -33,11 +35,33 @@ test('circuit breaker - operators open every breaker and reset them gradually', 
     const f = await c.request('a', 'request', 1, 'failure');
     assert.equal((f.content as { error: string }).error, 'circuit_open');
     assert.deepEqual((await pool.stats()).map((s) => s.circuit), ['forced-open', 'forced-open']);
-    pool.resetCircuits({ gradualMs: 2000 }); // two agents: a at once, b after 1 s
-    await new Promise((r) => setTimeout(r, 20));
-    const states = (await pool.stats()).map((s) => `${s.name}:${s.circuit}`).sort();
-    assert.deepEqual(states, ['a:closed', 'b:forced-open'], 'the first is reset at once, the next later');
-    await new Promise((r) => setTimeout(r, 1200));
+    const RAMP_MS = 2000;
+    pool.resetCircuits({ gradualMs: RAMP_MS });
+    const t0 = performance.now();
+    assert.deepEqual((await pool.stats()).map((s) => s.circuit), ['recovering', 'recovering'], 'both ramp at once, none is reset ahead of the other');
+    // Rounds of 20 messages to a, each answered (inform: admitted; failure circuit_open: refused),
+    // grouped by when in the ramp they were sent. The shares are checked with wide margins: the
+    // schedule is wall-clock, the split within it deterministic (unit tests hold it to the message).
+    const windows = [0, 0, 0, 0].map(() => ({ sent: 0, admitted: 0 }));
+    let refusal = '';
+    while (performance.now() - t0 < RAMP_MS - 50) {
+      const at = performance.now() - t0;
+      const sent = Array.from({ length: 20 }, (_, i) => c.send('a', 'request', i));
+      const replies = await Promise.all(sent.map((rw) => c.waitFor((m) => m.in_reply_to === rw, 5000)));
+      const w = windows[Math.min(3, Math.floor(at / (RAMP_MS / 4)))]!;
+      w.sent += replies.length;
+      w.admitted += replies.filter((m) => m.performative === 'inform').length;
+      refusal ||= (replies.find((m) => m.performative === 'failure')?.content as { reason?: string } | undefined)?.reason ?? '';
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const shares = windows.map((w) => (w.sent === 0 ? NaN : w.admitted / w.sent));
+    const shown = shares.map((x) => x.toFixed(2)).join(', ');
+    assert.ok(windows.every((w) => w.sent >= 20), `every quarter of the ramp was sampled: ${JSON.stringify(windows)}`);
+    assert.ok(shares[0]! < 0.45, `first quarter (expected about 12 %): ${shown}`);
+    assert.ok(shares[3]! > 0.55, `last quarter (expected about 87 %): ${shown}`);
+    assert.ok(shares[0]! < shares[1]! && shares[1]! < shares[3]! && shares[2]! < shares[3]!, `rising: ${shown}`);
+    assert.match(refusal, /circuit breaker of a is recovering after a reset: \d+% of messages are let through/);
+    await new Promise((r) => setTimeout(r, Math.max(0, RAMP_MS + 100 - (performance.now() - t0))));
     assert.deepEqual((await pool.stats()).map((s) => s.circuit), ['closed', 'closed']);
     const r = await c.request('b', 'request', 2);
     assert.equal(r.content, 2);

@@ -134,7 +134,8 @@ test('cli-api - suspend and resume, one agent and by priority', async () => {
 test('cli-api - queue stats, resources, memory stats, server status, agent stats: runbook tables', async () => {
   const q = await ok(['queue', 'stats']);
   assert.match(q, /^queued:\s+\d+$/m);
-  assert.match(q, /^AGENT\s+QUEUED\s+STATE$/m);
+  assert.match(q, /^queued bytes:\s+\d+(\.\d)?[KMG]?B$/m);
+  assert.match(q, /^AGENT\s+QUEUED\s+BYTES\s+STATE$/m);
   const res = await ok(['resources']);
   assert.match(res, /^NODE\s+CPU\s+MEMORY\s+AGENTS\ntest-node\s+\d+%\s+[\d.]+[KMG]?B\s+2$/m);
   const mem = await ok(['memory', 'stats']);

@@ -55,7 +55,9 @@ function faultsOf(name: string): Extract<PoolEvent, { type: 'agent_fault' }>[] {
 test('hostile - infinite loop in the handler: fuel stops every call; the neighbour keeps answering between them', async () => {
   await spawnFixture('infinite-loop');
   const SPINS = 10;
-  for (let i = 0; i < SPINS; i++) client.send('infinite-loop', 'request', i);
+  // One sender per spin: a sender whose messages crash an agent 3 times is cut off by its circuit,
+  // and this test is about every call being stopped by fuel.
+  for (let i = 0; i < SPINS; i++) client.send('infinite-loop', 'request', i, { sender: `spinner-${i}` });
   // While the spinner's backlog is being burnt through, ping the bystander.
   const latencies: number[] = [];
   let answeredWhileSpinning = 0;

@@ -6,6 +6,8 @@ import type { RestartPolicy } from '../../src/agents/index.js';
 import { isCaxtonError } from '../../src/errors.js';
 import { Client, fixtureWasm, spawnAgent, waitForEvent } from '../helpers/agents.js';
 import { withPool } from '../helpers/pool.js';
+import { brittleAgent } from '../helpers/wat-agents.js';
+import { SqliteAgentStateStore } from '../../src/storage/index.js';
 
 const withPolicy = (restartPolicy: RestartPolicy | undefined, fn: (pool: AgentPool, events: PoolEvent[]) => Promise<void>) =>
   withPool(restartPolicy ? { restartPolicy } : {}, (pool, { events }) => fn(pool, events));
@@ -100,37 +102,63 @@ test('lifecycle - restart of a stopped agent keeps its key-value state', async (
   });
 });
 
-test('lifecycle - crashes are restarted with exponential back-off; a crash loop ends in failed, visibly', async () => {
+test('lifecycle - crashes no message explains are restarted with exponential back-off; a crash loop ends in failed, visibly', async () => {
   const policy: RestartPolicy = { baseDelayMs: 20, factor: 2, maxDelayMs: 1000, maxRestarts: 3, windowMs: 60_000 };
-  await withPolicy(policy, async (pool, events) => {
-    const startedAt: number[] = [];
+  await withPool({ restartPolicy: policy }, async (pool, { events, databasePath }) => {
     const faultAt: number[] = [];
     pool.onEvent((e) => {
-      if (e.type === 'agent_started' && e.name === 't') startedAt.push(performance.now());
       if (e.type === 'agent_fault' && e.name === 't') faultAt.push(performance.now());
     });
-    const m = pool.admit(fixtureWasm('trap-handler'));
+    const m = pool.admit(await brittleAgent());
     await pool.spawn({ name: 't', module: m.hash });
     const c = new Client(pool);
-    for (let i = 0; i < 10; i++) c.send('t', 'request', i);
+    // Poison that also breaks agent_init: from here on every instantiation fails, whatever the messages.
+    c.send('t', 'request', 'break');
     await waitForEvent(events, (e) => e.type === 'agent_state' && e.name === 't' && e.to === 'failed', 10_000);
+    assert.equal(events.filter((e) => e.type === 'message_poisoned' && e.name === 't').length, 1, 'the message itself is poison, once');
     const started = events.filter((e) => e.type === 'agent_started' && e.name === 't').map((e) => (e.type === 'agent_started' ? e.restarts : -1));
-    assert.deepEqual(started, [0, 1, 2, 3], 'three restarts, then it was given up');
-    const faults = events.filter((e) => e.type === 'agent_fault' && e.name === 't');
-    assert.equal(faults.length, 4);
-    assert.deepEqual(faults.map((f) => f.type === 'agent_fault' && f.recovered), [true, true, true, false]);
+    assert.deepEqual(started, [0], 'no instantiation after the first succeeded');
+    const faults = events.filter((e): e is Extract<PoolEvent, { type: 'agent_fault' }> => e.type === 'agent_fault' && e.name === 't');
+    assert.deepEqual(
+      faults.map((f) => `${f.phase}:${f.recovered}`),
+      ['message:true', 'init:true', 'init:true', 'init:true', 'init:false'],
+      'the trap in the message (not counted), then the failed re-instantiation and three failed restarts: four crashes, more than max_restarts',
+    );
     const info = pool.agent('t')!;
     assert.equal(info.state, 'failed');
-    assert.match(info.lastFault!.message, /crashed 4 times within 60 s; last: trap/);
+    assert.match(info.lastFault!.message, /crashed 4 times within 60 s; last: trap: unreachable/);
     assert.equal(pool.deliver('t', '{}'), false, 'a failed agent takes no messages');
     // Back-off: each restart came at least the nominal delay (20, 40, 80 ms) after the crash before it.
     for (let i = 0; i < 3; i++) {
-      const waited = startedAt[i + 1]! - faultAt[i]!;
+      const waited = faultAt[i + 2]! - faultAt[i + 1]!;
       assert.ok(waited >= 20 * 2 ** i - 2, `restart ${i + 1} came ${waited.toFixed(1)} ms after crash ${i + 1}`);
     }
-    // An operator can bring it back; the crash history starts over.
+    // An operator can bring it back once the cause is gone; the crash history starts over.
+    const store = new SqliteAgentStateStore(databasePath);
+    store.delete('t', new TextEncoder().encode('broken'));
+    store.close();
     const again = await pool.restart('t');
     assert.equal(again.state, 'running');
+    const r = await c.request('t', 'request', 'hello');
+    assert.deepEqual(r.content, { ok: true });
+  });
+});
+
+test('lifecycle - messages that crash the agent never make it failed: each is poison, and the agent is re-instantiated at once', async () => {
+  // The same tight intensity as above: 3 crashes a minute at most.
+  const policy: RestartPolicy = { baseDelayMs: 20, factor: 2, maxDelayMs: 1000, maxRestarts: 3, windowMs: 60_000 };
+  await withPolicy(policy, async (pool, events) => {
+    const m = pool.admit(fixtureWasm('trap-handler'));
+    await pool.spawn({ name: 't', module: m.hash });
+    // Ten senders (each sender's own circuit would cut it off after 3), ten traps.
+    const clients = Array.from({ length: 10 }, (_, i) => new Client(pool, `sender-${i}`));
+    const failures = await Promise.all(clients.map((c, i) => c.request('t', 'request', i, 'failure')));
+    assert.ok(failures.every((f) => (f.content as { error: string }).error === 'agent_crashed'), JSON.stringify(failures[0]));
+    assert.equal(events.filter((e) => e.type === 'message_poisoned' && e.name === 't').length, 10);
+    const info = pool.agent('t')!;
+    assert.equal(info.state, 'running');
+    assert.equal(info.restarts, 10, 'every re-instantiation counts as a restart');
+    assert.ok(!events.some((e) => e.type === 'agent_state' && e.name === 't' && (e.to === 'loaded' || e.to === 'failed')), 'never out of running');
   });
 });
 

@@ -247,3 +247,29 @@ test('metrics - a conversation between agents of two workers is counted once', a
     }
   });
 });
+
+test('metrics - queue bytes per agent and in total, as the mailbox counts them; poison messages are counted', async () => {
+  await withPool({}, async (pool) => {
+    await withMetrics(pool, {}, async (scrape) => {
+      await spawnAgent(pool, 'echo', 'held');
+      pool.suspend('held');
+      const sent = ['a', 'bb', 'é'.repeat(100)].map((content) => JSON.stringify({ performative: 'inform', sender: 'client', receiver: 'held', content }));
+      for (const json of sent) assert.ok(pool.deliver('held', json));
+      const bytes = 2 * sent.reduce((n, json) => n + json.length, 0);
+      let e = await scrape();
+      for (let i = 0; i < 50 && e.value('caxton_agent_queue_depth', { agent: 'held' }) !== 3; i++) e = await scrape();
+      assert.equal(e.value('caxton_agent_queue_depth', { agent: 'held' }), 3);
+      assert.equal(e.value('caxton_agent_queue_bytes', { agent: 'held' }), bytes, '2 bytes per UTF-16 code unit, é included');
+      assert.equal(e.value('caxton_queue_bytes'), bytes);
+      assert.equal(e.value('caxton_messages_poisoned_total'), 0);
+
+      const trap = pool.admit(fixtureWasm('trap-handler'));
+      await pool.spawn({ name: 'trapper', module: trap.hash });
+      const c = new Client(pool);
+      await c.request('trapper', 'request', 'boom', 'failure');
+      const after = await scrape();
+      assert.equal(after.value('caxton_messages_poisoned_total'), 1);
+      assert.equal(after.value('caxton_agent_crashes_total'), 1);
+    });
+  });
+});

@@ -48,9 +48,10 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
     stats.sort((a, b) => b.queued - a.queued);
     return {
       total_queued: stats.reduce((n, s) => n + s.queued, 0),
+      total_queued_bytes: stats.reduce((n, s) => n + s.queuedBytes, 0),
       outbox_pending: ctx.outbox.count(),
       dead_letters: ctx.deadLetters.count(),
-      agents: stats.map((s) => ({ name: s.name, queued: s.queued, state: s.state })),
+      agents: stats.map((s) => ({ name: s.name, queued: s.queued, queued_bytes: s.queuedBytes, state: s.state })),
     };
   });
 

@@ -281,13 +281,18 @@ export function statsFields(s: StatsView): [string, string | number][] {
     ['faults', s.faults],
     ['restarts', s.restarts],
     ['queued', s.queued],
+    ['queued bytes', formatBytes(s.queued_bytes)],
     ['timers', s.timers],
     ['duplicates', s.duplicates],
+    ['poisoned', s.poisoned],
     ['fuel used', formatCount(s.fuel_used)],
     ['memory', formatBytes(s.memory_bytes)],
     ['circuit', s.circuit],
     ['latency', s.latency.count === 0 ? 'no calls yet' : `mean ${formatLatency(s.latency.mean_ms)}, p50 ${formatLatency(s.latency.p50_ms)}, p99 ${formatLatency(s.latency.p99_ms)} over ${formatCount(s.latency.count)} calls`],
   ];
+  if (s.blocked_senders.length > 0) {
+    fields.push(['blocked senders', s.blocked_senders.map((b) => `${b.sender} until ${b.until}`).join(', ')]);
+  }
   if (s.canary !== null) {
     fields.push(['canary', `${s.canary.percent}% on sha256:${shortId(s.canary.module, 12)}: ${s.canary.messages_in} messages, ${s.canary.errors} errors, ${s.canary.faults} faults, p99 ${formatLatency(s.canary.p99_ms)}`]);
   }

@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import type { QueueView } from '../api-types.js';
 import { context } from '../context.js';
 import { CliError } from '../errors.js';
-import { formatCount, formatDuration, renderFields, renderTable } from '../output.js';
+import { formatBytes, formatCount, formatDuration, renderFields, renderTable } from '../output.js';
 import { durationOption } from '../parse.js';
 import { withSpinner } from '../progress.js';
 import { ok } from './common.js';
@@ -22,10 +22,11 @@ export function registerQueue(program: Command): void {
       ctx.print(q, () => {
         let text = renderFields([
           ['queued', formatCount(q.total_queued)],
+          ['queued bytes', formatBytes(q.total_queued_bytes)],
           ['outbox pending', formatCount(q.outbox_pending)],
           ['dead letters', formatCount(q.dead_letters)],
         ]);
-        if (q.agents.length > 0) text += '\n' + renderTable(['AGENT', 'QUEUED', 'STATE'], q.agents.map((a) => [a.name, formatCount(a.queued), a.state]));
+        if (q.agents.length > 0) text += '\n' + renderTable(['AGENT', 'QUEUED', 'BYTES', 'STATE'], q.agents.map((a) => [a.name, formatCount(a.queued), formatBytes(a.queued_bytes), a.state]));
         if (q.total_queued > BACKLOG_DEPTH) {
           text += `\nwarning: queue depth ${formatCount(q.total_queued)} is above ${formatCount(BACKLOG_DEPTH)}: there is a backlog (see \`caxton agents slow\`)\n`;
         }

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteAgentStateStore } from '../../storage/agent-state-store.js';
 import { openDatabase } from '../../storage/database.js';
 import { OutboxStore } from '../../storage/outbox-store.js';
+import { SqliteAgentTimerStore } from '../../storage/agent-timer-store.js';
 import type { FromWorker, ToWorker, WorkerInit } from '../worker-protocol.js';
 import { WorkerRuntime } from './runtime.js';
 
@@ -23,7 +24,9 @@ const runtime = new WorkerRuntime({
   fuelPerCall: init.fuelPerCall,
   maxMessageBytes: init.maxMessageBytes,
   mailboxCapacity: init.mailboxCapacity,
+  mailboxBytes: init.mailboxBytes,
   store,
+  timers: new SqliteAgentTimerStore(db),
   outbox,
   redeliverAfterMs: init.redeliverAfterMs,
   watch: new Int32Array(init.watch),
@@ -54,7 +57,7 @@ port.on('message', (msg: ToWorker) => {
       runtime.stop(msg.name);
       break;
     case 'circuit':
-      runtime.circuit(msg.name, msg.action);
+      runtime.circuit(msg.name, msg.action, msg.rampMs);
       break;
     case 'upgrade':
       runtime.upgrade(msg.name, msg.hash, msg.graceful);

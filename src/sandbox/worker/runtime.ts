@@ -6,8 +6,12 @@
  *   that agent's mailbox and is handled after the current call returns, in the same drain loop: it
  *   never hops through the main thread.
  * - Messages to one agent are handled in the order they were enqueued.
- * - A fault never escapes an agent: its instance is discarded, its mailbox kept, and the main thread
- *   (which owns supervision) decides when to bring it back with a 'restart' command.
+ * - A fault never escapes an agent: its instance is discarded and its mailbox kept. A message that
+ *   crashed it is poison: dead-lettered (through the main thread), and the agent is re-instantiated
+ *   here at once. A crash no message explains (that re-instantiation failing) goes to the main
+ *   thread, which owns supervision and decides when to bring the agent back with a 'restart' command.
+ * - Pending timers are rows in SQLite (storage/agent-timer-store.ts) until their message was handled,
+ *   and are armed again whenever the agent starts.
  * - Only running agents are called. Held agents (ready, suspended) and agents without an instance keep
  *   their messages queued, up to the mailbox capacity.
  */
@@ -16,6 +20,7 @@ import type { AgentServices } from '../host-functions.js';
 import { AbiLimits, HostError } from '../abi.js';
 import type { OutgoingMessage } from '../outgoing.js';
 import type { AgentStateStore } from '../../storage/agent-state-store.js';
+import type { AgentTimerStore } from '../../storage/agent-timer-store.js';
 import type { AgentRuntimeStats, FromWorker, SpawnCommand } from '../worker-protocol.js';
 import { LATENCY_BUCKETS, WATCH_AGENT, WATCH_QUEUED, WATCH_SEQ } from '../worker-protocol.js';
 import { Mailbox, NORMAL, priorityLevel, type PriorityLevel } from './mailbox.js';
@@ -26,6 +31,7 @@ import { ConversationTable } from './conversations.js';
 import { HopLog } from './hop-log.js';
 import { DedupWindow } from './dedup-window.js';
 import { Canary } from './canary.js';
+import { SenderCircuits, senderOf } from './sender-circuits.js';
 import type { CanaryLimits, RefusalCode } from '../worker-protocol.js';
 import { reliableIdOf } from '../envelope.js';
 
@@ -50,7 +56,10 @@ export interface RuntimeOptions {
   readonly fuelPerCall: number;
   readonly maxMessageBytes: number;
   readonly mailboxCapacity: number;
+  /** Bytes (2 × UTF-16 code units) of messages per mailbox. @default unbounded */
+  readonly mailboxBytes?: number;
   readonly store: AgentStateStore;
+  readonly timers: AgentTimerStore;
   readonly outbox: Outbox;
   /** First redelivery of unacknowledged at-least-once messages, ms after sending. @default REDELIVER_AFTER_MS */
   readonly redeliverAfterMs?: number;
@@ -71,6 +80,8 @@ const MAX_LOG_LINES_PER_CALL = 100;
 const PEER_SLICE = 16;
 /** How long one drain may run before yielding to the event loop (new deliveries, commands), ms. */
 const SLICE_MS = 5;
+/** A timer whose message found the mailbox full tries again after this long, ms (its row is kept). */
+const TIMER_RETRY_MS = 1000;
 
 /** Why a message could not be queued. */
 const enum Refusal {
@@ -78,6 +89,14 @@ const enum Refusal {
   Full,
   Draining,
   CircuitOpen,
+  /** The sender's own circuit is open after its poison messages (sender-circuits.ts). */
+  SenderCircuitOpen,
+}
+
+/** A timer whose message is in the mailbox; its row is deleted once that message was handled. */
+interface FiredTimer {
+  readonly id: number;
+  readonly json: string;
 }
 
 class LocalAgent implements AgentServices {
@@ -89,8 +108,10 @@ class LocalAgent implements AgentServices {
   /** Stop requested: no new messages; shut down once the mailbox is empty. */
   draining = false;
   gone = false;
+  /** Armed timers by id (fired ones leave this map; their rows stay until handled). */
   readonly timers = new Map<number, NodeJS.Timeout>();
-  nextTimer = 1;
+  /** Fired timers whose messages wait in the mailbox, in the order they were queued (all in the normal lane). */
+  fired: FiredTimer[] = [];
   messagesIn = 0;
   messagesOut = 0;
   errors = 0;
@@ -102,6 +123,10 @@ class LocalAgent implements AgentServices {
   readonly capabilities = new Set<string>();
   readonly topics = new Set<string>();
   readonly breaker = new CircuitBreaker();
+  /** Created at the first poison message. */
+  senders: SenderCircuits | undefined;
+  /** Messages dead-lettered as poison. */
+  poisoned = 0;
   logsThisCall = 0;
   logsDropped = 0;
   /** At-least-once messages recognised as already handled and dropped. */
@@ -126,7 +151,9 @@ class LocalAgent implements AgentServices {
   ) {
     this.restarts = restarts;
     this.held = held;
-    this.mailbox = new Mailbox(rt.opts.mailboxCapacity);
+    // Critical messages get their own reserve of bytes too, room for two of the largest at least.
+    const bytes = rt.opts.mailboxBytes ?? Infinity;
+    this.mailbox = new Mailbox(rt.opts.mailboxCapacity, undefined, bytes, Math.max(bytes / 10, 2 * rt.opts.maxMessageBytes));
     this.deadlines = new ReplyDeadlines(name, (json) => {
       if (!this.gone && this.rt.enqueue(this, json, NORMAL) !== Refusal.None) {
         this.rt.log(this.name, 3, 'a reply_by timeout failure found the mailbox full and was dropped');
@@ -221,15 +248,27 @@ class LocalAgent implements AgentServices {
 
   timerSet(delayMs: number, json: string): number {
     if (this.timers.size >= AbiLimits.maxTimersPerAgent) return HostError.QUOTA;
-    const id = this.nextTimer++;
-    const t = setTimeout(() => {
-      this.timers.delete(id);
-      if (!this.gone && this.rt.enqueue(this, json, NORMAL) !== Refusal.None) {
-        this.rt.log(this.name, 3, `timer ${id} fired into a full mailbox; its message was dropped`);
-      }
-    }, delayMs);
-    this.timers.set(id, t);
+    let id: number;
+    try {
+      // Durable before the agent hears the id: from here on the timer survives any restart.
+      id = this.rt.opts.timers.add(this.name, Date.now() + delayMs, json);
+    } catch (e) {
+      this.hostFault('timer_set', e);
+      return HostError.UNAVAILABLE;
+    }
+    this.armTimer(id, delayMs, json);
     return id;
+  }
+
+  /** Sets the in-memory timer of a stored one; when it fires, its message is queued. */
+  armTimer(id: number, delayMs: number, json: string): void {
+    this.timers.set(
+      id,
+      setTimeout(() => {
+        this.timers.delete(id);
+        this.rt.fireTimer(this, id, json);
+      }, delayMs),
+    );
   }
 
   registerCapability(capability: string): number {
@@ -252,6 +291,12 @@ class LocalAgent implements AgentServices {
   timerCancel(id: number): number {
     const t = this.timers.get(id);
     if (t === undefined) return HostError.NOT_FOUND;
+    try {
+      this.rt.opts.timers.delete(this.name, id);
+    } catch (e) {
+      this.hostFault('timer_cancel', e);
+      return HostError.UNAVAILABLE; // still armed: the row would bring it back after a restart
+    }
     clearTimeout(t);
     this.timers.delete(id);
     return HostError.OK;
@@ -282,10 +327,13 @@ class LocalAgent implements AgentServices {
       fuelUsed: this.fuelUsed + (this.instance?.totalFuelUsed ?? 0),
       memoryBytes: this.instance?.memoryBytes ?? 0,
       queued: this.queued,
+      queuedBytes: this.mailbox.bytes,
       timers: this.timers.size,
       latency: Array.from(this.latency),
       duplicates: this.duplicates,
+      poisoned: this.poisoned,
       circuit: this.breaker.state(performance.now()),
+      blockedSenders: this.senders?.open(Date.now()) ?? [],
       ...(this.canary === undefined ? {} : { canary: this.canary.stats() }),
     };
   }
@@ -337,8 +385,25 @@ export class WorkerRuntime {
       return;
     }
     this.#agents.set(cmd.name, agent);
+    this.#rearmTimers(agent);
     this.#flush();
     this.opts.post({ op: 'spawned', key: cmd.key, name: cmd.name, memoryBytes: agent.instance.memoryBytes });
+  }
+
+  /**
+   * Arms the stored timers of an agent that starts in this worker (first start, re-spawn after a
+   * worker loss, restart after a stop or failure, node restart). Overdue ones fire at once.
+   */
+  #rearmTimers(agent: LocalAgent): void {
+    let stored;
+    try {
+      stored = this.opts.timers.list(agent.name);
+    } catch (e) {
+      agent.hostFault('loading timers (they fire after the next start)', e);
+      return;
+    }
+    const now = Date.now();
+    for (const t of stored) agent.armTimer(t.id, Math.max(0, t.dueAt - now), t.message);
   }
 
   restart(name: string, restarts: number): void {
@@ -464,12 +529,17 @@ export class WorkerRuntime {
     this.opts.post({ op: 'canary_ended', name: agent.name, hash: canary.hash, reason });
   }
 
-  /** Operator control of circuit breakers. */
-  circuit(name: string | null, action: 'force' | 'reset'): void {
+  /** Operator control of circuit breakers; a reset (gradual with `rampMs`) also closes the per-sender circuits. */
+  circuit(name: string | null, action: 'force' | 'reset', rampMs = 0): void {
     const targets = name === null ? [...this.#agents.values()] : [this.#agents.get(name)].filter((a): a is LocalAgent => a !== undefined);
+    const now = performance.now();
     for (const a of targets) {
-      if (action === 'force') a.breaker.force();
-      else a.breaker.reset();
+      if (action === 'force') {
+        a.breaker.force();
+      } else {
+        a.breaker.reset(now, rampMs);
+        a.senders?.reset();
+      }
     }
   }
 
@@ -505,18 +575,34 @@ export class WorkerRuntime {
       const agent = this.#agents.get(to);
       const refusal = agent === undefined ? undefined : this.enqueue(agent, json, priority);
       if (refusal !== Refusal.None) {
-        const [code, reason]: [RefusalCode, string] =
-          refusal === undefined
-            ? ['no_agent', `no agent named ${to} on this worker`]
-            : refusal === Refusal.Full
-              ? ['mailbox_full', `mailbox of ${to} is full (${this.opts.mailboxCapacity} messages)`]
-              : refusal === Refusal.CircuitOpen
-                ? ['circuit_open', `the circuit breaker of ${to} is open after repeated failures`]
-                : ['draining', `agent ${to} is draining and takes no new messages`];
+        const [code, reason] = agent === undefined ? (['no_agent', `no agent named ${to} on this worker`] as const) : this.#refusal(agent, refusal as Refusal, json, priority);
         this.opts.post({ op: 'undeliverable', to, json, priority, reason, refusal: code });
       }
     }
     this.drain();
+  }
+
+  /** Why `agent` refused a message (the cold path: work is done here, never in enqueue). */
+  #refusal(agent: LocalAgent, refusal: Refusal, json: string, priority: PriorityLevel): [RefusalCode, string] {
+    const to = agent.name;
+    switch (refusal) {
+      case Refusal.Full:
+        return agent.mailbox.fullByCount(priority)
+          ? ['mailbox_full', `mailbox of ${to} is full (${this.opts.mailboxCapacity} messages)`]
+          : ['mailbox_full', `mailbox of ${to} is full (${agent.mailbox.bytes} bytes queued, at most ${this.opts.mailboxBytes} bytes)`];
+      case Refusal.CircuitOpen: {
+        const now = performance.now();
+        return agent.breaker.state(now) === 'recovering'
+          ? ['circuit_open', `the circuit breaker of ${to} is recovering after a reset: ${agent.breaker.admittedPercent(now)}% of messages are let through`]
+          : ['circuit_open', `the circuit breaker of ${to} is open after repeated failures`];
+      }
+      case Refusal.SenderCircuitOpen: {
+        const open = agent.senders?.refusing(json, Date.now());
+        return ['circuit_open', senderCircuitReason(to, open?.sender ?? '?', open?.until ?? Date.now())];
+      }
+      default:
+        return ['draining', `agent ${to} is draining and takes no new messages`];
+    }
   }
 
   /**
@@ -568,11 +654,31 @@ export class WorkerRuntime {
   enqueue(agent: LocalAgent, json: string, priority: PriorityLevel): Refusal {
     if (agent.draining || agent.gone) return Refusal.Draining;
     if (!agent.breaker.closed && !agent.breaker.admits(performance.now())) return Refusal.CircuitOpen;
+    // Only while one of the agent's per-sender circuits is open is the message parsed for its sender.
+    const senders = agent.senders;
+    if (senders !== undefined && senders.anyOpen && senders.refusing(json, Date.now()) !== undefined) return Refusal.SenderCircuitOpen;
     if (!agent.mailbox.push(json, priority)) return Refusal.Full;
     // Published at once, so a watchdog kill in the middle of a call counts what it loses.
     Atomics.store(this.opts.watch, WATCH_QUEUED, ++this.#queued);
     this.#schedule(agent);
     return Refusal.None;
+  }
+
+  /**
+   * A timer fired: its message joins the mailbox (the agent's own continuation, so no circuit stops
+   * it). Its row stays until the message was handled; a stopping or stopped agent gets it after its
+   * next start, and a full mailbox gets it again in TIMER_RETRY_MS.
+   */
+  fireTimer(agent: LocalAgent, id: number, json: string): void {
+    if (agent.gone || agent.draining) return;
+    if (!agent.mailbox.push(json, NORMAL)) {
+      this.log(agent.name, 3, `timer ${id} fired into a full mailbox; it fires again in ${TIMER_RETRY_MS} ms`);
+      agent.armTimer(id, TIMER_RETRY_MS, json);
+      return;
+    }
+    agent.fired.push({ id, json });
+    Atomics.store(this.opts.watch, WATCH_QUEUED, ++this.#queued);
+    this.#schedule(agent);
   }
 
   /** Queues a log line, tagged with the conversation and trace of the message being handled. */
@@ -648,9 +754,15 @@ export class WorkerRuntime {
 
   #handleOne(agent: LocalAgent): void {
     const json = agent.mailbox.shift() as string; // runnable: not empty
+    Atomics.store(this.opts.watch, WATCH_QUEUED, --this.#queued);
+    // A timer's own message (only the agent itself can be its sender, so equal text is that message).
+    const fired = agent.fired;
+    const timerId = fired.length !== 0 && (fired[0] as FiredTimer).json === json ? (fired.shift() as FiredTimer).id : 0;
+    // Queued before its sender's circuit opened: refused now rather than crash the agent again.
+    const senders = agent.senders;
+    if (senders !== undefined && senders.anyOpen && this.#refuseQueued(agent, senders, json)) return;
     const canary = agent.canary !== undefined && agent.canary.instance !== undefined && agent.canary.takes(json) ? agent.canary : undefined;
     const instance = (canary === undefined ? agent.instance : canary.instance) as AgentInstance;
-    Atomics.store(this.opts.watch, WATCH_QUEUED, --this.#queued);
     agent.messagesIn++;
     agent.deadlines.observe(json);
     // At-least-once: a cheap substring test first, so other messages are never parsed here.
@@ -662,6 +774,7 @@ export class WorkerRuntime {
       } catch (e) {
         agent.hostFault('outbox ack', e);
       }
+      if (timerId !== 0) this.#timerDone(agent, timerId);
       return;
     }
     const t0 = performance.now();
@@ -700,12 +813,17 @@ export class WorkerRuntime {
       }
     } else {
       agent.breaker.failure(performance.now());
-      const f = canary === undefined ? this.#fault(agent, fault) : this.#canaryFault(agent, canary, fault);
-      // The sender would otherwise wait for an answer that never comes. An at-least-once message
-      // stays in the outbox and will be redelivered, so its sender is not told it failed.
-      const reply = reliableId !== undefined ? undefined : systemFailure(json, SystemError.agentCrashed, `${agent.name} crashed while handling the message: ${f.kind}: ${f.message}`);
-      if (reply !== undefined) this.route(SYSTEM_SENDER, reply.to, reply.json, NORMAL);
+      if (canary === undefined) {
+        this.#poisoned(agent, json, fault, reliableId);
+      } else {
+        const f = this.#canaryFault(agent, canary, fault);
+        // The sender would otherwise wait for an answer that never comes. An at-least-once message
+        // stays in the outbox and will be redelivered (to the old version), so its sender is not told.
+        const reply = reliableId !== undefined ? undefined : systemFailure(json, SystemError.agentCrashed, `${agent.name} crashed while handling the message: ${f.kind}: ${f.message}`);
+        if (reply !== undefined) this.route(SYSTEM_SENDER, reply.to, reply.json, NORMAL);
+      }
     }
+    if (timerId !== 0) this.#timerDone(agent, timerId);
     const ms = performance.now() - t0;
     agent.recordLatency(ms);
     agent.endCall();
@@ -738,16 +856,71 @@ export class WorkerRuntime {
     return instance;
   }
 
-  /** Discards a faulted instance (docs/agent-abi.md §6) and reports it; the main thread decides what next. */
-  #fault(agent: LocalAgent, e: unknown): AgentFault {
+  /**
+   * A message crashed the agent (docs/agent-abi.md §6). The instance is discarded — its heap may be
+   * half updated — and a fresh one made at once: the instance was fine until this message, so there is
+   * no back-off, and the crash does not count toward the restart intensity. The message is poison: the
+   * main thread dead-letters it (and acknowledges it in the outbox when it was at-least-once), and its
+   * sender gets an agent_crashed failure. Its sender's poison count may open a per-sender circuit.
+   * Only a failed re-instantiation, which no message explains, is a 'fault' for supervision.
+   */
+  #poisoned(agent: LocalAgent, json: string, e: unknown, reliableId: string | undefined): void {
     agent.faults++;
     agent.errors++;
+    agent.poisoned++;
     const f = asFault(e);
     const old = agent.instance;
     if (old !== undefined) agent.fuelUsed += old.totalFuelUsed;
     agent.instance = undefined;
-    this.opts.post({ op: 'fault', name: agent.name, kind: f.kind, phase: f.phase, message: f.message });
-    return f;
+    const sender = senderOf(json);
+    // The node and the agent itself (its timers) are never shut out.
+    if (sender !== undefined && sender !== SYSTEM_SENDER && sender !== agent.name) {
+      const opened = (agent.senders ??= new SenderCircuits()).poisoned(sender, Date.now());
+      if (opened !== undefined) this.log(agent.name, 3, senderCircuitReason(agent.name, sender, opened.until));
+    }
+    agent.restarts++;
+    let refault: AgentFault | undefined;
+    try {
+      agent.instance = this.#start(agent);
+    } catch (e2) {
+      refault = asFault(e2);
+    }
+    this.#flush(); // what agent_init logged or sent goes before the notice
+    const reason = `poison: ${agent.name} crashed while handling it: ${f.kind}: ${f.message}`;
+    this.opts.post({
+      op: 'poison',
+      name: agent.name,
+      json,
+      sender: sender ?? '',
+      messageId: reliableId ?? '',
+      kind: f.kind,
+      message: f.message,
+      reason,
+      restarts: agent.restarts,
+      reinstantiated: refault === undefined,
+    });
+    if (refault !== undefined) this.opts.post({ op: 'fault', name: agent.name, kind: refault.kind, phase: refault.phase, message: refault.message });
+    // It will not be delivered again (at-least-once included: it is dead-lettered), so the sender is told now.
+    const reply = systemFailure(json, SystemError.agentCrashed, `${agent.name} crashed while handling the message: ${f.kind}: ${f.message}; it was dead-lettered as poison`);
+    if (reply !== undefined) this.route(SYSTEM_SENDER, reply.to, reply.json, NORMAL);
+  }
+
+  /** A queued message whose sender's circuit is open now: refused as at enqueue. Returns whether it was. */
+  #refuseQueued(agent: LocalAgent, senders: SenderCircuits, json: string): boolean {
+    const open = senders.refusing(json, Date.now());
+    if (open === undefined) return false;
+    // A circuit_open refusal is answered, never routed again, so the priority it had no longer matters.
+    this.opts.post({ op: 'undeliverable', to: agent.name, json, priority: NORMAL, reason: senderCircuitReason(agent.name, open.sender, open.until), refusal: 'circuit_open' });
+    return true;
+  }
+
+  /** The timer's message was handled (or crashed the agent): the timer is done. */
+  #timerDone(agent: LocalAgent, id: number): void {
+    try {
+      this.opts.timers.delete(agent.name, id);
+    } catch (e) {
+      agent.hostFault(`deleting fired timer ${id} (it may fire again after a restart)`, e);
+    }
   }
 
   /** A crash of the canary rolls it back; the current version carries on. */
@@ -778,8 +951,10 @@ export class WorkerRuntime {
       }
     }
     if (agent.canary !== undefined) this.#rollBack(agent, 'the agent stopped');
+    // Their rows stay: the timers are armed again when the agent next starts (remove deletes them).
     for (const t of agent.timers.values()) clearTimeout(t);
     agent.timers.clear();
+    agent.fired = [];
     agent.deadlines.clearAll();
     const dropped = agent.mailbox.clear();
     this.#queued -= dropped;
@@ -812,6 +987,11 @@ export class WorkerRuntime {
 
 const CONVERSATION_ID = /"conversation_id"\s*:\s*"((?:[^"\\]|\\.)*)"/;
 const TRACEPARENT = /"traceparent"\s*:\s*"([0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2})"/;
+
+/** Why a sender's messages are refused: who, until when, and why. */
+function senderCircuitReason(agent: string, sender: string, until: number): string {
+  return `messages from ${sender} to ${agent} are refused until ${new Date(until).toISOString()}: ${sender}'s messages crashed ${agent} repeatedly (poison)`;
+}
 
 function asFault(e: unknown): AgentFault {
   return e instanceof AgentFault ? e : new AgentFault('trap', 'message', e instanceof Error ? e.message : String(e));

@@ -18,7 +18,11 @@ test('api operations - queue stats show a suspended agent\'s backlog; drain wait
     for (let i = 0; i < 5; i++) await inform(ctx, 's', i);
     const q = await ctx.call('GET', '/queue');
     assert.equal(q.body.total_queued, 5);
-    assert.deepEqual(q.body.agents[0], { name: 's', queued: 5, state: 'suspended' });
+    const { queued_bytes: bytes, ...agent } = q.body.agents[0];
+    assert.deepEqual(agent, { name: 's', queued: 5, state: 'suspended' });
+    // Five messages of one length (content 0-4, ids of fixed length), 2 bytes per character.
+    assert.ok(bytes > 5 * 2 * 100 && bytes % 10 === 0, `queued_bytes ${bytes}`);
+    assert.equal(q.body.total_queued_bytes, bytes);
     const short = await ctx.call('POST', '/queue/drain', { timeout_ms: 100 });
     assert.deepEqual([short.body.drained, short.body.remaining], [false, 5]);
     await ctx.call('POST', '/agents/s/resume');

@@ -73,7 +73,7 @@ function stats(over: Partial<StatsView> & { buckets?: number[] }): StatsView {
   const buckets = over.buckets ?? new Array<number>(26).fill(0);
   return {
     name: 'calc', state: 'running', messages_in: 0, messages_out: 0, errors: 0, faults: 0, restarts: 0, fuel_used: 0,
-    memory_bytes: 65536, queued: 0, timers: 0, duplicates: 0, circuit: 'closed',
+    memory_bytes: 65536, queued: 0, queued_bytes: 0, timers: 0, duplicates: 0, poisoned: 0, circuit: 'closed', blocked_senders: [],
     latency: { count: buckets.reduce((a, b) => a + b, 0), mean_ms: 0, p50_ms: 0, p99_ms: 0, buckets },
     canary: null,
     ...over,

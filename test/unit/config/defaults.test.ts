@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { CaxtonConfigSchema, DEFAULT_CONFIG, loadConfig } from '../../../src/config/index.js';
 import { validateConfig } from '../../../src/config/validate.js';
 import { leafPaths, valueAt } from '../../../src/config/paths.js';
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_POLICY } from '../../../src/sandbox/index.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAILBOX_BYTES, DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_POLICY } from '../../../src/sandbox/index.js';
 import { DEFAULT_RESTART_POLICY } from '../../../src/agents/index.js';
 import { DEFAULT_CANARY_PLAN } from '../../../src/agents/canary-plan.js';
 
@@ -21,6 +21,7 @@ test('defaults - resolve to exactly what the code used before there was a config
   assert.equal(r.runtime.workers, Math.max(1, availableParallelism() - 1));
   assert.equal(r.messaging.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES);
   assert.equal(r.messaging.mailboxCapacity, DEFAULT_MAILBOX_CAPACITY);
+  assert.equal(r.messaging.mailboxBytes, DEFAULT_MAILBOX_BYTES);
   assert.equal(r.messaging.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS);
   assert.equal(r.messaging.capabilityStrategy, 'round-robin'); // AgentPool's default
   assert.equal(r.messaging.redeliverAfterMs, 5000); // AgentPool's redeliverAfterMs default

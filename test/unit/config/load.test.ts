@@ -111,7 +111,7 @@ test('load - unknown keys point at the key, with a suggestion', () => {
     'config.yaml:3:3: unknown key server.port (did you mean server.api_addr? host and port are one key there, "host:port")',
     'config.yaml:5:3: unknown key runtime.max_agnets (did you mean runtime.max_agents?)',
     'config.yaml:7:3: unknown key messaging.max_agents (did you mean runtime.max_agents?)',
-    'config.yaml:8:3: unknown key messaging.frobnicate (allowed here: max_message_size, queue_size, capability_strategy, redeliver_after, max_deliveries, outbox_scan_interval, outbox_batch, drain_timeout)',
+    'config.yaml:8:3: unknown key messaging.frobnicate (allowed here: max_message_size, queue_size, queue_bytes, capability_strategy, redeliver_after, max_deliveries, outbox_scan_interval, outbox_batch, drain_timeout)',
     'config.yaml:9:1: unknown key extras (allowed here: node, server, runtime, messaging, coordination, observability, security, deployment)',
   ]);
 });
@@ -184,6 +184,10 @@ test('load - keys that contradict each other are reported at the one the operato
   assert.deepEqual(problems(text('server:\n  api_addr: 0.0.0.0:9090\n')), [
     'config.yaml:2:13: server.metrics_addr (127.0.0.1:9090) must differ from server.api_addr (0.0.0.0:9090): both would listen on the same port',
   ]);
+  assert.deepEqual(problems(text('messaging:\n  max_message_size: 1MiB\n  queue_bytes: 1MiB\n')), [
+    'config.yaml:3:16: messaging.queue_bytes (1MiB) must be at least 2 × messaging.max_message_size (1MiB): a mailbox counts 2 bytes per character, and the largest message must fit an empty one',
+  ]);
+  parseConfigText('messaging:\n  max_message_size: 1MiB\n  queue_bytes: 2MiB\n', 'c.yaml', {});
   // With metrics off, or on port 0, there is no clash.
   parseConfigText('server:\n  api_addr: 0.0.0.0:9090\nobservability:\n  metrics:\n    enabled: false\n', 'c.yaml', {});
   parseConfigText('server:\n  api_addr: 127.0.0.1:0\n  metrics_addr: 127.0.0.1:0\n', 'c.yaml', {});

@@ -31,6 +31,27 @@ test('mailbox - the bound refuses the excess; critical messages have their own r
   assert.ok(m.push('d', 1));
 });
 
+test('mailbox - the byte bound refuses a message that would pass it, whole; critical messages have their own bytes', () => {
+  // 2 bytes per UTF-16 code unit: 100 bytes = 50 characters, 20 critical bytes = 10 characters.
+  const m = new Mailbox(1000, 16, 100, 20);
+  assert.ok(m.push('x'.repeat(30), 1));
+  assert.equal(m.bytes, 60);
+  assert.equal(m.push('y'.repeat(21), 2), false, '60 + 42 > 100: refused whole, though the count is far from its bound');
+  assert.equal(m.fullByCount(2), false, 'refused by bytes, not by count');
+  assert.ok(m.push('y'.repeat(20), 0), '60 + 40 = 100 fits exactly');
+  assert.equal(m.push('z', 1), false);
+  assert.ok(m.push('c'.repeat(10), 3), 'critical traffic still gets in');
+  assert.equal(m.push('c', 3), false, 'up to its own byte reserve');
+  assert.equal(m.bytes, 120);
+  assert.equal(m.shift(), 'c'.repeat(10));
+  assert.equal(m.push('z', 1), false, 'taking a critical message frees no normal room');
+  assert.equal(m.shift(), 'x'.repeat(30));
+  assert.ok(m.push('é'.repeat(30), 1), 'non-ASCII counts 2 bytes per code unit too');
+  assert.equal(m.bytes, 100);
+  m.clear();
+  assert.equal(m.bytes, 0);
+});
+
 test('mailbox - order survives many messages and compaction', () => {
   const m = new Mailbox(10_000);
   let next = 0;
