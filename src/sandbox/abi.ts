@@ -31,10 +31,16 @@ export const OPTIONAL_FUNCTION_EXPORTS: Readonly<Record<string, FuncSig>> = {
   [Export.shutdown]: { params: [], results: ['i32'] },
 };
 
-/** Export names with this prefix belong to the host (the fuel global is exported under one). */
+/** Export names with this prefix belong to the host (the fuel exports use it). */
 export const RESERVED_EXPORT_PREFIX = '__caxton';
 /** The name under which the rewriter exports the fuel counter (a mutable i64 global). */
 export const FUEL_EXPORT = '__caxton_fuel';
+/**
+ * The rewriter's function `(param f64 units) (result f64 left)`: subtracts `units` from the fuel
+ * counter (a negative amount refills it) and returns what is left. The host charges and reads fuel
+ * through it: a call costs a few ns, where the WebAssembly.Global's BigInt accessors cost ~23 ns each.
+ */
+export const FUEL_CHARGE_EXPORT = '__caxton_fuel_charge';
 
 export type ValType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'funcref' | 'externref';
 

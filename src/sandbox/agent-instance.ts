@@ -6,9 +6,9 @@
  * After any fault the instance must be thrown away (docs/agent-abi.md §6): its heap may be half
  * updated. The owner creates a new AgentInstance from the same compiled module.
  */
-import { ABI_VERSION, Export, FUEL_EXPORT } from './abi.js';
+import { ABI_VERSION, Export, FUEL_CHARGE_EXPORT } from './abi.js';
 import { GuestMemory } from './guest-memory.js';
-import { createHostImports, HostMeter, type AgentServices } from './host-functions.js';
+import { createHostImports, HostMeter, type AgentServices, type FuelCharge } from './host-functions.js';
 
 export type FaultKind = 'trap' | 'fuel_exhausted' | 'stack_overflow' | 'alloc_failed' | 'bad_abi' | 'init_failed';
 export type CallPhase = 'start' | 'init' | 'message' | 'shutdown';
@@ -29,7 +29,7 @@ interface AbiExports {
   handle: (ptr: number, len: number) => number;
   init: ((ptr: number, len: number) => number) | undefined;
   shutdown: (() => number) | undefined;
-  fuel: WebAssembly.Global;
+  fuel: FuelCharge;
 }
 
 // One encode buffer per thread: a message is written here, then copied into the guest in one `set`.
@@ -45,8 +45,9 @@ function encode(text: string): number {
 export class AgentInstance {
   readonly #mem = new GuestMemory();
   readonly #meter = new HostMeter();
-  readonly #fuelBudget: bigint;
   readonly #fuelPerCall: number;
+  /** The fuel counter's value between calls (only calls into the instance change it). */
+  #fuelLeft = 0;
   #abi: AbiExports | undefined;
   /** Fuel used by the last call, and since this instance was created. */
   lastFuelUsed = 0;
@@ -58,7 +59,6 @@ export class AgentInstance {
     fuelPerCall: number,
   ) {
     this.#fuelPerCall = fuelPerCall;
-    this.#fuelBudget = BigInt(fuelPerCall);
   }
 
   /** Instantiates the module (its start function runs here, metered) and checks the ABI version. */
@@ -72,18 +72,20 @@ export class AgentInstance {
     }
     const x = instance.exports;
     const memory = x[Export.memory];
-    const fuel = x[FUEL_EXPORT];
-    if (!(memory instanceof WebAssembly.Memory) || !(fuel instanceof WebAssembly.Global)) {
+    const fuel = x[FUEL_CHARGE_EXPORT];
+    if (!(memory instanceof WebAssembly.Memory) || typeof fuel !== 'function') {
       throw new AgentFault('bad_abi', 'start', 'module was not admitted by the Caxton rewriter (memory or fuel export missing)');
     }
     this.#mem.attach(memory);
-    this.#meter.fuel = fuel;
+    const charge = fuel as FuelCharge;
+    this.#meter.fuel = charge;
+    this.#fuelLeft = charge(0);
     this.#abi = {
       alloc: x[Export.alloc] as AbiExports['alloc'],
       handle: x[Export.handleMessage] as AbiExports['handle'],
       init: x[Export.init] as AbiExports['init'],
       shutdown: x[Export.shutdown] as AbiExports['shutdown'],
-      fuel,
+      fuel: charge,
     };
     const version = this.#call('start', () => (x[Export.abiVersion] as () => number)());
     if (version !== ABI_VERSION) {
@@ -142,15 +144,17 @@ export class AgentInstance {
   /** Runs one metered call: fresh budget in, fuel used out, faults classified. */
   #call<T>(phase: CallPhase, fn: () => T): T {
     const fuel = this.#abi?.fuel;
-    if (fuel !== undefined) fuel.value = this.#fuelBudget;
+    // Refill to the budget: charging a negative amount adds it.
+    if (fuel !== undefined) fuel(this.#fuelLeft - this.#fuelPerCall);
     try {
       return fn();
     } catch (e) {
       throw classify(e, phase, fuel);
     } finally {
       if (fuel !== undefined) {
-        const left = fuel.value as bigint;
-        const used = left < 0n ? this.#fuelPerCall : this.#fuelPerCall - Number(left);
+        const left = fuel(0);
+        this.#fuelLeft = left;
+        const used = left < 0 ? this.#fuelPerCall : this.#fuelPerCall - left;
         this.lastFuelUsed = used;
         this.totalFuelUsed += used;
       }
@@ -158,10 +162,10 @@ export class AgentInstance {
   }
 }
 
-function classify(e: unknown, phase: CallPhase, fuel: WebAssembly.Global | undefined): AgentFault {
+function classify(e: unknown, phase: CallPhase, fuel: FuelCharge | undefined): AgentFault {
   if (e instanceof AgentFault) return e;
   const message = e instanceof Error ? e.message : String(e);
-  if (fuel !== undefined && (fuel.value as bigint) < 0n) {
+  if (fuel !== undefined && fuel(0) < 0) {
     return new AgentFault('fuel_exhausted', phase, 'fuel exhausted (CPU limit reached)', { cause: e });
   }
   // Start functions run before we can read the fuel export; the rewriter's trap is `unreachable`.

@@ -38,21 +38,24 @@ const utf8Lenient = new TextDecoder('utf-8', { fatal: false });
 // Wall-clock time with sub-millisecond resolution, without a Date allocation per call.
 const epochOffsetMs = performance.timeOrigin;
 
+/** The rewriter's fuel charge export (FUEL_CHARGE_EXPORT): subtracts units, returns what is left. */
+export type FuelCharge = (units: number) => number;
+
 /**
  * Charges host work to the calling agent's fuel, so that a guest looping over host calls runs out
- * like one looping over its own code. The fuel global is attached once the instance exists (host
- * calls from a start function are not charged; the start function's own loop is).
+ * like one looping over its own code. The guest stores its counter to the fuel global before every
+ * host call and reloads it after, so a charge here is seen by the guest's next check. The charge
+ * function is attached once the instance exists (host calls from a start function are not charged;
+ * the start function's own loop is).
  */
 export class HostMeter {
-  fuel: WebAssembly.Global | undefined;
+  fuel: FuelCharge | undefined;
 
   /** Throws (ending the call as fuel_exhausted) once the budget is spent. */
   charge(units: number): void {
     const f = this.fuel;
     if (f === undefined) return;
-    const left = (f.value as bigint) - BigInt(units);
-    f.value = left;
-    if (left < 0n) throw new Error('fuel exhausted in a host call');
+    if (f(units) < 0) throw new Error('fuel exhausted in a host call');
   }
 }
 

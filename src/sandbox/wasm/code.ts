@@ -5,7 +5,12 @@
  * - range-checks every index it meets (functions, types, tables, memory 0, globals, locals, data and
  *   element segments, branch depths) so that nothing invalid can turn valid once the fuel global
  *   is appended;
- * - records the fuel charge points (function entry and every loop header) and their costs.
+ * - records the fuel charge points (function entry and every loop header) and their costs;
+ * - records every other change the rewriter makes to the body (the `edit*` arrays of Charges): the
+ *   fuel counter travels as an extra parameter and result of every defined function (rewrite.ts), so
+ *   local indices past the parameters shift by one, direct calls pass and take back the counter, and
+ *   calls that leave the module's own calling convention (imports, call_indirect) store it to the
+ *   fuel global before and load it after.
  *
  * Cost model: each charge point is charged the number of operators from it to the next charge point
  * in linear code order (minimum 1), counting the original operators only. So one unit is about one
@@ -68,6 +73,7 @@ import {
   IMM_REF_FUNC,
   IMM_REF_NULL,
   IMM_REJECT,
+  IMM_RETURN,
   IMM_SELECT_T,
   IMM_TABLE,
   IMMFC,
@@ -82,22 +88,49 @@ import { checkValType, readValType, rejectTypeByte, T_EXTERNREF, T_FUNCREF, type
 /** V8's limit on the locals of one function (kV8MaxWasmFunctionLocals). */
 export const MAX_LOCALS = 50000;
 
-/** Charge points of one function body; reused from body to body to avoid allocation. */
+/**
+ * Edit kinds, applied by the rewriter at `editAt[i]` (replacing the bytes up to `editEnd[i]`):
+ * - E_CHECK: a fuel check charging `costs[editArg[i]]` (inserted);
+ * - E_DYN: a length-dependent check before a bulk operator, charging its length operand >> `editArg[i]`
+ *   (inserted);
+ * - E_LOCAL: a local index immediate, rewritten to `editArg[i]`;
+ * - E_CALL: a direct call to a defined function, rewritten to call function `editArg[i]` with the
+ *   counter as its last argument and last result;
+ * - E_FLUSH / E_RELOAD: the counter stored to / loaded from the fuel global (inserted around a call
+ *   that leaves the module's own calling convention: an import or call_indirect);
+ * - E_RETURN: the counter pushed as the last result (inserted before `return`);
+ * - E_FINAL: before the body's final `end`: the end of the block that wraps the original body, then
+ *   the counter pushed as the last result.
+ */
+export const E_CHECK = 0;
+export const E_DYN = 1;
+export const E_LOCAL = 2;
+export const E_CALL = 3;
+export const E_FLUSH = 4;
+export const E_RELOAD = 5;
+export const E_RETURN = 6;
+export const E_FINAL = 7;
+
+/** Charge points and edits of one function body; reused from body to body to avoid allocation. */
 export interface Charges {
-  /** positions[i]: offset where check i is inserted (before the byte at that offset). */
-  positions: number[];
-  /** costs[i]: fuel charged by check i (>= 1). */
+  /** costs[i]: fuel charged by check i (>= 1); check 0 is the function entry, the others loop headers. */
   costs: number[];
   count: number;
   /**
-   * Length-dependent charges before bulk operators (memory.fill/copy/init, table.fill/copy/init):
-   * dynPositions[i] is the operator's offset, dynShift[i] the charge's scale (length >> shift).
-   * Their cost depends on the length operand, so it is charged at run time from a scratch local.
+   * The number of length-dependent charges before bulk operators (memory.fill/copy/init,
+   * table.fill/copy/init). Their cost depends on the length operand, so it is charged at run time
+   * from a scratch local (E_DYN edits).
    */
-  dynPositions: number[];
-  dynShift: number[];
   dynCount: number;
-  /** Params + declared locals: the index the scratch local gets when one is needed. */
+  /** Every change to the body, in offset order (E_* kinds above). */
+  editKind: number[];
+  editAt: number[];
+  editEnd: number[];
+  editArg: number[];
+  editCount: number;
+  /** The function's parameter count: the index its fuel counter parameter gets. */
+  numParams: number;
+  /** Params + declared locals of the original function. */
   numLocals: number;
   /** The number of local declaration groups, and the offset just after that count. */
   numDecls: number;
@@ -105,7 +138,28 @@ export interface Charges {
 }
 
 export function newCharges(): Charges {
-  return { positions: [], costs: [], count: 0, dynPositions: [], dynShift: [], dynCount: 0, numLocals: 0, numDecls: 0, declsStart: 0 };
+  return {
+    costs: [],
+    count: 0,
+    dynCount: 0,
+    editKind: [],
+    editAt: [],
+    editEnd: [],
+    editArg: [],
+    editCount: 0,
+    numParams: 0,
+    numLocals: 0,
+    numDecls: 0,
+    declsStart: 0,
+  };
+}
+
+function edit(ch: Charges, kind: number, at: number, end: number, arg: number): void {
+  const i = ch.editCount++;
+  ch.editKind[i] = kind;
+  ch.editAt[i] = at;
+  ch.editEnd[i] = end;
+  ch.editArg[i] = arg;
 }
 
 /** Bulk memory operators are charged one unit per 16 bytes (memset/memcpy run at ~10-20 GB/s). */
@@ -168,11 +222,23 @@ export class BodyDecoder {
   private readonly numTables: number;
   private readonly numGlobals: number;
   private readonly hasMemory: boolean;
+  /** Per function index: the index a direct call goes to (with the counter), or -1 for imports. */
+  private readonly callTargets: Int32Array;
 
-  constructor(r: Reader, m: ModuleInfo, allowed: number) {
+  /**
+   * `callTargets` maps each function index to the function a direct call must reach with the
+   * counter passed along (-1: an import, called through the fuel global). By default every defined
+   * function is called at its own index.
+   */
+  constructor(r: Reader, m: ModuleInfo, allowed: number, callTargets?: Int32Array) {
     this.r = r;
     this.m = m;
     this.allowed = allowed;
+    if (callTargets === undefined) {
+      callTargets = new Int32Array(m.funcTypes.length);
+      for (let f = 0; f < callTargets.length; f++) callTargets[f] = f < m.numImportedFuncs ? -1 : f;
+    }
+    this.callTargets = callTargets;
     this.numFuncs = m.funcTypes.length;
     this.numTypes = m.types.length;
     this.numTables = m.tables.length;
@@ -240,11 +306,14 @@ export class BodyDecoder {
 
   /** Records a length-dependent charge before the bulk operator at `off`. */
   dynamicCharge(ch: Charges, off: number, shift: number): void {
-    if (ch.dynCount === 0 && ch.numLocals + 1 > MAX_LOCALS) {
-      invalid(`function #${this.r.func} uses bulk operators and ${ch.numLocals} locals; metering needs one more local than V8 allows`, off);
+    if (ch.dynCount === 0 && ch.numLocals + 2 > MAX_LOCALS) {
+      invalid(
+        `function #${this.r.func} uses bulk operators and ${ch.numLocals} locals; metering needs two more ` +
+          `(the fuel counter and a scratch local) and V8 allows ${MAX_LOCALS}`,
+        off,
+      );
     }
-    ch.dynPositions[ch.dynCount] = off;
-    ch.dynShift[ch.dynCount] = shift;
+    edit(ch, E_DYN, off, off, shift);
     ch.dynCount++;
   }
 
@@ -262,11 +331,14 @@ export class BodyDecoder {
     r.where = "section 'code'";
     const type = m.types[m.funcTypes[func]!]!;
 
-    let numLocals = type.params.length;
+    const numParams = type.params.length;
+    let numLocals = numParams;
     const nDecl = r.count('local declarations', 2);
     ch.numDecls = nDecl;
     ch.declsStart = r.pos;
     ch.dynCount = 0;
+    ch.editCount = 0;
+    ch.numParams = numParams;
     for (let i = 0; i < nDecl; i++) {
       const off = r.pos;
       numLocals += r.u32('a local count');
@@ -276,18 +348,26 @@ export class BodyDecoder {
       readValType(r, allowed);
     }
 
+    if (numLocals + 1 > MAX_LOCALS) {
+      invalid(
+        `function #${func} has ${numLocals} parameters and locals; metering needs one more (the fuel counter) ` +
+          `and V8 allows ${MAX_LOCALS}`,
+        ch.declsStart,
+      );
+    }
+
     const exprStart = r.pos;
     ch.numLocals = numLocals;
     const buf = r.buf;
+    const callTargets = this.callTargets;
     const numFuncs = this.numFuncs;
     const numTypes = this.numTypes;
     const numTables = this.numTables;
     const globals = m.globals;
     const numGlobals = this.numGlobals;
-    const positions = ch.positions;
     const costs = ch.costs;
     let nCharges = 0;
-    positions[0] = exprStart;
+    edit(ch, E_CHECK, exprStart, exprStart, 0);
     let ops = 0;
     let depth = 1; // the function's own label
 
@@ -304,6 +384,9 @@ export class BodyDecoder {
         case IMM_NONE:
         case IMM_ELSE:
           break;
+        case IMM_RETURN:
+          edit(ch, E_RETURN, off, off, 0);
+          break;
         case IMM_BLOCK:
           this.blockType(off);
           depth++;
@@ -313,7 +396,7 @@ export class BodyDecoder {
           depth++;
           costs[nCharges] = ops;
           nCharges++;
-          positions[nCharges] = r.pos;
+          edit(ch, E_CHECK, r.pos, r.pos, nCharges);
           ops = 0;
           break;
         case IMM_END:
@@ -328,6 +411,7 @@ export class BodyDecoder {
             costs[nCharges] = ops;
             nCharges++;
             ch.count = nCharges;
+            edit(ch, E_FINAL, off, off, 0);
             for (let i = 0; i < nCharges; i++) if (costs[i]! < 1) costs[i] = 1;
             return exprStart;
           }
@@ -351,6 +435,15 @@ export class BodyDecoder {
           if (f >= numFuncs) {
             invalid(`${opName(op)} ${f} ${label(r, off)} refers to a function that does not exist (${numFuncs} functions)`, off);
           }
+          if (op === 0x10) {
+            const target = callTargets[f]!;
+            if (target < 0) {
+              edit(ch, E_FLUSH, off, off, 0);
+              edit(ch, E_RELOAD, r.pos, r.pos, 0);
+            } else {
+              edit(ch, E_CALL, off, r.pos, target);
+            }
+          }
           break;
         }
         case IMM_CALL_INDIRECT: {
@@ -359,6 +452,8 @@ export class BodyDecoder {
           const tbl = r.u32('a table index');
           if (tbl !== 0) requireFeature(allowed, F_REFERENCE_TYPES, `call_indirect through table ${tbl} ${label(r, off)}`, off);
           if (tbl >= numTables) invalid(`call_indirect ${label(r, off)} uses table ${tbl}, but the module has ${numTables} tables`, off);
+          edit(ch, E_FLUSH, off, off, 0);
+          edit(ch, E_RELOAD, r.pos, r.pos, 0);
           break;
         }
         case IMM_LOCAL: {
@@ -366,6 +461,8 @@ export class BodyDecoder {
           if (l >= numLocals) {
             invalid(`${opName(op)} ${l} ${label(r, off)} refers to a local that does not exist (${numLocals} locals)`, off);
           }
+          // The counter parameter comes after the original parameters: declared locals shift by one.
+          if (l >= numParams) edit(ch, E_LOCAL, off + 1, r.pos, l + 1);
           break;
         }
         case IMM_GLOBAL_GET:

@@ -72,6 +72,7 @@ export function readConstExpr(r: Reader, s: ConstExprScope, what: string): void 
             offset,
           );
         }
+        s.m.referencedFuncs.add(f);
         break;
       }
       case 0xfd: {

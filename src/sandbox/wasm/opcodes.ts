@@ -45,6 +45,8 @@ export const IMM_PREFIX_FD = 24;
 export const IMM_REJECT = 25;
 /** A prefix whose whole space is never allowed (0xFB gc, 0xFE threads). */
 export const IMM_PREFIX_REJECT = 26;
+/** return: no immediate, but the rewriter passes the fuel counter back before it. */
+export const IMM_RETURN = 27;
 
 export const IMM1 = new Uint8Array(256);
 export const FEAT1 = new Uint32Array(256);
@@ -71,7 +73,7 @@ def1(0x0b, 'end', IMM_END);
 def1(0x0c, 'br', IMM_LABEL);
 def1(0x0d, 'br_if', IMM_LABEL);
 def1(0x0e, 'br_table', IMM_BR_TABLE);
-def1(0x0f, 'return', IMM_NONE);
+def1(0x0f, 'return', IMM_RETURN);
 def1(0x10, 'call', IMM_CALL);
 def1(0x11, 'call_indirect', IMM_CALL_INDIRECT);
 def1(0x12, 'return_call', IMM_REJECT, F_TAIL_CALL);

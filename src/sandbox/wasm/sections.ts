@@ -89,6 +89,7 @@ export function parseModule(bytes: Uint8Array, policy: SandboxPolicy, allowed: n
   const m: ModuleInfo = {
     sections: [],
     types: [],
+    typeEntriesStart: -1,
     imports: [],
     funcTypes: [],
     numImportedFuncs: 0,
@@ -99,6 +100,7 @@ export function parseModule(bytes: Uint8Array, policy: SandboxPolicy, allowed: n
     exports: [],
     exportEntriesStart: -1,
     start: null,
+    referencedFuncs: new Set(),
     elemSegments: 0,
     dataCount: null,
     dataSegments: 0,
@@ -207,6 +209,7 @@ export function parseModule(bytes: Uint8Array, policy: SandboxPolicy, allowed: n
           invalid(`start function #${f} has type ${formatSig(t)}; a start function must be (func)`, off);
         }
         m.start = f;
+        m.referencedFuncs.add(f);
         break;
       }
       case SEC_ELEMENT:
@@ -296,6 +299,7 @@ function badMagic(b: Uint8Array): never {
 
 function parseTypes(r: Reader, m: ModuleInfo, allowed: number): void {
   const n = r.count('types', 3);
+  m.typeEntriesStart = r.pos;
   for (let i = 0; i < n; i++) {
     const off = r.pos;
     const form = r.u8('a type form');
@@ -480,6 +484,7 @@ function parseExports(r: Reader, m: ModuleInfo, policy: SandboxPolicy, allowed: 
       requireFeature(allowed, F_MUTABLE_GLOBAL, `export ${quote(name)} of a mutable global`, off);
     }
     m.exports.push({ name, kind: kindName, index });
+    if (kind === 0) m.referencedFuncs.add(index);
   }
 }
 
@@ -533,6 +538,7 @@ function parseElements(r: Reader, m: ModuleInfo, allowed: number): void {
             fOff,
           );
         }
+        m.referencedFuncs.add(f);
       }
     }
   }

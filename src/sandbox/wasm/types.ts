@@ -117,6 +117,8 @@ export interface SectionInfo {
 export interface ModuleInfo {
   readonly sections: SectionInfo[];
   readonly types: FuncType[];
+  /** Offset just past the type section's count, when the section exists. */
+  typeEntriesStart: number;
   readonly imports: { module: string; name: string }[];
   /** Type index of every function, imported ones first. */
   readonly funcTypes: number[];
@@ -130,6 +132,12 @@ export interface ModuleInfo {
   /** Offset just past the export section's count, when the section exists. */
   exportEntriesStart: number;
   start: number | null;
+  /**
+   * Functions whose index escapes the code: exported, the start function, listed in an element
+   * segment or named by ref.func in a constant expression (a valid ref.func in code names one of
+   * these too). Only these can be called from outside the module or through a table.
+   */
+  readonly referencedFuncs: Set<number>;
   elemSegments: number;
   dataCount: number | null;
   dataSegments: number;
