@@ -172,6 +172,7 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: H
       const msg = parsed as Record<string, unknown>;
       msg['receiver'] = svc.name;
       delete msg['capability'];
+      delete msg['topic'];
       const prepared = prepareOutgoing(svc.name, JSON.stringify(msg), { allowSelfAddressed: true });
       if ('error' in prepared) return prepared.error;
       return svc.timerSet(delayMs, prepared.json);

@@ -207,6 +207,13 @@ test('host timers - a timer message goes to the agent itself; bad delays are ref
   assert.equal(delay, 50);
   assert.equal(JSON.parse(json).receiver, 'me');
   assert.equal(JSON.parse(json).sender, 'me');
+  // Whatever address it had (a capability, a topic) gives way to the agent itself.
+  for (const address of ['"capability":"pricing"', '"topic":"news"']) {
+    const m = put(0, `{"performative":"inform",${address},"content":"tick","ontology":"my.timer"}`);
+    assert.ok(g.ts(5, 0, m) > 0, address);
+    const sent = JSON.parse(svc.timers.at(-1)![1]) as Record<string, unknown>;
+    assert.deepEqual([sent['receiver'], sent['capability'], sent['topic'], sent['ontology']], ['me', undefined, undefined, 'my.timer']);
+  }
   assert.equal(g.ts(-1, 0, n), HostError.INVALID_ARGUMENT);
   assert.equal(g.ts(24 * 3600 * 1000 + 1, 0, n), HostError.INVALID_ARGUMENT);
   for (const [p, l] of OOB) assert.equal(g.ts(10, p, l), HostError.BOUNDS);
