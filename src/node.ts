@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AgentPool, isReliable, type PoolEvent, type SandboxPolicy } from './sandbox/index.js';
+import { TRAP_HANDLER_FLAG, trapHandlerDisabled } from './sandbox/capacity.js';
 import type { CapabilityStrategy } from './sandbox/pool.js';
 import type { RestartPolicy } from './agents/restart-policy.js';
 import { ApiKeyStore, DeadLetterStore, DeploymentStore, openDatabase, OutboxStore, SqliteAgentStateStore, type SqliteDatabase, type Synchronous } from './storage/index.js';
@@ -241,7 +242,8 @@ export class CaxtonNode {
       throw e;
     }
     node.#ready = true;
-    log.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount, api: node.apiAddress, metrics: node.metricsAddress, version: VERSION }, 'caxton node started');
+    if (!trapHandlerDisabled()) log.warn({ capacity: pool.capacity }, `V8's wasm trap handler is on: each agent reserves 10 GiB of address space, so this node holds at most ${pool.capacity} agents; start Node with ${TRAP_HANDLER_FLAG} (caxton server start does)`);
+    log.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount, api: node.apiAddress, metrics: node.metricsAddress, version: VERSION, wasmTrapHandler: trapHandlerDisabled() ? 'off' : 'on' }, 'caxton node started');
     return node;
   }
 

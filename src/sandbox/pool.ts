@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { CaxtonError } from '../errors.js';
 import { assertTransition, type AgentState } from '../agents/lifecycle.js';
 import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from '../agents/restart-policy.js';
+import { addressSpaceCeiling, capacityError } from './capacity.js';
 import { ModuleCache, type CachedModule } from './module-cache.js';
 import { DEFAULT_POLICY, type SandboxPolicy } from './policy.js';
 import type { AgentRuntimeStats, FromWorker, RefusalCode, ToWorker } from './worker-protocol.js';
@@ -65,6 +66,12 @@ export interface PoolOptions {
   readonly redeliverAfterMs?: number;
   /** Where names that are not agents of this pool live (the cluster). @default none: single node */
   readonly directory?: Directory;
+  /**
+   * Agents the pool holds at once, in any state (remove() frees a place); a spawn beyond fails at once
+   * with CAXTON_ERR_NODE_CAPACITY. @default 12,000 while V8's wasm trap handler is on (the address space
+   * of one process, ./capacity.ts), else unlimited
+   */
+  readonly maxAgents?: number;
 }
 
 export interface AgentSpec {
@@ -108,7 +115,12 @@ export class AgentPool {
   readonly modules: ModuleCache;
   readonly policy: SandboxPolicy;
   readonly restartPolicy: RestartPolicy;
-  readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy' | 'directory'>>;
+  readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy' | 'directory' | 'maxAgents'>>;
+  /** At most this many agents; whether the limit is the caller's or the address space's. */
+  readonly #capacity: { readonly agents: number; readonly limit: 'max_agents' | 'address_space' };
+  /** Agents held when a worker could not allocate an agent's memory: no new agent while as many are held. */
+  #fullAt = Infinity;
+  #fullReason = '';
   readonly #directory: Directory | undefined;
   readonly #registry: Registry;
   readonly #threads: Workers;
@@ -133,6 +145,7 @@ export class AgentPool {
     this.restartPolicy = opts.restartPolicy ?? DEFAULT_RESTART_POLICY;
     this.modules = new ModuleCache(this.policy);
     this.#directory = opts.directory;
+    this.#capacity = opts.maxAgents === undefined ? { agents: addressSpaceCeiling(), limit: 'address_space' } : { agents: opts.maxAgents, limit: 'max_agents' };
     this.#opts = {
       databasePath: opts.databasePath,
       workers: opts.workers ?? Math.max(1, availableParallelism() - 1),
@@ -193,6 +206,11 @@ export class AgentPool {
     return this.#workers.length;
   }
 
+  /** The most agents this pool holds (maxAgents, or the address space's ceiling; Infinity: unlimited). */
+  get capacity(): number {
+    return this.#capacity.agents;
+  }
+
   /**
    * Agent-to-agent messages that crossed the main thread because sender and receiver live on
    * different workers. Messages between agents of one worker never do.
@@ -232,6 +250,9 @@ export class AgentPool {
     if (this.#agents.has(spec.name)) {
       return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_EXISTS', `an agent named ${spec.name} already exists on this node`, { agent: spec.name }));
     }
+    const held = this.#agents.size;
+    if (held >= this.#capacity.agents) return Promise.reject(capacityError(spec.name, held, this.#capacity.limit, this.#capacity.agents));
+    if (held >= this.#fullAt) return Promise.reject(capacityError(spec.name, held, 'memory', this.#fullAt, this.#fullReason));
     const cached = this.modules.get(spec.module);
     if (cached === undefined) {
       return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `module ${spec.module} has not been admitted on this node`, { module: spec.module }));
@@ -500,6 +521,7 @@ export class AgentPool {
     this.#registry.unregister(name);
     this.#agents.delete(name);
     this.#byKey.delete(rec.key);
+    this.#fullAt = Infinity; // a place is free: the next failed allocation measures capacity again
   }
 
   agent(name: string): AgentInfo | undefined {
@@ -816,6 +838,13 @@ export class AgentPool {
           this.#byKey.delete(rec.key);
           const w = this.#spawnWaiters.get(rec.key);
           this.#spawnWaiters.delete(rec.key);
+          if (msg.kind === 'no_memory') {
+            // The process is full: later spawns fail here at once instead of in a worker.
+            this.#fullAt = Math.min(this.#fullAt, this.#agents.size);
+            this.#fullReason = msg.message;
+            w?.reject(capacityError(msg.name, this.#agents.size, 'memory', this.#fullAt, msg.message));
+            break;
+          }
           w?.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `agent ${msg.name} did not start: ${msg.kind} in ${msg.phase}: ${msg.message}`, { agent: msg.name, kind: msg.kind, phase: msg.phase }));
         } else {
           this.#crashed(rec, fault);
