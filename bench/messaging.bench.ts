@@ -212,7 +212,7 @@ function doneFrom(pool: AgentPool, names: string[], ms: number): Promise<void> {
 }
 
 async function spawnIdle(pool: AgentPool, prefix: string, from: number, to: number): Promise<void> {
-  const m = pool.admit(agent('echo'));
+  const m = await pool.admit(agent('echo'));
   for (let i = from; i < to; i += 500) {
     const batch: Promise<unknown>[] = [];
     for (let j = i; j < Math.min(to, i + 500); j++) batch.push(pool.spawn({ name: `${prefix}-${j}`, module: m.hash }));
@@ -295,7 +295,7 @@ function latencyRows(rows: Row[], label: string, r: HopResult, p50Budget: number
 async function sameWorkerLatency(rows: Row[], dataDir: string): Promise<void> {
   const module = await bounceModule(HOPS_PER_AGENT, true);
   await withPool(dataDir, 'lat1.db', 1, async (pool, db) => {
-    const m = pool.admit(module);
+    const m = await pool.admit(module);
     let idle = 0;
     for (const [i, total] of [2, 100, 10_000].entries()) {
       await spawnIdle(pool, 'idle', idle, total - 2);
@@ -317,7 +317,7 @@ async function sameWorkerLatency(rows: Row[], dataDir: string): Promise<void> {
 async function crossWorkerLatency(rows: Row[], dataDir: string): Promise<void> {
   const module = await bounceModule(HOPS_PER_AGENT, true);
   await withPool(dataDir, 'lat2.db', 2, async (pool, db) => {
-    const m = pool.admit(module);
+    const m = await pool.admit(module);
     const a = pairName('x', 0, 'a');
     const b = pairName('x', 0, 'b');
     await pool.spawn({ name: a, module: m.hash });
@@ -343,7 +343,7 @@ async function throughput(rows: Row[], dataDir: string, workers: number, pairs: 
   const perAgent = 200_000;
   const module = await bounceModule(perAgent, false);
   await withPool(dataDir, `tp-${workers}-${split}.db`, workers, async (pool) => {
-    const m = pool.admit(module);
+    const m = await pool.admit(module);
     const prefix = 'tp';
     const names: [string, string][] = [];
     // Placement is least-loaded with ties to the lowest index, so spawning a..., then b... alternates
@@ -404,8 +404,8 @@ async function throughput(rows: Row[], dataDir: string, workers: number, pairs: 
 async function contractNet(rows: Row[], dataDir: string, bidders: number, rounds: number, workers: number): Promise<void> {
   const fuel = bidders > 20 ? 100_000_000 : undefined;
   await withPool(dataDir, `cn-${bidders}-${workers}.db`, workers, async (pool) => {
-    const mgr = pool.admit(agent('cn-manager'));
-    const bid = pool.admit(agent('cn-bidder'));
+    const mgr = await pool.admit(agent('cn-manager'));
+    const bid = await pool.admit(agent('cn-bidder'));
     await pool.spawn({ name: 'manager', module: mgr.hash });
     const names: string[] = [];
     for (let i = 0; i < bidders; i++) names.push(`bidder-${i}`);

@@ -83,7 +83,7 @@ async function start(rows: Row[], dataDir: string): Promise<void> {
 
   const pool = await AgentPool.start({ databasePath: join(dataDir, 'start.db'), workers: 1 });
   try {
-    const m = pool.admit(agent('echo'));
+    const m = await pool.admit(agent('echo'));
     for (let i = 0; i < 50; i++) await pool.spawn({ name: `warm-${i}`, module: m.hash });
     const xs: number[] = [];
     for (let i = 0; i < 1000; i++) {
@@ -102,7 +102,7 @@ async function start(rows: Row[], dataDir: string): Promise<void> {
 async function roundTrip(rows: Row[], dataDir: string): Promise<void> {
   const pool = await AgentPool.start({ databasePath: join(dataDir, 'rtt.db'), workers: 1 });
   try {
-    const m = pool.admit(agent('echo'));
+    const m = await pool.admit(agent('echo'));
     await pool.spawn({ name: 'echo', module: m.hash });
     const msg = JSON.stringify({ performative: 'request', sender: 'bench', receiver: 'echo', conversation_id: 'c1', reply_with: 'r1', content: 'x'.repeat(120) });
     let resolve: () => void = () => {};
@@ -182,7 +182,7 @@ async function fuelOverhead(rows: Row[]): Promise<void> {
 async function idleAgents(rows: Row[], dataDir: string, count: number): Promise<void> {
   const pool = await AgentPool.start({ databasePath: join(dataDir, 'idle.db'), workers: 1 });
   try {
-    const m = pool.admit(agent('echo'));
+    const m = await pool.admit(agent('echo'));
     await pool.spawn({ name: 'warm', module: m.hash });
     (globalThis as { gc?: () => void }).gc?.();
     const before = process.memoryUsage().rss;

@@ -71,6 +71,8 @@ export interface NodeOptions {
   /** Graceful stops and shutdown wait this long for mailboxes to drain, ms. @default 30 s */
   readonly drainTimeoutMs?: number;
   readonly maxAgents?: number;
+  /** Bytes of admitted modules kept once no agent runs them (runtime.module_cache_size). @default 256 MiB */
+  readonly moduleCacheBytes?: number;
   readonly synchronous?: Synchronous;
   /** At-least-once redelivery timing. */
   readonly relay?: RelayOptions;
@@ -164,6 +166,7 @@ export class CaxtonNode {
       ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
       ...(options.capabilityStrategy === undefined ? {} : { capabilityStrategy: options.capabilityStrategy }),
       ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
+      ...(options.moduleCacheBytes === undefined ? {} : { moduleCacheBytes: options.moduleCacheBytes }),
     });
     const deadLetters = new DeadLetterQueue(new DeadLetterStore(db), pool);
     const outbox = new OutboxStore(db);

@@ -125,6 +125,7 @@ async function runNode(loaded: LoadedConfig): Promise<void> {
     restartPolicy: c.runtime.restartPolicy,
     workers: c.runtime.workers,
     maxAgents: c.runtime.maxAgents,
+    moduleCacheBytes: c.runtime.moduleCacheBytes,
     mailboxCapacity: c.messaging.mailboxCapacity,
     maxMessageBytes: c.messaging.maxMessageBytes,
     capabilityStrategy: c.messaging.capabilityStrategy,

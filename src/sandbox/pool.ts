@@ -18,6 +18,7 @@ import { CaxtonError } from '../errors.js';
 import { assertTransition, type AgentState } from '../agents/lifecycle.js';
 import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from '../agents/restart-policy.js';
 import { addressSpaceCeiling, capacityError } from './capacity.js';
+import { AdmissionWorker } from './admission.js';
 import { ModuleCache, type CachedModule } from './module-cache.js';
 import { DEFAULT_POLICY, type SandboxPolicy } from './policy.js';
 import type { AgentRuntimeStats, FromWorker, RefusalCode, ToWorker } from './worker-protocol.js';
@@ -72,6 +73,11 @@ export interface PoolOptions {
    * of one process, ./capacity.ts), else unlimited
    */
   readonly maxAgents?: number;
+  /**
+   * Bytes of admitted modules the pool keeps once no agent needs them; beyond, the least recently used
+   * are forgotten (a deployment admits its module again from the database). @default 256 MiB
+   */
+  readonly moduleCacheBytes?: number;
 }
 
 export interface AgentSpec {
@@ -115,7 +121,7 @@ export class AgentPool {
   readonly modules: ModuleCache;
   readonly policy: SandboxPolicy;
   readonly restartPolicy: RestartPolicy;
-  readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy' | 'directory' | 'maxAgents'>>;
+  readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy' | 'directory' | 'maxAgents' | 'moduleCacheBytes'>>;
   /** At most this many agents; whether the limit is the caller's or the address space's. */
   readonly #capacity: { readonly agents: number; readonly limit: 'max_agents' | 'address_space' };
   /** Agents held when a worker could not allocate an agent's memory: no new agent while as many are held. */
@@ -133,7 +139,8 @@ export class AgentPool {
   readonly #byKey = new Map<number, AgentRecord>();
   readonly #spawnWaiters = new Map<number, Waiter<AgentInfo>>();
   readonly #stopWaiters = new Map<string, Waiter<number>[]>();
-  readonly #upgradeWaiters = new Map<string, Waiter<AgentInfo>>();
+  /** With the module each upgrade goes to, which the module cache must keep. */
+  readonly #upgradeWaiters = new Map<string, Waiter<AgentInfo> & { readonly hash: string }>();
   readonly #eventListeners: Listener<[PoolEvent]>[] = [];
   readonly #externalListeners: Listener<[string, string, string]>[] = [];
   #nextKey = 1;
@@ -143,7 +150,12 @@ export class AgentPool {
   private constructor(opts: PoolOptions) {
     this.policy = opts.policy ?? DEFAULT_POLICY;
     this.restartPolicy = opts.restartPolicy ?? DEFAULT_RESTART_POLICY;
-    this.modules = new ModuleCache(this.policy);
+    this.modules = new ModuleCache(this.policy, {
+      admitter: new AdmissionWorker(),
+      ...(opts.moduleCacheBytes === undefined ? {} : { maxBytes: opts.moduleCacheBytes }),
+      inUse: () => this.#modulesInUse(),
+      onEvict: (hash) => this.#threads.forgetModule(hash),
+    });
     this.#directory = opts.directory;
     this.#capacity = opts.maxAgents === undefined ? { agents: addressSpaceCeiling(), limit: 'address_space' } : { agents: opts.maxAgents, limit: 'max_agents' };
     this.#opts = {
@@ -219,9 +231,23 @@ export class AgentPool {
     return this.#forwarded;
   }
 
-  /** Admits (validates, rewrites, compiles) a module once; returns its cache entry. Throws CaxtonError. */
-  admit(bytes: Uint8Array): CachedModule {
+  /**
+   * Admits (validates, rewrites, compiles) a module once, in the admission worker thread; resolves
+   * with its cache entry, rejects with a CaxtonError for a bad module.
+   */
+  admit(bytes: Uint8Array): Promise<CachedModule> {
     return this.modules.admit(bytes);
+  }
+
+  /** Every module an agent of the pool runs or may run again (stopped ones included), or is being upgraded to. */
+  #modulesInUse(): Set<string> {
+    const used = new Set<string>();
+    for (const rec of this.#agents.values()) {
+      used.add(rec.hash);
+      if (rec.canary !== undefined) used.add(rec.canary.hash);
+    }
+    for (const w of this.#upgradeWaiters.values()) used.add(w.hash);
+    return used;
   }
 
   /**
@@ -229,13 +255,14 @@ export class AgentPool {
    * their own copy of a module until they are replaced. Returns how many were dropped.
    */
   evictModules(keep: ReadonlySet<string>): number {
-    const used = new Set(keep);
-    for (const rec of this.#agents.values()) {
-      used.add(rec.hash);
-      if (rec.canary !== undefined) used.add(rec.canary.hash);
-    }
+    const used = this.#modulesInUse();
+    for (const hash of keep) used.add(hash);
     let n = 0;
-    for (const hash of this.modules.hashes()) if (!used.has(hash) && this.modules.delete(hash)) n++;
+    for (const hash of this.modules.hashes()) {
+      if (used.has(hash) || !this.modules.delete(hash)) continue;
+      this.#threads.forgetModule(hash);
+      n++;
+    }
     return n;
   }
 
@@ -475,7 +502,7 @@ export class AgentPool {
     this.#threads.ensureModule(slot, cached.hash);
     this.#flushDeliveries(slot);
     return new Promise<AgentInfo>((resolve, reject) => {
-      this.#upgradeWaiters.set(name, { resolve, reject });
+      this.#upgradeWaiters.set(name, { resolve, reject, hash: cached.hash });
       if (plan === undefined) this.#post(slot, { op: 'upgrade', name, hash: cached.hash, graceful: strategy === 'graceful' });
       else this.#canaries.begin(rec, cached.hash, plan);
     });
@@ -588,7 +615,7 @@ export class AgentPool {
     this.#upgradeWaiters.clear();
     this.#spawnWaiters.clear();
     this.#stopWaiters.clear();
-    await Promise.all(this.#workers.map((s) => s.worker.terminate()));
+    await Promise.all([...this.#workers.map((s) => s.worker.terminate()), this.modules.close()]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

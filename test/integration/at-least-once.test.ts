@@ -31,7 +31,7 @@ test('at-least-once - a message for an agent that does not exist yet waits in th
   const store = new SqliteAgentStateStore(node.databasePath);
   const outbox = new OutboxStore(openDatabase(node.databasePath));
   try {
-    const a = node.pool.admit(await initiatorAgent(JSON.stringify({ performative: 'inform', receiver: 'later', content: 'kept', delivery: 'at-least-once', message_id: 'm-1' })));
+    const a = await node.pool.admit(await initiatorAgent(JSON.stringify({ performative: 'inform', receiver: 'later', content: 'kept', delivery: 'at-least-once', message_id: 'm-1' })));
     await node.pool.spawn({ name: 'a', module: a.hash });
     node.pool.deliver('a', JSON.stringify({ performative: 'request', sender: 'client', receiver: 'a', content: 'go' }));
     await until(() => outbox.count() === 1, 'the outbox row');
@@ -39,7 +39,7 @@ test('at-least-once - a message for an agent that does not exist yet waits in th
     assert.equal(node.deadLetters.count(), 0, 'not a dead letter while the relay still tries');
     assert.equal(lastOf(store, 'a')?.['performative'], 'request', 'no system failure for a message still being retried');
 
-    const sink = node.pool.admit(await sinkAgent());
+    const sink = await node.pool.admit(await sinkAgent());
     await node.pool.spawn({ name: 'later', module: sink.hash });
     await until(() => lastOf(store, 'later') !== undefined, 'the delivery');
     assert.equal(lastOf(store, 'later')!['content'], 'kept');
@@ -56,7 +56,7 @@ test('at-least-once - a redelivered copy of a handled message is recognised and 
   const dir = tempDir();
   const node = await CaxtonNode.start({ dataDir: dir.path, nodeId: 't', logger: quiet, workers: 1, relay });
   try {
-    const sink = node.pool.admit(await sinkAgent());
+    const sink = await node.pool.admit(await sinkAgent());
     await node.pool.spawn({ name: 's', module: sink.hash });
     const msg = JSON.stringify({ message_id: 'dup-1', performative: 'inform', sender: 'client', receiver: 's', content: 1, delivery: 'at-least-once' });
     node.pool.deliver('s', msg);
@@ -83,7 +83,7 @@ test('at-least-once - what a killed node left in the outbox is delivered by the 
   const node = await CaxtonNode.start({ dataDir: dir.path, nodeId: 't', logger: quiet, workers: 1, relay });
   const store = new SqliteAgentStateStore(node.databasePath);
   try {
-    const sink = node.pool.admit(await sinkAgent());
+    const sink = await node.pool.admit(await sinkAgent());
     await node.pool.spawn({ name: 'survivor', module: sink.hash });
     await until(() => lastOf(store, 'survivor') !== undefined, 'the replay');
     assert.equal(lastOf(store, 'survivor')!['content'], 'from before');

@@ -11,7 +11,7 @@ const withBreakers = (fn: (pool: AgentPool) => Promise<void>) =>
 
 test('circuit breaker - an agent that fails every call is cut off: senders get circuit_open at once', async () => {
   await withBreakers(async (pool) => {
-    const m = pool.admit(fixtureWasm('trap-handler'));
+    const m = await pool.admit(fixtureWasm('trap-handler'));
     await pool.spawn({ name: 't', module: m.hash });
     const c = new Client(pool);
     for (let i = 0; i < 5; i++) await c.request('t', 'request', i, 'failure'); // agent_crashed, one by one

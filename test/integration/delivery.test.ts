@@ -62,7 +62,7 @@ test('delivery - the sender of a message that crashed its handler gets a failure
   const dir = tempDir();
   const pool = await AgentPool.start({ databasePath: join(dir.path, 'c.db'), workers: 1 });
   try {
-    const m = pool.admit(fixtureWasm('trap-handler'));
+    const m = await pool.admit(fixtureWasm('trap-handler'));
     await pool.spawn({ name: 't', module: m.hash });
     const c = new Client(pool);
     const f = await c.request('t', 'request', 'boom', 'failure');

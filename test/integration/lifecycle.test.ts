@@ -23,7 +23,7 @@ test('lifecycle - spawn goes loaded → ready → running, and each transition i
 
 test('lifecycle - an agent started with start:false holds its messages until start()', async () => {
   await withPolicy(undefined, async (pool) => {
-    const m = pool.admit((await import('../helpers/agents.js')).agentWasm('echo'));
+    const m = await pool.admit((await import('../helpers/agents.js')).agentWasm('echo'));
     await pool.spawn({ name: 'e', module: m.hash, start: false });
     assert.equal(pool.agent('e')!.state, 'ready');
     const c = new Client(pool);
@@ -109,7 +109,7 @@ test('lifecycle - crashes are restarted with exponential back-off; a crash loop 
       if (e.type === 'agent_started' && e.name === 't') startedAt.push(performance.now());
       if (e.type === 'agent_fault' && e.name === 't') faultAt.push(performance.now());
     });
-    const m = pool.admit(fixtureWasm('trap-handler'));
+    const m = await pool.admit(fixtureWasm('trap-handler'));
     await pool.spawn({ name: 't', module: m.hash });
     const c = new Client(pool);
     for (let i = 0; i < 10; i++) c.send('t', 'request', i);

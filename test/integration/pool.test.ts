@@ -167,7 +167,7 @@ test('pool - a trap re-instantiates the agent; its key-value state is intact', a
   await withPool({ workers: 1 }, async (pool) => {
     const events = recordEvents(pool);
     await spawnAgent(pool, 'counter', 'cnt');
-    const trap = pool.admit(fixtureWasm('trap-handler'));
+    const trap = await pool.admit(fixtureWasm('trap-handler'));
     await pool.spawn({ name: 'trapper', module: trap.hash });
     const c = new Client(pool);
     await c.request('cnt', 'request', { op: 'increment', by: 7 });
@@ -189,7 +189,7 @@ test('pool - watchdog: a call past the wall-clock limit kills its worker; every 
   await withPool({ workers: 1, fuelPerCall: 1e15, maxCallMs: 300 }, async (pool) => {
     const events = recordEvents(pool);
     await spawnAgent(pool, 'counter', 'cnt');
-    const loop = pool.admit(fixtureWasm('infinite-loop'));
+    const loop = await pool.admit(fixtureWasm('infinite-loop'));
     await pool.spawn({ name: 'spinner', module: loop.hash });
     const c = new Client(pool);
     await c.request('cnt', 'request', { op: 'increment', by: 3 });
@@ -207,9 +207,9 @@ test('pool - watchdog: a call past the wall-clock limit kills its worker; every 
 
 test('pool - admission errors come back before anything runs', async () => {
   await withPool({}, async (pool) => {
-    assert.throws(() => pool.admit(new Uint8Array([1, 2, 3, 4])), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_MALFORMED'));
+    await assert.rejects(pool.admit(new Uint8Array([1, 2, 3, 4])), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_MALFORMED'));
     const echo = agentWasm('echo');
-    assert.equal(pool.admit(echo), pool.admit(echo), 'the second admission of the same bytes is a cache hit');
+    assert.equal(await pool.admit(echo), await pool.admit(echo), 'the second admission of the same bytes is a cache hit');
   });
 });
 
