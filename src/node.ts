@@ -246,7 +246,7 @@ export class CaxtonNode {
     }
     node.#ready = true;
     if (!trapHandlerDisabled()) log.warn({ capacity: pool.capacity }, `V8's wasm trap handler is on: each agent reserves 10 GiB of address space, so this node holds at most ${pool.capacity} agents; start Node with ${TRAP_HANDLER_FLAG} (caxton server start does)`);
-    log.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount, api: node.apiAddress, metrics: node.metricsAddress, version: VERSION, wasmTrapHandler: trapHandlerDisabled() ? 'off' : 'on' }, 'caxton node started');
+    log.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount, api: node.apiAddress, metrics: node.metricsAddress, version: VERSION, wasmTrapHandler: trapHandlerDisabled() ? 'off' : 'on', agentCapacity: pool.capacity }, 'caxton node started');
     return node;
   }
 

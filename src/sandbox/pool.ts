@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { CaxtonError } from '../errors.js';
 import { assertTransition, type AgentState } from '../agents/lifecycle.js';
 import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from '../agents/restart-policy.js';
-import { addressSpaceCeiling, capacityError } from './capacity.js';
+import { capacityError, processCeiling, type CapacityLimit } from './capacity.js';
 import { AdmissionWorker } from './admission.js';
 import { ModuleCache, type CachedModule } from './module-cache.js';
 import { DEFAULT_POLICY, type SandboxPolicy } from './policy.js';
@@ -69,8 +69,8 @@ export interface PoolOptions {
   readonly directory?: Directory;
   /**
    * Agents the pool holds at once, in any state (remove() frees a place); a spawn beyond fails at once
-   * with CAXTON_ERR_NODE_CAPACITY. @default 12,000 while V8's wasm trap handler is on (the address space
-   * of one process, ./capacity.ts), else unlimited
+   * with CAXTON_ERR_NODE_CAPACITY. @default what the process allows (./capacity.ts): 12,000 while V8's
+   * wasm trap handler is on (address space), else vm.max_map_count / 2.1 × 0.9 (28,084 by default)
    */
   readonly maxAgents?: number;
   /**
@@ -123,7 +123,7 @@ export class AgentPool {
   readonly restartPolicy: RestartPolicy;
   readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy' | 'directory' | 'maxAgents' | 'moduleCacheBytes'>>;
   /** At most this many agents; whether the limit is the caller's or the address space's. */
-  readonly #capacity: { readonly agents: number; readonly limit: 'max_agents' | 'address_space' };
+  readonly #capacity: { readonly agents: number; readonly limit: CapacityLimit };
   /** Agents held when a worker could not allocate an agent's memory: no new agent while as many are held. */
   #fullAt = Infinity;
   #fullReason = '';
@@ -157,7 +157,7 @@ export class AgentPool {
       onEvict: (hash) => this.#threads.forgetModule(hash),
     });
     this.#directory = opts.directory;
-    this.#capacity = opts.maxAgents === undefined ? { agents: addressSpaceCeiling(), limit: 'address_space' } : { agents: opts.maxAgents, limit: 'max_agents' };
+    this.#capacity = opts.maxAgents === undefined ? processCeiling() : { agents: opts.maxAgents, limit: 'max_agents' };
     this.#opts = {
       databasePath: opts.databasePath,
       workers: opts.workers ?? Math.max(1, availableParallelism() - 1),
@@ -218,7 +218,7 @@ export class AgentPool {
     return this.#workers.length;
   }
 
-  /** The most agents this pool holds (maxAgents, or the address space's ceiling; Infinity: unlimited). */
+  /** The most agents this pool holds (maxAgents, or what the process allows, ./capacity.ts; Infinity: unlimited). */
   get capacity(): number {
     return this.#capacity.agents;
   }

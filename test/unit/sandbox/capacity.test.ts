@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressSpaceCeiling, isWasmAllocationFailure, TRAP_HANDLER_AGENT_CEILING, trapHandlerDisabled } from '../../../src/sandbox/capacity.js';
+import { addressSpaceCeiling, isWasmAllocationFailure, mapCountCeiling, TRAP_HANDLER_AGENT_CEILING, trapHandlerDisabled } from '../../../src/sandbox/capacity.js';
 
 test('capacity - the trap-handler flag is seen on the command line or in NODE_OPTIONS, as a whole word', () => {
   assert.equal(trapHandlerDisabled(['--disable-wasm-trap-handler'], undefined), true);
@@ -21,4 +21,9 @@ test('capacity - only V8\'s wasm allocation failures count as the process being 
   assert.equal(isWasmAllocationFailure(new Error('Cannot allocate Wasm memory')), false);
   // A real one, from V8: a memory larger than wasm32 allows is a different RangeError.
   assert.throws(() => new WebAssembly.Memory({ initial: 65537 }), (e: unknown) => e instanceof RangeError && !isWasmAllocationFailure(e));
+});
+
+test('capacity - vm.max_map_count bounds agents at 2.1 mappings each, with a tenth kept for the rest', () => {
+  assert.equal(mapCountCeiling(65_530), 28_084);
+  assert.equal(mapCountCeiling(262_144), 112_347);
 });
