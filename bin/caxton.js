@@ -16,11 +16,12 @@ if (!existsSync(entry)) {
 // without it runs itself again with it. Other commands are API clients and run as they are.
 const FLAG = '--disable-wasm-trap-handler';
 const args = process.argv.slice(2);
-const words = args.filter((a) => !a.startsWith('-'));
-const runsAgents = words[0] === 'server' && words[1] === 'start';
+const at = args.indexOf('server');
+const runsAgents = at >= 0 && args.slice(at + 1).find((a) => !a.startsWith('-')) === 'start';
 const flagged = process.execArgv.includes(FLAG) || (process.env.NODE_OPTIONS ?? '').split(/\s+/).includes(FLAG);
 
-if (runsAgents && !flagged && process.env.CAXTON_NO_REEXEC === undefined) {
+// CAXTON_WASM_TRAP_HANDLER=on keeps V8's default (faster loads and stores, at most 12,000 agents).
+if (runsAgents && !flagged && process.env.CAXTON_WASM_TRAP_HANDLER !== 'on') {
   await reexec();
 } else {
   if (process.send !== undefined && process.env.CAXTON_REEXEC === '1') {

@@ -105,7 +105,7 @@ export class AdmissionWorker implements Admitter {
   #failAll(why: string): void {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const p of pending) p.reject(this.#closed ? new CaxtonError('CAXTON_ERR_POOL_CLOSED', why) : new CaxtonError('CAXTON_ERR_MODULE_INVALID', why));
+    for (const p of pending) p.reject(new CaxtonError(this.#closed ? 'CAXTON_ERR_POOL_CLOSED' : 'CAXTON_ERR_SERVER_INTERNAL', why));
   }
 }
 
