@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { CaxtonNode } from '../src/node.js';
 import { createLogger } from '../src/observability/logger.js';
-import { bigModule } from './big-module.js';
+import { bigModule } from '../test/helpers/big-module.js';
 import { percentile, sortedCopy, type Row } from './report.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));

@@ -66,8 +66,10 @@ export class AdmissionWorker implements Admitter {
     if (this.#pending.size === 0) worker.ref();
     return new Promise<Admitted>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      // Copied, not transferred: the caller keeps its bytes (to store them).
-      worker.postMessage({ id, bytes, policy } satisfies AdmitRequest);
+      // The caller keeps its bytes (to store them), so the worker gets a copy, made here with one
+      // memcpy and transferred: a structured clone of 7.4 MB took 15-40 ms of this thread, a copy ~2 ms.
+      const copy = new Uint8Array(bytes); // not bytes.slice(): on a Buffer that is a view, and the transfer would detach the caller's bytes
+      worker.postMessage({ id, bytes: copy, policy } satisfies AdmitRequest, [copy.buffer]);
     });
   }
 

@@ -43,7 +43,7 @@ test('module cache - over its bound the node forgets unused modules and still st
       assert.equal((await ctx.call('DELETE', '/agents/tmp')).status, 200);
       assert.ok(pool.modules.get(counterHash) !== undefined, 'nothing is forgotten until the next admission');
       assert.equal((await deploy(ctx, 'bid', 'cn-bidder')).status, 201);
-      assert.equal(pool.modules.get(counterHash), undefined, 'the module no agent runs was forgotten');
+      assert.equal(pool.modules.get(counterHash)?.hash, undefined, 'the module no agent runs was forgotten');
       assert.ok(pool.modules.get(calcHash) !== undefined, 'a module an agent runs is kept, above the bound');
       assert.equal(await metric(ctx, 'caxton_module_cache_evictions_total'), 1);
       assert.equal(await metric(ctx, 'caxton_module_cache_modules'), 2);

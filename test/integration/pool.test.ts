@@ -9,6 +9,7 @@ import { AgentPool, makePolicy } from '../../src/sandbox/index.js';
 import { isCaxtonError } from '../../src/errors.js';
 import { Client, fixtureWasm, recordEvents, spawnAgent, waitForEvent, agentWasm } from '../helpers/agents.js';
 import { tempDir } from '../helpers/tmp.js';
+import { bigModule } from '../helpers/big-module.js';
 
 async function withPool(opts: { workers?: number; fuelPerCall?: number; maxCallMs?: number }, fn: (pool: AgentPool, dbPath: string) => Promise<void>): Promise<void> {
   const dir = tempDir();
@@ -209,7 +210,7 @@ test('pool - admission errors come back before anything runs', async () => {
   await withPool({}, async (pool) => {
     await assert.rejects(pool.admit(new Uint8Array([1, 2, 3, 4])), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_MALFORMED'));
     const echo = agentWasm('echo');
-    assert.equal(await pool.admit(echo), await pool.admit(echo), 'the second admission of the same bytes is a cache hit');
+    assert.ok((await pool.admit(echo)) === (await pool.admit(echo)), 'the second admission of the same bytes is a cache hit');
   });
 });
 
@@ -279,5 +280,24 @@ test('pool - a direct worker-to-worker message that finds its agent gone is rout
     const c = new Client(pool);
     const r = await c.request('manager', 'request', { task: 'x', bidders: ['b1'], deadline_ms: 2000 });
     assert.equal((r.content as { winner: string }).winner, 'b1');
+  });
+});
+
+test('pool - admission runs off the main thread: the event loop keeps turning while a large module is admitted', async () => {
+  await withPool({ workers: 1 }, async (pool) => {
+    const big = bigModule(4 * 1024 * 1024);
+    let turns = 0;
+    let admitted = false;
+    const tick = (): void => {
+      turns++;
+      if (!admitted) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const m = await pool.admit(big);
+    admitted = true;
+    // Validating and rewriting 4 MiB takes hundreds of ms; on the main thread not one turn would pass.
+    assert.ok(turns > 1, `only ${turns} event-loop turns during the admission`);
+    await pool.spawn({ name: 'big', module: m.hash });
+    assert.equal(pool.agent('big')?.state, 'running');
   });
 });

@@ -44,8 +44,10 @@ test('admission worker - every rejection keeps its code, message and details', a
 test('admission worker - the compiled module comes back usable with the admission\'s facts', async () => {
   const worker = new AdmissionWorker();
   try {
-    const bytes = agentWasm('echo');
+    const bytes = agentWasm('echo'); // a Buffer, as the API hands them over
+    const before = Buffer.from(bytes);
     const { admitted, module } = await worker.admit(bytes, DEFAULT_POLICY);
+    assert.ok(before.equals(bytes), 'the caller keeps its bytes, unchanged (they are stored after admission)');
     const local = admitModule(bytes, DEFAULT_POLICY);
     assert.deepEqual({ ...admitted, bytes: [...admitted.bytes] }, { ...local, bytes: [...local.bytes] });
     assert.ok(module instanceof WebAssembly.Module);
