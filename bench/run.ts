@@ -8,6 +8,7 @@ import { sandboxBenchmarks } from './sandbox.bench.js';
 import { messagingBenchmarks } from './messaging.bench.js';
 import { apiBenchmarks } from './api.bench.js';
 import { clusterBenchmarks } from './cluster.bench.js';
+import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
   sandbox: sandboxBenchmarks,
@@ -38,6 +39,8 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 
+const ceiling = processCeiling();
+process.stderr.write(`V8's wasm trap handler: ${trapHandlerDisabled() ? 'off' : 'on'}; agents per process: ${ceiling.agents} (${ceiling.limit === 'map_count' ? 'vm.max_map_count' : 'address space'})\n`);
 const rows: Row[] = [];
 for (const [name, run] of Object.entries(groups)) {
   if (wanted.length > 0 && !wanted.includes(name)) continue;

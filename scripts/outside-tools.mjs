@@ -27,6 +27,11 @@ export const OUTSIDE_TOOLS = {
     packages: 'serf',
     usedFor: 'the interop tests against a real serf 0.9.4 agent',
   },
+  prlimit: {
+    commands: ['prlimit'],
+    packages: 'util-linux',
+    usedFor: 'the capacity test that runs a node out of address space',
+  },
 };
 
 /** True when a missing tool must fail the run instead of being skipped. */

@@ -72,6 +72,10 @@ export const ErrorCatalogue = {
     status: 429,
     hint: 'Remove agents you no longer need, raise runtime.max_agents, or deploy on another node.',
   },
+  CAXTON_ERR_NODE_CAPACITY: {
+    status: 503,
+    hint: 'The node cannot hold another agent; the message names the limit. Remove agents you no longer need or deploy on another node. Address space: run Node with --disable-wasm-trap-handler (caxton server start and npm start do). Memory: raise the process\'s ulimit -v or container memory.',
+  },
   CAXTON_ERR_POOL_CLOSED: {
     status: 503,
     hint: 'The node is shutting down. Retry against a running node.',

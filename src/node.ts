@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AgentPool, reliableIdOf, type PoolEvent, type SandboxPolicy } from './sandbox/index.js';
+import { TRAP_HANDLER_FLAG, trapHandlerDisabled } from './sandbox/capacity.js';
 import type { CapabilityStrategy } from './sandbox/pool.js';
 import type { RestartPolicy } from './agents/restart-policy.js';
 import { ApiKeyStore, DeadLetterStore, DeploymentStore, openDatabase, OutboxStore, SqliteAgentStateStore, type SqliteDatabase, type Synchronous } from './storage/index.js';
@@ -73,6 +74,8 @@ export interface NodeOptions {
   /** Graceful stops and shutdown wait this long for mailboxes to drain, ms. @default 30 s */
   readonly drainTimeoutMs?: number;
   readonly maxAgents?: number;
+  /** Bytes of admitted modules kept once no agent runs them (runtime.module_cache_size). @default 256 MiB */
+  readonly moduleCacheBytes?: number;
   readonly synchronous?: Synchronous;
   /** At-least-once redelivery timing. */
   readonly relay?: RelayOptions;
@@ -170,6 +173,7 @@ export class CaxtonNode {
       ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
       ...(options.capabilityStrategy === undefined ? {} : { capabilityStrategy: options.capabilityStrategy }),
       ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
+      ...(options.moduleCacheBytes === undefined ? {} : { moduleCacheBytes: options.moduleCacheBytes }),
     });
     const deadLetters = new DeadLetterQueue(new DeadLetterStore(db), pool);
     const outbox = new OutboxStore(db);
@@ -248,7 +252,8 @@ export class CaxtonNode {
       throw e;
     }
     node.#ready = true;
-    log.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount, api: node.apiAddress, metrics: node.metricsAddress, version: VERSION }, 'caxton node started');
+    if (!trapHandlerDisabled()) log.warn({ capacity: pool.capacity }, `V8's wasm trap handler is on: each agent reserves 10 GiB of address space, so this node holds at most ${pool.capacity} agents; start Node with ${TRAP_HANDLER_FLAG} (caxton server start does)`);
+    log.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount, api: node.apiAddress, metrics: node.metricsAddress, version: VERSION, wasmTrapHandler: trapHandlerDisabled() ? 'off' : 'on', agentCapacity: pool.capacity }, 'caxton node started');
     return node;
   }
 

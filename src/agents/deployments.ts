@@ -76,13 +76,11 @@ export class Deployments {
 
   /** Admits the module, records the deployment, then starts the agent. */
   async deploy(req: DeployRequest): Promise<DeployedAgent> {
-    if (this.store.get(req.name) !== undefined || this.pool.agent(req.name) !== undefined) {
-      throw new CaxtonError('CAXTON_ERR_AGENT_EXISTS', `an agent named ${req.name} already exists on this node`, { agent: req.name });
-    }
-    if (this.store.count() >= this.maxAgents) {
-      throw new CaxtonError('CAXTON_ERR_AGENT_LIMIT', `this node already has ${this.maxAgents} agents (runtime.max_agents)`, { limit: this.maxAgents });
-    }
-    const cached = this.pool.admit(req.module); // throws on a bad module: nothing recorded
+    this.#checkRoom(req.name);
+    const cached = await this.pool.admit(req.module); // throws on a bad module: nothing recorded
+    // Admission ran in another thread: a deploy of the same name, or one that took the last place,
+    // may have finished meanwhile.
+    this.#checkRoom(req.name);
     const deployment = this.store.add(
       {
         name: req.name,
@@ -170,7 +168,7 @@ export class Deployments {
    */
   async upgrade(name: string, bytes: Uint8Array, options: UpgradeOptions): Promise<{ agent: DeployedAgent; done: Promise<AgentInfo> }> {
     this.require(name);
-    const cached = this.pool.admit(bytes);
+    const cached = await this.pool.admit(bytes);
     this.store.putModule(cached.hash, bytes);
     const done = this.pool.upgrade(name, cached.hash, options);
     if (options.strategy !== 'canary') {
@@ -204,6 +202,15 @@ export class Deployments {
     this.#restoreErrors.delete(name);
   }
 
+  #checkRoom(name: string): void {
+    if (this.store.get(name) !== undefined || this.pool.agent(name) !== undefined) {
+      throw new CaxtonError('CAXTON_ERR_AGENT_EXISTS', `an agent named ${name} already exists on this node`, { agent: name });
+    }
+    if (this.store.count() >= this.maxAgents) {
+      throw new CaxtonError('CAXTON_ERR_AGENT_LIMIT', `this node already has ${this.maxAgents} agents (runtime.max_agents)`, { limit: this.maxAgents });
+    }
+  }
+
   #desire(name: string, state: DesiredState): void {
     this.store.setDesiredState(name, state);
   }
@@ -213,7 +220,7 @@ export class Deployments {
     if (this.pool.modules.get(hash) === undefined) {
       const bytes = this.store.module(hash);
       if (bytes === undefined) throw new CaxtonError('CAXTON_ERR_STORAGE_UNAVAILABLE', `module ${hash} of agent ${d.name} is missing from the database`, { agent: d.name });
-      hash = this.pool.admit(bytes).hash;
+      hash = (await this.pool.admit(bytes)).hash;
     }
     return this.pool.spawn({ name: d.name, id: d.id, module: hash, config: JSON.parse(d.config) as unknown, start, restarts });
   }

@@ -132,6 +132,7 @@ async function runNode(loaded: LoadedConfig): Promise<void> {
     restartPolicy: c.runtime.restartPolicy,
     workers: c.runtime.workers,
     maxAgents: c.runtime.maxAgents,
+    moduleCacheBytes: c.runtime.moduleCacheBytes,
     mailboxCapacity: c.messaging.mailboxCapacity,
     mailboxBytes: c.messaging.mailboxBytes,
     maxMessageBytes: c.messaging.maxMessageBytes,

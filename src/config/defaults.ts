@@ -31,6 +31,7 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
     fuel_per_call: 10_000_000, // ~5-20 ms of tight compute
     max_call_duration: '5s',
     max_module_size: '8MiB',
+    module_cache_size: '256MiB', // thousands of typical agents' modules, or 32 of the largest
     features: ['mutable-global', 'sign-ext', 'nontrapping-fptoint', 'bulk-memory', 'multi-value', 'reference-types'],
     restart: {
       initial_backoff: '100ms',

@@ -32,6 +32,8 @@ export interface ResolvedConfig {
     /** "auto" already replaced by max(1, cores - 1). */
     readonly workers: number;
     readonly maxAgents: number;
+    /** AgentPool moduleCacheBytes. */
+    readonly moduleCacheBytes: number;
     /** For AgentPool / ModuleCache: memory cap in pages, module size, fuel, watchdog, features. */
     readonly policy: SandboxPolicy;
     readonly restartPolicy: RestartPolicy;
@@ -145,6 +147,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
     runtime: {
       workers: rt.workers === 'auto' ? Math.max(1, availableParallelism() - 1) : rt.workers,
       maxAgents: rt.max_agents,
+      moduleCacheBytes: parseSize(rt.module_cache_size),
       policy: Object.freeze({
         ...DEFAULT_POLICY,
         maxModuleBytes: parseSize(rt.max_module_size),

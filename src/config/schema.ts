@@ -67,7 +67,8 @@ const runtime = Section('Running agents: worker threads, per-agent limits, modul
   max_table_elements: Int('Cap on each WebAssembly table\'s size, in elements; table.grow also costs host memory.', { min: 1, max: 10_000_000 }),
   fuel_per_call: Int('Fuel granted to each call into an agent (about one unit per operator executed). A call that runs out traps deterministically; 10,000,000 is roughly 5-20 ms of tight compute.', { min: 1000 }),
   max_call_duration: Duration('Wall-clock limit of one call. Past it the watchdog terminates the worker (the only hard stop for wasm in V8) and the agents on it are restarted.', { min: 1 }),
-  max_module_size: Size('Largest module accepted at deploy. Admission time grows about 15 ms per MB.', { min: KiB, max: GiB }),
+  max_module_size: Size('Largest module accepted at deploy. Admission runs in its own thread and grows about 15 ms per MB (~2 s for 8 MiB).', { min: KiB, max: GiB }),
+  module_cache_size: Size('Admitted modules kept once no agent runs them, in bytes of rewritten module (V8\'s compiled code comes on top). Beyond it the least recently used are forgotten; a deployment admits its module again from the database when it needs it. A module an agent runs (or a stopped agent may run again) is never forgotten.', { min: 0, max: 64 * GiB }),
   features: Type.Array(Enum(WASM_FEATURES, 'A WebAssembly feature.'), {
     uniqueItems: true,
     description: 'WebAssembly features a module may use beyond the MVP. `simd` is opt-in; threads, exceptions, tail calls, GC, memory64 and multi-memory are never allowed.',

@@ -82,6 +82,12 @@ export function defineMetrics({ registry, refresh, processing }: MetricSetOption
     poisoned: new Counter({ name: 'caxton_messages_poisoned_total', help: 'Messages that crashed the agent handling them and were dead-lettered as poison (the agent was re-instantiated).', registers }),
     forwarded: counter('caxton_messages_forwarded_total', 'Agent-to-agent messages that crossed the main thread between workers.'),
     workers: gauge('caxton_workers', 'Agent worker threads.'),
+    agentCapacity: gauge('caxton_agent_capacity', 'Agents this node\'s pool can hold (12,000 while V8\'s wasm trap handler is on; +Inf when only memory limits it).'),
+
+    // ---- module cache ----
+    moduleCacheBytes: gauge('caxton_module_cache_bytes', 'Bytes of admitted modules held (rewritten module size; compiled code comes on top).'),
+    moduleCacheModules: gauge('caxton_module_cache_modules', 'Admitted modules held.'),
+    moduleCacheEvictions: counter('caxton_module_cache_evictions_total', 'Modules forgotten to keep the cache within runtime.module_cache_size.'),
 
     // ---- routing from the API ----
     routed: new Counter({ name: 'caxton_messages_routed_total', help: 'Messages routed from outside the agents (API, cluster links).', registers }),

@@ -64,6 +64,7 @@ export class NodeMetrics {
   /** Crashes per agent name, from events; forgotten when the agent is removed. */
   readonly #crashesByAgent = new Map<string, number>();
   #forwardedSeen = 0;
+  #evictionsSeen = 0;
   #inflight: Promise<void> | undefined;
   readonly #unsubscribe: () => void;
 
@@ -90,6 +91,7 @@ export class NodeMetrics {
     }
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.#forwardedSeen = this.#pool.forwardedMessages;
+    this.#evictionsSeen = this.#pool.modules.evictions;
     this.#unsubscribe = this.#pool.onEvent((e) => this.#onEvent(e));
   }
 
@@ -172,6 +174,7 @@ export class NodeMetrics {
     const forwarded = this.#pool.forwardedMessages;
     this.#m.forwarded.inc(Math.max(0, forwarded - this.#forwardedSeen));
     this.#forwardedSeen = forwarded;
+    this.#applyModules();
     this.#applyCluster();
     this.#applyExtra();
   }
@@ -229,6 +232,16 @@ export class NodeMetrics {
       m.agentSent.inc(agent, s.messagesOut);
     }
     m.omitted.set(agents.length - shown.length);
+  }
+
+  #applyModules(): void {
+    const m = this.#m;
+    const cache = this.#pool.modules;
+    m.agentCapacity.set(this.#pool.capacity);
+    m.moduleCacheBytes.set(cache.bytes);
+    m.moduleCacheModules.set(cache.size);
+    m.moduleCacheEvictions.inc(Math.max(0, cache.evictions - this.#evictionsSeen));
+    this.#evictionsSeen = cache.evictions;
   }
 
   #applyCluster(): void {

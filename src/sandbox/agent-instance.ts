@@ -7,10 +7,12 @@
  * updated. The owner creates a new AgentInstance from the same compiled module.
  */
 import { ABI_VERSION, Export, FUEL_CHARGE_EXPORT } from './abi.js';
+import { isWasmAllocationFailure } from './capacity.js';
 import { GuestMemory } from './guest-memory.js';
 import { createHostImports, HostMeter, type AgentServices, type FuelCharge } from './host-functions.js';
 
-export type FaultKind = 'trap' | 'fuel_exhausted' | 'stack_overflow' | 'alloc_failed' | 'bad_abi' | 'init_failed';
+/** `no_memory`: the host could not allocate the agent's linear memory (the process is at capacity, ./capacity.ts). */
+export type FaultKind = 'trap' | 'fuel_exhausted' | 'stack_overflow' | 'alloc_failed' | 'bad_abi' | 'init_failed' | 'no_memory';
 export type CallPhase = 'start' | 'init' | 'message' | 'shutdown';
 
 export class AgentFault extends Error {
@@ -165,6 +167,7 @@ export class AgentInstance {
 function classify(e: unknown, phase: CallPhase, fuel: FuelCharge | undefined): AgentFault {
   if (e instanceof AgentFault) return e;
   const message = e instanceof Error ? e.message : String(e);
+  if (isWasmAllocationFailure(e)) return new AgentFault('no_memory', phase, message, { cause: e });
   if (fuel !== undefined && fuel(0) < 0) {
     return new AgentFault('fuel_exhausted', phase, 'fuel exhausted (CPU limit reached)', { cause: e });
   }

@@ -18,6 +18,8 @@ import { randomUUID } from 'node:crypto';
 import { CaxtonError } from '../errors.js';
 import { assertTransition, type AgentState } from '../agents/lifecycle.js';
 import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from '../agents/restart-policy.js';
+import { capacityError, processCeiling, type CapacityLimit } from './capacity.js';
+import { AdmissionWorker } from './admission.js';
 import { ModuleCache, type CachedModule } from './module-cache.js';
 import { DEFAULT_POLICY, type SandboxPolicy } from './policy.js';
 import type { AgentRuntimeStats, FromWorker, RefusalCode, ToWorker } from './worker-protocol.js';
@@ -76,6 +78,17 @@ export interface PoolOptions {
   readonly redeliverAfterMs?: number;
   /** Where names that are not agents of this pool live (the cluster). @default none: single node */
   readonly directory?: Directory;
+  /**
+   * Agents the pool holds at once, in any state (remove() frees a place); a spawn beyond fails at once
+   * with CAXTON_ERR_NODE_CAPACITY. @default what the process allows (./capacity.ts): 12,000 while V8's
+   * wasm trap handler is on (address space), else vm.max_map_count / 2.1 × 0.9 (28,084 by default)
+   */
+  readonly maxAgents?: number;
+  /**
+   * Bytes of admitted modules the pool keeps once no agent needs them; beyond, the least recently used
+   * are forgotten (a deployment admits its module again from the database). @default 256 MiB
+   */
+  readonly moduleCacheBytes?: number;
 }
 
 export interface AgentSpec {
@@ -124,7 +137,12 @@ export class AgentPool {
   readonly modules: ModuleCache;
   readonly policy: SandboxPolicy;
   readonly restartPolicy: RestartPolicy;
-  readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy' | 'directory'>>;
+  readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy' | 'directory' | 'maxAgents' | 'moduleCacheBytes'>>;
+  /** At most this many agents; whether the limit is the caller's or the address space's. */
+  readonly #capacity: { readonly agents: number; readonly limit: CapacityLimit };
+  /** Agents held when a worker could not allocate an agent's memory: no new agent while as many are held. */
+  #fullAt = Infinity;
+  #fullReason = '';
   readonly #directory: Directory | undefined;
   readonly #registry: Registry;
   readonly #threads: Workers;
@@ -137,7 +155,8 @@ export class AgentPool {
   readonly #byKey = new Map<number, AgentRecord>();
   readonly #spawnWaiters = new Map<number, Waiter<AgentInfo>>();
   readonly #stopWaiters = new Map<string, Waiter<number>[]>();
-  readonly #upgradeWaiters = new Map<string, Waiter<AgentInfo>>();
+  /** With the module each upgrade goes to, which the module cache must keep. */
+  readonly #upgradeWaiters = new Map<string, Waiter<AgentInfo> & { readonly hash: string }>();
   readonly #eventListeners: Listener<[PoolEvent]>[] = [];
   readonly #endpoints: ExternalEndpoint[] = [];
   #nextKey = 1;
@@ -147,8 +166,14 @@ export class AgentPool {
   private constructor(opts: PoolOptions) {
     this.policy = opts.policy ?? DEFAULT_POLICY;
     this.restartPolicy = opts.restartPolicy ?? DEFAULT_RESTART_POLICY;
-    this.modules = new ModuleCache(this.policy);
+    this.modules = new ModuleCache(this.policy, {
+      admitter: new AdmissionWorker(),
+      ...(opts.moduleCacheBytes === undefined ? {} : { maxBytes: opts.moduleCacheBytes }),
+      inUse: () => this.#modulesInUse(),
+      onEvict: (hash) => this.#threads.forgetModule(hash),
+    });
     this.#directory = opts.directory;
+    this.#capacity = opts.maxAgents === undefined ? processCeiling() : { agents: opts.maxAgents, limit: 'max_agents' };
     this.#opts = {
       databasePath: opts.databasePath,
       workers: opts.workers ?? Math.max(1, availableParallelism() - 1),
@@ -211,6 +236,11 @@ export class AgentPool {
     return this.#workers.length;
   }
 
+  /** The most agents this pool holds (maxAgents, or what the process allows, ./capacity.ts; Infinity: unlimited). */
+  get capacity(): number {
+    return this.#capacity.agents;
+  }
+
   /**
    * Agent-to-agent messages that crossed the main thread because sender and receiver live on
    * different workers. Messages between agents of one worker never do.
@@ -219,9 +249,23 @@ export class AgentPool {
     return this.#forwarded;
   }
 
-  /** Admits (validates, rewrites, compiles) a module once; returns its cache entry. Throws CaxtonError. */
-  admit(bytes: Uint8Array): CachedModule {
+  /**
+   * Admits (validates, rewrites, compiles) a module once, in the admission worker thread; resolves
+   * with its cache entry, rejects with a CaxtonError for a bad module.
+   */
+  admit(bytes: Uint8Array): Promise<CachedModule> {
     return this.modules.admit(bytes);
+  }
+
+  /** Every module an agent of the pool runs or may run again (stopped ones included), or is being upgraded to. */
+  #modulesInUse(): Set<string> {
+    const used = new Set<string>();
+    for (const rec of this.#agents.values()) {
+      used.add(rec.hash);
+      if (rec.canary !== undefined) used.add(rec.canary.hash);
+    }
+    for (const w of this.#upgradeWaiters.values()) used.add(w.hash);
+    return used;
   }
 
   /**
@@ -229,13 +273,14 @@ export class AgentPool {
    * their own copy of a module until they are replaced. Returns how many were dropped.
    */
   evictModules(keep: ReadonlySet<string>): number {
-    const used = new Set(keep);
-    for (const rec of this.#agents.values()) {
-      used.add(rec.hash);
-      if (rec.canary !== undefined) used.add(rec.canary.hash);
-    }
+    const used = this.#modulesInUse();
+    for (const hash of keep) used.add(hash);
     let n = 0;
-    for (const hash of this.modules.hashes()) if (!used.has(hash) && this.modules.delete(hash)) n++;
+    for (const hash of this.modules.hashes()) {
+      if (used.has(hash) || !this.modules.delete(hash)) continue;
+      this.#threads.forgetModule(hash);
+      n++;
+    }
     return n;
   }
 
@@ -250,6 +295,9 @@ export class AgentPool {
     if (this.#agents.has(spec.name)) {
       return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_EXISTS', `an agent named ${spec.name} already exists on this node`, { agent: spec.name }));
     }
+    const held = this.#agents.size;
+    if (held >= this.#capacity.agents) return Promise.reject(capacityError(spec.name, held, this.#capacity.limit, this.#capacity.agents));
+    if (held >= this.#fullAt) return Promise.reject(capacityError(spec.name, held, 'memory', this.#fullAt, this.#fullReason));
     const cached = this.modules.get(spec.module);
     if (cached === undefined) {
       return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `module ${spec.module} has not been admitted on this node`, { module: spec.module }));
@@ -464,7 +512,7 @@ export class AgentPool {
     this.#threads.ensureModule(slot, cached.hash);
     this.#flushDeliveries(slot);
     return new Promise<AgentInfo>((resolve, reject) => {
-      this.#upgradeWaiters.set(name, { resolve, reject });
+      this.#upgradeWaiters.set(name, { resolve, reject, hash: cached.hash });
       if (plan === undefined) this.#post(slot, { op: 'upgrade', name, hash: cached.hash, graceful: strategy === 'graceful' });
       else this.#canaries.begin(rec, cached.hash, plan);
     });
@@ -510,6 +558,7 @@ export class AgentPool {
     this.#registry.unregister(name);
     this.#agents.delete(name);
     this.#byKey.delete(rec.key);
+    this.#fullAt = Infinity; // a place is free: the next failed allocation measures capacity again
   }
 
   agent(name: string): AgentInfo | undefined {
@@ -632,7 +681,7 @@ export class AgentPool {
     this.#upgradeWaiters.clear();
     this.#spawnWaiters.clear();
     this.#stopWaiters.clear();
-    await Promise.all(this.#workers.map((s) => s.worker.terminate()));
+    await Promise.all([...this.#workers.map((s) => s.worker.terminate()), this.modules.close()]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -900,6 +949,13 @@ export class AgentPool {
           this.#byKey.delete(rec.key);
           const w = this.#spawnWaiters.get(rec.key);
           this.#spawnWaiters.delete(rec.key);
+          if (msg.kind === 'no_memory') {
+            // The process is full: later spawns fail here at once instead of in a worker.
+            this.#fullAt = Math.min(this.#fullAt, this.#agents.size);
+            this.#fullReason = msg.message;
+            w?.reject(capacityError(msg.name, this.#agents.size, 'memory', this.#fullAt, msg.message));
+            break;
+          }
           w?.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `agent ${msg.name} did not start: ${msg.kind} in ${msg.phase}: ${msg.message}`, { agent: msg.name, kind: msg.kind, phase: msg.phase }));
         } else {
           this.#crashed(rec, fault);

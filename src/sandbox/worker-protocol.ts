@@ -50,6 +50,8 @@ export interface SpawnCommand {
 
 export type ToWorker =
   | { readonly op: 'module'; readonly hash: string; readonly module: WebAssembly.Module }
+  /** The pool forgot a module no agent of this worker uses: drop it too. */
+  | { readonly op: 'forget_module'; readonly hash: string }
   | SpawnCommand
   /** Flat [receiver, json, priority level, ...]. */
   | { readonly op: 'deliver'; readonly batch: (string | number)[] }

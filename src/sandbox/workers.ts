@@ -35,18 +35,23 @@ export class WorkerSlot {
   }
 }
 
-/** Starts one agent worker thread. */
-export function newAgentWorker(init: WorkerInit, name: string): Worker {
+/** Starts a worker thread on `entry`, a module path relative to this directory without its extension. */
+export function newWorker(entry: string, workerData: unknown, name: string): Worker {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
     // Running under tsx (tests, benchmarks): on Node 20 worker threads do not inherit tsx's module
     // hooks, so the worker registers them itself before loading the TypeScript entry.
-    const entry = new URL('./worker/agent-worker.ts', here).href;
+    const url = new URL(`${entry}.ts`, here).href;
     const api = import.meta.resolve('tsx/esm/api');
-    const boot = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(boot, { eval: true, workerData: init, name });
+    const boot = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(url)}); });`;
+    return new Worker(boot, { eval: true, workerData, name });
   }
-  return new Worker(new URL('./worker/agent-worker.js', here), { workerData: init, name });
+  return new Worker(new URL(`${entry}.js`, here), { workerData, name });
+}
+
+/** Starts one agent worker thread. */
+export function newAgentWorker(init: WorkerInit, name: string): Worker {
+  return newWorker('./worker/agent-worker', init, name);
 }
 
 /** Every worker's settings except those the slot decides. */
@@ -141,6 +146,14 @@ export class Workers {
     if (module === undefined) throw new Error(`module ${hash} vanished from the cache`);
     slot.worker.postMessage({ op: 'module', hash, module } satisfies ToWorker);
     slot.modules.add(hash);
+  }
+
+  /** Drops a module the pool forgot from the workers that have it (their agents no longer use it). */
+  forgetModule(hash: string): void {
+    for (const slot of this.slots) {
+      if (slot.dead || !slot.modules.delete(hash)) continue;
+      slot.worker.postMessage({ op: 'forget_module', hash } satisfies ToWorker);
+    }
   }
 
   /** Tells every worker where an agent lives now (-1: nowhere); batched per microtask. */

@@ -16,7 +16,7 @@ export function fixtureWasm(name: string): Uint8Array {
 
 /** Admits a built example agent and starts it under `name`. */
 export async function spawnAgent(pool: AgentPool, kind: string, name: string, config?: unknown): Promise<void> {
-  const m = pool.admit(agentWasm(kind));
+  const m = await pool.admit(agentWasm(kind));
   await pool.spawn({ name, module: m.hash, ...(config === undefined ? {} : { config }) });
 }
 

@@ -38,7 +38,8 @@ export interface StartOptions {
 export function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const dir = opts.dataDir === undefined ? tempDir() : undefined;
   const dataDir = opts.dataDir ?? (dir as ReturnType<typeof tempDir>).path;
-  const args = ['--import', 'tsx', entry, 'server', 'start', '--data-dir', dataDir, '--node-id', 'test-node', '--api-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--workers', '1', ...(opts.args ?? [])];
+  // As bin/caxton.js runs `server start` (docs/sandbox.md, "Capacity").
+  const args = ['--disable-wasm-trap-handler', '--import', 'tsx', entry, 'server', 'start', '--data-dir', dataDir, '--node-id', 'test-node', '--api-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--workers', '1', ...(opts.args ?? [])];
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let buf = '';

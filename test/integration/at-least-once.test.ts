@@ -31,7 +31,7 @@ test('at-least-once - a message for a name that exists nowhere is a dead letter 
   const store = new SqliteAgentStateStore(node.databasePath);
   const outbox = new OutboxStore(openDatabase(node.databasePath));
   try {
-    const a = node.pool.admit(await initiatorAgent(JSON.stringify({ performative: 'inform', receiver: 'later', content: 'kept', delivery: 'at-least-once', message_id: 'm-1' })));
+    const a = await node.pool.admit(await initiatorAgent(JSON.stringify({ performative: 'inform', receiver: 'later', content: 'kept', delivery: 'at-least-once', message_id: 'm-1' })));
     await node.pool.spawn({ name: 'a', module: a.hash });
     node.pool.deliver('a', JSON.stringify({ performative: 'request', sender: 'client', receiver: 'a', content: 'go' }));
     // Retrying cannot help a name that no node knows: it is final, like an at-most-once message.
@@ -41,7 +41,7 @@ test('at-least-once - a message for a name that exists nowhere is a dead letter 
     assert.equal((failure?.['content'] as { error?: string }).error, 'no_such_agent');
     assert.equal(outbox.count(), 0, 'it left the outbox with its letter');
 
-    const sink = node.pool.admit(await sinkAgent());
+    const sink = await node.pool.admit(await sinkAgent());
     await node.pool.spawn({ name: 'later', module: sink.hash });
     const [letter] = node.deadLetters.list();
     assert.equal(node.deadLetters.replay(letter!.id).delivered, true);
@@ -60,7 +60,7 @@ test('at-least-once - a redelivered copy of a handled message is recognised and 
   const dir = tempDir();
   const node = await CaxtonNode.start({ dataDir: dir.path, nodeId: 't', logger: quiet, workers: 1, relay });
   try {
-    const sink = node.pool.admit(await sinkAgent());
+    const sink = await node.pool.admit(await sinkAgent());
     await node.pool.spawn({ name: 's', module: sink.hash });
     const msg = JSON.stringify({ message_id: 'dup-1', performative: 'inform', sender: 'client', receiver: 's', content: 1, delivery: 'at-least-once' });
     node.pool.deliver('s', msg);
@@ -87,7 +87,7 @@ test('at-least-once - what a killed node left in the outbox is delivered by the 
   const node = await CaxtonNode.start({ dataDir: dir.path, nodeId: 't', logger: quiet, workers: 1, relay });
   const store = new SqliteAgentStateStore(node.databasePath);
   try {
-    const sink = node.pool.admit(await sinkAgent());
+    const sink = await node.pool.admit(await sinkAgent());
     await node.pool.spawn({ name: 'survivor', module: sink.hash });
     await until(() => lastOf(store, 'survivor') !== undefined, 'the replay');
     assert.equal(lastOf(store, 'survivor')!['content'], 'from before');

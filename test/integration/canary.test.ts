@@ -44,7 +44,7 @@ async function sendAndCount(c: Client, n: number): Promise<{ echo: number; count
 test('canary - the new version takes its share at each stage, then is promoted', async () => {
   await withOneWorker(async (pool, events) => {
     await spawnAgent(pool, 'counter', 'x');
-    const echo = pool.admit(agentWasm('echo')).hash;
+    const echo = (await pool.admit(agentWasm('echo'))).hash;
     const c = new Client(pool);
     const upgraded = pool.upgrade('x', echo, {
       strategy: 'canary',
@@ -74,7 +74,7 @@ test('canary - the new version takes its share at each stage, then is promoted',
 test('canary - the stages advance on their own and end with promotion', async () => {
   await withOneWorker(async (pool, events) => {
     await spawnAgent(pool, 'counter', 'x');
-    const echo = pool.admit(agentWasm('echo')).hash;
+    const echo = (await pool.admit(agentWasm('echo'))).hash;
     const c = new Client(pool);
     const upgraded = pool.upgrade('x', echo, {
       strategy: 'canary',
@@ -101,7 +101,7 @@ test('canary - an error rate above the limit rolls it back, and the old version 
   await withOneWorker(async (pool, events) => {
     await spawnAgent(pool, 'counter', 'x');
     const before = pool.agent('x')!.module;
-    const bad = pool.admit(await failingAgent()).hash;
+    const bad = (await pool.admit(await failingAgent())).hash;
     const c = new Client(pool);
     const upgraded = pool.upgrade('x', bad, { strategy: 'canary', canary: { stages: [{ percent: 50, durationMs: 60_000 }], maxErrorRate: 0.1, minSamples: 10 } });
     await waitForEvent(events, (e) => e.type === 'canary_step');
@@ -122,7 +122,7 @@ test('canary - an error rate above the limit rolls it back, and the old version 
 test('canary - a crash of the new version rolls it back at once; the sender hears of it', async () => {
   await withOneWorker(async (pool, events) => {
     await spawnAgent(pool, 'counter', 'x');
-    const bad = pool.admit(fixtureWasm('trap-handler')).hash;
+    const bad = (await pool.admit(fixtureWasm('trap-handler'))).hash;
     const c = new Client(pool);
     const upgraded = pool.upgrade('x', bad, { strategy: 'canary', canary: { stages: [{ percent: 100, durationMs: 60_000 }] } });
     await waitForEvent(events, (e) => e.type === 'canary_step');
@@ -140,7 +140,7 @@ test('canary - a crash of the new version rolls it back at once; the sender hear
 test('canary - a P99 above the limit rolls it back', async () => {
   await withOneWorker(async (pool) => {
     await spawnAgent(pool, 'echo', 'x');
-    const slow = pool.admit(await slowAgent(200_000)).hash;
+    const slow = (await pool.admit(await slowAgent(200_000))).hash;
     const c = new Client(pool);
     const upgraded = pool.upgrade('x', slow, { strategy: 'canary', canary: { stages: [{ percent: 50, durationMs: 60_000 }], maxP99Ms: 0.05, minSamples: 16 } });
     const traffic = (async () => {
@@ -155,7 +155,7 @@ test('canary - a P99 above the limit rolls it back', async () => {
 test('canary - the operator can roll back; stopping the agent ends the canary too', async () => {
   await withOneWorker(async (pool, events) => {
     await spawnAgent(pool, 'counter', 'x');
-    const echo = pool.admit(agentWasm('echo')).hash;
+    const echo = (await pool.admit(agentWasm('echo'))).hash;
     const first = pool.upgrade('x', echo, { strategy: 'canary' });
     await waitForEvent(events, (e) => e.type === 'canary_step');
     await assert.rejects(pool.upgrade('x', echo, { strategy: 'immediate' }), (e) => isCaxtonError(e, 'CAXTON_ERR_AGENT_STATE'));
@@ -174,7 +174,7 @@ test('canary - the operator can roll back; stopping the agent ends the canary to
 test('canary - an invalid plan is refused before anything starts', async () => {
   await withOneWorker(async (pool) => {
     await spawnAgent(pool, 'counter', 'x');
-    const echo = pool.admit(agentWasm('echo')).hash;
+    const echo = (await pool.admit(agentWasm('echo'))).hash;
     await assert.rejects(pool.upgrade('x', echo, { strategy: 'canary', canary: { stages: [{ percent: 50, durationMs: 1 }, { percent: 5, durationMs: 1 }] } }), (e) => isCaxtonError(e, 'CAXTON_ERR_UPGRADE_PLAN'));
     assert.equal(pool.agent('x')!.canary, undefined);
     const info = await pool.upgrade('x', echo, { strategy: 'immediate' });

@@ -64,7 +64,7 @@ test('capabilities - least-loaded avoids the agent with a backlog', async () => 
 
 test('capabilities - an agent whose first start fails after registering leaves nothing behind', async () => {
   await withPool({ workers: 1 }, async (pool) => {
-    const m = pool.admit(
+    const m = await pool.admit(
       await wat(`(module
         (import "caxton" "capability_register" (func $reg (param i32 i32) (result i32)))
         (memory (export "memory") 1)
@@ -89,7 +89,7 @@ test('capabilities - stopped agents leave their capabilities; no provider means 
     assert.deepEqual(pool.capabilities(), []);
     assert.equal(pool.deliverToCapability('arithmetic', ask(1)), undefined);
     // From inside an agent, the node answers a capability nobody provides with a failure.
-    const m = pool.admit(await initiatorAgent(JSON.stringify({ performative: 'request', capability: 'arithmetic', content: 1, reply_with: 'r1' })));
+    const m = await pool.admit(await initiatorAgent(JSON.stringify({ performative: 'request', capability: 'arithmetic', content: 1, reply_with: 'r1' })));
     await pool.spawn({ name: 'asker', module: m.hash });
     pool.deliver('asker', JSON.stringify({ performative: 'inform', sender: 'client', receiver: 'asker', content: 'go' }));
     const store = new SqliteAgentStateStore(dbPath);

@@ -11,7 +11,7 @@ const withBreakers = (fn: (pool: AgentPool) => Promise<void>) =>
 
 test('circuit breaker - an agent that fails every call is cut off: senders get circuit_open at once', async () => {
   await withBreakers(async (pool) => {
-    const m = pool.admit(fixtureWasm('trap-handler'));
+    const m = await pool.admit(fixtureWasm('trap-handler'));
     await pool.spawn({ name: 't', module: m.hash });
     // Five senders, one message each: the agent fails for everyone. (One sender's repeated poison is
     // cut off by its own circuit first, after 3: see the per-sender tests.)

@@ -20,7 +20,7 @@ const CLOCK_READER = `(module
 
 test('clocks - time_monotonic_us read by agents on two workers lies between two readings of the host clock', async () => {
   await withPool({ workers: 2 }, async (pool, { databasePath }) => {
-    const m = pool.admit(await wat(CLOCK_READER));
+    const m = await pool.admit(await wat(CLOCK_READER));
     await pool.spawn({ name: 'a', module: m.hash });
     await pool.spawn({ name: 'b', module: m.hash });
     assert.notEqual(pool.agent('a')?.worker, pool.agent('b')?.worker, 'one agent per worker');

@@ -38,7 +38,7 @@ test('dead letters - an undeliverable reply is kept, replayed to the receiver on
     assert.equal(early.delivered, false);
     assert.equal(dlq.count(), 1, 'a failed replay keeps the letter');
 
-    const sink = node.pool.admit(await sinkAgent());
+    const sink = await node.pool.admit(await sinkAgent());
     await node.pool.spawn({ name: 'ghost', module: sink.hash });
     const replay = dlq.replay(letter!.id);
     assert.deepEqual(replay, { id: letter!.id, delivered: true, to: 'ghost' });

@@ -108,7 +108,7 @@ test('delivery - an agent sending into a mailbox at its byte bound gets ERR_BACK
         (i32.store (i32.const 16) (call $send (i32.const 64) (i32.const ${out.length})))
         (drop (call $kvs (i32.const 0) (i32.const 2) (i32.const 16) (i32.const 4)))
         (i32.const 0)))`);
-    await pool.spawn({ name: 'pusher', module: pool.admit(pusher).hash });
+    await pool.spawn({ name: 'pusher', module: (await pool.admit(pusher)).hash });
     const store = new SqliteAgentStateStore(dbPath);
     const rcs: number[] = [];
     try {
@@ -137,7 +137,7 @@ test('delivery - the sender of a message that crashed its handler gets a failure
   const dir = tempDir();
   const pool = await AgentPool.start({ databasePath: join(dir.path, 'c.db'), workers: 1 });
   try {
-    const m = pool.admit(fixtureWasm('trap-handler'));
+    const m = await pool.admit(fixtureWasm('trap-handler'));
     await pool.spawn({ name: 't', module: m.hash });
     const c = new Client(pool);
     const f = await c.request('t', 'request', 'boom', 'failure');

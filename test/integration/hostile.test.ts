@@ -44,7 +44,7 @@ async function bystanderAnswers(): Promise<void> {
 }
 
 async function spawnFixture(name: string): Promise<void> {
-  const m = pool.admit(fixtureWasm(name));
+  const m = await pool.admit(fixtureWasm(name));
   await pool.spawn({ name, module: m.hash });
 }
 
@@ -107,18 +107,18 @@ test('hostile - deep recursion: stack overflow is a contained fault and the agen
 });
 
 test('hostile - a 4 GiB minimum memory is refused at admission', async () => {
-  assert.throws(() => pool.admit(fixtureWasm('huge-memory')), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_LIMIT') && /65536 pages/.test(e.message));
+  await assert.rejects(pool.admit(fixtureWasm('huge-memory')), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_LIMIT') && /65536 pages/.test(e.message));
   await bystanderAnswers();
 });
 
 test('hostile - malformed and truncated binaries are refused with the reason', async () => {
-  assert.throws(() => pool.admit(fixtureWasm('malformed')), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_MALFORMED'));
-  assert.throws(() => pool.admit(fixtureWasm('truncated')), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_MALFORMED') && /truncat|end of|offset/i.test(e.message));
+  await assert.rejects(pool.admit(fixtureWasm('malformed')), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_MALFORMED'));
+  await assert.rejects(pool.admit(fixtureWasm('truncated')), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_MALFORMED') && /truncat|end of|offset/i.test(e.message));
   await bystanderAnswers();
 });
 
 test('hostile - an import outside the ABI is refused and named', async () => {
-  assert.throws(() => pool.admit(fixtureWasm('bad-import')), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_IMPORT') && /env\./.test(e.message));
+  await assert.rejects(pool.admit(fixtureWasm('bad-import')), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_IMPORT') && /env\./.test(e.message));
   await bystanderAnswers();
 });
 

@@ -25,7 +25,7 @@ test('lifecycle - spawn goes loaded → ready → running, and each transition i
 
 test('lifecycle - an agent started with start:false holds its messages until start()', async () => {
   await withPolicy(undefined, async (pool) => {
-    const m = pool.admit((await import('../helpers/agents.js')).agentWasm('echo'));
+    const m = await pool.admit((await import('../helpers/agents.js')).agentWasm('echo'));
     await pool.spawn({ name: 'e', module: m.hash, start: false });
     assert.equal(pool.agent('e')!.state, 'ready');
     const c = new Client(pool);
@@ -109,7 +109,7 @@ test('lifecycle - crashes no message explains are restarted with exponential bac
     pool.onEvent((e) => {
       if (e.type === 'agent_fault' && e.name === 't') faultAt.push(performance.now());
     });
-    const m = pool.admit(await brittleAgent());
+    const m = await pool.admit(await brittleAgent());
     await pool.spawn({ name: 't', module: m.hash });
     const c = new Client(pool);
     // Poison that also breaks agent_init: from here on every instantiation fails, whatever the messages.
@@ -148,7 +148,7 @@ test('lifecycle - messages that crash the agent never make it failed: each is po
   // The same tight intensity as above: 3 crashes a minute at most.
   const policy: RestartPolicy = { baseDelayMs: 20, factor: 2, maxDelayMs: 1000, maxRestarts: 3, windowMs: 60_000 };
   await withPolicy(policy, async (pool, events) => {
-    const m = pool.admit(fixtureWasm('trap-handler'));
+    const m = await pool.admit(fixtureWasm('trap-handler'));
     await pool.spawn({ name: 't', module: m.hash });
     // Ten senders (each sender's own circuit would cut it off after 3), ten traps.
     const clients = Array.from({ length: 10 }, (_, i) => new Client(pool, `sender-${i}`));

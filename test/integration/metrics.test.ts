@@ -133,7 +133,7 @@ test('metrics - a scrape over HTTP has every required metric, parses, and counts
 test('metrics - crashes are counted from pool events and never go down; totals survive removing the agent', async () => {
   await withPool({ workers: 1 }, async (pool, { events }) => {
     await withMetrics(pool, {}, async (scrape) => {
-      const trap = pool.admit(fixtureWasm('trap-handler'));
+      const trap = await pool.admit(fixtureWasm('trap-handler'));
       await pool.spawn({ name: 'trapper', module: trap.hash });
       await spawnAgent(pool, 'echo', 'echo-1');
       const c = new Client(pool);
@@ -263,7 +263,7 @@ test('metrics - queue bytes per agent and in total, as the mailbox counts them; 
       assert.equal(e.value('caxton_queue_bytes'), bytes);
       assert.equal(e.value('caxton_messages_poisoned_total'), 0);
 
-      const trap = pool.admit(fixtureWasm('trap-handler'));
+      const trap = await pool.admit(fixtureWasm('trap-handler'));
       await pool.spawn({ name: 'trapper', module: trap.hash });
       const c = new Client(pool);
       await c.request('trapper', 'request', 'boom', 'failure');

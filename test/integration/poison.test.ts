@@ -75,7 +75,7 @@ test('poison - 50 agents sent poison through the API stay running, answer good m
 
 test('poison - an at-least-once poison message is dead-lettered once and acknowledged, not redelivered', async () => {
   await withNode({ relay: { intervalMs: 50, baseDelayMs: 200 } }, async (ctx) => {
-    const m = ctx.node.pool.admit(fixtureWasm('trap-handler'));
+    const m = await ctx.node.pool.admit(fixtureWasm('trap-handler'));
     await ctx.node.pool.spawn({ name: 't', module: m.hash });
     const r = await ctx.call('POST', '/messages', { performative: 'request', sender: 'client', receiver: 't', content: 'boom', delivery: 'at-least-once' });
     assert.equal(r.status, 202);
@@ -94,7 +94,7 @@ test('poison - an at-least-once poison message is dead-lettered once and acknowl
 
 test('poison - a sender\'s queued poison is refused once its circuit opens: it cannot keep the agent re-instantiating', async () => {
   await withPool({}, async (pool, { events }) => {
-    const m = pool.admit(await poisonableAgent());
+    const m = await pool.admit(await poisonableAgent());
     await pool.spawn({ name: 'p', module: m.hash });
     const mallory = new Client(pool, 'mallory');
     const sent = Array.from({ length: 8 }, () => mallory.send('p', 'request', 'poison')); // one batch: all queued at once

@@ -22,7 +22,7 @@ const replacements = (events: PoolEvent[]) => events.filter((e) => e.type === 'w
 
 test('recovery - an agent given up on stays failed when its worker is replaced later', async () => {
   await withSpinnerPool(async (pool, events) => {
-    const m = pool.admit(fixtureWasm('infinite-loop'));
+    const m = await pool.admit(fixtureWasm('infinite-loop'));
     await pool.spawn({ name: 'h1', module: m.hash });
     await pool.spawn({ name: 'h2', module: m.hash });
     for (let i = 0; i < 20 && pool.agent('h1')!.state !== 'failed'; i++) {
@@ -43,7 +43,7 @@ test('recovery - an agent given up on stays failed when its worker is replaced l
 test('recovery - stop and remove asked for during a stuck call are carried out, not undone', async () => {
   await withSpinnerPool(async (pool) => {
     await spawnAgent(pool, 'echo', 'victim');
-    const m = pool.admit(fixtureWasm('infinite-loop'));
+    const m = await pool.admit(fixtureWasm('infinite-loop'));
     await pool.spawn({ name: 'hog', module: m.hash });
     pool.deliver('hog', poke('hog'));
     await new Promise((r) => setTimeout(r, 50)); // the hog is now stuck in its call
@@ -59,7 +59,7 @@ test('recovery - stop and remove asked for during a stuck call are carried out, 
 
 test('recovery - stats() during a stuck call settles with what it has', async () => {
   await withSpinnerPool(async (pool) => {
-    const m = pool.admit(fixtureWasm('infinite-loop'));
+    const m = await pool.admit(fixtureWasm('infinite-loop'));
     await pool.spawn({ name: 'hog', module: m.hash });
     pool.deliver('hog', poke('hog'));
     await new Promise((r) => setTimeout(r, 50));
@@ -70,7 +70,7 @@ test('recovery - stats() during a stuck call settles with what it has', async ()
 
 test('recovery - messages queued in a killed worker are counted as lost', async () => {
   await withSpinnerPool(async (pool, events) => {
-    const m = pool.admit(fixtureWasm('infinite-loop'));
+    const m = await pool.admit(fixtureWasm('infinite-loop'));
     await pool.spawn({ name: 'hog', module: m.hash });
     for (let i = 0; i < 4; i++) pool.deliver('hog', poke('hog')); // one batch: one runs, three wait
     const e = await waitForEvent(events, (x) => x.type === 'worker_replaced', 5000);

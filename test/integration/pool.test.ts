@@ -13,6 +13,7 @@ import { outsideTool } from '../helpers/outside-tools.js';
 
 // The C example agent exists only where clang and wasm-ld built it (scripts/build-agents.mjs).
 const cBuild = outsideTool('clang').skip || outsideTool('wasm-ld').skip;
+import { bigModule } from '../helpers/big-module.js';
 
 async function withPool(opts: { workers?: number; fuelPerCall?: number; maxCallMs?: number }, fn: (pool: AgentPool, dbPath: string) => Promise<void>): Promise<void> {
   const dir = tempDir();
@@ -171,7 +172,7 @@ test('pool - a trap re-instantiates the agent; its key-value state is intact', a
   await withPool({ workers: 1 }, async (pool) => {
     const events = recordEvents(pool);
     await spawnAgent(pool, 'counter', 'cnt');
-    const trap = pool.admit(fixtureWasm('trap-handler'));
+    const trap = await pool.admit(fixtureWasm('trap-handler'));
     await pool.spawn({ name: 'trapper', module: trap.hash });
     const c = new Client(pool);
     await c.request('cnt', 'request', { op: 'increment', by: 7 });
@@ -193,7 +194,7 @@ test('pool - watchdog: a call past the wall-clock limit kills its worker; every 
   await withPool({ workers: 1, fuelPerCall: 1e15, maxCallMs: 300 }, async (pool) => {
     const events = recordEvents(pool);
     await spawnAgent(pool, 'counter', 'cnt');
-    const loop = pool.admit(fixtureWasm('infinite-loop'));
+    const loop = await pool.admit(fixtureWasm('infinite-loop'));
     await pool.spawn({ name: 'spinner', module: loop.hash });
     const c = new Client(pool);
     await c.request('cnt', 'request', { op: 'increment', by: 3 });
@@ -211,9 +212,9 @@ test('pool - watchdog: a call past the wall-clock limit kills its worker; every 
 
 test('pool - admission errors come back before anything runs', async () => {
   await withPool({}, async (pool) => {
-    assert.throws(() => pool.admit(new Uint8Array([1, 2, 3, 4])), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_MALFORMED'));
+    await assert.rejects(pool.admit(new Uint8Array([1, 2, 3, 4])), (e) => isCaxtonError(e, 'CAXTON_ERR_MODULE_MALFORMED'));
     const echo = agentWasm('echo');
-    assert.equal(pool.admit(echo), pool.admit(echo), 'the second admission of the same bytes is a cache hit');
+    assert.ok((await pool.admit(echo)) === (await pool.admit(echo)), 'the second admission of the same bytes is a cache hit');
   });
 });
 
@@ -283,5 +284,24 @@ test('pool - a direct worker-to-worker message that finds its agent gone is rout
     const c = new Client(pool);
     const r = await c.request('manager', 'request', { task: 'x', bidders: ['b1'], deadline_ms: 2000 });
     assert.equal((r.content as { winner: string }).winner, 'b1');
+  });
+});
+
+test('pool - admission runs off the main thread: the event loop keeps turning while a large module is admitted', async () => {
+  await withPool({ workers: 1 }, async (pool) => {
+    const big = bigModule(4 * 1024 * 1024);
+    let turns = 0;
+    let admitted = false;
+    const tick = (): void => {
+      turns++;
+      if (!admitted) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const m = await pool.admit(big);
+    admitted = true;
+    // Validating and rewriting 4 MiB takes hundreds of ms; on the main thread not one turn would pass.
+    assert.ok(turns > 1, `only ${turns} event-loop turns during the admission`);
+    await pool.spawn({ name: 'big', module: m.hash });
+    assert.equal(pool.agent('big')?.state, 'running');
   });
 });

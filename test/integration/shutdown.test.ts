@@ -80,7 +80,7 @@ test('shutdown - agents finish the messages they send each other before any stop
   const dir = tempDir();
   const node = await CaxtonNode.start({ dataDir: dir.path, nodeId: 't', logger: quiet, workers: 1 });
   await spawnAgent(node.pool, 'echo', 'echo');
-  const init = node.pool.admit(await initiatorAgent(JSON.stringify({ performative: 'request', receiver: 'echo', content: 'last words', reply_with: 'r1' })));
+  const init = await node.pool.admit(await initiatorAgent(JSON.stringify({ performative: 'request', receiver: 'echo', content: 'last words', reply_with: 'r1' })));
   await node.pool.spawn({ name: 'init', module: init.hash });
   // The stop begins in the same tick: init has not even handled "go" yet, and echo has nothing queued.
   node.pool.deliver('init', JSON.stringify({ performative: 'inform', sender: 'client', receiver: 'init', content: 'go' }));

@@ -41,7 +41,7 @@ function pendingTimers(databasePath: string, agent: string): number[] {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function spawnTimerAgent(pool: AgentPool, name: string): Promise<void> {
-  const m = pool.admit(await timerAgent());
+  const m = await pool.admit(await timerAgent());
   await pool.spawn({ name, module: m.hash });
 }
 

@@ -17,16 +17,16 @@ test('topics - a published message reaches every subscriber, on any worker, but 
     return v === undefined ? undefined : (JSON.parse(new TextDecoder().decode(v)) as Record<string, unknown>);
   };
   try {
-    const sub = pool.admit(await subscriberAgent('news'));
+    const sub = await pool.admit(await subscriberAgent('news'));
     await pool.spawn({ name: 's1', module: sub.hash });
     await pool.spawn({ name: 's2', module: sub.hash });
-    const other = pool.admit(await subscriberAgent('sports'));
+    const other = await pool.admit(await subscriberAgent('sports'));
     await pool.spawn({ name: 's3', module: other.hash });
     assert.deepEqual([...pool.subscribersOf('news')].sort(), ['s1', 's2']);
     assert.notEqual(pool.agent('s1')!.worker, pool.agent('s2')!.worker);
 
     // An agent publishes.
-    const pub = pool.admit(await initiatorAgent(JSON.stringify({ performative: 'inform', topic: 'news', content: 'extra' })));
+    const pub = await pool.admit(await initiatorAgent(JSON.stringify({ performative: 'inform', topic: 'news', content: 'extra' })));
     await pool.spawn({ name: 'press', module: pub.hash });
     pool.deliver('press', JSON.stringify({ performative: 'request', sender: 'client', receiver: 'press', content: 'go' }));
     for (let i = 0; i < 100 && (last('s1') === undefined || last('s2') === undefined); i++) await new Promise((r) => setTimeout(r, 20));

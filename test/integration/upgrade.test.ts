@@ -12,7 +12,7 @@ test('upgrade - immediate: the new version answers next, with the same key-value
   await withOneWorker(async (pool, events) => {
     await spawnAgent(pool, 'counter', 'x');
     const counter = pool.agent('x')!.module;
-    const echo = pool.admit(agentWasm('echo')).hash;
+    const echo = (await pool.admit(agentWasm('echo'))).hash;
     const c = new Client(pool);
     await c.request('x', 'request', { op: 'increment', by: 3 });
     const info = await pool.upgrade('x', echo, { strategy: 'immediate' });
@@ -30,7 +30,7 @@ test('upgrade - immediate: the new version answers next, with the same key-value
 test('upgrade - graceful: the messages queued at the upgrade go to the old version, later ones to the new', async () => {
   await withOneWorker(async (pool) => {
     await spawnAgent(pool, 'counter', 'x');
-    const echo = pool.admit(agentWasm('echo')).hash;
+    const echo = (await pool.admit(agentWasm('echo'))).hash;
     const c = new Client(pool);
     pool.suspend('x');
     for (let i = 0; i < 5; i++) c.send('x', 'request', { op: 'increment', by: 1 });
@@ -50,7 +50,7 @@ test('upgrade - a new version that fails to start leaves the old one running', a
   await withOneWorker(async (pool) => {
     await spawnAgent(pool, 'counter', 'x');
     const before = pool.agent('x')!.module;
-    const bad = pool.admit(fixtureWasm('start-loop')).hash;
+    const bad = (await pool.admit(fixtureWasm('start-loop'))).hash;
     await assert.rejects(pool.upgrade('x', bad, { strategy: 'immediate' }), (e) => isCaxtonError(e, 'CAXTON_ERR_AGENT_START_FAILED') && /previous version keeps running/.test(e.message));
     assert.equal(pool.agent('x')!.module, before);
     const c = new Client(pool);
@@ -62,7 +62,7 @@ test('upgrade - a new version that fails to start leaves the old one running', a
 test('upgrade - only live agents, only admitted modules', async () => {
   await withOneWorker(async (pool) => {
     await spawnAgent(pool, 'counter', 'x');
-    const echo = pool.admit(agentWasm('echo')).hash;
+    const echo = (await pool.admit(agentWasm('echo'))).hash;
     await assert.rejects(pool.upgrade('x', 'f'.repeat(64)), (e) => isCaxtonError(e, 'CAXTON_ERR_AGENT_START_FAILED'));
     await assert.rejects(pool.upgrade('nobody', echo), (e) => isCaxtonError(e, 'CAXTON_ERR_AGENT_NOT_FOUND'));
     await pool.stop('x');

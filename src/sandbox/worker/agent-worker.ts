@@ -41,6 +41,9 @@ port.on('message', (msg: ToWorker) => {
     case 'module':
       runtime.addModule(msg.hash, msg.module);
       break;
+    case 'forget_module':
+      runtime.modules.delete(msg.hash);
+      break;
     case 'spawn':
       runtime.spawn(msg);
       break;

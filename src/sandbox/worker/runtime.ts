@@ -362,6 +362,9 @@ export class WorkerRuntime {
   #queued = 0;
   /** The message being handled, so a log line can carry its conversation and trace ids. */
   #current = '';
+  /** Agents this worker held when an agent's memory could not be allocated: no new agent while as many run. */
+  #fullAt = Infinity;
+  #fullReason = '';
 
   constructor(readonly opts: RuntimeOptions) {}
 
@@ -375,11 +378,21 @@ export class WorkerRuntime {
       this.opts.post({ op: 'spawn_failed', key: cmd.key, name: cmd.name, kind: 'bad_abi', phase: 'start', message: `module ${cmd.hash} was never sent to this worker` });
       return;
     }
+    if (this.#agents.size >= this.#fullAt) {
+      // Another failed allocation would cost V8's retries again (~2 s of full GCs each, this thread
+      // blocked); the spawns already queued behind the first failure fail at once instead.
+      this.opts.post({ op: 'spawn_failed', key: cmd.key, name: cmd.name, kind: 'no_memory', phase: 'start', message: this.#fullReason });
+      return;
+    }
     const agent = new LocalAgent(this, cmd.key, cmd.id, cmd.name, module, cmd.config, cmd.restarts, cmd.hold);
     try {
       agent.instance = this.#start(agent);
     } catch (e) {
       const f = asFault(e);
+      if (f.kind === 'no_memory') {
+        this.#fullAt = this.#agents.size;
+        this.#fullReason = f.message;
+      }
       this.#flush();
       this.opts.post({ op: 'spawn_failed', key: cmd.key, name: cmd.name, kind: f.kind, phase: f.phase, message: f.message });
       return;

@@ -64,7 +64,7 @@ test('api operations - resources, memory and garbage collection', async () => {
     const m = await ctx.call('GET', '/memory');
     assert.ok(m.body.used_bytes > 0 && m.body.limit_bytes >= m.body.used_bytes && m.body.agents_memory_bytes >= 65536);
     // A module admitted but not used by any agent is evicted by an aggressive collection.
-    ctx.node.pool.admit(agentWasm('counter'));
+    await ctx.node.pool.admit(agentWasm('counter'));
     const gc = await ctx.call('POST', '/memory/gc', { aggressive: true });
     assert.equal(gc.status, 200);
     assert.equal(gc.body.modules_evicted, 1);
