@@ -151,6 +151,10 @@ export const ErrorCatalogue = {
     status: 400,
     hint: 'Fix the field named in the message; docs/api.md lists every route with its body and query parameters.',
   },
+  CAXTON_ERR_API_FORBIDDEN_KEY: {
+    status: 400,
+    hint: 'Rename the key: __proto__, and constructor holding a prototype key, are refused in every JSON body, because copying such an object changes the prototype of the object it is copied into (prototype poisoning).',
+  },
   CAXTON_ERR_API_NOT_FOUND: {
     status: 404,
     hint: 'No such route. Every route is under /api/v1; the list is at /api/v1/openapi.json and in docs/api.md.',

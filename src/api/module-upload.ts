@@ -7,6 +7,7 @@ import type { TObject } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { CaxtonError, isCaxtonError } from '../errors.js';
 import { patternProblem, toCaxtonError } from './errors.js';
+import { refuseForbiddenKeys } from './json-body.js';
 
 export interface Upload<T> {
   readonly fields: T;
@@ -79,11 +80,15 @@ async function readParts(req: FastifyRequest, raw: Record<string, unknown>, json
 }
 
 function parseJsonField(name: string, value: string): unknown {
+  let parsed: unknown;
   try {
-    return JSON.parse(value) as unknown;
+    parsed = JSON.parse(value) as unknown;
   } catch (e) {
     throw invalid(`body.${name}`, `is not valid JSON: ${(e as Error).message}`);
   }
+  // The same keys are refused as in a JSON body.
+  refuseForbiddenKeys(value, parsed, `body.${name}`);
+  return parsed;
 }
 
 function coerceScalar(v: string): unknown {

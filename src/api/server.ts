@@ -11,6 +11,7 @@ import type { ApiKeyRecord } from '../storage/index.js';
 import { authorize, presentedKey, type Permission } from './auth.js';
 import type { ApiContext } from './context.js';
 import { errorBody, installErrorHandling, toCaxtonError } from './errors.js';
+import { installJsonBodyParser } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
 import { registerAgentRoutes } from './routes/agents.js';
 import { registerClusterRoutes } from './routes/cluster.js';
@@ -52,6 +53,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     ajv: { customOptions: { allErrors: false, coerceTypes: true, removeAdditional: false } },
   });
   installErrorHandling(app);
+  installJsonBodyParser(app, ctx.bodyLimitBytes);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Caxton management API', version: ctx.version, description: 'See docs/api.md.' },

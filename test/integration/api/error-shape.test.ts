@@ -48,3 +48,26 @@ test('api errors - another patterned field (an API key name) quotes its rule wit
   });
 });
 
+
+test('api errors - __proto__ and constructor.prototype in a body are refused by name and place, not as "not valid JSON"', async () => {
+  await withNode({}, async (ctx) => {
+    const send = (text: string) => ctx.call('POST', '/messages', text);
+    assertShape(await send('{"__proto__":{"polluted":true},"performative":"inform","receiver":"x","content":1}'), 400, 'CAXTON_ERR_API_FORBIDDEN_KEY', 'the key __proto__ is not allowed in a request body (at body.__proto__)');
+    assertShape(await send('{"performative":"inform","receiver":"x","content":{"a":[1,{"\\u005f_proto__":{}}]}}'), 400, 'CAXTON_ERR_API_FORBIDDEN_KEY', 'the key __proto__ is not allowed in a request body (at body.content.a[1].__proto__)');
+    assertShape(await send('{"constructor":{"prototype":{"x":1}},"performative":"inform","receiver":"x","content":1}'), 400, 'CAXTON_ERR_API_FORBIDDEN_KEY', 'the key constructor.prototype is not allowed in a request body (at body.constructor.prototype)');
+    // A key named constructor is fine as long as it holds no prototype.
+    assertShape(await send('{"performative":"inform","receiver":"nobody","content":{"constructor":"x"}}'), 404, 'CAXTON_ERR_MESSAGE_UNDELIVERABLE');
+    // Multipart JSON fields get the same check.
+    const form = new FormData();
+    form.set('name', 'ok');
+    form.set('config', '{"nested":{"__proto__":{"x":1}}}');
+    form.set('module', new Blob([agentWasm('echo')]), 'echo.wasm');
+    const res = await fetch(`${ctx.url}/agents`, { method: 'POST', headers: { authorization: `Bearer ${ctx.adminKey}` }, body: form });
+    assertShape({ status: res.status, body: await res.json() }, 400, 'CAXTON_ERR_API_FORBIDDEN_KEY', 'the key __proto__ is not allowed in a request body (at body.config.nested.__proto__)');
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+    // Plain syntax errors say what the parser found, with the position.
+    const bad = await send('{"performative": inform}');
+    assertShape(bad, 400, 'CAXTON_ERR_API_INVALID_REQUEST', /^body is not valid JSON: Unexpected token 'i', .* is not valid JSON$/);
+    assertShape(await send(' '), 400, 'CAXTON_ERR_API_INVALID_REQUEST', /^body is empty but content-type is application\/json/);
+  });
+});
