@@ -163,6 +163,18 @@ export const ErrorCatalogue = {
     status: 413,
     hint: 'The request body is over server.body_limit. Send a smaller module, or raise the limit in the configuration.',
   },
+  CAXTON_ERR_API_HEADERS_TOO_LARGE: {
+    status: 431,
+    hint: 'The request line and headers together must fit in the server\'s header limit (Node\'s 16 KiB). Send fewer or shorter headers (a long cookie or URL is the usual cause).',
+  },
+  CAXTON_ERR_API_REQUEST_TIMEOUT: {
+    status: 408,
+    hint: 'The whole request (headers and body) must arrive within server.request_timeout. Check the network or the client, or raise the timeout for very large uploads.',
+  },
+  CAXTON_ERR_API_EXPECTATION_FAILED: {
+    status: 417,
+    hint: 'Leave out the Expect header, or send "Expect: 100-continue", the only expectation the server supports.',
+  },
   CAXTON_ERR_API_UNSUPPORTED_MEDIA: {
     status: 415,
     hint: 'Send application/json, or multipart/form-data where the route accepts a module file.',
