@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { CaxtonError } from '../../errors.js';
-import { validateMessage } from '../../messaging/validate.js';
+import { checkMessageText, checkTextSize, validateMessage } from '../../messaging/validate.js';
 import { SYSTEM_SENDER } from '../../messaging/system-messages.js';
 import { priorityLevel, type PriorityLevel } from '../../sandbox/worker/mailbox.js';
 import type { ApiContext } from '../context.js';
@@ -45,6 +45,11 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
         throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', 'body must be a FIPA-ACL message as a JSON object (docs/messages.md)', { field: 'body' });
       }
       const raw = body as Record<string, unknown>;
+      if (req.jsonText !== undefined) {
+        // What the parsed body no longer shows (a key twice, nesting too deep), by the agents' check.
+        checkTextSize(req.jsonText, ctx.maxMessageBytes);
+        checkMessageText(req.jsonText, raw);
+      }
       const sender = raw['sender'] ?? API_SENDER;
       if (typeof sender === 'string' && (sender === SYSTEM_SENDER || ctx.deployments.get(sender) !== undefined)) {
         throw new CaxtonError('CAXTON_ERR_MESSAGE_SPOOFED', `sender "${sender}" is ${sender === SYSTEM_SENDER ? 'the node itself' : 'an agent of this node'}; the API may not send in its name`, { field: '/sender' });
