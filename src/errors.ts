@@ -188,6 +188,10 @@ export const ErrorCatalogue = {
     hint: 'A bug in Caxton. The node logged the details with this request\'s id; please report it with that log line.',
   },
   // Configuration (src/config)
+  CAXTON_ERR_ADDRESS_INVALID: {
+    status: 400,
+    hint: 'Give host:port, where host is a name the node can resolve or an IP address (IPv6 in brackets), e.g. node-1.example.com:7946, 10.0.0.5:7946 or [::1]:7946. Check a name with `getent hosts <name>` on the node.',
+  },
   CAXTON_ERR_CONFIG_INVALID: {
     status: 400,
     hint: 'Fix each key named in the message at the file:line:col (or --set argument) it gives; docs/configuration.md lists every key with its type, unit and default.',

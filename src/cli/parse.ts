@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { createRequire } from 'node:module';
-import { usageError } from './errors.js';
+import { CliError, EXIT_USAGE, usageError } from './errors.js';
+import { requireAddress, type AddressUse } from '../config/address.js';
+import { isCaxtonError } from '../errors.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -201,4 +203,18 @@ function editDistance(a: string, b: string): number {
     }
   }
   return prev[b.length]!;
+}
+
+/**
+ * Checks a `host:port` argument with the parser every address goes through (src/config/address.ts),
+ * so the CLI refuses a bad one with the node's own words before asking it. The node resolves names.
+ */
+export function checkAddressArg(text: string, where: string, use: AddressUse = 'peer'): string {
+  try {
+    requireAddress(text, where, use);
+  } catch (e) {
+    if (!isCaxtonError(e)) throw e;
+    throw new CliError(e.message, { code: e.code, hint: e.hint, exitCode: EXIT_USAGE, ...(e.details === undefined ? {} : { details: { ...e.details } }) });
+  }
+  return text;
 }

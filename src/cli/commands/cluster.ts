@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { context } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatBytes, formatDuration, formatPercent, renderFields, renderTable } from '../output.js';
-import { durationOption } from '../parse.js';
+import { checkAddressArg, durationOption } from '../parse.js';
 import { Option } from 'commander';
 import { ok } from './common.js';
 
@@ -117,8 +117,9 @@ export function registerCluster(program: Command): void {
     });
   cluster
     .command('add-node <address...>')
-    .description('join the cluster of the node(s) at host:port (gossip port, 7946 by default)')
+    .description('join the cluster of the node(s) at host:port (gossip port, 7946 by default); host is a name or an IP, IPv6 in brackets')
     .action(async (addresses: string[], _opts: unknown, cmd: Command) => {
+      addresses.forEach((a, i) => checkAddressArg(a, addresses.length === 1 ? 'address' : `address ${i + 1}`));
       const ctx = context(cmd);
       const r = await ctx.client.post<{ answered: number }>('/cluster/join', { addresses });
       ctx.print(r, () => ok(`joined: ${r.answered} of ${addresses.length} answered`));
