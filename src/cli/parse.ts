@@ -191,6 +191,44 @@ export function closest(input: string, candidates: readonly string[]): string | 
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
 }
 
+/**
+ * The candidates closest to `input` by spelling: those at the smallest edit distance (a transposition
+ * counts as one edit, at most 3), if at least 40 % alike, plus those it is the beginning of (`insp`
+ * for inspect). Sorted. The same measure as commander's own suggestions.
+ */
+export function similar(input: string, candidates: readonly string[]): string[] {
+  let best: string[] = [];
+  let bestDistance = 4;
+  for (const c of new Set(candidates)) {
+    if (c.length <= 1) continue;
+    const d = transpositionDistance(input, c);
+    const length = Math.max(input.length, c.length);
+    if ((length - d) / length <= 0.4) continue;
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = [c];
+    } else if (d === bestDistance) {
+      best.push(c);
+    }
+  }
+  const prefixed = input.length >= 2 ? candidates.filter((c) => c.startsWith(input)) : [];
+  return [...new Set([...best, ...prefixed])].sort((a, b) => a.localeCompare(b));
+}
+
+/** Edit distance where swapping two neighbouring letters is one edit (optimal string alignment). */
+function transpositionDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min((d[i - 1] as number[])[j]! + 1, (d[i] as number[])[j - 1]! + 1, (d[i - 1] as number[])[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, (d[i - 2] as number[])[j - 2]! + 1);
+      (d[i] as number[])[j] = v;
+    }
+  }
+  return (d[a.length] as number[])[b.length]!;
+}
+
 function editDistance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {

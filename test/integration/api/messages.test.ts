@@ -1,7 +1,7 @@
 /** REST API: sending messages (by name, capability, topic, at-least-once), waiting for replies, traces. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentWasm } from '../../helpers/agents.js';
+import { agentWasm, fixtureWasm } from '../../helpers/agents.js';
 import { withNode, type NodeContext } from '../../helpers/node.js';
 import { initiatorAgent, sinkAgent } from '../../helpers/wat-agents.js';
 
@@ -141,5 +141,38 @@ test('api messages - a key twice or nesting over 128 levels is refused, over the
     assert.match(logs.map((l) => l.text).join('\n'), /send refused: \/sender: the key "sender" appears more than once/);
     const stats = (await ctx.call('GET', '/agents/s/stats')).body;
     assert.equal(stats.messages_in, 1, 'the sink got the API\'s 128-level message, not the agent\'s');
+  });
+});
+
+test('api messages - the error cascade groups the window\'s errors and names the root cause', async () => {
+  await withNode({}, async (ctx) => {
+    await deploy(ctx, 'crash', fixtureWasm('trap-handler'));
+    await deploy(ctx, 'front', await initiatorAgent('{"performative":"request","receiver":"crash","content":"work"}'));
+    await deploy(ctx, 'lonely', await initiatorAgent('{"performative":"inform","receiver":"idle","content":1}'));
+    await deploy(ctx, 'idle', await sinkAgent());
+    // crash traps on its message: a fault, and a system failure back to the API.
+    await ctx.call('POST', '/messages', { performative: 'request', receiver: 'crash', content: 1 });
+    const cascade = async () => (await ctx.call('GET', '/error-cascade?last_ms=60000')).body;
+    for (let i = 0; i < 100 && (await cascade()).errors < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    // Then front's message finds crash stopped, and lonely's finds idle stopped: unrelated.
+    await ctx.call('POST', '/agents/crash/stop');
+    await ctx.call('POST', '/agents/idle/stop');
+    await ctx.call('POST', '/messages', { performative: 'inform', receiver: 'front', content: 'go' });
+    await ctx.call('POST', '/messages', { performative: 'inform', receiver: 'lonely', content: 'go' });
+    for (let i = 0; i < 100 && (await cascade()).errors < 4; i++) await new Promise((r) => setTimeout(r, 50));
+    const r = await cascade();
+    assert.equal(r.errors, 4, JSON.stringify(r));
+    assert.equal(r.cascades.length, 2);
+    const [first, second] = r.cascades;
+    assert.equal(first.root.kind, 'fault');
+    assert.equal(first.root.agent, 'crash');
+    assert.match(first.root.detail, /trap/);
+    assert.deepEqual(first.events.map((e: { kind: string; agent: string; peer: string | null }) => [e.kind, e.agent, e.peer]), [['fault', 'crash', null], ['failure', 'crash', 'api'], ['undeliverable', 'crash', 'front']]);
+    assert.deepEqual(first.agents.map((a: { name: string; caused_by: string | null }) => [a.name, a.caused_by]), [['crash', null]]);
+    assert.deepEqual(first.affected, ['api', 'front']);
+    assert.deepEqual([second.root.kind, second.root.agent, second.root.peer], ['undeliverable', 'idle', 'lonely']);
+    // The window: nothing in the last millisecond... of an hour ago.
+    assert.equal((await ctx.call('GET', '/error-cascade?last_ms=1')).body.errors, 0);
+    assert.equal((await ctx.call('GET', '/error-cascade?last_ms=0')).status, 400);
   });
 });
