@@ -155,6 +155,10 @@ export const ErrorCatalogue = {
     status: 400,
     hint: 'Fix the field named in the message; docs/api.md lists every route with its body and query parameters.',
   },
+  CAXTON_ERR_API_FORBIDDEN_KEY: {
+    status: 400,
+    hint: 'Rename the key: __proto__, and constructor holding a prototype key, are refused in every JSON body, because copying such an object changes the prototype of the object it is copied into (prototype poisoning).',
+  },
   CAXTON_ERR_API_NOT_FOUND: {
     status: 404,
     hint: 'No such route. Every route is under /api/v1; the list is at /api/v1/openapi.json and in docs/api.md.',
@@ -162,6 +166,18 @@ export const ErrorCatalogue = {
   CAXTON_ERR_API_BODY_TOO_LARGE: {
     status: 413,
     hint: 'The request body is over server.body_limit. Send a smaller module, or raise the limit in the configuration.',
+  },
+  CAXTON_ERR_API_HEADERS_TOO_LARGE: {
+    status: 431,
+    hint: 'The request line and headers together must fit in the server\'s header limit (Node\'s 16 KiB). Send fewer or shorter headers (a long cookie or URL is the usual cause).',
+  },
+  CAXTON_ERR_API_REQUEST_TIMEOUT: {
+    status: 408,
+    hint: 'The whole request (headers and body) must arrive within server.request_timeout. Check the network or the client, or raise the timeout for very large uploads.',
+  },
+  CAXTON_ERR_API_EXPECTATION_FAILED: {
+    status: 417,
+    hint: 'Leave out the Expect header, or send "Expect: 100-continue", the only expectation the server supports.',
   },
   CAXTON_ERR_API_UNSUPPORTED_MEDIA: {
     status: 415,
@@ -176,6 +192,10 @@ export const ErrorCatalogue = {
     hint: 'A bug in Caxton. The node logged the details with this request\'s id; please report it with that log line.',
   },
   // Configuration (src/config)
+  CAXTON_ERR_ADDRESS_INVALID: {
+    status: 400,
+    hint: 'Give host:port, where host is a name the node can resolve or an IP address (IPv6 in brackets), e.g. node-1.example.com:7946, 10.0.0.5:7946 or [::1]:7946. Check a name with `getent hosts <name>` on the node.',
+  },
   CAXTON_ERR_CONFIG_INVALID: {
     status: 400,
     hint: 'Fix each key named in the message at the file:line:col (or --set argument) it gives; docs/configuration.md lists every key with its type, unit and default.',

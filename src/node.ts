@@ -411,7 +411,7 @@ export class CaxtonNode {
         // Kept first, then acknowledged: a crash in between redelivers it (and it is poison again).
         this.deadLetters.record(e.name, e.json, e.reason);
         if (e.messageId !== undefined) this.outbox.ack(e.messageId);
-        this.journal.recordMessage('undeliverable', e.json, e.reason);
+        this.journal.recordMessage('poison', e.json, e.reason);
         break;
     }
     if (this.#events.length > 0) this.#emit(streamEvent(e));

@@ -29,6 +29,10 @@ export function roleAllows(role: string, permission: Permission): boolean {
   return isRole(role) && (ROLES[role] as readonly Permission[]).includes(permission);
 }
 
+/** An API key's name: 1 to 100 characters, so it reads unescaped in logs and `caxton key list`. */
+export const KEY_NAME_PATTERN = '^[A-Za-z0-9_.@:-]+$';
+export const KEY_NAME_RULE = 'a key name (1 to 100 characters from A-Z a-z 0-9 _ . @ : -)';
+
 /** The file the first start writes the admin key to, and the local CLI reads. */
 export const ADMIN_KEY_FILE = 'admin.key';
 

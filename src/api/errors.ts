@@ -5,6 +5,8 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CaxtonError, isCaxtonError, type ErrorCode } from '../errors.js';
+import { AGENT_NAME_PATTERN, AGENT_NAME_RULE } from '../messaging/message-schema.js';
+import { KEY_NAME_PATTERN, KEY_NAME_RULE } from './auth.js';
 
 export function errorBody(e: CaxtonError): { error: ReturnType<CaxtonError['toJSON']> } {
   return { error: e.toJSON() };
@@ -41,14 +43,32 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_PROTO_VIOLATION: 'CAXTON_ERR_API_INVALID_REQUEST',
 };
 
+/** Route patterns with their rule in words: an error states the rule rather than a regular expression. */
+const PATTERN_RULES: ReadonlyMap<string, string> = new Map([
+  [AGENT_NAME_PATTERN, `an agent name (${AGENT_NAME_RULE})`],
+  [KEY_NAME_PATTERN, KEY_NAME_RULE],
+]);
+
+/**
+ * What a value that breaks a schema `pattern` must be: the rule in words when the route's pattern has
+ * one, else the pattern itself, quoted exactly (a pattern is case-sensitive: never change its case).
+ */
+export function patternProblem(pattern: string, value?: unknown): string {
+  const rule = PATTERN_RULES.get(pattern);
+  const got = typeof value === 'string' ? `, got ${JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value)}` : '';
+  return rule === undefined ? `must match the pattern ${JSON.stringify(pattern)}${got}` : `must be ${rule}${got}`;
+}
+
 export function toCaxtonError(err: unknown): CaxtonError {
   if (isCaxtonError(err)) return err;
-  const fe = err as Partial<FastifyError> & { validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[] };
+  const fe = err as Partial<FastifyError> & { validation?: { keyword?: string; instancePath?: string; message?: string; params?: Record<string, unknown> }[] };
   if (Array.isArray(fe.validation) && fe.validation.length > 0) {
     const where = fe.validationContext ?? 'body';
     const parts = fe.validation.map((v) => {
       const extra = v.params?.['additionalProperty'] ?? v.params?.['missingProperty'];
       const path = `${where}${(v.instancePath ?? '').replace(/\//g, '.')}${typeof extra === 'string' ? `.${extra}` : ''}`;
+      const pattern = v.params?.['pattern'];
+      if (v.keyword === 'pattern' && typeof pattern === 'string') return `${path} ${patternProblem(pattern)}`;
       return `${path} ${v.message ?? 'is invalid'}`;
     });
     return new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', parts.join('; '), { field: parts[0]?.split(' ')[0] });

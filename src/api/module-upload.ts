@@ -4,9 +4,10 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { TObject } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { CaxtonError, isCaxtonError } from '../errors.js';
-import { toCaxtonError } from './errors.js';
+import { patternProblem, toCaxtonError } from './errors.js';
+import { refuseForbiddenKeys } from './json-body.js';
 
 export interface Upload<T> {
   readonly fields: T;
@@ -42,8 +43,19 @@ export async function readUpload<T>(req: FastifyRequest, schema: TObject, jsonFi
   }
   if (module === undefined || module.length === 0) throw invalid('body.module', 'is required: the .wasm file (multipart field "module", or base64 in JSON)');
   const first = Value.Errors(schema, raw).First();
-  if (first !== undefined) throw invalid(`body${first.path.replace(/\//g, '.')}`, first.message.toLowerCase());
+  if (first !== undefined) throw invalid(`body${first.path.replace(/\//g, '.')}`, problem(first));
   return { fields: raw as T, module };
+}
+
+/**
+ * TypeBox's message for a field ("Expected string to match '^[A-Za-z0-9_]…'"), to follow the field
+ * name. Only its first letter is lowered: the rest quotes patterns and values, which must stay as
+ * they are (lowercasing it all turned A-Za-z into a-za-z).
+ */
+function problem(e: ValueError): string {
+  const pattern = (e.schema as { pattern?: unknown }).pattern;
+  if (e.type === ValueErrorType.StringPattern && typeof pattern === 'string') return patternProblem(pattern, e.value);
+  return e.message.charAt(0).toLowerCase() + e.message.slice(1);
 }
 
 /** Collects the text fields into `raw`; returns the module file's bytes. */
@@ -68,11 +80,15 @@ async function readParts(req: FastifyRequest, raw: Record<string, unknown>, json
 }
 
 function parseJsonField(name: string, value: string): unknown {
+  let parsed: unknown;
   try {
-    return JSON.parse(value) as unknown;
+    parsed = JSON.parse(value) as unknown;
   } catch (e) {
     throw invalid(`body.${name}`, `is not valid JSON: ${(e as Error).message}`);
   }
+  // The same keys are refused as in a JSON body.
+  refuseForbiddenKeys(value, parsed, `body.${name}`);
+  return parsed;
 }
 
 function coerceScalar(v: string): unknown {

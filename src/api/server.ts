@@ -10,7 +10,9 @@ import { CaxtonError } from '../errors.js';
 import type { ApiKeyRecord } from '../storage/index.js';
 import { authorize, presentedKey, type Permission } from './auth.js';
 import type { ApiContext } from './context.js';
+import { answerExpectations, makeClientErrorHandler } from './client-errors.js';
 import { errorBody, installErrorHandling, toCaxtonError } from './errors.js';
+import { installJsonBodyParser } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
 import { registerAgentRoutes } from './routes/agents.js';
 import { registerClusterRoutes } from './routes/cluster.js';
@@ -33,15 +35,23 @@ declare module 'fastify' {
 export const API_PREFIX = '/api/v1';
 
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
+  const log = ctx.logger.child({ component: 'api' });
   const app = Fastify({
-    loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    loggerInstance: log as FastifyBaseLogger,
     // Per-request lines at 1,000s of requests/s would drown the log; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.bodyLimitBytes,
     // Receiving the request only: a wait for a reply (up to 5 min) is not cut by it.
     requestTimeout: ctx.requestTimeoutMs,
+    // Node looks for timed-out requests every 30 s by default, so a 30 s timeout could take 60 s to
+    // fire; checking at half the timeout keeps it within 1.5 times the configured value.
+    http: { connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(ctx.requestTimeoutMs / 2))) },
+    // Requests Node's parser refuses (431, 400, 408, 413) get the one error shape too.
+    clientErrorHandler: makeClientErrorHandler(ctx.requestTimeoutMs, log),
     genReqId: () => randomUUID(),
-    return503OnClosing: true,
+    // fastify's own 503 while closing has another shape; the onRequest hook below refuses requests
+    // with CAXTON_ERR_SERVER_NOT_READY instead, as soon as the node stops being ready.
+    return503OnClosing: false,
     // Agent names may be 255 characters; the router's default cap on a path parameter is 100.
     routerOptions: { maxParamLength: 512 },
     // Errors the router raises before any handler (a bad URL, an over-long parameter) get the one shape too.
@@ -52,6 +62,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     ajv: { customOptions: { allErrors: false, coerceTypes: true, removeAdditional: false } },
   });
   installErrorHandling(app);
+  answerExpectations(app.server);
+  installJsonBodyParser(app, ctx.bodyLimitBytes);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Caxton management API', version: ctx.version, description: 'See docs/api.md.' },

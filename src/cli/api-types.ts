@@ -135,6 +135,34 @@ export interface ConversationView {
   trace: TraceEntry[];
 }
 
+export interface CascadeEventView {
+  time: string;
+  kind: 'fault' | 'undeliverable' | 'failure' | 'log.error';
+  /** The agent that failed or could not be reached; null when the journal does not say. */
+  agent: string | null;
+  /** Who felt it: the sender of an undeliverable message, the receiver of a failure. */
+  peer: string | null;
+  detail: string;
+  message_id: string | null;
+  conversation_id: string | null;
+}
+
+/** GET /error-cascade. */
+export interface ErrorCascadeView {
+  since: string;
+  until: string;
+  errors: number;
+  cascades: {
+    root: CascadeEventView;
+    first_at: string;
+    last_at: string;
+    errors: number;
+    agents: { name: string; first_at: string; errors: number; caused_by: string | null }[];
+    affected: string[];
+    events: CascadeEventView[];
+  }[];
+}
+
 export interface KeyView {
   id: string;
   name: string;

@@ -16,6 +16,7 @@ import { registerCompletion } from './completion.js';
 import { applyGlobalOptions, currentFormat, markLocal } from './context.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
 import { renderJson, stdout } from './output.js';
+import { findUnknownCommand, unknownCommandError } from './unknown-command.js';
 import { VERSION } from '../version.js';
 
 const QUICK_START = `
@@ -77,6 +78,9 @@ export async function main(argv: string[]): Promise<void> {
       program.outputHelp();
       return;
     }
+    // Before commander parses options: an option of a command that does not exist is not the problem.
+    const unknown = findUnknownCommand(program, argv.slice(2));
+    if (unknown !== undefined) throw unknownCommandError(unknown);
     await program.parseAsync(argv);
   } catch (e) {
     // Commander has printed its own message (unknown command or option, with "Did you mean ...?").

@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { createRequire } from 'node:module';
-import { usageError } from './errors.js';
+import { CliError, EXIT_USAGE, usageError } from './errors.js';
+import { requireAddress, type AddressUse } from '../config/address.js';
+import { isCaxtonError } from '../errors.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -189,6 +191,44 @@ export function closest(input: string, candidates: readonly string[]): string | 
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
 }
 
+/**
+ * The candidates closest to `input` by spelling: those at the smallest edit distance (a transposition
+ * counts as one edit, at most 3), if at least 40 % alike, plus those it is the beginning of (`insp`
+ * for inspect). Sorted. The same measure as commander's own suggestions.
+ */
+export function similar(input: string, candidates: readonly string[]): string[] {
+  let best: string[] = [];
+  let bestDistance = 4;
+  for (const c of new Set(candidates)) {
+    if (c.length <= 1) continue;
+    const d = transpositionDistance(input, c);
+    const length = Math.max(input.length, c.length);
+    if ((length - d) / length <= 0.4) continue;
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = [c];
+    } else if (d === bestDistance) {
+      best.push(c);
+    }
+  }
+  const prefixed = input.length >= 2 ? candidates.filter((c) => c.startsWith(input)) : [];
+  return [...new Set([...best, ...prefixed])].sort((a, b) => a.localeCompare(b));
+}
+
+/** Edit distance where swapping two neighbouring letters is one edit (optimal string alignment). */
+function transpositionDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min((d[i - 1] as number[])[j]! + 1, (d[i] as number[])[j - 1]! + 1, (d[i - 1] as number[])[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, (d[i - 2] as number[])[j - 2]! + 1);
+      (d[i] as number[])[j] = v;
+    }
+  }
+  return (d[a.length] as number[])[b.length]!;
+}
+
 function editDistance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
@@ -201,4 +241,18 @@ function editDistance(a: string, b: string): number {
     }
   }
   return prev[b.length]!;
+}
+
+/**
+ * Checks a `host:port` argument with the parser every address goes through (src/config/address.ts),
+ * so the CLI refuses a bad one with the node's own words before asking it. The node resolves names.
+ */
+export function checkAddressArg(text: string, where: string, use: AddressUse = 'peer'): string {
+  try {
+    requireAddress(text, where, use);
+  } catch (e) {
+    if (!isCaxtonError(e)) throw e;
+    throw new CliError(e.message, { code: e.code, hint: e.hint, exitCode: EXIT_USAGE, ...(e.details === undefined ? {} : { details: { ...e.details } }) });
+  }
+  return text;
 }

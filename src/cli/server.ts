@@ -21,16 +21,19 @@ interface StartFlags {
   join?: string;
 }
 
-/** Flags that are shorthands for a config key; they win over the file and --set. */
-const FLAG_KEYS: readonly [keyof StartFlags, string, string][] = [
-  ['dataDir', 'node.data_dir', '--data-dir'],
-  ['nodeId', 'node.id', '--node-id'],
-  ['apiAddr', 'server.api_addr', '--api-addr'],
-  ['metricsAddr', 'server.metrics_addr', '--metrics-addr'],
-  ['bindAddr', 'coordination.cluster.bind_addr', '--bind-addr'],
-  ['workers', 'runtime.workers', '--workers'],
-  ['logLevel', 'observability.logging.level', '--log-level'],
-  ['bootstrapExpect', 'coordination.cluster.bootstrap_expect', '--bootstrap-expect'],
+/**
+ * Flags that are shorthands for a config key; they win over the file and --set. `text`: the value is
+ * a string, passed quoted (a --set value is read as YAML, where `[::1]:7946` would be a list).
+ */
+const FLAG_KEYS: readonly [keyof StartFlags, string, string, 'text' | 'yaml'][] = [
+  ['dataDir', 'node.data_dir', '--data-dir', 'text'],
+  ['nodeId', 'node.id', '--node-id', 'text'],
+  ['apiAddr', 'server.api_addr', '--api-addr', 'text'],
+  ['metricsAddr', 'server.metrics_addr', '--metrics-addr', 'text'],
+  ['bindAddr', 'coordination.cluster.bind_addr', '--bind-addr', 'text'],
+  ['workers', 'runtime.workers', '--workers', 'yaml'],
+  ['logLevel', 'observability.logging.level', '--log-level', 'text'],
+  ['bootstrapExpect', 'coordination.cluster.bootstrap_expect', '--bootstrap-expect', 'yaml'],
 ];
 
 export function registerServer(program: Command): Command {
@@ -52,7 +55,7 @@ export function registerServer(program: Command): Command {
     .option('--log-level <level>', 'trace, debug, info, warn or error (observability.logging.level)')
     .action(async (flags: StartFlags) => {
       const loaded = await loadWithFlags(flags);
-      await runNode(loaded);
+      await runNode(loaded, flags);
     });
   return server;
 }
@@ -61,14 +64,21 @@ export function registerServer(program: Command): Command {
 export async function loadWithFlags(flags: StartFlags, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   const { loadConfig } = await import('../config/index.js');
   const sets = [...flags.set];
-  for (const [field, key] of FLAG_KEYS) {
+  // Each flag's --set argument, and the flag and value to name in an error instead of it.
+  const shown: [string, string][] = [];
+  for (const [field, key, flag, kind] of FLAG_KEYS) {
     const v = flags[field];
-    if (typeof v === 'string') sets.push(`${key}=${v}`);
+    if (typeof v !== 'string') continue;
+    const set = `${key}=${kind === 'text' ? JSON.stringify(v) : v}`;
+    sets.push(set);
+    shown.push([set, `${flag} ${v}`]);
   }
   if (flags.bootstrap === true || flags.bootstrapExpect !== undefined || flags.join !== undefined) sets.push('coordination.cluster.enabled=true');
   if (flags.join !== undefined) {
     const seeds = flags.join.split(',').map((x) => x.trim()).filter((x) => x !== '');
-    sets.push(`coordination.cluster.seeds=${JSON.stringify(seeds)}`);
+    const set = `coordination.cluster.seeds=${JSON.stringify(seeds)}`;
+    sets.push(set);
+    shown.push([set, `--join ${flags.join}`]);
   }
   const file = flags.config ?? env['CAXTON_CONFIG_PATH'];
   try {
@@ -76,21 +86,33 @@ export async function loadWithFlags(flags: StartFlags, env: NodeJS.ProcessEnv = 
   } catch (e) {
     if (!isCaxtonError(e, 'CAXTON_ERR_CONFIG_INVALID')) throw e;
     let message = e.message;
-    for (const [field, key, flag] of FLAG_KEYS) {
-      const v = flags[field];
-      if (typeof v === 'string') message = message.split(`--set ${key}=${v}:`).join(`${flag} ${v}:`);
-    }
+    for (const [set, flag] of shown) message = message.split(`--set ${set}:`).join(`${flag}:`);
     throw new CaxtonError('CAXTON_ERR_CONFIG_INVALID', message, e.details === undefined ? undefined : { ...e.details });
   }
 }
 
-async function runNode(loaded: LoadedConfig): Promise<void> {
-  const [{ CaxtonNode }, { createLogger }, { diffConfig, parseConfigText, redactConfig }] = await Promise.all([
+/** The config key of an address, or the flag that set it. */
+function addressSource(flags: StartFlags, field: 'apiAddr' | 'metricsAddr' | 'bindAddr', key: string, flag: string): string {
+  return flags[field] === undefined ? key : flag;
+}
+
+async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
+  const [{ CaxtonNode }, { createLogger }, { diffConfig, parseConfigText, redactConfig, resolveAddress }] = await Promise.all([
     import('../node.js'),
     import('../observability/logger.js'),
     import('../config/index.js'),
   ]);
   const c = loaded.resolved;
+  // Names in the listen and advertise addresses are resolved once, here, by the resolver every address
+  // goes through: the node binds and advertises the address it gives, and a name that does not
+  // resolve stops the start with an error naming it. Seeds are resolved at each join attempt instead.
+  const cl = c.coordination.cluster;
+  const [apiAddr, metricsAddr, bindAddr, advertiseAddr] = await Promise.all([
+    resolveAddress(c.server.apiAddr, addressSource(flags, 'apiAddr', 'server.api_addr', '--api-addr')),
+    resolveAddress(c.server.metricsAddr, addressSource(flags, 'metricsAddr', 'server.metrics_addr', '--metrics-addr')),
+    cl.enabled ? resolveAddress(cl.bindAddr, addressSource(flags, 'bindAddr', 'coordination.cluster.bind_addr', '--bind-addr')) : cl.bindAddr,
+    cl.enabled && cl.advertiseAddr !== 'auto' ? resolveAddress(cl.advertiseAddr, 'coordination.cluster.advertise_addr') : cl.advertiseAddr,
+  ]);
   const logger = createLogger({ level: c.observability.logging.level, format: c.observability.logging.format });
   // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.
   let node: CaxtonNode | undefined;
@@ -141,19 +163,19 @@ async function runNode(loaded: LoadedConfig): Promise<void> {
     relay: c.messaging.relay,
     synchronous: c.coordination.localState.synchronous,
     api: {
-      addr: c.server.apiAddr,
+      addr: apiAddr,
       bodyLimitBytes: c.server.bodyLimitBytes,
       requestTimeoutMs: c.server.requestTimeoutMs,
       maxModuleBytes: c.runtime.policy.maxModuleBytes,
       rateLimit: c.security.api.rateLimit,
       authEnabled: c.security.api.authEnabled,
     },
-    ...(c.observability.metrics.enabled ? { metrics: { addr: c.server.metricsAddr } } : {}),
+    ...(c.observability.metrics.enabled ? { metrics: { addr: metricsAddr } } : {}),
     ...(c.coordination.cluster.enabled
       ? {
           cluster: {
-            bind: c.coordination.cluster.bindAddr,
-            ...(c.coordination.cluster.advertiseAddr === 'auto' ? {} : { advertise: c.coordination.cluster.advertiseAddr }),
+            bind: bindAddr,
+            ...(advertiseAddr === 'auto' ? {} : { advertise: advertiseAddr }),
             profile: c.coordination.cluster.profile,
             timings: c.coordination.cluster.timings,
             seeds: c.coordination.cluster.seeds,

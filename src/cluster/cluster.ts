@@ -12,7 +12,8 @@ import type { Member, MemberEvent } from './membership/delegate.js';
 import { SerfDelegate } from './serf/index.js';
 import { KeyManager } from './serf/key-manager.js';
 import { decodeSerfTags } from './wire/index.js';
-import type { ClusterLogger } from './transport/logger.js';
+import { silentLogger, type ClusterLogger } from './transport/logger.js';
+import { formatAddress, resolveAddress } from '../config/address.js';
 
 /** Serf 0.9.4's delegate protocol range and the version its agent speaks: checked on every push/pull. */
 const SERF_DELEGATE_PROTOCOL = { min: 2, max: 5, version: 5 } as const;
@@ -72,12 +73,16 @@ export class Cluster {
   /** Gossip key rotation across the cluster (the queries `serf keys` sends). */
   readonly keys: KeyManager;
 
+  readonly #log: ClusterLogger;
+
   private constructor(
     readonly transport: NetTransport,
     readonly membership: Membership,
     readonly serf: SerfDelegate,
     readonly keyring: Keyring | undefined,
+    log: ClusterLogger,
   ) {
+    this.#log = log;
     this.#reapTimer = setInterval(() => serf.reap(), REAP_INTERVAL_MS);
     this.#reapTimer.unref();
     this.keys = new KeyManager(serf, () => membership.numMembers());
@@ -134,16 +139,28 @@ export class Cluster {
     serf.onStatusChange((c) => {
       if (c.member.status === 'left' && c.previous === 'failed') m.stopReconnecting(c.member.name);
     });
-    return new Cluster(transport, membership, serf, keyring);
+    return new Cluster(transport, membership, serf, keyring, o.logger ?? silentLogger);
   }
 
   get name(): string {
     return this.membership.localMember().name;
   }
 
-  /** Joins through any of `seeds`; resolves with how many answered (0: none, the node is alone). */
+  /**
+   * Joins through any of `seeds`; resolves with how many answered (0: none, the node is alone).
+   * Host names are resolved now, at each attempt, by the resolver every address goes through
+   * (src/config/address.ts); a name that does not resolve is logged and skipped.
+   */
   async join(seeds: readonly Address[]): Promise<number> {
-    const n = await this.membership.join(seeds);
+    const resolved = await Promise.all(
+      seeds.map((a) =>
+        resolveAddress(a, 'seed').catch((e: unknown) => {
+          this.#log.warn({ seed: formatAddress(a), err: (e as Error).message }, 'cannot join through a seed whose name does not resolve');
+          return undefined;
+        }),
+      ),
+    );
+    const n = await this.membership.join(resolved.filter((a): a is Address => a !== undefined));
     if (n > 0) this.serf.join();
     return n;
   }

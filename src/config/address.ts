@@ -1,7 +1,16 @@
 /**
- * `host:port` addresses as written in the config: `0.0.0.0:8080`, `node-1.example.com:7946`,
- * `[::1]:8080` (IPv6 in brackets, as in URLs). Port 0 is allowed: the OS picks one, which tests use.
+ * `host:port` addresses, wherever one is taken: config keys (`server.api_addr`, `coordination.cluster.*`),
+ * CLI flags (`--api-addr`, `--bind-addr`, `--join`, `cluster add-node`) and API bodies (`POST
+ * /cluster/join`). The host is a name (`node-1`, `node-1.example.com`), an IPv4 literal or an IPv6
+ * literal in brackets (`[::1]:7946`, as in URLs). Port 0 is allowed where the node listens (the OS
+ * picks one, which tests use), not for a peer.
+ *
+ * One parser and one resolver for all of them, so that an address means the same everywhere and a
+ * bad one gets the same error: the value, what was wrong with it, the form expected and examples.
  */
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { CaxtonError } from '../errors.js';
 
 export interface Address {
   /** Host name or IP literal, without brackets. */
@@ -11,16 +20,84 @@ export interface Address {
 }
 
 export const ADDRESS_EXAMPLE = '127.0.0.1:8080';
+/** The form, in words, for error messages and config expectations. */
+export const ADDRESS_FORM = 'host:port, where host is a name or an IP address (IPv6 in brackets)';
+export const ADDRESS_EXAMPLES = 'node-1.example.com:7946, 10.0.0.5:7946 or [::1]:7946';
 
-const ADDRESS_RE = /^(?:\[([0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?)\]|([A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252}[A-Za-z0-9_])?)):(\d{1,5})$/;
+/** `listen`: where this node binds (port 0 allowed). `peer`: another node to reach (port 1 to 65535). */
+export type AddressUse = 'listen' | 'peer';
+
+// A DNS name (letters, digits, _ . -; 1 to 253 characters, not starting or ending with . or -) or an
+// IPv4 literal, or an IPv6 literal (with an optional zone) in brackets; then a port of 1 to 5 digits.
+const ADDRESS_RE = /^(?:\[([0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?)\]|([A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?)):(\d{1,5})$/;
+
+/** The address, or why `text` is not one (a phrase: "the port is missing"). */
+export function checkAddress(text: string, use: AddressUse = 'listen'): Address | { readonly problem: string } {
+  const m = ADDRESS_RE.exec(text);
+  if (m === null) return { problem: addressProblem(text) };
+  const host = (m[1] ?? m[2]) as string;
+  if (m[1] !== undefined && isIP(host.replace(/%.*$/, '')) !== 6) return { problem: `[${host}] is not an IPv6 address` };
+  const port = Number(m[3]);
+  if (port > 65535) return { problem: `port ${port} is out of range (1 to 65535)` };
+  if (port === 0 && use === 'peer') return { problem: 'port 0 cannot be reached: give the port the other node listens on (7946 for gossip by default)' };
+  return { host, port };
+}
 
 /** The address, or undefined when the text is not `host:port` with a port in 0..65535. */
 export function parseAddress(text: string): Address | undefined {
-  const m = ADDRESS_RE.exec(text);
-  if (m === null) return undefined;
-  const port = Number(m[3]);
-  if (port > 65535) return undefined;
-  return { host: (m[1] ?? m[2]) as string, port };
+  const a = checkAddress(text);
+  return 'problem' in a ? undefined : a;
+}
+
+function addressProblem(text: string): string {
+  if (text.trim() === '') return 'it is empty';
+  if (text !== text.trim()) return 'it has spaces around it';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return 'it is a URL; give host:port without a scheme';
+  const colons = text.split(':').length - 1;
+  if (!text.startsWith('[') && colons > 1) return 'an IPv6 address goes in brackets, e.g. [::1]:7946';
+  if (colons === 0 || text.endsWith(']')) return 'the port is missing';
+  const port = text.slice(text.lastIndexOf(':') + 1);
+  if (!/^\d{1,5}$/.test(port)) return port === '' ? 'the port is missing' : `"${port}" is not a port number`;
+  return 'the host is not a name or an IP address (letters, digits, _ . - for a name; IPv6 in brackets)';
+}
+
+/**
+ * The one error for an address that is not one, or whose name does not resolve. `where` names the
+ * input (`--join`, `body.addresses[0]`, `coordination.cluster.bind_addr`).
+ */
+export function addressError(where: string, value: string, problem: string): CaxtonError {
+  return new CaxtonError('CAXTON_ERR_ADDRESS_INVALID', `${where}: "${value.length > 100 ? `${value.slice(0, 100)}…` : value}" is not a usable address: ${problem}; expected ${ADDRESS_FORM}, e.g. ${ADDRESS_EXAMPLES}`, {
+    field: where,
+    value: value.slice(0, 300),
+    expected: ADDRESS_FORM,
+    example: ADDRESS_EXAMPLES,
+  });
+}
+
+/** Parses `text` or throws the address error. */
+export function requireAddress(text: string, where: string, use: AddressUse = 'listen'): Address {
+  const a = checkAddress(text, use);
+  if ('problem' in a) throw addressError(where, text, a.problem);
+  return a;
+}
+
+export type Lookup = (host: string) => Promise<{ address: string }>;
+
+/**
+ * The address with its host as an IP literal: a name is looked up with dns.lookup (the system's
+ * resolver, /etc/hosts included — what net.connect and dgram would do), taking the first address it
+ * gives; an IP literal is kept as it is. Throws the address error when the name does not resolve.
+ */
+export async function resolveAddress(a: Address, where: string, lookup: Lookup = dnsLookup): Promise<Address> {
+  if (isIP(a.host.replace(/%.*$/, '')) !== 0) return a;
+  try {
+    const r = await lookup(a.host);
+    return { host: r.address, port: a.port };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOTFOUND' || code === 'ENODATA' ? 'no such host' : code === 'EAI_AGAIN' ? 'the DNS server did not answer (try again)' : (code ?? (e as Error).message);
+    throw addressError(where, formatAddress(a), `the name "${a.host}" does not resolve (${why})`);
+  }
 }
 
 /** Back to `host:port`, with brackets around IPv6. */

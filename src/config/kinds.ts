@@ -9,7 +9,7 @@
  * as a number by mistake; code reads the converted values from the resolved config (./resolve.ts).
  */
 import { Type, type TSchema, type TObject, type TProperties } from '@sinclair/typebox';
-import { ADDRESS_EXAMPLE } from './address.js';
+import { ADDRESS_EXAMPLE, ADDRESS_EXAMPLES, ADDRESS_FORM, type AddressUse } from './address.js';
 import { formatBytes, formatMs } from './units.js';
 
 /** The `unit` keyword's schema value: what to convert to, and the allowed range in that unit. */
@@ -63,20 +63,24 @@ export function Text(description: string, rule: { pattern?: string; expect?: str
   });
 }
 
-export function Addr(description: string) {
-  return Type.String({ format: 'address', description, expect: `a host:port address such as ${ADDRESS_EXAMPLE}` });
+/**
+ * A `host:port` address (src/config/address.ts): `listen` where this node binds (port 0 picks one),
+ * `peer` for another node. The `address` keyword checks it with the same parser as the CLI and the API.
+ */
+export function Addr(description: string, use: AddressUse = 'listen') {
+  return Type.String({ address: use, description, expect: `${ADDRESS_FORM}, e.g. ${use === 'peer' ? ADDRESS_EXAMPLES : ADDRESS_EXAMPLE}` });
 }
 
 /** `"auto"` or an address: the node works the address out itself (first non-loopback IPv4). */
 export function AddrOrAuto(description: string) {
-  return Type.Union([Type.Literal('auto'), Type.String({ format: 'address' })], {
+  return Type.Union([Type.Literal('auto'), Type.String({ address: 'listen' })], {
     description,
-    expect: `"auto" or a host:port address such as 10.0.0.1:7946`,
+    expect: `"auto" or ${ADDRESS_FORM}, e.g. 10.0.0.1:7946`,
   });
 }
 
 export function AddrList(description: string) {
-  return Type.Array(Addr('One peer, host:port.'), { description, maxItems: 1000, expect: 'a list of host:port addresses' });
+  return Type.Array(Addr('One peer, host:port.', 'peer'), { description, maxItems: 1000, expect: `a list of addresses, each ${ADDRESS_FORM}, e.g. [${ADDRESS_EXAMPLES.replace(' or ', ', ')}]` });
 }
 
 /** A whole number of at least 1, or "auto" for a value the node computes from the machine. */

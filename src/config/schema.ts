@@ -92,9 +92,9 @@ const messaging = Section('Message delivery between agents.', {
 const cluster = Section('Membership and gossip (SWIM, wire-compatible with memberlist). Accepted now; used when clustering is enabled.', {
   enabled: Bool('Join or form a cluster. false = a single node.'),
   bind_addr: Addr('Where gossip listens (UDP and TCP), host:port.'),
-  advertise_addr: AddrOrAuto('The address other nodes use to reach this one (an IP literal). "auto": bind_addr\'s IP when it names one; with bind_addr 0.0.0.0 or ::, the first non-internal IPv4 of the host (127.0.0.1, with a warning, when there is none). A port of 0 means the bound port.'),
+  advertise_addr: AddrOrAuto('The address other nodes use to reach this one (a name is resolved to its IP at start). "auto": bind_addr\'s IP when it names one; with bind_addr 0.0.0.0 or ::, the first non-internal IPv4 of the host (127.0.0.1, with a warning, when there is none). A port of 0 means the bound port.'),
   bootstrap_expect: Int('Nodes expected in the cluster; quorum is bootstrap_expect / 2 + 1.', { min: 1, max: 10_000 }),
-  seeds: AddrList('Nodes to contact when joining, host:port each.'),
+  seeds: AddrList('Nodes to contact when joining, host:port each (port 1 to 65535). Names are resolved at each join attempt; one that does not resolve is logged and retried.'),
   profile: Enum(CLUSTER_PROFILES, 'Timing preset, as in memberlist/serf: lan (the default), local (loopback or one rack: faster failure detection), wan (slower, tolerant), fast (Caxton\'s: LAN with 500 ms probes, failure detection under 3 s for 5 nodes). It sets the defaults of the timing keys below; keys set explicitly win.'),
   gossip_interval: Duration('How often this node gossips to gossip_fanout random peers. Lower spreads news faster at more packets.', { min: 1 }),
   gossip_fanout: Int('Peers gossiped to per gossip_interval (memberlist GossipNodes).', { min: 1, max: 100 }),

@@ -6,7 +6,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { canaryPlan, parseCanaryStages } from '../agents/canary-plan.js';
 import { isCaxtonError } from '../errors.js';
-import { parseAddress } from './address.js';
+import { checkAddress, type AddressUse } from './address.js';
 import { formatPath, showValue, type ConfigIssue, type ConfigPath } from './issues.js';
 import type { UnitSpec } from './kinds.js';
 import { CaxtonConfigSchema, type CaxtonConfig } from './schema.js';
@@ -19,7 +19,14 @@ const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 // Annotation only: the wording of "must be ..." in messages.
 ajv.addKeyword({ keyword: 'expect', schemaType: 'string' });
 
-ajv.addFormat('address', { type: 'string', validate: (s: string) => parseAddress(s) !== undefined });
+// Addresses are checked by the parser the CLI and the API use, which says what is wrong with one.
+const addressCheck: KeywordCheck<AddressUse, string> = (use, data) => {
+  const a = checkAddress(data, use);
+  if (!('problem' in a)) return true;
+  addressCheck.errors = [{ keyword: 'address', message: a.problem, params: {} }];
+  return false;
+};
+ajv.addKeyword({ keyword: 'address', schemaType: 'string', type: 'string', errors: true, validate: addressCheck });
 
 /** An ajv validate-function keyword reports its own errors through this property. */
 type KeywordCheck<S, D> = ((schema: S, data: D) => boolean) & { errors?: Partial<ErrorObject>[] };
@@ -76,7 +83,7 @@ function mustBe(path: ConfigPath, value: unknown, errors: ErrorObject[]): string
   const typeWrong = errors.some((e) => e.keyword === 'type');
   // Say why a value of the right type still failed, when the expectation alone does not.
   const why = errors
-    .filter((e) => ((e.keyword === 'unit' || e.keyword === 'canaryStages') && !typeWrong && e.message !== '') || e.keyword === 'uniqueItems')
+    .filter((e) => ((e.keyword === 'unit' || e.keyword === 'canaryStages' || e.keyword === 'address') && !typeWrong && e.message !== '') || e.keyword === 'uniqueItems')
     .map((e) => (e.keyword === 'uniqueItems' ? 'an item is listed twice' : e.message))[0];
   const subject = path.length === 0 ? 'the configuration' : formatPath(path);
   return `${subject} must be ${expect}, got ${showValue(value)}${why === undefined ? '' : `: ${why}`}`;

@@ -4,7 +4,8 @@
  * `caxton analyze messages`. Messages between agents of one worker never reach the main thread and
  * are not in it; the conversation table (pool.conversations()) counts those.
  */
-export type JournalKind = 'sent' | 'reply' | 'undeliverable' | 'failure' | 'fault';
+/** `poison`: a message that crashed its receiver, dead-lettered (docs/sandbox.md, supervision). */
+export type JournalKind = 'sent' | 'reply' | 'undeliverable' | 'poison' | 'failure' | 'fault';
 
 export interface JournalEntry {
   readonly time: number;
@@ -14,7 +15,7 @@ export interface JournalEntry {
   readonly performative: string | undefined;
   readonly messageId: string | undefined;
   readonly conversationId: string | undefined;
-  /** Why (undeliverable, failure, fault), or a short summary. */
+  /** Why (undeliverable, poison, failure, fault), or a short summary. */
   readonly detail: string | undefined;
 }
 

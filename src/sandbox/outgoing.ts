@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { HostError } from './abi.js';
 import { CaxtonError } from '../errors.js';
 import type { AclMessage } from '../messaging/message-schema.js';
-import { checkTextSize, parseJsonObject, validateInPlace } from '../messaging/validate.js';
+import { checkTextSize, parseMessageObject, validateInPlace } from '../messaging/validate.js';
 
 /** A validated, completed message (unknown fields are kept: the ABI lets the host and agents add fields). */
 export type OutgoingMessage = AclMessage & { [field: string]: unknown };
@@ -31,7 +31,9 @@ export interface PrepareOptions {
 export function prepareOutgoing(self: string, text: string, opts: PrepareOptions = {}): Prepared {
   try {
     if (opts.maxBytes !== undefined) checkTextSize(text, opts.maxBytes);
-    const msg = parseJsonObject(text);
+    // Also refuses a key twice in the message object: the text is forwarded as the agent wrote it, and
+    // a receiver's parser may read the other copy of `sender` than the one checked here.
+    const msg = parseMessageObject(text);
     // Fields the host adds. When they are simply absent (the common case: SDKs leave them to the host),
     // they are spliced in front of the agent's own text instead of re-serializing the whole message.
     let prefix = '';

@@ -773,8 +773,9 @@ export class AgentPool {
       rec.restarts = Math.max(rec.restarts, msg.restarts);
       rec.lastFault = { kind: msg.kind, phase: 'message', message: msg.message, at: Date.now() };
     }
-    this.#emit({ type: 'message_poisoned', name: msg.name, sender: msg.sender, reason: msg.reason, json: msg.json, ...(msg.messageId === '' ? {} : { messageId: msg.messageId }) });
+    // The fault first, then what it did to the message: cause before effect, in the journal too.
     this.#emit({ type: 'agent_fault', name: msg.name, kind: msg.kind, phase: 'message', message: msg.message, recovered: true });
+    this.#emit({ type: 'message_poisoned', name: msg.name, sender: msg.sender, reason: msg.reason, json: msg.json, ...(msg.messageId === '' ? {} : { messageId: msg.messageId }) });
     if (rec !== undefined && msg.reinstantiated) this.#emit({ type: 'agent_started', name: rec.name, worker: slot.index, restarts: rec.restarts });
   }
 

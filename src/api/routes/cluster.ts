@@ -5,10 +5,15 @@ import { CaxtonError } from '../../errors.js';
 import type { Cluster } from '../../cluster/cluster.js';
 import { decodeGossipKey, keyFingerprint, keyResponseProblem, type KeyResponse } from '../../cluster/serf/key-manager.js';
 import { memberLoad } from '../../cluster/node-tags.js';
+import { ADDRESS_EXAMPLES, ADDRESS_FORM, formatAddress, requireAddress, resolveAddress } from '../../config/address.js';
 import type { ApiContext } from '../context.js';
 
 const NodeParams = Type.Object({ node: Type.String({ minLength: 1, maxLength: 255 }) });
-const JoinBody = Type.Object({ addresses: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[0-9.]+):[0-9]{1,5}$' }), { minItems: 1, maxItems: 64 }) }, { additionalProperties: false });
+// Each address is checked and resolved by src/config/address.ts, as every address is: one error names it.
+const JoinBody = Type.Object(
+  { addresses: Type.Array(Type.String({ minLength: 1, maxLength: 300, description: `${ADDRESS_FORM}, e.g. ${ADDRESS_EXAMPLES}` }), { minItems: 1, maxItems: 64 }) },
+  { additionalProperties: false },
+);
 const RemoveQuery = Type.Object({ prune: Type.Optional(Type.Boolean({ description: 'also forget it on every member at once (serf force-leave -prune)' })) }, { additionalProperties: false });
 const KeyOpParams = Type.Object({ op: Type.Union([Type.Literal('install'), Type.Literal('use'), Type.Literal('remove')]) });
 const QueryTimeout = Type.Integer({ minimum: 100, maximum: 600_000, description: 'how long to wait for every member (ms); the default scales with the cluster size' });
@@ -36,11 +41,6 @@ function timeoutOption(ms: number | undefined): { timeoutMs?: number } {
   return ms === undefined ? {} : { timeoutMs: ms };
 }
 
-function parseAddress(text: string): { host: string; port: number } {
-  const i = text.lastIndexOf(':');
-  return { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(text.slice(i + 1)) };
-}
-
 export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const read = { permission: 'read' } as const;
 
@@ -60,7 +60,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
         return {
           name: m.name,
           status: m.status,
-          address: `${m.host}:${m.port}`,
+          address: formatAddress(m),
           incarnation: m.incarnation,
           since: new Date(m.since).toISOString(),
           agents: m.tags['agents'] === undefined ? null : Number(m.tags['agents']),
@@ -89,7 +89,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const r = await c.membership.ping(req.params.node);
     return {
       node: r.node,
-      address: `${r.address.host}:${r.address.port}`,
+      address: formatAddress(r.address),
       direct_ms: r.direct ?? null,
       indirect: r.indirect.map((i) => ({ via: i.via, rtt_ms: i.rttMs ?? null, nack: i.nack })),
       tcp_ms: r.tcp ?? null,
@@ -98,7 +98,10 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Body: Static<typeof JoinBody> }>('/cluster/join', { config: { permission: 'control' }, schema: { summary: 'Join the cluster of these nodes (caxton cluster add-node)', body: JoinBody } }, async (req) => {
     const c = requireCluster(ctx);
-    const answered = await c.join(req.body.addresses.map(parseAddress));
+    const targets = await Promise.all(
+      req.body.addresses.map((text, i) => resolveAddress(requireAddress(text, `body.addresses[${i}]`, 'peer'), `body.addresses[${i}]`)),
+    );
+    const answered = await c.join(targets);
     if (answered === 0) throw new CaxtonError('CAXTON_ERR_CLUSTER_JOIN_FAILED', `none of ${req.body.addresses.join(', ')} answered`);
     return { answered };
   });

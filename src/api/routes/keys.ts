@@ -3,12 +3,12 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { CaxtonError } from '../../errors.js';
-import { ROLE_NAMES, newKey } from '../auth.js';
+import { KEY_NAME_PATTERN, ROLE_NAMES, newKey } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import type { RateLimiter } from '../rate-limit.js';
 
 const CreateBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.@:-]+$' }), role: Type.Union(ROLE_NAMES.map((r) => Type.Literal(r))) },
+  { name: Type.String({ minLength: 1, maxLength: 100, pattern: KEY_NAME_PATTERN }), role: Type.Union(ROLE_NAMES.map((r) => Type.Literal(r))) },
   { additionalProperties: false },
 );
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });

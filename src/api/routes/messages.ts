@@ -3,10 +3,11 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { CaxtonError } from '../../errors.js';
-import { validateMessage } from '../../messaging/validate.js';
+import { checkMessageText, checkTextSize, validateMessage } from '../../messaging/validate.js';
 import { SYSTEM_SENDER } from '../../messaging/system-messages.js';
 import { priorityLevel, type PriorityLevel } from '../../sandbox/worker/mailbox.js';
 import type { ApiContext } from '../context.js';
+import { cascadeEvents, groupCascades, type CascadeEvent } from '../error-cascade.js';
 import { ReplyWaiters } from '../reply-waiters.js';
 import { ApiSenders } from '../api-senders.js';
 
@@ -24,6 +25,14 @@ const ConversationParams = Type.Object({ id: Type.String({ minLength: 1, maxLeng
 const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });
 const AnalyzeQuery = Type.Object(
   { pattern: Type.String({ minLength: 1, maxLength: 500 }), last_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 86_400_000 })) },
+  { additionalProperties: false },
+);
+
+const CascadeQuery = Type.Object(
+  {
+    last_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 86_400_000, description: 'the window, ms back from now (default 5 minutes)' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'errors listed per cascade (default 100); the counts cover them all' })),
+  },
   { additionalProperties: false },
 );
 
@@ -51,6 +60,11 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
         throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', 'body must be a FIPA-ACL message as a JSON object (docs/messages.md)', { field: 'body' });
       }
       const raw = body as Record<string, unknown>;
+      if (req.jsonText !== undefined) {
+        // What the parsed body no longer shows (a key twice, nesting too deep), by the agents' check.
+        checkTextSize(req.jsonText, ctx.maxMessageBytes);
+        checkMessageText(req.jsonText, raw);
+      }
       const sender = raw['sender'] ?? API_SENDER;
       if (typeof sender === 'string' && (sender === SYSTEM_SENDER || ctx.deployments.get(sender) !== undefined)) {
         throw new CaxtonError('CAXTON_ERR_MESSAGE_SPOOFED', `sender "${sender}" is ${sender === SYSTEM_SENDER ? 'the node itself' : 'an agent of this node'}; the API may not send in its name`, { field: '/sender' });
@@ -114,6 +128,31 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
     };
   });
 
+  app.get<{ Querystring: Static<typeof CascadeQuery> }>(
+    '/error-cascade',
+    { config: { permission: 'read' }, schema: { summary: 'The errors of a window grouped into cascades, each with its root cause (caxton trace --error-cascade)', querystring: CascadeQuery } },
+    async (req) => {
+      const until = Date.now();
+      const since = until - (req.query.last_ms ?? 300_000);
+      const limit = req.query.limit ?? 100;
+      const events = cascadeEvents(ctx.journal.entries(), ctx.logs.since(since), since);
+      return {
+        since: iso(since),
+        until: iso(until),
+        errors: events.length,
+        cascades: groupCascades(events).map((c) => ({
+          root: cascadeEventView(c.root),
+          first_at: iso(c.firstAt),
+          last_at: iso(c.lastAt),
+          errors: c.events.length,
+          agents: c.agents.map((a) => ({ name: a.name, first_at: iso(a.firstAt), errors: a.errors, caused_by: a.causedBy ?? null })),
+          affected: c.affected,
+          events: c.events.slice(0, limit).map(cascadeEventView),
+        })),
+      };
+    },
+  );
+
   app.get<{ Querystring: Static<typeof AnalyzeQuery> }>(
     '/messages/analyze',
     { config: { permission: 'read' }, schema: { summary: 'Group failures, dead letters and log lines matching a pattern', querystring: AnalyzeQuery } },
@@ -146,6 +185,10 @@ function deliver(ctx: ApiContext, receiver: string | undefined, capability: stri
   const where = pool.route(to, json, priority, API_SENDER);
   if (where === 'remote') return 'remote';
   throw undeliverable(`no agent named ${to}`);
+}
+
+function cascadeEventView(e: CascadeEvent) {
+  return { time: iso(e.time), kind: e.kind, agent: e.agent === '' ? null : e.agent, peer: e.peer ?? null, detail: e.detail, message_id: e.messageId ?? null, conversation_id: e.conversationId ?? null };
 }
 
 function undeliverable(why: string): CaxtonError {

@@ -39,6 +39,7 @@ import {
 } from '../parse.js';
 import { spinner, withSpinner } from '../progress.js';
 import { agentPath, compactJson, interruptible, ok, readModule, sleep } from './common.js';
+import { destructive } from '../destructive.js';
 
 export function registerAgent(program: Command): void {
   const agent = program
@@ -84,15 +85,16 @@ export function registerAgent(program: Command): void {
     ['resume', 'resumed', 'resume a suspended agent'],
     ['restart', 'restarted', 'restart an agent (also a stopped or failed one); waits until it runs'],
   ] as const) {
-    agent
+    const c = agent
       .command(verb)
       .description(description)
       .argument('<name>', 'agent name or id')
       .action(async (name: string, _opts: unknown, cmd: Command) => lifecycle(context(cmd), name, verb, done));
+    // A restart loses what the running instance held in memory.
+    if (verb === 'restart') destructive(c);
   }
 
-  agent
-    .command('stop')
+  destructive(agent.command('stop'))
     .description('stop an agent: by default it first handles what is in its mailbox (drain)')
     .argument('<name>', 'agent name or id')
     .option('--force', 'stop at once, without draining its mailbox')
@@ -106,8 +108,7 @@ export function registerAgent(program: Command): void {
       ctx.print(a, () => ok(`agent ${a.name} stopped (state ${a.state})`));
     });
 
-  agent
-    .command('upgrade')
+  destructive(agent.command('upgrade'))
     .description('replace an agent\'s module: immediate, graceful (default) or canary')
     .argument('<name>', 'agent name or id')
     .argument('<wasm-file>', 'the new module')
@@ -117,8 +118,7 @@ export function registerAgent(program: Command): void {
     .option('--wait', 'canary: follow it until it is promoted or rolled back (exit 1 on rollback)')
     .action(async (name: string, file: string, opts: UpgradeOptions, cmd: Command) => upgrade(context(cmd), name, file, opts));
 
-  agent
-    .command('promote')
+  destructive(agent.command('promote'))
     .description('promote a running canary now: the new version takes all traffic')
     .argument('<name>', 'agent name or id')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
@@ -127,8 +127,7 @@ export function registerAgent(program: Command): void {
       ctx.print(a, () => ok(`canary of ${a.name} promoted (module ${shortId(a.canary?.module ?? a.module, 12)})`));
     });
 
-  agent
-    .command('rollback')
+  destructive(agent.command('rollback'))
     .description('roll a running canary back: the previous version keeps all traffic')
     .argument('<name>', 'agent name or id')
     .option('--reason <text>', 'recorded with the rollback')
@@ -138,8 +137,7 @@ export function registerAgent(program: Command): void {
       ctx.print(a, () => ok(`canary of ${a.name} rolled back (module ${shortId(a.module, 12)} keeps running)`));
     });
 
-  agent
-    .command('remove')
+  destructive(agent.command('remove'))
     .alias('delete')
     .description('remove an agent and delete its key-value state')
     .argument('<name>', 'agent name or id')

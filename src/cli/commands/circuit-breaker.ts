@@ -5,10 +5,11 @@ import { usageError } from '../errors.js';
 import { formatDuration } from '../output.js';
 import { durationOption } from '../parse.js';
 import { ok } from './common.js';
+import { destructive } from '../destructive.js';
 
 export function registerCircuitBreaker(program: Command): void {
   const cb = program.command('circuit-breaker').description('open or reset the circuit breakers that protect agents');
-  cb.command('activate')
+  destructive(cb.command('activate'))
     .description('open circuit breakers: messages to the agent(s) fail fast instead of piling up')
     .option('--all', 'every agent')
     .option('--agent <name>', 'one agent')
@@ -18,7 +19,7 @@ export function registerCircuitBreaker(program: Command): void {
       const r = await ctx.client.post<{ activated: number }>('/circuit-breakers/activate', opts.agent === undefined ? {} : { agent: opts.agent });
       ctx.print(r, () => ok(`${r.activated} circuit breaker${r.activated === 1 ? '' : 's'} opened${opts.agent === undefined ? '' : ` (${opts.agent})`}`));
     });
-  cb.command('reset')
+  destructive(cb.command('reset'))
     .description('close circuit breakers again; --gradual lets traffic back in over --duration')
     .option('--agent <name>', 'only this agent (default: all)')
     .option('--gradual', 'let traffic back in gradually (over --duration, default 10m)')

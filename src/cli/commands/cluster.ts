@@ -3,9 +3,10 @@ import type { Command } from 'commander';
 import { context } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatBytes, formatDuration, formatPercent, renderFields, renderTable } from '../output.js';
-import { durationOption } from '../parse.js';
+import { checkAddressArg, durationOption } from '../parse.js';
 import { Option } from 'commander';
 import { ok } from './common.js';
+import { destructive } from '../destructive.js';
 
 interface ClusterMembersView {
   readonly enabled: boolean;
@@ -117,14 +118,14 @@ export function registerCluster(program: Command): void {
     });
   cluster
     .command('add-node <address...>')
-    .description('join the cluster of the node(s) at host:port (gossip port, 7946 by default)')
+    .description('join the cluster of the node(s) at host:port (gossip port, 7946 by default); host is a name or an IP, IPv6 in brackets')
     .action(async (addresses: string[], _opts: unknown, cmd: Command) => {
+      addresses.forEach((a, i) => checkAddressArg(a, addresses.length === 1 ? 'address' : `address ${i + 1}`));
       const ctx = context(cmd);
       const r = await ctx.client.post<{ answered: number }>('/cluster/join', { addresses });
       ctx.print(r, () => ok(`joined: ${r.answered} of ${addresses.length} answered`));
     });
-  cluster
-    .command('leave')
+  destructive(cluster.command('leave'))
     .description('drain this node\'s agents, then leave the cluster gracefully (peers see it as left)')
     .addOption(new Option('--drain-timeout <duration>', 'how long agents may take to finish their queues').argParser(durationOption('--drain-timeout')).default(60_000, '60s'))
     .option('--node <name>', 'the node to leave: must be the one behind --api-url')
@@ -150,8 +151,7 @@ export function registerCluster(program: Command): void {
         else process.stdout.write(`${String(e['time'])}  ${ev.event.replace('cluster.', '').padEnd(8)}  ${String(e['node'])}  ${String(e['address'])}  incarnation ${String(e['incarnation'])}\n`);
       }
     });
-  cluster
-    .command('remove')
+  destructive(cluster.command('remove'))
     .description('remove a failed node for good: every member marks it left and stops reconnecting to it')
     .requiredOption('--node <name>', 'the failed node')
     .option('--force', 'also erase it from every member list now, instead of keeping it as left (serf force-leave -prune)')
@@ -176,8 +176,10 @@ export function registerCluster(program: Command): void {
     ['use', 'make an installed key the primary on every member (step 2)'],
     ['remove', 'remove a key from every member (step 3, for the old key)'],
   ] as const) {
-    keys
-      .command(`${op} <key>`)
+    const step = keys.command(`${op} <key>`);
+    // `use` makes a key primary: members without it stop understanding this node; `remove` drops one.
+    if (op !== 'install') destructive(step);
+    step
       .description(`${what}; <key> is base64 of 16, 24 or 32 bytes, or - to read it from stdin`)
       .addOption(queryTimeoutOption())
       .action(async (key: string, opts: { timeout?: number }, cmd: Command) => {

@@ -26,13 +26,23 @@ export function ok(text: string): string {
   return `✓ ${text}\n`;
 }
 
+/**
+ * Waits `ms`, or less when `signal` aborts. Polling loops (profile, canary --wait) call it once a
+ * tick with the same signal, so the abort listener is removed when the timer fires: left behind, one
+ * listener per tick piled up on the signal (MaxListenersExceededWarning after 11 ticks).
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    if (signal?.aborted === true) return resolve();
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -1,7 +1,7 @@
 /** Troubleshooting: `caxton trace`, `caxton analyze messages`, `caxton profile`, `caxton debug dump`. */
 import { existsSync, statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import type { ConversationView, StatsView } from '../api-types.js';
+import type { ConversationView, ErrorCascadeView, StatsView } from '../api-types.js';
 import { context } from '../context.js';
 import { CliError, usageError } from '../errors.js';
 import {
@@ -23,12 +23,30 @@ import { agentPath, interruptible, ok, sleep } from './common.js';
 export function registerDebug(program: Command): void {
   program
     .command('trace')
-    .description('every hop of one conversation: sent, delivered, replies, failures')
-    .requiredOption('--conversation-id <id>', 'the conversation (message send prints it)')
-    .action(async (opts: { conversationId: string }, cmd: Command) => {
+    .description('every hop of one conversation (--conversation-id), or the recent errors grouped into cascades with their root cause (--error-cascade)')
+    .option('--conversation-id <id>', 'the conversation (message send prints it)')
+    .option('--error-cascade', 'the errors of the window (--last): agent faults, undeliverable messages, failures and error log lines, grouped into cascades, each with its root cause')
+    .addOption(new Option('--last <duration>', 'the window of --error-cascade, e.g. 5m (default 5m)').argParser(durationOption('--last')))
+    .action(async (opts: { conversationId?: string; errorCascade?: boolean; last?: number }, cmd: Command) => {
+      const cascade = opts.errorCascade === true;
+      if (cascade === (opts.conversationId !== undefined)) {
+        throw usageError(
+          cascade ? 'give --conversation-id or --error-cascade, not both' : 'caxton trace needs --conversation-id <id> (the hops of one conversation) or --error-cascade (the recent errors and their root cause)',
+          'Examples: caxton trace --conversation-id abc-123; caxton trace --error-cascade --last 5m',
+        );
+      }
+      if (!cascade && opts.last !== undefined) throw usageError('--last sets the window of --error-cascade; a conversation\'s trace is shown whole');
       const ctx = context(cmd);
-      const t = await ctx.client.get<ConversationView>(`/conversations/${encodeURIComponent(opts.conversationId)}`);
-      ctx.print(t, () => renderTrace(opts.conversationId, t));
+      if (cascade) {
+        const last = opts.last ?? 300_000;
+        if (last < 1) throw usageError('--last must be above 0, e.g. --last 5m');
+        const r = await ctx.client.get<ErrorCascadeView>('/error-cascade', { last_ms: last });
+        ctx.print(r, () => renderCascades(r, last));
+        return;
+      }
+      const id = opts.conversationId as string;
+      const t = await ctx.client.get<ConversationView>(`/conversations/${encodeURIComponent(id)}`);
+      ctx.print(t, () => renderTrace(id, t));
     });
 
   const analyze = program.command('analyze').description('look for patterns in what the node saw');
@@ -117,6 +135,32 @@ function renderTrace(id: string, t: ConversationView): string {
     );
   }
   return text;
+}
+
+/** `caxton trace --error-cascade`: per cascade, its root cause, the agents it took down and its errors. */
+export function renderCascades(r: ErrorCascadeView, lastMs: number): string {
+  const head = `${countFooter(r.errors, 'error')} in the last ${formatDuration(lastMs)}${r.cascades.length === 0 ? '' : `, in ${countFooter(r.cascades.length, 'cascade')}`}\n`;
+  if (r.cascades.length === 0) return head;
+  const parts = r.cascades.map((c, i) => {
+    const start = Date.parse(c.first_at);
+    const at = (iso: string) => `+${formatLatencyDelta(Date.parse(iso) - start)}`;
+    const root = c.root;
+    let text = `CASCADE ${i + 1}: ${countFooter(c.errors, 'error')}, ${c.first_at} to ${c.last_at} (${formatLatencyDelta(Date.parse(c.last_at) - start)})\n`;
+    text += `root cause: ${root.agent ?? root.peer ?? '(unknown agent)'}: ${root.kind}${root.detail === '' ? '' : ` ${shorten(root.detail, 120)}`}\n`;
+    if (c.agents.length > 0) {
+      text += renderTable(['AGENT', 'ERRORS', 'FIRST', 'CAUSED-BY'], c.agents.map((a) => [a.name, formatCount(a.errors), at(a.first_at), a.caused_by ?? '-']));
+    }
+    if (c.affected.length > 0) text += `felt by: ${c.affected.join(', ')}\n`;
+    text += renderTable(['TIME', 'KIND', 'AGENT', 'PEER', 'DETAIL'], c.events.map((e) => [at(e.time), e.kind, e.agent ?? '-', e.peer ?? '-', shorten(e.detail, 80)]));
+    if (c.events.length < c.errors) text += `… ${c.errors - c.events.length} more (-o json has the counts; narrow --last to see them)\n`;
+    return text;
+  });
+  return `${head}\n${parts.join('\n')}`;
+}
+
+function shorten(text: string, max: number): string {
+  const one = text.replace(/\s+/g, ' ');
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }
 
 function formatLatencyDelta(ms: number): string {

@@ -4,11 +4,11 @@ import type { Command } from 'commander';
 import { context } from '../context.js';
 import { countFooter, renderTable } from '../output.js';
 import { withSpinner } from '../progress.js';
+import { destructive } from '../destructive.js';
 
 export function registerEmergency(program: Command): void {
   const emergency = program.command('emergency').description('emergency procedures');
-  emergency
-    .command('stop')
+  destructive(emergency.command('stop'))
     .description('stop every agent immediately; they stay stopped across restarts until `caxton agent restart`')
     .option('--all-agents', 'every agent of the node (the default; the flag is accepted for the runbook\'s form)')
     .option('--preserve-state', 'first save a copy of the node\'s database (agents, their state, outbox) to <data-dir>/emergency')

@@ -4,6 +4,7 @@ import type { KeyView } from '../api-types.js';
 import { context } from '../context.js';
 import { countFooter, formatAge, renderTable } from '../output.js';
 import { ok } from './common.js';
+import { destructive } from '../destructive.js';
 
 export const ROLES = ['viewer', 'developer', 'operator', 'admin'] as const;
 
@@ -32,8 +33,7 @@ export function registerKey(program: Command): void {
       const r = await ctx.client.get<{ keys: KeyView[] }>('/keys');
       ctx.print(r, () => renderTable(['ID', 'NAME', 'ROLE', 'CREATED'], r.keys.map((k) => [k.id, k.name, k.role, formatAge(k.created_at)])) + countFooter(r.keys.length, 'key') + '\n');
     });
-  key
-    .command('revoke')
+  destructive(key.command('revoke'))
     .description('revoke an API key at once')
     .argument('<id>', 'the key\'s id (from `caxton key list`)')
     .action(async (id: string, _opts: unknown, cmd: Command) => {

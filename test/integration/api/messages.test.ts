@@ -1,9 +1,9 @@
 /** REST API: sending messages (by name, capability, topic, at-least-once), waiting for replies, traces. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentWasm } from '../../helpers/agents.js';
+import { agentWasm, fixtureWasm } from '../../helpers/agents.js';
 import { withNode, type NodeContext } from '../../helpers/node.js';
-import { sinkAgent } from '../../helpers/wat-agents.js';
+import { initiatorAgent, sinkAgent } from '../../helpers/wat-agents.js';
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 const deploy = (ctx: NodeContext, name: string, bytes: Uint8Array) => ctx.call('POST', '/agents', { name, module: b64(bytes) });
@@ -112,5 +112,67 @@ test('api messages - analyze groups failures and dead letters matching a pattern
     assert.equal(r.body.total, 2);
     assert.deepEqual(r.body.groups.map((g: { kind: string; agent: string; count: number }) => [g.kind, g.agent, g.count]), [['dead_letter', 'ghost', 2]]);
     assert.equal((await ctx.call('GET', '/messages/analyze?pattern=(')).status, 400);
+  });
+});
+
+test('api messages - a key twice or nesting over 128 levels is refused, over the API and in an agent\'s send alike', async () => {
+  await withNode({}, async (ctx) => {
+    await deploy(ctx, 's', await sinkAgent());
+    const dup = await ctx.call('POST', '/messages', '{"performative":"inform","sender":"api","sender":"someone-else","receiver":"s","content":1}');
+    assert.equal(dup.status, 400, JSON.stringify(dup.body));
+    assert.equal(dup.body.error.code, 'CAXTON_ERR_MESSAGE_INVALID');
+    assert.equal(dup.body.error.message, '/sender: the key "sender" appears more than once in the message; each key may appear once (JSON parsers differ on which one counts)');
+    assert.equal(dup.body.error.details.field, '/sender');
+    const deep = (levels: number) => `{"performative":"inform","receiver":"s","content":${'['.repeat(levels - 1)}1${']'.repeat(levels - 1)}}`;
+    const tooDeep = await ctx.call('POST', '/messages', deep(5_000));
+    assert.equal(tooDeep.status, 400, JSON.stringify(tooDeep.body));
+    assert.match(tooDeep.body.error.message, /^\/content: nests deeper than 128 levels of objects and arrays/);
+    assert.equal(tooDeep.body.error.details.limit, 128);
+    assert.equal((await ctx.call('POST', '/messages', deep(128))).status, 202);
+    // An agent whose send repeats `sender` (the receiver could read "victim"): refused, and logged.
+    const spoof = '{"performative":"inform","sender":"victim","sender":"init","receiver":"s","content":"from victim"}';
+    await deploy(ctx, 'init', await initiatorAgent(spoof));
+    await ctx.call('POST', '/messages', { performative: 'inform', receiver: 'init', content: 'go' });
+    let logs: { text: string }[] = [];
+    for (let i = 0; i < 100 && logs.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      logs = (await ctx.call('GET', '/agents/init/logs')).body.logs;
+    }
+    assert.match(logs.map((l) => l.text).join('\n'), /send refused: \/sender: the key "sender" appears more than once/);
+    const stats = (await ctx.call('GET', '/agents/s/stats')).body;
+    assert.equal(stats.messages_in, 1, 'the sink got the API\'s 128-level message, not the agent\'s');
+  });
+});
+
+test('api messages - the error cascade groups the window\'s errors and names the root cause', async () => {
+  await withNode({}, async (ctx) => {
+    await deploy(ctx, 'crash', fixtureWasm('trap-handler'));
+    await deploy(ctx, 'front', await initiatorAgent('{"performative":"request","receiver":"crash","content":"work"}'));
+    await deploy(ctx, 'lonely', await initiatorAgent('{"performative":"inform","receiver":"idle","content":1}'));
+    await deploy(ctx, 'idle', await sinkAgent());
+    // crash traps on its message: a fault, the message dead-lettered as poison, and a system failure back to the API.
+    await ctx.call('POST', '/messages', { performative: 'request', receiver: 'crash', content: 1 });
+    const cascade = async () => (await ctx.call('GET', '/error-cascade?last_ms=60000')).body;
+    for (let i = 0; i < 100 && (await cascade()).errors < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    // Then front's message finds crash stopped, and lonely's finds idle stopped: unrelated.
+    await ctx.call('POST', '/agents/crash/stop');
+    await ctx.call('POST', '/agents/idle/stop');
+    await ctx.call('POST', '/messages', { performative: 'inform', receiver: 'front', content: 'go' });
+    await ctx.call('POST', '/messages', { performative: 'inform', receiver: 'lonely', content: 'go' });
+    for (let i = 0; i < 100 && (await cascade()).errors < 5; i++) await new Promise((r) => setTimeout(r, 50));
+    const r = await cascade();
+    assert.equal(r.errors, 5, JSON.stringify(r));
+    assert.equal(r.cascades.length, 2);
+    const [first, second] = r.cascades;
+    assert.equal(first.root.kind, 'fault');
+    assert.equal(first.root.agent, 'crash');
+    assert.match(first.root.detail, /trap/);
+    assert.deepEqual(first.events.map((e: { kind: string; agent: string; peer: string | null }) => [e.kind, e.agent, e.peer]), [['fault', 'crash', null], ['poison', 'crash', 'api'], ['failure', 'crash', 'api'], ['undeliverable', 'crash', 'front']]);
+    assert.deepEqual(first.agents.map((a: { name: string; caused_by: string | null }) => [a.name, a.caused_by]), [['crash', null]]);
+    assert.deepEqual(first.affected, ['api', 'front']);
+    assert.deepEqual([second.root.kind, second.root.agent, second.root.peer], ['undeliverable', 'idle', 'lonely']);
+    // The window: nothing in the last millisecond... of an hour ago.
+    assert.equal((await ctx.call('GET', '/error-cascade?last_ms=1')).body.errors, 0);
+    assert.equal((await ctx.call('GET', '/error-cascade?last_ms=0')).status, 400);
   });
 });

@@ -1,7 +1,8 @@
 /** REST API: queues, dead letters, resources, memory, circuit breakers, emergency stop, dumps, events. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { gunzipSync } from 'node:zlib';
 import { agentWasm } from '../../helpers/agents.js';
 import { withNode, type NodeContext } from '../../helpers/node.js';
@@ -99,6 +100,20 @@ test('api operations - emergency stop: every agent stops, a database copy is wri
         const r = await ctx.call('POST', '/emergency/stop', { preserve_state: true, dump_to: `${dir.path}/dump` });
         assert.deepEqual(r.body.stopped.sort(), ['a', 'b']);
         assert.ok(existsSync(r.body.dump), 'the database copy exists');
+        // The copy is one SQLite database file (the runbook's --dump-to names a directory to put it
+        // in, not an archive), and docs/api.md says so.
+        assert.match(r.body.dump, /^.*\/dump\/caxton-emergency-[0-9TZ-]+\.db$/);
+        assert.equal(readFileSync(r.body.dump).subarray(0, 16).toString('latin1'), 'SQLite format 3\0');
+        const copy = new Database(r.body.dump, { readonly: true, fileMustExist: true });
+        try {
+          const names = (copy.prepare('SELECT name FROM deployments ORDER BY name').all() as { name: string }[]).map((d) => d.name);
+          assert.deepEqual(names, ['a', 'b'], 'the copy holds the deployments');
+        } finally {
+          copy.close();
+        }
+        const row = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8').split('\n').find((l) => l.startsWith('| `POST /emergency/stop`'));
+        const documented = /dump\?: "[^"]*caxton-emergency-<ts>(\.[a-z.]+)"/.exec(row ?? '');
+        assert.equal(documented?.[1], '.db', `docs/api.md documents the dump file the node writes: ${row}`);
         assert.ok((await ctx.call('GET', '/agents')).body.agents.every((a: { state: string }) => a.state === 'stopped'));
       },
       dir.path,

@@ -58,7 +58,7 @@ test('--set - wins over the file, and later --set over earlier; a whole section 
 test('--set - a bad value names the --set argument and the key', () => {
   assert.deepEqual(problems(() => loadConfig({ env: {}, sets: ['messaging.queue_size=lots', 'server.api_addr=nowhere'] })), [
     '--set messaging.queue_size=lots: messaging.queue_size must be an integer from 1 to 10000000, got "lots"',
-    '--set server.api_addr=nowhere: server.api_addr must be a host:port address such as 127.0.0.1:8080, got "nowhere"',
+    '--set server.api_addr=nowhere: server.api_addr must be host:port, where host is a name or an IP address (IPv6 in brackets), e.g. 127.0.0.1:8080, got "nowhere": the port is missing',
   ]);
 });
 

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CaxtonError } from '../../../src/errors.js';
-import { parseMessage, validateMessage } from '../../../src/messaging/validate.js';
+import { MAX_MESSAGE_DEPTH, parseMessage, parseMessageObject, validateMessage } from '../../../src/messaging/validate.js';
 import { isAgentName, NULLABLE_FIELDS, type AclMessage } from '../../../src/messaging/message-schema.js';
 import { PERFORMATIVES } from '../../../src/messaging/performatives.js';
 import { prepareOutgoing } from '../../../src/sandbox/outgoing.js';
@@ -137,4 +137,86 @@ test('fuzz - random values, texts and mutated messages validate with invariants 
   }
   assert.ok(i >= 1000, `ran ${i} cases in the time budget`);
   assert.ok(tally.ok > i / 10 && tally.refused > i / 10, `both outcomes exercised: ${JSON.stringify(tally)}`);
+});
+
+/**
+ * How deep a JSON text nests objects and arrays, by a character-at-a-time reading (the validator skips
+ * strings with indexOf instead). The text, not the parsed value: a repeated key's dropped copy counts.
+ */
+function depthOf(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  let escaped = false;
+  for (const ch of text) {
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (ch === '\\') escaped = true;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === '{' || ch === '[') max = Math.max(max, ++depth);
+    else if (ch === '}' || ch === ']') depth--;
+  }
+  return max;
+}
+
+/** `key` as a JSON string, some characters written as \uXXXX (either case) or / as \/. */
+function spell(key: string, escape: boolean): string {
+  const plain = JSON.stringify(key);
+  if (!escape) return plain;
+  let out = '"';
+  for (const ch of plain.slice(1, -1)) {
+    if (ch === '/' && rnd() < 0.5) out += '\\/';
+    else if (/[A-Za-z0-9_-]/.test(ch) && rnd() < 0.3) {
+      const hex = ch.charCodeAt(0).toString(16).padStart(4, '0');
+      out += `\\u${rnd() < 0.5 ? hex : hex.toUpperCase()}`;
+    } else out += ch;
+  }
+  return `${out}"`;
+}
+
+test('fuzz - repeated keys and nesting depth: refused exactly when a key repeats in the message object or it nests past the limit', () => {
+  const start = performance.now();
+  const tally = { repeated: 0, deep: 0, passed: 0 };
+  let i = 0;
+  for (; i < 3000 && performance.now() - start < TIME_BUDGET_MS; i++) {
+    const m = validMessage();
+    if (rnd() < 0.3) m['x/y'] = randomValue(2) ?? 1;
+    // Repeats inside content are allowed; written into the text by hand, since an object cannot hold them.
+    let content = JSON.stringify(m['content']);
+    if (rnd() < 0.3) content = `{"sender":${content},"sender":"again"}`;
+    const wrap = rnd() < 0.4 ? 100 + int(50) : 0;
+    for (let w = 0; w < wrap; w++) content = rnd() < 0.5 ? `[${content}]` : `{"k":${content}}`;
+    const members = Object.entries(m).filter(([k]) => k !== 'content').map(([k, v]) => [k, JSON.stringify(v)] as [string, string]);
+    members.splice(int(members.length + 1), 0, ['content', content]);
+    let repeated: string | undefined;
+    if (rnd() < 0.4) {
+      const [k, v] = pick(members);
+      repeated = k;
+      members.splice(int(members.length + 1), 0, [k, rnd() < 0.5 ? v : JSON.stringify(randomString())]);
+    }
+    const escape = rnd() < 0.5;
+    const text = `{${members.map(([k, v]) => `${spell(k, escape)}:${v}`).join(',')}}`;
+    const depth = depthOf(text);
+    let refused: CaxtonError | undefined;
+    try {
+      parseMessageObject(text);
+    } catch (e) {
+      if (!(e instanceof CaxtonError)) throw e;
+      refused = e;
+    }
+    if (repeated !== undefined || depth > MAX_MESSAGE_DEPTH) {
+      assert.ok(refused !== undefined, `should be refused (repeated ${repeated}, depth ${depth}): ${text.slice(0, 300)}`);
+      assert.match(refused.message, /appears more than once|nests deeper than 128/);
+      tally[/appears/.test(refused.message) ? 'repeated' : 'deep']++;
+    } else {
+      assert.equal(refused, undefined, `should pass (depth ${depth}): ${refused?.message} ${text.slice(0, 300)}`);
+      tally.passed++;
+    }
+    // The host's path agrees.
+    const r = prepareOutgoing('self', text);
+    assert.equal('error' in r && /appears more than once|nests deeper/.test(r.reason), refused !== undefined, text.slice(0, 300));
+  }
+  assert.ok(i >= 500, `ran ${i} cases in the time budget`);
+  assert.ok(tally.repeated > 50 && tally.deep > 50 && tally.passed > 50, `every outcome exercised: ${JSON.stringify(tally)}`);
 });

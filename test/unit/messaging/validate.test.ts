@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CaxtonError, type ErrorCode } from '../../../src/errors.js';
-import { parseMessage, validateMessage, type ValidateOptions } from '../../../src/messaging/validate.js';
+import { MAX_MESSAGE_DEPTH, parseMessage, validateMessage, type ValidateOptions } from '../../../src/messaging/validate.js';
 import { priorityOf, deliveryOf, replyByMs, type AclMessage } from '../../../src/messaging/message-schema.js';
 
 const OPTS: ValidateOptions = { maxBytes: 100 * 1024 };
@@ -225,4 +225,44 @@ test('validate - a topic is an address of its own: publish with topic, not with 
   const m = parseMessage(text({ topic: 'prices' }, ['receiver']), OPTS);
   assert.equal(m.topic, 'prices');
   rejects(() => parseMessage(text({ topic: 'prices' }), OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/topic', /exactly one of receiver, capability or topic; it has more than one/);
+});
+
+// ---- what only the text shows ------------------------------------------------------------------------
+
+/** A message whose content nests so that the whole message is `depth` levels deep (the message object is 1). */
+function nested(depth: number): string {
+  return `{"message_id":"m1","performative":"inform","sender":"client-1","receiver":"calculator","content":${'['.repeat(depth - 1)}1${']'.repeat(depth - 1)}}`;
+}
+
+test('validate - a message may nest 128 levels of objects and arrays; deeper is refused with the field and the limit', () => {
+  assert.equal(MAX_MESSAGE_DEPTH, 128);
+  assert.ok(parseMessage(nested(128), OPTS));
+  for (const depth of [129, 5_000, 50_000]) {
+    const e = rejects(() => parseMessage(nested(depth), { maxBytes: Infinity }), 'CAXTON_ERR_MESSAGE_INVALID', '/content', /^\/content: nests deeper than 128 levels of objects and arrays, the most a message may have \(the message object is level 1\)$/);
+    assert.equal(e.details?.['limit'], 128);
+  }
+  // Objects count like arrays, and brackets inside strings do not count.
+  const objects = `{"message_id":"m1","performative":"inform","sender":"a","receiver":"b","content":${'{"k":'.repeat(128)}1${'}'.repeat(128)}}`;
+  rejects(() => parseMessage(objects, { maxBytes: Infinity }), 'CAXTON_ERR_MESSAGE_INVALID', '/content', /nests deeper than 128/);
+  assert.ok(parseMessage(`{"message_id":"m1","performative":"inform","sender":"a","receiver":"b","content":"${'['.repeat(500)}"}`, OPTS));
+  // validateMessage (the API's path) refuses it too, before serializing it.
+  rejects(() => validateMessage(JSON.parse(nested(129)) as unknown, OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/content', /^\/content: nests deeper than 128 levels/);
+  for (const depth of [5_000, 50_000]) {
+    // Where JSON.stringify runs out of stack depends on the stack left; either way the depth is named.
+    assert.throws(() => validateMessage(JSON.parse(nested(depth)) as unknown, OPTS), (e: unknown) => e instanceof CaxtonError && e.code === 'CAXTON_ERR_MESSAGE_INVALID' && /nests deeper than 128 levels/.test(e.message));
+  }
+});
+
+test('validate - a key twice in the message object is refused, however it is spelt', () => {
+  const dup = rejects(() => parseMessage('{"message_id":"m1","performative":"inform","sender":"mallory","sender":"client-1","receiver":"calculator","content":1}', OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/sender', /^\/sender: the key "sender" appears more than once in the message; each key may appear once/);
+  assert.equal(dup.status, 400);
+  rejects(() => parseMessage('{"performative":"inform","sender":"client-1","receiver":"calculator","s\\u0065nder":"mallory","content":1}', OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/sender', /the key "sender" appears more than once/);
+  rejects(() => parseMessage('{"performative":"inform","sender":"client-1","receiver":"calculator","content":1,"x\\/y":1,"x/y":2}', OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/x~1y', /the key "x\/y" appears more than once/);
+  rejects(() => parseMessage('{"performative":"inform","sender":"client-1","receiver":"calculator","content":1,"a\\nb":1,"a\\nb":2}', OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/a\nb', /appears more than once/);
+  // Checked before the field rules: the key twice is the problem reported, not what the last copy holds.
+  rejects(() => parseMessage('{"performative":"inform","performative":"shout","sender":"client-1","receiver":"calculator","content":1}', OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/performative', /appears more than once/);
+  // Not repeats: the same key in content or in another object, a value spelt like a key.
+  const ok = parseMessage('{"message_id":"m1","performative":"inform","sender":"client-1","receiver":"calculator","content":{"sender":"x","sender":"y","receiver":["receiver"]},"trace_context":{}}', OPTS);
+  assert.deepEqual(ok.content, { sender: 'y', receiver: ['receiver'] });
+  assert.ok(parseMessage('{"message_id":"m1","performative":"inform","sender":"client-1","receiver":"calculator","content":"say \\"sender\\":\\\\"}', OPTS));
 });

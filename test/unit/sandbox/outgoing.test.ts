@@ -112,3 +112,31 @@ test('outgoing - unknown fields are kept and forwarded as they are', () => {
   assert.ok('json' in r);
   assert.equal(r.json, text);
 });
+
+test('outgoing - a key twice in the agent\'s text is refused: the text is forwarded as written, and a receiver may read the other sender', () => {
+  for (const text of [
+    '{"sender":"victim","sender":"a","performative":"inform","receiver":"b","content":1}',
+    '{"performative":"inform","receiver":"b","content":1,"s\\u0065nder":"a","sender":"a"}',
+    '{"performative":"inform","receiver":"b","receiver":"c","content":1}',
+  ]) {
+    const r = prepareOutgoing('a', text);
+    assert.ok('error' in r, text);
+    assert.equal(r.error, HostError.INVALID_MESSAGE);
+    assert.match(r.reason, /appears more than once in the message/);
+  }
+  // Repeats inside content are the agents' business: forwarded as written.
+  const ok = prepareOutgoing('a', '{"performative":"inform","receiver":"b","content":{"k":1,"k":2}}');
+  assert.ok('json' in ok);
+  assert.match(ok.json, /"content":\{"k":1,"k":2\}/);
+});
+
+test('outgoing - an agent\'s send is held to the same nesting limit as the API (128 levels)', () => {
+  const deep = (levels: number) => `{"performative":"inform","receiver":"b","content":${'['.repeat(levels - 1)}0${']'.repeat(levels - 1)}}`;
+  assert.ok('json' in prepareOutgoing('a', deep(128)));
+  for (const levels of [129, 50_000]) {
+    const r = prepareOutgoing('a', deep(levels));
+    assert.ok('error' in r, `${levels} levels`);
+    assert.equal(r.error, HostError.INVALID_MESSAGE);
+    assert.match(r.reason, /^\/content: nests deeper than 128 levels of objects and arrays/);
+  }
+});

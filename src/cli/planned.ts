@@ -1,0 +1,50 @@
+/**
+ * The operational runbook's commands that this version does not have yet, by the part of Caxton they
+ * come with, so that `caxton security init-ca ...` says what is missing and what exists instead of
+ * failing on an option of a command that is not there. When a command arrives, drop it here
+ * (test/unit/cli/unknown-command.test.ts fails while a planned command also exists).
+ */
+
+export interface PlannedArea {
+  /** What the commands come with. */
+  readonly arrives: string;
+  /** Command paths below `caxton`, as the runbook writes them. */
+  readonly commands: readonly string[];
+  /** What this version offers meanwhile, never a destructive command. */
+  readonly meanwhile?: string;
+}
+
+export const PLANNED: readonly PlannedArea[] = [
+  {
+    arrives: 'the security milestone (the built-in CA, node and client certificates, mTLS between nodes)',
+    commands: ['security init-ca', 'security cert-status', 'security rotate-certs'],
+    meanwhile: 'gossip between nodes can be encrypted now: set security.cluster.gossip.keys and rotate with `caxton cluster keys`',
+  },
+  {
+    arrives: 'the backup milestone',
+    commands: ['backup create', 'backup verify', 'backup restore'],
+    meanwhile: 'a copy of <data-dir>/caxton.db taken while the node is stopped is a complete backup (docs/operations.md)',
+  },
+  {
+    arrives: 'the cluster routing milestone (directory, placement, failover, partition handling)',
+    commands: [
+      'cluster performance', 'cluster rebalance', 'cluster detect-partition', 'cluster compare-state', 'cluster resolve-partition',
+      'cluster verify', 'cluster isolate', 'cluster rebuild', 'cluster rejoin', 'cluster shed-load',
+    ],
+    meanwhile: '`caxton cluster status`, `caxton cluster members` and `caxton cluster ping` show who is alive; a node rejoins when it starts with `caxton server start --join <host:port>` or with `caxton cluster add-node <host:port>` against its API',
+  },
+  {
+    arrives: 'the rolling-upgrade milestone',
+    commands: ['cluster upgrade start', 'cluster upgrade status', 'cluster upgrade rollback', 'cluster rolling-restart', 'cluster start', 'cluster stop'],
+    meanwhile: 'each node is started with `caxton server start` and upgraded one at a time; `caxton cluster status` shows them',
+  },
+];
+
+/** The planned commands at or below `path` (`security`, `cluster rejoin`), with their area. */
+export function plannedUnder(path: string): { area: PlannedArea; commands: string[] } | undefined {
+  for (const area of PLANNED) {
+    const commands = area.commands.filter((c) => c === path || c.startsWith(`${path} `));
+    if (commands.length > 0) return { area, commands };
+  }
+  return undefined;
+}
