@@ -7,12 +7,14 @@ import { printAndSave, type Row } from './report.js';
 import { sandboxBenchmarks } from './sandbox.bench.js';
 import { messagingBenchmarks } from './messaging.bench.js';
 import { apiBenchmarks } from './api.bench.js';
+import { sdkBenchmarks } from './sdk.bench.js';
 import { clusterBenchmarks } from './cluster.bench.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
   sandbox: sandboxBenchmarks,
   messaging: messagingBenchmarks,
   api: apiBenchmarks,
+  sdk: sdkBenchmarks,
 };
 
 const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
