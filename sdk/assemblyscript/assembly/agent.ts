@@ -27,7 +27,8 @@ let spareInputLen: i32 = 0;
 
 /**
  * `caxton_alloc(len) -> ptr`: a buffer outside the GC heap for the host to write a message or the init
- * document into. dispatch()/init() free it once parsed. Returns 0 for a negative or absurd length.
+ * document into. dispatch()/init() release it once parsed (see spareInput). Returns 0 for a negative
+ * or absurd length.
  * (If linear memory cannot grow enough, the allocator traps instead; the host treats that as a trap.)
  */
 export function caxton_alloc(len: i32): usize {
@@ -93,7 +94,7 @@ export function initDocument(): JSONValue {
 export function agentInitialized(): bool { return initDone; }
 
 /**
- * Parses and stores the init document, frees the buffer and then runs `ready` (if given). Returns
+ * Parses and stores the init document, releases the buffer and then runs `ready` (if given). Returns
  * what `ready` returns, 0 without one, or -1 if the document is not valid JSON.
  */
 export function init(ptr: usize, len: i32, ready: (() => i32) | null = null): i32 {
