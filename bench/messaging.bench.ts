@@ -57,7 +57,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { AgentPool, DEFAULT_POLICY, makePolicy } from '../src/sandbox/index.js';
+import { AgentPool, DEFAULT_POLICY } from '../src/sandbox/index.js';
 import { SqliteAgentStateStore } from '../src/storage/index.js';
 import { processCeiling } from '../src/sandbox/capacity.js';
 import { ceilingNote } from './sandbox.bench.js';
@@ -178,9 +178,9 @@ async function bounceModule(n: number, timed: boolean): Promise<Uint8Array> {
   return wat(text);
 }
 
-async function withPool<T>(dataDir: string, file: string, workers: number, fn: (pool: AgentPool, db: string) => Promise<T>, fuelPerCall?: number): Promise<T> {
+async function withPool<T>(dataDir: string, file: string, workers: number, fn: (pool: AgentPool, db: string) => Promise<T>): Promise<T> {
   const db = join(dataDir, file);
-  const pool = await AgentPool.start({ databasePath: db, workers, ...(fuelPerCall === undefined ? {} : { policy: makePolicy({ fuelPerCall }) }) });
+  const pool = await AgentPool.start({ databasePath: db, workers });
   pool.onEvent((e) => {
     if (e.type === 'undeliverable') process.stderr.write(`\n  undeliverable ${e.from} → ${e.to}: ${e.reason}\n`);
     if (e.type === 'agent_fault') process.stderr.write(`\n  agent fault ${e.name}: ${e.kind} ${e.message}\n`);
@@ -405,12 +405,12 @@ async function throughput(rows: Row[], dataDir: string, workers: number, pairs: 
 }
 
 /**
- * The cn-manager (AssemblyScript SDK) spends ~0.3–0.4 M fuel per message it handles, so the request
- * that sends 100 cfps, and the last propose that triggers 100 accept/reject replies, need more than the
- * default 10 M per call: past ~25 bidders the round needs a larger `fuelPerCall` (reported in the row).
+ * Every round runs at the default sandbox policy, so each call into an agent has the default fuel
+ * budget (DEFAULT_POLICY.fuelPerCall); a round that needed more would end in an agent fault, not in
+ * the manager's inform. The largest calls of a 100-bidder round are the request (100 cfps out) and
+ * the last propose (100 accept/reject out); `npm run bench -- sdk` gives their fuel.
  */
 async function contractNet(rows: Row[], dataDir: string, bidders: number, rounds: number, workers: number): Promise<void> {
-  const fuel = bidders > 20 ? 100_000_000 : undefined;
   await withPool(dataDir, `cn-${bidders}-${workers}.db`, workers, async (pool) => {
     const mgr = await pool.admit(agent('cn-manager'));
     const bid = await pool.admit(agent('cn-bidder'));
@@ -454,15 +454,15 @@ async function contractNet(rows: Row[], dataDir: string, bidders: number, rounds
     const mgrFuel = fuelOf((n) => n === 'manager');
     const bidFuel = fuelOf((n) => n.startsWith('bidder-'));
     const where = workers === 1 ? 'one worker' : `${workers} workers, spread`;
-    const fuelNote = fuel === undefined ? 'default fuel' : `fuelPerCall raised to ${fuel / 1e6} M (the default ${DEFAULT_POLICY.fuelPerCall / 1e6} M exhausts the manager)`;
+    const fuelNote = `default fuel (${DEFAULT_POLICY.fuelPerCall / 1e6} M per call)`;
     rows.push({ name: `contract-net round, ${bidders} bidders, ${where}, P50`, value: percentile(t, 50) * 1000, unit: 'µs', note: `${t.length} rounds; request in → inform out, on the main thread; no budget; ${fuelNote}` });
     rows.push({
       name: `contract-net round, ${bidders} bidders, ${where}, P99`,
       value: percentile(t, 99) * 1000,
       unit: 'µs',
-      note: `${3 * bidders + 3} agent msgs/round, ≈ ${((percentile(t, 50) * 1000) / (3 * bidders + 3)).toFixed(1)} µs each at P50; fuel/round: manager ${(mgrFuel / 1e6).toFixed(1)} M, bidders ${(bidFuel / 1e6).toFixed(1)} M`,
+      note: `${3 * bidders + 3} agent msgs/round, ≈ ${((percentile(t, 50) * 1000) / (3 * bidders + 3)).toFixed(1)} µs each at P50; fuel/round: manager ${(mgrFuel / 1e6).toFixed(2)} M, bidders ${(bidFuel / 1e6).toFixed(2)} M`,
     });
-  }, fuel);
+  });
 }
 
 export async function messagingBenchmarks(): Promise<Row[]> {

@@ -7,6 +7,7 @@ import { printAndSave, type Row } from './report.js';
 import { sandboxBenchmarks } from './sandbox.bench.js';
 import { messagingBenchmarks } from './messaging.bench.js';
 import { apiBenchmarks } from './api.bench.js';
+import { sdkBenchmarks } from './sdk.bench.js';
 import { clusterBenchmarks } from './cluster.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
@@ -14,6 +15,7 @@ const groups: Record<string, () => Promise<Row[]>> = {
   sandbox: sandboxBenchmarks,
   messaging: messagingBenchmarks,
   api: apiBenchmarks,
+  sdk: sdkBenchmarks,
 };
 
 const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {

@@ -4,6 +4,7 @@
 //   build/agents/{echo,counter,calculator,cn-manager,cn-bidder}.wasm   AssemblyScript (sdk/assemblyscript)
 //   build/agents/c-echo.wasm                                           freestanding C (clang + wasm-ld)
 //   build/fixtures/<name>.wasm                                         fixtures/**/*.wat (wabt)
+//   build/fixtures/<name>.wasm                                         fixtures/**/*.ts (AssemblyScript, as the agents)
 //   build/fixtures/{malformed,not-wasm,truncated}.wasm                 generated (see below)
 //
 // Outputs newer than all of their inputs are skipped. Usage:
@@ -155,17 +156,30 @@ function checkAgent(name, bytes) {
 async function buildAssemblyScript(results) {
   const ascPkg = packageJson('assemblyscript');
   const sdkFiles = listFiles(SDK_DIR, '.ts');
+  // Test agents written with the SDK (fixtures/**/*.ts) are built like the examples, into build/fixtures.
+  const fixtures = listFiles(join(ROOT, 'fixtures'), '.ts').map((f) => ({
+    name: basename(f, '.ts'),
+    entry: relative(ROOT, f),
+    out: join(OUT_FIXTURES, `${basename(f, '.ts')}.wasm`),
+    label: `fixtures/${basename(f, '.ts')}`,
+    inputs: [f],
+  }));
+  const agents = AS_AGENTS.map((a) => ({
+    ...a,
+    out: join(OUT_AGENTS, `${a.name}.wasm`),
+    label: a.name,
+    inputs: listFiles(dirname(join(ROOT, a.entry)), '.ts'),
+  }));
   const todo = [];
-  for (const a of AS_AGENTS) {
+  for (const a of [...agents, ...fixtures]) {
     if (ONLY && !ONLY.has(a.name)) continue;
-    const entry = join(ROOT, a.entry);
-    const out = join(OUT_AGENTS, `${a.name}.wasm`);
-    const inputs = [...listFiles(dirname(entry), '.ts'), ...sdkFiles, SCRIPT, ascPkg];
+    const out = a.out;
+    const inputs = [...a.inputs, ...sdkFiles, SCRIPT, ascPkg];
     if (upToDate(out, inputs)) {
-      results.push({ name: a.name, out, status: 'up to date' });
+      results.push({ name: a.label, out, status: 'up to date' });
       continue;
     }
-    todo.push({ ...a, out });
+    todo.push(a);
   }
   if (todo.length === 0) return;
   // asc is much faster when one process compiles several modules (its JIT is warm after the first),
@@ -206,7 +220,7 @@ async function buildAssemblyScript(results) {
           continue;
         }
         renameSync(tmp, a.out);
-        results.push({ name: a.name, out: a.out, status: `built in ${ms(t0)}` });
+        results.push({ name: a.label, out: a.out, status: `built in ${ms(t0)}` });
       }
     } finally {
       await worker.terminate();

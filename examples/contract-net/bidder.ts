@@ -33,10 +33,15 @@ function fnv1a(s: string): u32 {
   return h;
 }
 
+// The init document does not change while the instance lives, so the price is worked out once.
+let priceValue: f64 = NaN;
+
 function price(): f64 {
-  let p = agentConfig().get("price");
-  if (p !== null && p.isNumber()) return p.asNumber();
-  return <f64>(10 + fnv1a(agentName()) % 90);
+  if (isNaN(priceValue)) {
+    let p = agentConfig().get("price");
+    priceValue = p !== null && p.isNumber() ? p.asNumber() : <f64>(10 + fnv1a(agentName()) % 90);
+  }
+  return priceValue;
 }
 
 function onMessage(msg: Message): i32 {
@@ -55,8 +60,10 @@ function onMessage(msg: Message): i32 {
   }
   if (msg.is(Performative.ACCEPT_PROPOSAL)) {
     let task = msg.content.get("task");
-    if (task === null && tasks.has(key)) task = tasks.get(key);
-    if (tasks.has(key)) tasks.delete(key);
+    if (tasks.has(key)) {
+      if (task === null) task = tasks.get(key);
+      tasks.delete(key);
+    }
     let text = "";
     if (task !== null) {
       let s = task.asString();
@@ -66,7 +73,7 @@ function onMessage(msg: Message): i32 {
     return 0;
   }
   if (msg.is(Performative.REJECT_PROPOSAL)) {
-    if (tasks.has(key)) tasks.delete(key);
+    tasks.delete(key);
     return 0;
   }
   logDebug("cn-bidder: ignored " + msg.performative);

@@ -40,6 +40,9 @@ class Round {
   task: JSONValue;
   deadlineMs: i32;
   bidders: Array<string> = new Array<string>();
+  /** Index of each bidder in `bidders`: every answer is looked up by its sender (a linear scan of string
+   * compares made a 100-bidder round cost O(n²) compares). */
+  index: Map<string, i32> = new Map<string, i32>();
   answered: Array<bool> = new Array<bool>();
   prices: Array<f64> = new Array<f64>();          // NaN = refused / no valid bid
   proposals: Array<Message | null> = new Array<Message | null>();
@@ -56,8 +59,15 @@ class Round {
   }
 
   indexOf(name: string): i32 {
-    for (let i = 0; i < this.bidders.length; i++) if (this.bidders[i] == name) return i;
-    return -1;
+    return this.index.has(name) ? this.index.get(name) : -1;
+  }
+
+  add(name: string): void {
+    this.index.set(name, this.bidders.length);
+    this.bidders.push(name);
+    this.answered.push(false);
+    this.prices.push(NaN);
+    this.proposals.push(null);
   }
 }
 
@@ -109,15 +119,14 @@ function startRound(req: Message): i32 {
       return 0;
     }
     if (round.indexOf(name) >= 0) continue; // duplicates are asked once
-    round.bidders.push(name);
-    round.answered.push(false);
-    round.prices.push(NaN);
-    round.proposals.push(null);
+    round.add(name!);
   }
   rounds.set(cid, round);
   round.pending = round.bidders.length;
+  // Every bidder gets the same content: one object, written once per cfp (writing does not change it).
+  let cfpContent = jsonObject().set("task", task);
   for (let i = 0; i < round.bidders.length; i++) {
-    let cfp = Message.create(Performative.CFP, round.bidders[i], jsonObject().set("task", task));
+    let cfp = Message.create(Performative.CFP, round.bidders[i], cfpContent);
     cfp.conversation_id = cid;
     cfp.reply_with = cid;
     cfp.protocol = PROTOCOL;
@@ -229,6 +238,7 @@ function award(round: Round): void {
   }
   round.state = AWARDED;
   round.winner = best;
+  let rejected = jsonObject().setString("reason", "another proposal was accepted"); // one for all
   for (let i = 0; i < round.bidders.length; i++) {
     let p = round.proposals[i];
     if (p === null) continue;
@@ -236,7 +246,7 @@ function award(round: Round): void {
       let c = jsonObject().set("task", round.task).set("price", jsonNumber(round.prices[i]));
       send(p.reply(Performative.ACCEPT_PROPOSAL, c));
     } else {
-      send(p.reply(Performative.REJECT_PROPOSAL, jsonObject().setString("reason", "another proposal was accepted")));
+      send(p.reply(Performative.REJECT_PROPOSAL, rejected));
     }
   }
   round.timerId = startTimer(round);

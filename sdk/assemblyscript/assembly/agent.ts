@@ -5,8 +5,9 @@ import {
   caxton_timer_set, caxton_timer_cancel, caxton_kv_get, caxton_kv_set, caxton_kv_delete,
   caxton_capability_register, caxton_topic_subscribe, caxton_topic_unsubscribe, HostError, LogLevel,
 } from "./host";
-import { JSONKind, JSONValue, JSONObject, JSONWriter, parseJSONBytes, jsonParseError } from "./json";
+import { JSONKind, JSONValue, JSONWriter, jsonObject, parseJSONBytes, parseHostJSON, jsonParseError } from "./json";
 import { Message, messageParseError } from "./message";
+import { utf8Decode, utf8Encode } from "./utf8";
 
 /** The ABI version this SDK implements. */
 export const ABI_VERSION: i32 = 1;
@@ -18,45 +19,87 @@ export function caxton_abi_version(): i32 {
   return ABI_VERSION;
 }
 
+// The last input buffer dispatch()/init() were done with, kept for the next caxton_alloc that fits
+// (one heap.alloc and one heap.free less per message). It is handed out at most once, so a handler
+// that frees its buffer itself with heap.free, as the ABI allows, frees a block that is its own.
+let spareInput: usize = 0;
+let spareInputLen: i32 = 0;
+
 /**
  * `caxton_alloc(len) -> ptr`: a buffer outside the GC heap for the host to write a message or the init
- * document into. dispatch()/init() free it once parsed. Returns 0 for a negative or absurd length.
+ * document into. dispatch()/init() release it once parsed (see spareInput). Returns 0 for a negative
+ * or absurd length.
  * (If linear memory cannot grow enough, the allocator traps instead; the host treats that as a trap.)
  */
 export function caxton_alloc(len: i32): usize {
   if (len < 0 || len > 0x3FFF0000) return 0;
+  let spare = spareInput;
+  if (spare) {
+    spareInput = 0;
+    if (len <= spareInputLen) return spare;
+    heap.free(spare);
+  }
   return heap.alloc(<usize>len);
+}
+
+/** Done with an input buffer from caxton_alloc (which may not hold more than `len` bytes' worth). */
+function releaseInput(ptr: usize, len: i32): void {
+  if (!ptr) return;
+  if (spareInput) {
+    heap.free(ptr);
+    return;
+  }
+  spareInput = ptr;
+  spareInputLen = len;
 }
 
 // ---- the init document ------------------------------------------------------------------------
 
+// No global of the SDK is given an object at module start: AssemblyScript emits the incremental
+// runtime's own lazily initialised globals where it first compiles their use, which can come after
+// such an allocation (the object is then linked into a list that does not exist yet, and the first
+// GC cycle that visits it traps). Objects are made on first use instead.
 let initDone: bool = false;
 let agentNameValue: string = "";
 let agentIdValue: string = "";
-let agentConfigValue: JSONValue = new JSONObject();
+let agentConfigValue: JSONValue | null = null;
 let agentRestartsValue: i32 = 0;
-let agentInitDoc: JSONValue = new JSONObject();
+let agentInitDoc: JSONValue | null = null;
 
 /** This agent's name from the init document ("" before agent_init ran or if it is not exported). */
 export function agentName(): string { return agentNameValue; }
 /** This agent's id from the init document. */
 export function agentId(): string { return agentIdValue; }
 /** The operator's config JSON (`{}` if none). */
-export function agentConfig(): JSONValue { return agentConfigValue; }
+export function agentConfig(): JSONValue {
+  let c = agentConfigValue;
+  if (c === null) {
+    c = jsonObject();
+    agentConfigValue = c;
+  }
+  return c;
+}
 /** How often this agent has been brought back since it was deployed (0 on a fresh start). */
 export function agentRestarts(): i32 { return agentRestartsValue; }
-/** The whole init document. */
-export function initDocument(): JSONValue { return agentInitDoc; }
+/** The whole init document (`{}` before agent_init ran). */
+export function initDocument(): JSONValue {
+  let d = agentInitDoc;
+  if (d === null) {
+    d = jsonObject();
+    agentInitDoc = d;
+  }
+  return d;
+}
 /** Whether agent_init has run in this instance. */
 export function agentInitialized(): bool { return initDone; }
 
 /**
- * Parses and stores the init document, frees the buffer and then runs `ready` (if given). Returns
+ * Parses and stores the init document, releases the buffer and then runs `ready` (if given). Returns
  * what `ready` returns, 0 without one, or -1 if the document is not valid JSON.
  */
 export function init(ptr: usize, len: i32, ready: (() => i32) | null = null): i32 {
-  let doc = parseJSONBytes(ptr, len);
-  if (ptr) heap.free(ptr);
+  let doc = parseHostJSON(ptr, len);
+  releaseInput(ptr, len);
   if (doc === null || doc.kind != JSONKind.OBJECT) {
     log(LogLevel.ERROR, "caxton sdk: invalid init document: " + jsonParseError());
     return -1;
@@ -67,7 +110,7 @@ export function init(ptr: usize, len: i32, ready: (() => i32) | null = null): i3
   let id = doc.getString("agent_id");
   agentIdValue = id !== null ? id : "";
   let config = doc.get("config");
-  agentConfigValue = config !== null && !config.isNull() ? config : new JSONObject();
+  agentConfigValue = config !== null && !config.isNull() ? config : jsonObject();
   agentRestartsValue = <i32>doc.getNumber("restarts", 0);
   initDone = true;
   if (ready !== null) return ready();
@@ -85,12 +128,13 @@ export function agent_init(ptr: usize, len: i32): i32 {
 export const ERR_BAD_MESSAGE: i32 = -100;
 
 /**
- * Implements handle_message: parses the message at ptr/len, frees the buffer, then calls `handler`.
+ * Implements handle_message: parses the message at ptr/len, releases the buffer (see caxton_alloc),
+ * then calls `handler`.
  * Returns the handler's result, or ERR_BAD_MESSAGE (after logging why) if the message is invalid.
  */
 export function dispatch(ptr: usize, len: i32, handler: (msg: Message) => i32): i32 {
-  let msg = Message.parse(ptr, len);
-  if (ptr) heap.free(ptr);
+  let msg = Message._fromHost(ptr, len);
+  releaseInput(ptr, len);
   if (msg === null) {
     log(LogLevel.ERROR, "caxton sdk: dropped invalid message: " + messageParseError());
     return ERR_BAD_MESSAGE;
@@ -100,13 +144,24 @@ export function dispatch(ptr: usize, len: i32, handler: (msg: Message) => i32): 
 
 // ---- sending ----------------------------------------------------------------------------------
 
-const writer = new JSONWriter();
+// One output buffer for send and timerSet, made on first use (see the note on the init globals).
+let outWriter: JSONWriter | null = null;
+
+function writer(): JSONWriter {
+  let w = outWriter;
+  if (w === null) {
+    w = new JSONWriter();
+    outWriter = w;
+  }
+  return w;
+}
 
 /** Sends a message. Returns 0 when accepted, or a negative HostError code. */
 export function send(msg: Message): i32 {
-  writer.reset();
-  msg.write(writer);
-  return caxton_send(writer.ptr, writer.len);
+  let w = writer();
+  w.reset();
+  msg.write(w);
+  return caxton_send(w.ptr, w.len);
 }
 
 /** Sends `msg.reply(performative, content)`. */
@@ -118,7 +173,7 @@ export function reply(msg: Message, performative: string, content: JSONValue): i
 
 // Encodes a string as UTF-8 (lone surrogates become U+FFFD) into a GC-managed buffer.
 function utf8(s: string): ArrayBuffer {
-  return String.UTF8.encode(s, false, String.UTF8.ErrorMode.REPLACE);
+  return utf8Encode(s);
 }
 
 /** Logs a line (levels: LogLevel.TRACE..ERROR = 0..4). The host truncates lines over 4 KiB. */
@@ -184,7 +239,7 @@ export function kvGet(key: string): string | null {
   if (r < 0) return null;
   let ptr = <usize>(<u32>r);
   let n = <i32>(r >>> 32);
-  let s = String.UTF8.decodeUnsafe(ptr, <usize>n);
+  let s = utf8Decode(ptr, <usize>n);
   if (ptr != kvScratch) heap.free(ptr);
   return s;
 }
@@ -265,9 +320,10 @@ export function kvDelete(key: string): i32 {
  */
 export function timerSet(delayMs: i32, msg: Message): i32 {
   if (msg.receiver === null && agentNameValue.length > 0) msg.receiver = agentNameValue;
-  writer.reset();
-  msg.write(writer);
-  return caxton_timer_set(delayMs, writer.ptr, writer.len);
+  let w = writer();
+  w.reset();
+  msg.write(w);
+  return caxton_timer_set(delayMs, w.ptr, w.len);
 }
 
 /** Cancels a timer: 0, or HostError.NOT_FOUND if it already fired or never existed. */
@@ -305,12 +361,15 @@ export function randomBytes(n: i32): Uint8Array {
 /** `nBytes` random bytes as lowercase hex (handy for ids). */
 export function randomHex(nBytes: i32): string {
   let b = randomBytes(nBytes);
-  let s = "";
+  // One string of the final length, filled in place (concatenation would allocate per digit).
+  let out = changetype<usize>(__new(<usize>nBytes << 2, idof<String>()));
+  let hex = changetype<usize>("0123456789abcdef");
   for (let i = 0; i < nBytes; i++) {
-    let v = <i32>b[i];
-    s += "0123456789abcdef".charAt(v >> 4) + "0123456789abcdef".charAt(v & 15);
+    let v = <usize>b[i];
+    store<u16>(out + (<usize>i << 2), load<u16>(hex + ((v >> 4) << 1)));
+    store<u16>(out + (<usize>i << 2) + 2, load<u16>(hex + ((v & 15) << 1)));
   }
-  return s;
+  return changetype<string>(out);
 }
 
 // ---- abort ------------------------------------------------------------------------------------

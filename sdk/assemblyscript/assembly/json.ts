@@ -1,9 +1,23 @@
 // A small JSON library for Caxton agents: a value tree, a parser that reads UTF-8 bytes straight from
-// linear memory, and a writer that produces UTF-8 (output matches JSON.stringify for the same tree,
-// except that numbers that are not integers use AssemblyScript's shortest round-trip formatting).
+// linear memory, and a writer that produces UTF-8.
+//
+// Parsed values are lazy. Parsing validates the whole document in one pass over its bytes and keeps
+// a copy of them; a value then stands for its slice of that copy until it is read:
+// - a string is decoded to UTF-16 the first time `value` is read, a number parsed likewise;
+// - an object or array builds its members (themselves lazy) the first time one is read;
+// - a value that was never changed is written back out by copying its bytes, so forwarding content
+//   costs a memory.copy, not a decode and an encode.
+// Output is JSON.stringify's for values built or changed by the agent; a parsed value written back
+// unchanged keeps its original spelling (escapes, number form, whitespace), which JSON.parse reads as
+// the same value.
 
-/** Maximum nesting depth the parser accepts; deeper documents are rejected, not overflowed. */
-export const JSON_MAX_DEPTH: i32 = 256;
+import {
+  JSON_MAX_DEPTH, SPECIAL, ws, scanString, scanDocument, scanError, decodeLiteral, numberValue, valueEnd,
+  takeTape, documentHasBadUtf8, isNull, lastStringSpecial, asciiEquals, setCarefulDecoding,
+} from "./json-scan";
+import { narrowRun, utf8Decode, utf8Encode } from "./utf8";
+
+export { JSON_MAX_DEPTH };
 
 export enum JSONKind {
   NULL = 0,
@@ -16,6 +30,15 @@ export enum JSONKind {
 
 /** A JSON value. Check `kind` (or the is*() helpers) and use the as*() accessors. */
 export class JSONValue {
+  /**
+   * Internal (parser and writer): while not null, this value is still exactly the JSON text
+   * `_src[_at, _end)` it was parsed from, and is written by copying those bytes. (Fields without
+   * initialisers start zeroed; an initialiser on a reference field would cost a write barrier.)
+   */
+  _src: ArrayBuffer | null;
+  _at: i32;
+  _end: i32;
+
   constructor(public readonly kind: JSONKind) {}
 
   isNull(): bool { return this.kind == JSONKind.NULL; }
@@ -60,29 +83,50 @@ export class JSONValue {
     let items = changetype<JSONArray>(this).items;
     return i >= 0 && i < items.length ? unchecked(items[i]) : null;
   }
+  // The three getters below read a parsed, still unbuilt object straight from its bytes: they hand
+  // out no JSONValue, so the object need not be built (and nothing is allocated but a string).
+
   /** Member `key` as a string, or null. */
   getString(key: string): string | null {
+    if (this.kind == JSONKind.OBJECT && this._src !== null) {
+      let m = rawMember(this, key);
+      let p = <usize>(m >>> 32);
+      return m != 0 && load<u8>(p) == 0x22 ? decodeLiteral(p, <usize>(<u32>m)) : null;
+    }
     let v = this.get(key);
     return v ? v.asString() : null;
   }
   /** Member `key` as a number, or `def`. */
   getNumber(key: string, def: f64 = NaN): f64 {
+    if (this.kind == JSONKind.OBJECT && this._src !== null) {
+      let m = rawMember(this, key);
+      let p = <usize>(m >>> 32);
+      if (m == 0) return def;
+      let c = load<u8>(p);
+      return c == 0x2D || <u32>c - 0x30 < 10 ? numberValue(p, <usize>(<u32>m)) : def;
+    }
     let v = this.get(key);
     return v ? v.asNumber(def) : def;
   }
   /** Member `key` as a boolean, or `def`. */
   getBool(key: string, def: bool = false): bool {
+    if (this.kind == JSONKind.OBJECT && this._src !== null) {
+      let m = rawMember(this, key);
+      if (m == 0) return def;
+      let c = load<u8>(<usize>(m >>> 32));
+      return c == 0x74 ? true : c == 0x66 ? false : def;
+    }
     let v = this.get(key);
     return v ? v.asBool(def) : def;
   }
   /** Number of elements (array) or members (object); 0 otherwise. */
   get size(): i32 {
     if (this.kind == JSONKind.ARRAY) return changetype<JSONArray>(this).items.length;
-    if (this.kind == JSONKind.OBJECT) return changetype<JSONObject>(this).keys.length;
+    if (this.kind == JSONKind.OBJECT) return changetype<JSONObject>(this)._count;
     return 0;
   }
 
-  /** Compact JSON text, like JSON.stringify. */
+  /** JSON text (compact for values the agent built; see the note at the top of json.ts). */
   stringify(): string {
     let w = new JSONWriter();
     w.value(this);
@@ -102,24 +146,100 @@ export class JSONBool extends JSONValue {
 }
 
 export class JSONNumber extends JSONValue {
-  constructor(public value: f64) { super(JSONKind.NUMBER); }
+  /** Internal: the value, valid once `_parsed`. */
+  _v: f64;
+  _parsed: bool = true;
+
+  constructor(value: f64) {
+    super(JSONKind.NUMBER);
+    this._v = value;
+  }
+
+  get value(): f64 {
+    if (!this._parsed) {
+      let b = changetype<usize>(this._src);
+      this._v = numberValue(b + <usize>this._at, b + <usize>this._end);
+      this._parsed = true;
+    }
+    return this._v;
+  }
+  set value(v: f64) {
+    this._v = v;
+    this._parsed = true;
+    this._src = null;
+  }
 }
 
 export class JSONString extends JSONValue {
-  constructor(public value: string) { super(JSONKind.STRING); }
+  /** Internal: the decoded string (null until a parsed string is first read). */
+  _s: string | null;
+
+  constructor(value: string) {
+    super(JSONKind.STRING);
+    this._s = value;
+  }
+
+  get value(): string {
+    let s = this._s;
+    if (isNull(s)) {
+      let b = changetype<usize>(this._src);
+      s = decodeLiteral(b + <usize>this._at, b + <usize>this._end);
+      this._s = s;
+    }
+    return s!;
+  }
+  set value(v: string) {
+    this._s = v;
+    this._src = null;
+  }
 }
 
 export class JSONArray extends JSONValue {
-  items: Array<JSONValue>;
-  constructor() {
-    super(JSONKind.ARRAY);
-    this.items = new Array<JSONValue>();
+  _items: Array<JSONValue> | null;
+  /** Internal: the tape of the document a parsed array came from (see json-scan.ts). */
+  _tape: ArrayBuffer | null;
+
+  constructor() { super(JSONKind.ARRAY); }
+
+  /** The elements (a parsed array builds them, each lazy, on first use). */
+  get items(): Array<JSONValue> {
+    let items = this._items;
+    return items !== null ? items : this.build();
   }
+  set items(v: Array<JSONValue>) {
+    this._items = v;
+    this._src = null;
+  }
+
   push(v: JSONValue): JSONArray {
     this.items.push(v);
     return this;
   }
   get length(): i32 { return this.items.length; }
+
+  private build(): Array<JSONValue> {
+    let items = new Array<JSONValue>();
+    let src = this._src;
+    if (src !== null) {
+      let t = this._tape;
+      let b = changetype<usize>(src);
+      let end = b + <usize>this._end;
+      let p = ws(b + <usize>this._at + 1, end);
+      if (load<u8>(p) != 0x5D) {
+        while (true) {
+          let q = valueEnd(p, end, b, t);
+          items.push(lazyValue(src, t, <i32>(p - b), <i32>(q - b)));
+          p = ws(q, end);
+          if (load<u8>(p) == 0x5D) break;
+          p = ws(p + 1, end);
+        }
+      }
+      // From here on the tree is the truth: an element may be changed in place.
+      this._src = null;
+    }
+    this._items = items;
+    return items;
+  }
 }
 
 /**
@@ -127,68 +247,361 @@ export class JSONArray extends JSONValue {
  * duplicate keys as they come and `get` returns the last one, which is what JSON.parse does.
  */
 export class JSONObject extends JSONValue {
-  keys: Array<string>;
-  values: Array<JSONValue>;
-  constructor() {
-    super(JSONKind.OBJECT);
-    this.keys = new Array<string>();
-    this.values = new Array<JSONValue>();
+  // Members are held in one of two forms (a parsed object has neither until first used):
+  // - compact: keys and values interleaved, [k0, v0, k1, v1, ...], in one StaticArray with _n members
+  //   (one allocation, where two Arrays take four);
+  // - arrays: the public `keys` and `values`, made the first time either is read; from then on they
+  //   are the members, so that changes made through them are seen.
+  _kv: StaticArray<Object | null> | null;
+  _n: i32;
+  _keys: Array<string> | null;
+  _values: Array<JSONValue> | null;
+  /** Internal: the tape of the document a parsed object came from (see json-scan.ts). */
+  _tape: ArrayBuffer | null;
+
+  constructor() { super(JSONKind.OBJECT); }
+
+  /** Member names, in insertion order. */
+  get keys(): Array<string> {
+    this.toArrays();
+    return this._keys!;
   }
+  set keys(v: Array<string>) {
+    this.toArrays();
+    this._keys = v;
+  }
+  /** Member values, in the order of `keys`. */
+  get values(): Array<JSONValue> {
+    this.toArrays();
+    return this._values!;
+  }
+  set values(v: Array<JSONValue>) {
+    this.toArrays();
+    this._values = v;
+  }
+
+  /** Internal: number of members (without switching to the public arrays). */
+  get _count(): i32 {
+    if (this._src !== null) this.build();
+    let keys = this._keys;
+    return keys !== null ? keys.length : this._n;
+  }
+
   indexOf(key: string): i32 {
-    let keys = this.keys;
-    for (let i = keys.length - 1; i >= 0; i--) {
-      if (unchecked(keys[i]) == key) return i;
+    if (this._src !== null) this.build();
+    let keys = this._keys;
+    if (keys !== null) {
+      for (let i = keys.length - 1; i >= 0; i--) {
+        if (unchecked(keys[i]) == key) return i;
+      }
+      return -1;
+    }
+    let kv = this._kv;
+    for (let i = this._n - 1; i >= 0; i--) {
+      if (changetype<string>(unchecked(kv![i << 1])) == key) return i;
     }
     return -1;
   }
-  has(key: string): bool { return this.indexOf(key) >= 0; }
+  has(key: string): bool {
+    return this._src !== null ? rawMember(this, key) != 0 : this.indexOf(key) >= 0;
+  }
   get(key: string): JSONValue | null {
     let i = this.indexOf(key);
-    return i >= 0 ? unchecked(this.values[i]) : null;
+    return i >= 0 ? this._valueAt(i) : null;
   }
   set(key: string, v: JSONValue): JSONObject {
     let i = this.indexOf(key);
-    if (i >= 0) {
-      this.values[i] = v;
+    if (i < 0) {
+      this.append(key, v);
+    } else if (this._keys !== null) {
+      this._values![i] = v;
     } else {
-      this.keys.push(key);
-      this.values.push(v);
+      unchecked(this._kv![(i << 1) + 1] = v);
     }
     return this;
   }
-  /** Appends without looking for an existing member (used by the parser). */
+  /** Appends without looking for an existing member. */
   append(key: string, v: JSONValue): void {
-    this.keys.push(key);
-    this.values.push(v);
+    if (this._src !== null) this.build();
+    if (this._keys !== null) {
+      this._keys!.push(key);
+      this._values!.push(v);
+      return;
+    }
+    let kv = this._kv;
+    let n = this._n;
+    if (kv === null || (n << 1) >= kv.length) kv = this.grow(n < 2 ? 4 : n << 1);
+    unchecked(kv[n << 1] = changetype<Object>(key));
+    unchecked(kv[(n << 1) + 1] = v);
+    this._n = n + 1;
   }
   delete(key: string): bool {
     let i = this.indexOf(key);
     if (i < 0) return false;
-    this.keys.splice(i, 1);
-    this.values.splice(i, 1);
+    if (this._keys !== null) {
+      this._keys!.splice(i, 1);
+      this._values!.splice(i, 1);
+      return true;
+    }
+    let kv = this._kv!;
+    let n = this._n;
+    for (let j = i << 1, last = (n - 1) << 1; j < last; j++) unchecked(kv[j] = kv[j + 2]);
+    unchecked(kv[(n - 1) << 1] = null);
+    unchecked(kv[((n - 1) << 1) + 1] = null);
+    this._n = n - 1;
     return true;
   }
-  setString(key: string, v: string): JSONObject { return this.set(key, new JSONString(v)); }
-  setNumber(key: string, v: f64): JSONObject { return this.set(key, new JSONNumber(v)); }
+  setString(key: string, v: string): JSONObject { return this.set(key, makeString(v)); }
+  setNumber(key: string, v: f64): JSONObject { return this.set(key, makeNumber(v)); }
   setBool(key: string, v: bool): JSONObject { return this.set(key, new JSONBool(v)); }
   setNull(key: string): JSONObject { return this.set(key, new JSONNull()); }
+
+  /** Internal: name of member i (0 <= i < count). */
+  _keyAt(i: i32): string {
+    let keys = this._keys;
+    return keys !== null ? unchecked(keys[i]) : changetype<string>(unchecked(this._kv![i << 1]));
+  }
+  /** Internal: value of member i (0 <= i < count). */
+  _valueAt(i: i32): JSONValue {
+    let values = this._values;
+    return values !== null ? unchecked(values[i]) : changetype<JSONValue>(unchecked(this._kv![(i << 1) + 1]));
+  }
+
+  /** Compact storage with room for `members`, holding the current ones. */
+  private grow(members: i32): StaticArray<Object | null> {
+    let kv = new StaticArray<Object | null>(members << 1);
+    let old = this._kv;
+    if (old !== null) {
+      // Moving references between containers needs no barrier: the new array is stored below.
+      memory.copy(changetype<usize>(kv), changetype<usize>(old), <usize>this._n << (alignof<usize>() + 1));
+    }
+    this._kv = kv;
+    return kv;
+  }
+
+  /** Switches to the public arrays (see the note on the fields). */
+  private toArrays(): void {
+    if (this._keys !== null) return;
+    if (this._src !== null) this.build();
+    let n = this._n;
+    let keys = new Array<string>(n);
+    let values = new Array<JSONValue>(n);
+    let kv = this._kv;
+    for (let i = 0; i < n; i++) {
+      unchecked(keys[i] = changetype<string>(kv![i << 1]));
+      unchecked(values[i] = changetype<JSONValue>(kv![(i << 1) + 1]));
+    }
+    this._keys = keys;
+    this._values = values;
+    this._kv = null;
+    this._n = 0;
+  }
+
+  /** Builds a parsed object's members (compact, each value lazy) from its bytes. */
+  private build(): void {
+    let src = this._src!;
+    let t = this._tape;
+    let b = changetype<usize>(src);
+    let end = b + <usize>this._end;
+    let p = ws(b + <usize>this._at + 1, end);
+    // From here on the members are the truth: a member may be changed in place.
+    this._src = null;
+    if (load<u8>(p) == 0x7D) return;
+    while (true) {
+      let k = p;
+      p = scanString(p, end);
+      let key = decodeLiteral(k, p);
+      let v = ws(ws(p, end) + 1, end); // past ':'
+      p = valueEnd(v, end, b, t);
+      this.append(key, lazyValue(src, t, <i32>(v - b), <i32>(p - b)));
+      p = ws(p, end);
+      if (load<u8>(p) == 0x7D) break;
+      p = ws(p + 1, end);
+    }
+  }
+}
+
+/**
+ * Internal: the value for the validated JSON text src[at, end), whose document's tape is `tape`.
+ * Strings, numbers, objects and arrays stay lazy (see the top of this file); literals are made at once.
+ */
+export function lazyValue(src: ArrayBuffer, tape: ArrayBuffer | null, at: i32, end: i32): JSONValue {
+  let c = load<u8>(changetype<usize>(src) + <usize>at);
+  let v: JSONValue;
+  if (c == 0x22) {
+    v = blank<JSONString>(JSONKind.STRING);
+  } else if (c == 0x7B) {
+    let o = blank<JSONObject>(JSONKind.OBJECT);
+    if (tape !== null) o._tape = tape;
+    v = o;
+  } else if (c == 0x5B) {
+    let a = blank<JSONArray>(JSONKind.ARRAY);
+    if (tape !== null) a._tape = tape;
+    v = a;
+  } else if (c == 0x74) return new JSONBool(true);
+  else if (c == 0x66) return new JSONBool(false);
+  else if (c == 0x6E) return new JSONNull();
+  else v = blank<JSONNumber>(JSONKind.NUMBER); // _parsed is false: parsed on first read
+  v._src = src;
+  v._at = at;
+  v._end = end;
+  return v;
+}
+
+/**
+ * Internal: member `key` of the unbuilt object `o`, found in its bytes: the value's first and end
+ * position as (start << 32 | end), or 0 if absent. The last of duplicate keys wins, as in `get`.
+ */
+function rawMember(o: JSONValue, key: string): i64 {
+  let t = changetype<JSONObject>(o)._tape;
+  let b = changetype<usize>(o._src);
+  let end = b + <usize>o._end;
+  let p = ws(b + <usize>o._at + 1, end);
+  let found: i64 = 0;
+  if (load<u8>(p) == 0x7D) return 0;
+  while (true) {
+    let k = p;
+    p = scanString(p, end);
+    let hit = lastStringSpecial() ? decodeLiteral(k, p) == key : asciiEquals(k + 1, <i32>(p - k) - 2, key);
+    let v = ws(ws(p, end) + 1, end); // past ':'
+    p = valueEnd(v, end, b, t);
+    if (hit) found = (<i64>v << 32) | <i64>p;
+    p = ws(p, end);
+    if (load<u8>(p) == 0x7D) return found;
+    p = ws(p + 1, end);
+  }
+}
+
+/**
+ * A zeroed T of the given kind, made without running constructors: AssemblyScript's constructors
+ * store every reference field through a write-barrier call, which the meter charges in full.
+ */
+// @ts-ignore: decorator
+@inline function blank<T extends JSONValue>(kind: JSONKind): T {
+  let v = changetype<T>(__new(offsetof<T>(), idof<T>()));
+  store<i32>(changetype<usize>(v), kind, offsetof<JSONValue>("kind"));
+  return v;
+}
+
+/**
+ * Internal: decodes every string and number of `v` and builds every container, leaving nothing that
+ * would be written by copying bytes. Used for documents holding malformed UTF-8, so that what is
+ * written back is valid UTF-8 (with U+FFFD), as it was before values became lazy.
+ */
+export function decodeAll(v: JSONValue): void {
+  if (v.kind == JSONKind.STRING) {
+    let s = changetype<JSONString>(v);
+    s.value = s.value;
+  } else if (v.kind == JSONKind.NUMBER) {
+    let n = changetype<JSONNumber>(v);
+    n.value = n.value;
+  } else if (v.kind == JSONKind.ARRAY) {
+    let items = changetype<JSONArray>(v).items;
+    for (let i = 0, n = items.length; i < n; i++) decodeAll(unchecked(items[i]));
+  } else if (v.kind == JSONKind.OBJECT) {
+    let o = changetype<JSONObject>(v);
+    for (let i = 0, n = o._count; i < n; i++) decodeAll(o._valueAt(i));
+  }
 }
 
 // ---- builders ---------------------------------------------------------------------------------
 
+// The builders make values without running constructors (see blank()).
 export function jsonNull(): JSONValue { return new JSONNull(); }
 export function jsonBool(v: bool): JSONValue { return new JSONBool(v); }
-export function jsonNumber(v: f64): JSONValue { return new JSONNumber(v); }
-export function jsonString(v: string): JSONValue { return new JSONString(v); }
+export function jsonNumber(v: f64): JSONValue { return makeNumber(v); }
+export function jsonString(v: string): JSONValue { return makeString(v); }
 export function jsonArray(): JSONArray { return new JSONArray(); }
-export function jsonObject(): JSONObject { return new JSONObject(); }
+export function jsonObject(): JSONObject { return blank<JSONObject>(JSONKind.OBJECT); }
 
-/** Compact JSON text of `v` (like JSON.stringify). */
+function makeString(v: string): JSONString {
+  let s = blank<JSONString>(JSONKind.STRING);
+  s._s = v;
+  return s;
+}
+
+function makeNumber(v: f64): JSONNumber {
+  let n = blank<JSONNumber>(JSONKind.NUMBER);
+  n._v = v;
+  n._parsed = true;
+  return n;
+}
+
+/** JSON text of `v` (like JSON.stringify; see JSONValue.stringify). */
 export function stringify(v: JSONValue): string { return v.stringify(); }
 
 // ---- writer -----------------------------------------------------------------------------------
 
 const HEX_DIGITS = "0123456789abcdef";
+
+/** Code units escaped per reservation in JSONWriter.string (at most 6 output bytes each). */
+const STRING_CHUNK: usize = 4096;
+
+/**
+ * Whether the 4 UTF-16 code units in w are all plain: below 0x80, not a control character, '"' or
+ * '\\' (the "has less than" and "has zero" tests of Bit Twiddling Hacks, on 16-bit lanes).
+ */
+// @ts-ignore: decorator
+@inline function plain4(w: u64): bool {
+  if (w & 0xFF80FF80FF80FF80) return false;
+  let q = w ^ 0x0022002200220022;
+  let b = w ^ 0x005C005C005C005C;
+  let flags = ((w - 0x0020002000200020) & ~w) | ((q - 0x0001000100010001) & ~q) | ((b - 0x0001000100010001) & ~b);
+  return (flags & 0x8000800080008000) == 0;
+}
+
+/**
+ * Copies UTF-16 [s, stop) to d as bytes while the code units need neither escaping nor multi-byte
+ * encoding (four per step while it can); returns where it stopped.
+ */
+function plainRun16(s: usize, stop: usize, d: usize): usize {
+  while (s + 8 <= stop) {
+    let w = load<u64>(s);
+    if (!plain4(w)) break;
+    store<u32>(d, <u32>((w & 0xFF) | ((w >> 8) & 0xFF00) | ((w >> 16) & 0xFF0000) | ((w >> 24) & 0xFF000000)));
+    s += 8;
+    d += 4;
+  }
+  while (s < stop) {
+    let c = <usize>load<u16>(s);
+    if (c >= 0x80 || load<u8>(SPECIAL + c)) break;
+    store<u8>(d, <u8>c);
+    s += 2;
+    d++;
+  }
+  return s;
+}
+
+/** Where the last encodeRun stopped writing. */
+let encodeRunOut: usize = 0;
+
+/**
+ * Encodes UTF-16 [s, stop) as UTF-8 at d while the code units need no escape and are not surrogates
+ * (ASCII, 2- and 3-byte forms); returns where it stopped, the output end is then in encodeRunOut.
+ */
+function encodeRun(s: usize, stop: usize, d: usize): usize {
+  while (s < stop) {
+    let c = <u32>load<u16>(s);
+    if (c < 0x80) {
+      if (load<u8>(SPECIAL + <usize>c)) break;
+      store<u8>(d, <u8>c);
+      d++;
+    } else if (c < 0x800) {
+      store<u8>(d, <u8>(0xC0 | (c >> 6)));
+      store<u8>(d + 1, <u8>(0x80 | (c & 63)));
+      d += 2;
+    } else {
+      if ((c & 0xF800) == 0xD800) break;
+      store<u8>(d, <u8>(0xE0 | (c >> 12)));
+      store<u8>(d + 1, <u8>(0x80 | ((c >> 6) & 63)));
+      store<u8>(d + 2, <u8>(0x80 | (c & 63)));
+      d += 3;
+    }
+    s += 2;
+  }
+  encodeRunOut = d;
+  return s;
+}
 
 /**
  * Appends UTF-8 JSON to a growable buffer that lives outside the GC heap (heap.alloc). Call
@@ -208,9 +621,13 @@ export class JSONWriter {
     this.cap = 0;
   }
 
-  ensure(extra: i32): void {
-    let need = this.len + extra;
-    if (need <= this.cap) return;
+  /** Room for `extra` more bytes. Inline, so that growing (rare) is a call of its own. */
+  // @ts-ignore: decorator
+  @inline ensure(extra: i32): void {
+    if (this.len + extra > this.cap) this.grow(this.len + extra);
+  }
+
+  private grow(need: i32): void {
     let cap = max<i32>(max<i32>(this.cap << 1, need), 256);
     this.ptr = this.ptr ? heap.realloc(this.ptr, <usize>cap) : heap.alloc(<usize>cap);
     this.cap = cap;
@@ -233,66 +650,75 @@ export class JSONWriter {
     let n = s.length;
     this.ensure(n);
     let src = changetype<usize>(s);
-    let dst = this.ptr + <usize>this.len;
-    for (let i = 0; i < n; i++) store<u8>(dst + <usize>i, <u8>load<u16>(src + (<usize>i << 1)));
+    narrowRun(src, src + (<usize>n << 1), this.ptr + <usize>this.len);
     this.len += n;
   }
 
   /** Appends a JSON string literal (quoted and escaped; lone surrogates become \uXXXX). */
   string(s: string): void {
-    let n = s.length;
-    this.ensure(n * 3 + 2);
+    let n = <usize>s.length;
     let src = changetype<usize>(s);
-    this.byte(0x22);
-    for (let i = 0; i < n; i++) {
-      let c = <u32>load<u16>(src + (<usize>i << 1));
-      if (c < 0x80) {
-        if (c == 0x22 || c == 0x5C) {
-          this.byte(0x5C);
-          this.byte(<i32>c);
-        } else if (c < 0x20) {
-          this.byte(0x5C);
-          if (c == 0x08) this.byte(0x62);
-          else if (c == 0x0C) this.byte(0x66);
-          else if (c == 0x0A) this.byte(0x6E);
-          else if (c == 0x0D) this.byte(0x72);
-          else if (c == 0x09) this.byte(0x74);
-          else this.unicodeEscape(c);
-        } else {
-          this.byte(<i32>c);
-        }
-      } else if (c < 0x800) {
-        this.byte(<i32>(0xC0 | (c >> 6)));
-        this.byte(<i32>(0x80 | (c & 63)));
-      } else if ((c & 0xF800) == 0xD800) {
-        // surrogate: a valid pair becomes a 4-byte sequence, a lone one an escape
-        if (c < 0xDC00 && i + 1 < n) {
-          let c2 = <u32>load<u16>(src + (<usize>(i + 1) << 1));
-          if ((c2 & 0xFC00) == 0xDC00) {
-            let cp = 0x10000 + (((c & 0x3FF) << 10) | (c2 & 0x3FF));
-            this.byte(<i32>(0xF0 | (cp >> 18)));
-            this.byte(<i32>(0x80 | ((cp >> 12) & 63)));
-            this.byte(<i32>(0x80 | ((cp >> 6) & 63)));
-            this.byte(<i32>(0x80 | (cp & 63)));
-            i++;
-            continue;
-          }
-        }
-        this.byte(0x5C);
-        this.unicodeEscape(c);
-      } else {
-        this.byte(<i32>(0xE0 | (c >> 12)));
-        this.byte(<i32>(0x80 | ((c >> 6) & 63)));
-        this.byte(<i32>(0x80 | (c & 63)));
-      }
+    let end = src + (n << 1);
+    // Most strings need no escape and are ASCII: one run between the quotes.
+    this.ensure(<i32>n + 2);
+    let d = this.ptr + <usize>this.len;
+    store<u8>(d, 0x22);
+    let q = plainRun16(src, end, d + 1);
+    if (q == end) {
+      store<u8>(d + 1 + n, 0x22);
+      this.len += <i32>n + 2;
+      return;
     }
+    this.len += 1 + <i32>((q - src) >> 1);
+    this.stringRest(q, end);
     this.byte(0x22);
   }
 
-  private unicodeEscape(c: u32): void {
-    this.byte(0x75); // u
-    for (let shift = 12; shift >= 0; shift -= 4) {
-      this.byte(<i32>HEX_DIGITS.charCodeAt(<i32>((c >> <u32>shift) & 15)));
+  /** Escapes and encodes UTF-16 [src, end) (the part of a string after its first plain run). */
+  private stringRest(src: usize, end: usize): void {
+    while (src < end) {
+      let stop = min<usize>(end, src + (STRING_CHUNK << 1));
+      this.ensure(<i32>((stop - src) >> 1) * 6);
+      let d = this.ptr + <usize>this.len;
+      while (true) {
+        src = encodeRun(src, stop, d);
+        d = encodeRunOut;
+        if (src >= stop) break;
+        let c = <u32>load<u16>(src);
+        src += 2;
+        store<u8>(d, 0x5C);
+        if (c < 0x80) {
+          // '"', '\\' or a control character
+          let e: u32 = c;
+          if (c == 0x08) e = 0x62;
+          else if (c == 0x0C) e = 0x66;
+          else if (c == 0x0A) e = 0x6E;
+          else if (c == 0x0D) e = 0x72;
+          else if (c == 0x09) e = 0x74;
+          else if (c < 0x20) e = 0;
+          if (e) {
+            store<u8>(d + 1, <u8>e);
+            d += 2;
+          } else {
+            d = unicodeEscape(d + 1, c);
+          }
+          continue;
+        }
+        // A surrogate: a valid pair becomes a 4-byte sequence, a lone one an escape.
+        let c2: u32 = src < end ? <u32>load<u16>(src) : 0;
+        if (c < 0xDC00 && (c2 & 0xFC00) == 0xDC00) {
+          let cp = 0x10000 + (((c & 0x3FF) << 10) | (c2 & 0x3FF));
+          store<u8>(d, <u8>(0xF0 | (cp >> 18)));
+          store<u8>(d + 1, <u8>(0x80 | ((cp >> 12) & 63)));
+          store<u8>(d + 2, <u8>(0x80 | ((cp >> 6) & 63)));
+          store<u8>(d + 3, <u8>(0x80 | (cp & 63)));
+          d += 4;
+          src += 2; // may pass stop by one unit: the chunk reserved 6 bytes for the first
+        } else {
+          d = unicodeEscape(d + 1, c);
+        }
+      }
+      this.len = <i32>(d - this.ptr);
     }
   }
 
@@ -331,6 +757,12 @@ export class JSONWriter {
   }
 
   value(v: JSONValue): void {
+    let src = v._src;
+    if (src !== null) {
+      // Parsed and unchanged: its text is already JSON.
+      this.bytes(changetype<usize>(src) + <usize>v._at, v._end - v._at);
+      return;
+    }
     switch (v.kind) {
       case JSONKind.NULL: this.ascii("null"); break;
       case JSONKind.BOOL: this.ascii(changetype<JSONBool>(v).value ? "true" : "false"); break;
@@ -348,14 +780,12 @@ export class JSONWriter {
       }
       case JSONKind.OBJECT: {
         let o = changetype<JSONObject>(v);
-        let keys = o.keys;
-        let values = o.values;
         this.byte(0x7B);
-        for (let i = 0, n = keys.length; i < n; i++) {
+        for (let i = 0, n = o._count; i < n; i++) {
           if (i) this.byte(0x2C);
-          this.string(unchecked(keys[i]));
+          this.string(o._keyAt(i));
           this.byte(0x3A);
-          this.value(unchecked(values[i]));
+          this.value(o._valueAt(i));
         }
         this.byte(0x7D);
         break;
@@ -371,8 +801,19 @@ export class JSONWriter {
   }
 
   toString(): string {
-    return String.UTF8.decodeUnsafe(this.ptr, <usize>this.len);
+    return utf8Decode(this.ptr, <usize>this.len);
   }
+}
+
+/** Writes the hex digits of a \u escape (the backslash is already at d - 1); returns the new end. */
+function unicodeEscape(d: usize, c: u32): usize {
+  store<u8>(d, 0x75); // u
+  let hex = changetype<usize>(HEX_DIGITS);
+  store<u8>(d + 1, <u8>load<u16>(hex + (<usize>((c >> 12) & 15) << 1)));
+  store<u8>(d + 2, <u8>load<u16>(hex + (<usize>((c >> 8) & 15) << 1)));
+  store<u8>(d + 3, <u8>load<u16>(hex + (<usize>((c >> 4) & 15) << 1)));
+  store<u8>(d + 4, <u8>load<u16>(hex + (<usize>(c & 15) << 1)));
+  return d + 5;
 }
 
 // ---- parser -----------------------------------------------------------------------------------
@@ -381,319 +822,54 @@ let parseError: string = "";
 /** Why the last parse returned null. */
 export function jsonParseError(): string { return parseError; }
 
-// Scratch buffer (outside the GC heap) for decoding string literals into UTF-16.
-let scratch16: usize = 0;
-let scratch16Cap: usize = 0;
+/** Internal: a GC-managed copy of n bytes at ptr (parsed values keep slices of it). */
+export function copyBytes(ptr: usize, n: i32): ArrayBuffer {
+  let buf = changetype<ArrayBuffer>(__new(<usize>n, idof<ArrayBuffer>()));
+  memory.copy(changetype<usize>(buf), ptr, <usize>n);
+  return buf;
+}
 
-class Parser {
-  pos: usize;
-  end: usize;
-  start: usize;
-  depth: i32 = 0;
-
-  constructor(ptr: usize, len: usize) {
-    this.pos = ptr;
-    this.start = ptr;
-    this.end = ptr + len;
-  }
-
-  fail(what: string): JSONValue | null {
-    parseError = what + " at byte " + (<i32>(this.pos - this.start)).toString();
+/**
+ * Parses the UTF-8 JSON held in `buf`, which the values keep. `checkUtf8`: false only for text from
+ * the host, which is well-formed UTF-8 by construction (see json-scan.ts).
+ */
+function parseOwned(buf: ArrayBuffer, checkUtf8: bool): JSONValue | null {
+  let b = changetype<usize>(buf);
+  let end = b + <usize>buf.byteLength;
+  let q = scanDocument(b, end, checkUtf8);
+  if (!q) {
+    parseError = scanError();
     return null;
   }
-
-  skipWs(): void {
-    let p = this.pos;
-    let end = this.end;
-    while (p < end) {
-      let c = load<u8>(p);
-      if (c != 0x20 && c != 0x0A && c != 0x0D && c != 0x09) break;
-      p++;
-    }
-    this.pos = p;
+  let p = ws(b, end);
+  let v = lazyValue(buf, takeTape(0), <i32>(p - b), <i32>(q - b)); // the root is 0 deep
+  if (documentHasBadUtf8()) {
+    setCarefulDecoding(true);
+    decodeAll(v);
+    setCarefulDecoding(false);
   }
-
-  literal(word: string, v: JSONValue): JSONValue | null {
-    let n = word.length;
-    if (this.pos + <usize>n > this.end) return this.fail("invalid literal");
-    for (let i = 0; i < n; i++) {
-      if (<u32>load<u8>(this.pos + <usize>i) != <u32>word.charCodeAt(i)) return this.fail("invalid literal");
-    }
-    this.pos += <usize>n;
-    return v;
-  }
-
-  value(): JSONValue | null {
-    this.skipWs();
-    if (this.pos >= this.end) return this.fail("unexpected end of input");
-    let c = load<u8>(this.pos);
-    switch (c) {
-      case 0x7B: return this.object();
-      case 0x5B: return this.array();
-      case 0x22: {
-        let s = this.string();
-        return s === null ? null : new JSONString(s);
-      }
-      case 0x74: return this.literal("true", new JSONBool(true));
-      case 0x66: return this.literal("false", new JSONBool(false));
-      case 0x6E: return this.literal("null", new JSONNull());
-      default: {
-        if (c == 0x2D || (c >= 0x30 && c <= 0x39)) return this.number();
-        return this.fail("unexpected character");
-      }
-    }
-  }
-
-  object(): JSONValue | null {
-    if (++this.depth > JSON_MAX_DEPTH) return this.fail("nesting too deep");
-    this.pos++; // {
-    let o = new JSONObject();
-    this.skipWs();
-    if (this.pos < this.end && load<u8>(this.pos) == 0x7D) {
-      this.pos++;
-      this.depth--;
-      return o;
-    }
-    while (true) {
-      this.skipWs();
-      if (this.pos >= this.end || load<u8>(this.pos) != 0x22) return this.fail("expected string key");
-      let key = this.string();
-      if (key === null) return null;
-      this.skipWs();
-      if (this.pos >= this.end || load<u8>(this.pos) != 0x3A) return this.fail("expected ':'");
-      this.pos++;
-      let v = this.value();
-      if (v === null) return null;
-      o.append(key, v);
-      this.skipWs();
-      if (this.pos >= this.end) return this.fail("unterminated object");
-      let c = load<u8>(this.pos++);
-      if (c == 0x7D) break;
-      if (c != 0x2C) {
-        this.pos--;
-        return this.fail("expected ',' or '}'");
-      }
-    }
-    this.depth--;
-    return o;
-  }
-
-  array(): JSONValue | null {
-    if (++this.depth > JSON_MAX_DEPTH) return this.fail("nesting too deep");
-    this.pos++; // [
-    let a = new JSONArray();
-    this.skipWs();
-    if (this.pos < this.end && load<u8>(this.pos) == 0x5D) {
-      this.pos++;
-      this.depth--;
-      return a;
-    }
-    while (true) {
-      let v = this.value();
-      if (v === null) return null;
-      a.items.push(v);
-      this.skipWs();
-      if (this.pos >= this.end) return this.fail("unterminated array");
-      let c = load<u8>(this.pos++);
-      if (c == 0x5D) break;
-      if (c != 0x2C) {
-        this.pos--;
-        return this.fail("expected ',' or ']'");
-      }
-    }
-    this.depth--;
-    return a;
-  }
-
-  hex4(p: usize): i32 {
-    let v = 0;
-    for (let i: usize = 0; i < 4; i++) {
-      let c = <i32>load<u8>(p + i);
-      let d: i32;
-      if (c >= 0x30 && c <= 0x39) d = c - 0x30;
-      else if (c >= 0x61 && c <= 0x66) d = c - 0x61 + 10;
-      else if (c >= 0x41 && c <= 0x46) d = c - 0x41 + 10;
-      else return -1;
-      v = (v << 4) | d;
-    }
-    return v;
-  }
-
-  /** Parses a string literal at pos (which is at the opening quote). */
-  string(): string | null {
-    let p = this.pos + 1;
-    let end = this.end;
-    // Fast path: find the closing quote; if there is no escape and no non-ASCII byte, decode directly.
-    let q = p;
-    let simple = true;
-    while (q < end) {
-      let c = load<u8>(q);
-      if (c == 0x22) break;
-      if (c == 0x5C || c >= 0x80) { simple = false; break; }
-      if (c < 0x20) { this.pos = q; this.fail("control character in string"); return null; }
-      q++;
-    }
-    if (simple) {
-      if (q >= end) { this.pos = q; this.fail("unterminated string"); return null; }
-      this.pos = q + 1;
-      return String.UTF8.decodeUnsafe(p, q - p);
-    }
-    // Slow path: decode into the UTF-16 scratch buffer. Every input byte yields at most one code unit.
-    let need = (end - p) << 1;
-    if (need > scratch16Cap) {
-      let cap = max<usize>(need, 256);
-      scratch16 = scratch16 ? heap.realloc(scratch16, cap) : heap.alloc(cap);
-      scratch16Cap = cap;
-    }
-    let out = scratch16;
-    while (true) {
-      if (p >= end) { this.pos = p; this.fail("unterminated string"); return null; }
-      let c = <u32>load<u8>(p);
-      if (c == 0x22) { p++; break; }
-      if (c == 0x5C) {
-        if (p + 1 >= end) { this.pos = p; this.fail("unterminated escape"); return null; }
-        let e = <u32>load<u8>(p + 1);
-        let u: u32 = 0;
-        switch (e) {
-          case 0x22: u = 0x22; break;
-          case 0x5C: u = 0x5C; break;
-          case 0x2F: u = 0x2F; break;
-          case 0x62: u = 0x08; break;
-          case 0x66: u = 0x0C; break;
-          case 0x6E: u = 0x0A; break;
-          case 0x72: u = 0x0D; break;
-          case 0x74: u = 0x09; break;
-          case 0x75: {
-            if (p + 6 > end) { this.pos = p; this.fail("bad \\u escape"); return null; }
-            let h = this.hex4(p + 2);
-            if (h < 0) { this.pos = p; this.fail("bad \\u escape"); return null; }
-            // Surrogate pairs arrive as two escapes; storing both code units recombines them.
-            store<u16>(out, <u16>h);
-            out += 2;
-            p += 6;
-            continue;
-          }
-          default: { this.pos = p; this.fail("bad escape"); return null; }
-        }
-        store<u16>(out, <u16>u);
-        out += 2;
-        p += 2;
-        continue;
-      }
-      if (c < 0x20) { this.pos = p; this.fail("control character in string"); return null; }
-      if (c < 0x80) {
-        store<u16>(out, <u16>c);
-        out += 2;
-        p++;
-        continue;
-      }
-      // UTF-8 multi-byte sequence; malformed input becomes U+FFFD (one per bad byte).
-      let cp: u32 = 0xFFFD;
-      let n: usize = 1;
-      if (c >= 0xC2 && c <= 0xDF) {
-        if (p + 1 < end && (load<u8>(p + 1) & 0xC0) == 0x80) {
-          cp = ((c & 0x1F) << 6) | (<u32>load<u8>(p + 1) & 0x3F);
-          n = 2;
-        }
-      } else if (c >= 0xE0 && c <= 0xEF) {
-        if (p + 2 < end && (load<u8>(p + 1) & 0xC0) == 0x80 && (load<u8>(p + 2) & 0xC0) == 0x80) {
-          let v = ((c & 0x0F) << 12) | ((<u32>load<u8>(p + 1) & 0x3F) << 6) | (<u32>load<u8>(p + 2) & 0x3F);
-          if (v >= 0x800 && (v & 0xF800) != 0xD800) { cp = v; n = 3; }
-        }
-      } else if (c >= 0xF0 && c <= 0xF4) {
-        if (p + 3 < end && (load<u8>(p + 1) & 0xC0) == 0x80 && (load<u8>(p + 2) & 0xC0) == 0x80 &&
-            (load<u8>(p + 3) & 0xC0) == 0x80) {
-          let v = ((c & 0x07) << 18) | ((<u32>load<u8>(p + 1) & 0x3F) << 12) |
-                  ((<u32>load<u8>(p + 2) & 0x3F) << 6) | (<u32>load<u8>(p + 3) & 0x3F);
-          if (v >= 0x10000 && v <= 0x10FFFF) { cp = v; n = 4; }
-        }
-      }
-      if (cp >= 0x10000) {
-        let v = cp - 0x10000;
-        store<u16>(out, <u16>(0xD800 | (v >> 10)));
-        store<u16>(out + 2, <u16>(0xDC00 | (v & 0x3FF)));
-        out += 4;
-      } else {
-        store<u16>(out, <u16>cp);
-        out += 2;
-      }
-      p += n;
-    }
-    this.pos = p;
-    return String.UTF16.decodeUnsafe(scratch16, out - scratch16);
-  }
-
-  number(): JSONValue | null {
-    let p = this.pos;
-    let end = this.end;
-    let s = p;
-    let neg = false;
-    if (load<u8>(p) == 0x2D) { neg = true; p++; }
-    if (p >= end) return this.fail("bad number");
-    let c = load<u8>(p);
-    let digits = 0;
-    let mant: i64 = 0;
-    if (c == 0x30) {
-      p++;
-      digits = 1;
-    } else if (c >= 0x31 && c <= 0x39) {
-      while (p < end) {
-        c = load<u8>(p);
-        if (c < 0x30 || c > 0x39) break;
-        if (digits < 18) mant = mant * 10 + <i64>(c - 0x30);
-        digits++;
-        p++;
-      }
-    } else {
-      this.pos = p;
-      return this.fail("bad number");
-    }
-    let simple = true;
-    if (p < end && load<u8>(p) == 0x2E) {
-      simple = false;
-      p++;
-      let fd = 0;
-      while (p < end && load<u8>(p) >= 0x30 && load<u8>(p) <= 0x39) { p++; fd++; }
-      if (!fd) { this.pos = p; return this.fail("bad number"); }
-    }
-    if (p < end && (load<u8>(p) | 0x20) == 0x65) {
-      simple = false;
-      p++;
-      if (p < end && (load<u8>(p) == 0x2B || load<u8>(p) == 0x2D)) p++;
-      let ed = 0;
-      while (p < end && load<u8>(p) >= 0x30 && load<u8>(p) <= 0x39) { p++; ed++; }
-      if (!ed) { this.pos = p; return this.fail("bad number"); }
-    }
-    this.pos = p;
-    if (simple && digits <= 15) {
-      let v = <f64>mant;
-      return new JSONNumber(neg ? -v : v);
-    }
-    return new JSONNumber(parseFloat(String.UTF8.decodeUnsafe(s, p - s)));
-  }
+  return v;
 }
 
 /** Parses `len` bytes of UTF-8 JSON at `ptr`. Returns null (see jsonParseError()) if invalid. */
 export function parseJSONBytes(ptr: usize, len: i32): JSONValue | null {
   if (len < 0) { parseError = "negative length"; return null; }
-  let p = new Parser(ptr, <usize>len);
-  let v = p.value();
-  if (v === null) return null;
-  p.skipWs();
-  if (p.pos != p.end) {
-    p.fail("trailing characters");
-    return null;
-  }
-  return v;
+  return parseOwned(copyBytes(ptr, len), true);
+}
+
+/** Internal: parseJSONBytes for a buffer the host wrote (the init document). */
+export function parseHostJSON(ptr: usize, len: i32): JSONValue | null {
+  if (len < 0) { parseError = "negative length"; return null; }
+  return parseOwned(copyBytes(ptr, len), false);
 }
 
 /** Parses JSON text. Returns null (see jsonParseError()) if invalid. */
 export function parseJSON(text: string): JSONValue | null {
-  let buf = String.UTF8.encode(text);
-  return parseJSONBytes(changetype<usize>(buf), buf.byteLength);
+  // utf8Encode writes lone surrogates as U+FFFD: the bytes are well-formed.
+  return parseOwned(utf8Encode(text), false);
 }
 
 /** Parses UTF-8 JSON held in a Uint8Array. */
 export function parseJSONBuffer(bytes: Uint8Array): JSONValue | null {
-  return parseJSONBytes(bytes.dataStart, bytes.length);
+  return parseOwned(copyBytes(bytes.dataStart, bytes.length), true);
 }
