@@ -22,8 +22,12 @@
 
 import { decodeOne, decodeStep, decodeStepOut, scratch, utf8Decode, utf8Valid } from "./utf8";
 
-/** Maximum nesting depth the parser accepts; deeper documents are rejected, not overflowed. */
-export const JSON_MAX_DEPTH: i32 = 256;
+/**
+ * Maximum nesting depth the parser accepts; deeper documents are rejected, not overflowed. The host's
+ * limit for a message (docs/messages.md, MAX_MESSAGE_DEPTH): a deeper message could not be delivered
+ * nor sent, so one limit serves both sides.
+ */
+export const JSON_MAX_DEPTH: i32 = 128;
 
 /**
  * Bytes that end a run of plain ASCII inside a string literal: '"', '\\', control characters
