@@ -190,7 +190,9 @@ class LocalAgent implements AgentServices {
     // Refused now (a full mailbox), but kept in the outbox: it will be delivered, so it was accepted.
     if (reliable && rc !== HostError.OK) rc = HostError.OK;
     if (msg.conversation_id !== undefined) {
-      const now = Date.now();
+      // Epoch ms with a sub-millisecond part, on one clock in every thread: the messages of one
+      // conversation sent within a millisecond on two workers still order as they happened.
+      const now = performance.timeOrigin + performance.now();
       this.rt.conversations.record(msg.conversation_id, this.name, msg.receiver ?? msg.capability, msg.performative, msg.protocol, now);
       const to = msg.receiver ?? (msg.capability !== undefined ? `capability:${msg.capability}` : `topic:${msg.topic ?? ''}`);
       this.rt.hops.record(msg.conversation_id, this.name, to, msg.performative, msg.message_id, now);
