@@ -224,7 +224,7 @@ test('pool - conversations are tracked across workers: participants, protocol, m
     await spawnAgent(pool, 'cn-bidder', 'b1', { price: 5 });
     await spawnAgent(pool, 'cn-bidder', 'b2', { price: 9 });
     const c = new Client(pool);
-    await c.request('manager', 'request', { task: 'x', bidders: ['b1', 'b2'], deadline_ms: 10_000 }); // ends when both bid; a 2 s deadline passed under load and added late replies
+    await c.request('manager', 'request', { task: 'x', bidders: ['b1', 'b2'], deadline_ms: 10_000 }); // the round ends when both have bid; the deadline only bounds it
     const convs = await pool.conversations();
     const cnet = convs.find((k) => k.protocol === 'fipa-contract-net');
     assert.ok(cnet, JSON.stringify(convs));
