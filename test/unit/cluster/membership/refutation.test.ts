@@ -37,8 +37,9 @@ test('refutation - a node that heard the accusation but no gossiped copy of the 
   const c = new TestCluster();
   try {
     // Push/pull off: the periodic full-state exchange repairs a missed message eventually, but on
-    // its own schedule (15 s in the local profile), not before a suspicion timer.
-    const noPushPull = { pushPullIntervalMs: 0 };
+    // its own schedule (15 s in the local profile), not before a suspicion timer. The join's own
+    // push/pull gets 2 s rather than the helpers' 300 ms, which a loaded machine can exceed.
+    const noPushPull = { pushPullIntervalMs: 0, tcpTimeoutMs: 2_000 };
     const y = await c.start('y', noPushPull); // an accuser
     // The accused gossips its refutation only piggybacked on its pings and acks, so no periodic
     // gossip round of its own can happen to pick z.
