@@ -89,6 +89,8 @@ async function handle(op: Op, arg: unknown): Promise<unknown> {
         incarnation: s.incarnation,
         healthScore: s.healthScore,
         refutations: s.transitions.refutations,
+        reassertions: s.transitions.reassertions,
+        accusationsSent: s.transitions.accusationsSent,
         suspicionTimeouts: s.transitions.suspicionTimeouts,
         probesSent: s.probes.sent,
         probesAcked: s.probes.acked,

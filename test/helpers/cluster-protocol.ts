@@ -64,6 +64,10 @@ export interface NodeStats {
   readonly incarnation: number;
   readonly healthScore: number;
   readonly refutations: number;
+  /** Our alive sent straight to a node holding an accusation about us. */
+  readonly reassertions: number;
+  /** Suspicions this node started and sent straight to the suspect. */
+  readonly accusationsSent: number;
   readonly suspicionTimeouts: number;
   /** Probes sent, acked directly, saved by an indirect or a TCP ping, failed (→ suspect). */
   readonly probesSent: number;
@@ -180,7 +184,7 @@ export function checkResult<O extends Op>(op: O, x: unknown): Ops[O][1] {
       ok = Array.isArray(x) && x.every(event);
       break;
     case 'stats':
-      ok = isObject(x) && ['incarnation', 'healthScore', 'refutations', 'suspicionTimeouts', 'probesSent', 'probesAcked', 'probesIndirectAcked', 'probesTcpAcked', 'probesFailed', 'packetsDroppedIn', 'packetsDroppedOut', 'dialFailures', 'streamsRefused'].every((k) => typeof x[k] === 'number');
+      ok = isObject(x) && ['incarnation', 'healthScore', 'refutations', 'reassertions', 'accusationsSent', 'suspicionTimeouts', 'probesSent', 'probesAcked', 'probesIndirectAcked', 'probesTcpAcked', 'probesFailed', 'packetsDroppedIn', 'packetsDroppedOut', 'dialFailures', 'streamsRefused'].every((k) => typeof x[k] === 'number');
       break;
     default:
       ok = x === null;

@@ -128,7 +128,7 @@ export class Membership {
       broadcast: (node, message, notify) => this.#broadcasts.queueBroadcast(node, message, notify),
       emit: (ev) => this.#emit(ev),
       hasLeft: () => this.#left,
-      sendTo: (node, message) => this.#sender.sendMsg({ host: node.host, port: node.port }, message, node),
+      sendTo: (node, message) => this.#sender.sendRaw({ host: node.host, port: node.port }, message, node),
     });
     this.#table = table;
     const streams = streamCodec(config);

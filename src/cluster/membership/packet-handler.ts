@@ -146,10 +146,10 @@ export class PacketHandler {
           break;
         }
         case MessageType.Suspect:
-          env.table.suspectNode(m.body);
+          env.table.suspectNode(m.body, h.from);
           break;
         case MessageType.Dead:
-          env.table.deadNode(m.body);
+          env.table.deadNode(m.body, undefined, h.from);
           break;
         case MessageType.User:
           if (m.body.length > 0) env.delegate.notifyMessage(m.body);

@@ -21,7 +21,7 @@ import {
   type Suspect,
   type Versions,
 } from '../wire/index.js';
-import { addressKey } from '../transport/transport.js';
+import { addressKey, type Address } from '../transport/transport.js';
 import type { Member, MemberEvent, MemberStatus } from './delegate.js';
 import type { MembershipConfig } from './config.js';
 import type { Clock } from './clock.js';
@@ -62,13 +62,13 @@ export interface StateEnv {
   emit(event: MemberEvent): void;
   /** True once leave() has started: we no longer refute our own death. */
   hasLeft(): boolean;
-  /** Sends one message straight to a member (best effort, with whatever gossip fits). */
+  /** Sends one message straight to a member, alone in its packet (best effort; gossip's budget is untouched). */
   sendTo(node: NodeRecord, message: Uint8Array): void;
 }
 
 const ZERO_VERSIONS: Versions = { pmin: 0, pmax: 0, pcur: 0, dmin: 0, dmax: 0, dcur: 0 };
 const EMPTY = new Uint8Array(0);
-/** Accusers remembered for the reassert rate limit; beyond this the memory starts over. */
+/** Nodes remembered for the reassert rate limit; beyond this the memory starts over. */
 const REASSERT_MEMORY = 1024;
 
 const STATUS: Record<NodeStateCode, MemberStatus> = {
@@ -102,8 +102,8 @@ export class MemberTable {
   readonly #byName = new Map<string, NodeRecord>();
   readonly #byAddress = new Map<string, NodeRecord>();
   readonly #timers = new Map<string, Suspicion>();
-  /** When we last sent our alive to an accuser that missed our refutation (#reassert). */
-  readonly #reasserted = new Map<string, number>();
+  /** When, and at which incarnation, we last sent our alive straight to a node (#reassert). */
+  readonly #reasserted = new Map<string, { readonly at: number; readonly incarnation: number }>();
   readonly #env: StateEnv;
   #incarnation = 0;
   #changeSeq = 0;
@@ -299,16 +299,19 @@ export class MemberTable {
     if (!sameBytes(oldMeta, state.meta)) env.emit({ type: 'update', member: toMember(state) });
   }
 
-  /** A suspect message, or our own probe's verdict. */
-  suspectNode(s: Suspect): void {
+  /**
+   * A suspect message, or our own probe's verdict. `sender` is where the message came from when it
+   * arrived in a packet: the accuser, or a node that passed the accusation on.
+   */
+  suspectNode(s: Suspect, sender?: Address): void {
     const env = this.#env;
     const cfg = env.config;
     const state = this.#byName.get(s.Node);
     // Unknown node.
     if (state === undefined) return;
-    // Stale. About us: the accuser missed our refutation (see reassert).
+    // Stale. About us: whoever holds it missed our refutation (see #answerAccusation).
     if (s.Incarnation < state.incarnation) {
-      if (state.name === cfg.name) this.#reassert(state, s.From);
+      if (state.name === cfg.name && !env.hasLeft()) this.#answerAccusation(state, s.From, sender);
       return;
     }
 
@@ -325,6 +328,7 @@ export class MemberTable {
     // About us: refute, never suspect ourselves.
     if (state.name === cfg.name) {
       this.refute(state, s.Incarnation);
+      this.#answerAccusation(state, s.From, sender);
       env.log.warn({ from: s.From }, 'refuting a suspect message');
       return;
     }
@@ -352,22 +356,27 @@ export class MemberTable {
       this.deadNode({ Incarnation: cur.incarnation, Node: name, From: cfg.name });
     };
     this.#timers.set(name, new Suspicion(s.From, k, min, max, onTimeout, env.clock));
+    // Tell the suspect now. Lifeguard's buddy system tells it when we next probe it, which in our
+    // round-robin can be after this timer fires, and gossip may never bring us its refutation: the
+    // suspect refutes to us directly (#answerAccusation), or answers at once if it already has.
+    env.counters.accusationsSent += 1;
+    env.sendTo(state, encodeMessage(MessageType.Suspect, s));
     env.emit({ type: 'suspect', member: toMember(state), from: s.From });
   }
 
   /**
    * A dead message (From === Node: the node left). `notify` is for our own leave: it runs when the
-   * message has been gossiped its full count.
+   * message has been gossiped its full count. `sender` as for suspectNode.
    */
-  deadNode(d: Dead, notify?: () => void): void {
+  deadNode(d: Dead, notify?: () => void, sender?: Address): void {
     const env = this.#env;
     const cfg = env.config;
     const state = this.#byName.get(d.Node);
     // Unknown node.
     if (state === undefined) return;
-    // Stale. About us: the accuser missed our refutation (see reassert).
+    // Stale. About us: whoever holds it missed our refutation (see #answerAccusation).
     if (d.Incarnation < state.incarnation) {
-      if (state.name === cfg.name && !env.hasLeft()) this.#reassert(state, d.From);
+      if (state.name === cfg.name && !env.hasLeft()) this.#answerAccusation(state, d.From, sender);
       return;
     }
     this.#clearTimer(d.Node);
@@ -378,6 +387,7 @@ export class MemberTable {
       // About us: refute unless we are the one leaving.
       if (!env.hasLeft()) {
         this.refute(state, d.Incarnation);
+        this.#answerAccusation(state, d.From, sender);
         env.log.warn({ from: d.From }, 'refuting a dead message');
         return;
       }
@@ -394,31 +404,41 @@ export class MemberTable {
   }
 
   /**
-   * Announces us alive at an incarnation above `accusedInc` (or just the next one), and counts
-   * against our health: being accused suggests we are slow.
+   * An accusation about us (suspect or dead), fresh or older than our incarnation. A node that holds
+   * it declares us failed when its suspicion timer fires unless our refutation reaches it first, and
+   * gossip does not guarantee that: each node sends a message retransmit_mult × ceil(log10(N + 1))
+   * times (twice at 5 nodes with the local profile), piggybacked on whatever pings and acks it sends,
+   * often to nodes that know already. So the nodes we know to hold the accusation get our current
+   * alive straight away: the accuser, and the node the message came from (it passed it on, so it
+   * holds it too), each at most once per probe interval and incarnation. memberlist refutes by gossip only and
+   * ignores an accusation older than our incarnation; what we send is an ordinary alive message.
    */
+  #answerAccusation(me: NodeRecord, accuser: string, sender: Address | undefined): void {
+    this.#reassert(me, this.#byName.get(accuser));
+    if (sender !== undefined) this.#reassert(me, this.atAddress(sender.host, sender.port));
+  }
+
   /**
-   * An accusation about us older than our incarnation: we refuted already, but the accuser never
-   * heard it (a refutation is gossiped only retransmit_mult × log10(N + 1) times; under loss or a
-   * pause one node can miss them all) and will declare us failed when its suspicion timer fires.
-   * The accusation usually comes with the accuser's own probe (Lifeguard's buddy system), so answer
-   * it directly: our current alive, to the accuser, at most once per probe interval each.
-   * memberlist just ignores the stale message; the alive we send is an ordinary one.
+   * Our current alive, straight to `to`, unless it was sent the same one within the last probe
+   * interval (a new refutation always goes out).
    */
-  #reassert(me: NodeRecord, accuser: string): void {
+  #reassert(me: NodeRecord, to: NodeRecord | undefined): void {
     const env = this.#env;
-    const to = this.#byName.get(accuser);
     if (to === undefined || to === me || isDeadOrLeft(to)) return;
     const now = env.clock.now();
-    const last = this.#reasserted.get(accuser);
-    if (last !== undefined && now - last < env.config.probeIntervalMs) return;
+    const last = this.#reasserted.get(to.name);
+    if (last !== undefined && last.incarnation === me.incarnation && now - last.at < env.config.probeIntervalMs) return;
     if (this.#reasserted.size >= REASSERT_MEMORY) this.#reasserted.clear();
-    this.#reasserted.set(accuser, now);
+    this.#reasserted.set(to.name, { at: now, incarnation: me.incarnation });
     env.counters.reassertions += 1;
     const a: Alive = { Incarnation: me.incarnation, Node: me.name, Addr: me.addr, Port: me.port, Meta: me.meta, Vsn: makeVsn(me.vsn) };
     env.sendTo(to, encodeMessage(MessageType.Alive, a));
   }
 
+  /**
+   * Announces us alive at an incarnation above `accusedInc` (or just the next one), and counts
+   * against our health: being accused suggests we are slow.
+   */
   refute(me: NodeRecord, accusedInc: number): void {
     const env = this.#env;
     let inc = this.nextIncarnation();

@@ -40,8 +40,10 @@ export class Counters {
   suspectMessages = 0;
   deadMessages = 0;
   refutations = 0;
-  /** Our current alive sent straight to a node that accused us after we refuted (state.ts reassert). */
+  /** Our current alive sent straight to a node holding an accusation about us (state.ts #answerAccusation). */
   reassertions = 0;
+  /** Suspicions we started and sent straight to the suspect, so it can refute to us (state.ts suspectNode). */
+  accusationsSent = 0;
   conflicts = 0;
   suspicionTimeouts = 0;
   /** Suspicion timeouts with fewer confirmations than expected (memberlist degraded.timeout). */
@@ -114,6 +116,7 @@ export interface MembershipStats {
     readonly dead: number;
     readonly refutations: number;
     readonly reassertions: number;
+    readonly accusationsSent: number;
     readonly conflicts: number;
     readonly suspicionTimeouts: number;
     readonly degradedSuspicionTimeouts: number;
@@ -165,6 +168,7 @@ export function snapshot(c: Counters, g: Gauges): MembershipStats {
       dead: c.deadMessages,
       refutations: c.refutations,
       reassertions: c.reassertions,
+      accusationsSent: c.accusationsSent,
       conflicts: c.conflicts,
       suspicionTimeouts: c.suspicionTimeouts,
       degradedSuspicionTimeouts: c.degradedSuspicionTimeouts,

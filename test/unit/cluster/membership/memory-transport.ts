@@ -28,6 +28,11 @@ export class MemoryNetwork {
   readonly stats = { packetsSent: 0, packetsDelivered: 0, packetsDropped: 0, dials: 0, dialsRefused: 0 };
   /** Sees every packet sent (before loss), for wire-level assertions. */
   tap: ((from: Address, to: Address, bytes: Uint8Array) => void) | undefined;
+  /**
+   * Rewrites a packet in flight (after the tap, before loss); undefined drops it. For tests that
+   * need one kind of message never to reach one node, whichever packets gossip puts it in.
+   */
+  shape: ((from: Address, to: Address, bytes: Uint8Array) => Uint8Array | undefined) | undefined;
   readonly #endpoints = new Map<string, MemoryTransport>();
   readonly #random: () => number;
   #loss = 0;
@@ -98,11 +103,12 @@ export class MemoryNetwork {
   sendPacket(from: Address, to: Address, bytes: Uint8Array): void {
     this.stats.packetsSent += 1;
     this.tap?.(from, to, bytes);
-    if (this.#blocked(from.host, to.host, this.#cutPackets) || (this.#loss > 0 && this.#random() < this.#loss)) {
+    const shaped = this.shape === undefined ? bytes : this.shape(from, to, bytes);
+    if (shaped === undefined || this.#blocked(from.host, to.host, this.#cutPackets) || (this.#loss > 0 && this.#random() < this.#loss)) {
       this.stats.packetsDropped += 1;
       return;
     }
-    const copy = Uint8Array.from(bytes);
+    const copy = Uint8Array.from(shaped);
     this.#later(() => {
       const target = this.#endpoints.get(addressKey(to));
       if (target === undefined) return;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MessageType, NodeState, decodeMessage, type Alive, type PushNodeState } from '../../../../src/cluster/wire/index.js';
+import { MessageType, NodeState, decodeMessage, type Alive, type PushNodeState, type Suspect } from '../../../../src/cluster/wire/index.js';
 import { MemberTable } from '../../../../src/cluster/membership/state.js';
 import { Awareness } from '../../../../src/cluster/membership/awareness.js';
 import { Counters } from '../../../../src/cluster/membership/stats.js';
@@ -23,7 +23,9 @@ function setup(overrides: Partial<MembershipConfig> = {}) {
   const awareness = new Awareness(config.awarenessMaxMultiplier);
   const broadcasts: Sent[] = [];
   const events: MemberEvent[] = [];
+  /** Messages sent straight to one member (sendTo): our alive, or a suspicion to its suspect. */
   const direct: { to: string; msg: Alive }[] = [];
+  const accusations: { to: string; msg: Suspect }[] = [];
   let left = false;
   const table = new MemberTable({
     config,
@@ -38,6 +40,8 @@ function setup(overrides: Partial<MembershipConfig> = {}) {
     sendTo: (node, message) => {
       const m = decodeMessage(message);
       if (m.type === MessageType.Alive) direct.push({ to: node.name, msg: m.body });
+      else if (m.type === MessageType.Suspect) accusations.push({ to: node.name, msg: m.body });
+      else throw new Error(`unexpected message type ${m.type} sent to ${node.name}`);
     },
   });
   const vsn = buildVsn(config);
@@ -63,6 +67,7 @@ function setup(overrides: Partial<MembershipConfig> = {}) {
     broadcasts,
     events,
     direct,
+    accusations,
     alive,
     setLeft: () => {
       left = true;
@@ -246,26 +251,60 @@ test('suspectNode - about us: refute, never suspect ourselves (TestMemberList_Su
   assert.deepEqual(s.events, []);
 });
 
-test('stale accusations about us: our current alive goes straight to the accuser, once per probe interval', () => {
+test('accusations about us: our current alive goes straight to the accuser and to the node that passed it on, once per probe interval each', () => {
   const s = setup();
   s.table.aliveNode(s.alive('x', 1, 5));
+  s.table.aliveNode(s.alive('y', 1, 6));
+  const fromX = { host: '127.0.0.5', port: 7946 };
+  const fromY = { host: '127.0.0.6', port: 7946 };
   s.events.length = 0;
-  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'x' }); // refuted: we are at 2 now
+  s.broadcasts.length = 0;
+  const sent = (): (string | number)[][] => s.direct.map((d) => [d.to, d.msg.Node, d.msg.Incarnation]);
+  // x accuses us and y passes it on: refuted by gossip, and our new alive goes to both, since gossip
+  // may carry it to neither before their timers fire.
+  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'x' }, fromY);
   assert.equal(s.table.get('local')?.incarnation, 2);
-  assert.equal(s.direct.length, 0, 'a fresh accusation is refuted by gossip, not answered directly');
-  // x missed the refutation: its buddy-system ping still carries the old accusation.
-  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'x' });
-  assert.deepEqual(s.direct.map((d) => [d.to, d.msg.Node, d.msg.Incarnation]), [['x', 'local', 2]]);
-  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'x' });
-  assert.equal(s.direct.length, 1, 'rate limited');
+  assert.deepEqual(s.broadcasts.map((b) => [b.node, b.type]), [['local', MessageType.Alive]]);
+  assert.deepEqual(sent(), [['x', 'local', 2], ['y', 'local', 2]]);
+  // x missed the refutation: its buddy-system ping still carries the old accusation. Answered already.
+  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'x' }, fromX);
+  assert.equal(s.direct.length, 2, 'rate limited');
   s.clock.advance(s.config.probeIntervalMs);
-  s.table.deadNode({ Incarnation: 1, Node: 'local', From: 'x' });
-  assert.equal(s.direct.length, 2, 'a stale dead message too, after the interval');
-  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'nobody-we-know' });
-  assert.equal(s.direct.length, 2, 'an unknown accuser gets nothing');
-  assert.equal(s.counters.reassertions, 2);
+  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'x' }, fromX);
+  assert.deepEqual(sent().slice(2), [['x', 'local', 2]], 'after the interval');
+  s.table.deadNode({ Incarnation: 1, Node: 'local', From: 'y' });
+  assert.deepEqual(sent().slice(3), [['y', 'local', 2]], 'a stale dead message too');
+  s.clock.advance(s.config.probeIntervalMs);
+  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'nobody-we-know' }, { host: '127.0.0.99', port: 7946 });
+  assert.equal(s.direct.length, 4, 'an unknown accuser, passed on from an unknown address, gets nothing');
+  assert.equal(s.counters.reassertions, 4);
   assert.equal(s.table.get('local')?.incarnation, 2, 'no new incarnation: the alive is the current one');
+  // Accused again at our new incarnation (x's next probe failed too): the new refutation goes to x at
+  // once, although x was sent the previous one within the interval.
+  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'x' }, fromX);
+  assert.equal(s.direct.length, 5);
+  s.table.suspectNode({ Incarnation: 2, Node: 'local', From: 'x' }, fromX);
+  assert.equal(s.table.get('local')?.incarnation, 3);
+  assert.deepEqual(sent().slice(5), [['x', 'local', 3]]);
+  assert.deepEqual(s.accusations, []);
   assert.deepEqual(s.events, []);
+  // Once we leave, we no longer announce ourselves alive to anyone.
+  s.setLeft();
+  s.table.suspectNode({ Incarnation: 1, Node: 'local', From: 'x' }, fromX);
+  s.table.deadNode({ Incarnation: 1, Node: 'local', From: 'y' }, undefined, fromY);
+  assert.equal(s.direct.length, 6, 'nothing after leave');
+});
+
+test('suspectNode - a new suspicion is sent straight to the suspect, alone, once; confirmations are not', () => {
+  const s = setup();
+  for (let i = 1; i <= 5; i++) s.table.aliveNode(s.alive(`n${i}`, 1, i));
+  s.table.suspectNode({ Incarnation: 1, Node: 'n1', From: 'n2' }, { host: '127.0.0.2', port: 7946 });
+  assert.deepEqual(s.accusations.map((a) => [a.to, a.msg.Node, a.msg.Incarnation, a.msg.From]), [['n1', 'n1', 1, 'n2']]);
+  s.table.suspectNode({ Incarnation: 1, Node: 'n1', From: 'n3' });
+  s.table.suspectNode({ Incarnation: 0, Node: 'n4', From: 'n3' });
+  assert.equal(s.accusations.length, 1, 'a confirmation or a stale suspicion is not sent on');
+  assert.equal(s.counters.accusationsSent, 1);
+  assert.deepEqual(s.direct, []);
 });
 
 test('deadNode - failed vs left, double, stale, replayed alive (DeadNode, DeadNodeLeft, Double, OldDead, AliveReplay)', () => {
