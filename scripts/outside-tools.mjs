@@ -27,6 +27,16 @@ export const OUTSIDE_TOOLS = {
     packages: 'serf',
     usedFor: 'the interop tests against a real serf 0.9.4 agent',
   },
+  zsh: {
+    commands: ['zsh'],
+    packages: 'zsh',
+    usedFor: 'the test of the zsh completion script',
+  },
+  fish: {
+    commands: ['fish'],
+    packages: 'fish',
+    usedFor: 'the test of the fish completion script',
+  },
   prlimit: {
     commands: ['prlimit'],
     packages: 'util-linux',

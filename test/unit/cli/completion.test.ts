@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProgram } from '../../../src/cli/main.js';
 import { type CmdSpec, commandSpec, completionScript } from '../../../src/cli/completion.js';
+import { outsideTool } from '../../helpers/outside-tools.js';
 
 const program = await buildProgram();
 const spec = commandSpec(program);
@@ -90,11 +91,7 @@ test('cli completion - an unknown shell is a usage error listing the shells', ()
   assert.match(r.stderr, /bash, zsh, fish/);
 });
 
-function has(shell: string): boolean {
-  return spawnSync(shell, ['-c', 'exit 0']).status === 0;
-}
-
-test('cli completion - zsh: valid, and completes by command path (run with stubbed completion builtins)', { skip: !has('zsh') && 'zsh is not installed' }, () => {
+test('cli completion - zsh: valid, and completes by command path (run with stubbed completion builtins)', { skip: outsideTool('zsh').skip }, () => {
   const script = completionScript(program, 'zsh');
   assert.equal(spawnSync('zsh', ['-n'], { input: script, encoding: 'utf8' }).status, 0);
   const run = (words: string[]): string[] => {
@@ -119,7 +116,7 @@ _caxton`;
   assert.deepEqual(run(['caxton', 'agent', 'upgrade', 'calc', 'x']), ['FILES']);
 });
 
-test('cli completion - fish: valid, and `complete -C` offers the right candidates', { skip: !has('fish') && 'fish is not installed' }, () => {
+test('cli completion - fish: valid, and `complete -C` offers the right candidates', { skip: outsideTool('fish').skip }, () => {
   const script = completionScript(program, 'fish');
   const file = join(tmpdir(), `caxton-completion-${process.pid}.fish`);
   writeFileSync(file, script);
