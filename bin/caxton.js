@@ -17,7 +17,8 @@ if (!existsSync(entry)) {
 const FLAG = '--disable-wasm-trap-handler';
 const args = process.argv.slice(2);
 const at = args.indexOf('server');
-const runsAgents = at >= 0 && args.slice(at + 1).find((a) => !a.startsWith('-')) === 'start';
+// `start` anywhere after `server`: options may come first and take values (`server --config x start`).
+const runsAgents = at >= 0 && args.slice(at + 1).includes('start');
 const flagged = process.execArgv.includes(FLAG) || (process.env.NODE_OPTIONS ?? '').split(/\s+/).includes(FLAG);
 
 // CAXTON_WASM_TRAP_HANDLER=on keeps V8's default (faster loads and stores, at most 12,000 agents).
@@ -35,7 +36,7 @@ if (runsAgents && !flagged && process.env.CAXTON_WASM_TRAP_HANDLER !== 'on') {
 /**
  * Runs this file again with the flag and stands in for it: signals are passed on, its exit code (or
  * signal) becomes ours. The child has its own process group, so a Ctrl-C reaches it once (from here),
- * as it would reach a single process: the first signal drains, a second one exits at once.
+ * as it would reach a single process, which then decides what a signal means (src/cli/server.ts).
  */
 async function reexec() {
   const child = spawn(process.execPath, [FLAG, ...process.execArgv, fileURLToPath(import.meta.url), ...args], {

@@ -17,7 +17,7 @@ import type { RestartPolicy } from './agents/restart-policy.js';
 import { ApiKeyStore, DeadLetterStore, DeploymentStore, openDatabase, OutboxStore, SqliteAgentStateStore, type SqliteDatabase, type Synchronous } from './storage/index.js';
 import { DeadLetterQueue } from './messaging/dead-letter-queue.js';
 import { OutboxRelay, type RelayOptions } from './messaging/outbox-relay.js';
-import { MessageJournal } from './messaging/journal.js';
+import { MessageJournal, journalNow } from './messaging/journal.js';
 import { Deployments } from './agents/deployments.js';
 import { AgentLogs } from './observability/agent-logs.js';
 import { NodeMetrics } from './observability/metrics.js';
@@ -345,7 +345,9 @@ export class CaxtonNode {
       clearInterval(this.#tagTimer);
       const cluster = this.#cluster;
       if (cluster !== undefined) {
-        await bounded(log, 'leaving the cluster', STOP_STEP_MS.cluster, cluster.leave(STOP_STEP_MS.cluster / 2).finally(() => cluster.shutdown()));
+        await bounded(log, 'leaving the cluster', STOP_STEP_MS.cluster, cluster.leave(STOP_STEP_MS.cluster / 2));
+        // Whether the leave finished or not: sockets and probe timers must not outlive the node.
+        await bounded(log, 'closing the cluster transport', STOP_STEP_MS.cluster, cluster.shutdown());
       }
       this.relay.stop();
       const drainTimeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
@@ -405,7 +407,7 @@ export class CaxtonNode {
         this.logs.add(e.name, e.level, e.text, e.conversationId);
         break;
       case 'agent_fault':
-        this.journal.add({ time: Date.now(), kind: 'fault', from: e.name, to: e.name, performative: undefined, messageId: undefined, conversationId: undefined, detail: `${e.kind} in ${e.phase}: ${e.message}` });
+        this.journal.add({ time: journalNow(), kind: 'fault', from: e.name, to: e.name, performative: undefined, messageId: undefined, conversationId: undefined, detail: `${e.kind} in ${e.phase}: ${e.message}` });
         break;
       case 'message_poisoned':
         // Kept first, then acknowledged: a crash in between redelivers it (and it is poison again).

@@ -1,9 +1,19 @@
 /**
  * A bounded in-memory journal of the messages and failures the main thread sees: what the API sent,
- * replies to API callers, undeliverable messages and system failures. It backs `caxton trace` and
- * `caxton analyze messages`. Messages between agents of one worker never reach the main thread and
- * are not in it; the conversation table (pool.conversations()) counts those.
+ * replies to API callers, undeliverable and poison messages, system failures, faults. It backs
+ * `caxton trace`, `trace --error-cascade` and `caxton analyze messages`. Messages between agents
+ * never reach the main thread; `caxton trace` takes those from the workers' hop logs
+ * (src/sandbox/worker/hop-log.ts), whose times are on the same clock (journalNow).
  */
+
+/**
+ * Epoch milliseconds with a sub-millisecond part, on the clock every thread shares: the journal's
+ * and the hop logs' times, so that one conversation's rows order as they happened.
+ */
+export function journalNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 /** `poison`: a message that crashed its receiver, dead-lettered (docs/sandbox.md, supervision). */
 export type JournalKind = 'sent' | 'reply' | 'undeliverable' | 'poison' | 'failure' | 'fault';
 
@@ -36,7 +46,7 @@ export class MessageJournal {
   constructor(readonly capacity = 50_000) {}
 
   /** Records a message given as JSON text (parsed here, off the agents' path). */
-  recordMessage(kind: JournalKind, json: string, detail?: string, time = Date.now()): void {
+  recordMessage(kind: JournalKind, json: string, detail?: string, time = journalNow()): void {
     let m: Envelope = {};
     try {
       m = JSON.parse(json) as Envelope;
@@ -47,7 +57,7 @@ export class MessageJournal {
   }
 
   /** Records a message the caller already has as an object. */
-  recordParsed(kind: JournalKind, m: Envelope, detail?: string, time = Date.now()): void {
+  recordParsed(kind: JournalKind, m: Envelope, detail?: string, time = journalNow()): void {
     const to = typeof m.receiver === 'string' ? m.receiver : typeof m.capability === 'string' ? `capability:${m.capability}` : '';
     if (kind === 'sent' || kind === 'reply') {
       // A system failure is a reply too; name it as such, with its reason.

@@ -1,6 +1,7 @@
 /**
  * Redelivers at-least-once messages that were not acknowledged in time: their worker died, the node
- * was killed, the receiver was stopped or full, or its handler crashed. Runs on the main thread; on a
+ * was killed, or the receiver was stopped or full. (A message whose handler crashed is not retried: it
+ * is poison, a dead letter at once.) Runs on the main thread; on a
  * node's start its first pass replays whatever the previous run left in the outbox. A message still
  * unacknowledged after `maxAttempts` deliveries goes to the dead-letter queue.
  *

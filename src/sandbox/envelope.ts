@@ -3,25 +3,24 @@
  * it unread; only these cases parse, and each first checks cheaply whether it has to.
  */
 
-/** Whether a message asked for at-least-once delivery (a substring test first: most did not). */
-export function isReliable(json: string): boolean {
-  if (!json.includes('"at-least-once"')) return false;
-  try {
-    return (JSON.parse(json) as { delivery?: unknown }).delivery === 'at-least-once';
-  } catch {
-    return false;
-  }
-}
-
-/** The message_id of an at-least-once message, or undefined (a substring test first: most are not). */
+/**
+ * The message_id of an at-least-once message, or undefined (a substring test first: most are not).
+ * At-least-once means: kept in the outbox until handled, so a message published to a topic never is
+ * (topics are at most once, docs/messages.md), whatever its `delivery` says.
+ */
 export function reliableIdOf(json: string): string | undefined {
   if (!json.includes('"at-least-once"')) return undefined;
   try {
-    const m = JSON.parse(json) as { delivery?: unknown; message_id?: unknown };
-    return m.delivery === 'at-least-once' && typeof m.message_id === 'string' ? m.message_id : undefined;
+    const m = JSON.parse(json) as { delivery?: unknown; message_id?: unknown; topic?: unknown };
+    return m.delivery === 'at-least-once' && m.topic === undefined && typeof m.message_id === 'string' ? m.message_id : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Whether a message is at-least-once: in the outbox until handled (see reliableIdOf). */
+export function isReliable(json: string): boolean {
+  return reliableIdOf(json) !== undefined;
 }
 
 /** Where a message without a receiver goes: a topic (checked first) or a capability. */

@@ -729,7 +729,11 @@ export class AgentPool {
     });
   }
 
-  /** A crash (fault in a call, overrun, failed restart): back off and restart, or give up. */
+  /**
+   * A crash no single message explains (an overrun, a failed start or re-instantiation, a fault outside
+   * handle_message): back off and restart, or give up. A crash in handle_message is poison instead
+   * (#poisoned): not counted here.
+   */
   #crashed(rec: AgentRecord, fault: AgentFaultInfo): void {
     rec.lastFault = fault;
     if (rec.stopRequested || rec.state === 'failed' || rec.state === 'stopped') {
@@ -1008,12 +1012,12 @@ export class AgentPool {
         break;
       }
       case 'undeliverable': {
-        // Sent straight from another worker that had not yet heard the agent moved: route it again,
-        // at its own priority, unless the refusing worker is the one the agent is placed on (that
-        // would loop).
+        // Sent straight from another worker that had not yet heard the agent moved or went away: route
+        // it again by name, at its own priority, unless the refusing worker is the one the agent is
+        // placed on (that would loop). A name that is gone is then decided like any other.
         const rec = msg.refusal === 'no_agent' ? this.#agents.get(msg.to) : undefined;
-        if (rec !== undefined && rec.worker !== slot.index && this.deliver(msg.to, msg.json, msg.priority)) break;
-        this.#undeliverable('', msg.to, msg.json, REFUSAL_ERRORS[msg.refusal], msg.reason);
+        if (msg.refusal === 'no_agent' && rec?.worker !== slot.index) this.#routeByName('', msg.to, msg.json, msg.priority);
+        else this.#undeliverable('', msg.to, msg.json, REFUSAL_ERRORS[msg.refusal], msg.reason);
         break;
       }
       case 'stopped': {
@@ -1084,24 +1088,30 @@ export class AgentPool {
         this.#undeliverable(from, to, json, SystemError.noRoute, `no agent provides capability ${JSON.stringify(capability)}`);
         continue;
       }
-      const where = this.route(to, json, priority, from);
-      if (where === 'local') this.#forwarded++;
-      else if (where === undefined) this.#refuseByName(from, to, json);
+      this.#routeByName(from, to, json, priority);
     }
+  }
+
+  /** An agent's message by name: routed, or answered by #refuseByName. */
+  #routeByName(from: string, to: string, json: string, priority: PriorityLevel): void {
+    const where = this.route(to, json, priority, from);
+    if (where === 'local') this.#forwarded++;
+    else if (where === 'refused' || where === undefined) this.#refuseByName(from, to, json, where);
   }
 
   /**
    * Routes a message by name, from an agent, the API or a cluster link: to a local agent, else through
    * the directory to the node hosting it, else to the external endpoint that takes the name (an API
-   * caller). Returns where it went, or undefined when nobody took it: an agent of ours that takes no
-   * messages now, or a name that exists nowhere (the caller decides how to answer the sender; agents'
-   * messages get #refuseByName).
+   * caller). Returns where it went; `refused` when the receiver exists but takes no messages now (an
+   * agent of ours that is stopped, draining or full; a node whose link refuses); undefined when the
+   * name exists nowhere. The caller decides how to answer the sender (agents' messages get
+   * #refuseByName).
    */
-  route(to: string, json: string, priority: PriorityLevel = NORMAL, from = ''): 'local' | 'remote' | 'external' | undefined {
+  route(to: string, json: string, priority: PriorityLevel = NORMAL, from = ''): 'local' | 'remote' | 'external' | 'refused' | undefined {
     if (this.deliver(to, json, priority)) return 'local';
-    if (this.#agents.has(to)) return undefined; // ours, but taking no messages
+    if (this.#agents.has(to)) return 'refused'; // ours, but taking no messages
     const link = this.#directory?.linkFor(to);
-    if (link !== undefined && link.deliver(to, json, priority)) return 'remote';
+    if (link !== undefined) return link.deliver(to, json, priority) ? 'remote' : 'refused';
     for (const ep of this.#endpoints) {
       if (!ep.accepts(to)) continue;
       try {
@@ -1115,13 +1125,15 @@ export class AgentPool {
   }
 
   /**
-   * The one place where a message by name that nobody took is answered: an agent of ours that takes no
-   * messages now (agent_unavailable), or a name that exists nowhere (no_such_agent).
+   * The one place where a message by name that nobody took is answered: a receiver that takes no
+   * messages now (agent_unavailable: an agent of ours, or the node hosting it), or a name that exists
+   * nowhere (no_such_agent).
    */
-  #refuseByName(from: string, to: string, json: string): void {
+  #refuseByName(from: string, to: string, json: string, where: 'refused' | undefined): void {
     const rec = this.#agents.get(to);
-    if (rec === undefined) this.#undeliverable(from, to, json, SystemError.noSuchAgent, `no agent named ${to} exists on this node or in its cluster`);
-    else this.#undeliverable(from, to, json, SystemError.agentUnavailable, `agent ${to} is ${rec.state} and takes no messages`);
+    if (where === undefined) this.#undeliverable(from, to, json, SystemError.noSuchAgent, `no agent named ${to} exists on this node or in its cluster`);
+    else if (rec !== undefined) this.#undeliverable(from, to, json, SystemError.agentUnavailable, `agent ${to} is ${rec.state} and takes no messages`);
+    else this.#undeliverable(from, to, json, SystemError.agentUnavailable, `the node hosting agent ${to} takes no messages for it now`);
   }
 
   /**

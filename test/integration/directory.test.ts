@@ -5,7 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { AgentPool } from '../../src/sandbox/index.js';
+import { AgentPool, type PoolEvent } from '../../src/sandbox/index.js';
+import { SqliteAgentStateStore } from '../../src/storage/index.js';
+import { initiatorAgent } from '../helpers/wat-agents.js';
+import { until } from '../helpers/until.js';
 import type { Directory, RemoteLink } from '../../src/messaging/directory.js';
 import { Client, spawnAgent } from '../helpers/agents.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -15,7 +18,10 @@ class PeerDirectory implements Directory {
   peer: AgentPool | undefined;
   readonly link: RemoteLink = {
     node: 'peer',
-    deliver: (to, json, priority) => this.peer?.route(to, json, priority as 0 | 1 | 2 | 3) !== undefined,
+    deliver: (to, json, priority) => {
+      const where = this.peer?.route(to, json, priority as 0 | 1 | 2 | 3);
+      return where !== undefined && where !== 'refused';
+    },
   };
   constructor(readonly remoteNames: Set<string>) {}
   linkFor(name: string): RemoteLink | undefined {
@@ -43,6 +49,41 @@ test('directory - a message to an agent on another node goes through its link, a
     assert.equal(reply.content, 'across');
     // A name no node knows: nobody takes it.
     assert.equal(b.route('nowhere', '{}'), undefined);
+  } finally {
+    await a.close();
+    await b.close();
+    dir.cleanup();
+  }
+});
+
+test('directory - a node whose link refuses the message is a receiver that takes no messages now (agent_unavailable), not one that exists nowhere', async () => {
+  const dir = tempDir();
+  const toB = new PeerDirectory(new Set(['echo-b']));
+  const a = await AgentPool.start({ databasePath: join(dir.path, 'a.db'), workers: 1, directory: toB });
+  const b = await AgentPool.start({ databasePath: join(dir.path, 'b.db'), workers: 1 });
+  toB.peer = b;
+  const events: PoolEvent[] = [];
+  a.onEvent((e) => events.push(e));
+  try {
+    await spawnAgent(b, 'echo', 'echo-b');
+    await b.stop('echo-b');
+    assert.equal(a.route('echo-b', '{}'), 'refused');
+    const asker = await a.admit(await initiatorAgent(JSON.stringify({ performative: 'request', receiver: 'echo-b', content: 'hi', reply_with: 'q1' })));
+    await a.spawn({ name: 'asker', module: asker.hash });
+    a.deliver('asker', JSON.stringify({ performative: 'inform', sender: 'client', receiver: 'asker', content: 'go' }));
+    const refused = await until('the refusal', () => events.find((e): e is Extract<PoolEvent, { type: 'undeliverable' }> => e.type === 'undeliverable' && e.to === 'echo-b'));
+    assert.match(refused.reason, /the node hosting agent echo-b takes no messages for it now/);
+    const store = new SqliteAgentStateStore(join(dir.path, 'a.db'));
+    try {
+      const failure = await until('the failure reply', () => {
+        const v = store.get('asker', new TextEncoder().encode('last'));
+        const m = v === undefined ? undefined : (JSON.parse(new TextDecoder().decode(v)) as { performative: string; content: { error: string } });
+        return m?.performative === 'failure' ? m : undefined;
+      });
+      assert.equal(failure.content.error, 'agent_unavailable');
+    } finally {
+      store.close();
+    }
   } finally {
     await a.close();
     await b.close();

@@ -51,3 +51,28 @@ test('topics - a published message reaches every subscriber, on any worker, but 
     dir.cleanup();
   }
 });
+
+test('topics - a published message is at most once whatever its delivery says: refused by a full mailbox, it is final (dead-lettered), not left to an outbox that never had it', async () => {
+  const dir = tempDir();
+  const pool = await AgentPool.start({ databasePath: join(dir.path, 'caxton.db'), workers: 1, mailboxCapacity: 1 });
+  const refusals: { reason: string; kept: boolean }[] = [];
+  pool.onEvent((e) => {
+    if (e.type === 'undeliverable') refusals.push({ reason: e.reason, kept: e.kept });
+  });
+  try {
+    const sub = await pool.admit(await subscriberAgent('news'));
+    await pool.spawn({ name: 'reader', module: sub.hash });
+    for (let i = 0; i < 100 && pool.subscribersOf('news').length === 0; i++) await new Promise((r) => setTimeout(r, 10)); // made in agent_init
+    pool.suspend('reader');
+    const news = (i: number) => JSON.stringify({ performative: 'inform', sender: 'press', topic: 'news', content: i, message_id: `n-${i}`, delivery: 'at-least-once' });
+    assert.equal(pool.publish('news', news(1)), 1);
+    assert.equal(pool.publish('news', news(2)), 1, 'handed to the worker, which refuses it');
+    for (let i = 0; i < 100 && refusals.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(refusals.length, 1);
+    assert.match(refusals[0]!.reason, /mailbox of reader is full/);
+    assert.equal(refusals[0]!.kept, false);
+  } finally {
+    await pool.close();
+    dir.cleanup();
+  }
+});

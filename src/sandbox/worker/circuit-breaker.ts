@@ -29,6 +29,8 @@ export class CircuitBreaker {
   #openedAt = 0;
   #cooldown: number;
   #trialInFlight = false;
+  /** When the half-open trial was let through. */
+  #trialAt = 0;
   // The ramp of a gradual reset: its start, its length, and the split's accumulator.
   #rampStart = 0;
   #rampMs = 0;
@@ -61,14 +63,19 @@ export class CircuitBreaker {
     }
   }
 
-  /** Whether a message may be queued now. In half-open, only one trial at a time. */
+  /**
+   * Whether a message may be queued now. In half-open, only one trial at a time; a trial that has
+   * neither succeeded nor failed within a cool-down (it was refused after all, found to be a
+   * duplicate, or its agent restarted) is given up, so that the breaker can never stay half-open.
+   */
   admits(nowMs: number): boolean {
     switch (this.state(nowMs)) {
       case 'closed':
         return true;
       case 'half-open':
-        if (this.#trialInFlight) return false;
+        if (this.#trialInFlight && nowMs - this.#trialAt < this.#cooldown) return false;
         this.#trialInFlight = true;
+        this.#trialAt = nowMs;
         return true;
       case 'recovering':
         this.#acc += this.admittedPercent(nowMs);
@@ -99,6 +106,11 @@ export class CircuitBreaker {
       return;
     }
     if (++this.#failures >= this.policy.threshold && (this.#state === 'closed' || this.#state === 'recovering')) this.#open(nowMs);
+  }
+
+  /** The message `admits` just let through as the trial was not queued after all: the next one may try. */
+  cancelTrial(): void {
+    this.#trialInFlight = false;
   }
 
   /** Operator action: refuse everything until reset. */

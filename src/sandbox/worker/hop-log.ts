@@ -3,8 +3,9 @@
  * `caxton trace`, which otherwise sees only what crosses the main thread (the API's messages, replies
  * to it, failures) and not the hops between agents.
  *
- * Recording is on the send path, so it allocates nothing: each slot of parallel arrays takes
- * references to strings the message already has and the time as a number. The ring is bounded for the
+ * Recording is on the send path, so it allocates nothing for a message to a receiver: each slot of
+ * parallel arrays takes references to strings the message already has and the time as a number (the
+ * `capability:`/`topic:` name of a message without a receiver is the one string made here). The ring is bounded for the
  * whole worker (not per conversation), so a flood of conversations costs no more memory than one.
  */
 

@@ -29,6 +29,7 @@ import { ReplyDeadlines } from './reply-deadlines.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ConversationTable } from './conversations.js';
 import { HopLog } from './hop-log.js';
+import { journalNow } from '../../messaging/journal.js';
 import { DedupWindow } from './dedup-window.js';
 import { Canary } from './canary.js';
 import { SenderCircuits, senderOf } from './sender-circuits.js';
@@ -151,9 +152,10 @@ class LocalAgent implements AgentServices {
   ) {
     this.restarts = restarts;
     this.held = held;
-    // Critical messages get their own reserve of bytes too, room for two of the largest at least.
+    // Critical messages get their own reserve of bytes too, room for two of the largest at least: the
+    // mailbox counts 2 bytes per UTF-16 code unit, so a largest (ASCII) message counts 2 × its limit.
     const bytes = rt.opts.mailboxBytes ?? Infinity;
-    this.mailbox = new Mailbox(rt.opts.mailboxCapacity, undefined, bytes, Math.max(bytes / 10, 2 * rt.opts.maxMessageBytes));
+    this.mailbox = new Mailbox(rt.opts.mailboxCapacity, undefined, bytes, Math.max(bytes / 10, 4 * rt.opts.maxMessageBytes));
     this.deadlines = new ReplyDeadlines(name, (json) => {
       if (!this.gone && this.rt.enqueue(this, json, NORMAL) !== Refusal.None) {
         this.rt.log(this.name, 3, 'a reply_by timeout failure found the mailbox full and was dropped');
@@ -190,9 +192,9 @@ class LocalAgent implements AgentServices {
     // Refused now (a full mailbox), but kept in the outbox: it will be delivered, so it was accepted.
     if (reliable && rc !== HostError.OK) rc = HostError.OK;
     if (msg.conversation_id !== undefined) {
-      // Epoch ms with a sub-millisecond part, on one clock in every thread: the messages of one
-      // conversation sent within a millisecond on two workers still order as they happened.
-      const now = performance.timeOrigin + performance.now();
+      // Epoch ms with a sub-millisecond part, on one clock in every thread (journalNow): the messages
+      // of one conversation sent within a millisecond on two workers still order as they happened.
+      const now = journalNow();
       this.rt.conversations.record(msg.conversation_id, this.name, msg.receiver ?? msg.capability, msg.performative, msg.protocol, now);
       const to = msg.receiver ?? (msg.capability !== undefined ? `capability:${msg.capability}` : `topic:${msg.topic ?? ''}`);
       this.rt.hops.record(msg.conversation_id, this.name, to, msg.performative, msg.message_id, now);
@@ -668,11 +670,16 @@ export class WorkerRuntime {
 
   enqueue(agent: LocalAgent, json: string, priority: PriorityLevel): Refusal {
     if (agent.draining || agent.gone) return Refusal.Draining;
-    if (!agent.breaker.closed && !agent.breaker.admits(performance.now())) return Refusal.CircuitOpen;
     // Only while one of the agent's per-sender circuits is open is the message parsed for its sender.
+    // Checked before the breaker: a half-open breaker's trial must go to a message that is queued.
     const senders = agent.senders;
     if (senders !== undefined && senders.anyOpen && senders.refusing(json, Date.now()) !== undefined) return Refusal.SenderCircuitOpen;
-    if (!agent.mailbox.push(json, priority)) return Refusal.Full;
+    const breaker = agent.breaker;
+    if (!breaker.closed && !breaker.admits(performance.now())) return Refusal.CircuitOpen;
+    if (!agent.mailbox.push(json, priority)) {
+      if (!breaker.closed) breaker.cancelTrial();
+      return Refusal.Full;
+    }
     // Published at once, so a watchdog kill in the middle of a call counts what it loses.
     Atomics.store(this.opts.watch, WATCH_QUEUED, ++this.#queued);
     this.#schedule(agent);
@@ -782,15 +789,23 @@ export class WorkerRuntime {
     agent.deadlines.observe(json);
     // At-least-once: a cheap substring test first, so other messages are never parsed here.
     const reliableId = reliableIdOf(json);
-    if (reliableId !== undefined && this.#dedup.has(`${agent.name}\n${reliableId}`, Date.now())) {
-      agent.duplicates++;
-      try {
-        this.opts.outbox.ack(reliableId);
-      } catch (e) {
-        agent.hostFault('outbox ack', e);
+    if (reliableId !== undefined) {
+      const now = Date.now();
+      const handled = this.#dedup.has(`${agent.name}\n${reliableId}`, now);
+      // A copy of a message that crashed the agent: the node acknowledges it once it is a dead letter.
+      const poison = !handled && this.#dedup.has(`${agent.name}\n!${reliableId}`, now);
+      if (handled || poison) {
+        agent.duplicates++;
+        if (handled) {
+          try {
+            this.opts.outbox.ack(reliableId);
+          } catch (e) {
+            agent.hostFault('outbox ack', e);
+          }
+        }
+        if (timerId !== 0) this.#timerDone(agent, timerId);
+        return;
       }
-      if (timerId !== 0) this.#timerDone(agent, timerId);
-      return;
     }
     const t0 = performance.now();
     // The watchdog marks, inline rather than through #guard: no closure per message.
@@ -812,7 +827,7 @@ export class WorkerRuntime {
     }
     if (!crashed) {
       if (reliableId !== undefined) {
-        // Handled (whatever it answered): acknowledged. A crash leaves it for redelivery.
+        // Handled (whatever it answered): acknowledged. A crash makes it poison (#poisoned).
         this.#dedup.add(`${agent.name}\n${reliableId}`, Date.now());
         try {
           this.opts.outbox.ack(reliableId);
@@ -883,6 +898,8 @@ export class WorkerRuntime {
     agent.faults++;
     agent.errors++;
     agent.poisoned++;
+    // A copy the relay sent meanwhile is a duplicate, not a second crash (see #handleOne).
+    if (reliableId !== undefined) this.#dedup.add(`${agent.name}\n!${reliableId}`, Date.now());
     const f = asFault(e);
     const old = agent.instance;
     if (old !== undefined) agent.fuelUsed += old.totalFuelUsed;

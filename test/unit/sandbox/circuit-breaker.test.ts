@@ -37,6 +37,17 @@ test('circuit breaker - half-open lets one trial through; success closes, failur
   assert.equal(b.state(800), 'half-open', 'the cool-down starts over after closing');
 });
 
+test('circuit breaker - a trial that never reports back is given up after a cool-down; one not queued after all is handed back at once', () => {
+  const b = new CircuitBreaker(policy);
+  for (let i = 0; i < 3; i++) b.failure(0);
+  assert.equal(b.admits(100), true);
+  assert.equal(b.admits(150), false, 'the trial is in flight');
+  assert.equal(b.admits(200), true, 'no success or failure within a cool-down: another message may try');
+  b.cancelTrial();
+  assert.equal(b.admits(201), true, 'the trial was not queued after all');
+  assert.equal(b.state(201), 'half-open');
+});
+
 test('circuit breaker - forced open until reset, whatever happens', () => {
   const b = new CircuitBreaker(policy);
   b.force();
