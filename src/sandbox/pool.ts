@@ -396,6 +396,15 @@ export class AgentPool {
     for (const slot of this.#live(options.name)) this.#post(slot, { op: 'circuit', name: options.name ?? null, action: 'reset', ...(rampMs > 0 ? { rampMs } : {}) });
   }
 
+  /** Resolves with agent_shutdown's status once the agent's worker confirms it stopped. */
+  #stoppedSignal(name: string): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const list = this.#stopWaiters.get(name) ?? [];
+      list.push({ resolve, reject });
+      this.#stopWaiters.set(name, list);
+    });
+  }
+
   /** The live workers hosting `name`, or all live workers. */
   #live(name: string | undefined): WorkerSlot[] {
     if (name === undefined) return this.#threads.live();
@@ -449,11 +458,7 @@ export class AgentPool {
     if (rec.state === 'stopped' || rec.state === 'failed') {
       return Promise.reject(new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${name} is already ${rec.state}`, { agent: name, state: rec.state }));
     }
-    const done = new Promise<number>((resolve, reject) => {
-      const list = this.#stopWaiters.get(name) ?? [];
-      list.push({ resolve, reject });
-      this.#stopWaiters.set(name, list);
-    });
+    const done = this.#stoppedSignal(name);
     this.#clearTimers(rec);
     rec.stopRequested = true;
     if (!rec.inWorker) {
@@ -535,11 +540,7 @@ export class AgentPool {
     if (rec.inWorker) {
       // Given up on a moment ago: its worker has not confirmed dropping it yet. Starting it again
       // before that confirmation would let the late 'stopped' cancel the new start.
-      await new Promise<number>((resolve, reject) => {
-        const list = this.#stopWaiters.get(name) ?? [];
-        list.push({ resolve, reject });
-        this.#stopWaiters.set(name, list);
-      });
+      await this.#stoppedSignal(name);
     }
     assertTransition(name, rec.state, 'loaded', 'restart');
     rec.crashes.reset();

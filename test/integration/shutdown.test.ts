@@ -76,27 +76,30 @@ test('shutdown - with event streams open (a raw SSE client and `caxton agent log
   }
 });
 
-test('shutdown - agents finish the messages they send each other before any stops: a reply to an agent is never refused because it stopped first', async () => {
-  const dir = tempDir();
-  const node = await CaxtonNode.start({ dataDir: dir.path, nodeId: 't', logger: quiet, workers: 1 });
-  await spawnAgent(node.pool, 'echo', 'echo');
-  const init = await node.pool.admit(await initiatorAgent(JSON.stringify({ performative: 'request', receiver: 'echo', content: 'last words', reply_with: 'r1' })));
-  await node.pool.spawn({ name: 'init', module: init.hash });
-  // The stop begins in the same tick: init has not even handled "go" yet, and echo has nothing queued.
-  node.pool.deliver('init', JSON.stringify({ performative: 'inform', sender: 'client', receiver: 'init', content: 'go' }));
-  await node.stop();
-  const db = openDatabase(node.databasePath);
-  const letters = new DeadLetterStore(db).count({});
-  db.close();
-  const store = new SqliteAgentStateStore(node.databasePath);
-  try {
-    const last = store.get('init', new TextEncoder().encode('last'));
-    assert.ok(last !== undefined);
-    const m = JSON.parse(new TextDecoder().decode(last)) as { performative: string; sender: string; in_reply_to?: string };
-    assert.deepEqual([m.performative, m.sender, m.in_reply_to], ['inform', 'echo', 'r1'], 'init got the echo before it stopped');
-  } finally {
-    store.close();
-    dir.cleanup();
-  }
-  assert.equal(letters, 0, 'nothing was dead-lettered');
-});
+for (const workers of [1, 2]) {
+  test(`shutdown - agents finish the messages they send each other before any stops: a reply to an agent is never refused because it stopped first (${workers} worker${workers > 1 ? 's, one agent on each' : ''})`, async () => {
+    const dir = tempDir();
+    const node = await CaxtonNode.start({ dataDir: dir.path, nodeId: 't', logger: quiet, workers });
+    await spawnAgent(node.pool, 'echo', 'echo');
+    const init = await node.pool.admit(await initiatorAgent(JSON.stringify({ performative: 'request', receiver: 'echo', content: 'last words', reply_with: 'r1' })));
+    await node.pool.spawn({ name: 'init', module: init.hash });
+    if (workers > 1) assert.notEqual(node.pool.agent('init')?.worker, node.pool.agent('echo')?.worker, 'the request and the reply cross between workers');
+    // The stop begins in the same tick: init has not even handled "go" yet, and echo has nothing queued.
+    node.pool.deliver('init', JSON.stringify({ performative: 'inform', sender: 'client', receiver: 'init', content: 'go' }));
+    await node.stop();
+    const db = openDatabase(node.databasePath);
+    const letters = new DeadLetterStore(db).count({});
+    db.close();
+    const store = new SqliteAgentStateStore(node.databasePath);
+    try {
+      const last = store.get('init', new TextEncoder().encode('last'));
+      assert.ok(last !== undefined);
+      const m = JSON.parse(new TextDecoder().decode(last)) as { performative: string; sender: string; in_reply_to?: string };
+      assert.deepEqual([m.performative, m.sender, m.in_reply_to], ['inform', 'echo', 'r1'], 'init got the echo before it stopped');
+    } finally {
+      store.close();
+      dir.cleanup();
+    }
+    assert.equal(letters, 0, 'nothing was dead-lettered');
+  });
+}
