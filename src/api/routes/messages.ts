@@ -53,7 +53,8 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Querystring: Static<typeof SendQuery> }>(
     '/messages',
-    { config: { permission: 'send' }, schema: { summary: 'Send a FIPA-ACL message (docs/messages.md)', querystring: SendQuery } },
+    // jsonBody 'message': the body parser keeps the text and leaves its checks to the message validator.
+    { config: { permission: 'send', jsonBody: 'message' }, schema: { summary: 'Send a FIPA-ACL message (docs/messages.md)', querystring: SendQuery } },
     async (req, reply) => {
       const body = req.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
