@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CaxtonError } from '../../../src/errors.js';
-import { MAX_BODY_DEPTH, parseJsonBody, refuseDeepNesting, refuseForbiddenKeys } from '../../../src/api/json-body.js';
+import Fastify from 'fastify';
+import { installJsonBodyParser, MAX_BODY_DEPTH, parseJsonBody, refuseDeepNesting, refuseForbiddenKeys } from '../../../src/api/json-body.js';
 
 function refused(fn: () => unknown, code: string, message: string | RegExp, details: Record<string, unknown> = {}): void {
   assert.throws(fn, (e: unknown) => {
@@ -44,4 +45,22 @@ test('json body - nesting past the limit is refused under the top-level key it i
 test('json body - empty and malformed bodies say what the parser found', () => {
   refused(() => parseJsonBody('  '), 'CAXTON_ERR_API_INVALID_REQUEST', /^body is empty but content-type is application\/json/);
   refused(() => parseJsonBody('{"a":1 x}'), 'CAXTON_ERR_API_INVALID_REQUEST', /^body is not valid JSON: /, { field: 'body', position: 7 });
+});
+
+test('json body - the text is kept only on routes that ask for it (jsonBody: message), which check nesting themselves', async () => {
+  const app = Fastify();
+  installJsonBodyParser(app, 1024 * 1024);
+  app.setErrorHandler((e, _req, reply) => void reply.status(400).send({ code: (e as CaxtonError).code }));
+  app.post('/message', { config: { jsonBody: 'message' } }, async (req) => ({ text: req.jsonText ?? null }));
+  app.post('/other', async (req) => ({ text: req.jsonText ?? null }));
+  try {
+    const post = async (url: string, payload: string) => (await app.inject({ method: 'POST', url, payload, headers: { 'content-type': 'application/json' } })).json() as { text?: string | null; code?: string };
+    assert.deepEqual(await post('/message', '{"a":1}'), { text: '{"a":1}' });
+    assert.deepEqual(await post('/other', '{"a":1}'), { text: null }, 'a deploy body is not kept twice');
+    const deep = `{"a":${'['.repeat(200)}${']'.repeat(200)}}`;
+    assert.deepEqual(await post('/message', deep), { text: deep }, 'left to the message validator');
+    assert.deepEqual(await post('/other', deep), { code: 'CAXTON_ERR_API_INVALID_REQUEST' });
+  } finally {
+    await app.close();
+  }
 });
