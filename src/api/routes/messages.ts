@@ -8,7 +8,7 @@ import { SYSTEM_SENDER } from '../../messaging/system-messages.js';
 import { priorityLevel } from '../../sandbox/worker/mailbox.js';
 import type { AclMessage } from '../../messaging/message-schema.js';
 import type { ApiContext } from '../context.js';
-import { cascadeEvents, groupCascades, type CascadeEvent } from '../error-cascade.js';
+import { cascadeEvents, groupCascades, MAX_CASCADES, MAX_WINDOW_MS, type CascadeEvent } from '../error-cascade.js';
 import { ReplyWaiters, type ReplyFields } from '../reply-waiters.js';
 import { ApiSenders } from '../api-senders.js';
 
@@ -25,13 +25,13 @@ const SendQuery = Type.Object(
 const ConversationParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });
 const AnalyzeQuery = Type.Object(
-  { pattern: Type.String({ minLength: 1, maxLength: 500 }), last_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 86_400_000 })) },
+  { pattern: Type.String({ minLength: 1, maxLength: 500 }), last_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WINDOW_MS })) },
   { additionalProperties: false },
 );
 
 const CascadeQuery = Type.Object(
   {
-    last_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 86_400_000, description: 'the window, ms back from now (default 5 minutes)' })),
+    last_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WINDOW_MS, description: 'the window, ms back from now (default 5 minutes)' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'errors listed per cascade (default 100); the counts cover them all' })),
   },
   { additionalProperties: false },
@@ -154,11 +154,14 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
       const since = until - (req.query.last_ms ?? 300_000);
       const limit = req.query.limit ?? 100;
       const events = cascadeEvents(ctx.journal.entries(), ctx.logs.since(since), since);
+      const cascades = groupCascades(events);
       return {
         since: iso(since),
         until: iso(until),
         errors: events.length,
-        cascades: groupCascades(events).map((c) => ({
+        cascades_total: cascades.length,
+        truncated: cascades.length > MAX_CASCADES,
+        cascades: cascades.slice(0, MAX_CASCADES).map((c) => ({
           root: cascadeEventView(c.root),
           first_at: iso(c.firstAt),
           last_at: iso(c.lastAt),

@@ -220,3 +220,15 @@ test('api messages - the error cascade groups the window\'s errors and names the
     assert.equal((await ctx.call('GET', '/error-cascade?last_ms=0')).status, 400);
   });
 });
+
+test('api messages - the error cascade returns the largest 100 cascades and says how many there were', async () => {
+  await withNode({}, async (ctx) => {
+    // 120 unrelated undeliverable messages, as the journal records them: 120 cascades of one error each.
+    for (let i = 0; i < 120; i++) ctx.node.journal.recordMessage('undeliverable', JSON.stringify({ performative: 'inform', receiver: `ghost-${i}`, content: 1 }), `no agent named ghost-${i}`);
+    const r = (await ctx.call('GET', '/error-cascade?last_ms=60000')).body;
+    assert.equal(r.errors, 120);
+    assert.equal(r.cascades_total, 120);
+    assert.equal(r.truncated, true);
+    assert.equal(r.cascades.length, 100);
+  });
+});
