@@ -79,7 +79,7 @@ test('cli destructive - every command named like a destructive action is marked,
     if ([cmd.name(), ...cmd.aliases()].some((n) => DESTRUCTIVE_WORDS.includes(n))) assert.ok(isDestructive(cmd), `caxton ${path.join(' ')} must be marked destructive (src/cli/destructive.ts)`);
   }
   assert.deepEqual(marked, [
-    'agent promote', 'agent remove', 'agent restart', 'agent rollback', 'agent stop', 'agent upgrade',
+    'agent promote', 'agent remove', 'agent restart', 'agent rollback', 'agent stop', 'agent suspend', 'agent upgrade',
     'circuit-breaker activate', 'circuit-breaker reset',
     'cluster keys remove', 'cluster keys use', 'cluster leave', 'cluster remove',
     'emergency stop', 'key revoke',
