@@ -91,7 +91,7 @@ export const ErrorCatalogue = {
   },
   CAXTON_ERR_MESSAGE_TOO_LARGE: {
     status: 413,
-    hint: 'Keep the whole message under messaging.max_message_bytes: send large data by reference (a key or URL) or split it, or raise the limit.',
+    hint: 'Keep the whole message under messaging.max_message_size: send large data by reference (a key or URL) or split it, or raise the limit.',
   },
   CAXTON_ERR_MESSAGE_SPOOFED: {
     status: 403,
