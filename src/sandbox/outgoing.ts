@@ -6,7 +6,10 @@
  *
  * This runs on every message an agent sends, so what depends only on the agent is worked out once
  * (outgoingSender) and the common case — sender and message_id absent — splices them in front of the
- * agent's own text instead of re-serializing the message.
+ * agent's own text instead of re-serializing the message. Measured on the 136-byte message of `npm
+ * run bench -- messaging` (1M calls, process.cpuUsage, 5 interleaved runs): 1.06-1.20 µs of CPU per
+ * call with the sender quoted, an options object made and a regex test per space on every call,
+ * 0.97-1.02 µs without; randomUUID and JSON.parse are most of what is left.
  */
 import { randomUUID } from 'node:crypto';
 import { HostError } from './abi.js';
