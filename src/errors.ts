@@ -91,7 +91,7 @@ export const ErrorCatalogue = {
   },
   CAXTON_ERR_MESSAGE_TOO_LARGE: {
     status: 413,
-    hint: 'Keep the whole message under messaging.max_message_bytes: send large data by reference (a key or URL) or split it, or raise the limit.',
+    hint: 'Keep the whole message under messaging.max_message_size: send large data by reference (a key or URL) or split it, or raise the limit.',
   },
   CAXTON_ERR_MESSAGE_SPOOFED: {
     status: 403,
@@ -195,6 +195,10 @@ export const ErrorCatalogue = {
   CAXTON_ERR_ADDRESS_INVALID: {
     status: 400,
     hint: 'Give host:port, where host is a name the node can resolve or an IP address (IPv6 in brackets), e.g. node-1.example.com:7946, 10.0.0.5:7946 or [::1]:7946. Check a name with `getent hosts <name>` on the node.',
+  },
+  CAXTON_ERR_DNS_UNAVAILABLE: {
+    status: 503,
+    hint: 'The system resolver did not answer in time (EAI_AGAIN, or no answer within 5 s): a temporary failure of the DNS server or the network. Retry; check /etc/resolv.conf and `getent hosts <name>` on the node, or give an IP address instead of the name.',
   },
   CAXTON_ERR_CONFIG_INVALID: {
     status: 400,

@@ -1,11 +1,14 @@
 /**
  * The names the API has sent messages as: `api`, and every `sender` a client chose for a
- * `POST /messages`. Agents reply to those names, so the node's API endpoint takes messages addressed
- * to them; a message to any other name that is no agent anywhere is refused as no_such_agent.
+ * `POST /messages` that was delivered. Agents reply to those names, so the node's API endpoint takes
+ * messages addressed to them; a message to any other name that is no agent anywhere is refused as
+ * no_such_agent.
  *
  * A client-chosen name is remembered for `idleMs` after its last send (a reply may come late: a
  * timer, a redelivery), and at most `limit` of them (the least recently used makes room), so that a
- * client sending under ever new names cannot grow the node's memory.
+ * client sending under ever new names cannot grow the node's memory. The names live in memory only:
+ * after a restart of the node an agent's late reply to a client-chosen name is refused as
+ * no_such_agent until that client sends again (`api` is always taken).
  */
 
 /** How long a client-chosen sender name keeps taking replies after its last send, ms. */

@@ -12,14 +12,32 @@ import { errorBody } from './errors.js';
 
 type ClientError = Error & { code?: string; reason?: string };
 
+/**
+ * How long Node waits for a request's headers: what it does by default (at most 60 s, never more than
+ * the request timeout), set explicitly so that the 408 can state it.
+ */
+export function headersTimeoutMs(requestTimeoutMs: number): number {
+  return Math.min(60_000, requestTimeoutMs);
+}
+
 /** The CaxtonError for an error Node's HTTP server raised on a connection, or undefined: nothing to answer. */
 export function clientError(err: ClientError, requestTimeoutMs: number): CaxtonError | undefined {
   switch (err.code) {
     case 'ECONNRESET':
     case 'EPIPE':
       return undefined; // the client is gone
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new CaxtonError('CAXTON_ERR_API_REQUEST_TIMEOUT', `the request was not received in full within ${requestTimeoutMs} ms (server.request_timeout)`, { limit_ms: requestTimeoutMs });
+    case 'ERR_HTTP_REQUEST_TIMEOUT': {
+      // Node raises the same error whether the headers' deadline or the whole request's passed.
+      const headers = headersTimeoutMs(requestTimeoutMs);
+      if (headers === requestTimeoutMs) {
+        return new CaxtonError('CAXTON_ERR_API_REQUEST_TIMEOUT', `the request was not received in full within ${requestTimeoutMs} ms (server.request_timeout)`, { limit_ms: requestTimeoutMs });
+      }
+      return new CaxtonError(
+        'CAXTON_ERR_API_REQUEST_TIMEOUT',
+        `the request was not received in time: its headers must arrive within ${headers} ms and the whole request within ${requestTimeoutMs} ms (server.request_timeout)`,
+        { limit_ms: requestTimeoutMs, headers_limit_ms: headers },
+      );
+    }
     case 'HPE_HEADER_OVERFLOW':
       return new CaxtonError('CAXTON_ERR_API_HEADERS_TOO_LARGE', `the request line and headers are over the ${maxHeaderSize} bytes the server reads`, { limit_bytes: maxHeaderSize });
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':

@@ -14,6 +14,19 @@
 import type { JournalEntry } from '../messaging/journal.js';
 import type { AgentLogLine } from '../observability/agent-logs.js';
 
+/**
+ * The longest window GET /error-cascade and GET /messages/analyze look back over, ms (30 days); the
+ * CLI checks its --last against it before asking.
+ */
+export const MAX_WINDOW_MS = 30 * 86_400_000;
+
+/**
+ * Cascades GET /error-cascade returns at most, the largest first (`cascades_total` counts them all). A
+ * window of unrelated errors — up to the journal's 50,000 entries — would otherwise be as many
+ * singleton cascades in one answer.
+ */
+export const MAX_CASCADES = 100;
+
 export type CascadeKind = 'fault' | 'undeliverable' | 'poison' | 'failure' | 'log.error';
 
 export interface CascadeEvent {

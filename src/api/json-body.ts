@@ -2,18 +2,36 @@
  * The API's JSON body parser, in place of fastify's default one. It parses the same way (JSON.parse,
  * then the keys that could change an object's prototype are refused, as secure-json-parse does), but
  * says why a body was refused — fastify answers "Body is not valid JSON" for a syntax error and for
- * a `__proto__` key alike — and it keeps the body's text on the request (`req.jsonText`) for the
- * routes that must check what the object alone cannot show (duplicate keys in a message).
+ * a `__proto__` key alike — and it refuses nesting deeper than MAX_BODY_DEPTH, which the node could
+ * not serialize (JSON.stringify recurses) or hand to an agent.
+ *
+ * A route whose body is a FIPA-ACL message (route config `jsonBody: 'message'`) gets the body's text
+ * as well (`req.jsonText`), for what the object alone cannot show (a key twice), and the nesting is
+ * left to the message validator, which words it as a message error. Other routes do not keep the text:
+ * a deploy body may be 64 MiB.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CaxtonError } from '../errors.js';
+import { excessNesting, MAX_MESSAGE_DEPTH } from '../messaging/validate.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The JSON body as the client sent it; undefined for other content types. */
+    /** The JSON body as the client sent it, on routes with `jsonBody: 'message'`; else undefined. */
     jsonText: string | undefined;
   }
+  interface FastifyContextConfig {
+    /** 'message': the body is a FIPA-ACL message, checked by the message validator from its text. */
+    jsonBody?: 'message';
+  }
 }
+
+/**
+ * How deep objects and arrays may nest in a request body, the body itself being level 1. The same as
+ * a message's limit, for the same readers: what a body carries besides messages reaches agents too
+ * (a deployment's `config` is level 2 of the body and level 2 of the agent_init document), and the
+ * node serializes it recursively (JSON.stringify ran out of stack at a few thousand levels).
+ */
+export const MAX_BODY_DEPTH = MAX_MESSAGE_DEPTH;
 
 export function installJsonBodyParser(app: FastifyInstance, bodyLimit: number): void {
   app.decorateRequest('jsonText', undefined);
@@ -21,8 +39,9 @@ export function installJsonBodyParser(app: FastifyInstance, bodyLimit: number): 
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
     try {
       const text = typeof body === 'string' ? body : body.toString('utf8');
-      const value = parseJsonBody(text);
-      req.jsonText = text;
+      const message = req.routeOptions.config.jsonBody === 'message';
+      const value = parseJsonBody(text, !message);
+      if (message) req.jsonText = text;
       done(null, value);
     } catch (e) {
       done(e as Error);
@@ -30,8 +49,11 @@ export function installJsonBodyParser(app: FastifyInstance, bodyLimit: number): 
   });
 }
 
-/** Parses a request body. Throws CaxtonError: API_INVALID_REQUEST (empty, not JSON) or API_FORBIDDEN_KEY. */
-export function parseJsonBody(text: string): unknown {
+/**
+ * Parses a request body. Throws CaxtonError: API_INVALID_REQUEST (empty, not JSON, nesting deeper than
+ * MAX_BODY_DEPTH when `checkNesting`) or API_FORBIDDEN_KEY.
+ */
+export function parseJsonBody(text: string, checkNesting = true): unknown {
   if (text.trim() === '') {
     throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', 'body is empty but content-type is application/json: send a JSON value, or leave the content-type out', { field: 'body' });
   }
@@ -43,8 +65,24 @@ export function parseJsonBody(text: string): unknown {
     const at = /at position (\d+)/.exec(reason);
     throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', `body is not valid JSON: ${reason}`, { field: 'body', ...(at === null ? {} : { position: Number(at[1]) }) });
   }
+  if (checkNesting) refuseDeepNesting(text, 'body', MAX_BODY_DEPTH);
   refuseForbiddenKeys(text, value);
   return value;
+}
+
+/**
+ * Refuses a JSON text (that parsed) nesting deeper than `limit` levels; `root` names the text in the
+ * error (`body`, or `body.config` for a multipart field, whose text starts at level 2 of the body).
+ */
+export function refuseDeepNesting(text: string, root: string, limit: number): void {
+  const key = excessNesting(text, limit);
+  if (key === undefined) return;
+  const field = key === '' ? root : `${root}.${key}`;
+  throw new CaxtonError(
+    'CAXTON_ERR_API_INVALID_REQUEST',
+    `${field} nests deeper than ${MAX_BODY_DEPTH} levels of objects and arrays, the most a request body may have (the body itself is level 1)`,
+    { field, limit: MAX_BODY_DEPTH },
+  );
 }
 
 // A key, written plainly or with \u escapes, followed by its colon (secure-json-parse's pre-tests):

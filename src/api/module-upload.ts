@@ -7,7 +7,7 @@ import type { TObject } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { CaxtonError, isCaxtonError } from '../errors.js';
 import { patternProblem, toCaxtonError } from './errors.js';
-import { refuseForbiddenKeys } from './json-body.js';
+import { MAX_BODY_DEPTH, refuseDeepNesting, refuseForbiddenKeys } from './json-body.js';
 
 export interface Upload<T> {
   readonly fields: T;
@@ -86,7 +86,8 @@ function parseJsonField(name: string, value: string): unknown {
   } catch (e) {
     throw invalid(`body.${name}`, `is not valid JSON: ${(e as Error).message}`);
   }
-  // The same keys are refused as in a JSON body.
+  // The same nesting and keys are refused as in a JSON body, where the field is level 2.
+  refuseDeepNesting(value, `body.${name}`, MAX_BODY_DEPTH - 1);
   refuseForbiddenKeys(value, parsed, `body.${name}`);
   return parsed;
 }

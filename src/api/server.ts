@@ -10,7 +10,7 @@ import { CaxtonError } from '../errors.js';
 import type { ApiKeyRecord } from '../storage/index.js';
 import { authorize, presentedKey, type Permission } from './auth.js';
 import type { ApiContext } from './context.js';
-import { answerExpectations, makeClientErrorHandler } from './client-errors.js';
+import { answerExpectations, headersTimeoutMs, makeClientErrorHandler } from './client-errors.js';
 import { errorBody, installErrorHandling, toCaxtonError } from './errors.js';
 import { installJsonBodyParser } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
@@ -45,7 +45,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     requestTimeout: ctx.requestTimeoutMs,
     // Node looks for timed-out requests every 30 s by default, so a 30 s timeout could take 60 s to
     // fire; checking at half the timeout keeps it within 1.5 times the configured value.
-    http: { connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(ctx.requestTimeoutMs / 2))) },
+    // The headers' deadline is Node's default, stated here so that the 408's message can name it.
+    http: { connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(ctx.requestTimeoutMs / 2))), headersTimeout: headersTimeoutMs(ctx.requestTimeoutMs) },
     // Requests Node's parser refuses (431, 400, 408, 413) get the one error shape too.
     clientErrorHandler: makeClientErrorHandler(ctx.requestTimeoutMs, log),
     genReqId: () => randomUUID(),

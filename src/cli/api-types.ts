@@ -137,7 +137,7 @@ export interface ConversationView {
 
 export interface CascadeEventView {
   time: string;
-  kind: 'fault' | 'undeliverable' | 'failure' | 'log.error';
+  kind: 'fault' | 'undeliverable' | 'poison' | 'failure' | 'log.error';
   /** The agent that failed or could not be reached; null when the journal does not say. */
   agent: string | null;
   /** Who felt it: the sender of an undeliverable message, the receiver of a failure. */
@@ -152,6 +152,9 @@ export interface ErrorCascadeView {
   since: string;
   until: string;
   errors: number;
+  /** Cascades in the window; `cascades` holds the largest 100 of them (`truncated` when there were more). */
+  cascades_total: number;
+  truncated: boolean;
   cascades: {
     root: CascadeEventView;
     first_at: string;

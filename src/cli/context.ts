@@ -1,8 +1,10 @@
 /**
  * The global options (`--api-url`, `--api-key`, `--data-dir`, `-o/--output`) and what a command's
- * action gets from them. The options are accepted before the command (`caxton -o json agent list`)
- * and after it (`caxton agent list -o json`): the program has them with positional parsing, and
- * every command that talks to the API gets its own copy, so they show in its `--help` too.
+ * action gets from them. The options are accepted before the command (`caxton -o json agent list`),
+ * between a group and its subcommand (`caxton agent -o json list`) and after it (`caxton agent list
+ * -o json`): the program and every group have them with positional parsing (a group's options end at
+ * its subcommand, so a subcommand's own `--output <file>` stays its own), and every command that
+ * talks to the API gets its own copy, so they show in its `--help` too.
  */
 import { type Command, Option } from 'commander';
 import { ApiClient } from './client.js';
@@ -20,7 +22,11 @@ const GLOBAL_OPTIONS: readonly { key: GlobalKey; make: () => Option }[] = [
 
 /** Which global options each command carries (a command's own `--output` or `--data-dir` wins). */
 const carried = new WeakMap<Command, Set<GlobalKey>>();
-/** Commands that do not talk to the API, with the few global options they still take (e.g. `server start`: none). */
+/**
+ * Commands that do not talk to the API, with the few global options they still take (e.g. `server
+ * start`: none), and groups that carry only some (the `server` group: not `--data-dir`, which
+ * `server start` has as its own).
+ */
 const localCommands = new WeakMap<Command, ReadonlySet<GlobalKey>>();
 
 export function markLocal(cmd: Command, keep: readonly GlobalKey[] = []): Command {
@@ -28,15 +34,16 @@ export function markLocal(cmd: Command, keep: readonly GlobalKey[] = []): Comman
   return cmd;
 }
 
-/** Adds the global options to the program and to every leaf command below it. */
+/** Adds the global options to the program and to every group and leaf command below it. */
 export function applyGlobalOptions(program: Command): void {
-  program.enablePositionalOptions();
-  addTo(program);
   const walk = (cmd: Command): void => {
-    for (const sub of cmd.commands) {
-      if (sub.commands.length > 0) walk(sub);
-      else addTo(sub, localCommands.get(sub));
+    if (cmd.commands.length === 0) {
+      addTo(cmd, localCommands.get(cmd));
+      return;
     }
+    cmd.enablePositionalOptions();
+    addTo(cmd, localCommands.get(cmd));
+    for (const sub of cmd.commands) walk(sub);
   };
   walk(program);
 }
@@ -81,6 +88,28 @@ let activeFormat: OutputFormat = 'table';
 /** The output format of the command running now (main uses it to print errors as JSON). */
 export function currentFormat(): OutputFormat {
   return activeFormat;
+}
+
+/**
+ * The output format the command line asks for (`-o json`, `--output=json`, `-ojson`; the last one
+ * given, before `--`), read from the words before commander parses them, so that an error raised
+ * before a command's action sets the format (an unknown command, a bad argument, commander's own
+ * usage errors) is printed as JSON too. A command's own `--output <file>` (debug dump) counts only if
+ * the file is named json or table; its action sets the real format.
+ */
+export function presetFormat(args: readonly string[]): OutputFormat {
+  let format: OutputFormat = 'table';
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--') break;
+    let value: string | undefined;
+    if (a === '-o' || a === '--output') value = args[++i];
+    else if (a.startsWith('--output=')) value = a.slice('--output='.length);
+    else if (a.startsWith('-o') && !a.startsWith('--')) value = a.slice(2);
+    if (value === 'json' || value === 'table') format = value;
+  }
+  activeFormat = format;
+  return format;
 }
 
 export interface Context {

@@ -13,10 +13,10 @@ import { registerResources } from './commands/resources.js';
 import { registerServerStatus } from './commands/server-status.js';
 import { registerServer } from './server.js';
 import { registerCompletion } from './completion.js';
-import { applyGlobalOptions, currentFormat, markLocal } from './context.js';
+import { applyGlobalOptions, currentFormat, markLocal, presetFormat } from './context.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
 import { renderJson, stdout } from './output.js';
-import { findUnknownCommand, unknownCommandError } from './unknown-command.js';
+import { findUnknownCommand, reportUnknownCommandsHere, unknownCommandError } from './unknown-command.js';
 import { VERSION } from '../version.js';
 
 const QUICK_START = `
@@ -45,6 +45,9 @@ export async function buildProgram(): Promise<Command> {
 
   const server = registerServer(program);
   for (const c of server.commands) markLocal(c);
+  // `caxton server --data-dir x start` would take x as the global option (where the CLI reads the
+  // admin key), not as the node's data dir: refused instead, as an option the group does not have.
+  markLocal(server, ['apiUrl', 'apiKey', 'output']);
   registerServerStatus(server);
 
   registerAgent(program);
@@ -63,6 +66,7 @@ export async function buildProgram(): Promise<Command> {
   if (validate !== undefined) markLocal(validate, ['output']);
 
   applyGlobalOptions(program);
+  reportUnknownCommandsHere(program);
   return program;
 }
 
@@ -78,13 +82,21 @@ export async function main(argv: string[]): Promise<void> {
       program.outputHelp();
       return;
     }
+    // Errors raised before a command's action sets the format are printed as JSON too with -o json.
+    presetFormat(argv.slice(2));
     // Before commander parses options: an option of a command that does not exist is not the problem.
     const unknown = findUnknownCommand(program, argv.slice(2));
     if (unknown !== undefined) throw unknownCommandError(unknown);
     await program.parseAsync(argv);
   } catch (e) {
-    // Commander has printed its own message (unknown command or option, with "Did you mean ...?").
-    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : EXIT_USAGE);
+    // Commander has printed its own message (an unknown option with "Did you mean ...?", a missing
+    // argument) on stderr; with -o json it goes to stdout in the one error shape too.
+    if (e instanceof CommanderError) {
+      if (e.exitCode !== 0 && currentFormat() === 'json' && !stdout.written) {
+        process.stdout.write(renderJson({ error: { code: 'CAXTON_CLI_USAGE', message: e.message.replace(/^error: /, ''), details: { commander: e.code } } }));
+      }
+      process.exit(e.exitCode === 0 ? 0 : EXIT_USAGE);
+    }
     const err = e as Error & { hint?: unknown };
     const exitCode = e instanceof CliError ? e.exitCode : acting ? EXIT_FAILURE : EXIT_USAGE;
     const hint = typeof err.hint === 'string' ? err.hint : undefined;

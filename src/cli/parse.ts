@@ -177,12 +177,15 @@ export function checkRegex(pattern: string, flag: string): string {
   return pattern;
 }
 
-/** The candidate nearest to `input` by edit distance, if it is close enough to be a likely typo. */
+/**
+ * The candidate nearest to `input` by edit distance (a transposition counts as one edit, as in
+ * `similar`), if it is close enough to be a likely typo.
+ */
 export function closest(input: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
-    const d = editDistance(input, c);
+    const d = transpositionDistance(input, c);
     if (d < bestDistance) {
       best = c;
       bestDistance = d;
@@ -227,20 +230,6 @@ function transpositionDistance(a: string, b: string): number {
     }
   }
   return (d[a.length] as number[])[b.length]!;
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length]!;
 }
 
 /**

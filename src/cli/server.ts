@@ -1,4 +1,5 @@
 /** `caxton server start`: run a node in the foreground, configured from a file, `--set` and flags. */
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { CaxtonError, isCaxtonError } from '../errors.js';
 import type { CaxtonNode } from '../node.js';
@@ -97,23 +98,27 @@ function addressSource(flags: StartFlags, field: 'apiAddr' | 'metricsAddr' | 'bi
 }
 
 async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
-  const [{ CaxtonNode }, { createLogger }, { diffConfig, parseConfigText, redactConfig, resolveAddress }] = await Promise.all([
+  const [{ CaxtonNode }, { createLogger }, { diffConfig, lookupError, parseConfigText, redactConfig, resolveAddress }] = await Promise.all([
     import('../node.js'),
     import('../observability/logger.js'),
     import('../config/index.js'),
   ]);
   const c = loaded.resolved;
-  // Names in the listen and advertise addresses are resolved once, here, by the resolver every address
-  // goes through: the node binds and advertises the address it gives, and a name that does not
-  // resolve stops the start with an error naming it. Seeds are resolved at each join attempt instead.
-  const cl = c.coordination.cluster;
-  const [apiAddr, metricsAddr, bindAddr, advertiseAddr] = await Promise.all([
-    resolveAddress(c.server.apiAddr, addressSource(flags, 'apiAddr', 'server.api_addr', '--api-addr')),
-    resolveAddress(c.server.metricsAddr, addressSource(flags, 'metricsAddr', 'server.metrics_addr', '--metrics-addr')),
-    cl.enabled ? resolveAddress(cl.bindAddr, addressSource(flags, 'bindAddr', 'coordination.cluster.bind_addr', '--bind-addr')) : cl.bindAddr,
-    cl.enabled && cl.advertiseAddr !== 'auto' ? resolveAddress(cl.advertiseAddr, 'coordination.cluster.advertise_addr') : cl.advertiseAddr,
-  ]);
   const logger = createLogger({ level: c.observability.logging.level, format: c.observability.logging.format });
+  // The API and metrics addresses go to listen() as they are: it resolves a name itself, and
+  // `localhost` then listens on both 127.0.0.1 and ::1, as fastify and Node do. What the node
+  // advertises to other nodes must be one IP, so the gossip bind and advertise addresses are resolved
+  // here, once, by the resolver every address goes through (a name that does not resolve stops the
+  // start with an error naming the key or flag). Seeds are resolved at each join attempt instead.
+  const cl = c.coordination.cluster;
+  const bind = { address: cl.bindAddr, where: addressSource(flags, 'bindAddr', 'coordination.cluster.bind_addr', '--bind-addr') };
+  const advertise = cl.advertiseAddr === 'auto' ? undefined : { address: cl.advertiseAddr, where: 'coordination.cluster.advertise_addr' };
+  const names = cl.enabled ? [bind, advertise].filter((x) => x !== undefined && isIP(x.address.host) === 0) : [];
+  if (names.length > 0) logger.info({ names: names.map((x) => `${x?.where} ${x?.address.host}`) }, 'resolving host names (up to 5 s each)');
+  const [bindAddr, advertiseAddr] = await Promise.all([
+    cl.enabled ? resolveAddress(bind.address, bind.where) : cl.bindAddr,
+    cl.enabled && advertise !== undefined ? resolveAddress(advertise.address, advertise.where) : cl.advertiseAddr,
+  ]);
   // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.
   let node: CaxtonNode | undefined;
   let stopRequested: string | undefined;
@@ -146,6 +151,7 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   if (!c.security.api.authEnabled) logger.warn('security.api.auth_enabled is false: the API answers anyone who can reach it');
   if (loaded.source.file !== undefined) logger.info({ file: loaded.source.file }, 'configuration loaded');
+  const metricsOn = c.observability.metrics.enabled;
   node = await CaxtonNode.start({
     dataDir: c.node.dataDir,
     nodeId: c.node.id,
@@ -163,14 +169,14 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
     relay: c.messaging.relay,
     synchronous: c.coordination.localState.synchronous,
     api: {
-      addr: apiAddr,
+      addr: c.server.apiAddr,
       bodyLimitBytes: c.server.bodyLimitBytes,
       requestTimeoutMs: c.server.requestTimeoutMs,
       maxModuleBytes: c.runtime.policy.maxModuleBytes,
       rateLimit: c.security.api.rateLimit,
       authEnabled: c.security.api.authEnabled,
     },
-    ...(c.observability.metrics.enabled ? { metrics: { addr: metricsAddr } } : {}),
+    ...(metricsOn ? { metrics: { addr: c.server.metricsAddr } } : {}),
     ...(c.coordination.cluster.enabled
       ? {
           cluster: {
@@ -188,6 +194,17 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
       view: () => redactConfig(loaded.config),
       diff: (yaml, file) => diffConfig(loaded.config, parseConfigText(yaml, file, process.env).config),
     },
+  }).catch((e: unknown) => {
+    // listen() looked the name up itself: say which key or flag held it, as for the other addresses.
+    const failed = e as NodeJS.ErrnoException & { hostname?: string };
+    if (failed.syscall !== 'getaddrinfo') throw e;
+    for (const [a, where] of [
+      [c.server.apiAddr, addressSource(flags, 'apiAddr', 'server.api_addr', '--api-addr')],
+      ...(metricsOn ? [[c.server.metricsAddr, addressSource(flags, 'metricsAddr', 'server.metrics_addr', '--metrics-addr')] as const] : []),
+    ] as const) {
+      if (a.host === failed.hostname) throw lookupError(where, a, e);
+    }
+    throw e;
   });
   if (stopRequested !== undefined) stopAndExit(node);
 }

@@ -17,14 +17,26 @@ export interface UnknownCommand {
   readonly word: string;
 }
 
-/** The first word of `args` (argv without node and script) that names no command, if any. */
+/**
+ * The first word of `args` (argv without node and script) that names no command, if any. Options
+ * are looked up on the command reached so far and its ancestors (the global options are on every
+ * group), so their values are not taken for commands; an option no one has, met before the
+ * subcommand, ends the walk: commander reports it.
+ */
 export function findUnknownCommand(program: Command, args: readonly string[]): UnknownCommand | undefined {
   let cmd = program;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
+    // After `--` commander takes the words as operands (the first is still a group's subcommand); a
+    // word it cannot dispatch reaches unknownCommandsReportedHere's listener.
     if (a === '--') return undefined;
     if (a.startsWith('-') && a !== '-') {
-      if (takesNextWord(cmd, a, args[i + 1])) i++;
+      const takes = optionValue(cmd, a, args[i + 1]);
+      if (takes === undefined) {
+        if (cmd.commands.length > 0) return undefined;
+        continue;
+      }
+      if (takes) i++;
       continue;
     }
     // A command without subcommands takes the rest as its arguments.
@@ -38,13 +50,38 @@ export function findUnknownCommand(program: Command, args: readonly string[]): U
   return undefined;
 }
 
-/** Whether option word `a` of `cmd` consumes the next word as its value. */
-function takesNextWord(cmd: Command, a: string, next: string | undefined): boolean {
-  if (a.startsWith('--') && a.includes('=')) return false;
-  const opt = cmd.options.find((o: Option) => o.long === a || o.short === a);
-  if (opt === undefined) return false;
-  if (opt.required) return true;
-  return opt.optional && next !== undefined && !next.startsWith('-');
+/**
+ * Whether option word `a`, an option of `cmd` or of one of its ancestors, consumes the next word as
+ * its value; undefined when none of them has it.
+ */
+function optionValue(cmd: Command, a: string, next: string | undefined): boolean | undefined {
+  if (a === '-h' || a === '--help') return false; // commander's help option, not in .options
+  const inline = a.startsWith('--') ? a.includes('=') : a.length > 2; // --opt=value, -ovalue
+  const flag = a.startsWith('--') ? a.split('=', 1)[0] : a.slice(0, 2);
+  for (let c: Command | null = cmd; c !== null; c = c.parent) {
+    const opt = c.options.find((o: Option) => o.long === flag || o.short === flag);
+    if (opt === undefined) continue;
+    if (inline) return false;
+    if (opt.required) return true;
+    return opt.optional && next !== undefined && !next.startsWith('-');
+  }
+  return undefined;
+}
+
+/**
+ * Makes every group report an unknown subcommand that commander itself meets (after `--`, past an
+ * option commander parses) with unknownCommandError, so commander never suggests commands (it would
+ * suggest destructive ones) while it still suggests options.
+ */
+export function reportUnknownCommandsHere(program: Command): void {
+  const walk = (cmd: Command): void => {
+    if (cmd.commands.length === 0) return;
+    cmd.on('command:*', (operands: string[]) => {
+      throw unknownCommandError({ parent: cmd, word: operands[0] ?? '' });
+    });
+    for (const sub of cmd.commands) walk(sub);
+  };
+  walk(program);
 }
 
 /** The full path of `cmd` below the program, e.g. `cluster keys`. */

@@ -13,12 +13,14 @@ import { SerfDelegate } from './serf/index.js';
 import { KeyManager } from './serf/key-manager.js';
 import { decodeSerfTags } from './wire/index.js';
 import { silentLogger, type ClusterLogger } from './transport/logger.js';
-import { formatAddress, resolveAddress } from '../config/address.js';
+import { formatAddress, resolveAll } from '../config/address.js';
 
 /** Serf 0.9.4's delegate protocol range and the version its agent speaks: checked on every push/pull. */
 const SERF_DELEGATE_PROTOCOL = { min: 2, max: 5, version: 5 } as const;
 /** How often failed and left members past the reconnect/tombstone timeouts are forgotten (Serf's ReapInterval). */
 const REAP_INTERVAL_MS = 15_000;
+/** Seed names looked up at a time per join attempt (each lookup holds one of libuv's 4 threadpool threads). */
+const SEED_LOOKUPS = 2;
 
 export type ClusterProfile = 'lan' | 'local' | 'wan' | 'fast';
 
@@ -152,14 +154,11 @@ export class Cluster {
    * (src/config/address.ts); a name that does not resolve is logged and skipped.
    */
   async join(seeds: readonly Address[]): Promise<number> {
-    const resolved = await Promise.all(
-      seeds.map((a) =>
-        resolveAddress(a, 'seed').catch((e: unknown) => {
-          this.#log.warn({ seed: formatAddress(a), err: (e as Error).message }, 'cannot join through a seed whose name does not resolve');
-          return undefined;
-        }),
-      ),
-    );
+    // A few lookups at a time (each holds a libuv threadpool thread), each bounded in time.
+    const { resolved, failed } = await resolveAll(seeds.map((a, i) => ({ address: a, where: `coordination.cluster.seeds[${i}]` })), SEED_LOOKUPS);
+    for (const f of failed) {
+      this.#log.warn({ seed: formatAddress(seeds[f.index] as Address), code: f.error.code, err: f.error.message }, 'cannot join through a seed whose name does not resolve (retried at the next attempt)');
+    }
     const n = await this.membership.join(resolved.filter((a): a is Address => a !== undefined));
     if (n > 0) this.serf.join();
     return n;

@@ -9,6 +9,6 @@ export { diffConfig, redactConfig, isSecretKey, REDACTED } from './diff.js';
 export type { ConfigDifference } from './diff.js';
 export { parseSize, parseDuration, checkSize, checkDuration, formatBytes, formatMs } from './units.js';
 export type { UnitResult } from './units.js';
-export { parseAddress, formatAddress, checkAddress, requireAddress, resolveAddress, addressError, ADDRESS_FORM, ADDRESS_EXAMPLES } from './address.js';
+export { parseAddress, formatAddress, checkAddress, requireAddress, resolveAddress, resolveAll, lookupError, addressError, ADDRESS_FORM, ADDRESS_EXAMPLES } from './address.js';
 export type { Address, AddressUse } from './address.js';
 export type { ConfigErrorEntry } from './issues.js';

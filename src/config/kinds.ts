@@ -71,9 +71,9 @@ export function Addr(description: string, use: AddressUse = 'listen') {
   return Type.String({ address: use, description, expect: `${ADDRESS_FORM}, e.g. ${use === 'peer' ? ADDRESS_EXAMPLES : ADDRESS_EXAMPLE}` });
 }
 
-/** `"auto"` or an address: the node works the address out itself (first non-loopback IPv4). */
+/** `"auto"` or an address to advertise (no IPv6 zone): the node works the address out itself (first non-loopback IPv4). */
 export function AddrOrAuto(description: string) {
-  return Type.Union([Type.Literal('auto'), Type.String({ address: 'listen' })], {
+  return Type.Union([Type.Literal('auto'), Type.String({ address: 'advertise' })], {
     description,
     expect: `"auto" or ${ADDRESS_FORM}, e.g. 10.0.0.1:7946`,
   });

@@ -46,8 +46,8 @@ const node = Section('This node.', {
 });
 
 const server = Section('The REST API and the metrics endpoint.', {
-  api_addr: Addr('Where the REST API listens, host:port. 0.0.0.0 listens on every interface; port 0 picks a free port.'),
-  metrics_addr: Addr('Where Prometheus scrapes /metrics, host:port. Must differ from api_addr.'),
+  api_addr: Addr('Where the REST API listens, host:port. 0.0.0.0 listens on every interface; port 0 picks a free port; a name is resolved when listening (localhost: 127.0.0.1 and ::1).'),
+  metrics_addr: Addr('Where Prometheus scrapes /metrics, host:port. Must differ from api_addr. Not used (nor looked up) while observability.metrics.enabled is false.'),
   body_limit: Size('Largest request body the API reads. Deploys carry the module base64-encoded (4/3 of its size), so keep it above runtime.max_module_size × 4/3.', { min: KiB, max: GiB }),
   request_timeout: Duration('How long the API gives one request (reading the body and answering) before it gives up on it.', { min: 1 }),
 });
@@ -94,7 +94,7 @@ const cluster = Section('Membership and gossip (SWIM, wire-compatible with membe
   bind_addr: Addr('Where gossip listens (UDP and TCP), host:port.'),
   advertise_addr: AddrOrAuto('The address other nodes use to reach this one (a name is resolved to its IP at start). "auto": bind_addr\'s IP when it names one; with bind_addr 0.0.0.0 or ::, the first non-internal IPv4 of the host (127.0.0.1, with a warning, when there is none). A port of 0 means the bound port.'),
   bootstrap_expect: Int('Nodes expected in the cluster; quorum is bootstrap_expect / 2 + 1.', { min: 1, max: 10_000 }),
-  seeds: AddrList('Nodes to contact when joining, host:port each (port 1 to 65535). Names are resolved at each join attempt; one that does not resolve is logged and retried.'),
+  seeds: AddrList('Nodes to contact when joining, host:port each (port 1 to 65535). Names are resolved at each join attempt (at most 5 s each); one that does not resolve is logged, skipped and retried at the next attempt.'),
   profile: Enum(CLUSTER_PROFILES, 'Timing preset, as in memberlist/serf: lan (the default), local (loopback or one rack: faster failure detection), wan (slower, tolerant), fast (Caxton\'s: LAN with 500 ms probes, failure detection under 3 s for 5 nodes). It sets the defaults of the timing keys below; keys set explicitly win.'),
   gossip_interval: Duration('How often this node gossips to gossip_fanout random peers. Lower spreads news faster at more packets.', { min: 1 }),
   gossip_fanout: Int('Peers gossiped to per gossip_interval (memberlist GossipNodes).', { min: 1, max: 100 }),

@@ -5,7 +5,7 @@
  *
  * Unknown top-level fields are allowed (no `additionalProperties: false`): the ABI says agents ignore
  * fields they do not know and the host may add fields, so a newer peer's message must still validate.
- * What bounds a message is its total UTF-8 size (`messaging.max_message_bytes`), checked by the
+ * What bounds a message is its total UTF-8 size (`messaging.max_message_size`), checked by the
  * validator before anything else.
  *
  * Defaults (`priority: normal`, `delivery: at-most-once`) are annotations only: the validator never

@@ -6,7 +6,7 @@
 import { webcrypto } from 'node:crypto';
 import { AbiLimits, CAPABILITY_PATTERN, HostError, TOPIC_PATTERN } from './abi.js';
 import type { GuestMemory } from './guest-memory.js';
-import { prepareOutgoing, type OutgoingMessage } from './outgoing.js';
+import { outgoingSender, prepareOutgoing, type OutgoingMessage, type PrepareOptions } from './outgoing.js';
 
 /** What the host does for one agent. Implemented by the worker runtime; must not block for long. */
 export interface AgentServices {
@@ -71,7 +71,13 @@ export const HostCost = {
   storage: 5000,
 } as const;
 
+/** prepareOutgoing's options for a timer message, made once (the send path allocates none). */
+const TIMER: PrepareOptions = { timer: true };
+
 export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: HostMeter = new HostMeter()): WebAssembly.Imports {
+  // What every message of this agent needs to know about it, worked out once.
+  const self = outgoingSender(svc.name);
+
   /** Decodes a guest-supplied message; returns a HostError code when it cannot be sent. */
   function readMessage(ptr: number, len: number): string | number {
     if (!mem.inBounds(ptr, len)) return HostError.BOUNDS;
@@ -114,7 +120,7 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: H
       meter.charge(HostCost.message);
       const text = readMessage(ptr, len);
       if (typeof text === 'number') return text;
-      const prepared = prepareOutgoing(svc.name, text);
+      const prepared = prepareOutgoing(self, text);
       if ('error' in prepared) {
         svc.log(3, `send refused: ${prepared.reason}`);
         return prepared.error;
@@ -161,20 +167,12 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: H
       if (delayMs < 0 || delayMs > AbiLimits.maxTimerDelayMs) return HostError.INVALID_ARGUMENT;
       const text = readMessage(ptr, len);
       if (typeof text === 'number') return text;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        return HostError.INVALID_MESSAGE;
+      // A timer message always goes to the agent itself; otherwise checked as a send is, in one pass.
+      const prepared = prepareOutgoing(self, text, TIMER);
+      if ('error' in prepared) {
+        svc.log(3, `timer_set refused: ${prepared.reason}`);
+        return prepared.error;
       }
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return HostError.INVALID_MESSAGE;
-      // A timer message always goes to the agent itself.
-      const msg = parsed as Record<string, unknown>;
-      msg['receiver'] = svc.name;
-      delete msg['capability'];
-      delete msg['topic'];
-      const prepared = prepareOutgoing(svc.name, JSON.stringify(msg), { allowSelfAddressed: true });
-      if ('error' in prepared) return prepared.error;
       return svc.timerSet(delayMs, prepared.json);
     },
 

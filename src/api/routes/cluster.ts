@@ -5,7 +5,7 @@ import { CaxtonError } from '../../errors.js';
 import type { Cluster } from '../../cluster/cluster.js';
 import { decodeGossipKey, keyFingerprint, keyResponseProblem, type KeyResponse } from '../../cluster/serf/key-manager.js';
 import { memberLoad } from '../../cluster/node-tags.js';
-import { ADDRESS_EXAMPLES, ADDRESS_FORM, formatAddress, requireAddress, resolveAddress } from '../../config/address.js';
+import { ADDRESS_EXAMPLES, ADDRESS_FORM, formatAddress, requireAddress, resolveAll, type Address } from '../../config/address.js';
 import type { ApiContext } from '../context.js';
 
 const NodeParams = Type.Object({ node: Type.String({ minLength: 1, maxLength: 255 }) });
@@ -14,6 +14,11 @@ const JoinBody = Type.Object(
   { addresses: Type.Array(Type.String({ minLength: 1, maxLength: 300, description: `${ADDRESS_FORM}, e.g. ${ADDRESS_EXAMPLES}` }), { minItems: 1, maxItems: 64 }) },
   { additionalProperties: false },
 );
+/**
+ * Name lookups of one join request run at most this many at a time: each holds one of libuv's 4
+ * threadpool threads (file system, crypto and every other lookup share them) until it returns.
+ */
+const JOIN_LOOKUPS = 2;
 const RemoveQuery = Type.Object({ prune: Type.Optional(Type.Boolean({ description: 'also forget it on every member at once (serf force-leave -prune)' })) }, { additionalProperties: false });
 const KeyOpParams = Type.Object({ op: Type.Union([Type.Literal('install'), Type.Literal('use'), Type.Literal('remove')]) });
 const QueryTimeout = Type.Integer({ minimum: 100, maximum: 600_000, description: 'how long to wait for every member (ms); the default scales with the cluster size' });
@@ -98,12 +103,16 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Body: Static<typeof JoinBody> }>('/cluster/join', { config: { permission: 'control' }, schema: { summary: 'Join the cluster of these nodes (caxton cluster add-node)', body: JoinBody } }, async (req) => {
     const c = requireCluster(ctx);
-    const targets = await Promise.all(
-      req.body.addresses.map((text, i) => resolveAddress(requireAddress(text, `body.addresses[${i}]`, 'peer'), `body.addresses[${i}]`)),
-    );
-    const answered = await c.join(targets);
-    if (answered === 0) throw new CaxtonError('CAXTON_ERR_CLUSTER_JOIN_FAILED', `none of ${req.body.addresses.join(', ')} answered`);
-    return { answered };
+    // As with the --join seeds: an address that is not host:port refuses the whole request (nothing is
+    // tried), a name that does not resolve is skipped and reported, and the join goes through the rest.
+    const items = req.body.addresses.map((text, i) => ({ address: requireAddress(text, `body.addresses[${i}]`, 'peer'), where: `body.addresses[${i}]` }));
+    const { resolved, failed } = await resolveAll(items, JOIN_LOOKUPS);
+    // None resolved: the first by position, whichever lookup ended first.
+    if (failed.length === items.length) throw (failed[0] as { error: CaxtonError }).error;
+    const answered = await c.join(resolved.filter((a): a is Address => a !== undefined));
+    const skipped = failed.map((f) => ({ address: req.body.addresses[f.index] as string, field: f.error.details?.['field'] ?? null, code: f.error.code, message: f.error.message }));
+    if (answered === 0) throw new CaxtonError('CAXTON_ERR_CLUSTER_JOIN_FAILED', `none of ${req.body.addresses.join(', ')} answered`, { skipped });
+    return { answered, skipped };
   });
 
   app.post<{ Body: Static<typeof LeaveBody> }>('/cluster/leave', { config: { permission: 'control' }, schema: { summary: 'Drain this node\'s agents, then leave the cluster gracefully', body: LeaveBody } }, async (req) => {

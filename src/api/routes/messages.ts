@@ -5,10 +5,11 @@ import { Type, type Static } from '@sinclair/typebox';
 import { CaxtonError } from '../../errors.js';
 import { checkMessageText, checkTextSize, validateMessage } from '../../messaging/validate.js';
 import { SYSTEM_SENDER } from '../../messaging/system-messages.js';
-import { priorityLevel, type PriorityLevel } from '../../sandbox/worker/mailbox.js';
+import { priorityLevel } from '../../sandbox/worker/mailbox.js';
+import type { AclMessage } from '../../messaging/message-schema.js';
 import type { ApiContext } from '../context.js';
-import { cascadeEvents, groupCascades, type CascadeEvent } from '../error-cascade.js';
-import { ReplyWaiters } from '../reply-waiters.js';
+import { cascadeEvents, groupCascades, MAX_CASCADES, MAX_WINDOW_MS, type CascadeEvent } from '../error-cascade.js';
+import { ReplyWaiters, type ReplyFields } from '../reply-waiters.js';
 import { ApiSenders } from '../api-senders.js';
 
 /** Who the API sends as when the caller does not say. */
@@ -24,13 +25,13 @@ const SendQuery = Type.Object(
 const ConversationParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });
 const AnalyzeQuery = Type.Object(
-  { pattern: Type.String({ minLength: 1, maxLength: 500 }), last_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 86_400_000 })) },
+  { pattern: Type.String({ minLength: 1, maxLength: 500 }), last_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WINDOW_MS })) },
   { additionalProperties: false },
 );
 
 const CascadeQuery = Type.Object(
   {
-    last_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 86_400_000, description: 'the window, ms back from now (default 5 minutes)' })),
+    last_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WINDOW_MS, description: 'the window, ms back from now (default 5 minutes)' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'errors listed per cascade (default 100); the counts cover them all' })),
   },
   { additionalProperties: false },
@@ -41,30 +42,44 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const waiters = new ReplyWaiters();
   const senders = new ApiSenders(API_SENDER);
+  const names: ApiNames = { senders, routingOwn: false };
   // Messages agents send to the names the API sent as: replies, journalled whether or not a caller
   // still waits for them. Any other name that is no agent is refused by the pool (no_such_agent).
+  // While the API routes a message of its own the endpoint takes nothing: the API does not send to its
+  // own callers (deliver() refuses such a receiver), so a client cannot pass a message off as another
+  // caller's reply.
   ctx.pool.addEndpoint({
-    accepts: (name) => senders.has(name),
+    accepts: (name) => !names.routingOwn && senders.has(name),
     deliver: (_from, _to, json) => {
-      waiters.offer(json);
-      ctx.journal.recordMessage('reply', json);
+      let m: ReplyFields & { delivery?: unknown; message_id?: unknown } = {};
+      try {
+        m = JSON.parse(json) as typeof m;
+      } catch {
+        // an agent's message is JSON (the host checked it); journalled with what is known otherwise
+      }
+      // An at-least-once reply is delivered once the API takes it (to a waiting caller or, late, to the
+      // journal only); acknowledged here, or the relay would redeliver it and dead-letter it unacknowledged.
+      if (m.delivery === 'at-least-once' && typeof m.message_id === 'string') ctx.outbox.ack(m.message_id);
+      waiters.offer(json, m);
+      ctx.journal.recordParsed('reply', m);
     },
   });
 
   app.post<{ Querystring: Static<typeof SendQuery> }>(
     '/messages',
-    { config: { permission: 'send' }, schema: { summary: 'Send a FIPA-ACL message (docs/messages.md)', querystring: SendQuery } },
+    // jsonBody 'message': the body parser keeps the text and leaves its checks to the message validator.
+    { config: { permission: 'send', jsonBody: 'message' }, schema: { summary: 'Send a FIPA-ACL message (docs/messages.md)', querystring: SendQuery } },
     async (req, reply) => {
       const body = req.body;
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      const text = req.jsonText;
+      if (typeof body !== 'object' || body === null || Array.isArray(body) || text === undefined) {
         throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', 'body must be a FIPA-ACL message as a JSON object (docs/messages.md)', { field: 'body' });
       }
       const raw = body as Record<string, unknown>;
-      if (req.jsonText !== undefined) {
-        // What the parsed body no longer shows (a key twice, nesting too deep), by the agents' check.
-        checkTextSize(req.jsonText, ctx.maxMessageBytes);
-        checkMessageText(req.jsonText, raw);
-      }
+      // What the parsed body no longer shows (a key twice, nesting too deep), by the agents' check; the
+      // size first, in the validator's order (the completed message is measured again below).
+      checkTextSize(text, ctx.maxMessageBytes);
+      checkMessageText(text, raw);
       const sender = raw['sender'] ?? API_SENDER;
       if (typeof sender === 'string' && (sender === SYSTEM_SENDER || ctx.deployments.get(sender) !== undefined)) {
         throw new CaxtonError('CAXTON_ERR_MESSAGE_SPOOFED', `sender "${sender}" is ${sender === SYSTEM_SENDER ? 'the node itself' : 'an agent of this node'}; the API may not send in its name`, { field: '/sender' });
@@ -73,18 +88,21 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
       raw['conversation_id'] ??= randomUUID();
       const wait = req.query.wait_reply === true;
       if (wait) raw['reply_with'] ??= `api-${randomUUID()}`;
-      const msg = validateMessage(raw, { maxBytes: ctx.maxMessageBytes, complete: true });
-      senders.remember(msg.sender);
+      // The text was checked above: no second serialization to measure it.
+      const msg = validateMessage(raw, { maxBytes: Infinity, complete: true });
       const json = JSON.stringify(msg);
+      checkTextSize(json, ctx.maxMessageBytes);
       const t0 = performance.now();
-      const waiting = wait ? waiters.wait(msg.reply_with as string, req.query.timeout_ms ?? 30_000) : undefined;
+      const waiting = wait ? waiters.wait(msg.sender, msg.reply_with as string, req.query.timeout_ms ?? 30_000) : undefined;
       let deliveredTo: string;
       try {
-        deliveredTo = deliver(ctx, msg.receiver, msg.capability, msg.topic, json, priorityLevel(msg.priority), msg.delivery === 'at-least-once' ? msg.message_id : undefined);
+        deliveredTo = deliver(ctx, names, msg, json);
       } catch (e) {
         waiting?.cancel();
         throw e;
       }
+      // Only a name the API really sent as takes replies: remembered once the message went somewhere.
+      senders.remember(msg.sender);
       ctx.observeRouting((performance.now() - t0) / 1000);
       ctx.journal.recordParsed('sent', msg, `via API by key ${req.apiKey?.name ?? '?'}`);
       req.log.debug({ message_id: msg.message_id, conversation_id: msg.conversation_id, trace: msg.trace_context?.traceparent }, 'message sent');
@@ -136,11 +154,14 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
       const since = until - (req.query.last_ms ?? 300_000);
       const limit = req.query.limit ?? 100;
       const events = cascadeEvents(ctx.journal.entries(), ctx.logs.since(since), since);
+      const cascades = groupCascades(events);
       return {
         since: iso(since),
         until: iso(until),
         errors: events.length,
-        cascades: groupCascades(events).map((c) => ({
+        cascades_total: cascades.length,
+        truncated: cascades.length > MAX_CASCADES,
+        cascades: cascades.slice(0, MAX_CASCADES).map((c) => ({
           root: cascadeEventView(c.root),
           first_at: iso(c.firstAt),
           last_at: iso(c.lastAt),
@@ -160,31 +181,71 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
   );
 }
 
-/** Hands a message to its receiver, capability or topic. Returns where it went; throws when nowhere. */
-function deliver(ctx: ApiContext, receiver: string | undefined, capability: string | undefined, topic: string | undefined, json: string, priority: PriorityLevel, reliableId: string | undefined): string {
+/** What deliver() needs to know about the names the API answers for. */
+interface ApiNames {
+  readonly senders: ApiSenders;
+  /** True while the API routes a message of its own: its endpoint then takes nothing. */
+  routingOwn: boolean;
+}
+
+/**
+ * Hands a message to its receiver, capability or topic. Returns where it went; throws when nowhere,
+ * before anything was delivered or stored. An at-least-once message is in the outbox before this
+ * returns: from then on the relay delivers it, even after a crash.
+ */
+function deliver(ctx: ApiContext, names: ApiNames, msg: AclMessage, json: string): string {
   const pool = ctx.pool;
-  if (topic !== undefined) return `topic:${pool.publish(topic, json, '', priority)}`;
-  if (reliableId !== undefined && receiver !== undefined) {
-    if (ctx.deployments.get(receiver) === undefined && pool.agent(receiver) === undefined) throw undeliverable(`no agent named ${receiver}`);
-    // Durable before the caller hears "accepted": from here on the relay delivers it, even after a crash.
-    ctx.outbox.add(reliableId, receiver, json, Date.now() + ctx.redeliverAfterMs);
-    pool.deliver(receiver, json, priority); // refused now (stopped, full): the relay retries
+  const priority = priorityLevel(msg.priority);
+  // Topics are at-most-once (docs/messages.md): the outbox redelivers to one receiver or provider.
+  if (msg.topic !== undefined) return `topic:${pool.publish(msg.topic, json, '', priority)}`;
+  const reliableId = msg.delivery === 'at-least-once' ? msg.message_id : undefined;
+  if (msg.capability !== undefined) {
+    const capability = msg.capability;
+    if (reliableId === undefined) {
+      const to = pool.deliverToCapability(capability, json, priority);
+      if (to === undefined) throw undeliverable(`no running agent provides capability ${JSON.stringify(capability)}`);
+      return to;
+    }
+    // As an agent's at-least-once send to a capability: kept with receiver '', which the relay
+    // redelivers to a provider of the capability the message names.
+    if (pool.providersOf(capability).length === 0) throw undeliverable(`no agent provides capability ${JSON.stringify(capability)}`);
+    ctx.outbox.add(reliableId, '', json, Date.now() + ctx.redeliverAfterMs);
+    return pool.deliverToCapability(capability, json, priority) ?? 'local'; // refused now (busy, full): the relay retries
+  }
+  const to = msg.receiver as string;
+  const ours = pool.agent(to) !== undefined || ctx.deployments.get(to) !== undefined;
+  if (reliableId !== undefined) {
+    if (!ours) throw ownName(names, to) ?? undeliverable(`no agent named ${to}`);
+    ctx.outbox.add(reliableId, to, json, Date.now() + ctx.redeliverAfterMs);
+    pool.deliver(to, json, priority); // refused now (stopped, full): the relay retries
     return 'local';
   }
-  if (capability !== undefined) {
-    const to = pool.deliverToCapability(capability, json, priority);
-    if (to === undefined) throw undeliverable(`no running agent provides capability ${JSON.stringify(capability)}`);
-    return to;
-  }
-  const to = receiver as string;
   if (pool.deliver(to, json, priority)) return 'local';
-  const info = pool.agent(to);
-  if (info !== undefined || ctx.deployments.get(to) !== undefined) {
-    throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${to} takes no messages now: it is ${info?.state ?? 'stopped'}`, { agent: to, state: info?.state ?? 'stopped' });
+  if (ours) {
+    const state = pool.agent(to)?.state ?? 'stopped';
+    throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${to} takes no messages now: it is ${state}`, { agent: to, state });
   }
-  const where = pool.route(to, json, priority, API_SENDER);
+  // Another node's agent, if the directory knows one; never the API's own endpoint.
+  names.routingOwn = true;
+  let where: ReturnType<typeof pool.route>;
+  try {
+    where = pool.route(to, json, priority, msg.sender);
+  } finally {
+    names.routingOwn = false;
+  }
   if (where === 'remote') return 'remote';
-  throw undeliverable(`no agent named ${to}`);
+  throw ownName(names, to) ?? undeliverable(`no agent named ${to}`);
+}
+
+/** The refusal of a receiver that is no agent but a name the API itself answers for, if `to` is one. */
+function ownName(names: ApiNames, to: string): CaxtonError | undefined {
+  if (!names.senders.has(to)) return undefined;
+  const whose = to === names.senders.permanent ? 'the API\'s own name' : 'a name API clients send as';
+  return new CaxtonError(
+    'CAXTON_ERR_MESSAGE_INVALID',
+    `/receiver: ${JSON.stringify(to)} is not an agent but ${whose}; the API does not send messages to its own callers (they get the replies agents send to them): address an agent, a capability or a topic`,
+    { field: '/receiver' },
+  );
 }
 
 function cascadeEventView(e: CascadeEvent) {

@@ -66,8 +66,8 @@ export function registerAgent(program: Command): void {
       ctx.print(a, () => renderAgent(a));
     });
 
-  agent
-    .command('suspend')
+  // Takes agents out of service (their messages wait until resume).
+  destructive(agent.command('suspend'))
     .description('suspend an agent (its messages wait in its mailbox), or every running agent of a priority')
     .argument('[name]', 'agent name or id')
     .addOption(new Option('--priority <priority>', 'suspend every running agent of this priority').choices(PRIORITIES))

@@ -24,6 +24,37 @@ interface ClusterMembersView {
   }[];
 }
 
+/** POST /cluster/join: names that did not resolve are skipped (and listed); the rest are joined through. */
+interface JoinView {
+  readonly answered: number;
+  readonly skipped: readonly { address: string; field: string | null; code: string; message: string }[];
+}
+
+/** How add-node names its i-th argument in errors: `address`, or `address 2` among several. */
+function addressArg(i: number, n: number): string {
+  return n === 1 ? 'address' : `address ${i + 1}`;
+}
+
+const API_ADDRESS_FIELD = /^body\.addresses\[(\d+)\]/;
+
+/** An API text that names an address as the API does (`body.addresses[1]: ...`), with the argument's name instead. */
+function argumentTerms(text: string, n: number): string {
+  return text.replace(API_ADDRESS_FIELD, (_, i: string) => addressArg(Number(i), n));
+}
+
+/** The API's error about one of the addresses, naming it as the CLI's own check does (`address 2`). */
+function inArgumentTerms(e: CliError, n: number): CliError {
+  const field = e.details?.['field'];
+  if (typeof field !== 'string' || !API_ADDRESS_FIELD.test(field)) return e;
+  return new CliError(argumentTerms(e.message, n), {
+    code: e.code,
+    exitCode: e.exitCode,
+    ...(e.status === undefined ? {} : { status: e.status }),
+    ...(e.hint === undefined ? {} : { hint: e.hint }),
+    details: { ...e.details, field: argumentTerms(field, n) },
+  });
+}
+
 interface PingView {
   readonly node: string;
   readonly address: string;
@@ -120,10 +151,18 @@ export function registerCluster(program: Command): void {
     .command('add-node <address...>')
     .description('join the cluster of the node(s) at host:port (gossip port, 7946 by default); host is a name or an IP, IPv6 in brackets')
     .action(async (addresses: string[], _opts: unknown, cmd: Command) => {
-      addresses.forEach((a, i) => checkAddressArg(a, addresses.length === 1 ? 'address' : `address ${i + 1}`));
-      const ctx = context(cmd);
-      const r = await ctx.client.post<{ answered: number }>('/cluster/join', { addresses });
-      ctx.print(r, () => ok(`joined: ${r.answered} of ${addresses.length} answered`));
+      const ctx = context(cmd); // first: with -o json, a bad address is printed as JSON too
+      addresses.forEach((a, i) => checkAddressArg(a, addressArg(i, addresses.length)));
+      let r: JoinView;
+      try {
+        r = await ctx.client.post<JoinView>('/cluster/join', { addresses });
+      } catch (e) {
+        throw e instanceof CliError ? inArgumentTerms(e, addresses.length) : e;
+      }
+      ctx.print(r, () => {
+        const skipped = r.skipped.map((x) => `skipped ${x.address}: ${argumentTerms(x.message, addresses.length)}\n`).join('');
+        return `${skipped}${ok(`joined: ${r.answered} of ${addresses.length} answered`)}`;
+      });
     });
   destructive(cluster.command('leave'))
     .description('drain this node\'s agents, then leave the cluster gracefully (peers see it as left)')

@@ -18,6 +18,7 @@ import {
 import { checkRegex, durationOption } from '../parse.js';
 import { bar, spinner, withSpinner } from '../progress.js';
 import { count, percentileMs, subtractHistograms, sumMs } from '../../observability/latency.js';
+import { MAX_WINDOW_MS } from '../../api/error-cascade.js';
 import { agentPath, interruptible, ok, sleep } from './common.js';
 
 export function registerDebug(program: Command): void {
@@ -40,6 +41,7 @@ export function registerDebug(program: Command): void {
       if (cascade) {
         const last = opts.last ?? 300_000;
         if (last < 1) throw usageError('--last must be above 0, e.g. --last 5m');
+        if (last > MAX_WINDOW_MS) throw lastTooLong(last);
         const r = await ctx.client.get<ErrorCascadeView>('/error-cascade', { last_ms: last });
         ctx.print(r, () => renderCascades(r, last));
         return;
@@ -57,6 +59,7 @@ export function registerDebug(program: Command): void {
     .addOption(new Option('--last <duration>', 'how far back to look, e.g. 1h').argParser(durationOption('--last')).default(3_600_000, '1h'))
     .action(async (opts: { pattern: string; last: number }, cmd: Command) => {
       const ctx = context(cmd);
+      if (opts.last > MAX_WINDOW_MS) throw lastTooLong(opts.last);
       const r = await ctx.client.get<{ pattern: string; since: string; total: number; groups: { kind: string; agent: string; reason: string; count: number; last_at: string }[] }>(
         '/messages/analyze',
         { pattern: opts.pattern, last_ms: opts.last },
@@ -139,14 +142,18 @@ function renderTrace(id: string, t: ConversationView): string {
 
 /** `caxton trace --error-cascade`: per cascade, its root cause, the agents it took down and its errors. */
 export function renderCascades(r: ErrorCascadeView, lastMs: number): string {
-  const head = `${countFooter(r.errors, 'error')} in the last ${formatDuration(lastMs)}${r.cascades.length === 0 ? '' : `, in ${countFooter(r.cascades.length, 'cascade')}`}\n`;
+  const shown = r.truncated ? `; the largest ${r.cascades.length} shown` : '';
+  const head = `${countFooter(r.errors, 'error')} in the last ${formatDuration(lastMs)}${r.cascades_total === 0 ? '' : `, in ${countFooter(r.cascades_total, 'cascade')}${shown}`}\n`;
   if (r.cascades.length === 0) return head;
   const parts = r.cascades.map((c, i) => {
     const start = Date.parse(c.first_at);
     const at = (iso: string) => `+${formatLatencyDelta(Date.parse(iso) - start)}`;
     const root = c.root;
     let text = `CASCADE ${i + 1}: ${countFooter(c.errors, 'error')}, ${c.first_at} to ${c.last_at} (${formatLatencyDelta(Date.parse(c.last_at) - start)})\n`;
-    text += `root cause: ${root.agent ?? root.peer ?? '(unknown agent)'}: ${root.kind}${root.detail === '' ? '' : ` ${shorten(root.detail, 120)}`}\n`;
+    // The peer felt the error (the receiver of a failure, the sender of an undeliverable message): it
+    // is never the cause, so a root whose agent the journal does not know is named as unknown.
+    const felt = root.agent === null && root.peer !== null ? ` (felt by ${root.peer})` : '';
+    text += `root cause: ${root.agent ?? '(unknown agent)'}: ${root.kind}${root.detail === '' ? '' : ` ${shorten(root.detail, 120)}`}${felt}\n`;
     if (c.agents.length > 0) {
       text += renderTable(['AGENT', 'ERRORS', 'FIRST', 'CAUSED-BY'], c.agents.map((a) => [a.name, formatCount(a.errors), at(a.first_at), a.caused_by ?? '-']));
     }
@@ -155,7 +162,13 @@ export function renderCascades(r: ErrorCascadeView, lastMs: number): string {
     if (c.events.length < c.errors) text += `… ${c.errors - c.events.length} more (-o json has the counts; narrow --last to see them)\n`;
     return text;
   });
-  return `${head}\n${parts.join('\n')}`;
+  const rest = r.truncated ? `\n… ${r.cascades_total - r.cascades.length} smaller cascades not shown (narrow --last to see them)\n` : '';
+  return `${head}\n${parts.join('\n')}${rest}`;
+}
+
+/** --last past what the node looks back over: a usage error here, not the API's querystring.last_ms. */
+function lastTooLong(ms: number): CliError {
+  return usageError(`--last may be at most 30d, got ${formatDuration(ms)}`, 'Narrow the window, e.g. --last 1h or --last 7d.');
 }
 
 function shorten(text: string, max: number): string {

@@ -74,6 +74,33 @@ test('api errors - __proto__ and constructor.prototype in a body are refused by 
   });
 });
 
+test('api errors - a body nesting deeper than 128 levels is a 400 naming the field and the limit, in JSON and in a multipart JSON field', async () => {
+  await withNode({}, async (ctx) => {
+    const nest = (levels: number) => `${'['.repeat(levels)}1${']'.repeat(levels)}`;
+    const module = b64(agentWasm('echo'));
+    // config is level 2 of the body: 20,000 levels made JSON.stringify in the spawn throw (a 500).
+    const deep = await ctx.call('POST', '/agents', `{"name":"deep","module":"${module}","config":{"x":${nest(20_000)}}}`);
+    assertShape(deep, 400, 'CAXTON_ERR_API_INVALID_REQUEST', 'body.config nests deeper than 128 levels of objects and arrays, the most a request body may have (the body itself is level 1)');
+    assert.equal(deep.body.error.details.limit, 128);
+    assert.equal(deep.body.error.details.field, 'body.config');
+    const form = new FormData();
+    form.set('name', 'deep');
+    form.set('config', `{"x":${nest(20_000)}}`);
+    form.set('module', new Blob([agentWasm('echo')]), 'echo.wasm');
+    const res = await fetch(`${ctx.url}/agents`, { method: 'POST', headers: { authorization: `Bearer ${ctx.adminKey}` }, body: form });
+    const multipart = { status: res.status, body: (await res.json()) as { error: { details: Record<string, unknown> } } };
+    assertShape(multipart, 400, 'CAXTON_ERR_API_INVALID_REQUEST', 'body.config.x nests deeper than 128 levels of objects and arrays, the most a request body may have (the body itself is level 1)');
+    assert.equal(multipart.body.error.details['limit'], 128);
+    // Other routes too: the check is the body parser's.
+    assertShape(await ctx.call('POST', '/config/diff', `{"yaml":"a: 1","file":${nest(200)}}`), 400, 'CAXTON_ERR_API_INVALID_REQUEST', /^body\.file nests deeper than 128 levels/);
+    // At the limit, and one past it: the body is level 1, config 2, x's arrays 3 to 128.
+    assertShape(await ctx.call('POST', '/agents', `{"name":"ok","module":"${module}","config":{"x":${nest(127)}}}`), 400, 'CAXTON_ERR_API_INVALID_REQUEST', /^body\.config nests deeper/);
+    const ok = await ctx.call('POST', '/agents', `{"name":"ok","module":"${module}","config":{"x":${nest(126)}}}`);
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+    assert.equal((await ctx.call('GET', '/agents', undefined)).body.agents.length, 1, 'the deep ones were not deployed; the node keeps serving');
+  });
+});
+
 /** Writes `text` on a fresh connection and reads until the server closes it (10 s at most). */
 function exchange(port: number, text: string): Promise<{ status: number; headers: string; body: unknown }> {
   return new Promise((resolve, reject) => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { agentWasm, fixtureWasm } from '../../helpers/agents.js';
 import { withNode, type NodeContext } from '../../helpers/node.js';
 import { initiatorAgent, sinkAgent } from '../../helpers/wat-agents.js';
+import { until } from '../../helpers/until.js';
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 const deploy = (ctx: NodeContext, name: string, bytes: Uint8Array) => ctx.call('POST', '/agents', { name, module: b64(bytes) });
@@ -85,6 +86,52 @@ test('api messages - at-least-once through the API is in the outbox before the a
   });
 });
 
+test('api messages - at-least-once to a capability is in the outbox before the answer too, and acknowledged; no provider at all is refused', async () => {
+  await withNode({}, async (ctx) => {
+    await deploy(ctx, 'calc', agentWasm('calculator'));
+    await ctx.call('POST', '/agents/calc/suspend');
+    const r = await ctx.call('POST', '/messages', { performative: 'query-ref', capability: 'arithmetic', content: { op: 'add', args: [1, 2] }, delivery: 'at-least-once' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.equal(ctx.node.outbox.count(), 1, 'durable before the 202');
+    await ctx.call('POST', '/agents/calc/resume');
+    await until('acknowledged once handled', () => (ctx.node.outbox.count() === 0 ? true : undefined));
+    const none = await ctx.call('POST', '/messages', { performative: 'query-ref', capability: 'flying', content: 1, delivery: 'at-least-once' });
+    assert.equal(none.status, 404, JSON.stringify(none.body));
+    assert.equal(none.body.error.code, 'CAXTON_ERR_MESSAGE_UNDELIVERABLE');
+    assert.equal(ctx.node.outbox.count(), 0, 'nothing stored for a capability nobody provides');
+  });
+});
+
+test('api messages - an agent\'s at-least-once reply to an API caller is acknowledged when the API takes it: not redelivered, never dead-lettered', async () => {
+  await withNode({ relay: { intervalMs: 20, baseDelayMs: 20, maxAttempts: 5 } }, async (ctx) => {
+    const answer = { performative: 'inform', receiver: 'api', in_reply_to: 'x1', conversation_id: 'c-ack', content: 'acknowledge me', delivery: 'at-least-once' };
+    await deploy(ctx, 'replier', await initiatorAgent(JSON.stringify(answer)));
+    const r = await ctx.call('POST', '/messages?wait_reply=true&timeout_ms=5000', { performative: 'request', receiver: 'replier', content: 'go', reply_with: 'x1', conversation_id: 'c-ack' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.reply.content, 'acknowledge me');
+    assert.equal(ctx.node.outbox.count(), 0, 'acknowledged when taken');
+    // Past every redelivery the relay would make: nothing to redeliver, nothing dead-lettered.
+    for (let i = 0; i < 6; i++) ctx.node.relay.tick(Date.now() + 3_600_000 * (i + 1));
+    assert.equal(ctx.node.deadLetters.count(), 0);
+    const trace = (await ctx.call('GET', '/conversations/c-ack')).body.trace as { kind: string }[];
+    assert.deepEqual(trace.map((e) => e.kind), ['sent', 'reply'], 'the reply journalled once');
+  });
+});
+
+test('api messages - the size limit applies to the message as delivered, with the fields the API adds', async () => {
+  await withNode({ maxMessageBytes: 2048 }, async (ctx) => {
+    await deploy(ctx, 'sink', await sinkAgent());
+    const body = { performative: 'inform', sender: 'api', receiver: 'sink', conversation_id: 'c-size', content: '' };
+    body.content = 'x'.repeat(2048 - 20 - JSON.stringify(body).length); // the body: 20 bytes under the limit
+    assert.equal(JSON.stringify(body).length, 2028);
+    const r = await ctx.call('POST', '/messages', body);
+    assert.equal(r.status, 413, `with its message_id the message is over 2048 bytes: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.error.code, 'CAXTON_ERR_MESSAGE_TOO_LARGE');
+    assert.equal(r.body.error.details.limit, 2048);
+    assert.equal((await ctx.call('POST', '/messages', { ...body, content: 'x'.repeat(1000) })).status, 202);
+  });
+});
+
 test('api messages - conversations list and a trace of the API exchange', async () => {
   await withNode({}, async (ctx) => {
     await deploy(ctx, 'calc', agentWasm('calculator'));
@@ -133,12 +180,9 @@ test('api messages - a key twice or nesting over 128 levels is refused, over the
     const spoof = '{"performative":"inform","sender":"victim","sender":"init","receiver":"s","content":"from victim"}';
     await deploy(ctx, 'init', await initiatorAgent(spoof));
     await ctx.call('POST', '/messages', { performative: 'inform', receiver: 'init', content: 'go' });
-    let logs: { text: string }[] = [];
-    for (let i = 0; i < 100 && logs.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      logs = (await ctx.call('GET', '/agents/init/logs')).body.logs;
-    }
-    assert.match(logs.map((l) => l.text).join('\n'), /send refused: \/sender: the key "sender" appears more than once/);
+    // Until the refusal is logged, whatever else the agent logs first.
+    const refusal = /send refused: \/sender: the key "sender" appears more than once/;
+    await until('the refused send is logged', async () => ((await ctx.call('GET', '/agents/init/logs')).body.logs as { text: string }[]).some((l) => refusal.test(l.text)) || undefined);
     const stats = (await ctx.call('GET', '/agents/s/stats')).body;
     assert.equal(stats.messages_in, 1, 'the sink got the API\'s 128-level message, not the agent\'s');
   });
@@ -174,5 +218,17 @@ test('api messages - the error cascade groups the window\'s errors and names the
     // The window: nothing in the last millisecond... of an hour ago.
     assert.equal((await ctx.call('GET', '/error-cascade?last_ms=1')).body.errors, 0);
     assert.equal((await ctx.call('GET', '/error-cascade?last_ms=0')).status, 400);
+  });
+});
+
+test('api messages - the error cascade returns the largest 100 cascades and says how many there were', async () => {
+  await withNode({}, async (ctx) => {
+    // 120 unrelated undeliverable messages, as the journal records them: 120 cascades of one error each.
+    for (let i = 0; i < 120; i++) ctx.node.journal.recordMessage('undeliverable', JSON.stringify({ performative: 'inform', receiver: `ghost-${i}`, content: 1 }), `no agent named ghost-${i}`);
+    const r = (await ctx.call('GET', '/error-cascade?last_ms=60000')).body;
+    assert.equal(r.errors, 120);
+    assert.equal(r.cascades_total, 120);
+    assert.equal(r.truncated, true);
+    assert.equal(r.cascades.length, 100);
   });
 });

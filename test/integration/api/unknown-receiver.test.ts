@@ -1,13 +1,14 @@
 /**
  * A message to a name that exists nowhere: the sender hears why (a `failure` with no_such_agent), the
  * node counts it, dead-letters it, and `caxton trace` shows it as undeliverable, never as a reply.
- * Names the API sent as still take their replies. And `caxton trace` lists the hops between agents.
+ * Names the API sent as still take their replies, and only theirs: the API refuses to send to them.
+ * And `caxton trace` lists the hops between agents.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqliteAgentStateStore } from '../../../src/storage/index.js';
 import { agentWasm } from '../../helpers/agents.js';
-import { initiatorAgent } from '../../helpers/wat-agents.js';
+import { initiatorAgent, sinkAgent } from '../../helpers/wat-agents.js';
 import { withNode, type NodeContext } from '../../helpers/node.js';
 import { until } from '../../helpers/until.js';
 
@@ -60,7 +61,7 @@ for (const delivery of ['at-most-once', 'at-least-once'] as const) {
   });
 }
 
-test('routing - replies to the names the API sent as still reach the API; other names are refused', async () => {
+test('routing - replies to the names the API sent as still reach the API', async () => {
   await withNode({}, async (ctx) => {
     await deploy(ctx, 'echo', agentWasm('echo'));
     const asAlice = await ctx.call('POST', '/messages?wait_reply=true&timeout_ms=5000', { performative: 'request', sender: 'alice', receiver: 'echo', content: 'to alice' });
@@ -70,6 +71,42 @@ test('routing - replies to the names the API sent as still reach the API; other 
     const asApi = await ctx.call('POST', '/messages?wait_reply=true&timeout_ms=5000', { performative: 'request', receiver: 'echo', content: 'to api' });
     assert.equal(asApi.body.reply.receiver, 'api');
     assert.equal(ctx.node.deadLetters.count(), 0);
+  });
+});
+
+test('routing - the API refuses a message to a name it answers for (its own, a client\'s): no forged reply reaches a waiting caller', async () => {
+  await withNode({}, async (ctx) => {
+    await deploy(ctx, 'sink', await sinkAgent());
+    // Carol waits for the sink's reply to r1 (the sink never answers).
+    const carol = ctx.call('POST', '/messages?wait_reply=true&timeout_ms=1500', { performative: 'request', sender: 'carol', receiver: 'sink', content: 'q', reply_with: 'r1', conversation_id: 'c-forge' });
+    await until('carol\'s request is journalled', async () => ((await ctx.call('GET', '/conversations/c-forge')).status === 200 ? true : undefined));
+    // Dave addresses carol, quoting her reply_with: refused before anything is delivered.
+    const forged = await ctx.call('POST', '/messages', { performative: 'inform', sender: 'dave', receiver: 'carol', in_reply_to: 'r1', conversation_id: 'c-forge', content: 'forged' });
+    assert.equal(forged.status, 400, JSON.stringify(forged.body));
+    assert.equal(forged.body.error.code, 'CAXTON_ERR_MESSAGE_INVALID');
+    assert.equal(forged.body.error.details.field, '/receiver');
+    assert.match(forged.body.error.message, /^\/receiver: "carol" is not an agent but a name API clients send as; the API does not send messages to its own callers/);
+    // The API's own name, and at-least-once, alike.
+    for (const body of [{ receiver: 'api' }, { receiver: 'carol', delivery: 'at-least-once' }]) {
+      const r = await ctx.call('POST', '/messages', { performative: 'inform', sender: 'dave', content: 'x', ...body });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.match(r.body.error.message, /is not an agent but (the API's own name|a name API clients send as)/);
+    }
+    assert.equal(ctx.node.outbox.count(), 0);
+    const answer = await carol;
+    assert.equal(answer.status, 504, `carol got no reply, not dave's message: ${JSON.stringify(answer.body)}`);
+    const trace = (await ctx.call('GET', '/conversations/c-forge')).body.trace as { kind: string }[];
+    assert.deepEqual(trace.map((e) => e.kind), ['sent'], 'nothing journalled as a reply');
+  });
+});
+
+test('routing - a sender name is remembered only once its message was delivered', async () => {
+  await withNode({}, async (ctx) => {
+    // erin's message reaches nobody: erin is not a name the API answers for afterwards.
+    assert.equal((await ctx.call('POST', '/messages', { performative: 'inform', sender: 'erin', receiver: 'nobody', content: 1 })).status, 404);
+    const toErin = await ctx.call('POST', '/messages', { performative: 'inform', sender: 'dave', receiver: 'erin', content: 1 });
+    assert.equal(toErin.status, 404, JSON.stringify(toErin.body));
+    assert.equal(toErin.body.error.code, 'CAXTON_ERR_MESSAGE_UNDELIVERABLE');
   });
 });
 

@@ -29,8 +29,10 @@ test('error cascade - a failure carried on by the agents that felt it is one cas
   assert.deepEqual(rest.map((c) => [c.root.kind, c.root.agent, c.events.length, c.affected]), [['fault', 'other', 1, []], ['undeliverable', 'ghost', 1, ['api']], ['failure', '', 1, ['api']], ['undeliverable', 'ghost2', 1, ['api']]]);
 });
 
-test('error cascade - an agent that failed before it felt anything is a root of its own even if it felt one later', () => {
-  const [c] = groupCascades([ev(0, 'fault', 'a'), ev(1, 'fault', 'b'), ev(2, 'undeliverable', 'b', 'a')]);
+test('error cascade - an agent that failed before it felt anything has no caused_by, even if it felt another\'s failure later; one cascade, rooted at the earliest error', () => {
+  const cascades = groupCascades([ev(0, 'fault', 'a'), ev(1, 'fault', 'b'), ev(2, 'undeliverable', 'b', 'a')]);
+  assert.equal(cascades.length, 1, 'linked by a feeling b\'s failure');
+  const [c] = cascades;
   assert.equal(c?.root.agent, 'a');
   assert.deepEqual(c?.agents.map((x) => [x.name, x.causedBy]), [['a', undefined], ['b', undefined]]);
 });

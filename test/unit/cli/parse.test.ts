@@ -101,4 +101,7 @@ test('cli parse - performatives: variants are normalized, typos get a suggestion
   usage(() => parsePerformative('shout'), /unknown performative "shout"$/);
   assert.equal(closest('inspct', ['inspect', 'list']), 'inspect');
   assert.equal(closest('zzzzzz', ['inspect', 'list']), undefined);
+  // Two letters swapped are one edit, as in the command suggestions (one distance for both).
+  usage(() => parsePerformative('agere'), /unknown performative "agere" \(did you mean agree\?\)/);
+  assert.equal(closest('lsit', ['list', 'inspect']), 'list');
 });

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { buildProgram } from '../../../src/cli/main.js';
 import { DESTRUCTIVE_WORDS, isDestructive } from '../../../src/cli/destructive.js';
 import { PLANNED } from '../../../src/cli/planned.js';
 import { findUnknownCommand, suggestCommands, unknownCommandError } from '../../../src/cli/unknown-command.js';
-import { EXIT_USAGE } from '../../../src/cli/errors.js';
+import { CliError, EXIT_USAGE } from '../../../src/cli/errors.js';
+import { globalOptions } from '../../../src/cli/context.js';
 
 const program = await buildProgram();
 
@@ -78,7 +79,7 @@ test('cli destructive - every command named like a destructive action is marked,
     if ([cmd.name(), ...cmd.aliases()].some((n) => DESTRUCTIVE_WORDS.includes(n))) assert.ok(isDestructive(cmd), `caxton ${path.join(' ')} must be marked destructive (src/cli/destructive.ts)`);
   }
   assert.deepEqual(marked, [
-    'agent promote', 'agent remove', 'agent restart', 'agent rollback', 'agent stop', 'agent upgrade',
+    'agent promote', 'agent remove', 'agent restart', 'agent rollback', 'agent stop', 'agent suspend', 'agent upgrade',
     'circuit-breaker activate', 'circuit-breaker reset',
     'cluster keys remove', 'cluster keys use', 'cluster leave', 'cluster remove',
     'emergency stop', 'key revoke',
@@ -105,4 +106,42 @@ test('cli destructive - no misspelling of any command, at any level, is answered
   assert.ok(checked > 1000, `${checked} misspellings checked`);
   // The case from the field: `cluster rejoin` once offered `remove`.
   assert.deepEqual(suggestCommands(all.find((x) => x.path.join(' ') === 'cluster')!.cmd, 'rejoin'), []);
+});
+
+test('cli unknown commands - a global option between a group and its subcommand is an option, with its value, at any level', () => {
+  for (const args of [['agent', '-o', 'json', 'list'], ['cluster', '-o', 'json', 'members'], ['cluster', 'keys', '--output', 'json', 'list'], ['agent', '--output=json', 'list'], ['agent', '-ojson', 'list'], ['agent', '--api-url', 'http://x:1', 'list']]) {
+    assert.equal(findUnknownCommand(program, args), undefined, args.join(' '));
+  }
+  assert.deepEqual(findUnknownCommand(program, ['agent', '-o', 'json', 'lsit'])?.word, 'lsit');
+  // An option nobody has, before the subcommand: commander reports the option, not "unknown command".
+  assert.equal(findUnknownCommand(program, ['agent', '--bogus', 'value', 'list']), undefined);
+});
+
+test('cli unknown commands - commander\'s own unknown commands (after --) are ours: no destructive suggestion; global options parse between group and subcommand', async () => {
+  const p = await buildProgram();
+  const quiet = (c: Command): void => {
+    c.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+    c.commands.forEach(quiet);
+  };
+  quiet(p);
+  await assert.rejects(p.parseAsync(['agent', '--', 'remov'], { from: 'user' }), (e: unknown) => {
+    assert.ok(e instanceof CliError, String(e));
+    assert.equal(e.code, 'CAXTON_CLI_UNKNOWN_COMMAND');
+    assert.equal(e.exitCode, EXIT_USAGE);
+    assert.doesNotMatch(e.message, /remove/);
+    return true;
+  });
+  // Where the action would run, the options it sees: -o json from between `agent` and `list`.
+  const seen: string[] = [];
+  const stop = new Error('stop before the action');
+  p.hook('preAction', (_t, cmd) => {
+    seen.push(`${cmd.name()} ${globalOptions(cmd).output}`);
+    throw stop;
+  });
+  for (const args of [['agent', '-o', 'json', 'list'], ['cluster', '-o', 'json', 'members'], ['debug', '-o', 'json', 'dump', '--output', 'x.tar.gz']]) {
+    await assert.rejects(p.parseAsync(args, { from: 'user' }), (e: unknown) => e === stop, args.join(' '));
+  }
+  assert.deepEqual(seen, ['list json', 'members json', 'dump json']);
+  // `server --data-dir x start` would be the CLI's --data-dir, not the node's: refused as an option.
+  await assert.rejects(p.parseAsync(['server', '--data-dir', '/tmp/x', 'start'], { from: 'user' }), (e: unknown) => e instanceof CommanderError && e.code === 'commander.unknownOption');
 });

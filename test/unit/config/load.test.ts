@@ -236,3 +236,12 @@ test('load - __proto__ and constructor keys are unknown keys, not prototype chan
   ]);
   assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
 });
+
+test('load - an advertise address with an IPv6 zone is refused by the config check, naming the zone', () => {
+  const yaml = 'coordination:\n  cluster:\n    advertise_addr: "[fe80::1%eth0]:7946"\n';
+  assert.deepEqual(problems(text(yaml)), [
+    'config.yaml:3:21: coordination.cluster.advertise_addr must be "auto" or host:port, where host is a name or an IP address (IPv6 in brackets), e.g. 10.0.0.1:7946, got "[fe80::1%eth0]:7946": the IPv6 zone %eth0 names an interface of this host, which other nodes cannot use; advertise the address without it, e.g. [fe80::1]:7946',
+  ]);
+  // A zone where the node listens is fine; the advertised address without it too.
+  text('coordination:\n  cluster:\n    bind_addr: "[fe80::1%eth0]:7946"\n    advertise_addr: "[fe80::1]:7946"\n')();
+});

@@ -9,9 +9,11 @@ import { CaxtonError } from '../../../src/errors.js';
 import { MAX_MESSAGE_DEPTH, parseMessage, parseMessageObject, validateMessage } from '../../../src/messaging/validate.js';
 import { isAgentName, NULLABLE_FIELDS, type AclMessage } from '../../../src/messaging/message-schema.js';
 import { PERFORMATIVES } from '../../../src/messaging/performatives.js';
-import { prepareOutgoing } from '../../../src/sandbox/outgoing.js';
+import { outgoingSender, prepareOutgoing } from '../../../src/sandbox/outgoing.js';
 import { HostError } from '../../../src/sandbox/abi.js';
 import { prng } from '../../helpers/prng.js';
+
+const SELF = outgoingSender('self');
 
 const CASES = 5000;
 const TIME_BUDGET_MS = 3000;
@@ -131,7 +133,7 @@ test('fuzz - random values, texts and mutated messages validate with invariants 
       attempt(() => validateMessage(copy, { maxBytes: 2048 }), source);
     }
     // the host's path: never throws, text and message agree, only the two documented codes
-    const r = prepareOutgoing('self', source);
+    const r = prepareOutgoing(SELF, source);
     if ('json' in r) assert.deepEqual(JSON.parse(r.json), r.msg, source);
     else assert.ok(r.error === HostError.INVALID_MESSAGE || r.error === HostError.TOO_LARGE, source);
   }
@@ -214,7 +216,7 @@ test('fuzz - repeated keys and nesting depth: refused exactly when a key repeats
       tally.passed++;
     }
     // The host's path agrees.
-    const r = prepareOutgoing('self', text);
+    const r = prepareOutgoing(SELF, text);
     assert.equal('error' in r && /appears more than once|nests deeper/.test(r.reason), refused !== undefined, text.slice(0, 300));
   }
   assert.ok(i >= 500, `ran ${i} cases in the time budget`);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CaxtonError, type ErrorCode } from '../../../src/errors.js';
-import { MAX_MESSAGE_DEPTH, parseMessage, validateMessage, type ValidateOptions } from '../../../src/messaging/validate.js';
+import { excessNesting, MAX_MESSAGE_DEPTH, parseMessage, validateMessage, type ValidateOptions } from '../../../src/messaging/validate.js';
 import { priorityOf, deliveryOf, replyByMs, type AclMessage } from '../../../src/messaging/message-schema.js';
 
 const OPTS: ValidateOptions = { maxBytes: 100 * 1024 };
@@ -245,12 +245,23 @@ test('validate - a message may nest 128 levels of objects and arrays; deeper is 
   const objects = `{"message_id":"m1","performative":"inform","sender":"a","receiver":"b","content":${'{"k":'.repeat(128)}1${'}'.repeat(128)}}`;
   rejects(() => parseMessage(objects, { maxBytes: Infinity }), 'CAXTON_ERR_MESSAGE_INVALID', '/content', /nests deeper than 128/);
   assert.ok(parseMessage(`{"message_id":"m1","performative":"inform","sender":"a","receiver":"b","content":"${'['.repeat(500)}"}`, OPTS));
-  // validateMessage (the API's path) refuses it too, before serializing it.
+  // validateMessage with a finite maxBytes (a caller without the text) measures the value's serialization
+  // and checks that text's nesting.
   rejects(() => validateMessage(JSON.parse(nested(129)) as unknown, OPTS), 'CAXTON_ERR_MESSAGE_INVALID', '/content', /^\/content: nests deeper than 128 levels/);
   for (const depth of [5_000, 50_000]) {
     // Where JSON.stringify runs out of stack depends on the stack left; either way the depth is named.
     assert.throws(() => validateMessage(JSON.parse(nested(depth)) as unknown, OPTS), (e: unknown) => e instanceof CaxtonError && e.code === 'CAXTON_ERR_MESSAGE_INVALID' && /nests deeper than 128 levels/.test(e.message));
   }
+});
+
+test('validate - excessNesting: the same token pass for any JSON text, naming the top-level key the excess is under', () => {
+  assert.equal(excessNesting('{"a":[[1]],"b":{}}', 3), undefined);
+  assert.equal(excessNesting('{"a":[[1]],"b":{}}', 2), 'a');
+  assert.equal(excessNesting('{"a":1,"b\\u0065":{"c":[[]]}}', 3), 'be', 'a key with escapes is decoded');
+  assert.equal(excessNesting('[[[0]]]', 2), '', 'not under a key');
+  assert.equal(excessNesting('{"a":"[[[[[[","b":[1]}', 2), undefined, 'brackets in strings do not count');
+  assert.equal(excessNesting('"x"', 0), undefined);
+  assert.equal(excessNesting(`{"a":${'['.repeat(50_000)}${']'.repeat(50_000)}}`, MAX_MESSAGE_DEPTH), 'a');
 });
 
 test('validate - a key twice in the message object is refused, however it is spelt', () => {

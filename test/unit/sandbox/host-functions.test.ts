@@ -45,7 +45,7 @@ interface Guest {
 
 class Recorder implements AgentServices {
   readonly name = 'me';
-  readonly maxMessageBytes = 1024;
+  maxMessageBytes = 1024;
   sent: string[] = [];
   logs: [number, string][] = [];
   faults: string[] = [];
@@ -221,6 +221,28 @@ test('host timers - a timer message goes to the agent itself; bad delays are ref
   assert.equal(g.ts(10, 0, junk), HostError.INVALID_MESSAGE);
   assert.equal(g.tc(1), HostError.OK);
   assert.equal(g.tc(99), HostError.NOT_FOUND);
+});
+
+test('host timers - a timer message is checked as a send is: a key twice and deep nesting are refused with a code, never thrown', () => {
+  const { g, svc, put } = guest();
+  // The receiver a repeated sender would hide from another parser: refused, as caxton.send refuses it.
+  const dup = put(0, '{"performative":"inform","sender":"other","sender":"me","content":"tick"}');
+  assert.equal(g.ts(10, 0, dup), HostError.INVALID_MESSAGE);
+  assert.match(svc.logs.at(-1)?.[1] ?? '', /^timer_set refused: \/sender: the key "sender" appears more than once/);
+  // 50,000 levels: JSON.stringify would run out of stack in the host import; refused by the depth check.
+  svc.maxMessageBytes = 200_000;
+  assert.ok(g.grow(2) >= 0);
+  const levels = 50_000;
+  const deep = put(0, `{"performative":"inform","content":${'['.repeat(levels)}1${']'.repeat(levels)}}`);
+  assert.equal(g.ts(10, 0, deep), HostError.INVALID_MESSAGE);
+  assert.match(svc.logs.at(-1)?.[1] ?? '', /^timer_set refused: \/content: nests deeper than 128 levels/);
+  assert.equal(svc.timers.length, 0, 'no timer was set');
+  // A timer message without a receiver gets the agent's name; the rest of its text is kept as written.
+  const plain = put(0, '{"performative":"inform","content":{"k":[1, 2]},"x-mine":true}');
+  assert.equal(g.ts(10, 0, plain), 1);
+  const [, json] = svc.timers[0]!;
+  assert.match(json, /"content":\{"k":\[1, 2\]\},"x-mine":true\}$/, 'spliced, not re-serialized');
+  assert.deepEqual([JSON.parse(json).receiver, JSON.parse(json).sender], ['me', 'me']);
 });
 
 test('host imports - the import object offers exactly the ABI table', () => {
