@@ -271,15 +271,23 @@ export class CaxtonNode {
     const o = this.options.cluster as NodeClusterOptions;
     const log = this.options.logger;
     if (o.seeds.length > 0) {
+      // One attempt at a time: with seeds' names to look up (up to 5 s each) and push/pulls, an attempt
+      // can outlast the interval, and overlapping ones would pile lookups on libuv's thread pool.
+      let joining = false;
       const join = async () => {
-        if (this.#stopping !== undefined) return;
-        const n = await cluster.join(o.seeds).catch(() => 0);
-        if (n > 0) {
-          clearInterval(this.#clusterTimer);
-          this.#clusterTimer = undefined;
-          log.info({ seeds: o.seeds.length, answered: n }, 'joined the cluster');
-        } else {
-          log.warn({ seeds: o.seeds }, 'no seed answered; retrying');
+        if (joining || this.#stopping !== undefined) return;
+        joining = true;
+        try {
+          const n = await cluster.join(o.seeds).catch(() => 0);
+          if (n > 0) {
+            clearInterval(this.#clusterTimer);
+            this.#clusterTimer = undefined;
+            log.info({ seeds: o.seeds.length, answered: n }, 'joined the cluster');
+          } else {
+            log.warn({ seeds: o.seeds }, 'no seed answered; retrying');
+          }
+        } finally {
+          joining = false;
         }
       };
       this.#clusterTimer = setInterval(() => void join(), CLUSTER_RETRY_MS);

@@ -234,6 +234,9 @@ function deliver(ctx: ApiContext, names: ApiNames, msg: AclMessage, json: string
     names.routingOwn = false;
   }
   if (where === 'remote') return 'remote';
+  if (where === 'refused') {
+    throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${to} takes no messages now: the node hosting it refused the message`, { agent: to });
+  }
   throw ownName(names, to) ?? undeliverable(`no agent named ${to}`);
 }
 
