@@ -3,7 +3,8 @@
  * AgentInstance with the real host functions (so every send goes through the host's UTF-8 decode and
  * message validation). It records what the agent sends and logs; the key-value store is a Map.
  */
-import { AgentInstance, DEFAULT_POLICY, type AgentServices, type SandboxPolicy } from '../../src/sandbox/index.js';
+import { AgentInstance, DEFAULT_POLICY, type SandboxPolicy } from '../../src/sandbox/index.js';
+import { NullServices } from './null-services.js';
 import { admitModule } from '../../src/sandbox/wasm/index.js';
 
 export interface Sent {
@@ -11,44 +12,29 @@ export interface Sent {
   readonly msg: Record<string, unknown>;
 }
 
-class RecordingServices implements AgentServices {
-  readonly maxMessageBytes = 100 * 1024;
+/** NullServices that keeps what the agent sends and logs, and a key-value store in a Map. */
+class RecordingServices extends NullServices {
   readonly sent: Sent[] = [];
   readonly logs: { level: number; text: string }[] = [];
   readonly kv = new Map<string, Uint8Array>();
 
-  constructor(readonly name: string) {}
-
-  send(json: string): number {
+  override send(json: string): number {
     this.sent.push({ json, msg: JSON.parse(json) as Record<string, unknown> });
     return 0;
   }
-  log(level: number, text: string): void {
+  override log(level: number, text: string): void {
     this.logs.push({ level, text });
   }
-  kvGet(key: Uint8Array): Uint8Array | undefined {
+  override kvGet(key: Uint8Array): Uint8Array | undefined {
     return this.kv.get(Buffer.from(key).toString('utf8'));
   }
-  kvSet(key: Uint8Array, value: Uint8Array): number {
+  override kvSet(key: Uint8Array, value: Uint8Array): number {
     this.kv.set(Buffer.from(key).toString('utf8'), value.slice());
     return 0;
   }
-  kvDelete(key: Uint8Array): void {
+  override kvDelete(key: Uint8Array): void {
     this.kv.delete(Buffer.from(key).toString('utf8'));
   }
-  timerSet(): number {
-    return 1;
-  }
-  timerCancel(): number {
-    return 0;
-  }
-  registerCapability(): number {
-    return 0;
-  }
-  subscribe(): number {
-    return 0;
-  }
-  hostFault(): void {}
 }
 
 export class InstanceAgent {

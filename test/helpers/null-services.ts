@@ -8,13 +8,13 @@ export class NullServices implements AgentServices {
     return 0;
   }
   log(_level: number, _text: string): void {}
-  kvGet(): undefined {
+  kvGet(_key: Uint8Array): Uint8Array | undefined {
     return undefined;
   }
-  kvSet(): number {
+  kvSet(_key: Uint8Array, _value: Uint8Array): number {
     return 0;
   }
-  kvDelete(): void {}
+  kvDelete(_key: Uint8Array): void {}
   timerSet(): number {
     return 1;
   }
