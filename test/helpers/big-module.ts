@@ -3,20 +3,7 @@
  * far longer than admitting it): the three ABI exports plus as many small looping functions as fit
  * in `bytes`, within the policy's 100,000-function cap. Valid, and admitted like any other.
  */
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function section(id: number, payload: number[]): number[] {
-  return [id, ...leb(payload.length), ...payload];
-}
+import { leb, section } from '../unit/sandbox/wasm/helpers.js';
 
 /** (param $n i32) (result i32) (local $acc i32): a loop that multiplies and adds `reps` times per turn. */
 function fillerBody(reps: number, k: number): number[] {
