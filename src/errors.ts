@@ -138,6 +138,14 @@ export const ErrorCatalogue = {
     status: 502,
     hint: 'No address answered: check that the nodes run, that their gossip port (7946) is reachable over UDP and TCP, and that the gossip keys match.',
   },
+  CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE: {
+    status: 503,
+    hint: 'The node is not an alive member, its link is down or its circuit is open. Check `caxton cluster members`; the request can be retried once the node is back or its agents have moved.',
+  },
+  CAXTON_ERR_CLUSTER_TIMEOUT: {
+    status: 504,
+    hint: 'The node did not answer in time: it may be overloaded or partitioned. Check `caxton cluster members` and `caxton cluster performance`, then retry.',
+  },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {
     status: 401,
