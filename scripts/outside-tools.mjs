@@ -37,6 +37,11 @@ export const OUTSIDE_TOOLS = {
     packages: 'fish',
     usedFor: 'the test of the fish completion script',
   },
+  'nats-server': {
+    commands: ['nats-server'],
+    packages: 'nats-server',
+    usedFor: 'the NATS peer figures of the cluster-routing benchmark (opt-in, never in the tests)',
+  },
   prlimit: {
     commands: ['prlimit'],
     packages: 'util-linux',
