@@ -160,7 +160,7 @@ export class CaxtonNode {
     const databasePath = join(dataDir, 'caxton.db');
     // Opened here first so migrations run once, before any worker connects.
     const db = openDatabase(databasePath, options.synchronous === undefined ? {} : { synchronous: options.synchronous });
-    const keys = new ApiKeyStore(db);
+    const keys = new ApiKeyStore(db, options.nodeId);
     const admin = ensureAdminKey(keys, dataDir);
     if (admin.created) log.info({ path: admin.path }, 'created an admin API key; the local CLI reads it from this file');
     const pool = await AgentPool.start({
