@@ -109,12 +109,12 @@ test('key sync - conflicting changes made apart converge to one result, a revoca
     n1.store.add({ id: 'j', name: 'j', role: 'viewer' }, 'sj');
     await until('both keys everywhere', () => c.nodes.every((n) => n.store.find('sk') !== undefined && n.store.find('sj') !== undefined));
     c.net.partition(['n1'], ['n2'], ['n3'], ['n4', 'n5']);
-    // k: three concurrent changes at the same Lamport version, one of them a revocation.
+    // k: three concurrent changes at the same Lamport version; the revocation comes from the node with
+    // the smallest name, so it wins by the revocation rule, not by the origin tie-break.
+    n1.store.remove('k');
     n2.store.setRole('k', 'operator');
     n3.store.setRole('k', 'admin');
-    n4.store.remove('k');
-    // j: two role changes at the same version; then n5 changes it again after hearing n4 (a later version).
-    n1.store.setRole('j', 'developer');
+    // j: a role change, then n5 changes it again after hearing it (a later version).
     n4.store.setRole('j', 'admin');
     await until('n5 heard n4', () => n5.store.find('sj')?.role === 'admin');
     n5.store.setRole('j', 'operator');
