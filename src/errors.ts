@@ -39,6 +39,10 @@ export const ErrorCatalogue = {
     status: 422,
     hint: 'The module breaks a WebAssembly validation rule (for example an index out of range). Rebuild it with a conforming toolchain.',
   },
+  CAXTON_ERR_MODULE_HASH_MISMATCH: {
+    status: 502,
+    hint: 'A peer sent module bytes whose sha256 is not the one asked for: its copy is corrupt or it is not a trustworthy member. The bytes were refused; check that node\'s disk and logs, or deploy the module again.',
+  },
   // Running agents (src/sandbox)
   CAXTON_ERR_AGENT_START_FAILED: {
     status: 422,
@@ -145,6 +149,10 @@ export const ErrorCatalogue = {
   CAXTON_ERR_CLUSTER_TIMEOUT: {
     status: 504,
     hint: 'The node did not answer in time: it may be overloaded or partitioned. Check `caxton cluster members` and `caxton cluster performance`, then retry.',
+  },
+  CAXTON_ERR_CLUSTER_FRAME: {
+    status: 400,
+    hint: 'A peer sent a frame or body this node cannot read (truncated, too large, wrong shape): it was refused and logged with the reason. Check that every node runs the same Caxton version.',
   },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {

@@ -33,6 +33,10 @@ import { membershipGauges } from './cluster/membership/index.js';
 import { chooseAdvertiseAddress } from './cluster/advertise.js';
 import { LOAD_ANNOUNCE_MIN_MS, nodeTags, tagsChanged } from './cluster/node-tags.js';
 import { CpuSampler, cpuTimes } from './observability/host.js';
+import type { Peers } from './cluster/peers.js';
+import type { PlacementMember } from './agents/placement.js';
+import { startPeerServices, type PeerServices } from './cluster/peer-services.js';
+import { agentView } from './api/views.js';
 
 export interface Address {
   readonly host: string;
@@ -86,6 +90,11 @@ export interface NodeOptions {
   readonly config?: ConfigView;
   /** Cluster membership (SWIM, serf-compatible); absent: a single node. */
   readonly cluster?: NodeClusterOptions;
+  /**
+   * The link to other nodes (src/cluster/peers.ts): with it, API keys are cluster-wide and deploys are
+   * placed across the members (src/cluster/peer-services.ts). `members` defaults to the cluster's.
+   */
+  readonly peers?: { readonly peers: Peers; readonly members?: () => readonly PlacementMember[] };
 }
 
 export interface NodeClusterOptions {
@@ -126,6 +135,7 @@ export class CaxtonNode {
   #api: FastifyInstance | undefined;
   #metricsServer: MetricsServer | undefined;
   #cluster: Cluster | undefined;
+  #peerServices: PeerServices | undefined;
   #clusterTimer: NodeJS.Timeout | undefined;
   #tagTimer: NodeJS.Timeout | undefined;
   /** Host CPU for the `cpu` tag: each reading covers the time since the previous one. */
@@ -160,7 +170,7 @@ export class CaxtonNode {
     const databasePath = join(dataDir, 'caxton.db');
     // Opened here first so migrations run once, before any worker connects.
     const db = openDatabase(databasePath, options.synchronous === undefined ? {} : { synchronous: options.synchronous });
-    const keys = new ApiKeyStore(db);
+    const keys = new ApiKeyStore(db, options.nodeId);
     const admin = ensureAdminKey(keys, dataDir);
     if (admin.created) log.info({ path: admin.path }, 'created an admin API key; the local CLI reads it from this file');
     const pool = await AgentPool.start({
@@ -233,6 +243,22 @@ export class CaxtonNode {
       node.#emit(e);
     });
     pool.onEvent((e) => node.#onPoolEvent(e));
+    if (options.peers !== undefined) {
+      const self: PlacementMember = { name: options.nodeId, status: 'alive', tags: { role: 'caxton' } };
+      const services = startPeerServices({
+        peers: options.peers.peers,
+        members: options.peers.members ?? (() => cluster?.members() ?? [self]),
+        keys,
+        deployments,
+        view: agentView,
+        logger: log.child({ component: 'peers' }),
+        ...(options.api?.maxModuleBytes === undefined ? {} : { maxModuleBytes: options.api.maxModuleBytes }),
+      });
+      node.#peerServices = services;
+      cluster?.onEvent((ev) => {
+        if (ev.type === 'join' || ev.type === 'alive') services.memberJoined(ev.member.name);
+      });
+    }
     try {
       const { restored, failed } = await deployments.restore();
       if (restored + failed > 0) log.info({ restored, failed }, 'deployed agents restored');
@@ -358,6 +384,7 @@ export class CaxtonNode {
         await bounded(log, 'closing the cluster transport', STOP_STEP_MS.cluster, cluster.shutdown());
       }
       this.relay.stop();
+      this.#peerServices?.stop();
       const drainTimeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
       const drain = await this.pool.quiesce(drainTimeoutMs);
       if (drain.quiet) log.info({ ms: Math.round(performance.now() - t0) }, 'agents quiet: stopping them');
@@ -471,6 +498,7 @@ export class CaxtonNode {
       onEvent: (fn) => this.onEvent(fn),
       cluster: () => this.#cluster,
       clusterExpect: o.cluster?.expect ?? 1,
+      ...(this.#peerServices === undefined ? {} : { placement: this.#peerServices.placement }),
       ready: () => this.#ready,
     };
   }

@@ -7,6 +7,16 @@ import { LOG_LEVELS, type AgentLogs } from '../observability/agent-logs.js';
 import type { ApiKeyStore, OutboxStore } from '../storage/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Cluster } from '../cluster/cluster.js';
+import type { PlacementOptions } from '../agents/placement.js';
+import type { DeployToForward } from '../agents/remote-deploy.js';
+
+/** Where new deployments go on a cluster, and how one reaches another node. */
+export interface DeployPlacement {
+  /** The owner of a new deployment of `agent` (src/agents/placement.ts placeAgent over the current view). Throws for bad options. */
+  owner(agent: string, options: PlacementOptions): string;
+  /** Deploys on `owner`, another node (src/agents/remote-deploy.ts forwardDeploy); resolves with the agent's view there. */
+  forward(owner: string, req: DeployToForward): Promise<unknown>;
+}
 
 /** An event on the API's stream: a pool event or a node event, as JSON. */
 export interface NodeEvent {
@@ -59,6 +69,8 @@ export interface ApiContext {
   cluster(): Cluster | undefined;
   /** Nodes the operator expects (coordination.cluster.bootstrap_expect). */
   readonly clusterExpect: number;
+  /** Placement of new deployments across the cluster; absent: this node is the only candidate. */
+  readonly placement?: DeployPlacement;
 }
 
 /** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */

@@ -4,6 +4,8 @@ export type AgentState = 'loaded' | 'ready' | 'running' | 'suspended' | 'drainin
 export const AGENT_STATES: readonly AgentState[] = ['loaded', 'ready', 'running', 'suspended', 'draining', 'stopped', 'failed'];
 export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
 export type Priority = (typeof PRIORITIES)[number];
+/** POST /agents `placement_strategy`. */
+export const PLACEMENT_STRATEGIES = ['least-loaded', 'even-distribution'] as const;
 
 export interface Fault {
   kind: string;

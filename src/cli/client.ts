@@ -73,6 +73,10 @@ export class ApiClient {
     return this.request<T>('POST', path, { ...opts, body: body ?? {} });
   }
 
+  patch<T>(path: string, body: unknown, opts: Omit<RequestOptions, 'body'> = {}): Promise<T> {
+    return this.request<T>('PATCH', path, { ...opts, body });
+  }
+
   delete<T>(path: string, query?: Query): Promise<T> {
     return this.request<T>('DELETE', path, query === undefined ? {} : { query });
   }

@@ -93,6 +93,14 @@ const MIGRATIONS: readonly string[] = [
      agent   TEXT    PRIMARY KEY,
      last_id INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // 7: taken by another part of issue 11 (merged separately); this placeholder keeps 8 at its number.
+  `SELECT 1;`,
+  // 8: API keys replicated across the cluster (src/cluster/key-sync.ts). Each row carries the Lamport
+  // version of its last change and the node that made it; a revoked key stays as a tombstone (revoked
+  // = 1) so that an older copy arriving from a peer cannot bring it back.
+  `ALTER TABLE api_keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE api_keys ADD COLUMN origin  TEXT    NOT NULL DEFAULT '';
+   ALTER TABLE api_keys ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

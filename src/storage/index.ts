@@ -10,5 +10,5 @@ export { OutboxStore } from './outbox-store.js';
 export type { OutboxEntry } from './outbox-store.js';
 export { DeploymentStore } from './deployment-store.js';
 export type { Deployment, AgentPriority, DesiredState } from './deployment-store.js';
-export { ApiKeyStore, hashKey } from './api-key-store.js';
-export type { ApiKeyRecord } from './api-key-store.js';
+export { ApiKeyStore, compareKeyVersions, entryFingerprint, hashKey, versionOf } from './api-key-store.js';
+export type { ApiKeyEntry, ApiKeyRecord, KeyVersion } from './api-key-store.js';

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { PRIORITIES } from '../../agents/deployments.js';
+import { PLACEMENT_STRATEGIES, placeAgent, type PlacementOptions } from '../../agents/placement.js';
 import { canaryPlan, parseCanaryStages, type CanaryPlan } from '../../agents/canary-plan.js';
 import { AGENT_NAME_PATTERN } from '../../messaging/message-schema.js';
 import { LOG_LEVELS } from '../../observability/agent-logs.js';
@@ -10,6 +11,7 @@ import { readUpload } from '../module-upload.js';
 import { agentView, idleStatsView, statsView } from '../views.js';
 
 const Name = Type.String({ pattern: AGENT_NAME_PATTERN, description: 'Agent name' });
+const NodeName = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^,\\s]+$', description: 'A cluster member\'s name' });
 const NameParams = Type.Object({ name: Name });
 type NameParams = Static<typeof NameParams>;
 
@@ -19,10 +21,25 @@ const DeployFields = Type.Object(
     config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Handed to agent_init' })),
     priority: Type.Optional(Type.Union(PRIORITIES.map((p) => Type.Literal(p)))),
     start: Type.Optional(Type.Boolean()),
+    placement_strategy: Type.Optional(Type.Union(PLACEMENT_STRATEGIES.map((p) => Type.Literal(p)), { description: 'How the owner node is chosen; default even-distribution' })),
+    prefer_nodes: Type.Optional(
+      Type.Union([Type.Array(NodeName, { minItems: 1, maxItems: 64 }), Type.String({ pattern: '^[^,\\s]+(,[^,\\s]+)*$', maxLength: 4096 })], { description: 'Nodes to place on when one is alive: an array, or names separated by commas' }),
+    ),
+    target_node: Type.Optional(NodeName),
   },
   { additionalProperties: false },
 );
 type DeployFields = Static<typeof DeployFields>;
+
+/** The placement options of a deploy body. */
+function placementOf(f: DeployFields): PlacementOptions {
+  const prefer = typeof f.prefer_nodes === 'string' ? f.prefer_nodes.split(',') : f.prefer_nodes;
+  return {
+    ...(f.placement_strategy === undefined ? {} : { strategy: f.placement_strategy }),
+    ...(prefer === undefined ? {} : { preferNodes: prefer }),
+    ...(f.target_node === undefined ? {} : { targetNode: f.target_node }),
+  };
+}
 
 const CanaryFields = Type.Object(
   {
@@ -63,9 +80,18 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
 
   app.post('/agents', { config: deploy, schema: { summary: 'Deploy an agent (JSON with base64 module, or multipart)', consumes: ['application/json', 'multipart/form-data'] } }, async (req, reply) => {
     const { fields, module } = await readUpload<DeployFields>(req, DeployFields, ['config']);
-    const a = await d.deploy({ name: fields.name, module, config: fields.config ?? {}, priority: fields.priority ?? 'normal', start: fields.start ?? true });
+    const placement = placementOf(fields);
+    // Without a cluster link this node is the only candidate: the options are still checked against it.
+    const owner = ctx.placement?.owner(fields.name, placement) ?? placeAgent(fields.name, [{ name: ctx.nodeId, status: 'alive', tags: { role: 'caxton' } }], placement);
+    const request = { name: fields.name, module, config: fields.config ?? {}, priority: fields.priority ?? 'normal', start: fields.start ?? true } as const;
+    if (owner !== ctx.nodeId && ctx.placement !== undefined) {
+      const view = (await ctx.placement.forward(owner, request)) as Record<string, unknown>;
+      ctx.logger.info({ agent: fields.name, node: owner, key: req.apiKey?.name }, 'agent deployed on another node');
+      return reply.status(201).send({ ...view, node: owner });
+    }
+    const a = await d.deploy(request);
     ctx.logger.info({ agent: fields.name, module: a.deployment.module, key: req.apiKey?.name }, 'agent deployed');
-    return reply.status(201).send(agentView(a));
+    return reply.status(201).send({ ...agentView(a), node: ctx.nodeId });
   });
 
   app.get<{ Querystring: Static<typeof ListQuery> }>('/agents', { config: read, schema: { summary: 'List agents', querystring: ListQuery } }, async (req) => {

@@ -1,4 +1,7 @@
-/** API keys: list, create (the key is shown once), revoke. */
+/**
+ * API keys: list, create (the key is shown once), change a key's role, revoke. On a cluster each change
+ * reaches every node (src/cluster/key-sync.ts): a key works on every node, a revoked one on none.
+ */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
@@ -12,6 +15,7 @@ const CreateBody = Type.Object(
   { additionalProperties: false },
 );
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const RoleBody = Type.Object({ role: Type.Union(ROLE_NAMES.map((r) => Type.Literal(r))) }, { additionalProperties: false });
 
 export function registerKeyRoutes(app: FastifyInstance, ctx: ApiContext, limiter: RateLimiter): void {
   const admin = { permission: 'admin' } as const;
@@ -23,6 +27,15 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: ApiContext, limiter
     const rec = ctx.keys.add({ id: randomUUID(), name: req.body.name, role: req.body.role }, key);
     ctx.logger.info({ key: rec.name, role: rec.role, by: req.apiKey?.name }, 'API key created');
     return reply.status(201).send({ ...view(rec), key });
+  });
+  app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof RoleBody> }>('/keys/:id', { config: admin, schema: { params: IdParams, body: RoleBody } }, async (req) => {
+    if (req.apiKey?.id === req.params.id && req.body.role !== 'admin') {
+      throw new CaxtonError('CAXTON_ERR_API_FORBIDDEN', 'a key cannot take its own admin role away: change it with another admin key', { id: req.params.id });
+    }
+    const rec = ctx.keys.setRole(req.params.id, req.body.role);
+    if (rec === undefined) throw new CaxtonError('CAXTON_ERR_API_NOT_FOUND', `no API key with id ${req.params.id}`, { id: req.params.id });
+    ctx.logger.info({ id: rec.id, key: rec.name, role: rec.role, by: req.apiKey?.name }, 'API key role changed');
+    return view(rec);
   });
   app.delete<{ Params: Static<typeof IdParams> }>('/keys/:id', { config: admin, schema: { params: IdParams } }, async (req) => {
     if (req.apiKey?.id === req.params.id) {

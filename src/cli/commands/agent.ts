@@ -9,6 +9,7 @@ import {
   type AgentDetail,
   type AgentList,
   type AgentView,
+  PLACEMENT_STRATEGIES,
   PRIORITIES,
   type StatsView,
 } from '../api-types.js';
@@ -191,9 +192,13 @@ function defineDeploy(cmd: Command): Command {
     .option('--config <json|@file>', 'configuration handed to agent_init: a JSON object, or @file.json / @file.yaml', (v) => parseObjectArg(v, '--config'))
     .addOption(new Option('--priority <priority>', 'operational priority (default normal)').choices(PRIORITIES))
     .option('--no-start', 'load the agent without starting it')
-    .action(async (file: string, opts: { name?: string; config?: Record<string, unknown>; priority?: string; start: boolean }, c: Command) => {
+    .addOption(new Option('--placement-strategy <strategy>', 'how the owner node is chosen among alive members (default even-distribution)').choices(PLACEMENT_STRATEGIES))
+    .option('--prefer-nodes <a,b>', 'place on one of these nodes when one of them is alive', (v) => parseNodeList(v, '--prefer-nodes'))
+    .option('--target-node <node>', 'place on this node; refused unless it is an alive member')
+    .action(async (file: string, opts: DeployOpts, c: Command) => {
       const ctx = context(c);
       const name = opts.name ?? basename(file, extname(file));
+      if (opts.targetNode !== undefined && opts.preferNodes !== undefined) throw usageError('--target-node and --prefer-nodes exclude each other: a target pins the agent, a preference only favours nodes');
       const mod = readModule(file);
       const body = {
         name,
@@ -201,18 +206,39 @@ function defineDeploy(cmd: Command): Command {
         ...(opts.config === undefined ? {} : { config: opts.config }),
         ...(opts.priority === undefined ? {} : { priority: opts.priority }),
         start: opts.start,
+        ...(opts.placementStrategy === undefined ? {} : { placement_strategy: opts.placementStrategy }),
+        ...(opts.preferNodes === undefined ? {} : { prefer_nodes: opts.preferNodes }),
+        ...(opts.targetNode === undefined ? {} : { target_node: opts.targetNode }),
       };
-      const a = await withSpinner(`deploying ${name} (${formatBytes(mod.bytes)})…`, () => ctx.client.post<AgentView>('/agents', body, { timeoutMs: 180_000 }));
+      const a = await withSpinner(`deploying ${name} (${formatBytes(mod.bytes)})…`, () => ctx.client.post<AgentView & { node?: string }>('/agents', body, { timeoutMs: 180_000 }));
       ctx.print(a, () =>
         ok(`agent ${a.name} deployed: ${a.state}`) +
           renderFields([
             ['id', a.id],
+            ['node', a.node ?? '-'],
             ['module', `sha256:${shortId(a.module, 16)}`],
             ['priority', a.priority],
             ['worker', a.worker],
           ]),
       );
     });
+}
+
+interface DeployOpts {
+  name?: string;
+  config?: Record<string, unknown>;
+  priority?: string;
+  start: boolean;
+  placementStrategy?: string;
+  preferNodes?: string[];
+  targetNode?: string;
+}
+
+/** `a,b,c` → ['a', 'b', 'c']; empty names are a usage error. */
+export function parseNodeList(v: string, flag: string): string[] {
+  const names = v.split(',').map((s) => s.trim());
+  if (names.some((n) => n === '')) throw usageError(`${flag} takes node names separated by commas, like node-1,node-2 (got ${JSON.stringify(v)})`);
+  return names;
 }
 
 async function listAgents(ctx: Context, state: string | undefined): Promise<void> {

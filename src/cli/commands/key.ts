@@ -1,4 +1,4 @@
-/** `caxton key create|list|revoke`: API keys (admin only). */
+/** `caxton key create|list|set-role|revoke`: API keys (admin only). */
 import { type Command, Option } from 'commander';
 import type { KeyView } from '../api-types.js';
 import { context } from '../context.js';
@@ -32,6 +32,16 @@ export function registerKey(program: Command): void {
       const ctx = context(cmd);
       const r = await ctx.client.get<{ keys: KeyView[] }>('/keys');
       ctx.print(r, () => renderTable(['ID', 'NAME', 'ROLE', 'CREATED'], r.keys.map((k) => [k.id, k.name, k.role, formatAge(k.created_at)])) + countFooter(r.keys.length, 'key') + '\n');
+    });
+  key
+    .command('set-role')
+    .description('give an API key another role (on a cluster, every node applies it)')
+    .argument('<id>', 'the key\'s id (from `caxton key list`)')
+    .addOption(new Option('--role <role>', 'viewer, developer, operator or admin').choices(ROLES).makeOptionMandatory())
+    .action(async (id: string, opts: { role: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      const k = await ctx.client.patch<KeyView>(`/keys/${encodeURIComponent(id)}`, { role: opts.role });
+      ctx.print(k, () => ok(`key ${k.name} (id ${k.id}) now has role ${k.role}`));
     });
   destructive(key.command('revoke'))
     .description('revoke an API key at once')

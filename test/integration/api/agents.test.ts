@@ -142,3 +142,19 @@ test('api agents - logs keep the last lines, filtered by level', async () => {
     assert.equal((await ctx.call('GET', '/agents/l/logs?tail=0')).status, 400);
   });
 });
+
+test('api agents - placement fields are validated; on a node alone it is the only candidate', async () => {
+  await withNode({}, async (ctx) => {
+    const pinned = await deploy(ctx, 'p1', 'echo', { target_node: 'test-node', placement_strategy: 'least-loaded' });
+    assert.equal(pinned.status, 201, JSON.stringify(pinned.body));
+    assert.equal(pinned.body.node, 'test-node');
+    assert.equal((await deploy(ctx, 'p2', 'echo', { prefer_nodes: ['test-node'] })).status, 201);
+    assert.equal((await deploy(ctx, 'p3', 'echo', { prefer_nodes: 'test-node', placement_strategy: 'even-distribution' })).status, 201);
+    assertError(await deploy(ctx, 'x', 'echo', { target_node: 'node-9' }), 404, 'CAXTON_ERR_CLUSTER_UNKNOWN_NODE', /target node node-9 is not a member/);
+    assertError(await deploy(ctx, 'x', 'echo', { prefer_nodes: 'test-node,node-9' }), 404, 'CAXTON_ERR_CLUSTER_UNKNOWN_NODE', /prefer_nodes names node-9/);
+    assertError(await deploy(ctx, 'x', 'echo', { placement_strategy: 'random' }), 400, 'CAXTON_ERR_API_INVALID_REQUEST', /body\.placement_strategy/);
+    assertError(await deploy(ctx, 'x', 'echo', { prefer_nodes: 'a,,b' }), 400, 'CAXTON_ERR_API_INVALID_REQUEST', /body\.prefer_nodes/);
+    assertError(await deploy(ctx, 'x', 'echo', { target_node: 'test-node', prefer_nodes: ['test-node'] }), 400, 'CAXTON_ERR_API_INVALID_REQUEST', /exclude each other/);
+    assert.equal((await ctx.call('GET', '/agents')).body.total, 3, 'nothing deployed by a refused request');
+  });
+});

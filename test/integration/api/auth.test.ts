@@ -108,3 +108,20 @@ test('api auth - the body limit answers 413 in the error shape', async () => {
     assert.equal(r.body.error.code, 'CAXTON_ERR_API_BODY_TOO_LARGE');
   });
 });
+
+test('api auth - PATCH /keys/:id changes a key\'s role at once; a key cannot take its own admin role away', async () => {
+  await withNode({}, async (ctx) => {
+    const key = await keyWith(ctx, 'viewer');
+    const list = await ctx.call('GET', '/keys');
+    const id = list.body.keys[1].id as string;
+    assert.equal((await ctx.call('POST', '/agents/x/suspend', undefined, key)).status, 403);
+    const r = await ctx.call('PATCH', `/keys/${id}`, { role: 'operator' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.role, 'operator');
+    assert.equal((await ctx.call('POST', '/agents/x/suspend', undefined, key)).body.error.code, 'CAXTON_ERR_AGENT_NOT_FOUND', 'the new role lets it through');
+    assert.equal((await ctx.call('PATCH', `/keys/${id}`, { role: 'root' })).status, 400);
+    assert.equal((await ctx.call('PATCH', '/keys/nope', { role: 'viewer' })).status, 404);
+    const self = list.body.keys[0].id as string;
+    assert.equal((await ctx.call('PATCH', `/keys/${self}`, { role: 'viewer' })).status, 403);
+  });
+});
