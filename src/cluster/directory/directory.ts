@@ -294,6 +294,8 @@ export class ClusterDirectory {
         for (const e of list) this.#merge(e, 0);
         continue;
       }
+      // The next round tells this node what it should still hold, even if it is no holder by then.
+      this.#lastTargets.add(node);
       for (let i = 0; i < list.length; i += LIMITS.maxEntriesPerPost) {
         // A refusal (backpressure, peer down) is repaired by the next anti-entropy round.
         this.#peers.post(node, DIRECTORY_WIRE.update, { entries: list.slice(i, i + LIMITS.maxEntriesPerPost) });
@@ -328,7 +330,6 @@ export class ClusterDirectory {
       const chunks = Math.max(1, Math.ceil(list.length / LIMITS.maxEntriesPerPost));
       if (node === this.self) {
         for (const e of list) this.#merge(e, round);
-        this.#prune(this.self, round, this.#inc, this.#ctr);
         continue;
       }
       let all = true;
@@ -340,6 +341,8 @@ export class ClusterDirectory {
       if (!all || list.length > 0) next.add(node);
     }
     this.#lastTargets = next;
+    // This node as a holder of its own entries: whatever this round did not list, it no longer holds.
+    this.#prune(this.self, round, this.#inc, this.#ctr);
     this.#sweep(now);
   }
 
