@@ -119,7 +119,8 @@ interface CachedLookup {
   nodes?: readonly NodeName[];
 }
 
-const entryId = (kind: EntryKind, key: string, agent: string): string => `${kind}\n${key}\n${agent}`;
+/** An entry's place among its agent's entries. */
+const slot = (kind: EntryKind, key: string): string => `${kind}\n${key}`;
 
 export class ClusterDirectory {
   readonly #peers: Peers;
@@ -141,10 +142,10 @@ export class ClusterDirectory {
 
   // Authority side.
   readonly #hosted = new Map<string, HostedAgent>();
-  /** Every entry this node authored and still announces (live, or tombstone until it expires), by entryId. */
-  readonly #authored = new Map<string, DirectoryEntry>();
-  /** Expiry of authored tombstones, by entryId. */
-  readonly #tombExpiry = new Map<string, number>();
+  /** Every entry this node authored and still announces (live, or tombstone until it expires): agent → kind+key → entry. */
+  readonly #authored = new Map<string, Map<string, DirectoryEntry>>();
+  /** Expiry of authored tombstones: agent → kind+key → when. */
+  readonly #tombExpiry = new Map<string, Map<string, number>>();
   #ctr = 0;
   #round = 0;
   /** Holders the last round posted to: the next round tells the ones no longer holders to prune. */
@@ -242,42 +243,45 @@ export class ClusterDirectory {
   #write(name: string, post = true): void {
     const a = this.#hosted.get(name);
     const want = new Map<string, DirectoryEntry>();
+    let mine = this.#authored.get(name);
+    if (mine === undefined) {
+      if (a === undefined) return;
+      this.#authored.set(name, (mine = new Map()));
+    }
+    let tombs = this.#tombExpiry.get(name);
     const version = { inc: this.#inc, ctr: ++this.#ctr };
     if (a !== undefined) {
       const base = { agent: a.name, id: a.id, node: this.self, state: a.state, epoch: a.epoch, ...version };
       if (this.ownerOf(a.name) !== this.self) {
-        want.set(entryId('name', a.name, a.name), { kind: 'name', key: a.name, ...base, capabilities: a.capabilities, topics: a.topics });
+        want.set(slot('name', a.name), { kind: 'name', key: a.name, ...base, capabilities: a.capabilities, topics: a.topics });
       }
-      for (const c of a.capabilities) want.set(entryId('cap', c, a.name), { kind: 'cap', key: c, ...base });
-      for (const t of a.topics) want.set(entryId('topic', t, a.name), { kind: 'topic', key: t, ...base });
+      for (const c of a.capabilities) want.set(slot('cap', c), { kind: 'cap', key: c, ...base });
+      for (const t of a.topics) want.set(slot('topic', t), { kind: 'topic', key: t, ...base });
     }
     const changed: DirectoryEntry[] = [];
     // Keys the agent had and no longer has: tombstones, with the new version so they win.
-    for (const id of this.#agentEntryIds(name)) {
-      if (want.has(id)) continue;
-      const old = this.#authored.get(id) as DirectoryEntry;
-      if (old.tombstone === true) continue;
+    for (const [id, old] of mine) {
+      if (want.has(id) || old.tombstone === true) continue;
       const t: DirectoryEntry = { ...old, ...version, ...(a === undefined ? {} : { epoch: a.epoch }), tombstone: true };
-      this.#authored.set(id, t);
-      this.#tombExpiry.set(id, this.#clock.now() + this.#tombMs);
+      mine.set(id, t);
+      if (tombs === undefined) this.#tombExpiry.set(name, (tombs = new Map()));
+      tombs.set(id, this.#clock.now() + this.#tombMs);
       changed.push(t);
     }
     for (const [id, e] of want) {
-      const old = this.#authored.get(id);
+      const old = mine.get(id);
       if (old !== undefined && old.tombstone !== true && sameContent(old, e)) continue;
-      this.#authored.set(id, e);
-      this.#tombExpiry.delete(id);
+      mine.set(id, e);
+      tombs?.delete(id);
       changed.push(e);
     }
+    if (tombs?.size === 0) this.#tombExpiry.delete(name);
+    if (mine.size === 0) this.#authored.delete(name);
     if (post && changed.length > 0) this.#postToHolders(changed);
   }
 
-  /** The authored entry ids of one agent. Scans: writes are rare next to lookups. */
-  #agentEntryIds(name: string): string[] {
-    const out: string[] = [];
-    const suffix = `\n${name}`;
-    for (const [id, e] of this.#authored) if (e.agent === name && id.endsWith(suffix)) out.push(id);
-    return out;
+  *#authoredEntries(): IterableIterator<DirectoryEntry> {
+    for (const m of this.#authored.values()) yield* m.values();
   }
 
   #postToHolders(entries: readonly DirectoryEntry[]): void {
@@ -307,16 +311,20 @@ export class ClusterDirectory {
   antiEntropy(): void {
     if (this.#closed) return;
     const now = this.#clock.now();
-    for (const [id, at] of this.#tombExpiry) {
-      if (at <= now) {
-        this.#tombExpiry.delete(id);
-        this.#authored.delete(id);
+    for (const [agent, tombs] of this.#tombExpiry) {
+      const mine = this.#authored.get(agent);
+      for (const [id, at] of tombs) {
+        if (at > now) continue;
+        tombs.delete(id);
+        mine?.delete(id);
       }
+      if (tombs.size === 0) this.#tombExpiry.delete(agent);
+      if (mine?.size === 0) this.#authored.delete(agent);
     }
     const round = ++this.#round;
     this.stats.rounds++;
     const targets = new Map<NodeName, DirectoryEntry[]>();
-    for (const e of this.#authored.values()) {
+    for (const e of this.#authoredEntries()) {
       for (const h of this.holdersOf(placementKey(e.kind, e.key))) {
         let l = targets.get(h);
         if (l === undefined) targets.set(h, (l = []));
@@ -625,7 +633,7 @@ export class ClusterDirectory {
   /** This node's side of `cluster verify`: what it wants each holder to hold, what it holds from each authority. */
   report(deep: boolean): NodeReport {
     const expected = new Map<NodeName, DirectoryEntry[]>();
-    for (const e of this.#authored.values()) {
+    for (const e of this.#authoredEntries()) {
       if (e.tombstone === true) continue;
       for (const h of this.holdersOf(placementKey(e.kind, e.key))) {
         let l = expected.get(h);
