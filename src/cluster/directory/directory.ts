@@ -92,6 +92,7 @@ export interface Provider {
  */
 export type WhereIs = { readonly kind: 'local' } | { readonly kind: 'forward'; readonly node: NodeName } | { readonly kind: 'unknown' } | { readonly kind: 'pending' };
 
+const NONE: readonly NodeName[] = Object.freeze([]);
 const LOCAL: WhereIs = Object.freeze({ kind: 'local' });
 const UNKNOWN: WhereIs = Object.freeze({ kind: 'unknown' });
 const PENDING: WhereIs = Object.freeze({ kind: 'pending' });
@@ -117,6 +118,8 @@ interface CachedLookup {
   settled?: readonly DirectoryEntry[];
   providers?: readonly Provider[];
   nodes?: readonly NodeName[];
+  /** `nodes` without this node (what the router sends copies to). */
+  others?: readonly NodeName[];
 }
 
 /** An entry's place among its agent's entries. */
@@ -590,6 +593,19 @@ export class ClusterDirectory {
     return this.#cached('topic', topic)?.nodes;
   }
 
+  /**
+   * Other nodes with a provider of `capability` (kind cap) or a subscriber of `topic` (kind topic),
+   * synchronously, for the router's per-message path: the cached answer (no allocation), or, when
+   * there is none yet, an empty list while the answer is fetched in the background. A caller that
+   * cannot accept "none yet" awaits providers()/subscriberNodes() instead.
+   */
+  otherNodes(kind: 'cap' | 'topic', key: string): readonly NodeName[] {
+    const c = this.#cached(kind, key);
+    if (c?.others !== undefined) return c.others;
+    this.#lookup(kind, key).catch(() => undefined); // unreachable holders: asked again at the next miss
+    return NONE;
+  }
+
   #cached(kind: EntryKind, key: string): CachedLookup | undefined {
     const c = this.#lookups.get(`${kind}\n${key}`);
     if (c === undefined || c.settled === undefined || this.#clock.now() - c.at > this.#lookupTtlMs) return undefined;
@@ -620,6 +636,7 @@ export class ClusterDirectory {
         entry.settled = out;
         entry.providers = providersOf(out, this.#aliveSet);
         entry.nodes = nodesOf(out, this.#aliveSet);
+        entry.others = entry.nodes.filter((n) => n !== this.self);
         return out;
       }),
     };

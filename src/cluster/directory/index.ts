@@ -6,3 +6,5 @@ export type { MembershipView } from './view.js';
 export { computeDrift, compareState } from './drift.js';
 export type { DriftReport, DriftRow, NodeReport, StateRow } from './drift.js';
 export type { DirectoryEntry, EntryKind } from './entry.js';
+export { routerDirectory } from './router-directory.js';
+export type { RouterDirectory } from './router-directory.js';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rank, evenly } from '../../../../src/cluster/placement/rendezvous.js';
+import { routerDirectory } from '../../../../src/cluster/directory/index.js';
 import { agent, AE_MS, DEAD_MS, Harness, nameNotOwnedBy, nameOwnedBy, TOMB_MS } from './harness.js';
 
 const sortedProviders = (ps: readonly { agent: string; node: string }[]) => [...ps].map((p) => `${p.agent}@${p.node}`).sort();
@@ -196,6 +197,36 @@ test('directory - a node that restarts empty gets its share back from the author
     const report = await h.verify('node-1');
     assert.equal(report.ok, true, JSON.stringify(report.rows));
     assert.equal([...h.d('node-1').held(), ...h.d('node-3').held()].filter((e) => e.node === 'node-2').length, 0);
+  } finally {
+    h.close();
+  }
+});
+
+test('directory - the router’s view: nodeFor never names this node, capability and topic nodes come from the cache and fill in the background', async () => {
+  const h = new Harness(3);
+  try {
+    await h.advance(600);
+    const host = 'node-2';
+    const pinned = nameNotOwnedBy(h.d(host), host);
+    h.d(host).upsert(agent(pinned, { capabilities: ['c'], topics: ['t'] }));
+    h.d('node-3').upsert(agent('p3', { capabilities: ['c'] }));
+    await h.settle();
+    for (const n of h.names) {
+      const r = routerDirectory(h.d(n));
+      const owner = h.d(n).ownerOf(pinned);
+      if (n === host) assert.equal(r.nodeFor(pinned), undefined, 'hosted here: the router delivers locally before asking');
+      else assert.equal(r.nodeFor(pinned), n === owner || rank(pinned, evenly(h.names), 2).includes(n) ? host : owner);
+      const nowhere = 'no-such-agent';
+      const o = h.d(n).ownerOf(nowhere);
+      assert.equal(r.nodeFor(nowhere), o === n ? undefined : o);
+      assert.deepEqual(r.capabilityNodes('c'), [], 'cold: none yet, fetched in the background');
+      await h.settle();
+      assert.deepEqual(r.capabilityNodes('c'), ['node-2', 'node-3'].filter((x) => x !== n));
+      assert.equal(r.capabilityNodes('c'), r.capabilityNodes('c'), 'the same array while cached: no allocation per message');
+      r.topicNodes('t');
+      await h.settle();
+      assert.deepEqual(r.topicNodes('t'), n === host ? [] : [host]);
+    }
   } finally {
     h.close();
   }
