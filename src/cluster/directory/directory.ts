@@ -17,7 +17,7 @@
  */
 import { systemClock, type Clock, type Timer } from '../membership/clock.js';
 import { silentLogger, type ClusterLogger } from '../transport/logger.js';
-import { evenly, ownerOf, rank, type WeightedNode } from '../placement/rendezvous.js';
+import { TopKCache } from './top-k-cache.js';
 import { CaxtonError } from '../../errors.js';
 import type { NodeName, PeerBody, Peers } from '../peers.js';
 import { asObject, badCall, BadDirectoryBody, LIMITS, newer, parseEntries, placementKey, str, uint, type DirectoryEntry, type EntryKind } from './entry.js';
@@ -161,13 +161,14 @@ export class ClusterDirectory {
   // View and caches.
   #alive: readonly string[] = [];
   #aliveSet = new Set<string>();
-  #weighted: WeightedNode[] = [];
   #viewChangedAt = -Infinity;
-  readonly #owners = new Map<string, NodeName>();
-  readonly #holderCache = new Map<string, readonly NodeName[]>();
+  /** Owners (top 1) and holders (top K), kept across view changes at one hash per newcomer per key. */
+  readonly #owners: TopKCache;
+  readonly #holderCache: TopKCache;
   readonly #hints = new Map<string, NodeName>();
   readonly #lookups = new Map<string, CachedLookup>();
 
+  readonly #selfOnly: readonly NodeName[];
   #tick: Timer | undefined;
   #viewTimer: Timer | undefined;
   #unsubscribe: () => void;
@@ -176,6 +177,7 @@ export class ClusterDirectory {
   constructor(o: DirectoryOptions) {
     this.#peers = o.peers;
     this.self = o.peers.self;
+    this.#selfOnly = Object.freeze([this.self]);
     this.#view = o.view;
     this.#clock = o.clock ?? systemClock;
     this.#log = o.logger ?? silentLogger;
@@ -189,6 +191,8 @@ export class ClusterDirectory {
     this.#settleMs = o.settleMs ?? 2 * this.#viewDelayMs + 1000;
     this.#callMs = o.callTimeoutMs ?? 2000;
     this.#cacheMax = o.cacheMax ?? 100_000;
+    this.#owners = new TopKCache(1, this.#cacheMax);
+    this.#holderCache = new TopKCache(this.#k, this.#cacheMax);
     if (!(this.#k >= 1) || !Number.isInteger(this.#k)) throw new RangeError(`holders must be an integer of 1 or more, got ${this.#k}`);
     if (this.#tombMs <= 3 * this.#aeMs) this.#log.warn({ tombstoneTtlMs: this.#tombMs, antiEntropyMs: this.#aeMs }, 'directory: tombstones should outlive 3 anti-entropy periods, or a late entry may revive a removed agent');
 
@@ -463,21 +467,24 @@ export class ClusterDirectory {
   #applyView(changed: boolean): void {
     const alive = this.#view.alive();
     const now = this.#clock.now();
+    // Which hosted agents are exceptions (not on their owner) before the change.
+    const wasOwner = changed ? new Set([...this.#hosted.keys()].filter((n) => this.ownerOf(n) === this.self)) : undefined;
     const next = new Set(alive);
+    const prev = this.#alive;
     for (const n of this.#aliveSet) if (!next.has(n)) this.#deadSince.set(n, now);
     for (const n of next) this.#deadSince.delete(n);
     this.#alive = alive;
     this.#aliveSet = next;
-    this.#weighted = evenly(alive);
-    this.#owners.clear();
-    this.#holderCache.clear();
+    this.#owners.update(alive, prev);
+    this.#holderCache.update(alive, prev);
     this.#hints.clear();
     this.#lookups.clear();
     if (!changed) return;
     this.#viewChangedAt = now;
     // Name entries depend on the owner: an agent whose owner changed may have become an exception,
     // or stopped being one. Its cap and topic entries keep their versions.
-    for (const name of this.#hosted.keys()) this.#write(name, false);
+    // Only those whose exception status changed are rewritten (a view change alone bumps no version).
+    for (const name of this.#hosted.keys()) if (wasOwner?.has(name) !== (this.ownerOf(name) === this.self)) this.#write(name, false);
     this.#viewTimer?.cancel();
     this.#viewTimer = this.#clock.setTimer(this.#viewDelayMs, () => {
       this.#viewTimer = undefined;
@@ -496,24 +503,13 @@ export class ClusterDirectory {
 
   /** The HRW owner of `name` among alive members (this node when it is alone). Cached per view. */
   ownerOf(name: string): NodeName {
-    let o = this.#owners.get(name);
-    if (o === undefined) {
-      o = ownerOf(name, this.#weighted) ?? this.self;
-      if (this.#owners.size >= this.#cacheMax) this.#owners.clear();
-      this.#owners.set(name, o);
-    }
-    return o;
+    return this.#owners.get(name)[0] ?? this.self;
   }
 
   /** The holders of a rendezvous key (top K alive). Cached per view. */
   holdersOf(placement: string): readonly NodeName[] {
-    let h = this.#holderCache.get(placement);
-    if (h === undefined) {
-      h = this.#weighted.length === 0 ? [this.self] : rank(placement, this.#weighted, this.#k);
-      if (this.#holderCache.size >= this.#cacheMax) this.#holderCache.clear();
-      this.#holderCache.set(placement, h);
-    }
-    return h;
+    const h = this.#holderCache.get(placement);
+    return h.length === 0 ? this.#selfOnly : h;
   }
 
   // ---- Lookups for the router -------------------------------------------------------------------
