@@ -87,7 +87,7 @@ export interface StateRow {
 const refId = (e: EntryRef): string => `${e.kind}\n${e.key}\n${e.agent}`;
 const refVersion = (e: EntryRef): string => `${e.epoch}.${e.inc}.${e.ctr}`;
 
-export function toRef(e: DirectoryEntry): EntryRef {
+function toRef(e: DirectoryEntry): EntryRef {
   return { kind: e.kind, key: e.key, agent: e.agent, epoch: e.epoch, inc: e.inc, ctr: e.ctr };
 }
 

@@ -67,11 +67,6 @@ export function newer(a: DirectoryEntry, b: DirectoryEntry): boolean {
   return a.node > b.node;
 }
 
-/** Same authority and version (the same write). */
-export function sameVersion(a: DirectoryEntry, b: DirectoryEntry): boolean {
-  return a.node === b.node && a.inc === b.inc && a.ctr === b.ctr && a.epoch === b.epoch;
-}
-
 /** A peer sent something that is not what the directory protocol says; the message names the field. */
 export class BadDirectoryBody extends Error {
   override readonly name = 'BadDirectoryBody';
