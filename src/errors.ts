@@ -151,8 +151,8 @@ export const ErrorCatalogue = {
     hint: 'The node did not answer in time: it may be overloaded or partitioned. Check `caxton cluster members` and `caxton cluster performance`, then retry.',
   },
   CAXTON_ERR_CLUSTER_FRAME: {
-    status: 400,
-    hint: 'A peer sent a frame or body this node cannot read (truncated, too large, wrong shape): it was refused and logged with the reason. Check that every node runs the same Caxton version.',
+    status: 502,
+    hint: 'A peer sent a frame or body this node cannot accept (the message names the field). It is refused and logged; check that every node runs a compatible Caxton version.',
   },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {

@@ -1,0 +1,28 @@
+/**
+ * The directory as the router asks it (the `Directory` seam of src/messaging/directory.ts on the
+ * router's branch: nodeFor, capabilityNodes, topicNodes), over a ClusterDirectory. Structural: this
+ * file does not import the router's types, so either side can change without the other's branch.
+ */
+import type { NodeName } from '../peers.js';
+import type { ClusterDirectory } from './directory.js';
+
+export interface RouterDirectory {
+  /** The node hosting `name`, never this one; undefined when the name exists nowhere (or not yet: see whereIs). */
+  nodeFor(name: string): NodeName | undefined;
+  capabilityNodes(capability: string): readonly NodeName[];
+  topicNodes(topic: string): readonly NodeName[];
+}
+
+export function routerDirectory(d: ClusterDirectory): RouterDirectory {
+  return {
+    nodeFor(name) {
+      const n = d.locate(name);
+      if (n !== d.self) return n;
+      // This node is the name's owner or hosts it: only a held exception entry names another node.
+      const w = d.whereIs(name);
+      return w.kind === 'forward' ? w.node : undefined;
+    },
+    capabilityNodes: (c) => d.otherNodes('cap', c),
+    topicNodes: (t) => d.otherNodes('topic', t),
+  };
+}
