@@ -179,7 +179,8 @@ export class CaxtonNode {
     const outbox = new OutboxStore(db);
     // Replays, from its first scan on, what a previous run left unacknowledged in the outbox.
     const relay = new OutboxRelay(outbox, pool, deadLetters, options.relay);
-    const deployments = new Deployments(pool, new DeploymentStore(db), new SqliteAgentStateStore(db), log.child({ component: 'deployments' }), options.maxAgents);
+    // Starts are timed from here on, so metrics (built below, before any start) sees each one.
+    const deployments = new Deployments(pool, new DeploymentStore(db), new SqliteAgentStateStore(db), log.child({ component: 'deployments' }), options.maxAgents, (s) => metrics.observeSpawn(s));
     const journal = new MessageJournal();
     const logs = new AgentLogs();
     let cluster: Cluster | undefined;

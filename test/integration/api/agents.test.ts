@@ -142,3 +142,12 @@ test('api agents - logs keep the last lines, filtered by level', async () => {
     assert.equal((await ctx.call('GET', '/agents/l/logs?tail=0')).status, 400);
   });
 });
+
+test('api agents - each deploy\'s start is timed into caxton_agent_spawn_duration_seconds', async () => {
+  await withNode({}, async (ctx) => {
+    await deploy(ctx, 'e1', 'echo');
+    await deploy(ctx, 'e2', 'echo');
+    const text = await ctx.node.metrics.text();
+    assert.match(text, /^caxton_agent_spawn_duration_seconds_count 2$/m);
+  });
+});
