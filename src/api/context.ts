@@ -7,6 +7,8 @@ import { LOG_LEVELS, type AgentLogs } from '../observability/agent-logs.js';
 import type { ApiKeyStore, OutboxStore } from '../storage/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Cluster } from '../cluster/cluster.js';
+import type { ClusterViews } from './cluster-views.js';
+import type { NodeViews } from './node-views.js';
 
 /** An event on the API's stream: a pool event or a node event, as JSON. */
 export interface NodeEvent {
@@ -59,6 +61,13 @@ export interface ApiContext {
   cluster(): Cluster | undefined;
   /** Nodes the operator expects (coordination.cluster.bootstrap_expect). */
   readonly clusterExpect: number;
+  /** This node's own views (agents, statistics, queues, resources, memory, performance). */
+  readonly nodeViews: NodeViews;
+  /**
+   * The same views over every node of the cluster, when the node talks to its peers; absent: the
+   * views are this node's alone (as on a single node).
+   */
+  readonly clusterViews?: ClusterViews;
 }
 
 /** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */
