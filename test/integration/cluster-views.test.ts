@@ -153,6 +153,26 @@ test('cluster views - a node that is down is reported missing and the rest still
   }
 });
 
+test('cluster views - a member that never answers costs the view its timeout, not a hang: it is reported, the others are shown', async () => {
+  // A member of the in-process network whose view handlers never settle (a stuck process).
+  const stuck = net.add('n4');
+  for (const m of ['views.agents', 'views.queue']) stuck.onCall(m, () => new Promise(() => undefined));
+  members.set('n4', { name: 'n4', status: 'suspect', tags: { role: 'caxton' } });
+  try {
+    const t0 = Date.now();
+    const all = await call('n1', 'GET', '/agents');
+    assert.equal(all.status, 200);
+    assert.deepEqual(pairs(all.body.agents), ['n1/a1', 'n1/a2', 'n2/b1', 'n3/c1']);
+    assert.deepEqual(all.body.missing.map((m: { node: string; code: string }) => [m.node, m.code]), [['n4', 'CAXTON_ERR_CLUSTER_TIMEOUT']]);
+    assert.ok(Date.now() - t0 < 15_000, 'bounded by the per-node timeout');
+    const alone = await call('n1', 'GET', '/queue?node=n4');
+    assert.equal(alone.status, 504);
+    assert.equal(alone.body.error.code, 'CAXTON_ERR_CLUSTER_TIMEOUT');
+  } finally {
+    members.delete('n4');
+  }
+});
+
 test('cluster views - an unknown node, or a serf agent, is refused with CAXTON_ERR_CLUSTER_UNKNOWN_NODE', async () => {
   for (const path of ['/agents?node=n9', '/stats/agents?node=n9', '/queue?node=serf-1', '/resources?node=n9', '/memory?node=n9', '/cluster/performance?node=n9']) {
     const r = await call('n1', 'GET', path);
