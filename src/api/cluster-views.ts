@@ -107,9 +107,8 @@ export class ClusterViews {
   /** `node` stays the first answering node's (this one's, as on a single node); `per_node` has every node's. */
   async resources(node?: string): Promise<ResourcesView & Coverage & { per_node: Row[] }> {
     const g = await this.#gather(node, () => this.local.resources(), VIEW_METHODS.resources, {}, (v) => checkResources(v));
-    const first = g.answers[0]?.value.node ?? { id: node ?? this.self };
     return {
-      node: first,
+      node: first(g).node,
       agents: g.answers.flatMap((a) => a.value.agents.map((r) => ({ ...r, node: a.node }))),
       per_node: g.answers.map((a) => ({ ...a.value.node, node: a.node })),
       ...coverage(g),
@@ -119,9 +118,7 @@ export class ClusterViews {
   /** The flat fields are the first answering node's (this node's, unless `node` names another). */
   async memory(node?: string): Promise<MemoryView & Coverage & { per_node: Row[] }> {
     const g = await this.#gather(node, () => this.local.memory(), VIEW_METHODS.memory, {}, (v) => checkNumbers(v as MemoryView, ['used_bytes', 'limit_bytes', 'agents']));
-    const first = g.answers[0]?.value;
-    if (first === undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE', 'no node answered');
-    return { ...first, per_node: g.answers.map((a) => ({ ...a.value, node: a.node })), ...coverage(g) };
+    return { ...first(g), per_node: g.answers.map((a) => ({ ...a.value, node: a.node })), ...coverage(g) };
   }
 
   async performance(node?: string): Promise<{ per_node: PerformanceView[] } & Coverage> {
@@ -164,6 +161,11 @@ export function requireLocalNode(nodeId: string, node: string | undefined): void
 
 function unknownNode(node: string): CaxtonError {
   return new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', `no Caxton node named ${node} in the cluster`, { node });
+}
+
+/** The first answer: always there (this node's, or the one node asked, whose failure was thrown). */
+function first<T>(g: Gathered<T>): T {
+  return (g.answers[0] as { readonly value: T }).value;
 }
 
 function coverage<T>(g: Gathered<T>): Coverage {
