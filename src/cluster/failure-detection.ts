@@ -2,9 +2,10 @@
  * How long this cluster takes to declare a dead node failed, for `caxton cluster performance`.
  *
  * Observed: when a member this node saw suspected is then declared failed, the time between the two
- * is the suspicion this node waited through; the suspicion itself started one probe (interval +
- * timeout) at most after the node died, so the detection is taken as suspicion + probe interval +
- * probe timeout: an upper estimate, since a node that died right before a probe is suspected sooner.
+ * is the suspicion this node waited through; the suspicion itself started about one probe (interval
+ * + timeout) after the node died (the N−1 other members each probe one member per interval), so the
+ * detection is taken as suspicion + probe interval + probe timeout: an estimate, since a node that
+ * died right before a probe is suspected sooner, and one the probes reach late, later.
  * Expected, until a failure has been observed: the same sum with the minimum suspicion timeout for
  * the current cluster size (memberlist util.go suspicionTimeout), which is what Lifeguard reaches once
  * peers confirm the suspicion. docs/cluster-membership.md gives the formula, fastConfig() in
