@@ -33,10 +33,14 @@ import { membershipGauges } from './cluster/membership/index.js';
 import { chooseAdvertiseAddress } from './cluster/advertise.js';
 import { LOAD_ANNOUNCE_MIN_MS, nodeTags, tagsChanged } from './cluster/node-tags.js';
 import { CpuSampler, cpuTimes } from './observability/host.js';
-import type { Peers } from './cluster/peers.js';
 import type { PlacementMember } from './agents/placement.js';
 import { startPeerServices, type PeerServices } from './cluster/peer-services.js';
 import { agentView } from './api/views.js';
+import { NodePerformance } from './observability/performance.js';
+import { FailureDetectionWatch, type DetectionReading } from './cluster/failure-detection.js';
+import type { Peers } from './cluster/peers.js';
+import { NodeViews, type NodeViewParts } from './api/node-views.js';
+import { ClusterViews, type ViewMember } from './api/cluster-views.js';
 
 export interface Address {
   readonly host: string;
@@ -91,10 +95,12 @@ export interface NodeOptions {
   /** Cluster membership (SWIM, serf-compatible); absent: a single node. */
   readonly cluster?: NodeClusterOptions;
   /**
-   * The link to other nodes (src/cluster/peers.ts): with it, API keys are cluster-wide and deploys are
-   * placed across the members (src/cluster/peer-services.ts). `members` defaults to the cluster's.
+   * How this node talks to other nodes (src/cluster/peers.ts). With it, the views (agent list, queue
+   * stats, resources, memory stats, agents slow, cluster performance) cover every member.
    */
-  readonly peers?: { readonly peers: Peers; readonly members?: () => readonly PlacementMember[] };
+  readonly peers?: Peers;
+  /** The members placement and the views use. @default the cluster's members (none without a cluster) */
+  readonly peerMembers?: () => readonly ViewMember[];
 }
 
 export interface NodeClusterOptions {
@@ -144,6 +150,9 @@ export class CaxtonNode {
   readonly startedAt = Date.now();
   apiAddress: Address | undefined;
   metricsAddress: Address | undefined;
+  /** This node's views, and the cluster-wide ones when it has peers (set in start()). */
+  nodeViews!: NodeViews;
+  clusterViews: ClusterViews | undefined;
 
   private constructor(
     readonly options: NodeOptions,
@@ -189,7 +198,8 @@ export class CaxtonNode {
     const outbox = new OutboxStore(db);
     // Replays, from its first scan on, what a previous run left unacknowledged in the outbox.
     const relay = new OutboxRelay(outbox, pool, deadLetters, options.relay);
-    const deployments = new Deployments(pool, new DeploymentStore(db), new SqliteAgentStateStore(db), log.child({ component: 'deployments' }), options.maxAgents);
+    // Starts are timed from here on, so metrics (built below, before any start) sees each one.
+    const deployments = new Deployments(pool, new DeploymentStore(db), new SqliteAgentStateStore(db), log.child({ component: 'deployments' }), options.maxAgents, (s) => metrics.observeSpawn(s));
     const journal = new MessageJournal();
     const logs = new AgentLogs();
     let cluster: Cluster | undefined;
@@ -233,6 +243,9 @@ export class CaxtonNode {
     });
     const node = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
     node.#cluster = cluster;
+    const views = buildViews(options, cluster, metrics, { pool, deployments, outbox, deadLetters });
+    node.nodeViews = views.node;
+    node.clusterViews = views.cluster;
     // Only the cluster's `cpu` tag reads it.
     if (cluster !== undefined) node.#cpu = new CpuSampler();
     // Membership changes go to the log and the event stream (`caxton cluster watch`).
@@ -246,8 +259,8 @@ export class CaxtonNode {
     if (options.peers !== undefined) {
       const self: PlacementMember = { name: options.nodeId, status: 'alive', tags: { role: 'caxton' } };
       const services = startPeerServices({
-        peers: options.peers.peers,
-        members: options.peers.members ?? (() => cluster?.members() ?? [self]),
+        peers: options.peers,
+        members: options.peerMembers ?? (() => cluster?.members() ?? [self]),
         keys,
         deployments,
         view: agentView,
@@ -499,6 +512,8 @@ export class CaxtonNode {
       cluster: () => this.#cluster,
       clusterExpect: o.cluster?.expect ?? 1,
       ...(this.#peerServices === undefined ? {} : { placement: this.#peerServices.placement }),
+      nodeViews: this.nodeViews,
+      ...(this.clusterViews === undefined ? {} : { clusterViews: this.clusterViews }),
       ready: () => this.#ready,
     };
   }
@@ -528,6 +543,24 @@ export class CaxtonNode {
         log.info(e, e.type);
     }
   }
+}
+
+/**
+ * This node's views and, with peers, the cluster-wide ones (which answer the peers' view calls from
+ * now on). Failure detection is timed from the cluster's events.
+ */
+function buildViews(o: NodeOptions, cluster: Cluster | undefined, metrics: NodeMetrics, parts: Omit<NodeViewParts, 'nodeId' | 'performance'>): { node: NodeViews; cluster: ClusterViews | undefined } {
+  let detection: (() => DetectionReading) | undefined;
+  if (cluster !== undefined) {
+    const watch = new FailureDetectionWatch(cluster.membership.config, () => cluster.membership.numMembers());
+    cluster.onEvent((ev) => watch.event(ev));
+    detection = () => watch.reading();
+  }
+  const performance = new NodePerformance({ nodeId: o.nodeId, registries: () => [metrics.registry], ...(detection === undefined ? {} : { detection }) });
+  const node = new NodeViews({ nodeId: o.nodeId, ...parts, performance });
+  if (o.peers === undefined) return { node, cluster: undefined };
+  const members = o.peerMembers ?? (() => cluster?.members() ?? []);
+  return { node, cluster: new ClusterViews({ peers: o.peers, members, local: node }) };
 }
 
 /** This node's Serf tags now (src/cluster/node-tags.ts lists them). */

@@ -42,6 +42,8 @@ export class Deployments {
     readonly state: AgentStateStore,
     readonly logger: Logger,
     readonly maxAgents = Infinity,
+    /** Told how long each start took, from the spawn request (module admitted) to agent_init returned, seconds. */
+    readonly observeStart: (seconds: number) => void = () => undefined,
   ) {
     // Whatever made the pool swap modules (an immediate, graceful or promoted canary upgrade), the
     // deployment follows, so a restart brings back the version that was running.
@@ -222,6 +224,9 @@ export class Deployments {
       if (bytes === undefined) throw new CaxtonError('CAXTON_ERR_STORAGE_UNAVAILABLE', `module ${hash} of agent ${d.name} is missing from the database`, { agent: d.name });
       hash = (await this.pool.admit(bytes)).hash;
     }
-    return this.pool.spawn({ name: d.name, id: d.id, module: hash, config: JSON.parse(d.config) as unknown, start, restarts });
+    const t0 = performance.now();
+    const info = await this.pool.spawn({ name: d.name, id: d.id, module: hash, config: JSON.parse(d.config) as unknown, start, restarts });
+    this.observeStart((performance.now() - t0) / 1000);
+    return info;
   }
 }

@@ -17,6 +17,8 @@ export interface DeployPlacement {
   /** Deploys on `owner`, another node (src/agents/remote-deploy.ts forwardDeploy); resolves with the agent's view there. */
   forward(owner: string, req: DeployToForward): Promise<unknown>;
 }
+import type { ClusterViews } from './cluster-views.js';
+import type { NodeViews } from './node-views.js';
 
 /** An event on the API's stream: a pool event or a node event, as JSON. */
 export interface NodeEvent {
@@ -71,6 +73,13 @@ export interface ApiContext {
   readonly clusterExpect: number;
   /** Placement of new deployments across the cluster; absent: this node is the only candidate. */
   readonly placement?: DeployPlacement;
+  /** This node's own views (agents, statistics, queues, resources, memory, performance). */
+  readonly nodeViews: NodeViews;
+  /**
+   * The same views over every node of the cluster, when the node talks to its peers; absent: the
+   * views are this node's alone (as on a single node).
+   */
+  readonly clusterViews?: ClusterViews;
 }
 
 /** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */

@@ -28,6 +28,8 @@ export interface AgentView {
   last_fault: Fault | null;
   canary: { module: string; percent: number } | null;
   config?: Record<string, unknown>;
+  /** The node that runs it, in a cluster-wide list. */
+  node?: string;
 }
 
 export interface LatencyView {
@@ -57,11 +59,12 @@ export interface StatsView {
   blocked_senders: { sender: string; until: string }[];
   latency: LatencyView;
   canary: null | { module: string; percent: number; messages_in: number; errors: number; faults: number; p99_ms: number };
+  node?: string;
 }
 
 export type AgentDetail = AgentView & { stats?: StatsView };
 
-export interface AgentList {
+export interface AgentList extends Coverage {
   agents: AgentView[];
   total: number;
 }
@@ -81,29 +84,42 @@ export interface StatusView {
   dead_letters: number;
 }
 
-export interface QueueView {
+export interface QueueTotals {
+  total_queued: number;
+  total_queued_bytes: number;
+  outbox_pending: number;
+  dead_letters: number;
+}
+
+export interface QueueView extends Coverage {
   total_queued: number;
   /** Bytes of the queued messages (2 per UTF-16 code unit, as the mailbox bound counts them). */
   total_queued_bytes: number;
   outbox_pending: number;
   dead_letters: number;
-  agents: { name: string; queued: number; queued_bytes: number; state: string }[];
+  agents: { name: string; queued: number; queued_bytes: number; state: string; node?: string }[];
+  /** Each node's totals, in a cluster. */
+  per_node?: (QueueTotals & { node: string })[];
 }
 
-export interface ResourcesView {
-  node: {
-    id: string;
-    cpu_percent: number;
-    memory_rss_bytes: number;
-    memory_total_bytes: number;
-    memory_available_bytes: number;
-    agents: number;
-    workers: number;
-  };
-  agents: { name: string; memory_bytes: number; fuel_used: number; queued: number }[];
+export interface NodeResourcesView {
+  id: string;
+  cpu_percent: number;
+  memory_rss_bytes: number;
+  memory_total_bytes: number;
+  memory_available_bytes: number;
+  agents: number;
+  workers: number;
 }
 
-export interface MemoryView {
+export interface ResourcesView extends Coverage {
+  node: NodeResourcesView;
+  agents: { name: string; memory_bytes: number; fuel_used: number; queued: number; node?: string }[];
+  /** Every node's figures, in a cluster. */
+  per_node?: (NodeResourcesView & { node: string })[];
+}
+
+export interface NodeMemoryView {
   node_id: string;
   used_bytes: number;
   limit_bytes: number;
@@ -111,6 +127,11 @@ export interface MemoryView {
   heap_used_bytes: number;
   agents_memory_bytes: number;
   agents: number;
+}
+
+export interface MemoryView extends NodeMemoryView, Coverage {
+  /** Every node's figures, in a cluster. */
+  per_node?: (NodeMemoryView & { node: string })[];
 }
 
 export interface TraceEntry {
@@ -174,4 +195,39 @@ export interface KeyView {
   role: string;
   created_at?: string;
   key?: string;
+}
+
+/** A node that did not answer a cluster-wide view. */
+export interface MissingNodeView {
+  node: string;
+  code: string | null;
+  reason: string;
+}
+
+/**
+ * What a cluster-wide view adds (docs/api.md "Cluster-wide views"): rows carry `node`, `nodes` lists
+ * the nodes that answered, `missing` the ones that did not. A single node answers without them.
+ */
+export interface Coverage {
+  nodes?: string[];
+  missing?: MissingNodeView[];
+}
+
+export interface PerformanceRowView {
+  key: string;
+  metric: string;
+  unit: 'seconds' | 'per_second';
+  target: number;
+  actual: number | null;
+  status: 'ok' | 'degraded' | 'no_data' | 'n/a';
+  basis: 'measured' | 'expected';
+  source: string;
+  note: string | null;
+}
+
+/** GET /cluster/performance. */
+export interface PerformanceView {
+  per_node: { node: string; window_ms: number; metrics: PerformanceRowView[] }[];
+  nodes: string[];
+  missing: MissingNodeView[];
 }

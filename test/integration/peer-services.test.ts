@@ -16,7 +16,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 
 const names = ['node-a', 'node-b'];
-const members = () => names.map((name) => ({ name, status: 'alive', tags: { role: 'caxton', agents: '0', cpu: '0', mem: '100' } }));
+const members = () => names.map((name) => ({ name, status: 'alive' as const, tags: { role: 'caxton', agents: '0', cpu: '0', mem: '100' } }));
 
 async function withTwoNodes(fn: (nodes: { node: CaxtonNode; url: string; key: string }[]) => Promise<void>): Promise<void> {
   const net = new MemoryNetwork();
@@ -32,7 +32,8 @@ async function withTwoNodes(fn: (nodes: { node: CaxtonNode; url: string; key: st
         logger: createLogger({ level: 'warn', destination: quiet }),
         workers: 1,
         api: { addr: { host: '127.0.0.1', port: 0 } },
-        peers: { peers: net.add(name), members },
+        peers: net.add(name),
+        peerMembers: members,
       });
       nodes.push({ node, url: `http://127.0.0.1:${node.apiAddress?.port}/api/v1`, key: readFileSync(join(dataDir, 'admin.key'), 'utf8').trim() });
     }

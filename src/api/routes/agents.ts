@@ -9,6 +9,7 @@ import { LOG_LEVELS } from '../../observability/agent-logs.js';
 import type { ApiContext } from '../context.js';
 import { readUpload } from '../module-upload.js';
 import { agentView, idleStatsView, statsView } from '../views.js';
+import { NodeQuery, requireLocalNode } from '../cluster-views.js';
 
 const Name = Type.String({ pattern: AGENT_NAME_PATTERN, description: 'Agent name' });
 const NodeName = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^,\\s]+$', description: 'A cluster member\'s name' });
@@ -67,7 +68,8 @@ const LogsQuery = Type.Object(
   { tail: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), level: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)))) },
   { additionalProperties: false },
 );
-const ListQuery = Type.Object({ state: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: false });
+const ListQuery = Type.Object({ state: Type.Optional(Type.String({ maxLength: 32 })), node: NodeQuery }, { additionalProperties: false });
+const StatsQuery = Type.Object({ node: NodeQuery }, { additionalProperties: false });
 const RollbackBody = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }, { additionalProperties: false });
 
 const read = { permission: 'read' } as const;
@@ -94,10 +96,11 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
     return reply.status(201).send({ ...agentView(a), node: ctx.nodeId });
   });
 
-  app.get<{ Querystring: Static<typeof ListQuery> }>('/agents', { config: read, schema: { summary: 'List agents', querystring: ListQuery } }, async (req) => {
-    const all = d.list().map(agentView);
-    const agents = req.query.state === undefined ? all : all.filter((a) => a['state'] === req.query.state);
-    return { agents, total: agents.length };
+  app.get<{ Querystring: Static<typeof ListQuery> }>('/agents', { config: read, schema: { summary: 'List agents (of every node in a cluster, or of `node`)', querystring: ListQuery } }, async (req) => {
+    const { state, node } = req.query;
+    if (ctx.clusterViews !== undefined) return ctx.clusterViews.agents(state, node);
+    requireLocalNode(ctx.nodeId, node);
+    return ctx.nodeViews.agents(state);
   });
 
   app.get<{ Params: NameParams }>('/agents/:name', { config: read, schema: { summary: 'Inspect an agent', params: NameParams } }, async (req) => {
@@ -110,7 +113,11 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
     return statsOf(ctx, req.params.name);
   });
 
-  app.get('/stats/agents', { config: read, schema: { summary: 'Statistics of every agent' } }, async () => ({ agents: (await ctx.pool.stats()).map(statsView) }));
+  app.get<{ Querystring: Static<typeof StatsQuery> }>('/stats/agents', { config: read, schema: { summary: 'Statistics of every agent (of every node in a cluster, or of `node`)', querystring: StatsQuery } }, async (req) => {
+    if (ctx.clusterViews !== undefined) return ctx.clusterViews.stats(req.query.node);
+    requireLocalNode(ctx.nodeId, req.query.node);
+    return ctx.nodeViews.stats();
+  });
 
   app.post<{ Params: NameParams }>('/agents/:name/suspend', { config: control, schema: { params: NameParams } }, async (req) => agentView(d.suspend(req.params.name)));
   app.post<{ Params: NameParams }>('/agents/:name/resume', { config: control, schema: { params: NameParams } }, async (req) => agentView(d.resume(req.params.name)));

@@ -7,6 +7,7 @@ import { decodeGossipKey, keyFingerprint, keyResponseProblem, type KeyResponse }
 import { memberLoad } from '../../cluster/node-tags.js';
 import { ADDRESS_EXAMPLES, ADDRESS_FORM, formatAddress, requireAddress, resolveAll, type Address } from '../../config/address.js';
 import type { ApiContext } from '../context.js';
+import { NodeQuery, requireLocalNode } from '../cluster-views.js';
 
 const NodeParams = Type.Object({ node: Type.String({ minLength: 1, maxLength: 255 }) });
 // Each address is checked and resolved by src/config/address.ts, as every address is: one error names it.
@@ -24,6 +25,7 @@ const KeyOpParams = Type.Object({ op: Type.Union([Type.Literal('install'), Type.
 const QueryTimeout = Type.Integer({ minimum: 100, maximum: 600_000, description: 'how long to wait for every member (ms); the default scales with the cluster size' });
 const KeyBody = Type.Object({ key: Type.String({ minLength: 1, maxLength: 64, description: 'base64 of 16, 24 or 32 bytes' }), timeout_ms: Type.Optional(QueryTimeout) }, { additionalProperties: false });
 const KeyQuery = Type.Object({ timeout_ms: Type.Optional(QueryTimeout) }, { additionalProperties: false });
+const PerformanceQuery = Type.Object({ node: NodeQuery }, { additionalProperties: false });
 const LeaveBody = Type.Object({ drain_timeout_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })) }, { additionalProperties: false });
 
 function requireCluster(ctx: ApiContext): Cluster {
@@ -85,6 +87,16 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const expected = Math.max(ctx.clusterExpect, 1);
     return { enabled: cluster !== undefined, node: ctx.nodeId, expected, ...counts, healthy: counts.alive >= expected };
   });
+
+  app.get<{ Querystring: Static<typeof PerformanceQuery> }>(
+    '/cluster/performance',
+    { config: read, schema: { summary: 'Live figures against the performance budgets, per node (METRIC TARGET ACTUAL STATUS)', querystring: PerformanceQuery } },
+    async (req) => {
+      if (ctx.clusterViews !== undefined) return ctx.clusterViews.performance(req.query.node);
+      requireLocalNode(ctx.nodeId, req.query.node);
+      return { per_node: [await ctx.nodeViews.performance()], nodes: [ctx.nodeId], missing: [] };
+    },
+  );
 
   app.post<{ Params: Static<typeof NodeParams> }>('/cluster/ping/:node', { config: read, schema: { summary: 'Probe a member: direct, through peers, and over TCP', params: NodeParams } }, async (req) => {
     const c = requireCluster(ctx);

@@ -4,15 +4,14 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { freemem, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { CpuSampler, memoryAvailableBytes } from '../../observability/host.js';
 import { tarGz } from '../../observability/tar.js';
 import type { ApiContext } from '../context.js';
 import { agentView, statsView } from '../views.js';
+import { NodeQuery, requireLocalNode } from '../cluster-views.js';
 
 const DrainBody = Type.Object({ timeout_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })) }, { additionalProperties: false });
 const LettersQuery = Type.Object(
@@ -24,6 +23,8 @@ const ReplayBody = Type.Object(
   { additionalProperties: false },
 );
 const PurgeQuery = Type.Object({ receiver: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })) }, { additionalProperties: false });
+const ViewQuery = Type.Object({ node: NodeQuery }, { additionalProperties: false });
+type ViewQuery = Static<typeof ViewQuery>;
 const GcBody = Type.Object({ aggressive: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 const DiffBody = Type.Object({ yaml: Type.String({ maxLength: 1024 * 1024 }), file: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })) }, { additionalProperties: false });
 const CircuitActivate = Type.Object({ agent: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }, { additionalProperties: false });
@@ -41,19 +42,15 @@ const control = { permission: 'control' } as const;
 const admin = { permission: 'admin' } as const;
 
 export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const cpu = new CpuSampler();
+  const views = ctx.clusterViews;
+  const local = (node: string | undefined) => {
+    requireLocalNode(ctx.nodeId, node);
+    return ctx.nodeViews;
+  };
 
-  app.get('/queue', { config: read, schema: { summary: 'Queued messages per agent, outbox and dead letters' } }, async () => {
-    const stats = await ctx.pool.stats();
-    stats.sort((a, b) => b.queued - a.queued);
-    return {
-      total_queued: stats.reduce((n, s) => n + s.queued, 0),
-      total_queued_bytes: stats.reduce((n, s) => n + s.queuedBytes, 0),
-      outbox_pending: ctx.outbox.count(),
-      dead_letters: ctx.deadLetters.count(),
-      agents: stats.map((s) => ({ name: s.name, queued: s.queued, queued_bytes: s.queuedBytes, state: s.state })),
-    };
-  });
+  app.get<{ Querystring: ViewQuery }>('/queue', { config: read, schema: { summary: 'Queued messages per agent, outbox and dead letters (of every node in a cluster, or of `node`)', querystring: ViewQuery } }, async (req) =>
+    views === undefined ? local(req.query.node).queue() : views.queue(req.query.node),
+  );
 
   app.post<{ Body: Static<typeof DrainBody> }>('/queue/drain', { config: control, schema: { summary: 'Wait until every mailbox and the outbox are empty', body: DrainBody } }, async (req) => {
     const timeout = req.body.timeout_ms ?? 60_000;
@@ -86,23 +83,13 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
     purged: ctx.deadLetters.purge(req.query.receiver === undefined ? {} : { receiver: req.query.receiver }),
   }));
 
-  app.get('/resources', { config: read, schema: { summary: 'CPU, memory and agents of this node' } }, async () => {
-    const stats = await ctx.pool.stats();
-    return {
-      node: {
-        id: ctx.nodeId,
-        cpu_percent: round(cpu.sample()),
-        memory_rss_bytes: process.memoryUsage.rss(),
-        memory_total_bytes: totalmem(),
-        memory_available_bytes: await memoryAvailableBytes(),
-        agents: ctx.deployments.count(),
-        workers: ctx.pool.workerCount,
-      },
-      agents: stats.map((s) => ({ name: s.name, memory_bytes: s.memoryBytes, fuel_used: s.fuelUsed, queued: s.queued })),
-    };
-  });
+  app.get<{ Querystring: ViewQuery }>('/resources', { config: read, schema: { summary: 'CPU, memory and agents of this node (and of every node in a cluster, or of `node`)', querystring: ViewQuery } }, async (req) =>
+    views === undefined ? local(req.query.node).resources() : views.resources(req.query.node),
+  );
 
-  app.get('/memory', { config: read }, async () => memoryView(ctx));
+  app.get<{ Querystring: ViewQuery }>('/memory', { config: read, schema: { summary: 'Memory used and its limit (per node in a cluster, or of `node`)', querystring: ViewQuery } }, async (req) =>
+    views === undefined ? local(req.query.node).memory() : views.memory(req.query.node),
+  );
   app.post<{ Body: Static<typeof GcBody> }>('/memory/gc', { config: control, schema: { summary: 'Collect garbage; aggressive also drops compiled modules no agent uses', body: GcBody } }, async (req) => {
     const before = process.memoryUsage.rss();
     let evicted = 0;
@@ -178,20 +165,6 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
   });
 }
 
-async function memoryView(ctx: ApiContext) {
-  const stats = await ctx.pool.stats();
-  const mem = process.memoryUsage();
-  return {
-    node_id: ctx.nodeId,
-    used_bytes: mem.rss,
-    limit_bytes: totalmem(),
-    available_bytes: await memoryAvailableBytes().catch(() => freemem()),
-    heap_used_bytes: mem.heapUsed,
-    agents_memory_bytes: stats.reduce((n, s) => n + s.memoryBytes, 0),
-    agents: ctx.deployments.count(),
-  };
-}
-
 /** Drops compiled modules that no agent (nor a canary) uses; deployments keep the bytes in SQLite. */
 function evictUnusedModules(ctx: ApiContext): number {
   const used = new Set<string>();
@@ -214,9 +187,5 @@ function collectGarbage(): void {
 
 function json(v: unknown): string {
   return `${JSON.stringify(v, null, 2)}\n`;
-}
-
-function round(x: number): number {
-  return Math.round(x * 10) / 10;
 }
 

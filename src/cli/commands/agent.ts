@@ -10,6 +10,7 @@ import {
   type AgentList,
   type AgentView,
   PLACEMENT_STRATEGIES,
+  type Coverage,
   PRIORITIES,
   type StatsView,
 } from '../api-types.js';
@@ -39,7 +40,7 @@ import {
   type RollbackLimits,
 } from '../parse.js';
 import { spinner, withSpinner } from '../progress.js';
-import { agentPath, compactJson, interruptible, ok, readModule, sleep } from './common.js';
+import { agentPath, clusterWide, compactJson, interruptible, missingLines, nodeOption, nodeQuery, ok, readModule, sleep } from './common.js';
 import { destructive } from '../destructive.js';
 
 export function registerAgent(program: Command): void {
@@ -53,9 +54,10 @@ export function registerAgent(program: Command): void {
   agent
     .command('list')
     .alias('ls')
-    .description('list the agents of the node')
+    .description('list the agents of every node (NODE column in a cluster), or of --node')
     .addOption(new Option('--state <state>', 'only agents in this state').choices(AGENT_STATES))
-    .action(async (opts: { state?: string }, cmd: Command) => listAgents(context(cmd), opts.state));
+    .addOption(nodeOption())
+    .action(async (opts: { state?: string; node?: string }, cmd: Command) => listAgents(context(cmd), opts.state, opts.node));
 
   agent
     .command('inspect')
@@ -169,15 +171,22 @@ export function registerAgent(program: Command): void {
 
   agent
     .command('slow')
-    .description('agents whose P99 message-handling latency is at or above a threshold')
+    .description('agents whose P99 message-handling latency is at or above a threshold, on every node or on --node')
     .addOption(new Option('--threshold <duration>', 'P99 latency threshold, e.g. 100ms').argParser(durationOption('--threshold')).default(100, '100ms'))
-    .action(async (opts: { threshold: number }, cmd: Command) => {
+    .addOption(nodeOption())
+    .action(async (opts: { threshold: number; node?: string }, cmd: Command) => {
       const ctx = context(cmd);
-      const all = await ctx.client.get<{ agents: StatsView[] }>('/stats/agents');
+      const all = await ctx.client.get<{ agents: StatsView[] } & Coverage>('/stats/agents', nodeQuery(opts.node));
       const slow = all.agents.filter((s) => s.latency.count > 0 && s.latency.p99_ms >= opts.threshold).sort((a, b) => b.latency.p99_ms - a.latency.p99_ms);
-      ctx.print({ agents: slow }, () =>
-        renderTable(['AGENT-ID', 'AVG-LATENCY', 'P99-LATENCY'], slow.map((s) => [s.name, formatLatency(s.latency.mean_ms), formatLatency(s.latency.p99_ms)])) +
-          `${slow.length} of ${all.agents.length} agents at or above ${formatLatency(opts.threshold)} P99\n`,
+      const wide = clusterWide(all);
+      const coverage = wide ? { nodes: all.nodes, missing: all.missing } : {};
+      ctx.print({ agents: slow, ...coverage }, () =>
+        renderTable(
+          wide ? ['AGENT-ID', 'NODE', 'AVG-LATENCY', 'P99-LATENCY'] : ['AGENT-ID', 'AVG-LATENCY', 'P99-LATENCY'],
+          slow.map((s) => (wide ? [s.name, s.node, formatLatency(s.latency.mean_ms), formatLatency(s.latency.p99_ms)] : [s.name, formatLatency(s.latency.mean_ms), formatLatency(s.latency.p99_ms)])),
+        ) +
+          `${slow.length} of ${all.agents.length} agents at or above ${formatLatency(opts.threshold)} P99${wide ? ` on ${countNodes(all)}` : ''}\n` +
+          missingLines(all),
       );
     });
 
@@ -241,38 +250,56 @@ export function parseNodeList(v: string, flag: string): string[] {
   return names;
 }
 
-async function listAgents(ctx: Context, state: string | undefined): Promise<void> {
-  const list = await ctx.client.get<AgentList>('/agents', { state });
+async function listAgents(ctx: Context, state: string | undefined, node: string | undefined): Promise<void> {
+  const list = await ctx.client.get<AgentList>('/agents', { state, ...nodeQuery(node) });
   if (ctx.json) {
     ctx.print(list, () => '');
     return;
   }
-  // Message counts come from the statistics; the list is still useful without them.
+  // Message counts come from the statistics; the list is still useful without them. In a cluster
+  // two nodes may briefly hold the same name (a move under way): the node is part of the key.
+  const key = (name: string, at: string | undefined) => `${at ?? ''}\n${name}`;
   const stats = new Map<string, StatsView>();
   if (list.agents.length > 0) {
     try {
-      for (const s of (await ctx.client.get<{ agents: StatsView[] }>('/stats/agents')).agents) stats.set(s.name, s);
+      for (const s of (await ctx.client.get<{ agents: StatsView[] }>('/stats/agents', nodeQuery(node))).agents) stats.set(key(s.name, s.node), s);
     } catch {
       /* counts shown as - */
     }
   }
-  const agents = [...list.agents].sort((a, b) => a.name.localeCompare(b.name));
+  const wide = clusterWide(list);
+  const agents = [...list.agents].sort((a, b) => a.name.localeCompare(b.name) || (a.node ?? '').localeCompare(b.node ?? ''));
   const byState: Record<string, number> = {};
   for (const a of agents) byState[a.state] = (byState[a.state] ?? 0) + 1;
+  const head = ['AGENT-ID', 'NAME', ...(wide ? ['NODE'] : []), 'STATUS', 'PRIORITY', 'UPTIME', 'MESSAGES', 'RESTARTS'];
   ctx.out.write(
     renderTable(
-      ['AGENT-ID', 'NAME', 'STATUS', 'PRIORITY', 'UPTIME', 'MESSAGES', 'RESTARTS'],
-      agents.map((a) => [
-        shortId(a.id),
-        a.name,
-        a.canary === null ? a.state : `${a.state} (canary ${a.canary.percent}%)`,
-        a.priority,
-        formatSince(a.running_since),
-        stats.has(a.name) ? formatCount(stats.get(a.name)!.messages_in) : '-',
-        a.restarts,
-      ]),
-    ) + countFooter(agents.length, 'agent', byState) + '\n',
+      head,
+      agents.map((a) => {
+        const s = stats.get(key(a.name, a.node));
+        return [
+          shortId(a.id),
+          a.name,
+          ...(wide ? [a.node] : []),
+          a.canary === null ? a.state : `${a.state} (canary ${a.canary.percent}%)`,
+          a.priority,
+          formatSince(a.running_since),
+          s === undefined ? '-' : formatCount(s.messages_in),
+          a.restarts,
+        ];
+      }),
+    ) +
+      countFooter(agents.length, 'agent', byState) +
+      (wide ? ` on ${countNodes(list)}` : '') +
+      '\n' +
+      missingLines(list),
   );
+}
+
+/** `3 nodes` (or `1 node`): the nodes that answered a cluster-wide view. */
+function countNodes(c: Coverage): string {
+  const n = c.nodes?.length ?? 1;
+  return `${n} node${n === 1 ? '' : 's'}`;
 }
 
 export function renderAgent(a: AgentDetail): string {

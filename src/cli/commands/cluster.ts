@@ -1,11 +1,12 @@
 /** `caxton cluster members|status`: the cluster as the node behind the API sees it. */
 import type { Command } from 'commander';
+import type { PerformanceRowView, PerformanceView } from '../api-types.js';
 import { context } from '../context.js';
 import { CliError } from '../errors.js';
-import { formatBytes, formatDuration, formatPercent, renderFields, renderTable } from '../output.js';
+import { formatBytes, formatDuration, formatLatency, formatPercent, formatRate, renderFields, renderTable } from '../output.js';
 import { checkAddressArg, durationOption } from '../parse.js';
 import { Option } from 'commander';
-import { ok } from './common.js';
+import { missingLines, nodeOption, nodeQuery, ok } from './common.js';
 import { destructive } from '../destructive.js';
 
 interface ClusterMembersView {
@@ -119,6 +120,22 @@ export function registerCluster(program: Command): void {
       }
     });
 
+  cluster
+    .command('performance')
+    .description('live figures against the performance budgets, per node: METRIC TARGET ACTUAL STATUS; exits 1 when one is degraded')
+    .addOption(nodeOption())
+    .action(async (opts: { node?: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      const v = await ctx.client.get<PerformanceView>('/cluster/performance', nodeQuery(opts.node));
+      ctx.print(v, () => renderPerformance(v));
+      const degraded = v.per_node.flatMap((n) => n.metrics.filter((m) => m.status === 'degraded').map((m) => `${m.metric} on ${n.node}`));
+      if (degraded.length > 0) {
+        throw new CliError(`performance degraded: ${degraded.join(', ')}`, {
+          hint: 'Find the cause with `caxton queue stats`, `caxton agents slow` and `caxton resources` (docs/operations.md, "Performance degradation").',
+          code: 'CAXTON_CLI_PERFORMANCE_DEGRADED',
+        });
+      }
+    });
   cluster
     .command('ping [node]')
     .description('probe a member (or, without a node, every other live member): a direct UDP ping, pings through other members, and a TCP ping, with round-trip times')
@@ -291,4 +308,24 @@ async function readStdin(): Promise<string> {
   let text = '';
   for await (const chunk of process.stdin) text += String(chunk);
   return text;
+}
+
+const STATUS_TEXT: Readonly<Record<PerformanceRowView['status'], string>> = { ok: '✓ OK', degraded: '✗ DEGRADED', no_data: '- no data', 'n/a': '- n/a' };
+
+function performanceFigure(m: PerformanceRowView, value: number): string {
+  return m.unit === 'per_second' ? formatRate(value) : formatLatency(value * 1000);
+}
+
+/** The runbook's table; with several nodes, a NODE column and one group of rows per node. */
+function renderPerformance(v: PerformanceView): string {
+  const several = v.per_node.length > 1 || v.missing.length > 0;
+  const rows = v.per_node.flatMap((n) =>
+    n.metrics.map((m) => {
+      const actual = m.actual === null ? (m.status === 'n/a' ? 'n/a' : '-') : `${performanceFigure(m, m.actual)}${m.basis === 'expected' ? ' (expected)' : ''}`;
+      const cells = [m.metric, performanceFigure(m, m.target), actual, STATUS_TEXT[m.status]];
+      return several ? [n.node, ...cells] : cells;
+    }),
+  );
+  const head = ['METRIC', 'TARGET', 'ACTUAL', 'STATUS'];
+  return renderTable(several ? ['NODE', ...head] : head, rows) + missingLines(v);
 }

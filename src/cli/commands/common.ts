@@ -1,5 +1,7 @@
 /** Small helpers shared by the command files. */
 import { readFileSync } from 'node:fs';
+import { Option } from 'commander';
+import type { Coverage } from '../api-types.js';
 import { CliError } from '../errors.js';
 
 export function agentPath(name: string, rest = ''): string {
@@ -66,4 +68,24 @@ export function compactJson(value: unknown, max = 60): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   if (text === undefined) return '-';
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** `--node <name>` of the cluster-wide views. */
+export function nodeOption(): Option {
+  return new Option('--node <name>', 'only this node (default: every node of the cluster)');
+}
+
+/** A view's `node` query: undefined leaves it out. */
+export function nodeQuery(node: string | undefined): { node?: string } {
+  return node === undefined ? {} : { node };
+}
+
+/** Whether a view came from the whole cluster (its rows carry `node`), not from a single node. */
+export function clusterWide(c: Coverage): boolean {
+  return c.nodes !== undefined;
+}
+
+/** One line per node that did not answer a cluster-wide view, for under its table. */
+export function missingLines(c: Coverage): string {
+  return (c.missing ?? []).map((m) => `warning: ${m.node} did not answer: ${m.reason}\n`).join('');
 }

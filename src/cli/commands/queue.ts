@@ -6,7 +6,7 @@ import { CliError } from '../errors.js';
 import { formatBytes, formatCount, formatDuration, renderFields, renderTable } from '../output.js';
 import { durationOption } from '../parse.js';
 import { withSpinner } from '../progress.js';
-import { ok } from './common.js';
+import { clusterWide, missingLines, nodeOption, nodeQuery, ok } from './common.js';
 
 /** The runbook's rule of thumb: a queue depth above this is a backlog. */
 export const BACKLOG_DEPTH = 10_000;
@@ -15,10 +15,12 @@ export function registerQueue(program: Command): void {
   const queue = program.command('queue').description('message queues: depth per agent, draining');
   queue
     .command('stats')
-    .description('queued messages per agent, outbox and dead letters (a depth above 10,000 is a backlog)')
-    .action(async (_opts: unknown, cmd: Command) => {
+    .description('queued messages per agent, outbox and dead letters, over every node or --node (a depth above 10,000 is a backlog)')
+    .addOption(nodeOption())
+    .action(async (opts: { node?: string }, cmd: Command) => {
       const ctx = context(cmd);
-      const q = await ctx.client.get<QueueView>('/queue');
+      const q = await ctx.client.get<QueueView>('/queue', nodeQuery(opts.node));
+      const wide = clusterWide(q);
       ctx.print(q, () => {
         let text = renderFields([
           ['queued', formatCount(q.total_queued)],
@@ -26,11 +28,18 @@ export function registerQueue(program: Command): void {
           ['outbox pending', formatCount(q.outbox_pending)],
           ['dead letters', formatCount(q.dead_letters)],
         ]);
-        if (q.agents.length > 0) text += '\n' + renderTable(['AGENT', 'QUEUED', 'BYTES', 'STATE'], q.agents.map((a) => [a.name, formatCount(a.queued), formatBytes(a.queued_bytes), a.state]));
+        if (wide && q.per_node !== undefined) {
+          text += '\n' + renderTable(['NODE', 'QUEUED', 'BYTES', 'OUTBOX', 'DEAD-LETTERS'], q.per_node.map((n) => [n.node, formatCount(n.total_queued), formatBytes(n.total_queued_bytes), formatCount(n.outbox_pending), formatCount(n.dead_letters)]));
+        }
+        if (q.agents.length > 0) {
+          text += '\n' + (wide
+            ? renderTable(['AGENT', 'NODE', 'QUEUED', 'BYTES', 'STATE'], q.agents.map((a) => [a.name, a.node, formatCount(a.queued), formatBytes(a.queued_bytes), a.state]))
+            : renderTable(['AGENT', 'QUEUED', 'BYTES', 'STATE'], q.agents.map((a) => [a.name, formatCount(a.queued), formatBytes(a.queued_bytes), a.state])));
+        }
         if (q.total_queued > BACKLOG_DEPTH) {
           text += `\nwarning: queue depth ${formatCount(q.total_queued)} is above ${formatCount(BACKLOG_DEPTH)}: there is a backlog (see \`caxton agents slow\`)\n`;
         }
-        return text;
+        return text + missingLines(q);
       });
     });
 

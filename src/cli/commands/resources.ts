@@ -3,36 +3,46 @@ import type { Command } from 'commander';
 import type { MemoryView, ResourcesView } from '../api-types.js';
 import { context } from '../context.js';
 import { formatBytes, formatCount, formatPercent, renderTable } from '../output.js';
-import { ok } from './common.js';
+import { clusterWide, missingLines, nodeOption, nodeQuery, ok } from './common.js';
 
 export function registerResources(program: Command): void {
   program
     .command('resources')
-    .description('CPU, memory and agents of the node (NODE CPU MEMORY AGENTS)')
+    .description('CPU, memory and agents of every node, or of --node (NODE CPU MEMORY AGENTS)')
     .option('--agents', 'also list each agent\'s memory, fuel and queue')
-    .action(async (opts: { agents?: boolean }, cmd: Command) => {
+    .addOption(nodeOption())
+    .action(async (opts: { agents?: boolean; node?: string }, cmd: Command) => {
       const ctx = context(cmd);
-      const r = await ctx.client.get<ResourcesView>('/resources');
+      const r = await ctx.client.get<ResourcesView>('/resources', nodeQuery(opts.node));
+      const wide = clusterWide(r);
+      const nodes = r.per_node ?? [{ ...r.node, node: r.node.id }];
       ctx.print(r, () => {
-        let text = renderTable(['NODE', 'CPU', 'MEMORY', 'AGENTS'], [[r.node.id, formatPercent(r.node.cpu_percent), formatBytes(r.node.memory_rss_bytes), formatCount(r.node.agents)]]);
+        let text = renderTable(['NODE', 'CPU', 'MEMORY', 'AGENTS'], nodes.map((n) => [n.node, formatPercent(n.cpu_percent), formatBytes(n.memory_rss_bytes), formatCount(n.agents)]));
         if (opts.agents === true && r.agents.length > 0) {
-          text += '\n' + renderTable(['AGENT', 'MEMORY', 'FUEL', 'QUEUED'], [...r.agents].sort((a, b) => b.memory_bytes - a.memory_bytes).map((a) => [a.name, formatBytes(a.memory_bytes), formatCount(a.fuel_used), formatCount(a.queued)]));
+          const agents = [...r.agents].sort((a, b) => b.memory_bytes - a.memory_bytes);
+          text += '\n' + (wide
+            ? renderTable(['AGENT', 'NODE', 'MEMORY', 'FUEL', 'QUEUED'], agents.map((a) => [a.name, a.node, formatBytes(a.memory_bytes), formatCount(a.fuel_used), formatCount(a.queued)]))
+            : renderTable(['AGENT', 'MEMORY', 'FUEL', 'QUEUED'], agents.map((a) => [a.name, formatBytes(a.memory_bytes), formatCount(a.fuel_used), formatCount(a.queued)])));
         }
-        return text;
+        return text + missingLines(r);
       });
     });
 
   const memory = program.command('memory').description('memory of the node and its agents');
   memory
     .command('stats')
-    .description('memory used and its limit (NODE USED LIMIT AGENTS)')
-    .action(async (_opts: unknown, cmd: Command) => {
+    .description('memory used and its limit, per node, or of --node (NODE USED LIMIT AGENTS)')
+    .addOption(nodeOption())
+    .action(async (opts: { node?: string }, cmd: Command) => {
       const ctx = context(cmd);
-      const m = await ctx.client.get<MemoryView>('/memory');
-      ctx.print(m, () =>
-        renderTable(['NODE', 'USED', 'LIMIT', 'AGENTS'], [[m.node_id, formatBytes(m.used_bytes), formatBytes(m.limit_bytes), formatCount(m.agents)]]) +
-          `agents' linear memory ${formatBytes(m.agents_memory_bytes)}, JS heap ${formatBytes(m.heap_used_bytes)}, available ${formatBytes(m.available_bytes)}\n`,
-      );
+      const m = await ctx.client.get<MemoryView>('/memory', nodeQuery(opts.node));
+      const nodes = m.per_node ?? [{ ...m, node: m.node_id }];
+      ctx.print(m, () => {
+        const table = renderTable(['NODE', 'USED', 'LIMIT', 'AGENTS'], nodes.map((n) => [n.node, formatBytes(n.used_bytes), formatBytes(n.limit_bytes), formatCount(n.agents)]));
+        // The detail line is one node's: with several, each node's is in -o json (per_node).
+        const detail = nodes.length === 1 ? `agents' linear memory ${formatBytes(m.agents_memory_bytes)}, JS heap ${formatBytes(m.heap_used_bytes)}, available ${formatBytes(m.available_bytes)}\n` : '';
+        return table + detail + missingLines(m);
+      });
     });
   memory
     .command('gc')

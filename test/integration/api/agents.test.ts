@@ -158,3 +158,12 @@ test('api agents - placement fields are validated; on a node alone it is the onl
     assert.equal((await ctx.call('GET', '/agents')).body.total, 3, 'nothing deployed by a refused request');
   });
 });
+
+test('api agents - each deploy\'s start is timed into caxton_agent_spawn_duration_seconds', async () => {
+  await withNode({}, async (ctx) => {
+    await deploy(ctx, 'e1', 'echo');
+    await deploy(ctx, 'e2', 'echo');
+    const text = await ctx.node.metrics.text();
+    assert.match(text, /^caxton_agent_spawn_duration_seconds_count 2$/m);
+  });
+});
