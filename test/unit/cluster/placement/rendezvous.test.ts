@@ -9,8 +9,8 @@ test('rendezvous - the hash is stable (placement is part of the wire contract)',
   assert.equal(pairHash('echo', 'node-1'), pairHash('echo', 'node-1'));
   assert.notEqual(pairHash('ab', 'c'), pairHash('a', 'bc'));
   // Pinned values: changing the hash moves every agent of a running cluster on upgrade.
-  assert.equal(pairHash('echo', 'node-1').toString(16), '4f5c89b60bdb67d7');
-  assert.deepEqual(rank('echo', nodes(3)), ['node-3', 'node-2', 'node-1']);
+  assert.equal(pairHash('echo', 'node-1').toString(16), 'ec526b2527881');
+  assert.deepEqual(rank('echo', nodes(3)), ['node-1', 'node-3', 'node-2']);
   assert.equal(ownerOf('echo', nodes(5)), rank('echo', nodes(5))[0]);
 });
 
@@ -30,6 +30,16 @@ test('rendezvous - equal weights spread keys evenly', () => {
     counts.set(o, (counts.get(o) ?? 0) + 1);
   }
   for (const c of counts.values()) assert.ok(c > 3600 && c < 4400, `share ${c} of 20000 is not near 4000`);
+});
+
+test('rendezvous - the replica (second rank) is spread evenly too, whatever the owner', () => {
+  const pairs = new Map<string, number>();
+  for (const k of keys(40_000)) {
+    const r = rank(k, nodes(5), 2).join();
+    pairs.set(r, (pairs.get(r) ?? 0) + 1);
+  }
+  assert.equal(pairs.size, 20, 'every ordered (owner, replica) pair occurs');
+  for (const c of pairs.values()) assert.ok(c > 1700 && c < 2300, `pair share ${c} of 40000 is not near 2000`);
 });
 
 test('rendezvous - weights set the share', () => {
