@@ -146,6 +146,10 @@ export const ErrorCatalogue = {
     status: 504,
     hint: 'The node did not answer in time: it may be overloaded or partitioned. Check `caxton cluster members` and `caxton cluster performance`, then retry.',
   },
+  CAXTON_ERR_CLUSTER_FRAME: {
+    status: 502,
+    hint: 'A link frame was refused: too large (over cluster.link.max_frame_bytes, 16 MiB by default), truncated, or not a Caxton link frame. Send smaller bodies (fetch large blobs in parts), or check that every node runs the same Caxton version; the logs of both nodes name the reason.',
+  },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {
     status: 401,
@@ -220,6 +224,11 @@ export const ErrorCatalogue = {
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;
+
+/** True when `code` is one of the catalogue's codes (e.g. one a peer sent back). */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ErrorCatalogue, code);
+}
 
 export class CaxtonError extends Error {
   readonly code: ErrorCode;
