@@ -134,6 +134,8 @@ class PeerChannel {
   backoffMs = 0;
   retryTimer: NodeJS.Timeout | undefined;
   dialing = false;
+  /** Membership said it failed or left: refuse traffic until it is a member again. */
+  gone = false;
   flushScheduled = false;
   /** Bytes of batches consumed and not yet granted back. */
   consumed = 0;
@@ -316,9 +318,11 @@ export class Link implements Peers, ConnectionOwner {
   memberGone(node: NodeName): void {
     const p = this.#peers.get(node);
     if (p === undefined) return;
+    // The channel (and its counters) stays, so the metrics never go backwards; it comes back to use
+    // when the node is a member again.
+    p.gone = true;
     p.conn?.close('member-gone', `membership reports ${node} failed or left`);
     this.#abandon(p, `node ${node} failed or left the cluster`);
-    this.#peers.delete(node);
   }
 
   /** Closes every connection and fails what waits. Idempotent. */
@@ -464,7 +468,13 @@ export class Link implements Peers, ConnectionOwner {
 
   #peerFor(node: NodeName, create = false): PeerChannel | undefined {
     let p = this.#peers.get(node);
-    if (p !== undefined) return p;
+    if (p !== undefined) {
+      if (p.gone) {
+        if (!create && this.#o.addressOf(node) === undefined) return undefined;
+        p.gone = false;
+      }
+      return p;
+    }
     if (this.#closed || (!create && this.#o.addressOf(node) === undefined)) return undefined;
     p = new PeerChannel(node, this.maxFrameBytes, this.#o.circuit);
     this.#peers.set(node, p);
@@ -655,7 +665,7 @@ export class Link implements Peers, ConnectionOwner {
     const h = this.#callHandlers.get(method);
     const send = (result: unknown, error: boolean): void => {
       if (Date.now() > deadline) return; // the caller gave up already
-      if (this.#peers.get(p.name) !== p) return; // the peer was forgotten (left, shutdown)
+      if (p.gone || this.#closed) return; // the peer left, or this node is shutting down
       try {
         p.writer.reply(id, result, error);
       } catch (e) {

@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { Cluster } from '../../../src/cluster/cluster.js';
 import { CaxtonError, isCaxtonError } from '../../../src/errors.js';
 import { FrameType, LINK_MAGIC, LINK_VERSION, controlFrame, encodeHello, writeU32 } from '../../../src/cluster/link/frame.js';
+import { registerLinkMetrics } from '../../../src/cluster/link/metrics.js';
+import { Registry } from 'prom-client';
 import { until } from '../../helpers/until.js';
 
 const fast = { probeIntervalMs: 200, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 3, pushPullIntervalMs: 2000, reconnectIntervalMs: 500 } as const;
@@ -215,4 +217,26 @@ test('link - with gossip keys the handshake is authenticated: members link, a st
   other.peers.onCall('echo', (_f, body) => body);
   assert.equal(await a.peers.call('s2', 'echo', 'still'), 'still');
   void other;
+});
+
+test('link - per-peer metrics: traffic, call latency, circuit and closed connections by reason', async (t) => {
+  const [a, b] = (await cluster(t, ['m1', 'm2'])) as [Cluster, Cluster];
+  const registry = new Registry();
+  registerLinkMetrics(registry, () => a.peers.stats());
+  b.peers.onCall('echo', (_f, body) => body);
+  b.peers.onPost('p', () => undefined);
+  for (let i = 0; i < 10; i++) await a.peers.call('m2', 'echo', i);
+  a.peers.post('m2', 'p', 'x');
+  await until('post sent', () => a.peers.stats().peers[0]?.framesOut === 11);
+  await rawSession(a.transport.local.port, a.transport.local.host, withMagic(frame(42, new Uint8Array(1))));
+  const text = await registry.metrics();
+  assert.match(text, /caxton_cluster_link_calls_total\{peer="m2"\} 10/);
+  assert.match(text, /caxton_cluster_link_call_latency_seconds_count\{peer="m2"\} 10/);
+  assert.match(text, /caxton_cluster_link_posts_total\{peer="m2",direction="out"\} 1/);
+  assert.match(text, /caxton_cluster_link_frames_total\{peer="m2",direction="out"\} 11/);
+  assert.match(text, /caxton_cluster_link_bytes_total\{peer="m2",direction="in"\} [1-9]/);
+  assert.match(text, /caxton_cluster_link_connected\{peer="m2"\} 1/);
+  assert.match(text, /caxton_cluster_link_circuit_state\{peer="m2"\} 0/);
+  assert.match(text, /caxton_cluster_link_queue_bytes\{peer="m2"\} 0/);
+  assert.match(text, /caxton_cluster_link_connections_closed_total\{peer="",reason="frame-unknown-type"\} 1/);
 });
