@@ -148,7 +148,7 @@ export const ErrorCatalogue = {
   },
   CAXTON_ERR_CLUSTER_FRAME: {
     status: 502,
-    hint: 'A link frame was refused: too large (over cluster.link.max_frame_bytes, 16 MiB by default), truncated, or not a Caxton link frame. Send smaller bodies (fetch large blobs in parts), or check that every node runs the same Caxton version; the logs of both nodes name the reason.',
+    hint: 'A link frame was refused: too large (over the link frame limit, 16 MiB by default), truncated, or not a Caxton link frame. Send smaller bodies (fetch large blobs in parts), or check that every node runs the same Caxton version; the logs of both nodes name the reason.',
   },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {

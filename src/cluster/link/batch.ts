@@ -128,7 +128,7 @@ export class BatchWriter {
 
   #room(size: number): Buffer {
     if (this.#pos + size - 4 > this.#maxFrame) {
-      throw new EntryTooLarge(`an entry of ${size} bytes does not fit a frame of at most ${this.#maxFrame} bytes (cluster.link.max_frame_bytes)`);
+      throw new EntryTooLarge(`an entry of ${size} bytes does not fit the link's frame limit of ${this.#maxFrame} bytes: send large blobs in parts`);
     }
     const need = this.#pos + size;
     let buf = this.#buf;

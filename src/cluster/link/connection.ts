@@ -178,7 +178,9 @@ export class LinkConnection {
     if (this.#phase === 'closed') return undefined;
     this.framesIn++;
     if (type === FrameType.GoAway) {
-      this.#close('remote-closed', `the peer closed the link: ${decodeGoAway(b, start, end)}`, false);
+      const why = decodeGoAway(b, start, end);
+      // A refused duplicate is the simultaneous-dial rule at work, not a failure of the peer.
+      this.#close(why.startsWith('duplicate:') ? 'duplicate' : 'remote-closed', `the peer closed the link: ${why}`, false);
       return undefined;
     }
     if (this.#phase === 'open') {

@@ -154,7 +154,7 @@ export class FrameDecoder {
 
   #check(len: number): FrameError | undefined {
     if (len === 0) return frameError('empty', 'a frame of length 0 (every frame has a type byte)');
-    if (len > this.#max) return frameError('too-large', `a frame of ${len} bytes, over the limit of ${this.#max} (cluster.link.max_frame_bytes)`);
+    if (len > this.#max) return frameError('too-large', `a frame of ${len} bytes, over the link's frame limit of ${this.#max} (ClusterOptions.link.maxFrameBytes)`);
     return undefined;
   }
 

@@ -186,7 +186,7 @@ test('link - bad frames close only their connection, with a logged reason and a 
     // The link between the real nodes is untouched.
     assert.equal(await a.peers.call('r2', 'echo', reason), reason);
   }
-  assert.ok(warnings.some((w) => /frame-too-large.*over the limit of 65536/.test(w)), warnings.join('\n'));
+  assert.ok(warnings.some((w) => /frame-too-large.*over the link's frame limit of 65536/.test(w)), warnings.join('\n'));
   assert.ok(warnings.some((w) => /frame-truncated/.test(w)));
   // A body over the limit is refused at the sender, and nothing is sent.
   assert.equal(a.peers.post('r2', 'x', new Uint8Array(70_000)), false);

@@ -92,7 +92,7 @@ test('link codec - an entry larger than the frame limit is refused before anythi
 test('link codec - frames over the limit, empty or of unknown type are errors naming the problem', () => {
   const big = new Uint8Array([0, 0, 4, 1, 3]);
   assert.deepEqual(decodeAll(big, [5], 1024).error?.reason, 'too-large');
-  assert.match(decodeAll(big, [2, 3], 1024).error?.message ?? '', /1025 bytes, over the limit of 1024/);
+  assert.match(decodeAll(big, [2, 3], 1024).error?.message ?? '', /1025 bytes, over the link's frame limit of 1024/);
   assert.equal(decodeAll(new Uint8Array([0, 0, 0, 0]), [4]).error?.reason, 'empty');
   assert.equal(decodeAll(new Uint8Array([0, 0, 0, 1, 99]), [1]).error?.reason, 'unknown-type');
   // After an error the decoder stays failed.
