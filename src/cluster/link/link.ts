@@ -285,8 +285,9 @@ export class Link implements Peers, ConnectionOwner {
     try {
       p.writer.call(id, timeoutMs, method, body);
     } catch (e) {
-      if (!(e instanceof EntryTooLarge)) throw e;
-      return Promise.reject(new CaxtonError('CAXTON_ERR_CLUSTER_FRAME', `call ${method} to node ${node}: ${e.message}`));
+      // Too large, or a body JSON cannot encode (a BigInt, a cycle): nothing was written.
+      if (e instanceof EntryTooLarge) return Promise.reject(new CaxtonError('CAXTON_ERR_CLUSTER_FRAME', `call ${method} to node ${node}: ${e.message}`));
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     p.stats.callsOut++;
     return new Promise<T>((resolve, reject) => {
@@ -437,13 +438,16 @@ export class Link implements Peers, ConnectionOwner {
     const t = this.#handshaking.get(conn);
     if (t !== undefined) clearTimeout(t);
     this.#handshaking.delete(conn);
-    const peer = conn.peer ?? '';
+    // Until it is authenticated an acceptor's peer is only a claim: label it '' so a stranger cannot
+    // grow the metric's label set (the log still says what it claimed).
+    const peer = conn.role === 'dialer' || conn.wasOpen ? (conn.peer ?? '') : '';
     const key = `${peer}\n${reason}`;
     this.#closedByReason.set(key, (this.#closedByReason.get(key) ?? 0) + 1);
     const quiet = reason === 'duplicate' || reason === 'replaced' || reason === 'shutdown' || reason === 'member-gone' || reason === 'remote-closed';
-    if (quiet) this.#log.debug({ peer, reason, detail }, 'cluster link: connection closed');
-    else this.#log.warn({ peer, role: conn.role, reason, detail }, `cluster link: connection closed (${reason}): ${detail}`);
-    const p = this.#peers.get(peer);
+    const claimed = conn.peer ?? '';
+    if (quiet) this.#log.debug({ peer: claimed, reason, detail }, 'cluster link: connection closed');
+    else this.#log.warn({ peer: claimed, role: conn.role, reason, detail }, `cluster link: connection closed (${reason}): ${detail}`);
+    const p = this.#peers.get(claimed);
     if (p === undefined || p.conn !== conn) return;
     p.conn = undefined;
     p.credit = 0;
@@ -453,7 +457,7 @@ export class Link implements Peers, ConnectionOwner {
       p.calls.delete(id);
       clearTimeout(c.timer);
       p.stats.callsFailed++;
-      c.reject(unavailable(`the connection to node ${peer} was lost before it answered ${c.method} (${reason})`));
+      c.reject(unavailable(`the connection to node ${claimed} was lost before it answered ${c.method} (${reason})`));
     }
     if (this.#closed || reason === 'member-gone') return;
     // A protocol fault, or a connection that never opened (refused, reset in its handshake), counts

@@ -60,6 +60,9 @@ test('link - posts and calls between three nodes, JSON and raw bytes, errors wit
   await assert.rejects(a.peers.call('n2', 'nobody', null), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE') && /does not answer nobody/.test(e.message));
   await assert.rejects(a.peers.call('n9', 'echo', null), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE'));
   assert.equal(a.peers.post('n9', 'note', 1), false);
+  // A body JSON cannot encode is the caller's bug: call rejects with it, post throws it; nothing is sent.
+  await assert.rejects(a.peers.call('n2', 'echo', { n: 1n }), TypeError);
+  assert.throws(() => a.peers.post('n2', 'note', { n: 1n }), TypeError);
   await until('posts delivered', () => got.length === 3);
   assert.deepEqual(
     got.sort((x, y) => x[0].localeCompare(y[0])),
@@ -212,6 +215,8 @@ test('link - with gossip keys the handshake is authenticated: members link, a st
   const post = frame(FrameType.Batch, new Uint8Array([1, 1, 112, 0, 0, 0, 0, 0]));
   await rawSession(port, host, withMagic(forged, controlFrame(FrameType.Proof, new Uint8Array(32)), post));
   await until('forged proof counted', () => closedCount(b, 'auth') === before + 2);
+  // An unauthenticated name is only a claim: it never becomes a metric label.
+  assert.ok(!b.peers.stats().closed.some((x) => x.peer === 's9'), JSON.stringify(b.peers.stats().closed));
   // A node with another key cannot link either (nor join the gossip).
   const other = await start(t, 's3', { keys: [new Uint8Array(randomBytes(32))] });
   other.peers.onCall('echo', (_f, body) => body);
