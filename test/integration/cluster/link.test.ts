@@ -11,6 +11,7 @@ import { Cluster } from '../../../src/cluster/cluster.js';
 import { CaxtonError, isCaxtonError } from '../../../src/errors.js';
 import { FrameType, LINK_MAGIC, LINK_VERSION, controlFrame, encodeHello, writeU32 } from '../../../src/cluster/link/frame.js';
 import { registerLinkMetrics } from '../../../src/cluster/link/metrics.js';
+import { Link } from '../../../src/cluster/link/link.js';
 import { Registry } from 'prom-client';
 import { until } from '../../helpers/until.js';
 
@@ -217,11 +218,27 @@ test('link - with gossip keys the handshake is authenticated: members link, a st
   await until('forged proof counted', () => closedCount(b, 'auth') === before + 2);
   // An unauthenticated name is only a claim: it never becomes a metric label.
   assert.ok(!b.peers.stats().closed.some((x) => x.peer === 's9'), JSON.stringify(b.peers.stats().closed));
-  // A node with another key cannot link either (nor join the gossip).
-  const other = await start(t, 's3', { keys: [new Uint8Array(randomBytes(32))] });
-  other.peers.onCall('echo', (_f, body) => body);
+  // A real link with another key is refused too, whichever side checks first.
+  const otherKey = new Uint8Array(randomBytes(32));
+  const outsider = await start(t, 's3', { keys: [otherKey] });
+  const rogue = new Link({ self: 's3', transport: { dial: (to, ms) => outsider.transport.dial(to, ms), onStream: () => undefined }, addressOf: () => b.transport.local, keys: () => [otherKey] });
+  t.after(() => rogue.close());
+  await assert.rejects(rogue.call('s2', 'echo', 'let me in', { timeoutMs: 500 }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_CLUSTER_TIMEOUT') || isCaxtonError(e, 'CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE'));
+  assert.ok(rogue.stats().closed.some((x) => x.reason === 'auth' || x.reason === 'remote-closed'), JSON.stringify(rogue.stats().closed));
   assert.equal(await a.peers.call('s2', 'echo', 'still'), 'still');
-  void other;
+});
+
+test('link - during a key rotation (another primary, the same ring) nodes still link', async (t) => {
+  const k1 = new Uint8Array(randomBytes(32));
+  const k2 = new Uint8Array(randomBytes(16));
+  const a = await start(t, 'u1', { keys: [k1, k2] });
+  const b = await start(t, 'u2', { keys: [k2, k1] });
+  assert.equal(await b.join([a.transport.local]), 1);
+  await until('u2 alive at u1', () => a.members().some((m) => m.name === 'u2' && m.status === 'alive'));
+  b.peers.onCall('echo', (_f, body) => body);
+  a.peers.onCall('echo', (_f, body) => body);
+  assert.equal(await a.peers.call('u2', 'echo', 'a→b'), 'a→b');
+  assert.equal(await b.peers.call('u1', 'echo', 'b→a'), 'b→a');
 });
 
 test('link - per-peer metrics: traffic, call latency, circuit and closed connections by reason', async (t) => {
