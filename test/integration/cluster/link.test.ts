@@ -262,3 +262,25 @@ test('link - per-peer metrics: traffic, call latency, circuit and closed connect
   assert.match(text, /caxton_cluster_link_queue_bytes\{peer="m2"\} 0/);
   assert.match(text, /caxton_cluster_link_connections_closed_total\{peer="",reason="frame-unknown-type"\} 1/);
 });
+
+test('link - the heartbeat keeps an idle link open and closes a silent one; a stalled handshake times out', async (t) => {
+  const [a, b] = (await cluster(t, ['h1', 'h2'], { link: { heartbeatMs: 50, deadAfterMs: 300, handshakeTimeoutMs: 300 } })) as [Cluster, Cluster];
+  b.peers.onCall('echo', (_f, body) => body);
+  assert.equal(await a.peers.call('h2', 'echo', 1), 1);
+  // Idle for several dead intervals: pings and pongs keep it open.
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(closedCount(a, 'heartbeat') + closedCount(b, 'heartbeat'), 0);
+  assert.equal(a.peers.stats().peers[0]?.connected, true);
+  // A peer that completes the hello and then never answers a ping is closed for silence.
+  const { host, port } = b.transport.local;
+  const ghost = net.connect({ host, port }, () => ghost.write(withMagic(hello('ghost'))));
+  ghost.on('error', () => undefined);
+  t.after(() => ghost.destroy());
+  await until('the silent peer closed', () => closedCount(b, 'heartbeat') === 1, 5000);
+  // One that never finishes its handshake is closed when the handshake time is up.
+  const mute = net.connect({ host, port }, () => mute.write(Uint8Array.of(LINK_MAGIC)));
+  mute.on('error', () => undefined);
+  t.after(() => mute.destroy());
+  await until('the stalled handshake closed', () => closedCount(b, 'handshake-timeout') === 1, 5000);
+  assert.equal(await a.peers.call('h2', 'echo', 2), 2);
+});
