@@ -63,6 +63,8 @@ export interface ConnectionOwner {
   opened(conn: LinkConnection, credit: number): void;
   batch(conn: LinkConnection, bytes: Uint8Array, start: number, end: number): FrameError | undefined;
   credit(conn: LinkConnection, bytes: number): void;
+  /** A write was handed to the OS (`unflushed` went down). */
+  flushed(conn: LinkConnection): void;
   closed(conn: LinkConnection, reason: CloseReason, detail: string): void;
 }
 
@@ -126,6 +128,12 @@ export class LinkConnection {
     return this.#phase === 'closed';
   }
 
+  /**
+   * Bytes written and not yet handed to the OS. The owner keeps it small (see link.ts #pump): the
+   * transport fails a stream whose user-space write buffer grows past its bound.
+   */
+  unflushed = 0;
+
   /** Writes a whole frame (or several). Never throws; a failed write ends the stream. */
   write(frame: Uint8Array): void {
     this.#write(frame);
@@ -146,7 +154,15 @@ export class LinkConnection {
 
   #write(bytes: Uint8Array): void {
     if (this.#phase === 'closed') return;
-    this.#stream.write(bytes).catch(() => undefined); // the stream's end handler reports the failure
+    const n = bytes.length;
+    this.unflushed += n;
+    this.#stream.write(bytes).then(
+      () => {
+        this.unflushed -= n;
+        if (this.#phase === 'open') this.#owner.flushed(this);
+      },
+      () => undefined, // the stream's end handler reports the failure
+    );
   }
 
   #close(reason: CloseReason, detail: string, tellPeer: boolean): void {

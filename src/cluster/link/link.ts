@@ -65,6 +65,9 @@ export interface LinkOptions {
   readonly logger?: ClusterLogger;
 }
 
+/** Bytes a connection may have written and not yet handed to the OS before the queue waits. */
+const WRITE_AHEAD_BYTES = 1024 * 1024;
+
 /** Upper bounds (s) of the call latency buckets: 25 µs … 10 s. */
 export const CALL_LATENCY_BOUNDS = [25e-6, 50e-6, 100e-6, 150e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -181,6 +184,10 @@ class PeerChannel {
     this.queue.push({ frame, calls, posts: this.#postsInBatch });
     this.#postsInBatch = 0;
     this.queuedBytes += frame.length;
+  }
+
+  peek(): Queued | undefined {
+    return this.queueHead < this.queue.length ? this.queue[this.queueHead] : undefined;
   }
 
   shift(): Queued | undefined {
@@ -434,6 +441,12 @@ export class Link implements Peers, ConnectionOwner {
     this.#pump(p);
   }
 
+  flushed(conn: LinkConnection): void {
+    const p = this.#peers.get(conn.peer as string);
+    if (p === undefined || p.conn !== conn || p.pending === 0) return;
+    this.#pump(p);
+  }
+
   closed(conn: LinkConnection, reason: CloseReason, detail: string): void {
     const t = this.#handshaking.get(conn);
     if (t !== undefined) clearTimeout(t);
@@ -509,10 +522,14 @@ export class Link implements Peers, ConnectionOwner {
       return;
     }
     if (!c.open) return;
-    // Credit may go negative by one frame, so a frame larger than the window still goes out.
+    // Credit may go negative by one frame, so a frame larger than the window still goes out. Bytes
+    // not yet handed to the OS stay under WRITE_AHEAD_BYTES (a big frame goes alone), so the
+    // transport's bounded write buffer (4 MiB) never fails the stream when the socket is full.
     while (p.credit > 0) {
-      const q = p.shift();
-      if (q === undefined) break;
+      const next = p.peek();
+      if (next === undefined) break;
+      if (c.unflushed > 0 && c.unflushed + next.frame.length > WRITE_AHEAD_BYTES) break; // flushed() resumes
+      const q = p.shift() as Queued;
       p.credit -= q.frame.length;
       p.stats.framesOut++;
       p.stats.bytesOut += q.frame.length;

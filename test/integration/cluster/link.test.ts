@@ -284,3 +284,27 @@ test('link - the heartbeat keeps an idle link open and closes a silent one; a st
   await until('the stalled handshake closed', () => closedCount(b, 'handshake-timeout') === 1, 5000);
   assert.equal(await a.peers.call('h2', 'echo', 2), 2);
 });
+
+test('link - a peer that grants much credit and then stops reading meets backpressure, not a failed stream', async (t) => {
+  const [b] = (await cluster(t, ['g1'], { link: { maxQueueBytes: 4 * 1024 * 1024 } })) as [Cluster];
+  const { host, port } = b.transport.local;
+  const ghost = net.connect({ host, port }, () => ghost.write(withMagic(hello('greedy'))));
+  ghost.on('error', () => undefined);
+  t.after(() => ghost.destroy());
+  // Once the node has answered (hello + credit), grant it 256 MiB and stop reading.
+  await new Promise<void>((resolve) => ghost.once('data', () => resolve()));
+  const credit = new Uint8Array(4);
+  writeU32(credit, 0, 256 * 1024 * 1024);
+  ghost.write(controlFrame(FrameType.Credit, credit));
+  ghost.pause();
+  await until('greedy admitted', () => b.peers.stats().peers.some((p) => p.peer === 'greedy' && p.connected));
+  const body = new Uint8Array(60 * 1024);
+  let refused = false;
+  for (let i = 0; i < 2000 && !refused; i++) {
+    refused = !b.peers.post('greedy', 'x', body);
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(refused, 'the queue filled up and refused');
+  assert.equal(closedCount(b, 'stream-failed'), 0, JSON.stringify(b.peers.stats().closed));
+  assert.equal(b.peers.stats().peers.find((p) => p.peer === 'greedy')?.connected, true);
+});
