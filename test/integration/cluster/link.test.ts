@@ -117,6 +117,9 @@ test('link - simultaneous dials leave one connection per pair, kept by the small
   assert.deepEqual(await a.peers.call('p2', 'nothing-here', null).catch((e: CaxtonError) => e.code), 'CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE');
   await until('one stream each', () => a.transport.stats().streamsOpen === 1 && b.transport.stats().streamsOpen === 1);
   assert.equal(closedCount(a, 'duplicate') + closedCount(b, 'duplicate') >= 1, true, 'a duplicate was closed');
+  // p1 < p2: p1 keeps the connection it dialed (it never closes it as a duplicate); p2 gives its own up.
+  assert.ok(!a.peers.stats().closed.some((x) => x.peer === 'p2' && x.reason === 'duplicate'), JSON.stringify(a.peers.stats().closed));
+  assert.ok(b.peers.stats().closed.some((x) => x.peer === 'p1' && x.reason === 'duplicate'), JSON.stringify(b.peers.stats().closed));
 });
 
 test('link - a call that is not answered in time times out; repeated timeouts open the circuit, which recovers', async (t) => {
