@@ -1,7 +1,7 @@
 /**
  * The node-to-node link: `Peers` (src/cluster/peers.ts) over one persistent connection per pair of
- * nodes. Per peer (peer-channel.ts) it keeps a bounded send queue of batch frames, the credit the peer granted, the
- * calls waiting for answers and a circuit breaker; connections come and go under it.
+ * nodes. Per peer (peer-channel.ts) it keeps a bounded send queue of batch frames, the credit the
+ * peer granted, the calls waiting for answers and a circuit breaker; connections come and go under it.
  *
  * - Posts and calls are encoded into the peer's current batch at once (batch.ts); the batch is closed
  *   and sent on the next turn of the event loop (setImmediate) or when it reaches 64 KiB.
