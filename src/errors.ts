@@ -152,7 +152,7 @@ export const ErrorCatalogue = {
   },
   CAXTON_ERR_CLUSTER_FRAME: {
     status: 502,
-    hint: 'A peer sent a frame or body this node cannot accept (the message names the field). It is refused and logged; check that every node runs a compatible Caxton version.',
+    hint: 'A peer sent a frame or body this node cannot accept: too large (over the link frame limit, 16 MiB by default), truncated, not a Caxton link frame, or a field of the wrong type (the message names it). It is refused and logged; send smaller bodies (large blobs go in parts), or check that every node runs the same Caxton version. The logs of both nodes name the reason.',
   },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {
@@ -228,6 +228,11 @@ export const ErrorCatalogue = {
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;
+
+/** True when `code` is one of the catalogue's codes (e.g. one a peer sent back). */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ErrorCatalogue, code);
+}
 
 export class CaxtonError extends Error {
   readonly code: ErrorCode;

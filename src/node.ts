@@ -30,6 +30,7 @@ import { VERSION } from './version.js';
 import { Cluster, type ClusterOptions, type ClusterProfile } from './cluster/cluster.js';
 import { saveKeyringFile, startupGossipKeys } from './cluster/keyring-file.js';
 import { membershipGauges } from './cluster/membership/index.js';
+import { registerLinkMetrics } from './cluster/link/metrics.js';
 import { chooseAdvertiseAddress } from './cluster/advertise.js';
 import { LOAD_ANNOUNCE_MIN_MS, nodeTags, tagsChanged } from './cluster/node-tags.js';
 import { CpuSampler, cpuTimes } from './observability/host.js';
@@ -241,6 +242,8 @@ export class CaxtonNode {
       ...(cluster === undefined ? {} : { cluster: membershipGauges(cluster.membership) }),
       extra: () => ({ outboxPending: outbox.count(), deadLetters: deadLetters.count() }),
     });
+    // The node-to-node link's per-peer metrics (docs/metrics.md, "Cluster link metrics").
+    if (cluster !== undefined) registerLinkMetrics(metrics.registry, () => cluster.peers.stats());
     const node = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
     node.#cluster = cluster;
     const views = buildViews(options, cluster, metrics, { pool, deployments, outbox, deadLetters });

@@ -2,7 +2,8 @@
  * One node's cluster membership, assembled from its three layers: the network (NetTransport, UDP and
  * TCP on one port), SWIM membership (Membership) and the Serf layer (SerfDelegate: tags in node meta,
  * intents, Lamport clocks, queries incl. key rotation). The Serf layer makes a Caxton node a member a
- * real `serf agent` accepts, and the other way round.
+ * real `serf agent` accepts, and the other way round. On top of them, `peers` is the node-to-node
+ * link (src/cluster/link/), on the same TCP port, that everything above membership talks through.
  */
 import { Keyring } from './wire/index.js';
 import { NetTransport } from './transport/net-transport.js';
@@ -14,6 +15,7 @@ import { KeyManager } from './serf/key-manager.js';
 import { decodeSerfTags } from './wire/index.js';
 import { silentLogger, type ClusterLogger } from './transport/logger.js';
 import { formatAddress, resolveAll } from '../config/address.js';
+import { Link, type LinkOptions } from './link/link.js';
 
 /** Serf 0.9.4's delegate protocol range and the version its agent speaks: checked on every push/pull. */
 const SERF_DELEGATE_PROTOCOL = { min: 2, max: 5, version: 5 } as const;
@@ -61,6 +63,8 @@ export interface ClusterOptions {
   readonly tags?: Readonly<Record<string, string>>;
   /** Packet loss and partitions for tests. */
   readonly dropHook?: DropHook;
+  /** Tuning of the node-to-node link (limits, heartbeat, circuit). */
+  readonly link?: Omit<LinkOptions, 'self' | 'transport' | 'addressOf' | 'keys' | 'logger'>;
   /** Every layer logs through it (a pino logger fits). */
   readonly logger?: ClusterLogger & MembershipLogger;
 }
@@ -82,6 +86,8 @@ export class Cluster {
     readonly membership: Membership,
     readonly serf: SerfDelegate,
     readonly keyring: Keyring | undefined,
+    /** The node-to-node link: posts and calls to other members (src/cluster/peers.ts). */
+    readonly peers: Link,
     log: ClusterLogger,
   ) {
     this.#log = log;
@@ -141,7 +147,21 @@ export class Cluster {
     serf.onStatusChange((c) => {
       if (c.member.status === 'left' && c.previous === 'failed') m.stopReconnecting(c.member.name);
     });
-    return new Cluster(transport, membership, serf, keyring, o.logger ?? silentLogger);
+    const peers = new Link({
+      ...o.link,
+      self: o.name,
+      transport: { dial: (to, timeoutMs) => transport.dial(to, timeoutMs), onStream: (fn) => transport.onLinkStream(fn) },
+      addressOf: (name) => {
+        const mb = m.member(name);
+        return mb !== undefined && (mb.status === 'alive' || mb.status === 'suspect') ? { host: mb.host, port: mb.port } : undefined;
+      },
+      keys: () => keyring?.keysView() ?? [],
+      ...(o.logger === undefined ? {} : { logger: o.logger }),
+    });
+    membership.onEvent((ev) => {
+      if (ev.type === 'failed' || ev.type === 'left') peers.memberGone(ev.member.name);
+    });
+    return new Cluster(transport, membership, serf, keyring, peers, o.logger ?? silentLogger);
   }
 
   get name(): string {
@@ -169,6 +189,7 @@ export class Cluster {
     this.serf.leave();
     await this.membership.leave(timeoutMs);
     this.serf.markLeft();
+    this.peers.close();
   }
 
   /**
@@ -210,6 +231,7 @@ export class Cluster {
   /** Stops without leaving (peers will detect a failure): what a crash looks like, minus the crash. */
   async shutdown(): Promise<void> {
     clearInterval(this.#reapTimer);
+    this.peers.close();
     this.serf.closeQueries();
     await this.membership.shutdown();
     await this.transport.close();

@@ -13,11 +13,18 @@
  *   same bound.
  * - The DropHook sees every packet in both directions, and every dial ('out') and accept ('in'), so
  *   tests can inject loss and partitions. A dropped dial fails at once with code 'dropped'.
+ * - The node-to-node link (src/cluster/link/) shares the TCP port: once a link handler is set, an
+ *   accepted stream goes to membership or to the link by its first byte (LINK_MAGIC, a value no
+ *   memberlist stream starts with). Without a link handler streams go to membership untouched.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { type Address, type DropHook, type Stream, type Transport, addressKey } from './transport.js';
 import { type ClusterLogger, silentLogger } from './logger.js';
+import { LINK_MAGIC } from '../link/frame.js';
+
+/** How long an accepted stream may stay silent before its first byte tells whose it is. */
+const SNIFF_DEADLINE_MS = 10_000;
 
 export type TransportErrorCode =
   | 'closed' // the transport or stream is closed
@@ -130,6 +137,7 @@ export class NetStream implements Stream {
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #dataFn: ((chunk: Uint8Array) => void) | undefined;
+  #sniffFn: ((firstByte: number) => void) | undefined;
   #endFn: ((error?: Error) => void) | undefined;
   #ended = false;
   #endError: Error | undefined;
@@ -190,6 +198,11 @@ export class NetStream implements Stream {
     if (this.#ended) this.#deliverEnd();
   }
 
+  /** Calls `fn` with the first byte received, which stays in the stream for the reader set then. */
+  sniff(fn: (firstByte: number) => void): void {
+    this.#sniffFn = fn;
+  }
+
   onEnd(fn: (error?: Error) => void): void {
     this.#endFn = fn;
     if (this.#ended) this.#deliverEnd();
@@ -207,7 +220,8 @@ export class NetStream implements Stream {
 
   setDeadline(ms: number): void {
     if (this.#deadline !== undefined) clearTimeout(this.#deadline);
-    if (this.#socket.destroyed) return;
+    this.#deadline = undefined;
+    if (this.#socket.destroyed || ms <= 0) return;
     this.#deadline = setTimeout(() => this.#fail(new TransportError('deadline', `stream deadline of ${ms} ms exceeded`)), ms);
     this.#deadline.unref();
   }
@@ -235,6 +249,11 @@ export class NetStream implements Stream {
       return;
     }
     this.#pending.push(copy);
+    const sniff = this.#sniffFn;
+    if (sniff !== undefined) {
+      this.#sniffFn = undefined;
+      sniff(copy[0] as number);
+    }
   }
 
   #finish(error: Error | undefined): void {
@@ -318,6 +337,7 @@ export class NetTransport implements Transport {
   readonly #logger: ClusterLogger;
   readonly #packetHandlers: ((bytes: Uint8Array, from: Address, receivedAt: number) => void)[] = [];
   #streamHandler: ((stream: Stream) => void) | undefined;
+  #linkHandler: ((stream: Stream) => void) | undefined;
   readonly #streams = new Set<NetStream>();
   readonly #dialing = new Set<net.Socket>();
   #closed = false;
@@ -447,6 +467,11 @@ export class NetTransport implements Transport {
     this.#streamHandler = fn;
   }
 
+  /** Accepted streams whose first byte is LINK_MAGIC go to `fn` (the byte stays in the stream). */
+  onLinkStream(fn: (stream: Stream) => void): void {
+    this.#linkHandler = fn;
+  }
+
   dial(to: Address, timeoutMs: number): Promise<Stream> {
     if (this.#closed) return Promise.reject(new TransportError('closed', 'transport is closed'));
     if (this.#dropHook?.dropStream?.('out', to) === true) {
@@ -542,10 +567,21 @@ export class NetTransport implements Transport {
     this.#stats.streamsAccepted++;
     const stream = new NetStream(socket, remote, this.#streamHooks);
     this.#streams.add(stream);
+    const link = this.#linkHandler;
+    if (link === undefined) {
+      this.#handOver(stream, handler);
+      return;
+    }
+    // memberlist's dialer always writes first, so waiting for the first byte costs it nothing.
+    stream.setDeadline(SNIFF_DEADLINE_MS);
+    stream.sniff((first) => this.#handOver(stream, first === LINK_MAGIC ? link : handler));
+  }
+
+  #handOver(stream: NetStream, handler: (stream: Stream) => void): void {
     try {
       handler(stream);
     } catch (err) {
-      this.#logger.warn({ from: addressKey(remote), err: err instanceof Error ? err.message : String(err) }, 'cluster transport: stream handler threw');
+      this.#logger.warn({ from: addressKey(stream.remote), err: err instanceof Error ? err.message : String(err) }, 'cluster transport: stream handler threw');
       stream.destroy();
     }
   }

@@ -25,7 +25,7 @@ export interface Stream {
   onEnd(fn: (error?: Error) => void): void;
   /** Ends the stream; after a deadline (ms) it is destroyed. */
   close(): void;
-  /** Fails the stream if it is still open after `ms`. */
+  /** Fails the stream if it is still open after `ms` (replacing an earlier deadline); 0 removes it. */
   setDeadline(ms: number): void;
 }
 

@@ -75,6 +75,7 @@ test('cluster - two servers join with --bootstrap/--join; members, status and me
     const metrics = await (await fetch(`${a.metricsUrl}/metrics`)).text();
     assert.match(metrics, /^caxton_cluster_nodes_alive 2$/m);
     assert.match(metrics, /^caxton_cluster_nodes_total 3$/m, 'node-c is counted (left) until it is reaped');
+    assert.match(metrics, /^# TYPE caxton_cluster_link_queue_bytes gauge$/m, 'the link metrics are registered');
 
     assert.equal(await b.stop(), 0, 'SIGTERM leaves the cluster and exits cleanly');
     await until('node-b seen as left', async () => (await api(a, 'GET', '/cluster/members')).body.members.some((m: { name: string; status: string }) => m.name === 'node-b' && m.status === 'left'));

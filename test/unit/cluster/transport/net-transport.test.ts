@@ -453,3 +453,36 @@ test('close frees the port for UDP and TCP, fails open streams, and is idempoten
   b.sendPacket(again.local, Uint8Array.of(5));
   await until(() => got.length === 1);
 });
+
+test('streams: with a link handler, the first byte sends a stream to the link (0xCA) or to membership, every byte intact', async (t) => {
+  const a = await open(t, '127.0.0.1');
+  const b = await open(t, '127.0.0.2');
+  const got: { to: string; bytes: Buffer }[] = [];
+  const take = (to: string) => (s: Stream) => void collect(s).then((r) => got.push({ to, bytes: r.bytes }));
+  b.onStream(take('membership'));
+  b.onLinkStream(take('link'));
+  for (const first of [[0xca, 1, 2, 3], [6, 0xca, 9], [0x16, 3, 1]]) {
+    const s = await a.dial(b.local, 1000);
+    await s.write(Uint8Array.from(first));
+    s.close();
+  }
+  await until(() => got.length === 3, 2000, 'three streams');
+  const seen = got.map((g) => `${g.to}:${[...g.bytes].join(',')}`).sort();
+  assert.deepEqual(seen, ['link:202,1,2,3', 'membership:22,3,1', 'membership:6,202,9']);
+});
+
+test('streams: setDeadline(0) removes an earlier deadline', async (t) => {
+  const a = await open(t, '127.0.0.1');
+  const b = await open(t, '127.0.0.2');
+  let accepted: Stream | undefined;
+  b.onStream((s) => (accepted = s));
+  const s = await a.dial(b.local, 1000);
+  s.setDeadline(30);
+  s.setDeadline(0);
+  await sleep(80);
+  await s.write(Uint8Array.of(1));
+  await until(() => accepted !== undefined, 2000, 'accepted');
+  const r = collect(accepted as Stream);
+  s.close();
+  assert.equal((await r).error, undefined);
+});
