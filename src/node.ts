@@ -96,8 +96,10 @@ export interface NodeOptions {
   /** Cluster membership (SWIM, serf-compatible); absent: a single node. */
   readonly cluster?: NodeClusterOptions;
   /**
-   * How this node talks to other nodes (src/cluster/peers.ts). With it, the views (agent list, queue
-   * stats, resources, memory stats, agents slow, cluster performance) cover every member.
+   * How this node talks to other nodes (src/cluster/peers.ts). With it, API keys are cluster-wide,
+   * deploys are placed across the members (src/cluster/peer-services.ts), and the views (agent list,
+   * queue stats, resources, memory stats, agents slow, cluster performance) cover every member.
+   * @default the cluster's link (src/cluster/link/) when the node is in a cluster; none otherwise
    */
   readonly peers?: Peers;
   /** The members placement and the views use. @default the cluster's members (none without a cluster) */
@@ -246,7 +248,8 @@ export class CaxtonNode {
     if (cluster !== undefined) registerLinkMetrics(metrics.registry, () => cluster.peers.stats());
     const node = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
     node.#cluster = cluster;
-    const views = buildViews(options, cluster, metrics, { pool, deployments, outbox, deadLetters });
+    const peers = options.peers ?? cluster?.peers;
+    const views = buildViews(options, peers, cluster, metrics, { pool, deployments, outbox, deadLetters });
     node.nodeViews = views.node;
     node.clusterViews = views.cluster;
     // Only the cluster's `cpu` tag reads it.
@@ -259,10 +262,10 @@ export class CaxtonNode {
       node.#emit(e);
     });
     pool.onEvent((e) => node.#onPoolEvent(e));
-    if (options.peers !== undefined) {
+    if (peers !== undefined) {
       const self: PlacementMember = { name: options.nodeId, status: 'alive', tags: { role: 'caxton' } };
       const services = startPeerServices({
-        peers: options.peers,
+        peers,
         members: options.peerMembers ?? (() => cluster?.members() ?? [self]),
         keys,
         deployments,
@@ -552,7 +555,7 @@ export class CaxtonNode {
  * This node's views and, with peers, the cluster-wide ones (which answer the peers' view calls from
  * now on). Failure detection is timed from the cluster's events.
  */
-function buildViews(o: NodeOptions, cluster: Cluster | undefined, metrics: NodeMetrics, parts: Omit<NodeViewParts, 'nodeId' | 'performance'>): { node: NodeViews; cluster: ClusterViews | undefined } {
+function buildViews(o: NodeOptions, peers: Peers | undefined, cluster: Cluster | undefined, metrics: NodeMetrics, parts: Omit<NodeViewParts, 'nodeId' | 'performance'>): { node: NodeViews; cluster: ClusterViews | undefined } {
   let detection: (() => DetectionReading) | undefined;
   if (cluster !== undefined) {
     const watch = new FailureDetectionWatch(cluster.membership.config, () => cluster.membership.numMembers());
@@ -561,9 +564,9 @@ function buildViews(o: NodeOptions, cluster: Cluster | undefined, metrics: NodeM
   }
   const performance = new NodePerformance({ nodeId: o.nodeId, registries: () => [metrics.registry], ...(detection === undefined ? {} : { detection }) });
   const node = new NodeViews({ nodeId: o.nodeId, ...parts, performance });
-  if (o.peers === undefined) return { node, cluster: undefined };
+  if (peers === undefined) return { node, cluster: undefined };
   const members = o.peerMembers ?? (() => cluster?.members() ?? []);
-  return { node, cluster: new ClusterViews({ peers: o.peers, members, local: node }) };
+  return { node, cluster: new ClusterViews({ peers, members, local: node }) };
 }
 
 /** This node's Serf tags now (src/cluster/node-tags.ts lists them). */
