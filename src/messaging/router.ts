@@ -194,12 +194,12 @@ export class Router {
   }
 
   /**
-   * Answers a message that reached nobody, for a refusal decided elsewhere (a worker that refused it):
-   * the node counts it; the sender gets a `failure` unless it is at-least-once and may still arrive.
+   * Answers a message that reached nobody, for a refusal decided elsewhere (the worker the agent is
+   * placed on refused it, with its reason): the node counts it; the sender gets a `failure` unless it
+   * is at-least-once and may still arrive.
    */
   refused(from: string, to: string, json: string, code: SystemErrorCode, reason: string): void {
-    if (code === SystemError.noSuchAgent) this.#nowhere(from, to, json);
-    else this.#undeliverable(from, to, json, code, reason);
+    this.#undeliverable(from, to, json, code, reason);
   }
 
   /** One copy to every other node with subscribers of `topic`; returns how many took it. */

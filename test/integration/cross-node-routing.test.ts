@@ -273,6 +273,7 @@ test('cross-node routing - at-least-once: copies of one message id, before and a
     assert.equal(a!.remote.deliver('b', 'counter', json, 1, 1), true);
     assert.equal(a!.remote.deliver('b', 'counter', json, 1, 1), true); // a copy while b still holds it
     await until('acknowledged to a', () => a!.outbox.count() === 0);
+    const [before] = await b!.pool.stats();
     // A late copy (as if the ack had been lost): answered with the ack, not handled.
     a!.outbox.add('dup', 'counter', json, Date.now() + 60_000);
     const posts = net.posts;
@@ -281,6 +282,9 @@ test('cross-node routing - at-least-once: copies of one message id, before and a
     assert.equal(net.posts - posts, 2, 'the copy and its ack');
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(kv(b!, 'counter', 'count'), '1');
+    // Dropped by b's RemoteDelivery, not by the worker's dedup window: the counter's mailbox never saw it.
+    const [after] = await b!.pool.stats();
+    assert.equal(after!.messagesIn, before!.messagesIn);
   });
 });
 
