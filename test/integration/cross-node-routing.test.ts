@@ -31,6 +31,8 @@ interface TestNode {
   readonly events: PoolEvent[];
   readonly state: SqliteAgentStateStore;
   readonly deadLetters: DeadLetterQueue;
+  /** What RemoteDelivery warned about (posts it could not read). */
+  readonly warnings: string[];
   close(): Promise<void>;
 }
 
@@ -62,11 +64,17 @@ class World {
 const RELAY = { intervalMs: 30, baseDelayMs: 150, maxAttempts: 50 };
 
 /** One node as src/node.ts wires it: pool, router, outbox and relay, dead letters, RemoteDelivery. */
-async function startNode(world: World, net: MemoryNetwork, dir: string, name: NodeName): Promise<TestNode> {
+async function startNode(world: World, net: MemoryNetwork, dir: string, name: NodeName, beforeAck?: (id: string) => Promise<void>): Promise<TestNode> {
   const path = join(dir, `${name}.db`);
   const db = openDatabase(path);
   const outbox = new OutboxStore(db);
-  const remote = new RemoteDelivery(net.add(name), outbox, { ackIntervalMs: 10, redeliverAfterMs: RELAY.baseDelayMs });
+  const warnings: string[] = [];
+  const remote = new RemoteDelivery(net.add(name), outbox, {
+    ackIntervalMs: 10,
+    redeliverAfterMs: RELAY.baseDelayMs,
+    warn: (text) => warnings.push(text),
+    ...(beforeAck === undefined ? {} : { beforeAck }),
+  });
   const pool = await AgentPool.start({ databasePath: path, workers: 1, directory: world.directoryFor(name), link: remote, redeliverAfterMs: RELAY.baseDelayMs });
   remote.attach(pool.router);
   const deadLetters = new DeadLetterQueue(new DeadLetterStore(db), pool.router.redelivery);
@@ -89,6 +97,7 @@ async function startNode(world: World, net: MemoryNetwork, dir: string, name: No
     events,
     state,
     deadLetters,
+    warnings,
     close: async () => {
       relay.stop();
       remote.close();
@@ -101,13 +110,17 @@ async function startNode(world: World, net: MemoryNetwork, dir: string, name: No
   return node;
 }
 
-async function cluster(names: NodeName[], fn: (nodes: TestNode[], world: World, net: MemoryNetwork) => Promise<void>): Promise<void> {
+async function cluster(
+  names: NodeName[],
+  fn: (nodes: TestNode[], world: World, net: MemoryNetwork) => Promise<void>,
+  beforeAck?: Record<NodeName, (id: string) => Promise<void>>,
+): Promise<void> {
   const dir = tempDir();
   const world = new World();
   const net = new MemoryNetwork();
   const nodes: TestNode[] = [];
   try {
-    for (const n of names) nodes.push(await startNode(world, net, dir.path, n));
+    for (const n of names) nodes.push(await startNode(world, net, dir.path, n, beforeAck?.[n]));
     await fn(nodes, world, net);
   } finally {
     for (const n of nodes) await n.close();
@@ -302,5 +315,43 @@ test('cross-node routing - at-least-once to a name that exists nowhere: final on
     assert.equal(b!.events.filter(noSuchAgent).length, 1);
     assert.equal(a!.events.filter(noSuchAgent).length, 0);
     assert.equal(b!.deadLetters.count(), 1, 'the dead letter is on the node that decided');
+  });
+});
+
+test('cross-node routing - at-least-once: the receiving node acks only once beforeAck settles (the hook state replication holds the ack with)', async () => {
+  let release: () => void = () => {};
+  const gated: string[] = [];
+  const gate = (id: string) => {
+    gated.push(id);
+    return new Promise<void>((r) => (release = r));
+  };
+  await cluster(
+    ['a', 'b'],
+    async ([a, b]) => {
+      await spawn(b!, agentWasm('counter'), 'counter');
+      sendReliable(a!, 'counter', 'gated-1', { op: 'increment' });
+      await until('handled on b', () => kv(b!, 'counter', 'count') === '1' && gated.length === 1);
+      await new Promise((r) => setTimeout(r, 100)); // several ack scans
+      assert.equal(a!.outbox.count(), 1, 'not acknowledged while the hook holds it');
+      release();
+      await until('acknowledged once released', () => a!.outbox.count() === 0);
+      assert.deepEqual(gated, ['gated-1']);
+    },
+    { b: gate },
+  );
+});
+
+test('cross-node routing - a post that is not a message is ignored with a warning, and the node keeps routing', async () => {
+  await cluster(['a', 'b'], async ([a, b], _world, net) => {
+    await spawn(b!, await sinkAgent(), 'sink-b');
+    const stranger = net.add('x');
+    for (const body of ['garbage', ['sink-b', '{}', 9, 1, ''], ['sink-b', '{}', 1, 0, ''], { to: 'sink-b' }, [1, 2, 3, 4, 5]]) stranger.post('b', 'msg', body);
+    stranger.post('b', 'ack', 'not a list');
+    await until('the warnings', () => b!.warnings.length === 6);
+    for (const w of b!.warnings) assert.match(w, /node x posted an? (msg|ack) .*ignored/);
+    assert.equal(b!.events.filter((e) => e.type === 'undeliverable').length, 0);
+    await initiate(a!, 'asker', { performative: 'inform', receiver: 'sink-b', content: 'still here' });
+    const m = await until('the delivery', () => last(b!, 'sink-b'));
+    assert.equal(m['content'], 'still here');
   });
 });
