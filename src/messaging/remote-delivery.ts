@@ -10,8 +10,8 @@
  *    it there before the sender was told it was accepted). It stays there until the receiving node
  *    posts `ack` with its id; until then the sender's relay redelivers it (through the router, to the
  *    same or a newer node), then dead-letters it.
- * 2. The receiving node writes it into its own outbox first (INSERT OR IGNORE by message_id: a copy
- *    already kept is not delivered twice) and routes it: its own relay now redelivers it locally.
+ * 2. The receiving node writes it into its own outbox first (INSERT OR IGNORE by message_id: one row
+ *    per message, whichever copy came first) and routes it: its own relay now redelivers it locally.
  * 3. When that row is gone (the handler acknowledged it, or it was dead-lettered, or refused for
  *    good), the receiving node posts `ack(message_id)`, after `beforeAck` settles: state replication
  *    holds the ack there until the replica has the change the handler made.
@@ -118,8 +118,11 @@ export class RemoteDelivery implements RemoteLink {
     if (this.#held.has(id)) return; // a copy of one still kept here: that one is delivered
     if (this.#acked.has(id)) return this.#queueAck(node, id); // handled already: the ack was lost
     this.#hold(id, node);
-    // Kept already (taken before this node restarted): its relay delivers it; only the ack was owed.
-    if (!this.#outbox.add(id, to, json, Date.now() + this.#opts.redeliverAfterMs)) return;
+    // A row with this id may be here already: this node sent the message itself and it came back (the
+    // agent moved here meanwhile), or took it before a restart. Delivered now all the same: waiting
+    // for the relay would hold the ack chain, and a copy the agent handled lately is dropped by its
+    // worker's dedup window.
+    this.#outbox.add(id, to, json, Date.now() + this.#opts.redeliverAfterMs);
     inbound.fromNode(to, json, priority, hops);
   }
 

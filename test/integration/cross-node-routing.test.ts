@@ -355,3 +355,16 @@ test('cross-node routing - a post that is not a message is ignored with a warnin
     assert.equal(m['content'], 'still here');
   });
 });
+
+test('cross-node routing - at-least-once: a message that comes back to the node that sent it (the agent moved there) is delivered there at once and acknowledged along the way', async () => {
+  await cluster(['a', 'b'], async ([a, b], world) => {
+    await spawn(a!, agentWasm('counter'), 'mover');
+    world.stale.set('b', new Map([['mover', 'a']]));
+    // Sent from a while a still believed mover on b; a's relay would not retry for a minute.
+    const json = JSON.stringify({ performative: 'request', sender: 'x', receiver: 'mover', content: { op: 'increment' }, message_id: 'back-1', delivery: 'at-least-once' });
+    a!.outbox.add('back-1', 'mover', json, Date.now() + 60_000);
+    assert.equal(a!.remote.deliver('b', 'mover', json, 1, 1), true);
+    await until('handled on a', () => kv(a!, 'mover', 'count') === '1', 5000);
+    await until('both outboxes empty', () => a!.outbox.count() === 0 && b!.outbox.count() === 0, 5000);
+  });
+});
