@@ -197,10 +197,10 @@ export class CaxtonNode {
       ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
       ...(options.moduleCacheBytes === undefined ? {} : { moduleCacheBytes: options.moduleCacheBytes }),
     });
-    const deadLetters = new DeadLetterQueue(new DeadLetterStore(db), pool);
+    const deadLetters = new DeadLetterQueue(new DeadLetterStore(db), pool.router.redelivery);
     const outbox = new OutboxStore(db);
     // Replays, from its first scan on, what a previous run left unacknowledged in the outbox.
-    const relay = new OutboxRelay(outbox, pool, deadLetters, options.relay);
+    const relay = new OutboxRelay(outbox, pool.router.redelivery, deadLetters, options.relay);
     // Starts are timed from here on, so metrics (built below, before any start) sees each one.
     const deployments = new Deployments(pool, new DeploymentStore(db), new SqliteAgentStateStore(db), log.child({ component: 'deployments' }), options.maxAgents, (s) => metrics.observeSpawn(s));
     const journal = new MessageJournal();

@@ -1,24 +1,36 @@
 /**
- * Where receivers that are not agents of this node live. The pool delivers to its own agents first;
- * for any other name it asks the directory for a link to the node that hosts it, then the node's
- * external endpoints (API callers). A name none of them takes exists nowhere: the sender gets a
- * `failure` (no_such_agent). The cluster (membership, remote routing) implements the directory; a
- * single node has none.
+ * What the router (./router.ts) asks about the rest of the cluster, and how it hands a message to
+ * another node. The router delivers to this node's agents first; for any other name it asks the
+ * directory which node hosts it and hands the message to the remote link. The cluster (membership,
+ * the partitioned directory of docs/cluster-routing.md) implements the directory; the link is
+ * ./remote-delivery.ts over Peers. A single node has neither.
  */
+
+/** A node name as membership knows it (the same as Peers' NodeName). */
+export type NodeName = string;
 
 /** A way to hand a message to another node. Must not block: queue and return. */
 export interface RemoteLink {
-  /** The node at the other end, for logs and errors. */
-  readonly node: string;
-  /** Accepts `json` for the agent `to` on that node. False when the link cannot take it now. */
-  deliver(to: string, json: string, priority: number): boolean;
+  /**
+   * Hands `json` to `node` for the agent `to` ('' when the message names a capability or a topic,
+   * which the other node resolves among its own agents). `hops` is how many nodes the message will
+   * have crossed once there (1 for a message that starts here): the receiving router forwards it at
+   * most once more. False when the link cannot take it now (peer down, backpressure).
+   */
+  deliver(node: NodeName, to: string, json: string, priority: number, hops: number): boolean;
 }
 
 export interface Directory {
-  /** The link to the node hosting agent `name`, or undefined when no node is known to host it. */
-  linkFor(name: string): RemoteLink | undefined;
-  /** A link to a node with a provider of `capability`, used when no local agent provides it. */
-  linkForCapability(capability: string): RemoteLink | undefined;
+  /**
+   * The node hosting agent `name`, never this one: the node an exception entry names, else the
+   * agent's computed (rendezvous) owner. Undefined when no other node can host it (this node is the
+   * owner and has no entry): the name then exists nowhere.
+   */
+  nodeFor(name: string): NodeName | undefined;
+  /** Other nodes with a provider of `capability`; the router picks among them in turn. */
+  capabilityNodes(capability: string): readonly NodeName[];
+  /** Other nodes with a subscriber of `topic`: each gets one copy and publishes it locally. */
+  topicNodes(topic: string): readonly NodeName[];
 }
 
 /**

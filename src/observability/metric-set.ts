@@ -79,6 +79,7 @@ export function defineMetrics({ registry, refresh, processing }: MetricSetOption
       source: processing,
     }),
     undeliverable: new Counter({ name: 'caxton_messages_undeliverable_total', help: 'Messages the pool could not deliver (no such agent, mailbox full, circuit open, ...).', registers }),
+    noSuchAgent: new Counter({ name: 'caxton_messages_no_such_agent_total', help: 'Messages addressed to a name that exists nowhere, on this node or in its cluster (decided on this node; also in caxton_messages_undeliverable_total).', registers }),
     poisoned: new Counter({ name: 'caxton_messages_poisoned_total', help: 'Messages that crashed the agent handling them and were dead-lettered as poison (the agent was re-instantiated).', registers }),
     forwarded: counter('caxton_messages_forwarded_total', 'Agent-to-agent messages that crossed the main thread between workers.'),
     workers: gauge('caxton_workers', 'Agent worker threads.'),

@@ -24,6 +24,7 @@ import { CpuSampler, memoryAvailableBytes } from './host.js';
 import { LATENCY_BUCKET_COUNT, percentileMs, sumMs } from './latency.js';
 import { LatencyWindow } from './latency-window.js';
 import { defineMetrics, type MetricSet } from './metric-set.js';
+import { SystemError } from '../messaging/system-messages.js';
 
 export type { ClusterGauges, ClusterMembers } from './cluster-gauges.js';
 export { singleNodeCluster } from './cluster-gauges.js';
@@ -143,6 +144,7 @@ export class NodeMetrics {
         break;
       case 'undeliverable':
         this.#m.undeliverable.inc();
+        if (e.code === SystemError.noSuchAgent) this.#m.noSuchAgent.inc();
         break;
       case 'message_poisoned':
         this.#m.poisoned.inc();

@@ -1,6 +1,7 @@
 /** What the pool tells its listeners, and how: synchronous calls, each listener isolated. */
 import type { AgentState } from '../agents/lifecycle.js';
 import type { CallPhase, FaultKind } from './agent-instance.js';
+import type { SystemErrorCode } from '../messaging/system-messages.js';
 
 export type PoolEvent =
   | { readonly type: 'agent_state'; readonly name: string; readonly from: AgentState; readonly to: AgentState }
@@ -16,8 +17,9 @@ export type PoolEvent =
   /**
    * A message that reached nobody. `kept`: it is at-least-once and stays in the outbox, which delivers
    * it again later; otherwise it is final (the node dead-letters it, and drops it from the outbox).
+   * `code` is the system error its sender is told (no_such_agent: the name exists nowhere).
    */
-  | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string; readonly kept: boolean }
+  | { readonly type: 'undeliverable'; readonly from: string; readonly to: string; readonly reason: string; readonly json: string; readonly kept: boolean; readonly code: SystemErrorCode }
   /**
    * A message crashed agent `name` and is poison: to be dead-lettered with `reason` (and, when it was
    * at-least-once, acknowledged in the outbox under `messageId` once kept). The agent was

@@ -4,14 +4,14 @@
  * (restart with exponential back-off, give up after too many), and watches for calls that overrun
  * their wall-clock limit.
  *
- * The pool routes only between its own agents. A message for a name it does not host goes through the
- * directory to another node, or to the external endpoint that takes the name (the API's callers);
- * a name nobody takes is reported as undeliverable and its sender gets a `failure` (#refuseByName).
+ * The pool delivers only to its own agents. Where a message goes (an agent of this node, an API
+ * caller, another node; by name, capability or topic) and how a refusal is answered is the router's
+ * decision (src/messaging/router.ts): the pool hands it what its workers send out and tells it about
+ * its agents (LocalAgents).
  *
- * This file is the facade and the per-message path (deliver, routing, batching); the parts with a job
- * of their own live beside it: workers.ts (threads, peers, placement, watchdog), registry.ts
- * (capabilities and topics), canary-runs.ts (canary schedules), gathers.ts (requests to every
- * worker), agent-record.ts, events.ts and envelope.ts.
+ * This file is the facade and the per-message path (deliver, batching); the parts with a job of their
+ * own live beside it: workers.ts (threads, peers, placement, watchdog), canary-runs.ts (canary
+ * schedules), gathers.ts (requests to every worker), agent-record.ts, events.ts and envelope.ts.
  */
 import { availableParallelism } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -27,22 +27,22 @@ import { NORMAL, type PriorityLevel } from './worker/mailbox.js';
 import type { ConversationInfo } from './worker/conversations.js';
 import type { Hop } from './worker/hop-log.js';
 import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
-import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from '../messaging/system-messages.js';
-import type { Directory, ExternalEndpoint } from '../messaging/directory.js';
+import { SYSTEM_SENDER, SystemError, type SystemErrorCode } from '../messaging/system-messages.js';
+import type { Directory, ExternalEndpoint, RemoteLink } from '../messaging/directory.js';
+import { Registry, type CapabilityStrategy } from '../messaging/registry.js';
+import { Router, type Where } from '../messaging/router.js';
 import { canaryPlan, type CanaryPlan } from '../agents/canary-plan.js';
 import { ACCEPTING, info, type AgentFaultInfo, type AgentInfo, type AgentRecord } from './agent-record.js';
 import { CanaryRuns } from './canary-runs.js';
-import { addressOf, isReliable } from './envelope.js';
 import { emitTo, subscribe, type Listener, type PoolEvent } from './events.js';
 import { Gathers, mergeConversations } from './gathers.js';
-import { Registry, type CapabilityStrategy } from './registry.js';
 import { WORKER_CRASH_WINDOW_MS, Workers, type WorkerConfig, type WorkerSlot } from './workers.js';
 
 export type { AgentFaultInfo, AgentInfo } from './agent-record.js';
 export type { ExternalEndpoint } from '../messaging/directory.js';
 export { isReliable, reliableIdOf } from './envelope.js';
 export type { PoolEvent } from './events.js';
-export type { CapabilityStrategy } from './registry.js';
+export type { CapabilityStrategy } from '../messaging/registry.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024; // spec max_message_size
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
@@ -78,6 +78,8 @@ export interface PoolOptions {
   readonly redeliverAfterMs?: number;
   /** Where names that are not agents of this pool live (the cluster). @default none: single node */
   readonly directory?: Directory;
+  /** How the router hands messages to other nodes (src/messaging/remote-delivery.ts). @default none */
+  readonly link?: RemoteLink;
   /**
    * Agents the pool holds at once, in any state (remove() frees a place); a spawn beyond fails at once
    * with CAXTON_ERR_NODE_CAPACITY. @default what the process allows (./capacity.ts): 12,000 while V8's
@@ -137,14 +139,15 @@ export class AgentPool {
   readonly modules: ModuleCache;
   readonly policy: SandboxPolicy;
   readonly restartPolicy: RestartPolicy;
-  readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy' | 'directory' | 'maxAgents' | 'moduleCacheBytes'>>;
+  readonly #opts: Required<Omit<PoolOptions, 'policy' | 'restartPolicy' | 'directory' | 'link' | 'maxAgents' | 'moduleCacheBytes'>>;
   /** At most this many agents; whether the limit is the caller's or the address space's. */
   readonly #capacity: { readonly agents: number; readonly limit: CapacityLimit };
   /** Agents held when a worker could not allocate an agent's memory: no new agent while as many are held. */
   #fullAt = Infinity;
   #fullReason = '';
-  readonly #directory: Directory | undefined;
   readonly #registry: Registry;
+  /** Where every message that leaves a worker, or enters from the API or another node, goes. */
+  readonly router: Router;
   readonly #threads: Workers;
   /** The same array as #threads.slots, read directly on the delivery path. */
   readonly #workers: WorkerSlot[];
@@ -158,9 +161,7 @@ export class AgentPool {
   /** With the module each upgrade goes to, which the module cache must keep. */
   readonly #upgradeWaiters = new Map<string, Waiter<AgentInfo> & { readonly hash: string }>();
   readonly #eventListeners: Listener<[PoolEvent]>[] = [];
-  readonly #endpoints: ExternalEndpoint[] = [];
   #nextKey = 1;
-  #forwarded = 0;
   #closed = false;
 
   private constructor(opts: PoolOptions) {
@@ -172,7 +173,6 @@ export class AgentPool {
       inUse: () => this.#modulesInUse(),
       onEvict: (hash) => this.#threads.forgetModule(hash),
     });
-    this.#directory = opts.directory;
     this.#capacity = opts.maxAgents === undefined ? processCeiling() : { agents: opts.maxAgents, limit: 'max_agents' };
     this.#opts = {
       databasePath: opts.databasePath,
@@ -188,6 +188,16 @@ export class AgentPool {
       accepting: (name) => this.#accepting(name),
       queued: () => this.stats(),
     });
+    this.router = new Router(
+      {
+        deliver: (to, json, priority) => this.deliver(to, json, priority),
+        stateOf: (name) => this.#agents.get(name)?.state,
+        undeliverable: (from, to, json, code, reason, kept) => this.#emit({ type: 'undeliverable', from, to, reason, json, kept, code }),
+        warn: (name, text) => this.#emit({ type: 'agent_log', name, level: 4, text }),
+      },
+      this.#registry,
+      { ...(opts.directory === undefined ? {} : { directory: opts.directory }), ...(opts.link === undefined ? {} : { link: opts.link }) },
+    );
     const config: WorkerConfig = {
       databasePath: this.#opts.databasePath,
       fuelPerCall: this.policy.fuelPerCall,
@@ -246,7 +256,7 @@ export class AgentPool {
    * different workers. Messages between agents of one worker never do.
    */
   get forwardedMessages(): number {
-    return this.#forwarded;
+    return this.router.forwarded;
   }
 
   /**
@@ -345,19 +355,21 @@ export class AgentPool {
   }
 
   /**
-   * Delivers `json` to one agent that registered `capability`, chosen by the pool's strategy among
-   * those taking messages. Returns its name, or undefined when no such agent can take it.
+   * Delivers `json` to one agent that registered `capability`: of this pool, chosen by the pool's
+   * strategy among those taking messages, else on another node (the router). Returns the local
+   * agent's name, `remote:<node>`, or undefined when no provider can take it.
    */
   deliverToCapability(capability: string, json: string, priority: PriorityLevel = NORMAL): string | undefined {
-    return this.#registry.deliverToCapability(capability, json, priority);
+    return this.router.toCapability(capability, json, priority);
   }
 
   /**
-   * Publishes `json` to every running subscriber of `topic` except `from` (the publisher), as it is.
-   * Returns how many agents it was delivered to (0 is not an error: nobody listens).
+   * Publishes `json` to every running subscriber of `topic` except `from` (the publisher), as it is,
+   * here and on the other nodes with subscribers (the router). Returns how many local agents and
+   * other nodes took it (0 is not an error: nobody listens).
    */
   publish(topic: string, json: string, from = '', priority: PriorityLevel = NORMAL): number {
-    return this.#registry.publish(topic, json, from, priority);
+    return this.router.publish(topic, json, from, priority);
   }
 
   /** The agents subscribed to a topic. */
@@ -603,7 +615,7 @@ export class AgentPool {
     for (;;) {
       const parts = (await this.#gather((reqId) => ({ op: 'activity', reqId }))) as { queued: number; moved: number }[];
       let queued = 0;
-      let moved = this.#forwarded;
+      let moved = this.router.forwarded;
       for (const p of parts) {
         queued += p.queued;
         moved += p.moved;
@@ -658,11 +670,7 @@ export class AgentPool {
    * function that removes it again.
    */
   addEndpoint(ep: ExternalEndpoint): () => void {
-    this.#endpoints.push(ep);
-    return () => {
-      const i = this.#endpoints.indexOf(ep);
-      if (i >= 0) this.#endpoints.splice(i, 1);
-    };
+    return this.router.addEndpoint(ep);
   }
 
   async close(): Promise<void> {
@@ -904,7 +912,7 @@ export class AgentPool {
   #onWorkerMessage(slot: WorkerSlot, msg: FromWorker): void {
     switch (msg.op) {
       case 'out':
-        this.#routeOut(msg.batch);
+        this.router.fromAgents(msg.batch);
         break;
       case 'log':
         for (let i = 0; i + 4 < msg.batch.length; i += 5) {
@@ -1017,8 +1025,8 @@ export class AgentPool {
         // it again by name, at its own priority, unless the refusing worker is the one the agent is
         // placed on (that would loop). A name that is gone is then decided like any other.
         const rec = msg.refusal === 'no_agent' ? this.#agents.get(msg.to) : undefined;
-        if (msg.refusal === 'no_agent' && rec?.worker !== slot.index) this.#routeByName('', msg.to, msg.json, msg.priority);
-        else this.#undeliverable('', msg.to, msg.json, REFUSAL_ERRORS[msg.refusal], msg.reason);
+        if (msg.refusal === 'no_agent' && rec?.worker !== slot.index) this.router.send('', msg.to, msg.json, msg.priority);
+        else this.router.refused('', msg.to, msg.json, REFUSAL_ERRORS[msg.refusal], msg.reason);
         break;
       }
       case 'stopped': {
@@ -1066,90 +1074,12 @@ export class AgentPool {
     this.#emit({ type: 'agent_started', name: rec.name, worker: slot.index, restarts: rec.restarts });
   }
 
-  /** Messages from agents to receivers outside their worker: flat [from, to, json, priority, ...]. */
-  #routeOut(batch: (string | number)[]): void {
-    for (let i = 0; i + 3 < batch.length; i += 4) {
-      const from = batch[i] as string;
-      const to = batch[i + 1] as string;
-      const json = batch[i + 2] as string;
-      const priority = batch[i + 3] as PriorityLevel;
-      if (to === '') {
-        // Addressed to a capability or a topic: the only cases where the main thread reads the message.
-        const { capability, topic } = addressOf(json);
-        if (topic !== undefined) {
-          this.#forwarded += this.#registry.publish(topic, json, from, priority);
-          continue;
-        }
-        if (capability !== undefined && this.#registry.deliverToCapability(capability, json, priority) !== undefined) {
-          this.#forwarded++;
-          continue;
-        }
-        const link = capability === undefined ? undefined : this.#directory?.linkForCapability(capability);
-        if (link !== undefined && link.deliver('', json, priority)) continue;
-        this.#undeliverable(from, to, json, SystemError.noRoute, `no agent provides capability ${JSON.stringify(capability)}`);
-        continue;
-      }
-      this.#routeByName(from, to, json, priority);
-    }
-  }
-
-  /** An agent's message by name: routed, or answered by #refuseByName. */
-  #routeByName(from: string, to: string, json: string, priority: PriorityLevel): void {
-    const where = this.route(to, json, priority, from);
-    if (where === 'local') this.#forwarded++;
-    else if (where === 'refused' || where === undefined) this.#refuseByName(from, to, json, where);
-  }
-
   /**
-   * Routes a message by name, from an agent, the API or a cluster link: to a local agent, else through
-   * the directory to the node hosting it, else to the external endpoint that takes the name (an API
-   * caller). Returns where it went; `refused` when the receiver exists but takes no messages now (an
-   * agent of ours that is stopped, draining or full; a node whose link refuses); undefined when the
-   * name exists nowhere. The caller decides how to answer the sender (agents' messages get
-   * #refuseByName).
+   * Routes a message by name, from the API, a test or a cluster link (src/messaging/router.ts
+   * Router.route): to a local agent, an external endpoint or another node. The caller answers a refusal.
    */
-  route(to: string, json: string, priority: PriorityLevel = NORMAL, from = ''): 'local' | 'remote' | 'external' | 'refused' | undefined {
-    if (this.deliver(to, json, priority)) return 'local';
-    if (this.#agents.has(to)) return 'refused'; // ours, but taking no messages
-    const link = this.#directory?.linkFor(to);
-    if (link !== undefined) return link.deliver(to, json, priority) ? 'remote' : 'refused';
-    for (const ep of this.#endpoints) {
-      if (!ep.accepts(to)) continue;
-      try {
-        ep.deliver(from, to, json);
-      } catch (e) {
-        this.#emit({ type: 'agent_log', name: from, level: 4, text: `the endpoint for ${to} failed to take a message: ${(e as Error).message}` });
-      }
-      return 'external';
-    }
-    return undefined;
-  }
-
-  /**
-   * The one place where a message by name that nobody took is answered: a receiver that takes no
-   * messages now (agent_unavailable: an agent of ours, or the node hosting it), or a name that exists
-   * nowhere (no_such_agent).
-   */
-  #refuseByName(from: string, to: string, json: string, where: 'refused' | undefined): void {
-    const rec = this.#agents.get(to);
-    if (where === undefined) this.#undeliverable(from, to, json, SystemError.noSuchAgent, `no agent named ${to} exists on this node or in its cluster`);
-    else if (rec !== undefined) this.#undeliverable(from, to, json, SystemError.agentUnavailable, `agent ${to} is ${rec.state} and takes no messages`);
-    else this.#undeliverable(from, to, json, SystemError.agentUnavailable, `the node hosting agent ${to} takes no messages for it now`);
-  }
-
-  /**
-   * Reports a message that reached nobody (the node counts it, journals it, dead-letters it when final)
-   * and tells its sender why with a system `failure`, never silently. An at-least-once message is kept
-   * in the outbox for redelivery, and its sender hears nothing yet, unless its receiver exists nowhere:
-   * then retrying cannot help, and it is final like any other.
-   */
-  #undeliverable(from: string, to: string, json: string, code: SystemErrorCode, reason: string): void {
-    const kept = code !== SystemError.noSuchAgent && isReliable(json);
-    this.#emit({ type: 'undeliverable', from, to, reason, json, kept });
-    if (kept) return;
-    const reply = systemFailure(json, code, reason);
-    // Nobody to tell (the sender is gone) ends it here: answering further could only loop.
-    if (reply !== undefined) this.route(reply.to, reply.json, NORMAL, SYSTEM_SENDER);
+  route(to: string, json: string, priority: PriorityLevel = NORMAL, from = ''): Where {
+    return this.router.route(to, json, priority, from);
   }
 
   #emit(e: PoolEvent): void {

@@ -33,6 +33,7 @@ export class OutboxStore {
   readonly #due: Statement;
   readonly #retry: Statement;
   readonly #count: Statement;
+  readonly #has: Statement;
 
   constructor(readonly db: SqliteDatabase) {
     this.#add = db.prepare('INSERT OR IGNORE INTO outbox (message_id, receiver, message, attempts, created_at, next_at) VALUES (?, ?, ?, 0, ?, ?)');
@@ -40,11 +41,20 @@ export class OutboxStore {
     this.#due = db.prepare('SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?');
     this.#retry = db.prepare('UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE message_id = ?');
     this.#count = db.prepare('SELECT count(*) FROM outbox').pluck();
+    this.#has = db.prepare('SELECT 1 FROM outbox WHERE message_id = ?').pluck();
   }
 
-  /** Keeps a message until it is acknowledged; its first redelivery is due at `nextAt`. Committed on return. */
-  add(messageId: string, receiver: string, message: string, nextAt: number, now = Date.now()): void {
-    this.#add.run(messageId, receiver, message, now, nextAt);
+  /**
+   * Keeps a message until it is acknowledged; its first redelivery is due at `nextAt`. Committed on
+   * return. False when a message with this id is kept already (it is left as it is: dedup by id).
+   */
+  add(messageId: string, receiver: string, message: string, nextAt: number, now = Date.now()): boolean {
+    return this.#add.run(messageId, receiver, message, now, nextAt).changes > 0;
+  }
+
+  /** Whether the message is still kept (not yet acknowledged). */
+  has(messageId: string): boolean {
+    return this.#has.get(messageId) !== undefined;
   }
 
   /** The receiver handled it: forget it. Returns whether it was there. */

@@ -13,22 +13,24 @@ import type { Directory, RemoteLink } from '../../src/messaging/directory.js';
 import { Client, spawnAgent } from '../helpers/agents.js';
 import { tempDir } from '../helpers/tmp.js';
 
-/** Knows which names live on the other pool. */
+/** Knows which names live on the other pool, and links straight into its router. */
 class PeerDirectory implements Directory {
   peer: AgentPool | undefined;
   readonly link: RemoteLink = {
-    node: 'peer',
-    deliver: (to, json, priority) => {
-      const where = this.peer?.route(to, json, priority as 0 | 1 | 2 | 3);
+    deliver: (_node, to, json, priority, hops) => {
+      const where = this.peer?.router.route(to, json, priority as 0 | 1 | 2 | 3, '', hops);
       return where !== undefined && where !== 'refused';
     },
   };
   constructor(readonly remoteNames: Set<string>) {}
-  linkFor(name: string): RemoteLink | undefined {
-    return this.remoteNames.has(name) ? this.link : undefined;
+  nodeFor(name: string): string | undefined {
+    return this.remoteNames.has(name) ? 'peer' : undefined;
   }
-  linkForCapability(): RemoteLink | undefined {
-    return undefined;
+  capabilityNodes(): readonly string[] {
+    return [];
+  }
+  topicNodes(): readonly string[] {
+    return [];
   }
 }
 
@@ -36,8 +38,8 @@ test('directory - a message to an agent on another node goes through its link, a
   const dir = tempDir();
   const toB = new PeerDirectory(new Set(['echo-b']));
   const toA = new PeerDirectory(new Set(['client', 'asker-a']));
-  const a = await AgentPool.start({ databasePath: join(dir.path, 'a.db'), workers: 1, directory: toB });
-  const b = await AgentPool.start({ databasePath: join(dir.path, 'b.db'), workers: 1, directory: toA });
+  const a = await AgentPool.start({ databasePath: join(dir.path, 'a.db'), workers: 1, directory: toB, link: toB.link });
+  const b = await AgentPool.start({ databasePath: join(dir.path, 'b.db'), workers: 1, directory: toA, link: toA.link });
   toB.peer = b;
   toA.peer = a;
   try {
@@ -59,7 +61,7 @@ test('directory - a message to an agent on another node goes through its link, a
 test('directory - a node whose link refuses the message is a receiver that takes no messages now (agent_unavailable), not one that exists nowhere', async () => {
   const dir = tempDir();
   const toB = new PeerDirectory(new Set(['echo-b']));
-  const a = await AgentPool.start({ databasePath: join(dir.path, 'a.db'), workers: 1, directory: toB });
+  const a = await AgentPool.start({ databasePath: join(dir.path, 'a.db'), workers: 1, directory: toB, link: toB.link });
   const b = await AgentPool.start({ databasePath: join(dir.path, 'b.db'), workers: 1 });
   toB.peer = b;
   const events: PoolEvent[] = [];

@@ -9,6 +9,7 @@ import { startMetricsServer, type MetricsServer } from '../../src/observability/
 import type { AgentPool } from '../../src/sandbox/index.js';
 import { Client, fixtureWasm, spawnAgent, waitForEvent } from '../helpers/agents.js';
 import { withPool } from '../helpers/pool.js';
+import { initiatorAgent } from '../helpers/wat-agents.js';
 import { parseExposition, type Exposition } from '../unit/observability/exposition.js';
 
 /** Every name the brief, the runbook and spec §10.2 ask for. */
@@ -270,6 +271,26 @@ test('metrics - queue bytes per agent and in total, as the mailbox counts them; 
       const after = await scrape();
       assert.equal(after.value('caxton_messages_poisoned_total'), 1);
       assert.equal(after.value('caxton_agent_crashes_total'), 1);
+    });
+  });
+});
+
+test('metrics - a message to a name that exists nowhere counts in caxton_messages_no_such_agent_total; other refusals do not', async () => {
+  await withPool({ workers: 1 }, async (pool, { events }) => {
+    await withMetrics(pool, {}, async (scrape) => {
+      await spawnAgent(pool, 'echo', 'echo-1');
+      await pool.stop('echo-1');
+      // An agent that sends to a stopped agent, then to a name nobody has.
+      for (const [name, to] of [['asker-1', 'echo-1'], ['asker-2', 'nobody']] as const) {
+        const m = await pool.admit(await initiatorAgent(JSON.stringify({ performative: 'request', receiver: to, content: 'x' })));
+        await pool.spawn({ name, module: m.hash });
+        pool.deliver(name, JSON.stringify({ performative: 'inform', sender: 'client', receiver: name, content: 'go' }));
+      }
+      await waitForEvent(events, (e) => e.type === 'undeliverable' && e.to === 'nobody');
+      await waitForEvent(events, (e) => e.type === 'undeliverable' && e.to === 'echo-1');
+      const e = await scrape();
+      assert.equal(e.value('caxton_messages_undeliverable_total'), 2);
+      assert.equal(e.value('caxton_messages_no_such_agent_total'), 1);
     });
   });
 });

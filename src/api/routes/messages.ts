@@ -5,7 +5,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { CaxtonError } from '../../errors.js';
 import { checkMessageText, checkTextSize, validateMessage } from '../../messaging/validate.js';
 import { SYSTEM_SENDER } from '../../messaging/system-messages.js';
-import { priorityLevel } from '../../sandbox/worker/mailbox.js';
+import { priorityLevel, type PriorityLevel } from '../../sandbox/worker/mailbox.js';
+import type { Router, Where } from '../../messaging/router.js';
 import type { AclMessage } from '../../messaging/message-schema.js';
 import type { ApiContext } from '../context.js';
 import { cascadeEvents, groupCascades, MAX_CASCADES, MAX_WINDOW_MS, type CascadeEvent } from '../error-cascade.js';
@@ -189,36 +190,44 @@ interface ApiNames {
 }
 
 /**
- * Hands a message to its receiver, capability or topic. Returns where it went; throws when nowhere,
- * before anything was delivered or stored. An at-least-once message is in the outbox before this
- * returns: from then on the relay delivers it, even after a crash.
+ * Hands a message to its receiver, capability or topic, through the node's router (here or on another
+ * node). Returns where it went; throws when nowhere, before anything was delivered or stored. An
+ * at-least-once message is in the outbox before this returns: from then on the relay delivers it,
+ * even after a crash, and a remote node's acknowledgement removes it.
  */
 function deliver(ctx: ApiContext, names: ApiNames, msg: AclMessage, json: string): string {
   const pool = ctx.pool;
+  const router = pool.router;
   const priority = priorityLevel(msg.priority);
   // Topics are at-most-once (docs/messages.md): the outbox redelivers to one receiver or provider.
-  if (msg.topic !== undefined) return `topic:${pool.publish(msg.topic, json, '', priority)}`;
+  if (msg.topic !== undefined) return `topic:${router.publish(msg.topic, json, '', priority)}`;
   const reliableId = msg.delivery === 'at-least-once' ? msg.message_id : undefined;
   if (msg.capability !== undefined) {
     const capability = msg.capability;
     if (reliableId === undefined) {
-      const to = pool.deliverToCapability(capability, json, priority);
+      const to = router.toCapability(capability, json, priority);
       if (to === undefined) throw undeliverable(`no running agent provides capability ${JSON.stringify(capability)}`);
-      return to;
+      return placeOf(to);
     }
     // As an agent's at-least-once send to a capability: kept with receiver '', which the relay
     // redelivers to a provider of the capability the message names.
-    if (pool.providersOf(capability).length === 0) throw undeliverable(`no agent provides capability ${JSON.stringify(capability)}`);
+    if (!router.provided(capability)) throw undeliverable(`no agent provides capability ${JSON.stringify(capability)}`);
     ctx.outbox.add(reliableId, '', json, Date.now() + ctx.redeliverAfterMs);
-    return pool.deliverToCapability(capability, json, priority) ?? 'local'; // refused now (busy, full): the relay retries
+    const to = router.toCapability(capability, json, priority);
+    return to === undefined ? 'local' : placeOf(to); // refused now (busy, full): the relay retries
   }
   const to = msg.receiver as string;
   const ours = pool.agent(to) !== undefined || ctx.deployments.get(to) !== undefined;
   if (reliableId !== undefined) {
-    if (!ours) throw ownName(names, to) ?? undeliverable(`no agent named ${to}`);
+    // The API's own names first: the directory computes an owner for any name.
+    if (!ours) {
+      const own = ownName(names, to);
+      if (own !== undefined) throw own;
+      if (!router.exists(to)) throw undeliverable(`no agent named ${to}`);
+    }
     ctx.outbox.add(reliableId, to, json, Date.now() + ctx.redeliverAfterMs);
-    pool.deliver(to, json, priority); // refused now (stopped, full): the relay retries
-    return 'local';
+    // Refused now (stopped, full, its node unreachable): the relay retries.
+    return routeAsApi(names, router, to, json, priority, msg.sender) === 'remote' ? 'remote' : 'local';
   }
   if (pool.deliver(to, json, priority)) return 'local';
   if (ours) {
@@ -226,18 +235,29 @@ function deliver(ctx: ApiContext, names: ApiNames, msg: AclMessage, json: string
     throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${to} takes no messages now: it is ${state}`, { agent: to, state });
   }
   // Another node's agent, if the directory knows one; never the API's own endpoint.
-  names.routingOwn = true;
-  let where: ReturnType<typeof pool.route>;
-  try {
-    where = pool.route(to, json, priority, msg.sender);
-  } finally {
-    names.routingOwn = false;
-  }
+  const own = ownName(names, to);
+  if (own !== undefined) throw own;
+  const where = routeAsApi(names, router, to, json, priority, msg.sender);
   if (where === 'remote') return 'remote';
   if (where === 'refused') {
     throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${to} takes no messages now: the node hosting it refused the message`, { agent: to });
   }
-  throw ownName(names, to) ?? undeliverable(`no agent named ${to}`);
+  throw undeliverable(`no agent named ${to}`);
+}
+
+/** Routes by name while the API's own endpoint takes nothing (the API does not send to its own callers). */
+function routeAsApi(names: ApiNames, router: Router, to: string, json: string, priority: PriorityLevel, from: string): Where {
+  names.routingOwn = true;
+  try {
+    return router.route(to, json, priority, from);
+  } finally {
+    names.routingOwn = false;
+  }
+}
+
+/** `delivered_to` for a capability: the local agent's name, or `remote` when another node took it. */
+function placeOf(to: string): string {
+  return to.startsWith('remote:') ? 'remote' : to;
 }
 
 /** The refusal of a receiver that is no agent but a name the API itself answers for, if `to` is one. */

@@ -1,12 +1,13 @@
 /**
- * Who offers what: the agents that registered each capability, the subscribers of each topic, and
- * the choice of one provider when a message is addressed to a capability.
+ * Who offers what on this node: the agents that registered each capability, the subscribers of each
+ * topic, and the choice of one local provider when a message is addressed to a capability. The router
+ * (./router.ts) asks it first and turns to other nodes only when no local agent takes the message.
  *
  * Agents register in agent_init, so their worker reports it again after every restart; the lists
  * keep registration order and never hold a name twice. An agent that stops, fails or is removed is
  * taken out of everything (`unregister`).
  */
-import type { PriorityLevel } from './worker/mailbox.js';
+import type { PriorityLevel } from '../sandbox/worker/mailbox.js';
 
 export type CapabilityStrategy = 'round-robin' | 'least-loaded';
 

@@ -1,0 +1,258 @@
+/**
+ * The router: the one place that decides where a message goes. Everything enters here: the API,
+ * agents' `send` (the batches workers post to the main thread when the receiver is not in their own
+ * worker), the outbox relay's redeliveries, and messages that arrive from other nodes.
+ *
+ * - By name: an agent of this node; else an external endpoint of this node (an API caller); else
+ *   the node the directory names (its computed owner or an exception entry) through the remote link.
+ * - By capability: a provider on this node first (the registry's strategy), else one of the nodes
+ *   the directory lists, in turn.
+ * - By topic: every local subscriber, plus one copy per other node with subscribers, which publishes
+ *   it locally and never forwards it again.
+ * - Local or remote, reliable or not: the router does not store anything. An at-least-once message
+ *   is in the outbox before it reaches the router (the sending worker or the API put it there); the
+ *   remote link keeps that row until the other node acknowledges it (./remote-delivery.ts).
+ *
+ * Messages between two agents of one worker never come here: the worker delivers them itself. The
+ * cross-worker path (fromAgents → route → LocalAgents.deliver) allocates nothing per message.
+ *
+ * Refusals are decided here too: a name that exists nowhere in one function (#nowhere, system error
+ * no_such_agent, counted in caxton_messages_no_such_agent_total), a receiver that takes no messages
+ * now in #refuseByName. The sender gets a system `failure`, unless the message is at-least-once and
+ * may still be delivered (it stays in the outbox).
+ *
+ * Hop guard: a message that arrived from another node carries how many nodes it crossed; it is
+ * forwarded again only while that is below MAX_HOPS, so a stale directory can send a message at most
+ * one node further, never around in a loop.
+ */
+import type { PriorityLevel } from '../sandbox/worker/mailbox.js';
+import { addressOf, isReliable } from '../sandbox/envelope.js';
+import type { Redelivery } from './dead-letter-queue.js';
+import type { Directory, ExternalEndpoint, NodeName, RemoteLink } from './directory.js';
+import type { Registry } from './registry.js';
+import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from './system-messages.js';
+
+/** Where a message by name went; `refused`: its receiver exists but takes no messages now; undefined: it exists nowhere. */
+export type Where = 'local' | 'remote' | 'external' | 'refused' | undefined;
+
+/**
+ * Nodes a message may have crossed and still be forwarded: one that starts here arrives with 1 and
+ * may be forwarded once more (a directory entry that just moved); with 2 it is decided where it is.
+ */
+export const MAX_HOPS = 2;
+
+const NORMAL = 1 as PriorityLevel;
+
+/** What the router needs from this node's agent pool; built once, so routing allocates nothing per message. */
+export interface LocalAgents {
+  /** Queues a message for an agent of this node; false when there is none or it takes no messages now. */
+  deliver(to: string, json: string, priority: PriorityLevel): boolean;
+  /** The lifecycle state of this node's agent `name`, or undefined when this node has no such agent. */
+  stateOf(name: string): string | undefined;
+  /** Reports a message that reached nobody (the node counts, journals and dead-letters it). */
+  undeliverable(from: string, to: string, json: string, code: SystemErrorCode, reason: string, kept: boolean): void;
+  /** A warning for the operator, attributed to `name`. */
+  warn(name: string, text: string): void;
+}
+
+export interface RouterOptions {
+  /** Where names that are not this node's live (the cluster). @default none: single node */
+  readonly directory?: Directory;
+  /** How messages reach other nodes. Routing goes remote only when both directory and link are given. */
+  readonly link?: RemoteLink;
+}
+
+export class Router {
+  readonly #local: LocalAgents;
+  readonly #registry: Registry;
+  readonly #directory: Directory | undefined;
+  readonly #link: RemoteLink | undefined;
+  readonly #endpoints: ExternalEndpoint[] = [];
+  /** Turn for the next remote capability choice. */
+  #nextNode = 0;
+  /** Agent-to-agent messages delivered to another worker of this node (cross-worker hops). */
+  forwarded = 0;
+
+  /** The relay's and the dead-letter queue's way back in: by name or capability, local or remote. */
+  readonly redelivery: Redelivery = {
+    deliver: (to, json) => {
+      const where = this.route(to, json, NORMAL);
+      return where !== 'refused' && where !== undefined;
+    },
+    deliverToCapability: (capability, json) => this.toCapability(capability, json, NORMAL),
+  };
+
+  constructor(local: LocalAgents, registry: Registry, opts: RouterOptions = {}) {
+    this.#local = local;
+    this.#registry = registry;
+    this.#directory = opts.link === undefined ? undefined : opts.directory;
+    this.#link = opts.directory === undefined ? undefined : opts.link;
+  }
+
+  /** Adds a receiver that is not an agent (see ExternalEndpoint). Returns the function that removes it. */
+  addEndpoint(ep: ExternalEndpoint): () => void {
+    this.#endpoints.push(ep);
+    return () => {
+      const i = this.#endpoints.indexOf(ep);
+      if (i >= 0) this.#endpoints.splice(i, 1);
+    };
+  }
+
+  /** Messages from agents to receivers outside their worker: flat [from, to, json, priority, ...]. */
+  fromAgents(batch: readonly (string | number)[]): void {
+    for (let i = 0; i + 3 < batch.length; i += 4) {
+      const from = batch[i] as string;
+      const to = batch[i + 1] as string;
+      const json = batch[i + 2] as string;
+      const priority = batch[i + 3] as PriorityLevel;
+      // Addressed to a capability or a topic: the only cases where the main thread reads the message.
+      if (to === '') this.#unaddressed(from, json, priority, 0);
+      else this.send(from, to, json, priority);
+    }
+  }
+
+  /** An agent's message by name (or one a worker handed back): routed, or its sender is answered. */
+  send(from: string, to: string, json: string, priority: PriorityLevel): void {
+    const where = this.route(to, json, priority, from);
+    if (where === 'local') this.forwarded++;
+    else if (where === 'refused' || where === undefined) this.#refuseByName(from, to, json, where);
+  }
+
+  /**
+   * A message another node handed to this one (through the remote link); `hops` is how many nodes it
+   * crossed. Routed like an agent's message but forwarded at most once more; a refusal is decided here
+   * and answered to the sender on its own node (the failure is routed by name like any message).
+   */
+  fromNode(to: string, json: string, priority: PriorityLevel, hops: number): void {
+    if (to === '') this.#unaddressed('', json, priority, hops);
+    else {
+      const where = this.route(to, json, priority, '', hops);
+      if (where === 'refused' || where === undefined) this.#refuseByName('', to, json, where);
+    }
+  }
+
+  /**
+   * Routes a message by name: to an agent of this node, else to the external endpoint that takes the
+   * name, else to the node the directory names. Returns where it went; `refused` when the receiver
+   * exists but takes no messages now (an agent of ours that is stopped, draining or full; a node
+   * whose link refuses; a message that may not be forwarded again); undefined when the name exists
+   * nowhere. The caller decides how to answer the sender (send() and fromNode() answer it).
+   */
+  route(to: string, json: string, priority: PriorityLevel = NORMAL, from = '', hops = 0): Where {
+    if (this.#local.deliver(to, json, priority)) return 'local';
+    if (this.#local.stateOf(to) !== undefined) return 'refused'; // ours, but taking no messages
+    for (const ep of this.#endpoints) {
+      if (!ep.accepts(to)) continue;
+      try {
+        ep.deliver(from, to, json);
+      } catch (e) {
+        this.#local.warn(from, `the endpoint for ${to} failed to take a message: ${(e as Error).message}`);
+      }
+      return 'external';
+    }
+    const node = this.#directory?.nodeFor(to);
+    if (node === undefined) return undefined;
+    return hops < MAX_HOPS && (this.#link as RemoteLink).deliver(node, to, json, priority, hops + 1) ? 'remote' : 'refused';
+  }
+
+  /** Whether a receiver named `to` exists here or on a node the directory knows (it may not take messages now). */
+  exists(to: string): boolean {
+    return this.#local.stateOf(to) !== undefined || this.#directory?.nodeFor(to) !== undefined;
+  }
+
+  /** Whether any agent, here or on another node, provides `capability`. */
+  provided(capability: string): boolean {
+    return this.#registry.providersOf(capability).length > 0 || (this.#directory?.capabilityNodes(capability).length ?? 0) > 0;
+  }
+
+  /**
+   * Delivers to one provider of `capability`: a local one chosen by the registry's strategy, else a
+   * node the directory lists, in turn. Returns the local agent's name, `remote:<node>`, or undefined
+   * when no provider can take it now.
+   */
+  toCapability(capability: string, json: string, priority: PriorityLevel = NORMAL, hops = 0): string | undefined {
+    const local = this.#registry.deliverToCapability(capability, json, priority);
+    if (local !== undefined || hops >= MAX_HOPS || this.#directory === undefined) return local;
+    const nodes = this.#directory.capabilityNodes(capability);
+    const n = nodes.length;
+    const start = this.#nextNode++;
+    for (let i = 0; i < n; i++) {
+      const node = nodes[(start + i) % n] as NodeName;
+      if ((this.#link as RemoteLink).deliver(node, '', json, priority, hops + 1)) return `remote:${node}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Publishes to every local subscriber of `topic` except `from`, and, for a message that starts here
+   * (`hops` 0), one copy to every other node with subscribers. Returns local deliveries plus the
+   * nodes that took a copy (0 is not an error: nobody listens). Topics are at most once.
+   */
+  publish(topic: string, json: string, from = '', priority: PriorityLevel = NORMAL, hops = 0): number {
+    const local = this.#registry.publish(topic, json, from, priority);
+    return hops > 0 ? local : local + this.#publishRemote(topic, json, priority);
+  }
+
+  /**
+   * Answers a message that reached nobody, for a refusal decided elsewhere (the worker the agent is
+   * placed on refused it, with its reason): the node counts it; the sender gets a `failure` unless it
+   * is at-least-once and may still arrive.
+   */
+  refused(from: string, to: string, json: string, code: SystemErrorCode, reason: string): void {
+    this.#undeliverable(from, to, json, code, reason);
+  }
+
+  /** One copy to every other node with subscribers of `topic`; returns how many took it. */
+  #publishRemote(topic: string, json: string, priority: PriorityLevel): number {
+    if (this.#directory === undefined) return 0;
+    let n = 0;
+    for (const node of this.#directory.topicNodes(topic)) if ((this.#link as RemoteLink).deliver(node, '', json, priority, 1)) n++;
+    return n;
+  }
+
+  /** A message addressed to a capability or a topic (no receiver). */
+  #unaddressed(from: string, json: string, priority: PriorityLevel, hops: number): void {
+    const { capability, topic } = addressOf(json);
+    if (topic !== undefined) {
+      const local = this.#registry.publish(topic, json, from, priority);
+      if (hops > 0) return; // another node's publication: its copy is for our subscribers only
+      this.forwarded += local;
+      this.#publishRemote(topic, json, priority);
+      return;
+    }
+    const to = capability === undefined ? undefined : this.toCapability(capability, json, priority, hops);
+    if (to === undefined) this.#undeliverable(from, '', json, SystemError.noRoute, `no agent provides capability ${JSON.stringify(capability)}`);
+    else if (hops === 0 && !to.startsWith('remote:')) this.forwarded++;
+  }
+
+  /** A message by name that nobody took: its receiver takes no messages now, or exists nowhere. */
+  #refuseByName(from: string, to: string, json: string, where: 'refused' | undefined): void {
+    if (where === undefined) return this.#nowhere(from, to, json);
+    const state = this.#local.stateOf(to);
+    if (state !== undefined) this.#undeliverable(from, to, json, SystemError.agentUnavailable, `agent ${to} is ${state} and takes no messages`);
+    else this.#undeliverable(from, to, json, SystemError.agentUnavailable, `the node hosting agent ${to} takes no messages for it now`);
+  }
+
+  /**
+   * The one place where a name that exists nowhere is decided: no agent of this node, no endpoint,
+   * and the directory names no other node (this node is the name's owner and holds no entry for it).
+   * Final even for an at-least-once message: retrying cannot help.
+   */
+  #nowhere(from: string, to: string, json: string): void {
+    this.#undeliverable(from, to, json, SystemError.noSuchAgent, `no agent named ${to} exists on this node or in its cluster`);
+  }
+
+  /**
+   * Reports a message that reached nobody and tells its sender why with a system `failure`, never
+   * silently. An at-least-once message is kept in the outbox for redelivery, and its sender hears
+   * nothing yet, unless its receiver exists nowhere: then it is final like any other.
+   */
+  #undeliverable(from: string, to: string, json: string, code: SystemErrorCode, reason: string): void {
+    const kept = code !== SystemError.noSuchAgent && isReliable(json);
+    this.#local.undeliverable(from, to, json, code, reason, kept);
+    if (kept) return;
+    const reply = systemFailure(json, code, reason);
+    // Nobody to tell (the sender is gone) ends it here: answering further could only loop.
+    if (reply !== undefined) this.route(reply.to, reply.json, NORMAL, SYSTEM_SENDER);
+  }
+}
