@@ -42,6 +42,7 @@ import { FailureDetectionWatch, type DetectionReading } from './cluster/failure-
 import type { Peers } from './cluster/peers.js';
 import { NodeViews, type NodeViewParts } from './api/node-views.js';
 import { ClusterViews, type ViewMember } from './api/cluster-views.js';
+import { startClusterRouting, type ClusterRouting } from './cluster/routing.js';
 
 export interface Address {
   readonly host: string;
@@ -145,6 +146,8 @@ export class CaxtonNode {
   #metricsServer: MetricsServer | undefined;
   #cluster: Cluster | undefined;
   #peerServices: PeerServices | undefined;
+  /** Routing across the cluster (absent on a node alone): who hosts what, and the message link. */
+  #routing: ClusterRouting | undefined;
   #clusterTimer: NodeJS.Timeout | undefined;
   #tagTimer: NodeJS.Timeout | undefined;
   /** Host CPU for the `cpu` tag: each reading covers the time since the previous one. */
@@ -262,6 +265,7 @@ export class CaxtonNode {
       node.#emit(e);
     });
     pool.onEvent((e) => node.#onPoolEvent(e));
+    if (cluster !== undefined) node.#routing = startClusterRouting(cluster, pool, outbox, log, options.relay?.baseDelayMs);
     if (peers !== undefined) {
       const self: PlacementMember = { name: options.nodeId, status: 'alive', tags: { role: 'caxton' } };
       const services = startPeerServices({
@@ -404,6 +408,7 @@ export class CaxtonNode {
       }
       this.relay.stop();
       this.#peerServices?.stop();
+      this.#routing?.close();
       const drainTimeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
       const drain = await this.pool.quiesce(drainTimeoutMs);
       if (drain.quiet) log.info({ ms: Math.round(performance.now() - t0) }, 'agents quiet: stopping them');
@@ -544,6 +549,9 @@ export class CaxtonNode {
         break;
       case 'message_poisoned':
         log.warn({ agent: e.name, sender: e.sender, reason: e.reason }, e.type);
+        break;
+      case 'agent_offers':
+        log.debug(e, e.type); // every (re)start registers again: not news for the log
         break;
       default:
         log.info(e, e.type);

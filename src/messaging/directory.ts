@@ -15,9 +15,11 @@ export interface RemoteLink {
    * Hands `json` to `node` for the agent `to` ('' when the message names a capability or a topic,
    * which the other node resolves among its own agents). `hops` is how many nodes the message will
    * have crossed once there (1 for a message that starts here): the receiving router forwards it at
-   * most once more. False when the link cannot take it now (peer down, backpressure).
+   * most once more. `replyTo` is the sender's name when the sender is no agent (an API caller on this
+   * node): the other node routes replies to that name back here. False when the link cannot take it
+   * now (peer down, backpressure).
    */
-  deliver(node: NodeName, to: string, json: string, priority: number, hops: number): boolean;
+  deliver(node: NodeName, to: string, json: string, priority: number, hops: number, replyTo?: string): boolean;
 }
 
 export interface Directory {

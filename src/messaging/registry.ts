@@ -133,6 +133,12 @@ export class Registry {
     return this.#capabilities.get(capability) ?? [];
   }
 
+  /** What one agent offers: the capabilities it registered and the topics it subscribes to, sorted. */
+  offersOf(name: string): { capabilities: string[]; topics: string[] } {
+    const having = (registry: Map<string, string[]>) => [...registry].filter(([, list]) => list.includes(name)).map(([key]) => key).sort();
+    return { capabilities: having(this.#capabilities), topics: having(this.#topics) };
+  }
+
   /** Every capability at least one agent has registered, sorted. */
   capabilities(): string[] {
     return [...this.#capabilities.keys()].sort();

@@ -36,7 +36,8 @@ export const ACK_POST = 'ack';
 
 /** Where messages from other nodes go: the router (src/messaging/router.ts Router.fromNode). */
 export interface Inbound {
-  fromNode(to: string, json: string, priority: PriorityLevel, hops: number): void;
+  /** `origin` is the node that sent it; `replyTo` a sender name that is no agent there ('' when none). */
+  fromNode(to: string, json: string, priority: PriorityLevel, hops: number, origin: NodeName, replyTo: string): void;
 }
 
 export interface RemoteDeliveryOptions {
@@ -90,9 +91,9 @@ export class RemoteDelivery implements RemoteLink {
   }
 
   /** RemoteLink: posts the message; an at-least-once one stays in this node's outbox until acked. */
-  deliver(node: NodeName, to: string, json: string, priority: number, hops: number): boolean {
+  deliver(node: NodeName, to: string, json: string, priority: number, hops: number, replyTo = ''): boolean {
     if (this.#closed) return false;
-    return this.#peers.post(node, MSG_POST, [to, json, priority, hops, reliableIdOf(json) ?? '']);
+    return this.#peers.post(node, MSG_POST, [to, json, priority, hops, reliableIdOf(json) ?? '', replyTo]);
   }
 
   /** At-least-once messages from other nodes not yet acknowledged to their sender. */
@@ -109,12 +110,12 @@ export class RemoteDelivery implements RemoteLink {
   #onMessage(node: NodeName, body: PeerBody): void {
     const inbound = this.#inbound;
     if (this.#closed || inbound === undefined) return;
-    if (!Array.isArray(body) || body.length !== 5) return this.#warn(`node ${node} posted a ${MSG_POST} that is not [to, json, priority, hops, id]: ignored`);
-    const [to, json, priority, hops, id] = body as unknown[];
-    if (typeof to !== 'string' || typeof json !== 'string' || !isPriority(priority) || typeof hops !== 'number' || !Number.isInteger(hops) || hops < 1 || typeof id !== 'string') {
+    if (!Array.isArray(body) || body.length !== 6) return this.#warn(`node ${node} posted a ${MSG_POST} that is not [to, json, priority, hops, id, replyTo]: ignored`);
+    const [to, json, priority, hops, id, replyTo] = body as unknown[];
+    if (typeof to !== 'string' || typeof json !== 'string' || !isPriority(priority) || typeof hops !== 'number' || !Number.isInteger(hops) || hops < 1 || typeof id !== 'string' || typeof replyTo !== 'string') {
       return this.#warn(`node ${node} posted a ${MSG_POST} with a field of the wrong type: ignored`);
     }
-    if (id === '') return inbound.fromNode(to, json, priority, hops);
+    if (id === '') return inbound.fromNode(to, json, priority, hops, node, replyTo);
     if (this.#held.has(id)) return; // a copy of one still kept here: that one is delivered
     if (this.#acked.has(id)) return this.#queueAck(node, id); // handled already: the ack was lost
     this.#hold(id, node);
@@ -123,7 +124,7 @@ export class RemoteDelivery implements RemoteLink {
     // for the relay would hold the ack chain, and a copy the agent handled lately is dropped by its
     // worker's dedup window.
     this.#outbox.add(id, to, json, Date.now() + this.#opts.redeliverAfterMs);
-    inbound.fromNode(to, json, priority, hops);
+    inbound.fromNode(to, json, priority, hops, node, replyTo);
   }
 
   #onAck(node: NodeName, body: PeerBody): void {

@@ -41,6 +41,9 @@ export type Where = 'local' | 'remote' | 'external' | 'refused' | undefined;
  */
 export const MAX_HOPS = 2;
 
+/** API callers of other nodes whose replies this node routes back (router #returns). */
+const RETURNS_MAX = 10_000;
+
 const NORMAL = 1 as PriorityLevel;
 
 /** What the router needs from this node's agent pool; built once, so routing allocates nothing per message. */
@@ -65,9 +68,14 @@ export interface RouterOptions {
 export class Router {
   readonly #local: LocalAgents;
   readonly #registry: Registry;
-  readonly #directory: Directory | undefined;
-  readonly #link: RemoteLink | undefined;
+  #directory: Directory | undefined;
+  #link: RemoteLink | undefined;
   readonly #endpoints: ExternalEndpoint[] = [];
+  /**
+   * Names that are no agent but sent from another node (API callers there) → that node: replies to
+   * them go back to it. Least recently used first; bounded.
+   */
+  readonly #returns = new Map<string, NodeName>();
   /** Turn for the next remote capability choice. */
   #nextNode = 0;
   /** Agent-to-agent messages delivered to another worker of this node (cross-worker hops). */
@@ -87,6 +95,16 @@ export class Router {
     this.#registry = registry;
     this.#directory = opts.link === undefined ? undefined : opts.directory;
     this.#link = opts.directory === undefined ? undefined : opts.link;
+  }
+
+  /**
+   * Connects the router to the rest of the cluster once it exists (the node starts its cluster after
+   * its pool): from now on names that are not this node's go through the directory and the link.
+   */
+  connect(directory: Directory, link: RemoteLink): void {
+    if (this.#directory !== undefined) throw new Error('the router is connected to a cluster already');
+    this.#directory = directory;
+    this.#link = link;
   }
 
   /** Adds a receiver that is not an agent (see ExternalEndpoint). Returns the function that removes it. */
@@ -123,7 +141,8 @@ export class Router {
    * crossed. Routed like an agent's message but forwarded at most once more; a refusal is decided here
    * and answered to the sender on its own node (the failure is routed by name like any message).
    */
-  fromNode(to: string, json: string, priority: PriorityLevel, hops: number): void {
+  fromNode(to: string, json: string, priority: PriorityLevel, hops: number, origin = '', replyTo = ''): void {
+    if (replyTo !== '' && origin !== '') this.#rememberReturn(replyTo, origin);
     if (to === '') this.#unaddressed('', json, priority, hops);
     else {
       const where = this.route(to, json, priority, '', hops);
@@ -150,9 +169,20 @@ export class Router {
       }
       return 'external';
     }
-    const node = this.#directory?.nodeFor(to);
+    const node = this.#returns.get(to) ?? this.#directory?.nodeFor(to);
     if (node === undefined) return undefined;
-    return hops < MAX_HOPS && (this.#link as RemoteLink).deliver(node, to, json, priority, hops + 1) ? 'remote' : 'refused';
+    return hops < MAX_HOPS && (this.#link as RemoteLink).deliver(node, to, json, priority, hops + 1, this.#replyTo(from)) ? 'remote' : 'refused';
+  }
+
+  /** The name replies go to when `from` is no agent of this node (an API caller); '' otherwise. */
+  #replyTo(from: string): string {
+    return from === '' || from === SYSTEM_SENDER || this.#local.stateOf(from) !== undefined ? '' : from;
+  }
+
+  #rememberReturn(name: string, node: NodeName): void {
+    this.#returns.delete(name);
+    if (this.#returns.size >= RETURNS_MAX) this.#returns.delete(this.#returns.keys().next().value as string);
+    this.#returns.set(name, node);
   }
 
   /** Whether a receiver named `to` exists here or on a node the directory knows (it may not take messages now). */
@@ -170,7 +200,7 @@ export class Router {
    * node the directory lists, in turn. Returns the local agent's name, `remote:<node>`, or undefined
    * when no provider can take it now.
    */
-  toCapability(capability: string, json: string, priority: PriorityLevel = NORMAL, hops = 0): string | undefined {
+  toCapability(capability: string, json: string, priority: PriorityLevel = NORMAL, hops = 0, from = ''): string | undefined {
     const local = this.#registry.deliverToCapability(capability, json, priority);
     if (local !== undefined || hops >= MAX_HOPS || this.#directory === undefined) return local;
     const nodes = this.#directory.capabilityNodes(capability);
@@ -178,7 +208,7 @@ export class Router {
     const start = this.#nextNode++;
     for (let i = 0; i < n; i++) {
       const node = nodes[(start + i) % n] as NodeName;
-      if ((this.#link as RemoteLink).deliver(node, '', json, priority, hops + 1)) return `remote:${node}`;
+      if ((this.#link as RemoteLink).deliver(node, '', json, priority, hops + 1, this.#replyTo(from))) return `remote:${node}`;
     }
     return undefined;
   }
@@ -220,7 +250,7 @@ export class Router {
       this.#publishRemote(topic, json, priority);
       return;
     }
-    const to = capability === undefined ? undefined : this.toCapability(capability, json, priority, hops);
+    const to = capability === undefined ? undefined : this.toCapability(capability, json, priority, hops, from);
     if (to === undefined) this.#undeliverable(from, '', json, SystemError.noRoute, `no agent provides capability ${JSON.stringify(capability)}`);
     else if (hops === 0 && !to.startsWith('remote:')) this.forwarded++;
   }

@@ -8,6 +8,10 @@ export type PoolEvent =
   | { readonly type: 'agent_started'; readonly name: string; readonly worker: number; readonly restarts: number }
   | { readonly type: 'agent_fault'; readonly name: string; readonly kind: FaultKind | 'timeout'; readonly phase: CallPhase; readonly message: string; readonly recovered: boolean }
   | { readonly type: 'agent_start_failed'; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
+  /** The agent's capabilities or topic subscriptions changed (see pool.offersOf). */
+  | { readonly type: 'agent_offers'; readonly name: string }
+  /** The agent was removed from the pool (pool.remove). */
+  | { readonly type: 'agent_removed'; readonly name: string }
   | { readonly type: 'agent_stopped'; readonly name: string; readonly status: number; readonly dropped: number }
   | { readonly type: 'agent_upgraded'; readonly name: string; readonly from: string; readonly to: string }
   | { readonly type: 'canary_step'; readonly name: string; readonly module: string; readonly percent: number }

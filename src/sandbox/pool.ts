@@ -377,6 +377,11 @@ export class AgentPool {
     return this.#registry.subscribersOf(topic);
   }
 
+  /** What one agent offers: its capabilities and topic subscriptions, sorted. */
+  offersOf(name: string): { capabilities: string[]; topics: string[] } {
+    return this.#registry.offersOf(name);
+  }
+
   /** The agents that registered a capability. */
   providersOf(capability: string): readonly string[] {
     return this.#registry.providersOf(capability);
@@ -572,6 +577,7 @@ export class AgentPool {
     this.#agents.delete(name);
     this.#byKey.delete(rec.key);
     this.#fullAt = Infinity; // a place is free: the next failed allocation measures capacity again
+    this.#emit({ type: 'agent_removed', name });
   }
 
   agent(name: string): AgentInfo | undefined {
@@ -997,10 +1003,16 @@ export class AgentPool {
         break;
       }
       case 'capability':
-        if (this.#agents.has(msg.name)) this.#registry.addProvider(msg.capability, msg.name);
+        if (this.#agents.has(msg.name)) {
+          this.#registry.addProvider(msg.capability, msg.name);
+          this.#emit({ type: 'agent_offers', name: msg.name });
+        }
         break;
       case 'topic':
-        if (this.#agents.has(msg.name)) this.#registry.setSubscribed(msg.topic, msg.name, msg.subscribed);
+        if (this.#agents.has(msg.name)) {
+          this.#registry.setSubscribed(msg.topic, msg.name, msg.subscribed);
+          this.#emit({ type: 'agent_offers', name: msg.name });
+        }
         break;
       case 'canary_started': {
         const rec = this.#agents.get(msg.name);

@@ -42,7 +42,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const waiters = new ReplyWaiters();
-  const senders = new ApiSenders(API_SENDER);
+  // In a cluster every node's API has its own name (api@node-1), so that an agent on another node
+  // answering `api` reaches the API that asked, not its own node's (the router routes names that
+  // came from another node back to it).
+  const apiName = ctx.clusterViews === undefined ? API_SENDER : `${API_SENDER}@${ctx.nodeId}`;
+  const senders = new ApiSenders(apiName);
   const names: ApiNames = { senders, routingOwn: false };
   // Messages agents send to the names the API sent as: replies, journalled whether or not a caller
   // still waits for them. Any other name that is no agent is refused by the pool (no_such_agent).
@@ -81,7 +85,7 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
       // size first, in the validator's order (the completed message is measured again below).
       checkTextSize(text, ctx.maxMessageBytes);
       checkMessageText(text, raw);
-      const sender = raw['sender'] ?? API_SENDER;
+      const sender = raw['sender'] ?? apiName;
       if (typeof sender === 'string' && (sender === SYSTEM_SENDER || ctx.deployments.get(sender) !== undefined)) {
         throw new CaxtonError('CAXTON_ERR_MESSAGE_SPOOFED', `sender "${sender}" is ${sender === SYSTEM_SENDER ? 'the node itself' : 'an agent of this node'}; the API may not send in its name`, { field: '/sender' });
       }
@@ -205,7 +209,7 @@ function deliver(ctx: ApiContext, names: ApiNames, msg: AclMessage, json: string
   if (msg.capability !== undefined) {
     const capability = msg.capability;
     if (reliableId === undefined) {
-      const to = router.toCapability(capability, json, priority);
+      const to = router.toCapability(capability, json, priority, 0, msg.sender);
       if (to === undefined) throw undeliverable(`no running agent provides capability ${JSON.stringify(capability)}`);
       return placeOf(to);
     }
@@ -213,7 +217,7 @@ function deliver(ctx: ApiContext, names: ApiNames, msg: AclMessage, json: string
     // redelivers to a provider of the capability the message names.
     if (!router.provided(capability)) throw undeliverable(`no agent provides capability ${JSON.stringify(capability)}`);
     ctx.outbox.add(reliableId, '', json, Date.now() + ctx.redeliverAfterMs);
-    const to = router.toCapability(capability, json, priority);
+    const to = router.toCapability(capability, json, priority, 0, msg.sender);
     return to === undefined ? 'local' : placeOf(to); // refused now (busy, full): the relay retries
   }
   const to = msg.receiver as string;

@@ -9,6 +9,7 @@ import { api, runCli } from '../../helpers/server.js';
 import { startServerCluster } from '../../helpers/server-cluster.js';
 import { until } from '../../helpers/until.js';
 import { agentWasm } from '../../helpers/agents.js';
+import { subscriberAgent } from '../../helpers/wat-agents.js';
 import { evenly, ownerOf } from '../../../src/cluster/placement/rendezvous.js';
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
@@ -47,3 +48,67 @@ test('cluster - three nodes are one system: keys, placement and views span every
   assert.equal((await api(n2, 'DELETE', `/keys/${made.body.id}`)).status < 300, true);
   for (const n of [n1, n2, n3]) await until('the revoked key is refused everywhere', async () => (await api(n, 'GET', '/agents', undefined, key)).status === 401);
 });
+
+test('cluster - messages reach agents on other nodes by name, capability and topic; a name that exists nowhere is one failure', async (t) => {
+  const c = await startServerCluster({ size: 3, base: 64 });
+  t.after(() => c.stop());
+  const [n1, n2, n3] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+  const key = n1.adminKey;
+  await until('node-1 admin key works on node-3', async () => (await api(n3, 'GET', '/status', undefined, key)).status === 200);
+  const deploy = async (name: string, wasm: Uint8Array, node: string) => {
+    const r = await api(n1, 'POST', '/agents', { name, module: b64(wasm), target_node: node }, key);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.node, node);
+  };
+  await deploy('echo2', agentWasm('echo'), 'node-2');
+  await deploy('calc3', agentWasm('calculator'), 'node-3');
+  const sub = await subscriberAgent('news');
+  await deploy('reader2', sub, 'node-2');
+  await deploy('reader3', sub, 'node-3');
+
+  // By name, from the CLI on node-1, to an agent on node-2: the reply comes back to node-1's API.
+  const sent = await until('echo2 is routable from node-1', async () => {
+    const r = await runCli(['message', 'send', '--to', 'echo2', '--performative', 'request', '--content', '{"hello":1}', '--wait-reply', '-o', 'json', '--api-url', n1.apiUrl, '--api-key', key]);
+    return r.code === 0 ? r : undefined;
+  });
+  const reply = JSON.parse(sent.stdout) as { delivered_to: string; reply: { sender: string; receiver: string; content: unknown } };
+  assert.equal(reply.delivered_to, 'remote');
+  assert.equal(reply.reply.sender, 'echo2');
+  assert.equal(reply.reply.receiver, 'api@node-1');
+  assert.deepEqual(reply.reply.content, { hello: 1 });
+
+  // By capability: the only provider is on node-3.
+  const sum = await until('the arithmetic capability is known on node-1', async () => {
+    const r = await api(n1, 'POST', '/messages?wait_reply=true&timeout_ms=5000', { performative: 'request', capability: 'arithmetic', content: { op: 'add', args: [2, 3] } }, key);
+    return r.status === 200 ? r : undefined;
+  });
+  assert.deepEqual(sum.body.reply.content, { result: 5 });
+  assert.equal(sum.body.reply.sender, 'calc3');
+
+  // By topic: one publication from node-1 reaches the subscribers on node-2 and node-3.
+  await until('the news subscribers are known on node-1', async () => (await api(n1, 'POST', '/messages', { performative: 'inform', topic: 'news', content: 'extra' }, key)).body.delivered_to === 'topic:2');
+  for (const [n, name] of [[n2, 'reader2'], [n3, 'reader3']] as const) {
+    await until(`${name} received the news`, async () => ((await api(n, 'GET', `/agents/${name}/stats`, undefined, key)).body.messages_in ?? 0) >= 1);
+  }
+
+  // A name that exists nowhere is decided on its owner node (whichever it is), answered with one
+  // failure that comes back to the asking API, and counted once in the whole cluster.
+  // (A name whose owner is another node: one owned by node-1 is refused at once, as on a node alone.)
+  const ghost = Array.from({ length: 50 }, (_, i) => `ghost-${i}`).find((g) => ownerOf(g, evenly(['node-1', 'node-2', 'node-3'])) !== 'node-1') as string;
+  const before = await noSuchAgent([n1, n2, n3]);
+  const nowhere = await api(n1, 'POST', '/messages?wait_reply=true&timeout_ms=5000', { performative: 'request', receiver: ghost, content: 1 }, key);
+  assert.equal(nowhere.status, 200, JSON.stringify(nowhere.body));
+  assert.equal(nowhere.body.reply.performative, 'failure');
+  assert.match(JSON.stringify(nowhere.body.reply.content), /no_such_agent/);
+  await until('the refusal is counted', async () => (await noSuchAgent([n1, n2, n3])) === before + 1);
+});
+
+async function noSuchAgent(nodes: readonly { metricsUrl: string }[]): Promise<number> {
+  let n = 0;
+  for (const s of nodes) {
+    const text = await (await fetch(`${s.metricsUrl}/metrics`)).text();
+    const m = /^caxton_messages_no_such_agent_total (\d+)/m.exec(text);
+    n += Number(m?.[1] ?? 0);
+  }
+  return n;
+}
