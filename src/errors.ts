@@ -146,6 +146,10 @@ export const ErrorCatalogue = {
     status: 504,
     hint: 'The node did not answer in time: it may be overloaded or partitioned. Check `caxton cluster members` and `caxton cluster performance`, then retry.',
   },
+  CAXTON_ERR_CLUSTER_FRAME: {
+    status: 502,
+    hint: 'Another node sent a frame this node cannot read (truncated, oversized, garbage, or a body of the wrong shape). It was dropped and logged. Check that every node runs the same Caxton version.',
+  },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {
     status: 401,

@@ -93,6 +93,35 @@ const MIGRATIONS: readonly string[] = [
      agent   TEXT    PRIMARY KEY,
      last_id INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // 7: state replication (src/agents/replication/). On a replica: the copy of another node's agent,
+  // as of its owner's delta `seq` under ownership `epoch` (the fencing token: a delta of a lower epoch
+  // is refused), its key-value pairs, and the at-least-once message ids its deltas applied (seeding the
+  // dedup window of a promoted agent). On an owner: the epoch under which this node owns each agent.
+  `CREATE TABLE replica_agents (
+     agent      TEXT    PRIMARY KEY,
+     owner      TEXT    NOT NULL,
+     epoch      INTEGER NOT NULL,
+     seq        INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE replica_kv (
+     agent TEXT NOT NULL,
+     key   BLOB NOT NULL,
+     value BLOB NOT NULL,
+     PRIMARY KEY (agent, key)
+   ) WITHOUT ROWID;
+   CREATE TABLE replica_applied (
+     agent      TEXT    NOT NULL,
+     message_id TEXT    NOT NULL,
+     seq        INTEGER NOT NULL,
+     at         INTEGER NOT NULL,
+     PRIMARY KEY (agent, message_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX replica_applied_at ON replica_applied (at);
+   CREATE TABLE agent_epochs (
+     agent TEXT    PRIMARY KEY,
+     epoch INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -14,6 +14,8 @@
  *   and are armed again whenever the agent starts.
  * - Only running agents are called. Held agents (ready, suspended) and agents without an instance keep
  *   their messages queued, up to the mailbox capacity.
+ * - A replicated agent's key-value writes leave as one delta per call (worker/replication.ts); in
+ *   sync mode what the call sent and the ack of the message it handled wait for the replica.
  */
 import { AgentFault, AgentInstance } from '../agent-instance.js';
 import type { AgentServices } from '../host-functions.js';
@@ -33,8 +35,9 @@ import { journalNow } from '../../messaging/journal.js';
 import { DedupWindow } from './dedup-window.js';
 import { Canary } from './canary.js';
 import { SenderCircuits, senderOf } from './sender-circuits.js';
-import type { CanaryLimits, RefusalCode } from '../worker-protocol.js';
+import type { CanaryLimits, RefusalCode, ReplicationMode, WorkerDelta } from '../worker-protocol.js';
 import { reliableIdOf } from '../envelope.js';
+import { Replication } from './replication.js';
 
 /** The part of a worker_threads MessagePort the runtime uses (tests can pass a stand-in). */
 export interface MessagePortLike {
@@ -138,6 +141,8 @@ class LocalAgent implements AgentServices {
   upgrade: { hash: string; module: WebAssembly.Module; remaining: number } | undefined;
   /** A new version taking a share of the messages (canary upgrade). */
   canary: Canary | undefined;
+  /** State replication; undefined (the common case) when the agent has no replica. */
+  repl: Replication | undefined;
   restarts: number;
 
   constructor(
@@ -173,7 +178,7 @@ class LocalAgent implements AgentServices {
 
   /** Whether the run loop may call this agent now. */
   get runnable(): boolean {
-    return !this.held && !this.gone && this.instance !== undefined && this.queued > 0;
+    return !this.held && !this.gone && this.instance !== undefined && this.queued > 0 && (this.repl === undefined || !this.repl.stalled);
   }
 
   send(json: string, msg: OutgoingMessage): number {
@@ -188,7 +193,15 @@ class LocalAgent implements AgentServices {
         return HostError.UNAVAILABLE;
       }
     }
-    let rc = this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']));
+    const repl = this.repl;
+    let rc: number;
+    if (repl !== undefined && repl.sync) {
+      // Held until the replica holds what this call wrote (WorkerRuntime.#cut decides).
+      repl.out.push(msg.receiver ?? '', json, priorityLevel(msg['priority']));
+      rc = HostError.OK;
+    } else {
+      rc = this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']));
+    }
     // Refused now (a full mailbox), but kept in the outbox: it will be delivered, so it was accepted.
     if (reliable && rc !== HostError.OK) rc = HostError.OK;
     if (msg.conversation_id !== undefined) {
@@ -237,6 +250,7 @@ class LocalAgent implements AgentServices {
     store.set(this.name, key, value);
     usage.keys = keys;
     usage.bytes = bytes;
+    if (this.repl !== undefined) this.repl.writes.push(key.slice(), value.slice());
     return HostError.OK;
   }
 
@@ -244,6 +258,7 @@ class LocalAgent implements AgentServices {
     const store = this.rt.opts.store;
     const old = store.valueSize(this.name, key);
     store.delete(this.name, key);
+    if (this.repl !== undefined) this.repl.writes.push(key.slice(), null);
     if (old !== undefined && this.kvUsage !== undefined) {
       this.kvUsage.keys--;
       this.kvUsage.bytes -= key.length + old;
@@ -355,6 +370,8 @@ export class WorkerRuntime {
   #resumeScheduled = false;
   // Outbound batches, flushed once per drain.
   #out: (string | number)[] = [];
+  /** Replication deltas waiting for the next flush. */
+  #deltas: WorkerDelta[] = [];
   /** Direct channels to the other workers, by worker index. */
   readonly #peers = new Map<number, MessagePortLike>();
   /** Which worker hosts each agent of the other workers, as the main thread last said. */
@@ -389,6 +406,14 @@ export class WorkerRuntime {
       return;
     }
     const agent = new LocalAgent(this, cmd.key, cmd.id, cmd.name, module, cmd.config, cmd.restarts, cmd.hold);
+    if (cmd.seen !== undefined) {
+      // Applied to the agent's state before it came here (a promoted replica): redelivered copies are duplicates.
+      const now = Date.now();
+      for (const id of cmd.seen) this.#dedup.add(`${cmd.name}\n${id}`, now);
+    }
+    // Captured from agent_init on; the snapshot below supersedes what init wrote.
+    const r = cmd.replicate;
+    if (r !== undefined) agent.repl = new Replication(r.mode, r.epoch, r.seq);
     try {
       agent.instance = this.#start(agent);
     } catch (e) {
@@ -403,6 +428,7 @@ export class WorkerRuntime {
     }
     this.#agents.set(cmd.name, agent);
     this.#rearmTimers(agent);
+    if (r !== undefined) this.#snapshot(agent, agent.repl as Replication);
     this.#flush();
     this.opts.post({ op: 'spawned', key: cmd.key, name: cmd.name, memoryBytes: agent.instance.memoryBytes });
   }
@@ -796,7 +822,8 @@ export class WorkerRuntime {
       const poison = !handled && this.#dedup.has(`${agent.name}\n!${reliableId}`, now);
       if (handled || poison) {
         agent.duplicates++;
-        if (handled) {
+        // A copy of a message whose ack is held for the replica is acknowledged with it, not now.
+        if (handled && (agent.repl === undefined || !agent.repl.holdsAck(reliableId))) {
           try {
             this.opts.outbox.ack(reliableId);
           } catch (e) {
@@ -825,15 +852,13 @@ export class WorkerRuntime {
       Atomics.add(w, WATCH_SEQ, 1);
       this.#current = '';
     }
+    // Writes are committed even when the call crashed: they are state, and replicated like any other.
+    const ackHeld = agent.repl !== undefined && this.#cut(agent, agent.repl, crashed ? undefined : reliableId);
     if (!crashed) {
       if (reliableId !== undefined) {
         // Handled (whatever it answered): acknowledged. A crash makes it poison (#poisoned).
         this.#dedup.add(`${agent.name}\n${reliableId}`, Date.now());
-        try {
-          this.opts.outbox.ack(reliableId);
-        } catch (e) {
-          agent.hostFault('outbox ack (the message may be delivered again)', e);
-        }
+        if (!ackHeld) this.#ack(agent, reliableId);
       }
       if (rc === 0) {
         agent.breaker.success(); // a few field writes: cheaper than a branch on the state
@@ -865,6 +890,144 @@ export class WorkerRuntime {
     if (up !== undefined && --up.remaining <= 0) this.#swap(agent, up.hash, up.module);
   }
 
+  #ack(agent: LocalAgent, messageId: string): void {
+    try {
+      this.opts.outbox.ack(messageId);
+    } catch (e) {
+      agent.hostFault('outbox ack (the message may be delivered again)', e);
+    }
+  }
+
+  /**
+   * Ends a replicated agent's call: its writes become the next delta, and in sync mode what it sent
+   * and the ack of `ackId` are held until the replica holds that delta (or, when it wrote nothing, the
+   * last delta still held). Returns whether the ack of `ackId` is held (else the caller acks now).
+   */
+  #cut(agent: LocalAgent, r: Replication, ackId: string | undefined): boolean {
+    if (r.fenced) {
+      // Another node owns the agent now: nothing this copy does may be acknowledged or seen.
+      r.writes = [];
+      r.out = [];
+      return true;
+    }
+    if (r.writes.length > 0) {
+      const seq = ++r.seq;
+      this.#deltas.push({ name: agent.name, epoch: r.epoch, seq, full: false, writes: r.writes, applied: ackId ?? '' });
+      r.writes = [];
+      if (r.sync) {
+        r.held.push({ seq, out: r.out, acks: ackId === undefined ? [] : [ackId] });
+        r.out = [];
+        return true;
+      }
+      return false;
+    }
+    if (!r.sync) return false;
+    const last = r.held[r.held.length - 1];
+    if (last !== undefined) {
+      for (const x of r.out) last.out.push(x);
+      r.out = [];
+      if (ackId !== undefined) last.acks.push(ackId);
+      return true;
+    }
+    if (r.out.length > 0) {
+      const out = r.out;
+      r.out = [];
+      this.#release(agent, out);
+    }
+    return false;
+  }
+
+  /** Routes messages a replicated agent sent, now that they may leave. */
+  #release(agent: LocalAgent, out: (string | number)[]): void {
+    for (let i = 0; i + 2 < out.length; i += 3) {
+      const to = out[i] as string;
+      const json = out[i + 1] as string;
+      const priority = out[i + 2] as PriorityLevel;
+      const rc = this.route(agent.name, to === '' ? undefined : to, json, priority);
+      if (rc !== HostError.OK) {
+        // The agent was told "sent" long ago: the main thread answers its sender (or keeps it, at-least-once).
+        this.opts.post({ op: 'undeliverable', to, json, priority, reason: `mailbox of ${to} is full or it takes no messages`, refusal: rc === HostError.BACKPRESSURE ? 'mailbox_full' : 'draining' });
+      }
+    }
+  }
+
+  /** Posts the agent's whole key-value state as the next delta: the base a (new) replica starts from. */
+  #snapshot(agent: LocalAgent, r: Replication): void {
+    const writes: (Uint8Array | null)[] = [];
+    try {
+      const store = this.opts.store;
+      for (const key of store.keys(agent.name)) {
+        const value = store.get(agent.name, key);
+        if (value !== undefined) writes.push(key, value.slice());
+      }
+    } catch (e) {
+      agent.hostFault('reading state for a replication snapshot', e);
+      return;
+    }
+    this.#deltas.push({ name: agent.name, epoch: r.epoch, seq: ++r.seq, full: true, writes, applied: '' });
+  }
+
+  /** The main thread's replication settings for an agent (worker-protocol.ts, 'replicate'). */
+  replicate(name: string, mode: ReplicationMode | 'off' | 'fenced', epoch: number, seq: number): void {
+    const agent = this.#agents.get(name);
+    if (agent === undefined) return;
+    const r = agent.repl;
+    if (mode === 'off') {
+      if (r === undefined) return;
+      agent.repl = undefined;
+      // Nothing left to wait for: what was held goes now, in order.
+      for (const h of r.held) this.#releaseHeld(agent, h.out, h.acks);
+      if (r.out.length > 0) this.#release(agent, r.out);
+      this.#schedule(agent);
+      this.#flush();
+      return;
+    }
+    if (mode === 'fenced') {
+      const f = (agent.repl ??= new Replication('sync', epoch, seq));
+      f.fenced = true;
+      f.held.length = 0;
+      f.writes = [];
+      f.out = [];
+      return;
+    }
+    if (r === undefined) {
+      agent.repl = new Replication(mode, epoch, seq);
+    } else {
+      // Deltas cut since the main thread's last look are in flight to it: never reuse their numbers.
+      r.seq = Math.max(r.seq, seq);
+      r.epoch = epoch;
+      if (r.sync && mode === 'async') {
+        for (const h of r.held.splice(0)) this.#releaseHeld(agent, h.out, h.acks);
+      }
+      r.sync = mode === 'sync';
+    }
+    this.#snapshot(agent, agent.repl as Replication);
+    this.#schedule(agent);
+    this.#flush();
+  }
+
+  #releaseHeld(agent: LocalAgent, out: (string | number)[], acks: string[]): void {
+    this.#release(agent, out);
+    for (const id of acks) this.#ack(agent, id);
+  }
+
+  /** The replica holds deltas up to seq: flat [name, seq, ...]. Releases what waited for them, in order. */
+  replicated(batch: (string | number)[]): void {
+    for (let i = 0; i + 1 < batch.length; i += 2) {
+      const agent = this.#agents.get(batch[i] as string);
+      const r = agent?.repl;
+      if (agent === undefined || r === undefined || r.fenced) continue;
+      const seq = batch[i + 1] as number;
+      const wasStalled = r.stalled;
+      let n = 0;
+      while (n < r.held.length && (r.held[n] as { seq: number }).seq <= seq) n++;
+      if (n === 0) continue;
+      for (const h of r.held.splice(0, n)) this.#releaseHeld(agent, h.out, h.acks);
+      if (wasStalled) this.#schedule(agent);
+    }
+    this.drain();
+  }
+
   /** Marks the call in the watchdog slots around `fn`. */
   #guard<T>(agent: LocalAgent, fn: () => T): T {
     const w = this.opts.watch;
@@ -883,6 +1046,8 @@ export class WorkerRuntime {
       instance.instantiate();
       instance.init(agent.initDocument());
     });
+    // What agent_init wrote or sent is its own delta (nothing it handled is acknowledged with it).
+    if (agent.repl !== undefined) this.#cut(agent, agent.repl, undefined);
     return instance;
   }
 
@@ -997,6 +1162,10 @@ export class WorkerRuntime {
   }
 
   #flush(): void {
+    if (this.#deltas.length > 0) {
+      this.opts.post({ op: 'deltas', batch: this.#deltas });
+      this.#deltas = [];
+    }
     if (this.#logs.length > 0) {
       this.opts.post({ op: 'log', batch: this.#logs });
       this.#logs = [];
