@@ -121,6 +121,29 @@ test('replication - sync mode holds the messages a handler sent and the ack of i
   }
 });
 
+test('replication - a graceful stop waits for the outputs its last handlers hold, then stops', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const a = c.node('a');
+    await startCounter(a, 'b');
+    await until('the snapshot at the replica', () => c.node('b').store.head('counter')?.seq === 1 || undefined);
+    c.net.down('b');
+    increment(a, 'm-1');
+    await until('the handler to run', () => localCount(a) === 1);
+    let stopped = false;
+    const stop = a.pool.stop('counter').then(() => (stopped = true));
+    await until('retransmissions', () => (a.repl.status('counter')?.oldestUnackedMs ?? 0) > 300 || undefined);
+    assert.equal(stopped, false, 'not stopped while its reply is held');
+    assert.equal(a.pool.agent('counter')?.state, 'draining');
+    c.net.up('b');
+    await stop;
+    assert.ok(a.client.inbox.some((m) => m.in_reply_to === 'm-1'), 'the held reply left before the agent stopped');
+    assert.equal(hasRow(a, 'm-1'), false);
+  } finally {
+    await c.close();
+  }
+});
+
 test('replication - async mode holds nothing: the reply and the ack go while the replica is unreachable', async () => {
   const c = await cluster(['a', 'b'], { mode: 'async' });
   try {

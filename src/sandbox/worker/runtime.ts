@@ -595,8 +595,8 @@ export class WorkerRuntime {
     }
     agent.draining = true;
     agent.held = false; // a suspended agent is released to finish its queue
-    if (agent.queued === 0 || agent.instance === undefined) this.#finish(agent);
-    else this.#schedule(agent);
+    if ((agent.queued === 0 && !holdsOutputs(agent)) || agent.instance === undefined) this.#finish(agent);
+    else this.#schedule(agent); // (with nothing queued but outputs held, `replicated` finishes it)
   }
 
   /** Immediate stop: queued messages are dropped and counted. */
@@ -772,7 +772,7 @@ export class WorkerRuntime {
           this.#handleOne(agent);
           if (++n >= TURN || performance.now() > turnEnd) break;
         }
-        if (agent.draining && !agent.gone && agent.queued === 0 && agent.instance !== undefined) this.#finish(agent);
+        if (agent.draining && !agent.gone && agent.queued === 0 && agent.instance !== undefined && !holdsOutputs(agent)) this.#finish(agent);
         if (agent.runnable) q.push(agent);
         else agent.scheduled = false;
         if (performance.now() > deadline) break;
@@ -1024,6 +1024,8 @@ export class WorkerRuntime {
       if (n === 0) continue;
       for (const h of r.held.splice(0, n)) this.#releaseHeld(agent, h.out, h.acks);
       if (wasStalled) this.#schedule(agent);
+      // A graceful stop waits for what its last handlers sent to be released.
+      if (agent.draining && !agent.gone && agent.queued === 0 && r.held.length === 0) this.#finish(agent);
     }
     this.drain();
   }
@@ -1192,6 +1194,11 @@ const TRACEPARENT = /"traceparent"\s*:\s*"([0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}
 /** Why a sender's messages are refused: who, until when, and why. */
 function senderCircuitReason(agent: string, sender: string, until: number): string {
   return `messages from ${sender} to ${agent} are refused until ${new Date(until).toISOString()}: ${sender}'s messages crashed ${agent} repeatedly (poison)`;
+}
+
+/** Whether a sync-replicated agent still has handlers' outputs waiting for its replica. */
+function holdsOutputs(agent: LocalAgent): boolean {
+  return agent.repl !== undefined && agent.repl.held.length > 0;
 }
 
 function asFault(e: unknown): AgentFault {
