@@ -9,6 +9,7 @@ import { messagingBenchmarks } from './messaging.bench.js';
 import { apiBenchmarks } from './api.bench.js';
 import { sdkBenchmarks } from './sdk.bench.js';
 import { clusterBenchmarks } from './cluster.bench.js';
+import { replicationBenchmarks } from './replication.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -22,6 +23,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   cluster: {
     run: clusterBenchmarks,
     why: 'Caxton vs serf agents, 3/5/10 nodes, about 5 minutes; needs /usr/bin/serf, and root + unshare + nft for the 10 % loss rows',
+  },
+  replication: {
+    run: replicationBenchmarks,
+    why: 'state replication (sync/async) cost on a stateful agent and the async loss window at a kill, two pools in one process, about a minute',
   },
 };
 
