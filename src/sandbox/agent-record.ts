@@ -54,6 +54,8 @@ export interface AgentRecord {
   replication: { readonly mode: ReplicationMode; readonly epoch: number } | undefined;
   /** The last replication delta seq its worker reported. */
   replSeq: number;
+  /** Another node took the agent over: whatever worker it is (re)spawned in must keep it fenced. */
+  fenced: boolean;
   /** At-least-once ids to seed the worker's dedup window with at the first spawn (a promoted replica's). */
   seen: readonly string[] | undefined;
 }

@@ -331,6 +331,7 @@ export class AgentPool {
       canary: undefined,
       replication: undefined,
       replSeq: 0,
+      fenced: false,
       seen: spec.seen,
     };
     this.#agents.set(rec.name, rec);
@@ -673,6 +674,7 @@ export class AgentPool {
   setReplication(name: string, settings: { readonly mode: ReplicationMode; readonly epoch: number; readonly seq?: number } | 'off' | 'fenced'): void {
     const rec = this.#require(name);
     rec.replication = typeof settings === 'string' ? undefined : { mode: settings.mode, epoch: settings.epoch };
+    rec.fenced = settings === 'fenced';
     // A promoted agent numbers its deltas on from the copy it took over.
     if (typeof settings !== 'string' && settings.seq !== undefined && settings.seq > rec.replSeq) rec.replSeq = settings.seq;
     if (!rec.inWorker) return;
@@ -953,6 +955,8 @@ export class AgentPool {
       ...(r === undefined ? {} : { replicate: { mode: r.mode, epoch: r.epoch, seq: rec.replSeq } }),
       ...(seen === undefined ? {} : { seen }),
     });
+    // Before any delivery reaches the new instance (deliveries are posted after this).
+    if (rec.fenced) this.#post(slot, { op: 'replicate', name: rec.name, mode: 'fenced', epoch: 0, seq: rec.replSeq });
   }
 
   #flushDeliveries(slot: WorkerSlot): void {

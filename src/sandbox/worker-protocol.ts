@@ -69,8 +69,10 @@ export interface ReplicationSettings {
 }
 
 /**
- * One handler's key-value writes (or, `full`, the agent's whole state as of `seq`). `writes` is flat
- * [key, value-or-null (a delete), ...]; `applied` is the at-least-once message id the handler handled, or ''.
+ * One handler's key-value and timer writes (or, `full`, the agent's whole state as of `seq`). `writes`
+ * is flat [key, value-or-null (a delete), ...]; `timers` flat [id, due_at, message-or-null (gone:
+ * fired and handled, or cancelled), ...]; `applied` is the at-least-once message id the handler
+ * handled, or ''. A full snapshot also carries the agent's last timer id.
  */
 export interface WorkerDelta {
   readonly name: string;
@@ -78,6 +80,8 @@ export interface WorkerDelta {
   readonly seq: number;
   readonly full: boolean;
   readonly writes: (Uint8Array | null)[];
+  readonly timers: (number | string | null)[];
+  readonly lastTimerId?: number;
   readonly applied: string;
 }
 

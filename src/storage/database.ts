@@ -95,14 +95,23 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
   // 7: state replication (src/agents/replication/). On a replica: the copy of another node's agent,
   // as of its owner's delta `seq` under ownership `epoch` (the fencing token: a delta of a lower epoch
-  // is refused), its key-value pairs, and the at-least-once message ids its deltas applied (seeding the
-  // dedup window of a promoted agent). On an owner: the epoch under which this node owns each agent.
+  // is refused), its key-value pairs, its pending timers (and last timer id), and the at-least-once
+  // message ids its deltas applied (seeding the dedup window of a promoted agent). On an owner: the
+  // epoch under which this node owns each agent.
   `CREATE TABLE replica_agents (
-     agent      TEXT    PRIMARY KEY,
-     owner      TEXT    NOT NULL,
-     epoch      INTEGER NOT NULL,
-     seq        INTEGER NOT NULL,
-     updated_at INTEGER NOT NULL
+     agent         TEXT    PRIMARY KEY,
+     owner         TEXT    NOT NULL,
+     epoch         INTEGER NOT NULL,
+     seq           INTEGER NOT NULL,
+     timer_last_id INTEGER NOT NULL DEFAULT 0,
+     updated_at    INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE replica_timers (
+     agent   TEXT    NOT NULL,
+     id      INTEGER NOT NULL,
+     due_at  INTEGER NOT NULL,
+     message TEXT    NOT NULL,
+     PRIMARY KEY (agent, id)
    ) WITHOUT ROWID;
    CREATE TABLE replica_kv (
      agent TEXT NOT NULL,

@@ -22,6 +22,9 @@ export interface ReplicaHead {
 /** One key-value write: a value, or null for a delete. */
 export type KvWrite = readonly [key: Uint8Array, value: Uint8Array | null];
 
+/** A pending timer as replicated: id, due (ms since the epoch), message; a null message: gone. */
+export type TimerWrite = readonly [id: number, dueAt: number, message: string | null];
+
 export class ReplicaStore {
   readonly #head: Statement;
   readonly #setHead: Statement;
@@ -36,8 +39,18 @@ export class ReplicaStore {
   readonly #forget: Statement;
   readonly #ownedEpoch: Statement;
   readonly #setOwnedEpoch: Statement;
+  readonly #forgetOwned: Statement;
   readonly #clearLocal: Statement;
   readonly #setLocal: Statement;
+  readonly #setTimer: Statement;
+  readonly #delTimer: Statement;
+  readonly #clearTimers: Statement;
+  readonly #timers: Statement;
+  readonly #bumpTimerId: Statement;
+  readonly #timerLastId: Statement;
+  readonly #clearLocalTimers: Statement;
+  readonly #setLocalTimer: Statement;
+  readonly #setLocalTimerId: Statement;
 
   constructor(readonly db: SqliteDatabase) {
     this.#head = db.prepare('SELECT owner, epoch, seq FROM replica_agents WHERE agent = ?');
@@ -55,9 +68,19 @@ export class ReplicaStore {
     this.#prune = db.prepare('DELETE FROM replica_applied WHERE at < ?');
     this.#forget = db.prepare('DELETE FROM replica_agents WHERE agent = ?');
     this.#ownedEpoch = db.prepare('SELECT epoch FROM agent_epochs WHERE agent = ?').pluck();
+    this.#forgetOwned = db.prepare('DELETE FROM agent_epochs WHERE agent = ?');
     this.#setOwnedEpoch = db.prepare('INSERT INTO agent_epochs (agent, epoch) VALUES (?, ?) ON CONFLICT (agent) DO UPDATE SET epoch = excluded.epoch');
     this.#clearLocal = db.prepare('DELETE FROM agent_kv WHERE agent = ?');
     this.#setLocal = db.prepare('INSERT INTO agent_kv (agent, key, value, updated_at) VALUES (?, ?, ?, ?)');
+    this.#setTimer = db.prepare('INSERT INTO replica_timers (agent, id, due_at, message) VALUES (?, ?, ?, ?) ON CONFLICT (agent, id) DO UPDATE SET due_at = excluded.due_at, message = excluded.message');
+    this.#delTimer = db.prepare('DELETE FROM replica_timers WHERE agent = ? AND id = ?');
+    this.#clearTimers = db.prepare('DELETE FROM replica_timers WHERE agent = ?');
+    this.#timers = db.prepare('SELECT id, due_at, message FROM replica_timers WHERE agent = ? ORDER BY id').raw();
+    this.#bumpTimerId = db.prepare('UPDATE replica_agents SET timer_last_id = max(timer_last_id, ?) WHERE agent = ?');
+    this.#timerLastId = db.prepare('SELECT timer_last_id FROM replica_agents WHERE agent = ?').pluck();
+    this.#clearLocalTimers = db.prepare('DELETE FROM agent_timers WHERE agent = ?');
+    this.#setLocalTimer = db.prepare('INSERT INTO agent_timers (agent, id, due_at, message, created_at) VALUES (?, ?, ?, ?, ?)');
+    this.#setLocalTimerId = db.prepare('INSERT INTO agent_timer_ids (agent, last_id) VALUES (?, ?) ON CONFLICT (agent) DO UPDATE SET last_id = excluded.last_id');
   }
 
   /** Runs `fn` in one transaction (BEGIN IMMEDIATE: a worker's write lock is waited for, not raced). */
@@ -80,6 +103,30 @@ export class ReplicaStore {
       if (value === null) this.#del.run(agent, key);
       else this.#set.run(agent, key, value);
     }
+  }
+
+  /**
+   * Applies timer writes to the copy (`replace`: a snapshot, dropping every other timer) and raises
+   * its last timer id to `lastId` and to every id written. Call after setHead (the id is in the head row).
+   */
+  writeTimers(agent: string, timers: readonly TimerWrite[], replace: boolean, lastId = 0): void {
+    if (replace) this.#clearTimers.run(agent);
+    let last = lastId;
+    for (const [id, dueAt, message] of timers) {
+      if (message === null) this.#delTimer.run(agent, id);
+      else this.#setTimer.run(agent, id, dueAt, message);
+      if (id > last) last = id;
+    }
+    if (last > 0) this.#bumpTimerId.run(last, agent);
+  }
+
+  /** The copy's pending timers, by id. */
+  timers(agent: string): [number, number, string][] {
+    return this.#timers.all(agent) as [number, number, string][];
+  }
+
+  timerLastId(agent: string): number {
+    return (this.#timerLastId.get(agent) as number | undefined) ?? 0;
   }
 
   addApplied(agent: string, messageId: string, seq: number, now = Date.now()): void {
@@ -106,6 +153,7 @@ export class ReplicaStore {
     this.transaction(() => {
       this.#forget.run(agent);
       this.#clearKv.run(agent);
+      this.#clearTimers.run(agent);
       this.#clearApplied.run(agent);
     });
   }
@@ -113,6 +161,7 @@ export class ReplicaStore {
   /** Drops the copy's data, keeping its head: a promoted replica still refuses the old owner's deltas. */
   dropData(agent: string): void {
     this.#clearKv.run(agent);
+    this.#clearTimers.run(agent);
     this.#clearApplied.run(agent);
   }
 
@@ -125,9 +174,24 @@ export class ReplicaStore {
     this.#setOwnedEpoch.run(agent, epoch);
   }
 
-  /** Makes `kv` the agent's local key-value state (agent_kv), replacing what was there. */
-  installLocal(agent: string, kv: readonly (readonly [Uint8Array, Uint8Array])[], now = Date.now()): void {
+  /** This node no longer owns `agent` (removed): a new deployment of the name starts again at epoch 1. */
+  forgetOwned(agent: string): void {
+    this.#forgetOwned.run(agent);
+  }
+
+  /**
+   * Makes `kv` and `timers` the agent's local state (agent_kv, agent_timers), replacing what was
+   * there, and carries its timer ids on from `lastTimerId` (an id handed out before is never reused).
+   */
+  installLocal(agent: string, kv: readonly (readonly [Uint8Array, Uint8Array])[], timers: readonly (readonly [number, number, string])[], lastTimerId: number, now = Date.now()): void {
     this.#clearLocal.run(agent);
     for (const [key, value] of kv) this.#setLocal.run(agent, key, value, now);
+    this.#clearLocalTimers.run(agent);
+    let last = lastTimerId;
+    for (const [id, dueAt, message] of timers) {
+      this.#setLocalTimer.run(agent, id, dueAt, message, now);
+      if (id > last) last = id;
+    }
+    if (last > 0) this.#setLocalTimerId.run(agent, last);
   }
 }

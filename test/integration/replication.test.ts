@@ -11,6 +11,8 @@ import { ReplicaStore } from '../../src/storage/replica-store.js';
 import { StateReplicator, type ReplicationEvent, type ReplicationMode } from '../../src/agents/replication/index.js';
 import { MemoryNetwork } from '../helpers/memory-peers.js';
 import { agentWasm, Client } from '../helpers/agents.js';
+import { timerAgent } from '../helpers/wat-agents.js';
+import { SqliteAgentTimerStore } from '../../src/storage/index.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 
@@ -223,6 +225,11 @@ test('replication - after promote, the old owner is fenced: its deltas are refus
     assert.equal(localCount(a), 2, 'the stale copy did run the handler');
     assert.deepEqual(b.store.head('counter'), { owner: 'b', epoch: 2, seq: 2 }, 'the fenced replica kept its epoch and took nothing');
     assert.equal(a.client.inbox.some((m) => m.in_reply_to === 'late'), false, 'the stale owner acknowledged nothing');
+    // Started again (as after a worker crash), the stale copy stays fenced: it handles nothing.
+    await a.pool.restart('counter');
+    a.client.send('counter', 'request', { op: 'increment' });
+    await until('the message queued', async () => (await a.pool.stats()).find((s) => s.name === 'counter')?.queued === 1 || undefined);
+    assert.equal(localCount(a), 2);
   } finally {
     await c.close();
   }
@@ -281,6 +288,43 @@ test('replication - counter: at-least-once increments, owner killed mid-stream, 
     for (const id of ids) increment(b, id);
     await until('every redelivery handled', () => ids.every((id) => !hasRow(b, id)) || undefined);
     assert.equal(localCount(b), n, 'every increment applied exactly once');
+  } finally {
+    await c.close();
+  }
+});
+
+test('replication - pending timers fail over with the agent: a handled one is gone, a pending one fires on the new owner, ids go on', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const a = c.node('a');
+    const b = c.node('b');
+    const tm = await timerAgent();
+    const ha = (await a.pool.admit(tm)).hash;
+    const hb = (await b.pool.admit(tm)).hash;
+    const int = (n: Node, key: string): number => {
+      const v = n.kv.get('tm', enc.encode(key));
+      return v === undefined ? -99 : Buffer.from(v).readInt32LE(0);
+    };
+    const arm = (n: Node, ms: number) => assert.ok(n.pool.deliver('tm', JSON.stringify({ performative: 'inform', sender: 'client', receiver: 'tm', content: `arm:${ms}` })));
+    await a.pool.spawn({ name: 'tm', module: ha, start: false });
+    a.repl.setReplica('tm', 'b');
+    a.pool.start('tm');
+    arm(a, 100);
+    await until('the first timer to fire on a', () => int(a, 'ticks') === 1);
+    arm(a, 1500);
+    const second = await until('the second timer id', () => int(a, 'id') > 1 && int(a, 'id'));
+    await until('the replica to hold the second timer', () => b.store.timers('tm').length === 1 || undefined);
+    await c.kill('a');
+    const p = await b.repl.promote('tm', ['b']);
+    assert.equal(p.timers, 1, 'only the pending timer: the handled one went with its delta');
+    await b.pool.spawn({ name: 'tm', module: hb, seen: p.applied });
+    const timers = new SqliteAgentTimerStore(b.db);
+    // Had the handled timer come back, it would fire at once (overdue) and ticks would pass 2.
+    await until('the second timer to fire on b, and nothing else pending', () => (int(b, 'ticks') >= 2 && timers.list('tm').length === 0) || undefined);
+    assert.equal(int(b, 'ticks'), 2);
+    arm(b, 60_000);
+    await until('a new timer id on b', () => int(b, 'id') !== second || undefined);
+    assert.ok(int(b, 'id') > second, 'timer ids go on from the old owner\'s, never reused');
   } finally {
     await c.close();
   }

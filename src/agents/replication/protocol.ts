@@ -25,6 +25,10 @@ export interface WireDelta {
   readonly f?: 1;
   /** Flat [key, value-or-null, ...], base64. */
   readonly w: (string | null)[];
+  /** Timers: flat [id, due_at, message-or-null (gone), ...]. */
+  readonly t?: (number | string | null)[];
+  /** The agent's last timer id (snapshots). */
+  readonly l?: number;
   /** The at-least-once message id the handler applied. */
   readonly m?: string;
 }
@@ -65,6 +69,9 @@ export interface FenceReply {
   readonly seq: number;
   /** [key, value] pairs, base64. */
   readonly kv: [string, string][];
+  /** Pending timers: [id, due_at, message]. */
+  readonly timers: [number, number, string][];
+  readonly lastTimerId: number;
   readonly applied: string[];
 }
 
@@ -90,6 +97,14 @@ export function parseDeltas(from: string, body: unknown): DeltasBody {
       for (let i = 0; i < w.w.length; i++) {
         const v = w.w[i];
         if (typeof v !== 'string' && !(v === null && i % 2 === 1)) throw frameError(from, `${KIND_DELTAS} write of ${ad.a}`);
+      }
+      if (w.l !== undefined && !isInt(w.l)) throw frameError(from, `${KIND_DELTAS} last timer id of ${ad.a}`);
+      if (w.t !== undefined) {
+        if (!Array.isArray(w.t) || w.t.length % 3 !== 0) throw frameError(from, `${KIND_DELTAS} timers of ${ad.a}`);
+        for (let i = 0; i < w.t.length; i += 3) {
+          const m = w.t[i + 2];
+          if (!isInt(w.t[i]) || !isInt(w.t[i + 1]) || (typeof m !== 'string' && m !== null)) throw frameError(from, `${KIND_DELTAS} timer of ${ad.a}`);
+        }
       }
     }
   }

@@ -14,7 +14,7 @@
  * delta survives a kill -9 of the replica (synchronous=normal, WAL).
  */
 import type { NodeName } from '../../cluster/peers.js';
-import type { KvWrite, ReplicaStore } from '../../storage/replica-store.js';
+import type { KvWrite, ReplicaStore, TimerWrite } from '../../storage/replica-store.js';
 import { ACK_BEHIND, ACK_FENCED, ACK_OK, b64, unb64, type AckCode, type DeltasBody, type FenceReply, type WireDelta } from './protocol.js';
 
 export class ReplicaSide {
@@ -51,6 +51,7 @@ export class ReplicaSide {
     this.store.write(agent, decodeWrites(d.w), d.f === 1);
     if (d.m !== undefined && d.m !== '') this.store.addApplied(agent, d.m, d.s, now);
     this.store.setHead(agent, { owner: from, epoch, seq: d.s }, now);
+    if (d.t !== undefined || d.f === 1) this.store.writeTimers(agent, decodeTimers(d.t ?? []), d.f === 1, d.l ?? 0);
     return [ACK_OK, epoch, d.s];
   }
 
@@ -68,10 +69,18 @@ export class ReplicaSide {
         priorEpoch: head?.epoch ?? 0,
         seq: head?.seq ?? 0,
         kv: this.store.kv(agent).map(([k, v]) => [b64(k), b64(v)] as [string, string]),
+        timers: this.store.timers(agent),
+        lastTimerId: this.store.timerLastId(agent),
         applied: this.store.applied(agent),
       };
     });
   }
+}
+
+function decodeTimers(t: readonly (number | string | null)[]): TimerWrite[] {
+  const out: TimerWrite[] = [];
+  for (let i = 0; i + 2 < t.length; i += 3) out.push([t[i] as number, t[i + 1] as number, t[i + 2] as string | null]);
+  return out;
 }
 
 function decodeWrites(w: readonly (string | null)[]): KvWrite[] {

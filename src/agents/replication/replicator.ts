@@ -91,6 +91,8 @@ export interface Promotion {
   readonly applied: string[];
   /** Keys installed into the agent's local state. */
   readonly keys: number;
+  /** Pending timers installed (armed when the agent is spawned). */
+  readonly timers: number;
   /** The replica whose copy was taken. */
   readonly from: NodeName;
 }
@@ -236,7 +238,7 @@ export class StateReplicator {
     const src = replies[best] as FenceReply;
     const kv = src.kv.map(([k, v]) => [unb64(k), unb64(v)] as const);
     this.#store.transaction(() => {
-      this.#store.installLocal(agent, kv);
+      this.#store.installLocal(agent, kv, src.timers, src.lastTimerId);
       this.#store.setOwnedEpoch(agent, want);
       if (replicas.includes(self)) this.#store.dropData(agent);
     });
@@ -244,7 +246,7 @@ export class StateReplicator {
     this.#owned.delete(agent);
     // Seq goes on from the copy's: a replica that kept the fenced copy must see the new deltas as newer.
     this.#seqBase.set(agent, Math.max(src.seq, prev?.seq ?? 0));
-    return { epoch: want, seq: src.seq, applied: src.applied, keys: kv.length, from: replicas[best] as NodeName };
+    return { epoch: want, seq: src.seq, applied: src.applied, keys: kv.length, timers: src.timers.length, from: replicas[best] as NodeName };
   }
 
   /** Replication of `agent` as its owner sees it, or undefined when it has no replica here. */
@@ -262,7 +264,7 @@ export class StateReplicator {
   async forget(agent: string): Promise<void> {
     const o = this.#owned.get(agent);
     this.#owned.delete(agent);
-    this.#store.transaction(() => this.#store.setOwnedEpoch(agent, 0));
+    this.#store.forgetOwned(agent);
     if (o !== undefined) await this.#peers.call(o.replica, METHOD_FORGET, { a: agent }).catch(() => undefined);
   }
 
@@ -310,7 +312,14 @@ export class StateReplicator {
         const x = d.writes[i];
         w[i] = x === null || x === undefined ? null : b64(x);
       }
-      const wire: WireDelta = { s: d.seq, w, ...(d.full ? { f: 1 as const } : {}), ...(d.applied === '' ? {} : { m: d.applied }) };
+      const wire: WireDelta = {
+        s: d.seq,
+        w,
+        ...(d.full ? { f: 1 as const } : {}),
+        ...(d.timers.length === 0 ? {} : { t: d.timers }),
+        ...(d.lastTimerId === undefined ? {} : { l: d.lastTimerId }),
+        ...(d.applied === '' ? {} : { m: d.applied }),
+      };
       if (d.full) {
         // Supersedes everything before it.
         o.unacked = [];

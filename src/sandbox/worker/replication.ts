@@ -34,6 +34,8 @@ export class Replication {
   seq: number;
   /** The current call's writes, flat [key, value-or-null, ...] (copies: guest memory moves). */
   writes: (Uint8Array | null)[] = [];
+  /** The current call's timer changes, flat [id, due_at, message-or-null (gone), ...]. */
+  timers: (number | string | null)[] = [];
   /** What the current call sent (sync mode only), flat [receiver-or-'', json, priority, ...]. */
   out: (string | number)[] = [];
   readonly held: HeldOutput[] = [];

@@ -268,13 +268,15 @@ class LocalAgent implements AgentServices {
   timerSet(delayMs: number, json: string): number {
     if (this.timers.size >= AbiLimits.maxTimersPerAgent) return HostError.QUOTA;
     let id: number;
+    const dueAt = Date.now() + delayMs;
     try {
       // Durable before the agent hears the id: from here on the timer survives any restart.
-      id = this.rt.opts.timers.add(this.name, Date.now() + delayMs, json);
+      id = this.rt.opts.timers.add(this.name, dueAt, json);
     } catch (e) {
       this.hostFault('timer_set', e);
       return HostError.UNAVAILABLE;
     }
+    if (this.repl !== undefined) this.repl.timers.push(id, dueAt, json);
     this.armTimer(id, delayMs, json);
     return id;
   }
@@ -316,6 +318,7 @@ class LocalAgent implements AgentServices {
       this.hostFault('timer_cancel', e);
       return HostError.UNAVAILABLE; // still armed: the row would bring it back after a restart
     }
+    if (this.repl !== undefined) this.repl.timers.push(id, 0, null);
     clearTimeout(t);
     this.timers.delete(id);
     return HostError.OK;
@@ -852,6 +855,8 @@ export class WorkerRuntime {
       Atomics.add(w, WATCH_SEQ, 1);
       this.#current = '';
     }
+    // The timer is done once its message was handled (or crashed the agent): its row goes with this call's delta.
+    if (timerId !== 0) this.#timerDone(agent, timerId);
     // Writes are committed even when the call crashed: they are state, and replicated like any other.
     const ackHeld = agent.repl !== undefined && this.#cut(agent, agent.repl, crashed ? undefined : reliableId);
     if (!crashed) {
@@ -878,7 +883,6 @@ export class WorkerRuntime {
         if (reply !== undefined) this.route(SYSTEM_SENDER, reply.to, reply.json, NORMAL);
       }
     }
-    if (timerId !== 0) this.#timerDone(agent, timerId);
     const ms = performance.now() - t0;
     agent.recordLatency(ms);
     agent.endCall();
@@ -907,13 +911,15 @@ export class WorkerRuntime {
     if (r.fenced) {
       // Another node owns the agent now: nothing this copy does may be acknowledged or seen.
       r.writes = [];
+      r.timers = [];
       r.out = [];
       return true;
     }
-    if (r.writes.length > 0) {
+    if (r.writes.length > 0 || r.timers.length > 0) {
       const seq = ++r.seq;
-      this.#deltas.push({ name: agent.name, epoch: r.epoch, seq, full: false, writes: r.writes, applied: ackId ?? '' });
+      this.#deltas.push({ name: agent.name, epoch: r.epoch, seq, full: false, writes: r.writes, timers: r.timers, applied: ackId ?? '' });
       r.writes = [];
+      r.timers = [];
       if (r.sync) {
         r.held.push({ seq, out: r.out, acks: ackId === undefined ? [] : [ackId] });
         r.out = [];
@@ -951,20 +957,24 @@ export class WorkerRuntime {
     }
   }
 
-  /** Posts the agent's whole key-value state as the next delta: the base a (new) replica starts from. */
+  /** Posts the agent's whole state (key-value pairs, timers) as the next delta: the base a (new) replica starts from. */
   #snapshot(agent: LocalAgent, r: Replication): void {
     const writes: (Uint8Array | null)[] = [];
+    const timers: (number | string | null)[] = [];
+    let lastTimerId: number;
     try {
       const store = this.opts.store;
       for (const key of store.keys(agent.name)) {
         const value = store.get(agent.name, key);
         if (value !== undefined) writes.push(key, value.slice());
       }
+      for (const t of this.opts.timers.list(agent.name)) timers.push(t.id, t.dueAt, t.message);
+      lastTimerId = this.opts.timers.lastId(agent.name);
     } catch (e) {
       agent.hostFault('reading state for a replication snapshot', e);
       return;
     }
-    this.#deltas.push({ name: agent.name, epoch: r.epoch, seq: ++r.seq, full: true, writes, applied: '' });
+    this.#deltas.push({ name: agent.name, epoch: r.epoch, seq: ++r.seq, full: true, writes, timers, lastTimerId, applied: '' });
   }
 
   /** The main thread's replication settings for an agent (worker-protocol.ts, 'replicate'). */
@@ -1119,7 +1129,9 @@ export class WorkerRuntime {
       this.opts.timers.delete(agent.name, id);
     } catch (e) {
       agent.hostFault(`deleting fired timer ${id} (it may fire again after a restart)`, e);
+      return;
     }
+    if (agent.repl !== undefined) agent.repl.timers.push(id, 0, null);
   }
 
   /** A crash of the canary rolls it back; the current version carries on. */

@@ -66,3 +66,16 @@ test('replica - malformed replication frames are refused with CAXTON_ERR_CLUSTER
   assert.throws(() => parseAcks('n9', { b: ['c', 1, 2] }), /CLUSTER_FRAME|repl\.acks/);
   assert.throws(() => parseAcks('n9', { b: ['c', 1, 2, 7] }), /repl\.acks/);
 });
+
+test('replica - timers follow the deltas: set, gone, replaced by a snapshot, and returned by a fence with the last id', () => {
+  const r = replica();
+  r.side.apply('a', { b: [{ a: 't', e: 1, d: [{ s: 1, f: 1, w: [], t: [3, 1000, 'm3'], l: 5 }, { s: 2, w: [], t: [6, 2000, 'm6', 3, 0, null] }] }] });
+  assert.deepEqual(r.store.timers('t'), [[6, 2000, 'm6']]);
+  assert.equal(r.store.timerLastId('t'), 6);
+  r.side.apply('a', { b: [{ a: 't', e: 1, d: [{ s: 3, f: 1, w: [], t: [7, 3000, 'm7'], l: 9 }] }] });
+  assert.deepEqual(r.store.timers('t'), [[7, 3000, 'm7']], 'the snapshot replaced the timers');
+  const reply = r.side.fence('b', 't', 1);
+  assert.deepEqual(reply.timers, [[7, 3000, 'm7']]);
+  assert.equal(reply.lastTimerId, 9, 'ids handed out before are never reused');
+  assert.throws(() => parseDeltas('n9', { b: [{ a: 't', e: 1, d: [{ s: 1, w: [], t: [1, 2] }] }] }), /timers of t/);
+});
