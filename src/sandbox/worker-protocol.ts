@@ -46,7 +46,7 @@ export interface SpawnCommand {
   readonly restarts: number;
   /** Start with messages held (state ready or suspended) instead of running. */
   readonly hold: boolean;
-  /** Replicate the agent's state from its start (see ReplicateCommand). */
+  /** Replicate the agent's state from its start (see the 'replicate' command). */
   readonly replicate?: ReplicationSettings;
   /** At-least-once message ids already applied to the agent's state elsewhere (a promoted replica's). */
   readonly seen?: readonly string[];

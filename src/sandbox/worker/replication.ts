@@ -1,6 +1,6 @@
 /**
- * One replicated agent's side of state replication inside its worker (see worker-protocol.ts,
- * ReplicateCommand): the writes of the call under way, the messages it sent (sync mode), and the
+ * One replicated agent's side of state replication inside its worker (see worker-protocol.ts, the
+ * 'replicate' command): the writes of the call under way, the messages it sent (sync mode), and the
  * handlers' outputs held until the replica holds their delta.
  *
  * Invariants:

@@ -14,7 +14,7 @@
  *   and are armed again whenever the agent starts.
  * - Only running agents are called. Held agents (ready, suspended) and agents without an instance keep
  *   their messages queued, up to the mailbox capacity.
- * - A replicated agent's key-value writes leave as one delta per call (worker/replication.ts); in
+ * - A replicated agent's key-value and timer writes leave as one delta per call (worker/replication.ts); in
  *   sync mode what the call sent and the ack of the message it handled wait for the replica.
  */
 import { AgentFault, AgentInstance } from '../agent-instance.js';
