@@ -10,6 +10,7 @@ import { apiBenchmarks } from './api.bench.js';
 import { sdkBenchmarks } from './sdk.bench.js';
 import { clusterBenchmarks } from './cluster.bench.js';
 import { clusterLinkBenchmarks } from './cluster-link.bench.js';
+import { replicationBenchmarks } from './replication.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -27,6 +28,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   'cluster-link': {
     run: clusterLinkBenchmarks,
     why: 'the node-to-node link vs node:http2, 3 processes on 127.0.0.21-23: call round trip and throughput, about a minute',
+  },
+  replication: {
+    run: replicationBenchmarks,
+    why: 'state replication (sync/async) cost on a stateful agent and the async loss window at a kill, two pools in one process, about a minute',
   },
 };
 

@@ -57,6 +57,10 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
       synchronous: 'normal',
       busy_timeout: '5s',
     },
+    replication: {
+      mode: 'sync',
+      retransmit_interval: '200ms',
+    },
     cluster: {
       enabled: false,
       bind_addr: '127.0.0.1:7946', // loopback until the operator opens it, like the API

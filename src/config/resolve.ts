@@ -51,6 +51,8 @@ export interface ResolvedConfig {
   };
   readonly coordination: {
     readonly localState: { readonly synchronous: Synchronous; readonly busyTimeoutMs: number };
+    /** For StateReplicator (src/agents/replication/). */
+    readonly replication: { readonly mode: 'sync' | 'async'; readonly retransmitMs: number };
     readonly cluster: {
       readonly enabled: boolean;
       readonly bindAddr: Address;
@@ -182,6 +184,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
     },
     coordination: {
       localState: { synchronous: c.coordination.local_state.synchronous, busyTimeoutMs: parseDuration(c.coordination.local_state.busy_timeout) },
+      replication: { mode: c.coordination.replication.mode, retransmitMs: parseDuration(c.coordination.replication.retransmit_interval) },
       cluster: {
         enabled: cl.enabled,
         bindAddr: address(cl.bind_addr),

@@ -119,6 +119,10 @@ const coordination = Section('Local state and the cluster.', {
     synchronous: Enum(['normal', 'full', 'off'] as const, 'SQLite synchronous mode (WAL): normal survives a process crash with nothing committed lost; full also survives power loss at about twice the commit latency; off may lose recent commits on a crash.'),
     busy_timeout: Duration('How long a writer waits for another connection\'s write lock.', { min: 0 }),
   }),
+  replication: Section('Agents\' key-value state copied to the next node in rendezvous order (docs/cluster-routing.md, "Replication").', {
+    mode: Enum(['sync', 'async'] as const, 'sync: a message that changed an agent\'s state is acknowledged, and what its handler sent leaves, only once the replica holds the change; async: nothing waits, and a kill of the owner loses the changes not yet acknowledged by the replica (the loss window).'),
+    retransmit_interval: Duration('Deltas the replica has not acknowledged after this long are sent again (a lost frame, a reconnect). Lower recovers faster at more traffic while a replica is unreachable.', { min: 10, max: 60_000 }),
+  }),
   cluster,
 });
 

@@ -3,6 +3,7 @@ import type { AgentState } from '../agents/lifecycle.js';
 import type { CrashHistory } from '../agents/restart-policy.js';
 import type { CallPhase, FaultKind } from './agent-instance.js';
 import { canaryShare, type CanaryRun } from './canary-runs.js';
+import type { ReplicationMode } from './worker-protocol.js';
 
 export interface AgentFaultInfo {
   readonly kind: FaultKind | 'timeout';
@@ -49,6 +50,14 @@ export interface AgentRecord {
   /** A stop was asked for: a worker replacement or a crash must not bring the agent back. */
   stopRequested: boolean;
   canary: CanaryRun | undefined;
+  /** State replication (src/agents/replication/): sent with every spawn, so a re-spawn resumes it. */
+  replication: { readonly mode: ReplicationMode; readonly epoch: number } | undefined;
+  /** The last replication delta seq its worker reported. */
+  replSeq: number;
+  /** Another node took the agent over: whatever worker it is (re)spawned in must keep it fenced. */
+  fenced: boolean;
+  /** At-least-once ids to seed the worker's dedup window with at the first spawn (a promoted replica's). */
+  seen: readonly string[] | undefined;
 }
 
 /** States in which the agent exists in its worker and messages may be queued for it. */

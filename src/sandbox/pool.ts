@@ -22,7 +22,7 @@ import { capacityError, processCeiling, type CapacityLimit } from './capacity.js
 import { AdmissionWorker } from './admission.js';
 import { ModuleCache, type CachedModule } from './module-cache.js';
 import { DEFAULT_POLICY, type SandboxPolicy } from './policy.js';
-import type { AgentRuntimeStats, FromWorker, RefusalCode, ToWorker } from './worker-protocol.js';
+import type { AgentRuntimeStats, FromWorker, RefusalCode, ReplicationMode, ToWorker, WorkerDelta } from './worker-protocol.js';
 import { NORMAL, type PriorityLevel } from './worker/mailbox.js';
 import type { ConversationInfo } from './worker/conversations.js';
 import type { Hop } from './worker/hop-log.js';
@@ -107,6 +107,11 @@ export interface AgentSpec {
    * deployment brought back after a node restart carries on from its stored count. @default 0
    */
   readonly restarts?: number;
+  /**
+   * At-least-once message ids already applied to the agent's state (what a promoted replica returns,
+   * src/agents/replication/): redelivered copies of them are dropped as duplicates.
+   */
+  readonly seen?: readonly string[];
 }
 
 export type UpgradeStrategy = 'immediate' | 'graceful' | 'canary';
@@ -161,6 +166,9 @@ export class AgentPool {
   /** With the module each upgrade goes to, which the module cache must keep. */
   readonly #upgradeWaiters = new Map<string, Waiter<AgentInfo> & { readonly hash: string }>();
   readonly #eventListeners: Listener<[PoolEvent]>[] = [];
+  #onDeltas: ((batch: WorkerDelta[]) => void) | undefined;
+  /** Replication releases not yet posted, per worker index: flat [name, seq, ...]. */
+  readonly #releases = new Map<number, (string | number)[]>();
   #nextKey = 1;
   #closed = false;
 
@@ -331,6 +339,10 @@ export class AgentPool {
       drainTimer: undefined,
       stopRequested: false,
       canary: undefined,
+      replication: undefined,
+      replSeq: 0,
+      fenced: false,
+      seen: spec.seen,
     };
     this.#agents.set(rec.name, rec);
     this.#byKey.set(rec.key, rec);
@@ -665,6 +677,48 @@ export class AgentPool {
     });
   }
 
+  // ---- state replication (the engine is src/agents/replication/; the pool carries its messages) ----
+
+  /** Takes the replication deltas of every agent (one listener: the node's StateReplicator). */
+  onDeltas(fn: (batch: WorkerDelta[]) => void): void {
+    this.#onDeltas = fn;
+  }
+
+  /**
+   * Starts, changes or stops replicating an agent's state. With settings, its worker posts a full
+   * snapshot, then a delta per handler that wrote; kept across re-spawns. `off` releases what is held;
+   * `fenced` (another node owns the agent now) drops it and stops the agent handling messages.
+   */
+  setReplication(name: string, settings: { readonly mode: ReplicationMode; readonly epoch: number; readonly seq?: number } | 'off' | 'fenced'): void {
+    const rec = this.#require(name);
+    rec.replication = typeof settings === 'string' ? undefined : { mode: settings.mode, epoch: settings.epoch };
+    rec.fenced = settings === 'fenced';
+    // A promoted agent numbers its deltas on from the copy it took over.
+    if (typeof settings !== 'string' && settings.seq !== undefined && settings.seq > rec.replSeq) rec.replSeq = settings.seq;
+    if (!rec.inWorker) return;
+    const s = typeof settings === 'string' ? { mode: settings, epoch: 0 } : settings;
+    this.#post(this.#slotOf(rec), { op: 'replicate', name, mode: s.mode, epoch: s.epoch, seq: rec.replSeq });
+  }
+
+  /** The replica holds the agent's deltas up to `seq`: its worker releases what waited for them. */
+  replicated(name: string, seq: number): void {
+    const rec = this.#agents.get(name);
+    if (rec === undefined || !rec.inWorker) return;
+    let batch = this.#releases.get(rec.worker);
+    if (batch === undefined) {
+      batch = [];
+      this.#releases.set(rec.worker, batch);
+      const worker = rec.worker;
+      queueMicrotask(() => {
+        const b = this.#releases.get(worker);
+        this.#releases.delete(worker);
+        const slot = this.#workers[worker];
+        if (b !== undefined && slot !== undefined && !slot.dead) this.#post(slot, { op: 'replicated', batch: b });
+      });
+    }
+    batch.push(name, seq);
+  }
+
   /** Subscribes to pool events; returns the unsubscribe function. A throwing listener is isolated. */
   onEvent(fn: Listener<[PoolEvent]>): () => void {
     return subscribe(this.#eventListeners, fn);
@@ -900,7 +954,23 @@ export class AgentPool {
     slot.agents.add(rec.name);
     this.#threads.announce(rec.name, slot.index);
     const hold = rec.resumeTo === 'ready' || rec.resumeTo === 'suspended';
-    this.#post(slot, { op: 'spawn', key: rec.key, id: rec.id, name: rec.name, hash: rec.hash, config: rec.config, restarts: rec.restarts, hold });
+    const r = rec.replication;
+    const seen = rec.seen;
+    rec.seen = undefined;
+    this.#post(slot, {
+      op: 'spawn',
+      key: rec.key,
+      id: rec.id,
+      name: rec.name,
+      hash: rec.hash,
+      config: rec.config,
+      restarts: rec.restarts,
+      hold,
+      ...(r === undefined ? {} : { replicate: { mode: r.mode, epoch: r.epoch, seq: rec.replSeq } }),
+      ...(seen === undefined ? {} : { seen }),
+    });
+    // Before any delivery reaches the new instance (deliveries are posted after this).
+    if (rec.fenced) this.#post(slot, { op: 'replicate', name: rec.name, mode: 'fenced', epoch: 0, seq: rec.replSeq });
   }
 
   #flushDeliveries(slot: WorkerSlot): void {
@@ -919,6 +989,13 @@ export class AgentPool {
     switch (msg.op) {
       case 'out':
         this.router.fromAgents(msg.batch);
+        break;
+      case 'deltas':
+        for (const d of msg.batch) {
+          const rec = this.#agents.get(d.name);
+          if (rec !== undefined && d.seq > rec.replSeq) rec.replSeq = d.seq;
+        }
+        this.#onDeltas?.(msg.batch);
         break;
       case 'log':
         for (let i = 0; i + 4 < msg.batch.length; i += 5) {

@@ -46,6 +46,43 @@ export interface SpawnCommand {
   readonly restarts: number;
   /** Start with messages held (state ready or suspended) instead of running. */
   readonly hold: boolean;
+  /** Replicate the agent's state from its start (see the 'replicate' command). */
+  readonly replicate?: ReplicationSettings;
+  /** At-least-once message ids already applied to the agent's state elsewhere (a promoted replica's). */
+  readonly seen?: readonly string[];
+}
+
+/**
+ * How an agent's key-value writes are replicated (src/agents/replication/). `sync`: the messages a
+ * handler sent and the outbox ack of the message it handled are held until the main thread says the
+ * replica holds the handler's delta; `async`: nothing is held. `fenced`: another node took the agent
+ * over with a higher epoch: nothing held is ever released and the agent handles no more messages.
+ */
+export type ReplicationMode = 'sync' | 'async';
+
+export interface ReplicationSettings {
+  readonly mode: ReplicationMode;
+  /** The ownership epoch stamped on every delta. */
+  readonly epoch: number;
+  /** The last delta seq the main thread has seen: the worker goes on from there. */
+  readonly seq: number;
+}
+
+/**
+ * One handler's key-value and timer writes (or, `full`, the agent's whole state as of `seq`). `writes`
+ * is flat [key, value-or-null (a delete), ...]; `timers` flat [id, due_at, message-or-null (gone:
+ * fired and handled, or cancelled), ...]; `applied` is the at-least-once message id the handler
+ * handled, or ''. A full snapshot also carries the agent's last timer id.
+ */
+export interface WorkerDelta {
+  readonly name: string;
+  readonly epoch: number;
+  readonly seq: number;
+  readonly full: boolean;
+  readonly writes: (Uint8Array | null)[];
+  readonly timers: (number | string | null)[];
+  readonly lastTimerId?: number;
+  readonly applied: string;
 }
 
 export type ToWorker =
@@ -98,7 +135,15 @@ export type ToWorker =
    */
   | { readonly op: 'peer'; readonly worker: number; readonly port: MessagePort }
   /** Where agents live now (worker index, or -1: nowhere), flat [name, worker, ...]. */
-  | { readonly op: 'placement'; readonly batch: (string | number)[] };
+  | { readonly op: 'placement'; readonly batch: (string | number)[] }
+  /**
+   * Start (or change) replicating the agent: the worker posts a full snapshot as delta seq + 1, then
+   * one delta per handler that wrote. `off` releases whatever is held and stops capturing; `fenced`
+   * drops it (never released) and stops the agent handling messages.
+   */
+  | { readonly op: 'replicate'; readonly name: string; readonly mode: ReplicationMode | 'off' | 'fenced'; readonly epoch: number; readonly seq: number }
+  /** The replica holds the agents' deltas up to seq: release what was held for them. Flat [name, seq, ...]. */
+  | { readonly op: 'replicated'; readonly batch: (string | number)[] };
 
 /** When a canary rolls itself back. */
 export interface CanaryLimits {
@@ -151,6 +196,8 @@ export interface AgentRuntimeStats {
 
 export type FromWorker =
   | { readonly op: 'spawned'; readonly key: number; readonly name: string; readonly memoryBytes: number }
+  /** State changes of replicated agents, in seq order per agent. */
+  | { readonly op: 'deltas'; readonly batch: WorkerDelta[] }
   | { readonly op: 'spawn_failed'; readonly key: number; readonly name: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   /** Flat [sender, receiver-or-empty, json, priority level, ...] for receivers that are not on this worker. */
   | { readonly op: 'out'; readonly batch: (string | number)[] }

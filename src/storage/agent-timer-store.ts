@@ -33,6 +33,8 @@ export interface AgentTimerStore {
   list(agent: string): StoredTimer[];
   /** Forgets every timer of the agent and its id counter (agent removal). */
   clear(agent: string): void;
+  /** The last id handed out to the agent (0: none yet): what a replica must carry on from. */
+  lastId(agent: string): number;
 }
 
 export class SqliteAgentTimerStore implements AgentTimerStore {
@@ -83,5 +85,9 @@ export class SqliteAgentTimerStore implements AgentTimerStore {
 
   clear(agent: string): void {
     this.#clear(agent);
+  }
+
+  lastId(agent: string): number {
+    return (this.#lastId.get(agent) as number | undefined) ?? 0;
   }
 }

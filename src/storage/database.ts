@@ -93,8 +93,44 @@ const MIGRATIONS: readonly string[] = [
      agent   TEXT    PRIMARY KEY,
      last_id INTEGER NOT NULL
    ) WITHOUT ROWID;`,
-  // 7: taken by another part of issue 11 (merged separately); this placeholder keeps 8 at its number.
-  `SELECT 1;`,
+  // 7: state replication (src/agents/replication/). On a replica: the copy of another node's agent,
+  // as of its owner's delta `seq` under ownership `epoch` (the fencing token: a delta of a lower epoch
+  // is refused), its key-value pairs, its pending timers (and last timer id), and the at-least-once
+  // message ids its deltas applied (seeding the dedup window of a promoted agent). On an owner: the
+  // epoch under which this node owns each agent.
+  `CREATE TABLE replica_agents (
+     agent         TEXT    PRIMARY KEY,
+     owner         TEXT    NOT NULL,
+     epoch         INTEGER NOT NULL,
+     seq           INTEGER NOT NULL,
+     timer_last_id INTEGER NOT NULL DEFAULT 0,
+     updated_at    INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE replica_timers (
+     agent   TEXT    NOT NULL,
+     id      INTEGER NOT NULL,
+     due_at  INTEGER NOT NULL,
+     message TEXT    NOT NULL,
+     PRIMARY KEY (agent, id)
+   ) WITHOUT ROWID;
+   CREATE TABLE replica_kv (
+     agent TEXT NOT NULL,
+     key   BLOB NOT NULL,
+     value BLOB NOT NULL,
+     PRIMARY KEY (agent, key)
+   ) WITHOUT ROWID;
+   CREATE TABLE replica_applied (
+     agent      TEXT    NOT NULL,
+     message_id TEXT    NOT NULL,
+     seq        INTEGER NOT NULL,
+     at         INTEGER NOT NULL,
+     PRIMARY KEY (agent, message_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX replica_applied_at ON replica_applied (at);
+   CREATE TABLE agent_epochs (
+     agent TEXT    PRIMARY KEY,
+     epoch INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
   // 8: API keys replicated across the cluster (src/cluster/key-sync.ts). Each row carries the Lamport
   // version of its last change and the node that made it; a revoked key stays as a tombstone (revoked
   // = 1) so that an older copy arriving from a peer cannot bring it back.

@@ -12,3 +12,5 @@ export { DeploymentStore } from './deployment-store.js';
 export type { Deployment, AgentPriority, DesiredState } from './deployment-store.js';
 export { ApiKeyStore, compareKeyVersions, entryFingerprint, hashKey, versionOf } from './api-key-store.js';
 export type { ApiKeyEntry, ApiKeyRecord, KeyVersion } from './api-key-store.js';
+export { ReplicaStore } from './replica-store.js';
+export type { KvWrite, ReplicaHead, TimerWrite } from './replica-store.js';

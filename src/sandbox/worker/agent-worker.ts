@@ -82,6 +82,12 @@ port.on('message', (msg: ToWorker) => {
     case 'placement':
       runtime.setPlacements(msg.batch);
       break;
+    case 'replicate':
+      runtime.replicate(msg.name, msg.mode, msg.epoch, msg.seq);
+      break;
+    case 'replicated':
+      runtime.replicated(msg.batch);
+      break;
     case 'conversations':
       port.postMessage({ op: 'conversations', reqId: msg.reqId, conversations: runtime.conversations.list() } satisfies FromWorker);
       break;

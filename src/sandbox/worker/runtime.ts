@@ -14,6 +14,8 @@
  *   and are armed again whenever the agent starts.
  * - Only running agents are called. Held agents (ready, suspended) and agents without an instance keep
  *   their messages queued, up to the mailbox capacity.
+ * - A replicated agent's key-value and timer writes leave as one delta per call (worker/replication.ts); in
+ *   sync mode what the call sent and the ack of the message it handled wait for the replica.
  */
 import { AgentFault, AgentInstance } from '../agent-instance.js';
 import type { AgentServices } from '../host-functions.js';
@@ -33,8 +35,9 @@ import { journalNow } from '../../messaging/journal.js';
 import { DedupWindow } from './dedup-window.js';
 import { Canary } from './canary.js';
 import { SenderCircuits, senderOf } from './sender-circuits.js';
-import type { CanaryLimits, RefusalCode } from '../worker-protocol.js';
+import type { CanaryLimits, RefusalCode, ReplicationMode, WorkerDelta } from '../worker-protocol.js';
 import { reliableIdOf } from '../envelope.js';
+import { Replication } from './replication.js';
 
 /** The part of a worker_threads MessagePort the runtime uses (tests can pass a stand-in). */
 export interface MessagePortLike {
@@ -138,6 +141,8 @@ class LocalAgent implements AgentServices {
   upgrade: { hash: string; module: WebAssembly.Module; remaining: number } | undefined;
   /** A new version taking a share of the messages (canary upgrade). */
   canary: Canary | undefined;
+  /** State replication; undefined (the common case) when the agent has no replica. */
+  repl: Replication | undefined;
   restarts: number;
 
   constructor(
@@ -173,7 +178,7 @@ class LocalAgent implements AgentServices {
 
   /** Whether the run loop may call this agent now. */
   get runnable(): boolean {
-    return !this.held && !this.gone && this.instance !== undefined && this.queued > 0;
+    return !this.held && !this.gone && this.instance !== undefined && this.queued > 0 && (this.repl === undefined || !this.repl.stalled);
   }
 
   send(json: string, msg: OutgoingMessage): number {
@@ -188,7 +193,15 @@ class LocalAgent implements AgentServices {
         return HostError.UNAVAILABLE;
       }
     }
-    let rc = this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']));
+    const repl = this.repl;
+    let rc: number;
+    if (repl !== undefined && repl.sync) {
+      // Held until the replica holds what this call wrote (WorkerRuntime.#cut decides).
+      repl.out.push(msg.receiver ?? '', json, priorityLevel(msg['priority']));
+      rc = HostError.OK;
+    } else {
+      rc = this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']));
+    }
     // Refused now (a full mailbox), but kept in the outbox: it will be delivered, so it was accepted.
     if (reliable && rc !== HostError.OK) rc = HostError.OK;
     if (msg.conversation_id !== undefined) {
@@ -237,6 +250,7 @@ class LocalAgent implements AgentServices {
     store.set(this.name, key, value);
     usage.keys = keys;
     usage.bytes = bytes;
+    if (this.repl !== undefined) this.repl.writes.push(key.slice(), value.slice());
     return HostError.OK;
   }
 
@@ -244,6 +258,7 @@ class LocalAgent implements AgentServices {
     const store = this.rt.opts.store;
     const old = store.valueSize(this.name, key);
     store.delete(this.name, key);
+    if (this.repl !== undefined) this.repl.writes.push(key.slice(), null);
     if (old !== undefined && this.kvUsage !== undefined) {
       this.kvUsage.keys--;
       this.kvUsage.bytes -= key.length + old;
@@ -253,13 +268,15 @@ class LocalAgent implements AgentServices {
   timerSet(delayMs: number, json: string): number {
     if (this.timers.size >= AbiLimits.maxTimersPerAgent) return HostError.QUOTA;
     let id: number;
+    const dueAt = Date.now() + delayMs;
     try {
       // Durable before the agent hears the id: from here on the timer survives any restart.
-      id = this.rt.opts.timers.add(this.name, Date.now() + delayMs, json);
+      id = this.rt.opts.timers.add(this.name, dueAt, json);
     } catch (e) {
       this.hostFault('timer_set', e);
       return HostError.UNAVAILABLE;
     }
+    if (this.repl !== undefined) this.repl.timers.push(id, dueAt, json);
     this.armTimer(id, delayMs, json);
     return id;
   }
@@ -301,6 +318,7 @@ class LocalAgent implements AgentServices {
       this.hostFault('timer_cancel', e);
       return HostError.UNAVAILABLE; // still armed: the row would bring it back after a restart
     }
+    if (this.repl !== undefined) this.repl.timers.push(id, 0, null);
     clearTimeout(t);
     this.timers.delete(id);
     return HostError.OK;
@@ -355,6 +373,8 @@ export class WorkerRuntime {
   #resumeScheduled = false;
   // Outbound batches, flushed once per drain.
   #out: (string | number)[] = [];
+  /** Replication deltas waiting for the next flush. */
+  #deltas: WorkerDelta[] = [];
   /** Direct channels to the other workers, by worker index. */
   readonly #peers = new Map<number, MessagePortLike>();
   /** Which worker hosts each agent of the other workers, as the main thread last said. */
@@ -389,6 +409,14 @@ export class WorkerRuntime {
       return;
     }
     const agent = new LocalAgent(this, cmd.key, cmd.id, cmd.name, module, cmd.config, cmd.restarts, cmd.hold);
+    if (cmd.seen !== undefined) {
+      // Applied to the agent's state before it came here (a promoted replica): redelivered copies are duplicates.
+      const now = Date.now();
+      for (const id of cmd.seen) this.#dedup.add(`${cmd.name}\n${id}`, now);
+    }
+    // Captured from agent_init on; the snapshot below supersedes what init wrote.
+    const r = cmd.replicate;
+    if (r !== undefined) agent.repl = new Replication(r.mode, r.epoch, r.seq);
     try {
       agent.instance = this.#start(agent);
     } catch (e) {
@@ -403,6 +431,7 @@ export class WorkerRuntime {
     }
     this.#agents.set(cmd.name, agent);
     this.#rearmTimers(agent);
+    if (r !== undefined) this.#snapshot(agent, agent.repl as Replication);
     this.#flush();
     this.opts.post({ op: 'spawned', key: cmd.key, name: cmd.name, memoryBytes: agent.instance.memoryBytes });
   }
@@ -569,8 +598,8 @@ export class WorkerRuntime {
     }
     agent.draining = true;
     agent.held = false; // a suspended agent is released to finish its queue
-    if (agent.queued === 0 || agent.instance === undefined) this.#finish(agent);
-    else this.#schedule(agent);
+    if ((agent.queued === 0 && !holdsOutputs(agent)) || agent.instance === undefined) this.#finish(agent);
+    else this.#schedule(agent); // (with nothing queued but outputs held, `replicated` finishes it)
   }
 
   /** Immediate stop: queued messages are dropped and counted. */
@@ -746,7 +775,7 @@ export class WorkerRuntime {
           this.#handleOne(agent);
           if (++n >= TURN || performance.now() > turnEnd) break;
         }
-        if (agent.draining && !agent.gone && agent.queued === 0 && agent.instance !== undefined) this.#finish(agent);
+        if (agent.draining && !agent.gone && agent.queued === 0 && agent.instance !== undefined && !holdsOutputs(agent)) this.#finish(agent);
         if (agent.runnable) q.push(agent);
         else agent.scheduled = false;
         if (performance.now() > deadline) break;
@@ -796,7 +825,8 @@ export class WorkerRuntime {
       const poison = !handled && this.#dedup.has(`${agent.name}\n!${reliableId}`, now);
       if (handled || poison) {
         agent.duplicates++;
-        if (handled) {
+        // A copy of a message whose ack is held for the replica is acknowledged with it, not now.
+        if (handled && (agent.repl === undefined || !agent.repl.holdsAck(reliableId))) {
           try {
             this.opts.outbox.ack(reliableId);
           } catch (e) {
@@ -825,15 +855,15 @@ export class WorkerRuntime {
       Atomics.add(w, WATCH_SEQ, 1);
       this.#current = '';
     }
+    // The timer is done once its message was handled (or crashed the agent): its row goes with this call's delta.
+    if (timerId !== 0) this.#timerDone(agent, timerId);
+    // Writes are committed even when the call crashed: they are state, and replicated like any other.
+    const ackHeld = agent.repl !== undefined && this.#cut(agent, agent.repl, crashed ? undefined : reliableId);
     if (!crashed) {
       if (reliableId !== undefined) {
         // Handled (whatever it answered): acknowledged. A crash makes it poison (#poisoned).
         this.#dedup.add(`${agent.name}\n${reliableId}`, Date.now());
-        try {
-          this.opts.outbox.ack(reliableId);
-        } catch (e) {
-          agent.hostFault('outbox ack (the message may be delivered again)', e);
-        }
+        if (!ackHeld) this.#ack(agent, reliableId);
       }
       if (rc === 0) {
         agent.breaker.success(); // a few field writes: cheaper than a branch on the state
@@ -853,7 +883,6 @@ export class WorkerRuntime {
         if (reply !== undefined) this.route(SYSTEM_SENDER, reply.to, reply.json, NORMAL);
       }
     }
-    if (timerId !== 0) this.#timerDone(agent, timerId);
     const ms = performance.now() - t0;
     agent.recordLatency(ms);
     agent.endCall();
@@ -863,6 +892,152 @@ export class WorkerRuntime {
     }
     const up = agent.upgrade;
     if (up !== undefined && --up.remaining <= 0) this.#swap(agent, up.hash, up.module);
+  }
+
+  #ack(agent: LocalAgent, messageId: string): void {
+    try {
+      this.opts.outbox.ack(messageId);
+    } catch (e) {
+      agent.hostFault('outbox ack (the message may be delivered again)', e);
+    }
+  }
+
+  /**
+   * Ends a replicated agent's call: its writes become the next delta, and in sync mode what it sent
+   * and the ack of `ackId` are held until the replica holds that delta (or, when it wrote nothing, the
+   * last delta still held). Returns whether the ack of `ackId` is held (else the caller acks now).
+   */
+  #cut(agent: LocalAgent, r: Replication, ackId: string | undefined): boolean {
+    if (r.fenced) {
+      // Another node owns the agent now: nothing this copy does may be acknowledged or seen.
+      r.writes = [];
+      r.timers = [];
+      r.out = [];
+      return true;
+    }
+    if (r.writes.length > 0 || r.timers.length > 0) {
+      const seq = ++r.seq;
+      this.#deltas.push({ name: agent.name, epoch: r.epoch, seq, full: false, writes: r.writes, timers: r.timers, applied: ackId ?? '' });
+      r.writes = [];
+      r.timers = [];
+      if (r.sync) {
+        r.held.push({ seq, out: r.out, acks: ackId === undefined ? [] : [ackId] });
+        r.out = [];
+        return true;
+      }
+      return false;
+    }
+    if (!r.sync) return false;
+    const last = r.held[r.held.length - 1];
+    if (last !== undefined) {
+      for (const x of r.out) last.out.push(x);
+      r.out = [];
+      if (ackId !== undefined) last.acks.push(ackId);
+      return true;
+    }
+    if (r.out.length > 0) {
+      const out = r.out;
+      r.out = [];
+      this.#release(agent, out);
+    }
+    return false;
+  }
+
+  /** Routes messages a replicated agent sent, now that they may leave. */
+  #release(agent: LocalAgent, out: (string | number)[]): void {
+    for (let i = 0; i + 2 < out.length; i += 3) {
+      const to = out[i] as string;
+      const json = out[i + 1] as string;
+      const priority = out[i + 2] as PriorityLevel;
+      const rc = this.route(agent.name, to === '' ? undefined : to, json, priority);
+      if (rc !== HostError.OK) {
+        // The agent was told "sent" long ago: the main thread answers its sender (or keeps it, at-least-once).
+        this.opts.post({ op: 'undeliverable', to, json, priority, reason: `mailbox of ${to} is full or it takes no messages`, refusal: rc === HostError.BACKPRESSURE ? 'mailbox_full' : 'draining' });
+      }
+    }
+  }
+
+  /** Posts the agent's whole state (key-value pairs, timers) as the next delta: the base a (new) replica starts from. */
+  #snapshot(agent: LocalAgent, r: Replication): void {
+    const writes: (Uint8Array | null)[] = [];
+    const timers: (number | string | null)[] = [];
+    let lastTimerId: number;
+    try {
+      const store = this.opts.store;
+      for (const key of store.keys(agent.name)) {
+        const value = store.get(agent.name, key);
+        if (value !== undefined) writes.push(key, value.slice());
+      }
+      for (const t of this.opts.timers.list(agent.name)) timers.push(t.id, t.dueAt, t.message);
+      lastTimerId = this.opts.timers.lastId(agent.name);
+    } catch (e) {
+      agent.hostFault('reading state for a replication snapshot', e);
+      return;
+    }
+    this.#deltas.push({ name: agent.name, epoch: r.epoch, seq: ++r.seq, full: true, writes, timers, lastTimerId, applied: '' });
+  }
+
+  /** The main thread's replication settings for an agent (worker-protocol.ts, 'replicate'). */
+  replicate(name: string, mode: ReplicationMode | 'off' | 'fenced', epoch: number, seq: number): void {
+    const agent = this.#agents.get(name);
+    if (agent === undefined) return;
+    const r = agent.repl;
+    if (mode === 'off') {
+      if (r === undefined) return;
+      agent.repl = undefined;
+      // Nothing left to wait for: what was held goes now, in order.
+      for (const h of r.held) this.#releaseHeld(agent, h.out, h.acks);
+      if (r.out.length > 0) this.#release(agent, r.out);
+      this.#schedule(agent);
+      this.#flush();
+      return;
+    }
+    if (mode === 'fenced') {
+      const f = (agent.repl ??= new Replication('sync', epoch, seq));
+      f.fenced = true;
+      f.held.length = 0;
+      f.writes = [];
+      f.out = [];
+      return;
+    }
+    if (r === undefined) {
+      agent.repl = new Replication(mode, epoch, seq);
+    } else {
+      // Deltas cut since the main thread's last look are in flight to it: never reuse their numbers.
+      r.seq = Math.max(r.seq, seq);
+      r.epoch = epoch;
+      if (r.sync && mode === 'async') {
+        for (const h of r.held.splice(0)) this.#releaseHeld(agent, h.out, h.acks);
+      }
+      r.sync = mode === 'sync';
+    }
+    this.#snapshot(agent, agent.repl as Replication);
+    this.#schedule(agent);
+    this.#flush();
+  }
+
+  #releaseHeld(agent: LocalAgent, out: (string | number)[], acks: string[]): void {
+    this.#release(agent, out);
+    for (const id of acks) this.#ack(agent, id);
+  }
+
+  /** The replica holds deltas up to seq: flat [name, seq, ...]. Releases what waited for them, in order. */
+  replicated(batch: (string | number)[]): void {
+    for (let i = 0; i + 1 < batch.length; i += 2) {
+      const agent = this.#agents.get(batch[i] as string);
+      const r = agent?.repl;
+      if (agent === undefined || r === undefined || r.fenced) continue;
+      const seq = batch[i + 1] as number;
+      const wasStalled = r.stalled;
+      let n = 0;
+      while (n < r.held.length && (r.held[n] as { seq: number }).seq <= seq) n++;
+      if (n === 0) continue;
+      for (const h of r.held.splice(0, n)) this.#releaseHeld(agent, h.out, h.acks);
+      if (wasStalled) this.#schedule(agent);
+      // A graceful stop waits for what its last handlers sent to be released.
+      if (agent.draining && !agent.gone && agent.queued === 0 && r.held.length === 0) this.#finish(agent);
+    }
+    this.drain();
   }
 
   /** Marks the call in the watchdog slots around `fn`. */
@@ -883,6 +1058,8 @@ export class WorkerRuntime {
       instance.instantiate();
       instance.init(agent.initDocument());
     });
+    // What agent_init wrote or sent is its own delta (nothing it handled is acknowledged with it).
+    if (agent.repl !== undefined) this.#cut(agent, agent.repl, undefined);
     return instance;
   }
 
@@ -952,7 +1129,9 @@ export class WorkerRuntime {
       this.opts.timers.delete(agent.name, id);
     } catch (e) {
       agent.hostFault(`deleting fired timer ${id} (it may fire again after a restart)`, e);
+      return;
     }
+    if (agent.repl !== undefined) agent.repl.timers.push(id, 0, null);
   }
 
   /** A crash of the canary rolls it back; the current version carries on. */
@@ -997,6 +1176,10 @@ export class WorkerRuntime {
   }
 
   #flush(): void {
+    if (this.#deltas.length > 0) {
+      this.opts.post({ op: 'deltas', batch: this.#deltas });
+      this.#deltas = [];
+    }
     if (this.#logs.length > 0) {
       this.opts.post({ op: 'log', batch: this.#logs });
       this.#logs = [];
@@ -1023,6 +1206,11 @@ const TRACEPARENT = /"traceparent"\s*:\s*"([0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}
 /** Why a sender's messages are refused: who, until when, and why. */
 function senderCircuitReason(agent: string, sender: string, until: number): string {
   return `messages from ${sender} to ${agent} are refused until ${new Date(until).toISOString()}: ${sender}'s messages crashed ${agent} repeatedly (poison)`;
+}
+
+/** Whether a sync-replicated agent still has handlers' outputs waiting for its replica. */
+function holdsOutputs(agent: LocalAgent): boolean {
+  return agent.repl !== undefined && agent.repl.held.length > 0;
 }
 
 function asFault(e: unknown): AgentFault {
