@@ -146,6 +146,10 @@ export const ErrorCatalogue = {
     status: 504,
     hint: 'The node did not answer in time: it may be overloaded or partitioned. Check `caxton cluster members` and `caxton cluster performance`, then retry.',
   },
+  CAXTON_ERR_CLUSTER_FRAME: {
+    status: 502,
+    hint: 'A peer sent a frame or body this node cannot accept (the message names the field). It is refused and logged; check that every node runs a compatible Caxton version.',
+  },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {
     status: 401,
