@@ -9,6 +9,7 @@ import { messagingBenchmarks } from './messaging.bench.js';
 import { apiBenchmarks } from './api.bench.js';
 import { sdkBenchmarks } from './sdk.bench.js';
 import { clusterBenchmarks } from './cluster.bench.js';
+import { clusterSimBenchmarks } from './cluster-sim.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -22,6 +23,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   cluster: {
     run: clusterBenchmarks,
     why: 'Caxton vs serf agents, 3/5/10 nodes, about 5 minutes; needs /usr/bin/serf, and root + unshare + nft for the 10 % loss rows',
+  },
+  'cluster-sim': {
+    run: clusterSimBenchmarks,
+    why: 'membership at 100/300 nodes and the directory at 100/1,000/5,000 nodes in one process on virtual time, 1,000/5,000-node membership by model; a few minutes on an idle 2-core host (CLUSTER_SIM_SIZES, CLUSTER_SIM_DIR_SIZES)',
   },
 };
 
