@@ -86,8 +86,9 @@ export async function clusterSimBenchmarks(): Promise<Row[]> {
     if (largest === undefined || r.nodes > largest.nodes) largest = r;
   }
   if (largest !== undefined) for (const n of [1_000, 5_000]) if (n > largest.nodes) rows.push(...modelRows(largest, n));
-  // Uncached ownerOf costs O(N) hashes per name (≈ 2.8 ms at 1,000 nodes here), paid by the
-  // simulation to place agents and by the directory to announce them: fewer agents at larger N.
+  // Uncached ownerOf costs O(N) hashes per name (2.8 ms at 1,000 nodes with the first, BigInt,
+  // hash; ≈ 0.1 ms with the 32-bit-lane one), paid by the simulation to place agents and by the
+  // directory to announce them: fewer agents at larger N keep the run in minutes.
   const agentsFor = (n: number): number => (n >= 5_000 ? 250 : n >= 1_000 ? 1_000 : 2_000);
   for (const n of sizes(process.env['CLUSTER_SIM_DIR_SIZES'], [100, 1_000, 5_000])) {
     const r = await simulateDirectory({ nodes: n, agents: agentsFor(n), pinnedFraction: 0.1, capabilities: 1_000, topics: 1_000, latencyMs: 0.25, seed: 1, progress });
