@@ -14,6 +14,7 @@
 import { simulate, type SimResult } from './cluster-sim/simulate.js';
 import { simulateDirectory, type DirectorySimResult } from './cluster-sim/directory-sim.js';
 import { epidemicBandwidthBytesPerS, epidemicRounds, minSuspicionMs, pushPullBytesPerNodeS } from './cluster-sim/model.js';
+import { retransmitLimit } from '../src/cluster/membership/timing.js';
 import type { Row } from './report.js';
 
 const sizes = (env: string | undefined, dflt: number[]): number[] =>
@@ -32,6 +33,7 @@ function membershipRows(r: SimResult): Row[] {
     { name: `${p}: cluster formed (all see all alive)`, value: r.formationS, unit: 's', note: 'virtual time, staggered joins' },
     { name: `${p}: gossip+probe bytes/node/s (UDP)`, value: r.udpBytesPerNodeS, unit: 'B/s', note: `${r.udpPacketsPerNodeS.toFixed(1)} packets/node/s` },
     { name: `${p}: push/pull bytes/node/s (TCP)`, value: r.tcpBytesPerNodeS, unit: 'B/s', note: `${Math.round(r.pushPullBytesPerExchange)} B per exchange` },
+    { name: `${p}: UDP bytes/node/s, load tags every 60 s`, value: r.udpBytesPerNodeSWithLoadTags, unit: 'B/s', note: 'every node re-announces CPU once a minute' },
     { name: `${p}: crash → first suspicion`, value: r.firstSuspectS, unit: 's' },
     { name: `${p}: crash → declared failed`, value: r.detectedS, unit: 's', note: `min suspicion ${(minSuspicionMs(r.nodes) / 1000).toFixed(1)} s` },
     { name: `${p}: crash → every node knows`, value: r.everywhereS, unit: 's' },
@@ -54,9 +56,18 @@ function modelRows(base: SimResult, n: number): Row[] {
   const overhead = base.detectedS - base.firstSuspectS - minSuspicionMs(base.nodes) / 1000;
   const detected = base.firstSuspectS + minSuspicionMs(n) / 1000 + overhead;
   const spreadScale = epidemicRounds(n, 0.9999, SERF) / epidemicRounds(base.nodes, 0.9999, SERF);
+  // Load tags: N/60 announcements per second, each sent retransmitLimit(N) times by every node.
+  const perAnnouncement = (base.udpBytesPerNodeSWithLoadTags - base.udpBytesPerNodeS) / (base.nodes / 60);
+  const loadTags = base.udpBytesPerNodeS + ((perAnnouncement * retransmitLimit(4, n)) / retransmitLimit(4, base.nodes)) * (n / 60);
   return [
     { name: `${p}: gossip+probe bytes/node/s (UDP)`, value: base.udpBytesPerNodeS, unit: 'B/s', note: 'probes: independent of N' },
     { name: `${p}: push/pull bytes/node/s (TCP)`, value: pushPullBytesPerNodeS(n, perEntry), unit: 'B/s', note: `${Math.round(perEntry * n)} B per exchange` },
+    {
+      name: `${p}: UDP bytes/node/s, load tags every 60 s`,
+      value: loadTags,
+      unit: 'B/s',
+      note: `gossip carries at most ${epidemicBandwidthBytesPerS(SERF) / 2} B/s per node`,
+    },
     { name: `${p}: crash → declared failed`, value: detected, unit: 's', note: `min suspicion ${(minSuspicionMs(n) / 1000).toFixed(1)} s` },
     { name: `${p}: crash → every node knows`, value: detected + (base.everywhereS - base.detectedS) * spreadScale, unit: 's' },
     { name: `${p}: suspicion spread to all`, value: base.suspicionSpreadS * spreadScale, unit: 's', note: `serf model 99.99 %: ${(epidemicRounds(n, 0.9999, SERF) * SERF.intervalMs) / 1000} s` },

@@ -38,6 +38,11 @@ export interface SimResult {
   /** Steady state, per node per second: gossip and probes (UDP), measured over the window. */
   readonly udpBytesPerNodeS: number;
   readonly udpPacketsPerNodeS: number;
+  /**
+   * The same over a second window in which every node re-announces its load tags once a minute (at a
+   * random phase), the most often node-tags.ts allows: each is an alive message every node retransmits.
+   */
+  readonly udpBytesPerNodeSWithLoadTags: number;
   /** Push/pull stream bytes per exchange (both directions), measured on explicit exchanges. */
   readonly pushPullBytesPerExchange: number;
   /**
@@ -64,7 +69,11 @@ interface SimNode {
   readonly name: string;
   readonly host: string;
   readonly m: Membership;
+  readonly serf: SerfDelegate;
 }
+
+/** How often a node may re-announce load-only tag changes (node-tags.ts LOAD_ANNOUNCE_MIN_MS). */
+const LOAD_ANNOUNCE_MS = 60_000;
 
 /** A gc() for heap measurements (npm run bench does not pass --expose-gc). */
 function collector(): () => void {
@@ -138,7 +147,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       random,
     });
     membership = await Membership.create(config, transport, serf, { clock, random });
-    const node: SimNode = { name, host, m: membership };
+    const node: SimNode = { name, host, m: membership, serf };
     membership.onEvent((ev) => {
       serf.memberEvent(ev);
       listen(node, ev);
@@ -193,6 +202,25 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   }
   const perNodeS = (x: number): number => x / o.nodes / o.windowS;
 
+  // Load tags: every node announces a CPU change once a minute, phases spread at random.
+  net.resetTraffic();
+  let announcing = true;
+  for (const n of nodes) {
+    const announce = (): void => {
+      if (!announcing) return;
+      n.serf.setTags({ ...tagsFor(n.host), cpu: String(Math.floor(pick() * 100)) });
+      n.m.updateMeta(0).catch(() => undefined);
+      clock.setTimer(LOAD_ANNOUNCE_MS, announce);
+    };
+    clock.setTimer(pick() * LOAD_ANNOUNCE_MS, announce);
+  }
+  await clock.run(o.windowS * 1_000);
+  announcing = false;
+  let udpTags = 0;
+  for (const t of net.traffic.values()) udpTags += t.packetBytesOut;
+  // Let the last announcements drain before the next measurements.
+  await clock.run(10_000);
+
   // The size of one push/pull at this cluster size: a few explicit exchanges between random pairs.
   net.resetTraffic();
   const exchanges = 10;
@@ -222,6 +250,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     formationS,
     udpBytesPerNodeS: perNodeS(udp),
     udpPacketsPerNodeS: perNodeS(packets),
+    udpBytesPerNodeSWithLoadTags: perNodeS(udpTags),
     pushPullBytesPerExchange: bytesPerExchange,
     tcpBytesPerNodeS: bytesPerExchange / (pushPullScale(lanConfig('x').pushPullIntervalMs, o.nodes) / 1_000),
     heapBytesPerNode,
