@@ -11,6 +11,7 @@ import { sdkBenchmarks } from './sdk.bench.js';
 import { clusterBenchmarks } from './cluster.bench.js';
 import { clusterLinkBenchmarks } from './cluster-link.bench.js';
 import { replicationBenchmarks } from './replication.bench.js';
+import { clusterSimBenchmarks } from './cluster-sim.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -32,6 +33,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   replication: {
     run: replicationBenchmarks,
     why: 'state replication (sync/async) cost on a stateful agent and the async loss window at a kill, two pools in one process, about a minute',
+  },
+  'cluster-sim': {
+    run: clusterSimBenchmarks,
+    why: 'membership at 100/300 nodes and the directory at 100/1,000/5,000 nodes in one process on virtual time, 1,000/5,000-node membership by model; a few minutes on an idle 2-core host (CLUSTER_SIM_SIZES, CLUSTER_SIM_DIR_SIZES)',
   },
 };
 

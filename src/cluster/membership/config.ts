@@ -127,7 +127,8 @@ export interface MembershipConfig {
   readonly keyring?: Keyring;
   /**
    * Depth of each handoff queue between the packet receiver and the state machine (one for alive,
-   * one for suspect/dead/user messages). When full, messages are dropped and counted.
+   * one for suspect/dead/user messages; each newest first). When one is full, its oldest message is
+   * dropped and counted.
    * @default 1024
    */
   readonly handoffQueueDepth: number;

@@ -5,7 +5,7 @@
  * bad part of a compound) is dropped; nothing a peer sends can throw out of here. Probe traffic
  * (ping, indirect ping, ack, nack) is handled at once, since its timing is what is measured. State
  * messages (alive, suspect, dead) and user messages go through the bounded handoff queue and are
- * applied on a later turn of the event loop, alive first.
+ * applied on a later turn of the event loop, alive first, newest first.
  */
 import { MessageType, decodePacket, isWireError, type PacketMessage } from '../wire/index.js';
 import type { Address } from '../transport/transport.js';
@@ -101,9 +101,10 @@ export class PacketHandler {
         case MessageType.Suspect:
         case MessageType.Dead:
         case MessageType.User:
-          if (this.queue.push({ message: m, from }, m.type === MessageType.Alive)) return true;
-          env.log.warn({ type: m.type, from: `${from.host}:${from.port}` }, 'handler queue full, dropping message');
-          return false;
+          if (!this.queue.push({ message: m, from }, m.type === MessageType.Alive)) {
+            env.log.warn({ type: m.type, from: `${from.host}:${from.port}` }, 'handler queue full, dropped its oldest message');
+          }
+          return true;
         default:
           return false;
       }

@@ -66,16 +66,38 @@ export class PushPullSync {
     }
   }
 
-  /** Our side of an exchange a peer started: answer with our state, then merge theirs. */
-  async handleInbound(stream: Stream, remote: PushPull): Promise<void> {
+  /**
+   * Takes one of the inbound push/pull slots (hashicorp/memberlist#158: a burst of thousands of
+   * concurrent push/pulls, each holding a full copy of a 10k-node state, took 7 GB). The stream
+   * handler asks as soon as it has read the message type, before the remote state is read or
+   * decoded; undefined (counted) means refuse: close the stream. Go's bound, kept exactly: the
+   * exchange that would be the MAX_PUSH_PULL_REQUESTS-th at once is refused. Call the returned
+   * function once the exchange is over, however it ended.
+   */
+  admitInbound(from: string): (() => void) | undefined {
     const env = this.#env;
-    // Bound the work a flood of joins can cause (net.go maxPushPullRequests).
     if (this.#inbound + 1 >= MAX_PUSH_PULL_REQUESTS) {
       env.counters.pushPullRejected += 1;
-      env.log.error({ from: `${stream.remote.host}:${stream.remote.port}` }, 'too many pending push/pull requests');
-      return;
+      env.log.error({ from }, 'too many pending push/pull requests');
+      return undefined;
     }
     this.#inbound += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#inbound -= 1;
+    };
+  }
+
+  /** Inbound push/pulls holding a slot now. */
+  get inbound(): number {
+    return this.#inbound;
+  }
+
+  /** Our side of an exchange a peer started (admitted by admitInbound): answer with our state, then merge theirs. */
+  async handleInbound(stream: Stream, remote: PushPull): Promise<void> {
+    const env = this.#env;
     try {
       await stream.write(encodePushPullStream(this.localState(remote.Join), env.streams.encode));
       this.mergeRemoteState(remote.Join, remote.Nodes, remote.UserState);
@@ -83,8 +105,6 @@ export class PushPullSync {
     } catch (err) {
       env.counters.pushPullFailed += 1;
       env.log.warn({ err, from: `${stream.remote.host}:${stream.remote.port}` }, 'failed push/pull with a peer that dialled us');
-    } finally {
-      this.#inbound -= 1;
     }
   }
 

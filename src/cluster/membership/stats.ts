@@ -6,7 +6,7 @@
 /** Why received bytes were thrown away: a WireError reason, or one of ours below. */
 export type DropReason =
   | string // WireError reasons: 'decrypt-failed', 'crc-mismatch', 'truncated', ...
-  | 'handoff-full' // a handoff lane was full
+  | 'handoff-full' // a handoff lane was full (its oldest message was dropped)
   | 'compound-truncated' // compound parts announced but missing from the packet
   | 'wrong-node' // a ping meant for another node name
   | 'bad-address' // an indirect ping or alive with an unusable address

@@ -1,7 +1,8 @@
 /**
  * Streams peers open to us (memberlist net.go handleConn): one message in, at most one out. A
  * push/pull is answered with our state, a TCP ping with an ack, a user message goes to the delegate.
- * A stream we cannot read gets an errResp (as Go sends) and is closed.
+ * A stream we cannot read gets an errResp (as Go sends) and is closed. A push/pull over the
+ * concurrency cap is closed as soon as its type byte is read, before its state is buffered or decoded.
  */
 import { MessageType, encodeAckStream, encodeErrStream, isWireError, type StreamFrame } from '../wire/index.js';
 import type { Stream } from '../transport/transport.js';
@@ -10,7 +11,7 @@ import type { MembershipDelegate } from './delegate.js';
 import type { MembershipLogger } from './log.js';
 import type { PushPullSync } from './push-pull.js';
 import type { Counters } from './stats.js';
-import { EmptyStreamError, readFrame, type StreamCodec } from './stream-io.js';
+import { EmptyStreamError, StreamRefusedError, readFrame, type StreamCodec } from './stream-io.js';
 
 export interface StreamHandlerEnv {
   readonly config: MembershipConfig;
@@ -38,11 +39,19 @@ export class StreamHandler {
       return;
     }
     stream.setDeadline(env.config.tcpTimeoutMs);
+    // A push/pull holds its slot from the moment its type is known until the exchange is over.
+    let release: (() => void) | undefined;
+    const onMessageType = (type: number): void => {
+      if (type !== MessageType.PushPull) return;
+      release = env.pushPull.admitInbound(peer);
+      if (release === undefined) throw new StreamRefusedError('too many pending push/pull requests');
+    };
     let frame: StreamFrame;
     try {
-      frame = await readFrame(stream, env.streams.read);
+      frame = await readFrame(stream, { ...env.streams.read, onMessageType });
     } catch (err) {
-      if (!(err instanceof EmptyStreamError)) {
+      release?.();
+      if (!(err instanceof EmptyStreamError) && !(err instanceof StreamRefusedError)) {
         env.counters.drop(isWireError(err) ? err.reason : 'stream-error');
         env.log.warn({ err, from: peer }, 'failed to receive a stream');
         if (isWireError(err)) {
@@ -83,6 +92,7 @@ export class StreamHandler {
       env.counters.drop('handler-error');
       env.log.error({ err, from: peer }, 'failed to handle a stream');
     } finally {
+      release?.();
       stream.close();
     }
   }

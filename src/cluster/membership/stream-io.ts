@@ -29,6 +29,11 @@ export class EmptyStreamError extends Error {
   override readonly name = 'EmptyStreamError';
 }
 
+/** The receiver refused the message once it saw its type (a push/pull over the concurrency cap). */
+export class StreamRefusedError extends Error {
+  override readonly name = 'StreamRefusedError';
+}
+
 /**
  * Reads one message. Rejects with a WireError for bad bytes, EmptyStreamError when the stream ended
  * before its first byte, or the stream's own error (deadline, reset).

@@ -65,6 +65,13 @@ export interface StreamReaderOptions {
   readonly maxNodes?: number;
   /** msgpack nesting limit inside one object. */
   readonly maxDepth?: number;
+  /**
+   * Called once, as soon as the message's type is known (after decryption and decompression) and
+   * before its body is parsed, as Go's readStream returns the type before the body is decoded. It may
+   * throw to stop reading: the error propagates from push/finish, so a receiver can refuse a costly
+   * message (a push/pull over its concurrency cap) without decoding it.
+   */
+  readonly onMessageType?: (type: number) => void;
 }
 
 /** The messages memberlist accepts on a stream. */
@@ -152,6 +159,7 @@ interface Limits {
   readonly maxDecompressed: number;
   readonly maxNodes: number | undefined;
   readonly maxDepth: number | undefined;
+  readonly onMessageType: ((type: number) => void) | undefined;
 }
 
 /** Reads one msgpack struct at `pos`, mapping "ran out of bytes" to a request for more when allowed. */
@@ -178,6 +186,7 @@ function tryRead<T>(
 /** Parses the message (type byte at `start`) of a stream, incrementally or from a complete buffer. */
 class MessageParser {
   #pushPull: PushPullParser | undefined;
+  #typed = false;
   readonly #start: number;
   readonly #limit: number;
   readonly #complete: boolean;
@@ -198,6 +207,10 @@ class MessageParser {
     }
     const type = buf[start] ?? 0;
     const body = start + 1;
+    if (!this.#typed) {
+      this.#typed = true;
+      this.#limits.onMessageType?.(type);
+    }
     const struct = <T>(read: (r: MsgpackReader) => T): { value: T; pos: number } | { needed: number } =>
       tryRead(buf, body, end, this.#limit, this.#complete, this.#limits.maxDepth, read);
     switch (type) {
@@ -287,6 +300,7 @@ export class StreamReader {
       maxDecompressed: options.maxDecompressedBytes ?? MAX_PUSH_STATE_BYTES,
       maxNodes: options.maxNodes,
       maxDepth: options.maxDepth,
+      onMessageType: options.onMessageType,
     };
   }
 

@@ -4,20 +4,36 @@ import { HandoffQueue } from '../../../../src/cluster/membership/handoff-queue.j
 import { AckHandlers } from '../../../../src/cluster/membership/ack-handlers.js';
 import { FakeClock } from './fake-clock.js';
 
-test('HandoffQueue - high lane first, FIFO within a lane, bounded per lane with a drop count', () => {
+test('HandoffQueue - high lane first, newest first within a lane (memberlist#159)', () => {
+  const q = new HandoffQueue<string>(4);
+  for (const s of ['s1', 's2', 's3']) assert.ok(q.push(s, false));
+  for (const a of ['a1', 'a2']) assert.ok(q.push(a, true));
+  assert.equal(q.length, 5);
+  assert.deepEqual([q.shift(), q.shift(), q.shift()], ['a2', 'a1', 's3']);
+  assert.ok(q.push('s4', false));
+  assert.deepEqual([q.shift(), q.shift(), q.shift(), q.shift()], ['s4', 's2', 's1', undefined]);
+  assert.equal(q.dropped, 0);
+});
+
+test('HandoffQueue - a full lane drops its oldest item, counted, and keeps the new one', () => {
   const q = new HandoffQueue<string>(2);
   assert.ok(q.push('s1', false));
   assert.ok(q.push('s2', false));
-  assert.ok(!q.push('s3', false), 'low lane full');
+  assert.ok(!q.push('s3', false), 'low lane full: s1 goes');
+  assert.ok(!q.push('s4', false), 'still full: s2 goes');
   assert.ok(q.push('a1', true), 'high lane has its own room');
   assert.ok(q.push('a2', true));
-  assert.ok(!q.push('a3', true));
-  assert.equal(q.dropped, 2);
+  assert.ok(!q.push('a3', true), 'high lane full: a1 goes');
+  assert.equal(q.dropped, 3);
   assert.equal(q.length, 4);
-  assert.deepEqual([q.shift(), q.shift(), q.shift(), q.shift(), q.shift()], ['a1', 'a2', 's1', 's2', undefined]);
-  assert.ok(q.push('s4', false));
+  assert.deepEqual([q.shift(), q.shift(), q.shift(), q.shift(), q.shift()], ['a3', 'a2', 's4', 's3', undefined]);
+  // The ring wraps cleanly after evictions and pops.
+  for (const s of ['s5', 's6', 's7']) q.push(s, false);
+  assert.deepEqual([q.shift(), q.shift(), q.shift()], ['s7', 's6', undefined]);
+  q.push('s8', false);
   q.clear();
   assert.equal(q.length, 0);
+  assert.equal(q.shift(), undefined);
 });
 
 test('AckHandlers - ack once, nacks counted, timeout reaps, clear times out', () => {

@@ -13,6 +13,8 @@ import {
 } from '../../../../src/cluster/wire/index.js';
 import { isMembershipError } from '../../../../src/cluster/membership/errors.js';
 import { Membership } from '../../../../src/cluster/membership/membership.js';
+import { buildVsn } from '../../../../src/cluster/membership/config.js';
+import { FakeClock } from './fake-clock.js';
 import { MemoryNetwork } from './memory-transport.js';
 import { RecordingDelegate, TestCluster, fastConfig, sleep, waitFor } from './helpers.js';
 import { prng } from '../wire/helpers.js';
@@ -67,6 +69,32 @@ test('handoff - a full handoff queue drops state messages with a counter', async
     net.inject(t.local, liar, encodePacket(makeCompoundMessage(parts)));
     await waitFor(() => m.stats().handoff.dropped === 8, 1_000, () => JSON.stringify(m.stats().handoff));
     assert.equal(m.stats().packets.dropped['handoff-full'], 8);
+  } finally {
+    await m.shutdown();
+  }
+});
+
+test('handoff - under overflow the newest state messages are applied and the oldest dropped (memberlist#159)', async () => {
+  const net = new MemoryNetwork();
+  const t = net.transport('10.0.0.1');
+  // A clock that never moves: no probe, gossip or suspicion timer interferes with what is asserted.
+  const config = fastConfig('n1', { handoffQueueDepth: 2 });
+  const m = await Membership.create(config, t, new RecordingDelegate(), { clock: new FakeClock() });
+  try {
+    const names = ['a', 'b', 'c'];
+    for (const [i, name] of names.entries()) {
+      const alive = { Incarnation: 1, Node: name, Addr: Uint8Array.of(10, 0, 0, 11 + i), Port: 7946, Meta: new Uint8Array(0), Vsn: buildVsn(config) };
+      net.inject(t.local, liar, encodePacket(encodeMessage(MessageType.Alive, alive)));
+      await waitFor(() => m.member(name)?.status === 'alive', 1_000, () => `${name} never joined`);
+    }
+    // One burst of three suspicions into a lane that holds two: the oldest (about a) is dropped.
+    const parts = names.map((name) => encodeMessage(MessageType.Suspect, { Incarnation: 1, Node: name, From: 'liar' }));
+    net.inject(t.local, liar, encodePacket(makeCompoundMessage(parts)));
+    await waitFor(() => m.member('c')?.status !== 'alive', 1_000, () => 'the newest suspicion (c) was never applied');
+    await waitFor(() => m.stats().handoff.queued === 0, 1_000, () => JSON.stringify(m.stats().handoff));
+    assert.equal(m.member('b')?.status, 'suspect');
+    assert.equal(m.member('a')?.status, 'alive', 'the oldest message was the one dropped');
+    assert.equal(m.stats().handoff.dropped, 1);
   } finally {
     await m.shutdown();
   }

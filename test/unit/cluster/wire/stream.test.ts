@@ -68,6 +68,23 @@ test('stream - push/pull: plain, compressed and encrypted round trips', () => {
   }
 });
 
+test('stream - onMessageType sees the type once, before the body is parsed, through every layer; a throw stops the read', () => {
+  const ring = new Keyring([], new Uint8Array(32).fill(7));
+  for (const opts of [{ compress: false }, {}, { keyring: ring }]) {
+    const bytes = encodePushPullStream(state, opts);
+    const seen: number[] = [];
+    const f = feed(bytes, () => 7, { keyring: opts.keyring, onMessageType: (t: number) => seen.push(t) });
+    assert.equal(f.message.type, MessageType.PushPull);
+    assert.deepEqual(seen, [MessageType.PushPull]);
+  }
+  // Plaintext: the type is known from the first byte, so a refusal reads nothing more.
+  const refused = new Error('refused');
+  const r = new StreamReader({ onMessageType: () => { throw refused; } });
+  const plain = encodePushPullStream(state, { compress: false });
+  assert.throws(() => r.push(plain.subarray(0, 1)), refused);
+  assert.equal(r.buffered, 1);
+});
+
 test('stream - the reader works on arbitrary chunks, down to one byte at a time', () => {
   const rand = prng(11);
   const ring = new Keyring([], new Uint8Array(16).fill(3));
