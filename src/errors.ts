@@ -146,6 +146,18 @@ export const ErrorCatalogue = {
     status: 504,
     hint: 'The node did not answer in time: it may be overloaded or partitioned. Check `caxton cluster members` and `caxton cluster performance`, then retry.',
   },
+  CAXTON_ERR_CLUSTER_FRAME: {
+    status: 502,
+    hint: 'Another node sent a frame this node cannot use (malformed, truncated, too large, or fields out of range). Check that every node runs the same Caxton version; the node\'s log names the peer and the field.',
+  },
+  CAXTON_ERR_MODULE_HASH_MISMATCH: {
+    status: 502,
+    hint: 'Module bytes fetched from another node do not hash to the sha256 they were asked for, so they were refused. The peer\'s copy is corrupt or it runs a different version: check its database, or deploy the module again.',
+  },
+  CAXTON_ERR_CLUSTER_NO_PLACEMENT: {
+    status: 409,
+    hint: 'The change would leave no node to place agents on (every other node is isolated or down). Rejoin another node first with `caxton cluster rejoin --node <name>`, or add one.',
+  },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {
     status: 401,

@@ -12,3 +12,7 @@ export { DeploymentStore } from './deployment-store.js';
 export type { Deployment, AgentPriority, DesiredState } from './deployment-store.js';
 export { ApiKeyStore, hashKey } from './api-key-store.js';
 export type { ApiKeyRecord } from './api-key-store.js';
+export { ReplicaDeploymentStore } from './replica-deployment-store.js';
+export type { ReplicaDeployment } from './replica-deployment-store.js';
+export { AgentSnapshotStore, isAgentSnapshot } from './agent-snapshot.js';
+export type { AgentSnapshot } from './agent-snapshot.js';
