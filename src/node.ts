@@ -33,6 +33,9 @@ import { membershipGauges } from './cluster/membership/index.js';
 import { chooseAdvertiseAddress } from './cluster/advertise.js';
 import { LOAD_ANNOUNCE_MIN_MS, nodeTags, tagsChanged } from './cluster/node-tags.js';
 import { CpuSampler, cpuTimes } from './observability/host.js';
+import type { Peers } from './cluster/peers.js';
+import { ClusterAgents } from './agents/cluster-agents.js';
+import { watchLine } from './agents/cluster-events.js';
 
 export interface Address {
   readonly host: string;
@@ -86,6 +89,12 @@ export interface NodeOptions {
   readonly config?: ConfigView;
   /** Cluster membership (SWIM, serf-compatible); absent: a single node. */
   readonly cluster?: NodeClusterOptions;
+  /**
+   * How this node talks to the others (the link, src/cluster/link/). With `cluster`, agents are placed,
+   * replicated, moved and failed over across the cluster (src/agents/cluster-agents.ts); absent: each
+   * node keeps its own agents.
+   */
+  readonly peers?: Peers;
 }
 
 export interface NodeClusterOptions {
@@ -126,6 +135,7 @@ export class CaxtonNode {
   #api: FastifyInstance | undefined;
   #metricsServer: MetricsServer | undefined;
   #cluster: Cluster | undefined;
+  #clusterAgents: ClusterAgents | undefined;
   #clusterTimer: NodeJS.Timeout | undefined;
   #tagTimer: NodeJS.Timeout | undefined;
   /** Host CPU for the `cpu` tag: each reading covers the time since the previous one. */
@@ -183,6 +193,26 @@ export class CaxtonNode {
     const journal = new MessageJournal();
     const logs = new AgentLogs();
     let cluster: Cluster | undefined;
+    // Built before the cluster starts, so that the first tags already say whether this node is isolated.
+    const clusterAgents =
+      options.cluster === undefined || options.peers === undefined
+        ? undefined
+        : new ClusterAgents({
+            peers: options.peers,
+            deployments,
+            db,
+            dataDir,
+            members: () => cluster?.members() ?? [],
+            announce: async (out) => {
+              if (cluster === undefined) return;
+              const api = node.apiAddress === undefined ? undefined : apiTag(node.apiAddress, cluster.transport.advertise);
+              await cluster.setTags(currentTags(pool, deployments, Number(cluster.serf.tags.get('cpu') ?? 0), api, out));
+            },
+            deliverLocal: (name, json, priority) => pool.deliver(name, json, priority),
+            reroute: (name, json, priority) => void pool.route(name, json, priority),
+            logger: log.child({ component: 'cluster-agents' }),
+            drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_MS,
+          });
     if (options.cluster !== undefined) {
       const c = options.cluster;
       const advertise = chooseAdvertiseAddress(c.bind, c.advertise);
@@ -197,7 +227,7 @@ export class CaxtonNode {
         ...(c.timings === undefined ? {} : { timings: c.timings }),
         // The API's address is known once it listens; the configured one stands in until then. The
         // CPU since boot stands in for a reading over a real interval (the sampler's first one).
-        tags: currentTags(pool, deployments, cpuSinceBoot(), options.api === undefined || options.api.addr.port === 0 ? undefined : apiTag(options.api.addr, advertise.address)),
+        tags: currentTags(pool, deployments, cpuSinceBoot(), options.api === undefined || options.api.addr.port === 0 ? undefined : apiTag(options.api.addr, advertise.address), clusterAgents?.outOfPlacement() ?? false),
         ...(gossip.keys === undefined || gossip.keys.length === 0 ? {} : { keys: gossip.keys }),
         logger: log.child({ component: 'cluster' }),
       });
@@ -221,8 +251,16 @@ export class CaxtonNode {
       ...(cluster === undefined ? {} : { cluster: membershipGauges(cluster.membership) }),
       extra: () => ({ outboxPending: outbox.count(), deadLetters: deadLetters.count() }),
     });
-    const node = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
+    const node: CaxtonNode = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
     node.#cluster = cluster;
+    node.#clusterAgents = clusterAgents;
+    // Moves, failovers and second copies stopped go to the log and the event stream (`caxton cluster watch`).
+    clusterAgents?.onEvent((ae) => {
+      const { type, ...fields } = ae;
+      const e: NodeEvent = { type: `cluster.${type}`, time: new Date().toISOString(), ...fields, text: watchLine(ae) };
+      (type === 'agent_moved' ? log.info.bind(log) : log.warn.bind(log))(e, e.type);
+      node.#emit(e);
+    });
     // Only the cluster's `cpu` tag reads it.
     if (cluster !== undefined) node.#cpu = new CpuSampler();
     // Membership changes go to the log and the event stream (`caxton cluster watch`).
@@ -231,6 +269,8 @@ export class CaxtonNode {
       const e: NodeEvent = { type: `cluster.${ev.type}`, time: new Date().toISOString(), node: m.name, status: m.status, address: `${m.host}:${m.port}`, incarnation: m.incarnation, ...(ev.type === 'suspect' ? { from: ev.from } : {}) };
       (ev.type === 'failed' || ev.type === 'suspect' || ev.type === 'conflict' ? log.warn.bind(log) : log.info.bind(log))(e, e.type);
       node.#emit(e);
+      // A view change: failovers, claims, replica pushes, moves (src/agents/failover.ts).
+      if (ev.type !== 'suspect' && ev.type !== 'conflict' && node.#stopping === undefined) void node.#clusterAgents?.viewChanged();
     });
     pool.onEvent((e) => node.#onPoolEvent(e));
     try {
@@ -307,7 +347,7 @@ export class CaxtonNode {
       try {
         const api = this.apiAddress === undefined ? undefined : apiTag(this.apiAddress, cluster.transport.advertise);
         const cpuPercent = sampleCpu ? (this.#cpu as CpuSampler).sample() : Number(announced['cpu'] ?? 0);
-        const tags = currentTags(this.pool, this.deployments, cpuPercent, api);
+        const tags = currentTags(this.pool, this.deployments, cpuPercent, api, this.#clusterAgents?.outOfPlacement() ?? false);
         const change = tagsChanged(announced, tags);
         if (change === 'none' || (change === 'load' && Date.now() - announcedAt < LOAD_ANNOUNCE_MIN_MS)) return;
         announced = tags;
@@ -351,6 +391,7 @@ export class CaxtonNode {
       // No join retries or tag announcements from here on (each tick also checks #stopping).
       clearInterval(this.#clusterTimer);
       clearInterval(this.#tagTimer);
+      this.#clusterAgents?.close();
       const cluster = this.#cluster;
       if (cluster !== undefined) {
         await bounded(log, 'leaving the cluster', STOP_STEP_MS.cluster, cluster.leave(STOP_STEP_MS.cluster / 2));
@@ -470,6 +511,7 @@ export class CaxtonNode {
       observeRouting: (sec) => this.metrics.observeRouting(sec),
       onEvent: (fn) => this.onEvent(fn),
       cluster: () => this.#cluster,
+      clusterAgents: () => this.#clusterAgents,
       clusterExpect: o.cluster?.expect ?? 1,
       ready: () => this.#ready,
     };
@@ -503,8 +545,9 @@ export class CaxtonNode {
 }
 
 /** This node's Serf tags now (src/cluster/node-tags.ts lists them). */
-function currentTags(pool: AgentPool, deployments: Deployments, cpuPercent: number, api: string | undefined): Record<string, string> {
+function currentTags(pool: AgentPool, deployments: Deployments, cpuPercent: number, api: string | undefined, isolated: boolean): Record<string, string> {
   return nodeTags({
+    isolated,
     version: VERSION,
     agents: deployments.count(),
     ...(api === undefined ? {} : { api }),

@@ -7,6 +7,7 @@ import { LOG_LEVELS, type AgentLogs } from '../observability/agent-logs.js';
 import type { ApiKeyStore, OutboxStore } from '../storage/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Cluster } from '../cluster/cluster.js';
+import type { ClusterAgents } from '../agents/cluster-agents.js';
 
 /** An event on the API's stream: a pool event or a node event, as JSON. */
 export interface NodeEvent {
@@ -57,6 +58,8 @@ export interface ApiContext {
   ready(): boolean;
   /** The cluster this node belongs to; undefined on a single node. */
   cluster(): Cluster | undefined;
+  /** The agents' side of the cluster (moves, failover, rebalance, isolation); undefined on a single node. */
+  clusterAgents(): ClusterAgents | undefined;
   /** Nodes the operator expects (coordination.cluster.bootstrap_expect). */
   readonly clusterExpect: number;
 }
