@@ -306,6 +306,11 @@ export class CaxtonNode {
     return this.#cluster;
   }
 
+  /** The agents' side of the cluster (moves, failover, rebalance, isolation), or undefined without one. */
+  get clusterAgents(): ClusterAgents | undefined {
+    return this.#clusterAgents;
+  }
+
   /** Joins the seeds (retrying until one answers) and keeps this node's tags current. */
   #startClusterUpkeep(cluster: Cluster): void {
     const o = this.options.cluster as NodeClusterOptions;

@@ -19,7 +19,7 @@ import type { Logger } from '../observability/logger.js';
 import type { PriorityLevel } from '../sandbox/worker/mailbox.js';
 import type { Deployments } from './deployments.js';
 import { DeploymentReplicator } from './deployment-replication.js';
-import { Handoff, HandoffGate, type MoveResult } from './handoff.js';
+import { Handoff, HandoffGate } from './handoff.js';
 import { Failover, type ViewOutcome } from './failover.js';
 import { hrwRank, takeoverNode, type MemberView, type RankRule } from './ownership.js';
 import { planRebalance, type NodeLoad, type PlannedMove, type RebalanceStrategy } from './rebalance.js';
@@ -134,7 +134,7 @@ export class ClusterAgents {
       replicator: this.replicator,
       handoff: this.handoff,
       members: o.members,
-      outOfPlacement: () => this.outOfPlacement(),
+      outOfPlacement: () => (this.#leaving ? 'leave' : this.#isolated ? 'isolate' : undefined),
       rank: this.#rank,
       ...(o.replicas === undefined ? {} : { replicas: o.replicas }),
       ...(o.replicaState === undefined ? {} : { replicaState: o.replicaState }),
@@ -180,9 +180,29 @@ export class ClusterAgents {
     if (node !== this.#o.peers.self) return (await this.#callNode(node, 'agents.isolate', { isolated: true })) as { node: NodeName; isolated: true; moves: MoveReport[] };
     const others = this.failover.placement().filter((n) => n !== node);
     if (others.length === 0) throw new CaxtonError('CAXTON_ERR_CLUSTER_NO_PLACEMENT', `isolating ${node} would leave no node to place agents on`, { node });
-    await this.#setIsolated(true);
-    const outcome = await this.failover.viewChanged();
-    return { node, isolated: true, moves: reports(outcome.moved, outcome.failed, node) };
+    // The tag change is a view change of its own, which may run the moves before ours does: the report
+    // comes from the moves' events, whichever run made them.
+    const moves = await this.#collectMoves(async () => {
+      await this.#setIsolated(true);
+      await this.failover.viewChanged();
+    });
+    return { node, isolated: true, moves };
+  }
+
+  /** The moves away from this node (done or failed) while `work` runs. */
+  async #collectMoves(work: () => Promise<void>): Promise<MoveReport[]> {
+    const self = this.#o.peers.self;
+    const moves: MoveReport[] = [];
+    const off = this.onEvent((e) => {
+      if (e.type === 'agent_moved' && e.from === self) moves.push({ agent: e.agent, from: e.from, to: e.to, ok: true, epoch: e.epoch, ...(e.pauseMs === undefined ? {} : { pauseMs: e.pauseMs }) });
+      if (e.type === 'agent_move_failed' && e.from === self) moves.push({ agent: e.agent, from: e.from, to: e.to, ok: false, error: e.error });
+    });
+    try {
+      await work();
+    } finally {
+      off();
+    }
+    return moves;
   }
 
   /** Puts `node` back into placement: agents whose owner it is by rank move back to it, live. */
@@ -199,14 +219,13 @@ export class ClusterAgents {
    */
   async handOver(): Promise<{ moves: MoveReport[]; stayed: string[] }> {
     this.#leaving = true;
-    await this.#o.announce(true).catch((e: unknown) => this.#o.logger.warn({ err: e }, 'could not announce that this node leaves placement'));
-    const placement = this.failover.placement();
-    const todo = this.#o.deployments.store
-      .list()
-      .map((d) => ({ name: d.name, to: this.#rank(d.name, placement)[0], reason: 'leave' as const }))
-      .filter((m): m is { name: string; to: NodeName; reason: 'leave' } => m.to !== undefined);
-    const { moved, failed } = await this.failover.moveAll(todo);
-    return { moves: reports(moved, failed, this.#o.peers.self), stayed: this.#o.deployments.store.list().map((d) => d.name) };
+    // Out of placement, every agent's owner is another node: the view change moves them all (reason
+    // leave), whether it is ours or the one the tag change triggers.
+    const moves = await this.#collectMoves(async () => {
+      await this.#o.announce(true).catch((e: unknown) => this.#o.logger.warn({ err: e }, 'could not announce that this node leaves placement'));
+      await this.failover.viewChanged();
+    });
+    return { moves, stayed: this.#o.deployments.store.list().map((d) => d.name) };
   }
 
   /**
@@ -388,11 +407,4 @@ export class ClusterAgents {
       }
     }
   }
-}
-
-function reports(moved: readonly MoveResult[], failed: readonly { agent: string; to: NodeName; error: string }[], from: NodeName): MoveReport[] {
-  return [
-    ...moved.map((r) => ({ agent: r.agent, from: r.from, to: r.to, ok: true, epoch: r.epoch, pauseMs: r.pauseMs })),
-    ...failed.map((f) => ({ agent: f.agent, from, to: f.to, ok: false, error: f.error })),
-  ];
 }

@@ -34,8 +34,11 @@ export interface FailoverOptions {
   readonly handoff: Handoff;
   /** The cluster's members as this node sees them (Cluster.members()). */
   readonly members: () => readonly MemberView[];
-  /** Whether this node keeps itself out of placement (isolated, or leaving): known here before gossip carries it. */
-  readonly outOfPlacement: () => boolean;
+  /**
+   * Why this node keeps itself out of placement ('isolate' or 'leave'; undefined: it is in), known here
+   * before gossip carries its tag.
+   */
+  readonly outOfPlacement: () => MoveReason | undefined;
   readonly rank: RankRule;
   /** Replicas per agent (R). @default 1 */
   readonly replicas?: number;
@@ -73,7 +76,7 @@ export class Failover {
   placement(): NodeName[] {
     const self = this.#o.peers.self;
     const nodes = placementNodes(this.#o.members());
-    const out = this.#o.outOfPlacement();
+    const out = this.#o.outOfPlacement() !== undefined;
     return out ? nodes.filter((n) => n !== self) : nodes.includes(self) ? nodes : [...nodes, self];
   }
 
@@ -132,7 +135,7 @@ export class Failover {
       const owner = o.rank(d.name, placement)[0];
       if (owner === undefined || owner === self) continue;
       const wasOwner = o.rank(d.name, previous)[0] === self;
-      if (!placement.includes(self)) todo.push({ name: d.name, to: owner, reason: 'isolate' });
+      if (!placement.includes(self)) todo.push({ name: d.name, to: owner, reason: o.outOfPlacement() ?? 'isolate' });
       else if (wasOwner) todo.push({ name: d.name, to: owner, reason: 'join' });
     }
     const { moved, failed } = await this.moveAll(todo);
