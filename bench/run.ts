@@ -9,6 +9,7 @@ import { messagingBenchmarks } from './messaging.bench.js';
 import { apiBenchmarks } from './api.bench.js';
 import { sdkBenchmarks } from './sdk.bench.js';
 import { clusterBenchmarks } from './cluster.bench.js';
+import { agentMoveBenchmarks } from './agent-moves.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -22,6 +23,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   cluster: {
     run: clusterBenchmarks,
     why: 'Caxton vs serf agents, 3/5/10 nodes, about 5 minutes; needs /usr/bin/serf, and root + unshare + nft for the 10 % loss rows',
+  },
+  'agent-moves': {
+    run: agentMoveBenchmarks,
+    why: 'live move pause per agent (idle, under traffic) and failover of 20 agents, 3 in-process nodes, about a minute',
   },
 };
 
