@@ -31,15 +31,18 @@ export interface PlannedMove {
   readonly to: NodeName;
 }
 
-/** Each node's target count: shares by weight, rounded by largest remainder (ties to the smaller name). */
+/**
+ * Each node's target count: shares by weight, rounded by largest remainder; equal remainders go first to
+ * the node that runs more agents now (fewer moves), then to the smaller name.
+ */
 export function targets(nodes: readonly NodeLoad[], strategy: RebalanceStrategy): Map<NodeName, number> {
   const total = nodes.reduce((n, x) => n + x.agents.length, 0);
   const weight = (x: NodeLoad) => (strategy === 'even-distribution' ? 1 : Math.max(5, 100 - (x.cpuPercent ?? 50)));
   const sum = nodes.reduce((s, x) => s + weight(x), 0);
-  const exact = nodes.map((x) => ({ node: x.node, share: sum > 0 ? (total * weight(x)) / sum : 0 }));
+  const exact = nodes.map((x) => ({ node: x.node, share: sum > 0 ? (total * weight(x)) / sum : 0, has: x.agents.length }));
   const out = new Map(exact.map((e) => [e.node, Math.floor(e.share)]));
   let left = total - [...out.values()].reduce((a, b) => a + b, 0);
-  const byRemainder = [...exact].sort((a, b) => b.share - Math.floor(b.share) - (a.share - Math.floor(a.share)) || (a.node < b.node ? -1 : 1));
+  const byRemainder = [...exact].sort((a, b) => b.share - Math.floor(b.share) - (a.share - Math.floor(a.share)) || b.has - a.has || (a.node < b.node ? -1 : 1));
   for (const e of byRemainder) {
     if (left <= 0) break;
     out.set(e.node, (out.get(e.node) ?? 0) + 1);

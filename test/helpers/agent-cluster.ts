@@ -53,6 +53,8 @@ export class AgentCluster {
   /** view[observer][member] = status; tags[member] = its tags (gossip carries them to every view). */
   readonly view = new Map<string, Map<string, string>>();
   readonly tags = new Map<string, Record<string, string>>();
+  /** Messages the test router gave up on (forwarded twice and still nowhere to go): a lost message. */
+  readonly dropped: { at: string; to: string; json: string }[] = [];
   readonly #tmp = tempDir('caxton-agent-cluster-');
   #seq = 0;
 
@@ -112,8 +114,8 @@ export class AgentCluster {
     });
     agents.onEvent((e) => events.push(e));
     peers.onPost('test.msg', (_from, body) => {
-      const b = body as { to: string; json: string };
-      this.route(name, b.to, b.json);
+      const b = body as { to: string; json: string; hops: number };
+      this.route(name, b.to, b.json, b.hops + 1);
     });
     const node: TestNode = { name, dir, db, pool, deployments, peers, agents, events, inbox, up: true };
     this.nodes.set(name, node);
@@ -189,8 +191,12 @@ export class AgentCluster {
     return (m.content as { count: number }).count;
   }
 
-  /** Routing by name at `at`, as the module doc says. */
-  route(at: string, to: string, json: string): void {
+  /**
+   * Routing by name at `at`, as the module doc says. A message that already crossed the network twice
+   * and still has nowhere to go here is dropped (recorded in `dropped`): as with the real router, a
+   * node forwards what it does not host once, and a message must not bounce between nodes.
+   */
+  route(at: string, to: string, json: string, hops = 0): void {
     const n = this.node(at);
     if (!n.up) return;
     if (n.agents.gate.holding(to)) {
@@ -201,16 +207,19 @@ export class AgentCluster {
       n.pool.route(to, json);
       return;
     }
-    const link = this.#link(at, to);
-    if (link === undefined) throw new Error(`test router: no node hosts ${to}`);
+    const link = this.#link(at, to, hops);
+    if (link === undefined || hops >= 2) {
+      this.dropped.push({ at, to, json });
+      return;
+    }
     if (!link.deliver(to, json, 1)) throw new Error(`test router: ${at} could not post to ${link.node} for ${to}`);
   }
 
-  #link(at: string, to: string): RemoteLink | undefined {
+  #link(at: string, to: string, hops = 0): RemoteLink | undefined {
     const n = this.node(at);
     const target = to.startsWith('client-') ? to.slice('client-'.length) : (n.agents.gate.redirectOf(to) ?? this.#hostOf(to, at));
     if (target === undefined || target === at) return undefined;
-    return { node: target, deliver: (name, json) => n.peers.post(target, 'test.msg', { to: name, json }) };
+    return { node: target, deliver: (name, json) => n.peers.post(target, 'test.msg', { to: name, json, hops }) };
   }
 
   /** The node that hosts `agent` (holding it during a move counts), as a directory would answer. */

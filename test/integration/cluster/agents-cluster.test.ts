@@ -136,7 +136,7 @@ test('cluster agents - a graceful leave hands every agent over with its state; a
   }
 });
 
-test('cluster agents - isolate over the API moves a node\'s agents away and tags it; rejoin brings them back', async () => {
+test('cluster agents - isolate over the API moves a node\'s agents away and tags it; rejoin brings them back; rebalance evens them out', async () => {
   const { nodes, cleanup } = await startNodes();
   try {
     const n1 = nodes.get('node-1') as Started;
@@ -155,6 +155,16 @@ test('cluster agents - isolate over the API moves a node\'s agents away and tags
     assert.equal(back.status, 200);
     await until('the agents are back on node-3', () => names.every((a) => n3.node.pool.agent(a)?.state === 'running'), 20_000);
     assert.equal(n1.node.cluster?.members().find((m) => m.name === 'node-3')?.tags['isolated'], undefined);
+    // Both agents on node-3 and none elsewhere: an even distribution moves one of them, live.
+    const reb = await n1.api('POST', '/cluster/rebalance', { strategy: 'even-distribution', max_moves: 1 });
+    assert.equal(reb.status, 200, JSON.stringify(reb.body));
+    assert.equal(reb.body['remaining'], 0);
+    const moves = reb.body['moves'] as { from: string; ok: boolean; pause_ms: number }[];
+    assert.equal(moves.length, 1);
+    assert.ok(moves[0]?.ok && moves[0].from === 'node-3' && moves[0].pause_ms >= 0, JSON.stringify(moves));
+    const wrong = await n1.api('POST', '/cluster/rebalance', { strategy: 'round-robin' });
+    assert.equal(wrong.status, 400);
+    assert.equal((wrong.body['error'] as { code: string }).code, 'CAXTON_ERR_API_INVALID_REQUEST');
   } finally {
     await cleanup();
   }

@@ -120,8 +120,14 @@ test('rebalance - moves agents live under traffic and loses no message', async (
     assert.ok(report.moves.every((m) => m.ok), JSON.stringify(report.moves));
     assert.ok(report.rounds >= 2, 'at most 2 moves per round');
     for (const n of ['node-1', 'node-2', 'node-3']) assert.equal(c.node(n).deployments.store.list().length, 2, `${n} runs 2 agents`);
-    await Promise.all(replies.map((rw) => c.waitReply('node-2', rw)));
+    const answers = await Promise.all(replies.map((rw) => c.waitReply('node-2', rw)));
+    assert.deepEqual(c.dropped, [], 'no message was dropped on its way to a moving agent');
     for (const n of names) assert.equal(await c.count('node-2', n), sent.get(n), `every increment of ${n} was handled once`);
+    // Handled in the order sent, across the moves: the i-th increment of an agent answers count i.
+    for (const n of names) {
+      const counts = answers.filter((m) => m.sender === n).map((m) => (m.content as { count: number }).count);
+      assert.deepEqual(counts, counts.map((_, i) => i + 1), `${n} handled its increments in order`);
+    }
   } finally {
     await c.close();
   }

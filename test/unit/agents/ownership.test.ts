@@ -54,6 +54,8 @@ const load = (node: string, n: number, cpuPercent: number | null = null): NodeLo
 test('rebalance - targets: even shares ±1, or shares by free CPU (a node without the tag counts as half busy)', () => {
   assert.deepEqual([...targets([load('a', 7), load('b', 0), load('c', 0)], 'even-distribution')], [['a', 3], ['b', 2], ['c', 2]]);
   assert.deepEqual([...targets([load('a', 8, 90), load('b', 0, 10), load('c', 0, null)], 'least-loaded')], [['a', 0], ['b', 5], ['c', 3]]);
+  // Equal remainders go to the nodes that have the agents already: 2 agents on c over 3 nodes move once.
+  assert.deepEqual([...targets([load('a', 0), load('b', 0), load('c', 2)], 'even-distribution')], [['a', 1], ['b', 0], ['c', 1]]);
 });
 
 test('rebalance - a plan moves from the fullest to the emptiest, bounded per round, and is empty once balanced', () => {
