@@ -108,6 +108,7 @@ export class ClusterAgents {
       nodes: () => this.failover.placement(),
       rank: this.#rank,
       ...(o.replicas === undefined ? {} : { replicas: o.replicas }),
+      ...(o.replicaState === undefined ? {} : { replicaState: o.replicaState }),
       logger: o.logger,
     });
     this.handoff = new Handoff({

@@ -43,10 +43,15 @@ export interface DirectoryUpdates {
 }
 
 /**
- * State replication's side of a failover (the StateReplicator): fences the agent's replicas at an epoch
- * above `minEpoch` (max seen + 1) and returns that epoch with the state they hold. `snapshot` undefined:
- * the replicator wrote the state into this node's database itself.
+ * State replication's side (src/agents/replication/ StateReplicator fits through a thin adapter):
+ * - `promote`: fences the agent's replicas (`replicas`: the nodes that held it, this one included) at
+ *   max seen + 1 and takes their state in the same step. `snapshot` undefined: the replicator wrote the
+ *   state into this node's database itself (StateReplicator.promote does). The agent then runs at
+ *   max(epoch, its deployment's epoch + 1).
+ * - `setReplicas`: this node holds the agent now and these are its replicas (empty: it no longer holds
+ *   it, or runs it unreplicated): StateReplicator.setReplica(agent, replicas[0]).
  */
 export interface ReplicaState {
-  promote(agent: string, minEpoch: number): Promise<{ readonly epoch: number; readonly snapshot?: AgentSnapshot }>;
+  promote(agent: string, replicas: readonly NodeName[], minEpoch: number): Promise<{ readonly epoch: number; readonly snapshot?: AgentSnapshot }>;
+  setReplicas?(agent: string, replicas: readonly NodeName[]): void;
 }

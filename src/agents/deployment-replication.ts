@@ -15,10 +15,11 @@ import { createHash } from 'node:crypto';
 import { CaxtonError } from '../errors.js';
 import { isAgentName } from '../messaging/message-schema.js';
 import type { NodeName, PeerBody, Peers } from '../cluster/peers.js';
-import type { Deployment, DeploymentStore, ReplicaDeploymentStore } from '../storage/index.js';
+import type { Deployment, ReplicaDeploymentStore } from '../storage/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Deployments } from './deployments.js';
 import { replicasFor, type RankRule } from './ownership.js';
+import type { ReplicaState } from './cluster-events.js';
 
 /** A deployment row as pushed to a replica. */
 export interface ReplicaRow {
@@ -34,6 +35,8 @@ export interface ReplicationOptions {
   /** The members agents are placed on now (placementNodes), this node included. */
   readonly nodes: () => readonly NodeName[];
   readonly rank: RankRule;
+  /** Told where each agent's state goes (StateReplicator.setReplica), whenever its replica set is pushed. */
+  readonly replicaState?: ReplicaState;
   /** Replicas per agent (R). @default 1 */
   readonly replicas?: number;
   readonly logger: Logger;
@@ -75,6 +78,7 @@ export class DeploymentReplicator {
   /** Forgets where an agent was pushed (it left this node: its new holder pushes it now). */
   forget(name: string): void {
     this.#pushedTo.delete(name);
+    this.#o.replicaState?.setReplicas?.(name, []);
   }
 
   /** Where an agent was last pushed to. */
@@ -96,6 +100,7 @@ export class DeploymentReplicator {
     return this.#serial(name, async () => {
       const to = this.#pushedTo.get(name) ?? [];
       this.#pushedTo.delete(name);
+      this.#o.replicaState?.setReplicas?.(name, []);
       await Promise.all(to.map((n) => this.#call(n, 'agents.replica.drop', { name, epoch: Number.MAX_SAFE_INTEGER }).catch((e: unknown) => this.#warn(name, n, e))));
     });
   }
@@ -124,6 +129,7 @@ export class DeploymentReplicator {
     const d = this.#o.deployments.store.get(name);
     if (d === undefined) return;
     const replicas = this.replicasOf(name);
+    if (!sameList(replicas, this.#pushedTo.get(name) ?? [])) this.#o.replicaState?.setReplicas?.(name, replicas);
     const row: ReplicaRow = { deployment: d, owner: this.#o.peers.self, replicas };
     const kept: NodeName[] = [];
     await Promise.all(

@@ -16,7 +16,6 @@
  *    placed elsewhere on purpose (rebalance, a pinned strategy, a failover to a non-owner) stay.
  */
 import type { NodeName, PeerBody, Peers } from '../cluster/peers.js';
-import { CaxtonError } from '../errors.js';
 import type { AgentSnapshotStore, ReplicaDeployment, ReplicaDeploymentStore } from '../storage/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Deployments } from './deployments.js';
@@ -187,8 +186,10 @@ export class Failover {
   async takeOver(row: ReplicaDeployment, reason: MoveReason): Promise<number> {
     const o = this.#o;
     const d = row.deployment;
-    const fenced = o.replicaState === undefined ? { epoch: d.epoch + 1 } : await o.replicaState.promote(d.name, d.epoch);
-    if (!(fenced.epoch > d.epoch)) throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `state replication promoted agent ${d.name} at epoch ${fenced.epoch}, not above ${d.epoch}`, { agent: d.name });
+    const promoted = o.replicaState === undefined ? { epoch: d.epoch + 1 } : await o.replicaState.promote(d.name, row.replicas, d.epoch);
+    // Replication's fencing epoch and the deployment's may count from different starts: the claim this
+    // node makes must beat every earlier one, so it is above both.
+    const fenced = { ...promoted, epoch: Math.max(promoted.epoch, d.epoch + 1) };
     if (fenced.snapshot !== undefined) o.snapshots.write(d.name, fenced.snapshot);
     // Adopted first, then the row goes: a crash in between leaves the row, and the next start's view
     // change sees the agent deployed here and skips it.

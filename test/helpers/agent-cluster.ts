@@ -251,10 +251,12 @@ export class AckedCounters {
   readonly acked = new Map<string, number>();
   readonly #epochs = new Map<string, number>();
   readonly promoted: { node: string; agent: string; epoch: number }[] = [];
+  /** setReplicas calls: where each node said an agent's state goes now. */
+  readonly replicaSets: { node: string; agent: string; replicas: readonly string[] }[] = [];
 
   forNode(node: string): ReplicaState {
     return {
-      promote: async (agent, minEpoch) => {
+      promote: async (agent, _replicas, minEpoch) => {
         const epoch = Math.max(minEpoch, this.#epochs.get(agent) ?? 0) + 1;
         this.#epochs.set(agent, epoch);
         this.promoted.push({ node, agent, epoch });
@@ -262,6 +264,7 @@ export class AckedCounters {
         const snapshot: AgentSnapshot = { kv: n === undefined ? [] : [[Buffer.from('count').toString('base64'), Buffer.from(String(n)).toString('base64')]], timers: [], lastTimerId: 0 };
         return { epoch, snapshot };
       },
+      setReplicas: (agent, replicas) => void this.replicaSets.push({ node, agent, replicas: [...replicas] }),
     };
   }
 }

@@ -67,6 +67,11 @@ test('failover - owner death: the replica takes over with the acknowledged state
     await c.node(replica).agents.replicator.push(name);
     const next = rank(name, evenly(NODES.filter((n) => n !== 'node-1' && n !== replica)))[0] as string;
     assert.equal(c.node(next).agents.replicaStore.get(name)?.owner, replica);
+    // State replication was told where the agent's state goes, by its first owner and by the new one.
+    assert.deepEqual(acked.replicaSets, [
+      { node: 'node-1', agent: name, replicas: [replica] },
+      { node: replica, agent: name, replicas: [next] },
+    ]);
   } finally {
     await c.close();
   }
