@@ -62,6 +62,8 @@ export class Failover {
   readonly #o: FailoverOptions;
   /** The placement of the previous view: an agent moves only when its owner by rank changed. */
   #previous: readonly NodeName[] | undefined;
+  /** The up and placement nodes claims and moves were last computed for. */
+  #lastKey = '';
   #running: Promise<ViewOutcome> | undefined;
   #again = false;
   #closed = false;
@@ -122,9 +124,14 @@ export class Failover {
   async #handle(): Promise<ViewOutcome> {
     const o = this.#o;
     const takenOver = await this.#takeovers();
-    const claims = this.#claims();
     const pushed = await o.replicator.pushAll();
     const placement = this.placement();
+    // Tag updates (load figures every minute from every node) are view changes too: claims and moves
+    // depend only on who is up and who is in placement, so they wait for a change of those.
+    const key = JSON.stringify([[...this.up()].sort(), [...placement].sort()]);
+    if (key === this.#lastKey) return { takenOver, claims: 0, pushed, moved: [], failed: [] };
+    this.#lastKey = key;
+    const claims = this.#claims();
     const previous = this.#previous ?? placement;
     this.#previous = placement;
     const self = o.peers.self;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { claimBeats, hrwRank, placementNodes, replicasFor, takeoverNode, upNodes, type MemberView } from '../../../src/agents/ownership.js';
 import { planRebalance, targets, type NodeLoad } from '../../../src/agents/rebalance.js';
+import { watchLine } from '../../../src/agents/cluster-events.js';
 
 const members: MemberView[] = [
   { name: 'a', status: 'alive', tags: { role: 'caxton' } },
@@ -77,4 +78,12 @@ test('rebalance - agents whose rendezvous owner has room go home first', () => {
   const homeB = agents.filter((x) => hrwRank(x, names)[0] === 'b');
   const firstMoves = plan.slice(0, Math.min(4, homeB.length)).map((m) => m.agent);
   assert.ok(firstMoves.every((x) => homeB.includes(x)), `${JSON.stringify(firstMoves)} should be among ${JSON.stringify(homeB)}`);
+});
+
+test('cluster watch lines - agent events read as the runbook writes them', () => {
+  assert.equal(watchLine({ type: 'agent_moved', agent: 'counter', from: 'node-2', to: 'node-3', reason: 'failover', epoch: 4 }), '[INFO] agent counter moved node-2 → node-3 (failover, epoch 4)');
+  assert.equal(watchLine({ type: 'agent_moved', agent: 'echo', from: 'node-1', to: 'node-2', reason: 'rebalance', epoch: 2, pauseMs: 11.3 }), '[INFO] agent echo moved node-1 → node-2 (rebalance, epoch 2, paused 11.3 ms)');
+  assert.equal(watchLine({ type: 'agent_superseded', agent: 'counter', node: 'node-2', by: 'node-3', epoch: 3, byEpoch: 4 }), '[WARN] agent counter ran twice: stopped the copy on node-2 (epoch 3), node-3 keeps it (epoch 4)');
+  assert.match(watchLine({ type: 'agent_unavailable', agent: 'x', owner: 'node-1', replicas: [] }), /^\[ERROR\] agent x has no live holder \(owner node-1, replicas none\)/);
+  assert.match(watchLine({ type: 'agent_move_failed', agent: 'x', from: 'node-1', to: 'node-2', reason: 'leave', error: 'boom' }), /^\[WARN\] agent x did not move node-1 → node-2 \(leave\): boom; it runs on node-1$/);
 });
