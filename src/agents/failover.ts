@@ -62,6 +62,8 @@ export class Failover {
   readonly #o: FailoverOptions;
   /** The placement of the previous view: an agent moves only when its owner by rank changed. */
   #previous: readonly NodeName[] | undefined;
+  /** Agents reported as having no live holder, so that each view change does not report them again. */
+  readonly #unavailable = new Set<string>();
   /** The up and placement nodes claims and moves were last computed for. */
   #lastKey = '';
   #running: Promise<ViewOutcome> | undefined;
@@ -175,9 +177,11 @@ export class Failover {
       if (up.includes(row.owner) || o.deployments.store.get(row.deployment.name) !== undefined) continue;
       const t = takeoverNode(row.deployment.name, row.replicas, up, o.rank);
       if (t === undefined) {
-        o.emit({ type: 'agent_unavailable', agent: row.deployment.name, owner: row.owner, replicas: row.replicas });
+        if (!this.#unavailable.has(row.deployment.name)) o.emit({ type: 'agent_unavailable', agent: row.deployment.name, owner: row.owner, replicas: row.replicas });
+        this.#unavailable.add(row.deployment.name);
         continue;
       }
+      this.#unavailable.delete(row.deployment.name);
       if (t !== o.peers.self) continue;
       try {
         await this.takeOver(row, 'failover');
