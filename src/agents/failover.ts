@@ -24,6 +24,9 @@ import type { Handoff, MoveResult } from './handoff.js';
 import type { AgentsEvent, DirectoryUpdates, MoveReason, ReplicaState } from './cluster-events.js';
 import { claimBeats, placementNodes, takeoverNode, upNodes, type MemberView, type RankRule } from './ownership.js';
 
+/** Takeovers running at once after a view change. */
+const TAKEOVER_CONCURRENCY = 8;
+
 export interface FailoverOptions {
   readonly peers: Peers;
   readonly deployments: Deployments;
@@ -173,6 +176,7 @@ export class Failover {
     const o = this.#o;
     const up = this.up();
     const taken: string[] = [];
+    const mine: ReplicaDeployment[] = [];
     for (const row of o.replicaStore.list()) {
       if (up.includes(row.owner) || o.deployments.store.get(row.deployment.name) !== undefined) continue;
       const t = takeoverNode(row.deployment.name, row.replicas, up, o.rank);
@@ -182,14 +186,22 @@ export class Failover {
         continue;
       }
       this.#unavailable.delete(row.deployment.name);
-      if (t !== o.peers.self) continue;
-      try {
-        await this.takeOver(row, 'failover');
-        taken.push(row.deployment.name);
-      } catch (e) {
-        o.logger.error({ agent: row.deployment.name, owner: row.owner, err: (e as Error).message }, 'failover: could not take the agent over (retried at the next view change)');
-      }
+      if (t === o.peers.self) mine.push(row);
     }
+    // A few at a time: each start is a round trip to a worker, and a node's agents fail over together.
+    let next = 0;
+    const worker = async () => {
+      while (next < mine.length) {
+        const row = mine[next++] as ReplicaDeployment;
+        try {
+          await this.takeOver(row, 'failover');
+          taken.push(row.deployment.name);
+        } catch (e) {
+          o.logger.error({ agent: row.deployment.name, owner: row.owner, err: (e as Error).message }, 'failover: could not take the agent over (retried at the next view change)');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: TAKEOVER_CONCURRENCY }, worker));
     return taken;
   }
 
