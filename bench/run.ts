@@ -12,6 +12,7 @@ import { clusterBenchmarks } from './cluster.bench.js';
 import { clusterLinkBenchmarks } from './cluster-link.bench.js';
 import { replicationBenchmarks } from './replication.bench.js';
 import { clusterSimBenchmarks } from './cluster-sim.bench.js';
+import { agentMoveBenchmarks } from './agent-moves.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -37,6 +38,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   'cluster-sim': {
     run: clusterSimBenchmarks,
     why: 'membership at 100/300 nodes and the directory at 100/1,000/5,000 nodes in one process on virtual time, 1,000/5,000-node membership by model; a few minutes on an idle 2-core host (CLUSTER_SIM_SIZES, CLUSTER_SIM_DIR_SIZES)',
+  },
+  'agent-moves': {
+    run: agentMoveBenchmarks,
+    why: 'live move pause per agent (idle, under traffic) and failover of 20 agents, 3 in-process nodes, about a minute',
   },
 };
 

@@ -154,6 +154,10 @@ export const ErrorCatalogue = {
     status: 502,
     hint: 'A peer sent a frame or body this node cannot accept: too large (over the link frame limit, 16 MiB by default), truncated, not a Caxton link frame, or a field of the wrong type (the message names it). It is refused and logged; send smaller bodies (large blobs go in parts), or check that every node runs the same Caxton version. The logs of both nodes name the reason.',
   },
+  CAXTON_ERR_CLUSTER_NO_PLACEMENT: {
+    status: 409,
+    hint: 'The change would leave no node to place agents on (every other node is isolated or down). Rejoin another node first with `caxton cluster rejoin --node <name>`, or add one.',
+  },
   // REST API (src/api)
   CAXTON_ERR_API_UNAUTHORIZED: {
     status: 401,

@@ -14,7 +14,7 @@ import { AgentPool, reliableIdOf, type PoolEvent, type SandboxPolicy } from './s
 import { TRAP_HANDLER_FLAG, trapHandlerDisabled } from './sandbox/capacity.js';
 import type { CapabilityStrategy } from './sandbox/pool.js';
 import type { RestartPolicy } from './agents/restart-policy.js';
-import { ApiKeyStore, DeadLetterStore, DeploymentStore, openDatabase, OutboxStore, SqliteAgentStateStore, type SqliteDatabase, type Synchronous } from './storage/index.js';
+import { ApiKeyStore, DeadLetterStore, DeploymentStore, openDatabase, OutboxStore, ReplicaStore, SqliteAgentStateStore, type SqliteDatabase, type Synchronous } from './storage/index.js';
 import { DeadLetterQueue } from './messaging/dead-letter-queue.js';
 import { OutboxRelay, type RelayOptions } from './messaging/outbox-relay.js';
 import { MessageJournal, journalNow } from './messaging/journal.js';
@@ -43,6 +43,9 @@ import type { Peers } from './cluster/peers.js';
 import { NodeViews, type NodeViewParts } from './api/node-views.js';
 import { ClusterViews, type ViewMember } from './api/cluster-views.js';
 import { startClusterRouting, type ClusterRouting } from './cluster/routing.js';
+import { ClusterAgents, isolatedOnDisk } from './agents/cluster-agents.js';
+import { StateReplicator, type ReplicationMode } from './agents/replication/index.js';
+import { watchLine } from './agents/cluster-events.js';
 
 export interface Address {
   readonly host: string;
@@ -99,7 +102,9 @@ export interface NodeOptions {
   /**
    * How this node talks to other nodes (src/cluster/peers.ts). With it, API keys are cluster-wide,
    * deploys are placed across the members (src/cluster/peer-services.ts), and the views (agent list,
-   * queue stats, resources, memory stats, agents slow, cluster performance) cover every member.
+   * queue stats, resources, memory stats, agents slow, cluster performance) cover every member; with
+   * `cluster` too, agents are placed, replicated, moved and failed over across the cluster
+   * (src/agents/cluster-agents.ts).
    * @default the cluster's link (src/cluster/link/) when the node is in a cluster; none otherwise
    */
   readonly peers?: Peers;
@@ -123,6 +128,8 @@ export interface NodeClusterOptions {
   readonly expect: number;
   /** Gossip encryption keys, primary first; empty: plaintext. */
   readonly keys?: readonly Uint8Array[];
+  /** Agents' state replication (coordination.replication). @default sync, retransmit every 200 ms */
+  readonly replication?: { readonly mode: ReplicationMode; readonly retransmitMs: number };
 }
 
 /** How often an unanswered join is retried, ms. */
@@ -148,6 +155,8 @@ export class CaxtonNode {
   #peerServices: PeerServices | undefined;
   /** Routing across the cluster (absent on a node alone): who hosts what, and the message link. */
   #routing: ClusterRouting | undefined;
+  #clusterAgents: ClusterAgents | undefined;
+  #replicator: StateReplicator | undefined;
   #clusterTimer: NodeJS.Timeout | undefined;
   #tagTimer: NodeJS.Timeout | undefined;
   /** Host CPU for the `cpu` tag: each reading covers the time since the previous one. */
@@ -209,6 +218,7 @@ export class CaxtonNode {
     const journal = new MessageJournal();
     const logs = new AgentLogs();
     let cluster: Cluster | undefined;
+    // Built before the cluster starts, so that the first tags already say whether this node is isolated.
     if (options.cluster !== undefined) {
       const c = options.cluster;
       const advertise = chooseAdvertiseAddress(c.bind, c.advertise);
@@ -223,7 +233,7 @@ export class CaxtonNode {
         ...(c.timings === undefined ? {} : { timings: c.timings }),
         // The API's address is known once it listens; the configured one stands in until then. The
         // CPU since boot stands in for a reading over a real interval (the sampler's first one).
-        tags: currentTags(pool, deployments, cpuSinceBoot(), options.api === undefined || options.api.addr.port === 0 ? undefined : apiTag(options.api.addr, advertise.address)),
+        tags: currentTags(pool, deployments, cpuSinceBoot(), options.api === undefined || options.api.addr.port === 0 ? undefined : apiTag(options.api.addr, advertise.address), isolatedOnDisk(dataDir)),
         ...(gossip.keys === undefined || gossip.keys.length === 0 ? {} : { keys: gossip.keys }),
         logger: log.child({ component: 'cluster' }),
       });
@@ -249,12 +259,59 @@ export class CaxtonNode {
     });
     // The node-to-node link's per-peer metrics (docs/metrics.md, "Cluster link metrics").
     if (cluster !== undefined) registerLinkMetrics(metrics.registry, () => cluster.peers.stats());
-    const node = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
+    const node: CaxtonNode = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
     node.#cluster = cluster;
     const peers = options.peers ?? cluster?.peers;
+    // Agents' key-value state, replicated to the next owner in rendezvous order (sync by default).
+    const replicator =
+      cluster === undefined || peers === undefined
+        ? undefined
+        : new StateReplicator({
+            peers,
+            pool,
+            store: new ReplicaStore(db),
+            ...(options.cluster?.replication === undefined ? {} : { mode: options.cluster.replication.mode, retransmitMs: options.cluster.replication.retransmitMs }),
+            log: (level, text) => log[level]({ component: 'replication' }, text),
+          });
+    // Where agents run across the cluster: placement, replicas of deployments, failover, live moves.
+    const clusterAgents =
+      cluster === undefined || peers === undefined || replicator === undefined
+        ? undefined
+        : new ClusterAgents({
+            peers,
+            replicaState: {
+              async promote(agent, replicas, minEpoch) {
+                const p = await replicator.promote(agent, replicas);
+                return { epoch: Math.max(p.epoch, minEpoch) };
+              },
+              setReplicas: (agent, replicas) => replicator.setReplica(agent, replicas[0]),
+            },
+            // Failover and moves change what this node hosts and under which epoch: the directory hears it.
+            directory: { hosted: (agent) => node.#routing?.announcer.changed(agent), moved: (agent) => node.#routing?.announcer.changed(agent) },
+            deployments,
+            db,
+            dataDir,
+            members: () => cluster.members(),
+            announce: async (out) => {
+              const api = node.apiAddress === undefined ? undefined : apiTag(node.apiAddress, cluster.transport.advertise);
+              await cluster.setTags(currentTags(pool, deployments, Number(cluster.serf.tags.get('cpu') ?? 0), api, out));
+            },
+            deliverLocal: (name, json, priority) => pool.deliver(name, json, priority),
+            reroute: (name, json, priority) => void pool.route(name, json, priority),
+            logger: log.child({ component: 'cluster-agents' }),
+            drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_MS,
+          });
     const views = buildViews(options, peers, cluster, metrics, { pool, deployments, outbox, deadLetters });
     node.nodeViews = views.node;
     node.clusterViews = views.cluster;
+    node.#clusterAgents = clusterAgents;
+    // Moves, failovers and second copies stopped go to the log and the event stream (`caxton cluster watch`).
+    clusterAgents?.onEvent((ae) => {
+      const { type, ...fields } = ae;
+      const e: NodeEvent = { type: `cluster.${type}`, time: new Date().toISOString(), ...fields, text: watchLine(ae) };
+      (type === 'agent_moved' ? log.info.bind(log) : log.warn.bind(log))(e, e.type);
+      node.#emit(e);
+    });
     // Only the cluster's `cpu` tag reads it.
     if (cluster !== undefined) node.#cpu = new CpuSampler();
     // Membership changes go to the log and the event stream (`caxton cluster watch`).
@@ -263,9 +320,22 @@ export class CaxtonNode {
       const e: NodeEvent = { type: `cluster.${ev.type}`, time: new Date().toISOString(), node: m.name, status: m.status, address: `${m.host}:${m.port}`, incarnation: m.incarnation, ...(ev.type === 'suspect' ? { from: ev.from } : {}) };
       (ev.type === 'failed' || ev.type === 'suspect' || ev.type === 'conflict' ? log.warn.bind(log) : log.info.bind(log))(e, e.type);
       node.#emit(e);
+      // A view change: failovers, claims, replica pushes, moves (src/agents/failover.ts).
+      if (ev.type !== 'suspect' && ev.type !== 'conflict' && node.#stopping === undefined) void node.#clusterAgents?.viewChanged();
     });
     pool.onEvent((e) => node.#onPoolEvent(e));
-    if (cluster !== undefined) node.#routing = startClusterRouting(cluster, pool, outbox, log, options.relay?.baseDelayMs);
+    node.#replicator = replicator;
+    if (cluster !== undefined) {
+      node.#routing = startClusterRouting({
+        cluster,
+        pool,
+        outbox,
+        log,
+        epochOf: (name) => deployments.epoch(name) ?? 0,
+        ...(clusterAgents === undefined ? {} : { moving: clusterAgents.gate, isolated: (name) => cluster.members().some((m) => m.name === name && m.tags['isolated'] === '1') }),
+        ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
+      });
+    }
     if (peers !== undefined) {
       const self: PlacementMember = { name: options.nodeId, status: 'alive', tags: { role: 'caxton' } };
       const services = startPeerServices({
@@ -315,6 +385,11 @@ export class CaxtonNode {
     return this.#cluster;
   }
 
+  /** The agents' side of the cluster (moves, failover, rebalance, isolation), or undefined without one. */
+  get clusterAgents(): ClusterAgents | undefined {
+    return this.#clusterAgents;
+  }
+
   /** Joins the seeds (retrying until one answers) and keeps this node's tags current. */
   #startClusterUpkeep(cluster: Cluster): void {
     const o = this.options.cluster as NodeClusterOptions;
@@ -356,7 +431,7 @@ export class CaxtonNode {
       try {
         const api = this.apiAddress === undefined ? undefined : apiTag(this.apiAddress, cluster.transport.advertise);
         const cpuPercent = sampleCpu ? (this.#cpu as CpuSampler).sample() : Number(announced['cpu'] ?? 0);
-        const tags = currentTags(this.pool, this.deployments, cpuPercent, api);
+        const tags = currentTags(this.pool, this.deployments, cpuPercent, api, this.#clusterAgents?.outOfPlacement() ?? false);
         const change = tagsChanged(announced, tags);
         if (change === 'none' || (change === 'load' && Date.now() - announcedAt < LOAD_ANNOUNCE_MIN_MS)) return;
         announced = tags;
@@ -400,6 +475,8 @@ export class CaxtonNode {
       // No join retries or tag announcements from here on (each tick also checks #stopping).
       clearInterval(this.#clusterTimer);
       clearInterval(this.#tagTimer);
+      this.#clusterAgents?.close();
+      this.#replicator?.close();
       const cluster = this.#cluster;
       if (cluster !== undefined) {
         await bounded(log, 'leaving the cluster', STOP_STEP_MS.cluster, cluster.leave(STOP_STEP_MS.cluster / 2));
@@ -521,6 +598,7 @@ export class CaxtonNode {
       observeRouting: (sec) => this.metrics.observeRouting(sec),
       onEvent: (fn) => this.onEvent(fn),
       cluster: () => this.#cluster,
+      clusterAgents: () => this.#clusterAgents,
       clusterExpect: o.cluster?.expect ?? 1,
       ...(this.#peerServices === undefined ? {} : { placement: this.#peerServices.placement }),
       nodeViews: this.nodeViews,
@@ -578,8 +656,9 @@ function buildViews(o: NodeOptions, peers: Peers | undefined, cluster: Cluster |
 }
 
 /** This node's Serf tags now (src/cluster/node-tags.ts lists them). */
-function currentTags(pool: AgentPool, deployments: Deployments, cpuPercent: number, api: string | undefined): Record<string, string> {
+function currentTags(pool: AgentPool, deployments: Deployments, cpuPercent: number, api: string | undefined, isolated: boolean): Record<string, string> {
   return nodeTags({
+    isolated,
     version: VERSION,
     agents: deployments.count(),
     ...(api === undefined ? {} : { api }),

@@ -33,8 +33,12 @@ export interface DeployedAgent {
   readonly restoreError: string | undefined;
 }
 
+/** What changed in a deployment: the cluster layer pushes the row to the agent's replicas. */
+export type DeploymentChange = { readonly type: 'put'; readonly name: string } | { readonly type: 'removed'; readonly name: string };
+
 export class Deployments {
   readonly #restoreErrors = new Map<string, string>();
+  readonly #listeners: ((c: DeploymentChange) => void)[] = [];
 
   constructor(
     readonly pool: AgentPool,
@@ -48,7 +52,10 @@ export class Deployments {
     // Whatever made the pool swap modules (an immediate, graceful or promoted canary upgrade), the
     // deployment follows, so a restart brings back the version that was running.
     pool.onEvent((e) => {
-      if (e.type === 'agent_upgraded' && store.get(e.name) !== undefined) store.setModule(e.name, e.to);
+      if (e.type === 'agent_upgraded' && store.get(e.name) !== undefined) {
+        store.setModule(e.name, e.to);
+        this.#changed({ type: 'put', name: e.name });
+      }
       // Kept so that the count an agent reads in agent_init goes on across node restarts.
       if (e.type === 'agent_started') store.setRestarts(e.name, e.restarts);
     });
@@ -102,7 +109,65 @@ export class Deployments {
       this.store.remove(req.name);
       throw e;
     }
+    this.#changed({ type: 'put', name: req.name });
     return this.get(req.name) as DeployedAgent;
+  }
+
+  /**
+   * Takes over an agent deployed on another node (a failover or a live move): records its deployment as
+   * it was there, at its new ownership epoch, and starts it as its desired state says. Its module must be
+   * stored already (DeploymentStore.putModule) and its state written. A start that fails leaves nothing.
+   */
+  async adopt(d: Deployment): Promise<DeployedAgent> {
+    this.#checkRoom(d.name);
+    this.store.adopt(d);
+    try {
+      if (d.desiredState !== 'stopped') {
+        await this.#spawn(d, d.desiredState === 'running', d.restarts + 1);
+        if (d.desiredState === 'suspended') this.pool.suspend(d.name);
+      }
+    } catch (e) {
+      this.store.remove(d.name);
+      throw e;
+    }
+    this.#changed({ type: 'put', name: d.name });
+    return this.require(d.name);
+  }
+
+  /**
+   * Lets an agent go to another node: takes it out of the pool and forgets its deployment here. Its
+   * state is left in the database for the caller (a move reads it, then drops it). No 'removed' change
+   * is announced: the agent lives on, elsewhere.
+   */
+  async release(name: string): Promise<void> {
+    if (this.pool.agent(name) !== undefined) await this.pool.remove(name);
+    this.store.remove(name);
+    this.#restoreErrors.delete(name);
+  }
+
+  /** The agent's ownership epoch here (undefined: not deployed here). */
+  epoch(name: string): number | undefined {
+    return this.store.get(name)?.epoch;
+  }
+
+  /** Subscribes to deployment changes made here (deploy, upgrade, desired state, remove, adopt). */
+  onChange(fn: (c: DeploymentChange) => void): () => void {
+    this.#listeners.push(fn);
+    return () => {
+      const i = this.#listeners.indexOf(fn);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    };
+  }
+
+  #changed(c: DeploymentChange): void {
+    for (const fn of this.#listeners) {
+      try {
+        fn(c);
+      } catch (e) {
+        // a listener's failure (a replica that cannot be reached) must not fail the operation
+        this.logger.warn({ agent: c.name, err: e }, 'deployment change listener failed');
+      }
+    }
   }
 
   get(name: string): DeployedAgent | undefined {
@@ -202,6 +267,7 @@ export class Deployments {
     this.store.remove(name);
     this.state.clear(name);
     this.#restoreErrors.delete(name);
+    this.#changed({ type: 'removed', name });
   }
 
   #checkRoom(name: string): void {
@@ -215,6 +281,7 @@ export class Deployments {
 
   #desire(name: string, state: DesiredState): void {
     this.store.setDesiredState(name, state);
+    this.#changed({ type: 'put', name });
   }
 
   async #spawn(d: Deployment, start: boolean, restarts: number): Promise<AgentInfo> {

@@ -42,9 +42,12 @@ export interface PlacementMember {
 /** Weights never fall below this, so a loaded node still owns some names and the ranking stays total. */
 export const MIN_WEIGHT = 0.02;
 
-/** The members that may own agents: alive Caxton nodes (serf agents in the cluster host none). */
+/**
+ * The members that may own agents: alive Caxton nodes (serf agents in the cluster host none) that are
+ * not isolated (`caxton cluster isolate` sets their `isolated` tag: out of placement).
+ */
 export function candidates(members: readonly PlacementMember[]): PlacementMember[] {
-  return members.filter((m) => m.status === 'alive' && m.tags['role'] === 'caxton');
+  return members.filter((m) => m.status === 'alive' && m.tags['role'] === 'caxton' && m.tags['isolated'] !== '1');
 }
 
 /**
@@ -95,7 +98,8 @@ export function placeAgent(agent: string, members: readonly PlacementMember[], o
     const t = known.get(options.targetNode);
     if (t === undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', `target node ${options.targetNode} is not a member of the cluster`, { node: options.targetNode });
     if (!alive.includes(t)) {
-      throw new CaxtonError('CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE', `target node ${options.targetNode} is ${t.status === 'alive' ? 'not a Caxton node' : t.status}: it cannot take the agent now`, { node: options.targetNode, status: t.status });
+      const why = t.status !== 'alive' ? t.status : t.tags['isolated'] === '1' ? 'isolated (out of placement: `caxton cluster rejoin --node` it first)' : 'not a Caxton node';
+      throw new CaxtonError('CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE', `target node ${options.targetNode} is ${why}: it cannot take the agent now`, { node: options.targetNode, status: t.status });
     }
     return t.name;
   }

@@ -19,6 +19,7 @@ export interface DeployPlacement {
 }
 import type { ClusterViews } from './cluster-views.js';
 import type { NodeViews } from './node-views.js';
+import type { ClusterAgents } from '../agents/cluster-agents.js';
 
 /** An event on the API's stream: a pool event or a node event, as JSON. */
 export interface NodeEvent {
@@ -69,6 +70,8 @@ export interface ApiContext {
   ready(): boolean;
   /** The cluster this node belongs to; undefined on a single node. */
   cluster(): Cluster | undefined;
+  /** The agents' side of the cluster (moves, failover, rebalance, isolation); undefined on a single node. */
+  clusterAgents(): ClusterAgents | undefined;
   /** Nodes the operator expects (coordination.cluster.bootstrap_expect). */
   readonly clusterExpect: number;
   /** Placement of new deployments across the cluster; absent: this node is the only candidate. */

@@ -28,8 +28,7 @@ export const PLANNED: readonly PlannedArea[] = [
   {
     arrives: 'the cluster routing milestone (directory, placement, failover, partition handling)',
     commands: [
-      'cluster rebalance', 'cluster detect-partition', 'cluster compare-state', 'cluster resolve-partition',
-      'cluster verify', 'cluster isolate', 'cluster rebuild', 'cluster rejoin', 'cluster shed-load',
+      'cluster detect-partition', 'cluster compare-state', 'cluster resolve-partition', 'cluster verify', 'cluster shed-load',
     ],
     meanwhile: '`caxton cluster status`, `caxton cluster members` and `caxton cluster ping` show who is alive; a node rejoins when it starts with `caxton server start --join <host:port>` or with `caxton cluster add-node <host:port>` against its API',
   },

@@ -13,6 +13,10 @@
  * | `mem`    | the node process' resident memory (RSS), whole MiB                     | `412`            |
  * | `caps`   | first 8 hex digits of sha256 of the sorted capability names, one per line | `9f86d081`    |
  * | `caps_n` | how many distinct capabilities the node's agents registered            | `3`              |
+ * | `isolated` | `1` while the node is out of placement (`caxton cluster isolate`, or leaving); absent otherwise | `1` |
+ *
+ * A serf agent carries and shows tags it does not know, and ignores them: `isolated` means nothing to
+ * it, while every Caxton node leaves the node out of placement (src/agents/ownership.ts).
  */
 import { createHash } from 'node:crypto';
 
@@ -28,6 +32,8 @@ export interface NodeTagInputs {
   readonly rssBytes: number;
   /** Capability names the node's agents registered (any order, duplicates allowed). */
   readonly capabilities: readonly string[];
+  /** Out of placement (isolated by the operator, or leaving). @default false */
+  readonly isolated?: boolean;
 }
 
 /** Digest of a set of capability names: equal sets give equal digests, whatever the order. */
@@ -47,6 +53,7 @@ export function nodeTags(i: NodeTagInputs): Record<string, string> {
     mem: String(Math.round(Math.max(0, i.rssBytes) / MiB)),
     caps: capabilitiesDigest([...caps]),
     caps_n: String(caps.size),
+    ...(i.isolated === true ? { isolated: '1' } : {}),
   };
 }
 

@@ -7,6 +7,7 @@
 import type { AgentPool } from '../sandbox/index.js';
 import type { OutboxStore } from '../storage/index.js';
 import { RemoteDelivery } from '../messaging/remote-delivery.js';
+import type { MovingAgents } from '../messaging/directory.js';
 import type { Cluster } from './cluster.js';
 import { ClusterDirectory, clusterView, routerDirectory } from './directory/index.js';
 import { DirectoryAnnouncer } from './directory/announcer.js';
@@ -27,19 +28,35 @@ interface RoutingLogger extends ClusterLogger {
 /** The pool events after which an agent's directory entry may have changed. */
 const CHANGES = new Set(['agent_state', 'agent_started', 'agent_offers', 'agent_removed']);
 
-export function startClusterRouting(cluster: Cluster, pool: AgentPool, outbox: OutboxStore, log: RoutingLogger, redeliverAfterMs?: number): ClusterRouting {
+export interface ClusterRoutingOptions {
+  readonly cluster: Cluster;
+  readonly pool: AgentPool;
+  readonly outbox: OutboxStore;
+  readonly log: RoutingLogger;
+  /** The ownership epoch of an agent this node hosts (raised by failover and moves). */
+  readonly epochOf: (name: string) => number;
+  /** Agents in motion (src/agents/handoff.ts): held while arriving, forwarded while leaving. */
+  readonly moving?: MovingAgents;
+  /** Nodes out of placement (`cluster isolate`): no agent's computed owner. */
+  readonly isolated?: (node: string) => boolean;
+  /** When this node first redelivers a message it took from another node, ms. */
+  readonly redeliverAfterMs?: number;
+}
+
+export function startClusterRouting(o: ClusterRoutingOptions): ClusterRouting {
+  const { cluster, pool, log } = o;
   const peers = cluster.peers;
-  const directory = new ClusterDirectory({ peers, view: clusterView(cluster), logger: log.child({ component: 'directory' }) });
+  const directory = new ClusterDirectory({ peers, view: clusterView(cluster, o.isolated), logger: log.child({ component: 'directory' }) });
   const linkLog = log.child({ component: 'remote-delivery' });
-  const remote = new RemoteDelivery(peers, outbox, { warn: (text) => linkLog.warn({}, text), ...(redeliverAfterMs === undefined ? {} : { redeliverAfterMs }) });
+  const remote = new RemoteDelivery(peers, o.outbox, { warn: (text) => linkLog.warn({}, text), ...(o.redeliverAfterMs === undefined ? {} : { redeliverAfterMs: o.redeliverAfterMs }) });
   remote.attach(pool.router);
-  pool.router.connect(routerDirectory(directory), remote);
+  pool.router.connect(routerDirectory(directory), remote, o.moving);
   const announcer = new DirectoryAnnouncer(directory, {
     hosted(name) {
       const a = pool.agent(name);
       if (a === undefined) return undefined;
       const { capabilities, topics } = pool.offersOf(name);
-      return { name, id: a.id, state: a.state, capabilities, topics, epoch: 0 };
+      return { name, id: a.id, state: a.state, capabilities, topics, epoch: o.epochOf(name) };
     },
   });
   for (const a of pool.list()) announcer.changed(a.name);

@@ -36,6 +36,20 @@ export interface Directory {
 }
 
 /**
+ * Agents in motion between nodes (src/agents/handoff.ts): messages for an agent arriving here are held
+ * until it starts; messages for one that just left are forwarded to its new node (stragglers sent on
+ * an old route) for a while.
+ */
+export interface MovingAgents {
+  /** Whether messages for `name` are held here (the agent is arriving). */
+  holding(name: string): boolean;
+  /** Holds one; false when too many are held (the sender keeps a reliable one and retries). */
+  hold(name: string, json: string, priority: number): boolean;
+  /** The node an agent that just left this node went to, while stragglers are forwarded. */
+  redirectOf(name: string): NodeName | undefined;
+}
+
+/**
  * A receiver on this node that is not an agent: the API's callers (replies to `POST /messages`), a
  * test's client. It names the receivers it takes; a message for any other name is not offered to it.
  */

@@ -28,7 +28,7 @@
 import type { PriorityLevel } from '../sandbox/worker/mailbox.js';
 import { addressOf, isReliable } from '../sandbox/envelope.js';
 import type { Redelivery } from './dead-letter-queue.js';
-import type { Directory, ExternalEndpoint, NodeName, RemoteLink } from './directory.js';
+import type { Directory, ExternalEndpoint, MovingAgents, NodeName, RemoteLink } from './directory.js';
 import type { Registry } from './registry.js';
 import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from './system-messages.js';
 
@@ -70,6 +70,7 @@ export class Router {
   readonly #registry: Registry;
   #directory: Directory | undefined;
   #link: RemoteLink | undefined;
+  #moving: MovingAgents | undefined;
   readonly #endpoints: ExternalEndpoint[] = [];
   /**
    * Names that are no agent but sent from another node (API callers there) → that node: replies to
@@ -101,10 +102,11 @@ export class Router {
    * Connects the router to the rest of the cluster once it exists (the node starts its cluster after
    * its pool): from now on names that are not this node's go through the directory and the link.
    */
-  connect(directory: Directory, link: RemoteLink): void {
+  connect(directory: Directory, link: RemoteLink, moving?: MovingAgents): void {
     if (this.#directory !== undefined) throw new Error('the router is connected to a cluster already');
     this.#directory = directory;
     this.#link = link;
+    this.#moving = moving;
   }
 
   /** Adds a receiver that is not an agent (see ExternalEndpoint). Returns the function that removes it. */
@@ -158,7 +160,14 @@ export class Router {
    * nowhere. The caller decides how to answer the sender (send() and fromNode() answer it).
    */
   route(to: string, json: string, priority: PriorityLevel = NORMAL, from = '', hops = 0): Where {
+    const moving = this.#moving;
+    if (moving !== undefined && moving.holding(to)) return moving.hold(to, json, priority) ? 'local' : 'refused';
     if (this.#local.deliver(to, json, priority)) return 'local';
+    if (moving !== undefined) {
+      // Leaving (draining here) or just gone: its new node takes it.
+      const away = moving.redirectOf(to);
+      if (away !== undefined) return hops < MAX_HOPS && (this.#link as RemoteLink).deliver(away, to, json, priority, hops + 1, this.#replyTo(from)) ? 'remote' : 'refused';
+    }
     if (this.#local.stateOf(to) !== undefined) return 'refused'; // ours, but taking no messages
     for (const ep of this.#endpoints) {
       if (!ep.accepts(to)) continue;

@@ -137,6 +137,26 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE api_keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE api_keys ADD COLUMN origin  TEXT    NOT NULL DEFAULT '';
    ALTER TABLE api_keys ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;`,
+  // 9: the cluster's ownership of agents. Each deployment this node owns carries its ownership epoch
+  // (the fencing token, raised at every failover and move); replica_deployments holds the deployments
+  // this node keeps as a replica for their owner (src/agents/deployment-replication.ts), so that they
+  // survive the owner's death without living on every node.
+  `ALTER TABLE deployments ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE replica_deployments (
+     name          TEXT    PRIMARY KEY,
+     id            TEXT    NOT NULL,
+     module        TEXT    NOT NULL REFERENCES modules (hash),
+     config        TEXT    NOT NULL,
+     priority      TEXT    NOT NULL,
+     desired_state TEXT    NOT NULL,
+     restarts      INTEGER NOT NULL,
+     deployed_at   INTEGER NOT NULL,
+     updated_at    INTEGER NOT NULL,
+     owner         TEXT    NOT NULL,
+     replicas      TEXT    NOT NULL,
+     epoch         INTEGER NOT NULL,
+     received_at   INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

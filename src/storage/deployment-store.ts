@@ -24,6 +24,12 @@ export interface Deployment {
   readonly restarts: number;
   readonly deployedAt: number;
   readonly updatedAt: number;
+  /**
+   * The ownership epoch in the cluster (the fencing token): 0 for a deployment made here, raised by
+   * one at every failover and live move (src/agents/). A node that sees a higher epoch for an agent it
+   * runs has lost it and stops its copy.
+   */
+  readonly epoch: number;
 }
 
 interface Row {
@@ -36,6 +42,7 @@ interface Row {
   restarts: number;
   deployed_at: number;
   updated_at: number;
+  epoch: number;
 }
 
 export class DeploymentStore {
@@ -48,6 +55,8 @@ export class DeploymentStore {
   readonly #setState: Statement;
   readonly #setModule: Statement;
   readonly #setRestarts: Statement;
+  readonly #setEpoch: Statement;
+  readonly #adopt: Statement;
   readonly #delete: Statement;
   /**
    * name → deployment, in deployment order: the API looks deployments up on every message (is the
@@ -58,7 +67,8 @@ export class DeploymentStore {
   constructor(readonly db: SqliteDatabase) {
     this.#putModule = db.prepare('INSERT OR IGNORE INTO modules (hash, bytes, created_at) VALUES (?, ?, ?)');
     this.#getModule = db.prepare('SELECT bytes FROM modules WHERE hash = ?').pluck();
-    this.#dropUnused = db.prepare('DELETE FROM modules WHERE hash NOT IN (SELECT module FROM deployments)');
+    // Replicas' deployments keep their modules too: they are what a failover starts from.
+    this.#dropUnused = db.prepare('DELETE FROM modules WHERE hash NOT IN (SELECT module FROM deployments UNION SELECT module FROM replica_deployments)');
     this.#insert = db.prepare(
       'INSERT INTO deployments (name, id, module, config, priority, desired_state, deployed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -67,6 +77,10 @@ export class DeploymentStore {
     this.#setState = db.prepare('UPDATE deployments SET desired_state = ?, updated_at = ? WHERE name = ?');
     this.#setModule = db.prepare('UPDATE deployments SET module = ?, updated_at = ? WHERE name = ?');
     this.#setRestarts = db.prepare('UPDATE deployments SET restarts = ? WHERE name = ?');
+    this.#setEpoch = db.prepare('UPDATE deployments SET epoch = ? WHERE name = ?');
+    this.#adopt = db.prepare(
+      'INSERT INTO deployments (name, id, module, config, priority, desired_state, restarts, deployed_at, updated_at, epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
     this.#delete = db.prepare('DELETE FROM deployments WHERE name = ?');
     for (const r of this.#list.all() as Row[]) this.#cache.set(r.name, fromRow(r));
   }
@@ -81,14 +95,32 @@ export class DeploymentStore {
   }
 
   /** Records a new deployment and its module in one transaction. */
-  add(d: Omit<Deployment, 'deployedAt' | 'updatedAt' | 'restarts'>, bytes: Uint8Array, now = Date.now()): Deployment {
+  add(d: Omit<Deployment, 'deployedAt' | 'updatedAt' | 'restarts' | 'epoch'>, bytes: Uint8Array, now = Date.now()): Deployment {
     this.db.transaction(() => {
       this.#putModule.run(d.module, bytes, now);
       this.#insert.run(d.name, d.id, d.module, d.config, d.priority, d.desiredState, now, now);
     })();
-    const dep = { ...d, restarts: 0, deployedAt: now, updatedAt: now };
+    const dep = { ...d, restarts: 0, deployedAt: now, updatedAt: now, epoch: 0 };
     this.#cache.set(d.name, dep);
     return dep;
+  }
+
+  /**
+   * Records a deployment made on another node, as it was there (same id, times, restarts), at `epoch`:
+   * this node takes the agent over (a failover or a move). Its module must be stored already.
+   */
+  adopt(d: Deployment): Deployment {
+    this.#adopt.run(d.name, d.id, d.module, d.config, d.priority, d.desiredState, d.restarts, d.deployedAt, d.updatedAt, d.epoch);
+    this.#cache.set(d.name, d);
+    return d;
+  }
+
+  /** Raises (or sets) the ownership epoch of a deployment. */
+  setEpoch(name: string, epoch: number): void {
+    const d = this.#cache.get(name);
+    if (d === undefined || d.epoch === epoch) return;
+    this.#setEpoch.run(epoch, name);
+    this.#cache.set(name, { ...d, epoch });
   }
 
   get(name: string): Deployment | undefined {
@@ -153,5 +185,6 @@ function fromRow(r: Row): Deployment {
     restarts: r.restarts,
     deployedAt: r.deployed_at,
     updatedAt: r.updated_at,
+    epoch: r.epoch,
   };
 }

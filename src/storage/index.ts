@@ -14,3 +14,7 @@ export { ApiKeyStore, compareKeyVersions, entryFingerprint, hashKey, versionOf }
 export type { ApiKeyEntry, ApiKeyRecord, KeyVersion } from './api-key-store.js';
 export { ReplicaStore } from './replica-store.js';
 export type { KvWrite, ReplicaHead, TimerWrite } from './replica-store.js';
+export { ReplicaDeploymentStore } from './replica-deployment-store.js';
+export type { ReplicaDeployment } from './replica-deployment-store.js';
+export { AgentSnapshotStore, isAgentSnapshot } from './agent-snapshot.js';
+export type { AgentSnapshot } from './agent-snapshot.js';

@@ -8,6 +8,8 @@ import { memberLoad } from '../../cluster/node-tags.js';
 import { ADDRESS_EXAMPLES, ADDRESS_FORM, formatAddress, requireAddress, resolveAll, type Address } from '../../config/address.js';
 import type { ApiContext } from '../context.js';
 import { NodeQuery, requireLocalNode } from '../cluster-views.js';
+import type { ClusterAgents } from '../../agents/cluster-agents.js';
+import { REBALANCE_STRATEGIES } from '../../agents/rebalance.js';
 
 const NodeParams = Type.Object({ node: Type.String({ minLength: 1, maxLength: 255 }) });
 // Each address is checked and resolved by src/config/address.ts, as every address is: one error names it.
@@ -27,11 +29,33 @@ const KeyBody = Type.Object({ key: Type.String({ minLength: 1, maxLength: 64, de
 const KeyQuery = Type.Object({ timeout_ms: Type.Optional(QueryTimeout) }, { additionalProperties: false });
 const PerformanceQuery = Type.Object({ node: NodeQuery }, { additionalProperties: false });
 const LeaveBody = Type.Object({ drain_timeout_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })) }, { additionalProperties: false });
+const RebalanceBody = Type.Object(
+  {
+    strategy: Type.Union(REBALANCE_STRATEGIES.map((s) => Type.Literal(s)), { description: 'least-loaded: shares by free CPU; even-distribution: equal counts' }),
+    max_moves: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'live moves per round (default 10)' })),
+    rounds: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'rounds at most, each planned again from what the nodes run (default 10)' })),
+  },
+  { additionalProperties: false },
+);
+const NodeBody = Type.Object({ node: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false });
+const RebuildBody = Type.Object({ node: Type.String({ minLength: 1, maxLength: 255 }), from_peers: Type.Literal(true, { description: 'the source: the peers\' replicas (the only one this version has)' }) }, { additionalProperties: false });
 
 function requireCluster(ctx: ApiContext): Cluster {
   const c = ctx.cluster();
   if (c === undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_DISABLED', 'clustering is off on this node');
   return c;
+}
+
+function requireClusterAgents(ctx: ApiContext): ClusterAgents {
+  requireCluster(ctx);
+  const a = ctx.clusterAgents();
+  if (a === undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_DISABLED', 'this node does not place agents in its cluster');
+  return a;
+}
+
+/** A move as the API shows it. */
+function moveView(m: { agent: string; from: string; to: string; ok: boolean; epoch?: number; pauseMs?: number; error?: string }): Record<string, unknown> {
+  return { agent: m.agent, from: m.from, to: m.to, ok: m.ok, epoch: m.epoch ?? null, pause_ms: m.pauseMs === undefined ? null : Math.round(m.pauseMs * 10) / 10, error: m.error ?? null };
 }
 
 function requireKeyring(c: Cluster): void {
@@ -131,6 +155,10 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const c = requireCluster(ctx);
     const timeout = req.body.drain_timeout_ms ?? ctx.drainTimeoutMs;
     const t0 = Date.now();
+    // First the agents move, live with their state, to their owners among the other nodes; what could
+    // not move (no other node, a failed move) is drained and stopped here, and comes back at the next start.
+    const handOver = await ctx.clusterAgents()?.handOver();
+    const moved = (handOver?.moves ?? []).map(moveView);
     await Promise.all(
       ctx.pool
         .list()
@@ -138,9 +166,51 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
         .map((a) => ctx.pool.stop(a.name, { graceful: true, drainTimeoutMs: timeout }).catch(() => 0)),
     );
     await c.leave(Math.max(1000, timeout - (Date.now() - t0)));
-    ctx.logger.warn({ by: req.apiKey?.name }, 'left the cluster; agents stopped (they come back at the next start)');
-    return { node: ctx.nodeId, left: true, drained_ms: Date.now() - t0 };
+    ctx.logger.warn({ by: req.apiKey?.name, moved: moved.filter((m) => m.ok === true).length, stayed: handOver?.stayed.length ?? 0 }, 'left the cluster; agents handed over (those that stayed stopped and come back at the next start)');
+    return { node: ctx.nodeId, left: true, drained_ms: Date.now() - t0, moved, stayed: handOver?.stayed ?? ctx.pool.list().map((a) => a.name) };
   });
+
+  const longCall = { config: { permission: 'control' as const } };
+
+  app.post<{ Body: Static<typeof RebalanceBody> }>(
+    '/cluster/rebalance',
+    { ...longCall, schema: { summary: 'Move agents live toward the placement the strategy computes, a bounded number per round', body: RebalanceBody } },
+    async (req) => {
+      const r = await requireClusterAgents(ctx).rebalance(req.body.strategy, req.body.max_moves ?? 10, req.body.rounds ?? 10);
+      ctx.logger.info({ strategy: r.strategy, moves: r.moves.length, remaining: r.remaining, by: req.apiKey?.name }, 'rebalance');
+      return { strategy: r.strategy, rounds: r.rounds, moves: r.moves.map(moveView), remaining: r.remaining };
+    },
+  );
+
+  app.post<{ Body: Static<typeof NodeBody> }>(
+    '/cluster/isolate',
+    { ...longCall, schema: { summary: 'Take a node out of placement: its agents move away live; it stays a member', body: NodeBody } },
+    async (req) => {
+      const r = await requireClusterAgents(ctx).isolate(req.body.node);
+      ctx.logger.warn({ node: r.node, moved: r.moves.length, by: req.apiKey?.name }, 'node isolated');
+      return { node: r.node, isolated: true, moves: r.moves.map(moveView) };
+    },
+  );
+
+  app.post<{ Body: Static<typeof NodeBody> }>(
+    '/cluster/rejoin',
+    { ...longCall, schema: { summary: 'Put an isolated node back into placement: agents it owns by rank move back to it', body: NodeBody } },
+    async (req) => {
+      const r = await requireClusterAgents(ctx).rejoin(req.body.node);
+      ctx.logger.warn({ node: r.node, by: req.apiKey?.name }, 'node rejoined placement');
+      return { node: r.node, isolated: false };
+    },
+  );
+
+  app.post<{ Body: Static<typeof RebuildBody> }>(
+    '/cluster/rebuild',
+    { ...longCall, schema: { summary: 'Rebuild a node\'s agents, deployments and replica data from its peers', body: RebuildBody } },
+    async (req) => {
+      const r = await requireClusterAgents(ctx).rebuild(req.body.node);
+      ctx.logger.warn({ ...r, by: req.apiKey?.name }, 'node rebuilt from its peers');
+      return { node: r.node, restored: r.restored, repushed: r.repushed, moved: r.moved, failed: r.failed, silent: r.silent };
+    },
+  );
 
   app.delete<{ Params: Static<typeof NodeParams>; Querystring: Static<typeof RemoveQuery> }>(
     '/cluster/members/:node',

@@ -4,7 +4,7 @@ import type { PerformanceRowView, PerformanceView } from '../api-types.js';
 import { context } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatBytes, formatDuration, formatLatency, formatPercent, formatRate, renderFields, renderTable } from '../output.js';
-import { checkAddressArg, durationOption } from '../parse.js';
+import { checkAddressArg, durationOption, intOption } from '../parse.js';
 import { Option } from 'commander';
 import { missingLines, nodeOption, nodeQuery, ok } from './common.js';
 import { destructive } from '../destructive.js';
@@ -193,19 +193,80 @@ export function registerCluster(program: Command): void {
           throw new CliError(`--node ${opts.node} is not the node behind ${ctx.connection.apiUrl} (${s.node})`, { hint: `Run it against that node's API: --api-url http://<${opts.node}>:8080`, code: 'CAXTON_CLI_USAGE', exitCode: 2 });
         }
       }
-      const r = await ctx.client.post<{ node: string; left: boolean; drained_ms: number }>('/cluster/leave', { drain_timeout_ms: opts.drainTimeout }, { timeoutMs: opts.drainTimeout + 30_000 });
-      ctx.print(r, () => ok(`${r.node} left the cluster (agents drained in ${formatDuration(r.drained_ms)})`));
+      const r = await ctx.client.post<{ node: string; left: boolean; drained_ms: number; moved?: MoveView[]; stayed?: string[] }>('/cluster/leave', { drain_timeout_ms: opts.drainTimeout }, { timeoutMs: opts.drainTimeout + LONG_CALL_MS });
+      ctx.print(r, () => {
+        const moved = (r.moved ?? []).filter((m) => m.ok).length;
+        const stayed = r.stayed?.length ?? 0;
+        return `${renderMoves(r.moved ?? [])}${ok(`${r.node} left the cluster (${moved} agent${moved === 1 ? '' : 's'} handed over; ${stayed} stopped here, back at its next start; ${formatDuration(r.drained_ms)})`)}`;
+      });
     });
   cluster
     .command('watch')
-    .description('stream membership events: joins, suspicions, failures, leaves (Ctrl-C to stop)')
+    .description('stream membership events (joins, suspicions, failures, leaves) and agents moving between nodes (failovers, hand-overs, rebalances) (Ctrl-C to stop)')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
       for await (const ev of await ctx.client.events('cluster.*')) {
         const e = (typeof ev.data === 'object' && ev.data !== null ? ev.data : {}) as Record<string, unknown>;
         if (ctx.format === 'json') process.stdout.write(`${JSON.stringify(e)}\n`);
+        // Agent events carry their runbook line: `[INFO] agent counter moved node-2 → node-3 (failover, epoch 4)`.
+        else if (typeof e['text'] === 'string') process.stdout.write(`${String(e['time'])}  ${e['text']}\n`);
         else process.stdout.write(`${String(e['time'])}  ${ev.event.replace('cluster.', '').padEnd(8)}  ${String(e['node'])}  ${String(e['address'])}  incarnation ${String(e['incarnation'])}\n`);
       }
+    });
+  cluster
+    .command('rebalance')
+    .description('move agents live (drain, hand the state over, redirect) toward the placement the strategy computes, a bounded number per round')
+    .addOption(new Option('--strategy <strategy>', 'least-loaded: shares by free CPU; even-distribution: equal agent counts').choices(['least-loaded', 'even-distribution']).makeOptionMandatory())
+    .addOption(new Option('--max-moves <n>', 'live moves per round').argParser(intOption('--max-moves', 1)).default(10))
+    .addOption(new Option('--rounds <n>', 'rounds at most, each planned again from what the nodes run').argParser(intOption('--rounds', 1)).default(10))
+    .action(async (opts: { strategy: string; maxMoves: number; rounds: number }, cmd: Command) => {
+      const ctx = context(cmd);
+      const r = await ctx.client.post<RebalanceView>('/cluster/rebalance', { strategy: opts.strategy, max_moves: opts.maxMoves, rounds: opts.rounds }, { timeoutMs: LONG_CALL_MS });
+      ctx.print(r, () => {
+        const moved = r.moves.filter((m) => m.ok).length;
+        const tail = r.remaining === 0 ? 'balanced' : `${r.remaining} move${r.remaining === 1 ? '' : 's'} still planned: run it again`;
+        return `${renderMoves(r.moves)}${ok(`${moved} agent${moved === 1 ? '' : 's'} moved in ${r.rounds} round${r.rounds === 1 ? '' : 's'} (${r.strategy}); ${tail}`)}`;
+      });
+      const failed = r.moves.filter((m) => !m.ok);
+      if (failed.length > 0) throw new CliError(`${failed.length} move(s) failed; those agents run where they were`, { hint: 'The table names each reason; `caxton cluster members` shows whether the target is up.', code: 'CAXTON_CLI_MOVES_FAILED' });
+    });
+  destructive(cluster.command('isolate'))
+    .description('take a node out of placement: its agents move live to other nodes, it stays a member (until `cluster rejoin`, across restarts)')
+    .requiredOption('--node <name>', 'the node to isolate')
+    .action(async (opts: { node: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      const r = await ctx.client.post<{ node: string; moves: MoveView[] }>('/cluster/isolate', { node: opts.node }, { timeoutMs: LONG_CALL_MS });
+      ctx.print(r, () => `${renderMoves(r.moves)}${ok(`${r.node} isolated: out of placement, ${r.moves.filter((m) => m.ok).length} agent(s) moved away`)}`);
+      const failed = r.moves.filter((m) => !m.ok);
+      if (failed.length > 0) throw new CliError(`${failed.length} agent(s) could not move and still run on ${r.node}`, { hint: 'Run `caxton cluster isolate` again, or `caxton cluster rebalance`, once the targets are up.', code: 'CAXTON_CLI_MOVES_FAILED' });
+    });
+  cluster
+    .command('rejoin')
+    .description('put an isolated node back into placement: agents it owns by rank move back to it, live')
+    .requiredOption('--node <name>', 'the isolated node')
+    .action(async (opts: { node: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      const r = await ctx.client.post<{ node: string }>('/cluster/rejoin', { node: opts.node }, { timeoutMs: LONG_CALL_MS });
+      ctx.print(r, () => ok(`${r.node} rejoined placement; agents it owns move back to it (follow with \`caxton cluster watch\`)`));
+    });
+  destructive(cluster.command('rebuild'))
+    .description('rebuild a node whose data was wiped or found corrupt from its peers: replica data pushed again, lost agents restored from their replicas\' state and moved back')
+    .requiredOption('--node <name>', 'the node to rebuild')
+    .option('--from-peers', 'rebuild from the peers\' replicas (the only source this version has; required)')
+    .action(async (opts: { node: string; fromPeers?: boolean }, cmd: Command) => {
+      const ctx = context(cmd);
+      if (opts.fromPeers !== true) throw new CliError('cluster rebuild needs --from-peers: the peers\' replicas are the only source this version has', { hint: `caxton cluster rebuild --node ${opts.node} --from-peers`, code: 'CAXTON_CLI_USAGE', exitCode: 2 });
+      const r = await ctx.client.post<RebuildView>('/cluster/rebuild', { node: opts.node, from_peers: true }, { timeoutMs: LONG_CALL_MS });
+      ctx.print(r, () =>
+        `${renderFields([
+          ['node', r.node],
+          ['restored from replicas', r.restored],
+          ['replica data pushed again', r.repushed],
+          ['agents moved back', r.moved],
+          ['peers silent', r.silent.length === 0 ? '-' : r.silent.join(', ')],
+        ])}${r.failed.map((f) => `failed: ${f}\n`).join('')}`,
+      );
+      if (r.failed.length > 0 || r.silent.length > 0) throw new CliError(`rebuild of ${r.node} is incomplete`, { hint: 'Run it again once the silent peers are back; each step is safe to repeat.', code: 'CAXTON_CLI_REBUILD_INCOMPLETE' });
     });
   destructive(cluster.command('remove'))
     .description('remove a failed node for good: every member marks it left and stops reconnecting to it')
@@ -267,6 +328,41 @@ export function registerCluster(program: Command): void {
         throw new CliError(`gossip keys do not match across the cluster: ${r.problems.join('; ')}`, { hint: 'Rotate with `caxton cluster keys install|use|remove`, or fix the keys in the failing nodes\' config and restart them.', code: 'CAXTON_CLI_AUTH_MISMATCH' });
       }
     });
+}
+
+/** How long the CLI waits for a command that moves agents (each drains, then hands its state over). */
+const LONG_CALL_MS = 30 * 60_000;
+
+interface MoveView {
+  readonly agent: string;
+  readonly from: string;
+  readonly to: string;
+  readonly ok: boolean;
+  readonly epoch: number | null;
+  readonly pause_ms: number | null;
+  readonly error: string | null;
+}
+
+interface RebalanceView {
+  readonly strategy: string;
+  readonly rounds: number;
+  readonly moves: readonly MoveView[];
+  readonly remaining: number;
+}
+
+interface RebuildView {
+  readonly node: string;
+  readonly restored: number;
+  readonly repushed: number;
+  readonly moved: number;
+  readonly failed: readonly string[];
+  readonly silent: readonly string[];
+}
+
+function renderMoves(moves: readonly MoveView[]): string {
+  if (moves.length === 0) return '';
+  const rows = moves.map((m) => [m.agent, m.from, m.to, m.epoch ?? '-', m.pause_ms === null ? '-' : `${m.pause_ms} ms`, m.ok ? 'moved' : `failed: ${m.error ?? ''}`]);
+  return renderTable(['AGENT', 'FROM', 'TO', 'EPOCH', 'PAUSE', 'RESULT'], rows);
 }
 
 interface KeyView {

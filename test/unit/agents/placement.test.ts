@@ -60,3 +60,9 @@ test('placement - --target-node pins to an alive member, and is refused otherwis
   assert.throws(() => placeAgent('a', members, { targetNode: 'n1', preferNodes: ['n1'] }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_API_INVALID_REQUEST'));
   assert.throws(() => placeAgent('a', [member('n1', {}, 'left')]), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE'));
 });
+
+test('placement - an isolated node (cluster isolate) owns nothing new, and cannot be a target', () => {
+  const members = [member('n1'), member('n2', { isolated: '1' }), member('n3')];
+  for (const n of names.slice(0, 200)) assert.notEqual(placeAgent(n, members), 'n2');
+  assert.throws(() => placeAgent('a', members, { targetNode: 'n2' }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE') && /isolated/.test((e as Error).message));
+});

@@ -51,8 +51,8 @@ test('cli unknown commands - a runbook command still to come says what it comes 
   assert.equal(e.code, 'CAXTON_CLI_NOT_AVAILABLE');
   assert.match(e.message, /^caxton security is not available in this version: the security commands the runbook lists \(caxton security init-ca, caxton security cert-status, caxton security rotate-certs\) arrive with the security milestone/);
   assert.match(e.hint ?? '', /The commands this version has: server, agent, .*; see `caxton --help`\.$/);
-  const r = unknownCommandError(findUnknownCommand(program, ['cluster', 'rejoin', '--node', 'node-2'])!);
-  assert.match(r.message, /^caxton cluster rejoin is not available in this version: it arrives with /);
+  const r = unknownCommandError(findUnknownCommand(program, ['cluster', 'verify', '--node', 'node-2'])!);
+  assert.match(r.message, /^caxton cluster verify is not available in this version: it arrives with /);
   assert.match(r.hint ?? '', /caxton server start --join/);
   // Every planned command is reported so, and none of them exists already (drop it when it arrives).
   for (const area of PLANNED) {
@@ -81,7 +81,7 @@ test('cli destructive - every command named like a destructive action is marked,
   assert.deepEqual(marked, [
     'agent promote', 'agent remove', 'agent restart', 'agent rollback', 'agent stop', 'agent suspend', 'agent upgrade',
     'circuit-breaker activate', 'circuit-breaker reset',
-    'cluster keys remove', 'cluster keys use', 'cluster leave', 'cluster remove',
+    'cluster isolate', 'cluster keys remove', 'cluster keys use', 'cluster leave', 'cluster rebuild', 'cluster remove',
     'emergency stop', 'key revoke',
   ]);
 });
@@ -104,8 +104,9 @@ test('cli destructive - no misspelling of any command, at any level, is answered
     }
   }
   assert.ok(checked > 1000, `${checked} misspellings checked`);
-  // The case from the field: `cluster rejoin` once offered `remove`.
-  assert.deepEqual(suggestCommands(all.find((x) => x.path.join(' ') === 'cluster')!.cmd, 'rejoin'), []);
+  // The case from the field: `cluster rejoin`, before it existed, offered `remove`; a typo of it now
+  // offers rejoin alone, never remove or isolate.
+  assert.deepEqual(suggestCommands(all.find((x) => x.path.join(' ') === 'cluster')!.cmd, 'rejion'), ['rejoin']);
 });
 
 test('cli unknown commands - a global option between a group and its subcommand is an option, with its value, at any level', () => {
