@@ -282,7 +282,7 @@ export class CaxtonNode {
             replicaState: {
               async promote(agent, replicas, minEpoch) {
                 const p = await replicator.promote(agent, replicas);
-                return { epoch: Math.max(p.epoch, minEpoch) };
+                return { epoch: Math.max(p.epoch, minEpoch), applied: p.applied };
               },
               setReplicas: (agent, replicas) => replicator.setReplica(agent, replicas[0]),
             },

@@ -47,11 +47,12 @@ export interface DirectoryUpdates {
  * - `promote`: fences the agent's replicas (`replicas`: the nodes that held it, this one included) at
  *   max seen + 1 and takes their state in the same step. `snapshot` undefined: the replicator wrote the
  *   state into this node's database itself (StateReplicator.promote does). The agent then runs at
- *   max(epoch, its deployment's epoch + 1).
+ *   max(epoch, its deployment's epoch + 1). `applied`: the at-least-once message ids the state already
+ *   holds: the agent starts with them in its dedup window, so that redelivered copies are dropped.
  * - `setReplicas`: this node holds the agent now and these are its replicas (empty: it no longer holds
  *   it, or runs it unreplicated): StateReplicator.setReplica(agent, replicas[0]).
  */
 export interface ReplicaState {
-  promote(agent: string, replicas: readonly NodeName[], minEpoch: number): Promise<{ readonly epoch: number; readonly snapshot?: AgentSnapshot }>;
+  promote(agent: string, replicas: readonly NodeName[], minEpoch: number): Promise<{ readonly epoch: number; readonly snapshot?: AgentSnapshot; readonly applied?: readonly string[] }>;
   setReplicas?(agent: string, replicas: readonly NodeName[]): void;
 }

@@ -118,12 +118,13 @@ export class Deployments {
    * it was there, at its new ownership epoch, and starts it as its desired state says. Its module must be
    * stored already (DeploymentStore.putModule) and its state written. A start that fails leaves nothing.
    */
-  async adopt(d: Deployment): Promise<DeployedAgent> {
+  /** `seen`: at-least-once message ids the adopted state already applied (the new copy drops them). */
+  async adopt(d: Deployment, seen?: readonly string[]): Promise<DeployedAgent> {
     this.#checkRoom(d.name);
     this.store.adopt(d);
     try {
       if (d.desiredState !== 'stopped') {
-        await this.#spawn(d, d.desiredState === 'running', d.restarts + 1);
+        await this.#spawn(d, d.desiredState === 'running', d.restarts + 1, seen);
         if (d.desiredState === 'suspended') this.pool.suspend(d.name);
       }
     } catch (e) {
@@ -284,7 +285,7 @@ export class Deployments {
     this.#changed({ type: 'put', name });
   }
 
-  async #spawn(d: Deployment, start: boolean, restarts: number): Promise<AgentInfo> {
+  async #spawn(d: Deployment, start: boolean, restarts: number, seen?: readonly string[]): Promise<AgentInfo> {
     let hash = d.module;
     if (this.pool.modules.get(hash) === undefined) {
       const bytes = this.store.module(hash);
@@ -292,7 +293,7 @@ export class Deployments {
       hash = (await this.pool.admit(bytes)).hash;
     }
     const t0 = performance.now();
-    const info = await this.pool.spawn({ name: d.name, id: d.id, module: hash, config: JSON.parse(d.config) as unknown, start, restarts });
+    const info = await this.pool.spawn({ name: d.name, id: d.id, module: hash, config: JSON.parse(d.config) as unknown, start, restarts, ...(seen === undefined ? {} : { seen }) });
     this.observeStart((performance.now() - t0) / 1000);
     return info;
   }

@@ -216,7 +216,7 @@ export class Failover {
     if (fenced.snapshot !== undefined) o.snapshots.write(d.name, fenced.snapshot);
     // Adopted first, then the row goes: a crash in between leaves the row, and the next start's view
     // change sees the agent deployed here and skips it.
-    await o.deployments.adopt({ ...d, epoch: fenced.epoch });
+    await o.deployments.adopt({ ...d, epoch: fenced.epoch }, fenced.applied);
     o.replicaStore.delete(d.name);
     o.directory?.hosted(d.name, fenced.epoch);
     o.emit({ type: 'agent_moved', agent: d.name, from: row.owner, to: o.peers.self, reason, epoch: fenced.epoch });

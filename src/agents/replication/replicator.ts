@@ -169,7 +169,8 @@ export class StateReplicator {
 
   /**
    * Makes `replica` the node that holds the agent's state (undefined: none, the agent runs
-   * unreplicated and whatever it held is released). The agent must exist in the pool. The replica
+   * unreplicated and whatever it held is released). The agent must exist in the pool, except to
+   * switch replication off (an agent that moved away or was removed). The replica
    * gets a snapshot first, then every handler's delta. For a guarantee from the first message, spawn
    * the agent with `start: false`, call this, then `pool.start`. `mode` overrides the node's default
    * (a per-deployment setting).
@@ -177,7 +178,8 @@ export class StateReplicator {
   setReplica(agent: string, replica: NodeName | undefined, opts: { mode?: ReplicationMode } = {}): void {
     if (replica === undefined) {
       this.#owned.delete(agent);
-      this.#pool.setReplication(agent, 'off');
+      // An agent that already left the pool (moved away, removed) has nothing to switch off.
+      if (this.#pool.agent(agent) !== undefined) this.#pool.setReplication(agent, 'off');
       return;
     }
     if (replica === this.#peers.self) {
