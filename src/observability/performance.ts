@@ -35,7 +35,7 @@ export const PERFORMANCE_TARGETS = {
 /** The metrics read, by name (docs/metrics.md). */
 export const PERFORMANCE_METRICS = {
   routing: 'caxton_message_routing_duration_seconds',
-  crossNode: 'caxton_cluster_route_latency_seconds',
+  crossNode: 'caxton_cluster_link_call_latency_seconds',
   handled: 'caxton_messages_received_total',
   queueDepth: 'caxton_queue_depth',
   agentStart: 'caxton_agent_spawn_duration_seconds',
@@ -124,8 +124,8 @@ export class NodePerformance {
     const rows: PerformanceRow[] = [
       latencyRow('routing_p50', 'Message routing P50', routing, 0.5, T.routingP50Seconds, M.routing),
       latencyRow('routing_p99', 'Message routing P99', routing, 0.99, T.routingP99Seconds, M.routing),
-      latencyRow('cross_node_p50', 'Cross-node route P50', cross, 0.5, T.crossNodeP50Seconds, M.crossNode),
-      latencyRow('cross_node_p99', 'Cross-node route P99', cross, 0.99, T.crossNodeP99Seconds, M.crossNode),
+      latencyRow('cross_node_p50', 'Cross-node round trip P50', cross, 0.5, T.crossNodeP50Seconds, M.crossNode),
+      latencyRow('cross_node_p99', 'Cross-node round trip P99', cross, 0.99, T.crossNodeP99Seconds, M.crossNode),
       this.#detectionRow(),
       throughputRow(handled, depth),
       latencyRow('agent_start_p50', 'Agent start P50', start, 0.5, T.agentStartP50Seconds, M.agentStart),

@@ -226,6 +226,6 @@ test('cluster views - the CLI shows a NODE column, --node restricts, a node down
 
   const perf = await cli(['cluster', 'performance']);
   assert.match(perf.stdout, /^NODE\s+METRIC\s+TARGET\s+ACTUAL\s+STATUS$/m);
-  assert.match(perf.stdout, /^n2\s+Cross-node route P99\s+500µs\s+n\/a\s+- n\/a$/m);
+  assert.match(perf.stdout, /^n2\s+Cross-node round trip P99\s+500µs\s+n\/a\s+- n\/a$/m);
   assert.match(perf.stdout, /^n3\s+Failure detection\s+3s\s+n\/a\s+- n\/a$/m);
 });

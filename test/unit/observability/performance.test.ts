@@ -82,10 +82,10 @@ test('performance - throughput is a rate over the window, degraded only with a b
   assert.match(t.note ?? '', /50000 messages queued/);
 });
 
-test('performance - the cross-node route latency is read when a part registers it, every peer\'s series together', async () => {
+test('performance - the cross-node round trip is read from the link\'s call latency, every peer\'s series together', async () => {
   const s = setup();
   const link = new Registry();
-  const route = new Histogram({ name: 'caxton_cluster_route_latency_seconds', help: 'h', labelNames: ['peer'], buckets: [1e-4, 2.5e-4, 5e-4, 0.001], registers: [link] });
+  const route = new Histogram({ name: 'caxton_cluster_link_call_latency_seconds', help: 'h', labelNames: ['peer'], buckets: [1e-4, 2.5e-4, 5e-4, 0.001], registers: [link] });
   const perf = new NodePerformance({ nodeId: 'n1', registries: () => [s.registry, link] });
   for (let i = 0; i < 50; i++) route.observe({ peer: 'n2' }, 9e-5);
   for (let i = 0; i < 50; i++) route.observe({ peer: 'n3' }, 8e-4);
