@@ -599,6 +599,7 @@ export class CaxtonNode {
       onEvent: (fn) => this.onEvent(fn),
       cluster: () => this.#cluster,
       clusterAgents: () => this.#clusterAgents,
+      clusterState: () => this.#routing?.directory,
       clusterExpect: o.cluster?.expect ?? 1,
       ...(this.#peerServices === undefined ? {} : { placement: this.#peerServices.placement }),
       nodeViews: this.nodeViews,

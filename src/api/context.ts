@@ -20,6 +20,10 @@ export interface DeployPlacement {
 import type { ClusterViews } from './cluster-views.js';
 import type { NodeViews } from './node-views.js';
 import type { ClusterAgents } from '../agents/cluster-agents.js';
+import type { ClusterDirectory } from '../cluster/directory/index.js';
+
+/** `cluster verify` and `cluster compare-state`: the directory's side (src/cluster/directory/drift.ts). */
+export type ClusterStateChecks = Pick<ClusterDirectory, 'verify' | 'compareState'>;
 
 /** An event on the API's stream: a pool event or a node event, as JSON. */
 export interface NodeEvent {
@@ -72,6 +76,8 @@ export interface ApiContext {
   cluster(): Cluster | undefined;
   /** The agents' side of the cluster (moves, failover, rebalance, isolation); undefined on a single node. */
   clusterAgents(): ClusterAgents | undefined;
+  /** The cluster directory's consistency checks; undefined on a single node. */
+  clusterState(): ClusterStateChecks | undefined;
   /** Nodes the operator expects (coordination.cluster.bootstrap_expect). */
   readonly clusterExpect: number;
   /** Placement of new deployments across the cluster; absent: this node is the only candidate. */

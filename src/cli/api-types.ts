@@ -231,3 +231,45 @@ export interface PerformanceView {
   nodes: string[];
   missing: MissingNodeView[];
 }
+
+/** GET /cluster/verify: drift of the cluster directory, per node (src/cluster/directory/drift.ts). */
+export interface VerifyView {
+  deep: boolean;
+  /** True when every node agrees and every node answered. */
+  ok: boolean;
+  /** The nodes asked: every up Caxton member. */
+  nodes: string[];
+  rows: VerifyRowView[];
+  /** With deep: agents hosted by more than one node. */
+  conflicts: { agent: string; nodes: string[] }[];
+}
+
+export interface VerifyRowView {
+  node: string;
+  status: 'ok' | 'drift' | 'unreachable';
+  hosted: number;
+  held: number;
+  mismatched: number;
+  /** With deep only. */
+  missing?: number;
+  stale?: number;
+  extra?: number;
+  conflicting?: number;
+  error: string | null;
+}
+
+/** GET /cluster/compare-state: what each node sees, to tell the sides of a partition apart. */
+export interface CompareStateView {
+  nodes: {
+    node: string;
+    status: 'ok' | 'unreachable';
+    alive: number | null;
+    view_digest: string | null;
+    majority_view: boolean | null;
+    hosted: number | null;
+    held: number | null;
+    error: string | null;
+  }[];
+  /** The nodes that see the view most nodes share. */
+  majority: string[];
+}

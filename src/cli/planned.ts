@@ -26,11 +26,9 @@ export const PLANNED: readonly PlannedArea[] = [
     meanwhile: 'a copy of <data-dir>/caxton.db taken while the node is stopped is a complete backup (docs/operations.md)',
   },
   {
-    arrives: 'the cluster routing milestone (directory, placement, failover, partition handling)',
-    commands: [
-      'cluster detect-partition', 'cluster compare-state', 'cluster resolve-partition', 'cluster verify', 'cluster shed-load',
-    ],
-    meanwhile: '`caxton cluster status`, `caxton cluster members` and `caxton cluster ping` show who is alive; a node rejoins when it starts with `caxton server start --join <host:port>` or with `caxton cluster add-node <host:port>` against its API',
+    arrives: 'the partition-handling milestone (quorum, degraded minority, resolution)',
+    commands: ['cluster detect-partition', 'cluster resolve-partition', 'cluster shed-load'],
+    meanwhile: '`caxton cluster compare-state` shows which nodes see the majority view, `caxton cluster verify` whether their state agrees, and `caxton cluster status`, `members` and `ping` who is alive; a node rejoins when it starts with `caxton server start --join <host:port>` or with `caxton cluster add-node <host:port>` against its API',
   },
   {
     arrives: 'the rolling-upgrade milestone',

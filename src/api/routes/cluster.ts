@@ -6,10 +6,12 @@ import type { Cluster } from '../../cluster/cluster.js';
 import { decodeGossipKey, keyFingerprint, keyResponseProblem, type KeyResponse } from '../../cluster/serf/key-manager.js';
 import { memberLoad } from '../../cluster/node-tags.js';
 import { ADDRESS_EXAMPLES, ADDRESS_FORM, formatAddress, requireAddress, resolveAll, type Address } from '../../config/address.js';
-import type { ApiContext } from '../context.js';
+import type { ApiContext, ClusterStateChecks } from '../context.js';
 import { NodeQuery, requireLocalNode } from '../cluster-views.js';
 import type { ClusterAgents } from '../../agents/cluster-agents.js';
 import { REBALANCE_STRATEGIES } from '../../agents/rebalance.js';
+import { upNodes } from '../../agents/ownership.js';
+import type { DriftReport, StateRow } from '../../cluster/directory/index.js';
 
 const NodeParams = Type.Object({ node: Type.String({ minLength: 1, maxLength: 255 }) });
 // Each address is checked and resolved by src/config/address.ts, as every address is: one error names it.
@@ -37,6 +39,13 @@ const RebalanceBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const VerifyQuery = Type.Object(
+  {
+    deep: Type.Optional(Type.Boolean({ description: 'compare entry by entry (missing, stale, extra) and name agents hosted on more than one node' })),
+    node: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'only this node\'s rows and the nodes it is authority or holder for' })),
+  },
+  { additionalProperties: false },
+);
 const NodeBody = Type.Object({ node: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false });
 const RebuildBody = Type.Object({ node: Type.String({ minLength: 1, maxLength: 255 }), from_peers: Type.Literal(true, { description: 'the source: the peers\' replicas (the only one this version has)' }) }, { additionalProperties: false });
 
@@ -56,6 +65,51 @@ function requireClusterAgents(ctx: ApiContext): ClusterAgents {
 /** A move as the API shows it. */
 function moveView(m: { agent: string; from: string; to: string; ok: boolean; epoch?: number; pauseMs?: number; error?: string }): Record<string, unknown> {
   return { agent: m.agent, from: m.from, to: m.to, ok: m.ok, epoch: m.epoch ?? null, pause_ms: m.pauseMs === undefined ? null : Math.round(m.pauseMs * 10) / 10, error: m.error ?? null };
+}
+
+/**
+ * The nodes `cluster verify` and `compare-state` ask: every up Caxton member, isolated ones included
+ * (out of placement, but members whose data the runbook verifies before `cluster rejoin`).
+ */
+function stateChecks(ctx: ApiContext): { checks: ClusterStateChecks; nodes: string[]; cluster: Cluster } {
+  const cluster = requireCluster(ctx);
+  const checks = ctx.clusterState();
+  if (checks === undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_DISABLED', 'this node runs no cluster directory');
+  const nodes = upNodes(cluster.members());
+  if (!nodes.includes(ctx.nodeId)) nodes.push(ctx.nodeId);
+  return { checks, nodes: nodes.sort(), cluster };
+}
+
+/** verify's answer on the API: the directory's report, snake_case. */
+function driftView(r: DriftReport, nodes: readonly string[]): Record<string, unknown> {
+  return {
+    deep: r.deep,
+    ok: r.ok,
+    nodes,
+    rows: r.rows.map((x) => ({
+      node: x.node,
+      status: x.status,
+      hosted: x.hosted,
+      held: x.held,
+      mismatched: x.mismatched,
+      ...(r.deep ? { missing: x.missing ?? 0, stale: x.stale ?? 0, extra: x.extra ?? 0, conflicting: x.conflicting ?? 0 } : {}),
+      error: x.error ?? null,
+    })),
+    conflicts: r.conflicts.map((c) => ({ agent: c.agent, nodes: c.nodes })),
+  };
+}
+
+function stateRowView(x: StateRow): Record<string, unknown> {
+  return {
+    node: x.node,
+    status: x.status,
+    alive: x.alive ?? null,
+    view_digest: x.viewDigest ?? null,
+    majority_view: x.majorityView ?? null,
+    hosted: x.hosted ?? null,
+    held: x.held ?? null,
+    error: x.error ?? null,
+  };
 }
 
 function requireKeyring(c: Cluster): void {
@@ -121,6 +175,28 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
       return { per_node: [await ctx.nodeViews.performance()], nodes: [ctx.nodeId], missing: [] };
     },
   );
+
+  app.get<{ Querystring: Static<typeof VerifyQuery> }>(
+    '/cluster/verify',
+    { config: read, schema: { summary: 'Compare what each node holds of the cluster directory with what its authorities announce (drift per node)', querystring: VerifyQuery } },
+    async (req) => {
+      const { checks, nodes, cluster } = stateChecks(ctx);
+      const node = req.query.node;
+      if (node !== undefined && !nodes.includes(node)) {
+        const m = cluster.members().find((x) => x.name === node);
+        if (m === undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', `no cluster member named ${node}`, { node });
+        throw new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', `${node} is ${m.status === 'alive' || m.status === 'suspect' ? 'not a Caxton node (no role=caxton tag)' : m.status}: verify compares the up Caxton members`, { node, status: m.status });
+      }
+      const r = await checks.verify({ deep: req.query.deep === true, nodes, ...(node === undefined ? {} : { node }) });
+      return driftView(r, nodes);
+    },
+  );
+
+  app.get('/cluster/compare-state', { config: read, schema: { summary: 'What each node sees: members, a digest of their names, whether that is the majority view, hosted and held counts' } }, async () => {
+    const { checks, nodes } = stateChecks(ctx);
+    const rows = await checks.compareState(nodes);
+    return { nodes: rows.map(stateRowView), majority: rows.filter((x) => x.majorityView === true).map((x) => x.node) };
+  });
 
   app.post<{ Params: Static<typeof NodeParams> }>('/cluster/ping/:node', { config: read, schema: { summary: 'Probe a member: direct, through peers, and over TCP', params: NodeParams } }, async (req) => {
     const c = requireCluster(ctx);

@@ -1,6 +1,6 @@
-/** `caxton cluster members|status`: the cluster as the node behind the API sees it. */
+/** `caxton cluster ...`: membership, placement and consistency of the cluster, through the node behind the API. */
 import type { Command } from 'commander';
-import type { PerformanceRowView, PerformanceView } from '../api-types.js';
+import type { CompareStateView, PerformanceRowView, PerformanceView, VerifyView } from '../api-types.js';
 import { context } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatBytes, formatDuration, formatLatency, formatPercent, formatRate, renderFields, renderTable } from '../output.js';
@@ -133,6 +133,40 @@ export function registerCluster(program: Command): void {
         throw new CliError(`performance degraded: ${degraded.join(', ')}`, {
           hint: 'Find the cause with `caxton queue stats`, `caxton agents slow` and `caxton resources` (docs/operations.md, "Performance degradation").',
           code: 'CAXTON_CLI_PERFORMANCE_DEGRADED',
+        });
+      }
+    });
+  cluster
+    .command('verify')
+    .description('compare what every node holds of the cluster directory with what its authorities announce; exits 1 when a node drifts or does not answer')
+    .option('--deep', 'compare entry by entry (missing, stale, extra) and find agents hosted on more than one node, instead of digests alone')
+    .option('--node <name>', 'only this node and the nodes it is authority or holder for')
+    .action(async (opts: { deep?: boolean; node?: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      const query: Record<string, string> = { ...(opts.deep === true ? { deep: 'true' } : {}), ...nodeQuery(opts.node) };
+      const v = await ctx.client.get<VerifyView>('/cluster/verify', query);
+      ctx.print(v, () => renderVerify(v));
+      if (!v.ok) {
+        const bad = v.rows.filter((r) => r.status !== 'ok').map((r) => `${r.node} (${r.status})`);
+        const conflicts = v.conflicts.map((c) => c.agent);
+        throw new CliError(`cluster state differs between nodes: ${[...bad, ...(conflicts.length === 0 ? [] : [`agents on more than one node: ${conflicts.join(', ')}`])].join(', ')}`, {
+          hint: 'Drift right after a change is repaired by the next anti-entropy round (every 30 s): run it again. If it stays, follow docs/operations.md "Data corruption recovery" (isolate, rebuild --from-peers, verify --node, rejoin).',
+          code: 'CAXTON_CLI_STATE_DRIFT',
+        });
+      }
+    });
+  cluster
+    .command('compare-state')
+    .description('what every node sees: its members, a digest of their names, whether that is the view most nodes share (the side to keep in a split brain); exits 1 when the views differ')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = context(cmd);
+      const v = await ctx.client.get<CompareStateView>('/cluster/compare-state');
+      ctx.print(v, () => renderCompareState(v));
+      const others = v.nodes.filter((n) => n.majority_view !== true).map((n) => `${n.node} (${n.status === 'ok' ? 'another view' : 'no answer'})`);
+      if (others.length > 0) {
+        throw new CliError(`the nodes do not all see the same cluster: ${others.join(', ')}`, {
+          hint: 'The majority view is the side to keep; check the others with `caxton cluster ping <node>` and `caxton cluster members` against their own API.',
+          code: 'CAXTON_CLI_VIEWS_DIFFER',
         });
       }
     });
@@ -424,4 +458,74 @@ function renderPerformance(v: PerformanceView): string {
   );
   const head = ['METRIC', 'TARGET', 'ACTUAL', 'STATUS'];
   return renderTable(several ? ['NODE', ...head] : head, rows) + missingLines(v);
+}
+
+const VERIFY_STATUS: Readonly<Record<VerifyView['rows'][number]['status'], string>> = { ok: 'ok', drift: 'DRIFT', unreachable: 'UNREACHABLE' };
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** The runbook's lines for what `cluster verify` found: `ERROR: node-2 state corruption detected: ...`, or one OK line. */
+export function verifyFindings(v: VerifyView): string[] {
+  const lines: string[] = [];
+  for (const r of v.rows) {
+    if (r.status === 'unreachable') {
+      lines.push(`ERROR: ${r.node} did not answer: ${r.error ?? 'no reason given'}`);
+      continue;
+    }
+    if (r.mismatched === 0 && (r.conflicting ?? 0) === 0) continue;
+    const what: string[] = [];
+    if (r.mismatched > 0) {
+      if (v.deep) {
+        what.push(`directory entries missing ${r.missing ?? 0}, stale ${r.stale ?? 0}, extra ${r.extra ?? 0} (from ${plural(r.mismatched, 'authority', 'authorities')})`);
+      } else {
+        what.push(`directory entries differ from ${plural(r.mismatched, 'authority', 'authorities')} (--deep counts them)`);
+      }
+    }
+    if ((r.conflicting ?? 0) > 0) what.push(`${plural(r.conflicting ?? 0, 'agent')} it hosts also ${(r.conflicting ?? 0) === 1 ? 'runs' : 'run'} elsewhere`);
+    lines.push(`ERROR: ${r.node} state corruption detected: ${what.join('; ')}`);
+  }
+  for (const c of v.conflicts) lines.push(`ERROR: agent ${c.agent} runs on ${c.nodes.join(' and ')} (conflicting owners)`);
+  if (lines.length === 0) {
+    const n = v.rows.length;
+    lines.push(`OK: ${plural(n, 'node')} verified, no drift (${v.deep ? 'every directory entry and hosted agent compared' : 'directory digests compared; --deep compares entry by entry'})`);
+  }
+  return lines;
+}
+
+/** `cluster verify`: a row per node (NODE STATUS HOSTED HELD MISMATCHED, and with --deep MISSING STALE EXTRA CONFLICTING), then the findings. */
+export function renderVerify(v: VerifyView): string {
+  const head = ['NODE', 'STATUS', 'HOSTED', 'HELD', 'MISMATCHED', ...(v.deep ? ['MISSING', 'STALE', 'EXTRA', 'CONFLICTING'] : [])];
+  const rows = v.rows.map((r) => {
+    const reached = r.status !== 'unreachable';
+    const n = (x: number | undefined) => (reached ? (x ?? 0) : '-');
+    return [r.node, VERIFY_STATUS[r.status], n(r.hosted), n(r.held), n(r.mismatched), ...(v.deep ? [n(r.missing), n(r.stale), n(r.extra), n(r.conflicting)] : [])];
+  });
+  return `${renderTable(head, rows)}${verifyFindings(v).map((l) => `${l}\n`).join('')}`;
+}
+
+/** `cluster compare-state`: NODE STATUS MEMBERS VIEW MAJORITY HOSTED HELD, then which side most nodes are on. */
+export function renderCompareState(v: CompareStateView): string {
+  const rows = v.nodes.map((n) => [
+    n.node,
+    n.status === 'ok' ? 'ok' : 'UNREACHABLE',
+    n.alive ?? '-',
+    n.view_digest ?? '-',
+    n.majority_view === null ? '-' : n.majority_view ? 'yes' : 'NO',
+    n.hosted ?? '-',
+    n.held ?? '-',
+  ]);
+  const lines: string[] = [];
+  const views = new Set(v.nodes.filter((n) => n.view_digest !== null).map((n) => n.view_digest));
+  const silent = v.nodes.filter((n) => n.status !== 'ok');
+  if (views.size <= 1 && silent.length === 0) {
+    const first = v.nodes[0];
+    lines.push(`OK: ${plural(v.nodes.length, 'node')} see the same ${plural(first?.alive ?? 0, 'member')} (view ${first?.view_digest ?? '-'})`);
+  } else {
+    if (views.size > 1) {
+      lines.push(`WARNING: the nodes see ${views.size} different clusters; the majority view is held by ${v.majority.join(', ') || 'no node'}`);
+      for (const n of v.nodes) if (n.majority_view === false) lines.push(`WARNING: ${n.node} sees another cluster (${plural(n.alive ?? 0, 'member')}, view ${n.view_digest ?? '-'})`);
+    }
+    for (const n of silent) lines.push(`ERROR: ${n.node} did not answer: ${n.error ?? 'no reason given'}`);
+  }
+  return `${renderTable(['NODE', 'STATUS', 'MEMBERS', 'VIEW', 'MAJORITY', 'HOSTED', 'HELD'], rows)}${lines.map((l) => `${l}\n`).join('')}`;
 }

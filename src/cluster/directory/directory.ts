@@ -673,11 +673,15 @@ export class ClusterDirectory {
     };
   }
 
-  /** Asks every alive member (this node included) for its report. `node`: only that node's pairs. */
-  async collect(deep: boolean): Promise<Map<NodeName, NodeReport | { error: string }>> {
+  /**
+   * Asks every node of `nodes` (this node included) for its report. @default nodes: the alive view.
+   * The node's API passes every up Caxton member: an isolated node is out of the view (it holds and is
+   * owner of nothing) but still a member whose data the operator verifies before it rejoins.
+   */
+  async collect(deep: boolean, nodes: readonly NodeName[] = this.#alive): Promise<Map<NodeName, NodeReport | { error: string }>> {
     const out = new Map<NodeName, NodeReport | { error: string }>();
     await Promise.all(
-      this.#alive.map(async (n) => {
+      nodes.map(async (n) => {
         if (n === this.self) {
           out.set(n, this.report(deep));
           return;
@@ -694,18 +698,19 @@ export class ClusterDirectory {
     return out;
   }
 
-  /** `cluster verify [--deep] [--node X]`. */
-  async verify(opts: { deep?: boolean; node?: string } = {}): Promise<DriftReport> {
-    if (opts.node !== undefined && !this.#aliveSet.has(opts.node) && opts.node !== this.self) {
-      throw new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', `node ${opts.node} is not an alive member`);
+  /** `cluster verify [--deep] [--node X]`; `nodes`: who is asked (see collect). */
+  async verify(opts: { deep?: boolean; node?: string; nodes?: readonly NodeName[] } = {}): Promise<DriftReport> {
+    const nodes = opts.nodes ?? this.#alive;
+    if (opts.node !== undefined && !nodes.includes(opts.node) && opts.node !== this.self) {
+      throw new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', `node ${opts.node} is not an alive member`, { node: opts.node });
     }
     const deep = opts.deep === true;
-    return computeDrift(await this.collect(deep), deep, opts.node);
+    return computeDrift(await this.collect(deep, nodes), deep, opts.node);
   }
 
-  /** `cluster compare-state`. */
-  async compareState(): Promise<StateRow[]> {
-    return compareState(await this.collect(false));
+  /** `cluster compare-state`; `nodes`: who is asked (see collect). */
+  async compareState(nodes?: readonly NodeName[]): Promise<StateRow[]> {
+    return compareState(await this.collect(false, nodes));
   }
 
   /** Held entries, for tests and the simulation's memory figures. */

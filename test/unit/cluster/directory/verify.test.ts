@@ -53,6 +53,40 @@ test('directory verify - counts missing, stale and extra entries at the holder t
   }
 });
 
+test('directory verify - a node out of the view (isolated) is verified when named in `nodes`: it keeps no entry once pruned', async () => {
+  const h = new Harness(4);
+  try {
+    await h.advance(600);
+    const all = h.names;
+    // Capabilities node-4 holds (one of the top 2 of their key), one per authority.
+    const caps = Array.from({ length: 1000 }, (_, i) => `c${i}`).filter((c) => rank(`cap:${c}`, evenly(all), 2).includes('node-4'));
+    all.forEach((n, i) => h.d(n).upsert(agent(nameOwnedBy(h.d(n), n, 'a'), { capabilities: [caps[i] as string] })));
+    await h.settle();
+    const held4 = [...h.d('node-4').held()].length;
+    assert.ok(held4 > 0, 'node-4 holds entries before it leaves the view');
+    // node-4 is isolated: out of every view, its own included, still up and answering.
+    for (const a of [...h.d('node-4').hosted()]) h.d('node-4').remove(a.name);
+    h.setView(['node-1', 'node-2', 'node-3'], all);
+    await h.settle();
+    const byView = await h.d('node-1').verify({ deep: true });
+    assert.deepEqual(byView.rows.map((r) => r.node), ['node-1', 'node-2', 'node-3'], 'the alive view alone leaves node-4 out');
+    await assert.rejects(h.d('node-1').verify({ node: 'node-4' }), (e: unknown) => e instanceof CaxtonError && e.code === 'CAXTON_ERR_CLUSTER_UNKNOWN_NODE');
+    // Named, it is asked: until the next complete round it still holds what the authorities moved elsewhere.
+    const before = await h.d('node-1').verify({ deep: true, node: 'node-4', nodes: all });
+    const row = before.rows.find((r) => r.node === 'node-4');
+    assert.equal(row?.status, 'drift', JSON.stringify(before.rows));
+    assert.ok((row?.extra ?? 0) > 0);
+    await h.rounds(1);
+    const after = await h.d('node-1').verify({ deep: true, node: 'node-4', nodes: all });
+    assert.equal(after.ok, true, JSON.stringify(after.rows));
+    assert.deepEqual(after.rows.find((r) => r.node === 'node-4'), { node: 'node-4', status: 'ok', hosted: 0, held: 0, mismatched: 0, missing: 0, stale: 0, extra: 0, conflicting: 0 });
+    const state = await h.d('node-2').compareState(all);
+    assert.deepEqual(state.map((r) => [r.node, r.alive, r.majorityView]), [['node-1', 3, true], ['node-2', 3, true], ['node-3', 3, true], ['node-4', 3, true]]);
+  } finally {
+    h.close();
+  }
+});
+
 test('directory compare-state - shows which nodes see a different cluster and which cannot be reached', async () => {
   const h = new Harness(5);
   try {
