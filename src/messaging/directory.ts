@@ -22,13 +22,21 @@ export interface RemoteLink {
   deliver(node: NodeName, to: string, json: string, priority: number, hops: number, replyTo?: string): boolean;
 }
 
+/**
+ * What `Directory.nodeFor` answers while this node cannot tell yet where a name lives: it is the name's
+ * owner, holds no entry for it, and the cluster's view changed a moment ago (an entry may be on its
+ * way). The router refuses the message for now (an at-least-once one is redelivered), rather than
+ * declare the name nonexistent.
+ */
+export const SETTLING: unique symbol = Symbol('settling');
+
 export interface Directory {
   /**
    * The node hosting agent `name`, never this one: the node an exception entry names, else the
    * agent's computed (rendezvous) owner. Undefined when no other node can host it (this node is the
-   * owner and has no entry): the name then exists nowhere.
+   * owner and has no entry): the name then exists nowhere. SETTLING: not known yet, ask again later.
    */
-  nodeFor(name: string): NodeName | undefined;
+  nodeFor(name: string): NodeName | typeof SETTLING | undefined;
   /** Other nodes with a provider of `capability`; the router picks among them in turn. */
   capabilityNodes(capability: string): readonly NodeName[];
   /** Other nodes with a subscriber of `topic`: each gets one copy and publishes it locally. */

@@ -140,12 +140,20 @@ export class RemoteDelivery implements RemoteLink {
     }
   }
 
-  /** Acknowledges the held messages whose local row is gone. */
+  /**
+   * Acknowledges the held messages whose local row is gone. Each scan looks at `ackScan` of them; the
+   * ones still kept go to the back, so that messages an agent cannot handle for a while (suspended,
+   * a deep mailbox) never keep the others from being acknowledged.
+   */
   #scan(): void {
     let n = 0;
+    const kept: [string, NodeName][] = [];
     for (const [id, node] of this.#held) {
       if (n++ >= this.#opts.ackScan) break;
-      if (this.#outbox.has(id)) continue;
+      if (this.#outbox.has(id)) {
+        kept.push([id, node]);
+        continue;
+      }
       this.#held.delete(id);
       const gate = this.#beforeAck?.(id);
       if (gate === undefined) this.#acknowledged(node, id);
@@ -154,6 +162,10 @@ export class RemoteDelivery implements RemoteLink {
           () => this.#acknowledged(node, id),
           () => {}, // not acknowledged: the sender redelivers, and this node acks that copy
         );
+    }
+    for (const [id, node] of kept) {
+      this.#held.delete(id);
+      this.#held.set(id, node);
     }
     this.#flush();
     if (this.#held.size === 0 && this.#timer !== undefined) {

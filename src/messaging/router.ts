@@ -28,7 +28,7 @@
 import type { PriorityLevel } from '../sandbox/worker/mailbox.js';
 import { addressOf, isReliable } from '../sandbox/envelope.js';
 import type { Redelivery } from './dead-letter-queue.js';
-import type { Directory, ExternalEndpoint, MovingAgents, NodeName, RemoteLink } from './directory.js';
+import { SETTLING, type Directory, type ExternalEndpoint, type MovingAgents, type NodeName, type RemoteLink } from './directory.js';
 import type { Registry } from './registry.js';
 import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from './system-messages.js';
 
@@ -180,6 +180,7 @@ export class Router {
     }
     const node = this.#returns.get(to) ?? this.#directory?.nodeFor(to);
     if (node === undefined) return undefined;
+    if (node === SETTLING) return 'refused'; // the view just changed: where it lives is not known yet
     return hops < MAX_HOPS && (this.#link as RemoteLink).deliver(node, to, json, priority, hops + 1, this.#replyTo(from)) ? 'remote' : 'refused';
   }
 

@@ -592,12 +592,17 @@ export class ClusterDirectory {
   /**
    * Other nodes with a provider of `capability` (kind cap) or a subscriber of `topic` (kind topic),
    * synchronously, for the router's per-message path: the cached answer (no allocation), or, when
-   * there is none yet, an empty list while the answer is fetched in the background. A caller that
-   * cannot accept "none yet" awaits providers()/subscriberNodes() instead.
+   * there is none yet, an empty list while the answer is fetched in the background. An answer past
+   * its time to live is still returned while the next one is fetched (stale while revalidating: a
+   * provider does not vanish for a lookup at every expiry); a view change drops them all. A caller
+   * that cannot accept "none yet" awaits providers()/subscriberNodes() instead.
    */
   otherNodes(kind: 'cap' | 'topic', key: string): readonly NodeName[] {
-    const c = this.#cached(kind, key);
-    if (c?.others !== undefined) return c.others;
+    const c = this.#lookups.get(`${kind}\n${key}`);
+    if (c?.others !== undefined) {
+      if (this.#clock.now() - c.at > this.#lookupTtlMs) this.#lookup(kind, key).catch(() => undefined);
+      return c.others;
+    }
     this.#lookup(kind, key).catch(() => undefined); // unreachable holders: asked again at the next miss
     return NONE;
   }
@@ -618,7 +623,10 @@ export class ClusterDirectory {
         ? Promise.resolve([...(this.#store.get(kind, key)?.values() ?? [])].map((x) => x.entry))
         : this.#peers.call<unknown>(h, DIRECTORY_WIRE.lookup, { kind, key }, { timeoutMs: this.#callMs }).then((r) => parseEntries(asObject(r, `${DIRECTORY_WIRE.lookup} answer`), 'entries', `${DIRECTORY_WIRE.lookup} answer`)),
     );
+    // The expired answer stands in until this one settles (see otherNodes).
+    const stale = c?.others === undefined ? {} : { others: c.others };
     const entry: CachedLookup = {
+      ...stale,
       at: this.#clock.now(),
       entries: Promise.allSettled(asked).then((rs) => {
         const ok = rs.filter((r): r is PromiseFulfilledResult<DirectoryEntry[]> => r.status === 'fulfilled');

@@ -5,10 +5,11 @@
  */
 import type { NodeName } from '../peers.js';
 import type { ClusterDirectory } from './directory.js';
+import { SETTLING } from '../../messaging/directory.js';
 
 export interface RouterDirectory {
   /** The node hosting `name`, never this one; undefined when the name exists nowhere (or not yet: see whereIs). */
-  nodeFor(name: string): NodeName | undefined;
+  nodeFor(name: string): NodeName | typeof SETTLING | undefined;
   capabilityNodes(capability: string): readonly NodeName[];
   topicNodes(topic: string): readonly NodeName[];
 }
@@ -20,7 +21,7 @@ export function routerDirectory(d: ClusterDirectory): RouterDirectory {
       if (n !== d.self) return n;
       // This node is the name's owner or hosts it: only a held exception entry names another node.
       const w = d.whereIs(name);
-      return w.kind === 'forward' ? w.node : undefined;
+      return w.kind === 'forward' ? w.node : w.kind === 'pending' ? SETTLING : undefined;
     },
     capabilityNodes: (c) => d.otherNodes('cap', c),
     topicNodes: (t) => d.otherNodes('topic', t),
