@@ -332,7 +332,7 @@ export class CaxtonNode {
         outbox,
         log,
         epochOf: (name) => deployments.epoch(name) ?? 0,
-        ...(clusterAgents === undefined ? {} : { moving: clusterAgents.gate, isolated: (name) => cluster.members().some((m) => m.name === name && m.tags['isolated'] === '1') }),
+        ...(clusterAgents === undefined ? {} : { moving: clusterAgents.gate, isolated: (m) => m.tags['isolated'] === '1' }),
         ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
       });
     }

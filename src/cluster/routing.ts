@@ -8,7 +8,7 @@ import type { AgentPool } from '../sandbox/index.js';
 import type { OutboxStore } from '../storage/index.js';
 import { RemoteDelivery } from '../messaging/remote-delivery.js';
 import type { MovingAgents } from '../messaging/directory.js';
-import type { Cluster } from './cluster.js';
+import type { Cluster, ClusterMember } from './cluster.js';
 import { ClusterDirectory, clusterView, routerDirectory } from './directory/index.js';
 import { DirectoryAnnouncer } from './directory/announcer.js';
 import type { ClusterLogger } from './transport/logger.js';
@@ -37,8 +37,8 @@ export interface ClusterRoutingOptions {
   readonly epochOf: (name: string) => number;
   /** Agents in motion (src/agents/handoff.ts): held while arriving, forwarded while leaving. */
   readonly moving?: MovingAgents;
-  /** Nodes out of placement (`cluster isolate`): no agent's computed owner. */
-  readonly isolated?: (node: string) => boolean;
+  /** Members out of placement (`cluster isolate`): no agent's computed owner. */
+  readonly isolated?: (m: ClusterMember) => boolean;
   /** When this node first redelivers a message it took from another node, ms. */
   readonly redeliverAfterMs?: number;
 }

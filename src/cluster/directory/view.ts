@@ -3,7 +3,7 @@
  * The real cluster (src/cluster/cluster.ts) provides it through `clusterView`; a simulation of
  * thousands of nodes in one process provides its own (one shared list, one callback per node).
  */
-import type { Cluster } from '../cluster.js';
+import type { Cluster, ClusterMember } from '../cluster.js';
 
 export interface MembershipView {
   /**
@@ -23,13 +23,13 @@ const ROLE_CAXTON = 'caxton';
  * The view of a running cluster: alive (or suspect) members tagged role=caxton (serf agents and other tools in the
  * cluster are members but host no agents), minus those `exclude` names (`cluster isolate`).
  */
-export function clusterView(cluster: Cluster, exclude: (name: string) => boolean = () => false): MembershipView {
+export function clusterView(cluster: Cluster, exclude: (m: ClusterMember) => boolean = () => false): MembershipView {
   let current: readonly string[] = [];
   const compute = (): readonly string[] =>
     cluster
       .members()
       // A suspect member is alive until it is declared failed: leaving it out would flap the view.
-      .filter((m) => (m.status === 'alive' || m.status === 'suspect') && m.tags[ROLE_TAG] === ROLE_CAXTON && !exclude(m.name))
+      .filter((m) => (m.status === 'alive' || m.status === 'suspect') && m.tags[ROLE_TAG] === ROLE_CAXTON && !exclude(m))
       .map((m) => m.name)
       .sort();
   current = compute();

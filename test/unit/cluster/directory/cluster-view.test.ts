@@ -15,7 +15,7 @@ test('directory view - a real cluster’s view holds the alive Caxton members, n
   const other = await node('tool', { role: 'monitor' });
   const stopped: Cluster[] = [];
   try {
-    const view = clusterView(a, (n) => n === 'cx-isolated');
+    const view = clusterView(a, (m) => m.name === 'cx-isolated');
     assert.deepEqual(view.alive(), ['cx-a']);
     let changes = 0;
     view.onChange(() => changes++);
