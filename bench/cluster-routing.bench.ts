@@ -86,8 +86,12 @@ const say = (s: string) => process.stderr.write(s);
 
 const clusters = new Set<ServerCluster>();
 
+/** On the way out (exit, signal, watchdog): SIGKILL, then the data dirs go (a killed node's files can). */
 function killAll(): void {
-  for (const c of clusters) killCluster(c);
+  for (const c of clusters) {
+    killCluster(c);
+    for (const s of c.nodes) s?.cleanup();
+  }
 }
 
 function killCluster(c: ServerCluster): void {
