@@ -1,8 +1,8 @@
 /**
- * Cross-node routing on real processes (opt-in: `npm run bench -- cluster-routing`, a few minutes):
+ * Cross-node routing on real processes (opt-in: `npm run bench -- cluster-routing`, about 75 s):
  * issue 11's benchmark table, each figure beside its peer in the same run. Three real `caxton server
  * start` processes (test/helpers/server-cluster.ts: from source under tsx, `--workers 1`, the `fast`
- * timing profile) on 127.0.0.121-123 (cluster A) and, for the failover, a fresh three on
+ * timing profile, the API's per-key rate limit off) on 127.0.0.121-123 (cluster A) and, for the failover, a fresh three on
  * 127.0.0.126-128 (cluster B). Every wait is bounded; every server is killed (SIGKILL) on exit, error,
  * SIGINT/SIGTERM or the watchdog.
  *
@@ -42,7 +42,7 @@
  *    deploy is acknowledged, every node is asked to route a request to the name (POST /messages,
  *    wait_reply, retried until an `inform` reply comes back); value = time from the first deploy until
  *    the last (node, name) pair answered. Includes the deploys themselves and the check's own HTTP
- *    round trip.
+ *    round trip; the note counts why checks had to be repeated.
  *
  * Cluster B: failover of FAILOVER_AGENTS counters (rendezvous placement, replication `sync`), each
  * answering from node-1 first; node-3 is killed with SIGKILL, and every agent it ran is asked
