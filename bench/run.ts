@@ -13,6 +13,7 @@ import { clusterLinkBenchmarks } from './cluster-link.bench.js';
 import { replicationBenchmarks } from './replication.bench.js';
 import { clusterSimBenchmarks } from './cluster-sim.bench.js';
 import { agentMoveBenchmarks } from './agent-moves.bench.js';
+import { clusterRoutingBenchmarks } from './cluster-routing.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -42,6 +43,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   'agent-moves': {
     run: agentMoveBenchmarks,
     why: 'live move pause per agent (idle, under traffic) and failover of 20 agents, 3 in-process nodes, about a minute',
+  },
+  'cluster-routing': {
+    run: clusterRoutingBenchmarks,
+    why: "issue 11's table on real server processes (127.0.0.121-128): agent→agent request→reply across nodes beside NATS (needs nats-server), throughput with every pair remote, key revocation, rebalance pause, directory convergence after 1,000 deploys, failover of 100 agents; about 75 s",
   },
 };
 

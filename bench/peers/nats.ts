@@ -64,9 +64,12 @@ export async function natsPeerBenchmarks(): Promise<Row[]> {
   }
   const port = await freePort('127.0.0.1');
   const children: ChildProcess[] = [];
-  const deadline = setTimeout(() => {
+  const killAll = () => {
     for (const c of children) c.kill('SIGKILL');
-  }, DEADLINE_MS);
+  };
+  const deadline = setTimeout(killAll, DEADLINE_MS);
+  // A bench that exits (an error elsewhere, SIGINT through a caller's handler) takes them along.
+  process.once('exit', killAll);
   try {
     const srv = spawn(server, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
     children.push(srv);
@@ -106,6 +109,7 @@ export async function natsPeerBenchmarks(): Promise<Row[]> {
     ];
   } finally {
     clearTimeout(deadline);
-    for (const c of children) c.kill('SIGKILL');
+    process.off('exit', killAll);
+    killAll();
   }
 }
