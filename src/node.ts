@@ -43,6 +43,7 @@ import type { Peers } from './cluster/peers.js';
 import { NodeViews, type NodeViewParts } from './api/node-views.js';
 import { ClusterViews, type ViewMember } from './api/cluster-views.js';
 import { startClusterRouting, type ClusterRouting } from './cluster/routing.js';
+import { AgentEventSharing } from './cluster/agent-events.js';
 import { ClusterAgents, isolatedOnDisk } from './agents/cluster-agents.js';
 import { StateReplicator, type ReplicationMode } from './agents/replication/index.js';
 import { watchLine } from './agents/cluster-events.js';
@@ -306,11 +307,17 @@ export class CaxtonNode {
     node.clusterViews = views.cluster;
     node.#clusterAgents = clusterAgents;
     // Moves, failovers and second copies stopped go to the log and the event stream (`caxton cluster watch`).
+    // ... on every node's stream: the node where it happens tells the others (src/cluster/agent-events.ts).
+    const sharing =
+      cluster === undefined || peers === undefined
+        ? undefined
+        : new AgentEventSharing(peers, () => cluster.members(), (e) => node.#emit(e), (text) => log.warn({ component: 'cluster-agents' }, text));
     clusterAgents?.onEvent((ae) => {
       const { type, ...fields } = ae;
       const e: NodeEvent = { type: `cluster.${type}`, time: new Date().toISOString(), ...fields, text: watchLine(ae) };
       (type === 'agent_moved' ? log.info.bind(log) : log.warn.bind(log))(e, e.type);
       node.#emit(e);
+      sharing?.share({ ...e, text: watchLine(ae) });
     });
     // Only the cluster's `cpu` tag reads it.
     if (cluster !== undefined) node.#cpu = new CpuSampler();
