@@ -55,4 +55,6 @@ export interface DirectoryUpdates {
 export interface ReplicaState {
   promote(agent: string, replicas: readonly NodeName[], minEpoch: number): Promise<{ readonly epoch: number; readonly snapshot?: AgentSnapshot; readonly applied?: readonly string[] }>;
   setReplicas?(agent: string, replicas: readonly NodeName[]): void;
+  /** The agent was removed from the cluster: its replicas drop their copy of its state. */
+  removed?(agent: string): void;
 }

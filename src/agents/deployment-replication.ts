@@ -100,6 +100,9 @@ export class DeploymentReplicator {
     return this.#serial(name, async () => {
       const to = this.#pushedTo.get(name) ?? [];
       this.#pushedTo.delete(name);
+      // Its state copy goes too (told while replication still knows the replica): a later deploy under
+      // the same name starts from nothing, not from it.
+      this.#o.replicaState?.removed?.(name);
       this.#o.replicaState?.setReplicas?.(name, []);
       await Promise.all(to.map((n) => this.#call(n, 'agents.replica.drop', { name, epoch: Number.MAX_SAFE_INTEGER }).catch((e: unknown) => this.#warn(name, n, e))));
     });

@@ -175,7 +175,7 @@ export class StateReplicator {
    * the agent with `start: false`, call this, then `pool.start`. `mode` overrides the node's default
    * (a per-deployment setting).
    */
-  setReplica(agent: string, replica: NodeName | undefined, opts: { mode?: ReplicationMode } = {}): void {
+  setReplica(agent: string, replica: NodeName | undefined, opts: { mode?: ReplicationMode; minEpoch?: number } = {}): void {
     if (replica === undefined) {
       this.#owned.delete(agent);
       // An agent that already left the pool (moved away, removed) has nothing to switch off.
@@ -185,9 +185,12 @@ export class StateReplicator {
     if (replica === this.#peers.self) {
       throw new CaxtonError('CAXTON_ERR_CONFIG_INVALID', `agent ${agent}: its replica must be another node than its owner ${replica}`, { agent });
     }
+    // At least the agent's ownership epoch (its deployment's, raised by every failover and move): a
+    // node that owns the agent again after others did must not send under its old, fenced epoch.
     let epoch = this.#store.ownedEpoch(agent);
-    if (epoch === undefined) {
-      epoch = 1;
+    const min = Math.max(1, opts.minEpoch ?? 1);
+    if (epoch === undefined || epoch < min) {
+      epoch = Math.max(epoch ?? 1, min);
       this.#store.setOwnedEpoch(agent, epoch);
     }
     const prev = this.#owned.get(agent);
