@@ -45,7 +45,8 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
   // In a cluster every node's API has its own name (api@node-1), so that an agent on another node
   // answering `api` reaches the API that asked, not its own node's (the router routes names that
   // came from another node back to it).
-  const apiName = ctx.clusterViews === undefined ? API_SENDER : `${API_SENDER}@${ctx.nodeId}`;
+  const clustered = ctx.clusterViews !== undefined;
+  const apiName = clustered ? `${API_SENDER}@${ctx.nodeId}` : API_SENDER;
   const senders = new ApiSenders(apiName);
   const names: ApiNames = { senders, routingOwn: false };
   // Messages agents send to the names the API sent as: replies, journalled whether or not a caller
@@ -88,6 +89,11 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
       const sender = raw['sender'] ?? apiName;
       if (typeof sender === 'string' && (sender === SYSTEM_SENDER || ctx.deployments.get(sender) !== undefined)) {
         throw new CaxtonError('CAXTON_ERR_MESSAGE_SPOOFED', `sender "${sender}" is ${sender === SYSTEM_SENDER ? 'the node itself' : 'an agent of this node'}; the API may not send in its name`, { field: '/sender' });
+      }
+      // In a cluster a client's name carries the node it sends through: replies find their way back to
+      // it, and no client can pass for an agent of another node (which this node cannot check).
+      if (clustered && typeof sender === 'string' && sender !== apiName && !sender.endsWith(`@${ctx.nodeId}`)) {
+        throw new CaxtonError('CAXTON_ERR_MESSAGE_SPOOFED', `sender "${sender}": in a cluster a client's sender name ends with @${ctx.nodeId}, the node it sends through (e.g. "bob@${ctx.nodeId}"), or is left out (then it is ${apiName})`, { field: '/sender' });
       }
       raw['sender'] = sender;
       raw['conversation_id'] ??= randomUUID();

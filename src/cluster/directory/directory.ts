@@ -552,6 +552,11 @@ export class ClusterDirectory {
     return UNKNOWN;
   }
 
+  /** Whether `node` is in this node's alive view. */
+  isAlive(node: NodeName): boolean {
+    return this.#aliveSet.has(node);
+  }
+
   /** Records that `name` lives on `node` (a "moved" hint); the next view change forgets it. */
   hint(name: string, node: NodeName): void {
     if (node === this.self) {

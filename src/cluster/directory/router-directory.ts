@@ -17,6 +17,12 @@ export interface RouterDirectory {
 export function routerDirectory(d: ClusterDirectory): RouterDirectory {
   return {
     nodeFor(name) {
+      // An API caller of another node (`api@node-1`, `bob@node-1`): replies go straight to that node.
+      const at = name.lastIndexOf('@');
+      if (at > 0) {
+        const node = name.slice(at + 1);
+        if (node !== d.self && d.isAlive(node)) return node;
+      }
       const n = d.locate(name);
       if (n !== d.self) return n;
       // This node is the name's owner or hosts it: only a held exception entry names another node.

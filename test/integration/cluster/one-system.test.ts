@@ -76,6 +76,16 @@ test('cluster - messages reach agents on other nodes by name, capability and top
   assert.equal(reply.reply.sender, 'echo2');
   assert.equal(reply.reply.receiver, 'api@node-1');
   assert.deepEqual(reply.reply.content, { hello: 1 });
+  // A client's own name carries its node, and the reply comes back to it there.
+  const bob = await api(n1, 'POST', '/messages?wait_reply=true&timeout_ms=5000', { performative: 'request', receiver: 'echo2', sender: 'bob@node-1', content: 2 }, key);
+  assert.equal(bob.status, 200, JSON.stringify(bob.body));
+  assert.equal(bob.body.reply.receiver, 'bob@node-1');
+  // No client passes for an agent of another node, which node-1 could not check otherwise.
+  for (const sender of ['calc3', 'bob', 'bob@node-2']) {
+    const spoof = await api(n1, 'POST', '/messages', { performative: 'inform', receiver: 'echo2', sender, content: 1 }, key);
+    assert.equal(spoof.status, 403, `${sender}: ${JSON.stringify(spoof.body)}`);
+    assert.equal(spoof.body.error.code, 'CAXTON_ERR_MESSAGE_SPOOFED');
+  }
 
   // By capability: the only provider is on node-3.
   const sum = await until('the arithmetic capability is known on node-1', async () => {
