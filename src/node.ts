@@ -3,9 +3,9 @@
  * parts start and stop. Each subsystem is reached only through its module's index.
  *
  * Start: database → admin key → worker pool → outbox relay → deployments restored → metrics → API →
- * ready. Stop (SIGTERM): not ready, event streams ended → API closed → cluster left, relay stopped →
- * agents quiet (or the drain timeout) → agents stopped → workers → metrics → database closed, each
- * step bounded in time (stop()).
+ * ready. Stop (SIGTERM): not ready, event streams ended → API closed → other nodes' messages refused,
+ * relay stopped → agents quiet (or the drain timeout) → agents stopped → cluster left → workers →
+ * metrics → database closed, each step bounded in time (stop()).
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -462,11 +462,14 @@ export class CaxtonNode {
    *
    * 1. not ready; every event stream gets a last `shutdown` event and ends;
    * 2. the API closes (connections still open after STOP_STEP_MS.api are cut);
-   * 3. the node leaves the cluster (peers see `left`, not a failure) and the relay stops redelivering:
-   *    nothing new comes in from outside;
+   * 3. no more failovers or moves start here, other nodes' messages are no longer taken (they keep
+   *    their at-least-once ones) and the relay stops redelivering: nothing new comes in;
    * 4. the agents finish what they are sending each other, until the node is quiet or the drain
-   *    timeout passes (pool.quiesce): a reply is never refused because its receiver stopped first;
-   * 5. the agents stop (agent_shutdown runs), the workers and the database close.
+   *    timeout passes (pool.quiesce): a reply is never refused because its receiver stopped first. The
+   *    link and state replication stay up meanwhile (replies, acknowledgements, replicated changes);
+   * 5. the agents stop (agent_shutdown runs); then the node leaves the cluster (peers see `left`, not a
+   *    failure, and take its agents over from their replicas: never while they still run here); the
+   *    workers and the database close.
    *
    * What was still queued at the deadline is dropped if it was at-most-once; an at-least-once message
    * is still in the outbox and is delivered after the next start. Deployments are not changed: the
@@ -483,17 +486,14 @@ export class CaxtonNode {
       // No join retries or tag announcements from here on (each tick also checks #stopping).
       clearInterval(this.#clusterTimer);
       clearInterval(this.#tagTimer);
+      // No more failovers or moves started here; other nodes' messages are no longer taken (they keep
+      // their at-least-once ones). The link and state replication stay up while the agents drain: their
+      // replies, acknowledgements and replicated changes still have to reach the other nodes. The node
+      // leaves the cluster only once its agents are stopped, so that no other node takes them over
+      // while they still run here.
       this.#clusterAgents?.close();
-      this.#replicator?.close();
-      const cluster = this.#cluster;
-      if (cluster !== undefined) {
-        await bounded(log, 'leaving the cluster', STOP_STEP_MS.cluster, cluster.leave(STOP_STEP_MS.cluster / 2));
-        // Whether the leave finished or not: sockets and probe timers must not outlive the node.
-        await bounded(log, 'closing the cluster transport', STOP_STEP_MS.cluster, cluster.shutdown());
-      }
+      this.#routing?.remote.detach();
       this.relay.stop();
-      this.#peerServices?.stop();
-      this.#routing?.close();
       const drainTimeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
       const drain = await this.pool.quiesce(drainTimeoutMs);
       if (drain.quiet) log.info({ ms: Math.round(performance.now() - t0) }, 'agents quiet: stopping them');
@@ -505,6 +505,15 @@ export class CaxtonNode {
         STOP_STEP_MS.agents,
         Promise.all(live.map((a) => this.pool.stop(a.name, { graceful: false }).catch((e: unknown) => log.warn({ agent: a.name, err: e }, 'agent did not stop cleanly')))),
       );
+      this.#replicator?.close();
+      this.#peerServices?.stop();
+      this.#routing?.close();
+      const cluster = this.#cluster;
+      if (cluster !== undefined) {
+        await bounded(log, 'leaving the cluster', STOP_STEP_MS.cluster, cluster.leave(STOP_STEP_MS.cluster / 2));
+        // Whether the leave finished or not: sockets and probe timers must not outlive the node.
+        await bounded(log, 'closing the cluster transport', STOP_STEP_MS.cluster, cluster.shutdown());
+      }
       await bounded(log, 'closing the workers', STOP_STEP_MS.pool, this.pool.close());
       this.metrics.close();
       const metricsServer = this.#metricsServer;

@@ -90,6 +90,11 @@ export class RemoteDelivery implements RemoteLink {
     this.#inbound = inbound;
   }
 
+  /** Stops taking messages from other nodes (a stopping node); acknowledgements still go out. */
+  detach(): void {
+    this.#inbound = undefined;
+  }
+
   /** RemoteLink: posts the message; an at-least-once one stays in this node's outbox until acked. */
   deliver(node: NodeName, to: string, json: string, priority: number, hops: number, replyTo = ''): boolean {
     if (this.#closed) return false;
