@@ -270,7 +270,9 @@ export class Router {
     if (where === undefined) return this.#nowhere(from, to, json);
     const state = this.#local.stateOf(to);
     if (state !== undefined) this.#undeliverable(from, to, json, SystemError.agentUnavailable, `agent ${to} is ${state} and takes no messages`);
-    else this.#undeliverable(from, to, json, SystemError.agentUnavailable, `the node hosting agent ${to} takes no messages for it now`);
+    else if (this.#returns.get(to) === undefined && this.#directory?.nodeFor(to) === SETTLING) {
+      this.#undeliverable(from, to, json, SystemError.agentUnavailable, `where agent ${to} runs is not known yet: the cluster's membership changed a moment ago; send it again`);
+    } else this.#undeliverable(from, to, json, SystemError.agentUnavailable, `the node hosting agent ${to} takes no messages for it now`);
   }
 
   /**
