@@ -354,6 +354,7 @@ export class CaxtonNode {
         view: agentView,
         logger: log.child({ component: 'peers' }),
         ...(options.api?.maxModuleBytes === undefined ? {} : { maxModuleBytes: options.api.maxModuleBytes }),
+        routable: (name) => node.#routing?.routable(name) ?? Promise.resolve(),
       });
       node.#peerServices = services;
       cluster?.onEvent((ev) => {

@@ -53,6 +53,8 @@ export interface ServeOptions {
   readonly view: (a: DeployedAgent) => unknown;
   readonly logger: RemoteDeployLogger;
   readonly fetch?: FetchOptions;
+  /** Waits until every node can route to the new agent (the directory holds its entry), bounded. */
+  readonly routable?: (name: string) => Promise<unknown>;
 }
 
 /** Answers `deploy.forward` on the owner: fetch the module by hash from the caller, verify, deploy. */
@@ -68,6 +70,7 @@ export function serveForwardedDeploys(peers: Peers, deployments: Deployments, o:
       deployments.store.module(d.module) ??
       (await fetchModule(peers, d.module, [from], { ...o.fetch, onPeerFailed: (node, e) => o.logger.warn({ node, agent: d.name, code: e.code, err: e.message }, 'could not fetch a module from a peer') }));
     const a = await deployments.deploy({ name: d.name, module: bytes, config: d.config, priority: d.priority, start: d.start });
+    await o.routable?.(d.name);
     o.logger.info({ agent: d.name, module: d.module, from }, 'agent deployed for another node');
     return o.view(a);
   });

@@ -16,6 +16,8 @@ export interface DeployPlacement {
   owner(agent: string, options: PlacementOptions): string;
   /** Deploys on `owner`, another node (src/agents/remote-deploy.ts forwardDeploy); resolves with the agent's view there. */
   forward(owner: string, req: DeployToForward): Promise<unknown>;
+  /** Waits (bounded) until every node can route to an agent just deployed here. */
+  routable(name: string): Promise<unknown>;
 }
 import type { ClusterViews } from './cluster-views.js';
 import type { NodeViews } from './node-views.js';

@@ -32,6 +32,8 @@ export interface PeerServicesOptions {
   readonly maxModuleBytes?: number;
   /** Anti-entropy period of the keys, ms. */
   readonly keySyncIntervalMs?: number;
+  /** Waits (bounded) until every node can route to an agent just deployed here. @default resolves at once */
+  readonly routable?: (name: string) => Promise<unknown>;
 }
 
 export interface PeerServices {
@@ -52,10 +54,12 @@ export function startPeerServices(o: PeerServicesOptions): PeerServices {
   // A node (re)starting catches up at once, not at its first round (its admin key was written before).
   void keySync.round();
   const modules = new ModuleServer(o.peers, o.deployments.store);
-  serveForwardedDeploys(o.peers, o.deployments, { view: o.view, logger: o.logger, ...(o.maxModuleBytes === undefined ? {} : { fetch: { maxBytes: o.maxModuleBytes } }) });
+  const routable = o.routable ?? (() => Promise.resolve());
+  serveForwardedDeploys(o.peers, o.deployments, { view: o.view, logger: o.logger, routable, ...(o.maxModuleBytes === undefined ? {} : { fetch: { maxBytes: o.maxModuleBytes } }) });
   const placement: DeployPlacement = {
     owner: (agent, options) => placeAgent(agent, o.members(), options),
     forward: (owner, req) => forwardDeploy(o.peers, modules, owner, req),
+    routable,
   };
   return {
     keySync,

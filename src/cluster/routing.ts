@@ -17,6 +17,8 @@ export interface ClusterRouting {
   readonly directory: ClusterDirectory;
   readonly remote: RemoteDelivery;
   readonly announcer: DirectoryAnnouncer;
+  /** Resolves once every node can route to agent `name`, hosted here (Directory.confirm), at most 2 s. */
+  routable(name: string): Promise<boolean>;
   close(): void;
 }
 
@@ -67,6 +69,10 @@ export function startClusterRouting(o: ClusterRoutingOptions): ClusterRouting {
     directory,
     remote,
     announcer,
+    routable(name) {
+      announcer.flush();
+      return directory.confirm(name);
+    },
     close() {
       announcer.close();
       remote.close();

@@ -92,6 +92,8 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
       return reply.status(201).send({ ...view, node: owner });
     }
     const a = await d.deploy(request);
+    // Answered once every node can route to it (an agent off its computed owner needs the directory).
+    await ctx.placement?.routable(fields.name);
     ctx.logger.info({ agent: fields.name, module: a.deployment.module, key: req.apiKey?.name }, 'agent deployed');
     return reply.status(201).send({ ...agentView(a), node: ctx.nodeId });
   });

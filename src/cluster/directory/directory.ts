@@ -125,6 +125,9 @@ interface CachedLookup {
 /** An entry's place among its agent's entries. */
 const slot = (kind: EntryKind, key: string): string => `${kind}\n${key}`;
 
+/** How often confirm() asks the holders again, ms. */
+const CONFIRM_RETRY_MS = 20;
+
 export class ClusterDirectory {
   readonly #peers: Peers;
   readonly #view: MembershipView;
@@ -236,6 +239,35 @@ export class ClusterDirectory {
   remove(name: string): void {
     if (!this.#hosted.delete(name)) return;
     this.#write(name);
+  }
+
+  /**
+   * Resolves once every holder of agent `name`'s entry holds it as this node authored it last, so that
+   * a deploy off the agent's computed owner (pinned, weighted, moved) is answered only when every node
+   * can route to it: until then the computed owner, lacking the entry, would declare the name
+   * nonexistent. An agent on its computed owner needs no entry: resolves at once. True when confirmed;
+   * false at the deadline (anti-entropy repairs it later) or when this node no longer hosts it.
+   */
+  async confirm(name: string, timeoutMs = 2000): Promise<boolean> {
+    const deadline = this.#clock.now() + timeoutMs;
+    for (;;) {
+      if (!this.#hosted.has(name)) return false;
+      const mine = this.#authored.get(name)?.get(slot('name', name));
+      if (mine === undefined || mine.tombstone === true) return true;
+      const holders = this.holdersOf(placementKey('name', name)).filter((h) => h !== this.self);
+      const answers = await Promise.allSettled(
+        holders.map((h) =>
+          this.#peers
+            .call<unknown>(h, DIRECTORY_WIRE.lookup, { kind: 'name', key: name }, { timeoutMs: this.#callMs })
+            .then((r) => parseEntries(asObject(r, `${DIRECTORY_WIRE.lookup} answer`), 'entries', `${DIRECTORY_WIRE.lookup} answer`)),
+        ),
+      );
+      const held = (r: PromiseSettledResult<DirectoryEntry[]>) =>
+        r.status === 'fulfilled' && r.value.some((e) => e.agent === name && e.node === this.self && e.tombstone !== true && e.inc === mine.inc && e.ctr >= mine.ctr);
+      if (answers.every(held)) return true;
+      if (this.#clock.now() >= deadline || this.#closed) return false;
+      await new Promise<void>((resolve) => this.#clock.setTimer(CONFIRM_RETRY_MS, resolve));
+    }
   }
 
   /** Agents this node hosts. */

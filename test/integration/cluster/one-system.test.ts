@@ -66,6 +66,24 @@ test('cluster - messages reach agents on other nodes by name, capability and top
   await deploy('reader2', sub, 'node-2');
   await deploy('reader3', sub, 'node-3');
 
+  // A deploy off the name's computed owner is answered once every node can route to it: the owner,
+  // asked at once, forwards instead of declaring the name nonexistent. Names node-1 owns, pinned to
+  // node-3 through node-1's API and asked on node-1 at once (the deploy's answer and the directory
+  // entry both come from node-3; the answer must not overtake the entry). Six at a time, as a deploy
+  // script would.
+  const off = Array.from({ length: 400 }, (_, i) => `pinned-${i}`).filter((n) => ownerOf(n, evenly(['node-1', 'node-2', 'node-3'])) === 'node-1').slice(0, 12);
+  const echo = agentWasm('echo');
+  for (let i = 0; i < off.length; i += 6) {
+    await Promise.all(
+      off.slice(i, i + 6).map(async (name) => {
+        await deploy(name, echo, 'node-3');
+        const r = await api(n1, 'POST', '/messages?wait_reply=true&timeout_ms=5000', { performative: 'request', receiver: name, content: 'now' }, key);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.equal(r.body.reply.sender, name, `${name} answers from its owner node at once: ${JSON.stringify(r.body.reply)}`);
+      }),
+    );
+  }
+
   // By name, from the CLI on node-1, to an agent on node-2: the reply comes back to node-1's API.
   const sent = await until('echo2 is routable from node-1', async () => {
     const r = await runCli(['message', 'send', '--to', 'echo2', '--performative', 'request', '--content', '{"hello":1}', '--wait-reply', '-o', 'json', '--api-url', n1.apiUrl, '--api-key', key]);

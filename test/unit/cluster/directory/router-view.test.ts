@@ -34,3 +34,29 @@ test('directory - a name this node owns but cannot place yet, just after a view 
   assert.equal(a.whereIs(name).kind, 'pending');
   assert.equal(routerDirectory(a).nodeFor(name), SETTLING);
 });
+
+test('directory - confirm resolves once both holders hold an agent placed off its owner; at once for one on its owner; false at the deadline when a holder is cut off', async (t) => {
+  const net = new MemoryNetwork();
+  const view = new StaticView(['a', 'b', 'c']);
+  const dirs = new Map(['a', 'b', 'c'].map((n) => [n, new ClusterDirectory({ peers: net.add(n), view, viewChangeDelayMs: 10 })]));
+  t.after(() => {
+    for (const d of dirs.values()) d.close();
+  });
+  const a = dirs.get('a')!;
+  const names = Array.from({ length: 200 }, (_, i) => `p${i}`);
+  const onOwner = names.find((n) => a.ownerOf(n) === 'a') as string;
+  const offOwner = names.find((n) => a.ownerOf(n) !== 'a' && !a.holdersOf(n).includes('a')) as string;
+  const host = (name: string) => ({ name, id: name, state: 'running', capabilities: [], topics: [], epoch: 1 });
+
+  a.upsert(host(onOwner));
+  assert.equal(await a.confirm(onOwner), true, 'on its owner: nothing to wait for');
+
+  a.upsert(host(offOwner));
+  assert.equal(await a.confirm(offOwner), true);
+  for (const h of a.holdersOf(offOwner)) assert.equal(dirs.get(h)!.whereIs(offOwner).kind, 'forward', `${h} holds the entry`);
+
+  const other = names.find((n) => n !== offOwner && a.ownerOf(n) !== 'a' && !a.holdersOf(n).includes('a')) as string;
+  net.cut('a', a.holdersOf(other)[0]!);
+  a.upsert(host(other));
+  assert.equal(await a.confirm(other, 200), false, 'a holder that cannot be reached: not confirmed, within the deadline');
+});
