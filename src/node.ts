@@ -299,7 +299,8 @@ export class CaxtonNode {
               await cluster.setTags(currentTags(pool, deployments, Number(cluster.serf.tags.get('cpu') ?? 0), api, out));
             },
             deliverLocal: (name, json, priority) => pool.deliver(name, json, priority),
-            reroute: (name, json, priority) => void pool.route(name, json, priority),
+            // Held messages that cannot go where the agent now runs are answered like any refusal.
+            reroute: (name, json, priority) => pool.router.send('', name, json, priority),
             logger: log.child({ component: 'cluster-agents' }),
             drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_MS,
           });
