@@ -20,6 +20,12 @@ export interface FanOutOptions {
 
 export const FAN_OUT_DEFAULTS = { timeoutMs: 2000, concurrency: 16, deadlineMs: 10_000 } as const;
 
+/**
+ * A call with less time than this left is not made: it could not be answered, and a timer that fired
+ * a millisecond early (timers and clocks differ by that much) must not start one more.
+ */
+const MIN_CALL_MS = 10;
+
 /** A node that did not answer: why, and the error code when there was one. */
 export interface MissingNode {
   readonly node: NodeName;
@@ -41,7 +47,7 @@ export interface FanOutResult<T> {
 export async function fanOut<T>(peers: Peers, nodes: readonly NodeName[], method: string, body: PeerBody, check: (v: unknown) => T, options: FanOutOptions = {}): Promise<FanOutResult<T>> {
   const timeoutMs = options.timeoutMs ?? FAN_OUT_DEFAULTS.timeoutMs;
   const concurrency = Math.max(1, options.concurrency ?? FAN_OUT_DEFAULTS.concurrency);
-  const deadline = Date.now() + (options.deadlineMs ?? FAN_OUT_DEFAULTS.deadlineMs);
+  const deadline = performance.now() + (options.deadlineMs ?? FAN_OUT_DEFAULTS.deadlineMs);
   const outcomes = new Array<{ value: T } | MissingNode | undefined>(nodes.length);
   let next = 0;
   const runner = async () => {
@@ -49,8 +55,8 @@ export async function fanOut<T>(peers: Peers, nodes: readonly NodeName[], method
       const i = next++;
       if (i >= nodes.length) return;
       const node = nodes[i] as NodeName;
-      const left = deadline - Date.now();
-      if (left <= 0) {
+      const left = deadline - performance.now();
+      if (left < MIN_CALL_MS) {
         outcomes[i] = { node, code: 'CAXTON_ERR_CLUSTER_TIMEOUT', reason: 'not asked: the view ran out of time before its turn' };
         continue;
       }
