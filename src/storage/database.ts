@@ -157,6 +157,39 @@ const MIGRATIONS: readonly string[] = [
      epoch         INTEGER NOT NULL,
      received_at   INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // 10: partitions (docs/operations.md, "Network partition"). cluster_known_members is the largest
+  // membership this node has agreed on (quorum counts it, so a restart during a split still knows the
+  // cluster's size); partition_queue holds, in order, the messages for the other side of a partition
+  // until it heals (seq is the replay order; message_id '' for an at-most-once message);
+  // partition_conflicts keeps the state of a second copy of an agent that lost to another copy after a
+  // partition, for the operator to review.
+  `CREATE TABLE cluster_known_members (
+     name     TEXT    PRIMARY KEY,
+     since    INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE partition_queue (
+     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+     message_id TEXT    NOT NULL,
+     receiver   TEXT    NOT NULL,
+     sender     TEXT    NOT NULL,
+     reply_to   TEXT    NOT NULL,
+     priority   INTEGER NOT NULL,
+     message    TEXT    NOT NULL,
+     bytes      INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX partition_queue_message ON partition_queue (message_id) WHERE message_id <> '';
+   CREATE TABLE partition_conflicts (
+     id           INTEGER PRIMARY KEY AUTOINCREMENT,
+     agent        TEXT    NOT NULL,
+     node         TEXT    NOT NULL,
+     epoch        INTEGER NOT NULL,
+     winner       TEXT    NOT NULL,
+     winner_epoch INTEGER NOT NULL,
+     state        TEXT    NOT NULL,
+     created_at   INTEGER NOT NULL,
+     reviewed_at  INTEGER
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
