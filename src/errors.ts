@@ -118,6 +118,14 @@ export const ErrorCatalogue = {
     status: 409,
     hint: 'This node runs alone. Start it with --bootstrap (the first node) or --join host:port (the others), or set coordination.cluster.enabled.',
   },
+  CAXTON_ERR_CLUSTER_READ_ONLY: {
+    status: 503,
+    hint: 'This node is on the minority side of a network partition (or alone): management writes wait until it sees a quorum again. Run them on a node of the majority side (`caxton cluster detect-partition` names the sides), or repair the network and retry.',
+  },
+  CAXTON_ERR_CLUSTER_NOT_PARTITIONED: {
+    status: 409,
+    hint: 'There is nothing to resolve: no partition was detected and no merge is held. `caxton cluster detect-partition` shows the current view.',
+  },
   CAXTON_ERR_CLUSTER_UNKNOWN_NODE: {
     status: 404,
     hint: 'Check the node name with `caxton cluster members`.',

@@ -131,6 +131,8 @@ export interface NodeClusterOptions {
   readonly keys?: readonly Uint8Array[];
   /** Agents' state replication (coordination.replication). @default sync, retransmit every 200 ms */
   readonly replication?: { readonly mode: ReplicationMode; readonly retransmitMs: number };
+  /** The partition queue's bounds and the merge strategy (coordination.partition). */
+  readonly partition?: { readonly maxQueue: number; readonly maxQueueBytes: number; readonly resolveStrategy: 'auto' | 'manual' };
 }
 
 /** How often an unanswered join is retried, ms. */

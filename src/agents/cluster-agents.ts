@@ -19,8 +19,8 @@ import type { Logger } from '../observability/logger.js';
 import type { PriorityLevel } from '../sandbox/worker/mailbox.js';
 import type { Deployments } from './deployments.js';
 import { DeploymentReplicator } from './deployment-replication.js';
-import { Handoff, HandoffGate } from './handoff.js';
-import { Failover, type ViewOutcome } from './failover.js';
+import { Handoff, HandoffGate, type ConflictRecorder } from './handoff.js';
+import { Failover, type PartitionGate, type ViewOutcome } from './failover.js';
 import { hrwRank, takeoverNode, type MemberView, type RankRule } from './ownership.js';
 import { planRebalance, type NodeLoad, type PlannedMove, type RebalanceStrategy } from './rebalance.js';
 import type { AgentsEvent, DirectoryUpdates, ReplicaState } from './cluster-events.js';
@@ -46,6 +46,10 @@ export interface ClusterAgentsOptions {
   readonly drainTimeoutMs?: number;
   readonly forwardMs?: number;
   readonly callTimeoutMs?: number;
+  /** Partitions (src/cluster/partition/): takeovers only with a quorum; claims wait while a merge is held. */
+  readonly partition?: PartitionGate;
+  /** Where a second copy that lost keeps its state for the operator's review (partition_conflicts). */
+  readonly conflicts?: ConflictRecorder;
 }
 
 export interface MoveReport {
@@ -129,6 +133,7 @@ export class ClusterAgents {
       emit,
       logger: o.logger,
       ...(o.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: o.drainTimeoutMs }),
+      ...(o.conflicts === undefined ? {} : { conflicts: o.conflicts }),
       ...(o.forwardMs === undefined ? {} : { forwardMs: o.forwardMs }),
       ...(o.callTimeoutMs === undefined ? {} : { callTimeoutMs: o.callTimeoutMs }),
     });
@@ -145,6 +150,7 @@ export class ClusterAgents {
       ...(o.replicas === undefined ? {} : { replicas: o.replicas }),
       ...(o.replicaState === undefined ? {} : { replicaState: o.replicaState }),
       ...(o.directory === undefined ? {} : { directory: o.directory }),
+      ...(o.partition === undefined ? {} : { partition: o.partition }),
       emit,
       logger: o.logger,
     });

@@ -51,6 +51,20 @@ export interface FailoverOptions {
   readonly logger: Logger;
   /** Live moves running at once during a view change. @default 2 */
   readonly moveConcurrency?: number;
+  /** Partitions; absent: every view change may take agents over and settle claims. */
+  readonly partition?: PartitionGate;
+}
+
+/**
+ * What failover asks about partitions (src/cluster/partition/): a side without a quorum never takes
+ * another node's agents over (it could be the minority of a split: the majority takes them), and while
+ * an operator holds the merge after a heal (resolve strategy manual) duplicate agents are not settled.
+ */
+export interface PartitionGate {
+  /** Whether this node's side of the cluster holds a quorum. */
+  quorum(): boolean;
+  /** Whether claims (which stop second copies) wait for the operator. */
+  mergeHeld(): boolean;
 }
 
 export interface ViewOutcome {
@@ -136,7 +150,7 @@ export class Failover {
     const key = JSON.stringify([[...this.up()].sort(), [...placement].sort()]);
     if (key === this.#lastKey) return { takenOver, claims: 0, pushed, moved: [], failed: [] };
     this.#lastKey = key;
-    const claims = this.#claims();
+    const claims = o.partition?.mergeHeld() === true ? 0 : this.#claims();
     const previous = this.#previous ?? placement;
     this.#previous = placement;
     const self = o.peers.self;
@@ -176,6 +190,9 @@ export class Failover {
     const o = this.#o;
     const up = this.up();
     const taken: string[] = [];
+    // Without a quorum this side may be a minority: the agents of the nodes it cannot see are taken
+    // over by the majority, and a second copy here would only have to lose later.
+    if (o.partition !== undefined && !o.partition.quorum()) return taken;
     const mine: ReplicaDeployment[] = [];
     for (const row of o.replicaStore.list()) {
       if (up.includes(row.owner) || o.deployments.store.get(row.deployment.name) !== undefined) continue;
@@ -254,7 +271,7 @@ export class Failover {
     const name = b.name;
     const theirs = { node: from, epoch: b.epoch as number };
     const d = o.deployments.store.get(name);
-    if (d === undefined || o.handoff.moving(name)) return;
+    if (d === undefined || o.handoff.moving(name) || o.partition?.mergeHeld() === true) return;
     const mine = { node: o.peers.self, epoch: d.epoch };
     const nodes = this.up();
     if (claimBeats(name, theirs, mine, nodes, o.rank)) {

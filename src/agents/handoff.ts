@@ -131,6 +131,13 @@ export interface HandoffOptions {
   readonly forwardMs?: number;
   /** Deadline of prepare (a module fetch) and commit (the state), ms. @default 30 s */
   readonly callTimeoutMs?: number;
+  /** Keeps the state of a second copy that loses (supersede), for the operator's review. */
+  readonly conflicts?: ConflictRecorder;
+}
+
+/** Where the state of a copy that lost to another copy of the agent goes (src/cluster/partition/conflicts.ts). */
+export interface ConflictRecorder {
+  record(c: { agent: string; node: NodeName; epoch: number; winner: NodeName; winnerEpoch: number; state: AgentSnapshot }): number;
 }
 
 export interface MoveResult {
@@ -223,6 +230,13 @@ export class Handoff {
       const d = o.deployments.store.get(name);
       if (d === undefined) return;
       await o.deployments.release(name);
+      // What this copy wrote while the other ran (a partition let both sides run it) is not dropped
+      // silently: kept for the operator's review (`caxton cluster conflicts`).
+      const state = o.snapshots.read(name);
+      if (o.conflicts !== undefined && (state.kv.length > 0 || state.timers.length > 0)) {
+        const id = o.conflicts.record({ agent: name, node: o.peers.self, epoch: d.epoch, winner: by, winnerEpoch: byEpoch, state });
+        o.logger.warn({ agent: name, conflict: id, keys: state.kv.length, timers: state.timers.length }, 'kept the state of the stopped copy for review: caxton cluster conflicts');
+      }
       o.snapshots.drop(name);
       o.replicator.forget(name);
       o.emit({ type: 'agent_superseded', agent: name, node: o.peers.self, by, epoch: d.epoch, byEpoch });

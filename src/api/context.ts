@@ -23,6 +23,7 @@ import type { ClusterViews } from './cluster-views.js';
 import type { NodeViews } from './node-views.js';
 import type { ClusterAgents } from '../agents/cluster-agents.js';
 import type { ClusterDirectory } from '../cluster/directory/index.js';
+import type { PartitionControl } from '../cluster/partition/control.js';
 
 /** `cluster verify` and `cluster compare-state`: the directory's side (src/cluster/directory/drift.ts). */
 export type ClusterStateChecks = Pick<ClusterDirectory, 'verify' | 'compareState'>;
@@ -82,6 +83,8 @@ export interface ApiContext {
   clusterState(): ClusterStateChecks | undefined;
   /** Nodes the operator expects (coordination.cluster.bootstrap_expect). */
   readonly clusterExpect: number;
+  /** Which side of a partition this node is on, its queue and the merge; undefined on a single node. */
+  partitions(): PartitionControl | undefined;
   /** Placement of new deployments across the cluster; absent: this node is the only candidate. */
   readonly placement?: DeployPlacement;
   /** This node's own views (agents, statistics, queues, resources, memory, performance). */

@@ -16,7 +16,9 @@ import { installJsonBodyParser } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
 import { registerAgentRoutes } from './routes/agents.js';
 import { registerClusterRoutes } from './routes/cluster.js';
+import { registerPartitionRoutes } from './routes/partitions.js';
 import { registerEventRoutes } from './routes/events.js';
+import type { PartitionControl } from '../cluster/partition/control.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerMessageRoutes } from './routes/messages.js';
@@ -26,6 +28,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The permission a route needs; none: public. */
     permission?: Permission;
+    /**
+     * A management write (deploy, undeploy, upgrade, key changes, rebalance...): refused with
+     * CAXTON_ERR_CLUSTER_READ_ONLY while this node is on the minority side of a partition, or alone.
+     */
+    management?: boolean;
   }
   interface FastifyRequest {
     apiKey?: ApiKeyRecord;
@@ -78,6 +85,10 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   // Hooks in callback style: on every request, an async hook would cost a promise and a microtask.
   app.addHook('onRequest', (req, reply, done) => {
     const permission = req.routeOptions.config.permission;
+    if (req.routeOptions.config.management === true) {
+      const p = ctx.partitions();
+      if (p !== undefined && p.partitions.readOnly()) return done(readOnlyError(p));
+    }
     if (permission === undefined || (!ctx.authEnabled && ctx.ready())) return done(); // public
     if (!ctx.ready()) return done(new CaxtonError('CAXTON_ERR_SERVER_NOT_READY', 'the node is not ready: it is starting or stopping'));
     let key: ApiKeyRecord;
@@ -112,9 +123,22 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerEventRoutes(api, ctx);
       registerKeyRoutes(api, ctx, limiter);
       registerClusterRoutes(api, ctx);
+      registerPartitionRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );
   await app.ready();
   return app;
+}
+
+/** The refusal of a management write on the minority side of a partition: names the sides. */
+function readOnlyError(p: PartitionControl): CaxtonError {
+  const v = p.partitions.view;
+  const side = v.state === 'alone' ? 'this node reaches no other node' : `this side [${v.reachable.join(', ')}] is a minority`;
+  return new CaxtonError('CAXTON_ERR_CLUSTER_READ_ONLY', `the cluster is partitioned and ${side} (${v.reachable.length} of ${v.expected} nodes, quorum ${v.quorum}): management writes are refused here until the partition heals; unreachable: ${v.unreachable.join(', ')}`, {
+    state: v.state,
+    reachable: v.reachable,
+    unreachable: v.unreachable,
+    quorum: v.quorum,
+  });
 }

@@ -188,6 +188,7 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
             keys: c.security.gossipKeys.map((k) => new Uint8Array(Buffer.from(k, 'base64'))),
             expect: c.coordination.cluster.bootstrapExpect,
             replication: c.coordination.replication,
+            partition: c.coordination.partition,
           },
         }
       : {}),

@@ -61,6 +61,11 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
       mode: 'sync',
       retransmit_interval: '200ms',
     },
+    partition: {
+      max_queue_size: 100_000,
+      max_queue_bytes: '256MiB',
+      resolve_strategy: 'auto',
+    },
     cluster: {
       enabled: false,
       bind_addr: '127.0.0.1:7946', // loopback until the operator opens it, like the API

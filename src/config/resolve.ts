@@ -53,6 +53,8 @@ export interface ResolvedConfig {
     readonly localState: { readonly synchronous: Synchronous; readonly busyTimeoutMs: number };
     /** For StateReplicator (src/agents/replication/). */
     readonly replication: { readonly mode: 'sync' | 'async'; readonly retransmitMs: number };
+    /** For the partition queue and merge (src/cluster/partition/). */
+    readonly partition: { readonly maxQueue: number; readonly maxQueueBytes: number; readonly resolveStrategy: 'auto' | 'manual' };
     readonly cluster: {
       readonly enabled: boolean;
       readonly bindAddr: Address;
@@ -185,6 +187,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
     coordination: {
       localState: { synchronous: c.coordination.local_state.synchronous, busyTimeoutMs: parseDuration(c.coordination.local_state.busy_timeout) },
       replication: { mode: c.coordination.replication.mode, retransmitMs: parseDuration(c.coordination.replication.retransmit_interval) },
+      partition: { maxQueue: c.coordination.partition.max_queue_size, maxQueueBytes: parseSize(c.coordination.partition.max_queue_bytes), resolveStrategy: c.coordination.partition.resolve_strategy },
       cluster: {
         enabled: cl.enabled,
         bindAddr: address(cl.bind_addr),

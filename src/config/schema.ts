@@ -123,6 +123,11 @@ const coordination = Section('Local state and the cluster.', {
     mode: Enum(['sync', 'async'] as const, 'sync: a message that changed an agent\'s state is acknowledged, and what its handler sent leaves, only once the replica holds the change; async: nothing waits, and a kill of the owner loses the changes not yet acknowledged by the replica (the loss window).'),
     retransmit_interval: Duration('Deltas the replica has not acknowledged after this long are sent again (a lost frame, a reconnect). Lower recovers faster at more traffic while a replica is unreachable.', { min: 10, max: 60_000 }),
   }),
+  partition: Section('Network partitions (docs/operations.md, "Network partition"): what a node does while it is cut off from part of its cluster.', {
+    max_queue_size: Int('Messages held at most in the partition queue (for agents that may live on the other side), until the partition heals. Beyond it a message is refused and its sender answered (agent_unavailable).', { min: 1, max: 100_000_000 }),
+    max_queue_bytes: Size('Bytes held at most in the partition queue (on disk, in the node\'s SQLite database).', { min: KiB, max: 64 * GiB }),
+    resolve_strategy: Enum(['auto', 'manual'] as const, 'auto: a healed partition merges by itself (directories, duplicate agents settled by epoch, queued messages replayed); manual: the merge waits for `caxton cluster resolve-partition` (also set at run time by `caxton cluster detect-partition --resolve-strategy manual`).'),
+  }),
   cluster,
 });
 

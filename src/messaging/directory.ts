@@ -67,3 +67,18 @@ export interface ExternalEndpoint {
   /** Takes a message for one of its names. Must not block. */
   deliver(from: string, to: string, json: string): void;
 }
+
+/**
+ * While this node's cluster is split (src/cluster/partition/), a name or capability the router cannot
+ * place may live on the other side: instead of refusing it, the router hands the message here, to wait
+ * in the durable partition queue until the partition heals (docs/operations.md, "Network partition").
+ */
+export interface PartitionHold {
+  /** Whether this node is cut off from part of its cluster now. Called per unplaceable message: keep it a field read. */
+  active(): boolean;
+  /**
+   * Keeps the message, durably, in order; 'full' when the queue has no room (the router then refuses
+   * it, and its sender is answered). `to` is '' for a message to a capability.
+   */
+  hold(from: string, to: string, json: string, priority: number, replyTo: string): 'held' | 'full';
+}

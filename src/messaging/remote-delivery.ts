@@ -40,6 +40,19 @@ export interface Inbound {
   fromNode(to: string, json: string, priority: PriorityLevel, hops: number, origin: NodeName, replyTo: string): void;
 }
 
+/** An at-least-once message posted to another node and not acknowledged yet. */
+export interface UnackedPost {
+  readonly id: string;
+  readonly node: NodeName;
+  readonly to: string;
+  readonly json: string;
+  readonly priority: PriorityLevel;
+  readonly replyTo: string;
+}
+
+/** Unacknowledged posts remembered for takeUnacked; beyond it the oldest are forgotten (the relay still has them). */
+const UNACKED_MAX = 100_000;
+
 export interface RemoteDeliveryOptions {
   /** How often handled messages from other nodes are looked for and acknowledged, ms. @default 20 */
   readonly ackIntervalMs?: number;
@@ -70,6 +83,12 @@ export class RemoteDelivery implements RemoteLink {
   readonly #held = new Map<string, NodeName>();
   /** Ids acknowledged lately (insertion order = age), to answer copies that come after the ack. */
   readonly #acked = new Set<string>();
+  /**
+   * At-least-once messages posted and not acknowledged yet, in the order they were posted: when their
+   * node ends up on the other side of a partition, they go to the partition queue in that order
+   * (takeUnacked), ahead of anything sent since.
+   */
+  readonly #unacked = new Map<string, UnackedPost>();
   /** Acks waiting for the next post, per node. */
   readonly #acks = new Map<NodeName, string[]>();
   #timer: NodeJS.Timeout | undefined;
@@ -98,7 +117,30 @@ export class RemoteDelivery implements RemoteLink {
   /** RemoteLink: posts the message; an at-least-once one stays in this node's outbox until acked. */
   deliver(node: NodeName, to: string, json: string, priority: number, hops: number, replyTo = ''): boolean {
     if (this.#closed) return false;
-    return this.#peers.post(node, MSG_POST, [to, json, priority, hops, reliableIdOf(json) ?? '', replyTo]);
+    const id = reliableIdOf(json) ?? '';
+    if (!this.#peers.post(node, MSG_POST, [to, json, priority, hops, id, replyTo])) return false;
+    if (id !== '') this.#track({ id, node, to, json, priority: priority as PriorityLevel, replyTo });
+    return true;
+  }
+
+  /**
+   * The at-least-once messages posted to `node` that it has not acknowledged, oldest first, forgotten
+   * here (their outbox rows stay: the caller queues them for after a partition).
+   */
+  takeUnacked(node: NodeName): UnackedPost[] {
+    const out: UnackedPost[] = [];
+    for (const p of this.#unacked.values()) if (p.node === node) out.push(p);
+    for (const p of out) this.#unacked.delete(p.id);
+    return out;
+  }
+
+  #track(p: UnackedPost): void {
+    // A redelivery to the same node keeps its place; to another node, it moves to the end.
+    const was = this.#unacked.get(p.id);
+    if (was !== undefined && was.node === p.node) return;
+    this.#unacked.delete(p.id);
+    this.#unacked.set(p.id, p);
+    if (this.#unacked.size > UNACKED_MAX) this.#unacked.delete(this.#unacked.keys().next().value as string);
   }
 
   /** At-least-once messages from other nodes not yet acknowledged to their sender. */
@@ -134,7 +176,11 @@ export class RemoteDelivery implements RemoteLink {
 
   #onAck(node: NodeName, body: PeerBody): void {
     if (!Array.isArray(body)) return this.#warn(`node ${node} posted an ${ACK_POST} that is not a list of message ids: ignored`);
-    for (const id of body) if (typeof id === 'string') this.#outbox.ack(id);
+    for (const id of body) {
+      if (typeof id !== 'string') continue;
+      this.#outbox.ack(id);
+      this.#unacked.delete(id);
+    }
   }
 
   #hold(id: string, node: NodeName): void {

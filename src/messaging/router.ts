@@ -24,16 +24,26 @@
  * Hop guard: a message that arrived from another node carries how many nodes it crossed; it is
  * forwarded again only while that is below MAX_HOPS, so a stale directory can send a message at most
  * one node further, never around in a loop.
+ *
+ * Partitions: while the node is cut off from part of its cluster, "exists nowhere" cannot be decided
+ * (the name may live on the other side): such a message, and a capability message no reachable node
+ * provides, is held in the partition queue (PartitionHold) and replayed through route() on heal.
  */
 import type { PriorityLevel } from '../sandbox/worker/mailbox.js';
 import { addressOf, isReliable } from '../sandbox/envelope.js';
 import type { Redelivery } from './dead-letter-queue.js';
-import { SETTLING, type Directory, type ExternalEndpoint, type MovingAgents, type NodeName, type RemoteLink } from './directory.js';
+import { SETTLING, type Directory, type ExternalEndpoint, type MovingAgents, type NodeName, type PartitionHold, type RemoteLink } from './directory.js';
 import type { Registry } from './registry.js';
 import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from './system-messages.js';
 
-/** Where a message by name went; `refused`: its receiver exists but takes no messages now; undefined: it exists nowhere. */
-export type Where = 'local' | 'remote' | 'external' | 'refused' | undefined;
+/**
+ * Where a message by name went; `held`: kept in the partition queue (it may live on the other side of
+ * a partition); `refused`: its receiver exists but takes no messages now; undefined: it exists nowhere.
+ */
+export type Where = 'local' | 'remote' | 'external' | 'held' | 'refused' | undefined;
+
+/** What toCapability returns for a message held in the partition queue. */
+export const QUEUED = 'queued';
 
 /**
  * Nodes a message may have crossed and still be forwarded: one that starts here arrives with 1 and
@@ -71,6 +81,9 @@ export class Router {
   #directory: Directory | undefined;
   #link: RemoteLink | undefined;
   #moving: MovingAgents | undefined;
+  #partition: PartitionHold | undefined;
+  /** True while the partition queue replays through the router: a message that cannot go yet stays where it is. */
+  #replaying = false;
   readonly #endpoints: ExternalEndpoint[] = [];
   /**
    * Names that are no agent but sent from another node (API callers there) → that node: replies to
@@ -107,6 +120,40 @@ export class Router {
     this.#directory = directory;
     this.#link = link;
     this.#moving = moving;
+  }
+
+  /** Holds what cannot be placed while the cluster is split, instead of refusing it (src/cluster/partition/). */
+  holdDuringPartitions(hold: PartitionHold): void {
+    this.#partition = hold;
+  }
+
+  /**
+   * Routes one message of the partition queue again: 'hold' when it still cannot be placed (it stays
+   * queued), 'sent' when it went somewhere, 'gone' when it was decided for good (refused, or its name
+   * exists nowhere: its sender is answered as for any message).
+   */
+  replayHeld(from: string, to: string, json: string, priority: PriorityLevel, replyTo: string): 'sent' | 'hold' | 'gone' {
+    this.#replaying = true;
+    try {
+      if (replyTo !== '') from = replyTo;
+      if (to === '') {
+        const capability = addressOf(json).capability;
+        const placed = capability === undefined ? undefined : this.toCapability(capability, json, priority, 0, from);
+        if (placed === QUEUED) return 'hold';
+        if (placed !== undefined) return 'sent';
+        this.#undeliverable(from, '', json, SystemError.noRoute, `no agent provides capability ${JSON.stringify(capability)}`);
+        return 'gone';
+      }
+      const where = this.route(to, json, priority, from);
+      if (where === 'held') return 'hold';
+      if (where === 'refused' || where === undefined) {
+        this.#refuseByName(from, to, json, where);
+        return 'gone';
+      }
+      return 'sent';
+    } finally {
+      this.#replaying = false;
+    }
   }
 
   /** Adds a receiver that is not an agent (see ExternalEndpoint). Returns the function that removes it. */
@@ -179,9 +226,15 @@ export class Router {
       return 'external';
     }
     const node = this.#returns.get(to) ?? this.#directory?.nodeFor(to);
-    if (node === undefined) return undefined;
+    if (node === undefined) return this.#partition?.active() === true ? this.#hold(from, to, json, priority) : undefined;
     if (node === SETTLING) return 'refused'; // the view just changed: where it lives is not known yet
     return hops < MAX_HOPS && (this.#link as RemoteLink).deliver(node, to, json, priority, hops + 1, this.#replyTo(from)) ? 'remote' : 'refused';
+  }
+
+  /** Keeps a message for the other side of a partition: 'held', or 'refused' when the queue is full. */
+  #hold(from: string, to: string, json: string, priority: PriorityLevel): 'held' | 'refused' {
+    if (this.#replaying) return 'held'; // it is in the queue already: it stays there
+    return (this.#partition as PartitionHold).hold(from, to, json, priority, this.#replyTo(from)) === 'held' ? 'held' : 'refused';
   }
 
   /** The name replies go to when `from` is no agent of this node (an API caller); '' otherwise. */
@@ -197,18 +250,19 @@ export class Router {
 
   /** Whether a receiver named `to` exists here or on a node the directory knows (it may not take messages now). */
   exists(to: string): boolean {
-    return this.#local.stateOf(to) !== undefined || this.#directory?.nodeFor(to) !== undefined;
+    return this.#local.stateOf(to) !== undefined || this.#directory?.nodeFor(to) !== undefined || this.#partition?.active() === true;
   }
 
   /** Whether any agent, here or on another node, provides `capability`. */
   provided(capability: string): boolean {
-    return this.#registry.providersOf(capability).length > 0 || (this.#directory?.capabilityNodes(capability).length ?? 0) > 0;
+    return this.#registry.providersOf(capability).length > 0 || (this.#directory?.capabilityNodes(capability).length ?? 0) > 0 || this.#partition?.active() === true;
   }
 
   /**
    * Delivers to one provider of `capability`: a local one chosen by the registry's strategy, else a
-   * node the directory lists, in turn. Returns the local agent's name, `remote:<node>`, or undefined
-   * when no provider can take it now.
+   * node the directory lists, in turn. Returns the local agent's name, `remote:<node>`, QUEUED when
+   * no node provides it while the cluster is split (held in the partition queue), or undefined when no
+   * provider can take it now.
    */
   toCapability(capability: string, json: string, priority: PriorityLevel = NORMAL, hops = 0, from = ''): string | undefined {
     const local = this.#registry.deliverToCapability(capability, json, priority);
@@ -219,6 +273,9 @@ export class Router {
     for (let i = 0; i < n; i++) {
       const node = nodes[(start + i) % n] as NodeName;
       if ((this.#link as RemoteLink).deliver(node, '', json, priority, hops + 1, this.#replyTo(from))) return `remote:${node}`;
+    }
+    if (n === 0 && this.#partition?.active() === true && this.#registry.providersOf(capability).length === 0) {
+      return this.#replaying || this.#partition.hold(from, '', json, priority, this.#replyTo(from)) === 'held' ? QUEUED : undefined;
     }
     return undefined;
   }
@@ -262,7 +319,7 @@ export class Router {
     }
     const to = capability === undefined ? undefined : this.toCapability(capability, json, priority, hops, from);
     if (to === undefined) this.#undeliverable(from, '', json, SystemError.noRoute, `no agent provides capability ${JSON.stringify(capability)}`);
-    else if (hops === 0 && !to.startsWith('remote:')) this.forwarded++;
+    else if (hops === 0 && !to.startsWith('remote:') && to !== QUEUED) this.forwarded++;
   }
 
   /** A message by name that nobody took: its receiver takes no messages now, or exists nowhere. */
@@ -270,6 +327,9 @@ export class Router {
     if (where === undefined) return this.#nowhere(from, to, json);
     const state = this.#local.stateOf(to);
     if (state !== undefined) this.#undeliverable(from, to, json, SystemError.agentUnavailable, `agent ${to} is ${state} and takes no messages`);
+    else if (this.#partition?.active() === true && this.#directory?.nodeFor(to) === undefined) {
+      this.#undeliverable(from, to, json, SystemError.agentUnavailable, `agent ${to} may run on the other side of a network partition, and this node's partition queue is full`);
+    }
     else if (this.#returns.get(to) === undefined && this.#directory?.nodeFor(to) === SETTLING) {
       this.#undeliverable(from, to, json, SystemError.agentUnavailable, `where agent ${to} runs is not known yet: the cluster's membership changed a moment ago; send it again`);
     } else this.#undeliverable(from, to, json, SystemError.agentUnavailable, `the node hosting agent ${to} takes no messages for it now`);

@@ -73,7 +73,8 @@ const StatsQuery = Type.Object({ node: NodeQuery }, { additionalProperties: fals
 const RollbackBody = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }, { additionalProperties: false });
 
 const read = { permission: 'read' } as const;
-const deploy = { permission: 'deploy' } as const;
+/** Deploy, upgrade, canary steps, undeploy: management writes, refused on the minority side of a partition. */
+const deploy = { permission: 'deploy', management: true } as const;
 const control = { permission: 'control' } as const;
 
 export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void {

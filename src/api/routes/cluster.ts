@@ -12,6 +12,7 @@ import type { ClusterAgents } from '../../agents/cluster-agents.js';
 import { REBALANCE_STRATEGIES } from '../../agents/rebalance.js';
 import { upNodes } from '../../agents/ownership.js';
 import type { DriftReport, StateRow } from '../../cluster/directory/index.js';
+import { partitionView } from './partitions.js';
 
 const NodeParams = Type.Object({ node: Type.String({ minLength: 1, maxLength: 255 }) });
 // Each address is checked and resolved by src/config/address.ts, as every address is: one error names it.
@@ -157,13 +158,18 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     };
   });
 
-  app.get('/cluster/status', { config: read, schema: { summary: 'Nodes alive out of expected' } }, async () => {
+  app.get('/cluster/status', { config: read, schema: { summary: 'Nodes alive out of expected, and which side of a partition this node is on' } }, async () => {
     const cluster = ctx.cluster();
     const counts = { alive: 0, suspect: 0, failed: 0, left: 0 };
     if (cluster === undefined) counts.alive = 1;
     else for (const m of cluster.members()) counts[m.status]++;
-    const expected = Math.max(ctx.clusterExpect, 1);
-    return { enabled: cluster !== undefined, node: ctx.nodeId, expected, ...counts, healthy: counts.alive >= expected };
+    const p = ctx.partitions();
+    if (p === undefined) {
+      const expected = Math.max(ctx.clusterExpect, 1);
+      return { enabled: cluster !== undefined, node: ctx.nodeId, expected, ...counts, healthy: counts.alive >= expected, partition: partitionView(undefined) };
+    }
+    const v = p.partitions.view;
+    return { enabled: true, node: ctx.nodeId, expected: v.expected, ...counts, healthy: v.state === 'healthy', partition: partitionView(p) };
   });
 
   app.get<{ Querystring: Static<typeof PerformanceQuery> }>(
@@ -250,7 +256,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Body: Static<typeof RebalanceBody> }>(
     '/cluster/rebalance',
-    { ...longCall, schema: { summary: 'Move agents live toward the placement the strategy computes, a bounded number per round', body: RebalanceBody } },
+    { config: { permission: 'control', management: true }, schema: { summary: 'Move agents live toward the placement the strategy computes, a bounded number per round', body: RebalanceBody } },
     async (req) => {
       const r = await requireClusterAgents(ctx).rebalance(req.body.strategy, req.body.max_moves ?? 10, req.body.rounds ?? 10);
       ctx.logger.info({ strategy: r.strategy, moves: r.moves.length, remaining: r.remaining, by: req.apiKey?.name }, 'rebalance');
@@ -290,7 +296,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.delete<{ Params: Static<typeof NodeParams>; Querystring: Static<typeof RemoveQuery> }>(
     '/cluster/members/:node',
-    { config: { permission: 'control' }, schema: { summary: 'Remove a failed node for good: left everywhere, no reconnects (caxton cluster remove)', params: NodeParams, querystring: RemoveQuery } },
+    { config: { permission: 'control', management: true }, schema: { summary: 'Remove a failed node for good: left everywhere, no reconnects (caxton cluster remove)', params: NodeParams, querystring: RemoveQuery } },
     async (req) => {
       const c = requireCluster(ctx);
       const m = c.members().find((x) => x.name === req.params.node);
@@ -316,7 +322,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Params: Static<typeof KeyOpParams>; Body: Static<typeof KeyBody> }>(
     '/cluster/keys/:op',
-    { config: { permission: 'admin' }, schema: { summary: 'Install, use (make primary) or remove a gossip key on every member', params: KeyOpParams, body: KeyBody } },
+    { config: { permission: 'admin', management: true }, schema: { summary: 'Install, use (make primary) or remove a gossip key on every member', params: KeyOpParams, body: KeyBody } },
     async (req) => {
       const c = requireCluster(ctx);
       requireKeyring(c);

@@ -19,16 +19,18 @@ const RoleBody = Type.Object({ role: Type.Union(ROLE_NAMES.map((r) => Type.Liter
 
 export function registerKeyRoutes(app: FastifyInstance, ctx: ApiContext, limiter: RateLimiter): void {
   const admin = { permission: 'admin' } as const;
+  /** Key changes are management writes: refused on the minority side of a partition. */
+  const change = { permission: 'admin', management: true } as const;
   const view = (k: { id: string; name: string; role: string; createdAt: number }) => ({ id: k.id, name: k.name, role: k.role, created_at: new Date(k.createdAt).toISOString() });
 
   app.get('/keys', { config: admin }, async () => ({ keys: ctx.keys.list().map(view) }));
-  app.post<{ Body: Static<typeof CreateBody> }>('/keys', { config: admin, schema: { body: CreateBody } }, async (req, reply) => {
+  app.post<{ Body: Static<typeof CreateBody> }>('/keys', { config: change, schema: { body: CreateBody } }, async (req, reply) => {
     const key = newKey();
     const rec = ctx.keys.add({ id: randomUUID(), name: req.body.name, role: req.body.role }, key);
     ctx.logger.info({ key: rec.name, role: rec.role, by: req.apiKey?.name }, 'API key created');
     return reply.status(201).send({ ...view(rec), key });
   });
-  app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof RoleBody> }>('/keys/:id', { config: admin, schema: { params: IdParams, body: RoleBody } }, async (req) => {
+  app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof RoleBody> }>('/keys/:id', { config: change, schema: { params: IdParams, body: RoleBody } }, async (req) => {
     if (req.apiKey?.id === req.params.id && req.body.role !== 'admin') {
       throw new CaxtonError('CAXTON_ERR_API_FORBIDDEN', 'a key cannot take its own admin role away: change it with another admin key', { id: req.params.id });
     }
@@ -37,7 +39,7 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: ApiContext, limiter
     ctx.logger.info({ id: rec.id, key: rec.name, role: rec.role, by: req.apiKey?.name }, 'API key role changed');
     return view(rec);
   });
-  app.delete<{ Params: Static<typeof IdParams> }>('/keys/:id', { config: admin, schema: { params: IdParams } }, async (req) => {
+  app.delete<{ Params: Static<typeof IdParams> }>('/keys/:id', { config: change, schema: { params: IdParams } }, async (req) => {
     if (req.apiKey?.id === req.params.id) {
       throw new CaxtonError('CAXTON_ERR_API_FORBIDDEN', 'a key cannot revoke itself: revoke it with another admin key', { id: req.params.id });
     }

@@ -6,7 +6,7 @@ import { CaxtonError } from '../../errors.js';
 import { checkMessageText, checkTextSize, validateMessage } from '../../messaging/validate.js';
 import { SYSTEM_SENDER } from '../../messaging/system-messages.js';
 import { priorityLevel, type PriorityLevel } from '../../sandbox/worker/mailbox.js';
-import type { Router, Where } from '../../messaging/router.js';
+import { QUEUED, type Router, type Where } from '../../messaging/router.js';
 import type { AclMessage } from '../../messaging/message-schema.js';
 import type { ApiContext } from '../context.js';
 import { cascadeEvents, groupCascades, MAX_CASCADES, MAX_WINDOW_MS, type CascadeEvent } from '../error-cascade.js';
@@ -237,7 +237,8 @@ function deliver(ctx: ApiContext, names: ApiNames, msg: AclMessage, json: string
     }
     ctx.outbox.add(reliableId, to, json, Date.now() + ctx.redeliverAfterMs);
     // Refused now (stopped, full, its node unreachable): the relay retries.
-    return routeAsApi(names, router, to, json, priority, msg.sender) === 'remote' ? 'remote' : 'local';
+    const where = routeAsApi(names, router, to, json, priority, msg.sender);
+    return where === 'remote' ? 'remote' : where === 'held' ? QUEUED : 'local';
   }
   if (pool.deliver(to, json, priority)) return 'local';
   if (ours) {
@@ -249,6 +250,7 @@ function deliver(ctx: ApiContext, names: ApiNames, msg: AclMessage, json: string
   if (own !== undefined) throw own;
   const where = routeAsApi(names, router, to, json, priority, msg.sender);
   if (where === 'remote') return 'remote';
+  if (where === 'held') return QUEUED;
   if (where === 'refused') {
     throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${to} takes no messages now: the node hosting it refused the message`, { agent: to });
   }

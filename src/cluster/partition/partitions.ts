@@ -1,0 +1,239 @@
+/**
+ * A node's behaviour across network partitions (docs/operations.md, "Network partition"), no consensus
+ * service involved:
+ *
+ * - The monitor says which side this node is on (quorum.ts). Every change is an event on the node's
+ *   stream: `cluster.split_brain` when the cluster splits, `cluster.partition_changed` when the sides
+ *   change while split, then on heal `cluster.partition_healed`, `cluster.partition_replay` and
+ *   `cluster.partition_synchronized` (the runbook's three `cluster watch` lines).
+ * - While split, what the router cannot place (a name or capability that may live on the other side)
+ *   is held in the durable partition queue instead of refused (PartitionHold), and the at-least-once
+ *   messages posted to a node that membership just declared failed, and that it never acknowledged,
+ *   join the queue in the order they were posted.
+ * - The queue is replayed through the router, in order: on heal, after `settleMs` (directories merge
+ *   and duplicate agents are settled by their claims first); on the majority side also every
+ *   `retryMs`, since a failover there can make a held message deliverable. A minority does not replay
+ *   until its side changes.
+ * - `--resolve-strategy manual` (detect-partition) holds the merge: on heal nothing is replayed and no
+ *   duplicate agent is settled until the operator runs `cluster resolve-partition`.
+ */
+import type { Logger } from '../../observability/logger.js';
+import type { PriorityLevel } from '../../sandbox/worker/mailbox.js';
+import { reliableIdOf } from '../../sandbox/envelope.js';
+import type { PartitionHold } from '../../messaging/directory.js';
+import type { PartitionQueue, QueuedMessage } from '../../messaging/partition-queue.js';
+import type { UnackedPost } from '../../messaging/remote-delivery.js';
+import type { PartitionChange, PartitionMonitor } from './monitor.js';
+import { operationsLine, readOnly, statusLine, type PartitionView } from './quorum.js';
+
+/** An event for the node's stream; `text` is its `cluster watch` line. */
+export interface PartitionEvent {
+  readonly type: 'split_brain' | 'partition_changed' | 'partition_healed' | 'partition_replay' | 'partition_synchronized' | 'partition_merge_held';
+  readonly text: string;
+  readonly [field: string]: unknown;
+}
+
+export interface PartitionsOptions {
+  readonly monitor: PartitionMonitor;
+  readonly queue: PartitionQueue;
+  /** The router's replay entry (Router.replayHeld). */
+  readonly replay: (from: string, to: string, json: string, priority: PriorityLevel, replyTo: string) => 'sent' | 'hold' | 'gone';
+  /** Unacknowledged at-least-once posts to a node (RemoteDelivery.takeUnacked). */
+  readonly takeUnacked: (node: string) => readonly UnackedPost[];
+  /** Whether an at-least-once message is still waiting in this node's outbox. */
+  readonly pending: (messageId: string) => boolean;
+  readonly emit: (e: PartitionEvent) => void;
+  readonly logger: Logger;
+  /** Wait after a heal before replaying, ms. @default 1,000 */
+  readonly settleMs?: number;
+  /** Replay period while the queue is not empty and this side may write, ms. @default 2,000 */
+  readonly retryMs?: number;
+  /** Starts with the merge held (coordination.partition.resolve_strategy = manual). @default false */
+  readonly manual?: boolean;
+}
+
+export class Partitions implements PartitionHold {
+  readonly #o: PartitionsOptions;
+  #active: boolean;
+  #manual: boolean;
+  /** The merge is held: healed while manual, waiting for resolve-partition. */
+  #mergeHeld = false;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Replays in a row that left messages queued since the last heal (to emit synchronized once). */
+  #syncPending = false;
+  /** Messages refused because the queue was full, since start. */
+  refusedFull = 0;
+  /** The sides of the last split, as this node saw them when it happened. */
+  #lastSplit: { readonly majority: readonly string[]; readonly minority: readonly string[] } | undefined;
+
+  constructor(o: PartitionsOptions) {
+    this.#o = o;
+    this.#manual = o.manual ?? false;
+    this.#active = o.monitor.view.state !== 'healthy';
+    o.monitor.onChange((c) => this.#changed(c));
+    // A restart with messages still queued: replay them once the node is up and sees its cluster.
+    if (o.queue.size > 0) this.#schedule(o.settleMs ?? 1000);
+  }
+
+  get view(): PartitionView {
+    return this.#o.monitor.view;
+  }
+
+  /** PartitionHold: whether this node is cut off from part of its cluster (or still merging). */
+  active(): boolean {
+    return this.#active;
+  }
+
+  /** Whether management writes are refused here (minority, alone). */
+  readOnly(): boolean {
+    return readOnly(this.#o.monitor.view.state);
+  }
+
+  /** The sides of the last split this node saw (undefined: none since start). */
+  get lastSplit(): { readonly majority: readonly string[]; readonly minority: readonly string[] } | undefined {
+    return this.#lastSplit;
+  }
+
+  /** Bytes waiting in the partition queue. */
+  get queueBytes(): number {
+    return this.#o.queue.bytes;
+  }
+
+  get manual(): boolean {
+    return this.#manual;
+  }
+
+  /** Whether the merge after a heal is held for the operator. */
+  get mergeHeld(): boolean {
+    return this.#mergeHeld;
+  }
+
+  /** PartitionHold: keeps a message for after the partition. */
+  hold(from: string, to: string, json: string, priority: number, replyTo: string): 'held' | 'full' {
+    const r = this.#o.queue.hold({ messageId: reliableIdOf(json) ?? '', to, json, priority: priority as PriorityLevel, from, replyTo });
+    if (r === 'full') {
+      this.refusedFull++;
+      return 'full';
+    }
+    this.#ensureTimer();
+    return 'held';
+  }
+
+  /** Call at every membership event, after the monitor's update: a failed node's unacknowledged posts join the queue. */
+  nodeFailed(node: string): void {
+    if (!this.#active) return;
+    let n = 0;
+    for (const p of this.#o.takeUnacked(node)) {
+      if (!this.#o.pending(p.id)) continue; // acknowledged meanwhile through another path
+      if (this.#o.queue.hold({ messageId: p.id, to: p.to, json: p.json, priority: p.priority, from: '', replyTo: p.replyTo }) === 'full') this.refusedFull++;
+      else n++;
+    }
+    if (n > 0) {
+      this.#o.logger.warn({ node, messages: n }, 'partition: messages sent to a node now unreachable were queued, in order, for after the partition');
+      this.#ensureTimer();
+    }
+  }
+
+  /** `detect-partition --resolve-strategy manual`: hold the next merge until resolve(). */
+  holdMerge(): void {
+    this.#manual = true;
+  }
+
+  /**
+   * `resolve-partition`: ends a held merge (and manual mode): replays the queue now. Returns how many
+   * messages were queued.
+   */
+  resolve(): number {
+    const n = this.#o.queue.size;
+    this.#manual = false;
+    this.#mergeHeld = false;
+    this.#active = this.#o.monitor.view.state !== 'healthy';
+    this.#replayNow(true);
+    return n;
+  }
+
+  /** What `cluster status` prints beyond the counts. */
+  statusFields(): { status: string; operations: string; queuedWrites: number } {
+    const s = this.#o.monitor.view.state;
+    return { status: statusLine(s), operations: this.#mergeHeld ? 'READ-WRITE (merge held: resolve-partition)' : operationsLine(s), queuedWrites: this.#o.queue.size };
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #changed({ previous, current }: PartitionChange): void {
+    const o = this.#o;
+    const sides = `this side [${current.reachable.join(', ')}] (${current.state}), unreachable [${current.unreachable.join(', ')}]`;
+    if (current.state !== 'healthy') {
+      const mine = current.state === 'majority';
+      this.#lastSplit = { majority: mine ? current.reachable : current.unreachable.length >= current.quorum ? current.unreachable : [], minority: mine ? current.unreachable : current.reachable };
+    }
+    if (previous.state === 'healthy' && current.state !== 'healthy') {
+      this.#active = true;
+      this.#syncPending = false;
+      o.logger.warn({ state: current.state, reachable: current.reachable, unreachable: current.unreachable, quorum: current.quorum }, 'network partition detected');
+      o.emit({ type: 'split_brain', text: `[WARN] Network partition detected: ${sides}; quorum ${current.quorum} of ${current.expected}${readOnly(current.state) ? ' — this node is read-only' : ''}`, state: current.state, reachable: current.reachable.join(','), unreachable: current.unreachable.join(','), quorum: current.quorum });
+      return;
+    }
+    if (previous.state !== 'healthy' && current.state === 'healthy') {
+      o.logger.info({ reachable: current.reachable, queued: o.queue.size }, 'partition healed');
+      o.emit({ type: 'partition_healed', text: '[INFO] Partition healed, merging state', reachable: current.reachable.join(',') });
+      if (this.#manual) {
+        this.#mergeHeld = true;
+        o.emit({ type: 'partition_merge_held', text: `[WARN] Merge held (resolve strategy manual): ${o.queue.size} queued messages wait for \`caxton cluster resolve-partition\``, queued: o.queue.size });
+        return;
+      }
+      this.#syncPending = true;
+      this.#schedule(o.settleMs ?? 1000, true);
+      return;
+    }
+    if (current.state === 'healthy') return; // the same healthy view (an expected size change)
+    o.logger.warn({ from: previous.state, state: current.state, reachable: current.reachable, unreachable: current.unreachable }, 'partition changed');
+    o.emit({ type: 'partition_changed', text: `[WARN] Partition changed: ${sides}`, state: current.state, reachable: current.reachable.join(','), unreachable: current.unreachable.join(',') });
+    if (!readOnly(current.state)) this.#schedule(o.settleMs ?? 1000);
+  }
+
+  /** Replays soon: after a heal (announced), or to retry. */
+  #schedule(ms: number, announce = false): void {
+    if (this.#closed) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#replayNow(announce);
+    }, ms);
+    this.#timer.unref();
+  }
+
+  /** Keeps a retry going while messages wait and this side may send them. */
+  #ensureTimer(): void {
+    if (this.#timer === undefined && !this.#closed) this.#schedule(this.#o.retryMs ?? 2000);
+  }
+
+  #replayNow(announce: boolean): void {
+    const o = this.#o;
+    if (this.#closed || this.#mergeHeld) return;
+    const state = o.monitor.view.state;
+    // A minority holds what it has until its side changes: every replay would only hold it again.
+    if (!announce && readOnly(state)) return;
+    if (state === 'healthy') this.#active = false;
+    const n = o.queue.size;
+    if (announce || n > 0) {
+      if (announce) o.emit({ type: 'partition_replay', text: `[INFO] Replaying ${n} queued messages`, queued: n });
+      const t0 = performance.now();
+      const r = n === 0 ? { sent: 0, kept: 0, gone: 0 } : o.queue.replay((m: QueuedMessage) => o.replay(m.from, m.to, m.json, m.priority, m.replyTo));
+      if (n > 0) o.logger.info({ ...r, ms: Math.round(performance.now() - t0) }, 'partition queue replayed');
+    }
+    if (o.queue.size === 0) {
+      if (this.#syncPending && state === 'healthy') {
+        this.#syncPending = false;
+        o.emit({ type: 'partition_synchronized', text: '[INFO] Cluster synchronized' });
+      }
+      return;
+    }
+    this.#schedule(o.retryMs ?? 2000, false);
+  }
+}
