@@ -47,7 +47,8 @@ export interface ResolvedConfig {
     readonly redeliverAfterMs: number;
     readonly drainTimeoutMs: number;
     /** For OutboxRelay. */
-    readonly relay: Required<RelayOptions>;
+    /** holdDeadLetters is no setting: the node passes its partition state. */
+    readonly relay: Required<Omit<RelayOptions, 'holdDeadLetters'>>;
   };
   readonly coordination: {
     readonly localState: { readonly synchronous: Synchronous; readonly busyTimeoutMs: number };

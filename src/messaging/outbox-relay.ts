@@ -3,7 +3,9 @@
  * was killed, or the receiver was stopped or full. (A message whose handler crashed is not retried: it
  * is poison, a dead letter at once.) Runs on the main thread; on a
  * node's start its first pass replays whatever the previous run left in the outbox. A message still
- * unacknowledged after `maxAttempts` deliveries goes to the dead-letter queue.
+ * unacknowledged after `maxAttempts` deliveries goes to the dead-letter queue, except while
+ * `holdDeadLetters` says the node is partitioned. A parked row (OutboxStore.park: its message waits in
+ * the partition queue) is never due, so the relay neither redelivers nor dead-letters it.
  *
  * Duplicates are expected (a slow receiver may get a second copy): the receiving worker drops copies
  * of message ids it has recently handled.
@@ -20,6 +22,12 @@ export interface RelayOptions {
   readonly maxAttempts?: number;
   /** Messages handled per scan. @default 500 */
   readonly batch?: number;
+  /**
+   * Asked before a message becomes a dead letter: while it returns true (this node is partitioned) the
+   * message is redelivered and rescheduled at the largest back-off instead, since a partition must not
+   * turn at-least-once messages into dead letters. @default never
+   */
+  readonly holdDeadLetters?: () => boolean;
 }
 
 export class OutboxRelay {
@@ -32,7 +40,7 @@ export class OutboxRelay {
     readonly deadLetters: DeadLetterQueue,
     options: RelayOptions = {},
   ) {
-    this.#opts = { intervalMs: 1000, baseDelayMs: 5000, maxAttempts: 5, batch: 500, ...options };
+    this.#opts = { intervalMs: 1000, baseDelayMs: 5000, maxAttempts: 5, batch: 500, ...options, holdDeadLetters: options.holdDeadLetters ?? (() => false) };
     this.#timer = setInterval(() => this.tick(), this.#opts.intervalMs);
     this.#timer.unref();
   }
@@ -40,14 +48,17 @@ export class OutboxRelay {
   /** One scan: redelivers what is due. Returns how many messages it handed over. */
   tick(now = Date.now()): number {
     let sent = 0;
+    const { maxAttempts, baseDelayMs } = this.#opts;
+    let hold: boolean | undefined; // asked once per scan, and only when a message is at its limit
     for (const e of this.outbox.due(now, this.#opts.batch)) {
       // attempts counts redeliveries; the original send was the first delivery.
-      if (e.attempts + 1 >= this.#opts.maxAttempts) {
+      if (e.attempts + 1 >= maxAttempts && !(hold ??= this.#opts.holdDeadLetters())) {
         this.deadLetters.record(e.receiver, e.message, `not acknowledged after ${e.attempts + 1} deliveries (at-least-once)`);
         this.outbox.ack(e.messageId);
         continue;
       }
-      this.outbox.retry(e.messageId, now + this.#opts.baseDelayMs * 2 ** e.attempts);
+      // Held past its limit, the delay stays at the largest one a message gets (its last redelivery's).
+      this.outbox.retry(e.messageId, now + baseDelayMs * 2 ** Math.min(e.attempts, Math.max(maxAttempts - 2, 0)));
       if (this.#send(e.receiver, e.message)) sent++;
     }
     return sent;

@@ -9,6 +9,15 @@ import type { SqliteDatabase } from './database.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
+/**
+ * The next_at of a parked row: the largest time a JavaScript Date can hold (year 275760), so no clock
+ * ever makes the row due. A row is parked while its message waits in the partition queue
+ * (src/messaging/partition-queue.ts): the relay must neither redeliver it (the queue replays it, in
+ * order, when the partition heals) nor dead-letter it. It stays in the outbox, so an acknowledgement
+ * that arrives meanwhile still removes it.
+ */
+export const PARKED = 8_640_000_000_000_000;
+
 export interface OutboxEntry {
   readonly messageId: string;
   readonly receiver: string;
@@ -34,6 +43,9 @@ export class OutboxStore {
   readonly #retry: Statement;
   readonly #count: Statement;
   readonly #has: Statement;
+  readonly #park: Statement;
+  readonly #unpark: Statement;
+  readonly #parked: Statement;
 
   constructor(readonly db: SqliteDatabase) {
     this.#add = db.prepare('INSERT OR IGNORE INTO outbox (message_id, receiver, message, attempts, created_at, next_at) VALUES (?, ?, ?, 0, ?, ?)');
@@ -42,6 +54,11 @@ export class OutboxStore {
     this.#retry = db.prepare('UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE message_id = ?');
     this.#count = db.prepare('SELECT count(*) FROM outbox').pluck();
     this.#has = db.prepare('SELECT 1 FROM outbox WHERE message_id = ?').pluck();
+    this.#park = db.prepare('UPDATE outbox SET next_at = ? WHERE message_id = ?');
+    // attempts starts again: the deliveries tried during the partition failed because of it, not
+    // because of the receiver, and must not bring the message closer to the dead letters.
+    this.#unpark = db.prepare('UPDATE outbox SET next_at = ?, attempts = 0 WHERE message_id = ? AND next_at = ?');
+    this.#parked = db.prepare('SELECT count(*) FROM outbox WHERE next_at = ?').pluck();
   }
 
   /**
@@ -77,6 +94,24 @@ export class OutboxStore {
   /** Records one more delivery attempt and when the next is due. */
   retry(messageId: string, nextAt: number): void {
     this.#retry.run(nextAt, messageId);
+  }
+
+  /** Never due again until unparked (see PARKED). Returns whether the row was there. */
+  park(messageId: string): boolean {
+    return this.#park.run(PARKED, messageId).changes > 0;
+  }
+
+  /**
+   * Hands a parked row back to the relay: due at `nextAt`, its attempts counted from zero again.
+   * Returns false when there is no parked row with this id (acknowledged meanwhile, or not parked).
+   */
+  unpark(messageId: string, nextAt: number): boolean {
+    return this.#unpark.run(nextAt, messageId, PARKED).changes > 0;
+  }
+
+  /** Rows parked now (one range scan of the next_at index). */
+  parked(): number {
+    return this.#parked.get(PARKED) as number;
   }
 
   count(): number {
