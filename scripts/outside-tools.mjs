@@ -47,6 +47,11 @@ export const OUTSIDE_TOOLS = {
     packages: 'util-linux',
     usedFor: 'the capacity test that runs a node out of address space',
   },
+  ip: {
+    commands: ['ip'],
+    packages: 'iproute2',
+    usedFor: 'the network-partition tests (network namespaces, veth pairs and a bridge; they also need root)',
+  },
 };
 
 /** True when a missing tool must fail the run instead of being skipped. */

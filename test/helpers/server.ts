@@ -33,6 +33,9 @@ export interface StartOptions {
   readonly dataDir?: string;
   readonly env?: Record<string, string>;
   readonly timeoutMs?: number;
+  /** A command to run the server under, e.g. ['ip', 'netns', 'exec', 'ns1']; it must exec node (as
+   * `ip netns exec` does), so that the pid and the signals are node's. */
+  readonly prefix?: readonly string[];
 }
 
 export function startServer(opts: StartOptions = {}): Promise<RunningServer> {
@@ -40,7 +43,8 @@ export function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const dataDir = opts.dataDir ?? (dir as ReturnType<typeof tempDir>).path;
   // As bin/caxton.js runs `server start` (docs/sandbox.md, "Capacity").
   const args = ['--disable-wasm-trap-handler', '--import', 'tsx', entry, 'server', 'start', '--data-dir', dataDir, '--node-id', 'test-node', '--api-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--workers', '1', ...(opts.args ?? [])];
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, ...argv] = [...(opts.prefix ?? []), process.execPath, ...args] as [string, ...string[]];
+  const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let buf = '';
   const exited = new Promise<number>((r) => child.once('exit', (code, signal) => r(code ?? (signal === null ? -1 : 128))));
@@ -102,10 +106,11 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `caxton <args>` from source; resolves when it exits. */
-export function runCli(args: readonly string[], opts: { env?: Record<string, string>; dataDir?: string; timeoutMs?: number; stdin?: string } = {}): Promise<CliResult> {
+/** Runs `caxton <args>` from source (under `prefix`, as startServer); resolves when it exits. */
+export function runCli(args: readonly string[], opts: { env?: Record<string, string>; dataDir?: string; timeoutMs?: number; stdin?: string; prefix?: readonly string[] } = {}): Promise<CliResult> {
   const env = { ...process.env, ...(opts.dataDir === undefined ? {} : { CAXTON_DATA_DIR: opts.dataDir }), ...opts.env };
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  const [cmd, ...argv] = [...(opts.prefix ?? []), process.execPath, '--import', 'tsx', entry, ...args] as [string, ...string[]];
+  const child = spawn(cmd, argv, { cwd: root, env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   child.stdin?.end(opts.stdin);
   let stdout = '';
   let stderr = '';
