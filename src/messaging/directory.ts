@@ -81,4 +81,9 @@ export interface PartitionHold {
    * it, and its sender is answered). `to` is '' for a message to a capability.
    */
   hold(from: string, to: string, json: string, priority: number, replyTo: string): 'held' | 'full';
+  /**
+   * Whether messages for `to` wait in the queue: a new one then waits behind them (per-conversation
+   * order), even once `to` can be reached. Called per routed message: a Map lookup at most.
+   */
+  waiting(to: string): boolean;
 }

@@ -207,6 +207,8 @@ export class Router {
    * nowhere. The caller decides how to answer the sender (send() and fromNode() answer it).
    */
   route(to: string, json: string, priority: PriorityLevel = NORMAL, from = '', hops = 0): Where {
+    // Messages for `to` wait in the partition queue: this one waits behind them, to keep their order.
+    if (this.#partition !== undefined && !this.#replaying && this.#partition.waiting(to)) return this.#hold(from, to, json, priority);
     const moving = this.#moving;
     if (moving !== undefined && moving.holding(to)) return moving.hold(to, json, priority) ? 'local' : 'refused';
     if (this.#local.deliver(to, json, priority)) return 'local';

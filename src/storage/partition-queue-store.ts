@@ -53,6 +53,7 @@ export class PartitionQueueStore {
   readonly #has: Statement;
   readonly #totals: Statement;
   readonly #lastSeq: Statement;
+  readonly #receivers: Statement;
   readonly #deleteMany: (seqs: readonly number[]) => number;
   #count: number;
   #bytes: number;
@@ -64,6 +65,7 @@ export class PartitionQueueStore {
     this.#range = db.prepare('SELECT * FROM partition_queue WHERE seq > ? ORDER BY seq LIMIT ?');
     this.#delete = db.prepare('DELETE FROM partition_queue WHERE seq = ? RETURNING bytes').pluck();
     this.#lastSeq = db.prepare('SELECT coalesce(max(seq), 0) FROM partition_queue').pluck();
+    this.#receivers = db.prepare('SELECT receiver FROM partition_queue').pluck();
     this.#has = db.prepare("SELECT 1 FROM partition_queue WHERE message_id = ? AND message_id <> ''").pluck();
     this.#totals = db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM partition_queue');
     this.#count = 0;
@@ -141,6 +143,11 @@ export class PartitionQueueStore {
   }
 
   /** The largest seq kept now; 0 when empty. */
+  /** The receiver of every queued message, one per row ('' for a capability), without reading the messages. */
+  receivers(): IterableIterator<string> {
+    return this.#receivers.iterate() as IterableIterator<string>;
+  }
+
   lastSeq(): number {
     return this.#lastSeq.get() as number;
   }

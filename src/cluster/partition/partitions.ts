@@ -21,7 +21,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { PriorityLevel } from '../../sandbox/worker/mailbox.js';
 import { reliableIdOf } from '../../sandbox/envelope.js';
 import type { PartitionHold } from '../../messaging/directory.js';
-import type { PartitionQueue, QueuedMessage } from '../../messaging/partition-queue.js';
+import type { HeldMessage, HoldResult, PartitionQueue, QueuedMessage, ReplayOutcome } from '../../messaging/partition-queue.js';
 import type { UnackedPost } from '../../messaging/remote-delivery.js';
 import type { PartitionChange, PartitionMonitor } from './monitor.js';
 import { operationsLine, readOnly, statusLine, type PartitionView } from './quorum.js';
@@ -50,6 +50,8 @@ export interface PartitionsOptions {
   readonly retryMs?: number;
   /** Starts with the merge held (coordination.partition.resolve_strategy = manual). @default false */
   readonly manual?: boolean;
+  /** The receiver of every message in the queue ('' for a capability): read at start and after each replay. */
+  readonly queuedReceivers: () => Iterable<string>;
 }
 
 export class Partitions implements PartitionHold {
@@ -64,6 +66,8 @@ export class Partitions implements PartitionHold {
   #syncPending = false;
   /** Messages refused because the queue was full, since start. */
   refusedFull = 0;
+  /** Receivers with messages in the queue → how many (per-receiver order: new ones wait behind them). */
+  readonly #waiting = new Map<string, number>();
   /** The sides of the last split, as this node saw them when it happened. */
   #lastSplit: { readonly majority: readonly string[]; readonly minority: readonly string[] } | undefined;
 
@@ -71,6 +75,7 @@ export class Partitions implements PartitionHold {
     this.#o = o;
     this.#manual = o.manual ?? false;
     this.#active = o.monitor.view.state !== 'healthy';
+    this.#recount();
     o.monitor.onChange((c) => this.#changed(c));
     // A restart with messages still queued: replay them once the node is up and sees its cluster.
     if (o.queue.size > 0) this.#schedule(o.settleMs ?? 1000);
@@ -111,13 +116,29 @@ export class Partitions implements PartitionHold {
 
   /** PartitionHold: keeps a message for after the partition. */
   hold(from: string, to: string, json: string, priority: number, replyTo: string): 'held' | 'full' {
-    const r = this.#o.queue.hold({ messageId: reliableIdOf(json) ?? '', to, json, priority: priority as PriorityLevel, from, replyTo });
-    if (r === 'full') {
-      this.refusedFull++;
-      return 'full';
+    return this.#hold({ messageId: reliableIdOf(json) ?? '', to, json, priority: priority as PriorityLevel, from, replyTo }) === 'full' ? 'full' : 'held';
+  }
+
+  /** PartitionHold: whether messages for `to` wait in the queue. */
+  waiting(to: string): boolean {
+    return this.#waiting.size > 0 && this.#waiting.has(to);
+  }
+
+  /** Holds one message ('duplicate': it is held already, by its message id). */
+  #hold(m: HeldMessage): HoldResult {
+    const r = this.#o.queue.hold(m);
+    if (r === 'full') this.refusedFull++;
+    else if (r === 'held') {
+      if (m.to !== '') this.#count(m.to, 1);
+      this.#ensureTimer();
     }
-    this.#ensureTimer();
-    return 'held';
+    return r;
+  }
+
+  #count(to: string, d: number): void {
+    const n = (this.#waiting.get(to) ?? 0) + d;
+    if (n > 0) this.#waiting.set(to, n);
+    else this.#waiting.delete(to);
   }
 
   /** Call at every membership event, after the monitor's update: a failed node's unacknowledged posts join the queue. */
@@ -126,13 +147,9 @@ export class Partitions implements PartitionHold {
     let n = 0;
     for (const p of this.#o.takeUnacked(node)) {
       if (!this.#o.pending(p.id)) continue; // acknowledged meanwhile through another path
-      if (this.#o.queue.hold({ messageId: p.id, to: p.to, json: p.json, priority: p.priority, from: '', replyTo: p.replyTo }) === 'full') this.refusedFull++;
-      else n++;
+      if (this.#hold({ messageId: p.id, to: p.to, json: p.json, priority: p.priority, from: '', replyTo: p.replyTo }) === 'held') n++;
     }
-    if (n > 0) {
-      this.#o.logger.warn({ node, messages: n }, 'partition: messages sent to a node now unreachable were queued, in order, for after the partition');
-      this.#ensureTimer();
-    }
+    if (n > 0) this.#o.logger.warn({ node, messages: n }, 'partition: messages sent to a node now unreachable were queued, in order, for after the partition');
   }
 
   /** `detect-partition --resolve-strategy manual`: hold the next merge until resolve(). */
@@ -197,6 +214,17 @@ export class Partitions implements PartitionHold {
     if (!readOnly(current.state)) this.#schedule(o.settleMs ?? 1000);
   }
 
+  #replayOne(m: QueuedMessage): ReplayOutcome {
+    return this.#o.replay(m.from, m.to, m.json, m.priority, m.replyTo);
+  }
+
+  /** Who has messages waiting, from the queue itself (a replay deletes rows without asking the router). */
+  #recount(): void {
+    this.#waiting.clear();
+    if (this.#o.queue.size === 0) return;
+    for (const to of this.#o.queuedReceivers()) if (to !== '') this.#count(to, 1);
+  }
+
   /** Replays soon: after a heal (announced), or to retry. */
   #schedule(ms: number, announce = false): void {
     if (this.#closed) return;
@@ -224,8 +252,9 @@ export class Partitions implements PartitionHold {
     if (announce || n > 0) {
       if (announce) o.emit({ type: 'partition_replay', text: `[INFO] Replaying ${n} queued messages`, queued: n });
       const t0 = performance.now();
-      const r = n === 0 ? { sent: 0, kept: 0, gone: 0 } : o.queue.replay((m: QueuedMessage) => o.replay(m.from, m.to, m.json, m.priority, m.replyTo));
+      const r = n === 0 ? { sent: 0, kept: 0, gone: 0 } : o.queue.replay((m: QueuedMessage) => this.#replayOne(m));
       if (n > 0) o.logger.info({ ...r, ms: Math.round(performance.now() - t0) }, 'partition queue replayed');
+      this.#recount();
     }
     if (o.queue.size === 0) {
       if (this.#syncPending && state === 'healthy') {
