@@ -19,6 +19,7 @@ import { registerClusterRoutes } from './routes/cluster.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerKeyRoutes } from './routes/keys.js';
+import { registerLoadSheddingRoutes } from './routes/load-shedding.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerOperationRoutes } from './routes/operations.js';
 
@@ -112,6 +113,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerEventRoutes(api, ctx);
       registerKeyRoutes(api, ctx, limiter);
       registerClusterRoutes(api, ctx);
+      registerLoadSheddingRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );
