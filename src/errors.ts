@@ -211,6 +211,10 @@ export const ErrorCatalogue = {
     status: 415,
     hint: 'Send application/json, or multipart/form-data where the route accepts a module file.',
   },
+  CAXTON_ERR_LOAD_SHED: {
+    status: 503,
+    hint: 'The node is shedding a share of new messages on the operator\'s order (the message says how much). Retry after Retry-After seconds; an operator stops it with `caxton cluster shed-load --percentage 0`.',
+  },
   CAXTON_ERR_SERVER_NOT_READY: {
     status: 503,
     hint: 'The node is starting or stopping. Retry in a moment; /api/v1/ready says when it takes requests.',

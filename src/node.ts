@@ -21,6 +21,8 @@ import { MessageJournal, journalNow } from './messaging/journal.js';
 import { Deployments } from './agents/deployments.js';
 import { AgentLogs } from './observability/agent-logs.js';
 import { NodeMetrics } from './observability/metrics.js';
+import { LoadShedder } from './api/load-shedding.js';
+import { LoadShedding } from './api/shed-load.js';
 import { startMetricsServer, type MetricsServer } from './observability/metrics-server.js';
 import type { Logger } from './observability/logger.js';
 import { ensureAdminKey } from './api/auth.js';
@@ -171,6 +173,8 @@ export class CaxtonNode {
   /** This node's views, and the cluster-wide ones when it has peers (set in start()). */
   nodeViews!: NodeViews;
   clusterViews: ClusterViews | undefined;
+  /** `caxton cluster shed-load` on this node and through it on its peers (set in start()). */
+  loadShedding!: LoadShedding;
 
   private constructor(
     readonly options: NodeOptions,
@@ -254,11 +258,13 @@ export class CaxtonNode {
         });
       }
     }
+    const shedding = new LoadShedder();
     const metrics = new NodeMetrics({
       nodeId: options.nodeId,
       pool,
       ...(cluster === undefined ? {} : { cluster: membershipGauges(cluster.membership) }),
       extra: () => ({ outboxPending: outbox.count(), deadLetters: deadLetters.count() }),
+      shedding,
     });
     // The node-to-node link's per-peer metrics (docs/metrics.md, "Cluster link metrics").
     if (cluster !== undefined) registerLinkMetrics(metrics.registry, () => cluster.peers.stats());
@@ -309,6 +315,7 @@ export class CaxtonNode {
     const views = buildViews(options, peers, cluster, metrics, { pool, deployments, outbox, deadLetters });
     node.nodeViews = views.node;
     node.clusterViews = views.cluster;
+    node.loadShedding = new LoadShedding({ nodeId: options.nodeId, shedder: shedding, logger: log.child({ component: 'load-shedding' }), ...(peers === undefined ? {} : { peers, members: options.peerMembers ?? (() => cluster?.members() ?? []) }) });
     node.#clusterAgents = clusterAgents;
     // Moves, failovers and second copies stopped go to the log and the event stream (`caxton cluster watch`).
     // ... on every node's stream: the node where it happens tells the others (src/cluster/agent-events.ts).
@@ -625,6 +632,7 @@ export class CaxtonNode {
       ...(this.#peerServices === undefined ? {} : { placement: this.#peerServices.placement }),
       nodeViews: this.nodeViews,
       ...(this.clusterViews === undefined ? {} : { clusterViews: this.clusterViews }),
+      loadShedding: this.loadShedding,
       ready: () => this.#ready,
     };
   }

@@ -24,6 +24,7 @@ import type { NodeViews } from './node-views.js';
 import type { ClusterAgents } from '../agents/cluster-agents.js';
 import type { ClusterDirectory } from '../cluster/directory/index.js';
 import type { PartitionControl } from '../cluster/partition/control.js';
+import type { LoadShedding } from './shed-load.js';
 
 /** `cluster verify` and `cluster compare-state`: the directory's side (src/cluster/directory/drift.ts). */
 export type ClusterStateChecks = Pick<ClusterDirectory, 'verify' | 'compareState'>;
@@ -94,6 +95,12 @@ export interface ApiContext {
    * views are this node's alone (as on a single node).
    */
   readonly clusterViews?: ClusterViews;
+  /**
+   * Load shedding on the operator's order (`caxton cluster shed-load`): `percentage` is this node's
+   * share of new external messages refused now (0 = off), `shedTotal` how many it refused since it
+   * started; `apply` and `status` reach every node.
+   */
+  readonly loadShedding: LoadShedding;
 }
 
 /** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */

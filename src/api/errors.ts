@@ -12,11 +12,14 @@ export function errorBody(e: CaxtonError): { error: ReturnType<CaxtonError['toJS
   return { error: e.toJSON() };
 }
 
+/** Refusals that tell the client when to come back (their details carry `retryAfter`, seconds). */
+const RETRY_AFTER_CODES: ReadonlySet<ErrorCode> = new Set(['CAXTON_ERR_API_RATE_LIMITED', 'CAXTON_ERR_LOAD_SHED']);
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | CaxtonError | Error, req: FastifyRequest, reply: FastifyReply) => {
     const e = toCaxtonError(err);
     if (e.status >= 500) req.log.error({ err, reqId: req.id }, 'request failed');
-    if (e.code === 'CAXTON_ERR_API_RATE_LIMITED' && e.details?.['retryAfter'] !== undefined) {
+    if (RETRY_AFTER_CODES.has(e.code) && e.details?.['retryAfter'] !== undefined) {
       void reply.header('retry-after', String(e.details['retryAfter']));
     }
     void reply.status(e.status).type('application/json').send(errorBody(e));

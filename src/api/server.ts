@@ -21,6 +21,7 @@ import { registerEventRoutes } from './routes/events.js';
 import type { PartitionControl } from '../cluster/partition/control.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerKeyRoutes } from './routes/keys.js';
+import { registerLoadSheddingRoutes } from './routes/load-shedding.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerOperationRoutes } from './routes/operations.js';
 
@@ -124,6 +125,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerKeyRoutes(api, ctx, limiter);
       registerClusterRoutes(api, ctx);
       registerPartitionRoutes(api, ctx);
+      registerLoadSheddingRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

@@ -27,7 +27,7 @@ export const PLANNED: readonly PlannedArea[] = [
   },
   {
     arrives: 'the partition-handling milestone (quorum, degraded minority, resolution)',
-    commands: ['cluster detect-partition', 'cluster resolve-partition', 'cluster shed-load'],
+    commands: ['cluster detect-partition', 'cluster resolve-partition'],
     meanwhile: '`caxton cluster compare-state` shows which nodes see the majority view, `caxton cluster verify` whether their state agrees, and `caxton cluster status`, `members` and `ping` who is alive; a node rejoins when it starts with `caxton server start --join <host:port>` or with `caxton cluster add-node <host:port>` against its API',
   },
   {

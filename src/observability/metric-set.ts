@@ -95,6 +95,10 @@ export function defineMetrics({ registry, refresh, processing }: MetricSetOption
     routingErrors: new Counter({ name: 'caxton_message_routing_errors_total', help: 'Messages from outside the agents that nobody could take.', registers }),
     routing: new Histogram({ name: 'caxton_message_routing_duration_seconds', help: 'Main-thread time to route one message from outside the agents, seconds.', buckets: ROUTING_BUCKETS, registers }),
 
+    // ---- load shedding (caxton cluster shed-load) ----
+    loadShedPercent: gauge('caxton_load_shed_percent', 'Share of new external messages (POST /messages, replies excepted) this node refuses on the operator\'s order, percent (0 = off).'),
+    shed: counter('caxton_messages_shed_total', 'New external messages this node refused with 503 CAXTON_ERR_LOAD_SHED while shedding load.'),
+
     // ---- durable delivery ----
     outboxPending: gauge('caxton_outbox_pending', 'At-least-once messages in the durable outbox awaiting acknowledgement.'),
     deadLetters: gauge('caxton_dead_letters', 'Messages in the dead-letter queue.'),

@@ -37,6 +37,12 @@ export interface ExtraGauges {
   readonly deadLetters: number;
 }
 
+/** Load shedding as the node runs it (src/api/load-shedding.ts LoadShedder fits). */
+export interface SheddingReading {
+  readonly percentage: number;
+  readonly shedTotal: number;
+}
+
 export interface NodeMetricsOptions {
   readonly nodeId: string;
   readonly pool: AgentPool;
@@ -44,6 +50,8 @@ export interface NodeMetricsOptions {
   readonly cluster?: ClusterGauges;
   /** Outbox and dead-letter counts; without it those two metrics are not exported. */
   readonly extra?: () => ExtraGauges;
+  /** Load shedding; without it the shedding metrics read 0. */
+  readonly shedding?: SheddingReading;
   /** Agents that get per-agent series; the rest count in node totals only. @default 1000 */
   readonly perAgentLimit?: number;
   /** Window of caxton_agent_message_latency_p99. @default 60 s */
@@ -59,6 +67,7 @@ export class NodeMetrics {
   readonly #pool: AgentPool;
   readonly #cluster: ClusterGauges;
   readonly #extra: (() => ExtraGauges) | undefined;
+  readonly #shedding: SheddingReading | undefined;
   readonly #cpu = new CpuSampler();
   readonly #totals = new AgentTotals();
   readonly #window: LatencyWindow;
@@ -66,6 +75,7 @@ export class NodeMetrics {
   readonly #crashesByAgent = new Map<string, number>();
   #forwardedSeen = 0;
   #evictionsSeen = 0;
+  #shedSeen = 0;
   #inflight: Promise<void> | undefined;
   readonly #unsubscribe: () => void;
 
@@ -73,6 +83,7 @@ export class NodeMetrics {
     this.#pool = options.pool;
     this.#cluster = options.cluster ?? singleNodeCluster();
     this.#extra = options.extra;
+    this.#shedding = options.shedding;
     this.perAgentLimit = options.perAgentLimit ?? DEFAULT_PER_AGENT_LIMIT;
     if (!(this.perAgentLimit >= 0)) throw new RangeError(`perAgentLimit ${this.perAgentLimit} must be 0 or more`);
     this.#window = new LatencyWindow(options.latencyWindowMs ?? DEFAULT_LATENCY_WINDOW_MS, performance.now());
@@ -179,6 +190,7 @@ export class NodeMetrics {
     this.#applyModules();
     this.#applyCluster();
     this.#applyExtra();
+    this.#applyShedding();
   }
 
   #applyTotals(agents: readonly AgentInfo[], stats: readonly AgentStats[]): void {
@@ -271,6 +283,15 @@ export class NodeMetrics {
     } catch {
       // As above: keep the last values.
     }
+  }
+
+  #applyShedding(): void {
+    const s = this.#shedding;
+    if (s === undefined) return;
+    this.#m.loadShedPercent.set(s.percentage);
+    // Counted by the shedder as it refuses (no metrics call on that path): the counter grows by the difference.
+    this.#m.shed.inc(Math.max(0, s.shedTotal - this.#shedSeen));
+    this.#shedSeen = s.shedTotal;
   }
 
   #processingSeries(): BucketSeries {

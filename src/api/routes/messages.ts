@@ -103,6 +103,11 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
       const msg = validateMessage(raw, { maxBytes: Infinity, complete: true });
       const json = JSON.stringify(msg);
       checkTextSize(json, ctx.maxMessageBytes);
+      // Shedding on the operator's order takes a share of new messages only: a reply (in_reply_to)
+      // belongs to a conversation already under way, and refusing it would waste the work done so far.
+      // Decided after the checks, so that a bad message still gets its own error and is not counted.
+      const shedder = ctx.loadShedding.shedder;
+      if (msg.in_reply_to === undefined && shedder.shed()) throw shedder.refusal(ctx.nodeId);
       const t0 = performance.now();
       const waiting = wait ? waiters.wait(msg.sender, msg.reply_with as string, req.query.timeout_ms ?? 30_000) : undefined;
       let deliveredTo: string;

@@ -8,6 +8,7 @@ import { checkAddressArg, durationOption, intOption } from '../parse.js';
 import { Option } from 'commander';
 import { missingLines, nodeOption, nodeQuery, ok } from './common.js';
 import { destructive } from '../destructive.js';
+import { registerShedLoad } from './shed-load.js';
 
 interface ClusterMembersView {
   readonly enabled: boolean;
@@ -77,6 +78,7 @@ interface ClusterStatusView {
 
 export function registerCluster(program: Command): void {
   const cluster = program.command('cluster').description('cluster membership (SWIM, serf-compatible)');
+  registerShedLoad(cluster);
   cluster
     .command('members')
     .description('every member: NODE-ID, STATUS (alive/suspect/failed/left), ADDRESS, LAST-SEEN, AGENTS, CPU, MEMORY')
