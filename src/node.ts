@@ -30,6 +30,15 @@ import { buildApi } from './api/server.js';
 import { streamEvent, type ApiContext, type NodeEvent } from './api/context.js';
 import { VERSION } from './version.js';
 import { Cluster, type ClusterOptions, type ClusterProfile } from './cluster/cluster.js';
+import { KnownMembers } from './cluster/partition/known-members.js';
+import { PartitionMonitor } from './cluster/partition/monitor.js';
+import { Partitions } from './cluster/partition/partitions.js';
+import { PartitionControl } from './cluster/partition/control.js';
+import { ConflictStore } from './cluster/partition/conflicts.js';
+import { registerPartitionMetrics } from './cluster/partition/metrics.js';
+import { PartitionQueue } from './messaging/partition-queue.js';
+import { PartitionQueueStore } from './storage/partition-queue-store.js';
+
 import { saveKeyringFile, startupGossipKeys } from './cluster/keyring-file.js';
 import { membershipGauges } from './cluster/membership/index.js';
 import { registerLinkMetrics } from './cluster/link/metrics.js';
@@ -161,6 +170,8 @@ export class CaxtonNode {
   /** Routing across the cluster (absent on a node alone): who hosts what, and the message link. */
   #routing: ClusterRouting | undefined;
   #clusterAgents: ClusterAgents | undefined;
+  /** Which side of a partition this node is on, its queue and the merge (absent on a single node). */
+  #partitions: PartitionControl | undefined;
   #replicator: StateReplicator | undefined;
   #clusterTimer: NodeJS.Timeout | undefined;
   #tagTimer: NodeJS.Timeout | undefined;
@@ -218,8 +229,10 @@ export class CaxtonNode {
     });
     const deadLetters = new DeadLetterQueue(new DeadLetterStore(db), pool.router.redelivery);
     const outbox = new OutboxStore(db);
+    // Set once the cluster runs (below): while partitioned, at-least-once messages are not dead-lettered.
+    let partitioned: () => boolean = () => false;
     // Replays, from its first scan on, what a previous run left unacknowledged in the outbox.
-    const relay = new OutboxRelay(outbox, pool.router.redelivery, deadLetters, options.relay);
+    const relay = new OutboxRelay(outbox, pool.router.redelivery, deadLetters, { ...options.relay, holdDeadLetters: () => partitioned() });
     // Starts are timed from here on, so metrics (built below, before any start) sees each one.
     const deployments = new Deployments(pool, new DeploymentStore(db), new SqliteAgentStateStore(db), log.child({ component: 'deployments' }), options.maxAgents, (s) => metrics.observeSpawn(s));
     const journal = new MessageJournal();
@@ -307,6 +320,17 @@ export class CaxtonNode {
               await cluster.setTags(currentTags(pool, deployments, Number(cluster.serf.tags.get('cpu') ?? 0), api, out));
             },
             deliverLocal: (name, json, priority) => pool.deliver(name, json, priority),
+            // A side without a quorum takes no agents over; a merge held for the operator settles no duplicates.
+            partition: {
+              quorum: () => {
+                const p = node.#partitions?.partitions;
+                if (p === undefined) return true;
+                p.refresh(); // this view change may be the one that split the cluster
+                return !p.readOnly();
+              },
+              mergeHeld: () => node.#partitions?.partitions.mergeHeld === true,
+            },
+            conflicts: { record: (c) => node.#partitions?.conflicts.record(c) ?? 0 },
             // Held messages that cannot go where the agent now runs are answered like any refusal.
             reroute: (name, json, priority) => pool.router.send('', name, json, priority),
             logger: log.child({ component: 'cluster-agents' }),
@@ -352,6 +376,39 @@ export class CaxtonNode {
         epochOf: (name) => deployments.epoch(name) ?? 0,
         ...(clusterAgents === undefined ? {} : { moving: clusterAgents.gate, isolated: (m) => m.tags['isolated'] === '1' }),
         ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
+      });
+    }
+    if (cluster !== undefined && node.#routing !== undefined) {
+      const routing = node.#routing;
+      const known = new KnownMembers(db, options.nodeId);
+      const monitor = new PartitionMonitor({ self: options.nodeId, expect: options.cluster?.expect ?? 1, known, members: () => cluster.members() });
+      const store = new PartitionQueueStore(db);
+      const po = options.cluster?.partition;
+      const queue = new PartitionQueue(store, outbox, {
+        ...(po === undefined ? {} : { maxMessages: po.maxQueue, maxBytes: po.maxQueueBytes }),
+        ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
+      });
+      const plog = log.child({ component: 'partition' });
+      const parts = new Partitions({
+        monitor,
+        queue,
+        replay: (from, to, json, priority, replyTo) => pool.router.replayHeld(from, to, json, priority, replyTo),
+        takeUnacked: (n) => routing.remote.takeUnacked(n),
+        pending: (id) => outbox.has(id),
+        queuedReceivers: () => store.receivers(),
+        emit: ({ type, ...fields }) => node.#emit({ type: `cluster.${type}`, time: new Date().toISOString(), node: options.nodeId, ...fields }),
+        logger: plog,
+        manual: po?.resolveStrategy === 'manual',
+      });
+      pool.router.holdDuringPartitions(parts);
+      partitioned = () => parts.active();
+      node.#partitions = new PartitionControl(parts, new ConflictStore(db), cluster.peers);
+      registerPartitionMetrics(metrics.registry, parts, queue);
+      // Before the view change below uses it: the side this node is on decides whether it takes agents over.
+      cluster.onEvent((ev) => {
+        if (ev.type === 'conflict') return;
+        monitor.update();
+        if (ev.type === 'failed') parts.nodeFailed(ev.member.name);
       });
     }
     if (peers !== undefined) {
@@ -519,6 +576,7 @@ export class CaxtonNode {
       this.#replicator?.close();
       this.#peerServices?.stop();
       this.#routing?.close();
+      this.#partitions?.partitions.close();
       const cluster = this.#cluster;
       if (cluster !== undefined) {
         await bounded(log, 'leaving the cluster', STOP_STEP_MS.cluster, cluster.leave(STOP_STEP_MS.cluster / 2));
@@ -629,6 +687,7 @@ export class CaxtonNode {
       clusterAgents: () => this.#clusterAgents,
       clusterState: () => this.#routing?.directory,
       clusterExpect: o.cluster?.expect ?? 1,
+      partitions: () => this.#partitions,
       ...(this.#peerServices === undefined ? {} : { placement: this.#peerServices.placement }),
       nodeViews: this.nodeViews,
       ...(this.clusterViews === undefined ? {} : { clusterViews: this.clusterViews }),

@@ -136,7 +136,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
 /** The refusal of a management write on the minority side of a partition: names the sides. */
 function readOnlyError(p: PartitionControl): CaxtonError {
   const v = p.partitions.view;
-  const side = v.state === 'alone' ? 'this node reaches no other node' : `this side [${v.reachable.join(', ')}] is a minority`;
+  const side = `this side [${v.reachable.join(', ')}] is a minority${v.state === 'alone' ? ' (alone: it reaches no other node)' : ''}`;
   return new CaxtonError('CAXTON_ERR_CLUSTER_READ_ONLY', `the cluster is partitioned and ${side} (${v.reachable.length} of ${v.expected} nodes, quorum ${v.quorum}): management writes are refused here until the partition heals; unreachable: ${v.unreachable.join(', ')}`, {
     state: v.state,
     reachable: v.reachable,

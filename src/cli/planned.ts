@@ -26,11 +26,6 @@ export const PLANNED: readonly PlannedArea[] = [
     meanwhile: 'a copy of <data-dir>/caxton.db taken while the node is stopped is a complete backup (docs/operations.md)',
   },
   {
-    arrives: 'the partition-handling milestone (quorum, degraded minority, resolution)',
-    commands: ['cluster detect-partition', 'cluster resolve-partition'],
-    meanwhile: '`caxton cluster compare-state` shows which nodes see the majority view, `caxton cluster verify` whether their state agrees, and `caxton cluster status`, `members` and `ping` who is alive; a node rejoins when it starts with `caxton server start --join <host:port>` or with `caxton cluster add-node <host:port>` against its API',
-  },
-  {
     arrives: 'the rolling-upgrade milestone',
     commands: ['cluster upgrade start', 'cluster upgrade status', 'cluster upgrade rollback', 'cluster rolling-restart', 'cluster start', 'cluster stop'],
     meanwhile: 'each node is started with `caxton server start` and upgraded one at a time; `caxton cluster status` shows them',

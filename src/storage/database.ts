@@ -159,7 +159,7 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
   // 10: partitions (docs/operations.md, "Network partition"). cluster_known_members is the largest
   // membership this node has agreed on (quorum counts it, so a restart during a split still knows the
-  // cluster's size); partition_queue holds, in order, the messages for the other side of a partition
+  // cluster's size), cluster_formed whether the cluster ever reached bootstrap_expect; partition_queue holds, in order, the messages for the other side of a partition
   // until it heals (seq is the replay order; message_id '' for an at-most-once message);
   // partition_conflicts keeps the state of a second copy of an agent that lost to another copy after a
   // partition, for the operator to review.
@@ -167,6 +167,10 @@ const MIGRATIONS: readonly string[] = [
      name     TEXT    PRIMARY KEY,
      since    INTEGER NOT NULL
    ) WITHOUT ROWID;
+   CREATE TABLE cluster_formed (
+     id       INTEGER PRIMARY KEY CHECK (id = 1),
+     at       INTEGER NOT NULL
+   );
    CREATE TABLE partition_queue (
      seq        INTEGER PRIMARY KEY AUTOINCREMENT,
      message_id TEXT    NOT NULL,

@@ -236,9 +236,9 @@ test('cli-api - typos: a suggestion and exit code 2', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /\(Did you mean list\?\)/);
   // A runbook command still to come says so.
-  const planned = await cx(['cluster', 'detect-partition']);
+  const planned = await cx(['cluster', 'rolling-restart']);
   assert.equal(planned.code, 2);
-  assert.match(planned.stderr, /^error: caxton cluster detect-partition is not available in this version: it arrives with /m);
+  assert.match(planned.stderr, /^error: caxton cluster rolling-restart is not available in this version: it arrives with /m);
   // Never a destructive suggestion: a typo of `cluster rejoin` once got "remove".
   const rejoin = await cx(['cluster', 'rejion', '--node', 'node-2']);
   assert.equal(rejoin.code, 2);

@@ -9,6 +9,7 @@ import { Option } from 'commander';
 import { missingLines, nodeOption, nodeQuery, ok } from './common.js';
 import { destructive } from '../destructive.js';
 import { registerShedLoad } from './shed-load.js';
+import { registerPartitionCommands } from './partitions.js';
 
 interface ClusterMembersView {
   readonly enabled: boolean;
@@ -74,11 +75,31 @@ interface ClusterStatusView {
   readonly failed: number;
   readonly left: number;
   readonly healthy: boolean;
+  readonly partition: PartitionView;
+  readonly shed_load_percent: number;
+}
+
+/** GET /cluster/partition (and /cluster/status's `partition`): which side of a partition the node is on. */
+export interface PartitionView {
+  readonly state: 'healthy' | 'majority' | 'minority' | 'alone';
+  readonly status: string;
+  readonly operations: string;
+  readonly quorum: number;
+  readonly reachable: readonly string[];
+  readonly unreachable: readonly string[];
+  readonly queued_writes: number;
+  readonly queued_bytes: number;
+  readonly refused_full: number;
+  readonly resolve_strategy: 'auto' | 'manual';
+  readonly merge_held: boolean;
+  readonly last_split: { readonly majority: readonly string[]; readonly minority: readonly string[] } | null;
+  readonly conflicts: number;
 }
 
 export function registerCluster(program: Command): void {
   const cluster = program.command('cluster').description('cluster membership (SWIM, serf-compatible)');
   registerShedLoad(cluster);
+  registerPartitionCommands(cluster);
   cluster
     .command('members')
     .description('every member: NODE-ID, STATUS (alive/suspect/failed/left), ADDRESS, LAST-SEEN, AGENTS, CPU, MEMORY')
@@ -106,19 +127,26 @@ export function registerCluster(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
       const s = await ctx.client.get<ClusterStatusView>('/cluster/status');
-      ctx.print(s, () =>
-        renderFields([
-          ['node', s.node],
-          ['clustering', s.enabled ? 'on' : 'off (single node)'],
-          ['nodes', `${s.alive}/${s.expected} alive`],
-          ['suspect', s.suspect],
-          ['failed', s.failed],
-          ['left', s.left],
-          ['health', s.healthy ? 'healthy' : 'DEGRADED'],
-        ]),
-      );
-      if (!s.healthy) {
-        throw new CliError(`${s.alive} of ${s.expected} expected nodes are alive`, { hint: 'See which with `caxton cluster members`.', code: 'CAXTON_CLI_CLUSTER_DEGRADED' });
+      const p = s.partition;
+      ctx.print(s, () => {
+        const lines = [
+          `Node: ${s.node}${s.enabled ? '' : ' (single node: clustering is off)'}`,
+          `Status: ${p.status}`,
+          `Operations: ${p.operations}`,
+          `Nodes: ${p.reachable.length === 0 ? s.alive : p.reachable.length}/${s.expected} active (quorum ${p.quorum}; suspect ${s.suspect}, failed ${s.failed}, left ${s.left})`,
+          ...(p.unreachable.length === 0 ? [] : [`Unreachable: ${p.unreachable.join(', ')}`]),
+          `Queued writes: ${p.queued_writes}${p.refused_full > 0 ? ` (${p.refused_full} refused: the partition queue was full)` : ''}`,
+          ...(p.merge_held ? ['Merge: HELD for the operator (caxton cluster resolve-partition --prefer majority)'] : p.resolve_strategy === 'manual' ? ['Merge: manual (waits for caxton cluster resolve-partition after a heal)'] : []),
+          ...(s.shed_load_percent > 0 ? [`Load shedding: ${s.shed_load_percent}% of new external messages refused (caxton cluster shed-load --percentage 0 stops it)`] : []),
+          ...(p.conflicts > 0 ? [`Conflicts to review: ${p.conflicts} (caxton cluster conflicts)`] : []),
+        ];
+        return `${lines.join('\n')}\n`;
+      });
+      if (p.state === 'minority' || p.state === 'alone') {
+        throw new CliError(`this node is on the ${p.state === 'alone' ? 'isolated' : 'minority'} side of a network partition: ${p.reachable.length} of ${s.expected} nodes reachable, quorum ${p.quorum}`, {
+          hint: 'Management writes are refused here until it heals. `caxton cluster detect-partition` names the sides; docs/operations.md "Network partition".',
+          code: 'CAXTON_CLI_CLUSTER_DEGRADED',
+        });
       }
     });
 

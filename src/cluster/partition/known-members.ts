@@ -16,12 +16,28 @@ export class KnownMembers {
   readonly #names: Set<string>;
   readonly #add: Statement;
   readonly #remove: Statement;
+  readonly #form: Statement;
+  #formed: boolean;
 
   constructor(db: SqliteDatabase, self: string) {
     this.#add = db.prepare('INSERT OR IGNORE INTO cluster_known_members (name, since) VALUES (?, ?)');
     this.#remove = db.prepare('DELETE FROM cluster_known_members WHERE name = ?');
+    this.#form = db.prepare('INSERT OR IGNORE INTO cluster_formed (id, at) VALUES (1, ?)');
     this.#names = new Set(db.prepare('SELECT name FROM cluster_known_members').pluck().all() as string[]);
+    this.#formed = db.prepare('SELECT 1 FROM cluster_formed').pluck().get() !== undefined;
     this.add(self);
+  }
+
+  /** Whether the cluster has reached bootstrap_expect once (from then on, its agreed membership is its size). */
+  get formed(): boolean {
+    return this.#formed;
+  }
+
+  /** Records that the cluster reached bootstrap_expect. */
+  form(): void {
+    if (this.#formed) return;
+    this.#formed = true;
+    this.#form.run(Date.now());
   }
 
   /** Returns whether it was new. */

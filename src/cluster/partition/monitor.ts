@@ -70,7 +70,8 @@ export class PartitionMonitor {
         reachable.push(m.name);
       }
     }
-    return partitionView({ self: o.self, expect: o.expect, known: o.known.names(), reachable });
+    if (reachable.length + 1 >= o.expect) o.known.form();
+    return partitionView({ self: o.self, expect: o.expect, formed: o.known.formed, known: o.known.names(), reachable });
   }
 }
 

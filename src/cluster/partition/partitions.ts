@@ -90,9 +90,15 @@ export class Partitions implements PartitionHold {
     return this.#active;
   }
 
+  /** Recomputes the side this node is on now (membership may have changed since the last event). */
+  refresh(): void {
+    this.#o.monitor.update();
+  }
+
   /** Whether management writes are refused here (minority, alone). */
   readOnly(): boolean {
-    return readOnly(this.#o.monitor.view.state);
+    const v = this.#o.monitor.view;
+    return !v.forming && readOnly(v.state);
   }
 
   /** The sides of the last split this node saw (undefined: none since start). */
@@ -184,6 +190,11 @@ export class Partitions implements PartitionHold {
 
   #changed({ previous, current }: PartitionChange): void {
     const o = this.#o;
+    // A cluster still forming (nodes joining up to bootstrap_expect) is not split, and its formation is no heal.
+    if (current.forming || previous.forming) {
+      this.#active = current.state !== 'healthy' && !current.forming;
+      return;
+    }
     const sides = `this side [${current.reachable.join(', ')}] (${current.state}), unreachable [${current.unreachable.join(', ')}]`;
     if (current.state !== 'healthy') {
       const mine = current.state === 'majority';

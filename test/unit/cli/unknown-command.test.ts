@@ -51,9 +51,9 @@ test('cli unknown commands - a runbook command still to come says what it comes 
   assert.equal(e.code, 'CAXTON_CLI_NOT_AVAILABLE');
   assert.match(e.message, /^caxton security is not available in this version: the security commands the runbook lists \(caxton security init-ca, caxton security cert-status, caxton security rotate-certs\) arrive with the security milestone/);
   assert.match(e.hint ?? '', /The commands this version has: server, agent, .*; see `caxton --help`\.$/);
-  const r = unknownCommandError(findUnknownCommand(program, ['cluster', 'detect-partition', '--resolve-strategy', 'manual'])!);
-  assert.match(r.message, /^caxton cluster detect-partition is not available in this version: it arrives with /);
-  assert.match(r.hint ?? '', /caxton server start --join/);
+  const r = unknownCommandError(findUnknownCommand(program, ['cluster', 'rolling-restart', '--wait', '60s'])!);
+  assert.match(r.message, /^caxton cluster rolling-restart is not available in this version: it arrives with the rolling-upgrade milestone/);
+  assert.match(r.hint ?? '', /upgraded one at a time/);
   // Every planned command is reported so, and none of them exists already (drop it when it arrives).
   for (const area of PLANNED) {
     for (const path of area.commands) {
@@ -81,7 +81,7 @@ test('cli destructive - every command named like a destructive action is marked,
   assert.deepEqual(marked, [
     'agent promote', 'agent remove', 'agent restart', 'agent rollback', 'agent stop', 'agent suspend', 'agent upgrade',
     'circuit-breaker activate', 'circuit-breaker reset',
-    'cluster isolate', 'cluster keys remove', 'cluster keys use', 'cluster leave', 'cluster rebuild', 'cluster remove', 'cluster shed-load',
+    'cluster isolate', 'cluster keys remove', 'cluster keys use', 'cluster leave', 'cluster rebuild', 'cluster remove', 'cluster resolve-partition', 'cluster shed-load',
     'emergency stop', 'key revoke',
   ]);
 });
