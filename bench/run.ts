@@ -14,6 +14,7 @@ import { replicationBenchmarks } from './replication.bench.js';
 import { clusterSimBenchmarks } from './cluster-sim.bench.js';
 import { agentMoveBenchmarks } from './agent-moves.bench.js';
 import { clusterRoutingBenchmarks } from './cluster-routing.bench.js';
+import { partitionBenchmarks } from './partitions.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -47,6 +48,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   'cluster-routing': {
     run: clusterRoutingBenchmarks,
     why: "issue 11's table on real server processes (127.0.0.121-128): agent→agent request→reply across nodes beside NATS (needs nats-server), throughput with every pair remote, key revocation, rebalance pause, directory convergence after 1,000 deploys, failover of 100 agents; about 75 s",
+  },
+  partitions: {
+    run: partitionBenchmarks,
+    why: "issue 12: partition queue hold/replay of 10,000 messages into a real agent, its capacity at the default bounds (about 100 MiB on disk), and cut/heal detection on 3 server processes in network namespaces (root + iproute2, else skipped); a few minutes",
   },
 };
 
