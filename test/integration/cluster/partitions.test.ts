@@ -11,7 +11,9 @@
  *   messages", "Cluster synchronized"; the copy with the lower epoch (node-3's) stops, and what it wrote
  *   meanwhile is kept for review (`cluster conflicts`); `cluster verify` shows no drift.
  * - Counting: every increment the API accepted for the majority's counters is applied exactly once
- *   (the counter's final value equals the accepted count: none lost, none twice).
+ *   (the counter's final value equals the accepted count: none lost, none twice), and two
+ *   conversations of numbered messages across the cut, one each way, reach their sequence checker
+ *   (fixtures/sdk/sequence.ts) in the order they were sent.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { netnsSupport, startNetnsCluster, type NetnsCluster } from '../../helpers/netns-cluster.js';
 import { api, type RunningServer } from '../../helpers/server.js';
 import { until } from '../../helpers/until.js';
-import { agentWasm } from '../../helpers/agents.js';
+import { agentWasm, fixtureWasm } from '../../helpers/agents.js';
 import { evenly, rank } from '../../../src/cluster/placement/rendezvous.js';
 
 const support = netnsSupport();
@@ -30,6 +32,31 @@ const named = (order: string) => Array.from({ length: 2000 }, (_, i) => `counter
 const MAJ = named('node-1,node-2,node-3');
 /** Owned by node-3, replica node-1: the majority takes it over during the split. */
 const MIN = named('node-3,node-1,node-2');
+const seqNamed = (order: string) => Array.from({ length: 2000 }, (_, i) => `seq-${i}`).find((n) => rank(n, evenly(NODES)).join() === order) as string;
+/** Sequence checkers (fixtures/sdk/sequence.ts), placed as MAJ and MIN are. */
+const SEQ_MAJ = seqNamed('node-1,node-2,node-3');
+const SEQ_MIN = seqNamed('node-3,node-1,node-2');
+
+/** One stream of numbered at-least-once messages, in one conversation: the order the receiver sees them in is checked. */
+class Stream {
+  seq = 0;
+  accepted = 0;
+  readonly conversation = randomUUID();
+  constructor(
+    readonly from: RunningServer,
+    readonly to: string,
+    readonly name: string,
+  ) {}
+  async next(): Promise<void> {
+    const body = { performative: 'request', receiver: this.to, delivery: 'at-least-once', message_id: randomUUID(), conversation_id: this.conversation, content: { op: 'next', stream: this.name, seq: ++this.seq } };
+    const r = await api(this.from, 'POST', '/messages', body, this.from.adminKey).catch(() => undefined);
+    if (r?.status === 202) this.accepted++;
+  }
+  async report(via: RunningServer): Promise<{ applied: number; late: number; last: number } | undefined> {
+    const r = await api(via, 'POST', '/messages?wait_reply=true&timeout_ms=2000', { performative: 'request', receiver: this.to, content: { op: 'report', stream: this.name } }, via.adminKey).catch(() => undefined);
+    return r?.status === 200 && r.body.reply?.performative === 'inform' ? (r.body.reply.content as { applied: number; late: number; last: number }) : undefined;
+  }
+}
 
 async function increment(n: RunningServer, to: string): Promise<boolean> {
   const r = await api(n, 'POST', '/messages', { performative: 'request', receiver: to, delivery: 'at-least-once', message_id: randomUUID(), content: { op: 'increment' } }, n.adminKey).catch(() => undefined);
@@ -61,14 +88,16 @@ function stream(n: RunningServer): { text: () => string; close: () => void } {
   return { text: () => text, close: () => ac.abort() };
 }
 
-test('partitions - a {2}/{1} split: majority read-write, minority read-only with queued writes, healed without an operator, nothing acknowledged lost or applied twice', { skip: support.skip, timeout: 300_000 }, async (t) => {
+test('partitions - a {2}/{1} split: majority read-write, minority read-only with queued writes, healed without an operator, nothing acknowledged lost or applied twice, conversations in order', { skip: support.skip, timeout: 300_000 }, async (t) => {
   const c = await startNetnsCluster({ size: 3, subnet: '10.250.4', args: ['--set', 'coordination.cluster.reconnect_interval=1s'] });
   t.after(() => c.stop());
   const [n1, , n3] = c.nodes as [RunningServer, RunningServer, RunningServer];
-  for (const name of [MAJ, MIN]) {
-    const d = await api(n1, 'POST', '/agents', { name, module: b64(agentWasm('counter')) }, n1.adminKey);
+  for (const [name, wasm] of [[MAJ, agentWasm('counter')], [MIN, agentWasm('counter')], [SEQ_MAJ, fixtureWasm('sequence')], [SEQ_MIN, fixtureWasm('sequence')]] as const) {
+    const d = await api(n1, 'POST', '/agents', { name, module: b64(wasm) }, n1.adminKey);
     assert.equal(d.status, 201, JSON.stringify(d.body));
   }
+  // Conversations both ways across the cut: node-3 → the majority's checker, node-1 → node-3's.
+  const streams = [new Stream(n3, SEQ_MAJ, 'from-node-3'), new Stream(n1, SEQ_MIN, 'from-node-1')];
   await until('both counters answer from either side', async () => (await count(n1, MIN)) === 0 && (await count(n3, MAJ)) === 0, 30_000, 250);
   const accepted: Record<string, number> = { [MAJ]: 0, [MIN]: 0 };
   for (let i = 0; i < 10; i++) {
@@ -88,6 +117,7 @@ test('partitions - a {2}/{1} split: majority read-write, minority read-only with
     while (Date.now() < end) {
       if (await increment(n1, MIN)) accepted[MIN] = (accepted[MIN] ?? 0) + 1;
       if (await increment(n3, MAJ)) accepted[MAJ] = (accepted[MAJ] ?? 0) + 1;
+      for (const s of streams) await s.next();
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -144,6 +174,15 @@ test('partitions - a {2}/{1} split: majority read-write, minority read-only with
     throw new Error(`${(e as Error).message}: ${MAJ} counts ${await count(n1, MAJ)} of ${accepted[MAJ]} accepted, ${MIN} counts ${await count(n1, MIN)} of ${accepted[MIN]} accepted`);
   });
   console.log(`counted: ${MAJ} ${final.a} of ${accepted[MAJ]} accepted (sent from the minority), ${MIN} ${final.b} of ${accepted[MIN]} accepted (sent from the majority)`);
+  // Per-conversation order: each checker saw its stream's messages in the order they were sent.
+  for (const s of streams) {
+    const r = await until(`${s.to} has all of ${s.name}`, async () => {
+      const x = await s.report(n1);
+      return x !== undefined && x.applied + x.late >= s.accepted ? x : undefined;
+    }, 60_000, 500);
+    console.log(`order: ${s.name} → ${s.to}: ${s.accepted} accepted, ${r.applied} applied in order, ${r.late} overtaken, last seq ${r.last}`);
+    assert.deepEqual([r.applied, r.late, r.last], [s.accepted, 0, s.seq], `${s.name}: every accepted message once, none overtaken`);
+  }
   // One copy of the minority's counter survives: the majority's (higher epoch). What node-3's copy
   // wrote meanwhile is kept for review, not dropped silently.
   const agents = await api(n1, 'GET', '/agents', undefined, n1.adminKey);
