@@ -84,10 +84,10 @@ test('cluster - two servers join with --bootstrap/--join; members, status and me
     ac.abort();
     assert.match(events, /event: cluster\.left\ndata: \{"type":"cluster\.left","time":"[^"]+","node":"node-b","status":"left"/);
     // A node that left gracefully leaves the cluster's agreed membership (docs/operations.md, "Quorum"):
-    // node-a is a cluster of one now, not a minority of two.
+    // node-a is a cluster of one now, not a minority of two (node-c left before, node-b now).
     const after = await runCli(['cluster', 'status', '--api-url', a.apiUrl, '--api-key', a.adminKey]);
     assert.equal(after.code, 0, after.stderr);
-    assert.match(after.stdout, /^Status: HEALTHY\n.*\nNodes: 1\/1 active \(quorum 1; suspect 0, failed 0, left 1\)/m);
+    assert.match(after.stdout, /^Status: HEALTHY\n.*\nNodes: 1\/1 active \(quorum 1; suspect 0, failed 0, left 2\)/m);
   } finally {
     for (const s of servers) {
       await s.stop().catch(() => 0);
