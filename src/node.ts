@@ -402,7 +402,7 @@ export class CaxtonNode {
       });
       pool.router.holdDuringPartitions(parts);
       partitioned = () => parts.active();
-      node.#partitions = new PartitionControl(parts, new ConflictStore(db), cluster.peers);
+      node.#partitions = new PartitionControl(parts, new ConflictStore(db), cluster.peers, clusterAgents);
       registerPartitionMetrics(metrics.registry, parts, queue);
       // Before the view change below uses it: the side this node is on decides whether it takes agents over.
       cluster.onEvent((ev) => {

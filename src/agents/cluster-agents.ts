@@ -184,6 +184,49 @@ export class ClusterAgents {
     return this.failover.viewChanged();
   }
 
+  /** The ownership epoch of each of `names` this node runs (the others are left out). */
+  epochsOf(names: readonly string[]): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const n of names) {
+      const d = this.#o.deployments.store.get(n);
+      if (d !== undefined && !this.handoff.moving(n)) out[n] = d.epoch;
+    }
+    return out;
+  }
+
+  /** The agents this node runs (not in motion). */
+  running(): string[] {
+    return this.#o.deployments.store
+      .list()
+      .map((d) => d.name)
+      .filter((n) => !this.handoff.moving(n));
+  }
+
+  /**
+   * `resolve-partition --prefer <this node>`: this node's copy of `name` must win over another copy at
+   * epoch `above` (the other side took it over meanwhile). Raises its epoch above both, hands its
+   * replicas this copy's state at the new epoch (they were fenced at most at `above`), re-announces it,
+   * and claims it: the other copy stops when its node settles claims (its state kept for review).
+   * Returns the new epoch, or undefined when this node does not run it.
+   */
+  async reclaim(name: string, above: number): Promise<number | undefined> {
+    const o = this.#o;
+    const d = o.deployments.store.get(name);
+    if (d === undefined || this.handoff.moving(name)) return undefined;
+    const epoch = Math.max(d.epoch, above) + 1;
+    o.deployments.store.setEpoch(name, epoch);
+    o.replicaState?.setReplicas?.(name, this.replicator.replicasOf(name));
+    await this.replicator.push(name);
+    o.directory?.hosted(name, epoch);
+    o.logger.warn({ agent: name, epoch, above }, 'resolve-partition: this copy is preferred; its epoch is raised above the other copy\'s');
+    return epoch;
+  }
+
+  /** Claims every agent this node runs now (after a held merge is resolved). */
+  claimAll(): number {
+    return this.failover.claimAll();
+  }
+
   /**
    * Takes `node` out of placement: it stays a member, its agents move live to their owners among the
    * other nodes, and no node places agents on it until `rejoin`. Kept across its restarts.

@@ -243,6 +243,14 @@ export class Failover {
     return fenced.epoch;
   }
 
+  /**
+   * Posts this node's claim for every agent it runs now, outside a view change: after an operator
+   * ends a held merge (resolve-partition), duplicates are settled at once. Returns how many posts went out.
+   */
+  claimAll(): number {
+    return this.#claims();
+  }
+
   /** Posts this node's claim for every agent it runs; returns how many posts went out. */
   #claims(): number {
     let n = 0;

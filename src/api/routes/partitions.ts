@@ -12,7 +12,7 @@ import type { PartitionControl } from '../../cluster/partition/control.js';
 import { PARTITION_STATE_CODE } from '../../cluster/partition/quorum.js';
 
 const ResolveBody = Type.Object(
-  { prefer: Type.String({ minLength: 1, maxLength: 255, description: '`majority`, or a node of the majority side: the side whose copies of duplicate agents win' }) },
+  { prefer: Type.String({ minLength: 1, maxLength: 255, description: '`majority` (the copies with the higher epoch win: the majority\'s), or a node whose copies of duplicate agents win' }) },
   { additionalProperties: false },
 );
 const ConflictsQuery = Type.Object({ all: Type.Optional(Type.Boolean({ description: 'reviewed ones too' })) }, { additionalProperties: false });
@@ -68,7 +68,7 @@ export function registerPartitionRoutes(app: FastifyInstance, ctx: ApiContext): 
     async (req) => {
       const r = await requirePartitions(ctx).resolve(req.body.prefer);
       ctx.logger.warn({ by: req.apiKey?.name, prefer: r.prefer, applied: r.applied, failed: r.failed, replayed: r.replayed }, 'partition resolved by the operator');
-      return { prefer: r.prefer, applied: r.applied, failed: r.failed, replayed: r.replayed };
+      return { prefer: r.prefer, applied: r.applied, failed: r.failed, replayed: r.replayed, reclaimed: r.reclaimed };
     },
   );
 

@@ -66,11 +66,12 @@ export function registerPartitionCommands(cluster: Command): void {
     });
   destructive(cluster.command('resolve-partition'))
     .description('end a merge held by --resolve-strategy manual, on every node this one reaches: duplicate agents are settled (the majority\'s copies win; the others\' state is kept, see `cluster conflicts`) and queued messages are replayed')
-    .requiredOption('--prefer <side>', '`majority`, or a node of the majority side')
+    .requiredOption('--prefer <side>', '`majority` (the copies with the higher epoch, the majority\'s, win), or a node whose copies win')
     .action(async (opts: { prefer: string }, cmd: Command) => {
       const ctx = context(cmd);
-      const r = await ctx.client.post<FanOutView & { prefer: string; replayed: number }>('/cluster/partition/resolve', { prefer: opts.prefer });
-      ctx.print(r, () => `${ok(`resolved in favour of ${r.prefer} on ${r.applied.join(', ')}: ${r.replayed} queued messages replayed`)}${r.failed.map((f) => `  ${f.node}: not reached (${f.error})\n`).join('')}`);
+      const r = await ctx.client.post<FanOutView & { prefer: string; replayed: number; reclaimed: number }>('/cluster/partition/resolve', { prefer: opts.prefer });
+      const won = r.prefer === 'majority' ? '' : `; ${r.reclaimed} agent${r.reclaimed === 1 ? '' : 's'} kept as ${r.prefer} runs ${r.reclaimed === 1 ? 'it' : 'them'}`;
+      ctx.print(r, () => `${ok(`resolved in favour of ${r.prefer} on ${r.applied.join(', ')}: ${r.replayed} queued messages replayed${won}`)}${r.failed.map((f) => `  ${f.node}: not reached (${f.error})\n`).join('')}`);
       if (r.failed.length > 0) throw new CliError(`not every node applied it: ${r.failed.map((f) => f.node).join(', ')}`, { hint: 'Run it again once they are reachable.', code: 'CAXTON_CLI_RESOLVE_INCOMPLETE' });
     });
   const conflicts = cluster

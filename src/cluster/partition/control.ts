@@ -10,8 +10,24 @@ import type { Partitions } from './partitions.js';
 
 export const HOLD_CALL = 'partition.hold';
 export const RESOLVE_CALL = 'partition.resolve';
+export const EPOCHS_CALL = 'partition.epochs';
+export const RECLAIM_CALL = 'partition.reclaim';
+
+/** What resolving needs of the node's agents (src/agents/cluster-agents.ts). */
+export interface ResolvableAgents {
+  /** The agents this node runs. */
+  running(): string[];
+  /** The epochs of those of `names` this node runs. */
+  epochsOf(names: readonly string[]): Record<string, number>;
+  /** Makes this node's copy win over a copy at epoch `above` (raises its epoch); undefined: not run here. */
+  reclaim(name: string, above: number): Promise<number | undefined>;
+  /** Claims every agent this node runs: duplicates are settled now. */
+  claimAll(): number;
+}
 
 const CALL_TIMEOUT_MS = 5000;
+/** Raising the epochs of a node's duplicates: a replica push each. */
+const RECLAIM_TIMEOUT_MS = 60_000;
 
 /** Per node: applied, or why not. */
 export interface FanOutResult {
@@ -21,6 +37,8 @@ export interface FanOutResult {
 
 export interface ResolveResult extends FanOutResult {
   readonly prefer: string;
+  /** Agents whose preferred copy had its epoch raised above the other copies'. */
+  readonly reclaimed: number;
   /** Messages that were queued on the nodes that applied it, replayed from now. */
   readonly replayed: number;
 }
@@ -30,6 +48,7 @@ export class PartitionControl {
     readonly partitions: Partitions,
     readonly conflicts: ConflictStore,
     readonly peers: Peers,
+    readonly agents?: ResolvableAgents,
   ) {
     peers.onCall(HOLD_CALL, () => {
       partitions.holdMerge();
@@ -38,8 +57,17 @@ export class PartitionControl {
     peers.onCall(RESOLVE_CALL, (_from: NodeName, body: PeerBody) => {
       const prefer = (body as { prefer?: unknown } | null)?.prefer;
       if (typeof prefer !== 'string') throw new CaxtonError('CAXTON_ERR_CLUSTER_FRAME', `${RESOLVE_CALL} takes {prefer}`);
-      return { replayed: partitions.resolve() };
+      return { replayed: this.#resolveHere() };
     });
+    peers.onCall(EPOCHS_CALL, (_from: NodeName, body: PeerBody) => {
+      const names = (body as { names?: unknown } | null)?.names;
+      if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) throw new CaxtonError('CAXTON_ERR_CLUSTER_FRAME', `${EPOCHS_CALL} takes {names: string[]}`);
+      return agents?.epochsOf(names as string[]) ?? {};
+    });
+    peers.onCall(RECLAIM_CALL, () => this.#reclaimDuplicates());
+    // A heal held here: the nodes that come back from the other side did not hear the hold; they do now,
+    // before their own replay (which waits a settle period).
+    partitions.onMergeHeld(() => void this.#fanOut(HOLD_CALL, {}, () => 0));
   }
 
   /** Holds the next merge on this node and every node it reaches. */
@@ -51,8 +79,8 @@ export class PartitionControl {
   /**
    * Ends a held merge (or the manual strategy) everywhere this node reaches: directories merge, the
    * duplicate agents' claims are settled (the copy with the higher epoch, i.e. the majority's, wins;
-   * the loser's state is kept for review) and queued messages are replayed. `prefer` is `majority` or
-   * the name of a node of the majority side (the side whose copies win).
+   * the loser's state is kept for review) and queued messages are replayed. `prefer` is `majority`, or
+   * a node whose copies of duplicate agents must win (whichever side it was on).
    */
   async resolve(prefer: string): Promise<ResolveResult> {
     const p = this.partitions;
@@ -60,23 +88,51 @@ export class PartitionControl {
     if (!p.mergeHeld && !p.manual && view.state === 'healthy') {
       throw new CaxtonError('CAXTON_ERR_CLUSTER_NOT_PARTITIONED', 'no partition is detected and no merge is held: there is nothing to resolve');
     }
+    let reclaimed = 0;
     if (prefer !== 'majority') {
-      const side = p.lastSplit;
-      if (!view.reachable.includes(prefer) && !view.unreachable.includes(prefer)) {
-        throw new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', `no cluster member named ${prefer}`, { node: prefer });
+      if (!view.reachable.includes(prefer)) {
+        const known = view.unreachable.includes(prefer);
+        throw new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', known ? `${prefer} is not reachable from ${this.peers.self}: its copies cannot be preferred until it is` : `no cluster member named ${prefer}`, { node: prefer });
       }
-      if (side !== undefined && !side.majority.includes(prefer)) {
-        throw new CaxtonError(
-          'CAXTON_ERR_API_INVALID_REQUEST',
-          `--prefer ${prefer}: ${prefer} was on the minority side of the last partition ([${side.minority.join(', ')}]); this version settles duplicate agents by epoch, so the majority's copies win. Review what the minority's copies wrote with \`caxton cluster conflicts\``,
-          { field: 'prefer' },
-        );
-      }
+      // The preferred node raises its copies' epochs above the others' first, while every node still
+      // holds its claims: once they are released, its copies win everywhere.
+      const r = prefer === this.peers.self ? await this.#reclaimDuplicates() : await this.peers.call<{ reclaimed: number }>(prefer, RECLAIM_CALL, {}, { timeoutMs: RECLAIM_TIMEOUT_MS });
+      reclaimed = r.reclaimed;
     }
-    let replayed = p.resolve();
+    let replayed = this.#resolveHere();
     const r = await this.#fanOut(RESOLVE_CALL, { prefer }, (v) => Number((v as { replayed?: unknown })?.replayed ?? 0));
     replayed += r.total;
-    return { prefer, applied: r.applied, failed: r.failed, replayed };
+    return { prefer, applied: r.applied, failed: r.failed, replayed, reclaimed };
+  }
+
+  /** Ends the held merge here and settles this node's duplicates now. Returns the messages that were queued. */
+  #resolveHere(): number {
+    const n = this.partitions.resolve();
+    this.agents?.claimAll();
+    return n;
+  }
+
+  /**
+   * On the preferred node: every agent it runs that another reachable node runs too gets an epoch above
+   * the highest other copy's.
+   */
+  async #reclaimDuplicates(): Promise<{ reclaimed: number }> {
+    const agents = this.agents;
+    if (agents === undefined) return { reclaimed: 0 };
+    const names = agents.running();
+    const above = new Map<string, number>();
+    const self = this.peers.self;
+    await Promise.all(
+      this.partitions.view.reachable
+        .filter((n) => n !== self)
+        .map(async (node) => {
+          const epochs = await this.peers.call<Record<string, number>>(node, EPOCHS_CALL, { names }, { timeoutMs: CALL_TIMEOUT_MS });
+          for (const [name, e] of Object.entries(epochs)) if (typeof e === 'number') above.set(name, Math.max(above.get(name) ?? 0, e));
+        }),
+    );
+    let reclaimed = 0;
+    for (const [name, e] of above) if ((await agents.reclaim(name, e)) !== undefined) reclaimed++;
+    return { reclaimed };
   }
 
   async #fanOut(method: string, body: PeerBody, count: (v: unknown) => number): Promise<FanOutResult & { total: number }> {

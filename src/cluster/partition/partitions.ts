@@ -66,6 +66,7 @@ export class Partitions implements PartitionHold {
   #syncPending = false;
   /** Messages refused because the queue was full, since start. */
   refusedFull = 0;
+  readonly #mergeHeldListeners: (() => void)[] = [];
   /** Receivers with messages in the queue → how many (per-receiver order: new ones wait behind them). */
   readonly #waiting = new Map<string, number>();
   /** The sides of the last split, as this node saw them when it happened. */
@@ -158,9 +159,27 @@ export class Partitions implements PartitionHold {
     if (n > 0) this.#o.logger.warn({ node, messages: n }, 'partition: messages sent to a node now unreachable were queued, in order, for after the partition');
   }
 
-  /** `detect-partition --resolve-strategy manual`: hold the next merge until resolve(). */
+  /**
+   * `detect-partition --resolve-strategy manual`: hold the next merge until resolve(). A node told
+   * while its own heal is about to replay (it was on the other side and just came back) holds at once.
+   */
   holdMerge(): void {
     this.#manual = true;
+    if (this.#syncPending && !this.#mergeHeld) this.#holdNow();
+  }
+
+  /** Called when a heal is held here: the node tells the nodes it reaches again (src/cluster/partition/control.ts). */
+  onMergeHeld(fn: () => void): void {
+    this.#mergeHeldListeners.push(fn);
+  }
+
+  #holdNow(): void {
+    this.#mergeHeld = true;
+    this.#syncPending = false;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#o.emit({ type: 'partition_merge_held', text: `[WARN] Merge held (resolve strategy manual): ${this.#o.queue.size} queued messages wait for \`caxton cluster resolve-partition\``, queued: this.#o.queue.size });
+    for (const fn of this.#mergeHeldListeners) fn();
   }
 
   /**
@@ -210,11 +229,7 @@ export class Partitions implements PartitionHold {
     if (previous.state !== 'healthy' && current.state === 'healthy') {
       o.logger.info({ reachable: current.reachable, queued: o.queue.size }, 'partition healed');
       o.emit({ type: 'partition_healed', text: '[INFO] Partition healed, merging state', reachable: current.reachable.join(',') });
-      if (this.#manual) {
-        this.#mergeHeld = true;
-        o.emit({ type: 'partition_merge_held', text: `[WARN] Merge held (resolve strategy manual): ${o.queue.size} queued messages wait for \`caxton cluster resolve-partition\``, queued: o.queue.size });
-        return;
-      }
+      if (this.#manual) return this.#holdNow();
       this.#syncPending = true;
       this.#schedule(o.settleMs ?? 1000, true);
       return;
