@@ -326,7 +326,7 @@ export class CaxtonNode {
                 const p = node.#partitions?.partitions;
                 if (p === undefined) return true;
                 p.refresh(); // this view change may be the one that split the cluster
-                return !p.readOnly();
+                return p.takeoverAllowed();
               },
               mergeHeld: () => node.#partitions?.partitions.mergeHeld === true,
             },
@@ -381,7 +381,7 @@ export class CaxtonNode {
     if (cluster !== undefined && node.#routing !== undefined) {
       const routing = node.#routing;
       const known = new KnownMembers(db, options.nodeId);
-      const monitor = new PartitionMonitor({ self: options.nodeId, expect: options.cluster?.expect ?? 1, known, members: () => cluster.members() });
+      const monitor = new PartitionMonitor({ self: options.nodeId, expect: options.cluster?.expect ?? 1, known, members: () => cluster.members(), forgotten: (n) => cluster.serf.member(n) === undefined });
       const store = new PartitionQueueStore(db);
       const po = options.cluster?.partition;
       const queue = new PartitionQueue(store, outbox, {
@@ -394,17 +394,26 @@ export class CaxtonNode {
         queue,
         replay: (from, to, json, priority, replyTo) => pool.router.replayHeld(from, to, json, priority, replyTo),
         takeUnacked: (n) => routing.remote.takeUnacked(n),
-        pending: (id) => outbox.has(id),
+        pending: (id) => outbox.message(id),
         queuedReceivers: () => store.receivers(),
         emit: ({ type, ...fields }) => node.#emit({ type: `cluster.${type}`, time: new Date().toISOString(), node: options.nodeId, ...fields }),
         logger: plog,
         manual: po?.resolveStrategy === 'manual',
+        // A full probe round over the members: every cut-off member is suspect by then.
+        takeoverStableMs: Math.max(2000, Math.max(options.cluster?.expect ?? 1, known.names().size) * cluster.membership.config.probeIntervalMs),
       });
       pool.router.holdDuringPartitions(parts);
+      // A majority that was not stable yet at its view change takes the agents over once it is.
+      parts.onTakeoverReady(() => {
+        if (node.#stopping === undefined) void node.#clusterAgents?.viewChanged();
+      });
+      // A force-leave (cluster remove) changes a member's status in serf only.
+      cluster.serf.onStatusChange(() => monitor.update());
       partitioned = () => parts.active();
       node.#partitions = new PartitionControl(parts, new ConflictStore(db), cluster.peers, clusterAgents);
       registerPartitionMetrics(metrics.registry, parts, queue);
-      // Before the view change below uses it: the side this node is on decides whether it takes agents over.
+      // The side this node is on, kept current for the status and the gate (failover's quorum check
+      // refreshes it itself, whichever membership handler runs first).
       cluster.onEvent((ev) => {
         if (ev.type === 'conflict') return;
         monitor.update();

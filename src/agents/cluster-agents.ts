@@ -134,6 +134,7 @@ export class ClusterAgents {
       logger: o.logger,
       ...(o.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: o.drainTimeoutMs }),
       ...(o.conflicts === undefined ? {} : { conflicts: o.conflicts }),
+      ...(o.partition === undefined ? {} : { mergeHeld: () => o.partition?.mergeHeld() === true }),
       ...(o.forwardMs === undefined ? {} : { forwardMs: o.forwardMs }),
       ...(o.callTimeoutMs === undefined ? {} : { callTimeoutMs: o.callTimeoutMs }),
     });
@@ -222,9 +223,9 @@ export class ClusterAgents {
     return epoch;
   }
 
-  /** Claims every agent this node runs now (after a held merge is resolved). */
-  claimAll(): number {
-    return this.failover.claimAll();
+  /** Claims and moves again for the view as it is (after a held merge is resolved). */
+  async resettle(): Promise<void> {
+    await this.failover.resettle();
   }
 
   /**

@@ -15,6 +15,7 @@
  *    to its new owner (a join outranks it, or this node left placement: isolated or leaving). Agents
  *    placed elsewhere on purpose (rebalance, a pinned strategy, a failover to a non-owner) stay.
  */
+import { CaxtonError } from '../errors.js';
 import type { NodeName, PeerBody, Peers } from '../cluster/peers.js';
 import type { AgentSnapshotStore, ReplicaDeployment, ReplicaDeploymentStore } from '../storage/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -144,13 +145,16 @@ export class Failover {
     const o = this.#o;
     const takenOver = await this.#takeovers();
     const pushed = await o.replicator.pushAll();
+    // A merge held for the operator: no claims and no moves (either would stop a copy) until it is
+    // resolved; then resettle() runs them with the view as it is.
+    if (o.partition?.mergeHeld() === true) return { takenOver, claims: 0, pushed, moved: [], failed: [] };
     const placement = this.placement();
     // Tag updates (load figures every minute from every node) are view changes too: claims and moves
     // depend only on who is up and who is in placement, so they wait for a change of those.
     const key = JSON.stringify([[...this.up()].sort(), [...placement].sort()]);
     if (key === this.#lastKey) return { takenOver, claims: 0, pushed, moved: [], failed: [] };
     this.#lastKey = key;
-    const claims = o.partition?.mergeHeld() === true ? 0 : this.#claims();
+    const claims = this.#claims();
     const previous = this.#previous ?? placement;
     this.#previous = placement;
     const self = o.peers.self;
@@ -226,6 +230,10 @@ export class Failover {
   async takeOver(row: ReplicaDeployment, reason: MoveReason): Promise<number> {
     const o = this.#o;
     const d = row.deployment;
+    // Every path here (failover, rebuild) fences the replicas: never from a side without a stable quorum.
+    if (o.partition !== undefined && !o.partition.quorum()) {
+      throw new CaxtonError('CAXTON_ERR_CLUSTER_READ_ONLY', `${o.peers.self} cannot take agent ${d.name} over: it does not see a stable quorum of the cluster (a partition?)`, { agent: d.name });
+    }
     const promoted = o.replicaState === undefined ? { epoch: d.epoch + 1 } : await o.replicaState.promote(d.name, row.replicas, d.epoch);
     // Replication's fencing epoch and the deployment's may count from different starts: the claim this
     // node makes must beat every earlier one, so it is above both.
@@ -244,11 +252,12 @@ export class Failover {
   }
 
   /**
-   * Posts this node's claim for every agent it runs now, outside a view change: after an operator
-   * ends a held merge (resolve-partition), duplicates are settled at once. Returns how many posts went out.
+   * Runs claims and moves again for the view as it is, even if it did not change: after an operator
+   * ends a held merge (resolve-partition), duplicates are settled and agents go to their owners at once.
    */
-  claimAll(): number {
-    return this.#claims();
+  resettle(): Promise<ViewOutcome> {
+    this.#lastKey = '';
+    return this.viewChanged();
   }
 
   /** Posts this node's claim for every agent it runs; returns how many posts went out. */

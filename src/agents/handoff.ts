@@ -133,6 +133,8 @@ export interface HandoffOptions {
   readonly callTimeoutMs?: number;
   /** Keeps the state of a second copy that loses (supersede), for the operator's review. */
   readonly conflicts?: ConflictRecorder;
+  /** While an operator holds a merge, no move may stop a second copy here. */
+  readonly mergeHeld?: () => boolean;
 }
 
 /** Where the state of a copy that lost to another copy of the agent goes (src/cluster/partition/conflicts.ts). */
@@ -268,6 +270,9 @@ export class Handoff {
     if (typeof holdMs !== 'number' || !(holdMs > 0) || holdMs > 3_600_000) throw new CaxtonError('CAXTON_ERR_CLUSTER_FRAME', `node ${from} sent a move whose holdMs is invalid`, { node: from });
     const d = row.deployment;
     const here = o.deployments.store.get(d.name);
+    if (here !== undefined && o.mergeHeld?.() === true) {
+      throw new CaxtonError('CAXTON_ERR_CLUSTER_READ_ONLY', `agent ${d.name} runs on ${o.peers.self} too, and the merge after a partition is held for the operator: nothing moves onto it until \`caxton cluster resolve-partition\``, { agent: d.name, node: o.peers.self });
+    }
     if (here !== undefined) {
       // A copy of a lower epoch here lost the agent (a partition let both sides run it): the move is
       // its claim, as failover.ts's claims would settle it.

@@ -86,11 +86,10 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   // Hooks in callback style: on every request, an async hook would cost a promise and a microtask.
   app.addHook('onRequest', (req, reply, done) => {
     const permission = req.routeOptions.config.permission;
-    if (req.routeOptions.config.management === true) {
-      const p = ctx.partitions();
-      if (p !== undefined && p.partitions.readOnly()) return done(readOnlyError(p));
-    }
-    if (permission === undefined || (!ctx.authEnabled && ctx.ready())) return done(); // public
+    // Checked once the caller is known to be allowed the route: an anonymous caller learns nothing.
+    const p = req.routeOptions.config.management === true ? ctx.partitions() : undefined;
+    const readOnly = p !== undefined && p.partitions.readOnly() ? readOnlyError(p) : undefined;
+    if (permission === undefined || (!ctx.authEnabled && ctx.ready())) return done(readOnly); // public
     if (!ctx.ready()) return done(new CaxtonError('CAXTON_ERR_SERVER_NOT_READY', 'the node is not ready: it is starting or stopping'));
     let key: ApiKeyRecord;
     try {
@@ -99,6 +98,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       return done(e as Error);
     }
     req.apiKey = key;
+    if (readOnly !== undefined) return done(readOnly);
     if (!ctx.rateLimit.enabled) return done();
     const d = limiter.take(key.id);
     void reply.header('x-ratelimit-limit', d.limit).header('x-ratelimit-remaining', d.remaining).header('x-ratelimit-reset', d.resetAt);
@@ -136,8 +136,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
 /** The refusal of a management write on the minority side of a partition: names the sides. */
 function readOnlyError(p: PartitionControl): CaxtonError {
   const v = p.partitions.view;
-  const side = `this side [${v.reachable.join(', ')}] is a minority${v.state === 'alone' ? ' (alone: it reaches no other node)' : ''}`;
-  return new CaxtonError('CAXTON_ERR_CLUSTER_READ_ONLY', `the cluster is partitioned and ${side} (${v.reachable.length} of ${v.expected} nodes, quorum ${v.quorum}): management writes are refused here until the partition heals; unreachable: ${v.unreachable.join(', ')}`, {
+  const side = v.state === 'alone' ? `${v.reachable[0] ?? 'this node'} reaches no other node of its cluster (it is cut off, or has just started and not rejoined yet)` : `the cluster is partitioned and this side [${v.reachable.join(', ')}] is a minority`;
+  return new CaxtonError('CAXTON_ERR_CLUSTER_READ_ONLY', `${side} (${v.reachable.length} of ${v.expected} nodes, quorum ${v.quorum}): management writes are refused here until it sees a quorum again; unreachable: ${v.unreachable.join(', ')}`, {
     state: v.state,
     reachable: v.reachable,
     unreachable: v.unreachable,

@@ -40,12 +40,14 @@ export interface Inbound {
   fromNode(to: string, json: string, priority: PriorityLevel, hops: number, origin: NodeName, replyTo: string): void;
 }
 
-/** An at-least-once message posted to another node and not acknowledged yet. */
+/**
+ * An at-least-once message posted to another node and not acknowledged yet. Its text is not kept here
+ * (the outbox has it): remembering up to UNACKED_MAX of them costs their ids and names only.
+ */
 export interface UnackedPost {
   readonly id: string;
   readonly node: NodeName;
   readonly to: string;
-  readonly json: string;
   readonly priority: PriorityLevel;
   readonly replyTo: string;
 }
@@ -119,7 +121,7 @@ export class RemoteDelivery implements RemoteLink {
     if (this.#closed) return false;
     const id = reliableIdOf(json) ?? '';
     if (!this.#peers.post(node, MSG_POST, [to, json, priority, hops, id, replyTo])) return false;
-    if (id !== '') this.#track({ id, node, to, json, priority: priority as PriorityLevel, replyTo });
+    if (id !== '') this.#track({ id, node, to, priority: priority as PriorityLevel, replyTo });
     return true;
   }
 

@@ -146,6 +146,9 @@ export class Router {
       }
       const where = this.route(to, json, priority, from);
       if (where === 'held') return 'hold';
+      // Refused for now by the cluster (where it runs is settling after the heal, its node's link
+      // refused): it keeps its place in the queue. Refused by an agent of this node: answered as usual.
+      if (where === 'refused' && this.#local.stateOf(to) === undefined) return 'hold';
       if (where === 'refused' || where === undefined) {
         this.#refuseByName(from, to, json, where);
         return 'gone';

@@ -43,6 +43,7 @@ export class OutboxStore {
   readonly #retry: Statement;
   readonly #count: Statement;
   readonly #has: Statement;
+  readonly #message: Statement;
   readonly #park: Statement;
   readonly #unpark: Statement;
   readonly #parked: Statement;
@@ -54,6 +55,7 @@ export class OutboxStore {
     this.#retry = db.prepare('UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE message_id = ?');
     this.#count = db.prepare('SELECT count(*) FROM outbox').pluck();
     this.#has = db.prepare('SELECT 1 FROM outbox WHERE message_id = ?').pluck();
+    this.#message = db.prepare('SELECT message FROM outbox WHERE message_id = ?').pluck();
     this.#park = db.prepare('UPDATE outbox SET next_at = ? WHERE message_id = ?');
     // attempts starts again: the deliveries tried during the partition failed because of it, not
     // because of the receiver, and must not bring the message closer to the dead letters.
@@ -67,6 +69,11 @@ export class OutboxStore {
    */
   add(messageId: string, receiver: string, message: string, nextAt: number, now = Date.now()): boolean {
     return this.#add.run(messageId, receiver, message, now, nextAt).changes > 0;
+  }
+
+  /** The text of a message still kept, or undefined. */
+  message(messageId: string): string | undefined {
+    return this.#message.get(messageId) as string | undefined;
   }
 
   /** Whether the message is still kept (not yet acknowledged). */

@@ -252,8 +252,6 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     return { node: ctx.nodeId, left: true, drained_ms: Date.now() - t0, moved, stayed: handOver?.stayed ?? ctx.pool.list().map((a) => a.name) };
   });
 
-  const longCall = { config: { permission: 'control' as const } };
-
   app.post<{ Body: Static<typeof RebalanceBody> }>(
     '/cluster/rebalance',
     { config: { permission: 'control', management: true }, schema: { summary: 'Move agents live toward the placement the strategy computes, a bounded number per round', body: RebalanceBody } },
@@ -266,7 +264,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Body: Static<typeof NodeBody> }>(
     '/cluster/isolate',
-    { ...longCall, schema: { summary: 'Take a node out of placement: its agents move away live; it stays a member', body: NodeBody } },
+    { config: { permission: 'control', management: true }, schema: { summary: 'Take a node out of placement: its agents move away live; it stays a member', body: NodeBody } },
     async (req) => {
       const r = await requireClusterAgents(ctx).isolate(req.body.node);
       ctx.logger.warn({ node: r.node, moved: r.moves.length, by: req.apiKey?.name }, 'node isolated');
@@ -276,7 +274,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Body: Static<typeof NodeBody> }>(
     '/cluster/rejoin',
-    { ...longCall, schema: { summary: 'Put an isolated node back into placement: agents it owns by rank move back to it', body: NodeBody } },
+    { config: { permission: 'control', management: true }, schema: { summary: 'Put an isolated node back into placement: agents it owns by rank move back to it', body: NodeBody } },
     async (req) => {
       const r = await requireClusterAgents(ctx).rejoin(req.body.node);
       ctx.logger.warn({ node: r.node, by: req.apiKey?.name }, 'node rejoined placement');
@@ -286,7 +284,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Body: Static<typeof RebuildBody> }>(
     '/cluster/rebuild',
-    { ...longCall, schema: { summary: 'Rebuild a node\'s agents, deployments and replica data from its peers', body: RebuildBody } },
+    { config: { permission: 'control', management: true }, schema: { summary: 'Rebuild a node\'s agents, deployments and replica data from its peers', body: RebuildBody } },
     async (req) => {
       const r = await requireClusterAgents(ctx).rebuild(req.body.node);
       ctx.logger.warn({ ...r, by: req.apiKey?.name }, 'node rebuilt from its peers');

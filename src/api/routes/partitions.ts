@@ -21,14 +21,15 @@ const ConflictParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 /** Which side of a partition this node is on, for /cluster/status and /cluster/partition. */
 export function partitionView(p: PartitionControl | undefined): Record<string, unknown> {
   if (p === undefined) {
-    return { state: 'healthy', state_code: 0, status: 'HEALTHY', operations: 'READ-WRITE', quorum: 1, reachable: [], unreachable: [], queued_writes: 0, queued_bytes: 0, refused_full: 0, resolve_strategy: 'auto', merge_held: false, last_split: null, conflicts: 0 };
+    return { state: 'healthy', state_code: 0, forming: false, status: 'HEALTHY', operations: 'READ-WRITE', quorum: 1, reachable: [], unreachable: [], queued_writes: 0, queued_bytes: 0, refused_full: 0, resolve_strategy: 'auto', merge_held: false, last_split: null, conflicts: 0 };
   }
   const parts = p.partitions;
   const v = parts.view;
   const f = parts.statusFields();
   return {
     state: v.state,
-    state_code: PARTITION_STATE_CODE[v.state],
+    state_code: v.forming ? 0 : PARTITION_STATE_CODE[v.state],
+    forming: v.forming,
     status: f.status,
     operations: f.operations,
     quorum: v.quorum,

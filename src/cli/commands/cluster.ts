@@ -82,6 +82,8 @@ interface ClusterStatusView {
 /** GET /cluster/partition (and /cluster/status's `partition`): which side of a partition the node is on. */
 export interface PartitionView {
   readonly state: 'healthy' | 'majority' | 'minority' | 'alone';
+  /** The cluster has not reached bootstrap_expect yet (no partition: nodes still joining). */
+  readonly forming: boolean;
   readonly status: string;
   readonly operations: string;
   readonly quorum: number;
@@ -142,6 +144,9 @@ export function registerCluster(program: Command): void {
         ];
         return `${lines.join('\n')}\n`;
       });
+      if (p.forming) {
+        throw new CliError(`the cluster is still forming: ${p.reachable.length} of ${s.expected} expected nodes have joined`, { hint: 'Start the others with `caxton server start --join <host:port>` (coordination.cluster.bootstrap_expect says how many).', code: 'CAXTON_CLI_CLUSTER_FORMING' });
+      }
       if (p.state === 'minority' || p.state === 'alone') {
         throw new CliError(`this node is on the ${p.state === 'alone' ? 'isolated' : 'minority'} side of a network partition: ${p.reachable.length} of ${s.expected} nodes reachable, quorum ${p.quorum}`, {
           hint: 'Management writes are refused here until it heals. `caxton cluster detect-partition` names the sides; docs/operations.md "Network partition".',

@@ -31,6 +31,7 @@ interface ConflictView {
 
 /** The runbook's detection lines: `Partition A: [node-1, node-2] (majority)`. */
 export function renderPartition(v: PartitionView & { node: string }): string {
+  if (v.forming) return `No network partition: the cluster is forming (${v.reachable.length} nodes have joined; quorum ${v.quorum} once formed)\n`;
   if (v.state === 'healthy') {
     const held = v.merge_held ? '\nMerge held for the operator: run `caxton cluster resolve-partition --prefer majority`' : '';
     return `No network partition: all ${v.reachable.length} nodes reachable from ${v.node} (quorum ${v.quorum})${held}\n`;
@@ -57,7 +58,7 @@ export function registerPartitionCommands(cluster: Command): void {
         return;
       }
       ctx.print(v, () => renderPartition(v));
-      if (v.state !== 'healthy') {
+      if (v.state !== 'healthy' && !v.forming) {
         throw new CliError(`the cluster is partitioned: ${v.unreachable.length} node${v.unreachable.length === 1 ? '' : 's'} unreachable from ${v.node}`, {
           hint: 'Check the network between the sides (`caxton cluster ping <node>`); docs/operations.md "Network partition".',
           code: 'CAXTON_CLI_PARTITIONED',

@@ -21,8 +21,8 @@ export interface ResolvableAgents {
   epochsOf(names: readonly string[]): Record<string, number>;
   /** Makes this node's copy win over a copy at epoch `above` (raises its epoch); undefined: not run here. */
   reclaim(name: string, above: number): Promise<number | undefined>;
-  /** Claims every agent this node runs: duplicates are settled now. */
-  claimAll(): number;
+  /** Claims and moves for the view as it is: duplicates are settled now. */
+  resettle(): Promise<void>;
 }
 
 const CALL_TIMEOUT_MS = 5000;
@@ -108,7 +108,7 @@ export class PartitionControl {
   /** Ends the held merge here and settles this node's duplicates now. Returns the messages that were queued. */
   #resolveHere(): number {
     const n = this.partitions.resolve();
-    this.agents?.claimAll();
+    void this.agents?.resettle();
     return n;
   }
 

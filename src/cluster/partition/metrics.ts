@@ -28,7 +28,7 @@ export function registerPartitionMetrics(registry: Registry, partitions: Partiti
         this.inc(value());
       },
     });
-  gauge('caxton_cluster_partition_state', 'Which side of a partition this node is on: 0 healthy, 1 majority, 2 minority, 3 alone', () => PARTITION_STATE_CODE[partitions.view.state]);
+  gauge('caxton_cluster_partition_state', 'Which side of a partition this node is on: 0 healthy (or the cluster still forming), 1 majority, 2 minority, 3 alone', () => (partitions.view.forming ? 0 : PARTITION_STATE_CODE[partitions.view.state]));
   gauge('caxton_cluster_quorum', 'Nodes this node must reach to be the majority: expected / 2 + 1', () => partitions.view.quorum);
   gauge('caxton_cluster_nodes_reachable', 'Known Caxton members this node reaches, itself included', () => partitions.view.reachable.length);
   gauge('caxton_partition_queued_messages', 'Messages held in the partition queue for the other side (queued writes)', () => queue.size);

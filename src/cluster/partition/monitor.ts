@@ -24,12 +24,28 @@ export interface MonitorOptions {
   readonly expect: number;
   readonly known: KnownMembers;
   readonly members: () => readonly MonitoredMember[];
+  /**
+   * Whether the cluster has forgotten a member for good (serf no longer has it: pruned by `cluster
+   * remove --prune`, or reaped after reconnect_timeout). Membership drops failed members from its list
+   * much sooner (gossip_to_dead_time), which is not a removal. @default never
+   */
+  readonly forgotten?: (name: string) => boolean;
 }
 
 export class PartitionMonitor {
   readonly #o: MonitorOptions;
   #view: PartitionView;
   readonly #listeners: ((c: PartitionChange) => void)[] = [];
+  /** Members seen in membership since this process started: one that vanishes from it was pruned or reaped. */
+  readonly #seen = new Set<string>();
+  /**
+   * Members first seen while the cluster was split: they count toward the expected size but not as
+   * reachable until the members known before are all reachable again, so that nodes joining a minority
+   * cannot make it a second majority.
+   */
+  readonly #newcomers = new Set<string>();
+  /** When the state or the sides last changed (performance.now()). */
+  #changedAt = performance.now();
 
   constructor(o: MonitorOptions) {
     this.#o = o;
@@ -38,6 +54,11 @@ export class PartitionMonitor {
 
   get view(): PartitionView {
     return this.#view;
+  }
+
+  /** How long the view has been as it is, ms. */
+  stableForMs(): number {
+    return performance.now() - this.#changedAt;
   }
 
   onChange(fn: (c: PartitionChange) => void): void {
@@ -54,6 +75,7 @@ export class PartitionMonitor {
     const current = this.#compute();
     this.#view = current;
     if (current.state === previous.state && same(current.reachable, previous.reachable) && same(current.unreachable, previous.unreachable) && current.expected === previous.expected) return undefined;
+    this.#changedAt = performance.now();
     const change = { previous, current };
     for (const fn of this.#listeners) fn(change);
     return change;
@@ -61,17 +83,39 @@ export class PartitionMonitor {
 
   #compute(): PartitionView {
     const o = this.#o;
+    const split = this.#view !== undefined && this.#view.state !== 'healthy' && !this.#view.forming;
     const reachable: string[] = [];
+    const suspect: string[] = [];
+    const present = new Set<string>();
     for (const m of o.members()) {
       if (m.name === o.self || m.tags['role'] !== 'caxton') continue;
-      if (m.status === 'left') o.known.remove(m.name);
-      else if (m.status === 'alive' || m.status === 'suspect') {
-        o.known.add(m.name);
+      present.add(m.name);
+      this.#seen.add(m.name);
+      if (m.status === 'left') {
+        o.known.remove(m.name);
+        this.#newcomers.delete(m.name);
+      } else if (m.status === 'alive' || m.status === 'suspect') {
+        if (o.known.add(m.name) && split) this.#newcomers.add(m.name);
         reachable.push(m.name);
+        if (m.status === 'suspect') suspect.push(m.name);
       }
     }
+    // Pruned (cluster remove --prune) or reaped after reconnect_timeout: gone from the cluster for good.
+    for (const name of this.#seen) {
+      if (present.has(name) || o.forgotten?.(name) !== true) continue;
+      this.#seen.delete(name);
+      o.known.remove(name);
+      this.#newcomers.delete(name);
+    }
     if (reachable.length + 1 >= o.expect) o.known.form();
-    return partitionView({ self: o.self, expect: o.expect, formed: o.known.formed, known: o.known.names(), reachable });
+    const base = { self: o.self, expect: o.expect, formed: o.known.formed, known: o.known.names(), suspect };
+    if (this.#newcomers.size > 0) {
+      // Healed once every member known before the split is reachable again: newcomers count from then on.
+      const before = partitionView({ ...base, known: [...o.known.names()].filter((n) => !this.#newcomers.has(n)), reachable: reachable.filter((n) => !this.#newcomers.has(n)) });
+      if (before.state === 'healthy') this.#newcomers.clear();
+      else return partitionView({ ...base, reachable: reachable.filter((n) => !this.#newcomers.has(n)) });
+    }
+    return partitionView({ ...base, reachable });
   }
 }
 

@@ -33,6 +33,9 @@ export interface PartitionEvent {
   readonly [field: string]: unknown;
 }
 
+/** The longest wait between two replays that sent nothing, ms. */
+const MAX_RETRY_MS = 30_000;
+
 export interface PartitionsOptions {
   readonly monitor: PartitionMonitor;
   readonly queue: PartitionQueue;
@@ -40,12 +43,18 @@ export interface PartitionsOptions {
   readonly replay: (from: string, to: string, json: string, priority: PriorityLevel, replyTo: string) => 'sent' | 'hold' | 'gone';
   /** Unacknowledged at-least-once posts to a node (RemoteDelivery.takeUnacked). */
   readonly takeUnacked: (node: string) => readonly UnackedPost[];
-  /** Whether an at-least-once message is still waiting in this node's outbox. */
-  readonly pending: (messageId: string) => boolean;
+  /** The text of an at-least-once message still waiting in this node's outbox (undefined: acknowledged). */
+  readonly pending: (messageId: string) => string | undefined;
   readonly emit: (e: PartitionEvent) => void;
   readonly logger: Logger;
-  /** Wait after a heal before replaying, ms. @default 1,000 */
+  /** Wait after a heal before replaying, ms: longer than the directory's settle after a view change. @default 2,000 */
   readonly settleMs?: number;
+  /**
+   * How long a majority must have been stable (no member suspect, the same sides) before this node
+   * takes other nodes' agents over, ms: while a cut-off side learns of its failures one verdict at a
+   * time, it looks like a majority for a moment. @default 2,000
+   */
+  readonly takeoverStableMs?: number;
   /** Replay period while the queue is not empty and this side may write, ms. @default 2,000 */
   readonly retryMs?: number;
   /** Starts with the merge held (coordination.partition.resolve_strategy = manual). @default false */
@@ -62,11 +71,15 @@ export class Partitions implements PartitionHold {
   #mergeHeld = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
-  /** Replays in a row that left messages queued since the last heal (to emit synchronized once). */
+  /** A heal was announced and "Cluster synchronized" is still owed. */
   #syncPending = false;
+  /** The next periodic retry, ms: doubles (up to MAX_RETRY_MS) while replays send nothing. */
+  #retryDelay = 0;
   /** Messages refused because the queue was full, since start. */
   refusedFull = 0;
   readonly #mergeHeldListeners: (() => void)[] = [];
+  readonly #readyListeners: (() => void)[] = [];
+  #readyTimer: NodeJS.Timeout | undefined;
   /** Receivers with messages in the queue → how many (per-receiver order: new ones wait behind them). */
   readonly #waiting = new Map<string, number>();
   /** The sides of the last split, as this node saw them when it happened. */
@@ -79,7 +92,7 @@ export class Partitions implements PartitionHold {
     this.#recount();
     o.monitor.onChange((c) => this.#changed(c));
     // A restart with messages still queued: replay them once the node is up and sees its cluster.
-    if (o.queue.size > 0) this.#schedule(o.settleMs ?? 1000);
+    if (o.queue.size > 0) this.#schedule(o.settleMs ?? 2000);
   }
 
   get view(): PartitionView {
@@ -94,6 +107,34 @@ export class Partitions implements PartitionHold {
   /** Recomputes the side this node is on now (membership may have changed since the last event). */
   refresh(): void {
     this.#o.monitor.update();
+  }
+
+  /**
+   * Whether this side may take other nodes' agents over now: it holds a quorum, no member is suspect,
+   * and the view has been so for takeoverStableMs (a minority learning of its failures one at a time
+   * passes through views that look like a majority). When only time is missing, the listeners of
+   * onTakeoverReady are called once it has passed, so that the caller runs its takeovers then.
+   */
+  takeoverAllowed(): boolean {
+    const m = this.#o.monitor;
+    const v = m.view;
+    if (v.forming) return true;
+    if (readOnly(v.state) || this.#mergeHeld) return false;
+    const wait = (this.#o.takeoverStableMs ?? 2000) - m.stableForMs();
+    if (v.suspect.length === 0 && wait <= 0) return true;
+    if (this.#readyTimer === undefined && !this.#closed) {
+      this.#readyTimer = setTimeout(() => {
+        this.#readyTimer = undefined;
+        for (const fn of this.#readyListeners) fn();
+      }, Math.max(wait, 250));
+      this.#readyTimer.unref();
+    }
+    return false;
+  }
+
+  /** See takeoverAllowed. */
+  onTakeoverReady(fn: () => void): void {
+    this.#readyListeners.push(fn);
   }
 
   /** Whether management writes are refused here (minority, alone). */
@@ -153,8 +194,9 @@ export class Partitions implements PartitionHold {
     if (!this.#active) return;
     let n = 0;
     for (const p of this.#o.takeUnacked(node)) {
-      if (!this.#o.pending(p.id)) continue; // acknowledged meanwhile through another path
-      if (this.#hold({ messageId: p.id, to: p.to, json: p.json, priority: p.priority, from: '', replyTo: p.replyTo }) === 'held') n++;
+      const json = this.#o.pending(p.id);
+      if (json === undefined) continue; // acknowledged meanwhile through another path
+      if (this.#hold({ messageId: p.id, to: p.to, json, priority: p.priority, from: '', replyTo: p.replyTo }) === 'held') n++;
     }
     if (n > 0) this.#o.logger.warn({ node, messages: n }, 'partition: messages sent to a node now unreachable were queued, in order, for after the partition');
   }
@@ -190,14 +232,22 @@ export class Partitions implements PartitionHold {
     const n = this.#o.queue.size;
     this.#manual = false;
     this.#mergeHeld = false;
-    this.#active = this.#o.monitor.view.state !== 'healthy';
-    this.#replayNow(true);
+    const healthy = this.#o.monitor.view.state === 'healthy';
+    this.#active = !healthy;
+    // Healed already (the merge was held): replay now, announced, and say when it is synchronized. Still
+    // split: the heal, when it comes, merges by itself.
+    if (healthy) {
+      this.#syncPending = true;
+      this.#replayNow(true);
+    }
     return n;
   }
 
   /** What `cluster status` prints beyond the counts. */
   statusFields(): { status: string; operations: string; queuedWrites: number } {
-    const s = this.#o.monitor.view.state;
+    const v = this.#o.monitor.view;
+    if (v.forming) return { status: `FORMING (${v.reachable.length} of ${v.expected} expected nodes have joined)`, operations: 'READ-WRITE', queuedWrites: this.#o.queue.size };
+    const s = v.state;
     return { status: statusLine(s), operations: this.#mergeHeld ? 'READ-WRITE (merge held: resolve-partition)' : operationsLine(s), queuedWrites: this.#o.queue.size };
   }
 
@@ -205,6 +255,8 @@ export class Partitions implements PartitionHold {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#readyTimer !== undefined) clearTimeout(this.#readyTimer);
+    this.#readyTimer = undefined;
   }
 
   #changed({ previous, current }: PartitionChange): void {
@@ -231,13 +283,13 @@ export class Partitions implements PartitionHold {
       o.emit({ type: 'partition_healed', text: '[INFO] Partition healed, merging state', reachable: current.reachable.join(',') });
       if (this.#manual) return this.#holdNow();
       this.#syncPending = true;
-      this.#schedule(o.settleMs ?? 1000, true);
+      this.#schedule(o.settleMs ?? 2000, true);
       return;
     }
     if (current.state === 'healthy') return; // the same healthy view (an expected size change)
     o.logger.warn({ from: previous.state, state: current.state, reachable: current.reachable, unreachable: current.unreachable }, 'partition changed');
     o.emit({ type: 'partition_changed', text: `[WARN] Partition changed: ${sides}`, state: current.state, reachable: current.reachable.join(','), unreachable: current.unreachable.join(',') });
-    if (!readOnly(current.state)) this.#schedule(o.settleMs ?? 1000);
+    if (!readOnly(current.state)) this.#schedule(o.settleMs ?? 2000);
   }
 
   #replayOne(m: QueuedMessage): ReplayOutcome {
@@ -281,6 +333,8 @@ export class Partitions implements PartitionHold {
       const r = n === 0 ? { sent: 0, kept: 0, gone: 0 } : o.queue.replay((m: QueuedMessage) => this.#replayOne(m));
       if (n > 0) o.logger.info({ ...r, ms: Math.round(performance.now() - t0) }, 'partition queue replayed');
       this.#recount();
+      // A pass walks the whole queue: while nothing can go, they get rarer.
+      this.#retryDelay = announce || r.sent + r.gone > 0 ? (o.retryMs ?? 2000) : Math.min(MAX_RETRY_MS, Math.max(o.retryMs ?? 2000, this.#retryDelay * 2));
     }
     if (o.queue.size === 0) {
       if (this.#syncPending && state === 'healthy') {
@@ -289,6 +343,6 @@ export class Partitions implements PartitionHold {
       }
       return;
     }
-    this.#schedule(o.retryMs ?? 2000, false);
+    this.#schedule(this.#retryDelay || (o.retryMs ?? 2000), false);
   }
 }

@@ -36,6 +36,8 @@ export interface PartitionView {
   readonly unreachable: readonly string[];
   /** The cluster has not reached bootstrap_expect yet: a node waiting for its peers is not a split. */
   readonly forming: boolean;
+  /** Reachable members membership suspects now (counted reachable until declared failed). */
+  readonly suspect: readonly string[];
 }
 
 export interface QuorumInput {
@@ -48,6 +50,8 @@ export interface QuorumInput {
   readonly known: Iterable<string>;
   /** Members this node reaches now (alive or suspect Caxton members). */
   readonly reachable: Iterable<string>;
+  /** Those of them membership suspects. */
+  readonly suspect?: Iterable<string>;
 }
 
 export function quorumOf(expected: number): number {
@@ -72,7 +76,7 @@ export function partitionView(i: QuorumInput): PartitionView {
   else if (n >= quorum) state = 'majority';
   else if (n === 1) state = 'alone';
   else state = 'minority';
-  return { state, expected, quorum, reachable: [...reachable].sort(), unreachable, forming: i.formed !== true };
+  return { state, expected, quorum, reachable: [...reachable].sort(), unreachable, forming: i.formed !== true, suspect: [...(i.suspect ?? [])].sort() };
 }
 
 /** Whether management writes (deploy, undeploy, upgrade, key changes...) are refused on this side. */
