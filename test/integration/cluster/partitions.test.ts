@@ -203,8 +203,13 @@ test('partitions - a {3}/{2} split of 5 under at-least-once traffic both ways, a
   const pick = (pre: string) => Array.from({ length: 5000 }, (_, i) => `counter-${i}`).find((n) => rank(n, evenly(five)).slice(0, 2).join() === pre) as string;
   const onMaj = pick('node-1,node-2');
   const onMin = pick('node-4,node-5'); // owner and replica both on the minority: nobody takes it over
+  const crossed = pick('node-1,node-4'); // owned by the majority, replicated on the minority
   const n = c.nodes as RunningServer[];
-  for (const name of [onMaj, onMin]) assert.equal((await api(n[0]!, 'POST', '/agents', { name, module: b64(agentWasm('counter')) }, n[0]!.adminKey)).status, 201);
+  for (const name of [onMaj, onMin, crossed]) assert.equal((await api(n[0]!, 'POST', '/agents', { name, module: b64(agentWasm('counter')) }, n[0]!.adminKey)).status, 201);
+  await until(`${crossed} answers`, async () => (await count(n[3]!, crossed)) === 0, 30_000, 250);
+  /** Whether node-4 itself runs `crossed` (its own list, not the cluster's). */
+  const node4Runs = async () => ((await api(n[3]!, 'GET', '/agents?node=node-4', undefined, n[3]!.adminKey)).body.agents as { name: string }[] | undefined)?.some((a) => a.name === crossed) === true;
+  let tookOver = false;
   await until('both counters answer', async () => (await count(n[0]!, onMin)) === 0 && (await count(n[4]!, onMaj)) === 0, 30_000, 250);
   const accepted: Record<string, number> = { [onMaj]: 0, [onMin]: 0 };
   const send = async (from: RunningServer, to: string) => {
@@ -216,6 +221,9 @@ test('partitions - a {3}/{2} split of 5 under at-least-once traffic both ways, a
     while (Date.now() < end) {
       await send(n[0]!, onMin);
       await send(n[3]!, onMaj);
+      // The minority learns of its failures one verdict at a time: it must never take the majority's
+      // agent over meanwhile (a stable quorum is required).
+      if (await node4Runs()) tookOver = true;
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -230,11 +238,14 @@ test('partitions - a {3}/{2} split of 5 under at-least-once traffic both ways, a
   const n5 = await c.start(4, { dataDir: n[4]!.dataDir, args: ['--set', 'coordination.cluster.reconnect_interval=1s'], wait: false });
   await until('the restarted node-5 is on the minority side', async () => /^Status: DEGRADED \(minority partition\)$/m.test((await status(c, 4)).stdout), 40_000, 500);
   await traffic(2000);
+  assert.equal(tookOver, false, `node-4 (minority) took ${crossed} over from the majority's node-1`);
   await c.heal();
   await until('every node healthy again', async () => {
     for (const i of [0, 1, 2, 3, 4]) if (!/^Status: HEALTHY$/m.test((await status(c, i)).stdout)) return false;
     return true;
   }, 90_000, 1000);
+  const where = ((await api(n[0]!, 'GET', '/agents', undefined, n[0]!.adminKey)).body.agents as { name: string; node: string }[]).filter((a) => a.name === crossed).map((a) => a.node);
+  assert.deepEqual(where, ['node-1'], `${crossed} ran on the majority all along`);
   const final = await until('every accepted increment is in, once', async () => {
     const a = await count(n[0]!, onMaj);
     const b = await count(n[0]!, onMin);
