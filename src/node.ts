@@ -328,7 +328,7 @@ export class CaxtonNode {
                 p.refresh(); // this view change may be the one that split the cluster
                 return p.takeoverAllowed();
               },
-              mergeHeld: () => node.#partitions?.partitions.mergeHeld === true,
+              mergeHeld: () => node.#partitions?.partitions.settlingHeld === true,
             },
             conflicts: { record: (c) => node.#partitions?.conflicts.record(c) ?? 0 },
             // Held messages that cannot go where the agent now runs are answered like any refusal.
@@ -381,7 +381,7 @@ export class CaxtonNode {
     if (cluster !== undefined && node.#routing !== undefined) {
       const routing = node.#routing;
       const known = new KnownMembers(db, options.nodeId);
-      const monitor = new PartitionMonitor({ self: options.nodeId, expect: options.cluster?.expect ?? 1, known, members: () => cluster.members(), forgotten: (n) => cluster.serf.member(n) === undefined });
+      const monitor = new PartitionMonitor({ self: options.nodeId, expect: options.cluster?.expect ?? 1, known, members: () => cluster.members() });
       const store = new PartitionQueueStore(db);
       const po = options.cluster?.partition;
       const queue = new PartitionQueue(store, outbox, {

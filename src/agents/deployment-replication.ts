@@ -56,6 +56,8 @@ export class DeploymentReplicator {
   readonly #r: number;
   /** name → the replicas it was last pushed to (and kept), for drops when the set changes. */
   readonly #pushedTo = new Map<string, readonly NodeName[]>();
+  /** The replicas state replication was last told of, per agent (setReplicas). */
+  readonly #told = new Map<string, readonly NodeName[]>();
   /** name → the push under way: pushes of one agent run in order. */
   readonly #chain = new Map<string, Promise<void>>();
 
@@ -78,6 +80,7 @@ export class DeploymentReplicator {
   /** Forgets where an agent was pushed (it left this node: its new holder pushes it now). */
   forget(name: string): void {
     this.#pushedTo.delete(name);
+    this.#told.delete(name);
     this.#o.replicaState?.setReplicas?.(name, []);
   }
 
@@ -100,6 +103,7 @@ export class DeploymentReplicator {
     return this.#serial(name, async () => {
       const to = this.#pushedTo.get(name) ?? [];
       this.#pushedTo.delete(name);
+      this.#told.delete(name);
       // Its state copy goes too (told while replication still knows the replica): a later deploy under
       // the same name starts from nothing, not from it.
       this.#o.replicaState?.removed?.(name);
@@ -113,7 +117,10 @@ export class DeploymentReplicator {
     const names = this.#o.deployments.store
       .list()
       .map((d) => d.name)
-      .filter((n) => !sameList(this.replicasOf(n), this.pushedTo(n)));
+      .filter((n) => {
+        const r = this.replicasOf(n);
+        return !sameList(r, this.pushedTo(n)) || !sameList(r, this.#told.get(n) ?? []);
+      });
     for (let i = 0; i < names.length; i += PUSH_CONCURRENCY) await Promise.all(names.slice(i, i + PUSH_CONCURRENCY).map((n) => this.push(n)));
     return names.length;
   }
@@ -132,7 +139,13 @@ export class DeploymentReplicator {
     const d = this.#o.deployments.store.get(name);
     if (d === undefined) return;
     const replicas = this.replicasOf(name);
-    if (!sameList(replicas, this.#pushedTo.get(name) ?? [])) this.#o.replicaState?.setReplicas?.(name, replicas);
+    // Compared with what state replication was told last, not with where the row was kept: a push that
+    // failed (the replicas just became unreachable) keeps nothing, and the next view change, with no
+    // replica left, must still tell replication so, or a sync agent would hold its outputs for ever.
+    if (!sameList(replicas, this.#told.get(name) ?? [])) {
+      this.#told.set(name, replicas);
+      this.#o.replicaState?.setReplicas?.(name, replicas);
+    }
     const row: ReplicaRow = { deployment: d, owner: this.#o.peers.self, replicas };
     const kept: NodeName[] = [];
     await Promise.all(

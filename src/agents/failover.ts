@@ -168,6 +168,13 @@ export class Failover {
       else if (wasOwner) todo.push({ name: d.name, to: owner, reason: 'join' });
     }
     const { moved, failed } = await this.moveAll(todo);
+    // A move refused because the target runs the agent already (a second copy after a partition):
+    // the claims of this round may have crossed the move and been ignored; claim again, so that the
+    // copy with the lower epoch stops now rather than at the next view change.
+    for (const f of failed) {
+      const d = o.deployments.store.get(f.agent);
+      if (d !== undefined && !o.handoff.moving(f.agent)) this.#claim(f.agent, d.epoch, f.to);
+    }
     return { takenOver, claims, pushed, moved, failed };
   }
 

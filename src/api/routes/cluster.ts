@@ -294,15 +294,25 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.delete<{ Params: Static<typeof NodeParams>; Querystring: Static<typeof RemoveQuery> }>(
     '/cluster/members/:node',
-    { config: { permission: 'control', management: true }, schema: { summary: 'Remove a failed node for good: left everywhere, no reconnects (caxton cluster remove)', params: NodeParams, querystring: RemoveQuery } },
+    // Allowed on a minority too: removing a node that is gone for good is how an operator shrinks the
+    // cluster's agreed size, and so its quorum (docs/operations.md, "Network partition").
+    { config: { permission: 'control' }, schema: { summary: 'Remove a failed node for good: left everywhere, no reconnects, no longer counted for the quorum (caxton cluster remove)', params: NodeParams, querystring: RemoveQuery } },
     async (req) => {
       const c = requireCluster(ctx);
       const m = c.members().find((x) => x.name === req.params.node);
+      const p = ctx.partitions();
+      if (m === undefined && p !== undefined && p.knows(req.params.node)) {
+        // Failed long enough ago that membership dropped it (gossip_to_dead_time): only the quorum still counts it.
+        const r = await p.forget(req.params.node);
+        ctx.logger.warn({ node: req.params.node, applied: r.applied, by: req.apiKey?.name }, 'removed a node gone for good from the cluster\'s agreed size');
+        return { node: req.params.node, removed: true, pruned: false, was: 'failed' };
+      }
       if (m === undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', `no cluster member named ${req.params.node}`, { node: req.params.node });
       if (m.status !== 'failed' && m.status !== 'left') {
         throw new CaxtonError('CAXTON_ERR_CLUSTER_NODE_NOT_FAILED', `${m.name} is ${m.status}, not failed`, { node: m.name, status: m.status });
       }
       await c.removeNode(m.name, req.query.prune === true);
+      await p?.forget(m.name);
       ctx.logger.warn({ node: m.name, prune: req.query.prune === true, by: req.apiKey?.name }, 'removed a failed node from the cluster');
       return { node: m.name, removed: true, pruned: req.query.prune === true, was: m.status };
     },

@@ -91,8 +91,9 @@ export function registerPartitionRoutes(app: FastifyInstance, ctx: ApiContext): 
           reviewed_at: c.reviewedAt === null ? null : new Date(c.reviewedAt).toISOString(),
           keys: c.state.kv.length,
           timers: c.state.timers.length,
-          // Keys and values as the agent wrote them (base64), so that the operator can apply them by hand.
-          state: { kv: c.state.kv.map(([k, v]) => ({ key: k, value: v })), timers: c.state.timers.length },
+          // Keys as text (and as the bytes the agent wrote, base64) and values base64, so that the operator
+          // can read them and apply them by hand.
+          state: { kv: c.state.kv.map(([k, v]) => ({ key: Buffer.from(k, 'base64').toString('utf8'), key_base64: k, value: v })), timers: c.state.timers.length },
         })),
       };
     },

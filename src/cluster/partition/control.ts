@@ -11,6 +11,7 @@ import type { Partitions } from './partitions.js';
 export const HOLD_CALL = 'partition.hold';
 export const RESOLVE_CALL = 'partition.resolve';
 export const EPOCHS_CALL = 'partition.epochs';
+export const FORGET_CALL = 'partition.forget';
 export const RECLAIM_CALL = 'partition.reclaim';
 
 /** What resolving needs of the node's agents (src/agents/cluster-agents.ts). */
@@ -65,9 +66,26 @@ export class PartitionControl {
       return agents?.epochsOf(names as string[]) ?? {};
     });
     peers.onCall(RECLAIM_CALL, () => this.#reclaimDuplicates());
+    peers.onCall(FORGET_CALL, (_from: NodeName, body: PeerBody) => {
+      const node = (body as { node?: unknown } | null)?.node;
+      if (typeof node !== 'string') throw new CaxtonError('CAXTON_ERR_CLUSTER_FRAME', `${FORGET_CALL} takes {node}`);
+      partitions.forget(node);
+      return { ok: true };
+    });
     // A heal held here: the nodes that come back from the other side did not hear the hold; they do now,
     // before their own replay (which waits a settle period).
     partitions.onMergeHeld(() => void this.#fanOut(HOLD_CALL, {}, () => 0));
+  }
+
+  /** Whether `node` counts toward this node's agreed cluster size. */
+  knows(node: NodeName): boolean {
+    return this.partitions.knows(node);
+  }
+
+  /** `cluster remove`: `node` no longer counts toward the cluster's size, here and on every node this one reaches. */
+  async forget(node: NodeName): Promise<FanOutResult> {
+    this.partitions.forget(node);
+    return this.#fanOut(FORGET_CALL, { node }, () => 0);
   }
 
   /** Holds the next merge on this node and every node it reaches. */

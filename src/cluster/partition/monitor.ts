@@ -24,20 +24,12 @@ export interface MonitorOptions {
   readonly expect: number;
   readonly known: KnownMembers;
   readonly members: () => readonly MonitoredMember[];
-  /**
-   * Whether the cluster has forgotten a member for good (serf no longer has it: pruned by `cluster
-   * remove --prune`, or reaped after reconnect_timeout). Membership drops failed members from its list
-   * much sooner (gossip_to_dead_time), which is not a removal. @default never
-   */
-  readonly forgotten?: (name: string) => boolean;
 }
 
 export class PartitionMonitor {
   readonly #o: MonitorOptions;
   #view: PartitionView;
   readonly #listeners: ((c: PartitionChange) => void)[] = [];
-  /** Members seen in membership since this process started: one that vanishes from it was pruned or reaped. */
-  readonly #seen = new Set<string>();
   /**
    * Members first seen while the cluster was split: they count toward the expected size but not as
    * reachable until the members known before are all reachable again, so that nodes joining a minority
@@ -59,6 +51,18 @@ export class PartitionMonitor {
   /** How long the view has been as it is, ms. */
   stableForMs(): number {
     return performance.now() - this.#changedAt;
+  }
+
+  /**
+   * Forgets a member for good (`cluster remove`): it no longer counts toward the cluster's size. A
+   * failed member is dropped from membership's list after gossip_to_dead_time and from serf's soon
+   * after, which is no removal: only a graceful leave, a removal, or this, shrink the agreed size.
+   */
+  forget(name: string): PartitionChange | undefined {
+    if (name === this.#o.self) return undefined;
+    this.#o.known.remove(name);
+    this.#newcomers.delete(name);
+    return this.update();
   }
 
   onChange(fn: (c: PartitionChange) => void): void {
@@ -86,11 +90,8 @@ export class PartitionMonitor {
     const split = this.#view !== undefined && this.#view.state !== 'healthy' && !this.#view.forming;
     const reachable: string[] = [];
     const suspect: string[] = [];
-    const present = new Set<string>();
     for (const m of o.members()) {
       if (m.name === o.self || m.tags['role'] !== 'caxton') continue;
-      present.add(m.name);
-      this.#seen.add(m.name);
       if (m.status === 'left') {
         o.known.remove(m.name);
         this.#newcomers.delete(m.name);
@@ -99,13 +100,6 @@ export class PartitionMonitor {
         reachable.push(m.name);
         if (m.status === 'suspect') suspect.push(m.name);
       }
-    }
-    // Pruned (cluster remove --prune) or reaped after reconnect_timeout: gone from the cluster for good.
-    for (const name of this.#seen) {
-      if (present.has(name) || o.forgotten?.(name) !== true) continue;
-      this.#seen.delete(name);
-      o.known.remove(name);
-      this.#newcomers.delete(name);
     }
     if (reachable.length + 1 >= o.expect) o.known.form();
     const base = { self: o.self, expect: o.expect, formed: o.known.formed, known: o.known.names(), suspect };

@@ -104,6 +104,16 @@ export class Partitions implements PartitionHold {
     return this.#active;
   }
 
+  /** Whether `node` counts toward the agreed cluster size. */
+  knows(node: string): boolean {
+    return this.#o.monitor.view.reachable.includes(node) || this.#o.monitor.view.unreachable.includes(node);
+  }
+
+  /** A node gone for good (`cluster remove`) no longer counts. */
+  forget(node: string): void {
+    this.#o.monitor.forget(node);
+  }
+
   /** Recomputes the side this node is on now (membership may have changed since the last event). */
   refresh(): void {
     this.#o.monitor.update();
@@ -160,6 +170,15 @@ export class Partitions implements PartitionHold {
   /** Whether the merge after a heal is held for the operator. */
   get mergeHeld(): boolean {
     return this.#mergeHeld;
+  }
+
+  /**
+   * Whether duplicate agents must not be settled now (no claims, no moves): while the operator holds
+   * the merge, from `--resolve-strategy manual` on, split or healed. Not only once the heal is seen
+   * here: the view change that reunites the sides runs claims before this node has noticed the heal.
+   */
+  get settlingHeld(): boolean {
+    return this.#manual || this.#mergeHeld;
   }
 
   /** PartitionHold: keeps a message for after the partition. */

@@ -1000,8 +1000,10 @@ export class WorkerRuntime {
       f.out = [];
       return;
     }
-    if (r === undefined) {
-      agent.repl = new Replication(mode, epoch, seq);
+    if (r === undefined || r.fenced) {
+      // A fenced copy made owner again at a higher epoch (resolve-partition --prefer its node): it
+      // starts over, numbering after whatever it sent before.
+      agent.repl = new Replication(mode, epoch, Math.max(seq, r?.seq ?? 0));
     } else {
       // Deltas cut since the main thread's last look are in flight to it: never reuse their numbers.
       r.seq = Math.max(r.seq, seq);

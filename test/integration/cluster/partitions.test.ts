@@ -256,3 +256,54 @@ test('partitions - a {3}/{2} split of 5 under at-least-once traffic both ways, a
   console.log(`counted: ${onMaj} ${final.a} of ${accepted[onMaj]} accepted (from the minority), ${onMin} ${final.b} of ${accepted[onMin]} accepted (from the majority); node-5 restarted during the split (pid ${n5.pid})`);
   await until('cluster verify shows no drift', async () => (await c.cli(0, 'cluster', 'verify')).code === 0, 60_000, 1000);
 });
+
+test('partitions - split brain by hand: detect-partition --resolve-strategy manual holds the merge after the heal (both copies run, nothing settled), resolve-partition --prefer node-3 keeps node-3\'s copy and files the other for review', { skip: support.skip, timeout: 300_000 }, async (t) => {
+  const c = await startNetnsCluster({ size: 3, subnet: '10.250.11', args: ['--set', 'coordination.cluster.reconnect_interval=1s'] });
+  t.after(() => c.stop());
+  const [n1, , n3] = c.nodes as [RunningServer, RunningServer, RunningServer];
+  assert.equal((await api(n1, 'POST', '/agents', { name: MIN, module: b64(agentWasm('counter')) }, n1.adminKey)).status, 201);
+  await until('the counter answers', async () => (await count(n1, MIN)) === 0, 30_000, 250);
+  for (let i = 0; i < 3; i++) assert.ok(await increment(n1, MIN));
+  await until('3 increments in', async () => (await count(n1, MIN)) === 3, 30_000, 250);
+  /** Whether node i runs the counter itself. */
+  const runs = async (s: RunningServer, node: string) => ((await api(s, 'GET', `/agents?node=${node}`, undefined, s.adminKey)).body.agents as { name: string }[] | undefined)?.some((a) => a.name === MIN) === true;
+
+  await c.cut([[0, 1], [2]]);
+  await until('node-1 is the majority', async () => /^Status: HEALTHY \(majority partition\)$/m.test((await status(c, 0)).stdout), 30_000, 500);
+  await until('node-3 is the minority', async () => /^Status: DEGRADED \(minority partition\)$/m.test((await status(c, 2)).stdout), 40_000, 500);
+  const held = await c.cli(0, 'cluster', 'detect-partition', '--resolve-strategy', 'manual');
+  assert.equal(held.code, 0, held.stdout);
+  assert.match(held.stdout, /^WARNING: Network partition detected\nPartition A: \[node-1, node-2\] \(majority\)\nPartition B: \[node-3\] \(minority\)\n/m);
+  assert.match(held.stdout, /✓ the merge waits for `caxton cluster resolve-partition` on node-1, node-2/);
+  await until('the majority took the counter over', async () => runs(n1, 'node-1'), 40_000, 500);
+  for (let i = 0; i < 4; i++) assert.ok(await increment(n1, MIN)); // the majority's copy: 7
+  await until('7 on the majority', async () => (await count(n1, MIN)) === 7, 30_000, 250);
+  for (let i = 0; i < 2; i++) assert.ok(await increment(n3, MIN)); // node-3's own copy: 5
+  let seen: number | undefined;
+  await until('5 on node-3', async () => (seen = await count(n3, MIN)) === 5, 30_000, 250).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}: node-3's copy counts ${seen}; node-3 runs it: ${c.nodes[2]?.logs().split('\n').filter((l) => l.includes(MIN) || l.includes('replicat') || l.includes('fenced') || l.includes('partition')).slice(-25).join('\n')}`);
+  });
+
+  await c.heal();
+  await until('node-1 reports the merge held', async () => /^Merge: HELD/m.test((await status(c, 0)).stdout), 60_000, 500);
+  await until('node-3 holds its merge too', async () => /^Merge: HELD/m.test((await status(c, 2)).stdout), 30_000, 500);
+  // Held: both copies still run, for the operator to compare.
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.deepEqual([await runs(n1, 'node-1'), await runs(n3, 'node-3')], [true, true], 'nothing settled while the merge is held');
+
+  const resolved = await c.cli(0, 'cluster', 'resolve-partition', '--prefer', 'node-3');
+  assert.equal(resolved.code, 0, resolved.stdout + resolved.stderr);
+  assert.match(resolved.stdout, /✓ resolved in favour of node-3 on node-1, node-2, node-3: \d+ queued messages replayed; 1 agent kept as node-3 runs it/);
+  await until('one copy left, node-3\'s', async () => !(await runs(n1, 'node-1')) && (await runs(n3, 'node-3')), 60_000, 500).catch((e: unknown) => {
+    const lines = (i: number) => (c.nodes[i]?.logs() ?? '').split('\n').filter((l) => l.includes(MIN) || /resolve|supersed|claim|epoch/.test(l)).slice(-12).join('\n');
+    throw new Error(`${(e as Error).message}\nnode-1:\n${lines(0)}\nnode-3:\n${lines(2)}`);
+  });
+  assert.equal(await until('the counter answers through node-1', () => count(n1, MIN), 30_000, 250), 5, 'node-3\'s state won');
+  const conflicts = await c.cli(0, 'cluster', 'conflicts', '-o', 'json');
+  const list = JSON.parse(conflicts.stdout).conflicts as { agent: string; winner: string; keys: number; state: { kv: { key: string; value: string }[] } }[];
+  const mine = list.find((x) => x.agent === MIN);
+  assert.ok(mine !== undefined && mine.winner === 'node-3', conflicts.stdout);
+  assert.equal(Buffer.from(mine.state.kv.find((e) => e.key === 'count')?.value ?? '', 'base64').toString(), '7', 'the majority\'s copy is kept for review, with its count');
+  assert.match((await status(c, 0)).stdout, /^Status: HEALTHY$/m);
+  await until('cluster verify shows no drift', async () => (await c.cli(0, 'cluster', 'verify')).code === 0, 60_000, 1000);
+});
