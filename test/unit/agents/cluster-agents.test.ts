@@ -173,6 +173,36 @@ test('ownership - a partition that let both sides run an agent ends with one cop
   }
 });
 
+test('ownership - a copy on a node outside the agent\'s rank (placed there on purpose) that never saw the split is stopped after the heal', async () => {
+  // A cut shorter than node-3's suspicion timeout: node-1 and node-2 declare node-3 failed and take
+  // its agent over; node-3 sees no view change at all. The agent runs on node-3 off its rank (pinned,
+  // or moved there by a rebalance), so node-3 is neither among the top-ranked nodes nor a replica that
+  // the new holder's claims go to after the heal: the takeover's own claim to it was lost in the cut.
+  const acked = new AckedCounters();
+  const c = await AgentCluster.start(NODES, { replicaState: (n) => acked.forNode(n) });
+  try {
+    const name = Array.from({ length: 1000 }, (_, i) => `pinned${i}`).find((n) => rank(n, evenly(NODES))[2] === 'node-3') as string;
+    await c.deploy('node-3', name);
+    await c.node('node-3').agents.replicator.push(name);
+    await increment(c, 'node-3', name, 2);
+    acked.acked.set(name, 2);
+    const others = NODES.filter((n) => n !== 'node-3');
+    c.net.partition(['node-3'], others);
+    c.failView('node-3', others);
+    await c.viewChange(others);
+    const taker = c.hosts(name).find((n) => n !== 'node-3') as string;
+    assert.ok(taker !== undefined, `the majority took ${name} over: ${c.hosts(name).join(', ')}`);
+    c.net.heal();
+    c.aliveView('node-3', others);
+    await c.viewChange(others);
+    await until(() => c.hosts(name).length === 1).catch(() => assert.fail(`${name} still runs on ${c.hosts(name).join(' and ')} after the heal`));
+    assert.deepEqual(c.hosts(name), [taker], 'the higher epoch\'s copy is the one left');
+    assert.equal(await c.count('node-1', name), 2);
+  } finally {
+    await c.close();
+  }
+});
+
 test('ownership - a deploy on each side of a view change ends with one running copy, the better-ranked node', async () => {
   const c = await AgentCluster.start(NODES);
   try {
