@@ -238,6 +238,8 @@ export class Handoff {
         o.logger.warn({ agent: name, conflict: id, keys: state.kv.length, timers: state.timers.length }, 'kept the state of the stopped copy for review: caxton cluster conflicts');
       }
       o.snapshots.drop(name);
+      // What it applied went into the state just dropped: a redelivered message is not a duplicate here.
+      o.deployments.pool.forgetHandled(name);
       o.replicator.forget(name);
       o.emit({ type: 'agent_superseded', agent: name, node: o.peers.self, by, epoch: d.epoch, byEpoch });
       o.logger.warn({ agent: name, by, epoch: d.epoch, byEpoch }, 'stopped a second copy of an agent: another node runs it at a higher epoch or rank');

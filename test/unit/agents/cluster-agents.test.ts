@@ -203,6 +203,45 @@ test('ownership - a copy on a node outside the agent\'s rank (placed there on pu
   }
 });
 
+test('ownership - a message the losing copy applied, never acknowledged, is applied to the winner\'s state when redelivered on the same node', async () => {
+  // During the split node-1's copy (the minority's, soon the loser) applies an at-least-once increment.
+  // Its ack waits for the replica, which refuses node-1's fenced epoch: node-1's outbox keeps the
+  // message and redelivers it. After the heal node-1's copy is stopped (its state kept only for
+  // review) and the agent comes back to node-1, node-1 being its owner by rank, with the winner's
+  // state. The redelivered copy must be applied to that state, not dropped as already handled.
+  const acked = new AckedCounters();
+  const c = await AgentCluster.start(NODES, { replicaState: (n) => acked.forNode(n) });
+  try {
+    const [name] = ownedBy('node-1', 1) as [string];
+    await c.deploy('node-1', name);
+    await c.node('node-1').agents.replicator.push(name);
+    await increment(c, 'node-1', name, 2);
+    acked.acked.set(name, 2);
+    const others = NODES.filter((n) => n !== 'node-1');
+    c.net.partition(['node-1'], others);
+    c.failView('node-1');
+    for (const o of others) c.failView(o, ['node-1']);
+    await c.viewChange();
+    const reliable = (replyWith: string) => JSON.stringify({ performative: 'request', sender: 'client-node-1', receiver: name, content: { op: 'increment' }, reply_with: replyWith, conversation_id: `c-${name}`, delivery: 'at-least-once', message_id: 'm-split' });
+    c.route('node-1', name, reliable('during-split'));
+    assert.equal(((await c.waitReply('node-1', 'during-split')).content as { count: number }).count, 3, 'the losing copy applied it');
+    c.net.heal();
+    c.aliveView('node-1');
+    for (const o of others) c.aliveView(o, ['node-1']);
+    await c.viewChange();
+    await until(() => c.hosts(name).length === 1 && c.node('node-1').deployments.store.get(name)?.epoch === 2);
+    assert.ok(c.node('node-1').events.some((e) => e.type === 'agent_superseded'), 'node-1\'s copy lost');
+    assert.equal(await c.count('node-2', name), 2, 'the winner\'s state');
+    // node-1's outbox redelivers the message it never got acknowledged.
+    c.route('node-1', name, reliable('redelivered'));
+    const r = await c.waitReply('node-1', 'redelivered', 3000).catch(() => undefined);
+    assert.ok(r !== undefined, 'the redelivered increment was dropped as already handled: the losing copy\'s applied ids outlived its discarded state');
+    assert.equal((r.content as { count: number }).count, 3);
+  } finally {
+    await c.close();
+  }
+});
+
 test('ownership - a deploy on each side of a view change ends with one running copy, the better-ranked node', async () => {
   const c = await AgentCluster.start(NODES);
   try {
