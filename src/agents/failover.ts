@@ -244,6 +244,7 @@ export class Failover {
     await o.deployments.adopt({ ...d, epoch: fenced.epoch }, fenced.applied);
     o.replicaStore.delete(d.name);
     o.directory?.hosted(d.name, fenced.epoch);
+    o.handoff.tookOver(d.name);
     o.emit({ type: 'agent_moved', agent: d.name, from: row.owner, to: o.peers.self, reason, epoch: fenced.epoch });
     o.logger.warn({ agent: d.name, from: row.owner, epoch: fenced.epoch, reason }, 'took an agent over');
     // Whoever else may still run it learns of the higher epoch now, and again at each view change.

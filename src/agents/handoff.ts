@@ -169,6 +169,17 @@ export class Handoff {
     return this.#moving.has(name);
   }
 
+  /**
+   * This node took the agent over (failover) while holding its messages for a move here that was
+   * prepared and can no longer commit (its source was cut off): they go to the copy that runs here
+   * now, and new ones with them, instead of waiting out the hold (drain + 2 call timeouts, 90 s).
+   */
+  tookOver(name: string): void {
+    if (!this.#o.gate.holding(name)) return;
+    const held = this.#release(name);
+    this.#o.logger.warn({ agent: name, held }, 'took over an agent whose move here was prepared: the messages held for it go to this copy');
+  }
+
   /** Moves a local agent to `to`, live. Rejects (and the agent runs here again) when the move failed. */
   async move(name: string, to: NodeName, reason: MoveReason): Promise<MoveResult> {
     const o = this.#o;

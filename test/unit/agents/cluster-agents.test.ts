@@ -242,6 +242,35 @@ test('ownership - a message the losing copy applied, never acknowledged, is appl
   }
 });
 
+test('failover - a node prepared to receive an agent whose source was then cut off takes it over and delivers its messages, not holding them for the abandoned move', async () => {
+  // node-3 starts moving the agent to node-1 (a rebalance): node-1 answers the prepare and holds the
+  // agent's messages for the commit; then node-3 is cut off. node-1, the replica, takes the agent
+  // over: messages for it go to its copy, not into the hold of a move that can no longer commit.
+  const acked = new AckedCounters();
+  const c = await AgentCluster.start(NODES, { replicaState: (n) => acked.forNode(n) });
+  try {
+    const name = ownedBy('node-3', 20).find((n) => rank(n, evenly(NODES))[1] === 'node-1') as string;
+    await c.deploy('node-3', name);
+    await c.node('node-3').agents.replicator.push(name);
+    await increment(c, 'node-2', name, 2);
+    acked.acked.set(name, 2);
+    const d = c.node('node-3').deployments.store.get(name);
+    assert.ok(d !== undefined);
+    await c.node('node-3').peers.call('node-1', 'agents.move.prepare', { row: { deployment: { ...d, epoch: d.epoch + 1 }, owner: 'node-3', replicas: [] }, holdMs: 90_000 });
+    assert.ok(c.node('node-1').agents.gate.holding(name), 'node-1 holds for the arriving agent');
+    const others = NODES.filter((n) => n !== 'node-3');
+    c.net.partition(['node-3'], others);
+    c.failView('node-3', others);
+    await c.viewChange(others);
+    assert.deepEqual(c.hosts(name).filter((n) => n !== 'node-3'), ['node-1'], 'node-1 took it over');
+    const r = await c.waitReply('node-1', c.send('node-1', name, 'request', { op: 'get' }), 3000).catch(() => undefined);
+    assert.ok(r !== undefined, 'a request to the agent on node-1 was held for the abandoned move instead of delivered to node-1\'s own copy');
+    assert.equal((r.content as { count: number }).count, 2);
+  } finally {
+    await c.close();
+  }
+});
+
 test('ownership - a deploy on each side of a view change ends with one running copy, the better-ranked node', async () => {
   const c = await AgentCluster.start(NODES);
   try {
