@@ -151,6 +151,8 @@ export class Failover {
   async #handle(): Promise<ViewOutcome> {
     const o = this.#o;
     const takenOver = await this.#takeovers();
+    // After the takeovers: what this node holds for an agent it just took over went to its copy already.
+    o.handoff.sourcesDown(new Set(this.up()));
     const pushed = await o.replicator.pushAll();
     const placement = this.placement();
     // Tag updates (load figures every minute from every node) are view changes too: claims and moves

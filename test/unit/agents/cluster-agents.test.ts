@@ -271,6 +271,34 @@ test('failover - a node prepared to receive an agent whose source was then cut o
   }
 });
 
+test('failover - a node prepared to receive an agent whose source was then cut off routes what it held to the node that took the agent over', async () => {
+  // As above, but the prepared target (node-2) is not the replica: node-1 takes the agent over, and
+  // node-2, seeing the source down, stops holding for a move that cannot commit.
+  const acked = new AckedCounters();
+  const c = await AgentCluster.start(NODES, { replicaState: (n) => acked.forNode(n) });
+  try {
+    const name = ownedBy('node-3', 20).find((n) => rank(n, evenly(NODES))[1] === 'node-1') as string;
+    await c.deploy('node-3', name);
+    await c.node('node-3').agents.replicator.push(name);
+    await increment(c, 'node-2', name, 2);
+    acked.acked.set(name, 2);
+    const d = c.node('node-3').deployments.store.get(name);
+    assert.ok(d !== undefined);
+    await c.node('node-3').peers.call('node-2', 'agents.move.prepare', { row: { deployment: { ...d, epoch: d.epoch + 1 }, owner: 'node-3', replicas: [] }, holdMs: 90_000 });
+    const others = NODES.filter((n) => n !== 'node-3');
+    c.net.partition(['node-3'], others);
+    c.failView('node-3', others);
+    await c.viewChange(others);
+    assert.deepEqual(c.hosts(name).filter((n) => n !== 'node-3'), ['node-1'], 'node-1 took it over');
+    assert.ok(!c.node('node-2').agents.gate.holding(name), 'node-2 no longer holds for the abandoned move');
+    const r = await c.waitReply('node-2', c.send('node-2', name, 'request', { op: 'get' }), 3000).catch(() => undefined);
+    assert.ok(r !== undefined, 'a request to the agent through node-2 was held for the abandoned move');
+    assert.equal((r.content as { count: number }).count, 2);
+  } finally {
+    await c.close();
+  }
+});
+
 test('ownership - a deploy on each side of a view change ends with one running copy, the better-ranked node', async () => {
   const c = await AgentCluster.start(NODES);
   try {
