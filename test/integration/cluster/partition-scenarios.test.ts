@@ -243,7 +243,9 @@ test('partition scenarios - a split during cluster rebalance: every agent runs e
   await c.cut([[0, 1], [2]]);
   const cutAfter = Date.now() - firstMoveSeen;
   // A bound to catch a hang: the rebalance ends, moved or not.
-  const reb = await Promise.race([rebalance, sleep(120_000).then(() => undefined)]);
+  let bound: NodeJS.Timeout | undefined;
+  const reb = await Promise.race([rebalance, new Promise<undefined>((r) => (bound = setTimeout(r, 120_000, undefined)))]);
+  clearTimeout(bound);
   assert.ok(reb !== undefined, 'cluster rebalance ended within 120 s of a cut');
   console.log(`rebalance (cut ${cutAfter} ms after its first move) exited ${reb.code}:\n${reb.stdout}${reb.stderr}`);
   const moved = events.text().split('\n').filter((l) => l.startsWith('data:') && l.includes('agent_moved')).map((l) => {
