@@ -82,6 +82,14 @@ export class Failover {
   #previous: readonly NodeName[] | undefined;
   /** Agents reported as having no live holder, so that each view change does not report them again. */
   readonly #unavailable = new Set<string>();
+  /**
+   * Agents this node took over → the node it took each from. That node may still run its copy (it was
+   * cut off, not dead) and may be neither top-ranked nor a replica (the agent ran there off its rank:
+   * pinned, rebalanced), and the takeover's own claim to it was sent into the cut: the claims of every
+   * later view change go to it too, until the agent leaves this node. Without this, a node that never
+   * saw the split (a cut shorter than its suspicion timeout) keeps its copy after the heal.
+   */
+  readonly #takenFrom = new Map<string, NodeName>();
   /** The up and placement nodes claims and moves were last computed for. */
   #lastKey = '';
   #running: Promise<ViewOutcome> | undefined;
@@ -144,6 +152,8 @@ export class Failover {
   async #handle(): Promise<ViewOutcome> {
     const o = this.#o;
     const takenOver = await this.#takeovers();
+    // After the takeovers: what this node holds for an agent it just took over went to its copy already.
+    o.handoff.sourcesDown(new Set(this.up()));
     const pushed = await o.replicator.pushAll();
     // A merge held for the operator: no claims and no moves (either would stop a copy) until it is
     // resolved; then resettle() runs them with the view as it is.
@@ -251,10 +261,12 @@ export class Failover {
     await o.deployments.adopt({ ...d, epoch: fenced.epoch }, fenced.applied);
     o.replicaStore.delete(d.name);
     o.directory?.hosted(d.name, fenced.epoch);
+    o.handoff.tookOver(d.name);
     o.emit({ type: 'agent_moved', agent: d.name, from: row.owner, to: o.peers.self, reason, epoch: fenced.epoch });
     o.logger.warn({ agent: d.name, from: row.owner, epoch: fenced.epoch, reason }, 'took an agent over');
-    // Whoever else may still run it learns of the higher epoch now.
-    this.#claim(d.name, fenced.epoch, row.owner);
+    // Whoever else may still run it learns of the higher epoch now, and again at each view change.
+    this.#takenFrom.set(d.name, row.owner);
+    this.#claim(d.name, fenced.epoch);
     return fenced.epoch;
   }
 
@@ -270,6 +282,7 @@ export class Failover {
   /** Posts this node's claim for every agent it runs; returns how many posts went out. */
   #claims(): number {
     let n = 0;
+    for (const name of this.#takenFrom.keys()) if (this.#o.deployments.store.get(name) === undefined) this.#takenFrom.delete(name);
     for (const d of this.#o.deployments.store.list()) if (!this.#o.handoff.moving(d.name)) n += this.#claim(d.name, d.epoch);
     return n;
   }
@@ -278,6 +291,8 @@ export class Failover {
     const o = this.#o;
     const self = o.peers.self;
     const to = new Set([...o.rank(name, this.up()).slice(0, 1 + (o.replicas ?? 1)), ...o.replicator.pushedTo(name)]);
+    const from = this.#takenFrom.get(name);
+    if (from !== undefined) to.add(from);
     if (also !== undefined) to.add(also);
     to.delete(self);
     let n = 0;

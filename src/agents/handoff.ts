@@ -46,6 +46,8 @@ export class HandoffGate {
   readonly #redirects = new Map<string, { node: NodeName; until: number }>();
   readonly #held = new Map<string, Held[]>();
   readonly #holdTimers = new Map<string, NodeJS.Timeout>();
+  /** The node moving each held agent here. */
+  readonly #sources = new Map<string, NodeName>();
 
   /** The node that now hosts an agent that just left this node, while stragglers are forwarded. */
   redirectOf(name: string): NodeName | undefined {
@@ -84,9 +86,10 @@ export class HandoffGate {
     this.#redirects.delete(name);
   }
 
-  /** Starts holding; `onExpire` runs if nothing took the messages within `ms` (an abandoned move). */
-  startHolding(name: string, ms: number, onExpire: () => void): void {
+  /** Starts holding for a move from `source`; `onExpire` runs if nothing took the messages within `ms` (an abandoned move). */
+  startHolding(name: string, source: NodeName, ms: number, onExpire: () => void): void {
     if (!this.#held.has(name)) this.#held.set(name, []);
+    this.#sources.set(name, source);
     clearTimeout(this.#holdTimers.get(name));
     const t = setTimeout(onExpire, ms);
     t.unref();
@@ -97,9 +100,15 @@ export class HandoffGate {
   takeHeld(name: string): Held[] {
     clearTimeout(this.#holdTimers.get(name));
     this.#holdTimers.delete(name);
+    this.#sources.delete(name);
     const q = this.#held.get(name) ?? [];
     this.#held.delete(name);
     return q;
+  }
+
+  /** The agents held here whose source is not in `up`. */
+  heldFromGone(up: ReadonlySet<NodeName>): string[] {
+    return [...this.#sources].filter(([, source]) => !up.has(source)).map(([name]) => name);
   }
 
   close(): void {
@@ -171,6 +180,27 @@ export class Handoff {
     return this.#moving.has(name);
   }
 
+  /**
+   * This node took the agent over (failover) while holding its messages for a move here that was
+   * prepared and can no longer commit (its source was cut off): they go to the copy that runs here
+   * now, and new ones with them, instead of waiting out the hold (drain + 2 call timeouts, 90 s).
+   */
+  tookOver(name: string): void {
+    if (!this.#o.gate.holding(name)) return;
+    const held = this.#release(name);
+    this.#o.logger.warn({ agent: name, held }, 'took over an agent whose move here was prepared: the messages held for it go to this copy');
+  }
+
+  /**
+   * A view change: moves here whose source is no longer up cannot commit (a source cut off cannot
+   * reach this node either), so what is held for them is routed again now, to wherever the agent
+   * runs, rather than after the hold's 90 s. Should the commit come after all, it is refused and the
+   * source runs the agent again.
+   */
+  sourcesDown(up: ReadonlySet<NodeName>): void {
+    for (const name of this.#o.gate.heldFromGone(up)) this.#giveBack(name, 'the node moving it here is down');
+  }
+
   /** Moves a local agent to `to`, live. Rejects (and the agent runs here again) when the move failed. */
   async move(name: string, to: NodeName, reason: MoveReason): Promise<MoveResult> {
     const o = this.#o;
@@ -240,6 +270,8 @@ export class Handoff {
         o.logger.warn({ agent: name, conflict: id, keys: state.kv.length, timers: state.timers.length }, 'kept the state of the stopped copy for review: caxton cluster conflicts');
       }
       o.snapshots.drop(name);
+      // What it applied went into the state just dropped: a redelivered message is not a duplicate here.
+      o.deployments.pool.forgetHandled(name);
       o.replicator.forget(name);
       o.emit({ type: 'agent_superseded', agent: name, node: o.peers.self, by, epoch: d.epoch, byEpoch });
       o.logger.warn({ agent: name, by, epoch: d.epoch, byEpoch }, 'stopped a second copy of an agent: another node runs it at a higher epoch or rank');
@@ -282,7 +314,7 @@ export class Handoff {
     if (o.deployments.store.module(d.module) === undefined) await o.replicator.fetchModule(from, d.module);
     // Admitted now, so that the commit cannot fail on the module with the source already drained.
     await o.deployments.pool.admit(o.deployments.store.module(d.module) as Uint8Array);
-    o.gate.startHolding(d.name, holdMs, () => this.#giveBack(d.name, 'the move was abandoned'));
+    o.gate.startHolding(d.name, from, holdMs, () => this.#giveBack(d.name, 'the move was abandoned'));
     return { ok: true };
   }
 

@@ -580,6 +580,15 @@ export class AgentPool {
     return this.#place(rec);
   }
 
+  /**
+   * For an agent removed with its state discarded (a superseded copy, src/agents/handoff.ts): the
+   * workers forget the at-least-once ids it applied, so that a copy redelivered to this node (its ack
+   * was never given) is applied to the state the agent comes back with, not dropped as handled.
+   */
+  forgetHandled(name: string): void {
+    this.#threads.forgetHandled(name);
+  }
+
   /** Forgets an agent. A live agent is stopped at once first. Its key-value state is kept. */
   async remove(name: string): Promise<void> {
     const rec = this.#require(name);

@@ -89,6 +89,8 @@ export type ToWorker =
   | { readonly op: 'module'; readonly hash: string; readonly module: WebAssembly.Module }
   /** The pool forgot a module no agent of this worker uses: drop it too. */
   | { readonly op: 'forget_module'; readonly hash: string }
+  /** An agent's state here was discarded: the at-least-once ids it applied are no longer handled. */
+  | { readonly op: 'forget_handled'; readonly name: string }
   | SpawnCommand
   /** Flat [receiver, json, priority level, ...]. */
   | { readonly op: 'deliver'; readonly batch: (string | number)[] }

@@ -156,6 +156,11 @@ export class Workers {
     }
   }
 
+  /** Tells every worker to forget the at-least-once ids an agent applied (its state was discarded). */
+  forgetHandled(name: string): void {
+    for (const slot of this.slots) if (!slot.dead) slot.worker.postMessage({ op: 'forget_handled', name } satisfies ToWorker);
+  }
+
   /** Tells every worker where an agent lives now (-1: nowhere); batched per microtask. */
   announce(name: string, worker: number): void {
     this.#placements.push(name, worker);

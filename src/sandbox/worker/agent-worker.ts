@@ -44,6 +44,9 @@ port.on('message', (msg: ToWorker) => {
     case 'forget_module':
       runtime.modules.delete(msg.hash);
       break;
+    case 'forget_handled':
+      runtime.forgetHandled(msg.name);
+      break;
     case 'spawn':
       runtime.spawn(msg);
       break;

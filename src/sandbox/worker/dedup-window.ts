@@ -28,6 +28,11 @@ export class DedupWindow {
     }
   }
 
+  /** Drops every id that starts with `prefix` (one agent's: `<name>\n`). */
+  forgetPrefix(prefix: string): void {
+    for (const id of this.#seen.keys()) if (id.startsWith(prefix)) this.#seen.delete(id);
+  }
+
   get size(): number {
     return this.#seen.size;
   }

@@ -396,6 +396,11 @@ export class WorkerRuntime {
     this.modules.set(hash, module);
   }
 
+  /** The state these ids went into is gone (a superseded copy): redelivered copies must be applied again. */
+  forgetHandled(name: string): void {
+    this.#dedup.forgetPrefix(`${name}\n`);
+  }
+
   spawn(cmd: SpawnCommand): void {
     const module = this.modules.get(cmd.hash);
     if (module === undefined) {

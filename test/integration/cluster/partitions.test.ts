@@ -18,7 +18,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { netnsSupport, startNetnsCluster, type NetnsCluster } from '../../helpers/netns-cluster.js';
+import { netnsSupport, startNetnsCluster } from '../../helpers/netns-cluster.js';
+import { b64, count, increment, named, status, stream } from '../../helpers/partition-traffic.js';
 import { api, type RunningServer } from '../../helpers/server.js';
 import { until } from '../../helpers/until.js';
 import { agentWasm, fixtureWasm } from '../../helpers/agents.js';
@@ -26,12 +27,10 @@ import { evenly, rank } from '../../../src/cluster/placement/rendezvous.js';
 
 const support = netnsSupport();
 const NODES = ['node-1', 'node-2', 'node-3'];
-const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
-const named = (order: string) => Array.from({ length: 2000 }, (_, i) => `counter-${i}`).find((n) => rank(n, evenly(NODES)).join() === order) as string;
 /** Owned by node-1, replica node-2: on the majority side. */
-const MAJ = named('node-1,node-2,node-3');
+const MAJ = named(NODES, 'node-1,node-2,node-3');
 /** Owned by node-3, replica node-1: the majority takes it over during the split. */
-const MIN = named('node-3,node-1,node-2');
+const MIN = named(NODES, 'node-3,node-1,node-2');
 const seqNamed = (order: string) => Array.from({ length: 2000 }, (_, i) => `seq-${i}`).find((n) => rank(n, evenly(NODES)).join() === order) as string;
 /** Sequence checkers (fixtures/sdk/sequence.ts), placed as MAJ and MIN are. */
 const SEQ_MAJ = seqNamed('node-1,node-2,node-3');
@@ -56,36 +55,6 @@ class Stream {
     const r = await api(via, 'POST', '/messages?wait_reply=true&timeout_ms=2000', { performative: 'request', receiver: this.to, content: { op: 'report', stream: this.name } }, via.adminKey).catch(() => undefined);
     return r?.status === 200 && r.body.reply?.performative === 'inform' ? (r.body.reply.content as { applied: number; late: number; last: number }) : undefined;
   }
-}
-
-async function increment(n: RunningServer, to: string): Promise<boolean> {
-  const r = await api(n, 'POST', '/messages', { performative: 'request', receiver: to, delivery: 'at-least-once', message_id: randomUUID(), content: { op: 'increment' } }, n.adminKey).catch(() => undefined);
-  return r?.status === 202;
-}
-
-async function count(n: RunningServer, to: string): Promise<number | undefined> {
-  const r = await api(n, 'POST', '/messages?wait_reply=true&timeout_ms=2000', { performative: 'request', receiver: to, content: { op: 'get' } }, n.adminKey).catch(() => undefined);
-  return r?.status === 200 && r.body.reply?.performative === 'inform' ? (r.body.reply.content as { count: number }).count : undefined;
-}
-
-async function status(c: NetnsCluster, i: number): Promise<{ code: number; stdout: string }> {
-  const r = await c.cli(i, 'cluster', 'status');
-  return { code: r.code, stdout: r.stdout };
-}
-
-/** The event stream of a node, as text, from now on. */
-function stream(n: RunningServer): { text: () => string; close: () => void } {
-  const ac = new AbortController();
-  let text = '';
-  void (async () => {
-    try {
-      const res = await fetch(`${n.apiUrl}/api/v1/events?types=cluster.*`, { headers: { authorization: `Bearer ${n.adminKey}` }, signal: ac.signal });
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) text += Buffer.from(chunk).toString();
-    } catch {
-      // closed
-    }
-  })();
-  return { text: () => text, close: () => ac.abort() };
 }
 
 test('partitions - a {2}/{1} split: majority read-write, minority read-only with queued writes, healed without an operator, nothing acknowledged lost or applied twice, conversations in order', { skip: support.skip, timeout: 300_000 }, async (t) => {

@@ -173,6 +173,132 @@ test('ownership - a partition that let both sides run an agent ends with one cop
   }
 });
 
+test('ownership - a copy on a node outside the agent\'s rank (placed there on purpose) that never saw the split is stopped after the heal', async () => {
+  // A cut shorter than node-3's suspicion timeout: node-1 and node-2 declare node-3 failed and take
+  // its agent over; node-3 sees no view change at all. The agent runs on node-3 off its rank (pinned,
+  // or moved there by a rebalance), so node-3 is neither among the top-ranked nodes nor a replica that
+  // the new holder's claims go to after the heal: the takeover's own claim to it was lost in the cut.
+  const acked = new AckedCounters();
+  const c = await AgentCluster.start(NODES, { replicaState: (n) => acked.forNode(n) });
+  try {
+    const name = Array.from({ length: 1000 }, (_, i) => `pinned${i}`).find((n) => rank(n, evenly(NODES))[2] === 'node-3') as string;
+    await c.deploy('node-3', name);
+    await c.node('node-3').agents.replicator.push(name);
+    await increment(c, 'node-3', name, 2);
+    acked.acked.set(name, 2);
+    const others = NODES.filter((n) => n !== 'node-3');
+    c.net.partition(['node-3'], others);
+    c.failView('node-3', others);
+    await c.viewChange(others);
+    const taker = c.hosts(name).find((n) => n !== 'node-3') as string;
+    assert.ok(taker !== undefined, `the majority took ${name} over: ${c.hosts(name).join(', ')}`);
+    c.net.heal();
+    c.aliveView('node-3', others);
+    await c.viewChange(others);
+    await until(() => c.hosts(name).length === 1).catch(() => assert.fail(`${name} still runs on ${c.hosts(name).join(' and ')} after the heal`));
+    assert.deepEqual(c.hosts(name), [taker], 'the higher epoch\'s copy is the one left');
+    assert.equal(await c.count('node-1', name), 2);
+  } finally {
+    await c.close();
+  }
+});
+
+test('ownership - a message the losing copy applied, never acknowledged, is applied to the winner\'s state when redelivered on the same node', async () => {
+  // During the split node-1's copy (the minority's, soon the loser) applies an at-least-once increment.
+  // Its ack waits for the replica, which refuses node-1's fenced epoch: node-1's outbox keeps the
+  // message and redelivers it. After the heal node-1's copy is stopped (its state kept only for
+  // review) and the agent comes back to node-1, node-1 being its owner by rank, with the winner's
+  // state. The redelivered copy must be applied to that state, not dropped as already handled.
+  const acked = new AckedCounters();
+  const c = await AgentCluster.start(NODES, { replicaState: (n) => acked.forNode(n) });
+  try {
+    const [name] = ownedBy('node-1', 1) as [string];
+    await c.deploy('node-1', name);
+    await c.node('node-1').agents.replicator.push(name);
+    await increment(c, 'node-1', name, 2);
+    acked.acked.set(name, 2);
+    const others = NODES.filter((n) => n !== 'node-1');
+    c.net.partition(['node-1'], others);
+    c.failView('node-1');
+    for (const o of others) c.failView(o, ['node-1']);
+    await c.viewChange();
+    const reliable = (replyWith: string) => JSON.stringify({ performative: 'request', sender: 'client-node-1', receiver: name, content: { op: 'increment' }, reply_with: replyWith, conversation_id: `c-${name}`, delivery: 'at-least-once', message_id: 'm-split' });
+    c.route('node-1', name, reliable('during-split'));
+    assert.equal(((await c.waitReply('node-1', 'during-split')).content as { count: number }).count, 3, 'the losing copy applied it');
+    c.net.heal();
+    c.aliveView('node-1');
+    for (const o of others) c.aliveView(o, ['node-1']);
+    await c.viewChange();
+    await until(() => c.hosts(name).length === 1 && c.node('node-1').deployments.store.get(name)?.epoch === 2);
+    assert.ok(c.node('node-1').events.some((e) => e.type === 'agent_superseded'), 'node-1\'s copy lost');
+    assert.equal(await c.count('node-2', name), 2, 'the winner\'s state');
+    // node-1's outbox redelivers the message it never got acknowledged.
+    c.route('node-1', name, reliable('redelivered'));
+    const r = await c.waitReply('node-1', 'redelivered', 3000).catch(() => undefined);
+    assert.ok(r !== undefined, 'the redelivered increment was dropped as already handled: the losing copy\'s applied ids outlived its discarded state');
+    assert.equal((r.content as { count: number }).count, 3);
+  } finally {
+    await c.close();
+  }
+});
+
+test('failover - a node prepared to receive an agent whose source was then cut off takes it over and delivers its messages, not holding them for the abandoned move', async () => {
+  // node-3 starts moving the agent to node-1 (a rebalance): node-1 answers the prepare and holds the
+  // agent's messages for the commit; then node-3 is cut off. node-1, the replica, takes the agent
+  // over: messages for it go to its copy, not into the hold of a move that can no longer commit.
+  const acked = new AckedCounters();
+  const c = await AgentCluster.start(NODES, { replicaState: (n) => acked.forNode(n) });
+  try {
+    const name = ownedBy('node-3', 20).find((n) => rank(n, evenly(NODES))[1] === 'node-1') as string;
+    await c.deploy('node-3', name);
+    await c.node('node-3').agents.replicator.push(name);
+    await increment(c, 'node-2', name, 2);
+    acked.acked.set(name, 2);
+    const d = c.node('node-3').deployments.store.get(name);
+    assert.ok(d !== undefined);
+    await c.node('node-3').peers.call('node-1', 'agents.move.prepare', { row: { deployment: { ...d, epoch: d.epoch + 1 }, owner: 'node-3', replicas: [] }, holdMs: 90_000 });
+    assert.ok(c.node('node-1').agents.gate.holding(name), 'node-1 holds for the arriving agent');
+    const others = NODES.filter((n) => n !== 'node-3');
+    c.net.partition(['node-3'], others);
+    c.failView('node-3', others);
+    await c.viewChange(others);
+    assert.deepEqual(c.hosts(name).filter((n) => n !== 'node-3'), ['node-1'], 'node-1 took it over');
+    const r = await c.waitReply('node-1', c.send('node-1', name, 'request', { op: 'get' }), 3000).catch(() => undefined);
+    assert.ok(r !== undefined, 'a request to the agent on node-1 was held for the abandoned move instead of delivered to node-1\'s own copy');
+    assert.equal((r.content as { count: number }).count, 2);
+  } finally {
+    await c.close();
+  }
+});
+
+test('failover - a node prepared to receive an agent whose source was then cut off routes what it held to the node that took the agent over', async () => {
+  // As above, but the prepared target (node-2) is not the replica: node-1 takes the agent over, and
+  // node-2, seeing the source down, stops holding for a move that cannot commit.
+  const acked = new AckedCounters();
+  const c = await AgentCluster.start(NODES, { replicaState: (n) => acked.forNode(n) });
+  try {
+    const name = ownedBy('node-3', 20).find((n) => rank(n, evenly(NODES))[1] === 'node-1') as string;
+    await c.deploy('node-3', name);
+    await c.node('node-3').agents.replicator.push(name);
+    await increment(c, 'node-2', name, 2);
+    acked.acked.set(name, 2);
+    const d = c.node('node-3').deployments.store.get(name);
+    assert.ok(d !== undefined);
+    await c.node('node-3').peers.call('node-2', 'agents.move.prepare', { row: { deployment: { ...d, epoch: d.epoch + 1 }, owner: 'node-3', replicas: [] }, holdMs: 90_000 });
+    const others = NODES.filter((n) => n !== 'node-3');
+    c.net.partition(['node-3'], others);
+    c.failView('node-3', others);
+    await c.viewChange(others);
+    assert.deepEqual(c.hosts(name).filter((n) => n !== 'node-3'), ['node-1'], 'node-1 took it over');
+    assert.ok(!c.node('node-2').agents.gate.holding(name), 'node-2 no longer holds for the abandoned move');
+    const r = await c.waitReply('node-2', c.send('node-2', name, 'request', { op: 'get' }), 3000).catch(() => undefined);
+    assert.ok(r !== undefined, 'a request to the agent through node-2 was held for the abandoned move');
+    assert.equal((r.content as { count: number }).count, 2);
+  } finally {
+    await c.close();
+  }
+});
+
 test('ownership - a deploy on each side of a view change ends with one running copy, the better-ranked node', async () => {
   const c = await AgentCluster.start(NODES);
   try {

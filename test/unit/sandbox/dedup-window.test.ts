@@ -17,3 +17,11 @@ test('dedup window - bounded in count, oldest out first', () => {
   for (const id of ['a', 'b', 'c', 'd']) w.add(id, 0);
   assert.deepEqual(['a', 'b', 'c', 'd'].map((id) => w.has(id, 0)), [false, true, true, true]);
 });
+
+test('dedup window - forgets one agent\'s ids by prefix, keeping the others\'', () => {
+  const w = new DedupWindow(1e9, 100);
+  for (const id of ['a\nm1', 'a\n!m2', 'ab\nm1', 'b\nm1']) w.add(id, 0);
+  w.forgetPrefix('a\n');
+  assert.deepEqual(['a\nm1', 'a\n!m2', 'ab\nm1', 'b\nm1'].map((id) => w.has(id, 0)), [false, false, true, true]);
+  assert.equal(w.size, 2);
+});
