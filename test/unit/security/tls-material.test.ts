@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSecureContext } from 'node:tls';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { connect, createSecureContext, createServer } from 'node:tls';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isCaxtonError, type ErrorCode } from '../../../src/errors.js';
@@ -123,4 +125,58 @@ test('tls material - a key that is not the certificate\'s is refused', async () 
   refused({ ...a, nodeKey: b.nodeKey }, 'CAXTON_ERR_TLS_CERT', b.nodeKey, 'key-mismatch', /is not the private key of the certificate .*n1\.crt/);
   writeFileSync(b.nodeKey, 'not a key\n');
   refused(b, 'CAXTON_ERR_TLS_CERT', b.nodeKey, 'not-key', /is not a PEM private key/);
+});
+
+interface Material {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** One TLS 1.3 handshake on loopback between `server` and `client` material; the error when refused. */
+async function handshake(server: Material, client: Material, serverName: string): Promise<{ ok: boolean; peerCn?: string; error?: string; accepted: number }> {
+  let accepted = 0;
+  const srv = createServer({ ...server, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, (sock) => {
+    accepted++;
+    sock.end('hi');
+  });
+  const serverErrors: string[] = [];
+  srv.on('tlsClientError', (e) => serverErrors.push(e.message));
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  try {
+    const sock = connect({ ...client, host: '127.0.0.1', port: (srv.address() as AddressInfo).port, servername: serverName, minVersion: 'TLSv1.3' });
+    const result = await new Promise<{ ok: boolean; peerCn?: string; error?: string }>((resolve) => {
+      let data = '';
+      sock.on('data', (d: Buffer) => (data += d.toString()));
+      sock.once('end', () => resolve(data === 'hi' ? { ok: true, peerCn: String(sock.getPeerCertificate().subject.CN) } : { ok: false, error: `closed; server: ${serverErrors.join('; ')}` }));
+      sock.once('error', (e) => resolve({ ok: false, error: `${e.message}; server: ${serverErrors.join('; ')}` }));
+    });
+    sock.destroy();
+    return { ...result, accepted };
+  } finally {
+    srv.close();
+  }
+}
+
+test('tls material - two nodes\' files make a TLS 1.3 handshake with certificates both ways', async () => {
+  const n1 = loadNodeTls(await nodeFiles());
+  const n2 = loadNodeTls({ ...(await nodeFiles({ nodeId: 'n2' })), nodeId: 'n2' });
+  assert.deepEqual(await handshake(n2, n1, 'n2'), { ok: true, peerCn: 'n2', accepted: 1 });
+});
+
+test('tls material - a node certificate of another CA is refused in the handshake, as server and as client', async () => {
+  const n1 = loadNodeTls(await nodeFiles());
+  const other = await createCa();
+  const stranger = await issueNodeCert(other, { nodeId: 'n2' });
+  // The stranger trusts our CA, so only its own certificate is in question.
+  const strangerMaterial = { ca: ca.certPem, cert: stranger.certPem, key: stranger.keyPem };
+  const asServer = await handshake(strangerMaterial, n1, 'n2');
+  assert.equal(asServer.ok, false);
+  assert.match(asServer.error ?? '', /unable to verify the first certificate/);
+  // TLS 1.3: the client has finished its side when the server checks its certificate, so what the
+  // client sees is the connection closing; the server never took it as a connection.
+  const asClient = await handshake(n1, strangerMaterial, 'n1');
+  assert.equal(asClient.ok, false);
+  assert.equal(asClient.accepted, 0);
 });
