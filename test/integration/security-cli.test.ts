@@ -102,7 +102,7 @@ test('security cli - gen-cert issues a node pair from the CA directory, with its
   assert.equal(new X509Certificate(readFileSync(crt)).fingerprint256, cert.fingerprint256);
 });
 
-test('security cli - gen-cert names a missing CA, a CA key others can read, and a bad node id', async () => {
+test('security cli - gen-cert names a missing CA, a CA key others can read, a bad node id, and a pair that would replace the CA', async () => {
   const missing = await runCli(['security', 'gen-cert', '--node-id', 'n1', '--ca', join(dir.path, 'no-ca'), '--output', join(dir.path, 'x'), '-o', 'json']);
   assert.equal(missing.code, 1);
   const m = JSON.parse(missing.stdout) as { error: { code: string; message: string; hint: string; details: Record<string, unknown> } };
@@ -116,6 +116,13 @@ test('security cli - gen-cert names a missing CA, a CA key others can read, and 
   const bad = await runCli(['security', 'gen-cert', '--node-id', 'bad id', '--ca', ca, '--output', join(dir.path, 'x')]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /error: node id "bad id" is not a node name/);
+
+  // A node called "ca" written next to the CA would replace it: refused even with --force.
+  const caKey = readFileSync(join(ca, 'ca.key'), 'utf8');
+  const clash = await runCli(['security', 'gen-cert', '--node-id', 'ca', '--ca', ca, '--output', ca, '--force']);
+  assert.equal(clash.code, 2);
+  assert.match(clash.stderr, /error: .*ca4\/ca\.crt and .*ca4\/ca\.key are the CA's own files/);
+  assert.equal(readFileSync(join(ca, 'ca.key'), 'utf8'), caKey);
 
   chmodSync(join(ca, 'ca.key'), 0o644);
   const wide = await runCli(['security', 'gen-cert', '--node-id', 'n1', '--ca', ca, '--output', join(dir.path, 'x')]);

@@ -8,10 +8,11 @@
 import { type Command, Option } from 'commander';
 import { ROLE_NAMES } from '../../api/auth.js';
 import { isCaxtonError } from '../../errors.js';
-import { caPaths, pairPaths, prepareOutput, readCaDir, writePair } from '../../security/ca-files.js';
+import { resolve } from 'node:path';
+import { type PairPaths, caPaths, pairPaths, prepareOutput, readCaDir, writePair } from '../../security/ca-files.js';
 import { CA_DAYS, CLIENT_DAYS, NODE_DAYS, createCa, describeCert, issueClientCert, issueNodeCert } from '../../security/pki.js';
 import { markLocal, outputFormat } from '../context.js';
-import { CliError, EXIT_FAILURE, EXIT_USAGE } from '../errors.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, usageError } from '../errors.js';
 import { type OutputFormat, renderFields, renderJson, stdout } from '../output.js';
 import { intOption } from '../parse.js';
 import { ok } from './common.js';
@@ -57,6 +58,7 @@ export function registerSecurity(program: Command): Command {
     .action((opts: Common & { nodeId: string; san?: string[]; ca: string }, cmd: Command) => run(cmd, opts, async (format) => {
       const ca = readCa(opts.ca);
       const p = pairPaths(opts.output, opts.nodeId);
+      notTheCa(p, opts.ca);
       const issued = await issueNodeCert(ca, { nodeId: opts.nodeId, sans: opts.san ?? [], days: opts.days });
       prepareOutput(opts.output, [p.cert, p.key], opts.force === true);
       writePair(p, issued, opts.force === true);
@@ -79,6 +81,7 @@ export function registerSecurity(program: Command): Command {
     .action((opts: Common & { name: string; role: string; ca: string }, cmd: Command) => run(cmd, opts, async (format) => {
       const ca = readCa(opts.ca);
       const p = pairPaths(opts.output, opts.name);
+      notTheCa(p, opts.ca);
       const issued = await issueClientCert(ca, { name: opts.name, role: opts.role, days: opts.days });
       prepareOutput(opts.output, [p.cert, p.key], opts.force === true);
       writePair(p, issued, opts.force === true);
@@ -129,6 +132,14 @@ function readCa(dir: string): ReturnType<typeof readCaDir> {
       throw new CliError(e.message, { code: e.code, hint: `--ca takes the directory where \`caxton security init-ca --output DIR\` wrote ca.crt and ca.key; ${dir} has no such CA.`, details: { ...e.details }, cause: e });
     }
     throw e;
+  }
+}
+
+/** A pair named `ca` written next to the CA would replace it (with --force): refused whatever the flags. */
+function notTheCa(p: PairPaths, caDir: string): void {
+  const ca = caPaths(caDir);
+  if (resolve(p.cert) === resolve(ca.cert) || resolve(p.key) === resolve(ca.key)) {
+    throw usageError(`${p.cert} and ${p.key} are the CA's own files`, 'Write the certificate to another --output directory, or give it another name.');
   }
 }
 
