@@ -47,6 +47,11 @@ export const OUTSIDE_TOOLS = {
     packages: 'util-linux',
     usedFor: 'the capacity test that runs a node out of address space',
   },
+  openssl: {
+    commands: ['openssl'],
+    packages: 'openssl',
+    usedFor: 'the outside check of the built-in CA\'s certificates (openssl verify, openssl x509 -text); never used by src/',
+  },
   ip: {
     commands: ['ip'],
     packages: 'iproute2',

@@ -237,6 +237,19 @@ export const ErrorCatalogue = {
     hint: 'Fix each key named in the message at the file:line:col (or --set argument) it gives; docs/configuration.md lists every key with its type, unit and default.',
   },
   // Storage (src/storage)
+  // Certificates and TLS material (src/security)
+  CAXTON_ERR_PKI_INPUT: {
+    status: 400,
+    hint: 'Node ids follow node.id (A-Z a-z 0-9 _ . -), client names follow API key names, roles are viewer, developer, operator or admin, and --days is a whole number from 1 to 36500.',
+  },
+  CAXTON_ERR_TLS_FILE: {
+    status: 500,
+    hint: 'Check the path in the message: the file must exist and be readable by the node, a private key must be mode 0600 (chmod 600 FILE), and an existing file is replaced only with --force.',
+  },
+  CAXTON_ERR_TLS_CERT: {
+    status: 500,
+    hint: 'The file named in the message holds a certificate or key that cannot be used: issue a new one with `caxton security gen-cert --node-id <this node> --ca <ca dir>` from the cluster CA, and point security.cluster.mtls at the matching .crt and .key.',
+  },
   CAXTON_ERR_STORAGE_UNAVAILABLE: {
     status: 500,
     hint: 'Check that the data directory is writable and the disk is not full.',

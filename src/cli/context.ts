@@ -141,8 +141,11 @@ export function context(cmd: Command, env: NodeJS.ProcessEnv = process.env): Con
   };
 }
 
-/** Only the output format, for commands that need no server. */
-export function outputFormat(cmd: Command): OutputFormat {
-  activeFormat = globalOptions(cmd).output ?? 'table';
+/**
+ * Only the output format, for commands that need no server. `own` is a command's own format option,
+ * for those whose `--output` means something else (`security init-ca --output DIR` takes `-o json`).
+ */
+export function outputFormat(cmd: Command, own?: OutputFormat): OutputFormat {
+  activeFormat = own ?? globalOptions(cmd).output ?? 'table';
   return activeFormat;
 }

@@ -10,6 +10,7 @@ import { registerKey } from './commands/key.js';
 import { registerMessage } from './commands/message.js';
 import { registerQueue } from './commands/queue.js';
 import { registerResources } from './commands/resources.js';
+import { registerSecurity } from './commands/security.js';
 import { registerServerStatus } from './commands/server-status.js';
 import { registerServer } from './server.js';
 import { registerCompletion } from './completion.js';
@@ -60,6 +61,7 @@ export async function buildProgram(): Promise<Command> {
   registerEmergency(program);
   registerKey(program);
   registerCluster(program);
+  registerSecurity(program);
   const { completion } = registerCompletion(program);
   markLocal(completion);
   const validate = program.commands.find((c) => c.name() === 'config')?.commands.find((c) => c.name() === 'validate');

@@ -1,7 +1,7 @@
 /**
  * Unknown commands, found before commander parses any option. Commander resolves the command path
- * and parses options as it goes, so `caxton security init-ca --output DIR` failed on the global
- * `--output <format>` ("must be table or json") before it could say that `security` does not exist.
+ * and parses options as it goes, so `caxton backup create --output FILE` failed on the global
+ * `--output <format>` ("must be table or json") before it could say that `backup` does not exist.
  * This walks the words first: an unknown one gets "unknown command" with the closest existing
  * commands (never a destructive one), or, for a runbook command still to come, what it comes with.
  */

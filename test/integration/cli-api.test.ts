@@ -247,9 +247,9 @@ test('cli-api - typos: a suggestion and exit code 2', async () => {
   assert.equal(remov.code, 2);
   assert.match(remov.stderr, /^error: unknown command 'remov'\nhint: The caxton agent commands are: /m);
   // An unknown command is reported as such, before an option of it could be judged.
-  const ca = await cx(['security', 'init-ca', '--output', '/etc/caxton/certs/']);
+  const ca = await cx(['backup', 'create', '--output', '/var/backups/caxton.tar.gz']);
   assert.equal(ca.code, 2);
-  assert.match(ca.stderr, /^error: caxton security is not available in this version: the security commands the runbook lists \(caxton security init-ca, /m);
+  assert.match(ca.stderr, /^error: caxton backup is not available in this version: the backup commands the runbook lists \(caxton backup create, /m);
   assert.match(ca.stderr, /see `caxton --help`/);
   assert.doesNotMatch(ca.stderr, /table or json/);
   const opt = await cx(['agent', 'list', '--stat', 'running']);
