@@ -211,6 +211,11 @@ export const ErrorCatalogue = {
     status: 415,
     hint: 'Send application/json, or multipart/form-data where the route accepts a module file.',
   },
+  // Audit log (src/security/audit.ts)
+  CAXTON_ERR_AUDIT_DISABLED: {
+    status: 409,
+    hint: 'This node keeps no audit log in its database (observability.audit.enabled is false). Turn it on and restart, or read the file at observability.audit.path if one is set.',
+  },
   CAXTON_ERR_LOAD_SHED: {
     status: 503,
     hint: 'The node is shedding a share of new messages on the operator\'s order (the message says how much). Retry after Retry-After seconds; an operator stops it with `caxton cluster shed-load --percentage 0`.',

@@ -58,6 +58,7 @@ import { AgentEventSharing } from './cluster/agent-events.js';
 import { ClusterAgents, isolatedOnDisk } from './agents/cluster-agents.js';
 import { StateReplicator, type ReplicationMode } from './agents/replication/index.js';
 import { watchLine } from './agents/cluster-events.js';
+import { AuditLog } from './security/audit.js';
 
 export interface Address {
   readonly host: string;
@@ -76,6 +77,8 @@ export interface ApiOptions {
   readonly rateLimit?: { readonly enabled: boolean; readonly perSecond: number; readonly burst: number };
   /** Require an API key on every route but health, readiness and the OpenAPI document. @default true */
   readonly authEnabled?: boolean;
+  /** The audit log (observability.audit): in the database when enabled, and to `path` when not ''. @default enabled, no file */
+  readonly audit?: { readonly enabled: boolean; readonly path: string };
 }
 
 /** The configuration as the API shows and compares it (src/config provides it). */
@@ -701,6 +704,7 @@ export class CaxtonNode {
       nodeViews: this.nodeViews,
       ...(this.clusterViews === undefined ? {} : { clusterViews: this.clusterViews }),
       loadShedding: this.loadShedding,
+      ...auditLog(this.#db, api.audit, o.logger),
       ready: () => this.#ready,
     };
   }
@@ -805,4 +809,12 @@ async function bounded(log: Logger, what: string, ms: number, work: Promise<unkn
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The API's audit log (src/security/audit.ts); none when both the database log and the file are off. */
+function auditLog(db: SqliteDatabase, o: ApiOptions['audit'], logger: Logger): { audit?: AuditLog } {
+  const enabled = o?.enabled ?? true;
+  const path = o?.path ?? '';
+  if (!enabled && path === '') return {};
+  return { audit: new AuditLog({ ...(enabled ? { db } : {}), path, logger: logger.child({ component: 'audit' }) }) };
 }

@@ -25,6 +25,7 @@ import type { ClusterAgents } from '../agents/cluster-agents.js';
 import type { ClusterDirectory } from '../cluster/directory/index.js';
 import type { PartitionControl } from '../cluster/partition/control.js';
 import type { LoadShedding } from './shed-load.js';
+import type { AuditLog } from '../security/audit.js';
 
 /** `cluster verify` and `cluster compare-state`: the directory's side (src/cluster/directory/drift.ts). */
 export type ClusterStateChecks = Pick<ClusterDirectory, 'verify' | 'compareState'>;
@@ -101,6 +102,8 @@ export interface ApiContext {
    * started; `apply` and `status` reach every node.
    */
   readonly loadShedding: LoadShedding;
+  /** The audit log of management actions; absent: off (observability.audit: no database, no file). */
+  readonly audit?: AuditLog;
 }
 
 /** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */

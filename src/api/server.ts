@@ -24,6 +24,9 @@ import { registerKeyRoutes } from './routes/keys.js';
 import { registerLoadSheddingRoutes } from './routes/load-shedding.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerOperationRoutes } from './routes/operations.js';
+import { registerAuditRoutes } from './routes/audit.js';
+import { installAuditHook } from './audit-hook.js';
+import type { AuditAction } from '../security/audit.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -34,6 +37,8 @@ declare module 'fastify' {
      * CAXTON_ERR_CLUSTER_READ_ONLY while this node is on the minority side of a partition, or alone.
      */
     management?: boolean;
+    /** The audit action a request to this route records (src/security/audit.ts), answered or refused. */
+    audit?: AuditAction;
   }
   interface FastifyRequest {
     apiKey?: ApiKeyRecord;
@@ -114,6 +119,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     ctx.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
+  if (ctx.audit !== undefined) installAuditHook(app, ctx.audit, ctx.nodeId, ctx.keys);
 
   await app.register(
     async (api) => {
@@ -126,6 +132,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerClusterRoutes(api, ctx);
       registerPartitionRoutes(api, ctx);
       registerLoadSheddingRoutes(api, ctx);
+      registerAuditRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

@@ -197,6 +197,22 @@ export interface KeyView {
   key?: string;
 }
 
+/** An audit log entry (GET /audit). */
+export interface AuditEntryView {
+  id: number;
+  time: string;
+  node: string;
+  actor: string;
+  actor_id: string | null;
+  actor_kind: string;
+  action: string;
+  target: string | null;
+  result: 'ok' | 'error';
+  status: number;
+  error_code: string | null;
+  detail: Record<string, unknown>;
+}
+
 /** A node that did not answer a cluster-wide view. */
 export interface MissingNodeView {
   node: string;

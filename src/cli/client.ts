@@ -47,7 +47,7 @@ export const ROLES_WITH: Record<Permission, readonly string[]> = {
 export function permissionFor(method: string, path: string): Permission {
   const p = path.replace(/\?.*$/, '');
   const m = method.toUpperCase();
-  if (/^\/(keys|config)(\/|$)/.test(p) || p === '/debug/dump') return 'admin';
+  if (/^\/(keys|config)(\/|$)/.test(p) || p === '/debug/dump' || p === '/audit') return 'admin';
   if (m === 'GET' || m === 'HEAD') return 'read';
   if (p === '/messages') return 'send';
   if (p === '/agents' && m === 'POST') return 'deploy';

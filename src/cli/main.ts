@@ -1,6 +1,7 @@
 /** The `caxton` command line. One file per command group registers its commands here. */
 import { Command, CommanderError } from 'commander';
 import { registerAgent } from './commands/agent.js';
+import { registerAudit } from './commands/audit.js';
 import { registerCircuitBreaker } from './commands/circuit-breaker.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerConfig } from './commands/config.js';
@@ -60,6 +61,7 @@ export async function buildProgram(): Promise<Command> {
   registerCircuitBreaker(program);
   registerEmergency(program);
   registerKey(program);
+  registerAudit(program);
   registerCluster(program);
   registerSecurity(program);
   const { completion } = registerCompletion(program);

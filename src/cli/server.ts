@@ -175,6 +175,7 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
       maxModuleBytes: c.runtime.policy.maxModuleBytes,
       rateLimit: c.security.api.rateLimit,
       authEnabled: c.security.api.authEnabled,
+      audit: c.observability.audit,
     },
     ...(metricsOn ? { metrics: { addr: c.server.metricsAddr } } : {}),
     ...(c.coordination.cluster.enabled

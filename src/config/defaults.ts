@@ -94,6 +94,7 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
   observability: {
     logging: { level: 'info', format: 'json' },
     metrics: { enabled: true },
+    audit: { enabled: true, path: '' },
   },
   security: {
     api: {

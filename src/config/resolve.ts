@@ -78,6 +78,8 @@ export interface ResolvedConfig {
   readonly observability: {
     readonly logging: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; readonly format: 'json' | 'pretty' };
     readonly metrics: { readonly enabled: boolean };
+    /** path: '' when no file is configured. */
+    readonly audit: { readonly enabled: boolean; readonly path: string };
   };
   readonly security: {
     readonly api: { readonly authEnabled: boolean; readonly rateLimit: { readonly enabled: boolean; readonly perSecond: number; readonly burst: number } };
@@ -204,7 +206,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
         timings: clusterTimings(cl),
       },
     },
-    observability: { logging: { ...c.observability.logging }, metrics: { ...c.observability.metrics } },
+    observability: { logging: { ...c.observability.logging }, metrics: { ...c.observability.metrics }, audit: { ...c.observability.audit } },
     security: {
       api: {
         authEnabled: c.security.api.auth_enabled,

@@ -131,13 +131,17 @@ const coordination = Section('Local state and the cluster.', {
   cluster,
 });
 
-const observability = Section('Logs and metrics.', {
+const observability = Section('Logs, metrics and the audit log.', {
   logging: Section('The node\'s log.', {
     level: Enum(LOG_LEVELS, 'Least severe level written.'),
     format: Enum(['json', 'pretty'] as const, 'json: one JSON object per line (pino); pretty: human-readable, for a terminal.'),
   }),
   metrics: Section('Prometheus metrics.', {
     enabled: Bool('Serve /metrics on server.metrics_addr.'),
+  }),
+  audit: Section('The audit log of management actions through the API (docs/security.md, "Audit log").', {
+    enabled: Bool('Keep the audit log in the database (the last 100,000 entries), listed by `caxton audit list` and GET /api/v1/audit.'),
+    path: Text('Also append each entry as one JSON line to this file (created 0600 if missing). Empty = no file. Relative paths are relative to the working directory.', { allowEmpty: true }),
   }),
 });
 

@@ -194,6 +194,25 @@ const MIGRATIONS: readonly string[] = [
      created_at   INTEGER NOT NULL,
      reviewed_at  INTEGER
    );`,
+  // 11: the audit log (src/security/audit.ts): one row per management action through the API, who did
+  // it (actor: a key's name or a client certificate's CN; actor_id: the key's id), what, on what, and
+  // how it ended. detail holds only allow-listed fields (never a secret). Bounded: the oldest rows are
+  // trimmed in batches, so ids only ever grow and "the last N" is an id range.
+  `CREATE TABLE audit_log (
+     id         INTEGER PRIMARY KEY AUTOINCREMENT,
+     time       INTEGER NOT NULL,
+     actor      TEXT    NOT NULL,
+     actor_id   TEXT,
+     actor_kind TEXT    NOT NULL CHECK (actor_kind IN ('key', 'cert', 'anonymous', 'system')),
+     action     TEXT    NOT NULL,
+     target     TEXT,
+     result     TEXT    NOT NULL CHECK (result IN ('ok', 'error')),
+     status     INTEGER NOT NULL,
+     error_code TEXT,
+     detail     TEXT    NOT NULL,
+     node       TEXT    NOT NULL
+   );
+   CREATE INDEX audit_log_time ON audit_log (time);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -81,18 +81,21 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
   const { deployments: d } = ctx;
   const view = (name: string) => agentView(d.require(name));
 
-  app.post('/agents', { config: deploy, schema: { summary: 'Deploy an agent (JSON with base64 module, or multipart)', consumes: ['application/json', 'multipart/form-data'] } }, async (req, reply) => {
+  app.post('/agents', { config: { ...deploy, audit: 'agent.deploy' }, schema: { summary: 'Deploy an agent (JSON with base64 module, or multipart)', consumes: ['application/json', 'multipart/form-data'] } }, async (req, reply) => {
     const { fields, module } = await readUpload<DeployFields>(req, DeployFields, ['config']);
     const placement = placementOf(fields);
     // Without a cluster link this node is the only candidate: the options are still checked against it.
     const owner = ctx.placement?.owner(fields.name, placement) ?? placeAgent(fields.name, [{ name: ctx.nodeId, status: 'alive', tags: { role: 'caxton' } }], placement);
     const request = { name: fields.name, module, config: fields.config ?? {}, priority: fields.priority ?? 'normal', start: fields.start ?? true } as const;
+    // A multipart upload has no req.body: the audit entry takes its fields from here (never the config).
+    req.auditFacts = { name: fields.name, priority: request.priority, start: request.start, node: owner };
     if (owner !== ctx.nodeId && ctx.placement !== undefined) {
       const view = (await ctx.placement.forward(owner, request)) as Record<string, unknown>;
       ctx.logger.info({ agent: fields.name, node: owner, key: req.apiKey?.name }, 'agent deployed on another node');
       return reply.status(201).send({ ...view, node: owner });
     }
     const a = await d.deploy(request);
+    req.auditFacts = { ...req.auditFacts, module: a.deployment.module };
     // Answered once every node can route to it (an agent off its computed owner needs the directory).
     await ctx.placement?.routable(fields.name);
     ctx.logger.info({ agent: fields.name, module: a.deployment.module, key: req.apiKey?.name }, 'agent deployed');
@@ -122,12 +125,12 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
     return ctx.nodeViews.stats();
   });
 
-  app.post<{ Params: NameParams }>('/agents/:name/suspend', { config: control, schema: { params: NameParams } }, async (req) => agentView(d.suspend(req.params.name)));
-  app.post<{ Params: NameParams }>('/agents/:name/resume', { config: control, schema: { params: NameParams } }, async (req) => agentView(d.resume(req.params.name)));
-  app.post<{ Params: NameParams }>('/agents/:name/restart', { config: control, schema: { params: NameParams } }, async (req) => agentView(await d.restart(req.params.name)));
+  app.post<{ Params: NameParams }>('/agents/:name/suspend', { config: { ...control, audit: 'agent.suspend' }, schema: { params: NameParams } }, async (req) => agentView(d.suspend(req.params.name)));
+  app.post<{ Params: NameParams }>('/agents/:name/resume', { config: { ...control, audit: 'agent.resume' }, schema: { params: NameParams } }, async (req) => agentView(d.resume(req.params.name)));
+  app.post<{ Params: NameParams }>('/agents/:name/restart', { config: { ...control, audit: 'agent.restart' }, schema: { params: NameParams } }, async (req) => agentView(await d.restart(req.params.name)));
   app.post<{ Params: NameParams; Body: Static<typeof StopBody> }>(
     '/agents/:name/stop',
-    { config: control, schema: { params: NameParams, body: StopBody } },
+    { config: { ...control, audit: 'agent.stop' }, schema: { params: NameParams, body: StopBody } },
     async (req) => {
       const b = req.body;
       return agentView(await d.stop(req.params.name, { graceful: b.graceful ?? true, drainTimeoutMs: b.drain_timeout_ms ?? ctx.drainTimeoutMs }));
@@ -136,12 +139,15 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
 
   app.post<{ Params: NameParams }>(
     '/agents/:name/upgrade',
-    { config: deploy, schema: { summary: 'Upgrade to a new module: immediate, graceful or canary', params: NameParams, consumes: ['application/json', 'multipart/form-data'] } },
+    { config: { ...deploy, audit: 'agent.upgrade' }, schema: { summary: 'Upgrade to a new module: immediate, graceful or canary', params: NameParams, consumes: ['application/json', 'multipart/form-data'] } },
     async (req, reply) => {
       const { fields, module } = await readUpload<UpgradeFields>(req, UpgradeFields, ['canary']);
       const strategy = fields.strategy ?? 'graceful';
+      req.auditFacts = { strategy };
       const canary = strategy === 'canary' ? canaryOptions(fields.canary) : undefined;
       const { agent, done } = await d.upgrade(req.params.name, module, { strategy, ...(canary === undefined ? {} : { canary }) });
+      // A canary's new module is the canary's until it is promoted.
+      req.auditFacts = { strategy, module: agent.live?.canary?.module ?? agent.deployment.module };
       if (strategy !== 'canary') return agentView(agent);
       done.then(
         (info) => ctx.logger.info({ agent: info.name, module: info.module }, 'canary promoted'),
@@ -150,14 +156,14 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
       return reply.status(202).send(agentView(agent));
     },
   );
-  app.post<{ Params: NameParams }>('/agents/:name/canary/promote', { config: deploy, schema: { params: NameParams } }, async (req, reply) => {
+  app.post<{ Params: NameParams }>('/agents/:name/canary/promote', { config: { ...deploy, audit: 'agent.canary-promote' }, schema: { params: NameParams } }, async (req, reply) => {
     d.require(req.params.name);
     ctx.pool.promoteCanary(req.params.name);
     return reply.status(202).send(view(req.params.name));
   });
   app.post<{ Params: NameParams; Body: Static<typeof RollbackBody> }>(
     '/agents/:name/canary/rollback',
-    { config: deploy, schema: { params: NameParams, body: RollbackBody } },
+    { config: { ...deploy, audit: 'agent.canary-rollback' }, schema: { params: NameParams, body: RollbackBody } },
     async (req, reply) => {
       d.require(req.params.name);
       ctx.pool.rollbackCanary(req.params.name, req.body.reason ?? `rolled back by ${req.apiKey?.name ?? 'the operator'}`);
@@ -165,7 +171,7 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
     },
   );
 
-  app.delete<{ Params: NameParams }>('/agents/:name', { config: deploy, schema: { summary: 'Remove an agent and its key-value state', params: NameParams } }, async (req) => {
+  app.delete<{ Params: NameParams }>('/agents/:name', { config: { ...deploy, audit: 'agent.remove' }, schema: { summary: 'Remove an agent and its key-value state', params: NameParams } }, async (req) => {
     await d.remove(req.params.name);
     ctx.logs.forget(req.params.name);
     ctx.logger.info({ agent: req.params.name, key: req.apiKey?.name }, 'agent removed');

@@ -219,7 +219,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     };
   });
 
-  app.post<{ Body: Static<typeof JoinBody> }>('/cluster/join', { config: { permission: 'control' }, schema: { summary: 'Join the cluster of these nodes (caxton cluster add-node)', body: JoinBody } }, async (req) => {
+  app.post<{ Body: Static<typeof JoinBody> }>('/cluster/join', { config: { permission: 'control', audit: 'cluster.join' }, schema: { summary: 'Join the cluster of these nodes (caxton cluster add-node)', body: JoinBody } }, async (req) => {
     const c = requireCluster(ctx);
     // As with the --join seeds: an address that is not host:port refuses the whole request (nothing is
     // tried), a name that does not resolve is skipped and reported, and the join goes through the rest.
@@ -233,7 +233,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     return { answered, skipped };
   });
 
-  app.post<{ Body: Static<typeof LeaveBody> }>('/cluster/leave', { config: { permission: 'control' }, schema: { summary: 'Drain this node\'s agents, then leave the cluster gracefully', body: LeaveBody } }, async (req) => {
+  app.post<{ Body: Static<typeof LeaveBody> }>('/cluster/leave', { config: { permission: 'control', audit: 'cluster.leave' }, schema: { summary: 'Drain this node\'s agents, then leave the cluster gracefully', body: LeaveBody } }, async (req) => {
     const c = requireCluster(ctx);
     const timeout = req.body.drain_timeout_ms ?? ctx.drainTimeoutMs;
     const t0 = Date.now();
@@ -254,7 +254,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Body: Static<typeof RebalanceBody> }>(
     '/cluster/rebalance',
-    { config: { permission: 'control', management: true }, schema: { summary: 'Move agents live toward the placement the strategy computes, a bounded number per round', body: RebalanceBody } },
+    { config: { permission: 'control', management: true, audit: 'cluster.rebalance' }, schema: { summary: 'Move agents live toward the placement the strategy computes, a bounded number per round', body: RebalanceBody } },
     async (req) => {
       const r = await requireClusterAgents(ctx).rebalance(req.body.strategy, req.body.max_moves ?? 10, req.body.rounds ?? 10);
       ctx.logger.info({ strategy: r.strategy, moves: r.moves.length, remaining: r.remaining, by: req.apiKey?.name }, 'rebalance');
@@ -264,7 +264,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Body: Static<typeof NodeBody> }>(
     '/cluster/isolate',
-    { config: { permission: 'control', management: true }, schema: { summary: 'Take a node out of placement: its agents move away live; it stays a member', body: NodeBody } },
+    { config: { permission: 'control', management: true, audit: 'cluster.isolate' }, schema: { summary: 'Take a node out of placement: its agents move away live; it stays a member', body: NodeBody } },
     async (req) => {
       const r = await requireClusterAgents(ctx).isolate(req.body.node);
       ctx.logger.warn({ node: r.node, moved: r.moves.length, by: req.apiKey?.name }, 'node isolated');
@@ -274,7 +274,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Body: Static<typeof NodeBody> }>(
     '/cluster/rejoin',
-    { config: { permission: 'control', management: true }, schema: { summary: 'Put an isolated node back into placement: agents it owns by rank move back to it', body: NodeBody } },
+    { config: { permission: 'control', management: true, audit: 'cluster.rejoin' }, schema: { summary: 'Put an isolated node back into placement: agents it owns by rank move back to it', body: NodeBody } },
     async (req) => {
       const r = await requireClusterAgents(ctx).rejoin(req.body.node);
       ctx.logger.warn({ node: r.node, by: req.apiKey?.name }, 'node rejoined placement');
@@ -284,7 +284,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Body: Static<typeof RebuildBody> }>(
     '/cluster/rebuild',
-    { config: { permission: 'control', management: true }, schema: { summary: 'Rebuild a node\'s agents, deployments and replica data from its peers', body: RebuildBody } },
+    { config: { permission: 'control', management: true, audit: 'cluster.rebuild' }, schema: { summary: 'Rebuild a node\'s agents, deployments and replica data from its peers', body: RebuildBody } },
     async (req) => {
       const r = await requireClusterAgents(ctx).rebuild(req.body.node);
       ctx.logger.warn({ ...r, by: req.apiKey?.name }, 'node rebuilt from its peers');
@@ -296,7 +296,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     '/cluster/members/:node',
     // Allowed on a minority too: removing a node that is gone for good is how an operator shrinks the
     // cluster's agreed size, and so its quorum (docs/operations.md, "Network partition").
-    { config: { permission: 'control' }, schema: { summary: 'Remove a failed node for good: left everywhere, no reconnects, no longer counted for the quorum (caxton cluster remove)', params: NodeParams, querystring: RemoveQuery } },
+    { config: { permission: 'control', audit: 'cluster.remove' }, schema: { summary: 'Remove a failed node for good: left everywhere, no reconnects, no longer counted for the quorum (caxton cluster remove)', params: NodeParams, querystring: RemoveQuery } },
     async (req) => {
       const c = requireCluster(ctx);
       const m = c.members().find((x) => x.name === req.params.node);
@@ -330,8 +330,10 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post<{ Params: Static<typeof KeyOpParams>; Body: Static<typeof KeyBody> }>(
     '/cluster/keys/:op',
-    { config: { permission: 'admin', management: true }, schema: { summary: 'Install, use (make primary) or remove a gossip key on every member', params: KeyOpParams, body: KeyBody } },
+    { config: { permission: 'admin', management: true, audit: 'cluster.gossip-key' }, schema: { summary: 'Install, use (make primary) or remove a gossip key on every member', params: KeyOpParams, body: KeyBody } },
     async (req) => {
+      // The key is a secret: the audit entry keeps its fingerprint alone.
+      req.auditFacts = { fingerprint: keyFingerprint(req.body.key) };
       const c = requireCluster(ctx);
       requireKeyring(c);
       let key: Uint8Array;

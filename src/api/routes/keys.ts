@@ -24,25 +24,29 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: ApiContext, limiter
   const view = (k: { id: string; name: string; role: string; createdAt: number }) => ({ id: k.id, name: k.name, role: k.role, created_at: new Date(k.createdAt).toISOString() });
 
   app.get('/keys', { config: admin }, async () => ({ keys: ctx.keys.list().map(view) }));
-  app.post<{ Body: Static<typeof CreateBody> }>('/keys', { config: change, schema: { body: CreateBody } }, async (req, reply) => {
+  app.post<{ Body: Static<typeof CreateBody> }>('/keys', { config: { ...change, audit: 'key.create' }, schema: { body: CreateBody } }, async (req, reply) => {
     const key = newKey();
     const rec = ctx.keys.add({ id: randomUUID(), name: req.body.name, role: req.body.role }, key);
+    req.auditFacts = { id: rec.id };
     ctx.logger.info({ key: rec.name, role: rec.role, by: req.apiKey?.name }, 'API key created');
     return reply.status(201).send({ ...view(rec), key });
   });
-  app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof RoleBody> }>('/keys/:id', { config: change, schema: { params: IdParams, body: RoleBody } }, async (req) => {
+  app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof RoleBody> }>('/keys/:id', { config: { ...change, audit: 'key.set-role' }, schema: { params: IdParams, body: RoleBody } }, async (req) => {
     if (req.apiKey?.id === req.params.id && req.body.role !== 'admin') {
       throw new CaxtonError('CAXTON_ERR_API_FORBIDDEN', 'a key cannot take its own admin role away: change it with another admin key', { id: req.params.id });
     }
     const rec = ctx.keys.setRole(req.params.id, req.body.role);
     if (rec === undefined) throw new CaxtonError('CAXTON_ERR_API_NOT_FOUND', `no API key with id ${req.params.id}`, { id: req.params.id });
+    req.auditFacts = { name: rec.name };
     ctx.logger.info({ id: rec.id, key: rec.name, role: rec.role, by: req.apiKey?.name }, 'API key role changed');
     return view(rec);
   });
-  app.delete<{ Params: Static<typeof IdParams> }>('/keys/:id', { config: change, schema: { params: IdParams } }, async (req) => {
+  app.delete<{ Params: Static<typeof IdParams> }>('/keys/:id', { config: { ...change, audit: 'key.revoke' }, schema: { params: IdParams } }, async (req) => {
     if (req.apiKey?.id === req.params.id) {
       throw new CaxtonError('CAXTON_ERR_API_FORBIDDEN', 'a key cannot revoke itself: revoke it with another admin key', { id: req.params.id });
     }
+    const name = ctx.keys.get(req.params.id)?.name;
+    if (name !== undefined) req.auditFacts = { name };
     if (!ctx.keys.remove(req.params.id)) throw new CaxtonError('CAXTON_ERR_API_NOT_FOUND', `no API key with id ${req.params.id}`, { id: req.params.id });
     limiter.forget(req.params.id);
     ctx.logger.info({ id: req.params.id, by: req.apiKey?.name }, 'API key revoked');

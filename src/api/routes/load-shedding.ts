@@ -16,7 +16,7 @@ const ShedQuery = Type.Object({ node: NodeQuery }, { additionalProperties: false
 export function registerLoadSheddingRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post<{ Body: Static<typeof ShedBody> }>(
     '/cluster/shed-load',
-    { config: { permission: 'control' }, schema: { summary: 'Refuse a share of new external messages (503 + Retry-After) on every node, or on one; not kept across restarts', body: ShedBody } },
+    { config: { permission: 'control', audit: 'cluster.shed-load' }, schema: { summary: 'Refuse a share of new external messages (503 + Retry-After) on every node, or on one; not kept across restarts', body: ShedBody } },
     async (req) => {
       const r = await ctx.loadShedding.apply(req.body.percentage, req.body.node, `API key ${req.apiKey?.name ?? '?'}`);
       return { percentage: req.body.percentage, ...r };

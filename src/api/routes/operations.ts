@@ -52,7 +52,7 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
     views === undefined ? local(req.query.node).queue() : views.queue(req.query.node),
   );
 
-  app.post<{ Body: Static<typeof DrainBody> }>('/queue/drain', { config: control, schema: { summary: 'Wait until every mailbox and the outbox are empty', body: DrainBody } }, async (req) => {
+  app.post<{ Body: Static<typeof DrainBody> }>('/queue/drain', { config: { ...control, audit: 'queue.drain' }, schema: { summary: 'Wait until every mailbox and the outbox are empty', body: DrainBody } }, async (req) => {
     const timeout = req.body.timeout_ms ?? 60_000;
     const t0 = Date.now();
     for (;;) {
@@ -71,7 +71,7 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
       total: ctx.deadLetters.count(filter),
     };
   });
-  app.post<{ Body: Static<typeof ReplayBody> }>('/dead-letters/replay', { config: control, schema: { body: ReplayBody } }, async (req) => {
+  app.post<{ Body: Static<typeof ReplayBody> }>('/dead-letters/replay', { config: { ...control, audit: 'dead-letters.replay' }, schema: { body: ReplayBody } }, async (req) => {
     const b = req.body;
     if (b.ids !== undefined) {
       const results = b.ids.map((id) => ctx.deadLetters.replay(id));
@@ -79,7 +79,7 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
     }
     return ctx.deadLetters.replayAll(b.receiver === undefined ? {} : { receiver: b.receiver });
   });
-  app.delete<{ Querystring: Static<typeof PurgeQuery> }>('/dead-letters', { config: control, schema: { querystring: PurgeQuery } }, async (req) => ({
+  app.delete<{ Querystring: Static<typeof PurgeQuery> }>('/dead-letters', { config: { ...control, audit: 'dead-letters.purge' }, schema: { querystring: PurgeQuery } }, async (req) => ({
     purged: ctx.deadLetters.purge(req.query.receiver === undefined ? {} : { receiver: req.query.receiver }),
   }));
 
@@ -90,7 +90,7 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
   app.get<{ Querystring: ViewQuery }>('/memory', { config: read, schema: { summary: 'Memory used and its limit (per node in a cluster, or of `node`)', querystring: ViewQuery } }, async (req) =>
     views === undefined ? local(req.query.node).memory() : views.memory(req.query.node),
   );
-  app.post<{ Body: Static<typeof GcBody> }>('/memory/gc', { config: control, schema: { summary: 'Collect garbage; aggressive also drops compiled modules no agent uses', body: GcBody } }, async (req) => {
+  app.post<{ Body: Static<typeof GcBody> }>('/memory/gc', { config: { ...control, audit: 'memory.gc' }, schema: { summary: 'Collect garbage; aggressive also drops compiled modules no agent uses', body: GcBody } }, async (req) => {
     const before = process.memoryUsage.rss();
     let evicted = 0;
     if (req.body.aggressive === true) evicted = evictUnusedModules(ctx);
@@ -104,13 +104,13 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
     differences: ctx.diffConfig(req.body.yaml, req.body.file ?? 'baseline.yaml'),
   }));
 
-  app.post<{ Body: Static<typeof CircuitActivate> }>('/circuit-breakers/activate', { config: control, schema: { body: CircuitActivate } }, async (req) => {
+  app.post<{ Body: Static<typeof CircuitActivate> }>('/circuit-breakers/activate', { config: { ...control, audit: 'circuit-breakers.activate' }, schema: { body: CircuitActivate } }, async (req) => {
     const agent = req.body.agent;
     if (agent !== undefined) ctx.deployments.require(agent);
     ctx.pool.openCircuits(agent);
     return { activated: agent === undefined ? ctx.pool.list().length : 1 };
   });
-  app.post<{ Body: Static<typeof CircuitReset> }>('/circuit-breakers/reset', { config: control, schema: { body: CircuitReset } }, async (req) => {
+  app.post<{ Body: Static<typeof CircuitReset> }>('/circuit-breakers/reset', { config: { ...control, audit: 'circuit-breakers.reset' }, schema: { body: CircuitReset } }, async (req) => {
     const agent = req.body.agent;
     if (agent !== undefined) ctx.deployments.require(agent);
     ctx.pool.resetCircuits({ ...(agent === undefined ? {} : { name: agent }), ...(req.body.gradual_ms === undefined ? {} : { gradualMs: req.body.gradual_ms }) });
@@ -119,7 +119,7 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
 
   app.post<{ Body: Static<typeof EmergencyBody> }>(
     '/emergency/stop',
-    { config: control, schema: { summary: 'Stop every agent now; they stay stopped across restarts', body: EmergencyBody } },
+    { config: { ...control, audit: 'emergency.stop' }, schema: { summary: 'Stop every agent now; they stay stopped across restarts', body: EmergencyBody } },
     async (req) => {
       const b = req.body;
       let dump: string | undefined;
@@ -144,7 +144,7 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
     },
   );
 
-  app.get('/debug/dump', { config: admin, schema: { summary: 'A tar.gz of the node\'s state, config, logs and metrics' } }, async (_req, reply) => {
+  app.get('/debug/dump', { config: { ...admin, audit: 'debug.dump' }, schema: { summary: 'A tar.gz of the node\'s state, config, logs and metrics' } }, async (_req, reply) => {
     const stats = await ctx.pool.stats();
     const logs = [...ctx.logs.since(0)].map((l) => JSON.stringify({ ...l, time: new Date(l.time).toISOString() })).join('\n');
     const body = tarGz([

@@ -57,7 +57,7 @@ export function registerPartitionRoutes(app: FastifyInstance, ctx: ApiContext): 
     ...partitionView(ctx.partitions()),
   }));
 
-  app.post('/cluster/partition/hold', { config: { permission: 'control' }, schema: { summary: 'Hold the merge of a healed partition until resolve (detect-partition --resolve-strategy manual), on every reachable node' } }, async (req) => {
+  app.post('/cluster/partition/hold', { config: { permission: 'control', audit: 'partition.hold' }, schema: { summary: 'Hold the merge of a healed partition until resolve (detect-partition --resolve-strategy manual), on every reachable node' } }, async (req) => {
     const r = await requirePartitions(ctx).holdMerge();
     ctx.logger.warn({ by: req.apiKey?.name, applied: r.applied, failed: r.failed }, 'partition merge held for the operator (resolve strategy manual)');
     return { applied: r.applied, failed: r.failed };
@@ -65,7 +65,7 @@ export function registerPartitionRoutes(app: FastifyInstance, ctx: ApiContext): 
 
   app.post<{ Body: Static<typeof ResolveBody> }>(
     '/cluster/partition/resolve',
-    { config: { permission: 'control' }, schema: { summary: 'End a held merge: settle duplicate agents (the majority\'s copies win), replay queued messages, on every reachable node', body: ResolveBody } },
+    { config: { permission: 'control', audit: 'partition.resolve' }, schema: { summary: 'End a held merge: settle duplicate agents (the majority\'s copies win), replay queued messages, on every reachable node', body: ResolveBody } },
     async (req) => {
       const r = await requirePartitions(ctx).resolve(req.body.prefer);
       ctx.logger.warn({ by: req.apiKey?.name, prefer: r.prefer, applied: r.applied, failed: r.failed, replayed: r.replayed }, 'partition resolved by the operator');
@@ -101,7 +101,7 @@ export function registerPartitionRoutes(app: FastifyInstance, ctx: ApiContext): 
 
   app.post<{ Params: Static<typeof ConflictParams> }>(
     '/cluster/conflicts/:id/review',
-    { config: { permission: 'control' }, schema: { summary: 'Mark a kept conflict reviewed', params: ConflictParams } },
+    { config: { permission: 'control', audit: 'partition.conflict-review' }, schema: { summary: 'Mark a kept conflict reviewed', params: ConflictParams } },
     async (req) => {
       if (!requirePartitions(ctx).conflicts.review(req.params.id)) throw new CaxtonError('CAXTON_ERR_API_NOT_FOUND', `no unreviewed conflict ${req.params.id} on ${ctx.nodeId}`, { id: req.params.id });
       return { id: req.params.id, reviewed: true };
