@@ -91,6 +91,8 @@ export class RemoteDelivery implements RemoteLink {
    * (takeUnacked), ahead of anything sent since.
    */
   readonly #unacked = new Map<string, UnackedPost>();
+  /** Handled messages whose ack waits for beforeAck: a copy arriving meanwhile is dropped like a held one. */
+  readonly #gating = new Set<string>();
   /** Acks waiting for the next post, per node. */
   readonly #acks = new Map<NodeName, string[]>();
   #timer: NodeJS.Timeout | undefined;
@@ -165,7 +167,7 @@ export class RemoteDelivery implements RemoteLink {
       return this.#warn(`node ${node} posted a ${MSG_POST} with a field of the wrong type: ignored`);
     }
     if (id === '') return inbound.fromNode(to, json, priority, hops, node, replyTo);
-    if (this.#held.has(id)) return; // a copy of one still kept here: that one is delivered
+    if (this.#held.has(id) || this.#gating.has(id)) return; // a copy of one still kept here, or handled and about to be acked
     if (this.#acked.has(id)) return this.#queueAck(node, id); // handled already: the ack was lost
     this.#hold(id, node);
     // A row with this id may be here already: this node sent the message itself and it came back (the
@@ -210,11 +212,16 @@ export class RemoteDelivery implements RemoteLink {
       this.#held.delete(id);
       const gate = this.#beforeAck?.(id);
       if (gate === undefined) this.#acknowledged(node, id);
-      else
+      else {
+        this.#gating.add(id);
         gate.then(
-          () => this.#acknowledged(node, id),
-          () => {}, // not acknowledged: the sender redelivers, and this node acks that copy
+          () => {
+            this.#gating.delete(id);
+            this.#acknowledged(node, id);
+          },
+          () => this.#gating.delete(id), // not acknowledged: the sender redelivers, and this node acks that copy
         );
+      }
     }
     for (const [id, node] of kept) {
       this.#held.delete(id);
