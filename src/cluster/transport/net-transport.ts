@@ -694,7 +694,9 @@ export class NetTransport implements Transport {
 
   #tlsRefused(err: Error, t: tls.TLSSocket): void {
     this.#stats.streamsRefused++;
-    const remote = addressKey({ host: normalizeHost(t.remoteAddress ?? ''), port: t.remotePort ?? 0 });
+    // The TLS socket forgets its address once destroyed (a refused certificate): read the socket under it.
+    const under = (t as tls.TLSSocket & { _parent?: net.Socket })._parent ?? t;
+    const remote = addressKey({ host: normalizeHost(under.remoteAddress ?? ''), port: under.remotePort ?? 0 });
     // A certificate that failed verification shows as a reset: the verify code says why.
     const code = (t as tls.TLSSocket & { authorizationError?: string }).authorizationError;
     const reason = code !== undefined ? verifyReason(code) : `the TLS handshake failed: ${err.message}`;
