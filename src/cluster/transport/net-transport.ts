@@ -328,6 +328,15 @@ function closeServer(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/**
+ * The TCP socket a server-side TLS socket runs over (node keeps it as `_parent`; there is no public
+ * accessor): the key of #sniffing, and the only one that still knows the peer's address once a
+ * refused handshake destroyed the TLS socket.
+ */
+function underlying(t: tls.TLSSocket): net.Socket {
+  return (t as tls.TLSSocket & { _parent?: net.Socket })._parent ?? t;
+}
+
 export class NetTransport implements Transport {
   readonly local: Address;
   readonly advertise: Address;
@@ -616,7 +625,7 @@ export class NetTransport implements Transport {
     if (
       this.#closed ||
       handler === undefined ||
-      this.#streams.size >= this.#maxStreams ||
+      this.#streams.size + this.#sniffing.size >= this.#maxStreams ||
       this.#dropHook?.dropStream?.('in', remote) === true
     ) {
       this.#stats.streamsRefused++;
@@ -683,6 +692,7 @@ export class NetTransport implements Transport {
   }
 
   #tlsAccepted(t: tls.TLSSocket): void {
+    this.#sniffing.delete(underlying(t));
     const remote: Address = { host: normalizeHost(t.remoteAddress ?? ''), port: t.remotePort ?? 0 };
     const link = this.#linkHandler;
     if (this.#closed || link === undefined) {
@@ -695,7 +705,7 @@ export class NetTransport implements Transport {
   #tlsRefused(err: Error, t: tls.TLSSocket): void {
     this.#stats.streamsRefused++;
     // The TLS socket forgets its address once destroyed (a refused certificate): read the socket under it.
-    const under = (t as tls.TLSSocket & { _parent?: net.Socket })._parent ?? t;
+    const under = underlying(t);
     const remote = addressKey({ host: normalizeHost(under.remoteAddress ?? ''), port: under.remotePort ?? 0 });
     // A certificate that failed verification shows as a reset: the verify code says why.
     const code = (t as tls.TLSSocket & { authorizationError?: string }).authorizationError;
