@@ -538,12 +538,14 @@ export class NetTransport implements Transport {
         if (err !== undefined) {
           this.#stats.dialFailures++;
           socket.destroy();
+          secured?.destroy();
           reject(err);
           return;
         }
         if (this.#closed) {
           this.#stats.dialFailures++;
           socket.destroy();
+          secured?.destroy();
           reject(new TransportError('closed', 'transport is closed'));
           return;
         }
@@ -566,11 +568,14 @@ export class NetTransport implements Transport {
           settle(undefined);
           return;
         }
-        // The same timer bounds the TLS handshake; the TLS socket reports the socket's errors.
-        socket.off('error', onError);
+        // The same timer bounds the TLS handshake. The TLS socket reports the connection's errors
+        // from now on; the TCP socket under it must not raise an uncaught one meanwhile.
+        socket.on('error', () => undefined);
         const t = this.#linkTls.connect(socket, tlsNode);
         secured = t;
-        t.once('error', onError);
+        // Kept on a failed handshake (settle ignores what follows the first error), so that a second
+        // error of a socket being torn down is not an uncaught one.
+        t.on('error', onError);
         t.once('secureConnect', () => {
           t.off('error', onError);
           settle(undefined);
