@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -38,7 +39,7 @@ async function issue(ca: CaMaterial, dir: string, file: string, nodeId: string, 
   return { crt, key };
 }
 
-export function mtlsArgs(caCrt: string, f: Files): string[] {
+function mtlsArgs(caCrt: string, f: Files): string[] {
   return ['--set', 'security.cluster.mtls.enabled=true', '--set', `security.cluster.mtls.ca_cert=${caCrt}`, '--set', `security.cluster.mtls.node_cert=${f.crt}`, '--set', `security.cluster.mtls.node_key=${f.key}`];
 }
 
@@ -55,7 +56,6 @@ function tlsDial(host: string, port: number, ca: string, f: Files, first?: Uint8
   });
 }
 
-import { readFileSync } from 'node:fs';
 const readPem = (p: string) => readFileSync(p, 'utf8');
 
 function hello(name: string): Uint8Array {
