@@ -1,21 +1,22 @@
 /**
  * One node of the cluster-link benchmark (cluster-link.bench.ts), in its own process, driven over the
  * IPC channel of child_process.fork. Mode `link`: a real Cluster (membership + the link on the gossip
- * port). Mode `http2`: a node:http2 server and one client session per peer, a stream per message:
+ * port); `link-mtls`: the same with the link under mTLS (the PEM texts come with `start`). Mode `http2`: a node:http2 server and one client session per peer, a stream per message:
  * the alternative framing the issue asks to compare.
  *
- * Requests: start {mode, name, host} → {host, port}; peers {name → address}; rtt {to, n} → latencies
- * in µs; flood {to[], ms} → messages sent; count → messages received. Exits when the parent goes.
+ * Requests: start {mode, name, host, tls?} → {host, port}; peers {name → address}; rtt {to, n} → latencies
+ * in µs; handshake {to, address, n} → µs per new link stream (TCP connect, plus the TLS handshake under mTLS); flood {to[], ms} → messages sent; count → messages received. Exits when the parent goes.
  */
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { Cluster } from '../src/cluster/cluster.js';
 import type { Address } from '../src/cluster/transport/transport.js';
+import type { LinkTlsMaterial } from '../src/cluster/transport/link-tls.js';
 
-type Mode = 'link' | 'http2';
+type Mode = 'link' | 'link-mtls' | 'http2';
 interface Req {
   readonly id: number;
-  readonly op: 'start' | 'peers' | 'rtt' | 'flood' | 'count';
+  readonly op: 'start' | 'peers' | 'rtt' | 'flood' | 'count' | 'handshake';
   readonly arg: Record<string, unknown>;
 }
 
@@ -76,7 +77,8 @@ async function handle(r: Req): Promise<unknown> {
       mode = r.arg['mode'] as Mode;
       const host = r.arg['host'] as string;
       if (mode === 'http2') return startHttp2(host);
-      cluster = await Cluster.start({ name: r.arg['name'] as string, bind: { host, port: 0 }, profile: 'local', tags: { role: 'caxton' } });
+      const linkTls = r.arg['tls'] as LinkTlsMaterial | undefined;
+      cluster = await Cluster.start({ name: r.arg['name'] as string, bind: { host, port: 0 }, profile: 'local', tags: { role: 'caxton' }, ...(linkTls === undefined ? {} : { linkTls }) });
       cluster.peers.onPost('msg', () => received++);
       cluster.peers.onCall('echo', (_f, body) => {
         received++;
@@ -113,7 +115,7 @@ async function handle(r: Req): Promise<unknown> {
       const out: number[] = [];
       for (let i = 0; i < n; i++) {
         const t0 = performance.now();
-        if (mode === 'link') await (cluster as Cluster).peers.call(to, 'echo', MESSAGE);
+        if (mode !== 'http2') await (cluster as Cluster).peers.call(to, 'echo', MESSAGE);
         else await h2request(to, '/echo', MESSAGE);
         out.push((performance.now() - t0) * 1000);
       }
@@ -123,7 +125,7 @@ async function handle(r: Req): Promise<unknown> {
       const to = r.arg['to'] as string[];
       const end = performance.now() + (r.arg['ms'] as number);
       let sent = 0;
-      if (mode === 'link') {
+      if (mode !== 'http2') {
         const peers = (cluster as Cluster).peers;
         while (performance.now() < end) {
           for (let i = 0; i < 256; i++) for (const n of to) if (peers.post(n, 'msg', MESSAGE)) sent++;
@@ -162,6 +164,19 @@ async function handle(r: Req): Promise<unknown> {
     }
     case 'count':
       return received;
+    case 'handshake': {
+      // A new stream as the link dials it, closed at once (the acceptor's link sees it end in its
+      // handshake): the cost a new connection adds, not the link's Hello exchange.
+      const t = (cluster as Cluster).transport;
+      const out: number[] = [];
+      for (let i = 0; i < (r.arg['n'] as number); i++) {
+        const t0 = performance.now();
+        const s = await t.dialLink(r.arg['address'] as Address, 2000, r.arg['to'] as string);
+        out.push((performance.now() - t0) * 1000);
+        s.close();
+      }
+      return out;
+    }
   }
 }
 

@@ -43,6 +43,7 @@ import { saveKeyringFile, startupGossipKeys } from './cluster/keyring-file.js';
 import { membershipGauges } from './cluster/membership/index.js';
 import { registerLinkMetrics } from './cluster/link/metrics.js';
 import { chooseAdvertiseAddress } from './cluster/advertise.js';
+import { clusterTlsAtStart, type ClusterMtlsOptions } from './security/cluster-mtls.js';
 import { LOAD_ANNOUNCE_MIN_MS, nodeTags, tagsChanged } from './cluster/node-tags.js';
 import { CpuSampler, cpuTimes } from './observability/host.js';
 import type { PlacementMember } from './agents/placement.js';
@@ -147,6 +148,8 @@ export interface NodeClusterOptions {
   readonly replication?: { readonly mode: ReplicationMode; readonly retransmitMs: number };
   /** The partition queue's bounds and the merge strategy (coordination.partition). */
   readonly partition?: { readonly maxQueue: number; readonly maxQueueBytes: number; readonly resolveStrategy: 'auto' | 'manual' };
+  /** mTLS for the node-to-node link (security.cluster.mtls); off or absent: plain TCP, with a warning. */
+  readonly mtls?: ClusterMtlsOptions;
 }
 
 /** How often an unanswered join is retried, ms. */
@@ -211,6 +214,8 @@ export class CaxtonNode {
   static async start(options: NodeOptions): Promise<CaxtonNode> {
     const log = options.logger;
     const dataDir = resolve(options.dataDir);
+    // Before anything is opened or listens: bad TLS files stop the start with the file and the problem.
+    const linkTls = options.cluster === undefined ? undefined : clusterTlsAtStart(options.nodeId, options.cluster.mtls, log);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const databasePath = join(dataDir, 'caxton.db');
     // Opened here first so migrations run once, before any worker connects.
@@ -258,6 +263,7 @@ export class CaxtonNode {
         // CPU since boot stands in for a reading over a real interval (the sampler's first one).
         tags: currentTags(pool, deployments, cpuSinceBoot(), options.api === undefined || options.api.addr.port === 0 ? undefined : apiTag(options.api.addr, advertise.address), isolatedOnDisk(dataDir)),
         ...(gossip.keys === undefined || gossip.keys.length === 0 ? {} : { keys: gossip.keys }),
+        ...(linkTls === undefined ? {} : { linkTls }),
         logger: log.child({ component: 'cluster' }),
       });
       // A key rotation (from any member, or serf) changes the ring at run time: keep it on disk so a

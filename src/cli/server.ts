@@ -190,6 +190,7 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
             expect: c.coordination.cluster.bootstrapExpect,
             replication: c.coordination.replication,
             partition: c.coordination.partition,
+            mtls: c.security.clusterMtls,
           },
         }
       : {}),

@@ -7,6 +7,7 @@
  */
 import { Keyring } from './wire/index.js';
 import { NetTransport } from './transport/net-transport.js';
+import type { LinkTlsMaterial } from './transport/link-tls.js';
 import type { Address, DropHook } from './transport/transport.js';
 import { Membership, fastConfig, lanConfig, localConfig, wanConfig, type MembershipConfig, type MembershipLogger } from './membership/index.js';
 import type { Member, MemberEvent } from './membership/delegate.js';
@@ -63,8 +64,13 @@ export interface ClusterOptions {
   readonly tags?: Readonly<Record<string, string>>;
   /** Packet loss and partitions for tests. */
   readonly dropHook?: DropHook;
+  /**
+   * mTLS for the node-to-node link (routing, replication, module transfer): the node's CA,
+   * certificate and key (loadNodeTls). None: the link runs over plain TCP. Gossip is not affected.
+   */
+  readonly linkTls?: LinkTlsMaterial;
   /** Tuning of the node-to-node link (limits, heartbeat, circuit). */
-  readonly link?: Omit<LinkOptions, 'self' | 'transport' | 'addressOf' | 'keys' | 'logger'>;
+  readonly link?: Omit<LinkOptions, 'self' | 'transport' | 'addressOf' | 'keys' | 'logger' | 'requirePeerCert' | 'namesAt'>;
   /** Every layer logs through it (a pino logger fits). */
   readonly logger?: ClusterLogger & MembershipLogger;
 }
@@ -103,6 +109,7 @@ export class Cluster {
       ...(o.advertise === undefined ? {} : { advertise: o.advertise }),
       ...(o.dropHook === undefined ? {} : { dropHook: o.dropHook }),
       ...(o.logger === undefined ? {} : { logger: o.logger }),
+      ...(o.linkTls === undefined ? {} : { linkTls: o.linkTls }),
     });
     // The delegate needs the membership to answer queries, and the membership needs the delegate:
     // the closure reads `membership` when a query arrives, after both exist.
@@ -150,7 +157,9 @@ export class Cluster {
     const peers = new Link({
       ...o.link,
       self: o.name,
-      transport: { dial: (to, timeoutMs) => transport.dial(to, timeoutMs), onStream: (fn) => transport.onLinkStream(fn) },
+      transport: { dial: (to, timeoutMs, node) => transport.dialLink(to, timeoutMs, node), onStream: (fn) => transport.onLinkStream(fn) },
+      requirePeerCert: o.linkTls !== undefined,
+      namesAt: (host) => m.members().filter((mb) => mb.host === host && (mb.status === 'alive' || mb.status === 'suspect')).map((mb) => mb.name),
       addressOf: (name) => {
         const mb = m.member(name);
         return mb !== undefined && (mb.status === 'alive' || mb.status === 'suspect') ? { host: mb.host, port: mb.port } : undefined;
@@ -162,6 +171,16 @@ export class Cluster {
       if (ev.type === 'failed' || ev.type === 'left') peers.memberGone(ev.member.name);
     });
     return new Cluster(transport, membership, serf, keyring, peers, o.logger ?? silentLogger);
+  }
+
+  /** True when the node-to-node link runs over mTLS (security.cluster.mtls). */
+  get mtls(): boolean {
+    return this.transport.mtls;
+  }
+
+  /** New link connections use `material`; open ones keep theirs (a certificate reload). */
+  setTlsMaterial(material: LinkTlsMaterial): void {
+    this.transport.setTlsMaterial(material);
   }
 
   get name(): string {

@@ -164,12 +164,12 @@ const security = Section('API authentication and limits; cluster TLS.', {
         { maxItems: 16, description: 'Gossip keys; the first encrypts, all decrypt (so a rotation loses no member). Empty: plaintext gossip.' },
       ),
     }),
-    mtls: Section('Mutual TLS between nodes (TLS 1.3; the peer certificate\'s CN must equal its node id).', {
-      enabled: Bool('Use mTLS for node-to-node traffic.'),
-      ca_cert: Text('Path of the cluster CA certificate (PEM). Empty = not configured.', { allowEmpty: true }),
-      node_cert: Text('Path of this node\'s certificate (PEM). Empty = not configured.', { allowEmpty: true }),
-      node_key: Text('Path of this node\'s private key (PEM). Empty = not configured.', { allowEmpty: true }),
-      verify_peer: Bool('Reject peers whose certificate does not verify against ca_cert.'),
+    mtls: Section('Mutual TLS for the node-to-node link (routing, replication, module transfer); gossip keeps its keys. docs/security.md.', {
+      enabled: Bool('Run the node-to-node link over TLS 1.3 with certificates from the cluster CA (both sides verified). The node refuses to start when a file below is missing, unreadable, expired, not for this node, of another CA, or a key that does not match. Off on a node in a cluster: the log says that node-to-node traffic is not encrypted. Every node of the cluster must have the same setting.'),
+      ca_cert: Text('Path of the cluster CA certificate (PEM), `ca.crt` of `caxton security init-ca`. Required with enabled.', { allowEmpty: true }),
+      node_cert: Text('Path of this node\'s certificate (PEM), from `caxton security gen-cert --node-id <node.id>`: its CN or a DNS SAN must be node.id. Required with enabled.', { allowEmpty: true }),
+      node_key: Text('Path of this node\'s private key (PEM), mode 0600 (refused when group or others can read it). Required with enabled.', { allowEmpty: true }),
+      verify_peer: Bool('Peers must present a certificate of ca_cert naming the node they are. Must stay true with enabled (false is refused at start: it would accept any certificate).'),
     }),
   }),
 });

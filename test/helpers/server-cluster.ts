@@ -30,6 +30,8 @@ export interface ClusterOptions {
   readonly profile?: 'fast' | 'local' | 'lan';
   /** Extra `server start` arguments for every node. */
   readonly args?: readonly string[];
+  /** Extra `server start` arguments for node i (0-based), e.g. its own certificate files. */
+  readonly nodeArgs?: (i: number) => readonly string[];
 }
 
 export async function startServerCluster(o: ClusterOptions): Promise<ServerCluster> {
@@ -38,7 +40,7 @@ export async function startServerCluster(o: ClusterOptions): Promise<ServerClust
   const seed = `${host(0)}:${port}`;
   const nodes: RunningServer[] = [];
   const common = ['--set', `coordination.cluster.profile=${o.profile ?? 'fast'}`, '--bootstrap-expect', String(o.size), ...(o.args ?? [])];
-  const argsFor = (i: number) => [...(i === 0 ? ['--bootstrap'] : ['--join', seed]), '--bind-addr', `${host(i)}:${port}`, '--node-id', `node-${i + 1}`, ...common];
+  const argsFor = (i: number) => [...(i === 0 ? ['--bootstrap'] : ['--join', seed]), '--bind-addr', `${host(i)}:${port}`, '--node-id', `node-${i + 1}`, ...common, ...(o.nodeArgs?.(i) ?? [])];
   const alive = async (expected: number) =>
     until(`every node sees ${expected} alive`, async () => {
       for (const s of nodes) {

@@ -166,10 +166,10 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const p = ctx.partitions();
     if (p === undefined) {
       const expected = Math.max(ctx.clusterExpect, 1);
-      return { enabled: cluster !== undefined, node: ctx.nodeId, expected, ...counts, healthy: counts.alive >= expected, partition: partitionView(undefined), shed_load_percent: ctx.loadShedding.percentage };
+      return { enabled: cluster !== undefined, node: ctx.nodeId, expected, ...counts, healthy: counts.alive >= expected, partition: partitionView(undefined), shed_load_percent: ctx.loadShedding.percentage, mtls: cluster?.mtls ?? false };
     }
     const v = p.partitions.view;
-    return { enabled: true, node: ctx.nodeId, expected: v.expected, ...counts, healthy: v.state === 'healthy', partition: partitionView(p), shed_load_percent: ctx.loadShedding.percentage };
+    return { enabled: true, node: ctx.nodeId, expected: v.expected, ...counts, healthy: v.state === 'healthy', partition: partitionView(p), shed_load_percent: ctx.loadShedding.percentage, mtls: cluster?.mtls ?? false };
   });
 
   app.get<{ Querystring: Static<typeof PerformanceQuery> }>(

@@ -2,6 +2,10 @@
  * One link connection: the handshake, then frames both ways. It knows nothing of queues, calls or
  * circuits (link.ts): once open it hands batches and credit to its owner and writes what it is given.
  *
+ * Under mTLS all of this runs inside TLS (src/cluster/transport/link-tls.ts): the acceptor also checks
+ * at the Hello that the dialer's certificate names the node it claims to be (`identify`), and the
+ * gossip-key proofs still run when keys are set, so either secret alone does not open a link.
+ *
  * Handshake (frame.ts has the layouts; handshake.ts the proofs):
  *
  *     dialer → acceptor   LINK_MAGIC, Hello(nonce D)
@@ -57,6 +61,11 @@ export interface ConnectionOwner {
   keys(): readonly Uint8Array[];
   readonly windowBytes: number;
   readonly maxFrameBytes: number;
+  /**
+   * Acceptor side, at the dialer's Hello: why `stream` may not speak for node `claimed` (its mTLS
+   * certificate names another node, ...), or undefined when it may.
+   */
+  identify(stream: Stream, claimed: string): string | undefined;
   /** Acceptor side, after authentication: may this connection from `peer` stay? */
   admit(conn: LinkConnection, peer: string): boolean;
   /** Open: frames may flow (the peer granted `credit`). */
@@ -231,6 +240,13 @@ export class LinkConnection {
       if (h.name === o.self) return this.#close('handshake', `the peer calls itself ${h.name}, as this node is named`, true);
       if (this.role === 'dialer' && h.name !== this.peer) {
         return this.#close('handshake', `dialed ${this.peer ?? '?'} but ${h.name} answered`, true);
+      }
+      if (this.role === 'acceptor') {
+        const refused = o.identify(this.#stream, h.name);
+        if (refused !== undefined) {
+          this.peer = h.name; // the claim, for the log line
+          return this.#close('auth', refused, true);
+        }
       }
       const keys = o.keys();
       const keyed = this.role === 'dialer' ? this.#keyed : keys.length > 0;

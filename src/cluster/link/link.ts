@@ -17,9 +17,11 @@
  *   silent for `deadAfterMs`.
  */
 import { performance } from 'node:perf_hooks';
+import { namesNode } from '../../security/tls-material.js';
+import { certNames } from '../transport/link-tls.js';
 import { CaxtonError, isErrorCode } from '../../errors.js';
 import type { CallOptions, NodeName, PeerBody, Peers } from '../peers.js';
-import type { Address, Stream } from '../transport/transport.js';
+import { addressKey, type Address, type Stream } from '../transport/transport.js';
 import { silentLogger, type ClusterLogger } from '../transport/logger.js';
 import { BATCH_FLUSH_BYTES, EntryTooLarge, parseBatch, type BatchVisitor } from './batch.js';
 import type { CircuitOptions } from './circuit.js';
@@ -29,10 +31,10 @@ import { CALL_LATENCY_BOUNDS, PeerChannel, type PeerLinkStats, type Queued } fro
 
 export { CALL_LATENCY_BOUNDS, type PeerLinkStats } from './peer-channel.js';
 
-/** Where the link's connections come from: plain TCP today (NetTransport), mTLS later (issue 13). */
+/** Where the link's connections come from: NetTransport, over plain TCP or mTLS (link-tls.ts). */
 export interface LinkTransport {
-  /** Opens a stream to `to`; rejects after `timeoutMs` or on refusal. */
-  dial(to: Address, timeoutMs: number): Promise<Stream>;
+  /** Opens a stream to node `node` at `to`; rejects after `timeoutMs` or on refusal. */
+  dial(to: Address, timeoutMs: number, node: NodeName): Promise<Stream>;
   /** Streams other nodes opened to this one for the link (their first byte is LINK_MAGIC). */
   onStream(fn: (stream: Stream) => void): void;
 }
@@ -42,6 +44,13 @@ export interface LinkOptions {
   readonly transport: LinkTransport;
   /** Where `node` is reachable now (an alive or suspect member's address), undefined when it is not. */
   readonly addressOf: (node: NodeName) => Address | undefined;
+  /**
+   * mTLS is on: an accepted connection must carry a verified certificate naming the node its Hello
+   * claims (and, when membership knows nodes at the dialer's address, one of those). @default false
+   */
+  readonly requirePeerCert?: boolean;
+  /** The names of the members membership knows at `host` (empty when none). */
+  readonly namesAt?: (host: string) => readonly NodeName[];
   /** The gossip keys, primary first (read at each handshake, so rotations apply). None: no authentication. */
   readonly keys?: () => readonly Uint8Array[];
   /** Largest frame sent or accepted. @default 16 MiB */
@@ -300,6 +309,19 @@ export class Link implements Peers, ConnectionOwner {
     this.#pump(p);
   }
 
+  identify(stream: Stream, claimed: NodeName): string | undefined {
+    if (this.#o.requirePeerCert !== true) return undefined;
+    const from = addressKey(stream.remote);
+    const cert = stream.peerCert;
+    if (cert === undefined) return `the peer at ${from} calls itself ${claimed} but presented no certificate; this node requires mTLS`;
+    if (!namesNode(cert, claimed)) return `the peer at ${from} calls itself ${claimed} but its certificate is for ${certNames(cert)}`;
+    const known = this.#o.namesAt?.(stream.remote.host) ?? [];
+    if (known.length > 0 && !known.includes(claimed)) {
+      return `the peer at ${from} calls itself ${claimed}, but membership knows ${known.join(', ')} at ${stream.remote.host}`;
+    }
+    return undefined;
+  }
+
   flushed(conn: LinkConnection): void {
     const p = this.#peers.get(conn.peer as string);
     if (p === undefined || p.conn !== conn || p.pending === 0) return;
@@ -411,7 +433,7 @@ export class Link implements Peers, ConnectionOwner {
       return;
     }
     p.dialing = true;
-    this.#o.transport.dial(addr, this.#o.dialTimeoutMs ?? 2000).then(
+    this.#o.transport.dial(addr, this.#o.dialTimeoutMs ?? 2000, p.name).then(
       (stream) => {
         p.dialing = false;
         if (this.#closed) {
@@ -428,7 +450,10 @@ export class Link implements Peers, ConnectionOwner {
       },
       (err: unknown) => {
         p.dialing = false;
-        this.#log.debug({ peer: p.name, err: err instanceof Error ? err.message : String(err) }, 'cluster link: dial failed');
+        const msg = err instanceof Error ? err.message : String(err);
+        // A refused TLS handshake is a configuration problem (certificates), not a peer going away.
+        if ((err as { tls?: unknown }).tls === true) this.#log.warn({ peer: p.name, err: msg }, `cluster link: dial to ${p.name} refused: ${msg}`);
+        else this.#log.debug({ peer: p.name, err: msg }, 'cluster link: dial failed');
         this.#failure(p);
         this.#scheduleDial(p);
       },

@@ -16,12 +16,19 @@
  * - The node-to-node link (src/cluster/link/) shares the TCP port: once a link handler is set, an
  *   accepted stream goes to membership or to the link by its first byte (LINK_MAGIC, a value no
  *   memberlist stream starts with). Without a link handler streams go to membership untouched.
+ * - With mTLS (`linkTls`, link-tls.ts) the link's streams are TLS 1.3 instead: the dialer's first byte
+ *   is a TLS record's (0x16), the acceptor runs the TLS server side over such a stream before it hands
+ *   it to the link, and a plaintext link stream (LINK_MAGIC first) is refused with a log line. Gossip
+ *   streams are untouched either way.
  */
+import type { X509Certificate } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import type tls from 'node:tls';
 import { type Address, type DropHook, type Stream, type Transport, addressKey } from './transport.js';
 import { type ClusterLogger, silentLogger } from './logger.js';
-import { LINK_MAGIC } from '../link/frame.js';
+import { LINK_MAGIC, encodeGoAway } from '../link/frame.js';
+import { LinkTls, TLS_HANDSHAKE_RECORD, verifyReason, type LinkTlsMaterial } from './link-tls.js';
 
 /** How long an accepted stream may stay silent before its first byte tells whose it is. */
 const SNIFF_DEADLINE_MS = 10_000;
@@ -39,10 +46,13 @@ export type TransportErrorCode =
 export class TransportError extends Error {
   override readonly name = 'TransportError';
   readonly code: TransportErrorCode;
+  /** The failure was the link's TLS handshake (a certificate refused), not the network. */
+  readonly tls: boolean;
 
-  constructor(code: TransportErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: TransportErrorCode, message: string, options?: { cause?: unknown; tls?: boolean }) {
     super(message, options);
     this.code = code;
+    this.tls = options?.tls === true;
   }
 }
 
@@ -65,6 +75,8 @@ export interface NetTransportOptions {
   /** Dial from the bind address when it is a specific address (not 0.0.0.0 / ::). @default true */
   readonly dialFromBindAddress?: boolean;
   readonly logger?: ClusterLogger;
+  /** mTLS for the node-to-node link (security.cluster.mtls). None: the link runs over plain TCP. */
+  readonly linkTls?: LinkTlsMaterial;
 }
 
 export interface NetTransportStats {
@@ -132,12 +144,13 @@ interface StreamHooks {
 /** A TCP connection as a Stream (see the Stream contract in transport.ts). */
 export class NetStream implements Stream {
   readonly remote: Address;
+  /** The peer's certificate, verified against the cluster CA, when the stream is the link's TLS. */
+  readonly peerCert: X509Certificate | undefined;
   readonly #socket: net.Socket;
   readonly #hooks: StreamHooks;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #dataFn: ((chunk: Uint8Array) => void) | undefined;
-  #sniffFn: ((firstByte: number) => void) | undefined;
   #endFn: ((error?: Error) => void) | undefined;
   #ended = false;
   #endError: Error | undefined;
@@ -147,9 +160,10 @@ export class NetStream implements Stream {
   #deadline: NodeJS.Timeout | undefined;
   #linger: NodeJS.Timeout | undefined;
 
-  constructor(socket: net.Socket, remote: Address, hooks: StreamHooks) {
+  constructor(socket: net.Socket, remote: Address, hooks: StreamHooks, peerCert?: X509Certificate) {
     this.#socket = socket;
     this.remote = remote;
+    this.peerCert = peerCert;
     this.#hooks = hooks;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
@@ -198,11 +212,6 @@ export class NetStream implements Stream {
     if (this.#ended) this.#deliverEnd();
   }
 
-  /** Calls `fn` with the first byte received, which stays in the stream for the reader set then. */
-  sniff(fn: (firstByte: number) => void): void {
-    this.#sniffFn = fn;
-  }
-
   onEnd(fn: (error?: Error) => void): void {
     this.#endFn = fn;
     if (this.#ended) this.#deliverEnd();
@@ -249,11 +258,6 @@ export class NetStream implements Stream {
       return;
     }
     this.#pending.push(copy);
-    const sniff = this.#sniffFn;
-    if (sniff !== undefined) {
-      this.#sniffFn = undefined;
-      sniff(copy[0] as number);
-    }
   }
 
   #finish(error: Error | undefined): void {
@@ -324,6 +328,15 @@ function closeServer(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/**
+ * The TCP socket a server-side TLS socket runs over (node keeps it as `_parent`; there is no public
+ * accessor): the key of #sniffing, and the only one that still knows the peer's address once a
+ * refused handshake destroyed the TLS socket.
+ */
+function underlying(t: tls.TLSSocket): net.Socket {
+  return (t as tls.TLSSocket & { _parent?: net.Socket })._parent ?? t;
+}
+
 export class NetTransport implements Transport {
   readonly local: Address;
   readonly advertise: Address;
@@ -340,6 +353,9 @@ export class NetTransport implements Transport {
   #linkHandler: ((stream: Stream) => void) | undefined;
   readonly #streams = new Set<NetStream>();
   readonly #dialing = new Set<net.Socket>();
+  /** Accepted sockets whose first byte has not arrived yet, or whose TLS handshake is running. */
+  readonly #sniffing = new Set<net.Socket>();
+  readonly #linkTls: LinkTls | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #stats: Mutable<Omit<NetTransportStats, 'streamsOpen'>> = {
@@ -382,6 +398,10 @@ export class NetTransport implements Transport {
     };
     udp.on('message', (msg, rinfo) => this.#onPacket(msg, rinfo));
     udp.on('error', (err) => this.#logger.warn({ err: err.message }, 'cluster transport: UDP socket error'));
+    this.#linkTls =
+      options.linkTls === undefined
+        ? undefined
+        : new LinkTls(options.linkTls, { secure: (s) => this.#tlsAccepted(s), refused: (err, s) => this.#tlsRefused(err, s) });
     tcp.on('connection', (socket) => this.#onConnection(socket));
     tcp.on('error', (err) => this.#logger.warn({ err: err.message }, 'cluster transport: TCP listener error'));
     try {
@@ -472,7 +492,33 @@ export class NetTransport implements Transport {
     this.#linkHandler = fn;
   }
 
+  /** True when the link runs over mTLS. */
+  get mtls(): boolean {
+    return this.#linkTls !== undefined;
+  }
+
+  /**
+   * Swaps the link's TLS material for new connections (a certificate reload); open connections keep
+   * theirs. Throws when mTLS is off (it is turned on only at start) or the PEM texts are unusable.
+   */
+  setTlsMaterial(material: LinkTlsMaterial): void {
+    if (this.#linkTls === undefined) throw new Error('the link runs without mTLS: its TLS material cannot be set (security.cluster.mtls.enabled is off)');
+    this.#linkTls.set(material);
+  }
+
+  /**
+   * Opens a stream for the node-to-node link to `node` at `to`: TLS when mTLS is on (the peer's
+   * certificate must chain to the cluster CA and name `node`), plain TCP otherwise.
+   */
+  dialLink(to: Address, timeoutMs: number, node: string): Promise<Stream> {
+    return this.#dial(to, timeoutMs, this.#linkTls === undefined ? undefined : node);
+  }
+
   dial(to: Address, timeoutMs: number): Promise<Stream> {
+    return this.#dial(to, timeoutMs, undefined);
+  }
+
+  #dial(to: Address, timeoutMs: number, tlsNode: string | undefined): Promise<Stream> {
     if (this.#closed) return Promise.reject(new TransportError('closed', 'transport is closed'));
     if (this.#dropHook?.dropStream?.('out', to) === true) {
       this.#stats.dialFailures++;
@@ -492,24 +538,49 @@ export class NetTransport implements Transport {
         if (err !== undefined) {
           this.#stats.dialFailures++;
           socket.destroy();
+          secured?.destroy();
           reject(err);
           return;
         }
         if (this.#closed) {
           this.#stats.dialFailures++;
           socket.destroy();
+          secured?.destroy();
           reject(new TransportError('closed', 'transport is closed'));
           return;
         }
         this.#stats.streamsDialed++;
-        const stream = new NetStream(socket, { host: to.host, port: to.port }, this.#streamHooks);
+        const stream = new NetStream(secured ?? socket, { host: to.host, port: to.port }, this.#streamHooks, secured?.getPeerX509Certificate());
         this.#streams.add(stream);
         resolve(stream);
       };
+      let secured: tls.TLSSocket | undefined;
       const onError = (err: Error): void =>
-        settle(new TransportError('dial-failed', `dial to ${addressKey(to)} failed: ${err.message}`, { cause: err }));
+        settle(
+          new TransportError('dial-failed', `${secured === undefined ? 'dial' : `TLS handshake with node ${tlsNode ?? '?'}`} at ${addressKey(to)} failed: ${err.message}`, {
+            cause: err,
+            tls: secured !== undefined,
+          }),
+        );
       const timer = setTimeout(() => settle(new TransportError('dial-timeout', `dial to ${addressKey(to)} timed out after ${timeoutMs} ms`)), timeoutMs);
-      socket.once('connect', () => settle(undefined));
+      socket.once('connect', () => {
+        if (tlsNode === undefined || this.#linkTls === undefined) {
+          settle(undefined);
+          return;
+        }
+        // The same timer bounds the TLS handshake. The TLS socket reports the connection's errors
+        // from now on; the TCP socket under it must not raise an uncaught one meanwhile.
+        socket.on('error', () => undefined);
+        const t = this.#linkTls.connect(socket, tlsNode);
+        secured = t;
+        // Kept on a failed handshake (settle ignores what follows the first error), so that a second
+        // error of a socket being torn down is not an uncaught one.
+        t.on('error', onError);
+        t.once('secureConnect', () => {
+          t.off('error', onError);
+          settle(undefined);
+        });
+      });
       socket.once('error', onError);
     });
   }
@@ -524,6 +595,8 @@ export class NetTransport implements Transport {
     this.#closed = true;
     for (const s of this.#dialing) s.destroy();
     this.#dialing.clear();
+    for (const s of this.#sniffing) s.destroy();
+    this.#sniffing.clear();
     for (const s of [...this.#streams]) s.destroy();
     await Promise.all([closeUdp(this.#udp), closeServer(this.#tcp)]);
   }
@@ -557,7 +630,7 @@ export class NetTransport implements Transport {
     if (
       this.#closed ||
       handler === undefined ||
-      this.#streams.size >= this.#maxStreams ||
+      this.#streams.size + this.#sniffing.size >= this.#maxStreams ||
       this.#dropHook?.dropStream?.('in', remote) === true
     ) {
       this.#stats.streamsRefused++;
@@ -565,16 +638,85 @@ export class NetTransport implements Transport {
       return;
     }
     this.#stats.streamsAccepted++;
-    const stream = new NetStream(socket, remote, this.#streamHooks);
-    this.#streams.add(stream);
     const link = this.#linkHandler;
     if (link === undefined) {
-      this.#handOver(stream, handler);
+      this.#handOver(this.#adopt(socket, remote), handler);
       return;
     }
-    // memberlist's dialer always writes first, so waiting for the first byte costs it nothing.
-    stream.setDeadline(SNIFF_DEADLINE_MS);
-    stream.sniff((first) => this.#handOver(stream, first === LINK_MAGIC ? link : handler));
+    // memberlist's dialer always writes first, so waiting for the first byte costs it nothing. The
+    // byte is read from the socket itself and put back, so that TLS can start over it.
+    this.#sniffing.add(socket);
+    const deadline = setTimeout(() => socket.destroy(), SNIFF_DEADLINE_MS);
+    deadline.unref();
+    const done = (): void => {
+      clearTimeout(deadline);
+      this.#sniffing.delete(socket);
+      socket.off('readable', onReadable);
+      socket.off('close', done);
+    };
+    const onReadable = (): void => {
+      const chunk = socket.read() as Buffer | null;
+      if (chunk === null || chunk.length === 0) return;
+      done();
+      socket.unshift(chunk);
+      this.#route(socket, remote, chunk[0] as number, handler, link);
+    };
+    socket.on('readable', onReadable);
+    socket.once('close', done);
+    socket.on('error', () => undefined); // reported by the stream made of it, if any
+  }
+
+  /** An accepted stream goes to the link (plain or TLS) or to membership by its first byte. */
+  #route(socket: net.Socket, remote: Address, first: number, handler: (stream: Stream) => void, link: (stream: Stream) => void): void {
+    const tlsOn = this.#linkTls;
+    if (first === LINK_MAGIC && tlsOn !== undefined) {
+      this.#stats.streamsRefused++;
+      const why = 'this node requires mTLS for the link (security.cluster.mtls.enabled); enable it on the peer too';
+      this.#logger.warn({ from: addressKey(remote), reason: 'plaintext' }, `cluster link: refused a plaintext link stream from ${addressKey(remote)}: ${why}`);
+      socket.end(encodeGoAway(`auth: ${why}`));
+      setTimeout(() => socket.destroy(), this.#streamHooks.lingerMs).unref();
+      return;
+    }
+    if (first === TLS_HANDSHAKE_RECORD && tlsOn !== undefined) {
+      // The TLS server side verifies the chain; #tlsAccepted hands the stream to the link.
+      this.#sniffing.add(socket);
+      socket.once('close', () => this.#sniffing.delete(socket));
+      tlsOn.accept(socket);
+      return;
+    }
+    const stream = this.#adopt(socket, remote);
+    // Resume the flow that reading the first byte paused: the stream's reader gets that byte first.
+    socket.resume();
+    this.#handOver(stream, first === LINK_MAGIC ? link : handler);
+  }
+
+  #adopt(socket: net.Socket, remote: Address, peerCert?: X509Certificate): NetStream {
+    const stream = new NetStream(socket, remote, this.#streamHooks, peerCert);
+    this.#streams.add(stream);
+    return stream;
+  }
+
+  #tlsAccepted(t: tls.TLSSocket): void {
+    this.#sniffing.delete(underlying(t));
+    const remote: Address = { host: normalizeHost(t.remoteAddress ?? ''), port: t.remotePort ?? 0 };
+    const link = this.#linkHandler;
+    if (this.#closed || link === undefined) {
+      t.destroy();
+      return;
+    }
+    this.#handOver(this.#adopt(t, remote, t.getPeerX509Certificate()), link);
+  }
+
+  #tlsRefused(err: Error, t: tls.TLSSocket): void {
+    this.#stats.streamsRefused++;
+    // The TLS socket forgets its address once destroyed (a refused certificate): read the socket under it.
+    const under = underlying(t);
+    const remote = addressKey({ host: normalizeHost(under.remoteAddress ?? ''), port: under.remotePort ?? 0 });
+    // A certificate that failed verification shows as a reset: the verify code says why.
+    const code = (t as tls.TLSSocket & { authorizationError?: string }).authorizationError;
+    const reason = code !== undefined ? verifyReason(code) : `the TLS handshake failed: ${err.message}`;
+    this.#logger.warn({ from: remote, reason: code ?? (err as NodeJS.ErrnoException).code ?? 'tls' }, `cluster link: refused a TLS link connection from ${remote}: ${reason}`);
+    t.destroy();
   }
 
   #handOver(stream: NetStream, handler: (stream: Stream) => void): void {

@@ -10,6 +10,8 @@
  * - A `Stream` delivers bytes in order, or ends/fails; the caller frames messages (wire/stream.ts).
  * - Buffers handed to handlers are owned by the handler (the transport does not reuse them).
  */
+import type { X509Certificate } from 'node:crypto';
+
 export interface Address {
   readonly host: string;
   readonly port: number;
@@ -18,6 +20,8 @@ export interface Address {
 export interface Stream {
   /** The other end of the connection. */
   readonly remote: Address;
+  /** The peer's certificate, verified against the cluster CA, on a link stream over mTLS. */
+  readonly peerCert?: X509Certificate | undefined;
   write(bytes: Uint8Array): Promise<void>;
   /** Called for each chunk as it arrives; data arriving before a handler is set is buffered. */
   onData(fn: (chunk: Uint8Array) => void): void;
