@@ -21,10 +21,10 @@ export function tlsFetch(conn: Pick<Connection, 'apiUrl' | 'tls'>): typeof fetch
     throw usageError(files.clientCert === undefined ? '--client-key needs --client-cert (or CAXTON_CLIENT_CERT)' : '--client-cert needs --client-key (or CAXTON_CLIENT_KEY)', 'Give both the client certificate and its private key, as `caxton security gen-client-cert` wrote them.');
   }
   const agent = new Agent({
-    ...(files.caCert === undefined ? {} : { ca: readTlsFile(files.caCert, 'CA certificate, --ca-cert') }),
-    ...(files.clientCert === undefined ? {} : { cert: readTlsFile(files.clientCert, 'client certificate, --client-cert') }),
+    ...(files.caCert === undefined ? {} : { ca: readTlsFile(files.caCert, 'CA certificate, --ca-cert or CAXTON_CA_CERT') }),
+    ...(files.clientCert === undefined ? {} : { cert: readTlsFile(files.clientCert, 'client certificate, --client-cert or CAXTON_CLIENT_CERT') }),
     // Refused when group or others may read it, as the node refuses its own keys.
-    ...(files.clientKey === undefined ? {} : { key: readTlsFile(files.clientKey, 'client private key, --client-key', { secret: true }) }),
+    ...(files.clientKey === undefined ? {} : { key: readTlsFile(files.clientKey, 'client private key, --client-key or CAXTON_CLIENT_KEY', { secret: true }) }),
   });
   return (input, init) => httpsRequest(agent, String(input instanceof Request ? input.url : input), init ?? {});
 }

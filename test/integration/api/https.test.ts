@@ -200,7 +200,7 @@ test('api https - the CLI presents a client certificate: operator routes work wi
   try {
     const loose = await runCli(['agent', 'list', ...tls], { dataDir: empty });
     assert.equal(loose.code, 1);
-    assert.match(loose.stderr, /alice\.key: \(client private key, --client-key\) has mode 0644/);
+    assert.match(loose.stderr, /alice\.key: \(client private key, --client-key or CAXTON_CLIENT_KEY\) has mode 0644/);
   } finally {
     chmodSync(f('alice.key'), 0o600);
   }
