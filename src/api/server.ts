@@ -11,6 +11,8 @@ import type { ApiKeyRecord } from '../storage/index.js';
 import { authorize, authorizeCert, presentedKey, type Permission } from './auth.js';
 import { certActor } from './client-cert.js';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Logger } from '../observability/logger.js';
 import type { ApiContext, ApiTls } from './context.js';
 import { answerExpectations, headersTimeoutMs, makeClientErrorHandler } from './client-errors.js';
 import { errorBody, installErrorHandling, toCaxtonError } from './errors.js';
@@ -83,6 +85,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   // Asked for only when client certificates are: on plain HTTP or server-only TLS no request has one.
   const clientCerts = ctx.tls !== undefined && ctx.tls.clientAuth !== 'none';
   installErrorHandling(app);
+  if (ctx.tls !== undefined) logRefusedHandshakes(app.server, log);
   answerExpectations(app.server);
   installJsonBodyParser(app, ctx.bodyLimitBytes);
   await app.register(swagger, {
@@ -174,6 +177,32 @@ function httpsOptions(tls: ApiTls): HttpsServerOptions {
     minVersion: 'TLSv1.3',
     ...(tls.clientAuth === 'none' || tls.ca === undefined ? {} : { ca: tls.ca, requestCert: true, rejectUnauthorized: tls.clientAuth === 'required' }),
   };
+}
+
+/**
+ * A refused handshake (no client certificate, one of another CA, TLS 1.2, plain HTTP) is one info
+ * line with the peer and OpenSSL's reason, so an operator sees why a client cannot connect. At most
+ * one line a second: a scanner hammering the port must not flood the log; the next line counts the
+ * ones left out.
+ */
+function logRefusedHandshakes(server: FastifyInstance['server'], log: Logger): void {
+  let last = 0;
+  let skipped = 0;
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const now = Date.now();
+    if (now - last < 1000) {
+      skipped++;
+      return;
+    }
+    last = now;
+    log.info({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, code: err.code, reason: opensslReason(err.message), ...(skipped > 0 ? { notLogged: skipped } : {}) }, 'TLS handshake refused');
+    skipped = 0;
+  });
+}
+
+/** "peer did not return a certificate" out of OpenSSL's "806C...:error:0A0000C7:SSL routines:func:reason:file:line:". */
+function opensslReason(message: string): string {
+  return /:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)/.exec(message)?.[1] ?? message;
 }
 
 /** The refusal of a management write on the minority side of a partition: names the sides. */

@@ -150,6 +150,10 @@ test('api https - client_auth required: no certificate, or one of another CA, is
   const b = await refusedWith(call(s, 'GET', '/health', { client: 'mallory' }));
   assert.match(a, /CERTIFICATE_REQUIRED|ECONNRESET/);
   assert.match(b, /UNKNOWN_CA|BAD_CERTIFICATE|DECRYPT_ERROR|ECONNRESET/);
+  // The node says why, and keeps serving.
+  const refusal = s.logs().split('\n').find((l) => l.includes('"msg":"TLS handshake refused"'));
+  assert.ok(refusal !== undefined, s.logs());
+  assert.match(refusal, /"remote":"127\.0\.0\.1:\d+","code":"ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE","reason":"peer did not return a certificate"/);
   // A TLS 1.2 client is refused whatever it presents: the API is TLS 1.3 only.
   const old = connect({ host: '127.0.0.1', port: Number(new URL(s.apiUrl).port), ca: readFileSync(f('ca.crt')), cert: readFileSync(f('alice.crt')), key: readFileSync(f('alice.key')), maxVersion: 'TLSv1.2' });
   const tls12 = await new Promise<string>((resolve) => {
