@@ -27,7 +27,7 @@ import { startMetricsServer, type MetricsServer } from './observability/metrics-
 import type { Logger } from './observability/logger.js';
 import { ensureAdminKey } from './api/auth.js';
 import { buildApi } from './api/server.js';
-import { streamEvent, type ApiContext, type NodeEvent } from './api/context.js';
+import { streamEvent, type ApiContext, type ApiTls, type NodeEvent } from './api/context.js';
 import { VERSION } from './version.js';
 import { Cluster, type ClusterOptions, type ClusterProfile } from './cluster/cluster.js';
 import { KnownMembers } from './cluster/partition/known-members.js';
@@ -80,6 +80,8 @@ export interface ApiOptions {
   readonly authEnabled?: boolean;
   /** The audit log (observability.audit): in the database when enabled, and to `path` when not ''. @default enabled, no file */
   readonly audit?: { readonly enabled: boolean; readonly path: string };
+  /** HTTPS (security.api.tls), its files loaded and checked; undefined: plain HTTP. */
+  readonly tls?: ApiTls;
 }
 
 /** The configuration as the API shows and compares it (src/config provides it). */
@@ -466,7 +468,7 @@ export class CaxtonNode {
     }
     node.#ready = true;
     if (!trapHandlerDisabled()) log.warn({ capacity: pool.capacity }, `V8's wasm trap handler is on: each agent reserves 10 GiB of address space, so this node holds at most ${pool.capacity} agents; start Node with ${TRAP_HANDLER_FLAG} (caxton server start does)`);
-    log.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount, api: node.apiAddress, metrics: node.metricsAddress, version: VERSION, wasmTrapHandler: trapHandlerDisabled() ? 'off' : 'on', agentCapacity: pool.capacity }, 'caxton node started');
+    log.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount, api: node.apiAddress, apiScheme: options.api?.tls === undefined ? 'http' : 'https', metrics: node.metricsAddress, version: VERSION, wasmTrapHandler: trapHandlerDisabled() ? 'off' : 'on', agentCapacity: pool.capacity }, 'caxton node started');
     return node;
   }
 
@@ -692,6 +694,7 @@ export class CaxtonNode {
       bodyLimitBytes: api.bodyLimitBytes ?? 64 * 1024 * 1024,
       requestTimeoutMs: api.requestTimeoutMs ?? 30_000,
       maxModuleBytes: api.maxModuleBytes ?? 50 * 1024 * 1024,
+      ...(api.tls === undefined ? {} : { tls: api.tls }),
       config: () => o.config?.view() ?? {},
       diffConfig: (yaml, file) => o.config?.diff(yaml, file) ?? [],
       backupDatabase: async (path) => {

@@ -86,3 +86,19 @@ export function authorize(store: ApiKeyStore, key: string | undefined, permissio
   }
   return rec;
 }
+
+/**
+ * Checks a verified client certificate (./client-cert.ts) against a permission, as `authorize` checks
+ * a key: its role is the OU. Throws 401 for a certificate without a role, 403 for a role that lacks it.
+ */
+export function authorizeCert(cert: { name: string; role: Role | undefined }, permission: Permission): void {
+  if (cert.role === undefined) {
+    throw new CaxtonError('CAXTON_ERR_API_UNAUTHORIZED', `the client certificate "${cert.name}" carries no role (its OU is not one of ${ROLE_NAMES.join(', ')}), and no API key was sent: send "Authorization: Bearer <key>", or use a certificate from \`caxton security gen-client-cert --role <role>\``);
+  }
+  if (!roleAllows(cert.role, permission)) {
+    throw new CaxtonError('CAXTON_ERR_API_FORBIDDEN', `client certificate "${cert.name}" has role ${cert.role}, which does not include the "${permission}" permission this route needs`, {
+      role: cert.role,
+      permission,
+    });
+  }
+}

@@ -37,6 +37,15 @@ export interface NodeEvent {
   readonly [field: string]: unknown;
 }
 
+/** HTTPS for the API (security.api.tls), the files already loaded and checked (src/security/tls-material.ts). */
+export interface ApiTls {
+  readonly cert: string;
+  readonly key: string;
+  /** The CA client certificates chain to; needed unless clientAuth is none. */
+  readonly ca?: string;
+  readonly clientAuth: 'none' | 'optional' | 'required';
+}
+
 export interface ApiContext {
   readonly nodeId: string;
   readonly version: string;
@@ -63,6 +72,8 @@ export interface ApiContext {
   /** Time a client has to send the whole request, ms. */
   readonly requestTimeoutMs: number;
   readonly maxModuleBytes: number;
+  /** Serve HTTPS; undefined: plain HTTP. */
+  readonly tls?: ApiTls;
   /** The running configuration, secrets redacted. */
   config(): unknown;
   /** Differences between the running configuration and a YAML text. Throws CAXTON_ERR_CONFIG_INVALID. */

@@ -8,8 +8,12 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import { CaxtonError } from '../errors.js';
 import type { ApiKeyRecord } from '../storage/index.js';
-import { authorize, presentedKey, type Permission } from './auth.js';
-import type { ApiContext } from './context.js';
+import { authorize, authorizeCert, presentedKey, type Permission } from './auth.js';
+import { certActor } from './client-cert.js';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Logger } from '../observability/logger.js';
+import type { ApiContext, ApiTls } from './context.js';
 import { answerExpectations, headersTimeoutMs, makeClientErrorHandler } from './client-errors.js';
 import { errorBody, installErrorHandling, toCaxtonError } from './errors.js';
 import { installJsonBodyParser } from './json-body.js';
@@ -49,6 +53,10 @@ export const API_PREFIX = '/api/v1';
 
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   const log = ctx.logger.child({ component: 'api' });
+  // Node looks for timed-out requests every 30 s by default, so a 30 s timeout could take 60 s to
+  // fire; checking at half the timeout keeps it within 1.5 times the configured value.
+  // The headers' deadline is Node's default, stated here so that the 408's message can name it.
+  const http = { connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(ctx.requestTimeoutMs / 2))), headersTimeout: headersTimeoutMs(ctx.requestTimeoutMs) };
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // Per-request lines at 1,000s of requests/s would drown the log; errors are logged by the handler.
@@ -56,10 +64,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     bodyLimit: ctx.bodyLimitBytes,
     // Receiving the request only: a wait for a reply (up to 5 min) is not cut by it.
     requestTimeout: ctx.requestTimeoutMs,
-    // Node looks for timed-out requests every 30 s by default, so a 30 s timeout could take 60 s to
-    // fire; checking at half the timeout keeps it within 1.5 times the configured value.
-    // The headers' deadline is Node's default, stated here so that the 408's message can name it.
-    http: { connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(ctx.requestTimeoutMs / 2))), headersTimeout: headersTimeoutMs(ctx.requestTimeoutMs) },
+    http,
     // Requests Node's parser refuses (431, 400, 408, 413) get the one error shape too.
     clientErrorHandler: makeClientErrorHandler(ctx.requestTimeoutMs, log),
     genReqId: () => randomUUID(),
@@ -74,8 +79,13 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       void (reply as FastifyReply).status(e.status).type('application/json').send(errorBody(e));
     },
     ajv: { customOptions: { allErrors: false, coerceTypes: true, removeAdditional: false } },
-  });
+    // fastify hands `https` alone to https.createServer (not `http`): it carries the same timeouts.
+    ...(ctx.tls === undefined ? {} : { https: { ...http, ...httpsOptions(ctx.tls) } }),
+  }) as unknown as FastifyInstance; // with `https` fastify types the server as https.Server, which is an http.Server to every use here
+  // Asked for only when client certificates are: on plain HTTP or server-only TLS no request has one.
+  const clientCerts = ctx.tls !== undefined && ctx.tls.clientAuth !== 'none';
   installErrorHandling(app);
+  if (ctx.tls !== undefined) logRefusedHandshakes(app.server, log);
   answerExpectations(app.server);
   installJsonBodyParser(app, ctx.bodyLimitBytes);
   await app.register(swagger, {
@@ -96,19 +106,33 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     const readOnly = p !== undefined && p.partitions.readOnly() ? readOnlyError(p) : undefined;
     if (permission === undefined || (!ctx.authEnabled && ctx.ready())) return done(readOnly); // public
     if (!ctx.ready()) return done(new CaxtonError('CAXTON_ERR_SERVER_NOT_READY', 'the node is not ready: it is starting or stopping'));
-    let key: ApiKeyRecord;
+    // An API key, when one is sent, wins over a client certificate: a person with an operator's
+    // certificate can still use an admin key for one command.
+    const presented = presentedKey(req.headers);
+    const cert = clientCerts && presented === undefined ? certActor(req.socket) : undefined;
+    let bucket: string;
+    let who: string;
     try {
-      key = authorize(ctx.keys, presentedKey(req.headers), permission);
+      if (cert !== undefined) {
+        authorizeCert(cert, permission);
+        // Not req.apiKey: the audit hook records a certificate actor from the verified socket itself.
+        bucket = `cert:${cert.fingerprint}`;
+        who = `client certificate "${cert.name}"`;
+      } else {
+        const key: ApiKeyRecord = authorize(ctx.keys, presented, permission);
+        req.apiKey = key;
+        bucket = key.id;
+        who = `key "${key.name}"`;
+      }
     } catch (e) {
       return done(e as Error);
     }
-    req.apiKey = key;
     if (readOnly !== undefined) return done(readOnly);
     if (!ctx.rateLimit.enabled) return done();
-    const d = limiter.take(key.id);
+    const d = limiter.take(bucket);
     void reply.header('x-ratelimit-limit', d.limit).header('x-ratelimit-remaining', d.remaining).header('x-ratelimit-reset', d.resetAt);
     if (d.allowed) return done();
-    done(new CaxtonError('CAXTON_ERR_API_RATE_LIMITED', `rate limit of ${ctx.rateLimit.perSecond} requests/s (burst ${ctx.rateLimit.burst}) reached for key "${key.name}"`, { retryAfter: d.retryAfter }));
+    done(new CaxtonError('CAXTON_ERR_API_RATE_LIMITED', `rate limit of ${ctx.rateLimit.perSecond} requests/s (burst ${ctx.rateLimit.burst}) reached for ${who}`, { retryAfter: d.retryAfter }));
   });
   // A POST with no body means "no options": validate it as {} so optional fields take their defaults.
   app.addHook('preValidation', (req, _reply, done) => {
@@ -138,6 +162,47 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   );
   await app.ready();
   return app;
+}
+
+/**
+ * HTTPS: TLS 1.3 only, as between nodes (docs/security.md explains why the API gets no TLS 1.2).
+ * With client_auth required, Node's TLS layer refuses a connection whose certificate is missing or
+ * does not chain to ca_cert during the handshake, before any request is read; optional asks for a
+ * certificate and lets the connection in without a verified one (certActor then finds none).
+ */
+function httpsOptions(tls: ApiTls): HttpsServerOptions {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: 'TLSv1.3',
+    ...(tls.clientAuth === 'none' || tls.ca === undefined ? {} : { ca: tls.ca, requestCert: true, rejectUnauthorized: tls.clientAuth === 'required' }),
+  };
+}
+
+/**
+ * A refused handshake (no client certificate, one of another CA, TLS 1.2, plain HTTP) is one info
+ * line with the peer and OpenSSL's reason, so an operator sees why a client cannot connect. At most
+ * one line a second: a scanner hammering the port must not flood the log; the next line counts the
+ * ones left out.
+ */
+function logRefusedHandshakes(server: FastifyInstance['server'], log: Logger): void {
+  let last = 0;
+  let skipped = 0;
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const now = Date.now();
+    if (now - last < 1000) {
+      skipped++;
+      return;
+    }
+    last = now;
+    log.info({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, code: err.code, reason: opensslReason(err.message), ...(skipped > 0 ? { notLogged: skipped } : {}) }, 'TLS handshake refused');
+    skipped = 0;
+  });
+}
+
+/** "peer did not return a certificate" out of OpenSSL's "806C...:error:0A0000C7:SSL routines:func:reason:file:line:". */
+function opensslReason(message: string): string {
+  return /:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)/.exec(message)?.[1] ?? message;
 }
 
 /** The refusal of a management write on the minority side of a partition: names the sides. */

@@ -274,11 +274,22 @@ export function networkError(e: unknown, conn: Connection, timeoutMs: number): C
   let reason = (code !== undefined ? NETWORK_REASONS[code] : undefined) ?? err.cause?.message ?? err.message;
   if (reason === 'bad port') reason = 'fetch refuses to connect to that port (a blocked port); use another';
   return new CliError(`cannot reach the Caxton API at ${conn.apiUrl} (${urlWhence(conn)}): ${reason}`, {
-    hint: `Is a node running there? Start one with \`caxton server start\`, or point the CLI at a running node with --api-url <url> (or CAXTON_API_URL).`,
+    hint: (code === undefined ? undefined : tlsHint(code)) ?? `Is a node running there? Start one with \`caxton server start\`, or point the CLI at a running node with --api-url <url> (or CAXTON_API_URL).`,
     code: 'CAXTON_CLI_UNREACHABLE',
     details: { api_url: conn.apiUrl, ...(code === undefined ? {} : { reason: code }) },
     cause: e,
   });
+}
+
+/** What to do about a failed TLS handshake, from Node's (OpenSSL's) error code. */
+function tlsHint(code: string): string | undefined {
+  if (/ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|HANDSHAKE_FAILURE)$/.test(code)) {
+    return 'The node asks for a client certificate (security.api.tls.client_auth) and refused this one, or got none: pass --client-cert and --client-key (or CAXTON_CLIENT_CERT, CAXTON_CLIENT_KEY) with a certificate issued by its security.api.tls.ca_cert.';
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) {
+    return 'The CLI does not trust the node\'s certificate: pass --ca-cert <file> (or CAXTON_CA_CERT) with the CA that issued it, and use the name or address the certificate was issued for in --api-url.';
+  }
+  return undefined;
 }
 
 interface ApiErrorBody {
@@ -367,8 +378,10 @@ function forbidden(
   const r = details?.['role'];
   const role = typeof r === 'string' && !apiMessage.includes(r) ? ` (the key's role is ${r})` : '';
   const suggest = roles.find((r) => r !== 'viewer') ?? 'admin';
-  return new CliError(`the API key's role may not do this${role}: ${apiMessage}`, {
+  // Without an API key, a client certificate's role (its OU) was refused (docs/security.md).
+  const cert = apiMessage.startsWith('client certificate ');
+  return new CliError(`the ${cert ? 'client certificate' : 'API key'}'s role may not do this${role}: ${apiMessage}`, {
     ...base,
-    hint: `${method} ${path.replace(/\?.*$/, '')} needs the "${perm}" permission, which only the role${roles.length === 1 ? '' : 's'} ${roles.join(', ')} ${roles.length === 1 ? 'has' : 'have'}. Use a key with such a role (an admin creates one with \`caxton key create --name <name> --role ${suggest}\`).`,
+    hint: `${method} ${path.replace(/\?.*$/, '')} needs the "${perm}" permission, which only the role${roles.length === 1 ? '' : 's'} ${roles.join(', ')} ${roles.length === 1 ? 'has' : 'have'}. Use a key with such a role (an admin creates one with \`caxton key create --name <name> --role ${suggest}\`)${cert ? `, passed with --api-key (a key wins over the certificate), or a certificate with that role (\`caxton security gen-client-cert --role ${suggest}\`)` : ''}.`,
   });
 }

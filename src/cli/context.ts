@@ -1,5 +1,6 @@
 /**
- * The global options (`--api-url`, `--api-key`, `--data-dir`, `-o/--output`) and what a command's
+ * The global options (`--api-url`, `--api-key`, `--data-dir`, `--ca-cert`, `--client-cert`,
+ * `--client-key`, `-o/--output`) and what a command's
  * action gets from them. The options are accepted before the command (`caxton -o json agent list`),
  * between a group and its subcommand (`caxton agent -o json list`) and after it (`caxton agent list
  * -o json`): the program and every group have them with positional parsing (a group's options end at
@@ -9,14 +10,18 @@
 import { type Command, Option } from 'commander';
 import { ApiClient } from './client.js';
 import { type Connection, resolveConnection } from './credentials.js';
+import { tlsFetch } from './tls-fetch.js';
 import { type OutputFormat, type Out, renderJson, stdout } from './output.js';
 
-export type GlobalKey = 'apiUrl' | 'apiKey' | 'dataDir' | 'output';
+export type GlobalKey = 'apiUrl' | 'apiKey' | 'dataDir' | 'caCert' | 'clientCert' | 'clientKey' | 'output';
 
 const GLOBAL_OPTIONS: readonly { key: GlobalKey; make: () => Option }[] = [
   { key: 'apiUrl', make: () => new Option('--api-url <url>', 'the node\'s API (env CAXTON_API_URL; default http://127.0.0.1:8080)') },
   { key: 'apiKey', make: () => new Option('--api-key <key>', 'API key (env CAXTON_API_KEY; default: the admin.key in the data dir)') },
   { key: 'dataDir', make: () => new Option('--data-dir <dir>', 'data dir of a local node, to read its admin.key (env CAXTON_DATA_DIR; default ./.caxton)') },
+  { key: 'caCert', make: () => new Option('--ca-cert <file>', 'CA certificate (PEM) that issued an https:// API\'s certificate (env CAXTON_CA_CERT; default: the system\'s CAs)') },
+  { key: 'clientCert', make: () => new Option('--client-cert <file>', 'client certificate (PEM) for an API that asks for one (env CAXTON_CLIENT_CERT)') },
+  { key: 'clientKey', make: () => new Option('--client-key <file>', 'private key of --client-cert, mode 0600 (env CAXTON_CLIENT_KEY)') },
   { key: 'output', make: () => new Option('-o, --output <format>', 'table or json (default table)').choices(['table', 'json']) },
 ];
 
@@ -65,6 +70,9 @@ export interface GlobalOptions {
   apiUrl?: string;
   apiKey?: string;
   dataDir?: string;
+  caCert?: string;
+  clientCert?: string;
+  clientKey?: string;
   output?: OutputFormat;
 }
 
@@ -127,7 +135,7 @@ export function context(cmd: Command, env: NodeJS.ProcessEnv = process.env): Con
   const format: OutputFormat = g.output ?? 'table';
   activeFormat = format;
   const connection = resolveConnection(g, env);
-  const client = new ApiClient(connection);
+  const client = new ApiClient(connection, connection.tls === undefined ? fetch : tlsFetch(connection));
   const out = stdout;
   return {
     format,

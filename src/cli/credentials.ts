@@ -19,19 +19,41 @@ export type KeySource =
 
 export type UrlSource = 'flag' | 'env' | 'default';
 
+/**
+ * The files for an HTTPS API beyond the system's trust store (docs/cli.md): the CA that issued the
+ * node's certificate, and a client certificate with its key. Paths, as given.
+ */
+export interface TlsFiles {
+  readonly caCert?: string;
+  readonly clientCert?: string;
+  readonly clientKey?: string;
+}
+
 export interface Connection {
   /** Without a trailing slash or `/api/v1`. */
   readonly apiUrl: string;
   readonly urlSource: UrlSource;
   readonly apiKey: string | undefined;
   readonly keySource: KeySource;
+  /** undefined: none given, and fetch uses the system's CAs (an https:// URL works with a public certificate). */
+  readonly tls?: TlsFiles;
 }
 
 export interface ConnectionOptions {
   apiUrl?: string | undefined;
   apiKey?: string | undefined;
   dataDir?: string | undefined;
+  caCert?: string | undefined;
+  clientCert?: string | undefined;
+  clientKey?: string | undefined;
 }
+
+/** Each TLS file's flag and environment variable; the flag wins. */
+const TLS_SOURCES = [
+  ['caCert', 'CAXTON_CA_CERT'],
+  ['clientCert', 'CAXTON_CLIENT_CERT'],
+  ['clientKey', 'CAXTON_CLIENT_KEY'],
+] as const;
 
 export function resolveConnection(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Connection {
   let apiUrl: string;
@@ -47,7 +69,12 @@ export function resolveConnection(opts: ConnectionOptions, env: NodeJS.ProcessEn
     urlSource = 'default';
   }
   const key = resolveKey(opts, env);
-  return { apiUrl: normalizeApiUrl(apiUrl), urlSource, apiKey: key.key, keySource: key.source };
+  const tls: { -readonly [k in keyof TlsFiles]: string } = {};
+  for (const [field, variable] of TLS_SOURCES) {
+    const v = nonEmpty(opts[field]) ? opts[field] : env[variable];
+    if (nonEmpty(v)) tls[field] = v.trim();
+  }
+  return { apiUrl: normalizeApiUrl(apiUrl), urlSource, apiKey: key.key, keySource: key.source, ...(Object.keys(tls).length === 0 ? {} : { tls }) };
 }
 
 function resolveKey(opts: ConnectionOptions, env: NodeJS.ProcessEnv): { key: string | undefined; source: KeySource } {

@@ -49,7 +49,7 @@ export async function buildProgram(): Promise<Command> {
   for (const c of server.commands) markLocal(c);
   // `caxton server --data-dir x start` would take x as the global option (where the CLI reads the
   // admin key), not as the node's data dir: refused instead, as an option the group does not have.
-  markLocal(server, ['apiUrl', 'apiKey', 'output']);
+  markLocal(server, ['apiUrl', 'apiKey', 'caCert', 'clientCert', 'clientKey', 'output']);
   registerServerStatus(server);
 
   registerAgent(program);

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { CaxtonError, isCaxtonError } from '../errors.js';
 import type { CaxtonNode } from '../node.js';
-import type { LoadedConfig } from '../config/index.js';
+import type { LoadedConfig, ResolvedConfig } from '../config/index.js';
 // The node and the config schema are loaded inside the action: every other CLI command imports this
 // file to register `server`, and should not pay for them.
 
@@ -97,6 +97,17 @@ function addressSource(flags: StartFlags, field: 'apiAddr' | 'metricsAddr' | 'bi
   return flags[field] === undefined ? key : flag;
 }
 
+/**
+ * security.api.tls's files, checked before anything listens: a missing, unreadable, world-readable,
+ * expired or mismatched file stops the start with an error naming it (src/security/tls-material.ts).
+ */
+async function loadApiTls(t: ResolvedConfig['security']['api']['tls']) {
+  const { loadServerTls } = await import('../security/tls-material.js');
+  const clientCa = t.clientAuth === 'none' ? undefined : t.caCert;
+  const files = loadServerTls({ cert: t.cert, key: t.key, caCert: clientCa });
+  return { cert: files.cert, key: files.key, ...(files.ca === undefined ? {} : { ca: files.ca }), clientAuth: t.clientAuth, fingerprint: files.fingerprint, notAfter: files.notAfter };
+}
+
 async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
   const [{ CaxtonNode }, { createLogger }, { diffConfig, lookupError, parseConfigText, redactConfig, resolveAddress }] = await Promise.all([
     import('../node.js'),
@@ -152,6 +163,8 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
   if (!c.security.api.authEnabled) logger.warn('security.api.auth_enabled is false: the API answers anyone who can reach it');
   if (loaded.source.file !== undefined) logger.info({ file: loaded.source.file }, 'configuration loaded');
   const metricsOn = c.observability.metrics.enabled;
+  const apiTls = c.security.api.tls.enabled ? await loadApiTls(c.security.api.tls) : undefined;
+  if (apiTls !== undefined) logger.info({ clientAuth: apiTls.clientAuth, certFingerprint: apiTls.fingerprint, certNotAfter: apiTls.notAfter.toISOString() }, 'the API serves HTTPS (TLS 1.3)');
   node = await CaxtonNode.start({
     dataDir: c.node.dataDir,
     nodeId: c.node.id,
@@ -176,6 +189,7 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
       rateLimit: c.security.api.rateLimit,
       authEnabled: c.security.api.authEnabled,
       audit: c.observability.audit,
+      ...(apiTls === undefined ? {} : { tls: apiTls }),
     },
     ...(metricsOn ? { metrics: { addr: c.server.metricsAddr } } : {}),
     ...(c.coordination.cluster.enabled

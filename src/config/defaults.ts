@@ -100,6 +100,7 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
     api: {
       auth_enabled: true,
       rate_limit: { enabled: true, requests_per_second: 100, burst: 200 },
+      tls: { enabled: false, cert: '', key: '', ca_cert: '', client_auth: 'none' },
     },
     cluster: {
       gossip: { keys: [] },

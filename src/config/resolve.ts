@@ -82,7 +82,12 @@ export interface ResolvedConfig {
     readonly audit: { readonly enabled: boolean; readonly path: string };
   };
   readonly security: {
-    readonly api: { readonly authEnabled: boolean; readonly rateLimit: { readonly enabled: boolean; readonly perSecond: number; readonly burst: number } };
+    readonly api: {
+      readonly authEnabled: boolean;
+      readonly rateLimit: { readonly enabled: boolean; readonly perSecond: number; readonly burst: number };
+      /** HTTPS for the API; paths are '' when not configured. */
+      readonly tls: { readonly enabled: boolean; readonly cert: string; readonly key: string; readonly caCert: string; readonly clientAuth: 'none' | 'optional' | 'required' };
+    };
     /** Paths are '' when not configured. */
     /** Gossip keys in base64 (the config is frozen; typed arrays cannot be), primary first. Empty: plaintext. */
     readonly gossipKeys: readonly string[];
@@ -125,6 +130,25 @@ export function crossKeyIssues(c: CaxtonConfig): ConfigIssue[] {
       message: `server.metrics_addr (${c.server.metrics_addr}) must differ from server.api_addr (${c.server.api_addr}): both would listen on the same port`,
     });
   }
+  const tls = c.security.api.tls;
+  if (tls.enabled) {
+    for (const k of ['cert', 'key'] as const) {
+      if (tls[k] === '') {
+        issues.push({
+          path: ['security', 'api', 'tls', k],
+          alsoPaths: [['security', 'api', 'tls', 'enabled']],
+          message: `security.api.tls.${k} must name a file when security.api.tls.enabled is true: the API cannot serve HTTPS without its ${k === 'cert' ? 'certificate' : 'private key'}`,
+        });
+      }
+    }
+    if (tls.client_auth !== 'none' && tls.ca_cert === '') {
+      issues.push({
+        path: ['security', 'api', 'tls', 'ca_cert'],
+        alsoPaths: [['security', 'api', 'tls', 'client_auth']],
+        message: `security.api.tls.ca_cert must name the CA certificate that client certificates chain to when security.api.tls.client_auth is ${tls.client_auth}`,
+      });
+    }
+  }
   return issues;
 }
 
@@ -142,6 +166,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
   const msg = c.messaging;
   const cl = c.coordination.cluster;
   const mtls = c.security.cluster.mtls;
+  const apiTls = c.security.api.tls;
   const canary = c.deployment.canary;
   return {
     node: { id: c.node.id, dataDir: c.node.data_dir },
@@ -211,6 +236,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
       api: {
         authEnabled: c.security.api.auth_enabled,
         rateLimit: { enabled: c.security.api.rate_limit.enabled, perSecond: c.security.api.rate_limit.requests_per_second, burst: c.security.api.rate_limit.burst },
+        tls: { enabled: apiTls.enabled, cert: apiTls.cert, key: apiTls.key, caCert: apiTls.ca_cert, clientAuth: apiTls.client_auth },
       },
       gossipKeys: [...c.security.cluster.gossip.keys],
       clusterMtls: { enabled: mtls.enabled, caCert: mtls.ca_cert, nodeCert: mtls.node_cert, nodeKey: mtls.node_key, verifyPeer: mtls.verify_peer },

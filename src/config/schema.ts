@@ -153,6 +153,13 @@ const security = Section('API authentication and limits; cluster TLS.', {
       requests_per_second: Int('Sustained requests per second per key (the bucket\'s refill rate).', { min: 1, max: 1_000_000 }),
       burst: Int('Requests a key may send at once (the bucket\'s size).', { min: 1, max: 10_000_000 }),
     }),
+    tls: Section('HTTPS for the REST API, TLS 1.3 only, optionally with client certificates (docs/security.md, "HTTPS for the API").', {
+      enabled: Bool('Serve the API over HTTPS instead of plain HTTP. Needs cert and key; the node refuses to start when a file is missing, unreadable, expired or does not match.'),
+      cert: Text('Path of the API\'s server certificate (PEM; a chain may follow it). Empty = not configured.', { allowEmpty: true }),
+      key: Text('Path of the server certificate\'s private key (PEM, mode 0600: a key readable by group or others is refused). Empty = not configured.', { allowEmpty: true }),
+      ca_cert: Text('Path of the CA certificate that client certificates must chain to (PEM). Empty = client certificates are not asked for.', { allowEmpty: true }),
+      client_auth: Enum(['none', 'optional', 'required'] as const, 'none: no client certificate is asked for; optional: asked for, and a verified one authenticates the request when it carries no API key; required: a connection without a client certificate issued by ca_cert is refused during the handshake. optional and required need ca_cert.'),
+    }),
   }),
   cluster: Section('Node-to-node security: gossip encryption now; mTLS accepted, used by a later milestone.', {
     gossip: Section('Gossip encryption (memberlist keyring: AES-GCM), compatible with serf -encrypt.', {

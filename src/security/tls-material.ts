@@ -4,9 +4,10 @@
  * start with an error that names the file and the problem, instead of a handshake failing later.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { CaxtonError, type ErrorCode } from '../errors.js';
 import { parseCert } from './pki.js';
+import { fail, readTlsFile } from './tls-file.js';
+
+export { readTlsFile, type TlsProblem } from './tls-file.js';
 
 export interface NodeTlsPaths {
   caCert: string;
@@ -30,21 +31,6 @@ export interface NodeTls {
   readonly serial: string;
 }
 
-/** What was wrong with a file, as `details.problem` carries it (docs/errors.md). */
-export type TlsProblem =
-  | 'missing'
-  | 'unreadable'
-  | 'key-permissions'
-  | 'not-pem'
-  | 'not-certificate'
-  | 'not-key'
-  | 'not-a-ca'
-  | 'expired'
-  | 'not-yet-valid'
-  | 'not-issued-by-ca'
-  | 'wrong-node'
-  | 'key-mismatch';
-
 export function loadNodeTls(paths: NodeTlsPaths): NodeTls {
   const now = paths.now ?? new Date();
   const caPem = readTlsFile(paths.caCert, 'CA certificate');
@@ -64,17 +50,62 @@ export function loadNodeTls(paths: NodeTlsPaths): NodeTls {
     fail('CAXTON_ERR_TLS_CERT', paths.nodeCert, 'wrong-node', `is for ${describeNames(cert)}, not for this node "${paths.nodeId}" (node.id); issue one with \`caxton security gen-cert --node-id ${paths.nodeId}\``);
   }
 
+  checkKey(paths.nodeKey, keyPem, cert, paths.nodeCert);
+  return { ca: caPem, cert: certPem, key: keyPem, fingerprint: cert.fingerprint256, notAfter: new Date(cert.validTo), serial: cert.serialNumber.toUpperCase() };
+}
+
+export interface ServerTlsPaths {
+  /** The server certificate (PEM; certificates after the first are its chain, sent as they are). */
+  cert: string;
+  key: string;
+  /** The CA client certificates must chain to; undefined when none are asked for. */
+  caCert?: string | undefined;
+  /** The moment the validity is checked at (default now). */
+  now?: Date;
+}
+
+export interface ServerTls {
+  readonly cert: string;
+  readonly key: string;
+  /** The client CA's PEM, when one is configured. */
+  readonly ca?: string;
+  readonly fingerprint: string;
+  readonly notAfter: Date;
+}
+
+/**
+ * The API's HTTPS files (`security.api.tls.{cert, key, ca_cert}`), checked as a node's are, except
+ * that the certificate need not name the node nor come from the cluster CA: an API is often reached
+ * under a public name, with a certificate from another CA than the one that signs client certificates.
+ */
+export function loadServerTls(paths: ServerTlsPaths): ServerTls {
+  const now = paths.now ?? new Date();
+  const certPem = readTlsFile(paths.cert, 'API certificate');
+  const keyPem = readTlsFile(paths.key, 'API private key', { secret: true });
+  const caPem = paths.caCert === undefined ? undefined : readTlsFile(paths.caCert, 'client CA certificate');
+
+  const cert = certificate(paths.cert, certPem, 'API certificate');
+  checkValidity(paths.cert, cert, now, 'API certificate');
+  if (caPem !== undefined && paths.caCert !== undefined) {
+    const ca = certificate(paths.caCert, caPem, 'client CA certificate');
+    if (!ca.ca) fail('CAXTON_ERR_TLS_CERT', paths.caCert, 'not-a-ca', 'is not a CA certificate (no CA basic constraint); give the ca.crt that `caxton security init-ca` wrote');
+    checkValidity(paths.caCert, ca, now, 'client CA certificate');
+  }
+  checkKey(paths.key, keyPem, cert, paths.cert);
+  return { cert: certPem, key: keyPem, ...(caPem === undefined ? {} : { ca: caPem }), fingerprint: cert.fingerprint256, notAfter: new Date(cert.validTo) };
+}
+
+/** Refuses a key file that is not a private key, or not `cert`'s. */
+function checkKey(keyPath: string, keyPem: string, cert: X509Certificate, certPath: string): void {
   let key: KeyObject;
   try {
     key = createPrivateKey(keyPem);
   } catch (e) {
-    return fail('CAXTON_ERR_TLS_CERT', paths.nodeKey, 'not-key', `is not a PEM private key (${(e as Error).message})`, e);
+    return fail('CAXTON_ERR_TLS_CERT', keyPath, 'not-key', `is not a PEM private key (${(e as Error).message})`, e);
   }
   if (key.asymmetricKeyType !== cert.publicKey.asymmetricKeyType || !cert.checkPrivateKey(key)) {
-    fail('CAXTON_ERR_TLS_CERT', paths.nodeKey, 'key-mismatch', `is not the private key of the certificate ${paths.nodeCert}; give the .key written together with that .crt`);
+    fail('CAXTON_ERR_TLS_CERT', keyPath, 'key-mismatch', `is not the private key of the certificate ${certPath}; give the .key written together with that .crt`);
   }
-
-  return { ca: caPem, cert: certPem, key: keyPem, fingerprint: cert.fingerprint256, notAfter: new Date(cert.validTo), serial: cert.serialNumber.toUpperCase() };
 }
 
 /**
@@ -84,33 +115,6 @@ export function loadNodeTls(paths: NodeTlsPaths): NodeTls {
 export function namesNode(cert: X509Certificate, nodeId: string): boolean {
   if (subjectField(cert.subject, 'CN') === nodeId) return true;
   return dnsSans(cert).includes(nodeId);
-}
-
-/**
- * Reads one file for TLS, refusing a private key that group or others may read: such a key may
- * already have leaked, and the runbook (and the file permission check of issue 13) asks for 0600.
- */
-export function readTlsFile(path: string, what: string, opts: { secret?: boolean } = {}): string {
-  let mode: number;
-  try {
-    const st = statSync(path);
-    if (!st.isFile()) fail('CAXTON_ERR_TLS_FILE', path, 'unreadable', `(${what}) is not a regular file`);
-    mode = st.mode;
-  } catch (e) {
-    if (e instanceof CaxtonError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') fail('CAXTON_ERR_TLS_FILE', path, 'missing', `(${what}) does not exist`, e);
-    return fail('CAXTON_ERR_TLS_FILE', path, 'unreadable', `(${what}) cannot be read: ${code ?? (e as Error).message}`, e);
-  }
-  if (opts.secret === true && (mode & 0o077) !== 0) {
-    fail('CAXTON_ERR_TLS_FILE', path, 'key-permissions', `(${what}) has mode ${(mode & 0o777).toString(8).padStart(4, '0')}, readable beyond its owner; run chmod 600 ${path}`);
-  }
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return fail('CAXTON_ERR_TLS_FILE', path, 'unreadable', `(${what}) cannot be read: ${code ?? (e as Error).message}`, e);
-  }
 }
 
 function certificate(path: string, pem: string, what: string): X509Certificate {
@@ -133,10 +137,6 @@ function checkValidity(path: string, cert: X509Certificate, now: Date, what: str
   if (now.getTime() < from.getTime()) {
     fail('CAXTON_ERR_TLS_CERT', path, 'not-yet-valid', `(${what}) is not valid before ${from.toISOString()} (check this machine's clock)`);
   }
-}
-
-function fail(code: ErrorCode, file: string, problem: TlsProblem, text: string, cause?: unknown): never {
-  throw new CaxtonError(code, `${file}: ${text}`, { file, problem }, cause === undefined ? undefined : { cause });
 }
 
 function subjectField(subject: string, key: string): string | undefined {

@@ -62,7 +62,7 @@ export function startServer(opts: StartOptions = {}): Promise<RunningServer> {
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        let rec: { msg?: string; api?: { host: string; port: number }; metrics?: { host: string; port: number } };
+        let rec: { msg?: string; api?: { host: string; port: number }; apiScheme?: string; metrics?: { host: string; port: number } };
         try {
           rec = JSON.parse(line) as typeof rec;
         } catch {
@@ -70,7 +70,7 @@ export function startServer(opts: StartOptions = {}): Promise<RunningServer> {
         }
         if (rec.msg !== 'caxton node started') continue;
         clearTimeout(timer);
-        resolve(running(child, dataDir, rec.api, rec.metrics, exited, () => out, () => dir?.cleanup()));
+        resolve(running(child, dataDir, rec.api, rec.apiScheme ?? 'http', rec.metrics, exited, () => out, () => dir?.cleanup()));
       }
     });
     void exited.then((code) => {
@@ -80,9 +80,10 @@ export function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   });
 }
 
-function running(child: ChildProcess, dataDir: string, api: { host: string; port: number } | undefined, metrics: { host: string; port: number } | undefined, exited: Promise<number>, logs: () => string, cleanup: () => void): RunningServer {
+function running(child: ChildProcess, dataDir: string, api: { host: string; port: number } | undefined, scheme: string, metrics: { host: string; port: number } | undefined, exited: Promise<number>, logs: () => string, cleanup: () => void): RunningServer {
   return {
-    apiUrl: api === undefined ? '' : `http://${api.host}:${api.port}`,
+    // https when the node serves the API over TLS (security.api.tls), as its start line says.
+    apiUrl: api === undefined ? '' : `${scheme}://${api.host}:${api.port}`,
     metricsUrl: metrics === undefined ? '' : `http://${metrics.host}:${metrics.port}`,
     dataDir,
     adminKey: readFileSync(join(dataDir, 'admin.key'), 'utf8').trim(),

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,17 @@ import { outsideTool } from '../../helpers/outside-tools.js';
 
 const program = await buildProgram();
 const spec = commandSpec(program);
+
+/** Runs a shell script from a temporary file (a whole completion script exceeds one argument's limit). */
+function runScript(shell: string, ext: string, text: string): SpawnSyncReturns<string> {
+  const file = join(tmpdir(), `caxton-completion-run-${process.pid}.${ext}`);
+  writeFileSync(file, text);
+  try {
+    return spawnSync(shell, [file], { encoding: 'utf8' });
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
 
 function walk(s: CmdSpec): CmdSpec[] {
   return [s, ...s.children.flatMap(walk)];
@@ -103,7 +114,8 @@ caxton() { print calc; }
 ${script}
 words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}
 _caxton`;
-    const r = spawnSync('zsh', ['-c', z], { encoding: 'utf8' });
+    // Through a file, not `zsh -c`: the script is over Linux's 128 KiB limit on one argument (E2BIG).
+    const r = runScript('zsh', 'zsh', z);
     assert.equal(r.status, 0, r.stderr);
     return r.stdout.split('\n').filter((l) => l !== '');
   };
@@ -127,7 +139,7 @@ test('cli completion - fish: valid, and `complete -C` offers the right candidate
     rmSync(file, { force: true });
   }
   const run = (line: string): string[] => {
-    const r = spawnSync('fish', ['-c', `${script}\nfunction caxton; echo calc; end\ncomplete -C ${JSON.stringify(line)}`], { encoding: 'utf8' });
+    const r = runScript('fish', 'fish', `${script}\nfunction caxton; echo calc; end\ncomplete -C ${JSON.stringify(line)}`);
     assert.equal(r.status, 0, r.stderr);
     return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t')[0]!);
   };

@@ -245,3 +245,17 @@ test('load - an advertise address with an IPv6 zone is refused by the config che
   // A zone where the node listens is fine; the advertised address without it too.
   text('coordination:\n  cluster:\n    bind_addr: "[fe80::1%eth0]:7946"\n    advertise_addr: "[fe80::1]:7946"\n')();
 });
+
+test('load - security.api.tls needs its files when enabled, and ca_cert for client certificates', () => {
+  assert.deepEqual(problems(text('security:\n  api:\n    tls:\n      enabled: true\n      key: /k\n')), [
+    'config.yaml:4:16: security.api.tls.cert must name a file when security.api.tls.enabled is true: the API cannot serve HTTPS without its certificate',
+  ]);
+  assert.deepEqual(problems(text('security:\n  api:\n    tls:\n      enabled: true\n      cert: /c\n      key: /k\n      client_auth: required\n')), [
+    'config.yaml:7:20: security.api.tls.ca_cert must name the CA certificate that client certificates chain to when security.api.tls.client_auth is required',
+  ]);
+  assert.match(problems(text('security:\n  api:\n    tls:\n      client_auth: maybe\n'))[0] ?? '', /security\.api\.tls\.client_auth must be one of "none", "optional" or "required", got "maybe"/);
+  // Off, the files are not looked at; on, they resolve as written.
+  assert.equal(parseConfigText('security:\n  api:\n    tls:\n      client_auth: required\n', 'c.yaml', {}).resolved.security.api.tls.enabled, false);
+  const on = parseConfigText('security:\n  api:\n    tls:\n      enabled: true\n      cert: /c\n      key: /k\n      ca_cert: /ca\n      client_auth: optional\n', 'c.yaml', {}).resolved.security.api.tls;
+  assert.deepEqual(on, { enabled: true, cert: '/c', key: '/k', caCert: '/ca', clientAuth: 'optional' });
+});

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isCaxtonError, type ErrorCode } from '../../../src/errors.js';
 import { type CaMaterial, createCa, issueNodeCert, writePemFile } from '../../../src/security/pki.js';
-import { type NodeTlsPaths, type TlsProblem, loadNodeTls } from '../../../src/security/tls-material.js';
+import { type NodeTlsPaths, type ServerTlsPaths, type TlsProblem, loadNodeTls, loadServerTls } from '../../../src/security/tls-material.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const dir = tempDir('caxton-tls-');
@@ -125,6 +125,40 @@ test('tls material - a key that is not the certificate\'s is refused', async () 
   refused({ ...a, nodeKey: b.nodeKey }, 'CAXTON_ERR_TLS_CERT', b.nodeKey, 'key-mismatch', /is not the private key of the certificate .*n1\.crt/);
   writeFileSync(b.nodeKey, 'not a key\n');
   refused(b, 'CAXTON_ERR_TLS_CERT', b.nodeKey, 'not-key', /is not a PEM private key/);
+});
+
+function refusedServer(paths: ServerTlsPaths, code: ErrorCode, file: string, problem: TlsProblem, text: RegExp): void {
+  assert.throws(() => loadServerTls(paths), (e: unknown) => {
+    assert.ok(isCaxtonError(e, code), `${String(e)}`);
+    assert.ok(e.message.startsWith(`${file}: `), `names the file: ${e.message}`);
+    assert.match(e.message, text);
+    assert.deepEqual(e.details, { file, problem });
+    return true;
+  });
+}
+
+test('tls material - the API\'s files load without naming the node or coming from the client CA', async () => {
+  // A certificate of another CA, for another name: an API is reached under its own name.
+  const api = await nodeFiles({ issuer: await createCa({ commonName: 'Public CA' }), nodeId: 'api.example.com' });
+  const tls = loadServerTls({ cert: api.nodeCert, key: api.nodeKey, caCert: caPath });
+  assert.equal(tls.ca, ca.certPem);
+  assert.match(tls.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  assert.equal(loadServerTls({ cert: api.nodeCert, key: api.nodeKey }).ca, undefined, 'no client CA: none loaded');
+  createSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca, minVersion: 'TLSv1.3' });
+});
+
+test('tls material - the API\'s files: a loose key, an expired certificate, a mismatched key and a client CA that is no CA are refused', async () => {
+  const api = await nodeFiles();
+  const paths: ServerTlsPaths = { cert: api.nodeCert, key: api.nodeKey, caCert: caPath };
+  chmodSync(api.nodeKey, 0o604);
+  refusedServer(paths, 'CAXTON_ERR_TLS_FILE', api.nodeKey, 'key-permissions', /\(API private key\) has mode 0604/);
+  chmodSync(api.nodeKey, 0o600);
+  refusedServer({ ...paths, now: new Date(Date.now() + 366 * 86_400_000) }, 'CAXTON_ERR_TLS_CERT', api.nodeCert, 'expired', /\(API certificate\) expired on/);
+  const other = await nodeFiles();
+  refusedServer({ ...paths, key: other.nodeKey }, 'CAXTON_ERR_TLS_CERT', other.nodeKey, 'key-mismatch', /is not the private key of the certificate/);
+  refusedServer({ ...paths, caCert: api.nodeCert }, 'CAXTON_ERR_TLS_CERT', api.nodeCert, 'not-a-ca', /is not a CA certificate/);
+  const gone = join(dir.path, 'gone-ca.crt');
+  refusedServer({ ...paths, caCert: gone }, 'CAXTON_ERR_TLS_FILE', gone, 'missing', /\(client CA certificate\) does not exist/);
 });
 
 interface Material {
