@@ -77,6 +77,8 @@ interface ClusterStatusView {
   readonly healthy: boolean;
   readonly partition: PartitionView;
   readonly shed_load_percent: number;
+  /** Whether the link between nodes (routing, replication, modules) runs over mTLS. */
+  readonly mtls?: boolean;
 }
 
 /** GET /cluster/partition (and /cluster/status's `partition`): which side of a partition the node is on. */
@@ -139,6 +141,9 @@ export function registerCluster(program: Command): void {
           ...(p.unreachable.length === 0 ? [] : [`Unreachable: ${p.unreachable.join(', ')}`]),
           `Queued writes: ${p.queued_writes}${p.refused_full > 0 ? ` (${p.refused_full} refused: the partition queue was full)` : ''}`,
           ...(p.merge_held ? ['Merge: HELD for the operator (caxton cluster resolve-partition --prefer majority)'] : p.resolve_strategy === 'manual' ? ['Merge: manual (waits for caxton cluster resolve-partition after a heal)'] : []),
+          ...(s.enabled && s.mtls !== undefined
+            ? [s.mtls ? 'Node-to-node: mTLS (TLS 1.3)' : `Node-to-node: NOT ENCRYPTED${s.expected > 1 ? ' — routing, replication and module transfer travel in plaintext (security.cluster.mtls, docs/security.md)' : ''}`]
+            : []),
           ...(s.shed_load_percent > 0 ? [`Load shedding: ${s.shed_load_percent}% of new external messages refused (caxton cluster shed-load --percentage 0 stops it)`] : []),
           ...(p.conflicts > 0 ? [`Conflicts to review: ${p.conflicts} (caxton cluster conflicts)`] : []),
         ];

@@ -40,6 +40,7 @@ test('cluster - two servers join with --bootstrap/--join; members, status and me
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^Status: HEALTHY\nOperations: READ-WRITE\nNodes: 2\/2 active \(quorum 2;/m);
     assert.match(status.stdout, /^Queued writes: 0$/m);
+    assert.match(status.stdout, /^Node-to-node: NOT ENCRYPTED — routing, replication and module transfer travel in plaintext/m, 'a cluster without mTLS says so');
     const table = await runCli(['cluster', 'members', '--api-url', a.apiUrl, '--api-key', a.adminKey]);
     assert.match(table.stdout, /NODE-ID\s+STATUS\s+ADDRESS\s+LAST-SEEN\s+AGENTS\s+CPU\s+MEMORY/);
     assert.match(table.stdout, /node-b\s+alive\s+127\.0\.0\.21:\d+\s+now\s+0\s+\d{1,3}%\s+\d+(\.\d)?[KMG]B/);
