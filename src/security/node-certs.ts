@@ -199,8 +199,8 @@ export class NodeCerts {
         loadNodeTls({ caCert: link.files.caCert, nodeCert: tmpCert, nodeKey: tmpKey, nodeId: this.#o.nodeId });
       } catch (e) {
         // The temporary names mean nothing to the operator: say "the new certificate" instead.
-        const msg = (e as Error).message.split(tmpCert).join('the new certificate').split(tmpKey).join('the new key');
-        throw new CaxtonError('CAXTON_ERR_TLS_CERT_REFUSED', `node ${this.#o.nodeId} refused the new certificate: ${msg}`, { node: this.#o.nodeId, problem: e instanceof CaxtonError ? e.details?.['problem'] ?? null : null });
+        const msg = (e as Error).message.split(`${tmpCert}:`).join('the certificate').split(`${tmpKey}:`).join('the key').split(tmpCert).join('the certificate');
+        throw new CaxtonError('CAXTON_ERR_TLS_CERT_REFUSED', `node ${this.#o.nodeId} refused the new node certificate: ${msg}`, { node: this.#o.nodeId, problem: e instanceof CaxtonError ? e.details?.['problem'] ?? null : null });
       }
       renameSync(tmpKey, link.files.nodeKey);
       renameSync(tmpCert, link.files.nodeCert);
