@@ -199,7 +199,7 @@ export class NodeCerts {
         loadNodeTls({ caCert: link.files.caCert, nodeCert: tmpCert, nodeKey: tmpKey, nodeId: this.#o.nodeId });
       } catch (e) {
         // The temporary names mean nothing to the operator: say "the new certificate" instead.
-        const msg = (e as Error).message.split(`${tmpCert}:`).join('the certificate').split(`${tmpKey}:`).join('the key').split(tmpCert).join('the certificate');
+        const msg = (e as Error).message.split(`${tmpCert}:`).join('the certificate').split(`${tmpKey}:`).join('the key').split(` ${tmpCert}`).join(' sent with it');
         throw new CaxtonError('CAXTON_ERR_TLS_CERT_REFUSED', `node ${this.#o.nodeId} refused the new node certificate: ${msg}`, { node: this.#o.nodeId, problem: e instanceof CaxtonError ? e.details?.['problem'] ?? null : null });
       }
       renameSync(tmpKey, link.files.nodeKey);
