@@ -106,6 +106,7 @@ export class NodeCerts {
    */
   reload(reason: string): ReloadOutcome {
     const out: { link?: ReloadPart; api?: ReloadPart } = {};
+    if (!this.active) this.#log.info({ reason }, 'no certificate files to reload: mTLS between nodes and HTTPS for the API are off');
     const link = this.#o.link;
     if (link !== undefined) {
       out.link = this.#reloadPart('node certificate (mTLS between nodes)', reason, this.#linkCert, () => {

@@ -5,6 +5,7 @@
 import { type Command, Option } from 'commander';
 import { issueNodeCert, NODE_DAYS } from '../../security/pki.js';
 import { readCaDir } from '../../security/ca-files.js';
+import { isCaxtonError } from '../../errors.js';
 import type { ApiClient } from '../client.js';
 import { context } from '../context.js';
 import { CliError } from '../errors.js';
@@ -58,7 +59,7 @@ export function registerCertCommands(security: Command): void {
     .addOption(new Option('--days <n>', `validity in days (default ${NODE_DAYS})`).argParser(intOption('--days', 1)))
     .action(async (opts: { ca: string; days?: number }, cmd: Command) => {
       const ctx = context(cmd);
-      const ca = readCaDir(opts.ca);
+      const ca = readCa(opts.ca);
       const before = await ctx.client.get<CertsResponse>('/security/certs');
       if (before.missing.length > 0) {
         throw new CliError(`not every node answered: ${before.missing.map((m) => `${m.node} (${m.reason})`).join(', ')}`, { hint: 'Rotate when every node is up: `caxton cluster status` shows them.', code: 'CAXTON_CLI_NODES_MISSING' });
@@ -82,6 +83,16 @@ export function registerCertCommands(security: Command): void {
       if (ctx.json) ctx.print({ rotated, count: rotated.length }, () => '');
       else stdout.write(ok(`rotated ${rotated.length} node certificate${rotated.length === 1 ? '' : 's'}`));
     });
+}
+
+/** The CA that issues, with a hint that says what --ca is when it is not there. */
+function readCa(dir: string): ReturnType<typeof readCaDir> {
+  try {
+    return readCaDir(dir);
+  } catch (e) {
+    if (isCaxtonError(e)) throw new CliError(e.message, { code: e.code, hint: `--ca takes the directory where \`caxton security init-ca --output DIR\` wrote ca.crt and ca.key (the key mode 0600): the CA the nodes' security.cluster.mtls.ca_cert holds.`, ...(e.details === undefined ? {} : { details: { ...e.details } }), cause: e });
+    throw e;
+  }
 }
 
 /** Waits until `node` reports `fingerprint` as its node certificate (it reloads before it answers; this checks). */
