@@ -255,6 +255,14 @@ export const ErrorCatalogue = {
     status: 500,
     hint: 'The file named in the message holds a certificate or key that cannot be used: issue a new one with `caxton security gen-cert --node-id <this node> --ca <ca dir>` from the cluster CA, and point security.cluster.mtls at the matching .crt and .key.',
   },
+  CAXTON_ERR_TLS_CERT_REFUSED: {
+    status: 400,
+    hint: 'Issue the node a certificate from the CA its security.cluster.mtls.ca_cert holds, for its node.id, valid now, and send the key written with it (`caxton security rotate-certs --ca <ca dir>` does all of this).',
+  },
+  CAXTON_ERR_TLS_NOT_ENABLED: {
+    status: 409,
+    hint: 'Only a node with security.cluster.mtls.enabled has a node certificate to replace; turn mTLS on in its configuration and restart it.',
+  },
   CAXTON_ERR_STORAGE_UNAVAILABLE: {
     status: 500,
     hint: 'Check that the data directory is writable and the disk is not full.',

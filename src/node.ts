@@ -60,6 +60,10 @@ import { ClusterAgents, isolatedOnDisk } from './agents/cluster-agents.js';
 import { StateReplicator, type ReplicationMode } from './agents/replication/index.js';
 import { watchLine } from './agents/cluster-events.js';
 import { AuditLog } from './security/audit.js';
+import { NodeCerts } from './security/node-certs.js';
+import { ClusterCerts } from './security/cluster-certs.js';
+import { httpsOptions } from './api/server.js';
+import type { Server as HttpsServer } from 'node:https';
 
 export interface Address {
   readonly host: string;
@@ -186,6 +190,9 @@ export class CaxtonNode {
   /** Host CPU for the `cpu` tag: each reading covers the time since the previous one. */
   #cpu: CpuSampler | undefined;
   #stopping: Promise<void> | undefined;
+  /** This node's certificates, reloaded without a restart (src/security/node-certs.ts). */
+  #certs: NodeCerts | undefined;
+  #clusterCerts: ClusterCerts | undefined;
   readonly startedAt = Date.now();
   apiAddress: Address | undefined;
   metricsAddress: Address | undefined;
@@ -448,6 +455,8 @@ export class CaxtonNode {
         if (ev.type === 'join' || ev.type === 'alive') services.memberJoined(ev.member.name);
       });
     }
+    node.#certs = nodeCerts(options, linkTls, cluster, () => node.#api);
+    node.#clusterCerts = new ClusterCerts(options.nodeId, node.#certs, peers, options.peerMembers ?? (() => cluster?.members() ?? []));
     try {
       const { restored, failed } = await deployments.restore();
       if (restored + failed > 0) log.info({ restored, failed }, 'deployed agents restored');
@@ -462,6 +471,7 @@ export class CaxtonNode {
         node.apiAddress = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : options.api.addr;
       }
       if (cluster !== undefined) node.#startClusterUpkeep(cluster);
+      node.#certs.watch();
     } catch (e) {
       await node.stop();
       throw e;
@@ -470,6 +480,11 @@ export class CaxtonNode {
     if (!trapHandlerDisabled()) log.warn({ capacity: pool.capacity }, `V8's wasm trap handler is on: each agent reserves 10 GiB of address space, so this node holds at most ${pool.capacity} agents; start Node with ${TRAP_HANDLER_FLAG} (caxton server start does)`);
     log.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount, api: node.apiAddress, apiScheme: options.api?.tls === undefined ? 'http' : 'https', metrics: node.metricsAddress, version: VERSION, wasmTrapHandler: trapHandlerDisabled() ? 'off' : 'on', agentCapacity: pool.capacity }, 'caxton node started');
     return node;
+  }
+
+  /** Loads the certificate files again (SIGHUP); a refused file is logged and the old material stays. */
+  reloadCerts(reason: string): void {
+    this.#certs?.reload(reason);
   }
 
   get ready(): boolean {
@@ -568,6 +583,7 @@ export class CaxtonNode {
       const log = this.options.logger;
       const t0 = performance.now();
       this.#ready = false;
+      this.#certs?.close();
       this.#emit({ type: 'system.shutdown', time: new Date().toISOString(), node_id: this.options.nodeId });
       const api = this.#api;
       if (api !== undefined) await bounded(log, 'closing the API', STOP_STEP_MS.api, api.close(), () => api.server.closeAllConnections());
@@ -715,6 +731,7 @@ export class CaxtonNode {
       loadShedding: this.loadShedding,
       ...auditLog(this.#db, api.audit, o.logger),
       ready: () => this.#ready,
+      certs: () => this.#clusterCerts as ClusterCerts,
     };
   }
 
@@ -746,6 +763,22 @@ export class CaxtonNode {
         log.info(e, e.type);
     }
   }
+}
+
+/** The certificates a reload replaces: the link's (mTLS on) and the API's (HTTPS with its files known). */
+function nodeCerts(o: NodeOptions, linkTls: { cert: string } | undefined, cluster: Cluster | undefined, api: () => FastifyInstance | undefined): NodeCerts {
+  const mtls = o.cluster?.mtls;
+  const tls = o.api?.tls;
+  return new NodeCerts({
+    nodeId: o.nodeId,
+    logger: o.logger,
+    ...(linkTls === undefined || mtls === undefined || cluster === undefined
+      ? {}
+      : { link: { files: { caCert: mtls.caCert, nodeCert: mtls.nodeCert, nodeKey: mtls.nodeKey }, cert: linkTls.cert, apply: (m) => cluster.setTlsMaterial(m) } }),
+    ...(tls?.files === undefined
+      ? {}
+      : { api: { files: tls.files, cert: tls.cert, apply: (m) => (api()?.server as unknown as HttpsServer | undefined)?.setSecureContext(httpsOptions({ ...tls, ...m })) } }),
+  });
 }
 
 /**

@@ -26,6 +26,7 @@ import type { ClusterDirectory } from '../cluster/directory/index.js';
 import type { PartitionControl } from '../cluster/partition/control.js';
 import type { LoadShedding } from './shed-load.js';
 import type { AuditLog } from '../security/audit.js';
+import type { ClusterCerts } from '../security/cluster-certs.js';
 
 /** `cluster verify` and `cluster compare-state`: the directory's side (src/cluster/directory/drift.ts). */
 export type ClusterStateChecks = Pick<ClusterDirectory, 'verify' | 'compareState'>;
@@ -44,6 +45,8 @@ export interface ApiTls {
   /** The CA client certificates chain to; needed unless clientAuth is none. */
   readonly ca?: string;
   readonly clientAuth: 'none' | 'optional' | 'required';
+  /** The files they came from, reloaded on SIGHUP and when they change (src/security/node-certs.ts). */
+  readonly files?: { readonly cert: string; readonly key: string; readonly caCert?: string | undefined };
 }
 
 export interface ApiContext {
@@ -115,6 +118,8 @@ export interface ApiContext {
   readonly loadShedding: LoadShedding;
   /** The audit log of management actions; absent: off (observability.audit: no database, no file). */
   readonly audit?: AuditLog;
+  /** Every node's certificates, and new node certificates (cert-status, rotate-certs). */
+  certs(): ClusterCerts;
 }
 
 /** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */

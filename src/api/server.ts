@@ -29,6 +29,7 @@ import { registerLoadSheddingRoutes } from './routes/load-shedding.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerAuditRoutes } from './routes/audit.js';
+import { registerSecurityRoutes } from './routes/security.js';
 import { installAuditHook } from './audit-hook.js';
 import type { AuditAction } from '../security/audit.js';
 
@@ -157,6 +158,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerPartitionRoutes(api, ctx);
       registerLoadSheddingRoutes(api, ctx);
       registerAuditRoutes(api, ctx);
+      registerSecurityRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );
@@ -170,7 +172,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
  * does not chain to ca_cert during the handshake, before any request is read; optional asks for a
  * certificate and lets the connection in without a verified one (certActor then finds none).
  */
-function httpsOptions(tls: ApiTls): HttpsServerOptions {
+export function httpsOptions(tls: ApiTls): HttpsServerOptions {
   return {
     cert: tls.cert,
     key: tls.key,

@@ -1,6 +1,6 @@
 /**
  * The operational runbook's commands that this version does not have yet, by the part of Caxton they
- * come with, so that `caxton security cert-status` says what is missing and what exists instead of
+ * come with, so that `caxton backup create` says what is missing and what exists instead of
  * failing on an option of a command that is not there. When a command arrives, drop it here
  * (test/unit/cli/unknown-command.test.ts fails while a planned command also exists).
  */
@@ -15,11 +15,6 @@ export interface PlannedArea {
 }
 
 export const PLANNED: readonly PlannedArea[] = [
-  {
-    arrives: 'the security milestone (certificate status across the cluster, rotation without a restart)',
-    commands: ['security cert-status', 'security rotate-certs'],
-    meanwhile: 'gossip between nodes can be encrypted now: set security.cluster.gossip.keys and rotate with `caxton cluster keys`',
-  },
   {
     arrives: 'the backup milestone',
     commands: ['backup create', 'backup verify', 'backup restore'],

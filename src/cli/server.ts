@@ -105,7 +105,7 @@ async function loadApiTls(t: ResolvedConfig['security']['api']['tls']) {
   const { loadServerTls } = await import('../security/tls-material.js');
   const clientCa = t.clientAuth === 'none' ? undefined : t.caCert;
   const files = loadServerTls({ cert: t.cert, key: t.key, caCert: clientCa });
-  return { cert: files.cert, key: files.key, ...(files.ca === undefined ? {} : { ca: files.ca }), clientAuth: t.clientAuth, fingerprint: files.fingerprint, notAfter: files.notAfter };
+  return { cert: files.cert, key: files.key, ...(files.ca === undefined ? {} : { ca: files.ca }), clientAuth: t.clientAuth, files: { cert: t.cert, key: t.key, caCert: clientCa }, fingerprint: files.fingerprint, notAfter: files.notAfter };
 }
 
 async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
@@ -160,6 +160,13 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // SIGHUP reloads the certificate files (docs/security.md, "Reloading certificates"); before the node
+  // runs there is nothing to reload, and Node's default for SIGHUP (exit) must not apply either way.
+  process.on('SIGHUP', () => {
+    if (node === undefined || stopRequested !== undefined) return;
+    logger.info({ signal: 'SIGHUP' }, 'reloading the certificate files');
+    node.reloadCerts('SIGHUP');
+  });
   if (!c.security.api.authEnabled) logger.warn('security.api.auth_enabled is false: the API answers anyone who can reach it');
   if (loaded.source.file !== undefined) logger.info({ file: loaded.source.file }, 'configuration loaded');
   const metricsOn = c.observability.metrics.enabled;

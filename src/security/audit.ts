@@ -65,6 +65,8 @@ export const AUDIT_ACTIONS = {
   'circuit-breakers.reset': { target: ['agent'], detail: ['gradual_ms'] },
   'emergency.stop': { target: [], detail: ['preserve_state', 'dump_to'] },
   'debug.dump': { target: [], detail: [] },
+  // A new node certificate: the key (a secret) and the PEM texts are never fields; the certificate's fingerprint (the handler's fact) is.
+  'security.node-cert': { target: ['node'], detail: ['fingerprint', 'serial'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];

@@ -16,6 +16,7 @@ import { CliError, EXIT_FAILURE, EXIT_USAGE, usageError } from '../errors.js';
 import { type OutputFormat, renderFields, renderJson, stdout } from '../output.js';
 import { intOption } from '../parse.js';
 import { ok } from './common.js';
+import { registerCertCommands } from './certs.js';
 
 interface Common {
   output: string;
@@ -25,7 +26,7 @@ interface Common {
 }
 
 export function registerSecurity(program: Command): Command {
-  const security = program.command('security').description('the built-in certificate authority: CA, node and client certificates (local files, no server)');
+  const security = program.command('security').description('the built-in certificate authority (CA, node and client certificates: local files, no server), and the nodes\' certificates (cert-status, rotate-certs: through the API)');
   // Only -o reaches these commands: no API connection is made.
   markLocal(security, ['output']);
 
@@ -93,6 +94,8 @@ export function registerSecurity(program: Command): Command {
       );
     }));
 
+  // These two talk to a node's API (every global option), unlike the CA commands above.
+  registerCertCommands(security);
   return security;
 }
 
