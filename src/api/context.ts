@@ -26,6 +26,7 @@ import type { ClusterDirectory } from '../cluster/directory/index.js';
 import type { PartitionControl } from '../cluster/partition/control.js';
 import type { LoadShedding } from './shed-load.js';
 import type { AuditLog } from '../security/audit.js';
+import type { Revocations } from '../cluster/revocation-sync.js';
 
 /** `cluster verify` and `cluster compare-state`: the directory's side (src/cluster/directory/drift.ts). */
 export type ClusterStateChecks = Pick<ClusterDirectory, 'verify' | 'compareState'>;
@@ -115,6 +116,8 @@ export interface ApiContext {
   readonly loadShedding: LoadShedding;
   /** The audit log of management actions; absent: off (observability.audit: no database, no file). */
   readonly audit?: AuditLog;
+  /** Revoked certificates: refused on the link and for API clients; POST /security/revoke adds to them. */
+  readonly revocations?: Revocations;
 }
 
 /** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */

@@ -65,6 +65,8 @@ export const AUDIT_ACTIONS = {
   'circuit-breakers.reset': { target: ['agent'], detail: ['gradual_ms'] },
   'emergency.stop': { target: [], detail: ['preserve_state', 'dump_to'] },
   'debug.dump': { target: [], detail: [] },
+  // A certificate revocation: the node or serial revoked and why (no secret is involved).
+  'security.revoke': { target: ['node', 'serial'], detail: ['reason'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];

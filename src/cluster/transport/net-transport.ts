@@ -28,7 +28,7 @@ import type tls from 'node:tls';
 import { type Address, type DropHook, type Stream, type Transport, addressKey } from './transport.js';
 import { type ClusterLogger, silentLogger } from './logger.js';
 import { LINK_MAGIC, encodeGoAway } from '../link/frame.js';
-import { LinkTls, TLS_HANDSHAKE_RECORD, verifyReason, type LinkTlsMaterial } from './link-tls.js';
+import { LinkTls, TLS_HANDSHAKE_RECORD, certNames, verifyReason, type LinkTlsMaterial, type RevocationCheck } from './link-tls.js';
 
 /** How long an accepted stream may stay silent before its first byte tells whose it is. */
 const SNIFF_DEADLINE_MS = 10_000;
@@ -507,6 +507,38 @@ export class NetTransport implements Transport {
   }
 
   /**
+   * From now on a link peer whose certificate `check` names a reason for (it is revoked) is refused at
+   * its handshake, on both sides. Connections already open are closed by `closeRevoked`.
+   */
+  setRevocationCheck(check: RevocationCheck): void {
+    this.#linkTls?.setRevocationCheck(check);
+  }
+
+  /** Closes every open link stream whose peer certificate is revoked now, with a log line each; how many. */
+  closeRevoked(): number {
+    let closed = 0;
+    for (const s of [...this.#streams]) {
+      const cert = s.peerCert;
+      const why = cert === undefined ? undefined : this.#linkTls?.revoked(cert);
+      if (cert === undefined || why === undefined) continue;
+      closed++;
+      this.#logger.warn(
+        { peer: addressKey(s.remote), serial: cert.serialNumber.toUpperCase(), reason: 'revoked' },
+        `cluster link: closed the link connection with ${addressKey(s.remote)} (${certNames(cert)}): ${why}`,
+      );
+      s.destroy();
+    }
+    return closed;
+  }
+
+  /** The certificates the peers of the open link streams presented (verified against the cluster CA). */
+  linkPeerCerts(): X509Certificate[] {
+    const out: X509Certificate[] = [];
+    for (const s of this.#streams) if (s.peerCert !== undefined) out.push(s.peerCert);
+    return out;
+  }
+
+  /**
    * Opens a stream for the node-to-node link to `node` at `to`: TLS when mTLS is on (the peer's
    * certificate must chain to the cluster CA and name `node`), plain TCP otherwise.
    */
@@ -704,7 +736,18 @@ export class NetTransport implements Transport {
       t.destroy();
       return;
     }
-    this.#handOver(this.#adopt(t, remote, t.getPeerX509Certificate()), link);
+    const cert = t.getPeerX509Certificate();
+    const revoked = cert === undefined ? undefined : this.#linkTls?.revoked(cert);
+    if (cert !== undefined && revoked !== undefined) {
+      this.#stats.streamsRefused++;
+      this.#logger.warn(
+        { from: addressKey(remote), serial: cert.serialNumber.toUpperCase(), reason: 'revoked' },
+        `cluster link: refused a TLS link connection from ${addressKey(remote)} (${certNames(cert)}): ${revoked}`,
+      );
+      t.destroy();
+      return;
+    }
+    this.#handOver(this.#adopt(t, remote, cert), link);
   }
 
   #tlsRefused(err: Error, t: tls.TLSSocket): void {
