@@ -3,7 +3,8 @@
  * processes on loopback and mTLS on: node-3 is revoked through node-1's CLI; node-1 and node-2 close
  * their link connections to it and refuse its next handshake, each with a log line, while they keep
  * serving each other; the list is on every node and survives a restart; a test-side TLS client
- * presenting the revoked certificate is refused; node-3 comes back with a re-issued certificate. And the
+ * presenting the revoked certificate is refused; node-3 comes back with a re-issued certificate; a node
+ * that joins afterwards is sent the list. And the
  * API (security.api.tls with client certificates) answers a revoked client certificate 403
  * CAXTON_ERR_CERT_REVOKED, with an audit entry.
  */
@@ -146,6 +147,11 @@ test('cluster revocation - a revoked node is cut off and refused everywhere, the
   await roundTrip(n1, 'echo-c', 'node-1');
   await roundTrip(n2b, 'echo-c', 'node-2');
   await roundTrip(n3b, 'echo-b', 'node-3');
+
+  // A node that joins after the revocation is sent the whole list by the members (anti-entropy on join).
+  certs[3] = await issue(ca, dir.path, 'node-4', 'node-4');
+  const n4 = await c.start(3);
+  await until('node-4, joined after the revocation, lists node-3', () => listed(n4));
 });
 
 test('api revocation - a revoked client certificate gets 403 CAXTON_ERR_CERT_REVOKED, recorded in the audit log; another keeps working', async (t) => {
