@@ -104,8 +104,8 @@ export class Revocations {
     const changed = this.list.merge(rows);
     this.#log.warn({ rows: rows.map(describe), by }, `revoked ${rows.map(describe).join('; ')}${reason === '' ? '' : ` (${reason})`}`);
     this.#enforce();
-    const to = this.#targets();
-    for (const m of to) this.#peers?.post(m, SECURITY_REVOKED, { entries: changed });
+    // Rows already known here (a repeated revocation) were spread when they were made.
+    if (changed.length > 0) for (const m of this.#targets()) this.#peers?.post(m, SECURITY_REVOKED, { entries: changed });
     return rows;
   }
 

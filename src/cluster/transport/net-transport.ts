@@ -19,7 +19,8 @@
  * - With mTLS (`linkTls`, link-tls.ts) the link's streams are TLS 1.3 instead: the dialer's first byte
  *   is a TLS record's (0x16), the acceptor runs the TLS server side over such a stream before it hands
  *   it to the link, and a plaintext link stream (LINK_MAGIC first) is refused with a log line. Gossip
- *   streams are untouched either way.
+ *   streams are untouched either way. A revoked peer certificate (`setRevocationCheck`) is refused
+ *   once its handshake completes, and `closeRevoked` closes the open streams of revoked peers.
  */
 import type { X509Certificate } from 'node:crypto';
 import dgram from 'node:dgram';

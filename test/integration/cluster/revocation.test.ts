@@ -193,6 +193,19 @@ test('api revocation - a revoked client certificate gets 403 CAXTON_ERR_CERT_REV
     });
 
   assert.equal((await call('bob', 'GET', '/agents')).status, 200);
+  // Bad requests name what is wrong, and revoke nothing.
+  for (const [body, re] of [
+    [{ serial: 'not-hex' }, /body\.serial must be a certificate serial number in hex/],
+    [{ node: 'x', serial: 'AB' }, /give exactly one of node .* or serial/],
+    [{}, /give exactly one of node .* or serial/],
+    [{ node: 'test-node' }, /node test-node is the node asked: it cannot revoke itself/],
+  ] as const) {
+    const bad = await call('alice', 'POST', '/security/revoke', body);
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.equal(bad.body.error.code, 'CAXTON_ERR_API_INVALID_REQUEST');
+    assert.match(bad.body.error.message, re);
+  }
+  assert.deepEqual((await call('alice', 'GET', '/security/revoked')).body.entries, []);
   const r = await call('alice', 'POST', '/security/revoke', { serial: bobSerial.toLowerCase(), reason: 'laptop stolen' });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.revoked[0].serial, bobSerial);
