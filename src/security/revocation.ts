@@ -34,7 +34,8 @@ export interface RevokedEntry {
 
 const SERIAL = /^[0-9A-F]{1,64}$/;
 const NODE_SERIAL = /^node:.{1,255}$/;
-const MAX_REASON = 300;
+/** A reason longer than this is refused (it is for people, and it is copied to every node). */
+export const REVOCATION_REASON_MAX = 300;
 /** A post with more rows than this is refused: far more revocations than any cluster has. */
 export const MAX_REVOKED_PER_BODY = 10_000;
 
@@ -127,7 +128,7 @@ export function parseRevokedRows(body: unknown): RevokedEntry[] {
       typeof r.node === 'string' &&
       r.node.length <= 255 &&
       typeof r.reason === 'string' &&
-      r.reason.length <= MAX_REASON &&
+      r.reason.length <= REVOCATION_REASON_MAX &&
       typeof r.revokedAt === 'number' &&
       Number.isSafeInteger(r.revokedAt) &&
       r.revokedAt > 0 &&
@@ -142,5 +143,3 @@ export function parseRevokedRows(body: unknown): RevokedEntry[] {
 export function revokedJson(r: RevokedEntry): { serial: string; node: string | null; reason: string; revoked_at: string; revoked_by: string } {
   return { serial: r.serial, node: r.node === '' ? null : r.node, reason: r.reason, revoked_at: new Date(r.revokedAt).toISOString(), revoked_by: r.revokedBy };
 }
-
-export const REVOCATION_REASON_MAX = MAX_REASON;
