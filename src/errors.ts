@@ -175,6 +175,10 @@ export const ErrorCatalogue = {
     status: 403,
     hint: 'The key\'s role does not include this permission (docs/api.md lists them). Use a key with a stronger role, or ask an admin to create one with `caxton key create`.',
   },
+  CAXTON_ERR_CERT_REVOKED: {
+    status: 403,
+    hint: 'The client certificate is on the cluster\'s revocation list (`caxton security revoked`). Use another certificate (`caxton security gen-client-cert`), or an API key without a client certificate.',
+  },
   CAXTON_ERR_API_RATE_LIMITED: {
     status: 429,
     hint: 'Too many requests with this key. Wait for Retry-After seconds, slow down, or raise security.api.rate_limit.',

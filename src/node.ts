@@ -64,6 +64,8 @@ import { NodeCerts } from './security/node-certs.js';
 import { ClusterCerts } from './security/cluster-certs.js';
 import { httpsOptions } from './api/server.js';
 import type { Server as HttpsServer } from 'node:https';
+import { RevocationList } from './security/revocation.js';
+import { Revocations } from './cluster/revocation-sync.js';
 
 export interface Address {
   readonly host: string;
@@ -179,6 +181,7 @@ export class CaxtonNode {
   #metricsServer: MetricsServer | undefined;
   #cluster: Cluster | undefined;
   #peerServices: PeerServices | undefined;
+  #revocations!: Revocations;
   /** Routing across the cluster (absent on a node alone): who hosts what, and the message link. */
   #routing: ClusterRouting | undefined;
   #clusterAgents: ClusterAgents | undefined;
@@ -301,6 +304,8 @@ export class CaxtonNode {
     if (cluster !== undefined) registerLinkMetrics(metrics.registry, () => cluster.peers.stats());
     const node: CaxtonNode = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
     node.#cluster = cluster;
+    // Revoked certificates (docs/security.md, "Revocation"): the link refuses them from now on.
+    node.#revocations = new Revocations({ list: new RevocationList(db), self: options.nodeId, logger: log.child({ component: 'security' }), ...(cluster === undefined ? {} : { transport: cluster.transport }) });
     const peers = options.peers ?? cluster?.peers;
     // Agents' key-value state, replicated to the next owner in rendezvous order (sync by default).
     const replicator =
@@ -449,6 +454,7 @@ export class CaxtonNode {
         logger: log.child({ component: 'peers' }),
         ...(options.api?.maxModuleBytes === undefined ? {} : { maxModuleBytes: options.api.maxModuleBytes }),
         routable: (name) => node.#routing?.routable(name) ?? Promise.resolve(),
+        revocations: node.#revocations,
       });
       node.#peerServices = services;
       cluster?.onEvent((ev) => {
@@ -730,6 +736,7 @@ export class CaxtonNode {
       ...(this.clusterViews === undefined ? {} : { clusterViews: this.clusterViews }),
       loadShedding: this.loadShedding,
       ...auditLog(this.#db, api.audit, o.logger),
+      revocations: this.#revocations,
       ready: () => this.#ready,
       certs: () => this.#clusterCerts as ClusterCerts,
     };

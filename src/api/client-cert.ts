@@ -4,6 +4,7 @@
  * certificate the TLS layer verified against `security.api.tls.ca_cert` counts; with client_auth
  * optional an unverified one connects but is worth nothing here.
  */
+import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { isRole, type Role } from './auth.js';
@@ -15,6 +16,8 @@ export interface CertActor {
   readonly role: Role | undefined;
   /** SHA-256 fingerprint: the rate limiter's bucket for this certificate. */
   readonly fingerprint: string;
+  /** The certificate itself, for the revocation check (src/security/revocation.ts). */
+  readonly cert: X509Certificate;
 }
 
 // One lookup per connection, not per request: getPeerCertificate() builds a new object each call.
@@ -36,5 +39,7 @@ function readActor(socket: Partial<TLSSocket>): CertActor | undefined {
   if (typeof cn !== 'string' || cn.length === 0) return undefined;
   // Several OUs (an array) name no single role: such a certificate is not one of ours.
   const ou: unknown = peer.subject.OU;
-  return { name: cn, role: isRole(ou) ? ou : undefined, fingerprint: peer.fingerprint256 };
+  const cert = socket.getPeerX509Certificate?.();
+  if (cert === undefined) return undefined;
+  return { name: cn, role: isRole(ou) ? ou : undefined, fingerprint: peer.fingerprint256, cert };
 }

@@ -27,6 +27,7 @@ import type { PartitionControl } from '../cluster/partition/control.js';
 import type { LoadShedding } from './shed-load.js';
 import type { AuditLog } from '../security/audit.js';
 import type { ClusterCerts } from '../security/cluster-certs.js';
+import type { Revocations } from '../cluster/revocation-sync.js';
 
 /** `cluster verify` and `cluster compare-state`: the directory's side (src/cluster/directory/drift.ts). */
 export type ClusterStateChecks = Pick<ClusterDirectory, 'verify' | 'compareState'>;
@@ -120,6 +121,8 @@ export interface ApiContext {
   readonly audit?: AuditLog;
   /** Every node's certificates, and new node certificates (cert-status, rotate-certs). */
   certs(): ClusterCerts;
+  /** Revoked certificates: refused on the link and for API clients; POST /security/revoke adds to them. */
+  readonly revocations?: Revocations;
 }
 
 /** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */

@@ -10,6 +10,7 @@ import { CaxtonError } from '../errors.js';
 import type { ApiKeyRecord } from '../storage/index.js';
 import { authorize, authorizeCert, presentedKey, type Permission } from './auth.js';
 import { certActor } from './client-cert.js';
+import { registerSecurityRoutes } from './routes/security.js';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from '../observability/logger.js';
@@ -29,7 +30,7 @@ import { registerLoadSheddingRoutes } from './routes/load-shedding.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerAuditRoutes } from './routes/audit.js';
-import { registerSecurityRoutes } from './routes/security.js';
+import { registerRevocationRoutes } from './routes/revocation.js';
 import { installAuditHook } from './audit-hook.js';
 import type { AuditAction } from '../security/audit.js';
 
@@ -110,7 +111,13 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     // An API key, when one is sent, wins over a client certificate: a person with an operator's
     // certificate can still use an admin key for one command.
     const presented = presentedKey(req.headers);
-    const cert = clientCerts && presented === undefined ? certActor(req.socket) : undefined;
+    const verified = clientCerts ? certActor(req.socket) : undefined;
+    // A revoked certificate is refused even with a key: whoever holds it is no longer trusted.
+    const revoked = verified === undefined ? undefined : ctx.revocations?.list.check(verified.cert);
+    if (verified !== undefined && revoked !== undefined) {
+      return done(new CaxtonError('CAXTON_ERR_CERT_REVOKED', `the client certificate "${verified.name}" is refused: ${revoked}`, { serial: verified.cert.serialNumber.toUpperCase(), name: verified.name }));
+    }
+    const cert = presented === undefined ? verified : undefined;
     let bucket: string;
     let who: string;
     try {
@@ -159,6 +166,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerLoadSheddingRoutes(api, ctx);
       registerAuditRoutes(api, ctx);
       registerSecurityRoutes(api, ctx);
+      registerRevocationRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

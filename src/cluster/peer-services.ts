@@ -2,7 +2,8 @@
  * The node's services that talk to other nodes through `Peers` for keys and deployments, wired in one
  * place so that node.ts adds one call: cluster-wide API keys (./key-sync.ts), serving modules by hash
  * (src/agents/module-fetch.ts), answering forwarded deploys and forwarding them
- * (src/agents/remote-deploy.ts), and the placement the API's deploy route asks (src/agents/placement.ts).
+ * (src/agents/remote-deploy.ts), the placement the API's deploy route asks (src/agents/placement.ts), and
+ * the revocation list (./revocation-sync.ts).
  */
 import type { ApiKeyStore } from '../storage/index.js';
 import type { DeployedAgent, Deployments } from '../agents/deployments.js';
@@ -11,6 +12,7 @@ import { placeAgent, type PlacementMember } from '../agents/placement.js';
 import { forwardDeploy, serveForwardedDeploys } from '../agents/remote-deploy.js';
 import type { DeployPlacement } from '../api/context.js';
 import { KeySync } from './key-sync.js';
+import type { Revocations } from './revocation-sync.js';
 import type { Peers } from './peers.js';
 
 export interface PeerServicesLogger {
@@ -34,6 +36,8 @@ export interface PeerServicesOptions {
   readonly keySyncIntervalMs?: number;
   /** Waits (bounded) until every node can route to an agent just deployed here. @default resolves at once */
   readonly routable?: (name: string) => Promise<unknown>;
+  /** Revoked certificates, spread to the members and pushed whole to a joining one (./revocation-sync.ts). */
+  readonly revocations?: Revocations;
 }
 
 export interface PeerServices {
@@ -51,6 +55,7 @@ export function startPeerServices(o: PeerServicesOptions): PeerServices {
   const alive = () => o.members().filter((m) => m.name !== self && m.status === 'alive' && m.tags['role'] === 'caxton').map((m) => m.name);
   const keySync = new KeySync({ peers: o.peers, store: o.keys, members: alive, logger: o.logger, ...(o.keySyncIntervalMs === undefined ? {} : { intervalMs: o.keySyncIntervalMs }) });
   keySync.start();
+  o.revocations?.attach(o.peers, alive);
   // A node (re)starting catches up at once, not at its first round (its admin key was written before).
   void keySync.round();
   const modules = new ModuleServer(o.peers, o.deployments.store);
@@ -68,6 +73,7 @@ export function startPeerServices(o: PeerServicesOptions): PeerServices {
     memberJoined(name) {
       if (name === self) return;
       keySync.syncWith(name).catch((e: unknown) => o.logger.debug({ peer: name, err: (e as Error).message }, 'API key exchange with a joining member failed; anti-entropy retries'));
+      o.revocations?.pushTo(name);
     },
     stop() {
       keySync.stop();

@@ -67,6 +67,8 @@ export const AUDIT_ACTIONS = {
   'debug.dump': { target: [], detail: [] },
   // A new node certificate: the key (a secret) and the PEM texts are never fields; the certificate's fingerprint (the handler's fact) is.
   'security.node-cert': { target: ['node'], detail: ['fingerprint', 'serial'] },
+  // A certificate revocation: the node or serial revoked and why (no secret is involved).
+  'security.revoke': { target: ['node', 'serial'], detail: ['reason'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];

@@ -213,6 +213,17 @@ const MIGRATIONS: readonly string[] = [
      node       TEXT    NOT NULL
    );
    CREATE INDEX audit_log_time ON audit_log (time);`,
+  // 12: revoked certificates (src/security/revocation.ts), the same rows on every node. serial is upper
+  // hex as pki.ts prints it; a node revocation also keeps the node's name, and revoked_at decides which
+  // of its certificates are refused (those issued before it). A node revoked while no certificate of it
+  // was known has the serial "node:<name>", which no real serial equals.
+  `CREATE TABLE revoked_certs (
+     serial     TEXT    PRIMARY KEY,
+     node       TEXT    NOT NULL DEFAULT '',
+     reason     TEXT    NOT NULL DEFAULT '',
+     revoked_at INTEGER NOT NULL,
+     revoked_by TEXT    NOT NULL
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

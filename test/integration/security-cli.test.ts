@@ -179,3 +179,11 @@ test('security cli - openssl verifies the chain and reads a P-256 key, the SANs 
   const r = spawnSync(openssl.path!, ['verify', '-CAfile', join(other, 'ca.crt'), join(out, 'node-7.crt')], { encoding: 'utf8' });
   assert.notEqual(r.status, 0);
 });
+
+test('security cli - revoke takes exactly one of --node and --serial, before asking any node', async () => {
+  for (const args of [[], ['--node', 'node-3', '--serial', 'AB01']]) {
+    const r = await runCli(['security', 'revoke', ...args, '--api-url', 'http://127.0.0.1:9']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /error: give exactly one of --node or --serial/);
+  }
+});

@@ -1,6 +1,8 @@
 /**
  * `caxton security init-ca|gen-cert|gen-client-cert`: the built-in CA (docs/security.md). They run
  * here, on files, with no server: the CA key should live on the operator's machine, not on a node.
+ * `revoke` and `revoked` are the exception: they ask a node's API, since the revocation list lives in
+ * the cluster.
  *
  * Each takes `--output DIR` (the runbook's spelling), so the global `--output <format>` cannot be
  * theirs; `-o json` still works: they carry `-o` alone.
@@ -11,9 +13,9 @@ import { isCaxtonError } from '../../errors.js';
 import { resolve } from 'node:path';
 import { type PairPaths, caPaths, pairPaths, prepareOutput, readCaDir, writePair } from '../../security/ca-files.js';
 import { CA_DAYS, CLIENT_DAYS, NODE_DAYS, createCa, describeCert, issueClientCert, issueNodeCert } from '../../security/pki.js';
-import { markLocal, outputFormat } from '../context.js';
+import { context, markLocal, outputFormat } from '../context.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, usageError } from '../errors.js';
-import { type OutputFormat, renderFields, renderJson, stdout } from '../output.js';
+import { type OutputFormat, countFooter, renderFields, renderJson, renderTable, stdout } from '../output.js';
 import { intOption } from '../parse.js';
 import { ok } from './common.js';
 import { registerCertCommands } from './certs.js';
@@ -26,7 +28,7 @@ interface Common {
 }
 
 export function registerSecurity(program: Command): Command {
-  const security = program.command('security').description('the built-in certificate authority (CA, node and client certificates: local files, no server), and the nodes\' certificates (cert-status, rotate-certs: through the API)');
+  const security = program.command('security').description('the built-in certificate authority (CA, node and client certificates: local files, no server); the nodes\' certificates (cert-status, rotate-certs) and revocation (revoke, revoked): through a node');
   // Only -o reaches these commands: no API connection is made.
   markLocal(security, ['output']);
 
@@ -96,7 +98,41 @@ export function registerSecurity(program: Command): Command {
 
   // These two talk to a node's API (every global option), unlike the CA commands above.
   registerCertCommands(security);
+  // These two ask a node (the API, admin key): the revocation list lives in the cluster, not in files.
+  security
+    .command('revoke')
+    .description('revoke a node\'s certificates (the one it presents now and any issued for it before now) or one certificate by serial, on every node: revoked peers are refused at their next handshake and their open connections closed')
+    .option('--node <name>', 'the node whose certificates to revoke')
+    .option('--serial <hex>', 'the serial number of one certificate (as gen-cert and cert-status show it)')
+    .option('--reason <text>', 'why, kept in the list and the logs')
+    .action(async (opts: { node?: string; serial?: string; reason?: string }, cmd: Command) => {
+      if ((opts.node === undefined) === (opts.serial === undefined)) throw usageError('give exactly one of --node or --serial', 'caxton security revoke --node node-3 --reason "key lost", or --serial 4F2A...');
+      const ctx = context(cmd);
+      const r = await ctx.client.post<{ node: string; revoked: RevokedView[] }>('/security/revoke', {
+        ...(opts.node === undefined ? {} : { node: opts.node }),
+        ...(opts.serial === undefined ? {} : { serial: opts.serial }),
+        ...(opts.reason === undefined ? {} : { reason: opts.reason }),
+      });
+      ctx.print(r, () => r.revoked.map((e) => ok(`revoked ${e.node === null ? `serial ${e.serial}` : `node ${e.node} (serial ${e.serial})`} on ${r.node}; spreading to the cluster`)).join(''));
+    });
+  security
+    .command('revoked')
+    .description('the revoked certificates (the same list on every node)')
+    .action(async (_opts: object, cmd: Command) => {
+      const ctx = context(cmd);
+      const r = await ctx.client.get<{ node: string; entries: RevokedView[] }>('/security/revoked');
+      ctx.print(r, () => renderTable(['SERIAL', 'NODE', 'REVOKED AT', 'BY', 'REASON'], r.entries.map((e) => [e.serial, e.node ?? '-', e.revoked_at, e.revoked_by, e.reason])) + countFooter(r.entries.length, 'revoked certificate') + '\n');
+    });
+
   return security;
+}
+
+interface RevokedView {
+  serial: string;
+  node: string | null;
+  reason: string;
+  revoked_at: string;
+  revoked_by: string;
 }
 
 /** A local command: `-o <format>` of its own (its `--output` is a directory), no API options. */

@@ -11,6 +11,10 @@
  * acceptor's side (the dialer's certificate must name the node its Hello claims), where the name is
  * first known.
  *
+ * A revoked certificate (src/security/revocation.ts) chains to the CA like any other: it is refused
+ * after verification, in checkServerIdentity on the dialer's side and by the transport as soon as the
+ * acceptor's handshake completes, before the link reads a byte.
+ *
  * The material sits in one object that is read for each new connection, so a reload (rotate-certs,
  * SIGHUP) swaps it with `set`: connections already open keep the context they were made with.
  */
@@ -25,6 +29,9 @@ export interface LinkTlsMaterial {
   readonly cert: string;
   readonly key: string;
 }
+
+/** Why a certificate that chains to the CA is refused all the same (it is revoked), or undefined. */
+export type RevocationCheck = (cert: X509Certificate) => string | undefined;
 
 /** The first byte of a TLS record carrying a handshake (a ClientHello, from a dialer). */
 export const TLS_HANDSHAKE_RECORD = 0x16;
@@ -52,6 +59,8 @@ export class LinkTls {
   /** Never listens: accepted sockets are handed to it (`emit('connection')`), as tls.Server allows. */
   readonly #server: tls.Server;
   #clientContext: tls.SecureContext;
+  /** Why a verified peer certificate is refused all the same (revoked), or undefined; none: nothing is. */
+  #revoked: RevocationCheck | undefined;
 
   constructor(material: LinkTlsMaterial, handlers: { secure(socket: tls.TLSSocket): void; refused(err: Error, socket: tls.TLSSocket): void }) {
     this.#server = tls.createServer({
@@ -75,6 +84,16 @@ export class LinkTls {
     this.#clientContext = client;
   }
 
+  /** From now on a peer certificate `check` names a reason for is refused (src/security/revocation.ts). */
+  setRevocationCheck(check: RevocationCheck): void {
+    this.#revoked = check;
+  }
+
+  /** Why `cert` is refused as revoked, or undefined. */
+  revoked(cert: X509Certificate): string | undefined {
+    return this.#revoked?.(cert);
+  }
+
   static #options(m: LinkTlsMaterial): tls.SecureContextOptions {
     return { ca: m.ca, cert: m.cert, key: m.key, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
   }
@@ -95,8 +114,9 @@ export class LinkTls {
       // Called once the chain verified: the host is an address, the identity is the node name.
       checkServerIdentity: (_host, cert) => {
         const x = new X509Certificate(cert.raw);
-        if (namesNode(x, node)) return undefined;
-        return new Error(`its certificate is for ${certNames(x)}, not for node ${node}, which was dialed`);
+        if (!namesNode(x, node)) return new Error(`its certificate is for ${certNames(x)}, not for node ${node}, which was dialed`);
+        const revoked = this.#revoked?.(x);
+        return revoked === undefined ? undefined : new Error(revoked);
       },
     });
   }

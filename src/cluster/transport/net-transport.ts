@@ -19,7 +19,8 @@
  * - With mTLS (`linkTls`, link-tls.ts) the link's streams are TLS 1.3 instead: the dialer's first byte
  *   is a TLS record's (0x16), the acceptor runs the TLS server side over such a stream before it hands
  *   it to the link, and a plaintext link stream (LINK_MAGIC first) is refused with a log line. Gossip
- *   streams are untouched either way.
+ *   streams are untouched either way. A revoked peer certificate (`setRevocationCheck`) is refused
+ *   once its handshake completes, and `closeRevoked` closes the open streams of revoked peers.
  */
 import type { X509Certificate } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -28,7 +29,7 @@ import type tls from 'node:tls';
 import { type Address, type DropHook, type Stream, type Transport, addressKey } from './transport.js';
 import { type ClusterLogger, silentLogger } from './logger.js';
 import { LINK_MAGIC, encodeGoAway } from '../link/frame.js';
-import { LinkTls, TLS_HANDSHAKE_RECORD, verifyReason, type LinkTlsMaterial } from './link-tls.js';
+import { LinkTls, TLS_HANDSHAKE_RECORD, certNames, verifyReason, type LinkTlsMaterial, type RevocationCheck } from './link-tls.js';
 
 /** How long an accepted stream may stay silent before its first byte tells whose it is. */
 const SNIFF_DEADLINE_MS = 10_000;
@@ -507,6 +508,38 @@ export class NetTransport implements Transport {
   }
 
   /**
+   * From now on a link peer whose certificate `check` names a reason for (it is revoked) is refused at
+   * its handshake, on both sides. Connections already open are closed by `closeRevoked`.
+   */
+  setRevocationCheck(check: RevocationCheck): void {
+    this.#linkTls?.setRevocationCheck(check);
+  }
+
+  /** Closes every open link stream whose peer certificate is revoked now, with a log line each; how many. */
+  closeRevoked(): number {
+    let closed = 0;
+    for (const s of [...this.#streams]) {
+      const cert = s.peerCert;
+      const why = cert === undefined ? undefined : this.#linkTls?.revoked(cert);
+      if (cert === undefined || why === undefined) continue;
+      closed++;
+      this.#logger.warn(
+        { peer: addressKey(s.remote), serial: cert.serialNumber.toUpperCase(), reason: 'revoked' },
+        `cluster link: closed the link connection with ${addressKey(s.remote)} (${certNames(cert)}): ${why}`,
+      );
+      s.destroy();
+    }
+    return closed;
+  }
+
+  /** The certificates the peers of the open link streams presented (verified against the cluster CA). */
+  linkPeerCerts(): X509Certificate[] {
+    const out: X509Certificate[] = [];
+    for (const s of this.#streams) if (s.peerCert !== undefined) out.push(s.peerCert);
+    return out;
+  }
+
+  /**
    * Opens a stream for the node-to-node link to `node` at `to`: TLS when mTLS is on (the peer's
    * certificate must chain to the cluster CA and name `node`), plain TCP otherwise.
    */
@@ -704,7 +737,18 @@ export class NetTransport implements Transport {
       t.destroy();
       return;
     }
-    this.#handOver(this.#adopt(t, remote, t.getPeerX509Certificate()), link);
+    const cert = t.getPeerX509Certificate();
+    const revoked = cert === undefined ? undefined : this.#linkTls?.revoked(cert);
+    if (cert !== undefined && revoked !== undefined) {
+      this.#stats.streamsRefused++;
+      this.#logger.warn(
+        { from: addressKey(remote), serial: cert.serialNumber.toUpperCase(), reason: 'revoked' },
+        `cluster link: refused a TLS link connection from ${addressKey(remote)} (${certNames(cert)}): ${revoked}`,
+      );
+      t.destroy();
+      return;
+    }
+    this.#handOver(this.#adopt(t, remote, cert), link);
   }
 
   #tlsRefused(err: Error, t: tls.TLSSocket): void {

@@ -1,8 +1,8 @@
 /**
- * The node-to-node link under mTLS, over real sockets: Clusters in one process on 127.0.0.166-167 and 172-175
- * with `linkTls`. The dialer's check of the node it dialed, the acceptor's check against the address
+ * The node-to-node link under mTLS, over real sockets: Clusters in one process on 127.0.0.166-167, 172-175
+ * and 196-197 with `linkTls`. The dialer's check of the node it dialed, the acceptor's check against the address
  * membership knows, and the material swap (`setTlsMaterial`): new connections use the new material,
- * open ones keep theirs.
+ * open ones keep theirs; a revoked peer's connection closed and its next handshake refused.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,10 @@ import { LINK_MAGIC, LINK_VERSION, NONCE_BYTES, encodeHello } from '../../../src
 import { createCa, issueNodeCert, type CaMaterial } from '../../../src/security/pki.js';
 import { isCaxtonError } from '../../../src/errors.js';
 import { until } from '../../helpers/until.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { join } from 'node:path';
+import { openDatabase } from '../../../src/storage/index.js';
+import { RevocationList } from '../../../src/security/revocation.js';
 
 const fast = { probeIntervalMs: 200, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 3, pushPullIntervalMs: 2000, reconnectIntervalMs: 500 } as const;
 
@@ -105,4 +109,30 @@ test('link tls - a dialer from an address membership gives another node is refus
   });
   await until('n2 logs the refusal', () => lb.lines.some((l) => /connection closed \(auth\): the peer at 127\.0\.0\.166:\d+ calls itself n3, but membership knows n1 at 127\.0\.0\.166/.test(l)));
   assert.equal(await a.peers.call('n2', 'echo', 2), 2, 'n1 and n2 still link');
+});
+
+test('link tls - a revoked peer: its open connection is closed, and its next handshake is refused as dialer and as acceptor, each with a line naming the serial', async (t) => {
+  const ca = await createCa();
+  const m2 = await material(ca, 'n2');
+  const [a, b, la] = await pair(t, 196, { name: 'n1', tls: await material(ca, 'n1') }, { name: 'n2', tls: m2 });
+  assert.equal(await a.peers.call('n2', 'echo', 'before'), 'before');
+  const dir = tempDir('caxton-link-revoke-');
+  const db = openDatabase(join(dir.path, 'caxton.db'));
+  t.after(() => {
+    db.close();
+    dir.cleanup();
+  });
+  const list = new RevocationList(db);
+  a.transport.setRevocationCheck((c) => list.check(c));
+  assert.equal(a.transport.closeRevoked(), 0, 'nothing is revoked yet');
+  list.merge([{ serial: m2.serial, node: '', reason: 'test', revokedAt: Date.now(), revokedBy: 'test' }]);
+  assert.equal(a.transport.closeRevoked(), 1);
+  assert.ok(la.lines.some((l) => l.startsWith('cluster link: closed the link connection with 127.0.0.197:') && l.includes(`(CN=n2, DNS:n2): its certificate (serial ${m2.serial}) is revoked (test)`)), la.lines.join('\n'));
+  // A call makes a side dial (the first may still meet the connection being torn down).
+  const refusedAfterCall = (from: Cluster, to: string, line: (l: string) => boolean) => async () => {
+    await assert.rejects(from.peers.call(to, 'echo', 1, { timeoutMs: 1000 }), (e: unknown) => isCaxtonError(e));
+    return la.lines.some(line);
+  };
+  await until('n1 logs the refused dial', refusedAfterCall(a, 'n2', (l) => l.startsWith('cluster link: dial to n2 refused:') && l.includes(`its certificate (serial ${m2.serial}) is revoked`)));
+  await until('n1 logs the refused acceptance', refusedAfterCall(b, 'n1', (l) => /^cluster link: refused a TLS link connection from 127\.0\.0\.197:\d+ \(CN=n2, DNS:n2\)/.test(l) && l.includes(`(serial ${m2.serial}) is revoked`)));
 });
