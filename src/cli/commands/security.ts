@@ -13,6 +13,7 @@ import { isCaxtonError } from '../../errors.js';
 import { resolve } from 'node:path';
 import { type PairPaths, caPaths, pairPaths, prepareOutput, readCaDir, writePair } from '../../security/ca-files.js';
 import { CA_DAYS, CLIENT_DAYS, NODE_DAYS, createCa, describeCert, issueClientCert, issueNodeCert } from '../../security/pki.js';
+import { destructive } from '../destructive.js';
 import { context, markLocal, outputFormat } from '../context.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, usageError } from '../errors.js';
 import { type OutputFormat, countFooter, renderFields, renderJson, renderTable, stdout } from '../output.js';
@@ -99,8 +100,7 @@ export function registerSecurity(program: Command): Command {
   // These two talk to a node's API (every global option), unlike the CA commands above.
   registerCertCommands(security);
   // These two ask a node (the API, admin key): the revocation list lives in the cluster, not in files.
-  security
-    .command('revoke')
+  destructive(security.command('revoke'))
     .description('revoke a node\'s certificates (the one it presents now and any issued for it before now) or one certificate by serial, on every node: revoked peers are refused at their next handshake and their open connections closed')
     .option('--node <name>', 'the node whose certificates to revoke')
     .option('--serial <hex>', 'the serial number of one certificate (as gen-cert and cert-status show it)')
