@@ -130,11 +130,17 @@ export interface Context {
   print(value: unknown, human: () => string): void;
 }
 
-export function context(cmd: Command, env: NodeJS.ProcessEnv = process.env): Context {
+export function context(cmd: Command, env: NodeJS.ProcessEnv = process.env, opts: { readonly caCertAlsoIssuer?: boolean } = {}): Context {
   const g = globalOptions(cmd);
   const format: OutputFormat = g.output ?? 'table';
   activeFormat = format;
-  const connection = resolveConnection(g, env);
+  let connection = resolveConnection(g, env);
+  // `security rotate-certs --ca-cert ca.crt --ca-key ca.key` (the runbook's form): --ca-cert names the
+  // issuing CA; it also trusts an https:// API, and is simply not needed for an http:// one.
+  if (opts.caCertAlsoIssuer === true && connection.tls !== undefined && !/^https:\/\//i.test(connection.apiUrl)) {
+    const { caCert: _issuer, ...rest } = connection.tls;
+    connection = { ...connection, tls: Object.keys(rest).length === 0 ? undefined : rest };
+  }
   const client = new ApiClient(connection, connection.tls === undefined ? fetch : tlsFetch(connection));
   const out = stdout;
   return {

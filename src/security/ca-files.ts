@@ -32,7 +32,11 @@ export function pairPaths(dir: string, name: string): PairPaths {
  * be 0600 like every private key.
  */
 export function readCaDir(dir: string): CaMaterial {
-  const p = caPaths(dir);
+  return readCaFiles(caPaths(dir));
+}
+
+/** As readCaDir, for a CA certificate and key given as two files (the runbook's `--ca-cert`, `--ca-key`). */
+export function readCaFiles(p: { readonly cert: string; readonly key: string }): CaMaterial {
   const certPem = readTlsFile(p.cert, 'CA certificate');
   const keyPem = readTlsFile(p.key, 'CA private key', { secret: true });
   let cert: X509Certificate;

@@ -4,11 +4,11 @@
  */
 import { type Command, Option } from 'commander';
 import { issueNodeCert, NODE_DAYS } from '../../security/pki.js';
-import { readCaDir } from '../../security/ca-files.js';
+import { readCaDir, readCaFiles } from '../../security/ca-files.js';
 import { isCaxtonError } from '../../errors.js';
 import type { ApiClient } from '../client.js';
 import { context } from '../context.js';
-import { CliError } from '../errors.js';
+import { CliError, usageError } from '../errors.js';
 import { renderTable, stdout } from '../output.js';
 import { intOption } from '../parse.js';
 import { ok, sleep } from './common.js';
@@ -55,11 +55,16 @@ export function registerCertCommands(security: Command): void {
   security
     .command('rotate-certs')
     .description('issue every node a new node certificate from the CA and install it, one node at a time, without a restart (each node reloads it)')
-    .requiredOption('--ca <dir>', 'the directory holding ca.crt and ca.key (from `caxton security init-ca`): the CA the nodes trust')
+    .option('--ca <dir>', 'the directory holding ca.crt and ca.key (from `caxton security init-ca`): the CA the nodes trust')
+    .option('--ca-key <file>', 'the CA\'s private key, with the CA certificate given by --ca-cert (the runbook\'s form; instead of --ca)')
     .addOption(new Option('--days <n>', `validity in days (default ${NODE_DAYS})`).argParser(intOption('--days', 1)))
-    .action(async (opts: { ca: string; days?: number }, cmd: Command) => {
-      const ctx = context(cmd);
-      const ca = readCa(opts.ca);
+    .action(async (opts: { ca?: string; caKey?: string; days?: number }, cmd: Command) => {
+      const caCert = (cmd.optsWithGlobals() as { caCert?: string }).caCert;
+      if ((opts.ca === undefined) === (opts.caKey === undefined) || (opts.caKey !== undefined && caCert === undefined)) {
+        throw usageError('give the CA as --ca <dir>, or as --ca-cert <file> --ca-key <file>', 'caxton security rotate-certs --ca /etc/caxton/certs, or --ca-cert /etc/caxton/ca.crt --ca-key /etc/caxton/ca.key');
+      }
+      const ctx = context(cmd, process.env, { caCertAlsoIssuer: opts.caKey !== undefined });
+      const ca = opts.ca !== undefined ? readCa(opts.ca) : readCa({ cert: caCert as string, key: opts.caKey as string });
       const before = await ctx.client.get<CertsResponse>('/security/certs');
       if (before.missing.length > 0) {
         throw new CliError(`not every node answered: ${before.missing.map((m) => `${m.node} (${m.reason})`).join(', ')}`, { hint: 'Rotate when every node is up: `caxton cluster status` shows them.', code: 'CAXTON_CLI_NODES_MISSING' });
@@ -86,9 +91,9 @@ export function registerCertCommands(security: Command): void {
 }
 
 /** The CA that issues, with a hint that says what --ca is when it is not there. */
-function readCa(dir: string): ReturnType<typeof readCaDir> {
+function readCa(where: string | { readonly cert: string; readonly key: string }): ReturnType<typeof readCaDir> {
   try {
-    return readCaDir(dir);
+    return typeof where === 'string' ? readCaDir(where) : readCaFiles(where);
   } catch (e) {
     if (isCaxtonError(e)) throw new CliError(e.message, { code: e.code, hint: `--ca takes the directory where \`caxton security init-ca --output DIR\` wrote ca.crt and ca.key (the key mode 0600): the CA the nodes' security.cluster.mtls.ca_cert holds.`, ...(e.details === undefined ? {} : { details: { ...e.details } }), cause: e });
     throw e;
