@@ -9,7 +9,7 @@
  * it holds is exactly the database as of one commit: an agent's state and its outbox agree.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
@@ -168,6 +168,12 @@ export async function createBackup(o: CreateOptions): Promise<BackupResult> {
     };
   } finally {
     rmSync(work, { recursive: true, force: true });
+    // The parent too once no other backup works there (one runs at a time; a leftover is harmless).
+    try {
+      rmdirSync(dirname(work));
+    } catch {
+      // not empty or gone
+    }
   }
 }
 

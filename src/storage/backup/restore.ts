@@ -72,6 +72,7 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreResult> {
   const store = await openStore(o.source, o.s3);
   const chain = await resolveChain(store, o.id, o.s3);
   const last = (chain.at(-1) as ChainLink).manifest;
+  const created = !existsSync(o.target);
   mkdirSync(o.target, { recursive: true, mode: 0o700 });
   const staging = join(o.target, `.restore-${o.id}-${randomBytes(4).toString('hex')}`);
   mkdirSync(staging, { mode: 0o700 });
@@ -152,6 +153,10 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreResult> {
       forced_over_live: forcedOverLive,
       duration_ms: Math.round(performance.now() - t0),
     };
+  } catch (e) {
+    // A refused restore leaves no trace: not even the directory it made.
+    if (created) rmSync(o.target, { recursive: true, force: true });
+    throw e;
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
