@@ -5,13 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { agentWasm } from '../helpers/agents.js';
 import { withNode, type NodeContext } from '../helpers/node.js';
 import { tempDir } from '../helpers/tmp.js';
+import { startLocalS3 } from '../helpers/s3.js';
+import { openDatabase, SqliteAgentStateStore } from '../../src/storage/index.js';
 import { until } from '../helpers/until.js';
 import { createBackup, restoreBackup, verifyBackup, type BackupResult } from '../../src/storage/backup/index.js';
 import { CaxtonError } from '../../src/errors.js';
@@ -280,5 +282,80 @@ test('backup - restore refuses the data dir of a running node unless forced', as
     });
   } finally {
     dest.cleanup();
+  }
+});
+
+test('backup - the TLS files the config names are in it, the CA key only with includeCaKey, and a restore puts them in <target>/certs', async () => {
+  const dest = tempDir('caxton-backup-dest-');
+  const certs = tempDir('caxton-certs-');
+  const target = tempDir('caxton-restore-');
+  try {
+    const files = {
+      clusterCaCert: join(certs.path, 'ca.crt'),
+      clusterNodeCert: join(certs.path, 'node.crt'),
+      clusterNodeKey: join(certs.path, 'node.key'),
+      apiCert: join(certs.path, 'api.crt'),
+      apiKey: join(certs.path, 'api.key'),
+    };
+    for (const [k, p] of Object.entries(files)) writeFileSync(p, `-----BEGIN ${k}-----\n${randomUUID()}\n`);
+    writeFileSync(join(certs.path, 'ca.key'), `-----BEGIN CA KEY-----\n${randomUUID()}\n`);
+    await withNode({}, async (ctx) => {
+      writeFileSync(join(ctx.dataDir, 'gossip.keyring'), '["AAAAAAAAAAAAAAAAAAAAAA=="]\n');
+      const opts = { dataDir: ctx.dataDir, databasePath: join(ctx.dataDir, 'caxton.db'), nodeId: 'test-node', version: VERSION, destination: dest.path, compress: false, files } as const;
+      const without = await createBackup({ ...opts, type: 'full', includeCaKey: false, id: 'no-ca-key' });
+      const withKey = await createBackup({ ...opts, type: 'full', includeCaKey: true, id: 'with-ca-key' });
+      const roles = (id: string) => (JSON.parse(readFileSync(join(dest.path, id, 'manifest.json'), 'utf8')) as { files: { role: string }[] }).files.map((f) => f.role).sort();
+      assert.deepEqual(roles(without.id), ['admin-key', 'api-tls-cert', 'api-tls-key', 'cluster-ca-cert', 'cluster-node-cert', 'cluster-node-key', 'database', 'gossip-keyring', 'page-hashes']);
+      assert.deepEqual(roles(withKey.id), [...roles(without.id), 'ca-key'].sort());
+      // A CA key asked for but not there: refused before anything is written.
+      rmSync(join(certs.path, 'ca.key'));
+      await assert.rejects(createBackup({ ...opts, type: 'full', includeCaKey: true, id: 'missing-ca-key' }), (e: unknown) => e instanceof CaxtonError && e.code === 'CAXTON_ERR_BACKUP_SOURCE_FILE' && e.details?.['file'] === join(certs.path, 'ca.key'));
+      assert.equal(existsSync(join(dest.path, 'missing-ca-key')), false);
+    });
+    const r = await restoreBackup({ source: dest.path, id: 'with-ca-key', target: target.path });
+    const byRole = new Map(r.files.map((f) => [f.role, f]));
+    assert.equal(byRole.get('cluster-node-key')?.origin, files.clusterNodeKey);
+    assert.equal(readFileSync(join(target.path, 'certs', 'cluster-node-key.pem'), 'utf8'), readFileSync(files.clusterNodeKey, 'utf8'));
+    assert.equal(byRole.get('ca-key')?.origin, join(certs.path, 'ca.key'));
+    assert.equal(readFileSync(join(target.path, 'gossip.keyring'), 'utf8'), '["AAAAAAAAAAAAAAAAAAAAAA=="]\n');
+    // A restore of a backup without a keyring removes one the data dir has now.
+    writeFileSync(join(target.path, 'isolated'), '');
+    await restoreBackup({ source: dest.path, id: 'no-ca-key', target: target.path });
+    assert.equal(existsSync(join(target.path, 'isolated')), false, 'the node was not isolated when the backup was taken');
+  } finally {
+    dest.cleanup();
+    certs.cleanup();
+    target.cleanup();
+  }
+});
+
+test('backup - S3: a database larger than one upload part goes up in parts and comes back intact (s3rver on loopback)', { timeout: 120_000 }, async () => {
+  const s3 = await startLocalS3(['bkt']);
+  const data = tempDir('caxton-backup-data-');
+  const target = tempDir('caxton-restore-');
+  const saved = { ...process.env };
+  try {
+    Object.assign(process.env, s3.env);
+    const db = openDatabase(join(data.path, 'caxton.db'));
+    const state = new SqliteAgentStateStore(db);
+    // 12 MiB of incompressible state: three parts of lib-storage's 5 MiB.
+    db.transaction(() => {
+      for (let i = 0; i < 3000; i++) state.set(`a${i % 30}`, Buffer.from(`k${i}`), randomBytes(4096));
+    })();
+    db.close();
+    writeFileSync(join(data.path, 'admin.key'), 'cax_test\n');
+    const s3opts = { endpoint: s3.endpoint, forcePathStyle: true };
+    const r = await createBackup({ dataDir: data.path, databasePath: join(data.path, 'caxton.db'), nodeId: 'n', version: VERSION, type: 'full', destination: 's3://bkt/nightly', compress: false, includeCaKey: false, files: {}, s3: s3opts });
+    assert.ok(r.size_bytes > 12 * 2 ** 20, `${r.size_bytes} bytes`);
+    assert.equal(r.location, 's3://bkt/nightly');
+    assert.deepEqual((await verifyBackup({ source: 's3://bkt/nightly', id: r.id, s3: s3opts })).chain, [r.id]);
+    await restoreBackup({ source: 's3://bkt/nightly', id: r.id, target: target.path, s3: s3opts });
+    assert.deepEqual(stateOf(join(target.path, 'caxton.db')), stateOf(join(data.path, 'caxton.db')));
+    assert.equal(stateOf(join(target.path, 'caxton.db'))['agent_kv']?.length, 3000);
+  } finally {
+    process.env = saved;
+    await s3.stop();
+    data.cleanup();
+    target.cleanup();
   }
 });

@@ -86,9 +86,9 @@ const TLS_FILES: readonly { role: FileRole; field: keyof NodeFiles }[] = [
   { role: 'cluster-ca-cert', field: 'clusterCaCert' },
   { role: 'cluster-node-cert', field: 'clusterNodeCert' },
   { role: 'cluster-node-key', field: 'clusterNodeKey' },
-  { role: 'api-cert', field: 'apiCert' },
-  { role: 'api-key', field: 'apiKey' },
-  { role: 'api-ca-cert', field: 'apiCaCert' },
+  { role: 'api-tls-cert', field: 'apiCert' },
+  { role: 'api-tls-key', field: 'apiKey' },
+  { role: 'api-tls-ca-cert', field: 'apiCaCert' },
 ];
 
 export { DATA_DIR_FILES };

@@ -36,9 +36,9 @@ export const FILE_ROLES = [
   'cluster-ca-cert',
   'cluster-node-cert',
   'cluster-node-key',
-  'api-cert',
-  'api-key',
-  'api-ca-cert',
+  'api-tls-cert',
+  'api-tls-key',
+  'api-tls-ca-cert',
   'ca-key',
 ] as const;
 export type FileRole = (typeof FILE_ROLES)[number];
