@@ -84,6 +84,10 @@ test('backup cli - the runbook flow to S3: create full and incremental, list, ve
   // Stop; change the state the restore must undo; restore by id (the target's catalog) and start again.
   await increment(server, 'count', 1000);
   assert.equal(await server.stop(), 0);
+  // The node stopped: list reads its catalog from the data dir.
+  const offline = await cli(['backup', 'list', '-o', 'json']);
+  assert.equal(offline.code, 0, offline.stderr);
+  assert.deepEqual((json(offline).backups as { id: string }[]).map((b) => b.id), [fullId, incId]);
   const restored = await runCli(['backup', 'restore', '--id', incId, '--target', dataDir, ...s3.cliArgs, '-o', 'json'], { env, dataDir: join(dataDir, 'elsewhere'), timeoutMs: 120_000 });
   assert.equal(restored.code, 0, restored.stderr);
   assert.deepEqual(json(restored).chain, [fullId, incId]);

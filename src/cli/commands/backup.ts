@@ -5,7 +5,8 @@
  * gone: the location comes from --from, else from the backup catalog of the target and of the data
  * dir, else from the node's catalog through the API.
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isCaxtonError } from '../../errors.js';
 import type { BackupProgress, BackupResult, CatalogEntry, ListedBackup, RestoreResult, S3Options, VerifyResult } from '../../storage/backup/index.js';
@@ -53,7 +54,7 @@ export function registerBackup(program: Command): void {
   s3Options(
     backup
       .command('list')
-      .description('the backups this node made (its catalog), or those at a location with --from')
+      .description('the backups this node made (its catalog; read from the data dir when the node is stopped), or those at a location with --from')
       .option('--from <location>', 'list the backups at this directory or s3://bucket/prefix instead'),
   ).action(async (opts: { from?: string } & S3Flags, cmd: Command) => {
     const ctx = context(cmd);
@@ -62,7 +63,17 @@ export function registerBackup(program: Command): void {
       const { listBackups } = await import('../../storage/backup/index.js');
       rows = await library(() => listBackups(localPath(opts.from as string), s3(opts)));
     } else {
-      rows = (await ctx.client.get<{ backups: CatalogEntry[] }>('/backups')).backups;
+      try {
+        rows = (await ctx.client.get<{ backups: CatalogEntry[] }>('/backups')).backups;
+      } catch (e) {
+        // The node is stopped (the runbook restores with the cluster down): its catalog is a file.
+        if (!(e instanceof CliError) || e.code !== 'CAXTON_CLI_UNREACHABLE') throw e;
+        const { readCatalog } = await import('../../storage/backup/index.js');
+        const dataDir = resolve(globalOptions(cmd).dataDir ?? process.env['CAXTON_DATA_DIR'] ?? DEFAULT_DATA_DIR);
+        if (!existsSync(join(dataDir, 'backup-catalog.json'))) throw e;
+        process.stderr.write(`the node does not answer (${e.message}): the catalog of ${dataDir}\n`);
+        rows = readCatalog(dataDir).sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+      }
     }
     ctx.print({ backups: rows }, () => (rows.length === 0 ? '' : backupTable(rows)) + countFooter(rows.length, 'backup') + '\n');
   });
