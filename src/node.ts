@@ -67,8 +67,8 @@ import type { Server as HttpsServer } from 'node:https';
 import { RevocationList } from './security/revocation.js';
 import { Revocations } from './cluster/revocation-sync.js';
 import { DataDirLock } from './storage/data-dir-lock.js';
-import type { NodeFiles, S3Options } from './storage/backup/index.js';
-import { NodeBackups } from './api/node-backups.js';
+import type { S3Options } from './storage/backup/index.js';
+import { backupFiles, NodeBackups } from './api/node-backups.js';
 
 export interface Address {
   readonly host: string;
@@ -376,7 +376,7 @@ export class CaxtonNode {
     node.clusterViews = views.cluster;
     node.loadShedding = new LoadShedding({ nodeId: options.nodeId, shedder: shedding, logger: log.child({ component: 'load-shedding' }), ...(peers === undefined ? {} : { peers, members: options.peerMembers ?? (() => cluster?.members() ?? []) }) });
     node.#clusterAgents = clusterAgents;
-    node.backups = new NodeBackups({ nodeId: options.nodeId, dataDir, databasePath, version: VERSION, files: backupFiles(options), ...(options.backup?.s3 === undefined ? {} : { s3: options.backup.s3 }), logger: log.child({ component: 'backup' }), ...(peers === undefined ? {} : { peers, members: options.peerMembers ?? (() => cluster?.members() ?? []) }) });
+    node.backups = new NodeBackups({ nodeId: options.nodeId, dataDir, databasePath, version: VERSION, files: backupFiles({ mtls: options.cluster?.mtls, apiTls: options.api?.tls?.files, caKey: options.backup?.caKey }), ...(options.backup?.s3 === undefined ? {} : { s3: options.backup.s3 }), logger: log.child({ component: 'backup' }), ...(peers === undefined ? {} : { peers, members: options.peerMembers ?? (() => cluster?.members() ?? []) }) });
     // Moves, failovers and second copies stopped go to the log and the event stream (`caxton cluster watch`).
     // ... on every node's stream: the node where it happens tells the others (src/cluster/agent-events.ts).
     const sharing =
@@ -786,23 +786,6 @@ export class CaxtonNode {
         log.info(e, e.type);
     }
   }
-}
-
-/** The files beside the database that a backup holds: the TLS files the config names (src/storage/backup). */
-function backupFiles(o: NodeOptions): NodeFiles {
-  const mtls = o.cluster?.mtls?.enabled === true ? o.cluster.mtls : undefined;
-  const api = o.api?.tls?.files;
-  const set = (v: string | undefined) => (v === undefined || v === '' ? undefined : v);
-  const files = {
-    clusterCaCert: set(mtls?.caCert),
-    clusterNodeCert: set(mtls?.nodeCert),
-    clusterNodeKey: set(mtls?.nodeKey),
-    apiCert: set(api?.cert),
-    apiKey: set(api?.key),
-    apiCaCert: set(api?.caCert),
-    caKey: set(o.backup?.caKey),
-  };
-  return Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined));
 }
 
 /** The certificates a reload replaces: the link's (mTLS on) and the API's (HTTPS with its files known). */

@@ -192,3 +192,21 @@ function checkJob(v: unknown): JobView {
   if (typeof field(v, 'job') !== 'string' || typeof field(v, 'node') !== 'string' || typeof field(v, 'state') !== 'string') throw new Error('not a backup job');
   return v as JobView;
 }
+
+/**
+ * The files beside the database that a backup holds: the TLS files the config names (the cluster's
+ * only with mTLS on: paths of a disabled section may not exist) and the CA key for --include-ca-key.
+ */
+export function backupFiles(o: { mtls?: { enabled: boolean; caCert: string; nodeCert: string; nodeKey: string } | undefined; apiTls?: { cert: string; key: string; caCert?: string | undefined } | undefined; caKey?: string | undefined }): NodeFiles {
+  const mtls = o.mtls?.enabled === true ? o.mtls : undefined;
+  const files: Record<keyof NodeFiles, string | undefined> = {
+    clusterCaCert: mtls?.caCert,
+    clusterNodeCert: mtls?.nodeCert,
+    clusterNodeKey: mtls?.nodeKey,
+    apiCert: o.apiTls?.cert,
+    apiKey: o.apiTls?.key,
+    apiCaCert: o.apiTls?.caCert,
+    caKey: o.caKey,
+  };
+  return Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined && v !== ''));
+}

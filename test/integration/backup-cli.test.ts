@@ -6,13 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentWasm } from '../helpers/agents.js';
 import { api, runCli, startServer, type CliResult, type RunningServer } from '../helpers/server.js';
 import { startServerCluster } from '../helpers/server-cluster.js';
 import { startLocalS3 } from '../helpers/s3.js';
 import { tempDir } from '../helpers/tmp.js';
+import { createCa, issueNodeCert, writePemFile } from '../../src/security/pki.js';
 
 const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
 
@@ -147,4 +148,36 @@ test('backup cli - cluster backup: every node backs up under <destination>/<node
   const list2 = await runCli(['--api-url', n2.apiUrl, 'backup', 'list', '-o', 'json'], { dataDir: n2.dataDir });
   assert.ok((json(list2).backups as { location: string }[]).some((b) => b.location === join(dest.path, 'node-2')));
   assert.deepEqual(readdirSync(dest.path).sort(), ['node-1', 'node-2']);
+});
+
+test('backup cli - a node serving HTTPS backs up the TLS files its config names, and the CA key (backup.ca_key) only with --include-ca-key', { timeout: 120_000 }, async (t) => {
+  const certs = tempDir('caxton-backup-certs-');
+  const dest = tempDir('caxton-backup-dest-');
+  t.after(() => {
+    certs.cleanup();
+    dest.cleanup();
+  });
+  const f = (name: string) => join(certs.path, name);
+  const ca = await createCa();
+  writePemFile(f('ca.crt'), ca.certPem);
+  writePemFile(f('ca.key'), ca.keyPem, { secret: true });
+  const api = await issueNodeCert(ca, { nodeId: 'test-node', sans: ['127.0.0.1'] });
+  writePemFile(f('api.crt'), api.certPem);
+  writePemFile(f('api.key'), api.keyPem, { secret: true });
+  const server = await startServer({
+    args: ['--set', 'security.api.tls.enabled=true', '--set', `security.api.tls.cert=${f('api.crt')}`, '--set', `security.api.tls.key=${f('api.key')}`, '--set', `security.api.tls.ca_cert=${f('ca.crt')}`, '--set', 'security.api.tls.client_auth=optional', '--set', `backup.ca_key=${f('ca.key')}`],
+  });
+  t.after(async () => {
+    await server.stop();
+    server.cleanup();
+  });
+  const cli = (args: readonly string[]) => runCli(['--api-url', server.apiUrl, '--ca-cert', f('ca.crt'), ...args], { dataDir: server.dataDir, timeoutMs: 60_000 });
+  const roles = (id: string) => (JSON.parse(readFileSync(join(dest.path, id, 'manifest.json'), 'utf8')) as { files: { role: string; origin?: string }[] }).files;
+  const plain = await cli(['backup', 'create', '--type', 'full', '--destination', dest.path, '-o', 'json']);
+  assert.equal(plain.code, 0, plain.stderr);
+  const files = roles(json(plain).id as string);
+  assert.deepEqual(files.filter((x) => x.origin !== undefined).map((x) => [x.role, x.origin]), [['api-tls-cert', f('api.crt')], ['api-tls-key', f('api.key')], ['api-tls-ca-cert', f('ca.crt')]]);
+  const withKey = await cli(['backup', 'create', '--type', 'full', '--destination', dest.path, '--include-ca-key', '-o', 'json']);
+  assert.equal(withKey.code, 0, withKey.stderr);
+  assert.ok(roles(json(withKey).id as string).some((x) => x.role === 'ca-key' && x.origin === f('ca.key')));
 });

@@ -117,6 +117,8 @@ export async function createBackup(o: CreateOptions): Promise<BackupResult> {
     let pagesStored = pageCount;
     let changed: number[] | undefined;
     if (parent !== undefined) {
+      // Another page size since the parent (a VACUUM after PRAGMA page_size) needs no case of its own:
+      // a page's hash covers its whole length, so no page of one size equals one of another.
       changed = changedPages(hashes, parent.hashes);
       pagesStored = changed.length;
     }
