@@ -176,6 +176,7 @@ test('backup - backups taken while a counter takes at-least-once traffic are con
 
 test('backup - a flipped byte, a truncated file and a wrong checksum in the manifest are refused by verify and by restore, naming the file', async () => {
   const dest = tempDir('caxton-backup-dest-');
+  const targets = tempDir('caxton-restore-');
   try {
     await withNode({}, async (ctx) => {
       assert.equal((await ctx.call('POST', '/agents', { name: 'c1', module: b64(agentWasm('counter')) })).status, 201);
@@ -220,7 +221,7 @@ test('backup - a flipped byte, a truncated file and a wrong checksum in the mani
         return true;
       };
       await assert.rejects(verifyBackup({ source: dest.path, id }), refused, `verify ${id}`);
-      const target = join(tempDir('caxton-restore-').path, 'data');
+      const target = join(targets.path, id);
       await assert.rejects(restoreBackup({ source: dest.path, id, target }), refused, `restore ${id}`);
       assert.equal(existsSync(target), false, `${id}: a refused restore writes nothing`);
     }
@@ -228,6 +229,7 @@ test('backup - a flipped byte, a truncated file and a wrong checksum in the mani
     assert.deepEqual(ok.chain, ['intact']);
   } finally {
     dest.cleanup();
+    targets.cleanup();
   }
 });
 
