@@ -15,6 +15,7 @@ import { clusterSimBenchmarks } from './cluster-sim.bench.js';
 import { agentMoveBenchmarks } from './agent-moves.bench.js';
 import { clusterRoutingBenchmarks } from './cluster-routing.bench.js';
 import { partitionBenchmarks } from './partitions.bench.js';
+import { operationsBenchmarks } from './operations.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -48,6 +49,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   'cluster-routing': {
     run: clusterRoutingBenchmarks,
     why: "issue 11's table on real server processes (127.0.0.121-128): agent→agent request→reply across nodes beside NATS (needs nats-server), throughput with every pair remote, key revocation, rebalance pause, directory convergence after 1,000 deploys, failover of 100 agents; about 75 s",
+  },
+  operations: {
+    run: operationsBenchmarks,
+    why: 'issue 14: full backup and restore time and size for 10,000 agents and 1 GiB of agent state (built through the stores), incremental size after 1 % of the keys change; a few minutes and about 6 GB of temporary disk (OPERATIONS_BENCH_MB scales it)',
   },
   partitions: {
     run: partitionBenchmarks,

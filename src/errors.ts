@@ -271,6 +271,43 @@ export const ErrorCatalogue = {
     status: 500,
     hint: 'Check that the data directory is writable and the disk is not full.',
   },
+  CAXTON_ERR_DATA_DIR_LOCKED: {
+    status: 409,
+    hint: 'Another running node uses this data dir (the message names its pid). Stop that node first, or give this one its own --data-dir. A lock left by a killed node is taken over by itself.',
+  },
+  // Backups (src/storage/backup)
+  CAXTON_ERR_BACKUP_NOT_FOUND: {
+    status: 404,
+    hint: 'Check the id with `caxton backup list` (the node\'s catalog), or name where the backup is with --from PATH|s3://bucket/prefix.',
+  },
+  CAXTON_ERR_BACKUP_CORRUPT: {
+    status: 422,
+    hint: 'The backup is damaged: the file named does not match its size or sha256 in manifest.json (a truncated upload, a flipped byte, an edited manifest). Nothing was restored. Use another backup (`caxton backup list`) and take a new one.',
+  },
+  CAXTON_ERR_BACKUP_CHAIN: {
+    status: 422,
+    hint: 'An incremental backup needs every backup it was built on, back to a full one; the message names the one missing. Restore an older complete chain, or a full backup.',
+  },
+  CAXTON_ERR_BACKUP_NO_PARENT: {
+    status: 409,
+    hint: 'An incremental backup holds what changed since this node\'s last backup, and there is none (or it is unreadable). Take a full backup first: `caxton backup create --type full --destination ...`.',
+  },
+  CAXTON_ERR_BACKUP_BUSY: {
+    status: 409,
+    hint: 'One backup at a time per node: wait for the running one (the message names it) to finish.',
+  },
+  CAXTON_ERR_BACKUP_DESTINATION: {
+    status: 400,
+    hint: 'Give a directory (created if missing) or s3://bucket/prefix. For S3: credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws, the region from AWS_REGION or backup.s3.region, an S3-compatible store\'s URL in backup.s3.endpoint or AWS_ENDPOINT_URL_S3. The message quotes the store\'s error.',
+  },
+  CAXTON_ERR_BACKUP_SOURCE_FILE: {
+    status: 422,
+    hint: 'A file the backup must hold cannot be read (the message names it and its config key): fix the path in the config, or for --include-ca-key set backup.ca_key (default: ca.key beside security.cluster.mtls.ca_cert).',
+  },
+  CAXTON_ERR_BACKUP_TARGET_LIVE: {
+    status: 409,
+    hint: 'A running node holds this data dir (the message names its pid and API). Stop it first (`caxton cluster stop --all`, or SIGTERM), or restore elsewhere; --force overwrites it anyway, under the running node.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

@@ -66,6 +66,9 @@ import { httpsOptions } from './api/server.js';
 import type { Server as HttpsServer } from 'node:https';
 import { RevocationList } from './security/revocation.js';
 import { Revocations } from './cluster/revocation-sync.js';
+import { DataDirLock } from './storage/data-dir-lock.js';
+import type { S3Options } from './storage/backup/index.js';
+import { backupFiles, NodeBackups } from './api/node-backups.js';
 
 export interface Address {
   readonly host: string;
@@ -134,6 +137,8 @@ export interface NodeOptions {
   readonly peers?: Peers;
   /** The members placement and the views use. @default the cluster's members (none without a cluster) */
   readonly peerMembers?: () => readonly ViewMember[];
+  /** Backups (config `backup.*`): S3 settings beyond the SDK's chain, and the CA key for --include-ca-key. */
+  readonly backup?: { readonly s3?: S3Options; readonly caKey?: string };
 }
 
 export interface NodeClusterOptions {
@@ -204,6 +209,10 @@ export class CaxtonNode {
   clusterViews: ClusterViews | undefined;
   /** `caxton cluster shed-load` on this node and through it on its peers (set in start()). */
   loadShedding!: LoadShedding;
+  /** `caxton backup create` / `cluster backup` on this node (set in start()). */
+  backups!: NodeBackups;
+  /** `<data-dir>/caxton.lock`: this data dir is in use (src/storage/data-dir-lock.ts). */
+  #lock: DataDirLock | undefined;
 
   private constructor(
     readonly options: NodeOptions,
@@ -229,6 +238,8 @@ export class CaxtonNode {
     // Before anything is opened or listens: bad TLS files stop the start with the file and the problem.
     const linkTls = options.cluster === undefined ? undefined : clusterTlsAtStart(options.nodeId, options.cluster.mtls, log);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // Before the database opens: a second node on this data dir is refused, a killed node's lock taken over.
+    const lock = DataDirLock.acquire(dataDir, options.nodeId);
     const databasePath = join(dataDir, 'caxton.db');
     // Opened here first so migrations run once, before any worker connects.
     const db = openDatabase(databasePath, options.synchronous === undefined ? {} : { synchronous: options.synchronous });
@@ -304,6 +315,7 @@ export class CaxtonNode {
     if (cluster !== undefined) registerLinkMetrics(metrics.registry, () => cluster.peers.stats());
     const node: CaxtonNode = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
     node.#cluster = cluster;
+    node.#lock = lock;
     // Revoked certificates (docs/security.md, "Revocation"): the link refuses them from now on.
     node.#revocations = new Revocations({ list: new RevocationList(db), self: options.nodeId, logger: log.child({ component: 'security' }), ...(cluster === undefined ? {} : { transport: cluster.transport }) });
     const peers = options.peers ?? cluster?.peers;
@@ -364,6 +376,7 @@ export class CaxtonNode {
     node.clusterViews = views.cluster;
     node.loadShedding = new LoadShedding({ nodeId: options.nodeId, shedder: shedding, logger: log.child({ component: 'load-shedding' }), ...(peers === undefined ? {} : { peers, members: options.peerMembers ?? (() => cluster?.members() ?? []) }) });
     node.#clusterAgents = clusterAgents;
+    node.backups = new NodeBackups({ nodeId: options.nodeId, dataDir, databasePath, version: VERSION, files: backupFiles({ mtls: options.cluster?.mtls, apiTls: options.api?.tls?.files, caKey: options.backup?.caKey }), ...(options.backup?.s3 === undefined ? {} : { s3: options.backup.s3 }), logger: log.child({ component: 'backup' }), ...(peers === undefined ? {} : { peers, members: options.peerMembers ?? (() => cluster?.members() ?? []) }) });
     // Moves, failovers and second copies stopped go to the log and the event stream (`caxton cluster watch`).
     // ... on every node's stream: the node where it happens tells the others (src/cluster/agent-events.ts).
     const sharing =
@@ -475,6 +488,7 @@ export class CaxtonNode {
         await node.#api.listen({ host: options.api.addr.host, port: options.api.addr.port });
         const a = node.#api.server.address();
         node.apiAddress = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : options.api.addr;
+        lock.setApiUrl(`${options.api.tls === undefined ? 'http' : 'https'}://${apiTag(node.apiAddress, node.apiAddress)}`);
       }
       if (cluster !== undefined) node.#startClusterUpkeep(cluster);
       node.#certs.watch();
@@ -630,6 +644,7 @@ export class CaxtonNode {
       const metricsServer = this.#metricsServer;
       if (metricsServer !== undefined) await bounded(log, 'closing the metrics endpoint', STOP_STEP_MS.metrics, metricsServer.close());
       this.#db.close();
+      this.#lock?.release();
       log.info({ nodeId: this.options.nodeId, ms: Math.round(performance.now() - t0) }, 'caxton node stopped');
     })();
     return this.#stopping;
@@ -735,6 +750,7 @@ export class CaxtonNode {
       nodeViews: this.nodeViews,
       ...(this.clusterViews === undefined ? {} : { clusterViews: this.clusterViews }),
       loadShedding: this.loadShedding,
+      backups: this.backups,
       ...auditLog(this.#db, api.audit, o.logger),
       revocations: this.#revocations,
       ready: () => this.#ready,

@@ -25,6 +25,7 @@ import type { ClusterAgents } from '../agents/cluster-agents.js';
 import type { ClusterDirectory } from '../cluster/directory/index.js';
 import type { PartitionControl } from '../cluster/partition/control.js';
 import type { LoadShedding } from './shed-load.js';
+import type { NodeBackups } from './node-backups.js';
 import type { AuditLog } from '../security/audit.js';
 import type { ClusterCerts } from '../security/cluster-certs.js';
 import type { Revocations } from '../cluster/revocation-sync.js';
@@ -117,6 +118,8 @@ export interface ApiContext {
    * started; `apply` and `status` reach every node.
    */
   readonly loadShedding: LoadShedding;
+  /** Backups of this node and, through its peers, of every node (src/api/node-backups.ts). */
+  readonly backups: NodeBackups;
   /** The audit log of management actions; absent: off (observability.audit: no database, no file). */
   readonly audit?: AuditLog;
   /** Every node's certificates, and new node certificates (cert-status, rotate-certs). */

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAgent } from './commands/agent.js';
 import { registerAudit } from './commands/audit.js';
+import { registerBackup, registerClusterBackup } from './commands/backup.js';
 import { registerCircuitBreaker } from './commands/circuit-breaker.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerConfig } from './commands/config.js';
@@ -63,6 +64,9 @@ export async function buildProgram(): Promise<Command> {
   registerKey(program);
   registerAudit(program);
   registerCluster(program);
+  registerBackup(program);
+  const clusterGroup = program.commands.find((c) => c.name() === 'cluster');
+  if (clusterGroup !== undefined) registerClusterBackup(clusterGroup);
   registerSecurity(program);
   const { completion } = registerCompletion(program);
   markLocal(completion);

@@ -16,11 +16,6 @@ export interface PlannedArea {
 
 export const PLANNED: readonly PlannedArea[] = [
   {
-    arrives: 'the backup milestone',
-    commands: ['backup create', 'backup verify', 'backup restore'],
-    meanwhile: 'a copy of <data-dir>/caxton.db taken while the node is stopped is a complete backup (docs/operations.md)',
-  },
-  {
     arrives: 'the rolling-upgrade milestone',
     commands: ['cluster upgrade start', 'cluster upgrade status', 'cluster upgrade rollback', 'cluster rolling-restart', 'cluster start', 'cluster stop'],
     meanwhile: 'each node is started with `caxton server start` and upgraded one at a time; `caxton cluster status` shows them',

@@ -215,6 +215,7 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
           },
         }
       : {}),
+    backup: { s3: c.backup.s3, ...(c.backup.caKey === '' ? {} : { caKey: c.backup.caKey }) },
     config: {
       view: () => redactConfig(loaded.config),
       diff: (yaml, file) => diffConfig(loaded.config, parseConfigText(yaml, file, process.env).config),

@@ -115,6 +115,10 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
       min_samples: 100,
     },
   },
+  backup: {
+    s3: { endpoint: '', region: '', force_path_style: false }, // AWS's endpoint and the SDK's region chain
+    ca_key: '', // ca.key beside security.cluster.mtls.ca_cert
+  },
 });
 
 /** The cluster keys a profile sets: every timing (memberlist's and Serf's), not the addresses. */

@@ -94,6 +94,8 @@ export interface ResolvedConfig {
     readonly clusterMtls: { readonly enabled: boolean; readonly caCert: string; readonly nodeCert: string; readonly nodeKey: string; readonly verifyPeer: boolean };
   };
   readonly deployment: { readonly canary: CanaryPlan };
+  /** Backups: '' = not set (the SDK's chain; ca.key beside the cluster CA certificate). */
+  readonly backup: { readonly s3: { readonly endpoint: string; readonly region: string; readonly forcePathStyle: boolean }; readonly caKey: string };
 }
 
 /** What is wrong between keys of an otherwise valid config. Each issue names every key involved. */
@@ -249,6 +251,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
         minSamples: canary.min_samples,
       }),
     },
+    backup: { s3: { endpoint: c.backup.s3.endpoint, region: c.backup.s3.region, forcePathStyle: c.backup.s3.force_path_style }, caKey: c.backup.ca_key },
   };
 }
 

@@ -194,8 +194,17 @@ const deployment = Section('Upgrades.', {
   }),
 });
 
+const backup = Section('Backups (docs/operations.md, "Backups").', {
+  s3: Section('S3 or an S3-compatible store, for destinations s3://bucket/prefix. Credentials come from the AWS SDK\'s default chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the ~/.aws files, instance roles.', {
+    endpoint: Text('URL of an S3-compatible store (MinIO, Ceph, ...). Empty: AWS itself, or AWS_ENDPOINT_URL_S3 when set.', { allowEmpty: true }),
+    region: Text('The bucket\'s region. Empty: AWS_REGION or the profile\'s region.', { allowEmpty: true }),
+    force_path_style: Bool('Address buckets as <endpoint>/<bucket> rather than <bucket>.<endpoint>; most S3-compatible stores need it.'),
+  }),
+  ca_key: Text('Path of the CA private key that `caxton backup create --include-ca-key` stores. Empty: ca.key beside security.cluster.mtls.ca_cert.', { allowEmpty: true }),
+});
+
 export const CaxtonConfigSchema = Type.Object(
-  { node, server, runtime, messaging, coordination, observability, security, deployment },
+  { node, server, runtime, messaging, coordination, observability, security, deployment, backup },
   { additionalProperties: false, $id: 'CaxtonConfig', description: 'A Caxton node\'s configuration (docs/configuration.md).', expect: 'a mapping of sections (node, server, runtime, ...)' },
 );
 

@@ -65,6 +65,10 @@ export const AUDIT_ACTIONS = {
   'circuit-breakers.reset': { target: ['agent'], detail: ['gradual_ms'] },
   'emergency.stop': { target: [], detail: ['preserve_state', 'dump_to'] },
   'debug.dump': { target: [], detail: [] },
+  // Backups: where they went and what they hold (a destination is a path or an s3:// URL, never a credential).
+  'backup.create': { target: ['destination'], detail: ['type', 'compress', 'include_ca_key', 'job'] },
+  'backup.prune': { target: [], detail: ['keep_last', 'keep_daily'] },
+  'cluster.backup': { target: ['destination'], detail: ['type', 'compress', 'include_ca_key'] },
   // A new node certificate: the key (a secret) and the PEM texts are never fields; the certificate's fingerprint (the handler's fact) is.
   'security.node-cert': { target: ['node'], detail: ['fingerprint', 'serial'] },
   // A certificate revocation: the node or serial revoked and why (no secret is involved).

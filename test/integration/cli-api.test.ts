@@ -247,10 +247,10 @@ test('cli-api - typos: a suggestion and exit code 2', async () => {
   assert.equal(remov.code, 2);
   assert.match(remov.stderr, /^error: unknown command 'remov'\nhint: The caxton agent commands are: /m);
   // An unknown command is reported as such, before an option of it could be judged.
-  const ca = await cx(['backup', 'create', '--output', '/var/backups/caxton.tar.gz']);
+  const ca = await cx(['cluster', 'upgrade', 'start', '--output', '/var/backups/caxton.tar.gz']);
   assert.equal(ca.code, 2);
-  assert.match(ca.stderr, /^error: caxton backup is not available in this version: the backup commands the runbook lists \(caxton backup create, /m);
-  assert.match(ca.stderr, /see `caxton --help`/);
+  assert.match(ca.stderr, /^error: caxton cluster upgrade is not available in this version: /m);
+  assert.match(ca.stderr, /see `caxton cluster --help`/);
   assert.doesNotMatch(ca.stderr, /table or json/);
   const opt = await cx(['agent', 'list', '--stat', 'running']);
   assert.equal(opt.code, 2);
