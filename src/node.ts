@@ -54,6 +54,7 @@ import { FailureDetectionWatch, type DetectionReading } from './cluster/failure-
 import type { Peers } from './cluster/peers.js';
 import { NodeViews, type NodeViewParts } from './api/node-views.js';
 import { ClusterViews, type ViewMember } from './api/cluster-views.js';
+import { ClusterOperations } from './api/cluster-operations.js';
 import { startClusterRouting, type ClusterRouting } from './cluster/routing.js';
 import { AgentEventSharing } from './cluster/agent-events.js';
 import { ClusterAgents, isolatedOnDisk } from './agents/cluster-agents.js';
@@ -121,6 +122,11 @@ export interface NodeOptions {
   /** The Prometheus endpoint; absent: none. */
   readonly metrics?: { readonly addr: Address };
   readonly config?: ConfigView;
+  /**
+   * Stops the node at once, without a drain (`emergency stop --cluster`); src/cli/server.ts provides
+   * it (the process exits with status 0). Absent: the node stops itself (embedded use, tests).
+   */
+  readonly exit?: (reason: string) => void;
   /** Cluster membership (SWIM, serf-compatible); absent: a single node. */
   readonly cluster?: NodeClusterOptions;
   /**
@@ -204,6 +210,8 @@ export class CaxtonNode {
   clusterViews: ClusterViews | undefined;
   /** `caxton cluster shed-load` on this node and through it on its peers (set in start()). */
   loadShedding!: LoadShedding;
+  /** The emergency and troubleshooting operations, here and through it on its peers (set in start()). */
+  operations!: ClusterOperations;
 
   private constructor(
     readonly options: NodeOptions,
@@ -463,6 +471,14 @@ export class CaxtonNode {
     }
     node.#certs = nodeCerts(options, linkTls, cluster, () => node.#api);
     node.#clusterCerts = new ClusterCerts(options.nodeId, node.#certs, peers, options.peerMembers ?? (() => cluster?.members() ?? []));
+    node.operations = new ClusterOperations({
+      nodeId: options.nodeId, version: VERSION, startedAt: node.startedAt, dataDir, logger: log, pool, deployments, deadLetters, journal, logs,
+      backupDatabase: async (path) => void (await db.backup(path)),
+      metricsText: () => metrics.text(),
+      config: () => options.config?.view() ?? {},
+      exit: options.exit ?? (() => void node.stop()),
+      peers, members: options.peerMembers ?? (() => cluster?.members() ?? []),
+    });
     try {
       const { restored, failed } = await deployments.restore();
       if (restored + failed > 0) log.info({ restored, failed }, 'deployed agents restored');
@@ -739,6 +755,7 @@ export class CaxtonNode {
       revocations: this.#revocations,
       ready: () => this.#ready,
       certs: () => this.#clusterCerts as ClusterCerts,
+      operations: this.operations,
     };
   }
 

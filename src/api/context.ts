@@ -28,6 +28,7 @@ import type { LoadShedding } from './shed-load.js';
 import type { AuditLog } from '../security/audit.js';
 import type { ClusterCerts } from '../security/cluster-certs.js';
 import type { Revocations } from '../cluster/revocation-sync.js';
+import type { ClusterOperations } from './cluster-operations.js';
 
 /** `cluster verify` and `cluster compare-state`: the directory's side (src/cluster/directory/drift.ts). */
 export type ClusterStateChecks = Pick<ClusterDirectory, 'verify' | 'compareState'>;
@@ -123,6 +124,8 @@ export interface ApiContext {
   certs(): ClusterCerts;
   /** Revoked certificates: refused on the link and for API clients; POST /security/revoke adds to them. */
   readonly revocations?: Revocations;
+  /** Emergency stop, gc, suspend by priority, circuit breakers, errors and dumps on every node (cluster-operations.ts). */
+  readonly operations: ClusterOperations;
 }
 
 /** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */

@@ -219,6 +219,14 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
       view: () => redactConfig(loaded.config),
       diff: (yaml, file) => diffConfig(loaded.config, parseConfigText(yaml, file, process.env).config),
     },
+    // `emergency stop --cluster`: the agents are stopped already; the node stops now and the process
+    // exits with 0, so a supervisor that restarts on failure (systemd's Restart=on-failure) leaves it down.
+    exit: (reason) => {
+      if (stopRequested !== undefined) return;
+      stopRequested = 'emergency';
+      logger.warn({ reason }, 'emergency stop: stopping the node now, without a drain; the process exits with 0');
+      if (node !== undefined) stopAndExit(node);
+    },
   }).catch((e: unknown) => {
     // listen() looked the name up itself: say which key or flag held it, as for the other addresses.
     const failed = e as NodeJS.ErrnoException & { hostname?: string };

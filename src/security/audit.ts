@@ -60,15 +60,17 @@ export const AUDIT_ACTIONS = {
   'queue.drain': { target: [], detail: ['timeout_ms'] },
   'dead-letters.replay': { target: ['receiver'], detail: ['ids'] },
   'dead-letters.purge': { target: ['receiver'], detail: [] },
-  'memory.gc': { target: [], detail: ['aggressive'] },
-  'circuit-breakers.activate': { target: ['agent'], detail: [] },
-  'circuit-breakers.reset': { target: ['agent'], detail: ['gradual_ms'] },
-  'emergency.stop': { target: [], detail: ['preserve_state', 'dump_to'] },
-  'debug.dump': { target: [], detail: [] },
+  'memory.gc': { target: [], detail: ['aggressive', 'node'] },
+  'circuit-breakers.activate': { target: ['agent'], detail: ['node'] },
+  'circuit-breakers.reset': { target: ['agent'], detail: ['gradual_ms', 'node'] },
+  'emergency.stop': { target: [], detail: ['preserve_state', 'dump_to', 'cluster', 'node'] },
+  'debug.dump': { target: [], detail: ['node'] },
   // A new node certificate: the key (a secret) and the PEM texts are never fields; the certificate's fingerprint (the handler's fact) is.
   'security.node-cert': { target: ['node'], detail: ['fingerprint', 'serial'] },
   // A certificate revocation: the node or serial revoked and why (no secret is involved).
   'security.revoke': { target: ['node', 'serial'], detail: ['reason'] },
+  // Every running agent of a priority, on every node or on `node` (`caxton agents suspend --priority`).
+  'agents.suspend': { target: ['priority'], detail: ['node'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];
