@@ -53,16 +53,22 @@ export class LogFile {
     this.#size = sizeOf(this.#o.path);
   }
 
-  /** Writes what is buffered; resolves once it is on disk (or the stream is already closed). */
+  /**
+   * Writes what is buffered, once the file is open. Synchronously: the stream's own asynchronous
+   * flush can call back on the 'drain' a reopen emits, before the lines are written (the last lines
+   * before an exit must not be lost that way).
+   */
   async flush(): Promise<void> {
     await this.#opened;
-    return new Promise((resolve) => {
-      try {
-        this.stream.flush(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
+    try {
+      this.stream.flushSync();
+    } catch {
+      // closed already, or busy with a write of its own that completes by itself
+      return;
+    }
+    // A synchronous write emits no 'write' event: the file's size says what it holds now.
+    this.#size = sizeOf(this.#o.path);
+    if (this.#size >= this.#o.maxBytes && !this.#rotating) this.#rotate();
   }
 
   /** Resolves when the stream has (re)opened its file. */
@@ -82,20 +88,23 @@ export class LogFile {
   #rotate(): void {
     this.#rotating = true;
     this.stream.flush((err) => {
+      let reopened = false;
       try {
         if (err === undefined || err === null) {
           shift(this.#o.path, this.#o.maxBackups);
           this.#opened = this.#nextOpen();
           this.stream.reopen();
           this.#size = 0;
+          reopened = true;
         }
       } catch (e) {
         // The node keeps logging to the file it has: a rotation that failed (a full disk, a
-        // permission) must not stop it. Said once on stderr, where the service manager sees it.
+        // permission) must not stop it. Said on stderr, where the service manager sees it.
         process.stderr.write(`caxton: could not rotate ${this.#o.path}: ${(e as Error).message}\n`);
-      } finally {
-        this.#rotating = false;
       }
+      // The next rotation waits for the new file: renaming before it exists would lose the shift.
+      if (reopened) void this.#opened.then(() => (this.#rotating = false));
+      else this.#rotating = false;
     });
   }
 }

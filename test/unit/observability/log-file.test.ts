@@ -21,7 +21,9 @@ test('log file - rotated by size: the current file keeps its name, at most max_b
     if (i % 20 === 19) await file.flush(); // let rotations happen between batches, as on a live node
   }
   await file.flush();
-  await until('path.2 exists', () => existsSync(`${path}.2`));
+  // A rotation renames the files at once, then opens a new file at `path`.
+  await until('path, path.1 and path.2 exist', () => [path, `${path}.1`, `${path}.2`].every((p) => existsSync(p)));
+  await file.flush();
   assert.ok(!existsSync(`${path}.3`), 'no more than max_backups rotated files');
   const all = [path, `${path}.1`, `${path}.2`].flatMap((p) => lines(p).map((l) => JSON.parse(l) as { i: number }));
   const seen = all.map((r) => r.i).sort((a, b) => a - b);
