@@ -212,18 +212,31 @@ test('emergency - a node that does not answer is named, and the command exits 1;
   assert.match(stats.stdout, /^node-1\s/m);
   assert.match(stats.stdout, /^warning: node-3 did not answer: /m);
   assert.match(stats.stderr, /1 node did not answer: node-3 /);
+  // node-3's agents fail over to node-1 and node-2: once they run there, they are stopped there too.
+  const where = async () => {
+    const list = (await api(n[0]!, 'GET', '/agents', undefined, key)).body.agents as { name: string; node: string; state: string }[];
+    return new Map(list.map((a) => [a.name, a]));
+  };
+  await until('node-3\'s agents run on node-1 or node-2', async () => {
+    const m = await where();
+    return ['low-3', 'calc-3'].every((a) => m.get(a)?.node !== 'node-3' && m.get(a)?.state === 'running');
+  }, 30_000, 200);
   const agents = await cx(['emergency', 'stop', '--all-agents']);
   assert.equal(agents.code, 1, agents.stdout);
-  assert.match(agents.stdout, /^node-1\s+2\s+0$/m);
-  assert.match(agents.stdout, /^node-2\s+2\s+0$/m);
+  assert.match(agents.stdout, /^node-1\s+\d\s+0$/m);
+  assert.match(agents.stdout, /^node-2\s+\d\s+0$/m);
+  assert.match(agents.stdout, /^6 agents stopped on 2 nodes;/m, 'their own four and node-3\'s two');
+  assert.match(agents.stdout, /^warning: node-3 did not answer: /m);
   assert.match(agents.stderr, /1 node did not stop their agents: node-3 /);
   for (const [i, name] of [[0, 'calc-1'], [1, 'calc-2']] as const) assert.equal((await onNode(i, name)).state, 'stopped');
   for (let i = 0; i < 2; i++) for (const name of [`low-${i + 1}`, `calc-${i + 1}`]) assert.equal((await api(n[i]!, 'POST', `/agents/${name}/restart`, undefined, key)).status, 200);
+  const after = await where();
+  assert.deepEqual(['low-3', 'calc-3'].map((a) => after.get(a)?.state), ['stopped', 'stopped'], 'the failed-over agents stay stopped');
 
   const stop = await cx(['emergency', 'stop', '--cluster']);
   assert.equal(stop.code, 1, `node-3 is down: ${stop.stdout}`);
   assert.match(stop.stdout, /^NODE\s+AGENTS STOPPED\s+FAILED\s+NODE STATE$/m);
-  assert.match(stop.stdout, /^node-1\s+2\s+0\s+stopping$/m);
+  assert.match(stop.stdout, /^node-1\s+2\s+0\s+stopping$/m, 'the two restarted agents of node-1');
   assert.match(stop.stdout, /^node-2\s+2\s+0\s+stopping$/m);
   assert.match(stop.stderr, /1 node did not stop: node-3 /);
   // Both processes exit on their own, with status 0 (no signal from the test).
