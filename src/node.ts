@@ -735,10 +735,6 @@ export class CaxtonNode {
       ...(api.tls === undefined ? {} : { tls: api.tls }),
       config: () => o.config?.view() ?? {},
       diffConfig: (yaml, file) => o.config?.diff(yaml, file) ?? [],
-      backupDatabase: async (path) => {
-        await this.#db.backup(path);
-      },
-      metricsText: () => this.metrics.text(),
       observeHttp: (m, r, s, sec) => this.metrics.observeHttp(m, r, s, sec),
       observeRouting: (sec) => this.metrics.observeRouting(sec),
       onEvent: (fn) => this.onEvent(fn),

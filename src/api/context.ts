@@ -83,10 +83,6 @@ export interface ApiContext {
   config(): unknown;
   /** Differences between the running configuration and a YAML text. Throws CAXTON_ERR_CONFIG_INVALID. */
   diffConfig(yaml: string, file: string): { key: string; running: unknown; baseline: unknown }[];
-  /** A consistent copy of the node's SQLite database at `path` (emergency dumps). */
-  backupDatabase(path: string): Promise<void>;
-  /** The Prometheus exposition (for debug dumps), when metrics are on. */
-  metricsText(): Promise<string>;
   /** Observes one HTTP request for the metrics. */
   observeHttp(method: string, route: string, status: number, seconds: number): void;
   observeRouting(seconds: number): void;
