@@ -477,6 +477,7 @@ export class CaxtonNode {
       metricsText: () => metrics.text(),
       config: () => options.config?.view() ?? {},
       exit: options.exit ?? (() => void node.stop()),
+      stopReplicas: clusterAgents === undefined ? undefined : () => clusterAgents.stopReplicas(),
       peers, members: options.peerMembers ?? (() => cluster?.members() ?? []),
     });
     try {

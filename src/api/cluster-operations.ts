@@ -75,6 +75,11 @@ export interface OperationParts {
    * then): under `caxton server start` the process exits with status 0 (src/cli/server.ts).
    */
   exit(reason: string): void;
+  /**
+   * Marks the agents this node keeps replicas of as stopped (ClusterAgents.stopReplicas), so that an
+   * agent of a node that is down fails over stopped; absent on a single node.
+   */
+  stopReplicas?: (() => number) | undefined;
   /** Absent: a node alone, the only node there is. */
   readonly peers?: Peers | undefined;
   readonly members?: () => readonly ViewMember[];
@@ -160,7 +165,9 @@ export class ClusterOperations {
     const peers = parts.peers;
     if (peers === undefined) return;
     // Bodies come from other nodes: checked like any input.
-    peers.onCall(OPS_METHODS.emergencyStop, (from, body) => this.#emergencyStopLocal({ dumpTo: optionalText(body, 'dump_to'), preserveState: bodyField(body, 'preserve_state') === true }, `node ${from}`));
+    peers.onCall(OPS_METHODS.emergencyStop, (from, body) =>
+      this.#emergencyStopLocal({ dumpTo: optionalText(body, 'dump_to'), preserveState: bodyField(body, 'preserve_state') === true, everywhere: bodyField(body, 'everywhere') === true }, `node ${from}`),
+    );
     peers.onCall(OPS_METHODS.exit, (from, body) => this.#exitLocal(text(body, 'reason'), `node ${from}`));
     peers.onCall(OPS_METHODS.gc, (_from, body) => this.#gcLocal(bodyField(body, 'aggressive') === true));
     peers.onCall(OPS_METHODS.suspend, (from, body) => this.#suspendLocal(text(body, 'priority'), `node ${from}`));
@@ -181,7 +188,11 @@ export class ClusterOperations {
 
   /** Stops every agent on every node (or `node`), each node first copying its database with `preserveState`. */
   emergencyStop(o: { preserveState: boolean; dumpTo: string | undefined; node?: string | undefined }, by: string): Promise<NodeReport<EmergencyRow>> {
-    return this.#every(o.node, () => this.#emergencyStopLocal(o, by), OPS_METHODS.emergencyStop, { preserve_state: o.preserveState, ...(o.dumpTo === undefined ? {} : { dump_to: o.dumpTo }) }, checkEmergency, SLOW);
+    // Every node, or one: only a stop of every node also stops the replicas (an agent of another node
+    // that one node keeps a replica of is not that node's to stop).
+    const everywhere = o.node === undefined;
+    const body = { preserve_state: o.preserveState, everywhere, ...(o.dumpTo === undefined ? {} : { dump_to: o.dumpTo }) };
+    return this.#every(o.node, () => this.#emergencyStopLocal({ ...o, everywhere }, by), OPS_METHODS.emergencyStop, body, checkEmergency, SLOW);
   }
 
   /**
@@ -237,7 +248,7 @@ export class ClusterOperations {
     return { nodes: r.answers.map((a) => a.value), missing: r.missing };
   }
 
-  async #emergencyStopLocal(o: { preserveState: boolean; dumpTo: string | undefined }, by: string): Promise<EmergencyRow> {
+  async #emergencyStopLocal(o: { preserveState: boolean; dumpTo: string | undefined; everywhere: boolean }, by: string): Promise<EmergencyRow> {
     const p = this.#p;
     let dump: string | null = null;
     if (o.preserveState || o.dumpTo !== undefined) {
@@ -265,7 +276,8 @@ export class ClusterOperations {
       }),
     );
     stopped.sort();
-    p.logger.warn({ stopped: stopped.length, failed: failed.length, by, dump }, 'emergency stop');
+    const replicas = o.everywhere ? (p.stopReplicas?.() ?? 0) : 0;
+    p.logger.warn({ stopped: stopped.length, failed: failed.length, replicasStopped: replicas, by, dump }, 'emergency stop');
     return { node: p.nodeId, stopped, failed, dump };
   }
 
