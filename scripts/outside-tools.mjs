@@ -52,6 +52,11 @@ export const OUTSIDE_TOOLS = {
     packages: 'openssl',
     usedFor: 'the outside check of the built-in CA\'s certificates (openssl verify, openssl x509 -text); never used by src/',
   },
+  'systemd-analyze': {
+    commands: ['systemd-analyze'],
+    packages: 'systemd',
+    usedFor: 'checking contrib/caxton.service with systemd-analyze verify',
+  },
   ip: {
     commands: ['ip'],
     packages: 'iproute2',

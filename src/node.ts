@@ -54,6 +54,7 @@ import { FailureDetectionWatch, type DetectionReading } from './cluster/failure-
 import type { Peers } from './cluster/peers.js';
 import { NodeViews, type NodeViewParts } from './api/node-views.js';
 import { ClusterViews, type ViewMember } from './api/cluster-views.js';
+import { ClusterOperations } from './api/cluster-operations.js';
 import { startClusterRouting, type ClusterRouting } from './cluster/routing.js';
 import { AgentEventSharing } from './cluster/agent-events.js';
 import { ClusterAgents, isolatedOnDisk } from './agents/cluster-agents.js';
@@ -124,6 +125,11 @@ export interface NodeOptions {
   /** The Prometheus endpoint; absent: none. */
   readonly metrics?: { readonly addr: Address };
   readonly config?: ConfigView;
+  /**
+   * Stops the node at once, without a drain (`emergency stop --cluster`); src/cli/server.ts provides
+   * it (the process exits with status 0). Absent: the node stops itself (embedded use, tests).
+   */
+  readonly exit?: (reason: string) => void;
   /** Cluster membership (SWIM, serf-compatible); absent: a single node. */
   readonly cluster?: NodeClusterOptions;
   /**
@@ -213,6 +219,8 @@ export class CaxtonNode {
   backups!: NodeBackups;
   /** `<data-dir>/caxton.lock`: this data dir is in use (src/storage/data-dir-lock.ts). */
   #lock: DataDirLock | undefined;
+  /** The emergency and troubleshooting operations, here and through it on its peers (set in start()). */
+  operations!: ClusterOperations;
 
   private constructor(
     readonly options: NodeOptions,
@@ -476,6 +484,15 @@ export class CaxtonNode {
     }
     node.#certs = nodeCerts(options, linkTls, cluster, () => node.#api);
     node.#clusterCerts = new ClusterCerts(options.nodeId, node.#certs, peers, options.peerMembers ?? (() => cluster?.members() ?? []));
+    node.operations = new ClusterOperations({
+      nodeId: options.nodeId, version: VERSION, startedAt: node.startedAt, dataDir, logger: log, pool, deployments, deadLetters, journal, logs,
+      backupDatabase: async (path) => void (await db.backup(path)),
+      metricsText: () => metrics.text(),
+      config: () => options.config?.view() ?? {},
+      exit: options.exit ?? (() => void node.stop()),
+      stopReplicas: clusterAgents === undefined ? undefined : () => clusterAgents.stopReplicas(),
+      peers, members: options.peerMembers ?? (() => cluster?.members() ?? []),
+    });
     try {
       const { restored, failed } = await deployments.restore();
       if (restored + failed > 0) log.info({ restored, failed }, 'deployed agents restored');
@@ -734,10 +751,6 @@ export class CaxtonNode {
       ...(api.tls === undefined ? {} : { tls: api.tls }),
       config: () => o.config?.view() ?? {},
       diffConfig: (yaml, file) => o.config?.diff(yaml, file) ?? [],
-      backupDatabase: async (path) => {
-        await this.#db.backup(path);
-      },
-      metricsText: () => this.metrics.text(),
       observeHttp: (m, r, s, sec) => this.metrics.observeHttp(m, r, s, sec),
       observeRouting: (sec) => this.metrics.observeRouting(sec),
       onEvent: (fn) => this.onEvent(fn),
@@ -755,6 +768,7 @@ export class CaxtonNode {
       revocations: this.#revocations,
       ready: () => this.#ready,
       certs: () => this.#clusterCerts as ClusterCerts,
+      operations: this.operations,
     };
   }
 

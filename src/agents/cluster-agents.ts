@@ -347,6 +347,21 @@ export class ClusterAgents {
     this.gate.close();
   }
 
+  /**
+   * `emergency stop` on every node: the agents this node keeps replicas of are to stay stopped too.
+   * Their owners stop them and push that, but an owner that is down pushes nothing, and its agents
+   * would fail over here and start as its last push said. Returns how many replica rows changed. An
+   * owner that later changes an agent's desired state (`agent restart`) pushes it again.
+   */
+  stopReplicas(): number {
+    let changed = 0;
+    for (const row of this.replicaStore.list()) {
+      if (row.deployment.desiredState === 'stopped') continue;
+      if (this.replicaStore.put({ ...row, deployment: { ...row.deployment, desiredState: 'stopped' } })) changed++;
+    }
+    return changed;
+  }
+
   async #onRebuildPeer(from: NodeName, body: PeerBody): Promise<{ restored: number; repushed: number; moved: number; failed: string[] }> {
     const hosted = (body as { hosted?: unknown })?.hosted;
     if (!Array.isArray(hosted) || !hosted.every((h) => typeof h === 'string')) throw new CaxtonError('CAXTON_ERR_CLUSTER_FRAME', 'agents.rebuild.peer takes {hosted: string[]}', { node: from });

@@ -29,6 +29,7 @@ import type { NodeBackups } from './node-backups.js';
 import type { AuditLog } from '../security/audit.js';
 import type { ClusterCerts } from '../security/cluster-certs.js';
 import type { Revocations } from '../cluster/revocation-sync.js';
+import type { ClusterOperations } from './cluster-operations.js';
 
 /** `cluster verify` and `cluster compare-state`: the directory's side (src/cluster/directory/drift.ts). */
 export type ClusterStateChecks = Pick<ClusterDirectory, 'verify' | 'compareState'>;
@@ -83,10 +84,6 @@ export interface ApiContext {
   config(): unknown;
   /** Differences between the running configuration and a YAML text. Throws CAXTON_ERR_CONFIG_INVALID. */
   diffConfig(yaml: string, file: string): { key: string; running: unknown; baseline: unknown }[];
-  /** A consistent copy of the node's SQLite database at `path` (emergency dumps). */
-  backupDatabase(path: string): Promise<void>;
-  /** The Prometheus exposition (for debug dumps), when metrics are on. */
-  metricsText(): Promise<string>;
   /** Observes one HTTP request for the metrics. */
   observeHttp(method: string, route: string, status: number, seconds: number): void;
   observeRouting(seconds: number): void;
@@ -126,6 +123,8 @@ export interface ApiContext {
   certs(): ClusterCerts;
   /** Revoked certificates: refused on the link and for API clients; POST /security/revoke adds to them. */
   readonly revocations?: Revocations;
+  /** Emergency stop, gc, suspend by priority, circuit breakers, errors and dumps on every node (cluster-operations.ts). */
+  readonly operations: ClusterOperations;
 }
 
 /** A pool event in the stream's shape: `agent.state`, `worker.replaced`, ... */

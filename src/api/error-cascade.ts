@@ -39,6 +39,8 @@ export interface CascadeEvent {
   readonly detail: string;
   readonly messageId: string | undefined;
   readonly conversationId: string | undefined;
+  /** The node whose journal or log holds it (cluster-wide cascades); absent on a single node. */
+  readonly node?: string;
 }
 
 export interface CascadeAgent {
@@ -59,6 +61,18 @@ export interface Cascade {
   readonly affected: readonly string[];
   /** In time order. */
   readonly events: readonly CascadeEvent[];
+  /** The nodes its errors happened on, in the order the cascade reached them (empty on a single node). */
+  readonly nodes: readonly string[];
+  /** The conversations it spread through, in the order it reached them. */
+  readonly conversations: readonly CascadeConversation[];
+}
+
+/** A conversation a cascade spread through: its errors, and the nodes they happened on. */
+export interface CascadeConversation {
+  readonly id: string;
+  readonly firstAt: number;
+  readonly errors: number;
+  readonly nodes: readonly string[];
 }
 
 /** The errors since `since` among journal entries and log lines, in time order. */
@@ -110,6 +124,30 @@ function failureContent(detail: string | undefined): { messageId: string | undef
   }
 }
 
+/**
+ * Every node's errors in one time-ordered list, each marked with its node. Agent names are unique in
+ * the cluster, so a failure felt on one node and carried on by an agent on another links the two
+ * nodes' errors into one cascade (groupCascades), whose root is the earliest error anywhere: per node,
+ * each would look like a cascade of its own with a root of its own. Times are the nodes' clocks; on
+ * machines whose clocks differ by more than the spread of a cascade, its order can be off by that much.
+ */
+export function mergeNodeEvents(perNode: readonly { readonly node: string; readonly events: readonly CascadeEvent[] }[]): CascadeEvent[] {
+  return perNode.flatMap((n) => n.events.map((e) => ({ ...e, node: n.node }))).sort((a, b) => a.time - b.time);
+}
+
+/** The conversations of a cascade's time-ordered events, in the order the cascade reached them. */
+function conversationsOf(events: readonly CascadeEvent[]): CascadeConversation[] {
+  const byId = new Map<string, { id: string; firstAt: number; errors: number; nodes: Set<string> }>();
+  for (const e of events) {
+    if (e.conversationId === undefined) continue;
+    let c = byId.get(e.conversationId);
+    if (c === undefined) byId.set(e.conversationId, (c = { id: e.conversationId, firstAt: e.time, errors: 0, nodes: new Set() }));
+    c.errors++;
+    if (e.node !== undefined) c.nodes.add(e.node);
+  }
+  return [...byId.values()].map((c) => ({ id: c.id, firstAt: c.firstAt, errors: c.errors, nodes: [...c.nodes] }));
+}
+
 /** Groups time-ordered errors into cascades, the largest first. */
 export function groupCascades(events: readonly CascadeEvent[]): Cascade[] {
   // Union-find over names; an error with no agent and no peer stands alone under a name of its own.
@@ -157,7 +195,16 @@ export function groupCascades(events: readonly CascadeEvent[]): Cascade[] {
     }
     const affected = [...new Set(list.map((e) => e.peer).filter((p): p is string => p !== undefined && !agents.has(p)))];
     const first = list[0] as CascadeEvent;
-    return { root: first, firstAt: first.time, lastAt: (list[list.length - 1] as CascadeEvent).time, agents: [...agents.values()], affected, events: list };
+    return {
+      root: first,
+      firstAt: first.time,
+      lastAt: (list[list.length - 1] as CascadeEvent).time,
+      agents: [...agents.values()],
+      affected,
+      events: list,
+      nodes: [...new Set(list.map((e) => e.node).filter((n): n is string => n !== undefined))],
+      conversations: conversationsOf(list),
+    };
   });
   return cascades.sort((a, b) => b.events.length - a.events.length || a.firstAt - b.firstAt);
 }

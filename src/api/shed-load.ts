@@ -5,8 +5,8 @@
  * (a failed member is listed without being asked). With `node` only that node is set. On a single
  * node (no peers) only the node itself exists.
  */
-import { CaxtonError } from '../errors.js';
-import { fanOut, type MissingNode } from '../cluster/fan-out.js';
+import type { MissingNode } from '../cluster/fan-out.js';
+import { onEveryNode } from '../cluster/every-node.js';
 import type { NodeName, PeerBody, Peers } from '../cluster/peers.js';
 import type { ViewMember } from './cluster-views.js';
 import { parsePercentage, type LoadShedder } from './load-shedding.js';
@@ -93,23 +93,9 @@ export class LoadShedding {
   }
 
   async #ask(node: string | undefined, mine: () => ShedRow, method: string, body: PeerBody): Promise<ShedReport> {
-    const self = this.#o.nodeId;
-    const peers = this.#o.peers;
-    const members = (this.#o.members?.() ?? []).filter((m) => m.name !== self && m.tags['role'] === 'caxton');
-    if (node === self) return { nodes: [mine()], missing: [] };
-    if (node !== undefined) {
-      const m = members.find((x) => x.name === node);
-      if (m === undefined || peers === undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', `no Caxton node named ${node} in the cluster`, { node });
-      if (m.status === 'failed' || m.status === 'left') return { nodes: [], missing: [{ node, code: 'CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE', reason: `${m.status}: not asked` }] };
-      const r = await fanOut(peers, [node], method, body, checkRow);
-      return { nodes: r.answers.map((a) => a.value), missing: r.missing };
-    }
-    const own = mine();
-    if (peers === undefined) return { nodes: [own], missing: [] };
-    const ask = members.filter((m) => m.status === 'alive' || m.status === 'suspect').map((m) => m.name);
-    const failed = members.filter((m) => m.status === 'failed').map((m): MissingNode => ({ node: m.name, code: 'CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE', reason: 'failed: the cluster declared it dead, not asked' }));
-    const r = await fanOut(peers, ask, method, body, checkRow);
-    return { nodes: [own, ...r.answers.map((a) => a.value)], missing: [...r.missing, ...failed] };
+    const scope = { self: this.#o.nodeId, peers: this.#o.peers, members: this.#o.members ?? (() => []) };
+    const r = await onEveryNode(scope, { node, mine, method, body, check: checkRow });
+    return { nodes: r.answers.map((a) => a.value), missing: r.missing };
   }
 }
 

@@ -168,6 +168,8 @@ export interface CascadeEventView {
   detail: string;
   message_id: string | null;
   conversation_id: string | null;
+  /** The node it happened on (a cluster's cascades). */
+  node?: string;
 }
 
 /** GET /error-cascade. */
@@ -185,8 +187,15 @@ export interface ErrorCascadeView {
     errors: number;
     agents: { name: string; first_at: string; errors: number; caused_by: string | null }[];
     affected: string[];
+    /** The nodes its errors happened on, in the order it reached them (empty on a single node). */
+    nodes?: string[];
+    /** The conversations it spread through, in the order it reached them. */
+    conversations?: { id: string; first_at: string; errors: number; nodes: string[] }[];
     events: CascadeEventView[];
   }[];
+  /** In a cluster: the nodes whose errors are in it, and the ones that did not answer. */
+  nodes?: string[];
+  missing?: MissingNodeView[];
 }
 
 export interface KeyView {

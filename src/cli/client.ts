@@ -129,9 +129,12 @@ export class ApiClient {
     return res;
   }
 
-  /** Streams a response body into a file (written beside it, then renamed); resolves to the byte count. */
-  async download(path: string, file: string, onBytes?: (n: number) => void): Promise<number> {
-    const res = await this.send('GET', path, { timeoutMs: 0 });
+  /**
+   * Streams a response body into a file (written beside it, then renamed); resolves to the byte count
+   * and the response's headers.
+   */
+  async download(path: string, file: string, onBytes?: (n: number) => void, query?: Query): Promise<{ bytes: number; headers: Headers }> {
+    const res = await this.send('GET', path, { timeoutMs: 0, ...(query === undefined ? {} : { query }) });
     if (res.body === null) throw new CliError(`the API sent an empty answer to GET ${path}`, { code: 'CAXTON_CLI_BAD_RESPONSE' });
     const partial = `${file}.partial`;
     let bytes = 0;
@@ -148,7 +151,7 @@ export class ApiClient {
       if (e instanceof CliError) throw e;
       throw new CliError(`could not write ${file}: ${(e as Error).message}`, { code: 'CAXTON_CLI_WRITE', cause: e });
     }
-    return bytes;
+    return { bytes, headers: res.headers };
   }
 
   /**

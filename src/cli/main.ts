@@ -13,6 +13,7 @@ import { registerMessage } from './commands/message.js';
 import { registerQueue } from './commands/queue.js';
 import { registerResources } from './commands/resources.js';
 import { registerSecurity } from './commands/security.js';
+import { registerWaitReady } from './commands/wait-ready.js';
 import { registerServerStatus } from './commands/server-status.js';
 import { registerServer } from './server.js';
 import { registerCompletion } from './completion.js';
@@ -52,6 +53,8 @@ export async function buildProgram(): Promise<Command> {
   // admin key), not as the node's data dir: refused instead, as an option the group does not have.
   markLocal(server, ['apiUrl', 'apiKey', 'caCert', 'clientCert', 'clientKey', 'output']);
   registerServerStatus(server);
+  // Reads the node's configuration, not the CLI's connection: none of the global options.
+  markLocal(registerWaitReady(server));
 
   registerAgent(program);
   registerMessage(program);

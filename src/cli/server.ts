@@ -4,6 +4,10 @@ import type { Command } from 'commander';
 import { CaxtonError, isCaxtonError } from '../errors.js';
 import type { CaxtonNode } from '../node.js';
 import type { LoadedConfig, ResolvedConfig } from '../config/index.js';
+import type { DefaultPaths, PathsProbe } from '../config/service-paths.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 // The node and the config schema are loaded inside the action: every other CLI command imports this
 // file to register `server`, and should not pay for them.
 
@@ -61,9 +65,14 @@ export function registerServer(program: Command): Command {
   return server;
 }
 
-/** Loads the configuration: defaults < file < --set < flags. Errors name the flag that was given. */
-export async function loadWithFlags(flags: StartFlags, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
-  const { loadConfig } = await import('../config/index.js');
+/**
+ * Loads the configuration: defaults < file < --set < flags. Errors name the flag that was given.
+ * Without --config / CAXTON_CONFIG_PATH and --data-dir, the service paths apply (src/config/service-paths.ts:
+ * systemd's directories, or /etc/caxton and /var/lib/caxton under systemd outside a checkout).
+ */
+export async function loadWithFlags(flags: StartFlags, env: NodeJS.ProcessEnv = process.env, probe: PathsProbe = installProbe()): Promise<LoadedConfig & { paths: DefaultPaths }> {
+  const [{ loadConfig, DEFAULT_CONFIG }, { defaultPaths }] = await Promise.all([import('../config/index.js'), import('../config/service-paths.js')]);
+  const paths = defaultPaths(env, probe);
   const sets = [...flags.set];
   // Each flag's --set argument, and the flag and value to name in an error instead of it.
   const shown: [string, string][] = [];
@@ -81,15 +90,25 @@ export async function loadWithFlags(flags: StartFlags, env: NodeJS.ProcessEnv = 
     sets.push(set);
     shown.push([set, `--join ${flags.join}`]);
   }
-  const file = flags.config ?? env['CAXTON_CONFIG_PATH'];
+  const file = flags.config ?? env['CAXTON_CONFIG_PATH'] ?? paths.configFile;
   try {
-    return loadConfig({ ...(file === undefined ? {} : { file }), sets, env });
+    const loaded = loadConfig({ ...(file === undefined ? {} : { file }), sets, env });
+    // The service's data dir, unless the file, a --set or --data-dir named one (sets come after the file).
+    if (paths.dataDir === undefined || loaded.config.node.data_dir !== DEFAULT_CONFIG.node.data_dir) return { ...loaded, paths };
+    return { ...loadConfig({ ...(file === undefined ? {} : { file }), sets: [...sets, `node.data_dir=${JSON.stringify(paths.dataDir)}`], env }), paths };
   } catch (e) {
     if (!isCaxtonError(e, 'CAXTON_ERR_CONFIG_INVALID')) throw e;
     let message = e.message;
     for (const [set, flag] of shown) message = message.split(`--set ${set}:`).join(`${flag}:`);
     throw new CaxtonError('CAXTON_ERR_CONFIG_INVALID', message, e.details === undefined ? undefined : { ...e.details });
   }
+}
+
+/** What the service-path rule looks at: whether this copy of Caxton is a checkout, and the disk. */
+function installProbe(): PathsProbe {
+  // src/cli or dist/cli: the package directory is two levels up either way.
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  return { inCheckout: existsSync(join(root, '.git')), exists: existsSync };
 }
 
 /** The config key of an address, or the flag that set it. */
@@ -108,14 +127,18 @@ async function loadApiTls(t: ResolvedConfig['security']['api']['tls']) {
   return { cert: files.cert, key: files.key, ...(files.ca === undefined ? {} : { ca: files.ca }), clientAuth: t.clientAuth, files: { cert: t.cert, key: t.key, caCert: clientCa }, fingerprint: files.fingerprint, notAfter: files.notAfter };
 }
 
-async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
-  const [{ CaxtonNode }, { createLogger }, { diffConfig, lookupError, parseConfigText, redactConfig, resolveAddress }] = await Promise.all([
+async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: StartFlags): Promise<void> {
+  const [{ CaxtonNode }, { createLogger }, { diffConfig, lookupError, parseConfigText, redactConfig, resolveAddress }, { LogFile }] = await Promise.all([
     import('../node.js'),
     import('../observability/logger.js'),
     import('../config/index.js'),
+    import('../observability/log-file.js'),
   ]);
   const c = loaded.resolved;
-  const logger = createLogger({ level: c.observability.logging.level, format: c.observability.logging.format });
+  const lf = c.observability.logging.file;
+  const logFile = lf.path === '' ? undefined : new LogFile({ path: lf.path, maxBytes: lf.maxBytes, maxBackups: lf.maxBackups });
+  if (logFile !== undefined) process.stderr.write(`caxton: logging to ${lf.path} (rotated at ${lf.maxBytes} bytes, ${lf.maxBackups} kept; SIGHUP reopens it)\n`);
+  const logger = createLogger({ level: c.observability.logging.level, format: c.observability.logging.format, ...(logFile === undefined ? {} : { destination: logFile.stream }) });
   // The API and metrics addresses go to listen() as they are: it resolves a name itself, and
   // `localhost` then listens on both 127.0.0.1 and ::1, as fastify and Node do. What the node
   // advertises to other nodes must be one IP, so the gossip bind and advertise addresses are resolved
@@ -133,12 +156,14 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
   // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.
   let node: CaxtonNode | undefined;
   let stopRequested: string | undefined;
+  // The log file's last lines are written before the process exits.
+  const exit = (code: number) => void (logFile?.flush() ?? Promise.resolve()).then(() => process.exit(code));
   const stopAndExit = (n: CaxtonNode) => {
     n.stop().then(
-      () => process.exit(0),
+      () => exit(0),
       (e: unknown) => {
         logger.error({ err: e }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };
@@ -160,15 +185,21 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  // SIGHUP reloads the certificate files (docs/security.md, "Reloading certificates"); before the node
-  // runs there is nothing to reload, and Node's default for SIGHUP (exit) must not apply either way.
+  // SIGHUP (`systemctl reload caxton`) reopens the log file (after logrotate moved it) and reloads the
+  // certificate files (docs/security.md, "Reloading certificates"); before the node runs there are no
+  // certificates to reload, and Node's default for SIGHUP (exit) must not apply either way.
   process.on('SIGHUP', () => {
+    if (logFile !== undefined) {
+      logFile.reopen();
+      logger.info({ signal: 'SIGHUP', file: lf.path }, 'log file reopened');
+    }
     if (node === undefined || stopRequested !== undefined) return;
     logger.info({ signal: 'SIGHUP' }, 'reloading the certificate files');
     node.reloadCerts('SIGHUP');
   });
   if (!c.security.api.authEnabled) logger.warn('security.api.auth_enabled is false: the API answers anyone who can reach it');
   if (loaded.source.file !== undefined) logger.info({ file: loaded.source.file }, 'configuration loaded');
+  if (loaded.paths.source !== 'checkout') logger.info({ rule: loaded.paths.source, configFile: loaded.paths.configFile ?? null, dataDir: c.node.dataDir }, 'running as a service: service paths apply (docs/operations.md, "Running as a service")');
   const metricsOn = c.observability.metrics.enabled;
   const apiTls = c.security.api.tls.enabled ? await loadApiTls(c.security.api.tls) : undefined;
   if (apiTls !== undefined) logger.info({ clientAuth: apiTls.clientAuth, certFingerprint: apiTls.fingerprint, certNotAfter: apiTls.notAfter.toISOString() }, 'the API serves HTTPS (TLS 1.3)');
@@ -219,6 +250,14 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
     config: {
       view: () => redactConfig(loaded.config),
       diff: (yaml, file) => diffConfig(loaded.config, parseConfigText(yaml, file, process.env).config),
+    },
+    // `emergency stop --cluster`: the agents are stopped already; the node stops now and the process
+    // exits with 0, so a supervisor that restarts on failure (systemd's Restart=on-failure) leaves it down.
+    exit: (reason) => {
+      if (stopRequested !== undefined) return;
+      stopRequested = 'emergency';
+      logger.warn({ reason }, 'emergency stop: stopping the node now, without a drain; the process exits with 0');
+      if (node !== undefined) stopAndExit(node);
     },
   }).catch((e: unknown) => {
     // listen() looked the name up itself: say which key or flag held it, as for the other addresses.

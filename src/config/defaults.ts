@@ -92,7 +92,7 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
     },
   },
   observability: {
-    logging: { level: 'info', format: 'json' },
+    logging: { level: 'info', format: 'json', file: { path: '', max_file_size: '100MiB', max_backups: 10 } },
     metrics: { enabled: true },
     audit: { enabled: true, path: '' },
   },

@@ -76,7 +76,12 @@ export interface ResolvedConfig {
     };
   };
   readonly observability: {
-    readonly logging: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; readonly format: 'json' | 'pretty' };
+    readonly logging: {
+      readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+      readonly format: 'json' | 'pretty';
+      /** path: '' when the log goes to stdout. */
+      readonly file: { readonly path: string; readonly maxBytes: number; readonly maxBackups: number };
+    };
     readonly metrics: { readonly enabled: boolean };
     /** path: '' when no file is configured. */
     readonly audit: { readonly enabled: boolean; readonly path: string };
@@ -233,7 +238,13 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
         timings: clusterTimings(cl),
       },
     },
-    observability: { logging: { ...c.observability.logging }, metrics: { ...c.observability.metrics }, audit: { ...c.observability.audit } },
+    observability: {
+      logging: {
+        level: c.observability.logging.level,
+        format: c.observability.logging.format,
+        file: { path: c.observability.logging.file.path, maxBytes: parseSize(c.observability.logging.file.max_file_size), maxBackups: c.observability.logging.file.max_backups },
+      },
+      metrics: { ...c.observability.metrics }, audit: { ...c.observability.audit } },
     security: {
       api: {
         authEnabled: c.security.api.auth_enabled,

@@ -135,6 +135,11 @@ const observability = Section('Logs, metrics and the audit log.', {
   logging: Section('The node\'s log.', {
     level: Enum(LOG_LEVELS, 'Least severe level written.'),
     format: Enum(['json', 'pretty'] as const, 'json: one JSON object per line (pino); pretty: human-readable, for a terminal.'),
+    file: Section('Write the log to a file instead of stdout, rotated by size and reopened on SIGHUP (docs/operations.md, "Running as a service").', {
+      path: Text('The log file, e.g. /var/log/caxton/caxton.log (its directory is created if missing). Empty = the log goes to stdout. Relative paths are relative to the working directory.', { allowEmpty: true }),
+      max_file_size: Size('Rotate once the file reaches this size: it becomes path.1, path.1 becomes path.2, and so on.', { min: KiB, max: 64 * GiB }),
+      max_backups: Int('Rotated files kept (path.1 to path.N); older ones are deleted. 0 keeps none.', { min: 0, max: 1000 }),
+    }),
   }),
   metrics: Section('Prometheus metrics.', {
     enabled: Bool('Serve /metrics on server.metrics_addr.'),

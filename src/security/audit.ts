@@ -60,11 +60,11 @@ export const AUDIT_ACTIONS = {
   'queue.drain': { target: [], detail: ['timeout_ms'] },
   'dead-letters.replay': { target: ['receiver'], detail: ['ids'] },
   'dead-letters.purge': { target: ['receiver'], detail: [] },
-  'memory.gc': { target: [], detail: ['aggressive'] },
-  'circuit-breakers.activate': { target: ['agent'], detail: [] },
-  'circuit-breakers.reset': { target: ['agent'], detail: ['gradual_ms'] },
-  'emergency.stop': { target: [], detail: ['preserve_state', 'dump_to'] },
-  'debug.dump': { target: [], detail: [] },
+  'memory.gc': { target: [], detail: ['aggressive', 'node'] },
+  'circuit-breakers.activate': { target: ['agent'], detail: ['node'] },
+  'circuit-breakers.reset': { target: ['agent'], detail: ['gradual_ms', 'node'] },
+  'emergency.stop': { target: [], detail: ['preserve_state', 'dump_to', 'cluster', 'node'] },
+  'debug.dump': { target: [], detail: ['node'] },
   // Backups: where they went and what they hold (a destination is a path or an s3:// URL, never a credential).
   'backup.create': { target: ['destination'], detail: ['type', 'compress', 'include_ca_key', 'job'] },
   'backup.prune': { target: [], detail: ['keep_last', 'keep_daily'] },
@@ -73,6 +73,8 @@ export const AUDIT_ACTIONS = {
   'security.node-cert': { target: ['node'], detail: ['fingerprint', 'serial'] },
   // A certificate revocation: the node or serial revoked and why (no secret is involved).
   'security.revoke': { target: ['node', 'serial'], detail: ['reason'] },
+  // Every running agent of a priority, on every node or on `node` (`caxton agents suspend --priority`).
+  'agents.suspend': { target: ['priority'], detail: ['node'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];

@@ -9,7 +9,8 @@ import { priorityLevel, type PriorityLevel } from '../../sandbox/worker/mailbox.
 import { QUEUED, type Router, type Where } from '../../messaging/router.js';
 import type { AclMessage } from '../../messaging/message-schema.js';
 import type { ApiContext } from '../context.js';
-import { cascadeEvents, groupCascades, MAX_CASCADES, MAX_WINDOW_MS, type CascadeEvent } from '../error-cascade.js';
+import { cascadeEvents, groupCascades, mergeNodeEvents, MAX_CASCADES, MAX_WINDOW_MS, type CascadeEvent } from '../error-cascade.js';
+import { eventFromWire } from '../cluster-operations.js';
 import { ReplyWaiters, type ReplyFields } from '../reply-waiters.js';
 import { ApiSenders } from '../api-senders.js';
 
@@ -169,7 +170,13 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
       const until = Date.now();
       const since = until - (req.query.last_ms ?? 300_000);
       const limit = req.query.limit ?? 100;
-      const events = cascadeEvents(ctx.journal.entries(), ctx.logs.since(since), since);
+      // In a cluster every node's errors, merged: a cascade that crossed nodes is one cascade, rooted
+      // at its earliest error wherever that happened (src/api/error-cascade.ts mergeNodeEvents).
+      const ops = ctx.operations;
+      const gathered = ops.clustered ? await ops.errors(since) : undefined;
+      const events = gathered === undefined
+        ? cascadeEvents(ctx.journal.entries(), ctx.logs.since(since), since)
+        : mergeNodeEvents(gathered.nodes.map((n) => ({ node: n.node, events: n.events.map((e) => eventFromWire(n.node, e)) })));
       const cascades = groupCascades(events);
       return {
         since: iso(since),
@@ -184,8 +191,18 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
           errors: c.events.length,
           agents: c.agents.map((a) => ({ name: a.name, first_at: iso(a.firstAt), errors: a.errors, caused_by: a.causedBy ?? null })),
           affected: c.affected,
+          nodes: c.nodes,
+          conversations: c.conversations.map((x) => ({ id: x.id, first_at: iso(x.firstAt), errors: x.errors, nodes: x.nodes })),
           events: c.events.slice(0, limit).map(cascadeEventView),
         })),
+        ...(gathered === undefined
+          ? {}
+          : {
+              nodes: gathered.nodes.map((n) => n.node),
+              missing: gathered.missing,
+              // A node with more errors in the window than it sends kept its earliest (the roots).
+              dropped: gathered.nodes.filter((n) => n.dropped > 0).map((n) => ({ node: n.node, errors: n.dropped })),
+            }),
       };
     },
   );
@@ -289,7 +306,16 @@ function ownName(names: ApiNames, to: string): CaxtonError | undefined {
 }
 
 function cascadeEventView(e: CascadeEvent) {
-  return { time: iso(e.time), kind: e.kind, agent: e.agent === '' ? null : e.agent, peer: e.peer ?? null, detail: e.detail, message_id: e.messageId ?? null, conversation_id: e.conversationId ?? null };
+  return {
+    time: iso(e.time),
+    kind: e.kind,
+    agent: e.agent === '' ? null : e.agent,
+    peer: e.peer ?? null,
+    detail: e.detail,
+    message_id: e.messageId ?? null,
+    conversation_id: e.conversationId ?? null,
+    ...(e.node === undefined ? {} : { node: e.node }),
+  };
 }
 
 function undeliverable(why: string): CaxtonError {

@@ -11,6 +11,7 @@ import {
   type AgentView,
   PLACEMENT_STRATEGIES,
   type Coverage,
+  type MissingNodeView,
   PRIORITIES,
   type StatsView,
 } from '../api-types.js';
@@ -40,7 +41,7 @@ import {
   type RollbackLimits,
 } from '../parse.js';
 import { spinner, withSpinner } from '../progress.js';
-import { agentPath, clusterWide, compactJson, interruptible, missingLines, nodeOption, nodeQuery, ok, readModule, sleep } from './common.js';
+import { agentPath, clusterWide, compactJson, failIfMissing, interruptible, missingLines, nodeOption, nodeQuery, ok, readModule, sleep } from './common.js';
 import { destructive } from '../destructive.js';
 
 export function registerAgent(program: Command): void {
@@ -71,17 +72,19 @@ export function registerAgent(program: Command): void {
 
   // Takes agents out of service (their messages wait until resume).
   destructive(agent.command('suspend'))
-    .description('suspend an agent (its messages wait in its mailbox), or every running agent of a priority')
+    .description('suspend an agent (its messages wait in its mailbox), or every running agent of a priority on every node')
     .argument('[name]', 'agent name or id')
-    .addOption(new Option('--priority <priority>', 'suspend every running agent of this priority').choices(PRIORITIES))
-    .action(async (name: string | undefined, opts: { priority?: string }, cmd: Command) => {
+    .addOption(new Option('--priority <priority>', 'suspend every running agent of this priority, on every node of the cluster').choices(PRIORITIES))
+    .option('--node <name>', 'with --priority: only this node\'s agents')
+    .action(async (name: string | undefined, opts: { priority?: string; node?: string }, cmd: Command) => {
       const ctx = context(cmd);
       if (name !== undefined && opts.priority !== undefined) throw usageError('give an agent name or --priority, not both');
+      if (opts.node !== undefined && opts.priority === undefined) throw usageError('--node goes with --priority (an agent name already says where it runs)');
       if (name === undefined && opts.priority === undefined) {
         throw usageError('suspend needs an agent name or --priority <low|normal|high|critical>', 'e.g. `caxton agent suspend calc` or `caxton agents suspend --priority low`.');
       }
       if (name !== undefined) return lifecycle(ctx, name, 'suspend', 'suspended');
-      return suspendByPriority(ctx, opts.priority!);
+      return suspendByPriority(ctx, opts.priority!, opts.node);
     });
 
   for (const [verb, done, description] of [
@@ -356,29 +359,38 @@ async function lifecycle(ctx: Context, name: string, verb: 'suspend' | 'resume' 
   ctx.print(a, () => ok(`agent ${a.name} ${done} (state ${a.state})`));
 }
 
-async function suspendByPriority(ctx: Context, priority: string): Promise<void> {
-  const running = (await ctx.client.get<AgentList>('/agents', { state: 'running' })).agents.filter((a) => a.priority === priority);
-  const suspended: AgentView[] = [];
-  const failed: { name: string; error: string; hint?: string }[] = [];
-  for (const a of running) {
-    try {
-      suspended.push(await ctx.client.post<AgentView>(agentPath(a.name, '/suspend')));
-    } catch (e) {
-      if (!(e instanceof CliError) || e.status === undefined || e.status === 401 || e.status === 403) throw e;
-      failed.push({ name: a.name, error: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) });
-    }
-  }
-  ctx.print({ priority, suspended, failed }, () => {
-    const rows: [string, string][] = [...suspended.map((a) => [a.name, a.state] as [string, string]), ...failed.map((f) => [f.name, `not suspended: ${f.error}`] as [string, string])];
-    return (rows.length === 0 ? '' : renderTable(['AGENT', 'STATE'], rows)) +
-      `${countFooter(suspended.length, 'agent')} of priority ${priority} suspended${failed.length === 0 ? '' : `, ${failed.length} failed`}\n`;
+/**
+ * POST /agents/suspend: every node suspends its own running agents of the priority (a node alone
+ * answers without `nodes`). Agents that could not be suspended and nodes that did not answer are
+ * shown and make the command fail.
+ */
+async function suspendByPriority(ctx: Context, priority: string, node: string | undefined): Promise<void> {
+  const r = await ctx.client.post<SuspendView>('/agents/suspend', { priority, ...nodeQuery(node) }, { timeoutMs: 300_000 });
+  const missing = { missing: r.missing ?? [] };
+  // Which node each agent was on, in a cluster.
+  const where = new Map((r.nodes ?? []).flatMap((n) => [...n.suspended.map((a) => [a, n.node] as const), ...n.failed.map((f) => [f.agent, n.node] as const)]));
+  ctx.print(r, () => {
+    const rows = [...r.suspended.map((a) => [a, 'suspended']), ...r.failed.map((f) => [f.agent, `not suspended: ${f.reason}`])].map(([a, state]) => (r.nodes === undefined ? [a, state] : [a, where.get(a as string) ?? '-', state]));
+    const perNode = r.nodes === undefined ? '' : ` on ${r.nodes.length === 1 ? '1 node' : `${r.nodes.length} nodes`} (${r.nodes.map((n) => `${n.node}: ${n.suspended.length}`).join(', ')})`;
+    return (rows.length === 0 ? '' : renderTable(r.nodes === undefined ? ['AGENT', 'STATE'] : ['AGENT', 'NODE', 'STATE'], rows)) +
+      `${countFooter(r.suspended.length, 'agent')} of priority ${priority} suspended${perNode}${r.failed.length === 0 ? '' : `, ${r.failed.length} failed`}\n` +
+      missingLines(missing);
   });
-  if (failed.length > 0) {
-    throw new CliError(`${failed.length} of ${running.length} ${priority}-priority agents could not be suspended`, {
-      hint: failed[0]?.hint ?? 'See the table above; retry with `caxton agent suspend <name>`.',
+  if (r.failed.length > 0) {
+    throw new CliError(`${r.failed.length} of ${r.suspended.length + r.failed.length} ${priority}-priority agents could not be suspended`, {
+      hint: 'See the table above; retry with `caxton agent suspend <name>`.',
       code: 'CAXTON_CLI_PARTIAL',
     });
   }
+  failIfMissing(missing, `suspend their ${priority}-priority agents`);
+}
+
+interface SuspendView {
+  priority: string;
+  suspended: string[];
+  failed: { agent: string; reason: string }[];
+  nodes?: { node: string; suspended: string[]; failed: { agent: string; reason: string }[] }[];
+  missing?: MissingNodeView[];
 }
 
 interface UpgradeOptions {

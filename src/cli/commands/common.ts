@@ -89,3 +89,16 @@ export function clusterWide(c: Coverage): boolean {
 export function missingLines(c: Coverage): string {
   return (c.missing ?? []).map((m) => `warning: ${m.node} did not answer: ${m.reason}\n`).join('');
 }
+
+/**
+ * A cluster-wide order or view that some nodes did not answer: the command fails (exit 1) naming
+ * them, after its table has shown what the others did.
+ */
+export function failIfMissing(c: Coverage, what: string): void {
+  const missing = c.missing ?? [];
+  if (missing.length === 0) return;
+  throw new CliError(`${missing.length === 1 ? '1 node' : `${missing.length} nodes`} did not ${what}: ${missing.map((m) => `${m.node} (${m.reason})`).join(', ')}`, {
+    hint: 'Check them with `caxton cluster members` and `caxton cluster ping <node>`; run the command again when they are up (with --node <name> for one node).',
+    code: 'CAXTON_CLI_NODES_MISSING',
+  });
+}

@@ -19,7 +19,7 @@ import { checkRegex, durationOption } from '../parse.js';
 import { bar, spinner, withSpinner } from '../progress.js';
 import { count, percentileMs, subtractHistograms, sumMs } from '../../observability/latency.js';
 import { MAX_WINDOW_MS } from '../../api/error-cascade.js';
-import { agentPath, interruptible, ok, sleep } from './common.js';
+import { agentPath, failIfMissing, interruptible, missingLines, nodeOption, nodeQuery, ok, sleep } from './common.js';
 
 export function registerDebug(program: Command): void {
   program
@@ -43,7 +43,8 @@ export function registerDebug(program: Command): void {
         if (last < 1) throw usageError('--last must be above 0, e.g. --last 5m');
         if (last > MAX_WINDOW_MS) throw lastTooLong(last);
         const r = await ctx.client.get<ErrorCascadeView>('/error-cascade', { last_ms: last });
-        ctx.print(r, () => renderCascades(r, last));
+        ctx.print(r, () => renderCascades(r, last) + missingLines({ missing: r.missing ?? [] }));
+        failIfMissing({ missing: r.missing ?? [] }, 'send their errors');
         return;
       }
       const id = opts.conversationId as string;
@@ -102,19 +103,23 @@ export function registerDebug(program: Command): void {
   const debug = program.command('debug').description('collect state for troubleshooting');
   debug
     .command('dump')
-    .description('download a tar.gz of status, agents, stats, conversations, dead letters, config, logs and metrics')
+    .description('download one tar.gz of status, agents, stats, conversations, dead letters, config, logs and metrics of every node (a directory per node, and cluster.json), or of --node')
     .requiredOption('--output <file>', 'where to write it, e.g. debug-$(date +%s).tar.gz')
     .option('--force', 'overwrite the file if it exists')
-    .action(async (opts: { output: string; force?: boolean }, cmd: Command) => {
+    .addOption(nodeOption())
+    .action(async (opts: { output: string; force?: boolean; node?: string }, cmd: Command) => {
       const ctx = context(cmd);
       if (existsSync(opts.output) && opts.force !== true) {
         throw new CliError(`${opts.output} already exists`, { hint: 'Pick another file name, or pass --force to overwrite it.', code: 'CAXTON_CLI_FILE_EXISTS' });
       }
       if (existsSync(opts.output) && statSync(opts.output).isDirectory()) throw usageError(`${opts.output} is a directory; --output takes a file name`);
-      const bytes = await withSpinner('collecting the debug dump…', (p) =>
-        ctx.client.download('/debug/dump', opts.output, (n) => p.update(`downloading the debug dump… ${formatBytes(n)}`)),
+      const { bytes, headers } = await withSpinner('collecting the debug dump…', (p) =>
+        ctx.client.download('/debug/dump', opts.output, (n) => p.update(`downloading the debug dump… ${formatBytes(n)}`), nodeQuery(opts.node)),
       );
-      ctx.print({ file: opts.output, bytes }, () => ok(`wrote ${formatBytes(bytes)} to ${opts.output}`));
+      // In a cluster the archive's cluster.json says why; the header names them for the exit code.
+      const missing = (headers.get('x-caxton-missing-nodes') ?? '').split(',').filter((n) => n !== '').map((node) => ({ node, code: null, reason: 'not in the archive (see its cluster.json)' }));
+      ctx.print({ file: opts.output, bytes, missing }, () => ok(`wrote ${formatBytes(bytes)} to ${opts.output}`) + missingLines({ missing }));
+      failIfMissing({ missing }, 'send their dump');
     });
 }
 
@@ -143,7 +148,8 @@ function renderTrace(id: string, t: ConversationView): string {
 /** `caxton trace --error-cascade`: per cascade, its root cause, the agents it took down and its errors. */
 export function renderCascades(r: ErrorCascadeView, lastMs: number): string {
   const shown = r.truncated ? `; the largest ${r.cascades.length} shown` : '';
-  const head = `${countFooter(r.errors, 'error')} in the last ${formatDuration(lastMs)}${r.cascades_total === 0 ? '' : `, in ${countFooter(r.cascades_total, 'cascade')}${shown}`}\n`;
+  const over = r.nodes === undefined ? '' : ` on ${countFooter(r.nodes.length, 'node')}`;
+  const head = `${countFooter(r.errors, 'error')}${over} in the last ${formatDuration(lastMs)}${r.cascades_total === 0 ? '' : `, in ${countFooter(r.cascades_total, 'cascade')}${shown}`}\n`;
   if (r.cascades.length === 0) return head;
   const parts = r.cascades.map((c, i) => {
     const start = Date.parse(c.first_at);
@@ -153,12 +159,21 @@ export function renderCascades(r: ErrorCascadeView, lastMs: number): string {
     // The peer felt the error (the receiver of a failure, the sender of an undeliverable message): it
     // is never the cause, so a root whose agent the journal does not know is named as unknown.
     const felt = root.agent === null && root.peer !== null ? ` (felt by ${root.peer})` : '';
-    text += `root cause: ${root.agent ?? '(unknown agent)'}: ${root.kind}${root.detail === '' ? '' : ` ${shorten(root.detail, 120)}`}${felt}\n`;
+    const on = root.node === undefined ? '' : ` on ${root.node}`;
+    text += `root cause: ${root.agent ?? '(unknown agent)'}${on}: ${root.kind}${root.detail === '' ? '' : ` ${shorten(root.detail, 120)}`}${felt}\n`;
+    if ((c.nodes ?? []).length > 1) text += `spread across nodes: ${(c.nodes ?? []).join(' → ')}\n`;
+    const convs = c.conversations ?? [];
+    if (convs.length > 0) {
+      text += `conversations: ${convs.slice(0, 10).map((x) => `${x.id}${x.nodes.length === 0 ? '' : ` (${x.nodes.join(', ')})`}`).join(', ')}${convs.length > 10 ? `, … ${convs.length - 10} more` : ''}\n`;
+    }
     if (c.agents.length > 0) {
       text += renderTable(['AGENT', 'ERRORS', 'FIRST', 'CAUSED-BY'], c.agents.map((a) => [a.name, formatCount(a.errors), at(a.first_at), a.caused_by ?? '-']));
     }
     if (c.affected.length > 0) text += `felt by: ${c.affected.join(', ')}\n`;
-    text += renderTable(['TIME', 'KIND', 'AGENT', 'PEER', 'DETAIL'], c.events.map((e) => [at(e.time), e.kind, e.agent ?? '-', e.peer ?? '-', shorten(e.detail, 80)]));
+    const clustered = r.nodes !== undefined;
+    text += clustered
+      ? renderTable(['TIME', 'NODE', 'KIND', 'AGENT', 'PEER', 'DETAIL'], c.events.map((e) => [at(e.time), e.node ?? '-', e.kind, e.agent ?? '-', e.peer ?? '-', shorten(e.detail, 80)]))
+      : renderTable(['TIME', 'KIND', 'AGENT', 'PEER', 'DETAIL'], c.events.map((e) => [at(e.time), e.kind, e.agent ?? '-', e.peer ?? '-', shorten(e.detail, 80)]));
     if (c.events.length < c.errors) text += `… ${c.errors - c.events.length} more (-o json has the counts; narrow --last to see them)\n`;
     return text;
   });

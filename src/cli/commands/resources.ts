@@ -1,9 +1,9 @@
 /** `caxton resources` and `caxton memory stats|gc`: what the node uses. */
 import type { Command } from 'commander';
-import type { MemoryView, ResourcesView } from '../api-types.js';
+import type { MemoryView, MissingNodeView, ResourcesView } from '../api-types.js';
 import { context } from '../context.js';
 import { formatBytes, formatCount, formatPercent, renderTable } from '../output.js';
-import { clusterWide, missingLines, nodeOption, nodeQuery, ok } from './common.js';
+import { clusterWide, failIfMissing, missingLines, nodeOption, nodeQuery, ok } from './common.js';
 
 export function registerResources(program: Command): void {
   program
@@ -43,18 +43,36 @@ export function registerResources(program: Command): void {
         const detail = nodes.length === 1 ? `agents' linear memory ${formatBytes(m.agents_memory_bytes)}, JS heap ${formatBytes(m.heap_used_bytes)}, available ${formatBytes(m.available_bytes)}\n` : '';
         return table + detail + missingLines(m);
       });
+      failIfMissing(m, 'answer');
     });
   memory
     .command('gc')
-    .description('collect garbage in the node and its workers; --aggressive also evicts cached modules')
+    .description('collect garbage on every node (or --node) and its workers; --aggressive also evicts cached modules')
     .option('--aggressive', 'also drop compiled modules no agent uses')
-    .action(async (opts: { aggressive?: boolean }, cmd: Command) => {
+    .addOption(nodeOption())
+    .action(async (opts: { aggressive?: boolean; node?: string }, cmd: Command) => {
       const ctx = context(cmd);
-      const r = await ctx.client.post<{ before_bytes: number; after_bytes: number; freed_bytes: number; modules_evicted: number }>(
-        '/memory/gc',
-        { aggressive: opts.aggressive === true },
-        { timeoutMs: 120_000 },
-      );
-      ctx.print(r, () => ok(`freed ${formatBytes(r.freed_bytes)} (${formatBytes(r.before_bytes)} → ${formatBytes(r.after_bytes)}), ${r.modules_evicted} cached modules evicted`));
+      const r = await ctx.client.post<GcView>('/memory/gc', { aggressive: opts.aggressive === true, ...nodeQuery(opts.node) }, { timeoutMs: 300_000 });
+      ctx.print(r, () => {
+        if (r.nodes === undefined) return ok(`freed ${formatBytes(r.freed_bytes)} (${formatBytes(r.before_bytes)} → ${formatBytes(r.after_bytes)}), ${r.modules_evicted} cached modules evicted`);
+        const rows = r.nodes.map((n) => [n.node, formatBytes(n.before_bytes), formatBytes(n.after_bytes), formatBytes(n.freed_bytes), formatCount(n.modules_evicted)]);
+        return renderTable(['NODE', 'BEFORE', 'AFTER', 'FREED', 'MODULES EVICTED'], rows) +
+          ok(`freed ${formatBytes(r.freed_bytes)} on ${r.nodes.length === 1 ? '1 node' : `${r.nodes.length} nodes`}, ${r.modules_evicted} cached modules evicted`) +
+          missingLines({ missing: r.missing ?? [] });
+      });
+      failIfMissing({ missing: r.missing ?? [] }, 'collect garbage');
     });
+}
+
+interface GcFigures {
+  before_bytes: number;
+  after_bytes: number;
+  freed_bytes: number;
+  modules_evicted: number;
+}
+
+/** POST /memory/gc: totals; a cluster adds each node's figures and the nodes that did not answer. */
+interface GcView extends GcFigures {
+  nodes?: (GcFigures & { node: string })[];
+  missing?: MissingNodeView[];
 }
