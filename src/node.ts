@@ -66,6 +66,7 @@ import { httpsOptions } from './api/server.js';
 import type { Server as HttpsServer } from 'node:https';
 import { RevocationList } from './security/revocation.js';
 import { Revocations } from './cluster/revocation-sync.js';
+import { startTools, type McpBridge, type McpServerOptions } from './integrations/mcp/index.js';
 
 export interface Address {
   readonly host: string;
@@ -134,6 +135,8 @@ export interface NodeOptions {
   readonly peers?: Peers;
   /** The members placement and the views use. @default the cluster's members (none without a cluster) */
   readonly peerMembers?: () => readonly ViewMember[];
+  /** MCP servers for agents' tools (integrations.mcp.servers, docs/tools.md). @default none */
+  readonly mcpServers?: readonly McpServerOptions[];
 }
 
 export interface NodeClusterOptions {
@@ -171,7 +174,7 @@ const TAG_REFRESH_MS = 10_000;
 const DEFAULT_DRAIN_MS = 30_000;
 
 /** How long each step of a stop may take, ms, besides the drain (which has drainTimeoutMs). */
-const STOP_STEP_MS = { api: 5_000, cluster: 4_000, agents: 5_000, pool: 5_000, metrics: 2_000 } as const;
+const STOP_STEP_MS = { api: 5_000, cluster: 4_000, agents: 5_000, pool: 5_000, metrics: 2_000, tools: 7_000 } as const;
 
 export class CaxtonNode {
   readonly #db: SqliteDatabase;
@@ -196,6 +199,10 @@ export class CaxtonNode {
   /** This node's certificates, reloaded without a restart (src/security/node-certs.ts). */
   #certs: NodeCerts | undefined;
   #clusterCerts: ClusterCerts | undefined;
+  /** The audit log (API actions and tool calls); none when both its database log and its file are off. */
+  #audit: AuditLog | undefined;
+  /** The MCP bridge (src/integrations/mcp), when the config lists servers. */
+  #tools: { bridge: McpBridge; close: () => Promise<void> } | undefined;
   readonly startedAt = Date.now();
   apiAddress: Address | undefined;
   metricsAddress: Address | undefined;
@@ -389,6 +396,9 @@ export class CaxtonNode {
       if (ev.type !== 'suspect' && ev.type !== 'conflict' && node.#stopping === undefined) void node.#clusterAgents?.viewChanged();
     });
     pool.onEvent((e) => node.#onPoolEvent(e));
+    node.#audit = auditLog(db, options.api?.audit, log).audit;
+    // Before the agents are restored: an agent may call a tool from its first message.
+    node.#tools = startTools({ servers: options.mcpServers ?? [], pool, logger: log, nodeId: options.nodeId, maxMessageBytes: options.maxMessageBytes ?? 100 * 1024, registry: metrics.registry, audit: node.#audit, ack: (id) => outbox.ack(id) });
     node.#replicator = replicator;
     if (cluster !== undefined) {
       node.#routing = startClusterRouting({
@@ -500,6 +510,11 @@ export class CaxtonNode {
   /** The cluster this node is a member of, or undefined on a single node. */
   get cluster(): Cluster | undefined {
     return this.#cluster;
+  }
+
+  /** The MCP bridge (tools for agents), or undefined when the config lists no MCP server. */
+  get tools(): McpBridge | undefined {
+    return this.#tools?.bridge;
   }
 
   /** The agents' side of the cluster (moves, failover, rebalance, isolation), or undefined without one. */
@@ -615,6 +630,8 @@ export class CaxtonNode {
         STOP_STEP_MS.agents,
         Promise.all(live.map((a) => this.pool.stop(a.name, { graceful: false }).catch((e: unknown) => log.warn({ agent: a.name, err: e }, 'agent did not stop cleanly')))),
       );
+      const tools = this.#tools;
+      if (tools !== undefined) await bounded(log, 'stopping the MCP servers', STOP_STEP_MS.tools, tools.close());
       this.#replicator?.close();
       this.#peerServices?.stop();
       this.#routing?.close();
@@ -735,7 +752,8 @@ export class CaxtonNode {
       nodeViews: this.nodeViews,
       ...(this.clusterViews === undefined ? {} : { clusterViews: this.clusterViews }),
       loadShedding: this.loadShedding,
-      ...auditLog(this.#db, api.audit, o.logger),
+      ...(this.#audit === undefined ? {} : { audit: this.#audit }),
+      tools: () => this.#tools?.bridge,
       revocations: this.#revocations,
       ready: () => this.#ready,
       certs: () => this.#clusterCerts as ClusterCerts,

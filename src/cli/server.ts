@@ -188,6 +188,7 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
     drainTimeoutMs: c.messaging.drainTimeoutMs,
     relay: c.messaging.relay,
     synchronous: c.coordination.localState.synchronous,
+    mcpServers: c.integrations.mcp.servers,
     api: {
       addr: c.server.apiAddr,
       bodyLimitBytes: c.server.bodyLimitBytes,

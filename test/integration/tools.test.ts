@@ -1,0 +1,168 @@
+/**
+ * Tools through MCP end to end: a real node, the tool-user example agent (built from
+ * examples/tool-user with the SDK's tool helpers), and real MCP servers started by the node:
+ * @modelcontextprotocol/server-everything and server-memory over stdio, an HTTP server built with the
+ * SDK in this file, and test/helpers/mcp/misbehaving-server.mjs for crashes, garbage and floods.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { withNode, type NodeContext } from '../helpers/node.js';
+import { Client, agentWasm, type Msg } from '../helpers/agents.js';
+import { tempDir } from '../helpers/tmp.js';
+import { EVERYTHING_BIN, MEMORY_BIN, MISBEHAVING, mcpServers } from '../helpers/mcp/servers.js';
+import { wat } from '../helpers/wat.js';
+import { SqliteAgentStateStore } from '../../src/storage/index.js';
+
+/** Generous bound to catch a hang (a server's first start runs npm packages' module loading). */
+const WAIT_MS = 20_000;
+
+async function deployToolUser(ctx: NodeContext, name: string): Promise<void> {
+  await ctx.node.deployments.deploy({ name, module: agentWasm('tool-user') });
+}
+
+/** Asks agent `via` to call `tool` of `server`, and waits for its answer (inform or failure). */
+async function ask(client: Client, via: string, content: Record<string, unknown>): Promise<Msg> {
+  const rw = client.send(via, 'request', content);
+  return client.waitFor((m) => m.in_reply_to === rw, WAIT_MS, `the answer to ${JSON.stringify(content)}`);
+}
+
+const content = (m: Msg) => m.content as Record<string, unknown>;
+
+test('tools - an allowed agent lists tools, calls echo and get-sum, gets a tool error and a timeout, over stdio (server-everything)', async () => {
+  const servers = mcpServers(`
+- name: everything
+  transport: stdio
+  command: ${EVERYTHING_BIN}
+  allow: ["caller-*"]
+  timeout: 1500ms
+`);
+  await withNode({ mcpServers: servers }, async (ctx) => {
+    await deployToolUser(ctx, 'caller-1');
+    const client = new Client(ctx.node.pool);
+    const list = await ask(client, 'caller-1', { server: 'everything', list: 'tools' });
+    assert.equal(list.performative, 'inform', JSON.stringify(list));
+    const tools = content(list)['tools'] as { name: string; inputSchema: { properties?: Record<string, unknown> } }[];
+    const names = tools.map((t) => t.name);
+    for (const n of ['echo', 'get-sum', 'trigger-long-running-operation']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+    assert.deepEqual(Object.keys(tools.find((t) => t.name === 'get-sum')?.inputSchema.properties ?? {}).sort(), ['a', 'b']);
+
+    const echo = await ask(client, 'caller-1', { server: 'everything', tool: 'echo', arguments: { message: 'hi' } });
+    assert.equal(echo.performative, 'inform', JSON.stringify(echo));
+    assert.equal(content(echo)['text'], 'Echo: hi');
+    assert.deepEqual(content(echo)['content'], [{ type: 'text', text: 'Echo: hi' }]);
+
+    const sum = await ask(client, 'caller-1', { server: 'everything', tool: 'get-sum', arguments: { a: 2, b: 40 } });
+    assert.match(String(content(sum)['text']), /The sum of 2 and 40 is 42/);
+
+    // A tool error: the tool's result has isError; the failure carries its content.
+    const bad = await ask(client, 'caller-1', { server: 'everything', tool: 'get-sum', arguments: { a: 'x' } });
+    assert.equal(bad.performative, 'failure');
+    assert.equal(content(bad)['error'], 'CAXTON_ERR_TOOL_ERROR');
+    assert.match(String(content(bad)['reason']), /Invalid arguments for tool get-sum/);
+    assert.ok(Array.isArray(content(bad)['content']));
+
+    // A slow tool past the server's timeout (1.5 s): cancelled, a timeout failure; the server serves on.
+    const slow = await ask(client, 'caller-1', { server: 'everything', tool: 'trigger-long-running-operation', arguments: { duration: 10, steps: 2 } });
+    assert.equal(slow.performative, 'failure');
+    assert.equal(content(slow)['error'], 'CAXTON_ERR_TOOL_TIMEOUT');
+    // reply_by shortens the server's timeout: 300 ms here.
+    const short = await ask(client, 'caller-1', { server: 'everything', tool: 'trigger-long-running-operation', arguments: { duration: 5, steps: 1 }, timeout_ms: 300 });
+    assert.equal(content(short)['error'], 'CAXTON_ERR_TOOL_TIMEOUT', JSON.stringify(short));
+    const again = await ask(client, 'caller-1', { server: 'everything', tool: 'echo', arguments: { message: 'still here' } });
+    assert.equal(content(again)['text'], 'Echo: still here');
+    assert.equal(ctx.node.tools?.list('everything')[0]?.restarts, 0);
+
+    // Every call in the audit log: sizes, duration, outcome, no argument values (audit_arguments off).
+    const audit = await ctx.call('GET', '/audit?action=tool.call&limit=100');
+    assert.equal(audit.status, 200);
+    const entries = audit.body.entries as { actor: string; actor_kind: string; target: string; result: string; error_code: string | null; detail: Record<string, unknown> }[];
+    assert.equal(entries.length, 6, JSON.stringify(entries));
+    const first = entries[0];
+    assert.deepEqual([first?.actor, first?.actor_kind, first?.target, first?.result], ['caller-1', 'agent', 'everything/echo', 'ok']);
+    assert.equal(first?.detail['argument_bytes'], JSON.stringify({ message: 'hi' }).length);
+    assert.equal(typeof first?.detail['duration_ms'], 'number');
+    assert.ok((first?.detail['result_bytes'] as number) > 0);
+    assert.equal(first?.detail['arguments'], undefined);
+    assert.deepEqual(entries.map((e) => e.detail['outcome']), ['ok', 'ok', 'tool_error', 'timeout', 'timeout', 'ok']);
+    assert.equal(entries[2]?.error_code, 'CAXTON_ERR_TOOL_ERROR');
+
+    const metrics = await ctx.node.metrics.text();
+    assert.match(metrics, /caxton_tool_calls_total\{server="everything",tool="echo",outcome="ok"\} 2/);
+    assert.match(metrics, /caxton_tool_calls_total\{server="everything",tool="trigger-long-running-operation",outcome="timeout"\} 2/);
+    assert.match(metrics, /caxton_tool_call_duration_seconds_count\{server="everything",tool="get-sum"\} 2/);
+    assert.match(metrics, /caxton_tool_calls_in_flight\{server="everything"\} 0/);
+    assert.match(metrics, /caxton_tool_server_up\{server="everything"\} 1/);
+    client.close();
+  });
+});
+
+test('tools - the allow list: a forbidden agent, a capability entry, an API client choosing an allowed sender name, an agent naming another sender', async () => {
+  const servers = mcpServers(`
+- name: everything
+  transport: stdio
+  command: ${EVERYTHING_BIN}
+  allow: ["trusted", "capability:arithmetic"]
+`);
+  await withNode({ mcpServers: servers }, async (ctx) => {
+    await deployToolUser(ctx, 'trusted');
+    await deployToolUser(ctx, 'intruder');
+    const client = new Client(ctx.node.pool);
+    const ok = await ask(client, 'trusted', { server: 'everything', tool: 'echo', arguments: { message: 'a' } });
+    assert.equal(ok.performative, 'inform');
+    const no = await ask(client, 'intruder', { server: 'everything', tool: 'echo', arguments: { message: 'b' } });
+    assert.equal(no.performative, 'failure');
+    assert.equal(content(no)['error'], 'CAXTON_ERR_TOOL_FORBIDDEN');
+    assert.match(String(content(no)['reason']), /agent intruder may not use MCP server everything/);
+    const noList = await ask(client, 'intruder', { server: 'everything', list: 'tools' });
+    assert.equal(content(noList)['error'], 'CAXTON_ERR_TOOL_FORBIDDEN');
+
+    // An API client may pick its sender name, but it is no agent of the node: refused whatever the name.
+    const spoof = await ctx.call('POST', '/messages?wait_reply=true&timeout_ms=10000', { performative: 'request', sender: 'trusted-lookalike', receiver: 'mcp:everything', content: { tool: 'echo', arguments: { message: 'c' } } });
+    assert.equal(spoof.status, 200, JSON.stringify(spoof.body));
+    assert.equal(spoof.body.reply.performative, 'failure');
+    assert.equal(spoof.body.reply.content.error, 'CAXTON_ERR_TOOL_FORBIDDEN');
+    // ... and the name of the allowed agent itself is refused by the API before it routes anything.
+    const asAgent = await ctx.call('POST', '/messages', { performative: 'request', sender: 'trusted', receiver: 'mcp:everything', content: { tool: 'echo', arguments: {} } });
+    assert.equal(asAgent.body.error.code, 'CAXTON_ERR_MESSAGE_SPOOFED');
+
+    // An agent that writes another agent's name as sender: its host refuses to send it at all.
+    const forger = await wat(`(module
+      (import "caxton" "send" (func $send (param i32 i32) (result i32)))
+      (import "caxton" "kv_set" (func $kvs (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "rc")
+      (data (i32.const 16) "{\\"performative\\":\\"request\\",\\"sender\\":\\"trusted\\",\\"receiver\\":\\"mcp:everything\\",\\"content\\":{\\"tool\\":\\"echo\\",\\"arguments\\":{}}}")
+      (func (export "caxton_abi_version") (result i32) i32.const 1)
+      (func (export "caxton_alloc") (param i32) (result i32) i32.const 8192)
+      (func (export "handle_message") (param i32 i32) (result i32)
+        (i32.store (i32.const 4096) (call $send (i32.const 16) (i32.const 105)))
+        (drop (call $kvs (i32.const 0) (i32.const 2) (i32.const 4096) (i32.const 4)))
+        (i32.const 0)))`);
+    await ctx.node.deployments.deploy({ name: 'forger', module: forger });
+    client.send('forger', 'inform', 'go');
+    const store = new SqliteAgentStateStore(ctx.node.databasePath);
+    const until = Date.now() + WAIT_MS;
+    let rc: Uint8Array | undefined;
+    while (rc === undefined && Date.now() < until) {
+      rc = store.get('forger', new TextEncoder().encode('rc'));
+      if (rc === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(rc !== undefined, 'the forger ran');
+    assert.equal(new DataView(rc.buffer, rc.byteOffset).getInt32(0, true), -4, 'send returned ERR_INVALID_MESSAGE');
+
+    // A capability entry: an agent that registered "arithmetic" may use the server.
+    await ctx.node.deployments.deploy({ name: 'has-capability', module: agentWasm('tool-user'), config: { capability: 'arithmetic' } });
+    const byCapability = await ask(client, 'has-capability', { server: 'everything', tool: 'echo', arguments: { message: 'd' } });
+    assert.equal(byCapability.performative, 'inform', JSON.stringify(byCapability));
+    const entries = (await ctx.call('GET', '/audit?action=tool.call')).body.entries as { actor: string; detail: { outcome: string } }[];
+    assert.deepEqual(
+      entries.map((e) => `${e.actor}:${e.detail.outcome}`),
+      ['trusted:ok', 'intruder:forbidden', 'trusted-lookalike:forbidden', 'has-capability:ok'],
+    );
+    client.close();
+  });
+});
