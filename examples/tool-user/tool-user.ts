@@ -4,7 +4,7 @@
 //
 //   request {"server": "s", "tool": "t", "arguments": {...}, "timeout_ms"?: n}
 //            -> inform  {"server", "tool", "content": [...], "text"?: first text, "structuredContent"?}
-//            -> failure {"server", "error": CAXTON_ERR_TOOL_..., "reason", "content"?}
+//            -> failure {"server", "error": CAXTON_ERR_TOOL_..., "reason", ...the failure's details}
 //   request {"server": "s", "list": "tools"}  -> inform {"server", "tools": [...]} or failure
 //   anything else                             -> not-understood (a not-understood is never answered)
 //
@@ -48,8 +48,11 @@ function onMessage(msg: Message): i32 {
       if (text !== null) out.setString("text", text);
       if (!a.structured.isNull()) out.set("structuredContent", a.structured);
     } else {
-      out.setString("error", a.error).setString("reason", a.reason);
-      if (!a.content.isNull()) out.set("content", a.content);
+      // The failure as the server's bridge (or the node) wrote it: error, reason and the details
+      // (retry_in_ms of a rate limit, the tool's own error content, ...).
+      let whole = a.raw.asObject();
+      if (whole !== null) out = whole.setString("server", a.server);
+      else out.setString("error", a.error).setString("reason", a.reason);
     }
     back.content = out;
     let rw = asked.getString("reply_with");

@@ -14,8 +14,11 @@ import { withNode, type NodeContext } from '../helpers/node.js';
 import { Client, agentWasm, type Msg } from '../helpers/agents.js';
 import { tempDir } from '../helpers/tmp.js';
 import { EVERYTHING_BIN, MEMORY_BIN, MISBEHAVING, mcpServers } from '../helpers/mcp/servers.js';
+import { z } from 'zod';
 import { wat } from '../helpers/wat.js';
 import { SqliteAgentStateStore } from '../../src/storage/index.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { Writable } from 'node:stream';
 
 /** Generous bound to catch a hang (a server's first start runs npm packages' module loading). */
 const WAIT_MS = 20_000;
@@ -163,6 +166,200 @@ test('tools - the allow list: a forbidden agent, a capability entry, an API clie
       entries.map((e) => `${e.actor}:${e.detail.outcome}`),
       ['trusted:ok', 'intruder:forbidden', 'trusted-lookalike:forbidden', 'has-capability:ok'],
     );
+    client.close();
+  });
+});
+
+test('tools - server-memory keeps state between calls: entities created, then read back', async () => {
+  const dir = tempDir();
+  const servers = mcpServers(`
+- name: memory
+  transport: stdio
+  command: ${MEMORY_BIN}
+  env:
+    MEMORY_FILE_PATH: "${join(dir.path, 'memory.jsonl')}"
+  allow: ["*"]
+`);
+  try {
+    await withNode({ mcpServers: servers }, async (ctx) => {
+      await deployToolUser(ctx, 'notes');
+      const client = new Client(ctx.node.pool);
+      const created = await ask(client, 'notes', { server: 'memory', tool: 'create_entities', arguments: { entities: [{ name: 'Caxton', entityType: 'server', observations: ['runs wasm agents'] }] } });
+      assert.equal(created.performative, 'inform', JSON.stringify(created));
+      const graph = await ask(client, 'notes', { server: 'memory', tool: 'read_graph', arguments: {} });
+      assert.equal(graph.performative, 'inform', JSON.stringify(graph));
+      assert.match(String(content(graph)['text']), /"name": ?"Caxton"[\s\S]*runs wasm agents/);
+      client.close();
+    });
+  } finally {
+    dir.cleanup();
+  }
+});
+
+/** An MCP server over Streamable HTTP, built with the SDK (stateless: a server per request). */
+async function httpMcpServer(port = 0, token = 'Bearer test-token-1234'): Promise<{ server: Server; url: string; calls: () => number }> {
+  let calls = 0;
+  const server = createServer(async (req, res) => {
+    if (req.headers.authorization !== token) {
+      res.writeHead(401).end(`bad token ${String(req.headers.authorization)}`);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = chunks.length === 0 ? undefined : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+    const mcp = new McpServer({ name: 'http-test', version: '1.0.0' });
+    mcp.registerTool('shout', { description: 'upper-cases a word', inputSchema: { word: z.string() } }, async ({ word }) => {
+      calls++;
+      return { content: [{ type: 'text' as const, text: word.toUpperCase() }] };
+    });
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on('close', () => {
+      void transport.close();
+      void mcp.close();
+    });
+    await mcp.connect(transport);
+    await transport.handleRequest(req, res, body);
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  const a = server.address() as { port: number };
+  return { server, url: `http://127.0.0.1:${a.port}/mcp`, calls: () => calls };
+}
+
+test('tools - Streamable HTTP: headers from ${VAR}, a call through the SDK-built server, reconnect after it restarts, the token kept out of the logs', async () => {
+  const first = await httpMcpServer();
+  const port = Number(new URL(first.url).port);
+  const servers = mcpServers(
+    `
+- name: web
+  transport: http
+  url: ${first.url}
+  headers:
+    Authorization: "Bearer \${TOKEN}"
+  allow: ["*"]
+`,
+    { TOKEN: 'test-token-1234' },
+  );
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString('utf8')), process.env['DBG'] ? process.stderr.write(c, () => cb()) : cb()) }) });
+  let second: Awaited<ReturnType<typeof httpMcpServer>> | undefined;
+  try {
+    await withNode({ mcpServers: servers, logger }, async (ctx) => {
+      await deployToolUser(ctx, 'web-user');
+      const client = new Client(ctx.node.pool);
+      const r = await ask(client, 'web-user', { server: 'web', tool: 'shout', arguments: { word: 'hello' } });
+      assert.equal(content(r)['text'], 'HELLO', JSON.stringify(r));
+      assert.equal(first.calls(), 1);
+      // The server goes away: a call fails, the bridge reconnects once it is back.
+      const closed = new Promise<void>((res) => first.server.close(() => res()));
+      first.server.closeAllConnections(); // the client's event stream (GET) stays open otherwise
+      await closed;
+      const down = await ask(client, 'web-user', { server: 'web', tool: 'shout', arguments: { word: 'x' } });
+      assert.equal(down.performative, 'failure');
+      assert.match(String(content(down)['error']), /CAXTON_ERR_TOOL_SERVER_(FAILED|UNAVAILABLE)/);
+      second = await httpMcpServer(port);
+      const until = Date.now() + WAIT_MS;
+      let back: Msg | undefined;
+      while (Date.now() < until) {
+        back = await ask(client, 'web-user', { server: 'web', tool: 'shout', arguments: { word: 'again' } });
+        if (back.performative === 'inform') break;
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      assert.equal(back?.performative, 'inform', JSON.stringify(back));
+      assert.equal(content(back as Msg)['text'], 'AGAIN');
+      assert.ok((ctx.node.tools?.list('web')[0]?.restarts ?? 0) >= 1);
+      client.close();
+    });
+  } finally {
+    for (const s of [first.server, second?.server]) {
+      s?.closeAllConnections();
+      s?.close();
+    }
+  }
+  const log = lines.join('');
+  assert.match(log, /MCP server closed/);
+  assert.ok(!log.includes('test-token-1234'), 'no log line holds the token');
+});
+
+test('tools - a server that crashes mid-call, answers garbage or floods stdout is closed with the reason logged and restarted; the node keeps serving', async () => {
+  const servers = mcpServers(`
+- name: bad
+  transport: stdio
+  command: ${process.execPath}
+  args: ["${MISBEHAVING}"]
+  env:
+    MISBEHAVING_SECRET: "\${SECRET}"
+  allow: ["*"]
+  audit_arguments: true
+`, { SECRET: 'hunter2-secret' });
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString('utf8')), cb()) }) });
+  await withNode({ mcpServers: servers, logger }, async (ctx) => {
+    await deployToolUser(ctx, 'victim');
+    const client = new Client(ctx.node.pool);
+    const pidOf = async () => {
+      const until = Date.now() + WAIT_MS;
+      for (;;) {
+        const r = await ask(client, 'victim', { server: 'bad', tool: 'pid', arguments: {} });
+        if (r.performative === 'inform') return Number(content(r)['text']);
+        if (Date.now() > until) assert.fail(`the server did not come back: ${JSON.stringify(r)}`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    };
+    for (const [tool, reason] of [
+      ['crash', /exited with code 3/],
+      ['garbage', /not a JSON-RPC message: "this is not JSON-RPC at all"/],
+      ['flood', /without a line break/],
+    ] as const) {
+      const before = await pidOf();
+      const r = await ask(client, 'victim', { server: 'bad', tool, arguments: { note: 'hunter2-secret' } });
+      assert.equal(r.performative, 'failure', `${tool}: ${JSON.stringify(r)}`);
+      assert.equal(content(r)['error'], 'CAXTON_ERR_TOOL_SERVER_FAILED', `${tool}: ${JSON.stringify(r)}`);
+      assert.match(String(content(r)['reason']), reason);
+      const after = await pidOf();
+      assert.notEqual(after, before, `${tool}: a new process serves`);
+      // The node is unharmed: its API answers and the agent runs.
+      assert.equal((await ctx.call('GET', '/agents/victim')).status, 200);
+    }
+    assert.equal(ctx.node.tools?.list('bad')[0]?.restarts, 3);
+    const audit = (await ctx.call('GET', '/audit?action=tool.call&limit=1000')).body.entries as { detail: { tool: string; arguments?: string } }[];
+    const crash = audit.find((e) => e.detail.tool === 'crash');
+    assert.equal(crash?.detail.arguments, '{"note":"***"}', 'audit_arguments keeps the arguments, secrets masked');
+    client.close();
+  });
+  const log = lines.join('');
+  for (const why of ['exited with code 3', 'not a JSON-RPC message', 'without a line break']) assert.ok(log.includes(why), `the log says why: ${why}`);
+  assert.match(log, /"stderr":"starting with secret \*\*\*","msg":"MCP server stderr"/);
+  assert.ok(!log.includes('hunter2-secret'), 'the secret is in no log line');
+});
+
+test('tools - limits: a second call in flight past max_concurrent_per_agent is busy, past the rate limit it is rate limited', async () => {
+  const servers = mcpServers(`
+- name: bad
+  transport: stdio
+  command: ${process.execPath}
+  args: ["${MISBEHAVING}"]
+  allow: ["*"]
+  max_concurrent_per_agent: 1
+  rate_limit: { agent_calls_per_second: 0.1, agent_burst: 2 }
+`);
+  await withNode({ mcpServers: servers }, async (ctx) => {
+    await deployToolUser(ctx, 'eager');
+    const client = new Client(ctx.node.pool);
+    const slowRw = client.send('eager', 'request', { server: 'bad', tool: 'slow', arguments: {} });
+    // The slow call is in flight once the bridge took it.
+    const until = Date.now() + WAIT_MS;
+    while ((ctx.node.tools?.list('bad')[0]?.inFlight ?? 0) < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    const busy = await ask(client, 'eager', { server: 'bad', tool: 'ok', arguments: {} });
+    assert.equal(content(busy)['error'], 'CAXTON_ERR_TOOL_BUSY', JSON.stringify(busy));
+    assert.match(String(content(busy)['reason']), /eager has 1 calls in flight on MCP server bad/);
+    const slow = await client.waitFor((m) => m.in_reply_to === slowRw, WAIT_MS, 'the slow answer');
+    assert.equal(content(slow)['text'], 'late');
+    // The agent's bucket (2, refilling 0.1/s): the slow call took one, the busy one none (busy is decided first): one more, then none.
+    const third = await ask(client, 'eager', { server: 'bad', tool: 'ok', arguments: {} });
+    assert.equal(third.performative, 'inform', JSON.stringify(third));
+    const limited = await ask(client, 'eager', { server: 'bad', tool: 'ok', arguments: {} });
+    assert.equal(content(limited)['error'], 'CAXTON_ERR_TOOL_RATE_LIMITED', JSON.stringify(limited));
+    assert.ok((content(limited)['retry_in_ms'] as number) > 0);
     client.close();
   });
 });

@@ -161,7 +161,7 @@ export class McpServerConnection {
         this.#state = 'ready';
         this.#readySince = Date.now();
         const info = this.#client?.getServerVersion();
-        this.#log.info({ server: this.options.name, tools: this.#tools.length, pid: this.status().pid, server_info: info?.name }, 'MCP server ready');
+        this.#log.info({ tools: this.#tools.length, pid: this.status().pid, server_info: info?.name }, 'MCP server ready');
       },
       (e: unknown) => {
         void this.#client?.close().catch(() => undefined);
@@ -183,9 +183,9 @@ export class McpServerConnection {
       const why = transport instanceof BoundedStdioTransport ? stdioEnd(transport) : 'the connection closed';
       if (this.#state === 'ready') this.#failed(why);
     };
-    client.onerror = (e) => this.#log.debug({ server: o.name, err: this.#mask.mask(e.message) }, 'MCP server error');
+    client.onerror = (e) => this.#log.debug({ err: this.#mask.mask(e.message) }, 'MCP server error');
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      void this.#listTools(client, Date.now() + CONNECT_TIMEOUT_MS).catch((e: unknown) => this.#log.warn({ server: o.name, err: this.#reason(e) }, 'MCP server: could not read its changed tool list'));
+      void this.#listTools(client, Date.now() + CONNECT_TIMEOUT_MS).catch((e: unknown) => this.#log.warn({ err: this.#reason(e) }, 'MCP server: could not read its changed tool list'));
     });
     await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
     await this.#listTools(client, Date.now() + CONNECT_TIMEOUT_MS);
@@ -213,7 +213,7 @@ export class McpServerConnection {
       command: o.command,
       args: o.args,
       env: o.env,
-      onStderr: (line) => this.#log.info({ server: o.name, stderr: this.#mask.mask(line) }, 'MCP server stderr'),
+      onStderr: (line) => this.#log.info({ stderr: this.#mask.mask(line) }, 'MCP server stderr'),
     });
   }
 
@@ -221,7 +221,7 @@ export class McpServerConnection {
     const o = this.options;
     const fetch = boundedFetch(MAX_LINE_BYTES, (reason) => {
       // A response past the bound: the link is given up like a flooding stdio server.
-      this.#log.warn({ server: o.name, reason }, 'MCP server closed: it flooded the node');
+      this.#log.warn({ reason }, 'MCP server closed: it flooded the node');
       if (this.#state === 'ready') this.#failed(reason);
     });
     return new StreamableHTTPClientTransport(new URL(o.url), { requestInit: { headers: { ...o.headers } }, fetch, reconnectionOptions: { maxReconnectionDelay: RESTART_MAX_MS, initialReconnectionDelay: RESTART_BASE_MS, reconnectionDelayGrowFactor: 2, maxRetries: 2 } });
@@ -240,7 +240,7 @@ export class McpServerConnection {
     const client = this.#client;
     this.#client = undefined;
     void client?.close().catch(() => undefined);
-    this.#log.warn({ server: this.options.name, reason: masked, retry_in_ms: wait }, `MCP server closed: ${masked}`);
+    this.#log.warn({ reason: masked, retry_in_ms: wait }, `MCP server closed: ${masked}`);
     this.#timer = setTimeout(() => {
       this.#restarts++;
       this.#connect();
