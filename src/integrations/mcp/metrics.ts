@@ -38,14 +38,15 @@ export class ToolMetrics {
         for (const s of servers()) this.set({ server: s.name }, s.up ? 1 : 0);
       },
     });
-    new Gauge({
+    new Counter({
       name: 'caxton_tool_server_restarts_total',
       help: 'Times an MCP server was restarted (stdio) or reconnected (http) after it closed or failed to connect',
       labelNames: ['server'],
       registers,
+      // Read from each connection's own count, which only grows.
       collect() {
         this.reset();
-        for (const s of servers()) this.set({ server: s.name }, s.restarts);
+        for (const s of servers()) this.inc({ server: s.name }, s.restarts);
       },
     });
   }
