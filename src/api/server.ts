@@ -31,6 +31,7 @@ import { registerMessageRoutes } from './routes/messages.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerRevocationRoutes } from './routes/revocation.js';
+import { registerToolRoutes } from './routes/tools.js';
 import { installAuditHook } from './audit-hook.js';
 import type { AuditAction } from '../security/audit.js';
 
@@ -167,6 +168,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerAuditRoutes(api, ctx);
       registerSecurityRoutes(api, ctx);
       registerRevocationRoutes(api, ctx);
+      registerToolRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAgent } from './commands/agent.js';
 import { registerAudit } from './commands/audit.js';
+import { registerTools } from './commands/tools.js';
 import { registerCircuitBreaker } from './commands/circuit-breaker.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerConfig } from './commands/config.js';
@@ -62,6 +63,7 @@ export async function buildProgram(): Promise<Command> {
   registerEmergency(program);
   registerKey(program);
   registerAudit(program);
+  registerTools(program);
   registerCluster(program);
   registerSecurity(program);
   const { completion } = registerCompletion(program);

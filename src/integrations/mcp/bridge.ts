@@ -164,7 +164,7 @@ export class McpBridge {
     const s = this.#servers.get(server);
     if (s === undefined) throw unknownServer(server, this.serverNames);
     const r = await this.#call(s, caller, tool, args, Date.now() + s.options.timeoutMs, undefined);
-    if ('error' in r) throw r.error;
+    if ('error' in r) throw r.content === undefined ? r.error : new CaxtonError(r.error.code, r.error.message, { ...r.error.details, content: r.content });
     return r.result;
   }
 
