@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAgent } from './commands/agent.js';
 import { registerAudit } from './commands/audit.js';
 import { registerTools } from './commands/tools.js';
+import { registerMcp } from './commands/mcp.js';
 import { registerCircuitBreaker } from './commands/circuit-breaker.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerConfig } from './commands/config.js';
@@ -64,6 +65,7 @@ export async function buildProgram(): Promise<Command> {
   registerKey(program);
   registerAudit(program);
   registerTools(program);
+  registerMcp(program);
   registerCluster(program);
   registerSecurity(program);
   const { completion } = registerCompletion(program);
