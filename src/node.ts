@@ -67,6 +67,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { RevocationList } from './security/revocation.js';
 import { Revocations } from './cluster/revocation-sync.js';
 import { startTools, type McpBridge, type McpServerOptions } from './integrations/mcp/index.js';
+import { mcpRoutes, unannounced } from './integrations/mcp/cluster-routes.js';
 
 export interface Address {
   readonly host: string;
@@ -280,7 +281,7 @@ export class CaxtonNode {
         ...(c.timings === undefined ? {} : { timings: c.timings }),
         // The API's address is known once it listens; the configured one stands in until then. The
         // CPU since boot stands in for a reading over a real interval (the sampler's first one).
-        tags: currentTags(pool, deployments, cpuSinceBoot(), options.api === undefined || options.api.addr.port === 0 ? undefined : apiTag(options.api.addr, advertise.address), isolatedOnDisk(dataDir)),
+        tags: currentTags(pool, deployments, cpuSinceBoot(), options.api === undefined || options.api.addr.port === 0 ? undefined : apiTag(options.api.addr, advertise.address), isolatedOnDisk(dataDir), mcpNames(options)),
         ...(gossip.keys === undefined || gossip.keys.length === 0 ? {} : { keys: gossip.keys }),
         ...(linkTls === undefined ? {} : { linkTls }),
         logger: log.child({ component: 'cluster' }),
@@ -347,7 +348,7 @@ export class CaxtonNode {
             members: () => cluster.members(),
             announce: async (out) => {
               const api = node.apiAddress === undefined ? undefined : apiTag(node.apiAddress, cluster.transport.advertise);
-              await cluster.setTags(currentTags(pool, deployments, Number(cluster.serf.tags.get('cpu') ?? 0), api, out));
+              await cluster.setTags(currentTags(pool, deployments, Number(cluster.serf.tags.get('cpu') ?? 0), api, out, mcpNames(options)));
             },
             deliverLocal: (name, json, priority) => pool.deliver(name, json, priority),
             // A side without a quorum takes no agents over; a merge held for the operator settles no duplicates.
@@ -412,6 +413,10 @@ export class CaxtonNode {
       });
     }
     if (cluster !== undefined && node.#routing !== undefined) {
+      // mcp:<server> that this node does not run goes to a node whose `mcp` tag names it (docs/tools.md).
+      pool.router.routeEndpointsTo(mcpRoutes(() => cluster.members(), options.nodeId));
+      const left = unannounced(mcpNames(options));
+      if (left.length > 0) log.warn({ servers: left }, 'MCP servers left out of this node\'s tags (too many names): other nodes cannot route to them');
       const routing = node.#routing;
       const known = new KnownMembers(db, options.nodeId);
       const monitor = new PartitionMonitor({ self: options.nodeId, expect: options.cluster?.expect ?? 1, known, members: () => cluster.members() });
@@ -563,7 +568,7 @@ export class CaxtonNode {
       try {
         const api = this.apiAddress === undefined ? undefined : apiTag(this.apiAddress, cluster.transport.advertise);
         const cpuPercent = sampleCpu ? (this.#cpu as CpuSampler).sample() : Number(announced['cpu'] ?? 0);
-        const tags = currentTags(this.pool, this.deployments, cpuPercent, api, this.#clusterAgents?.outOfPlacement() ?? false);
+        const tags = currentTags(this.pool, this.deployments, cpuPercent, api, this.#clusterAgents?.outOfPlacement() ?? false, mcpNames(this.options));
         const change = tagsChanged(announced, tags);
         if (change === 'none' || (change === 'load' && Date.now() - announcedAt < LOAD_ANNOUNCE_MIN_MS)) return;
         announced = tags;
@@ -825,8 +830,9 @@ function buildViews(o: NodeOptions, peers: Peers | undefined, cluster: Cluster |
 }
 
 /** This node's Serf tags now (src/cluster/node-tags.ts lists them). */
-function currentTags(pool: AgentPool, deployments: Deployments, cpuPercent: number, api: string | undefined, isolated: boolean): Record<string, string> {
+function currentTags(pool: AgentPool, deployments: Deployments, cpuPercent: number, api: string | undefined, isolated: boolean, mcpServers: readonly string[]): Record<string, string> {
   return nodeTags({
+    mcpServers,
     isolated,
     version: VERSION,
     agents: deployments.count(),
@@ -835,6 +841,11 @@ function currentTags(pool: AgentPool, deployments: Deployments, cpuPercent: numb
     rssBytes: process.memoryUsage.rss(),
     capabilities: pool.capabilities(),
   });
+}
+
+/** The names of the node's MCP servers, for its `mcp` tag. */
+function mcpNames(o: NodeOptions): readonly string[] {
+  return o.mcpServers?.map((s) => s.name) ?? [];
 }
 
 /** Host CPU busy since boot, percent. */

@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { CaxtonError, isCaxtonError, type ErrorCode } from '../../errors.js';
-import type { ExternalEndpoint } from '../../messaging/directory.js';
+import type { Arrival, ExternalEndpoint } from '../../messaging/directory.js';
 import { SYSTEM_SENDER } from '../../messaging/system-messages.js';
 import { ToolAcl } from './acl.js';
 import { McpServerConnection, type ConnectionLogger, type ServerStatus } from './connection.js';
@@ -122,7 +122,7 @@ export class McpBridge {
     accepts: (name) => name.startsWith(MCP_PREFIX) && this.#servers.has(name.slice(MCP_PREFIX.length)),
     // Handled after the router's call returns: an answer decided at once (a refusal) must not be
     // routed from inside the route() that brought the question (its sender may not take replies yet).
-    deliver: (from, to, json) => queueMicrotask(() => this.#deliver(from, to, json)),
+    deliver: (from, to, json, via) => queueMicrotask(() => this.#deliver(from, to, json, via)),
   };
 
   /** Starts (stdio) or connects to (http) every server; each one's failures are retried on its own. */
@@ -168,7 +168,7 @@ export class McpBridge {
     return r.result;
   }
 
-  #deliver(from: string, to: string, json: string): void {
+  #deliver(from: string, to: string, json: string, via: Arrival | undefined): void {
     const s = this.#servers.get(to.slice(MCP_PREFIX.length)) as Served;
     let m: Incoming;
     try {
@@ -187,7 +187,7 @@ export class McpBridge {
       this.#taken.add(m.message_id);
       if (this.#taken.size > TAKEN_MAX) this.#taken.delete(this.#taken.values().next().value as string);
     }
-    const caller = this.#caller(from, m.sender);
+    const caller = this.#caller(from, m.sender, via);
     if (m.performative === 'cancel') {
       if (caller === undefined) return;
       for (const k of [m.in_reply_to, m.conversation_id]) {
@@ -203,7 +203,7 @@ export class McpBridge {
     }
     // Identity first: the allow list is about who the host knows the sender is.
     if (caller === undefined || !s.acl.allows(caller, () => this.#o.routing.capabilitiesOf(caller as string))) {
-      const who = caller === undefined ? `${JSON.stringify(m.sender)}, which is not an agent of this node` : `agent ${caller}`;
+      const who = caller === undefined ? `${JSON.stringify(m.sender)}, which is not an agent${via === undefined ? ' of this node' : ` of node ${via.node}`}` : `agent ${caller}`;
       const tool = m.performative === 'request' ? toolOf(m.content) : undefined;
       const e = new CaxtonError('CAXTON_ERR_TOOL_FORBIDDEN', `${who} may not use MCP server ${s.options.name}: it is not in the server's allow list`, { server: s.options.name, ...(tool === undefined ? {} : { tool }) });
       if (m.performative === 'request') this.#record(s, { name: caller ?? m.sender, kind: 'agent' }, tool ?? '', argsBytes(m.content), 'forbidden', e);
@@ -214,8 +214,13 @@ export class McpBridge {
     this.#request(s, m, caller);
   }
 
-  /** The sender as the host knows it, if it is an agent of this node; undefined otherwise. */
-  #caller(from: string, claimed: string): string | undefined {
+  /**
+   * The sender as the host knows it, if it is an agent of this node or of the node that handed the
+   * message over (which trusts its own worker's stamp and says when the sender was no agent there);
+   * undefined otherwise.
+   */
+  #caller(from: string, claimed: string, via: Arrival | undefined): string | undefined {
+    if (via !== undefined) return via.replyTo === '' && via.node !== '' ? claimed : undefined;
     const name = from === '' ? claimed : from;
     if (name !== claimed) return undefined; // cannot happen for an agent's message: its worker stamped sender
     return this.#o.routing.isLocalAgent(name) ? name : undefined;

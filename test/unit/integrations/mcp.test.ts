@@ -66,3 +66,25 @@ test('mcp secrets - env and header values are masked in any text, a bearer token
   assert.equal(m.mask('key sk-abcdef123 and header Bearer tok-999999, token tok-999999'), 'key *** and header ***, token ***');
   assert.equal(m.mask('level 1 debug'), 'level 1 debug');
 });
+
+test('mcp cluster - the mcp tag carries sorted names up to its bound; other nodes serve mcp:<server> by their tag', async () => {
+  const { mcpTag, mcpServersOf, nodeTags } = await import('../../../src/cluster/node-tags.js');
+  const { mcpRoutes } = await import('../../../src/integrations/mcp/cluster-routes.js');
+  assert.deepEqual(mcpTag(['memory', 'everything', 'memory']), { value: 'everything,memory', left: [] });
+  const long = Array.from({ length: 10 }, (_, i) => `server-${i}-${'x'.repeat(20)}`);
+  const t = mcpTag(long);
+  assert.ok(t.value.length <= 160);
+  assert.equal(t.value.split(',').length + t.left.length, 10);
+  assert.equal(nodeTags({ version: '1', agents: 0, cpuPercent: 0, rssBytes: 0, capabilities: [] })['mcp'], undefined);
+  assert.deepEqual(mcpServersOf(nodeTags({ version: '1', agents: 0, cpuPercent: 0, rssBytes: 0, capabilities: [], mcpServers: ['b', 'a'] })), ['a', 'b']);
+  const members = [
+    { name: 'self', status: 'alive', tags: { mcp: 'web' } },
+    { name: 'n2', status: 'alive', tags: { mcp: 'db,web' } },
+    { name: 'n3', status: 'failed', tags: { mcp: 'web' } },
+    { name: 'n4', status: 'alive', tags: {} },
+  ];
+  const lookup = mcpRoutes(() => members, 'self');
+  assert.deepEqual(lookup('mcp:web'), ['n2']);
+  assert.deepEqual(lookup('mcp:none'), []);
+  assert.equal(lookup('web'), undefined, 'an agent name is not the lookup\'s business');
+});
