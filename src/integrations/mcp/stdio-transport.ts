@@ -60,6 +60,7 @@ export class BoundedStdioTransport implements Transport {
   #stderrPartial = '';
   #closed = false;
   #closedReported = false;
+  #drain: Promise<void> | undefined;
   #exited: Promise<void> | undefined;
 
   constructor(params: StdioServerParams) {
@@ -102,10 +103,15 @@ export class BoundedStdioTransport implements Transport {
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.#child?.stdin;
     if (this.#closed || stdin === undefined || stdin === null || stdin.destroyed) return Promise.reject(new Error('the MCP server is not running'));
-    return new Promise((resolve) => {
-      if (stdin.write(`${JSON.stringify(message)}\n`)) resolve();
-      else stdin.once('drain', () => resolve());
-    });
+    if (stdin.write(`${JSON.stringify(message)}\n`)) return Promise.resolve();
+    // One wait for the pipe to drain, shared by every send meanwhile (one listener, not one per call).
+    this.#drain ??= new Promise<void>((resolve) =>
+      stdin.once('drain', () => {
+        this.#drain = undefined;
+        resolve();
+      }),
+    );
+    return this.#drain;
   }
 
   /** Ends the server: stdin closed, then SIGTERM, then SIGKILL. Idempotent. */
