@@ -15,6 +15,7 @@ import { clusterSimBenchmarks } from './cluster-sim.bench.js';
 import { agentMoveBenchmarks } from './agent-moves.bench.js';
 import { clusterRoutingBenchmarks } from './cluster-routing.bench.js';
 import { partitionBenchmarks } from './partitions.bench.js';
+import { toolsBenchmarks } from './tools.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -48,6 +49,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   'cluster-routing': {
     run: clusterRoutingBenchmarks,
     why: "issue 11's table on real server processes (127.0.0.121-128): agent→agent request→reply across nodes beside NATS (needs nats-server), throughput with every pair remote, key revocation, rebalance pause, directory convergence after 1,000 deploys, failover of 100 agents; about 75 s",
+  },
+  tools: {
+    run: toolsBenchmarks,
+    why: 'issue 17: a tool call through Caxton (bridge alone, and through an agent) vs a direct SDK client to the same stdio MCP server (server-everything), P50/P99 in the same run, and calls per second through one bridge; about a minute',
   },
   partitions: {
     run: partitionBenchmarks,
