@@ -363,3 +363,57 @@ test('tools - limits: a second call in flight past max_concurrent_per_agent is b
     client.close();
   });
 });
+
+test('tools - cancel: an agent cancels its call in flight, and gets the failure that says so', async () => {
+  const servers = mcpServers(`
+- name: bad
+  transport: stdio
+  command: ${process.execPath}
+  args: ["${MISBEHAVING}"]
+  allow: ["canceller"]
+`);
+  const request = JSON.stringify({ performative: 'request', receiver: 'mcp:bad', content: { tool: 'slow', arguments: {} }, reply_with: 'r-1', conversation_id: 'c-1' });
+  const cancel = JSON.stringify({ performative: 'cancel', receiver: 'mcp:bad', content: 'stop', in_reply_to: 'r-1', conversation_id: 'c-1' });
+  const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+  // Sends the request on its first message and the cancel on its second; keeps the last message it got.
+  const canceller = await wat(`(module
+    (import "caxton" "send" (func $send (param i32 i32) (result i32)))
+    (import "caxton" "kv_set" (func $kvs (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 0) "last")
+    (data (i32.const 16) "${esc(request)}")
+    (data (i32.const 1024) "${esc(cancel)}")
+    (global $n (mut i32) (i32.const 0))
+    (func (export "caxton_abi_version") (result i32) i32.const 1)
+    (func (export "caxton_alloc") (param i32) (result i32) i32.const 8192)
+    (func (export "handle_message") (param $p i32) (param $len i32) (result i32)
+      (drop (call $kvs (i32.const 0) (i32.const 4) (local.get $p) (local.get $len)))
+      (if (i32.eqz (global.get $n)) (then (drop (call $send (i32.const 16) (i32.const ${Buffer.byteLength(request)})))))
+      (if (i32.eq (global.get $n) (i32.const 1)) (then (drop (call $send (i32.const 1024) (i32.const ${Buffer.byteLength(cancel)})))))
+      (global.set $n (i32.add (global.get $n) (i32.const 1)))
+      (i32.const 0)))`);
+  await withNode({ mcpServers: servers }, async (ctx) => {
+    await ctx.node.deployments.deploy({ name: 'canceller', module: canceller });
+    const client = new Client(ctx.node.pool);
+    const store = new SqliteAgentStateStore(ctx.node.databasePath);
+    client.send('canceller', 'inform', 'start');
+    const until = Date.now() + WAIT_MS;
+    while ((ctx.node.tools?.list('bad')[0]?.inFlight ?? 0) < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(ctx.node.tools?.list('bad')[0]?.inFlight, 1, 'the slow call is in flight');
+    client.send('canceller', 'inform', 'cancel it');
+    let last: Record<string, unknown> | undefined;
+    while (Date.now() < until) {
+      const v = store.get('canceller', new TextEncoder().encode('last'));
+      last = v === undefined ? undefined : (JSON.parse(new TextDecoder().decode(v)) as Record<string, unknown>);
+      if (last?.['sender'] === 'mcp:bad') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(last?.['performative'], 'failure', JSON.stringify(last));
+    assert.equal(last?.['in_reply_to'], 'r-1');
+    const c = last?.['content'] as Record<string, unknown>;
+    assert.equal(c['error'], 'CAXTON_ERR_TOOL_TIMEOUT');
+    assert.equal(c['cancelled'], true, JSON.stringify(c));
+    assert.equal(ctx.node.tools?.list('bad')[0]?.inFlight, 0);
+    client.close();
+  });
+});

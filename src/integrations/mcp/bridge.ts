@@ -385,8 +385,6 @@ function cancelKey(caller: string, conversation: string | undefined): string | u
 
 function asToolError(e: unknown, s: Served): CaxtonError {
   if (isCaxtonError(e)) return e;
-  const name = (e as { name?: unknown }).name;
-  if (name === 'AbortError') return new CaxtonError('CAXTON_ERR_TOOL_TIMEOUT', `the call to MCP server ${s.options.name} was cancelled by its caller`, { server: s.options.name, cancelled: true });
   return new CaxtonError('CAXTON_ERR_TOOL_SERVER_FAILED', `MCP server ${s.options.name}: ${s.mask.mask((e as Error).message ?? String(e))}`, { server: s.options.name });
 }
 

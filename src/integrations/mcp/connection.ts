@@ -118,6 +118,8 @@ export class McpServerConnection {
     try {
       return (await client.callTool({ name: tool, arguments: args }, undefined, { timeout, maxTotalTimeout: timeout, ...(signal === undefined ? {} : { signal }) })) as CallToolResult;
     } catch (e) {
+      // The SDK reports an aborted request like a timed-out one: the caller's cancel is told apart here.
+      if (signal?.aborted === true) throw new CaxtonError('CAXTON_ERR_TOOL_TIMEOUT', `the call to tool ${tool} of MCP server ${this.options.name} was cancelled by its caller`, { server: this.options.name, tool, cancelled: true });
       throw this.#callError(e, tool, timeout, transport);
     }
   }

@@ -77,7 +77,7 @@ test('mcp cluster - the mcp tag carries sorted names up to its bound; other node
   assert.equal(t.value.split(',').length + t.left.length, 10);
   assert.equal(nodeTags({ version: '1', agents: 0, cpuPercent: 0, rssBytes: 0, capabilities: [] })['mcp'], undefined);
   assert.deepEqual(mcpServersOf(nodeTags({ version: '1', agents: 0, cpuPercent: 0, rssBytes: 0, capabilities: [], mcpServers: ['b', 'a'] })), ['a', 'b']);
-  const members = [
+  const members: { name: string; status: string; tags: Record<string, string> }[] = [
     { name: 'self', status: 'alive', tags: { mcp: 'web' } },
     { name: 'n2', status: 'alive', tags: { mcp: 'db,web' } },
     { name: 'n3', status: 'failed', tags: { mcp: 'web' } },
