@@ -108,7 +108,7 @@ test('tools - the allow list: a forbidden agent, a capability entry, an API clie
 - name: everything
   transport: stdio
   command: ${EVERYTHING_BIN}
-  allow: ["trusted", "capability:arithmetic"]
+  allow: ["trusted*", "capability:arithmetic"]
 `);
   await withNode({ mcpServers: servers }, async (ctx) => {
     await deployToolUser(ctx, 'trusted');
@@ -123,7 +123,8 @@ test('tools - the allow list: a forbidden agent, a capability entry, an API clie
     const noList = await ask(client, 'intruder', { server: 'everything', list: 'tools' });
     assert.equal(content(noList)['error'], 'CAXTON_ERR_TOOL_FORBIDDEN');
 
-    // An API client may pick its sender name, but it is no agent of the node: refused whatever the name.
+    // An API client may pick its sender name, but it is no agent of the node: refused even with a name
+    // the allow list matches (trusted*).
     const spoof = await ctx.call('POST', '/messages?wait_reply=true&timeout_ms=10000', { performative: 'request', sender: 'trusted-lookalike', receiver: 'mcp:everything', content: { tool: 'echo', arguments: { message: 'c' } } });
     assert.equal(spoof.status, 200, JSON.stringify(spoof.body));
     assert.equal(spoof.body.reply.performative, 'failure');
