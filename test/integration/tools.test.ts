@@ -213,6 +213,8 @@ async function httpMcpServer(port = 0, token = 'Bearer test-token-1234'): Promis
       calls++;
       return { content: [{ type: 'text' as const, text: word.toUpperCase() }] };
     });
+    // A response past the bridge's bound (8 MiB): the link is given up and made again.
+    mcp.registerTool('flood', { description: 'answers 9 MiB' }, async () => ({ content: [{ type: 'text' as const, text: 'x'.repeat(9 * 1024 * 1024) }] }));
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => {
       void transport.close();
@@ -226,7 +228,7 @@ async function httpMcpServer(port = 0, token = 'Bearer test-token-1234'): Promis
   return { server, url: `http://127.0.0.1:${a.port}/mcp`, calls: () => calls };
 }
 
-test('tools - Streamable HTTP: headers from ${VAR}, a call through the SDK-built server, reconnect after it restarts, the token kept out of the logs', async () => {
+test('tools - Streamable HTTP: headers from ${VAR}, a call through the SDK-built server, a flooding answer cut, reconnect after it restarts, the token kept out of the logs', async () => {
   const first = await httpMcpServer();
   const port = Number(new URL(first.url).port);
   const servers = mcpServers(
@@ -250,6 +252,17 @@ test('tools - Streamable HTTP: headers from ${VAR}, a call through the SDK-built
       const r = await ask(client, 'web-user', { server: 'web', tool: 'shout', arguments: { word: 'hello' } });
       assert.equal(content(r)['text'], 'HELLO', JSON.stringify(r));
       assert.equal(first.calls(), 1);
+      const flood = await ask(client, 'web-user', { server: 'web', tool: 'flood', arguments: {} });
+      assert.equal(flood.performative, 'failure');
+      assert.equal(content(flood)['error'], 'CAXTON_ERR_TOOL_SERVER_FAILED', JSON.stringify(flood).slice(0, 500));
+      const afterFlood = Date.now() + WAIT_MS;
+      let again: Msg | undefined;
+      while (Date.now() < afterFlood) {
+        again = await ask(client, 'web-user', { server: 'web', tool: 'shout', arguments: { word: 'calm' } });
+        if (again.performative === 'inform') break;
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      assert.equal(content(again as Msg)['text'], 'CALM');
       // The server goes away: a call fails, the bridge reconnects once it is back.
       const closed = new Promise<void>((res) => first.server.close(() => res()));
       first.server.closeAllConnections(); // the client's event stream (GET) stays open otherwise
@@ -277,7 +290,8 @@ test('tools - Streamable HTTP: headers from ${VAR}, a call through the SDK-built
     }
   }
   const log = lines.join('');
-  assert.match(log, /MCP server closed/);
+  assert.match(log, /MCP server closed: it flooded the node/);
+  assert.match(log, /it sent a response of more than 8388608 bytes/);
   assert.ok(!log.includes('test-token-1234'), 'no log line holds the token');
 });
 
