@@ -399,7 +399,7 @@ export class CaxtonNode {
     pool.onEvent((e) => node.#onPoolEvent(e));
     node.#audit = auditLog(db, options.api?.audit, log).audit;
     // Before the agents are restored: an agent may call a tool from its first message.
-    node.#tools = startTools({ servers: options.mcpServers ?? [], pool, logger: log, nodeId: options.nodeId, maxMessageBytes: options.maxMessageBytes ?? 100 * 1024, registry: metrics.registry, audit: node.#audit, ack: (id) => outbox.ack(id) });
+    node.#tools = startTools({ servers: options.mcpServers ?? [], pool, logger: log, nodeId: options.nodeId, maxMessageBytes: options.maxMessageBytes ?? 100 * 1024, registry: metrics.registry, audit: node.#audit, ack: (id) => outbox.ack(id), journal: (json, detail) => journal.recordMessage('sent', json, detail) });
     node.#replicator = replicator;
     if (cluster !== undefined) {
       node.#routing = startClusterRouting({

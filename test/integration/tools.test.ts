@@ -93,6 +93,17 @@ test('tools - an allowed agent lists tools, calls echo and get-sum, gets a tool 
     assert.deepEqual(entries.map((e) => e.detail['outcome']), ['ok', 'ok', 'tool_error', 'timeout', 'timeout', 'ok']);
     assert.equal(entries[2]?.error_code, 'CAXTON_ERR_TOOL_ERROR');
 
+    // A tool call's conversation has a trace like any other: the agent's request and the server's answer.
+    const convs = (await ctx.call('GET', '/conversations?limit=1000')).body.conversations as { id: string; participants: string[] }[];
+    const toolConv = convs.find((c) => c.participants.includes('mcp:everything'));
+    assert.ok(toolConv !== undefined, JSON.stringify(convs));
+    const trace = (await ctx.call('GET', `/conversations/${toolConv.id}`)).body.trace as { from: string; to: string; performative: string }[];
+    assert.deepEqual(
+      trace.map((e) => `${e.from}>${e.to}:${e.performative}`).sort(),
+      ['caller-1>mcp:everything:request', 'mcp:everything>caller-1:inform'].sort(),
+      JSON.stringify(trace),
+    );
+
     const metrics = await ctx.node.metrics.text();
     assert.match(metrics, /caxton_tool_calls_total\{server="everything",tool="echo",outcome="ok"\} 2/);
     assert.match(metrics, /caxton_tool_calls_total\{server="everything",tool="trigger-long-running-operation",outcome="timeout"\} 2/);

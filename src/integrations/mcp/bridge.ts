@@ -48,6 +48,8 @@ export interface BridgeRouting {
   capabilitiesOf(name: string): readonly string[];
   /** Acknowledges an at-least-once message the bridge took (the outbox would redeliver it: a tool would run again). */
   ack(messageId: string): void;
+  /** Keeps an answer the bridge sent in the node's journal, so that the conversation's trace shows it. */
+  journal(json: string, detail: string): void;
 }
 
 export interface McpBridgeOptions {
@@ -331,7 +333,7 @@ export class McpBridge {
   #answerSized(s: Served, m: Incoming, content: Record<string, unknown>, tool?: string): void {
     const json = this.#reply(s, m, 'inform', content);
     if (Buffer.byteLength(json, 'utf8') <= this.#o.maxMessageBytes) {
-      this.#o.routing.send(s.receiver, m.sender, json);
+      this.#send(s, m.sender, json);
       return;
     }
     const e = new CaxtonError('CAXTON_ERR_TOOL_RESULT_TOO_LARGE', `the answer of ${tool === undefined ? `${s.receiver}'s tool list` : `tool ${tool}`} is ${Buffer.byteLength(json, 'utf8')} bytes as a message, more than messaging.max_message_size (${this.#o.maxMessageBytes})`, { server: s.options.name, ...(tool === undefined ? {} : { tool }) });
@@ -345,7 +347,12 @@ export class McpBridge {
       const { content: _dropped, ...rest } = content;
       json = this.#reply(s, m, performative, rest);
     }
-    this.#o.routing.send(s.receiver, m.sender, json);
+    this.#send(s, m.sender, json);
+  }
+
+  #send(s: Served, to: string, json: string): void {
+    this.#o.routing.journal(json, `by MCP server ${s.options.name}`);
+    this.#o.routing.send(s.receiver, to, json);
   }
 
   #reply(s: Served, m: Incoming, performative: string, content: unknown): string {

@@ -26,6 +26,8 @@ export interface StartToolsOptions {
   readonly audit: AuditLog | undefined;
   /** Acknowledges an at-least-once message in the outbox. */
   readonly ack: (messageId: string) => void;
+  /** The node's message journal (the traces of conversations). */
+  readonly journal: (json: string, detail: string) => void;
 }
 
 /**
@@ -45,6 +47,7 @@ export function startTools(o: StartToolsOptions): { bridge: McpBridge; close: ()
       isLocalAgent: (name) => pool.agent(name) !== undefined,
       capabilitiesOf: (name) => pool.offersOf(name).capabilities,
       ack: o.ack,
+      journal: o.journal,
     },
     logger: o.logger,
     maxMessageBytes: o.maxMessageBytes,
