@@ -173,10 +173,10 @@ test('tools - the allow list: a forbidden agent, a capability entry, an API clie
     await ctx.node.deployments.deploy({ name: 'has-capability', module: agentWasm('tool-user'), config: { capability: 'arithmetic' } });
     const byCapability = await ask(client, 'has-capability', { server: 'everything', tool: 'echo', arguments: { message: 'd' } });
     assert.equal(byCapability.performative, 'inform', JSON.stringify(byCapability));
-    const entries = (await ctx.call('GET', '/audit?action=tool.call')).body.entries as { actor: string; detail: { outcome: string } }[];
+    const entries = (await ctx.call('GET', '/audit?action=tool.call')).body.entries as { actor: string; actor_kind: string; detail: { outcome: string } }[];
     assert.deepEqual(
-      entries.map((e) => `${e.actor}:${e.detail.outcome}`),
-      ['trusted:ok', 'intruder:forbidden', 'trusted-lookalike:forbidden', 'has-capability:ok'],
+      entries.map((e) => `${e.actor}:${e.actor_kind}:${e.detail.outcome}`),
+      ['trusted:agent:ok', 'intruder:agent:forbidden', 'trusted-lookalike:anonymous:forbidden', 'has-capability:agent:ok'],
     );
     client.close();
   });

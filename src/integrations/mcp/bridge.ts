@@ -208,7 +208,8 @@ export class McpBridge {
       const who = caller === undefined ? `${JSON.stringify(m.sender)}, which is not an agent${via === undefined ? ' of this node' : ` of node ${via.node}`}` : `agent ${caller}`;
       const tool = m.performative === 'request' ? toolOf(m.content) : undefined;
       const e = new CaxtonError('CAXTON_ERR_TOOL_FORBIDDEN', `${who} may not use MCP server ${s.options.name}: it is not in the server's allow list`, { server: s.options.name, ...(tool === undefined ? {} : { tool }) });
-      if (m.performative === 'request') this.#record(s, { name: caller ?? m.sender, kind: 'agent' }, tool ?? '', argsBytes(m.content), 'forbidden', e);
+      // A sender that is no agent is recorded by the name it claimed, as an unverified (anonymous) actor.
+      if (m.performative === 'request') this.#record(s, caller === undefined ? { name: m.sender, kind: 'anonymous' } : { name: caller, kind: 'agent' }, tool ?? '', argsBytes(m.content), 'forbidden', e);
       this.#answer(s, m, 'failure', errorContent(e));
       return;
     }
