@@ -16,6 +16,7 @@ import { agentMoveBenchmarks } from './agent-moves.bench.js';
 import { clusterRoutingBenchmarks } from './cluster-routing.bench.js';
 import { partitionBenchmarks } from './partitions.bench.js';
 import { operationsBenchmarks } from './operations.js';
+import { toolsBenchmarks } from './tools.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -53,6 +54,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   operations: {
     run: operationsBenchmarks,
     why: 'issue 14: full backup and restore time and size for 10,000 agents and 1 GiB of agent state (built through the stores), incremental size after 1 % of the keys change; a few minutes and about 6 GB of temporary disk (OPERATIONS_BENCH_MB scales it)',
+  },
+  tools: {
+    run: toolsBenchmarks,
+    why: 'issue 17: a tool call through Caxton (bridge alone, and through an agent) vs a direct SDK client to the same stdio MCP server (server-everything), P50/P99 in the same run, and calls per second through one bridge; about a minute',
   },
   partitions: {
     run: partitionBenchmarks,

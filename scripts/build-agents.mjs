@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the example agents and the hostile test fixtures:
 //
-//   build/agents/{echo,counter,calculator,cn-manager,cn-bidder}.wasm   AssemblyScript (sdk/assemblyscript)
+//   build/agents/{echo,counter,calculator,cn-manager,cn-bidder,tool-user}.wasm   AssemblyScript (sdk/assemblyscript)
 //   build/agents/c-echo.wasm                                           freestanding C (clang + wasm-ld)
 //   build/fixtures/<name>.wasm                                         fixtures/**/*.wat (wabt)
 //   build/fixtures/<name>.wasm                                         fixtures/**/*.ts (AssemblyScript, as the agents)
@@ -60,6 +60,7 @@ const AS_AGENTS = [
   { name: 'calculator', entry: 'examples/calculator/calculator.ts' },
   { name: 'cn-manager', entry: 'examples/contract-net/manager.ts' },
   { name: 'cn-bidder', entry: 'examples/contract-net/bidder.ts' },
+  { name: 'tool-user', entry: 'examples/tool-user/tool-user.ts' },
 ];
 
 const C_AGENT = {

@@ -267,6 +267,47 @@ export const ErrorCatalogue = {
     status: 409,
     hint: 'Only a node with security.cluster.mtls.enabled has a node certificate to replace; turn mTLS on in its configuration and restart it.',
   },
+  // Tools through MCP (src/integrations/mcp, docs/tools.md): the `error` of a tool call's failure, and the API's answers
+  CAXTON_ERR_TOOL_FORBIDDEN: {
+    status: 403,
+    hint: 'The caller is not in the server\'s allow list (integrations.mcp.servers[].allow: agent name patterns or capability:<name>). Ask the operator to add it; only agents of the node (not API clients) call tools by message.',
+  },
+  CAXTON_ERR_TOOL_NOT_FOUND: {
+    status: 404,
+    hint: 'Check the server and tool names with `caxton tools list` (or a query-ref {"list":"tools"} to mcp:<server>).',
+  },
+  CAXTON_ERR_TOOL_REQUEST_INVALID: {
+    status: 400,
+    hint: 'Send a request with content {"tool": "<name>", "arguments": {...}}, or a query-ref with content {"list": "tools"}, to mcp:<server> (docs/tools.md).',
+  },
+  CAXTON_ERR_TOOL_BUSY: {
+    status: 429,
+    hint: 'Too many calls in flight on this server (max_concurrent) or from this agent (max_concurrent_per_agent): wait for an answer before the next call, or raise the limit in the server\'s configuration.',
+  },
+  CAXTON_ERR_TOOL_RATE_LIMITED: {
+    status: 429,
+    hint: 'The server\'s or the agent\'s call rate (rate_limit) is used up: call less often, retry later (details.retry_in_ms), or raise the limit in the server\'s configuration.',
+  },
+  CAXTON_ERR_TOOL_TIMEOUT: {
+    status: 504,
+    hint: 'The tool did not answer within the server\'s timeout or the message\'s reply_by; the call was cancelled. Give it more time (reply_by, timeout) or check the server.',
+  },
+  CAXTON_ERR_TOOL_ERROR: {
+    status: 502,
+    hint: 'The tool ran and reported an error (its result had isError, or the server refused the call, e.g. invalid arguments): read the reason and the content, and check the arguments against the tool\'s input schema.',
+  },
+  CAXTON_ERR_TOOL_SERVER_UNAVAILABLE: {
+    status: 503,
+    hint: 'The MCP server is down and the node restarts or reconnects it with back-off: retry after details.retry_in_ms; `caxton tools list` shows its state and last error, the node\'s log why it closed.',
+  },
+  CAXTON_ERR_TOOL_SERVER_FAILED: {
+    status: 502,
+    hint: 'The MCP server went away during the call (it exited, crashed, flooded the node or answered garbage) or could not be reached; the node restarts or reconnects it. The node\'s log says why; retry once it is ready.',
+  },
+  CAXTON_ERR_TOOL_RESULT_TOO_LARGE: {
+    status: 502,
+    hint: 'The tool\'s answer does not fit in one message (messaging.max_message_size): ask the tool for less (a page, a summary, a reference) or raise the limit.',
+  },
   CAXTON_ERR_STORAGE_UNAVAILABLE: {
     status: 500,
     hint: 'Check that the data directory is writable and the disk is not full.',

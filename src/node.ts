@@ -70,6 +70,8 @@ import { Revocations } from './cluster/revocation-sync.js';
 import { DataDirLock } from './storage/data-dir-lock.js';
 import type { S3Options } from './storage/backup/index.js';
 import { backupFiles, NodeBackups } from './api/node-backups.js';
+import { startTools, type McpBridge, type McpServerOptions } from './integrations/mcp/index.js';
+import { mcpRoutes, unannounced } from './integrations/mcp/cluster-routes.js';
 
 export interface Address {
   readonly host: string;
@@ -145,6 +147,8 @@ export interface NodeOptions {
   readonly peerMembers?: () => readonly ViewMember[];
   /** Backups (config `backup.*`): S3 settings beyond the SDK's chain, and the CA key for --include-ca-key. */
   readonly backup?: { readonly s3?: S3Options; readonly caKey?: string };
+  /** MCP servers for agents' tools (integrations.mcp.servers, docs/tools.md). @default none */
+  readonly mcpServers?: readonly McpServerOptions[];
 }
 
 export interface NodeClusterOptions {
@@ -182,7 +186,7 @@ const TAG_REFRESH_MS = 10_000;
 const DEFAULT_DRAIN_MS = 30_000;
 
 /** How long each step of a stop may take, ms, besides the drain (which has drainTimeoutMs). */
-const STOP_STEP_MS = { api: 5_000, cluster: 4_000, agents: 5_000, pool: 5_000, metrics: 2_000 } as const;
+const STOP_STEP_MS = { api: 5_000, cluster: 4_000, agents: 5_000, pool: 5_000, metrics: 2_000, tools: 7_000 } as const;
 
 export class CaxtonNode {
   readonly #db: SqliteDatabase;
@@ -207,6 +211,10 @@ export class CaxtonNode {
   /** This node's certificates, reloaded without a restart (src/security/node-certs.ts). */
   #certs: NodeCerts | undefined;
   #clusterCerts: ClusterCerts | undefined;
+  /** The audit log (API actions and tool calls); none when both its database log and its file are off. */
+  #audit: AuditLog | undefined;
+  /** The MCP bridge (src/integrations/mcp), when the config lists servers. */
+  #tools: { bridge: McpBridge; close: () => Promise<void> } | undefined;
   readonly startedAt = Date.now();
   apiAddress: Address | undefined;
   metricsAddress: Address | undefined;
@@ -292,7 +300,7 @@ export class CaxtonNode {
         ...(c.timings === undefined ? {} : { timings: c.timings }),
         // The API's address is known once it listens; the configured one stands in until then. The
         // CPU since boot stands in for a reading over a real interval (the sampler's first one).
-        tags: currentTags(pool, deployments, cpuSinceBoot(), options.api === undefined || options.api.addr.port === 0 ? undefined : apiTag(options.api.addr, advertise.address), isolatedOnDisk(dataDir)),
+        tags: currentTags(pool, deployments, cpuSinceBoot(), options.api === undefined || options.api.addr.port === 0 ? undefined : apiTag(options.api.addr, advertise.address), isolatedOnDisk(dataDir), mcpNames(options)),
         ...(gossip.keys === undefined || gossip.keys.length === 0 ? {} : { keys: gossip.keys }),
         ...(linkTls === undefined ? {} : { linkTls }),
         logger: log.child({ component: 'cluster' }),
@@ -360,7 +368,7 @@ export class CaxtonNode {
             members: () => cluster.members(),
             announce: async (out) => {
               const api = node.apiAddress === undefined ? undefined : apiTag(node.apiAddress, cluster.transport.advertise);
-              await cluster.setTags(currentTags(pool, deployments, Number(cluster.serf.tags.get('cpu') ?? 0), api, out));
+              await cluster.setTags(currentTags(pool, deployments, Number(cluster.serf.tags.get('cpu') ?? 0), api, out, mcpNames(options)));
             },
             deliverLocal: (name, json, priority) => pool.deliver(name, json, priority),
             // A side without a quorum takes no agents over; a merge held for the operator settles no duplicates.
@@ -410,6 +418,9 @@ export class CaxtonNode {
       if (ev.type !== 'suspect' && ev.type !== 'conflict' && node.#stopping === undefined) void node.#clusterAgents?.viewChanged();
     });
     pool.onEvent((e) => node.#onPoolEvent(e));
+    node.#audit = auditLog(db, options.api?.audit, log).audit;
+    // Before the agents are restored: an agent may call a tool from its first message.
+    node.#tools = startTools({ servers: options.mcpServers ?? [], pool, logger: log, nodeId: options.nodeId, maxMessageBytes: options.maxMessageBytes ?? 100 * 1024, registry: metrics.registry, audit: node.#audit, ack: (id) => outbox.ack(id), journal: (json, detail) => journal.recordMessage('sent', json, detail) });
     node.#replicator = replicator;
     if (cluster !== undefined) {
       node.#routing = startClusterRouting({
@@ -423,6 +434,10 @@ export class CaxtonNode {
       });
     }
     if (cluster !== undefined && node.#routing !== undefined) {
+      // mcp:<server> that this node does not run goes to a node whose `mcp` tag names it (docs/tools.md).
+      pool.router.routeEndpointsTo(mcpRoutes(() => cluster.members(), options.nodeId));
+      const left = unannounced(mcpNames(options));
+      if (left.length > 0) log.warn({ servers: left }, 'MCP servers left out of this node\'s tags (too many names): other nodes cannot route to them');
       const routing = node.#routing;
       const known = new KnownMembers(db, options.nodeId);
       const monitor = new PartitionMonitor({ self: options.nodeId, expect: options.cluster?.expect ?? 1, known, members: () => cluster.members() });
@@ -533,6 +548,11 @@ export class CaxtonNode {
     return this.#cluster;
   }
 
+  /** The MCP bridge (tools for agents), or undefined when the config lists no MCP server. */
+  get tools(): McpBridge | undefined {
+    return this.#tools?.bridge;
+  }
+
   /** The agents' side of the cluster (moves, failover, rebalance, isolation), or undefined without one. */
   get clusterAgents(): ClusterAgents | undefined {
     return this.#clusterAgents;
@@ -579,7 +599,7 @@ export class CaxtonNode {
       try {
         const api = this.apiAddress === undefined ? undefined : apiTag(this.apiAddress, cluster.transport.advertise);
         const cpuPercent = sampleCpu ? (this.#cpu as CpuSampler).sample() : Number(announced['cpu'] ?? 0);
-        const tags = currentTags(this.pool, this.deployments, cpuPercent, api, this.#clusterAgents?.outOfPlacement() ?? false);
+        const tags = currentTags(this.pool, this.deployments, cpuPercent, api, this.#clusterAgents?.outOfPlacement() ?? false, mcpNames(this.options));
         const change = tagsChanged(announced, tags);
         if (change === 'none' || (change === 'load' && Date.now() - announcedAt < LOAD_ANNOUNCE_MIN_MS)) return;
         announced = tags;
@@ -646,6 +666,8 @@ export class CaxtonNode {
         STOP_STEP_MS.agents,
         Promise.all(live.map((a) => this.pool.stop(a.name, { graceful: false }).catch((e: unknown) => log.warn({ agent: a.name, err: e }, 'agent did not stop cleanly')))),
       );
+      const tools = this.#tools;
+      if (tools !== undefined) await bounded(log, 'stopping the MCP servers', STOP_STEP_MS.tools, tools.close());
       this.#replicator?.close();
       this.#peerServices?.stop();
       this.#routing?.close();
@@ -764,7 +786,8 @@ export class CaxtonNode {
       ...(this.clusterViews === undefined ? {} : { clusterViews: this.clusterViews }),
       loadShedding: this.loadShedding,
       backups: this.backups,
-      ...auditLog(this.#db, api.audit, o.logger),
+      ...(this.#audit === undefined ? {} : { audit: this.#audit }),
+      tools: () => this.#tools?.bridge,
       revocations: this.#revocations,
       ready: () => this.#ready,
       certs: () => this.#clusterCerts as ClusterCerts,
@@ -837,8 +860,9 @@ function buildViews(o: NodeOptions, peers: Peers | undefined, cluster: Cluster |
 }
 
 /** This node's Serf tags now (src/cluster/node-tags.ts lists them). */
-function currentTags(pool: AgentPool, deployments: Deployments, cpuPercent: number, api: string | undefined, isolated: boolean): Record<string, string> {
+function currentTags(pool: AgentPool, deployments: Deployments, cpuPercent: number, api: string | undefined, isolated: boolean, mcpServers: readonly string[]): Record<string, string> {
   return nodeTags({
+    mcpServers,
     isolated,
     version: VERSION,
     agents: deployments.count(),
@@ -847,6 +871,11 @@ function currentTags(pool: AgentPool, deployments: Deployments, cpuPercent: numb
     rssBytes: process.memoryUsage.rss(),
     capabilities: pool.capabilities(),
   });
+}
+
+/** The names of the node's MCP servers, for its `mcp` tag. */
+function mcpNames(o: NodeOptions): readonly string[] {
+  return o.mcpServers?.map((s) => s.name) ?? [];
 }
 
 /** Host CPU busy since boot, percent. */

@@ -85,6 +85,10 @@ export class Deployments {
 
   /** Admits the module, records the deployment, then starts the agent. */
   async deploy(req: DeployRequest): Promise<DeployedAgent> {
+    // mcp:<server> names the node's MCP servers (src/integrations/mcp): an agent there would take their messages.
+    if (req.name.startsWith('mcp:')) {
+      throw new CaxtonError('CAXTON_ERR_AGENT_NAME', `agent name ${JSON.stringify(req.name)} is not allowed: names starting with "mcp:" are the node's MCP servers (docs/tools.md)`, { agent: req.name });
+    }
     this.#checkRoom(req.name);
     const cached = await this.pool.admit(req.module); // throws on a bad module: nothing recorded
     // Admission ran in another thread: a deploy of the same name, or one that took the last place,

@@ -52,7 +52,7 @@ export function installAuditHook(app: FastifyInstance, audit: AuditLog, nodeId: 
  * names a known key: worth recording); else its client certificate's CN; else anonymous. The presented
  * text of an unknown key is never recorded: it may be a real key mistyped.
  */
-function actorOf(req: FastifyRequest, keys: ApiKeyStore): { actor: string; actorId: string | null; actorKind: ActorKind } {
+export function actorOf(req: FastifyRequest, keys: ApiKeyStore): { actor: string; actorId: string | null; actorKind: ActorKind } {
   let key = req.apiKey;
   if (key === undefined && req.auditErrorCode === 'CAXTON_ERR_API_FORBIDDEN') {
     const presented = presentedKey(req.headers);

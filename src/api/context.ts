@@ -1,4 +1,5 @@
 /** What the API needs from the node: its parts, each behind the interface of its own module. */
+import type { McpBridge } from '../integrations/mcp/index.js';
 import type { AgentPool, PoolEvent } from '../sandbox/index.js';
 import type { Deployments } from '../agents/deployments.js';
 import type { DeadLetterQueue } from '../messaging/dead-letter-queue.js';
@@ -119,6 +120,8 @@ export interface ApiContext {
   readonly backups: NodeBackups;
   /** The audit log of management actions; absent: off (observability.audit: no database, no file). */
   readonly audit?: AuditLog;
+  /** The MCP bridge (GET /tools, POST /tools/:server/:tool); undefined when the config lists no MCP server. */
+  readonly tools: () => McpBridge | undefined;
   /** Every node's certificates, and new node certificates (cert-status, rotate-certs). */
   certs(): ClusterCerts;
   /** Revoked certificates: refused on the link and for API clients; POST /security/revoke adds to them. */

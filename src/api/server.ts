@@ -32,6 +32,7 @@ import { registerOperationRoutes } from './routes/operations.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerRevocationRoutes } from './routes/revocation.js';
 import { registerBackupRoutes } from './routes/backups.js';
+import { registerToolRoutes } from './routes/tools.js';
 import { installAuditHook } from './audit-hook.js';
 import type { AuditAction } from '../security/audit.js';
 
@@ -169,6 +170,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerSecurityRoutes(api, ctx);
       registerRevocationRoutes(api, ctx);
       registerBackupRoutes(api, ctx);
+      registerToolRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { registerAgent } from './commands/agent.js';
 import { registerAudit } from './commands/audit.js';
 import { registerBackup, registerClusterBackup } from './commands/backup.js';
+import { registerTools } from './commands/tools.js';
+import { registerMcp } from './commands/mcp.js';
 import { registerCircuitBreaker } from './commands/circuit-breaker.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerConfig } from './commands/config.js';
@@ -66,6 +68,8 @@ export async function buildProgram(): Promise<Command> {
   registerEmergency(program);
   registerKey(program);
   registerAudit(program);
+  registerTools(program);
+  registerMcp(program);
   registerCluster(program);
   registerBackup(program);
   const clusterGroup = program.commands.find((c) => c.name() === 'cluster');

@@ -219,6 +219,7 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
     drainTimeoutMs: c.messaging.drainTimeoutMs,
     relay: c.messaging.relay,
     synchronous: c.coordination.localState.synchronous,
+    mcpServers: c.integrations.mcp.servers,
     api: {
       addr: c.server.apiAddr,
       bodyLimitBytes: c.server.bodyLimitBytes,

@@ -14,6 +14,7 @@
  * | `caps`   | first 8 hex digits of sha256 of the sorted capability names, one per line | `9f86d081`    |
  * | `caps_n` | how many distinct capabilities the node's agents registered            | `3`              |
  * | `isolated` | `1` while the node is out of placement (`caxton cluster isolate`, or leaving); absent otherwise | `1` |
+ * | `mcp`    | the node's MCP servers (docs/tools.md), sorted, comma-separated, at most MCP_TAG_MAX_CHARS; absent without | `everything,memory` |
  *
  * A serf agent carries and shows tags it does not know, and ignores them: `isolated` means nothing to
  * it, while every Caxton node leaves the node out of placement (src/agents/ownership.ts).
@@ -34,6 +35,36 @@ export interface NodeTagInputs {
   readonly capabilities: readonly string[];
   /** Out of placement (isolated by the operator, or leaving). @default false */
   readonly isolated?: boolean;
+  /** The names of the node's MCP servers, so that other nodes route mcp:<name> here. @default none */
+  readonly mcpServers?: readonly string[];
+}
+
+/**
+ * Characters of server names the `mcp` tag carries at most: the whole node meta is 512 bytes. Names
+ * beyond are left out (mcpTag says which): other nodes cannot route to those servers.
+ */
+export const MCP_TAG_MAX_CHARS = 160;
+
+/** The `mcp` tag's value, and the server names that did not fit in it. */
+export function mcpTag(names: readonly string[]): { value: string; left: string[] } {
+  const sorted = [...new Set(names)].sort();
+  const kept: string[] = [];
+  const left: string[] = [];
+  let size = 0;
+  for (const n of sorted) {
+    const add = (kept.length === 0 ? 0 : 1) + n.length;
+    if (size + add <= MCP_TAG_MAX_CHARS) {
+      kept.push(n);
+      size += add;
+    } else left.push(n);
+  }
+  return { value: kept.join(','), left };
+}
+
+/** The MCP servers a member's tags announce. */
+export function mcpServersOf(tags: Readonly<Record<string, string>>): readonly string[] {
+  const v = tags['mcp'];
+  return v === undefined || v === '' ? [] : v.split(',');
 }
 
 /** Digest of a set of capability names: equal sets give equal digests, whatever the order. */
@@ -54,6 +85,7 @@ export function nodeTags(i: NodeTagInputs): Record<string, string> {
     caps: capabilitiesDigest([...caps]),
     caps_n: String(caps.size),
     ...(i.isolated === true ? { isolated: '1' } : {}),
+    ...(i.mcpServers === undefined || i.mcpServers.length === 0 ? {} : { mcp: mcpTag(i.mcpServers).value }),
   };
 }
 

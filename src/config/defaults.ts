@@ -119,6 +119,32 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
     s3: { endpoint: '', region: '', force_path_style: false }, // AWS's endpoint and the SDK's region chain
     ca_key: '', // ca.key beside security.cluster.mtls.ca_cert
   },
+  integrations: {
+    mcp: { servers: [] }, // none: agents reach nothing outside the node until the operator lists a server
+  },
+});
+
+/**
+ * The defaults of an MCP server's optional keys (integrations.mcp.servers[]), applied when the config
+ * is resolved: a list item is not merged over defaults the way a section is.
+ */
+export const MCP_SERVER_DEFAULTS = deepFreeze({
+  command: '',
+  args: [] as string[],
+  env: {} as Record<string, string>,
+  url: '',
+  headers: {} as Record<string, string>,
+  allow: [] as string[], // deny by default: an operator names who may use a tool
+  timeout: '30s',
+  max_concurrent: 16,
+  max_concurrent_per_agent: 4,
+  rate_limit: {
+    calls_per_second: 50,
+    burst: 100,
+    agent_calls_per_second: 10,
+    agent_burst: 20,
+  },
+  audit_arguments: false, // argument values may hold personal data: sizes only unless asked
 });
 
 /** The cluster keys a profile sets: every timing (memberlist's and Serf's), not the addresses. */

@@ -1,7 +1,7 @@
 /**
  * `caxton config diff` and `caxton config show`: flat differences between two configs, and a copy
- * with secrets masked. There are no secret keys yet; the seam is here so that the first one (an API
- * token, a gossip key) is masked everywhere a config is shown without anyone remembering to.
+ * with secrets masked: every key named like a secret, and every value of an MCP server's `env` and
+ * `headers` (which hold the tokens ${VAR} substituted), wherever a config is shown.
  */
 import { CaxtonConfigSchema, type CaxtonConfig } from './schema.js';
 import { formatPath } from './issues.js';
@@ -25,6 +25,9 @@ export function isSecretKey(name: string): boolean {
   return SECRET_KEY_RE.test(name);
 }
 
+/** Mappings whose every value is a secret whatever its name (an MCP server's env and headers): the names show, the values do not. */
+const SECRET_MAPPINGS = new Set(['env', 'headers']);
+
 /**
  * Every key whose value differs, in schema order. Sizes and durations are compared by what they
  * mean ("64MiB" equals 67108864; "1m" equals "60s"), lists of unique items regardless of order.
@@ -38,7 +41,9 @@ export function diffConfig(running: CaxtonConfig, baseline: CaxtonConfig, option
     const b = valueAt(baseline, path);
     if (same(path, a, b)) continue;
     const secret = redact && path.some(isSecretKey);
-    out.push({ key: formatPath(path), running: secret ? mask(a) : a, baseline: secret ? mask(b) : b });
+    // A list of mappings (integrations.mcp.servers) is one value here: its secrets are inside it.
+    const shown = (v: unknown) => (secret ? mask(v) : redact ? redactValue(v, false) : v);
+    out.push({ key: formatPath(path), running: shown(a), baseline: shown(b) });
   }
   return out;
 }
@@ -51,7 +56,14 @@ export function redactConfig<T>(config: T): T {
 function redactValue(v: unknown, secret: boolean): unknown {
   if (Array.isArray(v)) return v.map((x) => redactValue(x, secret));
   if (v !== null && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactValue(x, secret || isSecretKey(k))]));
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => {
+        if (SECRET_MAPPINGS.has(k) && x !== null && typeof x === 'object' && !Array.isArray(x)) {
+          return [k, Object.fromEntries(Object.entries(x).map(([name, value]) => [name, mask(value)]))];
+        }
+        return [k, redactValue(x, secret || isSecretKey(k))];
+      }),
+    );
   }
   return secret ? mask(v) : v;
 }

@@ -20,7 +20,10 @@ function childSchema(node: TSchema | undefined, seg: string | number): TSchema |
   if (node === undefined) return undefined;
   if (typeof seg === 'number') return node['items'] as TSchema | undefined;
   const props = node['properties'] as Record<string, TSchema> | undefined;
-  return props !== undefined && Object.hasOwn(props, seg) ? props[seg] : undefined;
+  if (props !== undefined && Object.hasOwn(props, seg)) return props[seg];
+  // A mapping of free names (an MCP server's env or headers): every name has the same schema.
+  const extra = node['additionalProperties'] as TSchema | boolean | undefined;
+  return typeof extra === 'object' ? extra : undefined;
 }
 
 /** Every key path that holds a value (not a section), in schema order. */

@@ -14,6 +14,8 @@ import type { CapabilityStrategy } from '../sandbox/pool.js';
 import type { Synchronous } from '../storage/database.js';
 import { parseAddress, type Address } from './address.js';
 import type { ConfigIssue } from './issues.js';
+import type { McpServerOptions } from '../integrations/mcp/options.js';
+import { MCP_SERVER_DEFAULTS } from './defaults.js';
 import type { CaxtonConfig } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -101,11 +103,13 @@ export interface ResolvedConfig {
   readonly deployment: { readonly canary: CanaryPlan };
   /** Backups: '' = not set (the SDK's chain; ca.key beside the cluster CA certificate). */
   readonly backup: { readonly s3: { readonly endpoint: string; readonly region: string; readonly forcePathStyle: boolean }; readonly caKey: string };
+  /** MCP servers with their defaults applied (src/integrations/mcp/). */
+  readonly integrations: { readonly mcp: { readonly servers: readonly McpServerOptions[] } };
 }
 
 /** What is wrong between keys of an otherwise valid config. Each issue names every key involved. */
 export function crossKeyIssues(c: CaxtonConfig): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = mcpIssues(c);
   const r = c.runtime.restart;
   if (parseDuration(r.max_backoff) < parseDuration(r.initial_backoff)) {
     issues.push({
@@ -263,7 +267,65 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
       }),
     },
     backup: { s3: { endpoint: c.backup.s3.endpoint, region: c.backup.s3.region, forcePathStyle: c.backup.s3.force_path_style }, caKey: c.backup.ca_key },
+    integrations: { mcp: { servers: c.integrations.mcp.servers.map(mcpServer) } },
   };
+}
+
+type McpServerConfig = CaxtonConfig['integrations']['mcp']['servers'][number];
+
+/** One MCP server's keys with MCP_SERVER_DEFAULTS under the ones the file gave. */
+function mcpServer(s: McpServerConfig): McpServerOptions {
+  const d = MCP_SERVER_DEFAULTS;
+  const rl = { ...d.rate_limit, ...s.rate_limit };
+  return {
+    name: s.name,
+    transport: s.transport,
+    command: s.command ?? d.command,
+    args: [...(s.args ?? d.args)],
+    env: { ...(s.env ?? d.env) },
+    url: s.url ?? d.url,
+    headers: { ...(s.headers ?? d.headers) },
+    allow: [...(s.allow ?? d.allow)],
+    timeoutMs: parseDuration(s.timeout ?? d.timeout),
+    maxConcurrent: s.max_concurrent ?? d.max_concurrent,
+    maxConcurrentPerAgent: s.max_concurrent_per_agent ?? d.max_concurrent_per_agent,
+    rateLimit: { callsPerSecond: rl.calls_per_second, burst: rl.burst, agentCallsPerSecond: rl.agent_calls_per_second, agentBurst: rl.agent_burst },
+    auditArguments: s.audit_arguments ?? d.audit_arguments,
+  };
+}
+
+/** What the schema cannot say about the MCP servers: names unique, each transport's own keys. */
+function mcpIssues(c: CaxtonConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Map<string, number>();
+  c.integrations.mcp.servers.forEach((s, i) => {
+    const at = (key: string) => ['integrations', 'mcp', 'servers', i, key];
+    const first = seen.get(s.name);
+    if (first !== undefined) {
+      issues.push({ path: at('name'), alsoPaths: [['integrations', 'mcp', 'servers', first, 'name']], message: `integrations.mcp.servers[${i}].name: "${s.name}" is the name of servers[${first}] already; each server needs its own name (agents address it as mcp:<name>)` });
+    } else seen.set(s.name, i);
+    const other = s.transport === 'stdio' ? (['url', 'headers'] as const) : (['command', 'args', 'env'] as const);
+    for (const k of other) {
+      if (s[k] !== undefined) issues.push({ path: at(k), message: `integrations.mcp.servers[${i}].${k} applies to ${s.transport === 'stdio' ? 'http' : 'stdio'} servers only, and "${s.name}" is ${s.transport}: remove it or change transport` });
+    }
+    if (s.transport === 'stdio' && (s.command ?? '') === '') {
+      issues.push({ path: at('command'), message: `integrations.mcp.servers[${i}].command is required for a stdio server ("${s.name}"): the program the node starts, e.g. command: npx, args: ["-y", "@modelcontextprotocol/server-memory"]` });
+    }
+    if (s.transport === 'http') {
+      const url = s.url ?? '';
+      let ok = false;
+      try {
+        const u = new URL(url);
+        ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '';
+      } catch {
+        ok = false;
+      }
+      if (!ok) {
+        issues.push({ path: at('url'), message: `integrations.mcp.servers[${i}].url must be an http:// or https:// URL without credentials for an http server ("${s.name}"), e.g. http://127.0.0.1:3001/mcp; put a token in headers` });
+      }
+    }
+  });
+  return issues;
 }
 
 /** The coordination.cluster timing keys under memberlist's names (MembershipConfig) and Serf's (tombstone). */

@@ -208,8 +208,82 @@ const backup = Section('Backups (docs/operations.md, "Backups").', {
   ca_key: Text('Path of the CA private key that `caxton backup create --include-ca-key` stores. Empty: ca.key beside security.cluster.mtls.ca_cert.', { allowEmpty: true }),
 });
 
+/**
+ * An MCP server name: it becomes the receiver `mcp:<name>` (an agent name), a metric label and a CLI
+ * argument, so it keeps to a short, plain form.
+ */
+export const MCP_SERVER_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
+/** An environment variable or HTTP header name. */
+const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+const HEADER_NAME_PATTERN = "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$";
+
+/** A mapping of names to text values: env of a stdio server, headers of an HTTP one. */
+function TextMap(description: string, namePattern: string, nameExpect: string) {
+  return Type.Unsafe<Record<string, string>>({
+    type: 'object',
+    description,
+    additionalProperties: { type: 'string', maxLength: 65_536, expect: 'a string' },
+    propertyNames: { pattern: namePattern },
+    maxProperties: 256,
+    expect: `a mapping of ${nameExpect} to strings`,
+  });
+}
+
+/**
+ * One MCP server (docs/tools.md). Only `name` and `transport` are required; every other key has the
+ * default in ./defaults.ts MCP_SERVER_DEFAULTS (a list item cannot be merged over defaults as a
+ * section is, so they are applied when the config is resolved).
+ */
+const mcpServer = Type.Object(
+  {
+    name: Text('The server\'s name: agents address it as `mcp:<name>`. 1-63 characters from A-Z a-z 0-9 _ . - (first a letter or digit); unique in the list.', {
+      pattern: MCP_SERVER_NAME_PATTERN,
+      expect: '1 to 63 characters from A-Z a-z 0-9 _ . -, starting with a letter or digit',
+    }),
+    transport: Enum(['stdio', 'http'] as const, 'stdio: the node starts `command` as a child process, talks MCP over its stdin and stdout, and restarts it with back-off when it exits; http: the node connects to `url` (MCP Streamable HTTP) and reconnects with back-off.'),
+    command: Type.Optional(Text('stdio: the program to run (a path, or a name looked up in PATH). Not run through a shell. Required for stdio.', { allowEmpty: true })),
+    args: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256, description: 'stdio: the program\'s arguments.', expect: 'a list of strings' })),
+    env: Type.Optional(TextMap('stdio: environment variables for the program, besides HOME, LOGNAME, PATH, SHELL, TERM and USER, which it inherits (nothing else of the node\'s environment is passed). Put secrets here as ${VAR}: every value is shown as *** by `caxton config show` and never logged.', ENV_NAME_PATTERN, 'variable names')),
+    url: Type.Optional(Text('http: the server\'s MCP endpoint, an http:// or https:// URL. Required for http.', { allowEmpty: true })),
+    headers: Type.Optional(TextMap('http: HTTP headers sent with every request (e.g. Authorization: "Bearer ${TOKEN}"). Every value is shown as *** by `caxton config show` and never logged.', HEADER_NAME_PATTERN, 'header names')),
+    allow: Type.Optional(
+      Type.Array(Text('An agent name pattern (`*` any run of characters, `?` one character) or `capability:<name>`.', { pattern: '^[A-Za-z0-9_*?][A-Za-z0-9_.:@/*?-]{0,254}$', expect: 'an agent name pattern (A-Z a-z 0-9 _ . : @ / - and the wildcards * ?) or capability:<name>' }), {
+        maxItems: 1000,
+        description: 'Who may use the server: agents whose name matches a pattern, or that registered a capability named `capability:<name>`. Empty: no agent (operators can still call it with `caxton tools call`).',
+        expect: 'a list of agent name patterns or capability:<name> entries',
+      }),
+    ),
+    timeout: Type.Optional(Duration('Longest a tool call may take; a message\'s reply_by shortens it. Past it the call is cancelled (notifications/cancelled) and the agent gets a failure with CAXTON_ERR_TOOL_TIMEOUT.', { min: 1, max: 3_600_000 })),
+    max_concurrent: Type.Optional(Int('Calls in flight on this server at once, all agents together; one more gets a failure with CAXTON_ERR_TOOL_BUSY.', { min: 1, max: 10_000 })),
+    max_concurrent_per_agent: Type.Optional(Int('Calls one agent may have in flight on this server at once; one more gets a failure with CAXTON_ERR_TOOL_BUSY.', { min: 1, max: 10_000 })),
+    rate_limit: Type.Optional(
+      Type.Object(
+        {
+          calls_per_second: Type.Optional(Num('Calls per second on this server, all agents together (a token bucket\'s refill rate); 0 = no limit. Beyond it: CAXTON_ERR_TOOL_RATE_LIMITED.', { min: 0, max: 1_000_000 })),
+          burst: Type.Optional(Int('Calls the server takes at once before calls_per_second applies (the bucket\'s size).', { min: 1, max: 10_000_000 })),
+          agent_calls_per_second: Type.Optional(Num('Calls per second one agent may make on this server; 0 = no limit.', { min: 0, max: 1_000_000 })),
+          agent_burst: Type.Optional(Int('Calls one agent may make at once before agent_calls_per_second applies.', { min: 1, max: 10_000_000 })),
+        },
+        { additionalProperties: false, description: 'Token buckets per server and per agent.', expect: 'a mapping of keys' },
+      ),
+    ),
+    audit_arguments: Type.Optional(Bool('Keep the arguments of each call in its audit entry (up to 300 characters). Off: only their size is kept.')),
+  },
+  { additionalProperties: false, description: 'One MCP server.', expect: 'a mapping with name, transport and the server\'s keys' },
+);
+
+const integrations = Section('The outside world, for agents (docs/tools.md).', {
+  mcp: Section('Tools as MCP servers, reached by agents through the receivers `mcp:<name>`.', {
+    servers: Type.Array(mcpServer, {
+      maxItems: 64,
+      description: 'The MCP servers of this node. Only this file declares them: no API call can add one, so an API key cannot make the node run a command.',
+      expect: 'a list of MCP servers, each a mapping with name and transport',
+    }),
+  }),
+});
+
 export const CaxtonConfigSchema = Type.Object(
-  { node, server, runtime, messaging, coordination, observability, security, deployment, backup },
+  { node, server, runtime, messaging, coordination, observability, security, deployment, backup, integrations },
   { additionalProperties: false, $id: 'CaxtonConfig', description: 'A Caxton node\'s configuration (docs/configuration.md).', expect: 'a mapping of sections (node, server, runtime, ...)' },
 );
 

@@ -64,8 +64,23 @@ export interface MovingAgents {
 export interface ExternalEndpoint {
   /** Whether this endpoint takes messages addressed to `name`. Called per message: keep it a lookup. */
   accepts(name: string): boolean;
-  /** Takes a message for one of its names. Must not block. */
-  deliver(from: string, to: string, json: string): void;
+  /**
+   * Takes a message for one of its names. Must not block. `from` is the sender as this node knows it
+   * (an agent of this node, an API caller's name, or '' for the node's own redeliveries and messages
+   * from other nodes); `via` is set for a message another node handed over.
+   */
+  deliver(from: string, to: string, json: string, via?: Arrival): void;
+}
+
+/** Where a message from another node came from (Router.fromNode). */
+export interface Arrival {
+  /** The node that handed it over. */
+  readonly node: NodeName;
+  /**
+   * The sender's name when that node routes replies for it because it is no agent there (an API
+   * caller); '' when the sender is an agent of that node (its worker stamped the sender).
+   */
+  readonly replyTo: string;
 }
 
 /**

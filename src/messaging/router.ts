@@ -32,7 +32,7 @@
 import type { PriorityLevel } from '../sandbox/worker/mailbox.js';
 import { addressOf, isReliable } from '../sandbox/envelope.js';
 import type { Redelivery } from './dead-letter-queue.js';
-import { SETTLING, type Directory, type ExternalEndpoint, type MovingAgents, type NodeName, type PartitionHold, type RemoteLink } from './directory.js';
+import { SETTLING, type Arrival, type Directory, type ExternalEndpoint, type MovingAgents, type NodeName, type PartitionHold, type RemoteLink } from './directory.js';
 import type { Registry } from './registry.js';
 import { SYSTEM_SENDER, SystemError, systemFailure, type SystemErrorCode } from './system-messages.js';
 
@@ -84,6 +84,11 @@ export class Router {
   #partition: PartitionHold | undefined;
   /** True while the partition queue replays through the router: a message that cannot go yet stays where it is. */
   #replaying = false;
+  /** The node a message being routed came from, and its replyTo, while fromNode routes it (for endpoints). */
+  #arriving: Arrival | undefined;
+  /** Which other nodes serve a receiver that is no agent (mcp:<server>); undefined for any other name. */
+  #remoteEndpoints: ((name: string) => readonly NodeName[] | undefined) | undefined;
+  #nextEndpointNode = 0;
   readonly #endpoints: ExternalEndpoint[] = [];
   /**
    * Names that are no agent but sent from another node (API callers there) → that node: replies to
@@ -159,6 +164,15 @@ export class Router {
     }
   }
 
+  /**
+   * Routes receivers that are no agent and that this node does not serve (an MCP server another node
+   * runs: mcp:<server>, docs/tools.md) to a node that serves them. `lookup` answers the other nodes that
+   * serve `name` (none: it exists nowhere), or undefined for a name it does not know (an agent's name).
+   */
+  routeEndpointsTo(lookup: (name: string) => readonly NodeName[] | undefined): void {
+    this.#remoteEndpoints = lookup;
+  }
+
   /** Adds a receiver that is not an agent (see ExternalEndpoint). Returns the function that removes it. */
   addEndpoint(ep: ExternalEndpoint): () => void {
     this.#endpoints.push(ep);
@@ -197,7 +211,14 @@ export class Router {
     if (replyTo !== '' && origin !== '') this.#rememberReturn(replyTo, origin);
     if (to === '') this.#unaddressed('', json, priority, hops);
     else {
-      const where = this.route(to, json, priority, '', hops);
+      // An endpoint that takes it hears where it came from (the MCP bridge: who the sender is).
+      this.#arriving = { node: origin, replyTo };
+      let where: Where;
+      try {
+        where = this.route(to, json, priority, '', hops);
+      } finally {
+        this.#arriving = undefined;
+      }
       if (where === 'refused' || where === undefined) this.#refuseByName('', to, json, where);
     }
   }
@@ -224,11 +245,23 @@ export class Router {
     for (const ep of this.#endpoints) {
       if (!ep.accepts(to)) continue;
       try {
-        ep.deliver(from, to, json);
+        ep.deliver(from, to, json, this.#arriving);
       } catch (e) {
         this.#local.warn(from, `the endpoint for ${to} failed to take a message: ${(e as Error).message}`);
       }
       return 'external';
+    }
+    const serving = this.#remoteEndpoints?.(to);
+    if (serving !== undefined) {
+      // Served elsewhere (or nowhere): never the directory, which would compute an owner for any name.
+      const n = serving.length;
+      if (n === 0 || this.#link === undefined) return undefined;
+      if (hops >= MAX_HOPS) return 'refused';
+      const start = this.#nextEndpointNode++;
+      for (let i = 0; i < n; i++) {
+        if (this.#link.deliver(serving[(start + i) % n] as NodeName, to, json, priority, hops + 1, this.#replyTo(from))) return 'remote';
+      }
+      return 'refused';
     }
     const node = this.#returns.get(to) ?? this.#directory?.nodeFor(to);
     if (node === undefined) return this.#partition?.active() === true ? this.#hold(from, to, json, priority) : undefined;

@@ -1,7 +1,10 @@
 /**
  * The audit log (docs/security.md, "Audit log"): one entry per management action through the API, with
- * who did it, what, on what, how it ended and when. Entries go to the database (bounded, listed by
+ * who did it, what, on what, how it ended and when; and one per tool call through MCP (action
+ * `tool.call`, src/integrations/mcp/tool-audit.ts). Entries go to the database (bounded, listed by
  * `caxton audit list`) and, when `observability.audit.path` is set, to a file as one JSON line each.
+ * Tool calls are bounded apart (toolCapacity): they can come by the thousand, and must not push the
+ * management actions out.
  *
  * Never a secret: an entry's target and detail are built only from the fields its action allow-lists
  * below (AUDIT_ACTIONS). A field that is not listed (an API key, a gossip key, a config text, a module)
@@ -17,9 +20,10 @@ type Statement = Database.Statement<unknown[], unknown>;
 
 /**
  * key: an API key (actor = its name, actorId = its id); cert: a client certificate (actor = its CN);
- * anonymous: no identity (auth off, or a request without a valid key); system: the node itself.
+ * anonymous: no identity (auth off, or a request without a valid key); system: the node itself;
+ * agent: an agent of the node (a tool call; actor = its name, as the host knows it).
  */
-export type ActorKind = 'key' | 'cert' | 'anonymous' | 'system';
+export type ActorKind = 'key' | 'cert' | 'anonymous' | 'system' | 'agent';
 export type AuditResult = 'ok' | 'error';
 /** What a detail field may hold: scalars, or a short list of them. */
 export type AuditValue = string | number | boolean | null | readonly (string | number | boolean)[];
@@ -75,6 +79,9 @@ export const AUDIT_ACTIONS = {
   'security.revoke': { target: ['node', 'serial'], detail: ['reason'] },
   // Every running agent of a priority, on every node or on `node` (`caxton agents suspend --priority`).
   'agents.suspend': { target: ['priority'], detail: ['node'] },
+  // A tool call through MCP, by an agent or an operator (`caxton tools call`); written by the bridge, not
+  // from a request: target is server/tool, arguments only with the server's audit_arguments.
+  'tool.call': { target: [], detail: ['server', 'tool', 'outcome', 'argument_bytes', 'result_bytes', 'duration_ms', 'arguments'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];
@@ -111,6 +118,10 @@ export interface AuditFilter {
 
 /** Entries kept in the database; the oldest are trimmed beyond it. @default 100,000 */
 export const DEFAULT_AUDIT_CAPACITY = 100_000;
+/** Tool-call entries kept in the database besides them. @default 100,000 */
+export const DEFAULT_TOOL_AUDIT_CAPACITY = 100_000;
+/** The action of a tool call: trimmed apart from the rest. */
+export const TOOL_CALL_ACTION = 'tool.call';
 /**
  * Trimming runs once every this many entries (and at open), deleting everything older than the last
  * `capacity` in one statement: the table holds at most capacity + TRIM_EVERY - 1 rows, and a record
@@ -129,6 +140,7 @@ export interface AuditLogOptions {
   readonly path?: string;
   readonly logger: Logger;
   readonly capacity?: number;
+  readonly toolCapacity?: number;
 }
 
 interface Row {
@@ -149,11 +161,14 @@ interface Row {
 export class AuditLog {
   readonly path: string | undefined;
   readonly capacity: number;
+  readonly toolCapacity: number;
   readonly #db: SqliteDatabase | undefined;
   readonly #logger: Logger;
   readonly #insert: Statement | undefined;
   readonly #trim: Statement | undefined;
+  readonly #trimTools: Statement | undefined;
   #sinceTrim = 0;
+  #toolsSinceTrim = 0;
   #fileFailing = false;
 
   constructor(options: AuditLogOptions) {
@@ -161,13 +176,20 @@ export class AuditLog {
     this.#logger = options.logger;
     this.path = options.path === undefined || options.path === '' ? undefined : resolve(options.path);
     this.capacity = options.capacity ?? DEFAULT_AUDIT_CAPACITY;
+    this.toolCapacity = options.toolCapacity ?? DEFAULT_TOOL_AUDIT_CAPACITY;
     if (this.#db !== undefined) {
       this.#insert = this.#db.prepare(
         'INSERT INTO audit_log (time, actor, actor_id, actor_kind, action, target, result, status, error_code, detail, node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
-      // ids only grow (AUTOINCREMENT, rows leave only from the head): the last N are the ids above max - N.
-      this.#trim = this.#db.prepare('DELETE FROM audit_log WHERE id <= (SELECT max(id) FROM audit_log) - ?');
+      // Each kind keeps its last N: everything of the kind older than its N-th newest row goes (ids only grow).
+      this.#trim = this.#db.prepare(
+        `DELETE FROM audit_log WHERE action != '${TOOL_CALL_ACTION}' AND id < (SELECT id FROM audit_log WHERE action != '${TOOL_CALL_ACTION}' ORDER BY id DESC LIMIT 1 OFFSET ? - 1)`,
+      );
+      this.#trimTools = this.#db.prepare(
+        `DELETE FROM audit_log WHERE action = '${TOOL_CALL_ACTION}' AND id < (SELECT id FROM audit_log WHERE action = '${TOOL_CALL_ACTION}' ORDER BY id DESC LIMIT 1 OFFSET ? - 1)`,
+      );
       this.#trim.run(this.capacity);
+      this.#trimTools.run(this.toolCapacity);
     }
   }
 
@@ -184,7 +206,12 @@ export class AuditLog {
     if (this.#insert !== undefined) {
       try {
         this.#insert.run(entry.time, entry.actor, entry.actorId, entry.actorKind, entry.action, entry.target, entry.result, entry.status, entry.errorCode, JSON.stringify(entry.detail), entry.node);
-        if (++this.#sinceTrim >= AUDIT_TRIM_EVERY) {
+        if (entry.action === TOOL_CALL_ACTION) {
+          if (++this.#toolsSinceTrim >= AUDIT_TRIM_EVERY) {
+            this.#toolsSinceTrim = 0;
+            this.#trimTools?.run(this.toolCapacity);
+          }
+        } else if (++this.#sinceTrim >= AUDIT_TRIM_EVERY) {
           this.#sinceTrim = 0;
           this.#trim?.run(this.capacity);
         }
@@ -226,7 +253,8 @@ export class AuditLog {
 
   #append(entry: AuditEntry): void {
     try {
-      // Opened per entry (management actions are rare): a rotated file is recreated at the next entry,
+      // Opened per entry (management actions are rare; tool calls are bounded by their servers' rate
+      // limits): a rotated file is recreated at the next entry,
       // with no handle to reopen. The mode applies when the file is created.
       appendFileSync(this.path as string, `${JSON.stringify(auditJson(entry))}\n`, { mode: 0o600 });
       if (this.#fileFailing) this.#logger.info({ path: this.path }, 'audit log: writing to the file again');

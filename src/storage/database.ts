@@ -224,6 +224,29 @@ const MIGRATIONS: readonly string[] = [
      revoked_at INTEGER NOT NULL,
      revoked_by TEXT    NOT NULL
    );`,
+  // 13: tool calls through MCP (src/integrations/mcp) join the audit log, made by agents: actor_kind
+  // 'agent'. SQLite cannot change a CHECK, so the table is rebuilt with its rows and ids. Tool calls
+  // are trimmed apart from management actions (a busy tool must not push out who deployed what), by
+  // action: the index serves both trims.
+  `CREATE TABLE audit_log_13 (
+     id         INTEGER PRIMARY KEY AUTOINCREMENT,
+     time       INTEGER NOT NULL,
+     actor      TEXT    NOT NULL,
+     actor_id   TEXT,
+     actor_kind TEXT    NOT NULL CHECK (actor_kind IN ('key', 'cert', 'anonymous', 'system', 'agent')),
+     action     TEXT    NOT NULL,
+     target     TEXT,
+     result     TEXT    NOT NULL CHECK (result IN ('ok', 'error')),
+     status     INTEGER NOT NULL,
+     error_code TEXT,
+     detail     TEXT    NOT NULL,
+     node       TEXT    NOT NULL
+   );
+   INSERT INTO audit_log_13 SELECT * FROM audit_log;
+   DROP TABLE audit_log;
+   ALTER TABLE audit_log_13 RENAME TO audit_log;
+   CREATE INDEX audit_log_time ON audit_log (time);
+   CREATE INDEX audit_log_action ON audit_log (action, id);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

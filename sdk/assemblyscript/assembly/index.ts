@@ -11,3 +11,4 @@ export * from "./host";
 export * from "./json";
 export * from "./message";
 export * from "./agent";
+export * from "./tools";

@@ -272,6 +272,7 @@ function deliver(ctx: ApiContext, names: ApiNames, msg: AclMessage, json: string
   if (own !== undefined) throw own;
   const where = routeAsApi(names, router, to, json, priority, msg.sender);
   if (where === 'remote') return 'remote';
+  if (where === 'external') return to; // a receiver of the node that is no agent: an MCP server (mcp:<name>)
   if (where === 'held') return QUEUED;
   if (where === 'refused') {
     throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `agent ${to} takes no messages now: the node hosting it refused the message`, { agent: to });

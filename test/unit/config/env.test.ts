@@ -94,7 +94,7 @@ test('env - keys, comments and values in sequences', () => {
   assert.deepEqual(problems('coordination:\n  cluster:\n    seeds: [${S1}]\n', {}), [
     'config.yaml:3:14: YAML: Missing , or : between flow sequence items (inside [...] or {...}, quote values that contain ${...})',
   ]);
-  assert.deepEqual(problems('${K}: 1\n', { K: 'server' }), ['config.yaml:1:1: unknown key "${K}" (allowed here: node, server, runtime, messaging, coordination, observability, security, deployment, backup)']);
+  assert.deepEqual(problems('${K}: 1\n', { K: 'server' }), ['config.yaml:1:1: unknown key "${K}" (allowed here: node, server, runtime, messaging, coordination, observability, security, deployment, backup, integrations)']);
 });
 
 test('env - expand on its own', () => {

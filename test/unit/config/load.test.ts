@@ -112,7 +112,7 @@ test('load - unknown keys point at the key, with a suggestion', () => {
     'config.yaml:5:3: unknown key runtime.max_agnets (did you mean runtime.max_agents?)',
     'config.yaml:7:3: unknown key messaging.max_agents (did you mean runtime.max_agents?)',
     'config.yaml:8:3: unknown key messaging.frobnicate (allowed here: max_message_size, queue_size, queue_bytes, capability_strategy, redeliver_after, max_deliveries, outbox_scan_interval, outbox_batch, drain_timeout)',
-    'config.yaml:9:1: unknown key extras (allowed here: node, server, runtime, messaging, coordination, observability, security, deployment, backup)',
+    'config.yaml:9:1: unknown key extras (allowed here: node, server, runtime, messaging, coordination, observability, security, deployment, backup, integrations)',
   ]);
 });
 
@@ -231,7 +231,7 @@ test('load - oversized text and alias bombs are refused', () => {
 
 test('load - __proto__ and constructor keys are unknown keys, not prototype changes', () => {
   assert.deepEqual(problems(text('__proto__:\n  polluted: 1\nserver:\n  constructor: 1\n')), [
-    'config.yaml:1:1: unknown key __proto__ (allowed here: node, server, runtime, messaging, coordination, observability, security, deployment, backup)',
+    'config.yaml:1:1: unknown key __proto__ (allowed here: node, server, runtime, messaging, coordination, observability, security, deployment, backup, integrations)',
     'config.yaml:4:3: unknown key server.constructor (allowed here: api_addr, metrics_addr, body_limit, request_timeout)',
   ]);
   assert.equal(({} as Record<string, unknown>)['polluted'], undefined);

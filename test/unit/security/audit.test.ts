@@ -142,3 +142,24 @@ test('audit - target and detail come from the action\'s allow-list only: a key o
   assert.equal((d['reason'] as string).length, 301);
   assert.deepEqual(auditFields('dead-letters.replay', [{}, undefined, { ids: [1, { a: 1 }, 2] }, {}]).detail, { ids: [1, 2] });
 });
+
+test('audit - tool calls are kept apart: they never push management actions out, and agents are actors', () => {
+  const dir = tempDir();
+  try {
+    const db = openDatabase(join(dir.path, 'a.db'));
+    const log = new AuditLog({ db, logger: capture().logger, capacity: 3, toolCapacity: 2 });
+    const entry = (action: 'agent.deploy' | 'tool.call', i: number) => ({
+      time: i, actor: action === 'tool.call' ? 'agent-x' : 'admin', actorId: null, actorKind: action === 'tool.call' ? ('agent' as const) : ('key' as const),
+      action, target: String(i), result: 'ok' as const, status: 200, errorCode: null, detail: {}, node: 'n',
+    });
+    for (let i = 0; i < 3; i++) log.record(entry('agent.deploy', i));
+    for (let i = 0; i < AUDIT_TRIM_EVERY + 5; i++) log.record(entry('tool.call', 100 + i));
+    const all = log.list({}, 100_000);
+    assert.deepEqual(all.filter((e) => e.action === 'agent.deploy').map((e) => e.target), ['0', '1', '2']);
+    assert.ok(all.filter((e) => e.action === 'tool.call').length < AUDIT_TRIM_EVERY + 5, 'tool calls were trimmed');
+    assert.equal(log.list({ action: 'tool.*' }, 1)[0]?.actorKind, 'agent');
+    db.close();
+  } finally {
+    dir.cleanup();
+  }
+});

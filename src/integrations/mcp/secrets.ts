@@ -1,0 +1,35 @@
+/**
+ * The secrets of one MCP server (the values of its env and headers, which ${VAR} filled in) kept out
+ * of everything the node writes about it: log lines (its stderr, why it closed), the reasons in
+ * failures sent to agents, audit entries and `caxton tools list`. A server or its HTTP stack may echo
+ * a token in an error ("invalid token abc..."): every text about a server passes through here.
+ */
+import { REDACTED } from '../../config/index.js';
+
+/** Values shorter than this are not searched for: "1" or "true" would mask half of every text. */
+const MIN_SECRET_CHARS = 6;
+
+export class SecretMask {
+  readonly #values: readonly string[];
+
+  constructor(...maps: readonly Readonly<Record<string, string>>[]) {
+    const values = new Set<string>();
+    for (const m of maps) {
+      for (const v of Object.values(m)) {
+        if (v.length >= MIN_SECRET_CHARS) values.add(v);
+        // "Bearer <token>": the token alone may be echoed too (the scheme is no secret).
+        const rest = v.replace(/^\S+\s+/, '');
+        if (rest !== v && rest.length >= MIN_SECRET_CHARS) values.add(rest);
+      }
+    }
+    // Longest first: a secret that contains another is masked whole.
+    this.#values = [...values].sort((a, b) => b.length - a.length);
+  }
+
+  /** `text` with every secret value replaced by ***. */
+  mask(text: string): string {
+    let out = text;
+    for (const v of this.#values) if (out.includes(v)) out = out.split(v).join(REDACTED);
+    return out;
+  }
+}

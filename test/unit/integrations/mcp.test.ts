@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ToolAcl, globToRegExp } from '../../../src/integrations/mcp/acl.js';
+import { ServerLimits, TokenBucket } from '../../../src/integrations/mcp/limits.js';
+import { SecretMask } from '../../../src/integrations/mcp/secrets.js';
+import { mcpServers } from '../../helpers/mcp/servers.js';
+
+test('mcp acl - name patterns with * and ?, capability entries, nothing else', () => {
+  const acl = new ToolAcl(['billing-*', 'exact', 'a?c', 'capability:weather.read']);
+  const none = () => [];
+  assert.ok(acl.allows('billing-eu', none));
+  assert.ok(acl.allows('billing-', none));
+  assert.ok(acl.allows('exact', none));
+  assert.ok(!acl.allows('exact-not', none));
+  assert.ok(acl.allows('abc', none));
+  assert.ok(!acl.allows('abbc', none));
+  // Regex characters in a pattern are literal: "." is a dot, not any character.
+  assert.ok(!new ToolAcl(['a.b']).allows('axb', none));
+  assert.ok(new ToolAcl(['a.b']).allows('a.b', none));
+  assert.ok(acl.allows('someone', () => ['other', 'weather.read']));
+  assert.ok(!acl.allows('someone', () => ['weather']));
+  // A capability named like a pattern is no pattern, and an agent named capability:x is matched by name only.
+  assert.ok(!new ToolAcl([]).allows('anyone', () => ['x']));
+  assert.ok(new ToolAcl(['*']).allows('capability:x', none));
+  assert.equal(globToRegExp('a*b?').source, '^a.*b.$');
+});
+
+test('mcp limits - token bucket: burst at once, then the rate; 0 is no limit', () => {
+  const b = new TokenBucket(2, 3, 0);
+  assert.deepEqual([b.take(0), b.take(0), b.take(0)], [0, 0, 0]);
+  assert.equal(b.take(0), 500);
+  assert.equal(b.take(400), 100);
+  assert.equal(b.take(500), 0);
+  const free = new TokenBucket(0, 1, 0);
+  for (let i = 0; i < 100; i++) assert.equal(free.take(0), 0);
+});
+
+test('mcp limits - server and per-agent concurrency; refusals reserve nothing; release gives slots back', () => {
+  const [o] = mcpServers('- { name: s, transport: stdio, command: x, max_concurrent: 3, max_concurrent_per_agent: 2, rate_limit: { calls_per_second: 0, agent_calls_per_second: 0 } }');
+  const l = new ServerLimits(o!, 0);
+  assert.equal(l.take('a', 0), undefined);
+  assert.equal(l.take('a', 0), undefined);
+  assert.deepEqual(l.take('a', 0), { kind: 'busy', reason: 'a has 2 calls in flight on MCP server s, its max_concurrent_per_agent' });
+  assert.equal(l.take('b', 0), undefined);
+  assert.deepEqual(l.take('c', 0), { kind: 'busy', reason: 'MCP server s has 3 calls in flight, its max_concurrent' });
+  l.release('a');
+  assert.equal(l.take('c', 0), undefined);
+  assert.equal(l.inFlight, 3);
+});
+
+test('mcp limits - rate: the agent\'s bucket, then the server\'s, with the wait', () => {
+  const [o] = mcpServers('- { name: s, transport: stdio, command: x, max_concurrent: 100, max_concurrent_per_agent: 100, rate_limit: { calls_per_second: 10, burst: 3, agent_calls_per_second: 1, agent_burst: 2 } }');
+  const l = new ServerLimits(o!, 0);
+  assert.equal(l.take('a', 0), undefined);
+  assert.equal(l.take('a', 0), undefined);
+  const r = l.take('a', 0);
+  assert.equal(r?.kind, 'rate');
+  assert.equal(r?.kind === 'rate' ? r.retryInMs : 0, 1000);
+  assert.equal(l.take('b', 0), undefined);
+  const s = l.take('c', 0);
+  assert.match(s?.reason ?? '', /MCP server s used up its calls \(10\/s, burst 3\)/);
+});
+
+test('mcp secrets - env and header values are masked in any text, a bearer token alone too; short values are not searched', () => {
+  const m = new SecretMask({ API_KEY: 'sk-abcdef123', DEBUG: '1' }, { Authorization: 'Bearer tok-999999' });
+  assert.equal(m.mask('key sk-abcdef123 and header Bearer tok-999999, token tok-999999'), 'key *** and header ***, token ***');
+  assert.equal(m.mask('level 1 debug'), 'level 1 debug');
+});
+
+test('mcp cluster - the mcp tag carries sorted names up to its bound; other nodes serve mcp:<server> by their tag', async () => {
+  const { mcpTag, mcpServersOf, nodeTags } = await import('../../../src/cluster/node-tags.js');
+  const { mcpRoutes } = await import('../../../src/integrations/mcp/cluster-routes.js');
+  assert.deepEqual(mcpTag(['memory', 'everything', 'memory']), { value: 'everything,memory', left: [] });
+  const long = Array.from({ length: 10 }, (_, i) => `server-${i}-${'x'.repeat(20)}`);
+  const t = mcpTag(long);
+  assert.ok(t.value.length <= 160);
+  assert.equal(t.value.split(',').length + t.left.length, 10);
+  assert.equal(nodeTags({ version: '1', agents: 0, cpuPercent: 0, rssBytes: 0, capabilities: [] })['mcp'], undefined);
+  assert.deepEqual(mcpServersOf(nodeTags({ version: '1', agents: 0, cpuPercent: 0, rssBytes: 0, capabilities: [], mcpServers: ['b', 'a'] })), ['a', 'b']);
+  const members: { name: string; status: string; tags: Record<string, string> }[] = [
+    { name: 'self', status: 'alive', tags: { mcp: 'web' } },
+    { name: 'n2', status: 'alive', tags: { mcp: 'db,web' } },
+    { name: 'n3', status: 'failed', tags: { mcp: 'web' } },
+    { name: 'n4', status: 'alive', tags: {} },
+  ];
+  const lookup = mcpRoutes(() => members, 'self');
+  assert.deepEqual(lookup('mcp:web'), ['n2']);
+  assert.deepEqual(lookup('mcp:none'), []);
+  assert.equal(lookup('web'), undefined, 'an agent name is not the lookup\'s business');
+});
