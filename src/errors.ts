@@ -126,6 +126,10 @@ export const ErrorCatalogue = {
     status: 409,
     hint: 'There is nothing to resolve: no partition was detected and no merge is held. `caxton cluster detect-partition` shows the current view.',
   },
+  CAXTON_ERR_RESTART_UNAVAILABLE: {
+    status: 409,
+    hint: 'A node restarts itself only under `caxton server start`, one restart at a time: wait for the running restart (`caxton cluster members`), or restart the process with your supervisor.',
+  },
   CAXTON_ERR_CLUSTER_UNKNOWN_NODE: {
     status: 404,
     hint: 'Check the node name with `caxton cluster members`.',

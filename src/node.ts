@@ -62,6 +62,7 @@ import { watchLine } from './agents/cluster-events.js';
 import { AuditLog } from './security/audit.js';
 import { NodeCerts } from './security/node-certs.js';
 import { ClusterCerts } from './security/cluster-certs.js';
+import { NodeRestart, type RestartRequest } from './cluster/node-restart.js';
 import { httpsOptions } from './api/server.js';
 import type { Server as HttpsServer } from 'node:https';
 import { RevocationList } from './security/revocation.js';
@@ -121,6 +122,8 @@ export interface NodeOptions {
   /** The Prometheus endpoint; absent: none. */
   readonly metrics?: { readonly addr: Address };
   readonly config?: ConfigView;
+  /** Restarts the node in place (`POST /server/restart`); src/cli/server.ts provides it. Absent: no restart. */
+  readonly restart?: (r: RestartRequest) => void;
   /** Cluster membership (SWIM, serf-compatible); absent: a single node. */
   readonly cluster?: NodeClusterOptions;
   /**
@@ -196,6 +199,7 @@ export class CaxtonNode {
   /** This node's certificates, reloaded without a restart (src/security/node-certs.ts). */
   #certs: NodeCerts | undefined;
   #clusterCerts: ClusterCerts | undefined;
+  #restart: NodeRestart | undefined;
   readonly startedAt = Date.now();
   apiAddress: Address | undefined;
   metricsAddress: Address | undefined;
@@ -463,6 +467,7 @@ export class CaxtonNode {
     }
     node.#certs = nodeCerts(options, linkTls, cluster, () => node.#api);
     node.#clusterCerts = new ClusterCerts(options.nodeId, node.#certs, peers, options.peerMembers ?? (() => cluster?.members() ?? []));
+    node.#restart = new NodeRestart({ self: options.nodeId, startedAt: node.startedAt, logger: log, peers, members: () => cluster?.members() ?? [], handOver: clusterAgents === undefined ? undefined : () => clusterAgents.handOver(), restart: options.restart });
     try {
       const { restored, failed } = await deployments.restore();
       if (restored + failed > 0) log.info({ restored, failed }, 'deployed agents restored');
@@ -739,6 +744,7 @@ export class CaxtonNode {
       revocations: this.#revocations,
       ready: () => this.#ready,
       certs: () => this.#clusterCerts as ClusterCerts,
+      restart: () => this.#restart as NodeRestart,
     };
   }
 

@@ -1,4 +1,5 @@
 /** What the API needs from the node: its parts, each behind the interface of its own module. */
+import type { NodeRestart } from '../cluster/node-restart.js';
 import type { AgentPool, PoolEvent } from '../sandbox/index.js';
 import type { Deployments } from '../agents/deployments.js';
 import type { DeadLetterQueue } from '../messaging/dead-letter-queue.js';
@@ -121,6 +122,8 @@ export interface ApiContext {
   readonly audit?: AuditLog;
   /** Every node's certificates, and new node certificates (cert-status, rotate-certs). */
   certs(): ClusterCerts;
+  /** Restarts this node, or another through the link, in place (src/cluster/node-restart.ts). */
+  restart(): NodeRestart;
   /** Revoked certificates: refused on the link and for API clients; POST /security/revoke adds to them. */
   readonly revocations?: Revocations;
 }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { CaxtonError, isCaxtonError } from '../errors.js';
 import type { CaxtonNode } from '../node.js';
 import type { LoadedConfig, ResolvedConfig } from '../config/index.js';
+import type { Address } from '../config/address.js';
 // The node and the config schema are loaded inside the action: every other CLI command imports this
 // file to register `server`, and should not pay for them.
 
@@ -172,7 +173,9 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
   const metricsOn = c.observability.metrics.enabled;
   const apiTls = c.security.api.tls.enabled ? await loadApiTls(c.security.api.tls) : undefined;
   if (apiTls !== undefined) logger.info({ clientAuth: apiTls.clientAuth, certFingerprint: apiTls.fingerprint, certNotAfter: apiTls.notAfter.toISOString() }, 'the API serves HTTPS (TLS 1.3)');
-  node = await CaxtonNode.start({
+  // One node after another in this process: a restart (POST /server/restart) stops the node and
+  // starts a new one from the configuration file read again (docs/operations.md, "Rolling restart").
+  const start = (c: ResolvedConfig, loaded: LoadedConfig, rejoin: readonly Address[], was?: CaxtonNode) => CaxtonNode.start({
     dataDir: c.node.dataDir,
     nodeId: c.node.id,
     logger,
@@ -189,7 +192,8 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
     relay: c.messaging.relay,
     synchronous: c.coordination.localState.synchronous,
     api: {
-      addr: c.server.apiAddr,
+      // Port 0 (any free port) binds the port the node had before a restart: clients keep their URL.
+      addr: samePort(c.server.apiAddr, was?.apiAddress),
       bodyLimitBytes: c.server.bodyLimitBytes,
       requestTimeoutMs: c.server.requestTimeoutMs,
       maxModuleBytes: c.runtime.policy.maxModuleBytes,
@@ -198,7 +202,7 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
       audit: c.observability.audit,
       ...(apiTls === undefined ? {} : { tls: apiTls }),
     },
-    ...(metricsOn ? { metrics: { addr: c.server.metricsAddr } } : {}),
+    ...(metricsOn ? { metrics: { addr: samePort(c.server.metricsAddr, was?.metricsAddress) } } : {}),
     ...(c.coordination.cluster.enabled
       ? {
           cluster: {
@@ -206,7 +210,8 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
             ...(advertiseAddr === 'auto' ? {} : { advertise: advertiseAddr }),
             profile: c.coordination.cluster.profile,
             timings: c.coordination.cluster.timings,
-            seeds: c.coordination.cluster.seeds,
+            // After a restart with no seeds configured: the members it had.
+            seeds: c.coordination.cluster.seeds.length > 0 ? c.coordination.cluster.seeds : rejoin,
             keys: c.security.gossipKeys.map((k) => new Uint8Array(Buffer.from(k, 'base64'))),
             expect: c.coordination.cluster.bootstrapExpect,
             replication: c.coordination.replication,
@@ -219,6 +224,7 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
       view: () => redactConfig(loaded.config),
       diff: (yaml, file) => diffConfig(loaded.config, parseConfigText(yaml, file, process.env).config),
     },
+    restart: (r) => void restart(r.reason, r.peers),
   }).catch((e: unknown) => {
     // listen() looked the name up itself: say which key or flag held it, as for the other addresses.
     const failed = e as NodeJS.ErrnoException & { hostname?: string };
@@ -231,5 +237,30 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
     }
     throw e;
   });
+  const restart = async (reason: string, peers: readonly Address[]) => {
+    const old = node;
+    if (old === undefined || stopRequested !== undefined) return;
+    node = undefined;
+    try {
+      logger.warn({ reason }, 'restarting: stopping the node');
+      await old.stop();
+      if (stopRequested !== undefined) process.exit(0);
+      // The point of a restart: settings that cannot be reloaded come from the file as it is now.
+      const again = await loadWithFlags(flags);
+      if (again.source.file !== undefined) logger.info({ file: again.source.file }, 'configuration read again');
+      node = await start(again.resolved, again, peers, old);
+      logger.info({ reason }, 'restarted');
+    } catch (e) {
+      logger.error({ err: e }, 'restart failed: exiting (the supervisor starts the node again)');
+      process.exit(1);
+    }
+    if (stopRequested !== undefined) stopAndExit(node);
+  };
+  node = await start(c, loaded, []);
   if (stopRequested !== undefined) stopAndExit(node);
+}
+
+/** The configured address, or with port 0 (any free port) the one a previous run of the node had bound. */
+function samePort(configured: Address, bound: Address | undefined): Address {
+  return configured.port === 0 && bound !== undefined ? bound : configured;
 }

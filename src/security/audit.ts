@@ -69,6 +69,8 @@ export const AUDIT_ACTIONS = {
   'security.node-cert': { target: ['node'], detail: ['fingerprint', 'serial'] },
   // A certificate revocation: the node or serial revoked and why (no secret is involved).
   'security.revoke': { target: ['node', 'serial'], detail: ['reason'] },
+  // A node restarted in place (caxton cluster rolling-restart).
+  'server.restart': { target: ['node'], detail: ['reason'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];

@@ -1,0 +1,90 @@
+/**
+ * `caxton cluster rolling-restart` (issue 13, deliver 6; docs/operations.md, "Rolling restart") on
+ * real `caxton server start` processes: every node restarts in place, one at a time, while
+ * at-least-once increments cross nodes; every accepted increment is counted exactly once.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, runCli, type RunningServer } from '../../helpers/server.js';
+import { startServerCluster } from '../../helpers/server-cluster.js';
+import { until } from '../../helpers/until.js';
+import { agentWasm } from '../../helpers/agents.js';
+
+const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+
+test('rolling-restart - each node restarts in place and rejoins with its agents, while at-least-once increments from another node are each counted once', { timeout: 300_000 }, async (t) => {
+  const c = await startServerCluster({ size: 3, base: 211 });
+  t.after(() => c.stop());
+  const nodes = c.nodes as [RunningServer, RunningServer, RunningServer];
+  const key = nodes[0].adminKey;
+  await until('node-1 admin key works everywhere', async () => {
+    for (const n of nodes) if ((await api(n, 'GET', '/status', undefined, key)).status !== 200) return false;
+    return true;
+  });
+  // counter-k runs on node k; its increments come through the next node's API.
+  const counters = nodes.map((_, i) => `counter-${i + 1}`);
+  for (const [i, name] of counters.entries()) {
+    const d = await api(nodes[0], 'POST', '/agents', { name, module: b64(agentWasm('counter')), target_node: c.name(i) }, key);
+    assert.equal(d.status, 201, JSON.stringify(d.body));
+  }
+  const sender = (i: number) => nodes[(i + 1) % 3] as RunningServer;
+  const get = async (i: number) => {
+    const r = await api(sender(i), 'POST', '/messages?wait_reply=true&timeout_ms=5000', { performative: 'request', receiver: counters[i], content: { op: 'get' } }, key).catch(() => undefined);
+    return r?.status === 200 && r.body.reply?.performative === 'inform' ? (r.body.reply.content as { count: number }).count : undefined;
+  };
+  for (const i of [0, 1, 2]) await until(`${counters[i]} answers`, async () => (await get(i)) === 0);
+  const startedBefore = await Promise.all(nodes.map(async (n) => (await api(n, 'GET', '/status', undefined, key)).body.started_at as string));
+
+  const accepted = [0, 0, 0];
+  let sent = 0;
+  let restarting = true;
+  const traffic = (async () => {
+    // Bounded: at most 600 increments, and 30 more once the restart is over.
+    let after = 0;
+    while (sent < 600 && (restarting || after < 30)) {
+      if (!restarting) after++;
+      const i = sent % 3;
+      sent++;
+      const r = await api(sender(i), 'POST', '/messages', { performative: 'request', receiver: counters[i], delivery: 'at-least-once', content: { op: 'increment' } }, key).catch(() => undefined);
+      if (r !== undefined && r.status >= 200 && r.status < 300) accepted[i] = (accepted[i] as number) + 1;
+      else await new Promise((res) => setTimeout(res, 100));
+    }
+  })();
+  const rr = await runCli(['cluster', 'rolling-restart', '--reason', 'test: settings that cannot be reloaded', '--timeout', '90s', '--api-url', nodes[0].apiUrl, '--api-key', key], { timeoutMs: 280_000 });
+  restarting = false;
+  await traffic;
+  assert.equal(rr.code, 0, rr.stdout + rr.stderr);
+  assert.match(rr.stdout, /^node-2: restarted \(started \S+\), a member again, 3 agents running/m);
+  assert.match(rr.stdout, /^node-3: restarted/m);
+  assert.match(rr.stdout, /^node-1: restarted/m);
+  assert.ok(rr.stdout.indexOf('node-1: restarted') > rr.stdout.indexOf('node-3: restarted'), 'the node behind --api-url last');
+  assert.match(rr.stdout, /^✓ rolling restart done: 3 nodes restarted$/m);
+
+  // Each node's start time changed, on the same API address.
+  for (const [i, n] of nodes.entries()) {
+    const s = await until(`${c.name(i)} answers`, async () => (await api(n, 'GET', '/status', undefined, key).catch(() => undefined))?.body);
+    assert.ok(s.started_at > (startedBefore[i] as string), `${c.name(i)} started again (${startedBefore[i]} -> ${s.started_at})`);
+    assert.match(n.logs(), /"reason":"test: settings that cannot be reloaded".*restarted/);
+  }
+  for (const n of nodes) await until('nothing left to redeliver', async () => (await api(n, 'GET', '/status', undefined, key)).body.outbox_pending === 0, 60_000, 250).catch(async (e) => {
+    const q = await api(n, 'GET', '/queue', undefined, key);
+    t.diagnostic(JSON.stringify(q.body).slice(0, 3000));
+    for (const i of [0, 1, 2]) t.diagnostic(`${counters[i]}: accepted ${accepted[i]}, counted ${await get(i)}`);
+    for (const [k, m] of nodes.entries()) (await import('node:fs')).writeFileSync(`/tmp/rr-node-${k + 1}.log`, m.logs());
+    throw e;
+  });
+  for (const i of [0, 1, 2]) {
+    const final = await until(`${counters[i]} answers`, () => get(i), 30_000, 250);
+    t.diagnostic(`${counters[i]}: accepted ${accepted[i]}, counted ${final}`);
+    assert.ok((accepted[i] as number) > 10, `traffic ran for ${counters[i]}`);
+    assert.equal(final, accepted[i], `${counters[i]}: every accepted increment counted once`);
+  }
+  const st = await runCli(['cluster', 'status', '-o', 'json', '--api-url', nodes[0].apiUrl, '--api-key', key]);
+  assert.equal(st.code, 0, st.stderr);
+  const sj = JSON.parse(st.stdout) as { healthy: boolean; alive: number };
+  assert.equal(sj.healthy, true);
+  assert.equal(sj.alive, 3);
+  // The audit log of the node the CLI talked to records the three restarts.
+  const audit = await api(nodes[0], 'GET', '/audit?action=server.restart', undefined, key);
+  assert.deepEqual((audit.body.entries as { target: string; result: string }[]).map((e) => `${e.target} ${e.result}`).sort(), ['node-1 ok', 'node-2 ok', 'node-3 ok']);
+});
