@@ -25,6 +25,7 @@ interface RestartAnswer {
 }
 
 const POLL_MS = 500;
+const SETTLED_POLLS = 4;
 
 export function registerRollingRestart(cluster: Command): void {
   cluster
@@ -61,12 +62,19 @@ async function comeBack(ctx: Context, node: string, before: string, size: number
   const deadline = Date.now() + timeoutMs;
   let waitingFor = 'to stop';
   let started: string | undefined;
+  // The agents come back by join moves after the node is a member again: the placement must also
+  // have settled (the same on SETTLED_POLLS polls in a row) before the next node goes.
+  let placement = '';
+  let same = 0;
   while (Date.now() < deadline) {
     await sleep(POLL_MS);
-    const step = await check(ctx, node, before, size, agents).catch((e: unknown) => ({ waiting: `its API (${e instanceof Error ? e.message : String(e)})`, started: undefined }));
+    const step = await check(ctx, node, before, size, agents).catch((e: unknown) => ({ waiting: `its API (${e instanceof Error ? e.message : String(e)})`, started: undefined, placement: '' }));
     waitingFor = step.waiting;
     started = step.started ?? started;
-    if (step.waiting === '') return started as string;
+    same = step.waiting === '' && step.placement === placement ? same + 1 : 0;
+    placement = step.placement;
+    if (step.waiting === '' && same < SETTLED_POLLS) waitingFor = 'the agents\' placement to settle';
+    if (step.waiting === '' && same >= SETTLED_POLLS) return started as string;
   }
   throw new CliError(`${node} did not come back within ${timeoutMs / 1000} s: still waiting for ${waitingFor}`, {
     hint: `Look at ${node}'s log; the remaining nodes were not restarted. Run the command again once \`caxton cluster status\` is healthy.`,
@@ -74,21 +82,22 @@ async function comeBack(ctx: Context, node: string, before: string, size: number
   });
 }
 
-async function check(ctx: Context, node: string, before: string, size: number, agents: readonly string[]): Promise<{ waiting: string; started?: string }> {
+async function check(ctx: Context, node: string, before: string, size: number, agents: readonly string[]): Promise<{ waiting: string; started?: string; placement: string }> {
   const members = (await ctx.client.get<MembersView>('/cluster/members')).members.filter((m) => m.tags['role'] === 'caxton');
   const m = members.find((x) => x.name === node);
-  if (m === undefined || m.status !== 'alive') return { waiting: `${node} to be an alive member (${m?.status ?? 'not a member'})` };
+  if (m === undefined || m.status !== 'alive') return { waiting: `${node} to be an alive member (${m?.status ?? 'not a member'})`, placement: '' };
   const alive = members.filter((x) => x.status === 'alive').length;
-  if (alive < size) return { waiting: `every node to be alive (${alive} of ${size})` };
+  if (alive < size) return { waiting: `every node to be alive (${alive} of ${size})`, placement: '' };
   const api = m.tags['api'];
-  if (api === undefined) return { waiting: `${node} to announce its API` };
+  if (api === undefined) return { waiting: `${node} to announce its API`, placement: '' };
   const status = await nodeClient(ctx, api).get<{ node_id: string; started_at: string }>('/status');
-  if (status.node_id !== node || status.started_at <= before) return { waiting: `${node}'s API to answer as a new start (started ${status.started_at})` };
+  if (status.node_id !== node || status.started_at <= before) return { waiting: `${node}'s API to answer as a new start (started ${status.started_at})`, placement: '' };
   const list = await ctx.client.get<AgentList>('/agents');
   const running = new Set(list.agents.filter((a) => a.state === 'running').map((a) => a.name));
   const missing = agents.filter((a) => !running.has(a));
-  if (missing.length > 0 || (list.missing?.length ?? 0) > 0) return { waiting: `the agents to run again (${missing.length} not running: ${missing.slice(0, 5).join(', ')})`, started: status.started_at };
-  return { waiting: '', started: status.started_at };
+  const placement = list.agents.map((a) => `${a.name}@${a.node ?? ''}:${a.state}`).sort().join(',');
+  if (missing.length > 0 || (list.missing?.length ?? 0) > 0) return { waiting: `the agents to run again (${missing.length} not running: ${missing.slice(0, 5).join(', ')})`, started: status.started_at, placement };
+  return { waiting: '', started: status.started_at, placement };
 }
 
 /** A client for another node's API at `hostPort` (its `api` tag), with the same key and TLS settings. */
