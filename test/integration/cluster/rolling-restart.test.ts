@@ -45,6 +45,7 @@ test('rolling-restart - each node restarts in place and rejoins with its agents,
       if (!restarting) after++;
       const i = sent % 3;
       sent++;
+      await new Promise((res) => setTimeout(res, 10));
       // A client of at-least-once: when a node does not answer (it may be restarting, and may have
       // taken the message before its answer was lost), the same message id goes again through the
       // next node; the receiver drops what it already handled.
@@ -65,6 +66,7 @@ test('rolling-restart - each node restarts in place and rejoins with its agents,
   await traffic;
   t.diagnostic(`increments sent during the restart ${sentDuring}, in all ${sent}`);
   assert.ok(sentDuring < 3000, 'the traffic lasted the whole restart');
+  t.diagnostic(rr.stdout);
   assert.equal(rr.code, 0, rr.stdout + rr.stderr);
   assert.match(rr.stdout, /^node-2: restarted \(started \S+\), a member again, 3 agents running/m);
   assert.match(rr.stdout, /^node-3: restarted/m);
