@@ -9,6 +9,9 @@ import { api, runCli, type RunningServer } from '../../helpers/server.js';
 import { startServerCluster } from '../../helpers/server-cluster.js';
 import { until } from '../../helpers/until.js';
 import { agentWasm } from '../../helpers/agents.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 
@@ -101,4 +104,35 @@ test('rolling-restart - each node restarts in place and rejoins with its agents,
   // The audit log of the node the CLI talked to records the three restarts.
   const audit = await api(nodes[0], 'GET', '/audit?action=server.restart', undefined, key);
   assert.deepEqual((audit.body.entries as { target: string; result: string }[]).map((e) => `${e.target} ${e.result}`).sort(), ['node-1 ok', 'node-2 ok', 'node-3 ok']);
+});
+
+test('rolling-restart - a restart reads the configuration file again; a node that does not come back stops the command with an error naming it', { timeout: 240_000 }, async (t) => {
+  const dir = tempDir('caxton-rolling-');
+  t.after(() => dir.cleanup());
+  const file = join(dir.path, 'node-2.yaml');
+  writeFileSync(file, 'runtime:\n  max_agents: 100\n');
+  const c = await startServerCluster({ size: 2, base: 216, nodeArgs: (i) => (i === 1 ? ['--config', file] : []) });
+  t.after(() => c.stop());
+  const [n1, n2] = c.nodes as [RunningServer, RunningServer];
+  const key = n1.adminKey;
+  await until('node-1 admin key works on node-2', async () => (await api(n2, 'GET', '/status', undefined, key)).status === 200);
+  assert.equal((await api(n2, 'GET', '/config', undefined, key)).body.runtime.max_agents, 100);
+  const cli = (args: string[]) => runCli([...args, '--api-url', n1.apiUrl, '--api-key', key], { timeoutMs: 200_000 });
+
+  // A setting changed in the file: the restart applies it.
+  writeFileSync(file, 'runtime:\n  max_agents: 200\n');
+  const ok = await cli(['cluster', 'rolling-restart', '--reason', 'max_agents']);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.equal((await api(n2, 'GET', '/config', undefined, key)).body.runtime.max_agents, 200);
+
+  // A file that became invalid: node-2 cannot start again; the command stops there, naming it, and
+  // node-1 (behind --api-url, last) is not restarted.
+  const n1Started = (await api(n1, 'GET', '/status', undefined, key)).body.started_at as string;
+  writeFileSync(file, 'runtime:\n  max_agents: many\n');
+  const bad = await cli(['cluster', 'rolling-restart', '--reason', 'broken file', '--timeout', '10s']);
+  assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+  assert.match(bad.stderr, /node-2 did not come back within 10 s: still waiting for /);
+  assert.doesNotMatch(bad.stdout, /node-1: restarted/);
+  assert.match(n2.logs(), /restart failed: exiting/);
+  assert.equal((await api(n1, 'GET', '/status', undefined, key)).body.started_at, n1Started, 'node-1 was not restarted');
 });
