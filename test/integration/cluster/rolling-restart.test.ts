@@ -87,7 +87,8 @@ test('rolling-restart - each node restarts in place and rejoins with its agents,
     const q = await api(n, 'GET', '/queue', undefined, key);
     t.diagnostic(JSON.stringify(q.body).slice(0, 3000));
     for (const i of [0, 1, 2]) t.diagnostic(`${counters[i]}: accepted ${accepted[i]}, counted ${await get(i)}`);
-    for (const [k, m] of nodes.entries()) (await import('node:fs')).writeFileSync(`/tmp/rr-node-${k + 1}.log`, m.logs());
+    // What the nodes warned about, for whoever reads the failure.
+    for (const [k, m] of nodes.entries()) t.diagnostic(`${c.name(k)}:\n${m.logs().split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(-30).join('\n')}`);
     throw e;
   });
   for (const i of [0, 1, 2]) {
