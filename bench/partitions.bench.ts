@@ -36,6 +36,7 @@ import { tempDir } from '../test/helpers/tmp.js';
 import { netnsSupport, startNetnsCluster } from '../test/helpers/netns-cluster.js';
 import { api, type RunningServer } from '../test/helpers/server.js';
 import { until } from '../test/helpers/until.js';
+import { stream } from '../test/helpers/partition-traffic.js';
 import { percentile, sortedCopy, type Row } from './report.js';
 
 const NORMAL = 1;
@@ -167,20 +168,6 @@ async function capacity(rows: Row[]): Promise<void> {
 async function partitionView(n: RunningServer): Promise<string | undefined> {
   const r = await api(n, 'GET', '/cluster/partition').catch(() => undefined);
   return r?.status === 200 ? (r.body as { state: string }).state : undefined;
-}
-
-function stream(n: RunningServer): { text: () => string; close: () => void } {
-  const ac = new AbortController();
-  let text = '';
-  void (async () => {
-    try {
-      const res = await fetch(`${n.apiUrl}/api/v1/events?types=cluster.*`, { headers: { authorization: `Bearer ${n.adminKey}` }, signal: ac.signal });
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) text += Buffer.from(chunk).toString();
-    } catch {
-      // closed
-    }
-  })();
-  return { text: () => text, close: () => ac.abort() };
 }
 
 async function cutAndHeal(rows: Row[]): Promise<void> {

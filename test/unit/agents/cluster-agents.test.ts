@@ -242,26 +242,41 @@ test('ownership - a message the losing copy applied, never acknowledged, is appl
   }
 });
 
-test('failover - a node prepared to receive an agent whose source was then cut off takes it over and delivers its messages, not holding them for the abandoned move', async () => {
-  // node-3 starts moving the agent to node-1 (a rebalance): node-1 answers the prepare and holds the
-  // agent's messages for the commit; then node-3 is cut off. node-1, the replica, takes the agent
-  // over: messages for it go to its copy, not into the hold of a move that can no longer commit.
+/**
+ * node-3 runs an agent (its replica node-1) counted to 2, and has `target` prepare to receive it (a
+ * move in progress: `target` holds the agent's messages for the commit); then node-3 is cut off and
+ * the others see it fail.
+ */
+async function preparedThenCutOff(target: string): Promise<{ c: AgentCluster; name: string }> {
   const acked = new AckedCounters();
   const c = await AgentCluster.start(NODES, { replicaState: (n) => acked.forNode(n) });
+  const name = ownedBy('node-3', 20).find((n) => rank(n, evenly(NODES))[1] === 'node-1') as string;
   try {
-    const name = ownedBy('node-3', 20).find((n) => rank(n, evenly(NODES))[1] === 'node-1') as string;
     await c.deploy('node-3', name);
     await c.node('node-3').agents.replicator.push(name);
     await increment(c, 'node-2', name, 2);
     acked.acked.set(name, 2);
     const d = c.node('node-3').deployments.store.get(name);
     assert.ok(d !== undefined);
-    await c.node('node-3').peers.call('node-1', 'agents.move.prepare', { row: { deployment: { ...d, epoch: d.epoch + 1 }, owner: 'node-3', replicas: [] }, holdMs: 90_000 });
-    assert.ok(c.node('node-1').agents.gate.holding(name), 'node-1 holds for the arriving agent');
+    await c.node('node-3').peers.call(target, 'agents.move.prepare', { row: { deployment: { ...d, epoch: d.epoch + 1 }, owner: 'node-3', replicas: [] }, holdMs: 90_000 });
+    assert.ok(c.node(target).agents.gate.holding(name), `${target} holds for the arriving agent`);
     const others = NODES.filter((n) => n !== 'node-3');
     c.net.partition(['node-3'], others);
     c.failView('node-3', others);
     await c.viewChange(others);
+    return { c, name };
+  } catch (e) {
+    await c.close();
+    throw e;
+  }
+}
+
+test('failover - a node prepared to receive an agent whose source was then cut off takes it over and delivers its messages, not holding them for the abandoned move', async () => {
+  // node-3 starts moving the agent to node-1 (a rebalance): node-1 answers the prepare and holds the
+  // agent's messages for the commit; then node-3 is cut off. node-1, the replica, takes the agent
+  // over: messages for it go to its copy, not into the hold of a move that can no longer commit.
+  const { c, name } = await preparedThenCutOff('node-1');
+  try {
     assert.deepEqual(c.hosts(name).filter((n) => n !== 'node-3'), ['node-1'], 'node-1 took it over');
     const r = await c.waitReply('node-1', c.send('node-1', name, 'request', { op: 'get' }), 3000).catch(() => undefined);
     assert.ok(r !== undefined, 'a request to the agent on node-1 was held for the abandoned move instead of delivered to node-1\'s own copy');
@@ -274,21 +289,8 @@ test('failover - a node prepared to receive an agent whose source was then cut o
 test('failover - a node prepared to receive an agent whose source was then cut off routes what it held to the node that took the agent over', async () => {
   // As above, but the prepared target (node-2) is not the replica: node-1 takes the agent over, and
   // node-2, seeing the source down, stops holding for a move that cannot commit.
-  const acked = new AckedCounters();
-  const c = await AgentCluster.start(NODES, { replicaState: (n) => acked.forNode(n) });
+  const { c, name } = await preparedThenCutOff('node-2');
   try {
-    const name = ownedBy('node-3', 20).find((n) => rank(n, evenly(NODES))[1] === 'node-1') as string;
-    await c.deploy('node-3', name);
-    await c.node('node-3').agents.replicator.push(name);
-    await increment(c, 'node-2', name, 2);
-    acked.acked.set(name, 2);
-    const d = c.node('node-3').deployments.store.get(name);
-    assert.ok(d !== undefined);
-    await c.node('node-3').peers.call('node-2', 'agents.move.prepare', { row: { deployment: { ...d, epoch: d.epoch + 1 }, owner: 'node-3', replicas: [] }, holdMs: 90_000 });
-    const others = NODES.filter((n) => n !== 'node-3');
-    c.net.partition(['node-3'], others);
-    c.failView('node-3', others);
-    await c.viewChange(others);
     assert.deepEqual(c.hosts(name).filter((n) => n !== 'node-3'), ['node-1'], 'node-1 took it over');
     assert.ok(!c.node('node-2').agents.gate.holding(name), 'node-2 no longer holds for the abandoned move');
     const r = await c.waitReply('node-2', c.send('node-2', name, 'request', { op: 'get' }), 3000).catch(() => undefined);
