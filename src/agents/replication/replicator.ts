@@ -173,9 +173,10 @@ export class StateReplicator {
    * switch replication off (an agent that moved away or was removed). The replica
    * gets a snapshot first, then every handler's delta. For a guarantee from the first message, spawn
    * the agent with `start: false`, call this, then `pool.start`. `mode` overrides the node's default
-   * (a per-deployment setting).
+   * (a per-deployment setting). `ownership` is the agent's ownership epoch (its deployment's: 0 for a
+   * deployment made here, raised by every failover and live move).
    */
-  setReplica(agent: string, replica: NodeName | undefined, opts: { mode?: ReplicationMode; minEpoch?: number } = {}): void {
+  setReplica(agent: string, replica: NodeName | undefined, opts: { mode?: ReplicationMode; ownership?: number } = {}): void {
     if (replica === undefined) {
       this.#owned.delete(agent);
       // An agent that already left the pool (moved away, removed) has nothing to switch off.
@@ -185,10 +186,14 @@ export class StateReplicator {
     if (replica === this.#peers.self) {
       throw new CaxtonError('CAXTON_ERR_CONFIG_INVALID', `agent ${agent}: its replica must be another node than its owner ${replica}`, { agent });
     }
-    // At least the agent's ownership epoch (its deployment's, raised by every failover and move): a
-    // node that owns the agent again after others did must not send under its old, fenced epoch.
+    // Above the agent's ownership epoch, so that each ownership term replicates under an epoch of its
+    // own (1 is the least: 0 means "no copy" to a fence). Ownership 0 and 1 must not share one: after
+    // an agent's first move, a replica holding the previous owner's copy at a higher seq would take the
+    // new owner's deltas and snapshot for ones it already holds, keep the old state, and acknowledge
+    // the old seq, so that a sync agent's replies and acks stay held. And a node that owns the agent
+    // again after others did must not send under its old, fenced epoch.
     let epoch = this.#store.ownedEpoch(agent);
-    const min = Math.max(1, opts.minEpoch ?? 1);
+    const min = (opts.ownership ?? 0) + 1;
     if (epoch === undefined || epoch < min) {
       epoch = Math.max(epoch ?? 1, min);
       this.#store.setOwnedEpoch(agent, epoch);
