@@ -13,6 +13,7 @@ import { durationOption } from '../parse.js';
 import { tlsFetch } from '../tls-fetch.js';
 import type { AgentList, StatusView } from '../api-types.js';
 import { ok, sleep } from './common.js';
+import { politely } from '../poll.js';
 
 interface MembersView {
   members: { name: string; status: string; tags: Record<string, string> }[];
@@ -51,7 +52,7 @@ export function registerRollingRestart(cluster: Command): void {
       const done: { node: string; before: string; after: string; took_ms: number }[] = [];
       for (const node of order) {
         const t0 = Date.now();
-        const r = await ctx.client.post<RestartAnswer>('/server/restart', { reason: opts.reason, ...(node === self.node_id ? {} : { node }) });
+        const r = await politely(() => ctx.client.post<RestartAnswer>('/server/restart', { reason: opts.reason, ...(node === self.node_id ? {} : { node }) }), t0 + opts.timeout);
         const after = await comeBack(ctx, node, r.started_at, members.length, agents, opts.timeout, opts.settle);
         done.push({ node, before: r.started_at, after, took_ms: Date.now() - t0 });
         if (!ctx.json) stdout.write(`${node}: restarted (started ${after}), a member again, ${agents.length} agent${agents.length === 1 ? '' : 's'} running (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
@@ -77,7 +78,7 @@ async function comeBack(ctx: Context, node: string, before: string, size: number
   let stableSince = 0;
   while (Date.now() < deadline) {
     await sleep(POLL_MS);
-    const step = await check(ctx, node, before, size, agents).catch((e: unknown) => ({ waiting: `its API (${e instanceof Error ? e.message : String(e)})`, started: undefined, placement: '' }));
+    const step = await politely(() => check(ctx, node, before, size, agents), deadline).catch((e: unknown) => ({ waiting: `its API (${e instanceof Error ? e.message : String(e)})`, started: undefined, placement: '' }));
     waitingFor = step.waiting;
     started = step.started ?? started;
     if (step.waiting !== '' || step.placement !== placement) stableSince = Date.now();
