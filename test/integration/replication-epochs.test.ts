@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { until } from '../helpers/until.js';
 import { cluster, enc, replicaCount, startCounter } from '../helpers/replication-cluster.js';
+import { StateReplicator } from '../../src/agents/replication/index.js';
 
 test('replication epochs - an agent moved after a failover replicates under its ownership epoch and is not fenced', async () => {
   const c = await cluster(['a', 'b', 'c', 'd']);
@@ -87,6 +88,43 @@ test('replication epochs - after an agent\'s first live move, a replica that hel
       assert.equal((r.content as { count: number }).count, want);
     }
     await until('c holds b\'s copy, not a\'s', () => replicaCount(c.node('c')) === 10);
+  } finally {
+    await c.close();
+  }
+});
+
+test('replication epochs - a restarted owner (its deltas numbered from the start again, same epoch) gets its replica to take its state, and sync replies are released', async () => {
+  // As after a node restart (a cluster stop and start): the agent comes back on the same node, at the
+  // same ownership epoch, while its replica holds the copy the previous run wrote at a higher seq.
+  const c = await cluster(['a', 'c']);
+  try {
+    const a = c.node('a');
+    await a.pool.spawn({ name: 'counter', module: a.counterHash, start: false });
+    a.repl.setReplica('counter', 'c', { ownership: 0 });
+    a.pool.start('counter');
+    for (let i = 0; i < 8; i++) await a.client.request('counter', 'request', { op: 'increment' });
+    await until('c holds a\'s copy', () => replicaCount(c.node('c')) === 8);
+    // The restart: a new run of the replicator (nothing in memory) over the same database, and the
+    // agent spawned again, its worker numbering from the start.
+    a.repl.close();
+    await a.pool.remove('counter');
+    const again = new StateReplicator({ peers: c.net.add('a'), pool: a.pool, store: a.store, retransmitMs: 50 });
+    try {
+      await a.pool.spawn({ name: 'counter', module: a.counterHash, start: false });
+      again.setReplica('counter', 'c', { ownership: 0 });
+      a.pool.start('counter');
+      for (const want of [9, 10]) {
+        const r = await Promise.race([
+          a.client.request('counter', 'request', { op: 'increment' }),
+          new Promise<undefined>((res) => setTimeout(() => res(undefined), 3000)),
+        ]);
+        assert.ok(r !== undefined, `the reply of increment ${want} stayed held: c did not acknowledge the restarted owner's delta`);
+        assert.equal((r.content as { count: number }).count, want);
+      }
+      await until('c holds the restarted owner\'s copy', () => replicaCount(c.node('c')) === 10);
+    } finally {
+      again.close();
+    }
   } finally {
     await c.close();
   }

@@ -360,6 +360,14 @@ export class StateReplicator {
       }
       if (epoch !== o.epoch) continue; // about an epoch this node no longer replicates under
       if (code === ACK_OK) {
+        if (seq > o.seq) {
+          // The replica holds a copy at a seq this run of the node never produced: an earlier run's
+          // (a restarted node numbers its deltas from the start again, under the same epoch). It took
+          // ours for ones it holds and kept the old state: no ack of ours. Number on after its seq,
+          // from a new snapshot, whose ack releases what waits.
+          this.#rebase(o, seq);
+          continue;
+        }
         if (seq <= o.acked) continue;
         o.acked = seq;
         let n = 0;
@@ -375,6 +383,20 @@ export class StateReplicator {
           this.#snapshot(o);
         }
       }
+    }
+  }
+
+  /** Goes on numbering after `seq` (held by the replica from an earlier run), from a new snapshot. */
+  #rebase(o: Owned, seq: number): void {
+    this.#log('warn', `agent ${o.agent}: replica ${o.replica} holds a copy at seq ${seq} from an earlier run of this node (this run is at ${o.seq}): sending a snapshot numbered after it`);
+    o.seq = seq;
+    o.unacked = [];
+    o.needSnapshot = true;
+    o.lastSnapshotAt = Date.now();
+    try {
+      this.#pool.setReplication(o.agent, { mode: o.mode, epoch: o.epoch, seq });
+    } catch {
+      this.#owned.delete(o.agent); // the agent is gone from the pool
     }
   }
 
