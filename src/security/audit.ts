@@ -71,6 +71,8 @@ export const AUDIT_ACTIONS = {
   'security.revoke': { target: ['node', 'serial'], detail: ['reason'] },
   // A node restarted in place (caxton cluster rolling-restart).
   'server.restart': { target: ['node'], detail: ['reason'] },
+  // A node stopped with its cluster, parked (caxton cluster stop --all); also its freeze, the first step.
+  'server.stop': { target: ['node'], detail: ['reason'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];
