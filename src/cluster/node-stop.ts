@@ -71,19 +71,20 @@ export class NodeStop {
   /** Freezes `node` (this one by default): the first step of a cluster stop. */
   async prepare(node: NodeName = this.#o.self): Promise<StopAnswer> {
     if (node === this.#o.self) return this.#prepare();
-    return this.#call(node, STOP_METHODS.prepare, {});
+    // The freeze answers once the node's agents are quiet (messaging.drain_timeout at most).
+    return this.#call(node, STOP_METHODS.prepare, {}, 60_000);
   }
 
   /** Asks `node` (this one by default) to write `record` and stop, parked; answers before it stops. */
   async stop(reason: string, record: StopRecord, node: NodeName = this.#o.self): Promise<StopAnswer> {
     if (node === this.#o.self) return this.#stop(reason, record);
-    return this.#call(node, STOP_METHODS.stop, { reason, record });
+    return this.#call(node, STOP_METHODS.stop, { reason, record }, 60_000);
   }
 
-  #call(node: NodeName, method: string, body: PeerBody): Promise<StopAnswer> {
+  #call(node: NodeName, method: string, body: PeerBody, timeoutMs = 10_000): Promise<StopAnswer> {
     const m = this.#o.members().find((x) => x.name === node && x.tags['role'] === 'caxton');
     if (m === undefined || this.#o.peers === undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_UNKNOWN_NODE', `no Caxton node named ${node} in the cluster`, { node });
-    return this.#o.peers.call<StopAnswer>(node, method, body, { timeoutMs: 10_000 });
+    return this.#o.peers.call<StopAnswer>(node, method, body, { timeoutMs });
   }
 
   async #prepare(): Promise<StopAnswer> {

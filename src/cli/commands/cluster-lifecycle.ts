@@ -70,7 +70,7 @@ async function stopAll(ctx: Context, reason: string, timeoutMs: number): Promise
   const order = [...members.map((m) => m.name).filter((n) => n !== self.node_id).sort(), self.node_id];
   // First every node freezes (no failover, move or redelivery), so that no agent moves onto the nodes
   // that stop last; then they stop one at a time.
-  for (const node of order) await ctx.client.post('/server/stop', { reason, prepare: true, ...(node === self.node_id ? {} : { node }) });
+  for (const node of order) await ctx.client.post('/server/stop', { reason, prepare: true, ...(node === self.node_id ? {} : { node }) }, { timeoutMs: 90_000 });
   const rows: { node: string; state: string; stopped_at: string; took_ms: number }[] = [];
   for (const node of order) {
     const t0 = Date.now();
