@@ -1,5 +1,7 @@
 /** What the API needs from the node: its parts, each behind the interface of its own module. */
 import type { McpBridge } from '../integrations/mcp/index.js';
+import type { NodeRestart } from '../cluster/node-restart.js';
+import type { NodeStop } from '../cluster/node-stop.js';
 import type { AgentPool, PoolEvent } from '../sandbox/index.js';
 import type { Deployments } from '../agents/deployments.js';
 import type { DeadLetterQueue } from '../messaging/dead-letter-queue.js';
@@ -124,6 +126,10 @@ export interface ApiContext {
   readonly tools: () => McpBridge | undefined;
   /** Every node's certificates, and new node certificates (cert-status, rotate-certs). */
   certs(): ClusterCerts;
+  /** Restarts this node, or another through the link, in place (src/cluster/node-restart.ts). */
+  restart(): NodeRestart;
+  /** Stops this node, or another through the link, with its cluster, parked (src/cluster/node-stop.ts). */
+  stopWithCluster(): NodeStop;
   /** Revoked certificates: refused on the link and for API clients; POST /security/revoke adds to them. */
   readonly revocations?: Revocations;
   /** Emergency stop, gc, suspend by priority, circuit breakers, errors and dumps on every node (cluster-operations.ts). */

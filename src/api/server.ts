@@ -11,6 +11,7 @@ import type { ApiKeyRecord } from '../storage/index.js';
 import { authorize, authorizeCert, presentedKey, type Permission } from './auth.js';
 import { certActor } from './client-cert.js';
 import { registerSecurityRoutes } from './routes/security.js';
+import { registerServerRoutes } from './routes/server.js';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from '../observability/logger.js';
@@ -168,6 +169,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerLoadSheddingRoutes(api, ctx);
       registerAuditRoutes(api, ctx);
       registerSecurityRoutes(api, ctx);
+      registerServerRoutes(api, ctx);
       registerRevocationRoutes(api, ctx);
       registerBackupRoutes(api, ctx);
       registerToolRoutes(api, ctx);

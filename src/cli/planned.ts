@@ -17,7 +17,7 @@ export interface PlannedArea {
 export const PLANNED: readonly PlannedArea[] = [
   {
     arrives: 'the rolling-upgrade milestone',
-    commands: ['cluster upgrade start', 'cluster upgrade status', 'cluster upgrade rollback', 'cluster rolling-restart', 'cluster start', 'cluster stop'],
+    commands: ['cluster upgrade start', 'cluster upgrade status', 'cluster upgrade rollback'],
     meanwhile: 'each node is started with `caxton server start` and upgraded one at a time; `caxton cluster status` shows them',
   },
 ];

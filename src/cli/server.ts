@@ -8,6 +8,10 @@ import type { DefaultPaths, PathsProbe } from '../config/service-paths.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAddress, type Address } from '../config/address.js';
+import type { ParkRequest } from '../cluster/node-stop.js';
+import type { ParkedNode } from './parked-node.js';
+import { VERSION } from '../version.js';
 // The node and the config schema are loaded inside the action: every other CLI command imports this
 // file to register `server`, and should not pay for them.
 
@@ -155,6 +159,8 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
   ]);
   // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.
   let node: CaxtonNode | undefined;
+  // After `cluster stop --all`: the node is stopped and this listener answers until a start (src/cli/parked-node.ts).
+  let parked: ParkedNode | undefined;
   let stopRequested: string | undefined;
   // The log file's last lines are written before the process exits.
   const exit = (code: number) => void (logFile?.flush() ?? Promise.resolve()).then(() => process.exit(code));
@@ -168,6 +174,12 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
     );
   };
   const shutdown = (signal: string) => {
+    if (parked !== undefined) {
+      // Parked after `cluster stop --all`: the node is stopped already.
+      logger.info({ signal }, 'parked: exiting');
+      void parked.close().then(() => process.exit(0));
+      return;
+    }
     if (stopRequested !== undefined) {
       // Every step of a stop is bounded (CaxtonNode.stop), so a repeated SIGTERM (a supervisor
       // re-sending it) must not cut the drain short. A second Ctrl-C is a person who wants out now:
@@ -203,7 +215,9 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
   const metricsOn = c.observability.metrics.enabled;
   const apiTls = c.security.api.tls.enabled ? await loadApiTls(c.security.api.tls) : undefined;
   if (apiTls !== undefined) logger.info({ clientAuth: apiTls.clientAuth, certFingerprint: apiTls.fingerprint, certNotAfter: apiTls.notAfter.toISOString() }, 'the API serves HTTPS (TLS 1.3)');
-  node = await CaxtonNode.start({
+  // One node after another in this process: a restart (POST /server/restart) stops the node and
+  // starts a new one from the configuration file read again (docs/operations.md, "Rolling restart").
+  const start = (c: ResolvedConfig, loaded: LoadedConfig, rejoin: readonly Address[], was?: CaxtonNode) => CaxtonNode.start({
     dataDir: c.node.dataDir,
     nodeId: c.node.id,
     logger,
@@ -221,7 +235,8 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
     synchronous: c.coordination.localState.synchronous,
     mcpServers: c.integrations.mcp.servers,
     api: {
-      addr: c.server.apiAddr,
+      // Port 0 (any free port) binds the port the node had before a restart: clients keep their URL.
+      addr: samePort(c.server.apiAddr, was?.apiAddress),
       bodyLimitBytes: c.server.bodyLimitBytes,
       requestTimeoutMs: c.server.requestTimeoutMs,
       maxModuleBytes: c.runtime.policy.maxModuleBytes,
@@ -230,7 +245,7 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
       audit: c.observability.audit,
       ...(apiTls === undefined ? {} : { tls: apiTls }),
     },
-    ...(metricsOn ? { metrics: { addr: c.server.metricsAddr } } : {}),
+    ...(metricsOn ? { metrics: { addr: samePort(c.server.metricsAddr, was?.metricsAddress) } } : {}),
     ...(c.coordination.cluster.enabled
       ? {
           cluster: {
@@ -238,7 +253,8 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
             ...(advertiseAddr === 'auto' ? {} : { advertise: advertiseAddr }),
             profile: c.coordination.cluster.profile,
             timings: c.coordination.cluster.timings,
-            seeds: c.coordination.cluster.seeds,
+            // After a restart with no seeds configured: the members it had.
+            seeds: c.coordination.cluster.seeds.length > 0 ? c.coordination.cluster.seeds : rejoin,
             keys: c.security.gossipKeys.map((k) => new Uint8Array(Buffer.from(k, 'base64'))),
             expect: c.coordination.cluster.bootstrapExpect,
             replication: c.coordination.replication,
@@ -260,6 +276,8 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
       logger.warn({ reason }, 'emergency stop: stopping the node now, without a drain; the process exits with 0');
       if (node !== undefined) stopAndExit(node);
     },
+    restart: (r) => void restart(r.reason, r.peers),
+    park: (r) => void park(r),
   }).catch((e: unknown) => {
     // listen() looked the name up itself: say which key or flag held it, as for the other addresses.
     const failed = e as NodeJS.ErrnoException & { hostname?: string };
@@ -272,5 +290,60 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
     }
     throw e;
   });
+  const restart = async (reason: string, peers: readonly Address[]) => {
+    const old = node;
+    if (old === undefined || stopRequested !== undefined) return;
+    node = undefined;
+    try {
+      logger.warn({ reason }, 'restarting: stopping the node');
+      await old.stop();
+      if (stopRequested !== undefined) process.exit(0);
+      // The point of a restart: settings that cannot be reloaded come from the file as it is now.
+      const again = await loadWithFlags(flags);
+      if (again.source.file !== undefined) logger.info({ file: again.source.file }, 'configuration read again');
+      node = await start(again.resolved, again, peers, old);
+      logger.info({ reason }, 'restarted');
+    } catch (e) {
+      logger.error({ err: e }, 'restart failed: exiting (the supervisor starts the node again)');
+      process.exit(1);
+    }
+    if (stopRequested !== undefined) stopAndExit(node);
+  };
+  // Stopped with the cluster: the node stops, the process parks; `cluster start` starts it again, as a
+  // restart does (configuration read again, same data dir and addresses, rejoining the recorded members).
+  const park = async (r: ParkRequest) => {
+    const old = node;
+    if (old === undefined || stopRequested !== undefined) return;
+    node = undefined;
+    try {
+      await old.stop();
+      if (stopRequested !== undefined) process.exit(0);
+      const peers = r.record.members.filter((m) => m.name !== old.options.nodeId).flatMap((m) => parseAddress(m.gossip) ?? []);
+      const unpark = async () => {
+        await parked?.close();
+        parked = undefined;
+        try {
+          const again = await loadWithFlags(flags);
+          node = await start(again.resolved, again, peers, old);
+          logger.info({ reason: r.reason }, 'started again after the cluster stop');
+        } catch (e) {
+          logger.error({ err: e }, 'start after the cluster stop failed: exiting (the supervisor starts the node again)');
+          process.exit(1);
+        }
+        if (stopRequested !== undefined) stopAndExit(node);
+      };
+      const { parkNode } = await import('./parked-node.js');
+      parked = await parkNode({ nodeId: old.options.nodeId, version: VERSION, addr: old.apiAddress ?? c.server.apiAddr, ...(apiTls === undefined ? {} : { tls: apiTls }), keys: old.keys, reason: r.reason, stoppedAt: r.record.stopped_at, record: r.record, logger, onStart: () => void unpark() });
+    } catch (e) {
+      logger.error({ err: e }, 'stopping with the cluster failed: exiting');
+      process.exit(1);
+    }
+  };
+  node = await start(c, loaded, []);
   if (stopRequested !== undefined) stopAndExit(node);
+}
+
+/** The configured address, or with port 0 (any free port) the one a previous run of the node had bound. */
+function samePort(configured: Address, bound: Address | undefined): Address {
+  return configured.port === 0 && bound !== undefined ? bound : configured;
 }

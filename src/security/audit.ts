@@ -82,6 +82,10 @@ export const AUDIT_ACTIONS = {
   // A tool call through MCP, by an agent or an operator (`caxton tools call`); written by the bridge, not
   // from a request: target is server/tool, arguments only with the server's audit_arguments.
   'tool.call': { target: [], detail: ['server', 'tool', 'outcome', 'argument_bytes', 'result_bytes', 'duration_ms', 'arguments'] },
+  // A node restarted in place (caxton cluster rolling-restart).
+  'server.restart': { target: ['node'], detail: ['reason'] },
+  // A node stopped with its cluster, parked (caxton cluster stop --all); also its freeze, the first step.
+  'server.stop': { target: ['node'], detail: ['reason'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];

@@ -5,6 +5,8 @@ import { context } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatBytes, formatDuration, formatLatency, formatPercent, formatRate, renderFields, renderTable } from '../output.js';
 import { checkAddressArg, durationOption, intOption } from '../parse.js';
+import { registerRollingRestart } from './rolling-restart.js';
+import { registerClusterLifecycle } from './cluster-lifecycle.js';
 import { Option } from 'commander';
 import { missingLines, nodeOption, nodeQuery, ok } from './common.js';
 import { destructive } from '../destructive.js';
@@ -274,6 +276,8 @@ export function registerCluster(program: Command): void {
         return `${renderMoves(r.moved ?? [])}${ok(`${r.node} left the cluster (${moved} agent${moved === 1 ? '' : 's'} handed over; ${stayed} stopped here, back at its next start; ${formatDuration(r.drained_ms)})`)}`;
       });
     });
+  registerRollingRestart(cluster);
+  registerClusterLifecycle(cluster);
   cluster
     .command('watch')
     .description('stream membership events (joins, suspicions, failures, leaves) and agents moving between nodes (failovers, hand-overs, rebalances) (Ctrl-C to stop)')

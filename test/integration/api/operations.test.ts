@@ -183,3 +183,18 @@ test('api operations - the OpenAPI document lists the routes; config needs admin
     assert.equal((await ctx.call('GET', '/config')).status, 200);
   });
 });
+
+test('api operations - a restart is refused with a clear error where no `caxton server start` owns the node, and for an unknown node', async () => {
+  await withNode({}, async (ctx) => {
+    const r = await ctx.call('POST', '/server/restart', { reason: 'settings' });
+    assert.equal(r.status, 409);
+    assert.equal(r.body.error.code, 'CAXTON_ERR_RESTART_UNAVAILABLE');
+    assert.match(r.body.error.message, /cannot restart itself: it does not run under `caxton server start`/);
+    const none = await ctx.call('POST', '/server/restart', { reason: 'settings', node: 'nowhere' });
+    assert.equal(none.status, 404);
+    assert.equal(none.body.error.code, 'CAXTON_ERR_CLUSTER_UNKNOWN_NODE');
+    const bad = await ctx.call('POST', '/server/restart', {});
+    assert.equal(bad.status, 400);
+    assert.equal((await ctx.call('GET', '/status')).status, 200, 'the node keeps serving');
+  });
+});

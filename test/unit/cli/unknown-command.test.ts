@@ -51,8 +51,8 @@ test('cli unknown commands - a runbook command still to come says what it comes 
   assert.equal(e.code, 'CAXTON_CLI_NOT_AVAILABLE');
   // The backup commands arrived: they are commands, not planned ones.
   assert.equal(findUnknownCommand(program, ['backup', 'create', '--type', 'full']), undefined);
-  const r = unknownCommandError(findUnknownCommand(program, ['cluster', 'rolling-restart', '--wait', '60s'])!);
-  assert.match(r.message, /^caxton cluster rolling-restart is not available in this version: it arrives with the rolling-upgrade milestone/);
+  const r = unknownCommandError(findUnknownCommand(program, ['cluster', 'upgrade', 'start', '--version', '1.2.0'])!);
+  assert.match(r.message, /^caxton cluster upgrade is not available in this version: .*arrive with the rolling-upgrade milestone/);
   assert.match(r.hint ?? '', /upgraded one at a time/);
   assert.match(r.hint ?? '', /The caxton cluster commands this version has: .*; see `caxton cluster --help`\.$/);
   // Every planned command is reported so, and none of them exists already (drop it when it arrives).
@@ -83,7 +83,7 @@ test('cli destructive - every command named like a destructive action is marked,
     'agent promote', 'agent remove', 'agent restart', 'agent rollback', 'agent stop', 'agent suspend', 'agent upgrade',
     'backup prune', 'backup restore',
     'circuit-breaker activate', 'circuit-breaker reset',
-    'cluster isolate', 'cluster keys remove', 'cluster keys use', 'cluster leave', 'cluster rebuild', 'cluster remove', 'cluster resolve-partition', 'cluster shed-load',
+    'cluster isolate', 'cluster keys remove', 'cluster keys use', 'cluster leave', 'cluster rebuild', 'cluster remove', 'cluster resolve-partition', 'cluster shed-load', 'cluster stop',
     'emergency stop', 'key revoke', 'security revoke',
   ]);
 });
