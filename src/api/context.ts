@@ -1,5 +1,6 @@
 /** What the API needs from the node: its parts, each behind the interface of its own module. */
 import type { NodeRestart } from '../cluster/node-restart.js';
+import type { UpgradeCoordinator } from '../cluster/upgrade/index.js';
 import type { AgentPool, PoolEvent } from '../sandbox/index.js';
 import type { Deployments } from '../agents/deployments.js';
 import type { DeadLetterQueue } from '../messaging/dead-letter-queue.js';
@@ -124,6 +125,8 @@ export interface ApiContext {
   certs(): ClusterCerts;
   /** Restarts this node, or another through the link, in place (src/cluster/node-restart.ts). */
   restart(): NodeRestart;
+  /** Cluster upgrades and rollbacks through the supervisors (src/cluster/upgrade/). */
+  upgrade(): UpgradeCoordinator;
   /** Revoked certificates: refused on the link and for API clients; POST /security/revoke adds to them. */
   readonly revocations?: Revocations;
 }

@@ -22,7 +22,7 @@ export const PLANNED: readonly PlannedArea[] = [
   },
   {
     arrives: 'the rolling-upgrade milestone',
-    commands: ['cluster upgrade start', 'cluster upgrade status', 'cluster upgrade rollback', 'cluster start', 'cluster stop'],
+    commands: ['cluster start', 'cluster stop'],
     meanwhile: 'each node is started with `caxton server start` and upgraded one at a time; `caxton cluster status` shows them',
   },
 ];

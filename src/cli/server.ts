@@ -2,9 +2,11 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { CaxtonError, isCaxtonError } from '../errors.js';
+import { VERSION } from '../version.js';
 import type { CaxtonNode } from '../node.js';
 import type { LoadedConfig, ResolvedConfig } from '../config/index.js';
 import type { Address } from '../config/address.js';
+import { SUPERVISOR_ENV, supervisedChild } from './supervisor-ipc.js';
 // The node and the config schema are loaded inside the action: every other CLI command imports this
 // file to register `server`, and should not pay for them.
 
@@ -21,6 +23,7 @@ interface StartFlags {
   bootstrap?: boolean;
   bootstrapExpect?: string;
   join?: string;
+  releases?: string;
 }
 
 /**
@@ -36,6 +39,7 @@ const FLAG_KEYS: readonly [keyof StartFlags, string, string, 'text' | 'yaml'][] 
   ['workers', 'runtime.workers', '--workers', 'yaml'],
   ['logLevel', 'observability.logging.level', '--log-level', 'text'],
   ['bootstrapExpect', 'coordination.cluster.bootstrap_expect', '--bootstrap-expect', 'yaml'],
+  ['releases', 'server.releases_dir', '--releases', 'text'],
 ];
 
 export function registerServer(program: Command): Command {
@@ -55,8 +59,14 @@ export function registerServer(program: Command): Command {
     .option('--join <host:port,...>', 'join a cluster through these nodes (coordination.cluster.seeds); retried until one answers')
     .option('--workers <n>', 'agent worker threads (runtime.workers, default: cores - 1)')
     .option('--log-level <level>', 'trace, debug, info, warn or error (observability.logging.level)')
+    .option('--releases <dir>', 'run under a supervisor that starts the node from <dir>/current and can switch it to another installed release (server.releases_dir; `caxton cluster upgrade`)')
     .action(async (flags: StartFlags) => {
       const loaded = await loadWithFlags(flags);
+      const releases = loaded.resolved.server.releasesDir;
+      if (releases !== undefined && process.env[SUPERVISOR_ENV.supervised] !== '1') {
+        const { runSupervisor } = await import('./supervisor.js');
+        return runSupervisor(loaded.resolved, releases);
+      }
       await runNode(loaded, flags);
     });
   return server;
@@ -131,6 +141,8 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
     cl.enabled ? resolveAddress(bind.address, bind.where) : cl.bindAddr,
     cl.enabled && advertise !== undefined ? resolveAddress(advertise.address, advertise.where) : cl.advertiseAddr,
   ]);
+  // Under `--releases`: the supervisor that started this process (src/cli/supervisor.ts).
+  const supervised = supervisedChild();
   // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.
   let node: CaxtonNode | undefined;
   let stopRequested: string | undefined;
@@ -161,6 +173,8 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // The supervisor is gone (killed): stop as it would have asked, draining the agents.
+  if (supervised !== undefined) process.on('disconnect', () => shutdown('SIGTERM'));
   // SIGHUP reloads the certificate files (docs/security.md, "Reloading certificates"); before the node
   // runs there is nothing to reload, and Node's default for SIGHUP (exit) must not apply either way.
   process.on('SIGHUP', () => {
@@ -224,7 +238,8 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
       view: () => redactConfig(loaded.config),
       diff: (yaml, file) => diffConfig(loaded.config, parseConfigText(yaml, file, process.env).config),
     },
-    restart: (r) => void restart(r.reason, r.peers),
+    restart: (r) => void restart(r.reason, r.peers, r.version),
+    ...(supervised === undefined ? {} : { releasesDir: supervised.releasesDir }),
   }).catch((e: unknown) => {
     // listen() looked the name up itself: say which key or flag held it, as for the other addresses.
     const failed = e as NodeJS.ErrnoException & { hostname?: string };
@@ -237,18 +252,25 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
     }
     throw e;
   });
-  const restart = async (reason: string, peers: readonly Address[]) => {
+  const restart = async (reason: string, peers: readonly Address[], version?: string) => {
     const old = node;
     if (old === undefined || stopRequested !== undefined) return;
     node = undefined;
     try {
-      logger.warn({ reason }, 'restarting: stopping the node');
+      logger.warn({ reason, ...(version === undefined ? {} : { version }) }, 'restarting: stopping the node');
       await old.stop();
       if (stopRequested !== undefined) process.exit(0);
+      // Another release (`caxton cluster upgrade`): the supervisor starts it once this process is gone.
+      if (version !== undefined && supervised !== undefined) {
+        await supervised.switchTo(version, reason, peers);
+        logger.warn({ reason, version }, 'stopped: the supervisor starts release ' + version);
+        process.exit(0);
+      }
       // The point of a restart: settings that cannot be reloaded come from the file as it is now.
       const again = await loadWithFlags(flags);
       if (again.source.file !== undefined) logger.info({ file: again.source.file }, 'configuration read again');
       node = await start(again.resolved, again, peers, old);
+      supervised?.ready(VERSION, again.resolved.node.id);
       logger.info({ reason }, 'restarted');
     } catch (e) {
       logger.error({ err: e }, 'restart failed: exiting (the supervisor starts the node again)');
@@ -256,7 +278,9 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
     }
     if (stopRequested !== undefined) stopAndExit(node);
   };
-  node = await start(c, loaded, []);
+  // After a switch of release, with no seeds configured: the members the node had (from the supervisor).
+  node = await start(c, loaded, supervised?.rejoin ?? []);
+  supervised?.ready(VERSION, c.node.id);
   if (stopRequested !== undefined) stopAndExit(node);
 }
 

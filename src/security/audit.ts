@@ -71,6 +71,9 @@ export const AUDIT_ACTIONS = {
   'security.revoke': { target: ['node', 'serial'], detail: ['reason'] },
   // A node restarted in place (caxton cluster rolling-restart).
   'server.restart': { target: ['node'], detail: ['reason'] },
+  // A cluster upgrade to an installed release (caxton cluster upgrade start), and its rollback.
+  'cluster.upgrade': { target: ['version'], detail: ['id', 'canary', 'canary_duration_ms'] },
+  'cluster.upgrade-rollback': { target: ['id'], detail: ['version'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];

@@ -6,6 +6,7 @@ import { CliError } from '../errors.js';
 import { formatBytes, formatDuration, formatLatency, formatPercent, formatRate, renderFields, renderTable } from '../output.js';
 import { checkAddressArg, durationOption, intOption } from '../parse.js';
 import { registerRollingRestart } from './rolling-restart.js';
+import { registerUpgrade } from './upgrade.js';
 import { Option } from 'commander';
 import { missingLines, nodeOption, nodeQuery, ok } from './common.js';
 import { destructive } from '../destructive.js';
@@ -276,6 +277,7 @@ export function registerCluster(program: Command): void {
       });
     });
   registerRollingRestart(cluster);
+  registerUpgrade(cluster);
   cluster
     .command('watch')
     .description('stream membership events (joins, suspicions, failures, leaves) and agents moving between nodes (failovers, hand-overs, rebalances) (Ctrl-C to stop)')
