@@ -231,6 +231,6 @@ export async function runSupervisor(c: ResolvedConfig, releasesDir: string): Pro
   const trapHandlerOn = process.env['CAXTON_WASM_TRAP_HANDLER'] === 'on';
   const s = new Supervisor({ releasesDir, args: childArgs(process.argv), logger, nodeOptions: trapHandlerOn ? [] : ['--disable-wasm-trap-handler'] });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => s.signal(sig));
-  logger.info({ releases: resolve(releasesDir), pid: process.pid }, 'supervisor: running the node from the releases directory');
+  logger.info({ releases: resolve(releasesDir) }, 'supervisor: running the node from the releases directory');
   process.exit(await s.run());
 }

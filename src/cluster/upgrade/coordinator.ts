@@ -389,7 +389,7 @@ export class UpgradeCoordinator {
   }
 
   #refuseMissing(wanted: readonly { probe: ProbeAnswer; version: string }[]): void {
-    const missing = wanted.filter((w) => w.probe.version !== w.version && !w.probe.installed.includes(w.version));
+    const missing = wanted.filter((w) => w.probe.version !== w.version && !w.probe.installed.includes(w.version)).sort((a, b) => a.probe.node.localeCompare(b.probe.node));
     if (missing.length === 0) return;
     throw new CaxtonError(
       'CAXTON_ERR_CLUSTER_UPGRADE_RELEASE_MISSING',
