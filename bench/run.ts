@@ -15,6 +15,7 @@ import { clusterSimBenchmarks } from './cluster-sim.bench.js';
 import { agentMoveBenchmarks } from './agent-moves.bench.js';
 import { clusterRoutingBenchmarks } from './cluster-routing.bench.js';
 import { partitionBenchmarks } from './partitions.bench.js';
+import { upgradeBenchmarks } from './operations-upgrade.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -52,6 +53,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   partitions: {
     run: partitionBenchmarks,
     why: "issue 12: partition queue hold/replay of 10,000 messages into a real agent, its capacity at the default bounds (about 100 MiB on disk), and cut/heal detection on 3 server processes in network namespaces (root + iproute2, else skipped); a few minutes",
+  },
+  operations: {
+    run: async () => [...(await upgradeBenchmarks())],
+    why: 'issue 14: rolling upgrade of 3 supervised server processes (127.0.0.233-235) to a copy of this build: wall time, per node, the longest any agent was unreachable; needs `npm run build`; about a minute',
   },
 };
 
