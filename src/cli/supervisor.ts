@@ -127,6 +127,10 @@ export class Supervisor {
     const env: NodeJS.ProcessEnv = { ...(this.#o.env ?? process.env), [SUPERVISOR_ENV.supervised]: '1', [SUPERVISOR_ENV.releases]: this.#root };
     if (rejoin.length > 0) env[SUPERVISOR_ENV.rejoin] = rejoin.join(',');
     else delete env[SUPERVISOR_ENV.rejoin];
+    // Set when bin/caxton.js started this supervisor again with the trap-handler flag: it means
+    // "die with your parent" there, and the node's parent is this supervisor (which the node outlives
+    // only to drain: it stops on its own when the channel closes).
+    delete env['CAXTON_REEXEC'];
     // Its own process group: a Ctrl-C in a terminal reaches the child once, from here.
     const child = spawn(process.execPath, [...(this.#o.nodeOptions ?? ['--disable-wasm-trap-handler']), script, 'server', 'start', ...this.#o.args], {
       stdio: ['inherit', 'inherit', 'inherit', 'ipc'],

@@ -198,6 +198,15 @@ export class UpgradeCoordinator {
    */
   async rollback(by?: string): Promise<UpgradeView> {
     let last = this.#load();
+    if (isActive(last) && last.coordinator === this.#o.self && this.#running === undefined) {
+      throw new CaxtonError('CAXTON_ERR_CLUSTER_UPGRADE_IN_PROGRESS', `${last.kind} ${last.id}: this node is restarting as the plan's last step; ask again once it is back`, { coordinator: last.coordinator });
+    }
+    if (isActive(last) && last.coordinator !== this.#o.self && this.#running === undefined && this.#orphaned(last)) {
+      // The coordinator is gone (not a member for longer than a node may take to restart): this node takes over.
+      this.#o.logger.warn({ plan: last.id, coordinator: last.coordinator }, 'the upgrade\'s coordinator is gone; this node takes the rollback over');
+      stopPlan(last, `its coordinator ${last.coordinator} is gone; ${this.#o.self} took the rollback over`, new Date());
+      this.#save(last);
+    }
     if (isActive(last) && last.coordinator !== this.#o.self && this.#running === undefined) {
       if (this.#o.peers === undefined || !this.#alive(last.coordinator)) {
         throw new CaxtonError('CAXTON_ERR_CLUSTER_UPGRADE_IN_PROGRESS', `${last.kind} ${last.id} is coordinated by ${last.coordinator}, which is not an alive member now (it may be restarting as the plan's last step); ask again in a moment`, { coordinator: last.coordinator });
@@ -384,7 +393,8 @@ export class UpgradeCoordinator {
   #refuseIfActive(): void {
     const last = this.#load();
     if (this.#running !== undefined || isActive(last)) {
-      throw new CaxtonError('CAXTON_ERR_CLUSTER_UPGRADE_IN_PROGRESS', `${last?.kind ?? 'upgrade'} ${last?.id ?? ''} is running (coordinated by ${last?.coordinator ?? this.#o.self}, phase ${last?.phase ?? 'starting'})`, { plan: last?.id, coordinator: last?.coordinator });
+      const gone = last !== undefined && last.coordinator !== this.#o.self && this.#orphaned(last) ? `; its coordinator is gone: \`caxton cluster upgrade rollback\` here takes it over` : '';
+      throw new CaxtonError('CAXTON_ERR_CLUSTER_UPGRADE_IN_PROGRESS', `${last?.kind ?? 'upgrade'} ${last?.id ?? ''} is running (coordinated by ${last?.coordinator ?? this.#o.self}, phase ${last?.phase ?? 'starting'})${gone}`, { plan: last?.id, coordinator: last?.coordinator });
     }
   }
 
@@ -422,6 +432,11 @@ export class UpgradeCoordinator {
 
   #caxtonMembers(): ViewMember[] {
     return this.#o.members().filter((m) => m.tags['role'] === 'caxton');
+  }
+
+  /** The plan's coordinator has not been an alive member, nor changed the plan, for longer than a restart may take. */
+  #orphaned(p: UpgradePlan): boolean {
+    return !this.#alive(p.coordinator) && Date.now() - Date.parse(p.updated_at) > this.#t.restartTimeoutMs;
   }
 
   #alive(node: NodeName): boolean {
