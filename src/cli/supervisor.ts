@@ -41,15 +41,6 @@ export interface SupervisorOptions {
   readonly revertAfterFailedStarts?: number;
 }
 
-/** What the supervisor did, for its tests and its log. */
-export type SupervisorEvent =
-  | { readonly type: 'started'; readonly version: string; readonly pid: number }
-  | { readonly type: 'ready'; readonly version: string }
-  | { readonly type: 'exited'; readonly version: string; readonly code: number | null; readonly signal: string | null }
-  | { readonly type: 'switched'; readonly from: string | undefined; readonly to: string }
-  | { readonly type: 'reverted'; readonly from: string; readonly to: string }
-  | { readonly type: 'gave-up'; readonly failedStarts: number };
-
 export class Supervisor {
   readonly #o: SupervisorOptions;
   readonly #root: string;
@@ -60,24 +51,16 @@ export class Supervisor {
   #switch: { version: string; rejoin: readonly string[] } | undefined;
   /** Set after a switch until the new release is ready: where to go back to. */
   #switchedFrom: string | undefined;
+  /** The members the node had at its last switch: every later start may rejoin through them. */
+  #rejoin: readonly string[] = [];
   #failedStarts = 0;
   #readyThisRun = false;
   #backoff: NodeJS.Timeout | undefined;
   #done: ((code: number) => void) | undefined;
-  readonly #listeners: ((e: SupervisorEvent) => void)[] = [];
 
   constructor(o: SupervisorOptions) {
     this.#o = o;
     this.#root = resolve(o.releasesDir);
-  }
-
-  onEvent(l: (e: SupervisorEvent) => void): void {
-    this.#listeners.push(l);
-  }
-
-  /** The child's pid, while one runs. */
-  get childPid(): number | undefined {
-    return this.#child?.pid;
   }
 
   /** Runs until the node stops for good; resolves with the exit code for this process. */
@@ -90,7 +73,7 @@ export class Supervisor {
     }
     return new Promise<number>((done) => {
       this.#done = done;
-      this.#spawn([]);
+      this.#spawn();
     });
   }
 
@@ -107,17 +90,14 @@ export class Supervisor {
     this.#child?.kill(sig);
   }
 
-  #emit(e: SupervisorEvent): void {
-    for (const l of this.#listeners) l(e);
-  }
-
   #finish(code: number): void {
     const done = this.#done;
     this.#done = undefined;
     done?.(code);
   }
 
-  #spawn(rejoin: readonly string[]): void {
+  #spawn(): void {
+    const rejoin = this.#rejoin;
     const version = linkedVersion(this.#root, CURRENT) as string;
     this.#version = version;
     this.#readyThisRun = false;
@@ -139,14 +119,12 @@ export class Supervisor {
     });
     this.#child = child;
     this.#o.logger.info({ version, release: join(this.#root, version), childPid: child.pid }, 'supervisor: node process started');
-    this.#emit({ type: 'started', version, pid: child.pid ?? -1 });
     child.on('message', (raw) => {
       const m = childMessage(raw);
       if (m?.type === 'caxton.ready') {
         this.#readyThisRun = true;
         this.#failedStarts = 0;
         this.#switchedFrom = undefined;
-        this.#emit({ type: 'ready', version });
       } else if (m?.type === 'caxton.switch') {
         this.#o.logger.warn({ from: version, to: m.version, reason: m.reason }, 'supervisor: the node asks to switch release once it has stopped');
         this.#switch = { version: m.version, rejoin: m.rejoin };
@@ -158,7 +136,6 @@ export class Supervisor {
   #exited(code: number | null, signal: NodeJS.Signals | null): void {
     const version = this.#version;
     this.#child = undefined;
-    this.#emit({ type: 'exited', version, code, signal });
     const sw = this.#switch;
     this.#switch = undefined;
     if (this.#stopping !== undefined) {
@@ -172,11 +149,11 @@ export class Supervisor {
         this.#switchedFrom = previous;
         this.#failedStarts = 0;
         this.#o.logger.warn({ from: previous, to: sw.version }, 'supervisor: current release switched; starting the node on it');
-        this.#emit({ type: 'switched', from: previous, to: sw.version });
       } catch (e) {
         this.#o.logger.error({ err: e, to: sw.version }, `supervisor: cannot switch to ${sw.version}; starting ${version} again`);
       }
-      this.#spawn(sw.rejoin);
+      this.#rejoin = sw.rejoin;
+      this.#spawn();
       return;
     }
     if (code === 0 && signal === null) {
@@ -192,13 +169,11 @@ export class Supervisor {
       this.#failedStarts = 0;
       try {
         switchCurrent(this.#root, from);
-        this.#emit({ type: 'reverted', from: version, to: from });
       } catch (e) {
         this.#o.logger.error({ err: e }, `supervisor: cannot go back to ${from}`);
       }
     } else if (this.#failedStarts >= (this.#o.maxFailedStarts ?? 5)) {
       this.#o.logger.error({ release: version, failedStarts: this.#failedStarts }, `supervisor: the node failed to start ${this.#failedStarts} times in a row; giving up (see the lines above for why)`);
-      this.#emit({ type: 'gave-up', failedStarts: this.#failedStarts });
       this.#finish(1);
       return;
     }
@@ -206,7 +181,7 @@ export class Supervisor {
     this.#o.logger.warn({ code, signal, version, restartInMs: delay }, 'supervisor: the node exited unexpectedly; starting it again');
     this.#backoff = setTimeout(() => {
       this.#backoff = undefined;
-      if (this.#stopping === undefined) this.#spawn([]);
+      if (this.#stopping === undefined) this.#spawn();
     }, delay);
   }
 }

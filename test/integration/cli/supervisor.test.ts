@@ -16,6 +16,9 @@ import { tempDir } from '../../helpers/tmp.js';
 import { installRelease, nextVersion } from '../../helpers/releases.js';
 import { switchCurrent } from '../../../src/cluster/upgrade/releases.js';
 import { VERSION } from '../../../src/version.js';
+import { Supervisor } from '../../../src/cli/supervisor.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { Writable } from 'node:stream';
 
 async function supervised(t: { after(fn: () => unknown): void }, releases: (dir: string) => void) {
   const rel = tempDir('caxton-releases-');
@@ -84,4 +87,18 @@ test('supervisor - without one, an upgrade is refused naming the node and the fi
     assert.equal((await ctx.call('GET', '/cluster/upgrade')).body.phase, 'none');
     assert.equal((await ctx.call('GET', '/status')).status, 200);
   });
+});
+
+test('supervisor - a releases directory without `current` stops the start with what to do, and no node is started', async () => {
+  const rel = tempDir('caxton-releases-');
+  try {
+    installRelease(rel.path, { version: VERSION });
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }) });
+    const code = await new Supervisor({ releasesDir: rel.path, args: [], logger }).run();
+    assert.equal(code, 1);
+    assert.match(lines.join(''), /cannot start the node: \S+\/current is not a symbolic link to an installed release; install a release there and point current at it/);
+  } finally {
+    rel.cleanup();
+  }
 });
