@@ -263,7 +263,7 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
       // Another release (`caxton cluster upgrade`): the supervisor starts it once this process is gone.
       if (version !== undefined && supervised !== undefined) {
         await supervised.switchTo(version, reason, peers);
-        logger.warn({ reason, version }, 'stopped: the supervisor starts release ' + version);
+        logger.warn({ reason, version }, `stopped: the supervisor starts release ${version}`);
         process.exit(0);
       }
       // The point of a restart: settings that cannot be reloaded come from the file as it is now.
