@@ -488,7 +488,7 @@ function view(p: UpgradePlan): UpgradeView {
   return { ...p, status: statusLines(p, now), remaining_ms: remainingMs(p, now) };
 }
 
-/** `upgrade-20261207T081502Z`: ids sort by start time (UpgradeStore.accept relies on it). */
+/** `upgrade-20261207T081502Z`, `rollback-...`: the kind and when it started, to the second. */
 function planId(kind: 'upgrade' | 'rollback'): string {
   return `${kind}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}`;
 }

@@ -34,11 +34,12 @@ export class UpgradeStore {
   }
 
   /**
-   * A copy from the coordinator: kept when it is another plan, or a later state of this one. A
-   * later plan replaces an earlier one: plan ids sort by their start time.
+   * A copy from the coordinator: kept when it is a later state of this plan, or a plan started later
+   * (a rollback replaces the upgrade it undoes; the start times are ISO texts from the coordinator's
+   * clock, so they compare as text).
    */
   accept(p: UpgradePlan, mine: UpgradePlan | undefined): boolean {
-    if (mine !== undefined && (mine.id > p.id || (mine.id === p.id && mine.seq >= p.seq))) return false;
+    if (mine !== undefined && (mine.id === p.id ? mine.seq >= p.seq : mine.started_at > p.started_at || (mine.started_at === p.started_at && mine.id > p.id))) return false;
     this.save(p);
     return true;
   }

@@ -107,6 +107,33 @@ test('upgrade - a 3-node cluster moves to the next release (canary first, the co
   const again = await cli(['cluster', 'upgrade', 'rollback']);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /nothing to roll back/);
+
+  // The runbook's case: issues seen while the canary is watched (for a day, here a minute): the
+  // rollback stops the upgrade and puts the canary back; the other nodes were never touched.
+  const long = await cli(['cluster', 'upgrade', 'start', '--version', NEXT, '--canary-duration', '60s']);
+  assert.equal(long.code, 0, long.stdout + long.stderr);
+  assert.match(long.stdout, /^✓ upgrade upgrade-\S+ to \S+ started: canary node-2, then node-3, node-1$/m);
+  const watching = await until('the canary is watched', async () => {
+    const s = await runCli(['cluster', 'upgrade', 'status', '--api-url', nodes[1].apiUrl, '--api-key', key]);
+    return /^CANARY:\s+Healthy for \d+s of 1m \(node-2, /m.test(s.stdout) ? s.stdout : undefined;
+  }, 120_000, 1000);
+  t.diagnostic(watching);
+  assert.match(watching, /^PHASE:\s+Canary$/m);
+  assert.match(watching, /^PROGRESS:\s+0\/3 nodes upgraded$/m);
+  assert.match(watching, /^ETA:\s+\d+ (seconds|minutes?)$/m);
+  const busy = await cli(['cluster', 'upgrade', 'start', '--version', NEXT]);
+  assert.equal(busy.code, 1);
+  assert.match(busy.stderr, /is running \(coordinated by node-1, phase canary\)/);
+  // Asked of another node than the coordinator: passed on to it.
+  const stop = await runCli(['cluster', 'upgrade', 'rollback', '--wait', '--timeout', '200s', '--api-url', nodes[2].apiUrl, '--api-key', key], { timeoutMs: 220_000 });
+  t.diagnostic(stop.stdout);
+  assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+  assert.match(stop.stdout, /^PROGRESS:\s+1\/1 nodes rolled back$/m);
+  assert.match(stop.stdout, /^node-2\s+\S+\s+\S+\s+done/m);
+  assert.match(nodes[0].logs(), /"msg":"rollback asked: stopping the upgrade once the node it is on is back"/, 'node-1, the coordinator, ran it');
+  const audited = (await api(nodes[2], 'GET', '/audit?action=cluster.upgrade-rollback', undefined, key)).body.entries as { result: string }[];
+  assert.deepEqual(audited.map((e) => e.result), ['ok'], 'audited where it was asked');
+  for (const [i, n] of nodes.entries()) assert.equal((await health(n)).version, VERSION, `${c.name(i)} on the old build`);
   // The coordinator's audit log has both.
   const audit = await api(nodes[0], 'GET', '/audit', undefined, key);
   const actions = (audit.body.entries as { action: string; result: string }[]).filter((e) => e.action.startsWith('cluster.upgrade')).map((e) => `${e.action} ${e.result}`);

@@ -140,9 +140,14 @@ test('upgrade store - the plan survives on disk; a peer\'s copy replaces it only
     const later: UpgradePlan = { ...p, seq: p.seq + 1, phase: 'rolling' };
     assert.equal(s.accept(later, s.load()), true);
     assert.equal(s.load()?.phase, 'rolling');
-    const next = plan({ id: 'upgrade-2' });
+    const next = plan({ id: 'upgrade-2', now: at(60) });
     assert.equal(s.accept(next, s.load()), true, 'a later plan replaces whatever seq the old one had');
     assert.equal(s.load()?.id, 'upgrade-2');
+    // A rollback started after the upgrade replaces it, whatever their ids (rollback-... < upgrade-...).
+    const back = planRollback({ id: 'rollback-20261207T080200Z', coordinator: 'node-1', last: next, members: [{ node: 'node-1', version: '0.4.0' }], agents: [], now: at(120) });
+    assert.equal(s.accept(back, s.load()), true);
+    assert.equal(s.load()?.id, 'rollback-20261207T080200Z');
+    assert.equal(s.accept(next, s.load()), false, 'and the upgrade, heard again late, does not come back');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
