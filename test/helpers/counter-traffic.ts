@@ -17,6 +17,8 @@ export interface CounterTraffic {
   /** Stops after `tail` more increments; resolves when the last one was answered. */
   stop(tail?: number): Promise<void>;
   readonly accepted: readonly number[];
+  /** Increments no node accepted after every retry: each may or may not have been counted. */
+  readonly gaveUp: readonly number[];
   readonly sent: number;
   /** The longest a counter went without an accepted increment while the traffic ran, ms (per counter). */
   readonly longestGapMs: readonly number[];
@@ -44,6 +46,7 @@ export async function counterTraffic(nodes: readonly RunningServer[], names: rea
   };
   for (const i of counters.keys()) await until(`${counters[i]} answers`, async () => (await count(i)) === 0, 30_000, 100);
   const accepted = counters.map(() => 0);
+  const gaveUp = counters.map(() => 0);
   const lastAccepted = counters.map(() => 0);
   const longestGapMs = counters.map(() => 0);
   let sent = 0;
@@ -60,22 +63,26 @@ export async function counterTraffic(nodes: readonly RunningServer[], names: rea
       sent++;
       await new Promise((res) => setTimeout(res, 10));
       const msg = { performative: 'request', receiver: counters[i], delivery: 'at-least-once', message_id: `${o.prefix ?? 'inc'}-${sent}`, content: { op: 'increment' } };
-      for (let k = 0; k < 60; k++) {
+      let ok = false;
+      for (let k = 0; k < 60 && !ok; k++) {
         const r = await api(nodes[(i + 1 + k) % n] as RunningServer, 'POST', '/messages', msg, key).catch(() => undefined);
-        if (r !== undefined && r.status >= 200 && r.status < 300) {
-          accepted[i] = (accepted[i] as number) + 1;
-          const now = Date.now();
-          longestGapMs[i] = Math.max(longestGapMs[i] as number, now - (lastAccepted[i] as number));
-          lastAccepted[i] = now;
-          break;
-        }
-        await new Promise((res) => setTimeout(res, 100));
+        ok = r !== undefined && r.status >= 200 && r.status < 300;
+        if (!ok) await new Promise((res) => setTimeout(res, 100));
       }
+      if (!ok) {
+        gaveUp[i] = (gaveUp[i] as number) + 1;
+        continue;
+      }
+      accepted[i] = (accepted[i] as number) + 1;
+      const now = Date.now();
+      longestGapMs[i] = Math.max(longestGapMs[i] as number, now - (lastAccepted[i] as number));
+      lastAccepted[i] = now;
     }
   };
   return {
     counters,
     accepted,
+    gaveUp,
     longestGapMs,
     get sent() {
       return sent;
@@ -95,8 +102,9 @@ export async function counterTraffic(nodes: readonly RunningServer[], names: rea
       }
       for (const i of counters.keys()) {
         const final = await until(`${counters[i]} answers`, () => count(i), 30_000, 250);
-        diagnostic(`${counters[i]}: accepted ${accepted[i]}, counted ${final}, longest without an accepted increment ${longestGapMs[i]} ms`);
+        diagnostic(`${counters[i]}: accepted ${accepted[i]}, counted ${final}, given up ${gaveUp[i]}, longest without an accepted increment ${longestGapMs[i]} ms`);
         assert.ok((accepted[i] as number) > 10, `traffic ran for ${counters[i]}`);
+        assert.equal(gaveUp[i], 0, `${counters[i]}: some node accepted every increment within its retries`);
         assert.equal(final, accepted[i], `${counters[i]}: every accepted increment counted once`);
       }
     },

@@ -4,7 +4,7 @@
  * build/ with node_modules linked, and may be changed on the way (a bumped version, a patched file),
  * so that one test runs two builds of the server side by side.
  */
-import { cpSync, existsSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../../src/version.js';
@@ -26,6 +26,11 @@ export function nextVersion(v: string = VERSION): string {
 /** Installs `spec` as `<dir>/<version>` from this checkout's build (run `npm run build` first). */
 export function installRelease(dir: string, spec: ReleaseSpec): string {
   if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  // The releases run the compiled code: a test of a change in src/ must not quietly run the old build.
+  const stale = newestTs(join(root, 'src'));
+  if (stale !== undefined && stale.mtimeMs > statSync(join(root, 'dist', 'version.js')).mtimeMs) {
+    throw new Error(`dist/ is older than ${stale.path}: run \`npx tsc -p tsconfig.build.json\` (or \`npm run build\`) first`);
+  }
   const to = join(dir, spec.version);
   for (const d of ['bin', 'dist', 'build']) cpSync(join(root, d), join(to, d), { recursive: true });
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
@@ -40,4 +45,16 @@ export function installRelease(dir: string, spec: ReleaseSpec): string {
   }
   symlinkSync(realpathSync(join(root, 'node_modules')), join(to, 'node_modules'));
   return to;
+}
+
+/** The most recently changed .ts file under `dir`. */
+function newestTs(dir: string): { path: string; mtimeMs: number } | undefined {
+  let best: { path: string; mtimeMs: number } | undefined;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith('.ts')) continue;
+    const path = join(e.parentPath, e.name);
+    const mtimeMs = statSync(path).mtimeMs;
+    if (best === undefined || mtimeMs > best.mtimeMs) best = { path, mtimeMs };
+  }
+  return best;
 }

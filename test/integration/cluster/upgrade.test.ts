@@ -65,6 +65,7 @@ test('upgrade - a 3-node cluster moves to the next release (canary first, the co
   const up = await cli(['cluster', 'upgrade', 'start', '--version', `v${NEXT}`, '--canary-duration', '5s', '--node-watch', '2s', '--wait', '--timeout', '300s'], 320_000);
   const upgradeMs = Date.now() - t0;
   t.diagnostic(up.stdout);
+  if (up.code !== 0) await explain(t, nodes, key);
   assert.equal(up.code, 0, up.stdout + up.stderr);
   // The canary is another node than the one the CLI talks to; that one goes last.
   assert.match(up.stdout, /^node-2: .* -> .*, back and healthy/m);
@@ -93,6 +94,7 @@ test('upgrade - a 3-node cluster moves to the next release (canary first, the co
   traffic.start();
   const rb = await cli(['cluster', 'upgrade', 'rollback', '--wait', '--timeout', '300s'], 320_000);
   t.diagnostic(rb.stdout);
+  if (rb.code !== 0) await explain(t, nodes, key);
   assert.equal(rb.code, 0, rb.stdout + rb.stderr);
   assert.match(rb.stdout, /^PHASE:\s+Rolled back$/m);
   assert.match(rb.stdout, /^PROGRESS:\s+3\/3 nodes rolled back$/m);
@@ -110,7 +112,7 @@ test('upgrade - a 3-node cluster moves to the next release (canary first, the co
 
   // The runbook's case: issues seen while the canary is watched (for a day, here a minute): the
   // rollback stops the upgrade and puts the canary back; the other nodes were never touched.
-  const long = await cli(['cluster', 'upgrade', 'start', '--version', NEXT, '--canary-duration', '60s']);
+  const long = await cli(['cluster', 'upgrade', 'start', '--version', NEXT, '--canary-duration', '60s', '--node-watch', '2s']);
   assert.equal(long.code, 0, long.stdout + long.stderr);
   assert.match(long.stdout, /^✓ upgrade upgrade-\S+ to \S+ started: canary node-2, then node-3, node-1$/m);
   const watching = await until('the canary is watched', async () => {
@@ -127,6 +129,7 @@ test('upgrade - a 3-node cluster moves to the next release (canary first, the co
   // Asked of another node than the coordinator: passed on to it.
   const stop = await runCli(['cluster', 'upgrade', 'rollback', '--wait', '--timeout', '200s', '--api-url', nodes[2].apiUrl, '--api-key', key], { timeoutMs: 220_000 });
   t.diagnostic(stop.stdout);
+  if (stop.code !== 0) await explain(t, nodes, key);
   assert.equal(stop.code, 0, stop.stdout + stop.stderr);
   assert.match(stop.stdout, /^PROGRESS:\s+1\/1 nodes rolled back$/m);
   assert.match(stop.stdout, /^node-2\s+\S+\s+\S+\s+done/m);
@@ -139,3 +142,12 @@ test('upgrade - a 3-node cluster moves to the next release (canary first, the co
   const actions = (audit.body.entries as { action: string; result: string }[]).filter((e) => e.action.startsWith('cluster.upgrade')).map((e) => `${e.action} ${e.result}`);
   assert.ok(actions.includes('cluster.upgrade ok') && actions.includes('cluster.upgrade-rollback ok'), actions.join(', '));
 });
+
+/** For whoever reads a failure: each node's plan, and what the nodes said about the upgrade. */
+async function explain(t: { diagnostic(s: string): void }, nodes: readonly RunningServer[], key: string): Promise<void> {
+  for (const [i, n] of nodes.entries()) {
+    const p = await api(n, 'GET', '/cluster/upgrade', undefined, key).catch((e: unknown) => ({ body: String(e) }));
+    t.diagnostic(`node-${i + 1} plan: ${JSON.stringify(p.body).slice(0, 3000)}`);
+    t.diagnostic(`node-${i + 1} log:\n${n.logs().split('\n').filter((l) => /"component":"upgrade"|supervisor|"level":(40|50)/.test(l)).slice(-40).join('\n')}`);
+  }
+}
