@@ -337,7 +337,7 @@ export class CaxtonNode {
                 const p = await replicator.promote(agent, replicas);
                 return { epoch: Math.max(p.epoch, minEpoch), applied: p.applied };
               },
-              setReplicas: (agent, replicas) => replicator.setReplica(agent, replicas[0], { minEpoch: deployments.epoch(agent) ?? 1 }),
+              setReplicas: (agent, replicas) => replicator.setReplica(agent, replicas[0], { ownership: deployments.epoch(agent) ?? 0 }),
               removed: (agent) => void replicator.forget(agent),
             },
             // Failover and moves change what this node hosts and under which epoch: the directory hears it.

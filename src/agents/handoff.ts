@@ -10,7 +10,9 @@
  *    stop: agent_shutdown runs). Older messages are handled before newer ones, so per-conversation
  *    order holds across the move.
  * 3. commit: the source reads the agent's whole state (key-value pairs, timers) and hands it over with
- *    the deployment at epoch + 1; the target writes it, starts the agent, then delivers what it held.
+ *    the deployment at epoch + 1, and the at-least-once ids the agent applied lately (its dedup
+ *    window: a copy redelivered to the target after the move is a duplicate there too); the target
+ *    writes the state, starts the agent, then delivers what it held.
  * 4. the source forgets the agent and keeps forwarding stragglers (senders with an old route) for
  *    `forwardMs`. The pause of the agent is measured from the flip to the target's start.
  *
@@ -40,6 +42,13 @@ interface Held {
 
 /** Messages held per incoming agent at most; beyond, hold() refuses (backpressure: the sender keeps it). */
 export const MAX_HELD = 10_000;
+
+/**
+ * At-least-once ids an agent applied that a move hands over at most (the newest): a sender whose ack
+ * was late redelivers within its relay's back-off (about a minute), so the latest ones are what a
+ * copy arriving at the new node can match. About 40 bytes each in the commit.
+ */
+export const MOVE_SEEN_MAX = 20_000;
 
 /** Where messages for agents in motion go: redirected away from the source, held at the target. */
 export class HandoffGate {
@@ -221,7 +230,8 @@ export class Handoff {
         const live = o.deployments.pool.agent(name);
         if (live !== undefined && live.state !== 'stopped' && live.state !== 'failed') await o.deployments.pool.stop(name, { graceful: true, drainTimeoutMs });
         const snapshot = o.snapshots.read(name);
-        committed = (await o.peers.call(to, 'agents.move.commit', { row: { deployment: moved, owner: self, replicas: [] }, snapshot }, { timeoutMs })) as { held: number; startedMs: number };
+        const seen = await o.deployments.pool.handledIds(name, MOVE_SEEN_MAX);
+        committed = (await o.peers.call(to, 'agents.move.commit', { row: { deployment: moved, owner: self, replicas: [] }, snapshot, seen }, { timeoutMs })) as { held: number; startedMs: number };
       } catch (e) {
         o.gate.unredirect(name);
         o.peers.post(to, 'agents.move.abort', { name, epoch: moved.epoch });
@@ -323,13 +333,18 @@ export class Handoff {
     const row = checkRow(body, from);
     const snapshot = (body as { snapshot?: unknown }).snapshot;
     if (!isAgentSnapshot(snapshot)) throw new CaxtonError('CAXTON_ERR_CLUSTER_FRAME', `node ${from} sent a move whose state is invalid`, { node: from, field: 'snapshot' });
+    // Absent from a node of an earlier version: the new copy then starts with an empty dedup window.
+    const seen = (body as { seen?: unknown }).seen;
+    if (seen !== undefined && !(Array.isArray(seen) && seen.length <= MOVE_SEEN_MAX && seen.every((s) => typeof s === 'string' && s.length <= 256))) {
+      throw new CaxtonError('CAXTON_ERR_CLUSTER_FRAME', `node ${from} sent a move whose applied message ids are invalid (at most ${MOVE_SEEN_MAX} texts of at most 256 characters)`, { node: from, field: 'seen' });
+    }
     const d = row.deployment;
     if (!o.gate.holding(d.name)) throw new CaxtonError('CAXTON_ERR_AGENT_STATE', `no move of agent ${d.name} was prepared on ${o.peers.self} (or it expired)`, { agent: d.name });
     const t0 = performance.now();
     o.snapshots.write(d.name, snapshot as AgentSnapshot);
     o.replicaStore.delete(d.name);
     try {
-      await o.deployments.adopt(d);
+      await o.deployments.adopt(d, seen as string[] | undefined);
     } catch (e) {
       o.snapshots.drop(d.name);
       this.#giveBack(d.name, `the agent did not start: ${(e as Error).message}`);

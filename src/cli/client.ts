@@ -323,8 +323,11 @@ export function httpError(
   if (status === 403 && code !== 'CAXTON_ERR_MESSAGE_SPOOFED') return forbidden(apiMessage, method, path, details, base);
   if (status === 429) {
     const retry = headers?.get('retry-after');
+    // Kept where polling commands look for it (src/cli/poll.ts), whether or not the body said it.
+    const seconds = retry === null || retry === undefined ? Number.NaN : Number(retry);
     return new CliError(apiMessage, {
       ...base,
+      ...(Number.isFinite(seconds) && base.details?.['retryAfter'] === undefined ? { details: { ...base.details, retryAfter: seconds } } : {}),
       hint: apiHint ?? `Too many requests for this key${retry === null || retry === undefined ? '' : `; retry after ${retry}s`}, or raise security.api.rate_limit.`,
     });
   }

@@ -622,6 +622,16 @@ export class AgentPool {
   }
 
   /**
+   * The at-least-once message ids agent `name` applied lately (its workers' dedup windows), at most
+   * `max`, the newest: a live move hands them to the agent's new node, which then drops copies of them.
+   */
+  async handledIds(name: string, max: number): Promise<string[]> {
+    const parts = (await this.#gather((reqId) => ({ op: 'handled', reqId, name, max }))) as string[][];
+    const ids = [...new Set(parts.flat())];
+    return ids.length > max ? ids.slice(ids.length - max) : ids;
+  }
+
+  /**
    * Conversations the agents took part in (as senders), merged across workers: participants,
    * protocol, message count, first and last activity. Idle ones (5 min) are forgotten.
    */
@@ -1146,6 +1156,9 @@ export class AgentPool {
         break;
       case 'stats':
         this.#gathers.answer(msg.reqId, msg.agents);
+        break;
+      case 'handled':
+        this.#gathers.answer(msg.reqId, [msg.ids]);
         break;
     }
   }

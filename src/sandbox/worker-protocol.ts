@@ -124,6 +124,8 @@ export type ToWorker =
   /** Promote the canary (answered with 'upgraded') or roll it back (answered with 'canary_ended'). */
   | { readonly op: 'canary_end'; readonly name: string; readonly promote: boolean; readonly reason: string }
   | { readonly op: 'stats'; readonly reqId: number }
+  /** Answered with the at-least-once ids the agent applied lately (its dedup window), newest last, at most `max`. */
+  | { readonly op: 'handled'; readonly reqId: number; readonly name: string; readonly max: number }
   | { readonly op: 'conversations'; readonly reqId: number }
   /** Answered with the worker's activity (WorkerRuntime.activity): how a draining node knows it is quiet. */
   | { readonly op: 'activity'; readonly reqId: number }
@@ -242,6 +244,7 @@ export type FromWorker =
   | { readonly op: 'canary_ended'; readonly name: string; readonly hash: string; readonly reason: string }
   | { readonly op: 'upgrade_failed'; readonly name: string; readonly hash: string; readonly kind: FaultKind; readonly phase: CallPhase; readonly message: string }
   | { readonly op: 'stats'; readonly reqId: number; readonly agents: AgentRuntimeStats[] }
+  | { readonly op: 'handled'; readonly reqId: number; readonly ids: string[] }
   | { readonly op: 'conversations'; readonly reqId: number; readonly conversations: ConversationInfo[] }
   | { readonly op: 'conversation_hashes'; readonly reqId: number; readonly hashes: Uint32Array }
   | { readonly op: 'activity'; readonly reqId: number; readonly queued: number; readonly moved: number }

@@ -173,9 +173,10 @@ export class StateReplicator {
    * switch replication off (an agent that moved away or was removed). The replica
    * gets a snapshot first, then every handler's delta. For a guarantee from the first message, spawn
    * the agent with `start: false`, call this, then `pool.start`. `mode` overrides the node's default
-   * (a per-deployment setting).
+   * (a per-deployment setting). `ownership` is the agent's ownership epoch (its deployment's: 0 for a
+   * deployment made here, raised by every failover and live move).
    */
-  setReplica(agent: string, replica: NodeName | undefined, opts: { mode?: ReplicationMode; minEpoch?: number } = {}): void {
+  setReplica(agent: string, replica: NodeName | undefined, opts: { mode?: ReplicationMode; ownership?: number } = {}): void {
     if (replica === undefined) {
       this.#owned.delete(agent);
       // An agent that already left the pool (moved away, removed) has nothing to switch off.
@@ -185,10 +186,14 @@ export class StateReplicator {
     if (replica === this.#peers.self) {
       throw new CaxtonError('CAXTON_ERR_CONFIG_INVALID', `agent ${agent}: its replica must be another node than its owner ${replica}`, { agent });
     }
-    // At least the agent's ownership epoch (its deployment's, raised by every failover and move): a
-    // node that owns the agent again after others did must not send under its old, fenced epoch.
+    // Above the agent's ownership epoch, so that each ownership term replicates under an epoch of its
+    // own (1 is the least: 0 means "no copy" to a fence). Ownership 0 and 1 must not share one: after
+    // an agent's first move, a replica holding the previous owner's copy at a higher seq would take the
+    // new owner's deltas and snapshot for ones it already holds, keep the old state, and acknowledge
+    // the old seq, so that a sync agent's replies and acks stay held. And a node that owns the agent
+    // again after others did must not send under its old, fenced epoch.
     let epoch = this.#store.ownedEpoch(agent);
-    const min = Math.max(1, opts.minEpoch ?? 1);
+    const min = (opts.ownership ?? 0) + 1;
     if (epoch === undefined || epoch < min) {
       epoch = Math.max(epoch ?? 1, min);
       this.#store.setOwnedEpoch(agent, epoch);
@@ -355,6 +360,14 @@ export class StateReplicator {
       }
       if (epoch !== o.epoch) continue; // about an epoch this node no longer replicates under
       if (code === ACK_OK) {
+        if (seq > o.seq) {
+          // The replica holds a copy at a seq this run of the node never produced: an earlier run's
+          // (a restarted node numbers its deltas from the start again, under the same epoch). It took
+          // ours for ones it holds and kept the old state: no ack of ours. Number on after its seq,
+          // from a new snapshot, whose ack releases what waits.
+          this.#rebase(o, seq);
+          continue;
+        }
         if (seq <= o.acked) continue;
         o.acked = seq;
         let n = 0;
@@ -370,6 +383,20 @@ export class StateReplicator {
           this.#snapshot(o);
         }
       }
+    }
+  }
+
+  /** Goes on numbering after `seq` (held by the replica from an earlier run), from a new snapshot. */
+  #rebase(o: Owned, seq: number): void {
+    this.#log('warn', `agent ${o.agent}: replica ${o.replica} holds a copy at seq ${seq} from an earlier run of this node (this run is at ${o.seq}): sending a snapshot numbered after it`);
+    o.seq = seq;
+    o.unacked = [];
+    o.needSnapshot = true;
+    o.lastSnapshotAt = Date.now();
+    try {
+      this.#pool.setReplication(o.agent, { mode: o.mode, epoch: o.epoch, seq });
+    } catch {
+      this.#owned.delete(o.agent); // the agent is gone from the pool
     }
   }
 

@@ -12,6 +12,7 @@ import { CliError, usageError } from '../errors.js';
 import { renderTable, stdout } from '../output.js';
 import { intOption } from '../parse.js';
 import { ok, sleep } from './common.js';
+import { politely } from '../poll.js';
 
 /** A certificate expiring within this many days is a warning (the runbook's threshold), and exit 1. */
 export const WARN_DAYS = 30;
@@ -105,7 +106,7 @@ async function confirm(client: ApiClient, node: string, fingerprint: string): Pr
   const deadline = Date.now() + CONFIRM_MS;
   let seen = 'nothing';
   for (;;) {
-    const r = await client.get<CertsResponse>('/security/certs');
+    const r = await politely(() => client.get<CertsResponse>('/security/certs'), deadline);
     const c = r.nodes.find((x) => x.node === node)?.cert;
     if (c?.fingerprint === fingerprint) return c;
     seen = c === undefined ? 'no answer' : c === null ? 'no certificate' : `fingerprint ${c.fingerprint}`;

@@ -1,8 +1,8 @@
 /**
  * `caxton cluster rolling-restart --reason TEXT` (docs/operations.md, "Rolling restart"): every node
  * restarts in place (POST /server/restart), one at a time, the node behind --api-url last. The next
- * one starts only when this one is a member again, serves its API with a new start time, and every
- * agent that ran before runs again.
+ * one starts only when this one is a member again, serves its API with a new start time, every
+ * agent that ran before runs again, and where the agents run has not changed for `--settle`.
  */
 import { type Command, Option } from 'commander';
 import { ApiClient } from '../client.js';
@@ -13,6 +13,7 @@ import { durationOption } from '../parse.js';
 import { tlsFetch } from '../tls-fetch.js';
 import type { AgentList, StatusView } from '../api-types.js';
 import { ok, sleep } from './common.js';
+import { politely } from '../poll.js';
 
 interface MembersView {
   members: { name: string; status: string; tags: Record<string, string> }[];
@@ -25,7 +26,6 @@ interface RestartAnswer {
 }
 
 const POLL_MS = 500;
-const SETTLED_POLLS = 4;
 
 export function registerRollingRestart(cluster: Command): void {
   cluster
@@ -33,7 +33,12 @@ export function registerRollingRestart(cluster: Command): void {
     .description('restart every node in place, one at a time (the node behind --api-url last), each waiting for the previous to rejoin with its agents running: for settings that cannot be reloaded')
     .requiredOption('--reason <text>', 'why (kept in the audit log and the nodes\' logs)')
     .addOption(new Option('--timeout <duration>', 'how long one node may take to come back').argParser(durationOption('--timeout')).default(120_000, '120s'))
-    .action(async (opts: { reason: string; timeout: number }, cmd: Command) => {
+    .addOption(
+      new Option('--settle <duration>', 'how long where the agents run must stay unchanged once a node is back, before the next node restarts (0: at once)')
+        .argParser(durationOption('--settle'))
+        .default(2000, '2s'),
+    )
+    .action(async (opts: { reason: string; timeout: number; settle: number }, cmd: Command) => {
       const ctx = context(cmd);
       const self = await ctx.client.get<StatusView & { started_at: string }>('/status');
       const members = (await ctx.client.get<MembersView>('/cluster/members')).members.filter((m) => m.tags['role'] === 'caxton');
@@ -47,8 +52,8 @@ export function registerRollingRestart(cluster: Command): void {
       const done: { node: string; before: string; after: string; took_ms: number }[] = [];
       for (const node of order) {
         const t0 = Date.now();
-        const r = await ctx.client.post<RestartAnswer>('/server/restart', { reason: opts.reason, ...(node === self.node_id ? {} : { node }) });
-        const after = await comeBack(ctx, node, r.started_at, members.length, agents, opts.timeout);
+        const r = await politely(() => ctx.client.post<RestartAnswer>('/server/restart', { reason: opts.reason, ...(node === self.node_id ? {} : { node }) }), t0 + opts.timeout);
+        const after = await comeBack(ctx, node, r.started_at, members.length, agents, opts.timeout, opts.settle);
         done.push({ node, before: r.started_at, after, took_ms: Date.now() - t0 });
         if (!ctx.json) stdout.write(`${node}: restarted (started ${after}), a member again, ${agents.length} agent${agents.length === 1 ? '' : 's'} running (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
       }
@@ -57,24 +62,30 @@ export function registerRollingRestart(cluster: Command): void {
     });
 }
 
-/** Waits until `node` runs again with a start time after `before`; its new start time. */
-async function comeBack(ctx: Context, node: string, before: string, size: number, agents: readonly string[], timeoutMs: number): Promise<string> {
+/**
+ * Waits until `node` runs again with a start time after `before`, and the agents' placement has not
+ * changed for `settleMs`; its new start time. The settle wait is a health gate, not a condition of
+ * correctness: the agents come back to the node by join moves once it is a member again, and the next
+ * node's hand-over would otherwise move agents while those moves run. Waiting for them keeps one
+ * node's agents in motion at a time (each agent pauses once per move, the cluster's spare capacity
+ * serves one node's agents); messages are kept either way (docs/operations.md, "Rolling restart").
+ */
+async function comeBack(ctx: Context, node: string, before: string, size: number, agents: readonly string[], timeoutMs: number, settleMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let waitingFor = 'to stop';
   let started: string | undefined;
-  // The agents come back by join moves after the node is a member again: the placement must also
-  // have settled (the same on SETTLED_POLLS polls in a row) before the next node goes.
   let placement = '';
-  let same = 0;
+  let stableSince = 0;
   while (Date.now() < deadline) {
     await sleep(POLL_MS);
-    const step = await check(ctx, node, before, size, agents).catch((e: unknown) => ({ waiting: `its API (${e instanceof Error ? e.message : String(e)})`, started: undefined, placement: '' }));
+    const step = await politely(() => check(ctx, node, before, size, agents), deadline).catch((e: unknown) => ({ waiting: `its API (${e instanceof Error ? e.message : String(e)})`, started: undefined, placement: '' }));
     waitingFor = step.waiting;
     started = step.started ?? started;
-    same = step.waiting === '' && step.placement === placement ? same + 1 : 0;
+    if (step.waiting !== '' || step.placement !== placement) stableSince = Date.now();
     placement = step.placement;
-    if (step.waiting === '' && same < SETTLED_POLLS) waitingFor = 'the agents\' placement to settle';
-    if (step.waiting === '' && same >= SETTLED_POLLS) return started as string;
+    if (step.waiting !== '') continue;
+    if (Date.now() - stableSince >= settleMs) return started as string;
+    waitingFor = `the agents' placement to settle (unchanged for ${settleMs / 1000} s)`;
   }
   throw new CliError(`${node} did not come back within ${timeoutMs / 1000} s: still waiting for ${waitingFor}`, {
     hint: `Look at ${node}'s log; the remaining nodes were not restarted. Run the command again once \`caxton cluster status\` is healthy.`,

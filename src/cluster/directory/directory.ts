@@ -114,7 +114,7 @@ export interface DirectoryStats {
 interface CachedLookup {
   readonly at: number;
   readonly entries: Promise<readonly DirectoryEntry[]>;
-  /** Once answered: the entries, and what providers()/subscriberNodes() return (alive nodes only; a view change clears the cache). */
+  /** Once answered: the entries, and what providers()/subscriberNodes() return (nodes that are up only, isolated ones included; a view change clears the cache). */
   settled?: readonly DirectoryEntry[];
   providers?: readonly Provider[];
   nodes?: readonly NodeName[];
@@ -163,7 +163,11 @@ export class ClusterDirectory {
 
   // View and caches.
   #alive: readonly string[] = [];
-  #aliveSet = new Set<string>();
+  /**
+   * The alive nodes plus the isolated ones (MembershipView.up): an entry naming one of them is valid,
+   * since an isolated or leaving node runs its agents until they have moved.
+   */
+  #upSet = new Set<string>();
   #viewChangedAt = -Infinity;
   /** Owners (top 1) and holders (top K), kept across view changes at one hash per newcomer per key. */
   readonly #owners: TopKCache;
@@ -409,7 +413,7 @@ export class ClusterDirectory {
 
   #sweep(now: number): void {
     const gone = (node: NodeName): boolean => {
-      if (this.#aliveSet.has(node)) return false;
+      if (this.#upSet.has(node)) return false;
       let since = this.#deadSince.get(node);
       if (since === undefined) this.#deadSince.set(node, (since = now)); // an authority this node never saw alive
       return now - since > this.#deadMs;
@@ -501,12 +505,12 @@ export class ClusterDirectory {
     const now = this.#clock.now();
     // Which hosted agents are exceptions (not on their owner) before the change.
     const wasOwner = changed ? new Set([...this.#hosted.keys()].filter((n) => this.ownerOf(n) === this.self)) : undefined;
-    const next = new Set(alive);
+    const up = new Set([...alive, ...(this.#view.up?.() ?? [])]);
     const prev = this.#alive;
-    for (const n of this.#aliveSet) if (!next.has(n)) this.#deadSince.set(n, now);
-    for (const n of next) this.#deadSince.delete(n);
+    for (const n of this.#upSet) if (!up.has(n)) this.#deadSince.set(n, now);
+    for (const n of up) this.#deadSince.delete(n);
     this.#alive = alive;
-    this.#aliveSet = next;
+    this.#upSet = up;
     this.#owners.update(alive, prev);
     this.#holderCache.update(alive, prev);
     this.#hints.clear();
@@ -556,7 +560,7 @@ export class ClusterDirectory {
     const hinted = this.#hints.get(name);
     if (hinted !== undefined) return hinted;
     const held = this.#store.get('name', name)?.get(name);
-    if (held !== undefined && held.entry.tombstone !== true && this.#aliveSet.has(held.entry.node)) return held.entry.node;
+    if (held !== undefined && held.entry.tombstone !== true && this.#upSet.has(held.entry.node)) return held.entry.node;
     return this.ownerOf(name);
   }
 
@@ -568,7 +572,7 @@ export class ClusterDirectory {
   whereIs(name: string, sender?: NodeName): WhereIs {
     if (this.#hosted.has(name)) return LOCAL;
     const held = this.#store.get('name', name)?.get(name);
-    if (held !== undefined && held.entry.tombstone !== true && held.entry.node !== this.self && this.#aliveSet.has(held.entry.node)) {
+    if (held !== undefined && held.entry.tombstone !== true && held.entry.node !== this.self && this.#upSet.has(held.entry.node)) {
       const node = held.entry.node;
       if (sender !== undefined && sender !== this.self && sender !== node) this.#peers.post(sender, DIRECTORY_WIRE.moved, { name, node });
       return { kind: 'forward', node };
@@ -584,9 +588,9 @@ export class ClusterDirectory {
     return UNKNOWN;
   }
 
-  /** Whether `node` is in this node's alive view. */
+  /** Whether `node` is up in this node's view (an isolated node, out of placement, included). */
   isAlive(node: NodeName): boolean {
-    return this.#aliveSet.has(node);
+    return this.#upSet.has(node);
   }
 
   /** Records that `name` lives on `node` (a "moved" hint); the next view change forgets it. */
@@ -604,10 +608,10 @@ export class ClusterDirectory {
     this.#hints.delete(name);
   }
 
-  /** Providers of `capability` on alive nodes, from its holders; cached for lookupTtlMs. */
+  /** Providers of `capability` on nodes that are up (isolated ones included), from its holders; cached for lookupTtlMs. */
   async providers(capability: string): Promise<readonly Provider[]> {
     const entries = await this.#lookup('cap', capability);
-    return this.#cached('cap', capability)?.providers ?? providersOf(entries, this.#aliveSet);
+    return this.#cached('cap', capability)?.providers ?? providersOf(entries, this.#upSet);
   }
 
   /** The cached providers of `capability` (no allocation), or undefined when they must be fetched with providers(). */
@@ -618,7 +622,7 @@ export class ClusterDirectory {
   /** Nodes with subscribers of `topic` (this node included when it has some), from its holders; cached for lookupTtlMs. */
   async subscriberNodes(topic: string): Promise<readonly NodeName[]> {
     const entries = await this.#lookup('topic', topic);
-    return this.#cached('topic', topic)?.nodes ?? nodesOf(entries, this.#aliveSet);
+    return this.#cached('topic', topic)?.nodes ?? nodesOf(entries, this.#upSet);
   }
 
   /** The cached nodes with subscribers of `topic`, or undefined when they must be fetched with subscriberNodes(). */
@@ -675,8 +679,8 @@ export class ClusterDirectory {
         // Both holders may know different versions during a repair: the newest per agent wins.
         const out = newestPerAgent(ok.map((r) => r.value));
         entry.settled = out;
-        entry.providers = providersOf(out, this.#aliveSet);
-        entry.nodes = nodesOf(out, this.#aliveSet);
+        entry.providers = providersOf(out, this.#upSet);
+        entry.nodes = nodesOf(out, this.#upSet);
         entry.others = entry.nodes.filter((n) => n !== this.self);
         return out;
       }),

@@ -97,6 +97,9 @@ port.on('message', (msg: ToWorker) => {
     case 'stats':
       port.postMessage({ op: 'stats', reqId: msg.reqId, agents: runtime.stats() } satisfies FromWorker);
       break;
+    case 'handled':
+      port.postMessage({ op: 'handled', reqId: msg.reqId, ids: runtime.handled(msg.name, msg.max) } satisfies FromWorker);
+      break;
     case 'activity':
       port.postMessage({ op: 'activity', reqId: msg.reqId, ...runtime.activity() } satisfies FromWorker);
       break;

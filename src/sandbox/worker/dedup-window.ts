@@ -28,6 +28,16 @@ export class DedupWindow {
     }
   }
 
+  /**
+   * The ids that start with `prefix` (one agent's: `<name>\n`), without it, still within the window,
+   * oldest first; the newest `max` of them.
+   */
+  recent(prefix: string, nowMs: number, max: number): string[] {
+    const out: string[] = [];
+    for (const [id, at] of this.#seen) if (id.startsWith(prefix) && nowMs - at <= this.ttlMs) out.push(id.slice(prefix.length));
+    return out.length > max ? out.slice(out.length - max) : out;
+  }
+
   /** Drops every id that starts with `prefix` (one agent's: `<name>\n`). */
   forgetPrefix(prefix: string): void {
     for (const id of this.#seen.keys()) if (id.startsWith(prefix)) this.#seen.delete(id);

@@ -401,6 +401,11 @@ export class WorkerRuntime {
     this.#dedup.forgetPrefix(`${name}\n`);
   }
 
+  /** The at-least-once ids the agent applied lately (a copy that crashed it is not among them): a live move hands them over. */
+  handled(name: string, max: number): string[] {
+    return this.#dedup.recent(`${name}\n`, Date.now(), max).filter((id) => !id.startsWith('!'));
+  }
+
   spawn(cmd: SpawnCommand): void {
     const module = this.modules.get(cmd.hash);
     if (module === undefined) {

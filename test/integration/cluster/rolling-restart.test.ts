@@ -63,7 +63,10 @@ test('rolling-restart - each node restarts in place and rejoins with its agents,
       }
     }
   })();
-  const rr = await runCli(['cluster', 'rolling-restart', '--reason', 'test: settings that cannot be reloaded', '--timeout', '90s', '--api-url', nodes[0].apiUrl, '--api-key', key], { timeoutMs: 280_000 });
+  // --settle 0s: the next node restarts as soon as the previous one runs its agents again, while the
+  // join moves back to it may still run. Nothing may depend on the settle wait (a health gate): with
+  // it at 0, hand-overs, join moves and redeliveries overlap, as in a failover during a move.
+  const rr = await runCli(['cluster', 'rolling-restart', '--reason', 'test: settings that cannot be reloaded', '--timeout', '90s', '--settle', '0s', '--api-url', nodes[0].apiUrl, '--api-key', key], { timeoutMs: 280_000 });
   restarting = false;
   const sentDuring = sent;
   await traffic;

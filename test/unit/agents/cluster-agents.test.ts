@@ -396,3 +396,25 @@ async function until(pred: () => boolean, timeoutMs = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+test('live move - a copy of an at-least-once message the agent applied before it moved is dropped on its new node, not applied again', async () => {
+  // The sender's ack can be late (a restart, a slow link) and its relay redelivers: the copy now
+  // reaches the node the agent moved to. The move hands over the ids the agent applied with its state.
+  const c = await AgentCluster.start(NODES);
+  try {
+    const [name] = ownedBy('node-1', 1) as [string];
+    await c.deploy('node-1', name);
+    const reliable = (replyWith: string) => JSON.stringify({ performative: 'request', sender: 'client-node-1', receiver: name, content: { op: 'increment' }, reply_with: replyWith, conversation_id: `c-${name}`, delivery: 'at-least-once', message_id: 'm-before-move' });
+    c.route('node-1', name, reliable('first'));
+    assert.equal(((await c.waitReply('node-1', 'first')).content as { count: number }).count, 1);
+    const to = NODES.find((n) => n !== 'node-1') as string;
+    await c.node('node-1').agents.handoff.move(name, to, 'rebalance');
+    assert.deepEqual(c.hosts(name), [to]);
+    c.route(to, name, reliable('copy'));
+    const dup = await c.waitReply('node-1', 'copy', 1500).catch(() => undefined);
+    assert.equal(dup, undefined, `the copy was applied again on ${to}: count ${JSON.stringify(dup?.content)}`);
+    assert.equal(await c.count(to, name), 1);
+  } finally {
+    await c.close();
+  }
+});

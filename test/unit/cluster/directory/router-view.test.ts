@@ -60,3 +60,31 @@ test('directory - confirm resolves once both holders hold an agent placed off it
   a.upsert(host(other));
   assert.equal(await a.confirm(other, 200), false, 'a holder that cannot be reached: not confirmed, within the deadline');
 });
+
+test('directory - an agent still on a node that left placement (isolated, or handing its agents over before it leaves) is routed to that node, not declared nonexistent by its new owner', async (t) => {
+  const net = new MemoryNetwork();
+  const nodes = ['a', 'b', 'c'];
+  const views = new Map(nodes.map((n) => [n, new StaticView(nodes)]));
+  const dirs = new Map(nodes.map((n) => [n, new ClusterDirectory({ peers: net.add(n), view: views.get(n)!, viewChangeDelayMs: 10, settleMs: 50 })]));
+  t.after(() => {
+    for (const d of dirs.values()) d.close();
+  });
+  const c = dirs.get('c')!;
+  // An agent on c, its owner by rank: no directory entry is needed while c is in placement.
+  const name = Array.from({ length: 200 }, (_, i) => `x${i}`).find((n) => c.ownerOf(n) === 'c') as string;
+  c.upsert({ name, id: name, state: 'running', capabilities: ['cap-x'], topics: [], epoch: 1 });
+  // c leaves placement (its isolated tag) and still runs the agent while its move is under way.
+  for (const v of views.values()) v.set(['a', 'b'], nodes);
+  const owner = dirs.get('a')!.ownerOf(name);
+  await until(`the agent's new owner ${owner} holds c's entry`, () => routerDirectory(dirs.get(owner)!).nodeFor(name) === 'c');
+  await sleep(100); // past the settle window of the view change
+  for (const n of ['a', 'b']) {
+    assert.equal(routerDirectory(dirs.get(n)!).nodeFor(name), 'c', `${n} routes the agent to c`);
+    assert.deepEqual(await dirs.get(n)!.providers('cap-x'), [{ agent: name, node: 'c' }], `${n} sees c's capability`);
+  }
+  // Once the agent has moved (c no longer hosts it), its new owner hosts it and the entry goes.
+  c.remove(name);
+  dirs.get(owner)!.upsert({ name, id: name, state: 'running', capabilities: [], topics: [], epoch: 2 });
+  const other = owner === 'a' ? 'b' : 'a';
+  await until(`${other} routes the agent to ${owner}`, () => routerDirectory(dirs.get(other)!).nodeFor(name) === owner);
+});
