@@ -146,6 +146,18 @@ export const ErrorCatalogue = {
     status: 409,
     hint: 'No node runs another version than before the last upgrade: there is nothing to roll back. `caxton cluster upgrade status` shows the last upgrade.',
   },
+  CAXTON_ERR_STOP_UNAVAILABLE: {
+    status: 409,
+    hint: 'A node stops with its cluster only under `caxton server start`, once: a node already stopping parks moments later (`caxton cluster start` starts it again).',
+  },
+  CAXTON_ERR_NODE_PARKED: {
+    status: 503,
+    hint: 'The node was stopped with `caxton cluster stop --all` and its process waits, parked: `caxton cluster start` starts it again (GET /health says since when and why).',
+  },
+  CAXTON_ERR_STOP_RECORD_NOT_FOUND: {
+    status: 404,
+    hint: 'This node was not stopped with `caxton cluster stop --all` (or every member recorded then is back already): there is nothing to start or verify.',
+  },
   CAXTON_ERR_CLUSTER_UNKNOWN_NODE: {
     status: 404,
     hint: 'Check the node name with `caxton cluster members`.',

@@ -64,6 +64,8 @@ import { NodeCerts } from './security/node-certs.js';
 import { ClusterCerts } from './security/cluster-certs.js';
 import { NodeRestart, type RestartRequest } from './cluster/node-restart.js';
 import { nodeUpgrades, type UpgradeCoordinator } from './cluster/upgrade/index.js';
+import { NodeStop, type ParkRequest } from './cluster/node-stop.js';
+import { finishStopRecord, readStopRecord, StartGate } from './cluster/stop-record.js';
 import { httpsOptions } from './api/server.js';
 import type { Server as HttpsServer } from 'node:https';
 import { RevocationList } from './security/revocation.js';
@@ -127,6 +129,8 @@ export interface NodeOptions {
   readonly restart?: (r: RestartRequest) => void;
   /** The supervisor's releases directory (`caxton server start --releases`); absent: the node cannot change release. */
   readonly releasesDir?: string;
+  /** Stops the node with its cluster and parks the process (`POST /server/stop`); src/cli/server.ts provides it. */
+  readonly park?: (r: ParkRequest) => void;
   /** Cluster membership (SWIM, serf-compatible); absent: a single node. */
   readonly cluster?: NodeClusterOptions;
   /**
@@ -204,6 +208,7 @@ export class CaxtonNode {
   #clusterCerts: ClusterCerts | undefined;
   #restart: NodeRestart | undefined;
   #upgrade: UpgradeCoordinator | undefined;
+  #stopWithCluster: NodeStop | undefined;
   readonly startedAt = Date.now();
   apiAddress: Address | undefined;
   metricsAddress: Address | undefined;
@@ -266,6 +271,17 @@ export class CaxtonNode {
     const journal = new MessageJournal();
     const logs = new AgentLogs();
     let cluster: Cluster | undefined;
+    // Started from a cluster stopped with `caxton cluster stop --all` (src/cluster/stop-record.ts).
+    const stopRecord = options.cluster === undefined ? undefined : readStopRecord(dataDir);
+    const startGate =
+      stopRecord === undefined
+        ? undefined
+        : new StartGate(stopRecord, options.nodeId, () => {
+            finishStopRecord(dataDir);
+            const due = outbox.allDue(Date.now());
+            log.info({ members: stopRecord.members.length, redeliver: due }, 'cluster start: the members recorded at the stop are back (or the grace period is over); kept messages are redelivered now, failovers as usual from now on');
+          });
+    if (startGate !== undefined && !startGate.open) log.warn({ waiting: startGate.waiting }, 'started from a stopped cluster: no agent of a recorded member is taken over until it is back');
     // Built before the cluster starts, so that the first tags already say whether this node is isolated.
     if (options.cluster !== undefined) {
       const c = options.cluster;
@@ -354,6 +370,8 @@ export class CaxtonNode {
             // A side without a quorum takes no agents over; a merge held for the operator settles no duplicates.
             partition: {
               quorum: () => {
+                // Started from a stopped cluster: the other recorded members' agents come back with them.
+                if (startGate !== undefined && !startGate.open) return false;
                 const p = node.#partitions?.partitions;
                 if (p === undefined) return true;
                 p.refresh(); // this view change may be the one that split the cluster
@@ -362,6 +380,7 @@ export class CaxtonNode {
               mergeHeld: () => node.#partitions?.partitions.settlingHeld === true,
             },
             conflicts: { record: (c) => node.#partitions?.conflicts.record(c) ?? 0 },
+            startHeld: () => startGate !== undefined && !startGate.open,
             // Held messages that cannot go where the agent now runs are answered like any refusal.
             reroute: (name, json, priority) => pool.router.send('', name, json, priority),
             logger: log.child({ component: 'cluster-agents' }),
@@ -393,6 +412,7 @@ export class CaxtonNode {
       const e: NodeEvent = { type: `cluster.${ev.type}`, time: new Date().toISOString(), node: m.name, status: m.status, address: `${m.host}:${m.port}`, incarnation: m.incarnation, ...(ev.type === 'suspect' ? { from: ev.from } : {}) };
       (ev.type === 'failed' || ev.type === 'suspect' || ev.type === 'conflict' ? log.warn.bind(log) : log.info.bind(log))(e, e.type);
       node.#emit(e);
+      startGate?.update(cluster.members().filter((x) => x.status === 'alive').map((x) => x.name));
       // A view change: failovers, claims, replica pushes, moves (src/agents/failover.ts).
       if (ev.type !== 'suspect' && ev.type !== 'conflict' && node.#stopping === undefined) void node.#clusterAgents?.viewChanged();
     });
@@ -412,6 +432,8 @@ export class CaxtonNode {
     if (cluster !== undefined && node.#routing !== undefined) {
       const routing = node.#routing;
       const known = new KnownMembers(db, options.nodeId);
+      // Their graceful leaves during `cluster stop --all` shrank the agreed size: the record restores it.
+      for (const m of stopRecord?.members ?? []) known.add(m.name);
       const monitor = new PartitionMonitor({ self: options.nodeId, expect: options.cluster?.expect ?? 1, known, members: () => cluster.members() });
       const store = new PartitionQueueStore(db);
       const po = options.cluster?.partition;
@@ -471,6 +493,29 @@ export class CaxtonNode {
     }
     node.#certs = nodeCerts(options, linkTls, cluster, () => node.#api);
     node.#clusterCerts = new ClusterCerts(options.nodeId, node.#certs, peers, options.peerMembers ?? (() => cluster?.members() ?? []));
+    node.#stopWithCluster = new NodeStop({
+      self: options.nodeId,
+      dataDir,
+      logger: log,
+      peers,
+      members: () => cluster?.members() ?? [],
+      freeze: async () => {
+        clusterAgents?.close();
+        relay.stop();
+        // What the agents have queued is handled, and the acks of what came from other nodes go out
+        // (every node is still up: the stops come after every node froze).
+        const deadline = Date.now() + (options.drainTimeoutMs ?? DEFAULT_DRAIN_MS);
+        await pool.quiesce(options.drainTimeoutMs ?? DEFAULT_DRAIN_MS);
+        // Held ones whose delivery here was refused wait for the relay, after the start: not for them.
+        let last = -1;
+        let since = Date.now();
+        for (let held = node.#routing?.remote.held ?? 0; held > 0 && Date.now() < deadline && Date.now() - since < 500; held = node.#routing?.remote.held ?? 0) {
+          if (held !== last) [last, since] = [held, Date.now()];
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      },
+      park: options.park,
+    });
     node.#restart = new NodeRestart({ self: options.nodeId, startedAt: node.startedAt, logger: log, peers, members: () => cluster?.members() ?? [], handOver: clusterAgents === undefined ? undefined : () => clusterAgents.handOver(), restart: options.restart, releasesDir: options.releasesDir });
     node.#upgrade = nodeUpgrades({ self: options.nodeId, version: VERSION, startedAt: node.startedAt, dataDir, releasesDir: options.releasesDir, peers, members: () => cluster?.members() ?? [], restart: node.#restart, registry: metrics.registry, agents: async () => views.cluster?.agents(undefined) ?? views.node.agents(), logger: log.child({ component: 'upgrade' }) });
     try {
@@ -754,6 +799,7 @@ export class CaxtonNode {
       certs: () => this.#clusterCerts as ClusterCerts,
       restart: () => this.#restart as NodeRestart,
       upgrade: () => this.#upgrade as UpgradeCoordinator,
+      stopWithCluster: () => this.#stopWithCluster as NodeStop,
     };
   }
 

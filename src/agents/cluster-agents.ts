@@ -48,6 +48,8 @@ export interface ClusterAgentsOptions {
   readonly callTimeoutMs?: number;
   /** Partitions (src/cluster/partition/): takeovers only with a quorum; claims wait while a merge is held. */
   readonly partition?: PartitionGate;
+  /** While the cluster starts again after a cluster stop, no agent moves by a view change (failover.ts). */
+  readonly startHeld?: () => boolean;
   /** Where a second copy that lost keeps its state for the operator's review (partition_conflicts). */
   readonly conflicts?: ConflictRecorder;
 }
@@ -152,6 +154,7 @@ export class ClusterAgents {
       ...(o.replicaState === undefined ? {} : { replicaState: o.replicaState }),
       ...(o.directory === undefined ? {} : { directory: o.directory }),
       ...(o.partition === undefined ? {} : { partition: o.partition }),
+      ...(o.startHeld === undefined ? {} : { startHeld: o.startHeld }),
       emit,
       logger: o.logger,
     });

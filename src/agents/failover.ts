@@ -54,6 +54,12 @@ export interface FailoverOptions {
   readonly moveConcurrency?: number;
   /** Partitions; absent: every view change may take agents over and settle claims. */
   readonly partition?: PartitionGate;
+  /**
+   * True while the cluster starts again after `cluster stop --all` (src/cluster/stop-record.ts): the
+   * agents stay on the nodes they ran on, as the members come back one by one (no join moves); the
+   * placement is remembered all the same, so that none follows once every member is back.
+   */
+  readonly startHeld?: () => boolean;
 }
 
 /**
@@ -151,6 +157,8 @@ export class Failover {
 
   async #handle(): Promise<ViewOutcome> {
     const o = this.#o;
+    // Closed: the node is stopping (or frozen for a cluster stop): nothing is taken over or moved.
+    if (this.#closed) return { takenOver: [], claims: 0, pushed: 0, moved: [], failed: [] };
     const takenOver = await this.#takeovers();
     // After the takeovers: what this node holds for an agent it just took over went to its copy already.
     o.handoff.sourcesDown(new Set(this.up()));
@@ -167,6 +175,7 @@ export class Failover {
     const claims = this.#claims();
     const previous = this.#previous ?? placement;
     this.#previous = placement;
+    if (o.startHeld?.() === true) return { takenOver, claims, pushed, moved: [], failed: [] };
     const self = o.peers.self;
     const todo: { name: string; to: NodeName; reason: MoveReason }[] = [];
     for (const d of o.deployments.store.list()) {

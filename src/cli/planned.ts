@@ -20,11 +20,6 @@ export const PLANNED: readonly PlannedArea[] = [
     commands: ['backup create', 'backup verify', 'backup restore'],
     meanwhile: 'a copy of <data-dir>/caxton.db taken while the node is stopped is a complete backup (docs/operations.md)',
   },
-  {
-    arrives: 'the rolling-upgrade milestone',
-    commands: ['cluster start', 'cluster stop'],
-    meanwhile: 'each node is started with `caxton server start` and upgraded one at a time; `caxton cluster status` shows them',
-  },
 ];
 
 /** The planned commands at or below `path` (`security`, `cluster rejoin`), with their area. */

@@ -5,7 +5,9 @@ import { CaxtonError, isCaxtonError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { CaxtonNode } from '../node.js';
 import type { LoadedConfig, ResolvedConfig } from '../config/index.js';
-import type { Address } from '../config/address.js';
+import { parseAddress, type Address } from '../config/address.js';
+import type { ParkRequest } from '../cluster/node-stop.js';
+import type { ParkedNode } from './parked-node.js';
 import { SUPERVISOR_ENV, supervisedChild } from './supervisor-ipc.js';
 // The node and the config schema are loaded inside the action: every other CLI command imports this
 // file to register `server`, and should not pay for them.
@@ -145,6 +147,8 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
   const supervised = supervisedChild();
   // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.
   let node: CaxtonNode | undefined;
+  // After `cluster stop --all`: the node is stopped and this listener answers until a start (src/cli/parked-node.ts).
+  let parked: ParkedNode | undefined;
   let stopRequested: string | undefined;
   const stopAndExit = (n: CaxtonNode) => {
     n.stop().then(
@@ -156,6 +160,12 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
     );
   };
   const shutdown = (signal: string) => {
+    if (parked !== undefined) {
+      // Parked after `cluster stop --all`: the node is stopped already.
+      logger.info({ signal }, 'parked: exiting');
+      void parked.close().then(() => process.exit(0));
+      return;
+    }
     if (stopRequested !== undefined) {
       // Every step of a stop is bounded (CaxtonNode.stop), so a repeated SIGTERM (a supervisor
       // re-sending it) must not cut the drain short. A second Ctrl-C is a person who wants out now:
@@ -239,6 +249,7 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
       diff: (yaml, file) => diffConfig(loaded.config, parseConfigText(yaml, file, process.env).config),
     },
     restart: (r) => void restart(r.reason, r.peers, r.version),
+    park: (r) => void park(r),
     ...(supervised === undefined ? {} : { releasesDir: supervised.releasesDir }),
   }).catch((e: unknown) => {
     // listen() looked the name up itself: say which key or flag held it, as for the other addresses.
@@ -277,6 +288,37 @@ async function runNode(loaded: LoadedConfig, flags: StartFlags): Promise<void> {
       process.exit(1);
     }
     if (stopRequested !== undefined) stopAndExit(node);
+  };
+  // Stopped with the cluster: the node stops, the process parks; `cluster start` starts it again, as a
+  // restart does (configuration read again, same data dir and addresses, rejoining the recorded members).
+  const park = async (r: ParkRequest) => {
+    const old = node;
+    if (old === undefined || stopRequested !== undefined) return;
+    node = undefined;
+    try {
+      await old.stop();
+      if (stopRequested !== undefined) process.exit(0);
+      const peers = r.record.members.filter((m) => m.name !== old.options.nodeId).flatMap((m) => parseAddress(m.gossip) ?? []);
+      const unpark = async () => {
+        await parked?.close();
+        parked = undefined;
+        try {
+          const again = await loadWithFlags(flags);
+          node = await start(again.resolved, again, peers, old);
+          supervised?.ready(VERSION, again.resolved.node.id);
+          logger.info({ reason: r.reason }, 'started again after the cluster stop');
+        } catch (e) {
+          logger.error({ err: e }, 'start after the cluster stop failed: exiting (the supervisor starts the node again)');
+          process.exit(1);
+        }
+        if (stopRequested !== undefined) stopAndExit(node);
+      };
+      const { parkNode } = await import('./parked-node.js');
+      parked = await parkNode({ nodeId: old.options.nodeId, version: VERSION, addr: old.apiAddress ?? c.server.apiAddr, ...(apiTls === undefined ? {} : { tls: apiTls }), keys: old.keys, reason: r.reason, stoppedAt: r.record.stopped_at, record: r.record, logger, onStart: () => void unpark() });
+    } catch (e) {
+      logger.error({ err: e }, 'stopping with the cluster failed: exiting');
+      process.exit(1);
+    }
   };
   // After a switch of release, with no seeds configured: the members the node had (from the supervisor).
   node = await start(c, loaded, supervised?.rejoin ?? []);

@@ -74,6 +74,8 @@ export const AUDIT_ACTIONS = {
   // A cluster upgrade to an installed release (caxton cluster upgrade start), and its rollback.
   'cluster.upgrade': { target: ['version'], detail: ['id', 'canary', 'canary_duration_ms'] },
   'cluster.upgrade-rollback': { target: ['id'], detail: ['version'] },
+  // A node stopped with its cluster, parked (caxton cluster stop --all); also its freeze, the first step.
+  'server.stop': { target: ['node'], detail: ['reason'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];

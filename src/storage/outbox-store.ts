@@ -47,6 +47,7 @@ export class OutboxStore {
   readonly #park: Statement;
   readonly #unpark: Statement;
   readonly #parked: Statement;
+  readonly #allDue: Statement;
 
   constructor(readonly db: SqliteDatabase) {
     this.#add = db.prepare('INSERT OR IGNORE INTO outbox (message_id, receiver, message, attempts, created_at, next_at) VALUES (?, ?, ?, 0, ?, ?)');
@@ -61,6 +62,17 @@ export class OutboxStore {
     // because of the receiver, and must not bring the message closer to the dead letters.
     this.#unpark = db.prepare('UPDATE outbox SET next_at = ?, attempts = 0 WHERE message_id = ? AND next_at = ?');
     this.#parked = db.prepare('SELECT count(*) FROM outbox WHERE next_at = ?').pluck();
+    this.#allDue = db.prepare('UPDATE outbox SET next_at = ?, attempts = 0 WHERE next_at <> ?');
+  }
+
+  /**
+   * Every row not parked is due at `nextAt`, its attempts counted from zero: the cluster is whole
+   * again after `cluster stop --all`, and the deliveries tried while members were still coming back
+   * failed because of that (they would otherwise wait out their back-off, up to 40 s, or become dead
+   * letters). Returns how many rows.
+   */
+  allDue(nextAt: number): number {
+    return this.#allDue.run(nextAt, PARKED).changes;
   }
 
   /**

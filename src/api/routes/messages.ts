@@ -108,6 +108,8 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
       // Decided after the checks, so that a bad message still gets its own error and is not counted.
       const shedder = ctx.loadShedding.shedder;
       if (msg.in_reply_to === undefined && shedder.shed()) throw shedder.refusal(ctx.nodeId);
+      // `cluster stop --all` froze the node: what it took is finished and acknowledged before it stops.
+      if (ctx.stopWithCluster().frozen) throw new CaxtonError('CAXTON_ERR_NODE_PARKED', `node ${ctx.nodeId} is stopping with its cluster (caxton cluster stop --all): it takes no new messages`);
       const t0 = performance.now();
       const waiting = wait ? waiters.wait(msg.sender, msg.reply_with as string, req.query.timeout_ms ?? 30_000) : undefined;
       let deliveredTo: string;

@@ -7,6 +7,7 @@ import { formatBytes, formatDuration, formatLatency, formatPercent, formatRate, 
 import { checkAddressArg, durationOption, intOption } from '../parse.js';
 import { registerRollingRestart } from './rolling-restart.js';
 import { registerUpgrade } from './upgrade.js';
+import { registerClusterLifecycle } from './cluster-lifecycle.js';
 import { Option } from 'commander';
 import { missingLines, nodeOption, nodeQuery, ok } from './common.js';
 import { destructive } from '../destructive.js';
@@ -278,6 +279,7 @@ export function registerCluster(program: Command): void {
     });
   registerRollingRestart(cluster);
   registerUpgrade(cluster);
+  registerClusterLifecycle(cluster);
   cluster
     .command('watch')
     .description('stream membership events (joins, suspicions, failures, leaves) and agents moving between nodes (failovers, hand-overs, rebalances) (Ctrl-C to stop)')
