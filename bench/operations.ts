@@ -30,12 +30,13 @@ import { VERSION } from '../src/version.js';
 import { agentWasm } from '../test/helpers/agents.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import type { Row } from './report.js';
+import { upgradeBenchmarks } from './operations-upgrade.js';
 
 const AGENTS = 10_000;
 const VALUE_BYTES = 4000;
 
 export async function operationsBenchmarks(): Promise<Row[]> {
-  return [...(await backupBenchmarks())];
+  return [...(await backupBenchmarks()), ...(await upgradeBenchmarks())];
 }
 
 async function backupBenchmarks(): Promise<Row[]> {

@@ -53,7 +53,7 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   },
   operations: {
     run: operationsBenchmarks,
-    why: 'issue 14: full backup and restore time and size for 10,000 agents and 1 GiB of agent state (built through the stores), incremental size after 1 % of the keys change; a few minutes and about 6 GB of temporary disk (OPERATIONS_BENCH_MB scales it)',
+    why: 'issue 14: full backup and restore time and size for 10,000 agents and 1 GiB of agent state (built through the stores), incremental size after 1 % of the keys change; the rolling upgrade of 3 supervised server processes (127.0.0.233-235) to a copy of this build: wall time, per node, the longest any agent was unreachable (needs `npm run build`); a few minutes and about 6 GB of temporary disk (OPERATIONS_BENCH_MB scales it)',
   },
   tools: {
     run: toolsBenchmarks,

@@ -18,7 +18,10 @@ const FLAG = '--disable-wasm-trap-handler';
 const args = process.argv.slice(2);
 const at = args.indexOf('server');
 // `start` anywhere after `server`: options may come first and take values (`server --config x start`).
-const runsAgents = at >= 0 && args.slice(at + 1).includes('start');
+// With --releases this process is only the supervisor (src/cli/supervisor.ts); it starts the node
+// with the flag itself, so it needs no second process to stand in for it.
+const supervises = args.some((a) => a === '--releases' || a.startsWith('--releases='));
+const runsAgents = at >= 0 && args.slice(at + 1).includes('start') && !supervises;
 const flagged = process.execArgv.includes(FLAG) || (process.env.NODE_OPTIONS ?? '').split(/\s+/).includes(FLAG);
 
 // CAXTON_WASM_TRAP_HANDLER=on keeps V8's default (faster loads and stores, at most 12,000 agents).

@@ -130,6 +130,22 @@ export const ErrorCatalogue = {
     status: 409,
     hint: 'A node restarts itself only under `caxton server start`, one restart at a time: wait for the running restart (`caxton cluster members`), or restart the process with your supervisor.',
   },
+  CAXTON_ERR_CLUSTER_UPGRADE_UNAVAILABLE: {
+    status: 409,
+    hint: 'A node changes release only under the supervisor: start every node with `caxton server start --releases DIR` (or server.releases_dir), as the systemd unit in docs/operations.md ("Upgrading Caxton") does.',
+  },
+  CAXTON_ERR_CLUSTER_UPGRADE_RELEASE_MISSING: {
+    status: 409,
+    hint: 'Install the release on every node named, as <releases>/<version>/ (a complete install: package.json, bin/, dist/, node_modules/), then start the upgrade again.',
+  },
+  CAXTON_ERR_CLUSTER_UPGRADE_IN_PROGRESS: {
+    status: 409,
+    hint: 'One upgrade or rollback runs at a time: follow it with `caxton cluster upgrade status`, or stop it with `caxton cluster upgrade rollback`.',
+  },
+  CAXTON_ERR_CLUSTER_UPGRADE_NONE: {
+    status: 409,
+    hint: 'No node runs another version than before the last upgrade: there is nothing to roll back. `caxton cluster upgrade status` shows the last upgrade.',
+  },
   CAXTON_ERR_STOP_UNAVAILABLE: {
     status: 409,
     hint: 'A node stops with its cluster only under `caxton server start`, once: a node already stopping parks moments later (`caxton cluster start` starts it again).',

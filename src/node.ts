@@ -64,6 +64,7 @@ import { AuditLog } from './security/audit.js';
 import { NodeCerts } from './security/node-certs.js';
 import { ClusterCerts } from './security/cluster-certs.js';
 import { NodeRestart, type RestartRequest } from './cluster/node-restart.js';
+import { nodeUpgrades, type UpgradeCoordinator } from './cluster/upgrade/index.js';
 import { NodeStop, type ParkRequest } from './cluster/node-stop.js';
 import { finishStopRecord, readStopRecord, StartGate } from './cluster/stop-record.js';
 import { httpsOptions } from './api/server.js';
@@ -137,6 +138,8 @@ export interface NodeOptions {
   readonly exit?: (reason: string) => void;
   /** Restarts the node in place (`POST /server/restart`); src/cli/server.ts provides it. Absent: no restart. */
   readonly restart?: (r: RestartRequest) => void;
+  /** The supervisor's releases directory (`caxton server start --releases`); absent: the node cannot change release. */
+  readonly releasesDir?: string;
   /** Stops the node with its cluster and parks the process (`POST /server/stop`); src/cli/server.ts provides it. */
   readonly park?: (r: ParkRequest) => void;
   /** Cluster membership (SWIM, serf-compatible); absent: a single node. */
@@ -223,6 +226,7 @@ export class CaxtonNode {
   /** The MCP bridge (src/integrations/mcp), when the config lists servers. */
   #tools: { bridge: McpBridge; close: () => Promise<void> } | undefined;
   #restart: NodeRestart | undefined;
+  #upgrade: UpgradeCoordinator | undefined;
   #stopWithCluster: NodeStop | undefined;
   readonly startedAt = Date.now();
   apiAddress: Address | undefined;
@@ -557,7 +561,8 @@ export class CaxtonNode {
       },
       park: options.park,
     });
-    node.#restart = new NodeRestart({ self: options.nodeId, startedAt: node.startedAt, logger: log, peers, members: () => cluster?.members() ?? [], handOver: clusterAgents === undefined ? undefined : () => clusterAgents.handOver(), restart: options.restart });
+    node.#restart = new NodeRestart({ self: options.nodeId, startedAt: node.startedAt, logger: log, peers, members: () => cluster?.members() ?? [], handOver: clusterAgents === undefined ? undefined : () => clusterAgents.handOver(), restart: options.restart, releasesDir: options.releasesDir });
+    node.#upgrade = nodeUpgrades({ self: options.nodeId, version: VERSION, startedAt: node.startedAt, dataDir, releasesDir: options.releasesDir, peers, members: () => cluster?.members() ?? [], restart: node.#restart, registry: metrics.registry, agents: async () => views.cluster?.agents(undefined) ?? views.node.agents(), logger: log.child({ component: 'upgrade' }) });
     try {
       const { restored, failed } = await deployments.restore();
       if (restored + failed > 0) log.info({ restored, failed }, 'deployed agents restored');
@@ -579,6 +584,8 @@ export class CaxtonNode {
       throw e;
     }
     node.#ready = true;
+    // A cluster upgrade this node coordinates, interrupted by its own restart (its last step), carries on.
+    node.#upgrade.resume();
     if (!trapHandlerDisabled()) log.warn({ capacity: pool.capacity }, `V8's wasm trap handler is on: each agent reserves 10 GiB of address space, so this node holds at most ${pool.capacity} agents; start Node with ${TRAP_HANDLER_FLAG} (caxton server start does)`);
     log.info({ nodeId: options.nodeId, dataDir, workers: pool.workerCount, api: node.apiAddress, apiScheme: options.api?.tls === undefined ? 'http' : 'https', metrics: node.metricsAddress, version: VERSION, wasmTrapHandler: trapHandlerDisabled() ? 'off' : 'on', agentCapacity: pool.capacity }, 'caxton node started');
     return node;
@@ -691,6 +698,7 @@ export class CaxtonNode {
       const t0 = performance.now();
       this.#ready = false;
       this.#certs?.close();
+      this.#upgrade?.close();
       this.#emit({ type: 'system.shutdown', time: new Date().toISOString(), node_id: this.options.nodeId });
       const api = this.#api;
       if (api !== undefined) await bounded(log, 'closing the API', STOP_STEP_MS.api, api.close(), () => api.server.closeAllConnections());
@@ -843,6 +851,7 @@ export class CaxtonNode {
       certs: () => this.#clusterCerts as ClusterCerts,
       operations: this.operations,
       restart: () => this.#restart as NodeRestart,
+      upgrade: () => this.#upgrade as UpgradeCoordinator,
       stopWithCluster: () => this.#stopWithCluster as NodeStop,
     };
   }

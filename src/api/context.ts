@@ -1,6 +1,7 @@
 /** What the API needs from the node: its parts, each behind the interface of its own module. */
 import type { McpBridge } from '../integrations/mcp/index.js';
 import type { NodeRestart } from '../cluster/node-restart.js';
+import type { UpgradeCoordinator } from '../cluster/upgrade/index.js';
 import type { NodeStop } from '../cluster/node-stop.js';
 import type { AgentPool, PoolEvent } from '../sandbox/index.js';
 import type { Deployments } from '../agents/deployments.js';
@@ -128,6 +129,8 @@ export interface ApiContext {
   certs(): ClusterCerts;
   /** Restarts this node, or another through the link, in place (src/cluster/node-restart.ts). */
   restart(): NodeRestart;
+  /** Cluster upgrades and rollbacks through the supervisors (src/cluster/upgrade/). */
+  upgrade(): UpgradeCoordinator;
   /** Stops this node, or another through the link, with its cluster, parked (src/cluster/node-stop.ts). */
   stopWithCluster(): NodeStop;
   /** Revoked certificates: refused on the link and for API clients; POST /security/revoke adds to them. */

@@ -12,6 +12,7 @@ import { authorize, authorizeCert, presentedKey, type Permission } from './auth.
 import { certActor } from './client-cert.js';
 import { registerSecurityRoutes } from './routes/security.js';
 import { registerServerRoutes } from './routes/server.js';
+import { registerUpgradeRoutes } from './routes/upgrade.js';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from '../observability/logger.js';
@@ -170,6 +171,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerAuditRoutes(api, ctx);
       registerSecurityRoutes(api, ctx);
       registerServerRoutes(api, ctx);
+      registerUpgradeRoutes(api, ctx);
       registerRevocationRoutes(api, ctx);
       registerBackupRoutes(api, ctx);
       registerToolRoutes(api, ctx);

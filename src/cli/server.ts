@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { CaxtonError, isCaxtonError } from '../errors.js';
+import { VERSION } from '../version.js';
 import type { CaxtonNode } from '../node.js';
 import type { LoadedConfig, ResolvedConfig } from '../config/index.js';
 import type { DefaultPaths, PathsProbe } from '../config/service-paths.js';
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAddress, type Address } from '../config/address.js';
 import type { ParkRequest } from '../cluster/node-stop.js';
 import type { ParkedNode } from './parked-node.js';
-import { VERSION } from '../version.js';
+import { SUPERVISOR_ENV, supervisedChild } from './supervisor-ipc.js';
 // The node and the config schema are loaded inside the action: every other CLI command imports this
 // file to register `server`, and should not pay for them.
 
@@ -28,6 +29,7 @@ interface StartFlags {
   bootstrap?: boolean;
   bootstrapExpect?: string;
   join?: string;
+  releases?: string;
 }
 
 /**
@@ -43,6 +45,7 @@ const FLAG_KEYS: readonly [keyof StartFlags, string, string, 'text' | 'yaml'][] 
   ['workers', 'runtime.workers', '--workers', 'yaml'],
   ['logLevel', 'observability.logging.level', '--log-level', 'text'],
   ['bootstrapExpect', 'coordination.cluster.bootstrap_expect', '--bootstrap-expect', 'yaml'],
+  ['releases', 'server.releases_dir', '--releases', 'text'],
 ];
 
 export function registerServer(program: Command): Command {
@@ -62,8 +65,14 @@ export function registerServer(program: Command): Command {
     .option('--join <host:port,...>', 'join a cluster through these nodes (coordination.cluster.seeds); retried until one answers')
     .option('--workers <n>', 'agent worker threads (runtime.workers, default: cores - 1)')
     .option('--log-level <level>', 'trace, debug, info, warn or error (observability.logging.level)')
+    .option('--releases <dir>', 'run under a supervisor that starts the node from <dir>/current and can switch it to another installed release (server.releases_dir; `caxton cluster upgrade`)')
     .action(async (flags: StartFlags) => {
       const loaded = await loadWithFlags(flags);
+      const releases = loaded.resolved.server.releasesDir;
+      if (releases !== undefined && process.env[SUPERVISOR_ENV.supervised] !== '1') {
+        const { runSupervisor } = await import('./supervisor.js');
+        return runSupervisor(loaded.resolved, releases);
+      }
       await runNode(loaded, flags);
     });
   return server;
@@ -157,6 +166,8 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
     cl.enabled ? resolveAddress(bind.address, bind.where) : cl.bindAddr,
     cl.enabled && advertise !== undefined ? resolveAddress(advertise.address, advertise.where) : cl.advertiseAddr,
   ]);
+  // Under `--releases`: the supervisor that started this process (src/cli/supervisor.ts).
+  const supervised = supervisedChild();
   // Signal handlers go in before the node starts, so a SIGTERM during start-up still stops it cleanly.
   let node: CaxtonNode | undefined;
   // After `cluster stop --all`: the node is stopped and this listener answers until a start (src/cli/parked-node.ts).
@@ -197,6 +208,8 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // The supervisor is gone (killed): stop as it would have asked, draining the agents.
+  if (supervised !== undefined) process.on('disconnect', () => shutdown('SIGTERM'));
   // SIGHUP (`systemctl reload caxton`) reopens the log file (after logrotate moved it) and reloads the
   // certificate files (docs/security.md, "Reloading certificates"); before the node runs there are no
   // certificates to reload, and Node's default for SIGHUP (exit) must not apply either way.
@@ -276,8 +289,9 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
       logger.warn({ reason }, 'emergency stop: stopping the node now, without a drain; the process exits with 0');
       if (node !== undefined) stopAndExit(node);
     },
-    restart: (r) => void restart(r.reason, r.peers),
+    restart: (r) => void restart(r.reason, r.peers, r.version),
     park: (r) => void park(r),
+    ...(supervised === undefined ? {} : { releasesDir: supervised.releasesDir }),
   }).catch((e: unknown) => {
     // listen() looked the name up itself: say which key or flag held it, as for the other addresses.
     const failed = e as NodeJS.ErrnoException & { hostname?: string };
@@ -290,18 +304,25 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
     }
     throw e;
   });
-  const restart = async (reason: string, peers: readonly Address[]) => {
+  const restart = async (reason: string, peers: readonly Address[], version?: string) => {
     const old = node;
     if (old === undefined || stopRequested !== undefined) return;
     node = undefined;
     try {
-      logger.warn({ reason }, 'restarting: stopping the node');
+      logger.warn({ reason, ...(version === undefined ? {} : { version }) }, 'restarting: stopping the node');
       await old.stop();
       if (stopRequested !== undefined) process.exit(0);
+      // Another release (`caxton cluster upgrade`): the supervisor starts it once this process is gone.
+      if (version !== undefined && supervised !== undefined) {
+        await supervised.switchTo(version, reason, peers);
+        logger.warn({ reason, version }, `stopped: the supervisor starts release ${version}`);
+        process.exit(0);
+      }
       // The point of a restart: settings that cannot be reloaded come from the file as it is now.
       const again = await loadWithFlags(flags);
       if (again.source.file !== undefined) logger.info({ file: again.source.file }, 'configuration read again');
       node = await start(again.resolved, again, peers, old);
+      supervised?.ready(VERSION, again.resolved.node.id);
       logger.info({ reason }, 'restarted');
     } catch (e) {
       logger.error({ err: e }, 'restart failed: exiting (the supervisor starts the node again)');
@@ -325,6 +346,7 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
         try {
           const again = await loadWithFlags(flags);
           node = await start(again.resolved, again, peers, old);
+          supervised?.ready(VERSION, again.resolved.node.id);
           logger.info({ reason: r.reason }, 'started again after the cluster stop');
         } catch (e) {
           logger.error({ err: e }, 'start after the cluster stop failed: exiting (the supervisor starts the node again)');
@@ -339,7 +361,9 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
       process.exit(1);
     }
   };
-  node = await start(c, loaded, []);
+  // After a switch of release, with no seeds configured: the members the node had (from the supervisor).
+  node = await start(c, loaded, supervised?.rejoin ?? []);
+  supervised?.ready(VERSION, c.node.id);
   if (stopRequested !== undefined) stopAndExit(node);
 }
 

@@ -3,13 +3,12 @@
  * and parses options as it goes, so `caxton backup create --output FILE` failed on the global
  * `--output <format>` ("must be table or json") before it could say that `backup` does not exist.
  * This walks the words first: an unknown one gets "unknown command" with the closest existing
- * commands (never a destructive one), or, for a runbook command still to come, what it comes with.
+ * commands (never a destructive one).
  */
 import type { Command, Option } from 'commander';
 import { CliError, EXIT_USAGE } from './errors.js';
 import { isDestructive } from './destructive.js';
 import { similar } from './parse.js';
-import { plannedUnder } from './planned.js';
 
 export interface UnknownCommand {
   /** The command whose subcommand is unknown (the program for the first word). */
@@ -104,19 +103,6 @@ export function unknownCommandError(u: UnknownCommand): CliError {
   const where = ['caxton', ...at].join(' ');
   const available = u.parent.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden).map((c) => c.name());
   const seeHelp = `see \`${where} --help\``;
-  const planned = plannedUnder([...at, u.word].join(' '));
-  if (planned !== undefined) {
-    const list = planned.commands.map((c) => `caxton ${c}`).join(', ');
-    const one = planned.commands.length === 1 && planned.commands[0] === [...at, u.word].join(' ');
-    return new CliError(
-      `${full} is not available in this version: ${one ? 'it arrives' : `the ${[...at, u.word].join(' ')} commands the runbook lists (${list}) arrive`} with ${planned.area.arrives}`,
-      {
-        code: 'CAXTON_CLI_NOT_AVAILABLE',
-        exitCode: EXIT_USAGE,
-        hint: `${planned.area.meanwhile === undefined ? '' : `Meanwhile: ${planned.area.meanwhile}. `}The ${at.length === 0 ? '' : `${where} `}commands this version has: ${available.join(', ')}; ${seeHelp}.`,
-      },
-    );
-  }
   const close = suggestCommands(u.parent, u.word);
   // Commander's wording, which scripts may already look for.
   const mean = close.length === 0 ? '' : close.length === 1 ? `\n(Did you mean ${close[0]}?)` : `\n(Did you mean one of ${close.join(', ')}?)`;

@@ -22,6 +22,7 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
     metrics_addr: '127.0.0.1:9090',
     body_limit: '64MiB', // deploys carry base64 modules: 8 MiB module ≈ 11 MB body, with room to raise the module cap
     request_timeout: '30s',
+    releases_dir: '', // no supervisor: `cluster upgrade` needs one (docs/operations.md, "Upgrading Caxton")
   },
   runtime: {
     workers: 'auto', // max(1, cores - 1): the main thread keeps a core for routing and the API

@@ -29,6 +29,8 @@ export interface ResolvedConfig {
     readonly metricsAddr: Address;
     readonly bodyLimitBytes: number;
     readonly requestTimeoutMs: number;
+    /** server.releases_dir; undefined when empty (no supervisor). */
+    readonly releasesDir: string | undefined;
   };
   readonly runtime: {
     /** "auto" already replaced by max(1, cores - 1). */
@@ -186,6 +188,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
       metricsAddr: address(c.server.metrics_addr),
       bodyLimitBytes: parseSize(c.server.body_limit),
       requestTimeoutMs: parseDuration(c.server.request_timeout),
+      releasesDir: c.server.releases_dir === '' ? undefined : c.server.releases_dir,
     },
     runtime: {
       workers: rt.workers === 'auto' ? Math.max(1, availableParallelism() - 1) : rt.workers,

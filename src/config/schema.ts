@@ -50,6 +50,7 @@ const server = Section('The REST API and the metrics endpoint.', {
   metrics_addr: Addr('Where Prometheus scrapes /metrics, host:port. Must differ from api_addr. Not used (nor looked up) while observability.metrics.enabled is false.'),
   body_limit: Size('Largest request body the API reads. Deploys carry the module base64-encoded (4/3 of its size), so keep it above runtime.max_module_size × 4/3.', { min: KiB, max: GiB }),
   request_timeout: Duration('How long the API gives one request (reading the body and answering) before it gives up on it.', { min: 1 }),
+  releases_dir: Text('Directory of installed releases (<dir>/<version>/, <dir>/current): `caxton server start` then runs a supervisor that starts the node from <dir>/current and can switch it to another release (`caxton cluster upgrade`). Empty = the node runs in this process, from the code that started it. Not re-read by a restart.', { allowEmpty: true }),
 });
 
 const restart = Section('Crash supervision (OTP-style restart intensity): restart with exponential back-off, give up after too many crashes in a window.', {

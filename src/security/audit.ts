@@ -84,6 +84,9 @@ export const AUDIT_ACTIONS = {
   'tool.call': { target: [], detail: ['server', 'tool', 'outcome', 'argument_bytes', 'result_bytes', 'duration_ms', 'arguments'] },
   // A node restarted in place (caxton cluster rolling-restart).
   'server.restart': { target: ['node'], detail: ['reason'] },
+  // A cluster upgrade to an installed release (caxton cluster upgrade start), and its rollback.
+  'cluster.upgrade': { target: ['version'], detail: ['id', 'canary', 'canary_duration_ms'] },
+  'cluster.upgrade-rollback': { target: ['id'], detail: ['version'] },
   // A node stopped with its cluster, parked (caxton cluster stop --all); also its freeze, the first step.
   'server.stop': { target: ['node'], detail: ['reason'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;

@@ -6,6 +6,7 @@ import { CliError } from '../errors.js';
 import { formatBytes, formatDuration, formatLatency, formatPercent, formatRate, renderFields, renderTable } from '../output.js';
 import { checkAddressArg, durationOption, intOption } from '../parse.js';
 import { registerRollingRestart } from './rolling-restart.js';
+import { registerUpgrade } from './upgrade.js';
 import { registerClusterLifecycle } from './cluster-lifecycle.js';
 import { Option } from 'commander';
 import { missingLines, nodeOption, nodeQuery, ok } from './common.js';
@@ -277,6 +278,7 @@ export function registerCluster(program: Command): void {
       });
     });
   registerRollingRestart(cluster);
+  registerUpgrade(cluster);
   registerClusterLifecycle(cluster);
   cluster
     .command('watch')

@@ -212,7 +212,7 @@ test('cli errors - a typo through the real process: the suggestion on stderr, ex
 test('cli errors - with -o json, errors raised before a command runs are printed as JSON on stdout too (exit 2)', async () => {
   const cases: [string[], string][] = [
     [['agnt', 'list', '-o', 'json'], 'CAXTON_CLI_UNKNOWN_COMMAND'],
-    [['-o', 'json', 'cluster', 'upgrade', 'start', '--output', '/var/backups/caxton.tar.gz'], 'CAXTON_CLI_NOT_AVAILABLE'],
+    [['-o', 'json', 'cluster', 'upgrad', 'start', '--output', '/var/backups/caxton.tar.gz'], 'CAXTON_CLI_UNKNOWN_COMMAND'],
     [['agent', '--output=json', 'list', '--stat', 'running'], 'CAXTON_CLI_USAGE'],
     [['agent', 'stop', 'calc', '--drain-timeout', '30', '-ojson'], 'CAXTON_CLI_USAGE'],
   ];

@@ -232,7 +232,7 @@ test('load - oversized text and alias bombs are refused', () => {
 test('load - __proto__ and constructor keys are unknown keys, not prototype changes', () => {
   assert.deepEqual(problems(text('__proto__:\n  polluted: 1\nserver:\n  constructor: 1\n')), [
     'config.yaml:1:1: unknown key __proto__ (allowed here: node, server, runtime, messaging, coordination, observability, security, deployment, backup, integrations)',
-    'config.yaml:4:3: unknown key server.constructor (allowed here: api_addr, metrics_addr, body_limit, request_timeout)',
+    'config.yaml:4:3: unknown key server.constructor (allowed here: api_addr, metrics_addr, body_limit, request_timeout, releases_dir)',
   ]);
   assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
 });

@@ -68,7 +68,7 @@ test('--set - malformed arguments, unknown keys and keys below values are report
     '--set =5: write key=value with a dotted key, for example --set messaging.queue_size=5000',
     '--set a..b=1: write key=value with a dotted key, for example --set messaging.queue_size=5000',
     '--set runtime.max_agents=[1: runtime.max_agents: the value is not valid YAML: Flow sequence must end with a ]',
-    '--set server.prot=1: unknown key server.prot (allowed here: api_addr, metrics_addr, body_limit, request_timeout)',
+    '--set server.prot=1: unknown key server.prot (allowed here: api_addr, metrics_addr, body_limit, request_timeout, releases_dir)',
     '--set node.x.y=1: unknown key node.x (allowed here: id, data_dir)',
     '--set node.id.z=1: node.id must be 1 to 128 characters from A-Z a-z 0-9 _ . -, starting with a letter or digit, got a mapping',
   ]);
