@@ -162,6 +162,7 @@ async function restoreAll(ctx: Context, o: RestoreFlags): Promise<void> {
     }),
   );
   p.stop();
+  rows.sort((a, b) => a.node.localeCompare(b.node));
   const bad = rows.filter((r) => r.state !== 'restored');
   ctx.print({ id: o.id, nodes: rows, ok: bad.length === 0 }, () =>
     renderTable(['NODE', 'STATE', 'BACKUP-ID', 'TAKEN', 'AGENTS', 'DETAIL'], rows.map((r) => [r.node, r.state, r.id, r.taken_at?.replace(/\.\d+Z$/, 'Z'), r.agents === undefined ? undefined : String(r.agents), r.state === 'restored' ? r.detail : `${r.code ?? ''}: ${r.detail}`])) +
