@@ -154,6 +154,10 @@ export const ErrorCatalogue = {
     status: 503,
     hint: 'The node was stopped with `caxton cluster stop --all` and its process waits, parked: `caxton cluster start` starts it again (GET /health says since when and why).',
   },
+  CAXTON_ERR_NODE_NOT_PARKED: {
+    status: 409,
+    hint: 'A node restores a backup into its data dir only while it is stopped with its cluster (parked), never under a running node: `caxton cluster stop --all` first, then `caxton cluster restore --id ID`.',
+  },
   CAXTON_ERR_STOP_RECORD_NOT_FOUND: {
     status: 404,
     hint: 'This node was not stopped with `caxton cluster stop --all` (or every member recorded then is back already): there is nothing to start or verify.',

@@ -173,9 +173,12 @@ export class Failover {
     if (key === this.#lastKey) return { takenOver, claims: 0, pushed, moved: [], failed: [] };
     this.#lastKey = key;
     const claims = this.#claims();
+    // Started from a stopped cluster: every agent comes back on the node it ran on. The placements
+    // seen while held are partial (members not back yet): remembering one would make the view change
+    // that completes the cluster look like joins, and move agents away from their own nodes.
+    if (o.startHeld?.() === true) return { takenOver, claims, pushed, moved: [], failed: [] };
     const previous = this.#previous ?? placement;
     this.#previous = placement;
-    if (o.startHeld?.() === true) return { takenOver, claims, pushed, moved: [], failed: [] };
     const self = o.peers.self;
     const todo: { name: string; to: NodeName; reason: MoveReason }[] = [];
     for (const d of o.deployments.store.list()) {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { CaxtonError, isCaxtonError } from '../errors.js';
 import { fanOut, type MissingNode } from '../cluster/fan-out.js';
 import type { NodeName, PeerBody, Peers } from '../cluster/peers.js';
-import { childLocation, createBackup, pruneBackups, readCatalog, type BackupProgress, type BackupResult, type BackupType, type CatalogEntry, type NodeFiles, type PruneResult, type RetentionRule, type S3Options } from '../storage/backup/index.js';
+import { childLocation, createBackup, freeBackupId, pruneBackups, readCatalog, type BackupProgress, type BackupResult, type BackupType, type CatalogEntry, type NodeFiles, type PruneResult, type RetentionRule, type S3Options } from '../storage/backup/index.js';
 import type { ViewMember } from './cluster-views.js';
 
 /** Peer call methods; only append (other nodes call them by name). */
@@ -25,6 +25,8 @@ export interface BackupRequest {
   readonly destination: string;
   readonly compress: boolean;
   readonly include_ca_key: boolean;
+  /** A cluster backup's id, the same on every node (refused by a node that has a backup by that id). */
+  readonly id?: string;
 }
 
 export interface JobView {
@@ -93,6 +95,7 @@ export class NodeBackups {
       destination: req.destination,
       compress: req.compress,
       includeCaKey: req.include_ca_key,
+      ...(req.id === undefined ? {} : { id: req.id, idMustBeFree: true }),
       files: o.files,
       ...(o.s3 === undefined ? {} : { s3: o.s3 }),
       onProgress: (p) => {
@@ -145,11 +148,15 @@ export class NodeBackups {
     return pruneBackups(this.#o.dataDir, rule, this.#o.s3 ?? {});
   }
 
-  /** Starts a backup on every up Caxton node, each under `<destination>/<node>/`. */
-  async startCluster(req: BackupRequest): Promise<ClusterBackupStart> {
+  /**
+   * Starts a backup on every up Caxton node, each under `<destination>/<node>/`, all with the same id
+   * (this node picks it), so that `cluster restore --id` names one backup for the whole cluster.
+   */
+  async startCluster(clusterReq: BackupRequest): Promise<ClusterBackupStart> {
     const self = this.#o.nodeId;
     const nodes: JobView[] = [];
     const missing: MissingNode[] = [];
+    const req: BackupRequest = { ...clusterReq, id: clusterReq.id ?? (await freeBackupId(childLocation(clusterReq.destination, self), this.#o.dataDir, this.#o.s3)) };
     try {
       nodes.push(this.start({ ...req, destination: childLocation(req.destination, self) }));
     } catch (e) {
@@ -180,7 +187,11 @@ export function parseRequest(body: PeerBody): BackupRequest {
   if ((type !== 'full' && type !== 'incremental') || typeof destination !== 'string' || destination === '') {
     throw new CaxtonError('CAXTON_ERR_BACKUP_DESTINATION', 'a backup request needs type full|incremental and a destination', {});
   }
-  return { type, destination, compress: field(body, 'compress') === true, include_ca_key: field(body, 'include_ca_key') === true };
+  const id = field(body, 'id');
+  if (id !== undefined && (typeof id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id))) {
+    throw new CaxtonError('CAXTON_ERR_BACKUP_DESTINATION', 'a backup id is letters, digits, ".", "_" and "-" (at most 128)', {});
+  }
+  return { type, destination, compress: field(body, 'compress') === true, include_ca_key: field(body, 'include_ca_key') === true, ...(id === undefined ? {} : { id }) };
 }
 
 function field(body: PeerBody, key: string): unknown {

@@ -355,7 +355,13 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
         if (stopRequested !== undefined) stopAndExit(node);
       };
       const { parkNode } = await import('./parked-node.js');
-      parked = await parkNode({ nodeId: old.options.nodeId, version: VERSION, addr: old.apiAddress ?? c.server.apiAddr, ...(apiTls === undefined ? {} : { tls: apiTls }), keys: old.keys, reason: r.reason, stoppedAt: r.record.stopped_at, record: r.record, logger, onStart: () => void unpark() });
+      const { restoreParked } = await import('../cluster/node-restore.js');
+      parked = await parkNode({
+        nodeId: old.options.nodeId, version: VERSION, addr: old.apiAddress ?? c.server.apiAddr, ...(apiTls === undefined ? {} : { tls: apiTls }), keys: old.keys, reason: r.reason, stoppedAt: r.record.stopped_at, record: r.record, logger,
+        onStart: () => void unpark(),
+        // `caxton cluster restore`: this node's own backup into its own data dir, while it is stopped.
+        onRestore: (req, record, by) => restoreParked({ nodeId: old.options.nodeId, dataDir: old.options.dataDir, record, s3: c.backup.s3, audit: c.observability.audit, logger }, req, by),
+      });
     } catch (e) {
       logger.error({ err: e }, 'stopping with the cluster failed: exiting');
       process.exit(1);

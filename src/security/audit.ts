@@ -89,6 +89,8 @@ export const AUDIT_ACTIONS = {
   'cluster.upgrade-rollback': { target: ['id'], detail: ['version'] },
   // A node stopped with its cluster, parked (caxton cluster stop --all); also its freeze, the first step.
   'server.stop': { target: ['node'], detail: ['reason'] },
+  // A parked node's restore (`caxton cluster restore`): the backup id and where it was read (a path or an s3:// URL).
+  'server.restore': { target: ['node'], detail: ['id', 'from'] },
 } as const satisfies Record<string, { readonly target: readonly string[]; readonly detail: readonly string[] }>;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];

@@ -37,6 +37,15 @@ const StopBody = Type.Object(
   { additionalProperties: false },
 );
 
+const RestoreBody = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128, description: 'the backup, as `caxton backup list` shows it' }),
+    from: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'the cluster backup\'s destination; the node reads <from>/<node>' })),
+    s3: Type.Optional(Type.Object({ endpoint: Type.Optional(Type.String({ maxLength: 1000 })), region: Type.Optional(Type.String({ maxLength: 100 })), forcePathStyle: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
 export function registerServerRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post<{ Body: Static<typeof StopBody> }>(
     '/server/stop',
@@ -57,6 +66,16 @@ export function registerServerRoutes(app: FastifyInstance, ctx: ApiContext): voi
     if (r === undefined) throw new CaxtonError('CAXTON_ERR_STOP_RECORD_NOT_FOUND', `node ${ctx.nodeId} holds no cluster stop record`);
     return r;
   });
+  // A running node never restores into its data dir: only its parked listener (src/cli/parked-node.ts)
+  // answers this route. Here it is refused, and audited as refused.
+  app.post<{ Body: Static<typeof RestoreBody> }>(
+    '/server/restore',
+    { config: { permission: 'admin', audit: 'server.restore' }, schema: { summary: 'Restore a backup into a parked node\'s data dir (`caxton cluster restore`); a running node refuses', body: RestoreBody } },
+    async (req) => {
+      req.auditFacts = { node: ctx.nodeId };
+      throw new CaxtonError('CAXTON_ERR_NODE_NOT_PARKED', `node ${ctx.nodeId} is running: it restores backup ${req.body.id} into its data dir only while it is stopped with its cluster (parked); run \`caxton cluster stop --all\` first`, { node: ctx.nodeId });
+    },
+  );
   app.post<{ Body: Static<typeof RestartBody> }>(
     '/server/restart',
     { config: { permission: 'control', management: true, audit: 'server.restart' }, schema: { summary: 'Restart a node in place: hand its agents over, re-read its configuration file, rejoin', body: RestartBody } },

@@ -54,8 +54,10 @@ export interface CreateOptions {
   readonly files: NodeFiles;
   readonly s3?: S3Options;
   readonly onProgress?: (p: BackupProgress) => void;
-  /** The id to give (tests); default backup-YYYYMMDD-HHMM, with -2, -3... when taken. */
+  /** The id to give (tests, and `cluster backup`: one id on every node); default backup-YYYYMMDD-HHMM, with -2, -3... when taken. */
   readonly id?: string;
+  /** With `id`: refuse it when this node's catalog or the destination has a backup by that id already. */
+  readonly idMustBeFree?: boolean;
 }
 
 export interface BackupResult {
@@ -101,6 +103,9 @@ export async function createBackup(o: CreateOptions): Promise<BackupResult> {
   const parent = o.type === 'incremental' ? await parentOf(o) : undefined;
   const createdAt = new Date();
   const id = o.id ?? (await freeId(store, o.dataDir, createdAt));
+  if (o.id !== undefined && o.idMustBeFree === true && (readCatalog(o.dataDir).some((e) => e.id === o.id) || (await store.exists(`${o.id}/${MANIFEST}`)))) {
+    throw new CaxtonError('CAXTON_ERR_BACKUP_DESTINATION', `node ${o.nodeId} has a backup ${o.id} already (its catalog, or ${o.destination}): a cluster backup gives every node the same id`, { id: o.id });
+  }
   const work = join(o.dataDir, 'backup-work', `${id}-${randomBytes(4).toString('hex')}`);
   mkdirSync(work, { recursive: true, mode: 0o700 });
   try {
@@ -266,6 +271,11 @@ async function parentOf(o: CreateOptions): Promise<{ ref: ManifestParent; hashes
   } catch (e) {
     throw new CaxtonError('CAXTON_ERR_BACKUP_NO_PARENT', `the last backup, ${last.id} at ${last.location}, cannot be read: ${(e as Error).message}`, { parent: last.id }, { cause: e });
   }
+}
+
+/** The id a backup to `destination` taken now would get on the node of `dataDir` (`cluster backup` gives it to every node). */
+export async function freeBackupId(destination: string, dataDir: string, s3?: S3Options): Promise<string> {
+  return freeId(await openStore(destination, s3), dataDir, new Date());
 }
 
 /** backup-YYYYMMDD-HHMM (UTC), as the runbook names them; -2, -3... when that id is taken. */

@@ -1,5 +1,5 @@
 /** Backups of a node's state (docs/operations.md, "Backups"): create, list, verify, restore, prune. */
-export { createBackup, snapshotDatabase } from './create.js';
+export { createBackup, freeBackupId, snapshotDatabase } from './create.js';
 export type { BackupPhase, BackupProgress, BackupResult, CreateOptions, NodeFiles } from './create.js';
 export { restoreBackup } from './restore.js';
 export type { RestoreOptions, RestoreResult, RestoredFile } from './restore.js';

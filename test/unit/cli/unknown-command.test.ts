@@ -72,7 +72,7 @@ test('cli destructive - every command named like a destructive action is marked,
     'agent promote', 'agent remove', 'agent restart', 'agent rollback', 'agent stop', 'agent suspend', 'agent upgrade',
     'backup prune', 'backup restore',
     'circuit-breaker activate', 'circuit-breaker reset',
-    'cluster isolate', 'cluster keys remove', 'cluster keys use', 'cluster leave', 'cluster rebuild', 'cluster remove', 'cluster resolve-partition', 'cluster shed-load', 'cluster stop',
+    'cluster isolate', 'cluster keys remove', 'cluster keys use', 'cluster leave', 'cluster rebuild', 'cluster remove', 'cluster resolve-partition', 'cluster restore', 'cluster shed-load', 'cluster stop',
     'cluster upgrade', 'cluster upgrade rollback', 'cluster upgrade start',
     'emergency stop', 'key revoke', 'security revoke',
   ]);
