@@ -1,0 +1,138 @@
+// The dashboard's entry: sign-in, navigation by the URL's fragment (#agents, #agent/<name>), the event
+// stream, and the refresh schedule: every 5 s, and 250 ms after an event says something changed.
+
+import { get, session, whenUnauthorized } from './api.js';
+import { follow } from './sse.js';
+import { h, fill } from './dom.js';
+import { addEvent, loadAgents, loadMembers, loadQueues, state } from './state.js';
+import * as views from './views.js';
+
+const REFRESH_MS = 5000;
+const AFTER_EVENT_MS = 250;
+
+const $ = (id) => document.getElementById(id);
+let stopStream = null;
+let refreshTimer = null;
+let soon = null;
+let current = '';
+
+function route() {
+  return decodeURIComponent(location.hash.slice(1)) || 'members';
+}
+
+async function render() {
+  const r = route();
+  current = r;
+  document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', r === a.dataset.view || (r.startsWith('agent/') && a.dataset.view === 'agents')));
+  const el = $('view');
+  el.dataset.view = r.split('/')[0];
+  try {
+    if (r === 'members') views.members(el);
+    else if (r === 'agents') views.agents(el, go);
+    else if (r === 'messages') views.messages(el);
+    else if (r === 'timeline') views.timeline(el);
+    else if (r === 'queues') {
+      // Read on entering the view (and by the refresh while it is shown), not in the background.
+      if (state.queue === null) views.queues(el, go);
+      await loadQueues();
+      views.queues(el, go);
+    }
+    else if (r.startsWith('agent/')) await views.agent(el, r.slice(6), go);
+    else fill(el, h('p', {}, 'Unknown view'));
+  } catch (e) {
+    fill(el, h('p', { class: 'error' }, e.message));
+  }
+}
+
+function go(r) {
+  if (location.hash === `#${r}`) void render();
+  else location.hash = r;
+}
+
+async function refresh() {
+  try {
+    await Promise.all([loadMembers(), loadAgents()]);
+    state.error = null;
+  } catch (e) {
+    state.error = e.message;
+  }
+  // An agent's detail view re-reads on events only: it holds a log the user may be reading.
+  if (!current.startsWith('agent/')) void render();
+}
+
+function refreshSoon() {
+  if (soon !== null) return;
+  soon = setTimeout(() => {
+    soon = null;
+    void refresh();
+  }, AFTER_EVENT_MS);
+}
+
+function onEvent(e) {
+  if (e.type === 'agent.log') {
+    const logs = document.getElementById('logs');
+    if (logs !== null && logs.dataset.agent === e.agent) logs.prepend(views.logLine({ time: e.time, level: e.level, text: e.text }));
+    return;
+  }
+  addEvent(e);
+  if (current === 'timeline') $('timeline')?.prepend(views.eventRow(e));
+  if (current === `agent/${e.agent}`) void render();
+  refreshSoon();
+}
+
+function setConn(s, detail) {
+  const c = $('conn');
+  c.dataset.state = s;
+  c.textContent = s === 'open' ? 'live' : s === 'reconnecting' ? `reconnecting (${detail ?? ''})` : s;
+}
+
+async function start() {
+  try {
+    state.who = await get('/whoami');
+  } catch (e) {
+    session.clear();
+    showLogin(e.message);
+    return;
+  }
+  $('login').hidden = true;
+  $('nav').hidden = false;
+  document.body.dataset.role = state.who.role;
+  fill($('who'), h('span', {}, `${state.who.name ?? 'anonymous'} (${state.who.role}) on ${state.who.node}`), ' ', h('button', { id: 'logout', onclick: logout }, 'Sign out'));
+  stopStream = follow(onEvent, setConn);
+  refreshTimer = setInterval(refresh, REFRESH_MS);
+  await refresh();
+  await render();
+}
+
+function logout() {
+  session.clear();
+  stopStream?.();
+  clearInterval(refreshTimer);
+  location.hash = '';
+  location.reload();
+}
+
+function showLogin(error = '') {
+  $('nav').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = error;
+  fill($('view'));
+  $('key').focus();
+}
+
+whenUnauthorized(() => {
+  if (session.key !== null) logout();
+});
+
+$('login').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const key = $('key').value.trim();
+  if (key === '') return;
+  session.set(key);
+  $('key').value = '';
+  void start();
+});
+window.addEventListener('hashchange', () => void render());
+
+if (session.key === null) showLogin();
+else void start();
