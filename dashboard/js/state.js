@@ -8,6 +8,9 @@ export const state = {
   members: [],
   partition: null,
   agents: [],
+  /** The nodes whose agents the last read has; the members that did not answer it. */
+  agentNodes: [],
+  agentsMissing: [],
   queue: null,
   deadLetters: [],
   events: [],
@@ -36,6 +39,8 @@ export async function loadAgents() {
     const node = x.node ?? here;
     return { ...x, node, stats: stats.get(`${node}/${x.name}`) ?? null };
   });
+  state.agentNodes = a.nodes ?? [here];
+  state.agentsMissing = a.missing ?? [];
   sample(s.agents);
 }
 

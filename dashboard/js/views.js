@@ -21,13 +21,19 @@ export function members(el) {
           h('td', {}, m.address),
           h('td', { class: 'num' }, m.cpu_percent === null ? '–' : `${m.cpu_percent}%`),
           h('td', { class: 'num' }, fmtBytes(m.memory_rss_bytes)),
-          h('td', { class: 'num' }, m.agents ?? '–'),
+          h('td', { class: 'num' }, agentsOn(m)),
           h('td', {}, m.since ? fmtTime(m.since) : '–'),
         ),
       ),
       'members',
     ),
   );
+}
+
+/** Counted from the agents view when it has the node's rows; the member's `agents` tag (refreshed by gossip) otherwise. */
+function agentsOn(m) {
+  if (state.agentNodes.includes(m.name)) return state.agents.filter((a) => a.node === m.name).length;
+  return m.agents ?? '–';
 }
 
 // ---- agents
@@ -74,6 +80,7 @@ export function agents(el, go) {
   fill(
     el,
     h('h2', {}, `Agents (${rows.length}${rows.length === state.agents.length ? '' : ` of ${state.agents.length}`})`),
+    state.agentsMissing.length === 0 ? null : h('p', { class: 'error', id: 'agents-missing' }, `Not answering: ${state.agentsMissing.map((m) => `${m.node} (${m.reason})`).join(', ')}`),
     search,
     h('div', { class: 'scroll' }, h('table', { id: 'agents' }, h('thead', {}, head), h('tbody', {}, rows.map((a) =>
       h('tr', { dataset: { agent: a.name, node: a.node, state: a.state } }, COLUMNS.map((c, i) => {
