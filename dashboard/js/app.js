@@ -9,12 +9,14 @@ import * as views from './views.js';
 
 const REFRESH_MS = 5000;
 const AFTER_EVENT_MS = 250;
+const MIN_REFRESH_GAP_MS = 1000;
 
 const $ = (id) => document.getElementById(id);
 let stopStream = null;
 let refreshTimer = null;
 let soon = null;
 let current = '';
+let lastRefresh = 0;
 
 function route() {
   return decodeURIComponent(location.hash.slice(1)) || 'members';
@@ -23,7 +25,7 @@ function route() {
 async function render() {
   const r = route();
   current = r;
-  document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', r === a.dataset.view || (r.startsWith('agent/') && a.dataset.view === 'agents')));
+  document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', r === a.dataset.view || (r.startsWith('agent/') && a.dataset.view === 'agents') || (r.startsWith('conversation/') && a.dataset.view === 'conversations')));
   const el = $('view');
   el.dataset.view = r.split('/')[0];
   try {
@@ -31,6 +33,8 @@ async function render() {
     else if (r === 'agents') views.agents(el, go);
     else if (r === 'messages') views.messages(el);
     else if (r === 'timeline') views.timeline(el);
+    else if (r === 'conversations') await views.conversations(el);
+    else if (r.startsWith('conversation/')) await views.conversation(el, r.slice(13));
     else if (r === 'queues') {
       // Read on entering the view (and by the refresh while it is shown), not in the background.
       if (state.queue === null) views.queues(el, go);
@@ -50,22 +54,25 @@ function go(r) {
 }
 
 async function refresh() {
+  lastRefresh = Date.now();
   try {
     await Promise.all([loadMembers(), loadAgents()]);
     state.error = null;
   } catch (e) {
     state.error = e.message;
   }
-  // An agent's detail view re-reads on events only: it holds a log the user may be reading.
-  if (!current.startsWith('agent/')) void render();
+  // Views with their own reads (an agent's log, a trace) are not redrawn on the refresh: they hold
+  // what the user may be reading.
+  if (!/^(agent|conversation)\//.test(current)) void render();
 }
 
+/** Events may come by the thousand a second: they cause at most one read of the views a second. */
 function refreshSoon() {
   if (soon !== null) return;
   soon = setTimeout(() => {
     soon = null;
     void refresh();
-  }, AFTER_EVENT_MS);
+  }, Math.max(AFTER_EVENT_MS, lastRefresh + MIN_REFRESH_GAP_MS - Date.now()));
 }
 
 function onEvent(e) {

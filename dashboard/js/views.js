@@ -226,6 +226,43 @@ function rates() {
   return out;
 }
 
+// ---- conversations
+
+export async function conversations(el) {
+  const r = await get('/conversations?limit=100');
+  fill(
+    el,
+    h('h2', {}, 'Conversations'),
+    table(['Id', 'Protocol', 'Participants', 'Messages', 'Last', 'Started', 'Last active'], r.conversations.map((c) =>
+      h('tr', { dataset: { conversation: c.id } },
+        h('td', {}, h('a', { href: `#conversation/${encodeURIComponent(c.id)}` }, String(c.id).slice(0, 13))),
+        h('td', {}, c.protocol ?? '–'),
+        h('td', {}, (c.participants ?? []).join(', ')),
+        h('td', { class: 'num' }, c.messages),
+        h('td', {}, c.last_performative ?? '–'),
+        h('td', {}, fmtTime(c.started_at)),
+        h('td', {}, fmtTime(c.last_active_at)))), 'conversations'),
+  );
+}
+
+export async function conversation(el, id) {
+  const r = await get(`/conversations/${encodeURIComponent(id)}`);
+  fill(
+    el,
+    h('p', {}, h('a', { href: '#conversations' }, '← Conversations')),
+    h('h2', {}, `Conversation ${id}`),
+    r.conversation === null ? null : h('p', {}, `${r.conversation.protocol ?? 'no protocol'}: ${(r.conversation.participants ?? []).join(', ')}`),
+    table(['Time', 'Hop', 'From', 'To', 'Performative', 'Detail'], r.trace.map((x) =>
+      h('tr', { dataset: { kind: x.kind } },
+        h('td', {}, fmtTime(x.time)),
+        h('td', {}, badge(x.kind)),
+        h('td', {}, x.from ?? '–'),
+        h('td', {}, x.to ?? '–'),
+        h('td', {}, x.performative ?? '–'),
+        h('td', { class: 'wrap' }, x.detail ?? ''))), 'trace'),
+  );
+}
+
 // ---- queues and dead letters
 
 export function queues(el, go) {

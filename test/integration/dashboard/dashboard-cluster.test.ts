@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { runCli, type RunningServer } from '../../helpers/server.js';
+import { until } from '../../helpers/until.js';
 import { startServerCluster, type ServerCluster } from '../../helpers/server-cluster.js';
 import { chromiumTool, cspViolations, launchBrowser, openPage, screenshot, signIn, type WatchedPage } from '../../helpers/browser.js';
 
@@ -37,7 +38,8 @@ const deploy = (name: string, node: string) => runCli(['agent', 'deploy', join(r
 
 test('dashboard (cluster) - node-1 shows the three members alive and the agents of every node', { skip: chromiumTool.skip, timeout: 120_000 }, async (t) => {
   await signIn(p, n1.apiUrl, n1.adminKey);
-  await p.waitForFunction('document.querySelectorAll(\'#members tr[data-status="alive"]\').length === 3');
+  // (Not waitForFunction: its string form evaluates code, which the page's CSP refuses.)
+  await until('three members alive on the page', async () => (await p.$$eval('#members tr[data-status="alive"]', (x) => x.length)) === 3);
   await p.waitForSelector('#conn[data-state="open"]');
   await p.goto(`${n1.apiUrl}/dashboard/#agents`);
   await p.waitForSelector('#agents');

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { api, runCli, startServer, type RunningServer } from '../../helpers/server.js';
 import { loggingAgent } from '../../helpers/wat-agents.js';
+import { agentWasm } from '../../helpers/agents.js';
 import { chromiumTool, cspViolations, launchBrowser, openPage, screenshot, signIn, type WatchedPage } from '../../helpers/browser.js';
 import { DASHBOARD_CSP } from '../../../src/api/dashboard.js';
 
@@ -28,6 +29,8 @@ before(async () => {
   viewerKey = k.body.key;
   const d = await api(s, 'POST', '/agents', { name: 'logger', module: Buffer.from(await loggingAgent()).toString('base64') });
   assert.equal(d.status, 201, JSON.stringify(d.body));
+  const e = await api(s, 'POST', '/agents', { name: 'echo', module: Buffer.from(agentWasm('echo')).toString('base64') });
+  assert.equal(e.status, 201, JSON.stringify(e.body));
 });
 after(async () => {
   await browser?.close();
@@ -111,7 +114,7 @@ test('dashboard - the page shows the member and the agents, and a CLI deploy arr
   assert.deepEqual(await p.$$eval('#agents tbody tr', (rows) => rows.map((r) => (r as unknown as { dataset: { agent: string } }).dataset.agent)), ['cli-echo']);
   await p.fill('#agent-filter', '');
   await p.click('button[data-sort="name"]'); // ascending → descending
-  assert.deepEqual(await p.$$eval('#agents tbody tr', (rows) => rows.map((r) => (r as unknown as { dataset: { agent: string } }).dataset.agent)), ['logger', 'cli-echo']);
+  assert.deepEqual(await p.$$eval('#agents tbody tr', (rows) => rows.map((r) => (r as unknown as { dataset: { agent: string } }).dataset.agent)), ['logger', 'echo', 'cli-echo']);
 });
 
 test('dashboard - a hostile agent log line is shown as text and runs nothing', { skip: chromiumTool.skip, timeout: 120_000 }, async () => {
@@ -124,13 +127,29 @@ test('dashboard - a hostile agent log line is shown as text and runs nothing', {
   await p.waitForSelector('#logs li');
   await p.waitForSelector('#conn[data-state="open"]');
   await send(hostile[1] as string); // arrives live as an agent.log event
-  await p.waitForFunction('document.querySelectorAll("#logs li").length >= 2');
+  await p.waitForSelector('#logs li:nth-child(2)');
   const text = (await p.textContent('#logs')) ?? '';
   assert.ok(text.includes('<img src=x onerror=\\"window.__pwned=1\\">'), text);
   assert.ok(text.includes('<script>window.__pwned=2</script>'), text);
   assert.equal(await p.$$eval('#view img, #view script', (x) => x.length), 0);
   assert.equal(await p.evaluate('typeof window.__pwned'), 'undefined');
   await screenshot(p, 'agent-hostile-log');
+
+  // The conversations (an agent's reply makes one), and one's trace.
+  const asked = await api(s, 'POST', '/messages?wait_reply=true&timeout_ms=10000', { performative: 'request', sender: 'mallory', receiver: 'echo', content: hostile[0] });
+  assert.equal(asked.status, 200, JSON.stringify(asked.body));
+  const list = await api(s, 'GET', '/conversations');
+  const conv = list.body.conversations.find((c: { id: string }) => c.id === asked.body.conversation_id);
+  assert.ok(conv !== undefined, JSON.stringify({ asked: asked.body, list: list.body }));
+  await p.goto(`${s.apiUrl}/dashboard/#conversations`);
+  await p.waitForSelector(`#conversations tr[data-conversation="${conv.id}"]`);
+  await screenshot(p, 'conversations');
+  await p.click(`#conversations tr[data-conversation="${conv.id}"] a`);
+  await p.waitForSelector('#trace tr[data-kind="reply"]');
+  const hops = await p.$$eval('#trace tbody tr', (rows) => rows.map((r) => Array.from((r as unknown as { children: ArrayLike<{ textContent: string }> }).children, (c) => c.textContent).slice(1, 5).join(' ')));
+  assert.deepEqual(hops, ['sent mallory echo request', 'reply echo mallory inform']);
+  assert.equal(await p.$$eval('#view img, #view script', (x) => x.length), 0);
+  await screenshot(p, 'conversation-trace');
 });
 
 test('dashboard - a crash and the restart show in the timeline', { skip: chromiumTool.skip, timeout: 120_000 }, async () => {
@@ -165,7 +184,8 @@ test('dashboard - a viewer key sees no destructive button; an admin key does', {
   assert.match((await viewer.textContent('#who')) ?? '', /watcher \(viewer\)/);
   for (const view of ['agent/logger', 'queues', 'agents', 'members', 'timeline']) {
     await viewer.goto(`${s.apiUrl}/dashboard/#${view}`);
-    await viewer.waitForFunction(`document.getElementById('view').dataset.view === '${view.split('/')[0]}' && document.getElementById('view').children.length > 0`);
+    // (Selectors, not waitForFunction: its string form evaluates code, which the page's CSP refuses.)
+    await viewer.waitForSelector(`#view[data-view="${view.split('/')[0]}"] > h2`);
     // There is a dead letter (the crash's poisoned message): an operator would have a replay button.
     if (view === 'queues') await viewer.waitForSelector('#dead-letters tbody td.num');
     assert.equal(await viewer.$$eval('button.danger, button[data-action]', (x) => x.length), 0, `no destructive button in ${view}`);
