@@ -4,12 +4,14 @@
 import { get, session, whenUnauthorized } from './api.js';
 import { follow } from './sse.js';
 import { h, fill } from './dom.js';
-import { addEvent, loadAgents, loadMembers, loadQueues, state } from './state.js';
+import { addEvent, loadAgents, loadMembers, loadQueues, MAX_EVENTS, state } from './state.js';
 import * as views from './views.js';
 
 const REFRESH_MS = 5000;
 const AFTER_EVENT_MS = 250;
 const MIN_REFRESH_GAP_MS = 1000;
+/** The agent view's live log: as many lines as the node keeps per agent. */
+const MAX_LOG_LINES = 1000;
 
 const $ = (id) => document.getElementById(id);
 let stopStream = null;
@@ -78,13 +80,43 @@ function refreshSoon() {
 function onEvent(e) {
   if (e.type === 'agent.log') {
     const logs = document.getElementById('logs');
-    if (logs !== null && logs.dataset.agent === e.agent) logs.prepend(views.logLine({ time: e.time, level: e.level, text: e.text }));
+    if (logs !== null && logs.dataset.agent === e.agent) queueRow(logs, () => views.logLine({ time: e.time, level: e.level, text: e.text }), MAX_LOG_LINES);
     return;
   }
   addEvent(e);
-  if (current === 'timeline') $('timeline')?.prepend(views.eventRow(e));
+  const tl = current === 'timeline' ? $('timeline') : null;
+  if (tl !== null) queueRow(tl, () => views.eventRow(e), MAX_EVENTS);
   if (current === `agent/${e.agent}`) void render();
   refreshSoon();
+}
+
+/**
+ * Rows for the live lists wait for the next frame and go in together: at 1,000 events a second, one
+ * DOM change per event would lay the page out far more often than it is drawn. A list keeps its
+ * newest `max` rows (a chatty agent must not grow the page without end), and rows that would be
+ * dropped at once are never built.
+ */
+const pending = new Map();
+function queueRow(list, make, max) {
+  let q = pending.get(list);
+  if (q === undefined) {
+    q = { make: [], max };
+    pending.set(list, q);
+    if (pending.size === 1) requestAnimationFrame(flushRows);
+  }
+  q.make.push(make);
+  if (q.make.length > max) q.make.shift();
+}
+
+function flushRows() {
+  for (const [list, q] of pending) {
+    if (!list.isConnected) continue;
+    const rows = document.createDocumentFragment();
+    for (let i = q.make.length - 1; i >= 0; i--) rows.append(q.make[i]());
+    list.prepend(rows);
+    while (list.childElementCount > q.max) list.lastElementChild.remove();
+  }
+  pending.clear();
 }
 
 function setConn(s, detail) {
