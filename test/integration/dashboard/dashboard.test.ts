@@ -207,6 +207,20 @@ test('dashboard - phone width: no page-wide horizontal scroll; transfer size und
   assert.ok(bytes > 0 && bytes < 200 * 1024, `${bytes} bytes`);
 });
 
+test('dashboard - the message charts draw (uPlot) once the page has samples, within the CSP', { skip: chromiumTool.skip, timeout: 120_000 }, async () => {
+  const p = await page();
+  await signIn(p, s.apiUrl, s.adminKey);
+  await p.goto(`${s.apiUrl}/dashboard/#messages`);
+  // A sample per refresh (every 5 s): three give two rates, the least a line needs.
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await api(s, 'POST', '/messages', { performative: 'request', sender: 'charts', receiver: 'echo', content: i })).status, 202);
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+  await p.waitForSelector('#charts .chart canvas', { timeout: 15_000 });
+  assert.equal(await p.$$eval('#charts .chart', (x) => x.length), 3);
+  await screenshot(p, 'messages-charts');
+});
+
 test('dashboard - no page saw a CSP violation, a console error or an uncaught exception', { skip: chromiumTool.skip }, async () => {
   for (const { page: p, problems } of pages) {
     assert.deepEqual(await cspViolations(p), []);
