@@ -19,6 +19,7 @@ import { DASHBOARD_CSP } from '../../../src/api/dashboard.js';
 const root = new URL('../../../', import.meta.url).pathname;
 let s: RunningServer;
 let viewerKey: string;
+let viewerId: string;
 let browser: Browser | undefined;
 const pages: WatchedPage[] = [];
 
@@ -27,6 +28,7 @@ before(async () => {
   const k = await api(s, 'POST', '/keys', { name: 'watcher', role: 'viewer' });
   assert.equal(k.status, 201, JSON.stringify(k.body));
   viewerKey = k.body.key;
+  viewerId = k.body.id;
   const d = await api(s, 'POST', '/agents', { name: 'logger', module: Buffer.from(await loggingAgent()).toString('base64') });
   assert.equal(d.status, 201, JSON.stringify(d.body));
   const e = await api(s, 'POST', '/agents', { name: 'echo', module: Buffer.from(agentWasm('echo')).toString('base64') });
@@ -191,6 +193,17 @@ test('dashboard - a viewer key sees no destructive button; an admin key does', {
     assert.equal(await viewer.$$eval('button.danger, button[data-action]', (x) => x.length), 0, `no destructive button in ${view}`);
     if (view === 'queues') await screenshot(viewer, 'queues-viewer');
   }
+  // The key kept in the tab only, never in the URL; revoked, it signs the tab out and is forgotten.
+  assert.equal(await viewer.evaluate<string | null>("sessionStorage.getItem('caxton.apiKey')"), viewerKey);
+  assert.ok(!viewer.url().includes(viewerKey));
+  assert.equal((await api(s, 'DELETE', `/keys/${viewerId}`)).status, 200);
+  await viewer.waitForSelector('#login:not([hidden])', { timeout: 15_000 });
+  assert.equal(await viewer.evaluate<number>('sessionStorage.length'), 0);
+  // The browser logs the 401 that signed the tab out: expected here, and only here.
+  const w = pages.find((x) => x.page === viewer) as WatchedPage;
+  const expected = w.problems.filter((x) => /status of 401/.test(x));
+  assert.ok(expected.length >= 1, w.problems.join('\n'));
+  w.problems.splice(0, w.problems.length, ...w.problems.filter((x) => !expected.includes(x)));
 });
 
 test('dashboard - phone width: no page-wide horizontal scroll; transfer size under 200 KB', { skip: chromiumTool.skip, timeout: 120_000 }, async (t) => {
