@@ -17,6 +17,7 @@ import { clusterRoutingBenchmarks } from './cluster-routing.bench.js';
 import { partitionBenchmarks } from './partitions.bench.js';
 import { operationsBenchmarks } from './operations.js';
 import { toolsBenchmarks } from './tools.bench.js';
+import { dashboardBenchmarks } from './dashboard.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -58,6 +59,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   tools: {
     run: toolsBenchmarks,
     why: 'issue 17: a tool call through Caxton (bridge alone, and through an agent) vs a direct SDK client to the same stdio MCP server (server-everything), P50/P99 in the same run, and calls per second through one bridge; about a minute',
+  },
+  dashboard: {
+    run: dashboardBenchmarks,
+    why: "issue 15: the dashboard's transfer size, first render with 1,000 agents and long tasks while 1,000 events/s stream in, in headless chromium (Debian's package) against one server process; about a minute",
   },
   partitions: {
     run: partitionBenchmarks,

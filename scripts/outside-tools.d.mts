@@ -1,5 +1,5 @@
 // Types for scripts/outside-tools.mjs (plain ESM, so that the build can run before anything is compiled).
-export type OutsideToolName = 'clang' | 'wasm-ld' | 'serf' | 'zsh' | 'fish' | 'nats-server' | 'prlimit' | 'ip' | 'openssl' | 'systemd-analyze';
+export type OutsideToolName = 'clang' | 'wasm-ld' | 'serf' | 'zsh' | 'fish' | 'nats-server' | 'prlimit' | 'ip' | 'openssl' | 'systemd-analyze' | 'chromium';
 export declare const OUTSIDE_TOOLS: Readonly<Record<OutsideToolName, { readonly commands: readonly string[]; readonly packages: string; readonly usedFor: string }>>;
 export declare function toolsRequired(env?: NodeJS.ProcessEnv): boolean;
 export declare function which(cmd: string, env?: NodeJS.ProcessEnv): string | undefined;

@@ -57,6 +57,11 @@ export const OUTSIDE_TOOLS = {
     packages: 'systemd',
     usedFor: 'checking contrib/caxton.service with systemd-analyze verify',
   },
+  chromium: {
+    commands: ['chromium', 'chromium-browser'],
+    packages: 'chromium',
+    usedFor: 'the dashboard tests in a headless browser (driven by playwright-core; no browser is downloaded)',
+  },
   ip: {
     commands: ['ip'],
     packages: 'iproute2',

@@ -35,7 +35,9 @@ import { registerAuditRoutes } from './routes/audit.js';
 import { registerRevocationRoutes } from './routes/revocation.js';
 import { registerBackupRoutes } from './routes/backups.js';
 import { registerToolRoutes } from './routes/tools.js';
+import { registerWhoamiRoutes } from './routes/whoami.js';
 import { installAuditHook } from './audit-hook.js';
+import { registerDashboard } from './dashboard.js';
 import type { AuditAction } from '../security/audit.js';
 
 declare module 'fastify' {
@@ -175,9 +177,11 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       registerRevocationRoutes(api, ctx);
       registerBackupRoutes(api, ctx);
       registerToolRoutes(api, ctx);
+      registerWhoamiRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );
+  await registerDashboard(app);
   await app.ready();
   return app;
 }

@@ -251,3 +251,23 @@ export async function timerAgent(): Promise<Uint8Array> {
         (drop (call $kvs (i32.const 24) (i32.const 5) (i32.const 264) (i32.const 4)))))
       (i32.const 0)))`);
 }
+
+/**
+ * An agent that logs every message it receives, whole (its JSON text), at info, and traps on a message
+ * containing `crash`: a log line whose text the sender chooses (the dashboard's hostile-text test) and
+ * a crash on demand.
+ */
+export async function loggingAgent(): Promise<Uint8Array> {
+  return wat(`(module
+    (import "caxton" "log" (func $log (param i32 i32 i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 0) "crash")
+    (func (export "caxton_abi_version") (result i32) i32.const 1)
+    (func (export "caxton_alloc") (param $len i32) (result i32)
+      (if (result i32) (i32.le_u (local.get $len) (i32.const 32768)) (then (i32.const 32768)) (else (i32.const 0))))
+    ${SCAN_FUNCS}
+    (func (export "handle_message") (param $p i32) (param $n i32) (result i32)
+      (call $log (i32.const 2) (local.get $p) (local.get $n))
+      (if (i32.ge_s (call $find (local.get $p) (local.get $n) (i32.const 0) (i32.const 5)) (i32.const 0)) (then unreachable))
+      (i32.const 0)))`);
+}

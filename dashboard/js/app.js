@@ -1,0 +1,177 @@
+// The dashboard's entry: sign-in, navigation by the URL's fragment (#agents, #agent/<name>), the event
+// stream, and the refresh schedule: every 5 s, and 250 ms after an event says something changed.
+
+import { get, session, whenUnauthorized } from './api.js';
+import { follow } from './sse.js';
+import { h, fill } from './dom.js';
+import { addEvent, loadAgents, loadMembers, loadQueues, MAX_EVENTS, state } from './state.js';
+import * as views from './views.js';
+
+const REFRESH_MS = 5000;
+const AFTER_EVENT_MS = 250;
+const MIN_REFRESH_GAP_MS = 1000;
+/** The agent view's live log: as many lines as the node keeps per agent. */
+const MAX_LOG_LINES = 1000;
+
+const $ = (id) => document.getElementById(id);
+let stopStream = null;
+let refreshTimer = null;
+let soon = null;
+let current = '';
+let lastRefresh = 0;
+
+function route() {
+  return decodeURIComponent(location.hash.slice(1)) || 'members';
+}
+
+async function render() {
+  const r = route();
+  current = r;
+  document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', r === a.dataset.view || (r.startsWith('agent/') && a.dataset.view === 'agents') || (r.startsWith('conversation/') && a.dataset.view === 'conversations')));
+  const el = $('view');
+  el.dataset.view = r.split('/')[0];
+  try {
+    if (r === 'members') views.members(el);
+    else if (r === 'agents') views.agents(el, go);
+    else if (r === 'messages') views.messages(el);
+    else if (r === 'timeline') views.timeline(el);
+    else if (r === 'conversations') await views.conversations(el);
+    else if (r.startsWith('conversation/')) await views.conversation(el, r.slice(13));
+    else if (r === 'queues') {
+      // Read on entering the view (and by the refresh while it is shown), not in the background.
+      if (state.queue === null) views.queues(el, go);
+      await loadQueues();
+      views.queues(el, go);
+    }
+    else if (r.startsWith('agent/')) await views.agent(el, r.slice(6), go);
+    else fill(el, h('p', {}, 'Unknown view'));
+  } catch (e) {
+    fill(el, h('p', { class: 'error' }, e.message));
+  }
+}
+
+function go(r) {
+  if (location.hash === `#${r}`) void render();
+  else location.hash = r;
+}
+
+async function refresh() {
+  lastRefresh = Date.now();
+  try {
+    await Promise.all([loadMembers(), loadAgents()]);
+    state.error = null;
+  } catch (e) {
+    state.error = e.message;
+  }
+  // Views with their own reads (an agent's log, a trace) are not redrawn on the refresh: they hold
+  // what the user may be reading.
+  if (!/^(agent|conversation)\//.test(current)) void render();
+}
+
+/** Events may come by the thousand a second: they cause at most one read of the views a second. */
+function refreshSoon() {
+  if (soon !== null) return;
+  soon = setTimeout(() => {
+    soon = null;
+    void refresh();
+  }, Math.max(AFTER_EVENT_MS, lastRefresh + MIN_REFRESH_GAP_MS - Date.now()));
+}
+
+function onEvent(e) {
+  if (e.type === 'agent.log') {
+    const logs = document.getElementById('logs');
+    if (logs !== null && logs.dataset.agent === e.agent) queueRow(logs, () => views.logLine({ time: e.time, level: e.level, text: e.text }), MAX_LOG_LINES);
+    return;
+  }
+  addEvent(e);
+  const tl = current === 'timeline' ? $('timeline') : null;
+  if (tl !== null) queueRow(tl, () => views.eventRow(e), MAX_EVENTS);
+  if (current === `agent/${e.agent}`) void render();
+  refreshSoon();
+}
+
+/**
+ * Rows for the live lists wait for the next frame and go in together: at 1,000 events a second, one
+ * DOM change per event would lay the page out far more often than it is drawn. A list keeps its
+ * newest `max` rows (a chatty agent must not grow the page without end), and rows that would be
+ * dropped at once are never built.
+ */
+const pending = new Map();
+function queueRow(list, make, max) {
+  let q = pending.get(list);
+  if (q === undefined) {
+    q = { make: [], max };
+    pending.set(list, q);
+    if (pending.size === 1) requestAnimationFrame(flushRows);
+  }
+  q.make.push(make);
+  if (q.make.length > max) q.make.shift();
+}
+
+function flushRows() {
+  for (const [list, q] of pending) {
+    if (!list.isConnected) continue;
+    const rows = document.createDocumentFragment();
+    for (let i = q.make.length - 1; i >= 0; i--) rows.append(q.make[i]());
+    list.prepend(rows);
+    while (list.childElementCount > q.max) list.lastElementChild.remove();
+  }
+  pending.clear();
+}
+
+function setConn(s, detail) {
+  const c = $('conn');
+  c.dataset.state = s;
+  c.textContent = s === 'open' ? 'live' : s === 'reconnecting' ? `reconnecting (${detail ?? ''})` : s;
+}
+
+async function start() {
+  try {
+    state.who = await get('/whoami');
+  } catch (e) {
+    session.clear();
+    showLogin(e.message);
+    return;
+  }
+  $('login').hidden = true;
+  $('nav').hidden = false;
+  document.body.dataset.role = state.who.role;
+  fill($('who'), h('span', {}, `${state.who.name ?? 'anonymous'} (${state.who.role}) on ${state.who.node}`), ' ', h('button', { id: 'logout', onclick: logout }, 'Sign out'));
+  stopStream = follow(onEvent, setConn);
+  refreshTimer = setInterval(refresh, REFRESH_MS);
+  await refresh();
+  await render();
+}
+
+function logout() {
+  session.clear();
+  stopStream?.();
+  clearInterval(refreshTimer);
+  location.hash = '';
+  location.reload();
+}
+
+function showLogin(error = '') {
+  $('nav').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = error;
+  fill($('view'));
+  $('key').focus();
+}
+
+whenUnauthorized(() => {
+  if (session.key !== null) logout();
+});
+
+$('login').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const key = $('key').value.trim();
+  if (key === '') return;
+  session.set(key);
+  $('key').value = '';
+  void start();
+});
+window.addEventListener('hashchange', () => void render());
+
+if (session.key === null) showLogin();
+else void start();
