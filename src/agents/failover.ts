@@ -57,7 +57,8 @@ export interface FailoverOptions {
   /**
    * True while the cluster starts again after `cluster stop --all` (src/cluster/stop-record.ts): the
    * agents stay on the nodes they ran on, as the members come back one by one (no join moves); the
-   * placement is remembered all the same, so that none follows once every member is back.
+   * placement is remembered all the same, and the view change that ends the hold moves nothing either,
+   * so that none follows once every member is back.
    */
   readonly startHeld?: () => boolean;
 }
@@ -98,6 +99,8 @@ export class Failover {
   readonly #takenFrom = new Map<string, NodeName>();
   /** The up and placement nodes claims and moves were last computed for. */
   #lastKey = '';
+  /** Whether the last placement change was handled while the cluster started again (startHeld). */
+  #held = false;
   #running: Promise<ViewOutcome> | undefined;
   #again = false;
   #closed = false;
@@ -175,7 +178,14 @@ export class Failover {
     const claims = this.#claims();
     const previous = this.#previous ?? placement;
     this.#previous = placement;
-    if (o.startHeld?.() === true) return { takenOver, claims, pushed, moved: [], failed: [] };
+    // The start gate opens on the membership event that brings the last recorded member back, before
+    // this view change runs: the one view change after a held one compares with a placement seen while
+    // members were missing, where a node may have owned by rank an agent it runs on purpose (a pin:
+    // target_node), and would move it to its owner in the whole cluster. It moves nothing either.
+    const held = o.startHeld?.() === true;
+    const wasHeld = this.#held;
+    this.#held = held;
+    if (held || wasHeld) return { takenOver, claims, pushed, moved: [], failed: [] };
     const self = o.peers.self;
     const todo: { name: string; to: NodeName; reason: MoveReason }[] = [];
     for (const d of o.deployments.store.list()) {

@@ -418,3 +418,24 @@ test('live move - a copy of an at-least-once message the agent applied before it
     await c.close();
   }
 });
+
+test('cluster start - an agent pinned off its owner stays on its node when the last member comes back, though its node owned it by rank while that member was missing', async () => {
+  // `cluster start` after `cluster stop --all`: node-1 is back and node-2 not yet, so node-1 is the
+  // agent's owner by rank among those up; node-2's return opens node-1's start gate before node-1
+  // handles that view change (node.ts updates the gate first).
+  let held = true;
+  const c = await AgentCluster.start(NODES, { startHeld: (n) => () => n === 'node-1' && held });
+  try {
+    const name = Array.from({ length: 1000 }, (_, i) => `pinned${i}`).find((n) => rank(n, evenly(NODES)).join() === 'node-2,node-1,node-3') as string;
+    await c.deploy('node-1', name); // target_node: node-1
+    c.failView('node-2', ['node-1']);
+    await c.viewChange(['node-1']);
+    c.aliveView('node-2', ['node-1']);
+    held = false;
+    await c.viewChange(['node-1']);
+    assert.deepEqual(c.hosts(name), ['node-1']);
+    assert.deepEqual(c.node('node-1').events.filter((e) => e.type === 'agent_moved'), []);
+  } finally {
+    await c.close();
+  }
+});
