@@ -13,7 +13,9 @@
  * 3. replicas: deployments whose replica set changed are pushed to the new set.
  * 4. moves: an agent that this node owned by rank in the previous view but not in this one moves live
  *    to its new owner (a join outranks it, or this node left placement: isolated or leaving). Agents
- *    placed elsewhere on purpose (rebalance, a pinned strategy, a failover to a non-owner) stay.
+ *    placed elsewhere on purpose (rebalance, a preference, a failover to a non-owner) stay. A pinned
+ *    agent (target_node, Deployment.pin) stays on its pin, and goes back to it when the pin is in
+ *    placement again (it moved away while its node restarted, left or was isolated).
  */
 import { CaxtonError } from '../errors.js';
 import type { NodeName, PeerBody, Peers } from '../cluster/peers.js';
@@ -190,11 +192,14 @@ export class Failover {
     const todo: { name: string; to: NodeName; reason: MoveReason }[] = [];
     for (const d of o.deployments.store.list()) {
       if (o.handoff.moving(d.name) || placement.length === 0) continue;
-      const owner = o.rank(d.name, placement)[0];
+      // A pinned agent (target_node) belongs on its pin whenever that node is in placement, whatever
+      // its rank: owning it by rank in a smaller view (a member was down) does not make it movable.
+      const pin = d.pin !== undefined && placement.includes(d.pin) ? d.pin : undefined;
+      const owner = pin ?? o.rank(d.name, placement)[0];
       if (owner === undefined || owner === self) continue;
-      const wasOwner = o.rank(d.name, previous)[0] === self;
       if (!placement.includes(self)) todo.push({ name: d.name, to: owner, reason: o.outOfPlacement() ?? 'isolate' });
-      else if (wasOwner) todo.push({ name: d.name, to: owner, reason: 'join' });
+      // Its pin is back (restarted, rejoined): it goes back there, as an owner's agents do by rank.
+      else if (pin !== undefined ? !previous.includes(pin) : o.rank(d.name, previous)[0] === self) todo.push({ name: d.name, to: owner, reason: 'join' });
     }
     const { moved, failed } = await this.moveAll(todo);
     // A move refused because the target runs the agent already (a second copy after a partition):

@@ -160,9 +160,9 @@ export class AgentCluster {
     await Promise.all(names.map((n) => this.node(n).agents.viewChanged()));
   }
 
-  /** Deploys a built example agent on `node`. */
-  async deploy(node: string, name: string, kind = 'counter'): Promise<void> {
-    await this.node(node).deployments.deploy({ name, module: agentWasm(kind) });
+  /** Deploys a built example agent on `node` (`pinned`: as target_node does, pinned to `node`). */
+  async deploy(node: string, name: string, kind = 'counter', pinned = false): Promise<void> {
+    await this.node(node).deployments.deploy({ name, module: agentWasm(kind), ...(pinned ? { pin: node } : {}) });
   }
 
   /** The live nodes that run `agent` now. */
