@@ -245,6 +245,7 @@ export function checkRow(body: PeerBody, from: NodeName): ReplicaRow {
   if (!['low', 'normal', 'high', 'critical'].includes(d['priority'] as string)) throw bad('priority');
   if (!['running', 'suspended', 'stopped'].includes(d['desiredState'] as string)) throw bad('desiredState');
   for (const k of ['restarts', 'deployedAt', 'updatedAt', 'epoch']) if (!Number.isSafeInteger(d[k]) || (d[k] as number) < 0) throw bad(k);
+  if (d['pin'] !== undefined && (typeof d['pin'] !== 'string' || d['pin'].length === 0 || d['pin'].length > 255)) throw bad('pin');
   if (typeof row['owner'] !== 'string' || !Array.isArray(row['replicas']) || !row['replicas'].every((n) => typeof n === 'string')) throw bad('owner or replicas');
   return row as unknown as ReplicaRow;
 }

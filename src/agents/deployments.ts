@@ -23,6 +23,8 @@ export interface DeployRequest {
   readonly priority?: AgentPriority;
   /** Start taking messages at once. @default true */
   readonly start?: boolean;
+  /** The node it was placed on with target_node (this node): kept as its pin (Deployment.pin). */
+  readonly pin?: string;
 }
 
 /** A deployed agent: its deployment and what the pool says about it now (undefined: not running). */
@@ -102,6 +104,7 @@ export class Deployments {
         config: JSON.stringify(req.config ?? {}),
         priority: req.priority ?? 'normal',
         desiredState: req.start === false ? 'suspended' : 'running',
+        ...(req.pin === undefined ? {} : { pin: req.pin }),
       },
       req.module,
     );

@@ -13,7 +13,9 @@
  * 3. replicas: deployments whose replica set changed are pushed to the new set.
  * 4. moves: an agent that this node owned by rank in the previous view but not in this one moves live
  *    to its new owner (a join outranks it, or this node left placement: isolated or leaving). Agents
- *    placed elsewhere on purpose (rebalance, a pinned strategy, a failover to a non-owner) stay.
+ *    placed elsewhere on purpose (rebalance, a preference, a failover to a non-owner) stay. A pinned
+ *    agent (target_node, Deployment.pin) stays on its pin, and goes back to it when the pin is in
+ *    placement again (it moved away while its node restarted, left or was isolated).
  */
 import { CaxtonError } from '../errors.js';
 import type { NodeName, PeerBody, Peers } from '../cluster/peers.js';
@@ -57,7 +59,8 @@ export interface FailoverOptions {
   /**
    * True while the cluster starts again after `cluster stop --all` (src/cluster/stop-record.ts): the
    * agents stay on the nodes they ran on, as the members come back one by one (no join moves); the
-   * placement is remembered all the same, so that none follows once every member is back.
+   * placement is remembered all the same, and the view change that ends the hold moves nothing either,
+   * so that none follows once every member is back.
    */
   readonly startHeld?: () => boolean;
 }
@@ -98,6 +101,8 @@ export class Failover {
   readonly #takenFrom = new Map<string, NodeName>();
   /** The up and placement nodes claims and moves were last computed for. */
   #lastKey = '';
+  /** Whether the last placement change was handled while the cluster started again (startHeld). */
+  #held = false;
   #running: Promise<ViewOutcome> | undefined;
   #again = false;
   #closed = false;
@@ -173,21 +178,28 @@ export class Failover {
     if (key === this.#lastKey) return { takenOver, claims: 0, pushed, moved: [], failed: [] };
     this.#lastKey = key;
     const claims = this.#claims();
-    // Started from a stopped cluster: every agent comes back on the node it ran on. The placements
-    // seen while held are partial (members not back yet): remembering one would make the view change
-    // that completes the cluster look like joins, and move agents away from their own nodes.
-    if (o.startHeld?.() === true) return { takenOver, claims, pushed, moved: [], failed: [] };
     const previous = this.#previous ?? placement;
     this.#previous = placement;
+    // The start gate opens on the membership event that brings the last recorded member back, before
+    // this view change runs: the one view change after a held one compares with a placement seen while
+    // members were missing, where a node may have owned by rank an agent it runs on purpose (a pin:
+    // target_node), and would move it to its owner in the whole cluster. It moves nothing either.
+    const held = o.startHeld?.() === true;
+    const wasHeld = this.#held;
+    this.#held = held;
+    if (held || wasHeld) return { takenOver, claims, pushed, moved: [], failed: [] };
     const self = o.peers.self;
     const todo: { name: string; to: NodeName; reason: MoveReason }[] = [];
     for (const d of o.deployments.store.list()) {
       if (o.handoff.moving(d.name) || placement.length === 0) continue;
-      const owner = o.rank(d.name, placement)[0];
+      // A pinned agent (target_node) belongs on its pin whenever that node is in placement, whatever
+      // its rank: owning it by rank in a smaller view (a member was down) does not make it movable.
+      const pin = d.pin !== undefined && placement.includes(d.pin) ? d.pin : undefined;
+      const owner = pin ?? o.rank(d.name, placement)[0];
       if (owner === undefined || owner === self) continue;
-      const wasOwner = o.rank(d.name, previous)[0] === self;
       if (!placement.includes(self)) todo.push({ name: d.name, to: owner, reason: o.outOfPlacement() ?? 'isolate' });
-      else if (wasOwner) todo.push({ name: d.name, to: owner, reason: 'join' });
+      // Its pin is back (restarted, rejoined): it goes back there, as an owner's agents do by rank.
+      else if (pin !== undefined ? !previous.includes(pin) : o.rank(d.name, previous)[0] === self) todo.push({ name: d.name, to: owner, reason: 'join' });
     }
     const { moved, failed } = await this.moveAll(todo);
     // A move refused because the target runs the agent already (a second copy after a partition):

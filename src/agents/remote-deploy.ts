@@ -25,6 +25,8 @@ export interface ForwardedDeploy {
   readonly config: Record<string, unknown>;
   readonly priority: AgentPriority;
   readonly start: boolean;
+  /** Deployed with target_node: the owner keeps itself as the agent's pin. */
+  readonly pinned?: boolean;
 }
 
 const NAME = new RegExp(AGENT_NAME_PATTERN);
@@ -40,7 +42,8 @@ export function parseForwardedDeploy(body: PeerBody): ForwardedDeploy | string {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) return 'config must be an object';
   if (typeof b['priority'] !== 'string' || !(PRIORITIES as readonly string[]).includes(b['priority'])) return `priority must be one of ${PRIORITIES.join(', ')}`;
   if (typeof b['start'] !== 'boolean') return 'start must be true or false';
-  return { name: b['name'], module: b['module'], config: config as Record<string, unknown>, priority: b['priority'] as AgentPriority, start: b['start'] };
+  if (b['pinned'] !== undefined && typeof b['pinned'] !== 'boolean') return 'pinned must be true or false';
+  return { name: b['name'], module: b['module'], config: config as Record<string, unknown>, priority: b['priority'] as AgentPriority, start: b['start'], ...(b['pinned'] === true ? { pinned: true } : {}) };
 }
 
 export interface RemoteDeployLogger {
@@ -69,7 +72,7 @@ export function serveForwardedDeploys(peers: Peers, deployments: Deployments, o:
     const bytes =
       deployments.store.module(d.module) ??
       (await fetchModule(peers, d.module, [from], { ...o.fetch, onPeerFailed: (node, e) => o.logger.warn({ node, agent: d.name, code: e.code, err: e.message }, 'could not fetch a module from a peer') }));
-    const a = await deployments.deploy({ name: d.name, module: bytes, config: d.config, priority: d.priority, start: d.start });
+    const a = await deployments.deploy({ name: d.name, module: bytes, config: d.config, priority: d.priority, start: d.start, ...(d.pinned === true ? { pin: peers.self } : {}) });
     await o.routable?.(d.name);
     o.logger.info({ agent: d.name, module: d.module, from }, 'agent deployed for another node');
     return o.view(a);
@@ -83,6 +86,8 @@ export interface DeployToForward {
   readonly config: Record<string, unknown>;
   readonly priority: AgentPriority;
   readonly start: boolean;
+  /** Placed with target_node: the owner pins the agent to itself. */
+  readonly pinned?: boolean;
 }
 
 /**
@@ -94,7 +99,7 @@ export async function forwardDeploy(peers: Peers, server: ModuleServer, owner: N
   const hash = await sha256Hex(req.module);
   const withdraw = server.offer(hash, req.module);
   try {
-    const body: ForwardedDeploy = { name: req.name, module: hash, config: req.config, priority: req.priority, start: req.start };
+    const body: ForwardedDeploy = { name: req.name, module: hash, config: req.config, priority: req.priority, start: req.start, ...(req.pinned === true ? { pinned: true } : {}) };
     return await peers.call(owner, DEPLOY_FORWARD, body, { timeoutMs });
   } finally {
     withdraw();

@@ -247,6 +247,11 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE audit_log_13 RENAME TO audit_log;
    CREATE INDEX audit_log_time ON audit_log (time);
    CREATE INDEX audit_log_action ON audit_log (action, id);`,
+  // 14: the node an agent was deployed to with target_node (its pin), kept with the deployment and its
+  // replicas' rows: failover keeps a pinned agent on that node and brings it back there
+  // (src/agents/failover.ts), where its rank alone would move it to its rendezvous owner.
+  `ALTER TABLE deployments ADD COLUMN pinned_node TEXT;
+   ALTER TABLE replica_deployments ADD COLUMN pinned_node TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -30,6 +30,11 @@ export interface Deployment {
    * runs has lost it and stops its copy.
    */
   readonly epoch: number;
+  /**
+   * The node the agent was deployed to with `target_node`: it stays there, and comes back there when
+   * that node is back in placement. Absent: placed by rank (or moved on purpose), no pin.
+   */
+  readonly pin?: string;
 }
 
 interface Row {
@@ -43,6 +48,7 @@ interface Row {
   deployed_at: number;
   updated_at: number;
   epoch: number;
+  pinned_node: string | null;
 }
 
 export class DeploymentStore {
@@ -70,7 +76,7 @@ export class DeploymentStore {
     // Replicas' deployments keep their modules too: they are what a failover starts from.
     this.#dropUnused = db.prepare('DELETE FROM modules WHERE hash NOT IN (SELECT module FROM deployments UNION SELECT module FROM replica_deployments)');
     this.#insert = db.prepare(
-      'INSERT INTO deployments (name, id, module, config, priority, desired_state, deployed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO deployments (name, id, module, config, priority, desired_state, deployed_at, updated_at, pinned_node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.#get = db.prepare('SELECT * FROM deployments WHERE name = ?');
     this.#list = db.prepare('SELECT * FROM deployments ORDER BY deployed_at, name');
@@ -79,7 +85,7 @@ export class DeploymentStore {
     this.#setRestarts = db.prepare('UPDATE deployments SET restarts = ? WHERE name = ?');
     this.#setEpoch = db.prepare('UPDATE deployments SET epoch = ? WHERE name = ?');
     this.#adopt = db.prepare(
-      'INSERT INTO deployments (name, id, module, config, priority, desired_state, restarts, deployed_at, updated_at, epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO deployments (name, id, module, config, priority, desired_state, restarts, deployed_at, updated_at, epoch, pinned_node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.#delete = db.prepare('DELETE FROM deployments WHERE name = ?');
     for (const r of this.#list.all() as Row[]) this.#cache.set(r.name, fromRow(r));
@@ -98,7 +104,7 @@ export class DeploymentStore {
   add(d: Omit<Deployment, 'deployedAt' | 'updatedAt' | 'restarts' | 'epoch'>, bytes: Uint8Array, now = Date.now()): Deployment {
     this.db.transaction(() => {
       this.#putModule.run(d.module, bytes, now);
-      this.#insert.run(d.name, d.id, d.module, d.config, d.priority, d.desiredState, now, now);
+      this.#insert.run(d.name, d.id, d.module, d.config, d.priority, d.desiredState, now, now, d.pin ?? null);
     })();
     const dep = { ...d, restarts: 0, deployedAt: now, updatedAt: now, epoch: 0 };
     this.#cache.set(d.name, dep);
@@ -110,7 +116,7 @@ export class DeploymentStore {
    * this node takes the agent over (a failover or a move). Its module must be stored already.
    */
   adopt(d: Deployment): Deployment {
-    this.#adopt.run(d.name, d.id, d.module, d.config, d.priority, d.desiredState, d.restarts, d.deployedAt, d.updatedAt, d.epoch);
+    this.#adopt.run(d.name, d.id, d.module, d.config, d.priority, d.desiredState, d.restarts, d.deployedAt, d.updatedAt, d.epoch, d.pin ?? null);
     this.#cache.set(d.name, d);
     return d;
   }
@@ -186,5 +192,6 @@ function fromRow(r: Row): Deployment {
     deployedAt: r.deployed_at,
     updatedAt: r.updated_at,
     epoch: r.epoch,
+    ...(r.pinned_node === null ? {} : { pin: r.pinned_node }),
   };
 }

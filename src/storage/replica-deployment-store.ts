@@ -34,6 +34,7 @@ interface Row {
   replicas: string;
   epoch: number;
   received_at: number;
+  pinned_node: string | null;
 }
 
 export class ReplicaDeploymentStore {
@@ -45,10 +46,10 @@ export class ReplicaDeploymentStore {
 
   constructor(readonly db: SqliteDatabase) {
     this.#put = db.prepare(
-      'INSERT INTO replica_deployments (name, id, module, config, priority, desired_state, restarts, deployed_at, updated_at, owner, replicas, epoch, received_at) ' +
-        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET id = excluded.id, module = excluded.module, config = excluded.config, ' +
+      'INSERT INTO replica_deployments (name, id, module, config, priority, desired_state, restarts, deployed_at, updated_at, owner, replicas, epoch, received_at, pinned_node) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET id = excluded.id, module = excluded.module, config = excluded.config, ' +
         'priority = excluded.priority, desired_state = excluded.desired_state, restarts = excluded.restarts, deployed_at = excluded.deployed_at, ' +
-        'updated_at = excluded.updated_at, owner = excluded.owner, replicas = excluded.replicas, epoch = excluded.epoch, received_at = excluded.received_at',
+        'updated_at = excluded.updated_at, owner = excluded.owner, replicas = excluded.replicas, epoch = excluded.epoch, received_at = excluded.received_at, pinned_node = excluded.pinned_node',
     );
     this.#get = db.prepare('SELECT * FROM replica_deployments WHERE name = ?');
     this.#list = db.prepare('SELECT * FROM replica_deployments ORDER BY name');
@@ -64,7 +65,7 @@ export class ReplicaDeploymentStore {
     const d = r.deployment;
     const have = this.get(d.name);
     if (have !== undefined && have.deployment.epoch > d.epoch) return false;
-    this.#put.run(d.name, d.id, d.module, d.config, d.priority, d.desiredState, d.restarts, d.deployedAt, d.updatedAt, r.owner, JSON.stringify(r.replicas), d.epoch, now);
+    this.#put.run(d.name, d.id, d.module, d.config, d.priority, d.desiredState, d.restarts, d.deployedAt, d.updatedAt, r.owner, JSON.stringify(r.replicas), d.epoch, now, d.pin ?? null);
     return true;
   }
 
@@ -100,6 +101,7 @@ function fromRow(r: Row): ReplicaDeployment {
       deployedAt: r.deployed_at,
       updatedAt: r.updated_at,
       epoch: r.epoch,
+      ...(r.pinned_node === null ? {} : { pin: r.pinned_node }),
     },
     owner: r.owner,
     replicas: JSON.parse(r.replicas) as string[],

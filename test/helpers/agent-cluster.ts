@@ -43,6 +43,8 @@ export interface AgentClusterOptions {
   readonly drainTimeoutMs?: number;
   /** State replication for failovers, per node. */
   readonly replicaState?: (node: string) => ReplicaState;
+  /** Whether a node starts again after a cluster stop (ClusterAgentsOptions.startHeld), per node. */
+  readonly startHeld?: (node: string) => () => boolean;
 }
 
 const quiet = createLogger({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent', destination: process.env['TEST_LOG_LEVEL'] ? process.stderr : new Writable({ write: (_c, _e, cb) => cb() }) });
@@ -110,6 +112,7 @@ export class AgentCluster {
       deliverLocal: (to, json, priority) => pool.deliver(to, json, priority),
       reroute: (to, json) => this.route(name, to, json),
       ...(replicaState === undefined ? {} : { replicaState }),
+      ...(this.options.startHeld === undefined ? {} : { startHeld: this.options.startHeld(name) }),
       logger: quiet,
       drainTimeoutMs: this.options.drainTimeoutMs ?? 5_000,
       forwardMs: 60_000,
@@ -157,9 +160,9 @@ export class AgentCluster {
     await Promise.all(names.map((n) => this.node(n).agents.viewChanged()));
   }
 
-  /** Deploys a built example agent on `node`. */
-  async deploy(node: string, name: string, kind = 'counter'): Promise<void> {
-    await this.node(node).deployments.deploy({ name, module: agentWasm(kind) });
+  /** Deploys a built example agent on `node` (`pinned`: as target_node does, pinned to `node`). */
+  async deploy(node: string, name: string, kind = 'counter', pinned = false): Promise<void> {
+    await this.node(node).deployments.deploy({ name, module: agentWasm(kind), ...(pinned ? { pin: node } : {}) });
   }
 
   /** The live nodes that run `agent` now. */

@@ -67,9 +67,12 @@ test('remote deploy - the owner fetches the module by hash from the caller, depl
     assert.deepEqual(reply.content, { ping: 1 });
     // The same module again: the owner already keeps it, nothing is fetched (one call: the forward).
     const calls = net.calls;
-    await forwardDeploy(caller.peers, caller.server, 'owner', { name: 'echo2', module: echo, config: {}, priority: 'normal', start: false });
+    await forwardDeploy(caller.peers, caller.server, 'owner', { name: 'echo2', module: echo, config: {}, priority: 'normal', start: false, pinned: true });
     assert.equal(net.calls - calls, 1);
     assert.equal(owner.deployments.get('echo2')?.live?.state, 'suspended');
+    // target_node: the owner keeps itself as the agent's pin; a deploy placed by rank has none.
+    assert.equal(owner.deployments.get('echo2')?.deployment.pin, 'owner');
+    assert.equal(owner.deployments.get('echo1')?.deployment.pin, undefined);
   });
 });
 

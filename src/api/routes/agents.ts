@@ -87,14 +87,16 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
     // Without a cluster link this node is the only candidate: the options are still checked against it.
     const owner = ctx.placement?.owner(fields.name, placement) ?? placeAgent(fields.name, [{ name: ctx.nodeId, status: 'alive', tags: { role: 'caxton' } }], placement);
     const request = { name: fields.name, module, config: fields.config ?? {}, priority: fields.priority ?? 'normal', start: fields.start ?? true } as const;
+    // target_node pins: the owner keeps the pin with the deployment, so failover keeps the agent there.
+    const pinned = fields.target_node !== undefined;
     // A multipart upload has no req.body: the audit entry takes its fields from here (never the config).
     req.auditFacts = { name: fields.name, priority: request.priority, start: request.start, node: owner };
     if (owner !== ctx.nodeId && ctx.placement !== undefined) {
-      const view = (await ctx.placement.forward(owner, request)) as Record<string, unknown>;
+      const view = (await ctx.placement.forward(owner, { ...request, ...(pinned ? { pinned } : {}) })) as Record<string, unknown>;
       ctx.logger.info({ agent: fields.name, node: owner, key: req.apiKey?.name }, 'agent deployed on another node');
       return reply.status(201).send({ ...view, node: owner });
     }
-    const a = await d.deploy(request);
+    const a = await d.deploy({ ...request, ...(pinned ? { pin: ctx.nodeId } : {}) });
     req.auditFacts = { ...req.auditFacts, module: a.deployment.module };
     // Answered once every node can route to it (an agent off its computed owner needs the directory).
     await ctx.placement?.routable(fields.name);

@@ -418,3 +418,55 @@ test('live move - a copy of an at-least-once message the agent applied before it
     await c.close();
   }
 });
+
+test('cluster start - an agent running off its owner stays on its node when the last member comes back, though its node owned it by rank while that member was missing', async () => {
+  // `cluster start` after `cluster stop --all`: node-1 is back and node-2 not yet, so node-1 is the
+  // agent's owner by rank among those up; node-2's return opens node-1's start gate before node-1
+  // handles that view change (node.ts updates the gate first).
+  let held = true;
+  const c = await AgentCluster.start(NODES, { startHeld: (n) => () => n === 'node-1' && held });
+  try {
+    const name = Array.from({ length: 1000 }, (_, i) => `pinned${i}`).find((n) => rank(n, evenly(NODES)).join() === 'node-2,node-1,node-3') as string;
+    await c.deploy('node-1', name); // not pinned: running there on purpose all the same (a rebalance)
+    c.failView('node-2', ['node-1']);
+    await c.viewChange(['node-1']);
+    c.aliveView('node-2', ['node-1']);
+    held = false;
+    await c.viewChange(['node-1']);
+    assert.deepEqual(c.hosts(name), ['node-1']);
+    assert.deepEqual(c.node('node-1').events.filter((e) => e.type === 'agent_moved'), []);
+  } finally {
+    await c.close();
+  }
+});
+
+test('pinned agent - deployed with target_node off its owner, it stays on its node when a peer fails and comes back, and goes back to it once its node restarted', async () => {
+  const acked = new AckedCounters();
+  const c = await AgentCluster.start(NODES, { replicaState: (n) => acked.forNode(n) });
+  try {
+    // node-1 owns it by rank whenever node-2 is down.
+    const name = Array.from({ length: 1000 }, (_, i) => `pinned${i}`).find((n) => rank(n, evenly(NODES)).join() === 'node-2,node-1,node-3') as string;
+    await c.deploy('node-1', name, 'counter', true);
+    await c.node('node-1').agents.replicator.push(name);
+    await increment(c, 'node-3', name, 2);
+    acked.acked.set(name, 2);
+    c.failView('node-2');
+    await c.viewChange(['node-1', 'node-3']);
+    c.aliveView('node-2');
+    await c.viewChange();
+    assert.deepEqual(c.hosts(name), ['node-1'], 'moved off its pin when a peer came back');
+    // kill -9 of node-1: a replica takes the agent over, pin and all; node-1 comes back on its data dir.
+    await c.kill('node-1');
+    c.failView('node-1');
+    await c.viewChange();
+    const [taker] = c.hosts(name);
+    assert.ok(taker !== undefined && taker !== 'node-1', `taken over: ${c.hosts(name).join()}`);
+    assert.equal(c.node(taker).deployments.store.get(name)?.pin, 'node-1');
+    await c.addNode('node-1');
+    await c.viewChange();
+    await until(() => c.hosts(name).join() === 'node-1').catch(() => assert.fail(`${name} runs on ${c.hosts(name).join()} after node-1 came back, not on its pin`));
+    assert.equal(await c.count('node-3', name), 2);
+  } finally {
+    await c.close();
+  }
+});

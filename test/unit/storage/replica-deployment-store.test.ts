@@ -83,3 +83,16 @@ test('agent snapshot - an agent\'s key-value pairs, timers and timer counter mov
     assert.equal(timers.list('a').length, 0);
   });
 });
+
+test('deployments - a pin (target_node) is kept with the deployment and its replicas\' rows, as read back from the tables', () => {
+  withDb((db) => {
+    const store = new DeploymentStore(db);
+    const added = store.add({ name: 'p', id: 'id-p', module: HASH, config: '{}', priority: 'normal', desiredState: 'running', pin: 'node-1' }, new Uint8Array([1]));
+    assert.equal(added.pin, 'node-1');
+    assert.equal(new DeploymentStore(db).get('p')?.pin, 'node-1');
+    store.adopt({ ...dep('q', 3), pin: 'node-2' });
+    assert.deepEqual(new DeploymentStore(db).get('q'), { ...dep('q', 3), pin: 'node-2' });
+    new ReplicaDeploymentStore(db).put({ deployment: { ...dep('r', 1), pin: 'node-3' }, owner: 'node-2', replicas: ['node-1'] });
+    assert.deepEqual(new ReplicaDeploymentStore(db).get('r')?.deployment, { ...dep('r', 1), pin: 'node-3' });
+  });
+});
