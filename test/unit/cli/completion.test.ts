@@ -76,7 +76,8 @@ COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')})
 COMP_CWORD=${words.length - 1}
 _caxton_complete
 printf '%s\\n' "\${COMPREPLY[@]}"`;
-  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+  // On stdin: the script is longer than one argument may be (128 KiB, E2BIG).
+  const r = spawnSync('bash', ['-s'], { input: script, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.split('\n').filter((l) => l !== '');
 }
