@@ -134,12 +134,21 @@ test('tools - the allow list: a forbidden agent, a capability entry, an API clie
     const noList = await ask(client, 'intruder', { server: 'everything', list: 'tools' });
     assert.equal(content(noList)['error'], 'CAXTON_ERR_TOOL_FORBIDDEN');
 
-    // An API client may pick its sender name, but it is no agent of the node: refused even with a name
-    // the allow list matches (trusted*).
-    const spoof = await ctx.call('POST', '/messages?wait_reply=true&timeout_ms=10000', { performative: 'request', sender: 'trusted-lookalike', receiver: 'mcp:everything', content: { tool: 'echo', arguments: { message: 'c' } } });
-    assert.equal(spoof.status, 200, JSON.stringify(spoof.body));
-    assert.equal(spoof.body.reply.performative, 'failure');
-    assert.equal(spoof.body.reply.content.error, 'CAXTON_ERR_TOOL_FORBIDDEN');
+    // An API client may pick its sender name, but it is no agent of the node: refused up front (never
+    // stored, never routed), even with a name the allow list matches (trusted*), at most or at least
+    // once, and pointed to the operators' route.
+    for (const delivery of ['at-most-once', 'at-least-once']) {
+      const spoof = await ctx.call('POST', '/messages?wait_reply=true&timeout_ms=10000', { performative: 'request', delivery, sender: 'trusted-lookalike', receiver: 'mcp:everything', content: { tool: 'echo', arguments: { message: 'c' } } });
+      assert.equal(spoof.status, 403, JSON.stringify(spoof.body));
+      assert.equal(spoof.body.error.code, 'CAXTON_ERR_TOOL_FORBIDDEN');
+      assert.match(spoof.body.error.message, /POST \/api\/v1\/tools\/everything\/<tool>/);
+      assert.match(spoof.body.error.message, /caxton tools call everything/);
+    }
+    // ... and a client writing as the bridge (to forge a tool's answer to an agent) is refused too.
+    const forged = await ctx.call('POST', '/messages', { performative: 'inform', sender: 'mcp:everything', receiver: 'trusted', content: { tool: 'echo', content: [] } });
+    assert.equal(forged.status, 403, JSON.stringify(forged.body));
+    assert.equal(forged.body.error.code, 'CAXTON_ERR_MESSAGE_SPOOFED');
+    assert.match(forged.body.error.message, /names an MCP server/);
     // ... and the name of the allowed agent itself is refused by the API before it routes anything.
     const asAgent = await ctx.call('POST', '/messages', { performative: 'request', sender: 'trusted', receiver: 'mcp:everything', content: { tool: 'echo', arguments: {} } });
     assert.equal(asAgent.body.error.code, 'CAXTON_ERR_MESSAGE_SPOOFED');
@@ -174,9 +183,10 @@ test('tools - the allow list: a forbidden agent, a capability entry, an API clie
     const byCapability = await ask(client, 'has-capability', { server: 'everything', tool: 'echo', arguments: { message: 'd' } });
     assert.equal(byCapability.performative, 'inform', JSON.stringify(byCapability));
     const entries = (await ctx.call('GET', '/audit?action=tool.call')).body.entries as { actor: string; actor_kind: string; detail: { outcome: string } }[];
+    // The API clients' attempts never reached the bridge (refused by the API, with an HTTP error).
     assert.deepEqual(
       entries.map((e) => `${e.actor}:${e.actor_kind}:${e.detail.outcome}`),
-      ['trusted:agent:ok', 'intruder:agent:forbidden', 'trusted-lookalike:anonymous:forbidden', 'has-capability:agent:ok'],
+      ['trusted:agent:ok', 'intruder:agent:forbidden', 'has-capability:agent:ok'],
     );
     client.close();
   });
