@@ -353,6 +353,7 @@ test('tools - a server that crashes mid-call, answers garbage or floods stdout i
       assert.match(String(content(r)['reason']), reason);
       const after = await pidOf();
       assert.notEqual(after, before, `${tool}: a new process serves`);
+      assert.throws(() => process.kill(before, 0), { code: 'ESRCH' }, `${tool}: the old process ${before} is gone`);
       // The node is unharmed: its API answers and the agent runs.
       assert.equal((await ctx.call('GET', '/agents/victim')).status, 200);
     }
@@ -366,6 +367,76 @@ test('tools - a server that crashes mid-call, answers garbage or floods stdout i
   for (const why of ['exited with code 3', 'not a JSON-RPC message', 'without a line break']) assert.ok(log.includes(why), `the log says why: ${why}`);
   assert.match(log, /"stderr":"starting with secret \*\*\*","msg":"MCP server stderr"/);
   assert.ok(!log.includes('hunter2-secret'), 'the secret is in no log line');
+});
+
+test('tools - a hostile stdio server: a list_changed storm is read once or twice; server requests with stdin unread, too many messages, a line past the limit, too many bytes a second close it, its old process gone', async () => {
+  const servers = mcpServers(`
+- name: bad
+  transport: stdio
+  command: ${process.execPath}
+  args: ["${MISBEHAVING}"]
+  allow: ["*"]
+`);
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString('utf8')), cb()) }) });
+  await withNode({ mcpServers: servers, logger }, async (ctx) => {
+    await deployToolUser(ctx, 'victim');
+    const client = new Client(ctx.node.pool);
+    const text = async (tool: string) => {
+      const r = await ask(client, 'victim', { server: 'bad', tool, arguments: {} });
+      assert.equal(r.performative, 'inform', `${tool}: ${JSON.stringify(r)}`);
+      return String(content(r)['text']);
+    };
+    const pidOf = async () => {
+      const until = Date.now() + WAIT_MS;
+      for (;;) {
+        const r = await ask(client, 'victim', { server: 'bad', tool: 'pid', arguments: {} });
+        if (r.performative === 'inform') return Number(content(r)['text']);
+        if (Date.now() > until) assert.fail(`the server did not come back: ${JSON.stringify(r)}`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    };
+    // 2,000 notifications that the tool list changed: one read in flight, one more after it.
+    await pidOf();
+    const before = Number(await text('lists'));
+    assert.equal(await text('storm'), 'stormed');
+    let reads = 0;
+    for (let i = 0; i < 10; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      reads = Number(await text('lists')) - before;
+    }
+    assert.ok(reads >= 1 && reads <= 3, `the tool list was read ${reads} times for 2,000 notifications`);
+
+    const gone = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === 'ESRCH';
+      }
+    };
+    for (const [tool, reason] of [
+      ['deaf', /it does not read its stdin: \d+ bytes waited to be written to it, more than 8388608/],
+      ['chatty', /more than 5000 messages to stdout within a second/],
+      ['bigline', /(a line of \d+ bytes|without a line break).*more than 8388608|more than 8388608 bytes to stdout without/],
+      ['fat', /more than 33554432 bytes to stdout within a second/],
+    ] as const) {
+      const old = await pidOf();
+      const r = await ask(client, 'victim', { server: 'bad', tool, arguments: {} });
+      assert.equal(r.performative, 'failure', `${tool}: ${JSON.stringify(r)}`);
+      assert.equal(content(r)['error'], 'CAXTON_ERR_TOOL_SERVER_FAILED', `${tool}: ${JSON.stringify(r)}`);
+      assert.match(String(content(r)['reason']), reason, tool);
+      const after = await pidOf();
+      assert.notEqual(after, old, `${tool}: a new process serves`);
+      const until = Date.now() + WAIT_MS;
+      while (!gone(old) && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+      assert.ok(gone(old), `${tool}: the old process ${old} is gone`);
+      assert.equal((await ctx.call('GET', '/agents/victim')).status, 200);
+    }
+    client.close();
+  });
+  const log = lines.join('');
+  for (const why of ['does not read its stdin', 'messages to stdout within a second', 'bytes to stdout within a second']) assert.ok(log.includes(why), `the log says why: ${why}`);
 });
 
 test('tools - limits: a second call in flight past max_concurrent_per_agent is busy, past the rate limit it is rate limited', async () => {

@@ -67,6 +67,9 @@ export class McpServerConnection {
   #timer: NodeJS.Timeout | undefined;
   /** The attempt under way, for calls that arrive while the server is connecting. */
   #attempt: Promise<void> | undefined;
+  /** The client whose tool list is being read again after a change (one read at a time), and whether it changed meanwhile. */
+  #refreshing: Client | undefined;
+  #refreshAgain = false;
   readonly #log: ConnectionLogger;
   readonly #mask: SecretMask;
 
@@ -186,11 +189,35 @@ export class McpServerConnection {
       if (this.#state === 'ready') this.#failed(why);
     };
     client.onerror = (e) => this.#log.debug({ err: this.#mask.mask(e.message) }, 'MCP server error');
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      void this.#listTools(client, Date.now() + CONNECT_TIMEOUT_MS).catch((e: unknown) => this.#log.warn({ err: this.#reason(e) }, 'MCP server: could not read its changed tool list'));
-    });
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.#refreshTools(client));
     await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
     await this.#listTools(client, Date.now() + CONNECT_TIMEOUT_MS);
+  }
+
+  /**
+   * Reads the tool list again after the server said it changed: one read in flight at most, and one
+   * more after it when it changed meanwhile, however many notifications came (a server sending them in
+   * a loop would otherwise have the node read up to MAX_TOOL_PAGES pages for each).
+   */
+  #refreshTools(client: Client): void {
+    if (this.#refreshing === client) {
+      this.#refreshAgain = true;
+      return;
+    }
+    this.#refreshing = client;
+    this.#refreshAgain = false;
+    void (async () => {
+      try {
+        do {
+          this.#refreshAgain = false;
+          await this.#listTools(client, Date.now() + CONNECT_TIMEOUT_MS);
+        } while (this.#refreshAgain && this.#client === client);
+      } catch (e) {
+        this.#log.warn({ err: this.#reason(e) }, 'MCP server: could not read its changed tool list');
+      } finally {
+        if (this.#refreshing === client) this.#refreshing = undefined;
+      }
+    })();
   }
 
   async #listTools(client: Client, deadline: number): Promise<void> {

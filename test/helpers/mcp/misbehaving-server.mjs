@@ -4,6 +4,12 @@
 //   garbage -> writes a line that is not JSON-RPC to stdout
 //   flood   -> writes 9 MiB to stdout without a line break
 //   slow    -> answers after 3 s
+//   deaf    -> stops reading stdin, then sends 120 pings with 100 KB ids (their answers pile up at the node)
+//   chatty  -> writes 20,000 small notifications at once (more messages per second than the node takes)
+//   bigline -> writes one line of 8 MiB + 16 bytes
+//   fat     -> writes five valid 7 MiB notifications at once (more bytes per second than the node takes)
+//   storm   -> sends notifications/tools/list_changed 2,000 times, then answers "stormed"
+//   lists   -> how many tools/list requests it was sent so far
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 
@@ -24,5 +30,34 @@ server.registerTool('flood', { description: 'floods stdout' }, async () => {
   return new Promise(() => {});
 });
 server.registerTool('slow', { description: 'answers after 3 s' }, async () => new Promise((r) => setTimeout(() => r(text('late')), 3000)));
+server.registerTool('deaf', { description: 'never reads its stdin again' }, async () => {
+  process.stdin.pause();
+  setInterval(() => {}, 1000); // alive with stdin paused (nothing else would keep it running)
+  const id = 'i'.repeat(100 * 1024);
+  for (let i = 0; i < 120; i++) process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', id: `${id}${i}`, method: 'ping' })}\n`);
+  return new Promise(() => {});
+});
+server.registerTool('chatty', { description: 'too many messages' }, async () => {
+  process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/chatter' })}\n`.repeat(20_000));
+  return new Promise(() => {});
+});
+server.registerTool('bigline', { description: 'one line past the limit' }, async () => {
+  process.stdout.write(`${'x'.repeat(8 * 1024 * 1024 + 16)}\n`);
+  return new Promise(() => {});
+});
+server.registerTool('fat', { description: 'too many bytes per second' }, async () => {
+  const line = `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/fat', params: { pad: 'p'.repeat(7 * 1024 * 1024) } })}\n`;
+  for (let i = 0; i < 5; i++) process.stdout.write(line);
+  return new Promise(() => {});
+});
+let lists = 0;
+process.stdin.on('data', (chunk) => {
+  lists += chunk.toString('utf8').split('"method":"tools/list"').length - 1;
+});
+server.registerTool('storm', { description: 'says its tools changed, many times' }, async () => {
+  for (let i = 0; i < 2000; i++) server.sendToolListChanged();
+  return text('stormed');
+});
+server.registerTool('lists', { description: 'tools/list requests so far' }, async () => text(String(lists)));
 if (process.env.MISBEHAVING_SECRET !== undefined) process.stderr.write(`starting with secret ${process.env.MISBEHAVING_SECRET}\n`);
 await server.connect(new StdioServerTransport());
