@@ -369,7 +369,7 @@ test('tools - a server that crashes mid-call, answers garbage or floods stdout i
   assert.ok(!log.includes('hunter2-secret'), 'the secret is in no log line');
 });
 
-test('tools - a hostile stdio server: a list_changed storm is read once or twice; server requests with stdin unread, too many messages, a line past the limit, too many bytes a second close it, its old process gone', async () => {
+test('tools - a hostile stdio server: a list_changed storm is read once or twice; its outputSchema is not run on the node; server requests with stdin unread, too many messages, a line past the limit, too many bytes a second close it, its old process gone', async () => {
   const servers = mcpServers(`
 - name: bad
   transport: stdio
@@ -406,6 +406,12 @@ test('tools - a hostile stdio server: a list_changed storm is read once or twice
       reads = Number(await text('lists')) - before;
     }
     assert.ok(reads >= 1 && reads <= 3, `the tool list was read ${reads} times for 2,000 notifications`);
+
+    // The server's own outputSchema is not run on the node (it could hold a catastrophic regex): its
+    // structuredContent is passed on as it came, even where that schema would refuse it.
+    const shaped = await ask(client, 'victim', { server: 'bad', tool: 'shaped', arguments: {} });
+    assert.equal(shaped.performative, 'inform', JSON.stringify(shaped));
+    assert.deepEqual(content(shaped)['structuredContent'], { s: 'a' });
 
     const gone = (pid: number) => {
       try {

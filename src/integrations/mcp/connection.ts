@@ -14,6 +14,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JsonSchemaValidator, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import { ErrorCode, McpError, ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { CaxtonError } from '../../errors.js';
 import { VERSION } from '../../version.js';
@@ -31,6 +32,17 @@ export const RESTART_MAX_MS = 30_000;
 export const HEALTHY_MS = 60_000;
 /** Longest a connection attempt (start, initialize, tools/list) may take, ms. */
 export const CONNECT_TIMEOUT_MS = 15_000;
+/**
+ * The SDK checks a tool's structuredContent against the outputSchema the same server declared, with
+ * AJV on the node's main thread: a server's schema (a catastrophic regex `pattern`, a huge one) could
+ * freeze the node. Whether a server keeps its own contract is between it and the agent that reads
+ * the answer: the node passes structuredContent on unchecked.
+ */
+const UNCHECKED: jsonSchemaValidator = {
+  getValidator<T>(): JsonSchemaValidator<T> {
+    return (input) => ({ valid: true, data: input as T, errorMessage: undefined });
+  },
+};
 /** Pages of tools/list read at most (a server that pages forever is cut). */
 const MAX_TOOL_PAGES = 20;
 
@@ -179,7 +191,7 @@ export class McpServerConnection {
   async #open(): Promise<void> {
     const o = this.options;
     const transport = o.transport === 'stdio' ? this.#stdio() : this.#http();
-    const client = new Client({ name: 'caxton', version: VERSION }, { capabilities: {} });
+    const client = new Client({ name: 'caxton', version: VERSION }, { capabilities: {}, jsonSchemaValidator: UNCHECKED });
     this.#transport = transport;
     this.#client = client;
     client.onclose = () => {

@@ -10,8 +10,11 @@
 //   fat     -> writes five valid 7 MiB notifications at once (more bytes per second than the node takes)
 //   storm   -> sends notifications/tools/list_changed 2,000 times, then answers "stormed"
 //   lists   -> how many tools/list requests it was sent so far
+//   shaped  -> structuredContent {"s": "a"} against an outputSchema whose pattern says ^b$ (its own
+//              check, zod, does not look at the pattern: a server whose schema the node must not run)
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { z } from 'zod';
 
 const server = new McpServer({ name: 'misbehaving', version: '1.0.0' });
 const text = (t) => ({ content: [{ type: 'text', text: t }] });
@@ -59,5 +62,9 @@ server.registerTool('storm', { description: 'says its tools changed, many times'
   return text('stormed');
 });
 server.registerTool('lists', { description: 'tools/list requests so far' }, async () => text(String(lists)));
+server.registerTool('shaped', { description: 'structured content its schema refuses', outputSchema: { s: z.string().meta({ pattern: '^b$' }) } }, async () => ({
+  content: [{ type: 'text', text: 'a' }],
+  structuredContent: { s: 'a' },
+}));
 if (process.env.MISBEHAVING_SECRET !== undefined) process.stderr.write(`starting with secret ${process.env.MISBEHAVING_SECRET}\n`);
 await server.connect(new StdioServerTransport());
