@@ -59,6 +59,9 @@ test('mcp limits - rate: the agent\'s bucket, then the server\'s, with the wait'
   assert.equal(l.take('b', 0), undefined);
   const s = l.take('c', 0);
   assert.match(s?.reason ?? '', /MCP server s used up its calls \(10\/s, burst 3\)/);
+  // The server's refusal did not spend c's own tokens: once the server has one again, c has its burst of 2.
+  assert.equal(l.take('c', 300), undefined);
+  assert.equal(l.take('c', 300), undefined);
 });
 
 test('mcp secrets - env and header values are masked in any text, a bearer token alone too; short values are not searched', () => {
