@@ -124,7 +124,16 @@ export class McpBridge {
     accepts: (name) => name.startsWith(MCP_PREFIX) && this.#servers.has(name.slice(MCP_PREFIX.length)),
     // Handled after the router's call returns: an answer decided at once (a refusal) must not be
     // routed from inside the route() that brought the question (its sender may not take replies yet).
-    deliver: (from, to, json, via) => queueMicrotask(() => this.#deliver(from, to, json, via)),
+    // Outside the router's try/catch: whatever goes wrong is logged here, never thrown into the event
+    // loop (an uncaught exception would end the node).
+    deliver: (from, to, json, via) =>
+      queueMicrotask(() => {
+        try {
+          this.#deliver(from, to, json, via);
+        } catch (e) {
+          this.#unexpected(to, e);
+        }
+      }),
   };
 
   /** Starts (stdio) or connects to (http) every server; each one's failures are retried on its own. */
@@ -213,7 +222,7 @@ export class McpBridge {
       this.#answer(s, m, 'failure', errorContent(e));
       return;
     }
-    if (m.performative === 'query-ref') return void this.#list(s, m);
+    if (m.performative === 'query-ref') return void this.#list(s, m).catch((e: unknown) => this.#unexpected(s.receiver, e));
     this.#request(s, m, caller);
   }
 
@@ -261,7 +270,7 @@ export class McpBridge {
       for (const k of keys) if (s.cancels.get(k) === abort) s.cancels.delete(k);
       if ('error' in r) this.#answer(s, m, 'failure', errorContent(r.error, r.content));
       else this.#answerSized(s, m, { tool, ...resultView(r.result) }, tool);
-    });
+    }).catch((e: unknown) => this.#unexpected(s.receiver, e));
   }
 
   /** The call's deadline: the server's timeout, shortened by the message's reply_by (less the margin its failure needs). */
@@ -312,6 +321,11 @@ export class McpBridge {
       s.limits.release(caller.name);
       this.#o.metrics?.ended(server);
     }
+  }
+
+  /** A message the bridge could not handle for a reason it did not foresee: logged, the node goes on. */
+  #unexpected(receiver: string, e: unknown): void {
+    this.#o.logger.warn({ receiver, err: e instanceof Error ? e.message : String(e) }, 'MCP bridge: a message could not be handled');
   }
 
   #record(s: Served, caller: ToolCaller, tool: string, argumentBytes: number, outcome: ToolOutcome, error?: CaxtonError, ran?: { seconds: number; resultBytes: number }, args?: Record<string, unknown>): void {
