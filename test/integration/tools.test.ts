@@ -369,7 +369,7 @@ test('tools - a server that crashes mid-call, answers garbage or floods stdout i
   assert.ok(!log.includes('hunter2-secret'), 'the secret is in no log line');
 });
 
-test('tools - a hostile stdio server: a list_changed storm is read once or twice; its outputSchema is not run on the node; server requests with stdin unread, too many messages, a line past the limit, too many bytes a second close it, its old process gone', async () => {
+test('tools - a hostile stdio server: a list_changed storm is read once or twice; its outputSchema is not run on the node; its 2 MB error is cut; server requests with stdin unread, too many messages, a line past the limit, too many bytes a second close it, its old process gone', async () => {
   const servers = mcpServers(`
 - name: bad
   transport: stdio
@@ -412,6 +412,14 @@ test('tools - a hostile stdio server: a list_changed storm is read once or twice
     const shaped = await ask(client, 'victim', { server: 'bad', tool: 'shaped', arguments: {} });
     assert.equal(shaped.performative, 'inform', JSON.stringify(shaped));
     assert.deepEqual(content(shaped)['structuredContent'], { s: 'a' });
+
+    // A server's own text is cut: a 2 MB error message becomes a reason of about 1 KiB.
+    const huge = await ask(client, 'victim', { server: 'bad', tool: 'hugeerror', arguments: {} });
+    assert.equal(huge.performative, 'failure', JSON.stringify(huge).slice(0, 500));
+    assert.equal(content(huge)['error'], 'CAXTON_ERR_TOOL_ERROR', JSON.stringify(huge).slice(0, 600));
+    const why = String(content(huge)['reason']);
+    assert.ok(why.length < 1200, `the reason is ${why.length} characters`);
+    assert.match(why, /refused the call: MCP error -32603: Eee+… \(\d+ characters\)$/);
 
     const gone = (pid: number) => {
       try {

@@ -362,6 +362,11 @@ export class McpBridge {
       const { content: _dropped, ...rest } = content;
       json = this.#reply(s, m, performative, rest);
     }
+    // Still too large (a tiny max_message_size, a long reason): the code and a short reason always fit.
+    if (Buffer.byteLength(json, 'utf8') > this.#o.maxMessageBytes) {
+      const reason = typeof content['reason'] === 'string' ? content['reason'].slice(0, 200) : '';
+      json = this.#reply(s, m, performative, { error: content['error'], reason, server: s.options.name });
+    }
     this.#send(s, m.sender, json);
   }
 
@@ -407,7 +412,7 @@ function cancelKey(caller: string, conversation: string | undefined): string | u
 
 function asToolError(e: unknown, s: Served): CaxtonError {
   if (isCaxtonError(e)) return e;
-  return new CaxtonError('CAXTON_ERR_TOOL_SERVER_FAILED', `MCP server ${s.options.name}: ${s.mask.mask((e as Error).message ?? String(e))}`, { server: s.options.name });
+  return new CaxtonError('CAXTON_ERR_TOOL_SERVER_FAILED', `MCP server ${s.options.name}: ${s.mask.told((e as Error).message ?? String(e))}`, { server: s.options.name });
 }
 
 const OUTCOMES: Partial<Record<ErrorCode, ToolOutcome>> = {

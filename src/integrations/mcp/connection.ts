@@ -200,7 +200,7 @@ export class McpServerConnection {
       const why = transport instanceof BoundedStdioTransport ? stdioEnd(transport) : 'the connection closed';
       if (this.#state === 'ready') this.#failed(why);
     };
-    client.onerror = (e) => this.#log.debug({ err: this.#mask.mask(e.message) }, 'MCP server error');
+    client.onerror = (e) => this.#log.debug({ err: this.#mask.told(e.message) }, 'MCP server error');
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.#refreshTools(client));
     await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
     await this.#listTools(client, Date.now() + CONNECT_TIMEOUT_MS);
@@ -271,7 +271,7 @@ export class McpServerConnection {
   /** The server went (or never came): logged with the reason, and tried again after the back-off. */
   #failed(reason: string): void {
     if (this.#state === 'stopped' || this.#state === 'backoff') return;
-    const masked = this.#mask.mask(reason);
+    const masked = this.#mask.told(reason);
     this.#lastError = masked;
     if (this.#state === 'ready' && Date.now() - this.#readySince >= HEALTHY_MS) this.#failures = 0;
     const wait = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** this.#failures);
@@ -297,10 +297,10 @@ export class McpServerConnection {
     }
     if (e instanceof McpError && e.code === ErrorCode.ConnectionClosed) {
       const why = transport instanceof BoundedStdioTransport ? stdioEnd(transport) : 'the connection closed';
-      return new CaxtonError('CAXTON_ERR_TOOL_SERVER_FAILED', `MCP server ${server} went away during the call to ${tool}: ${this.#mask.mask(why)}; the node restarts it`, { server, tool });
+      return new CaxtonError('CAXTON_ERR_TOOL_SERVER_FAILED', `MCP server ${server} went away during the call to ${tool}: ${this.#mask.told(why)}; the node restarts it`, { server, tool });
     }
     if (e instanceof McpError) {
-      return new CaxtonError('CAXTON_ERR_TOOL_ERROR', `tool ${tool} of MCP server ${server} refused the call: ${this.#mask.mask(e.message)}`, { server, tool, mcp_code: e.code });
+      return new CaxtonError('CAXTON_ERR_TOOL_ERROR', `tool ${tool} of MCP server ${server} refused the call: ${this.#mask.told(e.message)}`, { server, tool, mcp_code: e.code });
     }
     // Anything else is the link (HTTP: refused, reset, a session the server forgot): reconnect.
     const reason = this.#reason(e);
@@ -310,11 +310,11 @@ export class McpServerConnection {
 
   #reason(e: unknown): string {
     const t = this.#transport;
-    if (t instanceof BoundedStdioTransport && (t.closeReason !== '' || t.exit !== undefined)) return this.#mask.mask(stdioEnd(t));
+    if (t instanceof BoundedStdioTransport && (t.closeReason !== '' || t.exit !== undefined)) return this.#mask.told(stdioEnd(t));
     const err = e as { message?: unknown; cause?: { message?: unknown } };
     const text = typeof err?.message === 'string' ? err.message : String(e);
     const cause = typeof err?.cause?.message === 'string' ? ` (${err.cause.message})` : '';
-    return this.#mask.mask(text + cause);
+    return this.#mask.told(text + cause);
   }
 }
 

@@ -10,6 +10,8 @@
 //   fat     -> writes five valid 7 MiB notifications at once (more bytes per second than the node takes)
 //   storm   -> sends notifications/tools/list_changed 2,000 times, then answers "stormed"
 //   lists   -> how many tools/list requests it was sent so far
+//   hugeerror -> answers its call with a JSON-RPC error (-32603) whose message is 2 MB (written by hand: the SDK
+//              would wrap a thrown error as a tool result)
 //   shaped  -> structuredContent {"s": "a"} against an outputSchema whose pattern says ^b$ (its own
 //              check, zod, does not look at the pattern: a server whose schema the node must not run)
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -54,8 +56,16 @@ server.registerTool('fat', { description: 'too many bytes per second' }, async (
   return new Promise(() => {});
 });
 let lists = 0;
+let hugeErrorId;
 process.stdin.on('data', (chunk) => {
-  lists += chunk.toString('utf8').split('"method":"tools/list"').length - 1;
+  const text = chunk.toString('utf8');
+  lists += text.split('"method":"tools/list"').length - 1;
+  const call = /\{[^\n]*"name":"hugeerror"[^\n]*\}/.exec(text);
+  if (call !== null) hugeErrorId = JSON.parse(call[0]).id;
+});
+server.registerTool('hugeerror', { description: 'a 2 MB JSON-RPC error' }, async () => {
+  process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', id: hugeErrorId, error: { code: -32603, message: `E${'e'.repeat(2_000_000)}` } })}\n`);
+  return new Promise(() => {});
 });
 server.registerTool('storm', { description: 'says its tools changed, many times' }, async () => {
   for (let i = 0; i < 2000; i++) server.sendToolListChanged();
