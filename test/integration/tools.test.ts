@@ -369,7 +369,7 @@ test('tools - a server that crashes mid-call, answers garbage or floods stdout i
   assert.ok(!log.includes('hunter2-secret'), 'the secret is in no log line');
 });
 
-test('tools - a hostile stdio server: a list_changed storm is read once or twice; its outputSchema is not run on the node; its 2 MB error is cut; server requests with stdin unread, too many messages, a line past the limit, too many bytes a second close it, its old process gone', async () => {
+test('tools - a hostile stdio server: a list_changed storm is read once or twice; its outputSchema is not run on the node; its 2 MB error is cut; its helper processes end with it; server requests with stdin unread, too many messages, a line past the limit, too many bytes a second close it, its old process gone', async () => {
   const servers = mcpServers(`
 - name: bad
   transport: stdio
@@ -429,6 +429,16 @@ test('tools - a hostile stdio server: a list_changed storm is read once or twice
         return (e as NodeJS.ErrnoException).code === 'ESRCH';
       }
     };
+    // A server that exits while a helper it started holds its stdout: its exit is seen, the helper killed with it.
+    const helper = Number(await text('helper'));
+    assert.ok(!gone(helper), 'the helper runs');
+    const crashed = await ask(client, 'victim', { server: 'bad', tool: 'crash', arguments: {} });
+    assert.equal(crashed.performative, 'failure', JSON.stringify(crashed));
+    assert.match(String(content(crashed)['reason']), /exited with code 3/);
+    const helperUntil = Date.now() + WAIT_MS;
+    while (!gone(helper) && Date.now() < helperUntil) await new Promise((res) => setTimeout(res, 50));
+    assert.ok(gone(helper), `the helper ${helper} is gone with its server`);
+
     for (const [tool, reason] of [
       ['deaf', /it does not read its stdin: \d+ bytes waited to be written to it, more than 8388608/],
       ['chatty', /more than 5000 messages to stdout within a second/],

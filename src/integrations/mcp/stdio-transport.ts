@@ -14,7 +14,11 @@
  *   MCP server at all) closes it: after that nothing it says can be trusted to be framed right;
  * - stderr is read and passed on line by line (cut at 1 KiB, at most STDERR_LINES_PER_MINUTE), so a
  *   chatty server neither blocks on a full pipe nor floods the node's log;
- * - close() ends stdin, then SIGTERM, then SIGKILL, each after a grace period.
+ * - close() ends stdin, then SIGTERM, then SIGKILL, each after a grace period, to the server's whole
+ *   process group (it is started as its own group): a server that runs helpers (`npx`, a shell
+ *   wrapper) leaves none behind;
+ * - the server's end is its process's 'exit', not the close of its pipes, which a helper it started
+ *   may hold open: then the rest of its group is killed.
  *
  * Whatever closed it, `closeReason` says why (for the log line and the failure of the calls in flight).
  */
@@ -90,16 +94,18 @@ export class BoundedStdioTransport implements Transport {
     }
     Object.assign(env, this.#params.env);
     return new Promise((resolve, reject) => {
-      const child = spawn(this.#params.command, [...this.#params.args], { env, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+      const child = spawn(this.#params.command, [...this.#params.args], { env, stdio: ['pipe', 'pipe', 'pipe'], shell: false, detached: true });
       this.#child = child;
-      this.#exited = new Promise((done) => child.once('close', () => done()));
+      this.#exited = new Promise((done) => child.once('exit', () => done()));
       child.once('error', (e) => {
         reject(e);
         this.#fail(`could not run ${this.#params.command}: ${e.message}`);
       });
       child.once('spawn', () => resolve());
-      child.once('close', (code, signal) => {
+      child.once('exit', (code, signal) => {
         this.exit = { code, signal };
+        // Helpers it started may live on (and hold its pipes): the group goes with it.
+        this.#signal('SIGKILL');
         this.#finish();
       });
       child.stdin?.on('error', (e) => this.onerror?.(e));
@@ -141,10 +147,21 @@ export class BoundedStdioTransport implements Transport {
       // already gone
     }
     if (await this.#exitWithin(CLOSE_GRACE_MS)) return;
-    child.kill('SIGTERM');
+    this.#signal('SIGTERM');
     if (await this.#exitWithin(CLOSE_GRACE_MS)) return;
-    child.kill('SIGKILL');
+    this.#signal('SIGKILL');
     await this.#exitWithin(CLOSE_GRACE_MS);
+  }
+
+  /** Signals the server's process group (its pid is the group's id: it was started detached). */
+  #signal(sig: NodeJS.Signals): void {
+    const pid = this.#child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // the group is gone already
+    }
   }
 
   /** Closes the server because of what it did; `reason` is kept for the log and the calls in flight. */

@@ -12,11 +12,13 @@
 //   lists   -> how many tools/list requests it was sent so far
 //   hugeerror -> answers its call with a JSON-RPC error (-32603) whose message is 2 MB (written by hand: the SDK
 //              would wrap a thrown error as a tool result)
+//   helper  -> starts a helper process that shares its stdio (as npx or a shell wrapper would) and answers its pid
 //   shaped  -> structuredContent {"s": "a"} against an outputSchema whose pattern says ^b$ (its own
 //              check, zod, does not look at the pattern: a server whose schema the node must not run)
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
+import { spawn } from 'node:child_process';
 
 const server = new McpServer({ name: 'misbehaving', version: '1.0.0' });
 const text = (t) => ({ content: [{ type: 'text', text: t }] });
@@ -76,5 +78,9 @@ server.registerTool('shaped', { description: 'structured content its schema refu
   content: [{ type: 'text', text: 'a' }],
   structuredContent: { s: 'a' },
 }));
+server.registerTool('helper', { description: 'a helper process holding its stdio' }, async () => {
+  const helper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'inherit' });
+  return text(String(helper.pid));
+});
 if (process.env.MISBEHAVING_SECRET !== undefined) process.stderr.write(`starting with secret ${process.env.MISBEHAVING_SECRET}\n`);
 await server.connect(new StdioServerTransport());
