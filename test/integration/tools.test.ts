@@ -229,6 +229,11 @@ async function httpMcpServer(port = 0, token = 'Bearer test-token-1234'): Promis
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length === 0 ? undefined : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+    // One call's own HTTP error (the token echoed in it): the link is fine.
+    if ((body as { params?: { name?: unknown } } | undefined)?.params?.name === 'explode') {
+      res.writeHead(500).end(`exploded with ${String(req.headers.authorization)}`);
+      return;
+    }
     const mcp = new McpServer({ name: 'http-test', version: '1.0.0' });
     mcp.registerTool('shout', { description: 'upper-cases a word', inputSchema: { word: z.string() } }, async ({ word }) => {
       calls++;
@@ -273,6 +278,13 @@ test('tools - Streamable HTTP: headers from ${VAR}, a call through the SDK-built
       const r = await ask(client, 'web-user', { server: 'web', tool: 'shout', arguments: { word: 'hello' } });
       assert.equal(content(r)['text'], 'HELLO', JSON.stringify(r));
       assert.equal(first.calls(), 1);
+      // A 500 for one call fails that call only: no reconnect, the token masked in the reason.
+      const restarts = ctx.node.tools?.list('web')[0]?.restarts;
+      const exploded = await ask(client, 'web-user', { server: 'web', tool: 'explode', arguments: {} });
+      assert.equal(content(exploded)['error'], 'CAXTON_ERR_TOOL_ERROR', JSON.stringify(exploded));
+      assert.match(String(content(exploded)['reason']), /answered the call to explode with HTTP 500: .*exploded with \*\*\*/);
+      assert.equal(ctx.node.tools?.list('web')[0]?.state, 'ready');
+      assert.equal(ctx.node.tools?.list('web')[0]?.restarts, restarts);
       const flood = await ask(client, 'web-user', { server: 'web', tool: 'flood', arguments: {} });
       assert.equal(flood.performative, 'failure');
       assert.equal(content(flood)['error'], 'CAXTON_ERR_TOOL_SERVER_FAILED', JSON.stringify(flood).slice(0, 500));

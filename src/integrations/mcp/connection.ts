@@ -12,7 +12,7 @@
  * back-off get one at once (CAXTON_ERR_TOOL_SERVER_UNAVAILABLE) rather than waiting blind.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JsonSchemaValidator, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import { ErrorCode, McpError, ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
@@ -301,6 +301,12 @@ export class McpServerConnection {
     }
     if (e instanceof McpError) {
       return new CaxtonError('CAXTON_ERR_TOOL_ERROR', `tool ${tool} of MCP server ${server} refused the call: ${this.#mask.told(e.message)}`, { server, tool, mcp_code: e.code });
+    }
+    // An HTTP status for this one call (a 500 for its arguments, a 413): that call's failure. The link
+    // is fine, and tearing it down would fail every other agent's call in flight. 404 is the server
+    // saying it forgot the session: that is the link, below.
+    if (e instanceof StreamableHTTPError && e.code !== undefined && e.code !== 404) {
+      return new CaxtonError('CAXTON_ERR_TOOL_ERROR', `MCP server ${server} answered the call to ${tool} with HTTP ${e.code}: ${this.#mask.told(e.message)}`, { server, tool, http_status: e.code });
     }
     // Anything else is the link (HTTP: refused, reset, a session the server forgot): reconnect.
     const reason = this.#reason(e);
