@@ -250,7 +250,7 @@ const mcpServer = Type.Object(
     allow: Type.Optional(
       Type.Array(Text('An agent name pattern (`*` any run of characters, `?` one character) or `capability:<name>`.', { pattern: '^[A-Za-z0-9_*?][A-Za-z0-9_.:@/*?-]{0,254}$', expect: 'an agent name pattern (A-Z a-z 0-9 _ . : @ / - and the wildcards * ?) or capability:<name>' }), {
         maxItems: 1000,
-        description: 'Who may use the server: agents whose name matches a pattern, or that registered a capability named `capability:<name>`. Empty: no agent (operators can still call it with `caxton tools call`).',
+        description: 'Who may use the server: agents whose name matches a pattern, or that registered a capability named `capability:<name>`. A capability is whatever an agent registers itself at run time (capability_register), so any agent of the node can claim one: a `capability:` entry only groups cooperating agents, it is no security boundary; restrict by name for that. Empty: no agent (operators can still call it with `caxton tools call`).',
         expect: 'a list of agent name patterns or capability:<name> entries',
       }),
     ),

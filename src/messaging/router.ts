@@ -30,7 +30,7 @@
  * provides, is held in the partition queue (PartitionHold) and replayed through route() on heal.
  */
 import type { PriorityLevel } from '../sandbox/worker/mailbox.js';
-import { addressOf, isReliable } from '../sandbox/envelope.js';
+import { addressOf, isReliable, senderOf } from '../sandbox/envelope.js';
 import type { Redelivery } from './dead-letter-queue.js';
 import { SETTLING, type Arrival, type Directory, type ExternalEndpoint, type MovingAgents, type NodeName, type PartitionHold, type RemoteLink } from './directory.js';
 import type { Registry } from './registry.js';
@@ -100,13 +100,17 @@ export class Router {
   /** Agent-to-agent messages delivered to another worker of this node (cross-worker hops). */
   forwarded = 0;
 
-  /** The relay's and the dead-letter queue's way back in: by name or capability, local or remote. */
+  /**
+   * The relay's and the dead-letter queue's way back in: by name or capability, local or remote. A
+   * stored message is routed as its stored sender: another node then hears whether that sender is an
+   * agent of this node (replyTo '') or an API caller (replyTo its name), exactly as on the first try.
+   */
   readonly redelivery: Redelivery = {
     deliver: (to, json) => {
-      const where = this.route(to, json, NORMAL);
+      const where = this.route(to, json, NORMAL, senderOf(json));
       return where !== 'refused' && where !== undefined;
     },
-    deliverToCapability: (capability, json) => this.toCapability(capability, json, NORMAL),
+    deliverToCapability: (capability, json) => this.toCapability(capability, json, NORMAL, 0, senderOf(json)),
   };
 
   constructor(local: LocalAgents, registry: Registry, opts: RouterOptions = {}) {
@@ -275,9 +279,14 @@ export class Router {
     return (this.#partition as PartitionHold).hold(from, to, json, priority, this.#replyTo(from)) === 'held' ? 'held' : 'refused';
   }
 
-  /** The name replies go to when `from` is no agent of this node (an API caller); '' otherwise. */
+  /**
+   * The name replies go to when `from` is no agent of this node (an API caller); '' otherwise. A
+   * message another node handed over (routed with from '') keeps the replyTo it came with, so a
+   * second hop still says "no agent" when the first did.
+   */
   #replyTo(from: string): string {
-    return from === '' || from === SYSTEM_SENDER || this.#local.stateOf(from) !== undefined ? '' : from;
+    if (from === '') return this.#arriving?.replyTo ?? '';
+    return from === SYSTEM_SENDER || this.#local.stateOf(from) !== undefined ? '' : from;
   }
 
   #rememberReturn(name: string, node: NodeName): void {

@@ -23,6 +23,16 @@ export function isReliable(json: string): boolean {
   return reliableIdOf(json) !== undefined;
 }
 
+/** The sender a message names ('' when it names none or is not JSON): its worker or the API stamped it. */
+export function senderOf(json: string): string {
+  try {
+    const m = JSON.parse(json) as { sender?: unknown };
+    return typeof m.sender === 'string' ? m.sender : '';
+  } catch {
+    return '';
+  }
+}
+
 /** Where a message without a receiver goes: a topic (checked first) or a capability. */
 export function addressOf(json: string): { capability?: string; topic?: string } {
   try {

@@ -134,12 +134,21 @@ test('tools - the allow list: a forbidden agent, a capability entry, an API clie
     const noList = await ask(client, 'intruder', { server: 'everything', list: 'tools' });
     assert.equal(content(noList)['error'], 'CAXTON_ERR_TOOL_FORBIDDEN');
 
-    // An API client may pick its sender name, but it is no agent of the node: refused even with a name
-    // the allow list matches (trusted*).
-    const spoof = await ctx.call('POST', '/messages?wait_reply=true&timeout_ms=10000', { performative: 'request', sender: 'trusted-lookalike', receiver: 'mcp:everything', content: { tool: 'echo', arguments: { message: 'c' } } });
-    assert.equal(spoof.status, 200, JSON.stringify(spoof.body));
-    assert.equal(spoof.body.reply.performative, 'failure');
-    assert.equal(spoof.body.reply.content.error, 'CAXTON_ERR_TOOL_FORBIDDEN');
+    // An API client may pick its sender name, but it is no agent of the node: refused up front (never
+    // stored, never routed), even with a name the allow list matches (trusted*), at most or at least
+    // once, and pointed to the operators' route.
+    for (const delivery of ['at-most-once', 'at-least-once']) {
+      const spoof = await ctx.call('POST', '/messages?wait_reply=true&timeout_ms=10000', { performative: 'request', delivery, sender: 'trusted-lookalike', receiver: 'mcp:everything', content: { tool: 'echo', arguments: { message: 'c' } } });
+      assert.equal(spoof.status, 403, JSON.stringify(spoof.body));
+      assert.equal(spoof.body.error.code, 'CAXTON_ERR_TOOL_FORBIDDEN');
+      assert.match(spoof.body.error.message, /POST \/api\/v1\/tools\/everything\/<tool>/);
+      assert.match(spoof.body.error.message, /caxton tools call everything/);
+    }
+    // ... and a client writing as the bridge (to forge a tool's answer to an agent) is refused too.
+    const forged = await ctx.call('POST', '/messages', { performative: 'inform', sender: 'mcp:everything', receiver: 'trusted', content: { tool: 'echo', content: [] } });
+    assert.equal(forged.status, 403, JSON.stringify(forged.body));
+    assert.equal(forged.body.error.code, 'CAXTON_ERR_MESSAGE_SPOOFED');
+    assert.match(forged.body.error.message, /names an MCP server/);
     // ... and the name of the allowed agent itself is refused by the API before it routes anything.
     const asAgent = await ctx.call('POST', '/messages', { performative: 'request', sender: 'trusted', receiver: 'mcp:everything', content: { tool: 'echo', arguments: {} } });
     assert.equal(asAgent.body.error.code, 'CAXTON_ERR_MESSAGE_SPOOFED');
@@ -174,9 +183,10 @@ test('tools - the allow list: a forbidden agent, a capability entry, an API clie
     const byCapability = await ask(client, 'has-capability', { server: 'everything', tool: 'echo', arguments: { message: 'd' } });
     assert.equal(byCapability.performative, 'inform', JSON.stringify(byCapability));
     const entries = (await ctx.call('GET', '/audit?action=tool.call')).body.entries as { actor: string; actor_kind: string; detail: { outcome: string } }[];
+    // The API clients' attempts never reached the bridge (refused by the API, with an HTTP error).
     assert.deepEqual(
       entries.map((e) => `${e.actor}:${e.actor_kind}:${e.detail.outcome}`),
-      ['trusted:agent:ok', 'intruder:agent:forbidden', 'trusted-lookalike:anonymous:forbidden', 'has-capability:agent:ok'],
+      ['trusted:agent:ok', 'intruder:agent:forbidden', 'has-capability:agent:ok'],
     );
     client.close();
   });
@@ -219,6 +229,11 @@ async function httpMcpServer(port = 0, token = 'Bearer test-token-1234'): Promis
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length === 0 ? undefined : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+    // One call's own HTTP error (the token echoed in it): the link is fine.
+    if ((body as { params?: { name?: unknown } } | undefined)?.params?.name === 'explode') {
+      res.writeHead(500).end(`exploded with ${String(req.headers.authorization)}`);
+      return;
+    }
     const mcp = new McpServer({ name: 'http-test', version: '1.0.0' });
     mcp.registerTool('shout', { description: 'upper-cases a word', inputSchema: { word: z.string() } }, async ({ word }) => {
       calls++;
@@ -263,6 +278,13 @@ test('tools - Streamable HTTP: headers from ${VAR}, a call through the SDK-built
       const r = await ask(client, 'web-user', { server: 'web', tool: 'shout', arguments: { word: 'hello' } });
       assert.equal(content(r)['text'], 'HELLO', JSON.stringify(r));
       assert.equal(first.calls(), 1);
+      // A 500 for one call fails that call only: no reconnect, the token masked in the reason.
+      const restarts = ctx.node.tools?.list('web')[0]?.restarts;
+      const exploded = await ask(client, 'web-user', { server: 'web', tool: 'explode', arguments: {} });
+      assert.equal(content(exploded)['error'], 'CAXTON_ERR_TOOL_ERROR', JSON.stringify(exploded));
+      assert.match(String(content(exploded)['reason']), /answered the call to explode with HTTP 500: .*exploded with \*\*\*/);
+      assert.equal(ctx.node.tools?.list('web')[0]?.state, 'ready');
+      assert.equal(ctx.node.tools?.list('web')[0]?.restarts, restarts);
       const flood = await ask(client, 'web-user', { server: 'web', tool: 'flood', arguments: {} });
       assert.equal(flood.performative, 'failure');
       assert.equal(content(flood)['error'], 'CAXTON_ERR_TOOL_SERVER_FAILED', JSON.stringify(flood).slice(0, 500));
@@ -343,6 +365,7 @@ test('tools - a server that crashes mid-call, answers garbage or floods stdout i
       assert.match(String(content(r)['reason']), reason);
       const after = await pidOf();
       assert.notEqual(after, before, `${tool}: a new process serves`);
+      assert.throws(() => process.kill(before, 0), { code: 'ESRCH' }, `${tool}: the old process ${before} is gone`);
       // The node is unharmed: its API answers and the agent runs.
       assert.equal((await ctx.call('GET', '/agents/victim')).status, 200);
     }
@@ -356,6 +379,100 @@ test('tools - a server that crashes mid-call, answers garbage or floods stdout i
   for (const why of ['exited with code 3', 'not a JSON-RPC message', 'without a line break']) assert.ok(log.includes(why), `the log says why: ${why}`);
   assert.match(log, /"stderr":"starting with secret \*\*\*","msg":"MCP server stderr"/);
   assert.ok(!log.includes('hunter2-secret'), 'the secret is in no log line');
+});
+
+test('tools - a hostile stdio server: a list_changed storm is read once or twice; its outputSchema is not run on the node; its 2 MB error is cut; its helper processes end with it; server requests with stdin unread, too many messages, a line past the limit, too many bytes a second close it, its old process gone', async () => {
+  const servers = mcpServers(`
+- name: bad
+  transport: stdio
+  command: ${process.execPath}
+  args: ["${MISBEHAVING}"]
+  allow: ["*"]
+`);
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString('utf8')), cb()) }) });
+  await withNode({ mcpServers: servers, logger }, async (ctx) => {
+    await deployToolUser(ctx, 'victim');
+    const client = new Client(ctx.node.pool);
+    const text = async (tool: string) => {
+      const r = await ask(client, 'victim', { server: 'bad', tool, arguments: {} });
+      assert.equal(r.performative, 'inform', `${tool}: ${JSON.stringify(r)}`);
+      return String(content(r)['text']);
+    };
+    const pidOf = async () => {
+      const until = Date.now() + WAIT_MS;
+      for (;;) {
+        const r = await ask(client, 'victim', { server: 'bad', tool: 'pid', arguments: {} });
+        if (r.performative === 'inform') return Number(content(r)['text']);
+        if (Date.now() > until) assert.fail(`the server did not come back: ${JSON.stringify(r)}`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    };
+    // 2,000 notifications that the tool list changed: one read in flight, one more after it.
+    await pidOf();
+    const before = Number(await text('lists'));
+    assert.equal(await text('storm'), 'stormed');
+    let reads = 0;
+    for (let i = 0; i < 10; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      reads = Number(await text('lists')) - before;
+    }
+    assert.ok(reads >= 1 && reads <= 3, `the tool list was read ${reads} times for 2,000 notifications`);
+
+    // The server's own outputSchema is not run on the node (it could hold a catastrophic regex): its
+    // structuredContent is passed on as it came, even where that schema would refuse it.
+    const shaped = await ask(client, 'victim', { server: 'bad', tool: 'shaped', arguments: {} });
+    assert.equal(shaped.performative, 'inform', JSON.stringify(shaped));
+    assert.deepEqual(content(shaped)['structuredContent'], { s: 'a' });
+
+    // A server's own text is cut: a 2 MB error message becomes a reason of about 1 KiB.
+    const huge = await ask(client, 'victim', { server: 'bad', tool: 'hugeerror', arguments: {} });
+    assert.equal(huge.performative, 'failure', JSON.stringify(huge).slice(0, 500));
+    assert.equal(content(huge)['error'], 'CAXTON_ERR_TOOL_ERROR', JSON.stringify(huge).slice(0, 600));
+    const why = String(content(huge)['reason']);
+    assert.ok(why.length < 1200, `the reason is ${why.length} characters`);
+    assert.match(why, /refused the call: MCP error -32603: Eee+… \(\d+ characters\)$/);
+
+    const gone = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === 'ESRCH';
+      }
+    };
+    // A server that exits while a helper it started holds its stdout: its exit is seen, the helper killed with it.
+    const helper = Number(await text('helper'));
+    assert.ok(!gone(helper), 'the helper runs');
+    const crashed = await ask(client, 'victim', { server: 'bad', tool: 'crash', arguments: {} });
+    assert.equal(crashed.performative, 'failure', JSON.stringify(crashed));
+    assert.match(String(content(crashed)['reason']), /exited with code 3/);
+    const helperUntil = Date.now() + WAIT_MS;
+    while (!gone(helper) && Date.now() < helperUntil) await new Promise((res) => setTimeout(res, 50));
+    assert.ok(gone(helper), `the helper ${helper} is gone with its server`);
+
+    for (const [tool, reason] of [
+      ['deaf', /it does not read its stdin: \d+ bytes waited to be written to it, more than 8388608/],
+      ['chatty', /more than 5000 messages to stdout within a second/],
+      ['bigline', /(a line of \d+ bytes|without a line break).*more than 8388608|more than 8388608 bytes to stdout without/],
+      ['fat', /more than 33554432 bytes to stdout within a second/],
+    ] as const) {
+      const old = await pidOf();
+      const r = await ask(client, 'victim', { server: 'bad', tool, arguments: {} });
+      assert.equal(r.performative, 'failure', `${tool}: ${JSON.stringify(r)}`);
+      assert.equal(content(r)['error'], 'CAXTON_ERR_TOOL_SERVER_FAILED', `${tool}: ${JSON.stringify(r)}`);
+      assert.match(String(content(r)['reason']), reason, tool);
+      const after = await pidOf();
+      assert.notEqual(after, old, `${tool}: a new process serves`);
+      const until = Date.now() + WAIT_MS;
+      while (!gone(old) && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+      assert.ok(gone(old), `${tool}: the old process ${old} is gone`);
+      assert.equal((await ctx.call('GET', '/agents/victim')).status, 200);
+    }
+    client.close();
+  });
+  const log = lines.join('');
+  for (const why of ['does not read its stdin', 'messages to stdout within a second', 'bytes to stdout within a second']) assert.ok(log.includes(why), `the log says why: ${why}`);
 });
 
 test('tools - limits: a second call in flight past max_concurrent_per_agent is busy, past the rate limit it is rate limited', async () => {

@@ -13,6 +13,7 @@ import { cascadeEvents, groupCascades, mergeNodeEvents, MAX_CASCADES, MAX_WINDOW
 import { eventFromWire } from '../cluster-operations.js';
 import { ReplyWaiters, type ReplyFields } from '../reply-waiters.js';
 import { ApiSenders } from '../api-senders.js';
+import { MCP_PREFIX } from '../../integrations/mcp/bridge.js';
 
 /** Who the API sends as when the caller does not say. */
 export const API_SENDER = 'api';
@@ -95,6 +96,18 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
       // it, and no client can pass for an agent of another node (which this node cannot check).
       if (clustered && typeof sender === 'string' && sender !== apiName && !sender.endsWith(`@${ctx.nodeId}`)) {
         throw new CaxtonError('CAXTON_ERR_MESSAGE_SPOOFED', `sender "${sender}": in a cluster a client's sender name ends with @${ctx.nodeId}, the node it sends through (e.g. "bob@${ctx.nodeId}"), or is left out (then it is ${apiName})`, { field: '/sender' });
+      }
+      // mcp:<server> is the node's MCP bridge: a client in its name could forge a tool's answer to an agent.
+      if (typeof sender === 'string' && sender.startsWith(MCP_PREFIX)) {
+        throw new CaxtonError('CAXTON_ERR_MESSAGE_SPOOFED', `sender "${sender}" names an MCP server of the node (mcp:<server>); the API may not send in its name`, { field: '/sender' });
+      }
+      // Tools are called by agents only (docs/tools.md): refused here, before the message is stored or
+      // routed, so no client-chosen sender ever reaches a bridge (here, or on another node through the
+      // outbox). Operators have their own route, checked by role.
+      const receiver = raw['receiver'];
+      if (typeof receiver === 'string' && receiver.startsWith(MCP_PREFIX)) {
+        const server = receiver.slice(MCP_PREFIX.length);
+        throw new CaxtonError('CAXTON_ERR_TOOL_FORBIDDEN', `API clients do not send messages to MCP servers (${receiver}): call a tool with POST /api/v1/tools/${server}/<tool> (caxton tools call ${server} <tool> --args '{...}'), which checks the key's role`, { field: '/receiver', server });
       }
       raw['sender'] = sender;
       raw['conversation_id'] ??= randomUUID();

@@ -124,7 +124,16 @@ export class McpBridge {
     accepts: (name) => name.startsWith(MCP_PREFIX) && this.#servers.has(name.slice(MCP_PREFIX.length)),
     // Handled after the router's call returns: an answer decided at once (a refusal) must not be
     // routed from inside the route() that brought the question (its sender may not take replies yet).
-    deliver: (from, to, json, via) => queueMicrotask(() => this.#deliver(from, to, json, via)),
+    // Outside the router's try/catch: whatever goes wrong is logged here, never thrown into the event
+    // loop (an uncaught exception would end the node).
+    deliver: (from, to, json, via) =>
+      queueMicrotask(() => {
+        try {
+          this.#deliver(from, to, json, via);
+        } catch (e) {
+          this.#unexpected(to, e);
+        }
+      }),
   };
 
   /** Starts (stdio) or connects to (http) every server; each one's failures are retried on its own. */
@@ -213,7 +222,7 @@ export class McpBridge {
       this.#answer(s, m, 'failure', errorContent(e));
       return;
     }
-    if (m.performative === 'query-ref') return void this.#list(s, m);
+    if (m.performative === 'query-ref') return void this.#list(s, m).catch((e: unknown) => this.#unexpected(s.receiver, e));
     this.#request(s, m, caller);
   }
 
@@ -261,7 +270,7 @@ export class McpBridge {
       for (const k of keys) if (s.cancels.get(k) === abort) s.cancels.delete(k);
       if ('error' in r) this.#answer(s, m, 'failure', errorContent(r.error, r.content));
       else this.#answerSized(s, m, { tool, ...resultView(r.result) }, tool);
-    });
+    }).catch((e: unknown) => this.#unexpected(s.receiver, e));
   }
 
   /** The call's deadline: the server's timeout, shortened by the message's reply_by (less the margin its failure needs). */
@@ -314,6 +323,11 @@ export class McpBridge {
     }
   }
 
+  /** A message the bridge could not handle for a reason it did not foresee: logged, the node goes on. */
+  #unexpected(receiver: string, e: unknown): void {
+    this.#o.logger.warn({ receiver, err: e instanceof Error ? e.message : String(e) }, 'MCP bridge: a message could not be handled');
+  }
+
   #record(s: Served, caller: ToolCaller, tool: string, argumentBytes: number, outcome: ToolOutcome, error?: CaxtonError, ran?: { seconds: number; resultBytes: number }, args?: Record<string, unknown>): void {
     const known = s.connection.status().tools.some((t) => t.name === tool);
     this.#o.metrics?.observe(s.options.name, known ? tool : UNKNOWN_TOOL, outcome, ran?.seconds);
@@ -347,6 +361,11 @@ export class McpBridge {
     if (Buffer.byteLength(json, 'utf8') > this.#o.maxMessageBytes && 'content' in content) {
       const { content: _dropped, ...rest } = content;
       json = this.#reply(s, m, performative, rest);
+    }
+    // Still too large (a tiny max_message_size, a long reason): the code and a short reason always fit.
+    if (Buffer.byteLength(json, 'utf8') > this.#o.maxMessageBytes) {
+      const reason = typeof content['reason'] === 'string' ? content['reason'].slice(0, 200) : '';
+      json = this.#reply(s, m, performative, { error: content['error'], reason, server: s.options.name });
     }
     this.#send(s, m.sender, json);
   }
@@ -393,7 +412,7 @@ function cancelKey(caller: string, conversation: string | undefined): string | u
 
 function asToolError(e: unknown, s: Served): CaxtonError {
   if (isCaxtonError(e)) return e;
-  return new CaxtonError('CAXTON_ERR_TOOL_SERVER_FAILED', `MCP server ${s.options.name}: ${s.mask.mask((e as Error).message ?? String(e))}`, { server: s.options.name });
+  return new CaxtonError('CAXTON_ERR_TOOL_SERVER_FAILED', `MCP server ${s.options.name}: ${s.mask.told((e as Error).message ?? String(e))}`, { server: s.options.name });
 }
 
 const OUTCOMES: Partial<Record<ErrorCode, ToolOutcome>> = {

@@ -12,8 +12,9 @@
  * back-off get one at once (CAXTON_ERR_TOOL_SERVER_UNAVAILABLE) rather than waiting blind.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JsonSchemaValidator, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import { ErrorCode, McpError, ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { CaxtonError } from '../../errors.js';
 import { VERSION } from '../../version.js';
@@ -31,6 +32,17 @@ export const RESTART_MAX_MS = 30_000;
 export const HEALTHY_MS = 60_000;
 /** Longest a connection attempt (start, initialize, tools/list) may take, ms. */
 export const CONNECT_TIMEOUT_MS = 15_000;
+/**
+ * The SDK checks a tool's structuredContent against the outputSchema the same server declared, with
+ * AJV on the node's main thread: a server's schema (a catastrophic regex `pattern`, a huge one) could
+ * freeze the node. Whether a server keeps its own contract is between it and the agent that reads
+ * the answer: the node passes structuredContent on unchecked.
+ */
+const UNCHECKED: jsonSchemaValidator = {
+  getValidator<T>(): JsonSchemaValidator<T> {
+    return (input) => ({ valid: true, data: input as T, errorMessage: undefined });
+  },
+};
 /** Pages of tools/list read at most (a server that pages forever is cut). */
 const MAX_TOOL_PAGES = 20;
 
@@ -67,6 +79,9 @@ export class McpServerConnection {
   #timer: NodeJS.Timeout | undefined;
   /** The attempt under way, for calls that arrive while the server is connecting. */
   #attempt: Promise<void> | undefined;
+  /** The client whose tool list is being read again after a change (one read at a time), and whether it changed meanwhile. */
+  #refreshing: Client | undefined;
+  #refreshAgain = false;
   readonly #log: ConnectionLogger;
   readonly #mask: SecretMask;
 
@@ -176,7 +191,7 @@ export class McpServerConnection {
   async #open(): Promise<void> {
     const o = this.options;
     const transport = o.transport === 'stdio' ? this.#stdio() : this.#http();
-    const client = new Client({ name: 'caxton', version: VERSION }, { capabilities: {} });
+    const client = new Client({ name: 'caxton', version: VERSION }, { capabilities: {}, jsonSchemaValidator: UNCHECKED });
     this.#transport = transport;
     this.#client = client;
     client.onclose = () => {
@@ -185,12 +200,36 @@ export class McpServerConnection {
       const why = transport instanceof BoundedStdioTransport ? stdioEnd(transport) : 'the connection closed';
       if (this.#state === 'ready') this.#failed(why);
     };
-    client.onerror = (e) => this.#log.debug({ err: this.#mask.mask(e.message) }, 'MCP server error');
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      void this.#listTools(client, Date.now() + CONNECT_TIMEOUT_MS).catch((e: unknown) => this.#log.warn({ err: this.#reason(e) }, 'MCP server: could not read its changed tool list'));
-    });
+    client.onerror = (e) => this.#log.debug({ err: this.#mask.told(e.message) }, 'MCP server error');
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.#refreshTools(client));
     await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
     await this.#listTools(client, Date.now() + CONNECT_TIMEOUT_MS);
+  }
+
+  /**
+   * Reads the tool list again after the server said it changed: one read in flight at most, and one
+   * more after it when it changed meanwhile, however many notifications came (a server sending them in
+   * a loop would otherwise have the node read up to MAX_TOOL_PAGES pages for each).
+   */
+  #refreshTools(client: Client): void {
+    if (this.#refreshing === client) {
+      this.#refreshAgain = true;
+      return;
+    }
+    this.#refreshing = client;
+    this.#refreshAgain = false;
+    void (async () => {
+      try {
+        do {
+          this.#refreshAgain = false;
+          await this.#listTools(client, Date.now() + CONNECT_TIMEOUT_MS);
+        } while (this.#refreshAgain && this.#client === client);
+      } catch (e) {
+        this.#log.warn({ err: this.#reason(e) }, 'MCP server: could not read its changed tool list');
+      } finally {
+        if (this.#refreshing === client) this.#refreshing = undefined;
+      }
+    })();
   }
 
   async #listTools(client: Client, deadline: number): Promise<void> {
@@ -232,7 +271,7 @@ export class McpServerConnection {
   /** The server went (or never came): logged with the reason, and tried again after the back-off. */
   #failed(reason: string): void {
     if (this.#state === 'stopped' || this.#state === 'backoff') return;
-    const masked = this.#mask.mask(reason);
+    const masked = this.#mask.told(reason);
     this.#lastError = masked;
     if (this.#state === 'ready' && Date.now() - this.#readySince >= HEALTHY_MS) this.#failures = 0;
     const wait = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** this.#failures);
@@ -258,10 +297,16 @@ export class McpServerConnection {
     }
     if (e instanceof McpError && e.code === ErrorCode.ConnectionClosed) {
       const why = transport instanceof BoundedStdioTransport ? stdioEnd(transport) : 'the connection closed';
-      return new CaxtonError('CAXTON_ERR_TOOL_SERVER_FAILED', `MCP server ${server} went away during the call to ${tool}: ${this.#mask.mask(why)}; the node restarts it`, { server, tool });
+      return new CaxtonError('CAXTON_ERR_TOOL_SERVER_FAILED', `MCP server ${server} went away during the call to ${tool}: ${this.#mask.told(why)}; the node restarts it`, { server, tool });
     }
     if (e instanceof McpError) {
-      return new CaxtonError('CAXTON_ERR_TOOL_ERROR', `tool ${tool} of MCP server ${server} refused the call: ${this.#mask.mask(e.message)}`, { server, tool, mcp_code: e.code });
+      return new CaxtonError('CAXTON_ERR_TOOL_ERROR', `tool ${tool} of MCP server ${server} refused the call: ${this.#mask.told(e.message)}`, { server, tool, mcp_code: e.code });
+    }
+    // An HTTP status for this one call (a 500 for its arguments, a 413): that call's failure. The link
+    // is fine, and tearing it down would fail every other agent's call in flight. 404 is the server
+    // saying it forgot the session: that is the link, below.
+    if (e instanceof StreamableHTTPError && e.code !== undefined && e.code !== 404) {
+      return new CaxtonError('CAXTON_ERR_TOOL_ERROR', `MCP server ${server} answered the call to ${tool} with HTTP ${e.code}: ${this.#mask.told(e.message)}`, { server, tool, http_status: e.code });
     }
     // Anything else is the link (HTTP: refused, reset, a session the server forgot): reconnect.
     const reason = this.#reason(e);
@@ -271,11 +316,11 @@ export class McpServerConnection {
 
   #reason(e: unknown): string {
     const t = this.#transport;
-    if (t instanceof BoundedStdioTransport && (t.closeReason !== '' || t.exit !== undefined)) return this.#mask.mask(stdioEnd(t));
+    if (t instanceof BoundedStdioTransport && (t.closeReason !== '' || t.exit !== undefined)) return this.#mask.told(stdioEnd(t));
     const err = e as { message?: unknown; cause?: { message?: unknown } };
     const text = typeof err?.message === 'string' ? err.message : String(e);
     const cause = typeof err?.cause?.message === 'string' ? ` (${err.cause.message})` : '';
-    return this.#mask.mask(text + cause);
+    return this.#mask.told(text + cause);
   }
 }
 

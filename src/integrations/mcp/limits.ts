@@ -32,6 +32,11 @@ export class TokenBucket {
     return Math.ceil(((1 - this.#tokens) / this.perSecond) * 1000);
   }
 
+  /** Gives back a token taken for a call another limit refused after all. */
+  refund(): void {
+    if (this.perSecond > 0) this.#tokens = Math.min(this.burst, this.#tokens + 1);
+  }
+
   /** Whether the bucket is full (and so can be forgotten). */
   full(now: number): boolean {
     this.#refill(now);
@@ -77,7 +82,11 @@ export class ServerLimits {
     const agentWait = agentBucket?.take(now) ?? 0;
     if (agentWait > 0) return { kind: 'rate', reason: `${caller} used up its calls on MCP server ${o.name} (${o.rateLimit.agentCallsPerSecond}/s, burst ${o.rateLimit.agentBurst})`, retryInMs: agentWait };
     const wait = this.#bucket.take(now);
-    if (wait > 0) return { kind: 'rate', reason: `MCP server ${o.name} used up its calls (${o.rateLimit.callsPerSecond}/s, burst ${o.rateLimit.burst})`, retryInMs: wait };
+    if (wait > 0) {
+      // Refused by the server's bucket: the agent's token was not spent on a call.
+      agentBucket?.refund();
+      return { kind: 'rate', reason: `MCP server ${o.name} used up its calls (${o.rateLimit.callsPerSecond}/s, burst ${o.rateLimit.burst})`, retryInMs: wait };
+    }
     this.inFlight++;
     this.#perAgent.set(caller, mine + 1);
     return undefined;

@@ -6,6 +6,12 @@
  */
 import { REDACTED } from '../../config/index.js';
 
+/**
+ * The most of a server's own text (an error message, an HTTP body, why it closed) the node repeats: in
+ * a failure to an agent, `last_error` and a log line. A server chooses that text, and may make it megabytes.
+ */
+export const SERVER_TEXT_MAX = 1024;
+
 /** Values shorter than this are not searched for: "1" or "true" would mask half of every text. */
 const MIN_SECRET_CHARS = 6;
 
@@ -31,5 +37,14 @@ export class SecretMask {
     let out = text;
     for (const v of this.#values) if (out.includes(v)) out = out.split(v).join(REDACTED);
     return out;
+  }
+
+  /**
+   * Text from or about a server, masked and cut to SERVER_TEXT_MAX characters. Cut generously before
+   * masking (masking megabytes is slow) and exactly after, so that no secret is cut in half and shown.
+   */
+  told(text: string): string {
+    const masked = this.mask(text.length > 16 * SERVER_TEXT_MAX ? text.slice(0, 16 * SERVER_TEXT_MAX) : text);
+    return masked.length > SERVER_TEXT_MAX ? `${masked.slice(0, SERVER_TEXT_MAX)}… (${text.length} characters)` : masked;
   }
 }

@@ -4,13 +4,21 @@
  * 10 MiB per line, reports a line that is not JSON-RPC and goes on reading, and leaves stderr to the
  * node's terminal; here
  *
- * - a line longer than MAX_LINE_BYTES, or more than MAX_BYTES_PER_SECOND of output in a second (a
- *   flood), closes the server;
+ * - a line longer than MAX_LINE_BYTES, more than MAX_BYTES_PER_SECOND of output in a second, or more
+ *   than MAX_MESSAGES_PER_SECOND messages in a second (a flood: each one is parsed on the node's main
+ *   thread), closes the server;
+ * - a server that does not read its stdin while the node writes to it (the SDK answers every request
+ *   a server sends, a ping say) is closed once MAX_STDIN_BACKLOG bytes wait for it: the node's memory
+ *   is not the buffer of a server that never reads;
  * - a line that is not a JSON-RPC message (garbage: the server writes logs to stdout, or is not an
  *   MCP server at all) closes it: after that nothing it says can be trusted to be framed right;
  * - stderr is read and passed on line by line (cut at 1 KiB, at most STDERR_LINES_PER_MINUTE), so a
  *   chatty server neither blocks on a full pipe nor floods the node's log;
- * - close() ends stdin, then SIGTERM, then SIGKILL, each after a grace period.
+ * - close() ends stdin, then SIGTERM, then SIGKILL, each after a grace period, to the server's whole
+ *   process group (it is started as its own group): a server that runs helpers (`npx`, a shell
+ *   wrapper) leaves none behind;
+ * - the server's end is its process's 'exit', not the close of its pipes, which a helper it started
+ *   may hold open: then the rest of its group is killed.
  *
  * Whatever closed it, `closeReason` says why (for the log line and the failure of the calls in flight).
  */
@@ -22,6 +30,10 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 export const MAX_LINE_BYTES = 8 * 1024 * 1024;
 /** Output per second past which a server is closed as flooding. */
 export const MAX_BYTES_PER_SECOND = 32 * 1024 * 1024;
+/** Messages (lines) per second past which a server is closed as flooding. */
+export const MAX_MESSAGES_PER_SECOND = 5000;
+/** Bytes waiting to be written to a server's stdin past which it is closed (it does not read). */
+export const MAX_STDIN_BACKLOG = 8 * 1024 * 1024;
 /** stderr lines passed on per minute; the rest are counted and reported once. */
 export const STDERR_LINES_PER_MINUTE = 60;
 const STDERR_LINE_CHARS = 1024;
@@ -54,6 +66,7 @@ export class BoundedStdioTransport implements Transport {
   #pending = 0;
   #windowStart = 0;
   #windowBytes = 0;
+  #windowMessages = 0;
   #stderrWindowStart = 0;
   #stderrLines = 0;
   #stderrDropped = 0;
@@ -81,16 +94,18 @@ export class BoundedStdioTransport implements Transport {
     }
     Object.assign(env, this.#params.env);
     return new Promise((resolve, reject) => {
-      const child = spawn(this.#params.command, [...this.#params.args], { env, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+      const child = spawn(this.#params.command, [...this.#params.args], { env, stdio: ['pipe', 'pipe', 'pipe'], shell: false, detached: true });
       this.#child = child;
-      this.#exited = new Promise((done) => child.once('close', () => done()));
+      this.#exited = new Promise((done) => child.once('exit', () => done()));
       child.once('error', (e) => {
         reject(e);
         this.#fail(`could not run ${this.#params.command}: ${e.message}`);
       });
       child.once('spawn', () => resolve());
-      child.once('close', (code, signal) => {
+      child.once('exit', (code, signal) => {
         this.exit = { code, signal };
+        // Helpers it started may live on (and hold its pipes): the group goes with it.
+        this.#signal('SIGKILL');
         this.#finish();
       });
       child.stdin?.on('error', (e) => this.onerror?.(e));
@@ -104,6 +119,10 @@ export class BoundedStdioTransport implements Transport {
     const stdin = this.#child?.stdin;
     if (this.#closed || stdin === undefined || stdin === null || stdin.destroyed) return Promise.reject(new Error('the MCP server is not running'));
     if (stdin.write(`${JSON.stringify(message)}\n`)) return Promise.resolve();
+    if (stdin.writableLength > MAX_STDIN_BACKLOG) {
+      this.#fail(`it does not read its stdin: ${stdin.writableLength} bytes waited to be written to it, more than ${MAX_STDIN_BACKLOG}`);
+      return Promise.reject(new Error(this.closeReason));
+    }
     // One wait for the pipe to drain, shared by every send meanwhile (one listener, not one per call).
     this.#drain ??= new Promise<void>((resolve) =>
       stdin.once('drain', () => {
@@ -128,10 +147,21 @@ export class BoundedStdioTransport implements Transport {
       // already gone
     }
     if (await this.#exitWithin(CLOSE_GRACE_MS)) return;
-    child.kill('SIGTERM');
+    this.#signal('SIGTERM');
     if (await this.#exitWithin(CLOSE_GRACE_MS)) return;
-    child.kill('SIGKILL');
+    this.#signal('SIGKILL');
     await this.#exitWithin(CLOSE_GRACE_MS);
+  }
+
+  /** Signals the server's process group (its pid is the group's id: it was started detached). */
+  #signal(sig: NodeJS.Signals): void {
+    const pid = this.#child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // the group is gone already
+    }
   }
 
   /** Closes the server because of what it did; `reason` is kept for the log and the calls in flight. */
@@ -139,6 +169,8 @@ export class BoundedStdioTransport implements Transport {
     if (this.closeReason === '') this.closeReason = reason;
     this.#chunks = [];
     this.#pending = 0;
+    // What waits for its stdin is dropped now (it may be megabytes a server never reads): it is ended anyway.
+    this.#child?.stdin?.destroy();
     void this.close();
   }
 
@@ -168,6 +200,7 @@ export class BoundedStdioTransport implements Transport {
     if (now - this.#windowStart >= 1000) {
       this.#windowStart = now;
       this.#windowBytes = 0;
+      this.#windowMessages = 0;
     }
     this.#windowBytes += chunk.length;
     if (this.#windowBytes > MAX_BYTES_PER_SECOND) return this.#fail(`it wrote more than ${MAX_BYTES_PER_SECOND} bytes to stdout within a second (flooding)`);
@@ -179,6 +212,7 @@ export class BoundedStdioTransport implements Transport {
       this.#chunks = [];
       this.#pending = 0;
       if (line.length > MAX_LINE_BYTES) return this.#fail(`it wrote a line of ${line.length} bytes to stdout, more than ${MAX_LINE_BYTES}`);
+      if (++this.#windowMessages > MAX_MESSAGES_PER_SECOND) return this.#fail(`it wrote more than ${MAX_MESSAGES_PER_SECOND} messages to stdout within a second (flooding)`);
       if (!this.#line(line)) return;
       start = nl + 1;
       nl = chunk.indexOf(10, start);

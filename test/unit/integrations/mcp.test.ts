@@ -4,6 +4,7 @@ import { ToolAcl, globToRegExp } from '../../../src/integrations/mcp/acl.js';
 import { ServerLimits, TokenBucket } from '../../../src/integrations/mcp/limits.js';
 import { SecretMask } from '../../../src/integrations/mcp/secrets.js';
 import { mcpServers } from '../../helpers/mcp/servers.js';
+import { McpBridge } from '../../../src/integrations/mcp/bridge.js';
 
 test('mcp acl - name patterns with * and ?, capability entries, nothing else', () => {
   const acl = new ToolAcl(['billing-*', 'exact', 'a?c', 'capability:weather.read']);
@@ -59,6 +60,9 @@ test('mcp limits - rate: the agent\'s bucket, then the server\'s, with the wait'
   assert.equal(l.take('b', 0), undefined);
   const s = l.take('c', 0);
   assert.match(s?.reason ?? '', /MCP server s used up its calls \(10\/s, burst 3\)/);
+  // The server's refusal did not spend c's own tokens: once the server has one again, c has its burst of 2.
+  assert.equal(l.take('c', 300), undefined);
+  assert.equal(l.take('c', 300), undefined);
 });
 
 test('mcp secrets - env and header values are masked in any text, a bearer token alone too; short values are not searched', () => {
@@ -87,4 +91,40 @@ test('mcp cluster - the mcp tag carries sorted names up to its bound; other node
   assert.deepEqual(lookup('mcp:web'), ['n2']);
   assert.deepEqual(lookup('mcp:none'), []);
   assert.equal(lookup('web'), undefined, 'an agent name is not the lookup\'s business');
+});
+
+test('mcp bridge - an answer the routing fails to send is logged, never thrown out of the bridge (an immediate refusal and a call that ran)', async () => {
+  const [o] = mcpServers('- { name: s, transport: stdio, command: x, allow: ["agent-*"] }');
+  const warnings: string[] = [];
+  const logger = { info() {}, debug() {}, warn: (_o: object, msg: string) => void warnings.push(msg), child: () => logger };
+  const bridge = new McpBridge({
+    servers: [o!],
+    logger,
+    maxMessageBytes: 1 << 20,
+    routing: {
+      send: () => {
+        throw new Error('the router is gone');
+      },
+      isLocalAgent: (name) => name.startsWith('agent-'),
+      capabilitiesOf: () => [],
+      ack: () => {},
+      journal: () => {},
+    },
+  });
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown) => void uncaught.push(e);
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
+  try {
+    const msg = (sender: string, extra: Record<string, unknown> = {}) => JSON.stringify({ message_id: `m-${sender}`, performative: 'request', sender, receiver: 'mcp:s', content: { tool: 't', arguments: {} }, ...extra });
+    // Refused at once (no agent), and a call whose reply_by already passed (answered without the server).
+    bridge.endpoint.deliver('', 'mcp:s', msg('outsider'), undefined);
+    bridge.endpoint.deliver('agent-1', 'mcp:s', msg('agent-1', { reply_by: new Date(Date.now() - 1000).toISOString() }), undefined);
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUncaught);
+  }
+  assert.deepEqual(uncaught, []);
+  assert.deepEqual(warnings, ['MCP bridge: a message could not be handled', 'MCP bridge: a message could not be handled']);
 });
