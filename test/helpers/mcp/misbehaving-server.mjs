@@ -10,6 +10,7 @@
 //   fat     -> writes five valid 7 MiB notifications at once (more bytes per second than the node takes)
 //   storm   -> sends notifications/tools/list_changed 2,000 times, then answers "stormed"
 //   lists   -> how many tools/list requests it was sent so far
+//   tally   -> how many times tally was called, this call included (a call that ran twice shows)
 //   hugeerror -> answers its call with a JSON-RPC error (-32603) whose message is 2 MB (written by hand: the SDK
 //              would wrap a thrown error as a tool result)
 //   helper  -> starts a helper process that shares its stdio (as npx or a shell wrapper would) and answers its pid
@@ -75,6 +76,8 @@ server.registerTool('storm', { description: 'says its tools changed, many times'
   for (let i = 0; i < 2000; i++) server.sendToolListChanged();
   return text('stormed');
 });
+let tallies = 0;
+server.registerTool('tally', { description: 'counts its calls' }, async () => text(String(++tallies)));
 server.registerTool('lists', { description: 'tools/list requests so far' }, async () => text(String(lists)));
 server.registerTool('shaped', { description: 'structured content its schema refuses', outputSchema: { s: z.string().meta({ pattern: '^b$' }) } }, async () => ({
   content: [{ type: 'text', text: 'a' }],
