@@ -182,6 +182,11 @@ export class ClusterOperations {
     return this.#p.peers !== undefined;
   }
 
+  /** This node's Prometheus exposition (GET /api/v1/metrics, and metrics.txt of a dump). */
+  metricsText(): Promise<string> {
+    return this.#p.metricsText();
+  }
+
   get nodeId(): NodeName {
     return this.#p.nodeId;
   }

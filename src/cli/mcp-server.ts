@@ -123,10 +123,9 @@ const TOOLS: readonly ToolDef[] = [
       annotations: { readOnlyHint: true },
     },
     run: async (api, a) => {
-      const status = await api.get<{ metrics_addr?: string }>('/status');
-      if (status.metrics_addr === undefined || status.metrics_addr === '') throw new CliError('the node serves no metrics (observability.metrics.enabled is false)', { code: 'CAXTON_CLI_NO_METRICS' });
-      const res = await fetch(`http://${status.metrics_addr}/metrics`);
-      const text = await res.text();
+      // Through the API (its key, its TLS, its host), not the node's Prometheus listener, which is
+      // unauthenticated and may be on a loopback address of another machine.
+      const text = await (await api.send('GET', '/metrics')).text();
       const prefix = typeof a['prefix'] === 'string' ? a['prefix'] : '';
       if (prefix === '') return text;
       return text

@@ -16,7 +16,10 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 let srv: RunningServer;
 
 before(async () => {
-  srv = await startServer();
+  // The node's own Prometheus listener is off: read_metrics must reach the metrics through the API
+  // (its key, TLS and host), as it must for a node on another machine.
+  srv = await startServer({ args: ['--set', 'observability.metrics.enabled=false'] });
+  assert.equal(srv.metricsUrl, '', 'the Prometheus listener is off');
 });
 
 after(async () => {
@@ -86,6 +89,9 @@ test('mcp serve - a viewer\'s key reads, and is refused the tools that change st
   try {
     const list = await call(client, 'list_agents');
     assert.equal(list.isError, false, list.text);
+    const metrics = await call(client, 'read_metrics', { prefix: 'caxton_agent_' });
+    assert.equal(metrics.isError, false, metrics.text);
+    assert.match(metrics.text, /^caxton_agent_crashes_total 0$/m);
     for (const [tool, args] of [
       ['suspend_agent', { name: 'echo' }],
       ['deploy_agent', { name: 'echo2', wasm_file: join(root, 'build', 'agents', 'echo.wasm') }],

@@ -2,6 +2,8 @@
  * The tools through the CLI and the API against a real server process whose config file lists
  * server-everything: `caxton tools list` and `tools call`, the operator role, the audit entry, the
  * secret in the config masked by `config show`, and the MCP server process ended with the node.
+ * A second server (test/helpers/mcp/misbehaving-server.mjs) gets a secret through ${VAR} and tells
+ * it on stderr and in a tool error: the node's logs and answers show `***` for it.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, runCli, startServer, type CliResult, type RunningServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { EVERYTHING_BIN } from '../helpers/mcp/servers.js';
+import { EVERYTHING_BIN, MISBEHAVING } from '../helpers/mcp/servers.js';
 
 let srv: RunningServer;
 /** The MCP server's process, which the node must end when it stops. */
@@ -30,9 +32,16 @@ before(async () => {
           EVERYTHING_TOKEN: \${EVERYTHING_TOKEN}
         allow: ["assistant-*", "capability:notes"]
         timeout: 5s
+      - name: leaky
+        transport: stdio
+        command: ${process.execPath}
+        args: ["${MISBEHAVING}"]
+        env:
+          MISBEHAVING_SECRET: \${LEAKY_SECRET}
+        allow: []
 `,
   );
-  srv = await startServer({ args: ['--config', config], env: { EVERYTHING_TOKEN: 'sk-live-abcdef123456' } });
+  srv = await startServer({ args: ['--config', config], env: { EVERYTHING_TOKEN: 'sk-live-abcdef123456', LEAKY_SECRET: 'leaky-pass-98765' } });
 });
 
 after(async () => {
@@ -59,7 +68,8 @@ async function ready(): Promise<void> {
   const until = Date.now() + 20_000;
   for (;;) {
     const r = await api(srv, 'GET', '/tools');
-    if (r.body.servers?.[0]?.state === 'ready') return;
+    const servers = (r.body.servers ?? []) as { state: string }[];
+    if (servers.length === 2 && servers.every((s) => s.state === 'ready')) return;
     if (Date.now() > until) assert.fail(`the server is not ready: ${JSON.stringify(r.body)}`);
     await new Promise((res) => setTimeout(res, 100));
   }
@@ -77,7 +87,7 @@ test('tools-cli - tools list shows the server, its state, tools and who may use 
   assert.ok(json.servers[0]?.tools.some((t) => t.name === 'get-sum' && typeof t.input_schema === 'object'));
   const none = await cx(['tools', 'list', '--server', 'nope']);
   assert.notEqual(none.code, 0);
-  assert.match(none.stderr, /no MCP server named nope on this node \(servers: everything\)/);
+  assert.match(none.stderr, /no MCP server named nope on this node \(servers: everything, leaky\)/);
 });
 
 test('tools-cli - tools call runs a tool as an operator, and is audited as the key', async () => {
@@ -112,4 +122,19 @@ test('tools-cli - config get masks the env value that ${VAR} filled in', async (
   assert.ok(!out.includes('sk-live-abcdef123456'), out);
   assert.match(out, /"EVERYTHING_TOKEN": "\*\*\*"/);
   assert.ok(!srv.logs().includes('sk-live-abcdef123456'), 'no log line holds the secret');
+});
+
+test('tools-cli - a server that tells its secret on stderr and in a tool error: the logs and the answer show only ***', async () => {
+  await ready();
+  const leak = await cx(['tools', 'call', 'leaky', 'leak']);
+  assert.notEqual(leak.code, 0);
+  assert.match(leak.stderr, /tool leak of MCP server leaky reported an error: .*the secret is \*\*\*/);
+  assert.ok(!leak.stderr.includes('leaky-pass-98765') && !leak.stdout.includes('leaky-pass-98765'), leak.stderr);
+  // Its stderr reaches the node's log, masked: at its start, and during the call.
+  const until = Date.now() + 10_000;
+  while (!srv.logs().includes('leaking ***') && Date.now() < until) await new Promise((res) => setTimeout(res, 100));
+  const logs = srv.logs();
+  assert.match(logs, /"stderr":"starting with secret \*\*\*"/);
+  assert.match(logs, /"stderr":"leaking \*\*\*"/);
+  assert.ok(!logs.includes('leaky-pass-98765'), `no log line holds the secret: ${logs.split('\n').filter((l) => l.includes('leaky-pass-98765')).join('\n')}`);
 });

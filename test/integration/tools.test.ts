@@ -19,6 +19,8 @@ import { wat } from '../helpers/wat.js';
 import { SqliteAgentStateStore } from '../../src/storage/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Writable } from 'node:stream';
+import { sinkAgent } from '../helpers/wat-agents.js';
+import { NORMAL } from '../../src/sandbox/worker/mailbox.js';
 
 /** Generous bound to catch a hang (a server's first start runs npm packages' module loading). */
 const WAIT_MS = 20_000;
@@ -324,7 +326,8 @@ test('tools - Streamable HTTP: headers from ${VAR}, a call through the SDK-built
   }
   const log = lines.join('');
   assert.match(log, /MCP server closed: it flooded the node/);
-  assert.match(log, /it sent a response of more than 8388608 bytes/);
+  // The SDK-built server answers the call as SSE: one event past the bound.
+  assert.match(log, /it sent an event of more than 8388608 bytes on an SSE stream/);
   assert.ok(!log.includes('test-token-1234'), 'no log line holds the token');
 });
 
@@ -558,5 +561,38 @@ test('tools - cancel: an agent cancels its call in flight, and gets the failure 
     assert.equal(c['cancelled'], true, JSON.stringify(c));
     assert.equal(ctx.node.tools?.list('bad')[0]?.inFlight, 0);
     client.close();
+  });
+});
+
+test('tools - an at-least-once tool call is acknowledged when the bridge takes it, and its redeliveries are dropped: the tool runs once', async () => {
+  const servers = mcpServers(`
+- name: bad
+  transport: stdio
+  command: ${process.execPath}
+  args: ["${MISBEHAVING}"]
+  allow: ["caller-*"]
+`);
+  await withNode({ mcpServers: servers }, async (ctx) => {
+    // The caller is an agent of the node (the bridge answers agents only); its answers are swallowed.
+    await ctx.node.deployments.deploy({ name: 'caller-1', module: await sinkAgent() });
+    const until = Date.now() + WAIT_MS;
+    while (ctx.node.tools?.list('bad')[0]?.state !== 'ready') {
+      assert.ok(Date.now() < until, 'the server is ready');
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const json = JSON.stringify({ message_id: 'alo-tally-1', performative: 'request', sender: 'caller-1', receiver: 'mcp:bad', delivery: 'at-least-once', conversation_id: 'c-alo', reply_with: 'r-alo', content: { tool: 'tally', arguments: {} } });
+    // As the node keeps an agent's at-least-once message: in the outbox until it is acknowledged.
+    ctx.node.outbox.add('alo-tally-1', 'mcp:bad', json, Date.now() + 60_000);
+    ctx.node.pool.router.send('caller-1', 'mcp:bad', json, NORMAL);
+    // The outbox's redeliveries of the same message (an acknowledgement it did not hear in time).
+    assert.equal(ctx.node.pool.router.redelivery.deliver('mcp:bad', json), true);
+    assert.equal(ctx.node.pool.router.redelivery.deliver('mcp:bad', json), true);
+    await new Promise((res) => setImmediate(res)); // the bridge takes messages in a microtask
+    assert.equal(ctx.node.outbox.has('alo-tally-1'), false, 'acknowledged when taken');
+    // Calls reach the server in the order the bridge takes them: a redelivery that ran would be counted before this one.
+    const r = await ctx.node.tools?.callAsOperator('bad', 'tally', {}, { name: 'test', kind: 'key' });
+    assert.deepEqual(r?.content, [{ type: 'text', text: '2' }], 'the tool ran once for the agent, once for the operator');
+    const audit = (await ctx.call('GET', '/audit?action=tool.call&limit=100')).body.entries as { actor: string; target: string }[];
+    assert.deepEqual(audit.map((e) => `${e.actor} ${e.target}`), ['caller-1 bad/tally', 'test bad/tally']);
   });
 });

@@ -1,8 +1,9 @@
-/** Health, readiness, the OpenAPI document, and the node's status. */
+/** Health, readiness, the OpenAPI document, the node's status and its metrics. */
 import type { FastifyInstance } from 'fastify';
 import { CaxtonError } from '../../errors.js';
 import type { ApiContext } from '../context.js';
 import { errorBody } from '../errors.js';
+import { METRICS_CONTENT_TYPE } from '../../observability/metrics-server.js';
 
 export function registerHealthRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const uptime = () => Math.round((Date.now() - ctx.startedAt) / 1000);
@@ -42,4 +43,9 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: ApiContext): voi
       dead_letters: ctx.deadLetters.count(),
     };
   });
+  // The same text as the Prometheus listener's, behind the API's key and TLS, and on the API's
+  // address: a client that reaches the API (`caxton mcp serve` on another machine) reads it here.
+  app.get('/metrics', { config: { permission: 'read' }, schema: { summary: 'The node\'s Prometheus metrics (text format 0.0.4)' } }, async (_req, reply) =>
+    reply.type(METRICS_CONTENT_TYPE).send(await ctx.operations.metricsText()),
+  );
 }

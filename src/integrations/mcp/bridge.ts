@@ -308,7 +308,7 @@ export class McpBridge {
       if (result.isError === true) {
         const e = new CaxtonError('CAXTON_ERR_TOOL_ERROR', `tool ${tool} of MCP server ${server} reported an error: ${s.mask.mask(firstText(result) ?? 'no text')}`, { server, tool });
         this.#record(s, caller, tool, bytes, 'tool_error', e, { seconds, resultBytes: size }, args);
-        return { error: e, content: result.content };
+        return { error: e, content: s.mask.maskAll(result.content) };
       }
       this.#record(s, caller, tool, bytes, 'ok', undefined, { seconds, resultBytes: size }, args);
       return { result };

@@ -2,7 +2,8 @@
  * The secrets of one MCP server (the values of its env and headers, which ${VAR} filled in) kept out
  * of everything the node writes about it: log lines (its stderr, why it closed), the reasons in
  * failures sent to agents, audit entries and `caxton tools list`. A server or its HTTP stack may echo
- * a token in an error ("invalid token abc..."): every text about a server passes through here.
+ * a token in an error ("invalid token abc..."): every text about a server passes through here, and
+ * so does the content of a tool's error result.
  */
 import { REDACTED } from '../../config/index.js';
 
@@ -37,6 +38,19 @@ export class SecretMask {
     let out = text;
     for (const v of this.#values) if (out.includes(v)) out = out.split(v).join(REDACTED);
     return out;
+  }
+
+  /**
+   * `value` (JSON: a tool's error content) with every string in it masked. The node passes that
+   * content on in a failure, and the API logs a failed request with it: a server that echoes its
+   * token in an error must not get it into either.
+   */
+  maskAll(value: unknown): unknown {
+    if (this.#values.length === 0) return value;
+    if (typeof value === 'string') return this.mask(value);
+    if (Array.isArray(value)) return value.map((v) => this.maskAll(v));
+    if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.maskAll(v)]));
+    return value;
   }
 
   /**

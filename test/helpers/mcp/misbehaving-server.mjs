@@ -10,9 +10,12 @@
 //   fat     -> writes five valid 7 MiB notifications at once (more bytes per second than the node takes)
 //   storm   -> sends notifications/tools/list_changed 2,000 times, then answers "stormed"
 //   lists   -> how many tools/list requests it was sent so far
+//   tally   -> how many times tally was called, this call included (a call that ran twice shows)
 //   hugeerror -> answers its call with a JSON-RPC error (-32603) whose message is 2 MB (written by hand: the SDK
 //              would wrap a thrown error as a tool result)
 //   helper  -> starts a helper process that shares its stdio (as npx or a shell wrapper would) and answers its pid
+//   leak    -> writes MISBEHAVING_SECRET to stderr, and fails with an error whose message holds it
+//              (the node must show only *** for it; it also writes it to stderr when it starts)
 //   shaped  -> structuredContent {"s": "a"} against an outputSchema whose pattern says ^b$ (its own
 //              check, zod, does not look at the pattern: a server whose schema the node must not run)
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -73,11 +76,17 @@ server.registerTool('storm', { description: 'says its tools changed, many times'
   for (let i = 0; i < 2000; i++) server.sendToolListChanged();
   return text('stormed');
 });
+let tallies = 0;
+server.registerTool('tally', { description: 'counts its calls' }, async () => text(String(++tallies)));
 server.registerTool('lists', { description: 'tools/list requests so far' }, async () => text(String(lists)));
 server.registerTool('shaped', { description: 'structured content its schema refuses', outputSchema: { s: z.string().meta({ pattern: '^b$' }) } }, async () => ({
   content: [{ type: 'text', text: 'a' }],
   structuredContent: { s: 'a' },
 }));
+server.registerTool('leak', { description: 'tells its secret' }, async () => {
+  process.stderr.write(`leaking ${process.env.MISBEHAVING_SECRET}\n`);
+  throw new Error(`the secret is ${process.env.MISBEHAVING_SECRET}`);
+});
 server.registerTool('helper', { description: 'a helper process holding its stdio' }, async () => {
   const helper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'inherit' });
   return text(String(helper.pid));

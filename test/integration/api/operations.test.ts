@@ -152,6 +152,22 @@ test('api operations - debug dump is a tar.gz with the state, config, logs and m
   });
 });
 
+test('api operations - GET /metrics is the Prometheus text behind the key: a viewer reads it, no key is refused', async () => {
+  await withNode({}, async (ctx) => {
+    await deploy(ctx, 'e', agentWasm('echo'));
+    const none = await fetch(`${ctx.url}/metrics`);
+    assert.equal(none.status, 401);
+    const viewer = await ctx.call('POST', '/keys', { name: 'scraper', role: 'viewer' });
+    assert.equal(viewer.status, 201);
+    const res = await fetch(`${ctx.url}/metrics`, { headers: { authorization: `Bearer ${viewer.body.key as string}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+    const text = await res.text();
+    assert.match(text, /^# TYPE caxton_agent_crashes_total counter$/m);
+    assert.match(text, /^caxton_agents\{[^}]*state="running"[^}]*\} 1$/m);
+  });
+});
+
 test('api operations - the event stream delivers agent events as SSE, filtered by type', async () => {
   await withNode({}, async (ctx) => {
     const ac = new AbortController();

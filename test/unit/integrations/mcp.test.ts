@@ -5,6 +5,11 @@ import { ServerLimits, TokenBucket } from '../../../src/integrations/mcp/limits.
 import { SecretMask } from '../../../src/integrations/mcp/secrets.js';
 import { mcpServers } from '../../helpers/mcp/servers.js';
 import { McpBridge } from '../../../src/integrations/mcp/bridge.js';
+import { boundedFetch } from '../../../src/integrations/mcp/bounded-fetch.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
 
 test('mcp acl - name patterns with * and ?, capability entries, nothing else', () => {
   const acl = new ToolAcl(['billing-*', 'exact', 'a?c', 'capability:weather.read']);
@@ -127,4 +132,78 @@ test('mcp bridge - an answer the routing fails to send is logged, never thrown o
   }
   assert.deepEqual(uncaught, []);
   assert.deepEqual(warnings, ['MCP bridge: a message could not be handled', 'MCP bridge: a message could not be handled']);
+});
+
+/** A real HTTP server on loopback that answers every request with `parts`, written one by one. */
+async function streamingServer(contentType: string, parts: readonly string[]): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': contentType });
+    void (async () => {
+      for (const p of parts) {
+        // Let each part go out as its own chunk (an event split across reads included).
+        if (!res.write(p)) await once(res, 'drain');
+        await new Promise((r) => setImmediate(r));
+      }
+      res.end();
+    })();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/mcp`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+async function readAll(fetchLike: FetchLike, url: string): Promise<string> {
+  const res = await fetchLike(url);
+  return await res.text();
+}
+
+test('mcp bounded fetch - an SSE stream is bounded per event: many small events past the bound in total pass, one event past it is refused', async () => {
+  const bound = 4096;
+  // 600 events of ~90 bytes (54 KB in all, 13 times the bound), with LF, CRLF and CR line ends, and
+  // events split across writes.
+  const events: string[] = [];
+  for (let i = 0; i < 600; i++) {
+    const eol = ['\n', '\r\n', '\r'][i % 3]!;
+    const ev = `event: message${eol}id: ${i}${eol}data: {"jsonrpc":"2.0","method":"notifications/message","params":{"n":${i}}}${eol}${eol}`;
+    events.push(ev.slice(0, 20), ev.slice(20));
+  }
+  const floods: string[] = [];
+  const small = await streamingServer('text/event-stream', events);
+  try {
+    const text = await readAll(boundedFetch(bound, (r) => floods.push(r)), small.url);
+    assert.ok(text.length > 10 * bound, `the whole stream was read: ${text.length} bytes`);
+    assert.equal(text.match(/^data: /gm)?.length, 600);
+    assert.equal(floods.length, 0, floods.join('; '));
+  } finally {
+    await small.close();
+  }
+  // One event of many lines, each short, without the blank line that would end it.
+  const line = `data: ${'x'.repeat(100)}\n`;
+  const big = await streamingServer('text/event-stream; charset=utf-8', ['event: message\n', ...Array.from({ length: 60 }, () => line), '\n']);
+  try {
+    await assert.rejects(readAll(boundedFetch(bound, (r) => floods.push(r)), big.url), /an event of more than 4096 bytes on an SSE stream/);
+    assert.deepEqual(floods, ['it sent an event of more than 4096 bytes on an SSE stream']);
+  } finally {
+    await big.close();
+  }
+});
+
+test('mcp bounded fetch - a body that is no SSE stream is bounded in total', async () => {
+  const floods: string[] = [];
+  const chunks = (n: number) => Array.from({ length: n }, () => 'x'.repeat(1000));
+  const under = await streamingServer('application/json', chunks(4));
+  try {
+    assert.equal((await readAll(boundedFetch(4096, (r) => floods.push(r)), under.url)).length, 4000);
+  } finally {
+    await under.close();
+  }
+  // Blank lines mean nothing outside SSE: they do not reset the count.
+  const over = await streamingServer('application/json', [...chunks(3), '\n\n', ...chunks(2)]);
+  try {
+    await assert.rejects(readAll(boundedFetch(4096, (r) => floods.push(r)), over.url), /a response of more than 4096 bytes/);
+    assert.deepEqual(floods, ['it sent a response of more than 4096 bytes']);
+  } finally {
+    await over.close();
+  }
 });
