@@ -18,6 +18,7 @@ import { partitionBenchmarks } from './partitions.bench.js';
 import { operationsBenchmarks } from './operations.js';
 import { toolsBenchmarks } from './tools.bench.js';
 import { dashboardBenchmarks } from './dashboard.bench.js';
+import { hopFloorBenchmarks } from './hop-floor.bench.js';
 import { processCeiling, trapHandlerDisabled } from '../src/sandbox/capacity.js';
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -59,6 +60,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   tools: {
     run: toolsBenchmarks,
     why: 'issue 17: a tool call through Caxton (bridge alone, and through an agent) vs a direct SDK client to the same stdio MCP server (server-everything), P50/P99 in the same run, and calls per second through one bridge; about a minute',
+  },
+  'hop-floor': {
+    run: hopFloorBenchmarks,
+    why: "issue 11: the floor under the cross-node latency budget: one frame back and forth between two processes (127.0.0.132), main thread to main thread, through a worker on each side as today's hop is, and worker to worker; about 20 s",
   },
   dashboard: {
     run: dashboardBenchmarks,
