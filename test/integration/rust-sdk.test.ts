@@ -1,0 +1,97 @@
+/**
+ * The Rust SDK (sdk/rust) end to end: its example agents, built from source with Debian's rustc for
+ * wasm32-unknown-unknown (scripts/build-agents.mjs), run in a real node and a real pool beside the
+ * AssemblyScript agents; and the SDK's own unit tests (cargo test, natively).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { agentWasm, Client, spawnAgent } from '../helpers/agents.js';
+import { withNode } from '../helpers/node.js';
+import { withPool } from '../helpers/pool.js';
+import { tempDir } from '../helpers/tmp.js';
+import { rustTool } from '../helpers/outside-tools.js';
+
+const rust = rustTool();
+const cargo = rustTool('cargo');
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+/** The bidders' price without config: 10 + (FNV-1a-32 of the UTF-8 name) % 90 (AS and Rust alike). */
+function price(name: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(name, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return 10 + (h % 90);
+}
+
+test('rust sdk - the Rust echo deployed in a real node answers with the same content', { skip: rust.skip }, async () => {
+  await withNode({}, async (ctx) => {
+    const d = await ctx.call('POST', '/agents', { name: 'rs-echo', module: b64(agentWasm('rust-echo')) });
+    assert.equal(d.status, 201, JSON.stringify(d.body));
+    const content = { n: 42, s: 'ünïcødé "quoted" \\ \u0001', nested: [1.5, { deep: [true, null] }] };
+    const r = await ctx.call('POST', '/messages?wait_reply=true', {
+      performative: 'request', receiver: 'rs-echo', content, conversation_id: 'conv-rs', reply_with: 'rw-rs', protocol: 'fipa-request', ontology: 'test',
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const reply = r.body.reply;
+    assert.equal(reply.performative, 'inform');
+    assert.equal(reply.sender, 'rs-echo');
+    assert.deepEqual(reply.content, content);
+    assert.equal(reply.conversation_id, 'conv-rs');
+    assert.equal(reply.in_reply_to, 'rw-rs');
+    assert.equal(reply.protocol, 'fipa-request');
+    assert.equal(reply.ontology, 'test');
+    const info = await ctx.call('GET', '/agents/rs-echo');
+    assert.equal(info.body.state, 'running', JSON.stringify(info.body));
+  });
+});
+
+test('rust sdk - one contract-net round takes bids from a Rust bidder and AssemblyScript bidders', { skip: rust.skip }, async () => {
+  await withPool({}, async (pool, ctx) => {
+    await spawnAgent(pool, 'cn-manager', 'manager');
+    const asBidders = ['as-bidder-1', 'as-bidder-2', 'as-bidder-3'];
+    for (const name of asBidders) await spawnAgent(pool, 'cn-bidder', name);
+    const c = new Client(pool);
+    const lowestAs = Math.min(...asBidders.map(price));
+
+    // One Rust bidder underbids every AssemblyScript bidder, the other overbids them all.
+    await spawnAgent(pool, 'rust-cn-bidder', 'rust-cheap', { price: lowestAs - 1 });
+    await spawnAgent(pool, 'rust-cn-bidder', 'rust-dear', { price: 1000 });
+
+    // deadline_ms is long, so the manager decides only once every bidder has answered: a bidder
+    // that did not propose would make the wait below time out.
+    const round = async (task: unknown, bidders: string[]) => {
+      const rw = c.send('manager', 'request', { task, bidders, deadline_ms: 60_000 }, { protocol: 'fipa-contract-net' });
+      const reply = await c.waitFor((m) => m.in_reply_to === rw, 30_000, `the manager's answer to ${rw}`);
+      assert.equal(reply.performative, 'inform', JSON.stringify(reply));
+      assert.equal(reply.protocol, 'fipa-contract-net');
+      return reply.content;
+    };
+    // The Rust bidder wins and does the task (accept-proposal -> inform with the task).
+    assert.deepEqual(await round('paint the fence', [...asBidders, 'rust-cheap']), { winner: 'rust-cheap', price: lowestAs - 1, result: 'done: paint the fence' });
+    // The Rust bidder's proposal is weighed and loses; a task that is not a string comes back as JSON.
+    const asWinner = asBidders.reduce((best, b) => (price(b) < price(best) ? b : best));
+    assert.deepEqual(await round({ job: 'mow', area: 12 }, ['rust-dear', ...asBidders]), {
+      winner: asWinner, price: lowestAs, result: 'done: {"job":"mow","area":12}',
+    });
+
+    const faults = ctx.events.filter((e) => e.type === 'agent_fault');
+    assert.deepEqual(faults, [], 'no agent ran out of fuel or trapped');
+  });
+});
+
+test('rust sdk - cargo test of sdk/rust passes natively (JSON, messages, init, errors)', { skip: cargo.skip }, () => {
+  const target = tempDir();
+  try {
+    const r = spawnSync(cargo.cargo as string, ['test', '--offline', '--quiet'], {
+      cwd: fileURLToPath(new URL('../../sdk/rust/', import.meta.url)),
+      env: { ...process.env, RUSTC: rust.path, CARGO_TARGET_DIR: target.path },
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(r.status, 0, `cargo test failed:\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /test result: ok\. \d+ passed; 0 failed/);
+  } finally {
+    target.cleanup();
+  }
+});
