@@ -32,6 +32,8 @@ pub struct Message<'a> {
     performative: Option<Cow<'a, str>>,
     sender: Option<Cow<'a, str>>,
     receiver: Option<Cow<'a, str>>,
+    capability: Option<Cow<'a, str>>,
+    topic: Option<Cow<'a, str>>,
     message_id: Option<Cow<'a, str>>,
     conversation_id: Option<Cow<'a, str>>,
     reply_with: Option<Cow<'a, str>>,
@@ -64,6 +66,8 @@ impl<'a> Message<'a> {
                     "performative" => Some(&mut m.performative),
                     "sender" => Some(&mut m.sender),
                     "receiver" => Some(&mut m.receiver),
+                    "capability" => Some(&mut m.capability),
+                    "topic" => Some(&mut m.topic),
                     "message_id" => Some(&mut m.message_id),
                     "conversation_id" => Some(&mut m.conversation_id),
                     "reply_with" => Some(&mut m.reply_with),
@@ -107,6 +111,14 @@ impl<'a> Message<'a> {
     }
     pub fn receiver(&self) -> Option<&str> {
         self.receiver.as_deref()
+    }
+    /// The capability the message was addressed to (instead of a receiver).
+    pub fn capability(&self) -> Option<&str> {
+        self.capability.as_deref()
+    }
+    /// The topic the message was published to: a subscriber's messages arrive as sent.
+    pub fn topic(&self) -> Option<&str> {
+        self.topic.as_deref()
     }
     pub fn message_id(&self) -> Option<&str> {
         self.message_id.as_deref()
@@ -283,6 +295,8 @@ mod tests {
         assert_eq!(m.receiver(), Some("b1"), "escapes are decoded");
         assert_eq!(m.in_reply_to(), None, "null is absent");
         assert_eq!(m.ontology(), None);
+        assert_eq!(m.topic(), None);
+        assert_eq!(Message::parse(r#"{"topic":"news","content":1}"#).unwrap().topic(), Some("news"));
         assert_eq!(m.content_json(), r#"{"task":"paint","budget":[1,2]}"#);
         assert_eq!(m.content().get("task").and_then(Value::as_str), Some("paint"));
     }
