@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { cpSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentWasm, Client, spawnAgent } from '../helpers/agents.js';
 import { withNode } from '../helpers/node.js';
@@ -15,6 +17,7 @@ import { rustTool } from '../helpers/outside-tools.js';
 
 const rust = rustTool();
 const cargo = rustTool('cargo');
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 
 /** The bidders' price without config: 10 + (FNV-1a-32 of the UTF-8 name) % 90 (AS and Rust alike). */
@@ -93,5 +96,55 @@ test('rust sdk - cargo test of sdk/rust passes natively (JSON, messages, init, e
     assert.match(r.stdout, /test result: ok\. \d+ passed; 0 failed/);
   } finally {
     target.cleanup();
+  }
+});
+
+/**
+ * A Rust template as `caxton new agent` lays it out (docs contract C: _base, then the template's own
+ * files, placeholders replaced in contents, _gitignore renamed), written by hand here so that this
+ * test depends on the templates only, not on the generator.
+ */
+function layOutRustTemplate(template: string, name: string, dest: string): void {
+  const crate = name.replaceAll('-', '_');
+  for (const part of ['_base', template]) cpSync(join(root, 'templates', 'agent', 'rust', part), dest, { recursive: true });
+  const walk = (dir: string): void => {
+    for (const f of readdirSync(dir)) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) {
+        walk(p);
+        continue;
+      }
+      const text = readFileSync(p, 'utf8')
+        .replaceAll('{{name}}', name).replaceAll('{{crate_name}}', crate)
+        .replaceAll('{{caxton_root}}', root).replaceAll('{{sdk_dir}}', join(root, 'sdk', 'rust'));
+      writeFileSync(p, text);
+      if (f === '_gitignore') renameSync(p, join(dir, '.gitignore'));
+    }
+  };
+  walk(dest);
+}
+
+test('rust sdk - the subscriber template builds with cargo and, deployed, keeps what is published to its topic', { skip: cargo.skip, timeout: 600_000 }, async () => {
+  const dir = tempDir();
+  try {
+    layOutRustTemplate('subscriber', 'rs-sub', dir.path);
+    const build = spawnSync(cargo.cargo as string, ['build', '--release', '--offline'], {
+      cwd: dir.path, env: { ...process.env, RUSTC: rust.path }, encoding: 'utf8', timeout: 300_000,
+    });
+    assert.equal(build.status, 0, `cargo build failed:\n${build.stderr}`);
+    const manifest = JSON.parse(readFileSync(join(dir.path, 'caxton.agent.json'), 'utf8')) as { wasm: string };
+    const wasm = readFileSync(join(dir.path, manifest.wasm));
+    await withPool({}, async (pool) => {
+      const m = await pool.admit(wasm);
+      await pool.spawn({ name: 'rs-sub', module: m.hash, config: { topic: 'weather' } });
+      assert.equal(pool.publish('weather', JSON.stringify({ performative: 'inform', sender: 'press', topic: 'weather', content: { sky: 'rain' } })), 1);
+      assert.equal(pool.publish('weather', JSON.stringify({ performative: 'inform', sender: 'press', topic: 'weather', content: { sky: 'sun', temp: 21.5 } })), 1);
+      const c = new Client(pool);
+      // Messages to one agent are handled in order, so the request sees both publications.
+      const r = await c.request('rs-sub', 'request', {});
+      assert.deepEqual(r.content, { topic: 'weather', count: 2, last: { sky: 'sun', temp: 21.5 } });
+    });
+  } finally {
+    dir.cleanup();
   }
 });
