@@ -212,32 +212,70 @@ impl From<Vec<Value>> for Value {
 /// Appends `s` as a JSON string: quotes, and escapes for `"`, `\` and control characters only.
 pub fn write_string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
     out.push('"');
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            out.push_str("\\u00");
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-        } else {
-            out.push_str(esc);
+    let mut i = 0;
+    loop {
+        // Runs of plain text are copied whole; this loop turns once per escape, not per byte.
+        let end = plain_run(bytes, i);
+        out.push_str(&s[i..end]);
+        if end == bytes.len() {
+            break;
         }
-        start = i + 1;
+        let b = bytes[end];
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 15) as usize] as char);
+            }
+        }
+        i = end + 1;
     }
-    out.push_str(&s[start..]);
     out.push('"');
+}
+
+// The byte loops live in small functions of their own that are never inlined. The node's fuel meter
+// charges a loop header, on every iteration, for the operators up to the next charge point, which
+// include the code after the loop up to the function's end (docs/sandbox.md): a byte loop inlined
+// into a large function would pay for much of that function per byte (measured: 290 fuel per byte
+// of message, against about 10 here).
+
+/// The end of the run from `i` of bytes that a JSON string holds as they are (no quote, no
+/// backslash, no control character).
+#[inline(never)]
+fn plain_run(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+#[inline(never)]
+fn ws_run(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
+        i += 1;
+    }
+    i
+}
+
+#[inline(never)]
+fn digit_run(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
 }
 
 /// Appends a number. Integers up to 2^53 are written by hand (no float formatting); other finite
@@ -288,9 +326,7 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
-            self.pos += 1;
-        }
+        self.pos = ws_run(self.bytes, self.pos);
     }
 
     pub(crate) fn peek(&mut self) -> Option<u8> {
@@ -314,41 +350,11 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     pub(crate) fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
         match self.peek() {
-            Some(b'{') => {
-                let depth = self.deeper(depth)?;
-                self.pos += 1;
-                let mut members = Vec::new();
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                    return Ok(Value::Object(members));
-                }
-                loop {
-                    let key = self.string()?;
-                    self.expect(b':', "expected ':' after an object key")?;
-                    let v = self.value(depth)?;
-                    members.push((key.into_owned(), v));
-                    if self.list_end(b'}', "expected ',' or '}' in an object")? {
-                        return Ok(Value::Object(members));
-                    }
-                }
-            }
-            Some(b'[') => {
-                let depth = self.deeper(depth)?;
-                self.pos += 1;
-                let mut items = Vec::new();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                    return Ok(Value::Array(items));
-                }
-                loop {
-                    items.push(self.value(depth)?);
-                    if self.list_end(b']', "expected ',' or ']' in an array")? {
-                        return Ok(Value::Array(items));
-                    }
-                }
-            }
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
             Some(b'"') => Ok(Value::String(self.string()?.into_owned())),
             Some(b't') => self.word("true", Value::Bool(true)),
             Some(b'f') => self.word("false", Value::Bool(false)),
@@ -366,30 +372,54 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
+    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
+        let depth = self.deeper(depth)?;
+        self.pos += 1;
+        let mut members = Vec::new();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Value::Object(members));
+        }
+        loop {
+            members.push(self.member(depth)?);
+            if self.list_end(b'}', "expected ',' or '}' in an object")? {
+                return Ok(Value::Object(members));
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn member(&mut self, depth: usize) -> Result<(String, Value), JsonError> {
+        let key = self.string()?;
+        self.expect(b':', "expected ':' after an object key")?;
+        Ok((key.into_owned(), self.value(depth)?))
+    }
+
+    #[inline(never)]
+    fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
+        let depth = self.deeper(depth)?;
+        self.pos += 1;
+        let mut items = Vec::new();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            items.push(self.value(depth)?);
+            if self.list_end(b']', "expected ',' or ']' in an array")? {
+                return Ok(Value::Array(items));
+            }
+        }
+    }
+
     /// Checks one value and returns the text it spans.
+    #[inline(never)]
     pub(crate) fn skip(&mut self, depth: usize) -> Result<&'a str, JsonError> {
         self.ws();
         let start = self.pos;
         match self.peek() {
-            Some(open @ (b'{' | b'[')) => {
-                let depth = self.deeper(depth)?;
-                let close = if open == b'{' { b'}' } else { b']' };
-                self.pos += 1;
-                if self.peek() == Some(close) {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        if open == b'{' {
-                            self.string()?;
-                            self.expect(b':', "expected ':' after an object key")?;
-                        }
-                        self.skip(depth)?;
-                        if self.list_end(close, "expected ',' or a closing bracket")? {
-                            break;
-                        }
-                    }
-                }
-            }
+            Some(open @ (b'{' | b'[')) => self.skip_container(open, depth)?,
             Some(b'"') => {
                 self.string()?;
             }
@@ -409,6 +439,32 @@ impl<'a> Parser<'a> {
         Ok(&self.text[start..self.pos])
     }
 
+    #[inline(never)]
+    fn skip_container(&mut self, open: u8, depth: usize) -> Result<(), JsonError> {
+        let depth = self.deeper(depth)?;
+        let close = if open == b'{' { b'}' } else { b']' };
+        self.pos += 1;
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            if open == b'{' {
+                self.skip_key()?;
+            }
+            self.skip(depth)?;
+            if self.list_end(close, "expected ',' or a closing bracket")? {
+                return Ok(());
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn skip_key(&mut self) -> Result<(), JsonError> {
+        self.string()?;
+        self.expect(b':', "expected ':' after an object key")
+    }
+
     fn deeper(&self, depth: usize) -> Result<usize, JsonError> {
         if depth >= MAX_DEPTH {
             self.fail("nested too deeply")
@@ -418,6 +474,7 @@ impl<'a> Parser<'a> {
     }
 
     /// After a member or element: true at the closing bracket, false after a comma.
+    #[inline(never)]
     pub(crate) fn list_end(&mut self, close: u8, reason: &'static str) -> Result<bool, JsonError> {
         match self.peek() {
             Some(b',') => {
@@ -432,6 +489,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn word(&mut self, w: &'static str, v: Value) -> Result<Value, JsonError> {
         if self.bytes[self.pos..].starts_with(w.as_bytes()) {
             self.pos += w.len();
@@ -442,13 +500,12 @@ impl<'a> Parser<'a> {
     }
 
     /// Moves past a number in JSON's grammar.
+    #[inline(never)]
     fn number(&mut self) -> Result<(), JsonError> {
         let b = self.bytes;
         let digits = |p: &mut usize| {
             let s = *p;
-            while *p < b.len() && b[*p].is_ascii_digit() {
-                *p += 1;
-            }
+            *p = digit_run(b, s);
             *p - s
         };
         let mut p = self.pos;
@@ -484,38 +541,35 @@ impl<'a> Parser<'a> {
 
     /// Reads a string (the parser is at its opening quote, after whitespace). Borrowed when it has
     /// no escapes.
+    #[inline(never)]
     pub(crate) fn string(&mut self) -> Result<std::borrow::Cow<'a, str>, JsonError> {
         if self.peek() != Some(b'"') {
             return self.fail("expected a string");
         }
         self.pos += 1;
         let start = self.pos;
-        let b = self.bytes;
-        while self.pos < b.len() {
-            match b[self.pos] {
-                b'"' => {
-                    let s = &self.text[start..self.pos];
-                    self.pos += 1;
-                    return Ok(std::borrow::Cow::Borrowed(s));
-                }
-                b'\\' => return self.escaped(start).map(std::borrow::Cow::Owned),
-                0..=0x1f => return self.fail("control character in a string"),
-                _ => self.pos += 1,
+        self.pos = plain_run(self.bytes, self.pos);
+        match self.bytes.get(self.pos) {
+            Some(b'"') => {
+                let s = &self.text[start..self.pos];
+                self.pos += 1;
+                Ok(std::borrow::Cow::Borrowed(s))
             }
+            Some(b'\\') => self.escaped(start).map(std::borrow::Cow::Owned),
+            Some(_) => self.fail("control character in a string"),
+            None => self.fail("unterminated string"),
         }
-        self.fail("unterminated string")
     }
 
     /// The rest of a string that has escapes, from its first backslash.
+    #[inline(never)]
     fn escaped(&mut self, start: usize) -> Result<String, JsonError> {
         let b = self.bytes;
         let mut out = String::with_capacity(self.pos - start + 16);
         out.push_str(&self.text[start..self.pos]);
         loop {
             let run = self.pos;
-            while self.pos < b.len() && b[self.pos] != b'"' && b[self.pos] != b'\\' && b[self.pos] >= 0x20 {
-                self.pos += 1;
-            }
+            self.pos = plain_run(b, self.pos);
             out.push_str(&self.text[run..self.pos]);
             match b.get(self.pos) {
                 Some(b'"') => {

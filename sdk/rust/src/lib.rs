@@ -51,11 +51,11 @@ pub const ABI_VERSION: i32 = 1;
 /// Sends the reply to `msg` (see [`Message::reply`]).
 #[cfg(target_arch = "wasm32")]
 pub fn reply(msg: &Message, performative: &str, content: &Value) -> Result<(), Error> {
-    send(&msg.reply(performative, content))
+    send_json(&msg.reply_text(performative, &content.to_json()))
 }
 
 /// Sends the reply to `msg` with content given as JSON text.
 #[cfg(target_arch = "wasm32")]
 pub fn reply_json(msg: &Message, performative: &str, content_json: &str) -> Result<(), Error> {
-    send(&msg.reply_json(performative, content_json))
+    send_json(&msg.reply_text(performative, content_json))
 }

@@ -162,6 +162,33 @@ impl<'a> Message<'a> {
         self.reply_json(performative, &content.to_json())
     }
 
+    /// The JSON text of [`Message::reply_json`]'s message, written in one pass into one string (no
+    /// [`Outgoing`] in between): what [`crate::reply`] sends.
+    pub fn reply_text(&self, performative: &str, content_json: &str) -> String {
+        let mut out = String::with_capacity(160 + content_json.len());
+        out.push_str("{\"performative\":");
+        json::write_string(&mut out, performative);
+        for (key, value) in [
+            ("receiver", self.sender()),
+            ("conversation_id", self.conversation_id()),
+            ("in_reply_to", self.reply_with()),
+            ("protocol", self.protocol()),
+            ("language", self.language()),
+            ("ontology", self.ontology()),
+        ] {
+            if let Some(v) = value {
+                out.push_str(",\"");
+                out.push_str(key);
+                out.push_str("\":");
+                json::write_string(&mut out, v);
+            }
+        }
+        out.push_str(",\"content\":");
+        out.push_str(content_json);
+        out.push('}');
+        out
+    }
+
     /// [`Message::reply`] with content given as JSON text (for example [`Message::content_json`]).
     pub fn reply_json(&self, performative: &str, content_json: &str) -> Outgoing {
         let mut o = Outgoing::new_json(performative, content_json);
@@ -313,10 +340,9 @@ mod tests {
     fn message_reply_carries_the_conversation_over() {
         let m = Message::parse(CFP).unwrap();
         let r = m.reply(performative::PROPOSE, &Value::object().with("price", 42));
-        assert_eq!(
-            r.to_json(),
-            r#"{"performative":"propose","receiver":"manager","conversation_id":"c-1","in_reply_to":"r-1","protocol":"fipa-contract-net","content":{"price":42}}"#
-        );
+        let text = r#"{"performative":"propose","receiver":"manager","conversation_id":"c-1","in_reply_to":"r-1","protocol":"fipa-contract-net","content":{"price":42}}"#;
+        assert_eq!(r.to_json(), text);
+        assert_eq!(m.reply_text(performative::PROPOSE, r#"{"price":42}"#), text, "the one-pass form writes the same");
     }
 
     #[test]
