@@ -262,6 +262,61 @@ fn plain_run(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Exact powers of ten up to 10^22, the largest that f64 holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+    1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The value of a JSON number (already checked) when the simple exact method applies: at most 15
+/// significant digits (so the digits, as an integer, are exact in an f64) and a decimal exponent
+/// whose power of ten is exact; one multiplication or division then rounds once, correctly (Clinger's
+/// fast path). None otherwise, and the caller falls back to std's parser. Most numbers in messages
+/// (counts, prices, small decimals) take this path, which costs a small fraction of std's.
+/// std's parser, out of line: inlined, its size would be charged on every number (see above).
+#[inline(never)]
+fn std_number(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok()
+}
+
+#[inline(never)]
+fn fast_number(b: &[u8]) -> Option<f64> {
+    let mut i = 0;
+    let neg = b.first() == Some(&b'-');
+    if neg {
+        i = 1;
+    }
+    let mut mantissa: u64 = 0;
+    let mut digits = 0;
+    let mut exp: i32 = 0;
+    let mut after_point = false;
+    while i < b.len() {
+        match b[i] {
+            d @ b'0'..=b'9' => {
+                if mantissa != 0 || d != b'0' {
+                    digits += 1;
+                }
+                mantissa = mantissa * 10 + (d - b'0') as u64;
+                if after_point {
+                    exp -= 1;
+                }
+                if digits > 15 {
+                    return None;
+                }
+            }
+            b'.' => after_point = true,
+            _ => break, // an exponent: rare in messages, left to std
+        }
+        i += 1;
+    }
+    if i != b.len() {
+        return None;
+    }
+    let m = mantissa as f64;
+    let v = if exp == 0 { m } else if -exp <= 22 { m / POW10[(-exp) as usize] } else { return None };
+    Some(if neg { -v } else { v })
+}
+
 #[inline(never)]
 fn ws_run(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
@@ -355,20 +410,29 @@ impl<'a> Parser<'a> {
         match self.peek() {
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),
-            Some(b'"') => Ok(Value::String(self.string()?.into_owned())),
+            Some(b'"') => self.string_value(),
             Some(b't') => self.word("true", Value::Bool(true)),
             Some(b'f') => self.word("false", Value::Bool(false)),
             Some(b'n') => self.word("null", Value::Null),
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.pos;
-                self.number()?;
-                match self.text[start..self.pos].parse::<f64>() {
-                    Ok(n) => Ok(Value::Number(n)),
-                    Err(_) => self.fail("bad number"),
-                }
-            }
+            Some(b'-' | b'0'..=b'9') => self.number_value(),
             Some(_) => self.fail("expected a value"),
             None => self.fail("unexpected end of input"),
+        }
+    }
+
+    #[inline(never)]
+    fn string_value(&mut self) -> Result<Value, JsonError> {
+        Ok(Value::String(self.string()?.into_owned()))
+    }
+
+    #[inline(never)]
+    fn number_value(&mut self) -> Result<Value, JsonError> {
+        let start = self.pos;
+        self.number()?;
+        let text = &self.text[start..self.pos];
+        match fast_number(text.as_bytes()).or_else(|| std_number(text)) {
+            Some(n) => Ok(Value::Number(n)),
+            None => self.fail("bad number"),
         }
     }
 
@@ -381,19 +445,26 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             return Ok(Value::Object(members));
         }
-        loop {
-            members.push(self.member(depth)?);
-            if self.list_end(b'}', "expected ',' or '}' in an object")? {
-                return Ok(Value::Object(members));
-            }
-        }
+        while !self.member(&mut members, depth)? {}
+        Ok(Value::Object(members))
+    }
+
+    /// Reads one member into `members`; true after the last one. The loops over members and
+    /// elements only call: their bodies, and what follows them, stay a few operators long.
+    #[inline(never)]
+    fn member(&mut self, members: &mut Vec<(String, Value)>, depth: usize) -> Result<bool, JsonError> {
+        let key = self.string()?.into_owned();
+        self.expect(b':', "expected ':' after an object key")?;
+        let value = self.value(depth)?;
+        members.push((key, value));
+        self.list_end(b'}', "expected ',' or '}' in an object")
     }
 
     #[inline(never)]
-    fn member(&mut self, depth: usize) -> Result<(String, Value), JsonError> {
-        let key = self.string()?;
-        self.expect(b':', "expected ':' after an object key")?;
-        Ok((key.into_owned(), self.value(depth)?))
+    fn element(&mut self, items: &mut Vec<Value>, depth: usize) -> Result<bool, JsonError> {
+        let value = self.value(depth)?;
+        items.push(value);
+        self.list_end(b']', "expected ',' or ']' in an array")
     }
 
     #[inline(never)]
@@ -405,12 +476,8 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             return Ok(Value::Array(items));
         }
-        loop {
-            items.push(self.value(depth)?);
-            if self.list_end(b']', "expected ',' or ']' in an array")? {
-                return Ok(Value::Array(items));
-            }
-        }
+        while !self.element(&mut items, depth)? {}
+        Ok(Value::Array(items))
     }
 
     /// Checks one value and returns the text it spans.
@@ -663,6 +730,23 @@ mod tests {
         assert_eq!(parse(r#""\u00e9\ud83d\ude00\/""#).unwrap().as_str(), Some("é😀/"));
         assert_eq!(parse(r#""a\ud800b""#).unwrap().as_str(), Some("a\u{fffd}b"), "a lone surrogate");
         assert_eq!(parse(r#""\ud800\u0041""#).unwrap().as_str(), Some("\u{fffd}A"));
+    }
+
+    #[test]
+    fn json_fast_numbers_equal_std_parsing() {
+        for text in [
+            "0", "-0", "7", "-12", "0.1", "0.3", "1.5", "-2.25", "123456789012345", "1234567890123456", "9007199254740993",
+            "0.000000000000000000001", "0.0000000000000000000000001", "3.14159265358979", "12.5e3", "1e-7", "199.99", "100.0",
+        ] {
+            let want: f64 = text.parse().unwrap();
+            let got = parse(text).unwrap().as_f64().unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "{}", text);
+            if let Some(fast) = fast_number(text.as_bytes()) {
+                assert_eq!(fast.to_bits(), want.to_bits(), "fast path for {}", text);
+            }
+        }
+        assert_eq!(fast_number(b"1234567890123456"), None, "16 digits go to std");
+        assert_eq!(fast_number(b"1e5"), None, "exponents go to std");
     }
 
     #[test]
