@@ -7,6 +7,7 @@
 //   build/agents/{rust-echo,rust-cn-bidder,rust-json}.wasm             Rust (sdk/rust; rustc, wasm32-unknown-unknown)
 //   build/fixtures/<name>.wasm                                         fixtures/**/*.wat (wabt)
 //   build/fixtures/<name>.wasm                                         fixtures/**/*.ts (AssemblyScript, as the agents)
+//   build/fixtures/<name>.wasm                                         fixtures/rust/*.rs (Rust, as the Rust agents)
 //   build/fixtures/{malformed,not-wasm,truncated}.wasm                 generated (see below)
 //
 // Outputs newer than all of their inputs are skipped. Usage:
@@ -303,20 +304,25 @@ async function buildC(results) {
  * rustc directly: no cargo, no registry, nothing outside Debian's rustc and libstd-rust-dev-wasm32.
  */
 async function buildRust(results) {
-  const agents = RUST_AGENTS.filter((n) => !ONLY || ONLY.has(n));
+  // Test agents written with the SDK (fixtures/rust/*.rs) are built like the examples, into build/fixtures.
+  const crates = [
+    ...RUST_AGENTS.map((name) => ({ name, label: name, src: join(ROOT, 'examples', name, 'src', 'lib.rs'), out: join(OUT_AGENTS, `${name}.wasm`) })),
+    ...listFiles(join(ROOT, 'fixtures', 'rust'), '.rs').map((src) => {
+      const name = basename(src, '.rs');
+      return { name, label: `fixtures/${name}`, src, out: join(OUT_FIXTURES, `${name}.wasm`) };
+    }),
+  ].filter((c) => !ONLY || ONLY.has(c.name));
   const sdkFiles = listFiles(RUST_SDK_DIR, '.rs');
   const todo = [];
-  for (const name of agents) {
-    const out = join(OUT_AGENTS, `${name}.wasm`);
-    const inputs = [...listFiles(join(ROOT, 'examples', name), '.rs'), ...sdkFiles, SCRIPT];
-    if (upToDate(out, inputs)) results.push({ name, out, status: 'up to date' });
-    else todo.push(name);
+  for (const c of crates) {
+    if (upToDate(c.out, [...listFiles(dirname(c.src), '.rs'), ...sdkFiles, SCRIPT])) results.push({ name: c.label, out: c.out, status: 'up to date' });
+    else todo.push(c);
   }
   if (todo.length === 0) return;
   const { rustc, missing } = findRustWasm();
   if (rustc === undefined) {
-    if (toolsRequired()) throw new BuildError(`${todo.join(', ')}: ${requiredToolError('rustc', missing)}`);
-    for (const name of todo) results.push({ name, out: join(OUT_AGENTS, `${name}.wasm`), status: `skipped: ${missingToolLine('rustc', missing)}` });
+    if (toolsRequired()) throw new BuildError(`${todo.map((c) => c.label).join(', ')}: ${requiredToolError('rustc', missing)}`);
+    for (const c of todo) results.push({ name: c.label, out: c.out, status: `skipped: ${missingToolLine('rustc', missing)}` });
     return;
   }
   const t0 = performance.now();
@@ -326,26 +332,25 @@ async function buildRust(results) {
   const sdkArgv = [...RUST_FLAGS, '--crate-type', 'rlib', '--crate-name', 'caxton_sdk', '-o', rlib, join(RUST_SDK_DIR, 'lib.rs')];
   const sdk = await run(rustc, sdkArgv);
   if (sdk.code !== 0) throw new BuildError(`sdk/rust: ${rustc} ${sdkArgv.join(' ')} failed (exit ${sdk.code}):\n${sdk.out.trim()}`);
-  await Promise.all(todo.map(async (name) => {
-    const out = join(OUT_AGENTS, `${name}.wasm`);
-    const tmp = `${out}.tmp-${process.pid}.wasm`;
+  await Promise.all(todo.map(async (c) => {
+    const tmp = `${c.out}.tmp-${process.pid}.wasm`;
     const argv = [
-      ...RUST_FLAGS, ...RUST_LINK_FLAGS, '--crate-type', 'cdylib', '--crate-name', name.replaceAll('-', '_'),
-      '--extern', `caxton_sdk=${rlib}`, '-o', tmp, join('examples', name, 'src', 'lib.rs'),
+      ...RUST_FLAGS, ...RUST_LINK_FLAGS, '--crate-type', 'cdylib', '--crate-name', c.name.replaceAll('-', '_'),
+      '--extern', `caxton_sdk=${rlib}`, '-o', tmp, rel(c.src),
     ];
     const { code, out: log } = await run(rustc, argv);
     if (code !== 0 || !existsSync(tmp)) {
       if (existsSync(tmp)) unlinkSync(tmp);
-      throw new BuildError(`${name}: ${rustc} ${argv.join(' ')} failed (exit ${code}):\n${log.trim()}`);
+      throw new BuildError(`${c.label}: ${rustc} ${argv.join(' ')} failed (exit ${code}):\n${log.trim()}`);
     }
     try {
-      checkAgent(name, readFileSync(tmp), RUST_LINKER_EXPORTS);
+      checkAgent(c.label, readFileSync(tmp), RUST_LINKER_EXPORTS);
     } catch (e) {
       unlinkSync(tmp);
       throw e;
     }
-    renameSync(tmp, out);
-    results.push({ name, out, status: `built in ${ms(t0)}` });
+    renameSync(tmp, c.out);
+    results.push({ name: c.label, out: c.out, status: `built in ${ms(t0)}` });
   }));
 }
 

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { agentWasm, Client, spawnAgent } from '../helpers/agents.js';
+import { agentWasm, Client, fixtureWasm, recordEvents, spawnAgent, waitForEvent } from '../helpers/agents.js';
 import { withNode } from '../helpers/node.js';
 import { withPool } from '../helpers/pool.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -80,6 +80,43 @@ test('rust sdk - one contract-net round takes bids from a Rust bidder and Assemb
 
     const faults = ctx.events.filter((e) => e.type === 'agent_fault');
     assert.deepEqual(faults, [], 'no agent ran out of fuel or trapped');
+  });
+});
+
+test('rust sdk - the host functions work from Rust: timers fire and cancel, kv, random, clocks, capability, a panic is logged', { skip: rust.skip }, async () => {
+  await withPool({}, async (pool) => {
+    const events = recordEvents(pool);
+    const m = await pool.admit(fixtureWasm('rust-probe'));
+    await pool.spawn({ name: 'probe', module: m.hash });
+    assert.deepEqual([...pool.providersOf('rust-probe')], ['probe'], 'registered in init');
+    const c = new Client(pool);
+
+    // A timer comes back to the agent from itself; the agent then tells the requester.
+    const rw = c.send('probe', 'request', { op: 'timer', ms: 30 });
+    const agree = await c.waitFor((x) => x.in_reply_to === rw && x.performative === 'agree');
+    assert.ok(Number.isInteger((agree.content as { id: number }).id) && (agree.content as { id: number }).id > 0, JSON.stringify(agree));
+    const fired = await c.waitFor((x) => x.performative === 'inform' && (x.content as { fired?: string }).fired === rw, 5000, 'the timer');
+    assert.equal(fired.sender, 'probe');
+    // A long timer is cancelled before it fires; cancelling it again is ERR_NOT_FOUND.
+    const long = await c.request('probe', 'request', { op: 'timer', ms: 3_600_000 }, 'agree');
+    const id = (long.content as { id: number }).id;
+    assert.deepEqual((await c.request('probe', 'request', { op: 'cancel', id })).content, { cancelled: true });
+    assert.deepEqual((await c.request('probe', 'request', { op: 'cancel', id }, 'failure')).content, { error: 'ERR_NOT_FOUND' });
+
+    assert.deepEqual((await c.request('probe', 'request', { op: 'kv' })).content, { stored: 1000, after_delete: null });
+    const random = (await c.request('probe', 'request', { op: 'random' })).content as { a: string; b: string };
+    assert.match(random.a, /^[0-9a-f]{32}$/);
+    assert.notEqual(random.a, random.b, 'two draws differ');
+    const before = Date.now() * 1000;
+    const now = (await c.request('probe', 'request', { op: 'now' })).content as { now_us: number; monotonic_us: number };
+    assert.ok(Math.abs(now.now_us - before) < 60_000_000, `now_us ${now.now_us} is the wall clock`);
+    assert.ok(now.monotonic_us > 0);
+
+    // A panic: its message reaches the log, the instance traps, the agent goes on.
+    c.send('probe', 'request', { op: 'panic' });
+    const log = await waitForEvent(events, (e) => e.type === 'agent_log' && e.name === 'probe' && e.text.includes('panicked on purpose'));
+    assert.equal(log.type === 'agent_log' && log.level, 4, `logged at error (4): ${JSON.stringify(log)}`);
+    assert.deepEqual((await c.request('probe', 'request', { op: 'kv' })).content, { stored: 1000, after_delete: null }, 'the agent answers after the trap');
   });
 });
 
