@@ -487,23 +487,63 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         match self.peek() {
             Some(open @ (b'{' | b'[')) => self.skip_container(open, depth)?,
-            Some(b'"') => {
-                self.string()?;
-            }
-            Some(b't') => {
-                self.word("true", Value::Null)?;
-            }
-            Some(b'f') => {
-                self.word("false", Value::Null)?;
-            }
-            Some(b'n') => {
-                self.word("null", Value::Null)?;
-            }
+            Some(b'"') => self.skip_string()?,
+            Some(b't' | b'f' | b'n') => self.literal()?,
             Some(b'-' | b'0'..=b'9') => self.number()?,
             Some(_) => return self.fail("expected a value"),
             None => return self.fail("unexpected end of input"),
         }
         Ok(&self.text[start..self.pos])
+    }
+
+    /// Checks a string without decoding it.
+    #[inline(never)]
+    fn skip_string(&mut self) -> Result<(), JsonError> {
+        self.pos += 1; // the opening quote
+        loop {
+            self.pos = plain_run(self.bytes, self.pos);
+            match self.bytes.get(self.pos) {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => self.skip_escape()?,
+                Some(_) => return self.fail("control character in a string"),
+                None => return self.fail("unterminated string"),
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn skip_escape(&mut self) -> Result<(), JsonError> {
+        self.pos += 1;
+        match self.bytes.get(self.pos) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(b'u') => {
+                self.pos += 1;
+                self.hex4().map(|_| ())
+            }
+            Some(_) => self.fail("bad escape in a string"),
+            None => self.fail("unterminated string"),
+        }
+    }
+
+    /// Checks true, false or null without building a value.
+    #[inline(never)]
+    fn literal(&mut self) -> Result<(), JsonError> {
+        let rest = &self.bytes[self.pos..];
+        let n = if rest.starts_with(b"true") || rest.starts_with(b"null") {
+            4
+        } else if rest.starts_with(b"false") {
+            5
+        } else {
+            return self.fail("expected true, false or null");
+        };
+        self.pos += n;
+        Ok(())
     }
 
     #[inline(never)]
@@ -528,7 +568,10 @@ impl<'a> Parser<'a> {
 
     #[inline(never)]
     fn skip_key(&mut self) -> Result<(), JsonError> {
-        self.string()?;
+        if self.peek() != Some(b'"') {
+            return self.fail("expected a string");
+        }
+        self.skip_string()?;
         self.expect(b':', "expected ':' after an object key")
     }
 
@@ -806,5 +849,10 @@ mod tests {
         let mut p = Parser::new(r#" {"a":[1,{"b":"]"}]} , 2"#);
         assert_eq!(p.skip(0).unwrap(), r#"{"a":[1,{"b":"]"}]}"#);
         assert!(Parser::new("[1,").skip(0).is_err());
+        assert_eq!(Parser::new(r#""a\u00e9\n\"" x"#).skip(0).unwrap(), r#""a\u00e9\n\"""#);
+        assert_eq!(Parser::new("[true,false,null]").skip(0).unwrap(), "[true,false,null]");
+        for bad in [r#""\x""#, r#""\u12G4""#, "nul", "[tru]", "\"\u{1}\"", r#"{"a" 1}"#, "{1:2}", "\"abc"] {
+            assert!(Parser::new(bad).skip(0).is_err(), "{:?}", bad);
+        }
     }
 }
