@@ -8,6 +8,7 @@ import { sandboxBenchmarks } from './sandbox.bench.js';
 import { messagingBenchmarks } from './messaging.bench.js';
 import { apiBenchmarks } from './api.bench.js';
 import { sdkBenchmarks } from './sdk.bench.js';
+import { sdksBenchmarks } from './sdks.bench.js';
 import { clusterBenchmarks } from './cluster.bench.js';
 import { clusterLinkBenchmarks } from './cluster-link.bench.js';
 import { replicationBenchmarks } from './replication.bench.js';
@@ -68,6 +69,10 @@ const optIn: Record<string, { run: () => Promise<Row[]>; why: string }> = {
   dashboard: {
     run: dashboardBenchmarks,
     why: "issue 15: the dashboard's transfer size, first render with 1,000 agents and long tasks while 1,000 events/s stream in, in headless chromium (Debian's package) against one server process; about a minute",
+  },
+  sdks: {
+    run: sdksBenchmarks,
+    why: "issue 16: the AssemblyScript, C and Rust SDKs side by side: module size, fuel and time per message of the echo agent and of a 1 KB JSON request parsed and answered (the C and Rust rows need clang and rustc); about 10 s",
   },
   partitions: {
     run: partitionBenchmarks,

@@ -2,9 +2,12 @@
 // Builds the example agents and the hostile test fixtures:
 //
 //   build/agents/{echo,counter,calculator,cn-manager,cn-bidder,tool-user}.wasm   AssemblyScript (sdk/assemblyscript)
-//   build/agents/c-echo.wasm                                           freestanding C (clang + wasm-ld)
+//   build/agents/json.wasm                                             AssemblyScript, the SDK benchmark's JSON agent
+//   build/agents/{c-echo,c-json}.wasm                                  freestanding C (clang + wasm-ld)
+//   build/agents/{rust-echo,rust-cn-bidder,rust-json}.wasm             Rust (sdk/rust; rustc, wasm32-unknown-unknown)
 //   build/fixtures/<name>.wasm                                         fixtures/**/*.wat (wabt)
 //   build/fixtures/<name>.wasm                                         fixtures/**/*.ts (AssemblyScript, as the agents)
+//   build/fixtures/<name>.wasm                                         fixtures/rust/*.rs (Rust, as the Rust agents)
 //   build/fixtures/{malformed,not-wasm,truncated}.wasm                 generated (see below)
 //
 // Outputs newer than all of their inputs are skipped. Usage:
@@ -13,7 +16,9 @@
 //   CAXTON_CLANG=path     the clang to use (default: the first of clang, clang-19, clang-16, clang-14)
 //   CI=true, CAXTON_REQUIRE_TOOLS=1
 //                         a missing clang or wasm-ld fails the build; otherwise the C agent is skipped
-//                         with one line naming the Debian packages (scripts/outside-tools.mjs)
+//                         with one line naming the Debian packages (scripts/outside-tools.mjs); the same
+//                         for rustc and its wasm32 std (the Rust agents)
+//   CAXTON_RUSTC=path     the rustc to use (default: the first rustc on PATH that has the wasm32 std)
 //   CAXTON_BUILD_JOBS=n   parallel AssemblyScript compilations (default: available CPUs)
 //
 // Plain Node ESM with no dependencies beyond assemblyscript and wabt (both devDependencies).
@@ -25,7 +30,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { findTool, missingToolLine, requiredToolError, toolsRequired } from './outside-tools.mjs';
+import { findRustWasm, findTool, missingToolLine, requiredToolError, toolsRequired } from './outside-tools.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -61,13 +66,28 @@ const AS_AGENTS = [
   { name: 'cn-manager', entry: 'examples/contract-net/manager.ts' },
   { name: 'cn-bidder', entry: 'examples/contract-net/bidder.ts' },
   { name: 'tool-user', entry: 'examples/tool-user/tool-user.ts' },
+  { name: 'json', entry: 'examples/json/json.ts' },
 ];
 
-const C_AGENT = {
-  name: 'c-echo',
-  src: 'examples/c-echo/echo.c',
-  exports: ['caxton_abi_version', 'caxton_alloc', 'handle_message', 'agent_init'],
-};
+const C_AGENTS = [
+  { name: 'c-echo', src: 'examples/c-echo/echo.c', exports: ['caxton_abi_version', 'caxton_alloc', 'handle_message', 'agent_init'] },
+  { name: 'c-json', src: 'examples/c-echo/json.c', exports: ['caxton_abi_version', 'caxton_alloc', 'handle_message', 'agent_init'] },
+];
+
+/** Rust agents: crates under examples/ that depend on sdk/rust (each also builds with cargo). */
+const RUST_AGENTS = ['rust-echo', 'rust-cn-bidder', 'rust-json'];
+const RUST_SDK_DIR = join(ROOT, 'sdk', 'rust', 'src');
+
+/**
+ * rustc flags, the same as the examples' and the templates' Cargo.toml release profile: optimised
+ * for size, panics abort (no unwinding tables), fat LTO over the SDK and std, symbols stripped (the
+ * name section is about a fifth of a small module). rustc 1.63 (LLVM 14) emits the MVP plus
+ * mutable-globals for this target, which the node's validator accepts.
+ */
+export const RUST_FLAGS = ['--edition', '2021', '--target', 'wasm32-unknown-unknown', '-C', 'opt-level=s', '-C', 'panic=abort', '-C', 'codegen-units=1'];
+const RUST_LINK_FLAGS = ['-C', 'lto', '-C', 'strip=symbols'];
+/** rustc's wasm linker step always exports these two globals; the node ignores exports it does not know. */
+const RUST_LINKER_EXPORTS = ['__data_end', '__heap_base'];
 
 export const C_FLAGS = ['--target=wasm32', '-nostdlib', '-O2', '-Wall', '-Wextra', '-Werror', '-Wl,--no-entry', '-Wl,--strip-debug'];
 
@@ -139,7 +159,7 @@ function run(cmd, argv, opts = {}) {
 }
 
 /** Checks an agent module: valid, the ABI's required exports, nothing but caxton.* imports. */
-function checkAgent(name, bytes) {
+function checkAgent(name, bytes, extraExports = []) {
   if (!WebAssembly.validate(bytes)) throw new BuildError(`${name}: output does not validate`);
   const mod = new WebAssembly.Module(bytes);
   const problems = [];
@@ -148,7 +168,7 @@ function checkAgent(name, bytes) {
   }
   const exports = WebAssembly.Module.exports(mod).map((e) => e.name);
   for (const e of REQUIRED_EXPORTS) if (!exports.includes(e)) problems.push(`does not export ${e}`);
-  for (const e of exports) if (!ABI_EXPORTS.has(e)) problems.push(`exports ${e}, which the ABI does not list`);
+  for (const e of exports) if (!ABI_EXPORTS.has(e) && !extraExports.includes(e)) problems.push(`exports ${e}, which the ABI does not list`);
   if (problems.length) throw new BuildError(`${name}: ${problems.join('; ')}`);
 }
 
@@ -240,37 +260,98 @@ function findClang() {
 }
 
 async function buildC(results) {
-  if (ONLY && !ONLY.has(C_AGENT.name)) return;
-  const src = join(ROOT, C_AGENT.src);
-  const out = join(OUT_AGENTS, `${C_AGENT.name}.wasm`);
-  if (upToDate(out, [src, SCRIPT])) {
-    results.push({ name: C_AGENT.name, out, status: 'up to date' });
-    return;
+  const agents = C_AGENTS.filter((a) => !ONLY || ONLY.has(a.name));
+  const todo = [];
+  for (const a of agents) {
+    const out = join(OUT_AGENTS, `${a.name}.wasm`);
+    if (upToDate(out, [join(ROOT, a.src), SCRIPT])) results.push({ name: a.name, out, status: 'up to date' });
+    else todo.push(a);
   }
+  if (todo.length === 0) return;
   const clang = findClang();
   const missing = [!clang && 'clang', !findTool('wasm-ld') && 'wasm-ld'].filter(Boolean);
   if (missing.length > 0) {
     // One line for the toolchain: clang's packages (clang lld wasi-libc) include wasm-ld's.
-    if (toolsRequired()) throw new BuildError(`c-echo: ${requiredToolError('clang', missing)}`);
-    results.push({ name: C_AGENT.name, out, status: `skipped: ${missingToolLine('clang', missing)}` });
+    if (toolsRequired()) throw new BuildError(`${todo.map((a) => a.name).join(', ')}: ${requiredToolError('clang', missing)}`);
+    for (const a of todo) results.push({ name: a.name, out: join(OUT_AGENTS, `${a.name}.wasm`), status: `skipped: ${missingToolLine('clang', missing)}` });
+    return;
+  }
+  await Promise.all(todo.map(async (a) => {
+    const out = join(OUT_AGENTS, `${a.name}.wasm`);
+    const t0 = performance.now();
+    const tmp = `${out}.tmp-${process.pid}.wasm`;
+    const argv = [...C_FLAGS, ...a.exports.map((e) => `-Wl,--export=${e}`), '-o', tmp, a.src];
+    const { code, out: log } = await run(clang, argv);
+    if (code !== 0 || !existsSync(tmp)) {
+      if (existsSync(tmp)) unlinkSync(tmp);
+      throw new BuildError(`${a.name}: ${clang} ${argv.join(' ')} failed (exit ${code}):\n${log.trim()}`);
+    }
+    try {
+      checkAgent(a.name, readFileSync(tmp));
+    } catch (e) {
+      unlinkSync(tmp);
+      throw e;
+    }
+    renameSync(tmp, out);
+    results.push({ name: a.name, out, status: `built in ${ms(t0)}` });
+  }));
+}
+
+// ---- Rust ---------------------------------------------------------------------------------------
+
+/**
+ * The SDK is compiled once into an rlib (build/rust/), then each example crate against it with
+ * rustc directly: no cargo, no registry, nothing outside Debian's rustc and libstd-rust-dev-wasm32.
+ */
+async function buildRust(results) {
+  // Test agents written with the SDK (fixtures/rust/*.rs) are built like the examples, into build/fixtures.
+  const crates = [
+    ...RUST_AGENTS.map((name) => ({ name, label: name, src: join(ROOT, 'examples', name, 'src', 'lib.rs'), out: join(OUT_AGENTS, `${name}.wasm`) })),
+    ...listFiles(join(ROOT, 'fixtures', 'rust'), '.rs').map((src) => {
+      const name = basename(src, '.rs');
+      return { name, label: `fixtures/${name}`, src, out: join(OUT_FIXTURES, `${name}.wasm`) };
+    }),
+  ].filter((c) => !ONLY || ONLY.has(c.name));
+  const sdkFiles = listFiles(RUST_SDK_DIR, '.rs');
+  const todo = [];
+  for (const c of crates) {
+    if (upToDate(c.out, [...listFiles(dirname(c.src), '.rs'), ...sdkFiles, SCRIPT])) results.push({ name: c.label, out: c.out, status: 'up to date' });
+    else todo.push(c);
+  }
+  if (todo.length === 0) return;
+  const { rustc, missing } = findRustWasm();
+  if (rustc === undefined) {
+    if (toolsRequired()) throw new BuildError(`${todo.map((c) => c.label).join(', ')}: ${requiredToolError('rustc', missing)}`);
+    for (const c of todo) results.push({ name: c.label, out: c.out, status: `skipped: ${missingToolLine('rustc', missing)}` });
     return;
   }
   const t0 = performance.now();
-  const tmp = `${out}.tmp-${process.pid}.wasm`;
-  const argv = [...C_FLAGS, ...C_AGENT.exports.map((e) => `-Wl,--export=${e}`), '-o', tmp, C_AGENT.src];
-  const { code, out: log } = await run(clang, argv);
-  if (code !== 0 || !existsSync(tmp)) {
-    if (existsSync(tmp)) unlinkSync(tmp);
-    throw new BuildError(`c-echo: ${clang} ${argv.join(' ')} failed (exit ${code}):\n${log.trim()}`);
-  }
-  try {
-    checkAgent(C_AGENT.name, readFileSync(tmp));
-  } catch (e) {
-    unlinkSync(tmp);
-    throw e;
-  }
-  renameSync(tmp, out);
-  results.push({ name: C_AGENT.name, out, status: `built in ${ms(t0)}` });
+  const libDir = join(ROOT, 'build', 'rust');
+  mkdirSync(libDir, { recursive: true });
+  const rlib = join(libDir, 'libcaxton_sdk.rlib');
+  const sdkArgv = [...RUST_FLAGS, '--crate-type', 'rlib', '--crate-name', 'caxton_sdk', '-o', rlib, join(RUST_SDK_DIR, 'lib.rs')];
+  const sdk = await run(rustc, sdkArgv);
+  if (sdk.code !== 0) throw new BuildError(`sdk/rust: ${rustc} ${sdkArgv.join(' ')} failed (exit ${sdk.code}):\n${sdk.out.trim()}`);
+  await Promise.all(todo.map(async (c) => {
+    const tmp = `${c.out}.tmp-${process.pid}.wasm`;
+    const argv = [
+      ...RUST_FLAGS, ...RUST_LINK_FLAGS, '--crate-type', 'cdylib', '--crate-name', c.name.replaceAll('-', '_'),
+      '--extern', `caxton_sdk=${rlib}`, '-o', tmp, rel(c.src),
+    ];
+    const { code, out: log } = await run(rustc, argv);
+    if (code !== 0 || !existsSync(tmp)) {
+      if (existsSync(tmp)) unlinkSync(tmp);
+      throw new BuildError(`${c.label}: ${rustc} ${argv.join(' ')} failed (exit ${code}):\n${log.trim()}`);
+    }
+    try {
+      checkAgent(c.label, readFileSync(tmp), RUST_LINKER_EXPORTS);
+    } catch (e) {
+      unlinkSync(tmp);
+      throw e;
+    }
+    renameSync(tmp, c.out);
+    results.push({ name: c.label, out: c.out, status: `built in ${ms(t0)}` });
+  }));
 }
 
 // ---- WAT fixtures and generated binaries ---------------------------------------------------------
@@ -371,7 +452,7 @@ async function main() {
   mkdirSync(OUT_AGENTS, { recursive: true });
   mkdirSync(OUT_FIXTURES, { recursive: true });
   const results = [];
-  const settled = await Promise.allSettled([buildAssemblyScript(results), buildC(results), buildFixtures(results)]);
+  const settled = await Promise.allSettled([buildAssemblyScript(results), buildC(results), buildRust(results), buildFixtures(results)]);
   const order = (r) => (r.out.startsWith(OUT_AGENTS) ? 0 : 1);
   results.sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name));
   for (const r of results) {

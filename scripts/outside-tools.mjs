@@ -7,8 +7,9 @@
 // Plain Node ESM with no dependencies: scripts/build-agents.mjs imports it during `npm install`, before
 // anything is compiled, and the tests import it through test/helpers/outside-tools.ts.
 
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 
 /** What each tool is, where it comes from, and what needs it. */
 export const OUTSIDE_TOOLS = {
@@ -21,6 +22,16 @@ export const OUTSIDE_TOOLS = {
     commands: ['wasm-ld'], // clang calls it by this name
     packages: 'lld',
     usedFor: 'linking the C example agent',
+  },
+  rustc: {
+    commands: ['rustc'],
+    packages: 'rustc libstd-rust-dev-wasm32',
+    usedFor: 'the Rust example agents (examples/rust-*, sdk/rust), built for wasm32-unknown-unknown',
+  },
+  cargo: {
+    commands: ['cargo'],
+    packages: 'cargo rustc libstd-rust-dev-wasm32',
+    usedFor: "the Rust SDK's unit tests (cargo test in sdk/rust) and the Rust agent templates",
   },
   serf: {
     commands: ['serf'],
@@ -74,19 +85,45 @@ export function toolsRequired(env = process.env) {
   return env.CI === 'true' || env.CI === '1' || env.CAXTON_REQUIRE_TOOLS === '1';
 }
 
+function executable(p) {
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every executable named `cmd` on PATH, in PATH order. */
+export function whichAll(cmd, env = process.env) {
+  return (env.PATH ?? '').split(delimiter).filter((dir) => dir !== '').map((dir) => join(dir, cmd)).filter(executable);
+}
+
 /** The first executable named `cmd` on PATH, or undefined. */
 export function which(cmd, env = process.env) {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const p = join(dir, cmd);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not in this directory
+  return whichAll(cmd, env)[0];
+}
+
+/**
+ * A rustc that can build for wasm32-unknown-unknown (its sysroot has that target's std, which
+ * Debian ships as libstd-rust-dev-wasm32), and the cargo beside it. CAXTON_RUSTC names one;
+ * otherwise every rustc on PATH is tried in order, so that a rustup toolchain without the wasm32
+ * target ahead of Debian's on PATH does not hide Debian's. `missing` names what is not installed.
+ */
+export function findRustWasm(env = process.env) {
+  const candidates = env.CAXTON_RUSTC ? [env.CAXTON_RUSTC] : whichAll('rustc', env);
+  let ran = false;
+  for (const rustc of candidates) {
+    const r = spawnSync(rustc, ['--print', 'sysroot'], { encoding: 'utf8' });
+    if (r.status !== 0) continue;
+    ran = true;
+    const lib = join(r.stdout.trim(), 'lib', 'rustlib', 'wasm32-unknown-unknown', 'lib');
+    if (existsSync(lib) && readdirSync(lib).some((f) => f.startsWith('libstd-'))) {
+      const beside = join(dirname(rustc), 'cargo');
+      return { rustc, cargo: executable(beside) ? beside : which('cargo', env), missing: [] };
     }
   }
-  return undefined;
+  return { rustc: undefined, cargo: undefined, missing: [ran ? "rustc's wasm32-unknown-unknown std" : 'rustc'] };
 }
 
 /** The path of a tool (the first of its command names on PATH), or undefined. */
