@@ -1,11 +1,13 @@
 /**
- * The event stream: Server-Sent Events of agent and node events, filtered by type. When the node
+ * The event stream: Server-Sent Events of agent and node events, filtered by type; in a cluster, other
+ * nodes' agent lifecycle events too (src/cluster/event-relay.ts). When the node
  * shuts down, every stream gets a last event `shutdown` (whatever its filter) and is ended, so that a
  * watcher never holds the shutdown up and knows why its stream ended.
  */
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ApiContext, NodeEvent } from '../context.js';
+import { RELAYED_TYPES } from '../../cluster/event-relay.js';
 
 const EventsQuery = Type.Object({ types: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false });
 
@@ -20,6 +22,8 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
     { config: { permission: 'read' }, schema: { summary: 'Server-Sent Events: agent and node events', querystring: EventsQuery } },
     (req, reply) => {
       const wanted = typeFilter(req.query.types);
+      // In a cluster, a stream that takes agent lifecycle events gets the other nodes' too, while it is open.
+      const unwatch = RELAYED_TYPES.some(wanted) ? ctx.watchRemoteEvents?.() : undefined;
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -41,6 +45,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
       keepalive.unref();
       const close = () => {
         off();
+        unwatch?.();
         clearInterval(keepalive);
       };
       res.on('close', close);
