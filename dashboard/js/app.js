@@ -7,7 +7,11 @@ import { h, fill } from './dom.js';
 import { addEvent, loadAgents, loadMembers, loadQueues, MAX_EVENTS, state } from './state.js';
 import * as views from './views.js';
 
-const REFRESH_MS = 5000;
+/**
+ * The views are read every 5 s; `?refresh=<seconds>` in the page's address makes that longer (never
+ * shorter), for a slow link, or for a test that must see that an update came through the stream.
+ */
+const REFRESH_MS = Math.max(5, Number(new URLSearchParams(location.search).get('refresh')) || 5) * 1000;
 const AFTER_EVENT_MS = 250;
 const MIN_REFRESH_GAP_MS = 1000;
 /** The agent view's live log: as many lines as the node keeps per agent. */
@@ -121,6 +125,8 @@ function flushRows() {
 
 function setConn(s, detail) {
   const c = $('conn');
+  // Back after a drop: what happened meanwhile came on no stream, so the views are read again.
+  if (s === 'open' && c.dataset.state === 'reconnecting') refreshSoon();
   c.dataset.state = s;
   c.textContent = s === 'open' ? 'live' : s === 'reconnecting' ? `reconnecting (${detail ?? ''})` : s;
 }

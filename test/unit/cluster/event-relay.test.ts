@@ -4,7 +4,7 @@ import { EVENT_RELAY_POST, EVENT_WATCH_POST, EventRelay, LEASE_MS, MAX_RELAYED_P
 import { MemoryNetwork } from '../../helpers/memory-peers.js';
 import { until } from '../../helpers/until.js';
 
-const members = [
+const members: { name: string; status: string; tags: Record<string, string> }[] = [
   { name: 'a', status: 'alive', tags: { role: 'caxton' } },
   { name: 'b', status: 'alive', tags: { role: 'caxton' } },
   { name: 'c', status: 'alive', tags: { role: 'caxton' } },
