@@ -849,7 +849,7 @@ export class CaxtonNode {
       observeHttp: (m, r, s, sec) => this.metrics.observeHttp(m, r, s, sec),
       observeRouting: (sec) => this.metrics.observeRouting(sec),
       onEvent: (fn) => this.onEvent(fn),
-      ...(this.#relay === undefined ? {} : { watchRemoteEvents: () => (this.#relay as EventRelay).want() }),
+      ...(this.#relay === undefined ? {} : { watchRemoteEvents: () => (this.#relay as EventRelay).want(), watchRemoteLogs: (agent: string) => (this.#relay as EventRelay).wantLogs(agent) }),
       cluster: () => this.#cluster,
       clusterAgents: () => this.#clusterAgents,
       clusterState: () => this.#routing?.directory,

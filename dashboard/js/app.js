@@ -23,6 +23,8 @@ let refreshTimer = null;
 let soon = null;
 let current = '';
 let lastRefresh = 0;
+/** The log lines of an agent of another node, while its detail is open: their own stream (the node asks that agent's node for them). */
+let remoteLogs = null;
 
 function route() {
   return decodeURIComponent(location.hash.slice(1)) || 'members';
@@ -47,8 +49,13 @@ async function render() {
       await loadQueues();
       views.queues(el, go);
     }
-    else if (r.startsWith('agent/')) await views.agent(el, r.slice(6), go);
+    else if (r.startsWith('agent/')) {
+      const name = r.slice(6);
+      const { remote } = await views.agent(el, name, go, remoteLogs?.agent === name ? remoteLogs.lines : []);
+      followRemoteLogs(remote ? name : null);
+    }
     else fill(el, h('p', {}, 'Unknown view'));
+    if (!r.startsWith('agent/')) followRemoteLogs(null);
   } catch (e) {
     fill(el, h('p', { class: 'error' }, e.message));
   }
@@ -81,10 +88,32 @@ function refreshSoon() {
   }, Math.max(AFTER_EVENT_MS, lastRefresh + MIN_REFRESH_GAP_MS - Date.now()));
 }
 
+/** Starts following `name`'s log lines (null: stops), keeping the last MAX_LOG_LINES for redraws of the view. */
+function followRemoteLogs(name) {
+  if (remoteLogs?.agent === name) return;
+  remoteLogs?.stop();
+  remoteLogs = null;
+  if (name === null) return;
+  const lines = [];
+  const stop = follow((e) => {
+    if (e.type !== 'agent.log' || e.agent !== name) return;
+    lines.push({ time: e.time, level: e.level, text: e.text });
+    if (lines.length > MAX_LOG_LINES) lines.shift();
+    showLogLine(e);
+  }, () => {}, `?types=agent.log&agent=${encodeURIComponent(name)}`);
+  remoteLogs = { agent: name, lines, stop };
+}
+
+/** A log line to the open agent view, if it is that agent's. */
+function showLogLine(e) {
+  const logs = document.getElementById('logs');
+  if (logs !== null && logs.dataset.agent === e.agent) queueRow(logs, () => views.logLine({ time: e.time, level: e.level, text: e.text }), MAX_LOG_LINES);
+}
+
 function onEvent(e) {
   if (e.type === 'agent.log') {
-    const logs = document.getElementById('logs');
-    if (logs !== null && logs.dataset.agent === e.agent) queueRow(logs, () => views.logLine({ time: e.time, level: e.level, text: e.text }), MAX_LOG_LINES);
+    // Another node's lines (they have `node`) are the remote follower's: on this stream too, they would show twice.
+    if (e.node === undefined) showLogLine(e);
     return;
   }
   addEvent(e);
@@ -152,6 +181,7 @@ async function start() {
 function logout() {
   session.clear();
   stopStream?.();
+  followRemoteLogs(null);
   clearInterval(refreshTimer);
   location.hash = '';
   location.reload();

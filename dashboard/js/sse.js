@@ -8,9 +8,10 @@ const MAX_BACKOFF_MS = 15_000;
 
 /**
  * Follows the stream until stop() is called: onEvent(event) for every event's parsed data,
- * onState('open' | 'reconnecting' | 'closed', detail) when the connection changes.
+ * onState('open' | 'reconnecting' | 'closed', detail) when the connection changes. `query`: the
+ * stream's filter (`?types=agent.log&agent=x`), none by default.
  */
-export function follow(onEvent, onState) {
+export function follow(onEvent, onState, query = '') {
   let stopped = false;
   let controller;
   let backoff = 1000;
@@ -19,7 +20,7 @@ export function follow(onEvent, onState) {
   async function connect() {
     controller = new AbortController();
     try {
-      const res = await fetch(`${API}/events`, { headers: { authorization: `Bearer ${session.key}`, accept: 'text/event-stream' }, signal: controller.signal, cache: 'no-store' });
+      const res = await fetch(`${API}/events${query}`, { headers: { authorization: `Bearer ${session.key}`, accept: 'text/event-stream' }, signal: controller.signal, cache: 'no-store' });
       if (!res.ok || res.body === null) throw new Error(`event stream: HTTP ${res.status}`);
       onState('open');
       backoff = 1000;

@@ -93,7 +93,8 @@ export function agents(el, go) {
 
 // ---- one agent
 
-export async function agent(el, name, go) {
+/** `live`: the lines of another node's agent received so far (its node keeps the earlier ones). Returns whether it is another node's. */
+export async function agent(el, name, go, live = []) {
   const { a, logs, remote } = await loadAgent(name);
   const s = a.stats ?? {};
   const act = (label, path, body, confirmText) =>
@@ -139,10 +140,11 @@ export async function agent(el, name, go) {
       stat('Module', String(a.module).slice(0, 16)),
       a.last_fault ? stat('Last fault', `${a.last_fault.kind} in ${a.last_fault.phase}: ${a.last_fault.message}`) : null,
     ),
-    remote ? h('p', { class: 'remote', id: 'remote' }, `Runs on ${a.node}: its log lines and the buttons to suspend, restart, stop or remove it are on ${a.node}'s dashboard. Its state changes, faults and restarts show here as they happen.`) : null,
-    remote ? null : h('h3', {}, 'Recent log lines'),
-    remote ? null : h('ol', { id: 'logs', class: 'logs', dataset: { agent: name } }, logs.logs.slice().reverse().map(logLine)),
+    remote ? h('p', { class: 'remote', id: 'remote' }, `Runs on ${a.node}: the buttons to suspend, restart, stop or remove it, and its log lines from before this view was opened, are on ${a.node}'s dashboard. Its state changes, faults, restarts and new log lines show here as they happen.`) : null,
+    h('h3', {}, remote ? 'Log lines since this view was opened' : 'Recent log lines'),
+    h('ol', { id: 'logs', class: 'logs', dataset: { agent: name } }, (remote ? live : logs.logs).slice().reverse().map(logLine)),
   );
+  return { remote };
 }
 
 /**

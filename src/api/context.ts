@@ -98,6 +98,8 @@ export interface ApiContext {
    * through onEvent until the returned release is called. Absent on a node alone.
    */
   readonly watchRemoteEvents?: () => () => void;
+  /** A stream follows the log lines of `agent`, which runs on another node: they come through onEvent until released. */
+  readonly watchRemoteLogs?: (agent: string) => () => void;
   ready(): boolean;
   /** The cluster this node belongs to; undefined on a single node. */
   cluster(): Cluster | undefined;

@@ -12,8 +12,13 @@
  * dropped, never retried). The receiver checks the event and puts it on its stream with `node` set to
  * the sender. Relayed events are never relayed again.
  *
+ * Log lines go only where asked for by agent: a stream opened for one agent's log lines (the dashboard's
+ * detail of another node's agent) adds that agent to the lease (`logs`), and the node hosting it
+ * relays its `agent.log` events, at most MAX_LOG_LINES_PER_SECOND a second.
+ *
  * Cost: nothing while no stream is open; while one is, one small post per peer per RENEW_MS from the
- * watching node, and on each watched node one post per lifecycle event per watcher.
+ * watching node, and on each watched node one post per lifecycle event (or followed log line) per
+ * watcher.
  */
 import type { NodeName, PeerBody, Peers } from './peers.js';
 
@@ -34,6 +39,8 @@ export const RELAYED_TYPES = [
   'agent.canary_rolled_back',
 ] as const;
 const RELAYED = new Set<string>(RELAYED_TYPES);
+/** What a node takes from a peer: the lifecycle events, and the log lines of the agents it asked for. */
+const ACCEPTED = new Set<string>([...RELAYED_TYPES, 'agent.log']);
 
 /** How long a lease lasts without renewal, ms: a watcher that died stops costing anything after this. */
 export const LEASE_MS = 30_000;
@@ -41,6 +48,10 @@ export const LEASE_MS = 30_000;
 export const RENEW_MS = 10_000;
 /** Events relayed per second by one node, whatever the number of watchers; more are dropped (a crash loop of many agents must not flood the link). */
 export const MAX_RELAYED_PER_SECOND = 500;
+/** Log lines relayed per second by one node (a chatty agent logs thousands): more are dropped. */
+export const MAX_LOG_LINES_PER_SECOND = 200;
+/** Agents whose log lines one lease may ask for. */
+export const MAX_LOG_AGENTS = 20;
 const MAX_FIELDS = 20;
 const MAX_STRING = 4000;
 /** Dropped events are logged at most this often, ms. */
@@ -73,10 +84,11 @@ export class EventRelay {
   /** Open streams here that want other nodes' lifecycle events. */
   #holders = 0;
   #renew: NodeJS.Timeout | undefined;
-  /** Nodes holding a lease on this one: when it ends. */
-  readonly #watchers = new Map<NodeName, number>();
-  #window = 0;
-  #sentInWindow = 0;
+  /** Agents whose log lines streams here follow, with how many streams follow each. */
+  readonly #logHolders = new Map<string, number>();
+  /** Nodes holding a lease on this one: when it ends, and whose log lines they follow. */
+  readonly #watchers = new Map<NodeName, { until: number; logs: ReadonlySet<string> }>();
+  readonly #budget = { window: 0, lifecycle: 0, logs: 0 };
   #dropped = 0;
   #droppedLoggedAt = -Infinity;
 
@@ -92,23 +104,59 @@ export class EventRelay {
    * until every such stream has called the returned release.
    */
   want(): () => void {
-    this.#holders++;
-    if (this.#holders === 1) {
-      this.#lease(LEASE_MS);
-      this.#renew = setInterval(() => this.#lease(LEASE_MS), RENEW_MS);
-      this.#renew.unref();
-    }
+    return this.#hold(() => {
+      this.#holders++;
+      return () => this.#holders--;
+    });
+  }
+
+  /**
+   * A stream here follows `agent`'s log lines (an agent of another node): its node relays them while
+   * the lease lists it. At most MAX_LOG_AGENTS agents at once; more are not asked for.
+   */
+  wantLogs(agent: string): () => void {
+    return this.#hold(() => {
+      this.#logHolders.set(agent, (this.#logHolders.get(agent) ?? 0) + 1);
+      return () => {
+        const n = (this.#logHolders.get(agent) ?? 1) - 1;
+        if (n === 0) this.#logHolders.delete(agent);
+        else this.#logHolders.set(agent, n);
+      };
+    });
+  }
+
+  /** Takes a hold, leases at once when what is asked for changed, and releases once. */
+  #hold(take: () => () => void): () => void {
+    const before = this.#asked();
+    const give = take();
+    if (this.#asked() !== before) this.#leaseNow();
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.#holders--;
-      if (this.#holders === 0) {
-        clearInterval(this.#renew);
-        this.#renew = undefined;
-        this.#lease(0);
-      }
+      const was = this.#asked();
+      give();
+      if (this.#asked() !== was) this.#leaseNow();
     };
+  }
+
+  /** What the lease asks for, as a comparable key; '' when nothing. */
+  #asked(): string {
+    if (this.#holders === 0 && this.#logHolders.size === 0) return '';
+    return JSON.stringify([...this.#logHolders.keys()].sort().slice(0, MAX_LOG_AGENTS));
+  }
+
+  /** Posts the lease (or its end) now, and keeps renewing it while anything is asked for. */
+  #leaseNow(): void {
+    const asked = this.#asked() !== '';
+    this.#lease(asked ? LEASE_MS : 0);
+    if (asked && this.#renew === undefined) {
+      this.#renew = setInterval(() => this.#lease(LEASE_MS), RENEW_MS);
+      this.#renew.unref();
+    } else if (!asked && this.#renew !== undefined) {
+      clearInterval(this.#renew);
+      this.#renew = undefined;
+    }
   }
 
   /** True while some node holds a lease on this one (the caller may skip building events otherwise). */
@@ -116,63 +164,69 @@ export class EventRelay {
     return this.#liveWatchers().length > 0;
   }
 
-  /** An event of this node: posted to the nodes watching it when it is a lifecycle event. */
+  /**
+   * An event of this node: a lifecycle event goes to every node watching this one, an agent's log
+   * line to those following that agent.
+   */
   local(e: RelayedEvent): void {
-    if (!RELAYED.has(e.type)) return;
-    const to = this.#liveWatchers();
+    const log = e.type === 'agent.log';
+    if (!log && !RELAYED.has(e.type)) return;
+    const to = this.#liveWatchers().filter(([, w]) => !log || w.logs.has(e['agent'] as string));
     if (to.length === 0) return;
     const now = this.#now();
     const second = Math.floor(now / 1000);
-    if (second !== this.#window) {
-      this.#window = second;
-      this.#sentInWindow = 0;
-    }
-    if (this.#sentInWindow >= MAX_RELAYED_PER_SECOND) {
+    if (second !== this.#budget.window) Object.assign(this.#budget, { window: second, lifecycle: 0, logs: 0 });
+    const kind = log ? 'logs' : 'lifecycle';
+    const max = log ? MAX_LOG_LINES_PER_SECOND : MAX_RELAYED_PER_SECOND;
+    if (this.#budget[kind] >= max) {
       this.#dropped++;
       if (now - this.#droppedLoggedAt >= DROP_LOG_MS) {
         this.#droppedLoggedAt = now;
-        this.#o.warn(`more than ${MAX_RELAYED_PER_SECOND} agent events a second: ${this.#dropped} not relayed to the nodes watching this one (their views still show the outcome at their next refresh)`);
+        this.#o.warn(`more than ${MAX_RELAYED_PER_SECOND} agent events or ${MAX_LOG_LINES_PER_SECOND} followed log lines a second: ${this.#dropped} not relayed to the nodes watching this one (their views still show the outcome at their next refresh)`);
       }
       return;
     }
-    this.#sentInWindow++;
-    for (const node of to) this.#o.peers.post(node, EVENT_RELAY_POST, e);
+    this.#budget[kind]++;
+    for (const [node] of to) this.#o.peers.post(node, EVENT_RELAY_POST, e);
   }
 
   /** The watchers whose lease has not ended (ended ones are forgotten). */
-  #liveWatchers(): NodeName[] {
+  #liveWatchers(): [NodeName, { until: number; logs: ReadonlySet<string> }][] {
     if (this.#watchers.size === 0) return [];
     const now = this.#now();
-    const live: NodeName[] = [];
-    for (const [node, until] of this.#watchers) {
-      if (until > now) live.push(node);
+    const live: [NodeName, { until: number; logs: ReadonlySet<string> }][] = [];
+    for (const [node, w] of this.#watchers) {
+      if (w.until > now) live.push([node, w]);
       else this.#watchers.delete(node);
     }
     return live;
   }
 
-  /** Posts a lease of `ms` (0: cancelled) to every other alive Caxton member. */
+  /** Posts a lease of `ms` (0: cancelled), with the agents whose log lines are followed, to every other alive Caxton member. */
   #lease(ms: number): void {
+    const logs = [...this.#logHolders.keys()].sort().slice(0, MAX_LOG_AGENTS);
     for (const m of this.#o.members()) {
-      if (m.name !== this.#o.peers.self && m.status === 'alive' && m.tags['role'] === 'caxton') this.#o.peers.post(m.name, EVENT_WATCH_POST, { lease_ms: ms });
+      if (m.name !== this.#o.peers.self && m.status === 'alive' && m.tags['role'] === 'caxton') this.#o.peers.post(m.name, EVENT_WATCH_POST, { lease_ms: ms, logs });
     }
   }
 
   #watch(from: NodeName, body: PeerBody): void {
-    const ms = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['lease_ms'] : undefined;
-    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > LEASE_MS) {
-      return this.#o.warn(`node ${from} posted an ${EVENT_WATCH_POST} without a lease_ms from 0 to ${LEASE_MS}: ignored`);
+    const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    const ms = b['lease_ms'];
+    const logs = b['logs'] ?? [];
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > LEASE_MS || !Array.isArray(logs) || logs.length > MAX_LOG_AGENTS || !logs.every((x) => typeof x === 'string' && x.length <= 255)) {
+      return this.#o.warn(`node ${from} posted an ${EVENT_WATCH_POST} without a lease_ms from 0 to ${LEASE_MS} and at most ${MAX_LOG_AGENTS} agent names in logs: ignored`);
     }
     if (ms === 0) this.#watchers.delete(from);
-    else this.#watchers.set(from, this.#now() + ms);
+    else this.#watchers.set(from, { until: this.#now() + ms, logs: new Set(logs as string[]) });
   }
 
   #received(from: NodeName, body: PeerBody): void {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return this.#o.warn(`node ${from} posted an ${EVENT_RELAY_POST} that is not an object: ignored`);
     const entries = Object.entries(body as Record<string, unknown>);
     const b = body as Record<string, unknown>;
-    if (typeof b['type'] !== 'string' || !RELAYED.has(b['type']) || typeof b['time'] !== 'string' || entries.length > MAX_FIELDS) {
-      return this.#o.warn(`node ${from} posted an ${EVENT_RELAY_POST} without an agent lifecycle type and a time: ignored`);
+    if (typeof b['type'] !== 'string' || !ACCEPTED.has(b['type']) || typeof b['time'] !== 'string' || entries.length > MAX_FIELDS) {
+      return this.#o.warn(`node ${from} posted an ${EVENT_RELAY_POST} without an agent lifecycle or log type and a time: ignored`);
     }
     // Plain values only (nothing nested, nothing that could pass for a prototype), strings bounded;
     // `node` is the sender, whatever the body says.

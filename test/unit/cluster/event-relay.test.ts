@@ -84,12 +84,37 @@ test(`event relay - at most ${MAX_RELAYED_PER_SECOND} events a second are relaye
 test('event relay - only well-formed lifecycle events from a peer are taken, plain fields only, node set to the sender', async () => {
   const { got, relay, serf, warnings } = cluster();
   relay('a'); // a exists; it takes what it is sent whether or not it watches (the post says what it is)
-  for (const bad of [null, [1], 'x', { type: 'agent.log', time: 't', text: 'x' }, { type: 'cluster.join', time: 't' }, { type: 'agent.started' }, Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}`, i]).concat([['type', 'agent.started'], ['time', 't']]))]) serf.post('a', EVENT_RELAY_POST, bad);
+  for (const bad of [null, [1], 'x', { type: 'message.undeliverable', time: 't', text: 'x' }, { type: 'cluster.join', time: 't' }, { type: 'agent.started' }, Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}`, i]).concat([['type', 'agent.started'], ['time', 't']]))]) serf.post('a', EVENT_RELAY_POST, bad);
   serf.post('a', EVENT_RELAY_POST, { type: 'agent.fault', time: 't', agent: 'x', message: 'boom', nested: { a: 1 }, long: 'y'.repeat(5000), node: 'forged' });
-  for (const bad of [null, { lease_ms: -1 }, { lease_ms: LEASE_MS + 1 }, { lease_ms: 1.5 }]) serf.post('a', EVENT_WATCH_POST, bad);
+  for (const bad of [null, { lease_ms: -1 }, { lease_ms: LEASE_MS + 1 }, { lease_ms: 1.5 }, { lease_ms: 1000, logs: 'x' }, { lease_ms: 1000, logs: Array.from({ length: 21 }, (_, i) => `a${i}`) }]) serf.post('a', EVENT_WATCH_POST, bad);
   await until('the well-formed one arrives', () => got.get('a')!.length === 1);
   await settle();
   assert.deepEqual(got.get('a'), [{ type: 'agent.fault', time: 't', agent: 'x', message: 'boom', node: 'serf' }]);
-  assert.equal(warnings.length, 11, warnings.join('\n'));
+  assert.equal(warnings.length, 13, warnings.join('\n'));
   assert.equal(relay('a').watched, false, 'no bad lease was taken');
+});
+
+test('event relay - an agent\'s log lines go only to the nodes following that agent, and only while they do', async () => {
+  const { net, got, relay } = cluster();
+  const line = (agent: string, text: string) => ({ type: 'agent.log', time: 't', agent, level: 'info', text, conversation_id: null });
+  const lifecycle = relay('a').want();
+  await until('c knows a watches it', () => relay('c').watched);
+  relay('c').local(line('x', 'not followed yet'));
+  const stopLogs = relay('a').wantLogs('x');
+  relay('b').want(); // b watches lifecycle events, follows no log lines
+  await settle();
+  relay('c').local(line('x', 'one'));
+  relay('c').local(line('y', 'another agent'));
+  await until('a shows x\'s line', () => got.get('a')!.some((e) => e['text'] === 'one'));
+  await settle();
+  assert.deepEqual(got.get('a')!.map((e) => `${e['agent']} ${e['text']} ${e['node']}`), ['x one c']);
+  assert.equal(got.get('b')!.length, 0, 'b follows no log lines');
+
+  stopLogs();
+  await settle();
+  const posts = net.posts;
+  relay('c').local(line('x', 'after'));
+  await settle();
+  assert.equal(net.posts, posts, 'nothing sent once no stream follows x');
+  lifecycle();
 });
