@@ -196,6 +196,7 @@ test('dashboard - an open circuit breaker is listed; a control key closes it fro
   await admin.goto(`${s.apiUrl}/dashboard/#queues`);
   await admin.waitForSelector('#circuits tr[data-agent="echo"] button[data-action="reset-circuit"]');
   assert.notEqual(await admin.getAttribute('#circuits tr[data-agent="echo"]', 'data-circuit'), 'closed');
+  await admin.waitForSelector('#queue');
   await screenshot(admin, 'queues-circuits');
   await admin.click('#circuits tr[data-agent="echo"] button[data-action="reset-circuit"]');
   await admin.waitForSelector('#circuits tr[data-agent="echo"]', { state: 'detached', timeout: 10_000 });
