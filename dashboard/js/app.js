@@ -36,6 +36,8 @@ async function render() {
   document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', r === a.dataset.view || (r.startsWith('agent/') && a.dataset.view === 'agents') || (r.startsWith('conversation/') && a.dataset.view === 'conversations')));
   const el = $('view');
   el.dataset.view = r.split('/')[0];
+  // A follower of another view's agent ends when its view is left, whatever happens next.
+  if (remoteLogs !== null && r !== `agent/${remoteLogs.agent}`) followRemoteLogs(null);
   try {
     if (r === 'members') views.members(el);
     else if (r === 'agents') views.agents(el, go);
@@ -55,7 +57,6 @@ async function render() {
       followRemoteLogs(remote ? name : null);
     }
     else fill(el, h('p', {}, 'Unknown view'));
-    if (!r.startsWith('agent/')) followRemoteLogs(null);
   } catch (e) {
     fill(el, h('p', { class: 'error' }, e.message));
   }
