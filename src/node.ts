@@ -57,6 +57,7 @@ import { ClusterViews, type ViewMember } from './api/cluster-views.js';
 import { ClusterOperations } from './api/cluster-operations.js';
 import { startClusterRouting, type ClusterRouting } from './cluster/routing.js';
 import { AgentEventSharing } from './cluster/agent-events.js';
+import { EventRelay } from './cluster/event-relay.js';
 import { ClusterAgents, isolatedOnDisk } from './agents/cluster-agents.js';
 import { StateReplicator, type ReplicationMode } from './agents/replication/index.js';
 import { watchLine } from './agents/cluster-events.js';
@@ -210,6 +211,8 @@ export class CaxtonNode {
   /** Routing across the cluster (absent on a node alone): who hosts what, and the message link. */
   #routing: ClusterRouting | undefined;
   #clusterAgents: ClusterAgents | undefined;
+  /** Other nodes' agent lifecycle events on this node's stream while a stream wants them (absent on a node alone). */
+  #relay: EventRelay | undefined;
   /** Which side of a partition this node is on, its queue and the merge (absent on a single node). */
   #partitions: PartitionControl | undefined;
   #replicator: StateReplicator | undefined;
@@ -426,6 +429,12 @@ export class CaxtonNode {
       cluster === undefined || peers === undefined
         ? undefined
         : new AgentEventSharing(peers, () => cluster.members(), (e) => node.#emit(e), (text) => log.warn({ component: 'cluster-agents' }, text));
+    // A deploy, a crash or a restart on another node, on this node's stream while one is open (src/cluster/event-relay.ts).
+    node.#relay = cluster === undefined || peers === undefined ? undefined : new EventRelay({ peers, members: () => cluster.members(), emit: (e) => node.#emit(e), warn: (text) => log.warn({ component: 'event-relay' }, text) });
+    // One `agent.deployed` per deploy, on the node that hosts the agent.
+    deployments.onChange((c) => {
+      if (c.type === 'put' && c.deployed !== undefined) node.#local({ type: 'agent.deployed', time: new Date().toISOString(), agent: c.name, node: options.nodeId, module: c.deployed.module, priority: c.deployed.priority });
+    });
     clusterAgents?.onEvent((ae) => {
       const { type, ...fields } = ae;
       const e: NodeEvent = { type: `cluster.${type}`, time: new Date().toISOString(), ...fields, text: watchLine(ae) };
@@ -792,8 +801,14 @@ export class CaxtonNode {
         this.journal.recordMessage('poison', e.json, e.reason);
         break;
     }
-    if (this.#events.length > 0) this.#emit(streamEvent(e));
+    if (this.#events.length > 0 || this.#relay?.watched === true) this.#local(streamEvent(e));
     this.#logEvent(e);
+  }
+
+  /** An event of this node: on its stream, and to the nodes watching it (lifecycle events only). */
+  #local(e: NodeEvent): void {
+    this.#emit(e);
+    this.#relay?.local(e);
   }
 
   #apiContext(api: ApiOptions): ApiContext {
@@ -834,6 +849,7 @@ export class CaxtonNode {
       observeHttp: (m, r, s, sec) => this.metrics.observeHttp(m, r, s, sec),
       observeRouting: (sec) => this.metrics.observeRouting(sec),
       onEvent: (fn) => this.onEvent(fn),
+      ...(this.#relay === undefined ? {} : { watchRemoteEvents: () => (this.#relay as EventRelay).want(), watchRemoteLogs: (agent: string) => (this.#relay as EventRelay).wantLogs(agent) }),
       cluster: () => this.#cluster,
       clusterAgents: () => this.#clusterAgents,
       clusterState: () => this.#routing?.directory,

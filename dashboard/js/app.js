@@ -7,7 +7,11 @@ import { h, fill } from './dom.js';
 import { addEvent, loadAgents, loadMembers, loadQueues, MAX_EVENTS, state } from './state.js';
 import * as views from './views.js';
 
-const REFRESH_MS = 5000;
+/**
+ * The views are read every 5 s; `?refresh=<seconds>` in the page's address makes that longer (never
+ * shorter), for a slow link, or for a test that must see that an update came through the stream.
+ */
+const REFRESH_MS = Math.max(5, Number(new URLSearchParams(location.search).get('refresh')) || 5) * 1000;
 const AFTER_EVENT_MS = 250;
 const MIN_REFRESH_GAP_MS = 1000;
 /** The agent view's live log: as many lines as the node keeps per agent. */
@@ -19,6 +23,8 @@ let refreshTimer = null;
 let soon = null;
 let current = '';
 let lastRefresh = 0;
+/** The log lines of an agent of another node, while its detail is open: their own stream (the node asks that agent's node for them). */
+let remoteLogs = null;
 
 function route() {
   return decodeURIComponent(location.hash.slice(1)) || 'members';
@@ -30,6 +36,8 @@ async function render() {
   document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', r === a.dataset.view || (r.startsWith('agent/') && a.dataset.view === 'agents') || (r.startsWith('conversation/') && a.dataset.view === 'conversations')));
   const el = $('view');
   el.dataset.view = r.split('/')[0];
+  // A follower of another view's agent ends when its view is left, whatever happens next.
+  if (remoteLogs !== null && r !== `agent/${remoteLogs.agent}`) followRemoteLogs(null);
   try {
     if (r === 'members') views.members(el);
     else if (r === 'agents') views.agents(el, go);
@@ -43,7 +51,11 @@ async function render() {
       await loadQueues();
       views.queues(el, go);
     }
-    else if (r.startsWith('agent/')) await views.agent(el, r.slice(6), go);
+    else if (r.startsWith('agent/')) {
+      const name = r.slice(6);
+      const { remote } = await views.agent(el, name, go, remoteLogs?.agent === name ? remoteLogs.lines : []);
+      followRemoteLogs(remote ? name : null);
+    }
     else fill(el, h('p', {}, 'Unknown view'));
   } catch (e) {
     fill(el, h('p', { class: 'error' }, e.message));
@@ -77,10 +89,32 @@ function refreshSoon() {
   }, Math.max(AFTER_EVENT_MS, lastRefresh + MIN_REFRESH_GAP_MS - Date.now()));
 }
 
+/** Starts following `name`'s log lines (null: stops), keeping the last MAX_LOG_LINES for redraws of the view. */
+function followRemoteLogs(name) {
+  if (remoteLogs?.agent === name) return;
+  remoteLogs?.stop();
+  remoteLogs = null;
+  if (name === null) return;
+  const lines = [];
+  const stop = follow((e) => {
+    if (e.type !== 'agent.log' || e.agent !== name) return;
+    lines.push({ time: e.time, level: e.level, text: e.text });
+    if (lines.length > MAX_LOG_LINES) lines.shift();
+    showLogLine(e);
+  }, () => {}, `?types=agent.log&agent=${encodeURIComponent(name)}`);
+  remoteLogs = { agent: name, lines, stop };
+}
+
+/** A log line to the open agent view, if it is that agent's. */
+function showLogLine(e) {
+  const logs = document.getElementById('logs');
+  if (logs !== null && logs.dataset.agent === e.agent) queueRow(logs, () => views.logLine({ time: e.time, level: e.level, text: e.text }), MAX_LOG_LINES);
+}
+
 function onEvent(e) {
   if (e.type === 'agent.log') {
-    const logs = document.getElementById('logs');
-    if (logs !== null && logs.dataset.agent === e.agent) queueRow(logs, () => views.logLine({ time: e.time, level: e.level, text: e.text }), MAX_LOG_LINES);
+    // Another node's lines (they have `node`) are the remote follower's: on this stream too, they would show twice.
+    if (e.node === undefined) showLogLine(e);
     return;
   }
   addEvent(e);
@@ -121,6 +155,8 @@ function flushRows() {
 
 function setConn(s, detail) {
   const c = $('conn');
+  // Back after a drop: what happened meanwhile came on no stream, so the views are read again.
+  if (s === 'open' && c.dataset.state === 'reconnecting') refreshSoon();
   c.dataset.state = s;
   c.textContent = s === 'open' ? 'live' : s === 'reconnecting' ? `reconnecting (${detail ?? ''})` : s;
 }
@@ -146,6 +182,7 @@ async function start() {
 function logout() {
   session.clear();
   stopStream?.();
+  followRemoteLogs(null);
   clearInterval(refreshTimer);
   location.hash = '';
   location.reload();

@@ -2,7 +2,7 @@
 
 import { call, get, post } from './api.js';
 import { fill, fmtBytes, fmtDuration, fmtTime, h } from './dom.js';
-import { can, state } from './state.js';
+import { can, loadAgents, state } from './state.js';
 
 // ---- members
 
@@ -93,8 +93,9 @@ export function agents(el, go) {
 
 // ---- one agent
 
-export async function agent(el, name, go) {
-  const [a, logs] = await Promise.all([get(`/agents/${encodeURIComponent(name)}`), get(`/agents/${encodeURIComponent(name)}/logs?tail=100`).catch(() => ({ logs: [] }))]);
+/** `live`: the lines of another node's agent received so far (its node keeps the earlier ones). Returns whether it is another node's. */
+export async function agent(el, name, go, live = []) {
+  const { a, logs, remote } = await loadAgent(name);
   const s = a.stats ?? {};
   const act = (label, path, body, confirmText) =>
     h('button', { class: 'danger', dataset: { action: label.toLowerCase() }, onclick: async (ev) => {
@@ -109,7 +110,8 @@ export async function agent(el, name, go) {
       }
     } }, label);
   const base = `/agents/${encodeURIComponent(name)}`;
-  const buttons = [
+  // The agent routes act on this node's agents only: another node's agent is acted on from its own dashboard.
+  const buttons = remote ? [] : [
     can('control') && a.state === 'running' ? act('Suspend', `${base}/suspend`) : null,
     can('control') && a.state === 'suspended' ? act('Resume', `${base}/resume`) : null,
     can('control') ? act('Restart', `${base}/restart`) : null,
@@ -138,9 +140,29 @@ export async function agent(el, name, go) {
       stat('Module', String(a.module).slice(0, 16)),
       a.last_fault ? stat('Last fault', `${a.last_fault.kind} in ${a.last_fault.phase}: ${a.last_fault.message}`) : null,
     ),
-    h('h3', {}, 'Recent log lines'),
-    h('ol', { id: 'logs', class: 'logs', dataset: { agent: name } }, logs.logs.slice().reverse().map(logLine)),
+    remote ? h('p', { class: 'remote', id: 'remote' }, `Runs on ${a.node}: the buttons to suspend, restart, stop or remove it, and its log lines from before this view was opened, are on ${a.node}'s dashboard. Its state changes, faults, restarts and new log lines show here as they happen.`) : null,
+    h('h3', {}, remote ? 'Log lines since this view was opened' : 'Recent log lines'),
+    h('ol', { id: 'logs', class: 'logs', dataset: { agent: name } }, (remote ? live : logs.logs).slice().reverse().map(logLine)),
   );
+  return { remote };
+}
+
+/**
+ * This node's agent from its own routes (with its log lines); another node's from the cluster-wide
+ * views (the last refresh says which node runs it), without log lines: those stay on their node.
+ */
+async function loadAgent(name) {
+  const here = state.who?.node;
+  const known = state.agents.find((x) => x.name === name);
+  if (known === undefined || known.node === here) {
+    const [a, logs] = await Promise.all([get(`/agents/${encodeURIComponent(name)}`), get(`/agents/${encodeURIComponent(name)}/logs?tail=100`).catch(() => ({ logs: [] }))]);
+    return { a, logs, remote: false };
+  }
+  const node = encodeURIComponent(known.node);
+  const [list, stats] = await Promise.all([get(`/agents?node=${node}`), get(`/stats/agents?node=${node}`)]);
+  const a = list.agents.find((x) => x.name === name);
+  if (a === undefined) throw new Error(`${name} is no longer on ${known.node}`);
+  return { a: { ...a, node: known.node, stats: stats.agents.find((x) => x.name === name) ?? null }, logs: null, remote: true };
 }
 
 export function logLine(l) {
@@ -158,10 +180,11 @@ export function timeline(el) {
 }
 
 export function eventRow(e) {
-  return h('li', { dataset: { type: e.type, kind: kind(e.type) } },
+  return h('li', { dataset: { type: e.type, kind: kind(e.type), agent: e.agent, node: e.node } },
     h('time', {}, fmtTime(e.time)), ' ',
     h('span', { class: 'type' }, e.type), ' ',
-    h('span', { class: 'subject' }, e.agent ?? e.node ?? e.node_id ?? ''), ' ',
+    h('span', { class: 'subject' }, e.agent ?? e.node ?? e.node_id ?? ''),
+    e.agent !== undefined && e.node !== undefined ? h('span', { class: 'where' }, ` on ${e.node}`) : null, ' ',
     h('span', { class: 'detail' }, describe(e)));
 }
 
@@ -174,6 +197,7 @@ function kind(type) {
 function describe(e) {
   if (typeof e.text === 'string' && e.type !== 'agent.log') return e.text;
   switch (e.type) {
+    case 'agent.deployed': return `deployed (${e.priority ?? 'normal'} priority, module ${String(e.module ?? '').slice(0, 12)})`;
     case 'agent.state': return `${e.from} → ${e.to}`;
     case 'agent.started': return e.restarts > 0 ? `restarted (restart ${e.restarts})` : 'started';
     case 'agent.fault': return `${e.kind ?? 'fault'}${e.phase ? ` in ${e.phase}` : ''}: ${e.message ?? ''}`;
@@ -284,10 +308,29 @@ export function queues(el, go) {
     q === null ? h('p', {}, 'Loading…') : h('p', {}, `Queued ${q.total_queued} (${fmtBytes(q.total_queued_bytes)}), outbox ${q.outbox_pending}, dead letters ${q.dead_letters}`),
     q === null ? null : table(['Agent', 'Node', 'State', 'Queued', 'Bytes'], q.agents.map((a) => h('tr', {}, h('td', {}, a.name), h('td', {}, a.node ?? state.who?.node ?? ''), h('td', {}, badge(a.state)), h('td', { class: 'num' }, a.queued), h('td', { class: 'num' }, fmtBytes(a.queued_bytes)))), 'queue'),
     h('h2', {}, 'Circuit breakers'),
-    table(['Agent', 'Node', 'Circuit', 'Blocked senders'], state.agents.filter((a) => a.stats && a.stats.circuit !== 'closed').map((a) => h('tr', {}, h('td', {}, a.name), h('td', {}, a.node), h('td', {}, badge(a.stats.circuit)), h('td', {}, (a.stats.blocked_senders ?? []).map((b) => b.sender).join(', ')))), 'circuits'),
+    table(['Agent', 'Node', 'Circuit', 'Blocked senders', ''], state.agents.filter((a) => a.stats && a.stats.circuit !== 'closed').map((a) =>
+      h('tr', { dataset: { agent: a.name, node: a.node, circuit: a.stats.circuit } },
+        h('td', {}, a.name), h('td', {}, a.node), h('td', {}, badge(a.stats.circuit)), h('td', {}, (a.stats.blocked_senders ?? []).map((b) => b.sender).join(', ')),
+        h('td', {}, can('control') ? resetCircuit(el, a.name, go) : null))), 'circuits'),
     h('h2', {}, 'Dead letters ', can('control') && state.deadLetters.length > 0 ? replay('Replay all', {}) : null),
     table(['Id', 'Time', 'Sender', 'Receiver', 'Reason', ''], state.deadLetters.map((d) => h('tr', {}, h('td', { class: 'num' }, d.id), h('td', {}, fmtTime(d.created_at)), h('td', {}, d.sender), h('td', {}, d.receiver), h('td', {}, d.reason), h('td', {}, can('control') ? replay('Replay', { ids: [d.id] }) : null))), 'dead-letters'),
   );
+}
+
+/** POST /circuit-breakers/reset for one agent (wherever it runs), then the views again: the reset is no event. */
+function resetCircuit(el, name, go) {
+  return h('button', { class: 'danger', dataset: { action: 'reset-circuit' }, onclick: async (ev) => {
+    ev.target.disabled = true;
+    try {
+      await post('/circuit-breakers/reset', { agent: name });
+      // The row goes once the views are read again: that is the answer.
+      await loadAgents();
+      go('queues');
+    } catch (e) {
+      flash(el, e.message);
+      ev.target.disabled = false;
+    }
+  } }, 'Close');
 }
 
 // ---- shared

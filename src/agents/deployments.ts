@@ -35,8 +35,14 @@ export interface DeployedAgent {
   readonly restoreError: string | undefined;
 }
 
-/** What changed in a deployment: the cluster layer pushes the row to the agent's replicas. */
-export type DeploymentChange = { readonly type: 'put'; readonly name: string } | { readonly type: 'removed'; readonly name: string };
+/**
+ * What changed in a deployment: the cluster layer pushes the row to the agent's replicas. `deployed`
+ * is set on the put of a new deployment made here (deploy), once per deploy: not on an upgrade, a
+ * change of state or an adoption (a move).
+ */
+export type DeploymentChange =
+  | { readonly type: 'put'; readonly name: string; readonly deployed?: { readonly module: string; readonly priority: AgentPriority } }
+  | { readonly type: 'removed'; readonly name: string };
 
 export class Deployments {
   readonly #restoreErrors = new Map<string, string>();
@@ -116,7 +122,7 @@ export class Deployments {
       this.store.remove(req.name);
       throw e;
     }
-    this.#changed({ type: 'put', name: req.name });
+    this.#changed({ type: 'put', name: req.name, deployed: { module: deployment.module, priority: deployment.priority } });
     return this.get(req.name) as DeployedAgent;
   }
 

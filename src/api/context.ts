@@ -93,6 +93,13 @@ export interface ApiContext {
   observeRouting(seconds: number): void;
   /** Node events (deploy, remove, shutdown) and pool events, for the event stream. */
   onEvent(fn: (e: NodeEvent) => void): () => void;
+  /**
+   * A stream wants other nodes' agent lifecycle events too (src/cluster/event-relay.ts): they come
+   * through onEvent until the returned release is called. Absent on a node alone.
+   */
+  readonly watchRemoteEvents?: () => () => void;
+  /** A stream follows the log lines of `agent`, which runs on another node: they come through onEvent until released. */
+  readonly watchRemoteLogs?: (agent: string) => () => void;
   ready(): boolean;
   /** The cluster this node belongs to; undefined on a single node. */
   cluster(): Cluster | undefined;

@@ -108,6 +108,10 @@ test('dashboard - the page shows the member and the agents, and a CLI deploy arr
   // The deploy's events (docs/api.md, "Event stream"): came through the stream, not the refresh.
   await p.waitForSelector('#timeline li[data-type="agent.started"]');
   assert.match((await p.textContent('#timeline')) ?? '', /agent\.started cli-echo started/);
+  // One agent.deployed per deploy, naming the node and the module (docs/api.md).
+  await p.waitForSelector('#timeline li[data-type="agent.deployed"][data-agent="cli-echo"][data-node="test-node"]');
+  assert.equal(await p.$$eval('#timeline li[data-type="agent.deployed"]', (x) => x.length), 1);
+  assert.match((await p.textContent('#timeline li[data-type="agent.deployed"]')) ?? '', /cli-echo on test-node deployed \(normal priority, module [0-9a-f]{12}\)/);
 
   // Filter and sort.
   await p.goto(`${s.apiUrl}/dashboard/#agents`);
@@ -170,6 +174,34 @@ test('dashboard - a crash and the restart show in the timeline', { skip: chromiu
   await p.goto(`${s.apiUrl}/dashboard/#messages`);
   await p.waitForSelector('#charts');
   await screenshot(p, 'messages');
+});
+
+test('dashboard - an open circuit breaker is listed; a control key closes it from the page, a viewer has no button', { skip: chromiumTool.skip, timeout: 120_000 }, async () => {
+  const a = await api(s, 'POST', '/circuit-breakers/activate', { agent: 'echo' });
+  assert.equal(a.status, 200, JSON.stringify(a.body));
+  assert.equal(a.body.activated, 1);
+  const viewer = await page();
+  await signIn(viewer, s.apiUrl, viewerKey);
+  await viewer.goto(`${s.apiUrl}/dashboard/#queues`);
+  await viewer.waitForSelector('#circuits tr[data-agent="echo"]');
+  assert.equal(await viewer.$$eval('#circuits button', (x) => x.length), 0, 'a viewer cannot close a breaker');
+  await screenshot(viewer, 'queues-circuits-viewer');
+  const v = pages.splice(pages.findIndex((x) => x.page === viewer), 1)[0] as WatchedPage;
+  assert.deepEqual(await cspViolations(viewer), []);
+  assert.deepEqual(v.problems, []);
+  await viewer.context().close();
+
+  const admin = await page();
+  await signIn(admin, s.apiUrl, s.adminKey);
+  await admin.goto(`${s.apiUrl}/dashboard/#queues`);
+  await admin.waitForSelector('#circuits tr[data-agent="echo"] button[data-action="reset-circuit"]');
+  assert.notEqual(await admin.getAttribute('#circuits tr[data-agent="echo"]', 'data-circuit'), 'closed');
+  await admin.waitForSelector('#queue');
+  await screenshot(admin, 'queues-circuits');
+  await admin.click('#circuits tr[data-agent="echo"] button[data-action="reset-circuit"]');
+  await admin.waitForSelector('#circuits tr[data-agent="echo"]', { state: 'detached', timeout: 10_000 });
+  const echo = await api(s, 'GET', '/agents/echo');
+  assert.equal(echo.body.stats.circuit, 'closed');
 });
 
 test('dashboard - a viewer key sees no destructive button; an admin key does', { skip: chromiumTool.skip, timeout: 120_000 }, async () => {
