@@ -33,7 +33,7 @@ const expectedPaths = [
   'caxton queue drain', 'caxton resources', 'caxton memory stats', 'caxton memory gc', 'caxton trace', 'caxton analyze messages',
   'caxton profile', 'caxton debug dump', 'caxton config diff', 'caxton config validate', 'caxton circuit-breaker activate',
   'caxton circuit-breaker reset', 'caxton emergency stop', 'caxton server start', 'caxton server status', 'caxton key create',
-  'caxton key list', 'caxton key revoke', 'caxton completion',
+  'caxton key list', 'caxton key revoke', 'caxton completion', 'caxton new agent',
 ];
 
 test('cli completion - the spec covers every command of the brief, and hides the internal __agents', () => {
@@ -42,6 +42,13 @@ test('cli completion - the spec covers every command of the brief, and hides the
   assert.ok(![...paths].some((p) => p.includes('__agents')));
   const agent = spec.children.find((c) => c.path === 'caxton agent')!;
   assert.deepEqual(agent.names, ['agent', 'agents']);
+});
+
+test('cli completion - caxton new agent offers its languages and templates, and directories for --dir', () => {
+  const bash = completionScript(program, 'bash');
+  assert.ok(bash.includes(`'caxton new agent|--lang') COMPREPLY=( $(compgen -W 'assemblyscript c rust' -- "$cur") )`));
+  assert.ok(bash.includes(`'caxton new agent|--template') COMPREPLY=( $(compgen -W 'echo request-reply contract-net-bidder subscriber' -- "$cur") )`));
+  assert.ok(bash.includes(`'caxton new agent|--dir') COMPREPLY=( $(compgen -d -- "$cur") )`));
 });
 
 for (const shell of ['bash', 'zsh', 'fish'] as const) {
