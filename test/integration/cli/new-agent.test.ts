@@ -1,0 +1,107 @@
+/**
+ * Every agent template, end to end, as an author runs it: `caxton new agent` into a temp dir, `npm
+ * install` (offline from npm's cache: the SDK and caxton are `file:` links), the build command of its
+ * caxton.agent.json, then `npm test` (its test/agent.test.mjs with caxton/testing).
+ *
+ * Cost (2 shared cores): each AssemblyScript build is a cold asc, several seconds. So the echo
+ * template of each language runs `npm test` as an author would (its pretest builds again); the other
+ * templates build once through caxton.agent.json's command and run their tests with
+ * `--ignore-scripts` (no second build). C needs clang and wasm-ld, Rust rustc, cargo and the wasm32
+ * standard library: missing, that language is skipped with one line (test/helpers/outside-tools.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CAXTON_ROOT, TEMPLATES_DIR, newAgentProject, type AgentManifest } from '../../../src/scaffold/index.js';
+import { which } from '../../../scripts/outside-tools.mjs';
+import { outsideTool } from '../../helpers/outside-tools.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+/** A generous bound per command, to catch a hang (not a timing assertion). */
+const COMMAND_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * The environment of the commands: without the npm_* variables of an outer `npm test`, and without
+ * NODE_TEST_CONTEXT, with which the project's `node --test` would take itself for a child of this
+ * test runner and skip its files ("run() is being called recursively").
+ */
+const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_') && k !== 'NODE_TEST_CONTEXT'));
+
+function run(argv: readonly string[], cwd: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
+    child.on('error', (e) => (out += e.message));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+async function ok(argv: readonly string[], cwd: string): Promise<string> {
+  const r = await run(argv, cwd);
+  assert.equal(r.code, 0, `${argv.join(' ')} in ${cwd} failed:\n${r.out}`);
+  return r.out;
+}
+
+/** Why a language's projects cannot be built here, or false. */
+function skipFor(lang: string): string | false {
+  if (lang === 'c') return outsideTool('clang').skip || outsideTool('wasm-ld').skip;
+  if (lang === 'rust') {
+    const missing = ['rustc', 'cargo'].filter((c) => which(c) === undefined);
+    if (missing.length === 0) {
+      const sysroot = spawnSync('rustc', ['--print', 'sysroot'], { encoding: 'utf8' }).stdout.trim();
+      if (!existsSync(join(sysroot, 'lib', 'rustlib', 'wasm32-unknown-unknown'))) missing.push('the wasm32 standard library');
+    }
+    if (missing.length === 0) return false;
+    const line = `${missing.join(', ')} missing, needed for the Rust agent templates: apt-get install rustc cargo libstd-rust-dev-wasm32`;
+    if (process.env['CI'] === 'true' || process.env['CAXTON_REQUIRE_TOOLS'] === '1') throw new Error(line);
+    return line;
+  }
+  return false;
+}
+
+const languages = readdirSync(TEMPLATES_DIR).filter((l) => !l.startsWith('.')).sort();
+
+test('new agent - caxton is built, so the projects can import caxton/testing', () => {
+  assert.ok(existsSync(join(CAXTON_ROOT, 'dist', 'testing', 'index.js')), `run \`npm run build\` in ${CAXTON_ROOT} first`);
+});
+
+for (const lang of languages) {
+  const templates = readdirSync(join(TEMPLATES_DIR, lang)).filter((t) => t !== '_base' && !t.startsWith('.')).sort();
+  // echo first: it is the one that runs the whole npm test.
+  templates.sort((a, b) => Number(b === 'echo') - Number(a === 'echo'));
+  const skip = skipFor(lang);
+  for (const template of templates) {
+    const full = template === 'echo';
+    test(`new agent - ${lang} ${template}: installs, builds with its caxton.agent.json command, and ${full ? 'npm test' : 'its tests'} pass`, { skip, timeout: 3 * COMMAND_TIMEOUT_MS }, async (t) => {
+      const tmp = tempDir('caxton-new-agent-');
+      t.after(tmp.cleanup);
+      const name = `${lang.slice(0, 2)}-${template}`;
+      const r = newAgentProject({ name, lang, template, cwd: tmp.path });
+      const manifest = JSON.parse(readFileSync(join(r.dir, 'caxton.agent.json'), 'utf8')) as AgentManifest;
+      const t0 = performance.now();
+      await ok(['npm', 'install', '--prefer-offline', '--no-audit', '--no-fund'], r.dir);
+      const t1 = performance.now();
+      await ok(manifest.build, r.dir);
+      const t2 = performance.now();
+      const wasm = join(r.dir, manifest.wasm);
+      assert.ok(existsSync(wasm), `${manifest.build.join(' ')} did not write ${manifest.wasm}`);
+      const bytes = readFileSync(wasm);
+      assert.ok(WebAssembly.validate(bytes), `${manifest.wasm} is not valid WebAssembly`);
+      const exports = WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name);
+      for (const e of ['memory', 'caxton_abi_version', 'caxton_alloc', 'handle_message']) assert.ok(exports.includes(e), `exports ${e}`);
+      const out = await ok(full ? ['npm', 'test'] : ['npm', 'test', '--ignore-scripts'], r.dir);
+      assert.match(out, /# pass [1-9]/);
+      assert.match(out, /# fail 0/);
+      const t3 = performance.now();
+      t.diagnostic(`install ${Math.round(t1 - t0)} ms, build ${Math.round(t2 - t1)} ms, npm test ${Math.round(t3 - t2)} ms`);
+    });
+  }
+}
