@@ -15,12 +15,12 @@ export const OUTSIDE_TOOLS = {
   clang: {
     commands: ['clang', 'clang-19', 'clang-16', 'clang-14'],
     packages: 'clang lld wasi-libc',
-    usedFor: 'the C example agent (examples/c-echo)',
+    usedFor: 'the C example agent (examples/c-echo) and the C agent templates (caxton new agent --lang c)',
   },
   'wasm-ld': {
     commands: ['wasm-ld'], // clang calls it by this name
     packages: 'lld',
-    usedFor: 'linking the C example agent',
+    usedFor: 'linking the C example agent and C agent projects',
   },
   serf: {
     commands: ['serf'],
