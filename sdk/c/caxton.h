@@ -238,22 +238,32 @@ typedef struct {
       language, ontology;
 } caxton_message;
 
+/* k is the string literal lit (its length known at compile time: no strlen per compare). */
+#define CAXTON_KEY_IS_(k, lit) ((k).n == sizeof(lit) - 1 && caxton_bytes_eq_((k).p, (const u8 *)(lit), sizeof(lit) - 1))
+static inline int caxton_bytes_eq_(const u8 *a, const u8 *b, u32 n) {
+  for (u32 i = 0; i < n; i++) if (a[i] != b[i]) return 0;
+  return 1;
+}
+
+/* The field of m that key k names, or 0. Lengths are compared first, so most keys cost no loop. */
+static inline caxton_span *caxton_message_field_(caxton_message *m, caxton_span k) {
+  return CAXTON_KEY_IS_(k, "performative")      ? &m->performative
+         : CAXTON_KEY_IS_(k, "sender")          ? &m->sender
+         : CAXTON_KEY_IS_(k, "receiver")        ? &m->receiver
+         : CAXTON_KEY_IS_(k, "topic")           ? &m->topic
+         : CAXTON_KEY_IS_(k, "content")         ? &m->content
+         : CAXTON_KEY_IS_(k, "conversation_id") ? &m->conversation_id
+         : CAXTON_KEY_IS_(k, "reply_with")      ? &m->reply_with
+         : CAXTON_KEY_IS_(k, "in_reply_to")     ? &m->in_reply_to
+         : CAXTON_KEY_IS_(k, "protocol")        ? &m->protocol
+         : CAXTON_KEY_IS_(k, "language")        ? &m->language
+         : CAXTON_KEY_IS_(k, "ontology")        ? &m->ontology
+                                                : 0;
+}
+
 static inline void caxton_message_member_(caxton_span k, caxton_span v, void *ctx) {
-  caxton_message *m = (caxton_message *)ctx;
-  caxton_span none = { 0, 0 };
-  caxton_span *f = caxton_span_eq(k, caxton_cstr("performative"))      ? &m->performative
-                   : caxton_span_eq(k, caxton_cstr("sender"))          ? &m->sender
-                   : caxton_span_eq(k, caxton_cstr("receiver"))        ? &m->receiver
-                   : caxton_span_eq(k, caxton_cstr("topic"))           ? &m->topic
-                   : caxton_span_eq(k, caxton_cstr("content"))         ? &m->content
-                   : caxton_span_eq(k, caxton_cstr("conversation_id")) ? &m->conversation_id
-                   : caxton_span_eq(k, caxton_cstr("reply_with"))      ? &m->reply_with
-                   : caxton_span_eq(k, caxton_cstr("in_reply_to"))     ? &m->in_reply_to
-                   : caxton_span_eq(k, caxton_cstr("protocol"))        ? &m->protocol
-                   : caxton_span_eq(k, caxton_cstr("language"))        ? &m->language
-                   : caxton_span_eq(k, caxton_cstr("ontology"))        ? &m->ontology
-                                                                       : &none;
-  *f = v;
+  caxton_span *f = caxton_message_field_((caxton_message *)ctx, k);
+  if (f) *f = v;
 }
 
 /* Parses the message at [ptr, ptr+len) into *m: 0, or -1 (logged at error) when it is not a JSON object. */
