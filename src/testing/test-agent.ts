@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CaxtonError } from '../errors.js';
-import { isAgentName } from '../messaging/message-schema.js';
+import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
 import { validateMessage } from '../messaging/validate.js';
 import { SYSTEM_SENDER } from '../messaging/system-messages.js';
 import { makePolicy, WASM_PAGE_BYTES, DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_MEMORY_PAGES } from '../sandbox/policy.js';
@@ -49,7 +49,7 @@ class StepLog {
 export async function loadAgent(wasm: string | URL | Uint8Array, options: LoadOptions = {}): Promise<TestAgent> {
   const name = options.name ?? 'agent';
   if (!isAgentName(name) || name === SYSTEM_SENDER) {
-    throw new CaxtonError('CAXTON_ERR_AGENT_NAME', `invalid agent name ${JSON.stringify(name)}`, { name });
+    throw new CaxtonError('CAXTON_ERR_AGENT_NAME', `invalid agent name ${JSON.stringify(name)}: names are ${AGENT_NAME_RULE}; "${SYSTEM_SENDER}" is reserved`, { name });
   }
   const fuel = options.fuel ?? DEFAULT_FUEL_PER_CALL;
   if (!Number.isInteger(fuel) || fuel < 1000) throw new RangeError(`fuel must be an integer of at least 1000 (fuel per call), got ${fuel}`);
