@@ -46,3 +46,20 @@ test('tool-user - a tool failure goes back as a failure with the server\'s detai
     await agent.close();
   }
 });
+
+test('tool-user - no answer by timeout_ms: the node\'s reply_timeout failure, on the test clock, goes back to the asker', async () => {
+  const agent = await loadAgent(agentWasm('tool-user'));
+  try {
+    const call = (await agent.send({ performative: 'request', sender: 'alice', content: { server: 'slow', tool: 'wait', timeout_ms: 2000 }, reply_with: 'q-1' })).sent[0]!;
+    assert.deepEqual((await agent.advance(1999)).sent, [], 'not yet');
+    const timedOut = await agent.advance(1);
+    assert.equal(timedOut.calls, 1, 'the node\'s failure to the agent');
+    assert.deepEqual(timedOut.sent.map((m) => [m.performative, m.receiver, m.in_reply_to]), [['failure', 'alice', 'q-1']]);
+    const content = timedOut.sent[0]!.content as Record<string, unknown>;
+    assert.equal(content['error'], 'reply_timeout');
+    assert.equal(content['message_id'], call.message_id);
+    assert.deepEqual(agent.kv.entries(), [], 'the pending call is forgotten');
+  } finally {
+    await agent.close();
+  }
+});
