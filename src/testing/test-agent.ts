@@ -31,6 +31,11 @@ const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
 /** The one agent's key in the runtime (the pool numbers agents; a harness has one). */
 const AGENT_KEY = 1;
 const DEFAULT_SEED = 1;
+/**
+ * handle_message calls one step may make before it is stopped: an agent that keeps messaging itself
+ * (or re-arming a timer due at once) would otherwise never let send() or advance() resolve.
+ */
+export const MAX_CALLS_PER_STEP = 10_000;
 
 /** What the current step has seen so far. */
 class StepLog {
@@ -94,6 +99,8 @@ export class TestAgent {
   #closed = false;
   #stopped = false;
   #spawnError: CaxtonError | undefined;
+  /** messagesIn when the current step began. */
+  #stepStart = 0;
 
   /** @internal use loadAgent() */
   constructor(
@@ -186,6 +193,7 @@ export class TestAgent {
 
   /** @internal */
   dispose(): void {
+    if (!this.#db.open) return;
     this.#closed = true;
     this.#db.close();
   }
@@ -194,6 +202,7 @@ export class TestAgent {
     // A crash whose re-instantiation failed left no instance: start it again, as supervision would.
     if (this.#broken !== undefined) this.#restart();
     const before = this.#stats();
+    this.#stepStart = before?.messagesIn ?? 0;
     const step = (this.#step = new StepLog());
     try {
       await work();
@@ -223,7 +232,20 @@ export class TestAgent {
   /** Waits until the agent has nothing queued (the runtime drains in time slices). */
   async #idle(): Promise<void> {
     this.#rt.drain();
-    while (this.#rt.activity().queued > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.#rt.activity().queued > 0) {
+      this.#checkRunaway();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.#checkRunaway();
+  }
+
+  /** Ends a step that will not end by itself: the agent is held (it handles nothing more) and closed. */
+  #checkRunaway(): void {
+    const calls = (this.#stats()?.messagesIn ?? 0) - this.#stepStart;
+    if (calls <= MAX_CALLS_PER_STEP) return;
+    this.#rt.hold(this.name, true);
+    this.dispose();
+    throw new Error(`agent ${this.name} made ${calls} calls in one step without running out of work (it keeps sending itself messages or setting timers due at once); it was closed. More than ${MAX_CALLS_PER_STEP} calls per send() or advance() is taken for a loop.`);
   }
 
   #restart(): void {

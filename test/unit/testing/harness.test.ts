@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadAgent, DEFAULT_TEST_NOW } from '../../../src/testing/index.js';
+import { loadAgent, DEFAULT_TEST_NOW, MAX_CALLS_PER_STEP } from '../../../src/testing/index.js';
 import { AdmissionWorker } from '../../../src/sandbox/admission.js';
 import { DEFAULT_POLICY } from '../../../src/sandbox/policy.js';
 import { isCaxtonError } from '../../../src/errors.js';
@@ -204,4 +204,12 @@ test('harness - history: agent.sent and agent.logs keep every step, and the agen
   } finally {
     await agent.close();
   }
+});
+
+test('harness - a step that never runs out of work (a timer that re-arms itself at once) ends with an error, not a hang', async () => {
+  const agent = await loadAgent(fixtureWasm('clock-probe'));
+  assert.equal((await agent.send({ performative: 'request', content: { op: 'timer', delay_ms: 0, tag: 'again' } })).outcome, 'ok');
+  await assert.rejects(agent.advance(0), new RegExp(`agent agent made ${MAX_CALLS_PER_STEP + 1} calls in one step .* it was closed`));
+  await assert.rejects(agent.send({ performative: 'request', content: {} }), /is closed/);
+  await agent.close();
 });
