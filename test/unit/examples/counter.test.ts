@@ -40,12 +40,14 @@ test('counter - fipa-subscribe: agree, an inform to the subscriber after every i
     assert.ok(agent.kv.has('subscribers'), 'the subscription is state, so it survives a restart');
     const inc = await agent.send({ performative: 'request', sender: 'alice', content: { op: 'increment', by: 5 } });
     assert.deepEqual(
-      inc.sent.map((m) => [m.performative, m.receiver, m.content, m.conversation_id, m.in_reply_to]),
+      inc.sent.map((m) => [m.performative, m.receiver, m.content, m.conversation_id, m.in_reply_to, m.protocol]),
       [
-        ['inform', 'alice', { count: 5 }, undefined, undefined],
-        ['inform', 'watcher', { count: 5 }, 'w-1', 'sub-1'],
+        ['inform', 'alice', { count: 5 }, undefined, undefined, undefined],
+        ['inform', 'watcher', { count: 5 }, 'w-1', 'sub-1', 'fipa-subscribe'],
       ],
     );
+    const inc2 = await agent.send({ performative: 'request', sender: 'alice', content: { op: 'increment', by: 2 } });
+    assert.deepEqual(inc2.sent.filter((m) => m.receiver === 'watcher').map((m) => m.content), [{ count: 7 }], 'an inform per change');
     const cancel = await agent.send({ performative: 'cancel', sender: 'watcher', content: {} });
     assert.deepEqual(cancel.sent[0]?.content, { cancelled: true });
     const after = await agent.send({ performative: 'request', sender: 'alice', content: { op: 'increment' } });

@@ -3,6 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadAgent } from '../../../src/testing/index.js';
 import { agentWasm } from '../../helpers/agents.js';
+import { outsideTool } from '../../helpers/outside-tools.js';
+
+// The C example agent exists only where clang and wasm-ld built it (scripts/build-agents.mjs).
+const cBuild = outsideTool('clang').skip || outsideTool('wasm-ld').skip;
 
 test('echo - answers inform with the same content, in the same conversation, to the sender', async () => {
   const agent = await loadAgent(agentWasm('echo'), { name: 'echo-1' });
@@ -35,6 +39,18 @@ test('echo - every performative is echoed, and a handler stays cheap', async () 
       // A budget an author can keep: far below the node's 10 M per call (the measured cost is ~25 k).
       assert.ok(r.fuel < 200_000, `echo used ${r.fuel} fuel for ${performative}`);
     }
+  } finally {
+    await agent.close();
+  }
+});
+
+test('c-echo - the echo in C answers the same way: same ABI, same harness', { skip: cBuild }, async () => {
+  const agent = await loadAgent(agentWasm('c-echo'), { name: 'c-echo' });
+  try {
+    const content = { n: 42, s: 'ünïcødé "quoted"' };
+    const r = await agent.send({ performative: 'request', content, reply_with: 'rw-1', conversation_id: 'c-1' });
+    assert.equal(r.outcome, 'ok');
+    assert.deepEqual(r.sent.map((m) => [m.performative, m.sender, m.receiver, m.content, m.in_reply_to, m.conversation_id]), [['inform', 'c-echo', 'tester', content, 'rw-1', 'c-1']]);
   } finally {
     await agent.close();
   }
