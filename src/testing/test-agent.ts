@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CaxtonError } from '../errors.js';
-import { isAgentName } from '../messaging/message-schema.js';
+import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
 import { validateMessage } from '../messaging/validate.js';
 import { SYSTEM_SENDER } from '../messaging/system-messages.js';
 import { makePolicy, WASM_PAGE_BYTES, DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_MEMORY_PAGES } from '../sandbox/policy.js';
@@ -31,6 +31,11 @@ const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
 /** The one agent's key in the runtime (the pool numbers agents; a harness has one). */
 const AGENT_KEY = 1;
 const DEFAULT_SEED = 1;
+/**
+ * handle_message calls one step may make before it is stopped: an agent that keeps messaging itself
+ * (or re-arming a timer due at once) would otherwise never let send() or advance() resolve.
+ */
+export const MAX_CALLS_PER_STEP = 10_000;
 
 /** What the current step has seen so far. */
 class StepLog {
@@ -49,7 +54,7 @@ class StepLog {
 export async function loadAgent(wasm: string | URL | Uint8Array, options: LoadOptions = {}): Promise<TestAgent> {
   const name = options.name ?? 'agent';
   if (!isAgentName(name) || name === SYSTEM_SENDER) {
-    throw new CaxtonError('CAXTON_ERR_AGENT_NAME', `invalid agent name ${JSON.stringify(name)}`, { name });
+    throw new CaxtonError('CAXTON_ERR_AGENT_NAME', `invalid agent name ${JSON.stringify(name)}: names are ${AGENT_NAME_RULE}; "${SYSTEM_SENDER}" is reserved`, { name });
   }
   const fuel = options.fuel ?? DEFAULT_FUEL_PER_CALL;
   if (!Number.isInteger(fuel) || fuel < 1000) throw new RangeError(`fuel must be an integer of at least 1000 (fuel per call), got ${fuel}`);
@@ -94,6 +99,8 @@ export class TestAgent {
   #closed = false;
   #stopped = false;
   #spawnError: CaxtonError | undefined;
+  /** messagesIn when the current step began. */
+  #stepStart = 0;
 
   /** @internal use loadAgent() */
   constructor(
@@ -186,6 +193,7 @@ export class TestAgent {
 
   /** @internal */
   dispose(): void {
+    if (!this.#db.open) return;
     this.#closed = true;
     this.#db.close();
   }
@@ -194,6 +202,7 @@ export class TestAgent {
     // A crash whose re-instantiation failed left no instance: start it again, as supervision would.
     if (this.#broken !== undefined) this.#restart();
     const before = this.#stats();
+    this.#stepStart = before?.messagesIn ?? 0;
     const step = (this.#step = new StepLog());
     try {
       await work();
@@ -223,7 +232,20 @@ export class TestAgent {
   /** Waits until the agent has nothing queued (the runtime drains in time slices). */
   async #idle(): Promise<void> {
     this.#rt.drain();
-    while (this.#rt.activity().queued > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.#rt.activity().queued > 0) {
+      this.#checkRunaway();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.#checkRunaway();
+  }
+
+  /** Ends a step that will not end by itself: the agent is held (it handles nothing more) and closed. */
+  #checkRunaway(): void {
+    const calls = (this.#stats()?.messagesIn ?? 0) - this.#stepStart;
+    if (calls <= MAX_CALLS_PER_STEP) return;
+    this.#rt.hold(this.name, true);
+    this.dispose();
+    throw new Error(`agent ${this.name} made ${calls} calls in one step without running out of work (it keeps sending itself messages or setting timers due at once); it was closed. More than ${MAX_CALLS_PER_STEP} calls per send() or advance() is taken for a loop.`);
   }
 
   #restart(): void {

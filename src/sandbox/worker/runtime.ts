@@ -168,7 +168,7 @@ class LocalAgent implements AgentServices {
       if (!this.gone && this.rt.enqueue(this, json, NORMAL) !== Refusal.None) {
         this.rt.log(this.name, 3, 'a reply_by timeout failure found the mailbox full and was dropped');
       }
-    });
+    }, rt.env.clock);
   }
 
   get maxMessageBytes(): number {
@@ -215,7 +215,7 @@ class LocalAgent implements AgentServices {
       const to = msg.receiver ?? (msg.capability !== undefined ? `capability:${msg.capability}` : `topic:${msg.topic ?? ''}`);
       this.rt.hops.record(msg.conversation_id, this.name, to, msg.performative, msg.message_id, now);
     }
-    if (rc === HostError.OK && msg.reply_by !== undefined && !this.deadlines.track(msg, Date.now())) {
+    if (rc === HostError.OK && msg.reply_by !== undefined && !this.deadlines.track(msg, this.rt.env.clock.now())) {
       this.log(3, `reply_by of message ${msg.message_id} not tracked: ${this.deadlines.size} deadlines already open`);
     }
     return rc;
