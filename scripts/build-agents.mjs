@@ -66,8 +66,6 @@ const AS_AGENTS = [
 const C_AGENT = {
   name: 'c-echo',
   src: 'examples/c-echo/echo.c',
-  /** The ABI header it includes (-I sdk/c). */
-  header: 'sdk/c/caxton.h',
   exports: ['caxton_abi_version', 'caxton_alloc', 'handle_message', 'agent_init'],
 };
 
@@ -245,7 +243,7 @@ async function buildC(results) {
   if (ONLY && !ONLY.has(C_AGENT.name)) return;
   const src = join(ROOT, C_AGENT.src);
   const out = join(OUT_AGENTS, `${C_AGENT.name}.wasm`);
-  if (upToDate(out, [src, join(ROOT, C_AGENT.header), SCRIPT])) {
+  if (upToDate(out, [src, SCRIPT])) {
     results.push({ name: C_AGENT.name, out, status: 'up to date' });
     return;
   }
@@ -259,7 +257,7 @@ async function buildC(results) {
   }
   const t0 = performance.now();
   const tmp = `${out}.tmp-${process.pid}.wasm`;
-  const argv = [...C_FLAGS, '-I', dirname(C_AGENT.header), ...C_AGENT.exports.map((e) => `-Wl,--export=${e}`), '-o', tmp, C_AGENT.src];
+  const argv = [...C_FLAGS, ...C_AGENT.exports.map((e) => `-Wl,--export=${e}`), '-o', tmp, C_AGENT.src];
   const { code, out: log } = await run(clang, argv);
   if (code !== 0 || !existsSync(tmp)) {
     if (existsSync(tmp)) unlinkSync(tmp);

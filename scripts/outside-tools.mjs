@@ -20,7 +20,7 @@ export const OUTSIDE_TOOLS = {
   'wasm-ld': {
     commands: ['wasm-ld'], // clang calls it by this name
     packages: 'lld',
-    usedFor: 'linking the C example agent and C agent projects',
+    usedFor: 'linking the C example agent',
   },
   serf: {
     commands: ['serf'],

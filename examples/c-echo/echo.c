@@ -13,11 +13,11 @@
  * AssemblyScript SDK sets.
  *
  * Build (scripts/build-agents.mjs does this):
- *   clang --target=wasm32 -nostdlib -O2 -Isdk/c -Wl,--no-entry -Wl,--export=caxton_abi_version \
+ *   clang --target=wasm32 -nostdlib -O2 -Wl,--no-entry -Wl,--export=caxton_abi_version \
  *     -Wl,--export=caxton_alloc -Wl,--export=handle_message -Wl,--export=agent_init \
  *     -o build/agents/c-echo.wasm examples/c-echo/echo.c
  */
-#include "caxton.h"
+#include "../../sdk/c/caxton.h" /* relative: the build needs no -I */
 
 int agent_init(const u8 *ptr, int len) { return caxton_init(ptr, len); }
 
