@@ -33,7 +33,7 @@ const expectedPaths = [
   'caxton queue drain', 'caxton resources', 'caxton memory stats', 'caxton memory gc', 'caxton trace', 'caxton analyze messages',
   'caxton profile', 'caxton debug dump', 'caxton config diff', 'caxton config validate', 'caxton circuit-breaker activate',
   'caxton circuit-breaker reset', 'caxton emergency stop', 'caxton server start', 'caxton server status', 'caxton key create',
-  'caxton key list', 'caxton key revoke', 'caxton completion', 'caxton new agent',
+  'caxton key list', 'caxton key revoke', 'caxton completion',
 ];
 
 test('cli completion - the spec covers every command of the brief, and hides the internal __agents', () => {
