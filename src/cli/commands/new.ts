@@ -35,11 +35,12 @@ export function registerNew(program: Command): Command {
         r = newAgentProject({ name, lang: flags.lang, template: flags.template, dir: flags.dir });
       } catch (e) {
         if (!(e instanceof ScaffoldError)) throw e;
-        const target = e.problem === 'target' || e.problem === 'no-templates';
+        // A full target or missing templates: the command line was fine, the operation was not possible.
+        const failed = e.problem === 'target' || e.problem === 'no-templates';
         throw new CliError(e.message, {
           hint: e.hint,
           code: e.problem === 'target' ? 'CAXTON_CLI_DIR_NOT_EMPTY' : e.problem === 'no-templates' ? 'CAXTON_CLI_NO_TEMPLATES' : 'CAXTON_CLI_USAGE',
-          exitCode: target ? EXIT_FAILURE : EXIT_USAGE,
+          exitCode: failed ? EXIT_FAILURE : EXIT_USAGE,
         });
       }
       stdout.write(format === 'json' ? renderJson(r) : human(r));
