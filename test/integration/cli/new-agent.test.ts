@@ -1,7 +1,8 @@
 /**
  * Every agent template, end to end, as an author runs it: `caxton new agent` into a temp dir, `npm
  * install` (offline from npm's cache: the SDK and caxton are `file:` links), the build command of its
- * caxton.agent.json, then `npm test` (its test/agent.test.mjs with caxton/testing).
+ * caxton.agent.json, then `npm test` (its test/agent.test.mjs with caxton/testing). A subscriber
+ * also runs in a real pool, where messages published to its topic reach it.
  *
  * Cost (2 shared cores): each AssemblyScript build is a cold asc, 5 to 18 s. So each template builds
  * once: the echo template of each language through `npm test` as an author runs it (its pretest
@@ -16,7 +17,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CAXTON_ROOT, TEMPLATES_DIR, newAgentProject, type AgentManifest } from '../../../src/scaffold/index.js';
 import { which } from '../../../scripts/outside-tools.mjs';
+import { Client } from '../../helpers/agents.js';
 import { outsideTool } from '../../helpers/outside-tools.js';
+import { withPool } from '../../helpers/pool.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 /** A generous bound per command, to catch a hang (not a timing assertion). */
@@ -67,6 +70,23 @@ function skipFor(lang: string): string | false {
   return false;
 }
 
+/**
+ * The harness delivers messages to an agent by name only, so a subscriber's topic path runs here, in
+ * a real pool: two publications, then a request for what it kept.
+ */
+async function publishedTo(wasm: Uint8Array, name: string): Promise<void> {
+  await withPool({}, async (pool) => {
+    const m = await pool.admit(wasm);
+    await pool.spawn({ name, module: m.hash, config: { topic: 'weather' } });
+    for (const content of [{ sky: 'rain' }, { sky: 'sun', temp: 21.5 }]) {
+      assert.equal(pool.publish('weather', JSON.stringify({ performative: 'inform', sender: 'press', topic: 'weather', content })), 1);
+    }
+    // Messages to one agent are handled in order: the request comes after both publications.
+    const r = await new Client(pool).request(name, 'request', {});
+    assert.deepEqual(r.content, { topic: 'weather', count: 2, last: { sky: 'sun', temp: 21.5 } });
+  });
+}
+
 const languages = readdirSync(TEMPLATES_DIR).filter((l) => !l.startsWith('.')).sort();
 
 test('new agent - caxton is built, so the projects can import caxton/testing', () => {
@@ -101,6 +121,7 @@ for (const lang of languages) {
       assert.match(out, /# pass [1-9]/);
       assert.match(out, /# fail 0/);
       const t3 = performance.now();
+      if (template === 'subscriber') await publishedTo(bytes, name);
       const ms = (a: number, b: number): string => `${Math.round(b - a)} ms`;
       t.diagnostic(full ? `install ${ms(t0, t1)}, npm test (build and tests) ${ms(t1, t2)}` : `install ${ms(t0, t1)}, build ${ms(t1, t2)}, tests ${ms(t2, t3)}`);
     });
