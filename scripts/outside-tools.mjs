@@ -16,7 +16,7 @@ export const OUTSIDE_TOOLS = {
   clang: {
     commands: ['clang', 'clang-19', 'clang-16', 'clang-14'],
     packages: 'clang lld wasi-libc',
-    usedFor: 'the C example agent (examples/c-echo)',
+    usedFor: 'the C example agent (examples/c-echo) and the C agent templates (caxton new agent --lang c)',
   },
   'wasm-ld': {
     commands: ['wasm-ld'], // clang calls it by this name

@@ -1,6 +1,7 @@
 /*
  * c-echo: the echo agent in freestanding C, to show that the Caxton ABI (docs/agent-abi.md) is
- * language-neutral. No libc, no WASI: the module imports only caxton.send and caxton.log.
+ * language-neutral. No libc, no WASI: the module imports only caxton.send and caxton.log. The ABI
+ * plumbing (exports, bump allocator, JSON scan, reply) is sdk/c/caxton.h (docs/sdk-c.md).
  *
  * Behaviour (same as examples/echo): every message is answered with
  *   {"performative":"inform","receiver":<sender>,"content":<content>,
@@ -11,240 +12,24 @@
  * messages without a string sender are not answered. These are the fields Message.reply in the
  * AssemblyScript SDK sets.
  *
- * JSON handling: a top-level scan of the message object that skips nested values by bracket depth
- * (strings and escapes respected). It is correct for any valid JSON, which is all the host sends.
- *
- * Memory: a bump allocator above __heap_base that is reset when each call returns. Nothing the
- * agent allocates outlives a call, which is exactly what the ABI's buffer ownership allows.
- *
  * Build (scripts/build-agents.mjs does this):
  *   clang --target=wasm32 -nostdlib -O2 -Wl,--no-entry -Wl,--export=caxton_abi_version \
  *     -Wl,--export=caxton_alloc -Wl,--export=handle_message -Wl,--export=agent_init \
  *     -o build/agents/c-echo.wasm examples/c-echo/echo.c
  */
+#include "../../sdk/c/caxton.h" /* relative: the build needs no -I */
 
-typedef unsigned char u8;
-typedef unsigned int u32;
-typedef unsigned long size_t;
-
-#define IMPORT(name) __attribute__((import_module("caxton"), import_name(name)))
-
-IMPORT("send") int caxton_send(const u8 *ptr, int len);
-IMPORT("log") void caxton_log(int level, const u8 *ptr, int len);
-
-/* ---- memory ------------------------------------------------------------------------------- */
-
-extern u8 __heap_base;
-static u32 heap_top;
-
-void *memcpy(void *dst, const void *src, size_t n) {
-  u8 *d = (u8 *)dst;
-  const u8 *s = (const u8 *)src;
-  while (n--) *d++ = *s++;
-  return dst;
-}
-
-void *memset(void *dst, int c, size_t n) {
-  u8 *d = (u8 *)dst;
-  while (n--) *d++ = (u8)c;
-  return dst;
-}
-
-static void heap_reset(void) { heap_top = ((u32)&__heap_base + 15u) & ~15u; }
-
-static u8 *bump(u32 len) {
-  if (heap_top == 0) heap_reset();
-  u32 start = heap_top;
-  u32 end = start + ((len + 15u) & ~15u);
-  if (end < start) return 0; /* wrapped */
-  u32 have = (u32)__builtin_wasm_memory_size(0) * 65536u;
-  if (end > have) {
-    u32 pages = (end - have + 65535u) / 65536u;
-    if (__builtin_wasm_memory_grow(0, pages) == (size_t)-1) return 0;
-  }
-  heap_top = end;
-  return (u8 *)start;
-}
-
-int caxton_abi_version(void) { return 1; }
-
-/* Returns 0 (cannot allocate) for negative lengths or when memory cannot grow. */
-u8 *caxton_alloc(int len) {
-  if (len < 0) return 0;
-  return bump((u32)len);
-}
-
-/* ---- JSON scanning ------------------------------------------------------------------------ */
-
-typedef struct { const u8 *p; u32 n; } span;
-
-static const u8 *skip_ws(const u8 *p, const u8 *end) {
-  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
-  return p;
-}
-
-/* p is at the opening quote; returns the position after the closing quote, or 0. */
-static const u8 *skip_string(const u8 *p, const u8 *end) {
-  for (p++; p < end; p++) {
-    if (*p == '\\') { p++; continue; }
-    if (*p == '"') return p + 1;
-  }
-  return 0;
-}
-
-/* Returns the position after the value starting at p, or 0 if the input ends first. */
-static const u8 *skip_value(const u8 *p, const u8 *end) {
-  if (p >= end) return 0;
-  if (*p == '"') return skip_string(p, end);
-  if (*p == '{' || *p == '[') {
-    u32 depth = 0;
-    while (p < end) {
-      u8 c = *p;
-      if (c == '"') {
-        p = skip_string(p, end);
-        if (!p) return 0;
-        continue;
-      }
-      if (c == '{' || c == '[') depth++;
-      else if (c == '}' || c == ']') {
-        if (--depth == 0) return p + 1;
-      }
-      p++;
-    }
-    return 0;
-  }
-  /* number, true, false, null */
-  while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') p++;
-  return p;
-}
-
-static int key_is(span k, const char *name) {
-  u32 i = 0;
-  for (; name[i]; i++) {
-    if (i >= k.n || k.p[i] != (u8)name[i]) return 0;
-  }
-  return i == k.n;
-}
-
-static int is_null(span v) { return v.n == 4 && v.p[0] == 'n' && v.p[1] == 'u' && v.p[2] == 'l' && v.p[3] == 'l'; }
-static int present(span v) { return v.p != 0 && !is_null(v); }
-static int is_string(span v) { return v.n >= 2 && v.p[0] == '"'; }
-
-/* Scans the top-level object at [p, end) and calls back for every member (key without quotes). */
-typedef void (*member_fn)(span key, span value, void *ctx);
-
-static int scan_object(const u8 *p, const u8 *end, member_fn fn, void *ctx) {
-  p = skip_ws(p, end);
-  if (p >= end || *p != '{') return -1;
-  p = skip_ws(p + 1, end);
-  if (p < end && *p == '}') return 0;
-  for (;;) {
-    p = skip_ws(p, end);
-    if (p >= end || *p != '"') return -1;
-    const u8 *k_end = skip_string(p, end);
-    if (!k_end) return -1;
-    span key = { p + 1, (u32)(k_end - p - 2) };
-    p = skip_ws(k_end, end);
-    if (p >= end || *p != ':') return -1;
-    p = skip_ws(p + 1, end);
-    const u8 *v_end = skip_value(p, end);
-    if (!v_end) return -1;
-    span value = { p, (u32)(v_end - p) };
-    fn(key, value, ctx);
-    p = skip_ws(v_end, end);
-    if (p >= end) return -1;
-    if (*p == '}') return 0;
-    if (*p != ',') return -1;
-    p++;
-  }
-}
-
-/* ---- agent -------------------------------------------------------------------------------- */
-
-#define NAME_CAP 512
-static u8 self_name[NAME_CAP]; /* our name as a JSON string token, quotes included */
-static u32 self_name_len;
-
-static void init_member(span key, span value, void *ctx) {
-  (void)ctx;
-  if (key_is(key, "name") && is_string(value) && value.n <= NAME_CAP) {
-    memcpy(self_name, value.p, value.n);
-    self_name_len = value.n;
-  }
-}
-
-int agent_init(const u8 *ptr, int len) {
-  int rc = scan_object(ptr, ptr + len, init_member, 0);
-  heap_reset();
-  return rc == 0 ? 0 : -1;
-}
-
-typedef struct { span sender, content, conversation_id, reply_with, protocol, language, ontology; } fields;
-
-static void message_member(span key, span value, void *ctx) {
-  fields *f = (fields *)ctx;
-  if (key_is(key, "sender")) f->sender = value;
-  else if (key_is(key, "content")) f->content = value;
-  else if (key_is(key, "conversation_id")) f->conversation_id = value;
-  else if (key_is(key, "reply_with")) f->reply_with = value;
-  else if (key_is(key, "protocol")) f->protocol = value;
-  else if (key_is(key, "language")) f->language = value;
-  else if (key_is(key, "ontology")) f->ontology = value;
-}
-
-static u8 *put(u8 *o, const char *s) {
-  while (*s) *o++ = (u8)*s++;
-  return o;
-}
-
-static u8 *put_span(u8 *o, span v) {
-  memcpy(o, v.p, v.n);
-  return o + v.n;
-}
-
-static u8 *put_field(u8 *o, const char *key, span v) {
-  if (!present(v)) return o;
-  o = put(o, ",\"");
-  o = put(o, key);
-  o = put(o, "\":");
-  return put_span(o, v);
-}
-
-static const u8 bad_message[] = "c-echo: dropped a message that is not a JSON object";
+int agent_init(const u8 *ptr, int len) { return caxton_init(ptr, len); }
 
 static int handle(const u8 *ptr, int len) {
-  fields f = { { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 } };
-  if (len < 0 || scan_object(ptr, ptr + len, message_member, &f) != 0) {
-    caxton_log(4, bad_message, sizeof bad_message - 1);
-    return -1;
-  }
-  if (!present(f.sender) || !is_string(f.sender)) return 0;
-  if (self_name_len == f.sender.n) {
-    u32 i = 0;
-    while (i < self_name_len && self_name[i] == f.sender.p[i]) i++;
-    if (i == self_name_len) return 0; /* our own message (a timer): do not loop */
-  }
-  u32 cap = 200 + f.sender.n + f.content.n + f.conversation_id.n + f.reply_with.n + f.protocol.n + f.language.n +
-            f.ontology.n;
-  u8 *out = bump(cap);
-  if (!out) return -2;
-  u8 *o = put(out, "{\"performative\":\"inform\",\"receiver\":");
-  o = put_span(o, f.sender);
-  o = put(o, ",\"content\":");
-  if (present(f.content)) o = put_span(o, f.content);
-  else o = put(o, "null");
-  o = put_field(o, "conversation_id", f.conversation_id);
-  o = put_field(o, "in_reply_to", f.reply_with);
-  o = put_field(o, "protocol", f.protocol);
-  o = put_field(o, "language", f.language);
-  o = put_field(o, "ontology", f.ontology);
-  o = put(o, "}");
-  int rc = caxton_send(out, (int)(o - out));
-  return rc == 0 ? 0 : rc;
+  caxton_message m;
+  if (caxton_parse_message(ptr, len, &m) != 0) return -1; /* logged at error */
+  if (!caxton_is_string(m.sender) || caxton_is_self(m.sender)) return 0; /* a timer: do not loop */
+  return caxton_reply(&m, "inform", m.content);
 }
 
 int handle_message(const u8 *ptr, int len) {
   int rc = handle(ptr, len);
-  heap_reset(); /* frees the message buffer and everything allocated during the call */
+  caxton_heap_reset(); /* frees the message buffer and everything allocated during the call */
   return rc;
 }

@@ -12,6 +12,7 @@ import { registerDebug } from './commands/debug.js';
 import { registerEmergency } from './commands/emergency.js';
 import { registerKey } from './commands/key.js';
 import { registerMessage } from './commands/message.js';
+import { registerNew } from './commands/new.js';
 import { registerQueue } from './commands/queue.js';
 import { registerResources } from './commands/resources.js';
 import { registerSecurity } from './commands/security.js';
@@ -27,6 +28,7 @@ import { VERSION } from '../version.js';
 
 const QUICK_START = `
 Quick start:
+  caxton new agent hello --lang assemblyscript         a new agent project (docs/first-agent.md)
   caxton server start                                  run a node here (data in ./.caxton)
   caxton deploy build/agents/echo.wasm --name echo     deploy an agent
   caxton agent list                                    list agents
@@ -75,6 +77,10 @@ export async function buildProgram(): Promise<Command> {
   const clusterGroup = program.commands.find((c) => c.name() === 'cluster');
   if (clusterGroup !== undefined) registerClusterBackup(clusterGroup);
   registerSecurity(program);
+  // Writes files here, talks to no server: of the global options only -o json.
+  const newGroup = registerNew(program);
+  markLocal(newGroup, ['output']);
+  for (const c of newGroup.commands) markLocal(c, ['output']);
   const { completion } = registerCompletion(program);
   markLocal(completion);
   const validate = program.commands.find((c) => c.name() === 'config')?.commands.find((c) => c.name() === 'validate');

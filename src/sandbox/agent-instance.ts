@@ -10,6 +10,7 @@ import { ABI_VERSION, Export, FUEL_CHARGE_EXPORT } from './abi.js';
 import { isWasmAllocationFailure } from './capacity.js';
 import { GuestMemory } from './guest-memory.js';
 import { createHostImports, HostMeter, type AgentServices, type FuelCharge } from './host-functions.js';
+import { REAL_HOST_ENV, type HostEnv } from './host-env.js';
 
 /** `no_memory`: the host could not allocate the agent's linear memory (the process is at capacity, ./capacity.ts). */
 export type FaultKind = 'trap' | 'fuel_exhausted' | 'stack_overflow' | 'alloc_failed' | 'bad_abi' | 'init_failed' | 'no_memory';
@@ -59,6 +60,8 @@ export class AgentInstance {
     readonly module: WebAssembly.Module,
     readonly services: AgentServices,
     fuelPerCall: number,
+    /** Clock and randomness of the host calls (the test harness passes its own). */
+    readonly env: HostEnv = REAL_HOST_ENV,
   ) {
     this.#fuelPerCall = fuelPerCall;
   }
@@ -67,7 +70,7 @@ export class AgentInstance {
   instantiate(): void {
     let instance: WebAssembly.Instance;
     try {
-      instance = new WebAssembly.Instance(this.module, createHostImports(this.#mem, this.services, this.#meter));
+      instance = new WebAssembly.Instance(this.module, createHostImports(this.#mem, this.services, this.#meter, this.env));
     } catch (e) {
       // The fuel global starts at the budget, so a start function that never returns traps here.
       throw classify(e, 'start', undefined);

@@ -3,9 +3,9 @@
  * agent's memory, turns bytes into host values, and hands the work to the agent's services. None of
  * them throws into the guest: every failure is an error code, and host-side faults are logged.
  */
-import { webcrypto } from 'node:crypto';
 import { AbiLimits, CAPABILITY_PATTERN, HostError, TOPIC_PATTERN } from './abi.js';
 import type { GuestMemory } from './guest-memory.js';
+import { REAL_HOST_ENV, type HostEnv } from './host-env.js';
 import { outgoingSender, prepareOutgoing, type OutgoingMessage, type PrepareOptions } from './outgoing.js';
 
 /** What the host does for one agent. Implemented by the worker runtime; must not block for long. */
@@ -34,9 +34,6 @@ export interface AgentServices {
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 const utf8Lenient = new TextDecoder('utf-8', { fatal: false });
-
-// Wall-clock time with sub-millisecond resolution, without a Date allocation per call.
-const epochOffsetMs = performance.timeOrigin;
 
 /** The rewriter's fuel charge export (FUEL_CHARGE_EXPORT): subtracts units, returns what is left. */
 export type FuelCharge = (units: number) => number;
@@ -74,7 +71,8 @@ export const HostCost = {
 /** prepareOutgoing's options for a timer message, made once (the send path allocates none). */
 const TIMER: PrepareOptions = { timer: true };
 
-export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: HostMeter = new HostMeter()): WebAssembly.Imports {
+export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: HostMeter = new HostMeter(), env: HostEnv = REAL_HOST_ENV): WebAssembly.Imports {
+  const { clock, random } = env;
   // What every message of this agent needs to know about it, worked out once.
   const self = outgoingSender(svc.name);
 
@@ -140,15 +138,12 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: H
 
     time_now_us(): bigint {
       meter.charge(HostCost.call);
-      return BigInt(Math.round((epochOffsetMs + performance.now()) * 1000));
+      return clock.nowUs();
     },
 
     time_monotonic_us(): bigint {
       meter.charge(HostCost.call);
-      // The host's monotonic clock (CLOCK_MONOTONIC), the same in every thread: readings compare across
-      // agents, workers, restarts of an agent and of the node, as long as the host does not reboot.
-      // performance.now() would not: each worker thread counts from its own start.
-      return process.hrtime.bigint() / 1000n;
+      return clock.monotonicUs();
     },
 
     random_fill(ptr: number, len: number): number {
@@ -158,7 +153,7 @@ export function createHostImports(mem: GuestMemory, svc: AgentServices, meter: H
       meter.charge(len);
       if (len === 0) return HostError.OK;
       const start = ptr >>> 0;
-      webcrypto.getRandomValues(mem.bytes().subarray(start, start + len));
+      random.fill(mem.bytes().subarray(start, start + len));
       return HostError.OK;
     },
 

@@ -9,12 +9,13 @@
  */
 import { SYSTEM_SENDER } from '../../messaging/system-messages.js';
 import type { OutgoingMessage } from '../outgoing.js';
+import { REAL_HOST_ENV, type HostClock, type TimerHandle } from '../host-env.js';
 
 /** At most this many open deadlines per agent; beyond, new ones are not tracked (and logged). */
 export const MAX_DEADLINES_PER_AGENT = 10_000;
 
 interface Pending {
-  readonly timer: NodeJS.Timeout;
+  readonly timer: TimerHandle;
 }
 
 export class ReplyDeadlines {
@@ -24,6 +25,8 @@ export class ReplyDeadlines {
     readonly agent: string,
     /** Delivers the timeout failure to the agent (its own mailbox). */
     readonly deliverToAgent: (json: string) => void,
+    /** The clock the deadlines run on: the agent's (RuntimeOptions.env), so a test clock moves them too. */
+    readonly clock: HostClock = REAL_HOST_ENV.clock,
   ) {}
 
   get size(): number {
@@ -52,7 +55,7 @@ export class ReplyDeadlines {
       ...(msg.reply_with === undefined ? {} : { in_reply_to: msg.reply_with }),
       ...(msg.protocol === undefined ? {} : { protocol: msg.protocol }),
     });
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimer(() => {
       this.#pending.delete(key);
       this.deliverToAgent(failure);
     }, delay);
@@ -78,14 +81,14 @@ export class ReplyDeadlines {
   }
 
   clearAll(): void {
-    for (const p of this.#pending.values()) clearTimeout(p.timer);
+    for (const p of this.#pending.values()) this.clock.clearTimer(p.timer);
     this.#pending.clear();
   }
 
   #clear(key: string): boolean {
     const p = this.#pending.get(key);
     if (p === undefined) return false;
-    clearTimeout(p.timer);
+    this.clock.clearTimer(p.timer);
     this.#pending.delete(key);
     return true;
   }

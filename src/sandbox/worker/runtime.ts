@@ -19,6 +19,7 @@
  */
 import { AgentFault, AgentInstance } from '../agent-instance.js';
 import type { AgentServices } from '../host-functions.js';
+import { REAL_HOST_ENV, type HostEnv, type TimerHandle } from '../host-env.js';
 import { AbiLimits, HostError } from '../abi.js';
 import type { OutgoingMessage } from '../outgoing.js';
 import type { AgentStateStore } from '../../storage/agent-state-store.js';
@@ -70,6 +71,8 @@ export interface RuntimeOptions {
   /** Shared watchdog slots (see WorkerInit.watch). */
   readonly watch: Int32Array;
   readonly post: (msg: FromWorker) => void;
+  /** The clock of agent timers and time host calls, and the source of random_fill. @default REAL_HOST_ENV */
+  readonly env?: HostEnv;
 }
 
 /**
@@ -113,7 +116,7 @@ class LocalAgent implements AgentServices {
   draining = false;
   gone = false;
   /** Armed timers by id (fired ones leave this map; their rows stay until handled). */
-  readonly timers = new Map<number, NodeJS.Timeout>();
+  readonly timers = new Map<number, TimerHandle>();
   /** Fired timers whose messages wait in the mailbox, in the order they were queued (all in the normal lane). */
   fired: FiredTimer[] = [];
   messagesIn = 0;
@@ -165,7 +168,7 @@ class LocalAgent implements AgentServices {
       if (!this.gone && this.rt.enqueue(this, json, NORMAL) !== Refusal.None) {
         this.rt.log(this.name, 3, 'a reply_by timeout failure found the mailbox full and was dropped');
       }
-    });
+    }, rt.env.clock);
   }
 
   get maxMessageBytes(): number {
@@ -212,7 +215,7 @@ class LocalAgent implements AgentServices {
       const to = msg.receiver ?? (msg.capability !== undefined ? `capability:${msg.capability}` : `topic:${msg.topic ?? ''}`);
       this.rt.hops.record(msg.conversation_id, this.name, to, msg.performative, msg.message_id, now);
     }
-    if (rc === HostError.OK && msg.reply_by !== undefined && !this.deadlines.track(msg, Date.now())) {
+    if (rc === HostError.OK && msg.reply_by !== undefined && !this.deadlines.track(msg, this.rt.env.clock.now())) {
       this.log(3, `reply_by of message ${msg.message_id} not tracked: ${this.deadlines.size} deadlines already open`);
     }
     return rc;
@@ -268,7 +271,7 @@ class LocalAgent implements AgentServices {
   timerSet(delayMs: number, json: string): number {
     if (this.timers.size >= AbiLimits.maxTimersPerAgent) return HostError.QUOTA;
     let id: number;
-    const dueAt = Date.now() + delayMs;
+    const dueAt = this.rt.env.clock.now() + delayMs;
     try {
       // Durable before the agent hears the id: from here on the timer survives any restart.
       id = this.rt.opts.timers.add(this.name, dueAt, json);
@@ -285,7 +288,7 @@ class LocalAgent implements AgentServices {
   armTimer(id: number, delayMs: number, json: string): void {
     this.timers.set(
       id,
-      setTimeout(() => {
+      this.rt.env.clock.setTimer(() => {
         this.timers.delete(id);
         this.rt.fireTimer(this, id, json);
       }, delayMs),
@@ -319,7 +322,7 @@ class LocalAgent implements AgentServices {
       return HostError.UNAVAILABLE; // still armed: the row would bring it back after a restart
     }
     if (this.repl !== undefined) this.repl.timers.push(id, 0, null);
-    clearTimeout(t);
+    this.rt.env.clock.clearTimer(t);
     this.timers.delete(id);
     return HostError.OK;
   }
@@ -390,7 +393,11 @@ export class WorkerRuntime {
   #fullAt = Infinity;
   #fullReason = '';
 
-  constructor(readonly opts: RuntimeOptions) {}
+  readonly env: HostEnv;
+
+  constructor(readonly opts: RuntimeOptions) {
+    this.env = opts.env ?? REAL_HOST_ENV;
+  }
 
   addModule(hash: string, module: WebAssembly.Module): void {
     this.modules.set(hash, module);
@@ -458,7 +465,7 @@ export class WorkerRuntime {
       agent.hostFault('loading timers (they fire after the next start)', e);
       return;
     }
-    const now = Date.now();
+    const now = this.env.clock.now();
     for (const t of stored) agent.armTimer(t.id, Math.max(0, t.dueAt - now), t.message);
   }
 
@@ -1065,7 +1072,7 @@ export class WorkerRuntime {
   }
 
   #start(agent: LocalAgent, module: WebAssembly.Module = agent.module): AgentInstance {
-    const instance = new AgentInstance(module, agent, this.opts.fuelPerCall);
+    const instance = new AgentInstance(module, agent, this.opts.fuelPerCall, this.env);
     this.#guard(agent, () => {
       instance.instantiate();
       instance.init(agent.initDocument());
@@ -1175,7 +1182,7 @@ export class WorkerRuntime {
     }
     if (agent.canary !== undefined) this.#rollBack(agent, 'the agent stopped');
     // Their rows stay: the timers are armed again when the agent next starts (remove deletes them).
-    for (const t of agent.timers.values()) clearTimeout(t);
+    for (const t of agent.timers.values()) this.env.clock.clearTimer(t);
     agent.timers.clear();
     agent.fired = [];
     agent.deadlines.clearAll();

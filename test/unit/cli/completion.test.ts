@@ -44,6 +44,13 @@ test('cli completion - the spec covers every command of the brief, and hides the
   assert.deepEqual(agent.names, ['agent', 'agents']);
 });
 
+test('cli completion - caxton new agent offers its languages and templates, and directories for --dir', () => {
+  const bash = completionScript(program, 'bash');
+  assert.ok(bash.includes(`'caxton new agent|--lang') COMPREPLY=( $(compgen -W 'assemblyscript c rust' -- "$cur") )`));
+  assert.ok(bash.includes(`'caxton new agent|--template') COMPREPLY=( $(compgen -W 'echo request-reply contract-net-bidder subscriber' -- "$cur") )`));
+  assert.ok(bash.includes(`'caxton new agent|--dir') COMPREPLY=( $(compgen -d -- "$cur") )`));
+});
+
 for (const shell of ['bash', 'zsh', 'fish'] as const) {
   test(`cli completion - the ${shell} script names every command, alias and option of the tree`, () => {
     const script = completionScript(program, shell);

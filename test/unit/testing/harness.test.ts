@@ -1,0 +1,215 @@
+/**
+ * The agent test harness (src/testing/): the node's admission, host functions and runtime on the
+ * test's thread, with the test's clock and randomness. Agents and fixtures built by `npm run build`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadAgent, DEFAULT_TEST_NOW, MAX_CALLS_PER_STEP } from '../../../src/testing/index.js';
+import { AdmissionWorker } from '../../../src/sandbox/admission.js';
+import { DEFAULT_POLICY } from '../../../src/sandbox/policy.js';
+import { isCaxtonError } from '../../../src/errors.js';
+import { agentWasm, fixtureWasm } from '../../helpers/agents.js';
+
+interface Reading {
+  now_us: number;
+  mono_us: number;
+  random: string;
+}
+
+async function read(seed: number | undefined, n = 32): Promise<Reading> {
+  const agent = await loadAgent(fixtureWasm('clock-probe'), seed === undefined ? {} : { seed });
+  try {
+    const r = await agent.send({ performative: 'request', content: { op: 'read', random: n } });
+    assert.equal(r.outcome, 'ok', r.error);
+    return r.sent[0]?.content as Reading;
+  } finally {
+    await agent.close();
+  }
+}
+
+test('harness - the same seed gives the agent the same random bytes; another seed other bytes', async () => {
+  const a = await read(42);
+  const b = await read(42);
+  const c = await read(43);
+  assert.match(a.random, /^[0-9a-f]{64}$/);
+  assert.equal(a.random, b.random);
+  assert.notEqual(a.random, c.random);
+  assert.equal((await read(undefined)).random, (await read(undefined)).random, 'without a seed too: the default seed');
+  // Consecutive reads continue the sequence rather than repeat it.
+  const agent = await loadAgent(fixtureWasm('clock-probe'), { seed: 42 });
+  const first = (await agent.send({ performative: 'request', content: { op: 'read', random: 32 } })).sent[0]?.content as Reading;
+  const second = (await agent.send({ performative: 'request', content: { op: 'read', random: 32 } })).sent[0]?.content as Reading;
+  assert.equal(first.random, a.random);
+  assert.notEqual(second.random, first.random);
+  await agent.close();
+});
+
+test('harness - the agent\'s now is the given time (or the default), and only advance() moves it and the monotonic clock', async () => {
+  assert.equal((await read(1)).now_us, DEFAULT_TEST_NOW * 1000);
+  const agent = await loadAgent(fixtureWasm('clock-probe'), { now: Date.UTC(2030, 0, 1) });
+  try {
+    const ask = async (): Promise<Reading> => (await agent.send({ performative: 'request', content: { op: 'read' } })).sent[0]?.content as Reading;
+    const t0 = await ask();
+    assert.equal(t0.now_us, Date.UTC(2030, 0, 1) * 1000);
+    assert.equal(t0.mono_us, 0);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await ask(), t0, 'real time passing changes nothing');
+    await agent.advance(1500);
+    const t1 = await ask();
+    assert.equal(t1.now_us, (Date.UTC(2030, 0, 1) + 1500) * 1000);
+    assert.equal(t1.mono_us, 1500 * 1000);
+    assert.equal(agent.clock.now(), Date.UTC(2030, 0, 1) + 1500);
+  } finally {
+    await agent.close();
+  }
+});
+
+test('harness - timers fire only in advance(), in due order, with the clock at their due time', async () => {
+  const agent = await loadAgent(fixtureWasm('clock-probe'));
+  try {
+    const t = (delay: number, tag: string) => agent.send({ performative: 'request', content: { op: 'timer', delay_ms: delay, tag } });
+    assert.equal((await t(3000, 'late')).outcome, 'ok');
+    await t(1000, 'early');
+    await t(1000, 'early-second');
+    assert.equal(agent.pendingTimers, 3);
+    const none = await agent.advance(999);
+    assert.deepEqual(none.sent, []);
+    assert.equal(none.calls, 0);
+    const due = await agent.advance(1);
+    assert.deepEqual(due.sent.map((m) => m.content), [
+      { fired: 'early', now_us: (DEFAULT_TEST_NOW + 1000) * 1000 },
+      { fired: 'early-second', now_us: (DEFAULT_TEST_NOW + 1000) * 1000 },
+    ]);
+    assert.equal(due.calls, 2);
+    assert.ok(due.fuel > 0);
+    assert.equal(due.sent[0]?.receiver, 'tester');
+    // One advance past several due times fires each at its own time.
+    await t(500, 'mid');
+    const rest = await agent.advance(10_000);
+    assert.deepEqual(rest.sent.map((m) => m.content), [
+      { fired: 'mid', now_us: (DEFAULT_TEST_NOW + 1500) * 1000 },
+      { fired: 'late', now_us: (DEFAULT_TEST_NOW + 3000) * 1000 },
+    ]);
+    assert.equal(agent.pendingTimers, 0);
+    assert.equal(agent.clock.now(), DEFAULT_TEST_NOW + 11_000);
+  } finally {
+    await agent.close();
+  }
+});
+
+test('harness - fuel and memory are reported per message; the same message in the same state costs the same fuel', async () => {
+  const agent = await loadAgent(agentWasm('echo'));
+  const twin = await loadAgent(agentWasm('echo'));
+  try {
+    const first = await agent.send({ performative: 'request', content: 'x' });
+    assert.equal((await twin.send({ performative: 'request', content: 'x' })).fuel, first.fuel, 'another instance, same first message: same fuel');
+    const small = await agent.send({ performative: 'request', content: 'x' });
+    const again = await agent.send({ performative: 'request', content: 'x' });
+    const big = await agent.send({ performative: 'request', content: { list: Array.from({ length: 2000 }, (_, i) => ({ i, s: `item ${i}` })) } });
+    assert.ok(small.fuel > 1000, `echo used ${small.fuel} fuel`);
+    assert.ok(first.fuel > small.fuel, `the first message pays the heap's first allocations: ${first.fuel} vs ${small.fuel}`);
+    assert.equal(again.fuel, small.fuel, 'deterministic');
+    assert.ok(big.fuel > small.fuel * 10, `a 2000-item content costs more: ${big.fuel} vs ${small.fuel}`);
+    assert.equal(small.memoryBytes % 65536, 0);
+    assert.ok(big.memoryBytes > small.memoryBytes, 'the large message grew the heap');
+    assert.equal(agent.memoryBytes, big.memoryBytes);
+  } finally {
+    await agent.close();
+    await twin.close();
+  }
+});
+
+test('harness - a handler that runs out of fuel reports fuel_exhausted with the budget used, and the agent serves on', async () => {
+  const agent = await loadAgent(fixtureWasm('infinite-loop'), { fuel: 50_000 });
+  try {
+    const r = await agent.send({ performative: 'request', content: {} });
+    assert.equal(r.outcome, 'fuel_exhausted');
+    assert.match(r.error ?? '', /fuel exhausted/);
+    assert.ok(r.fuel >= 50_000 && r.fuel < 60_000, `fuel ${r.fuel}`);
+    assert.deepEqual(r.sent, [], 'the node\'s failure to the sender is not the agent\'s message');
+    const again = await agent.send({ performative: 'request', content: {} });
+    assert.equal(again.outcome, 'fuel_exhausted', 're-instantiated, as on a node, and exhausted again');
+  } finally {
+    await agent.close();
+  }
+});
+
+test('harness - a trap and a stack overflow are reported as such; memory stops at memoryLimitMb', async () => {
+  const trap = await loadAgent(fixtureWasm('trap-handler'));
+  const r = await trap.send({ performative: 'request', content: 1 });
+  assert.equal(r.outcome, 'trap');
+  assert.match(r.error ?? '', /unreachable/);
+  await trap.close();
+  const deep = await loadAgent(fixtureWasm('deep-recursion'));
+  assert.equal((await deep.send({ performative: 'request', content: 1 })).outcome, 'stack_overflow');
+  await deep.close();
+  const bomb = await loadAgent(fixtureWasm('memory-bomb'), { memoryLimitMb: 2 });
+  const b = await bomb.send({ performative: 'request', content: 1 });
+  assert.equal(b.outcome, 'ok');
+  assert.equal(b.memoryBytes, 2 * 1024 * 1024);
+  assert.deepEqual(b.logs, [{ level: 'info', text: 'memory-bomb: reached 32 pages' }]);
+  await bomb.close();
+});
+
+test('harness - an invalid or hostile module is refused with the same error as the node\'s admission', async () => {
+  const node = new AdmissionWorker();
+  try {
+    for (const name of ['malformed', 'truncated', 'not-wasm', 'bad-import', 'bad-import-signature', 'huge-memory', 'threads', 'reserved-export']) {
+      const bytes = fixtureWasm(name);
+      const expected = await node.admit(bytes, DEFAULT_POLICY).then(
+        () => assert.fail(`${name} was admitted by the node`),
+        (e: unknown) => e,
+      );
+      assert.ok(isCaxtonError(expected), name);
+      await assert.rejects(loadAgent(bytes), (e: unknown) => {
+        assert.ok(isCaxtonError(e), `${name}: ${String(e)}`);
+        assert.deepEqual(e.toJSON(), expected.toJSON(), name);
+        return true;
+      });
+    }
+  } finally {
+    await node.close();
+  }
+  await assert.rejects(loadAgent(fixtureWasm('start-loop')), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_AGENT_START_FAILED') && /fuel_exhausted in start/.test(e.message));
+  await assert.rejects(loadAgent(fixtureWasm('wrong-abi-version')), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_AGENT_START_FAILED') && /caxton_abi_version\(\) returned 2/.test(e.message));
+});
+
+test('harness - bad options and bad messages get errors naming what is wrong', async () => {
+  await assert.rejects(loadAgent(agentWasm('echo'), { name: 'has space' }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_AGENT_NAME') && /"has space": names are 1 to 255 characters/.test(e.message));
+  await assert.rejects(loadAgent(agentWasm('echo'), { fuel: 10 }), /fuel must be an integer of at least 1000/);
+  await assert.rejects(loadAgent(agentWasm('echo'), { memoryLimitMb: 0 }), /memoryLimitMb must be/);
+  await assert.rejects(loadAgent(agentWasm('echo'), { seed: 1.5 }), /seed must be an integer/);
+  await assert.rejects(loadAgent('/nonexistent/agent.wasm'), /ENOENT/);
+  const agent = await loadAgent(agentWasm('echo'));
+  try {
+    await assert.rejects(agent.send({ performative: 'shout', content: 1 }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_MESSAGE_INVALID') && /performative/.test(e.message));
+    await assert.rejects(agent.send({ performative: 'inform', content: null }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_MESSAGE_INVALID'));
+    await assert.rejects(agent.advance(-1), /non-negative/);
+    assert.equal((await agent.send({ performative: 'inform', content: 'still serving' })).outcome, 'ok');
+  } finally {
+    await agent.close();
+  }
+  await agent.close(); // idempotent
+  await assert.rejects(agent.send({ performative: 'inform', content: 1 }), /is closed/);
+});
+
+test('harness - history: agent.sent and agent.logs keep every step, and the agent\'s init is in them', async () => {
+  const agent = await loadAgent(agentWasm('calculator'), { name: 'calc' });
+  try {
+    assert.deepEqual([...agent.capabilities], ['arithmetic'], 'registered in agent_init');
+    await agent.send({ performative: 'query-ref', content: { op: 'add', args: [1, 2] } });
+    await agent.send({ performative: 'query-ref', content: { op: 'add', args: [3, 4] } });
+    assert.deepEqual(agent.sent.map((m) => m.content), [{ result: 3 }, { result: 7 }]);
+    assert.ok(agent.sent.every((m) => m.sender === 'calc'));
+  } finally {
+    await agent.close();
+  }
+});
+
+test('harness - a step that never runs out of work (a timer that re-arms itself at once) ends with an error, not a hang', async () => {
+  const agent = await loadAgent(fixtureWasm('clock-probe'));
+  assert.equal((await agent.send({ performative: 'request', content: { op: 'timer', delay_ms: 0, tag: 'again' } })).outcome, 'ok');
+  await assert.rejects(agent.advance(0), new RegExp(`agent agent made ${MAX_CALLS_PER_STEP + 1} calls in one step .* it was closed`));
+  await assert.rejects(agent.send({ performative: 'request', content: {} }), /is closed/);
+  await agent.close();
+});
