@@ -81,10 +81,8 @@ export class TestAgent {
   readonly sent: AgentMessage[] = [];
   /** Every log line since it was loaded, in order. */
   readonly logs: LogLine[] = [];
-  /** Capabilities the agent registered. */
-  readonly capabilities = new Set<string>();
-  /** Topics the agent is subscribed to. */
-  readonly topics = new Set<string>();
+  readonly #capabilities = new Set<string>();
+  readonly #topics = new Set<string>();
   /** The agent's key-value state, read from the store the agent writes. */
   readonly kv: KvView;
   /** The test's clock: epoch ms seen by the agent (caxton.time_now_us) and its timers. */
@@ -136,6 +134,16 @@ export class TestAgent {
     this.#rt.spawn({ op: 'spawn', key: AGENT_KEY, id: `test-${this.name}`, name: this.name, hash, config: JSON.stringify(config ?? {}), restarts: 0, hold: false });
     this.#step = undefined;
     if (this.#spawnError !== undefined) throw this.#spawnError;
+  }
+
+  /** Capabilities the agent registered, in the order it registered them. */
+  get capabilities(): string[] {
+    return [...this.#capabilities];
+  }
+
+  /** Topics the agent is subscribed to now, in the order it subscribed. */
+  get topics(): string[] {
+    return [...this.#topics];
   }
 
   /** Timers the agent armed that have not fired yet. */
@@ -297,11 +305,11 @@ export class TestAgent {
         if (step !== undefined) step.refused ??= `${m.refusal}: ${m.reason}`;
         break;
       case 'capability':
-        this.capabilities.add(m.capability);
+        this.#capabilities.add(m.capability);
         break;
       case 'topic':
-        if (m.subscribed) this.topics.add(m.topic);
-        else this.topics.delete(m.topic);
+        if (m.subscribed) this.#topics.add(m.topic);
+        else this.#topics.delete(m.topic);
         break;
       case 'stopped':
         this.#stopped = true;

@@ -17,7 +17,7 @@ interface Reading {
 }
 
 async function read(seed: number | undefined, n = 32): Promise<Reading> {
-  const agent = await loadAgent(fixtureWasm('clock-probe'), seed === undefined ? {} : { seed });
+  const agent = await loadAgent(fixtureWasm('harness-probe'), seed === undefined ? {} : { seed });
   try {
     const r = await agent.send({ performative: 'request', content: { op: 'read', random: n } });
     assert.equal(r.outcome, 'ok', r.error);
@@ -36,7 +36,7 @@ test('harness - the same seed gives the agent the same random bytes; another see
   assert.notEqual(a.random, c.random);
   assert.equal((await read(undefined)).random, (await read(undefined)).random, 'without a seed too: the default seed');
   // Consecutive reads continue the sequence rather than repeat it.
-  const agent = await loadAgent(fixtureWasm('clock-probe'), { seed: 42 });
+  const agent = await loadAgent(fixtureWasm('harness-probe'), { seed: 42 });
   const first = (await agent.send({ performative: 'request', content: { op: 'read', random: 32 } })).sent[0]?.content as Reading;
   const second = (await agent.send({ performative: 'request', content: { op: 'read', random: 32 } })).sent[0]?.content as Reading;
   assert.equal(first.random, a.random);
@@ -46,7 +46,7 @@ test('harness - the same seed gives the agent the same random bytes; another see
 
 test('harness - the agent\'s now is the given time (or the default), and only advance() moves it and the monotonic clock', async () => {
   assert.equal((await read(1)).now_us, DEFAULT_TEST_NOW * 1000);
-  const agent = await loadAgent(fixtureWasm('clock-probe'), { now: Date.UTC(2030, 0, 1) });
+  const agent = await loadAgent(fixtureWasm('harness-probe'), { now: Date.UTC(2030, 0, 1) });
   try {
     const ask = async (): Promise<Reading> => (await agent.send({ performative: 'request', content: { op: 'read' } })).sent[0]?.content as Reading;
     const t0 = await ask();
@@ -65,7 +65,7 @@ test('harness - the agent\'s now is the given time (or the default), and only ad
 });
 
 test('harness - timers fire only in advance(), in due order, with the clock at their due time', async () => {
-  const agent = await loadAgent(fixtureWasm('clock-probe'));
+  const agent = await loadAgent(fixtureWasm('harness-probe'));
   try {
     const t = (delay: number, tag: string) => agent.send({ performative: 'request', content: { op: 'timer', delay_ms: delay, tag } });
     assert.equal((await t(3000, 'late')).outcome, 'ok');
@@ -196,7 +196,7 @@ test('harness - bad options and bad messages get errors naming what is wrong', a
 test('harness - history: agent.sent and agent.logs keep every step, and the agent\'s init is in them', async () => {
   const agent = await loadAgent(agentWasm('calculator'), { name: 'calc' });
   try {
-    assert.deepEqual([...agent.capabilities], ['arithmetic'], 'registered in agent_init');
+    assert.deepEqual(agent.capabilities, ['arithmetic'], 'registered in agent_init');
     await agent.send({ performative: 'query-ref', content: { op: 'add', args: [1, 2] } });
     await agent.send({ performative: 'query-ref', content: { op: 'add', args: [3, 4] } });
     assert.deepEqual(agent.sent.map((m) => m.content), [{ result: 3 }, { result: 7 }]);
@@ -207,9 +207,26 @@ test('harness - history: agent.sent and agent.logs keep every step, and the agen
 });
 
 test('harness - a step that never runs out of work (a timer that re-arms itself at once) ends with an error, not a hang', async () => {
-  const agent = await loadAgent(fixtureWasm('clock-probe'));
+  const agent = await loadAgent(fixtureWasm('harness-probe'));
   assert.equal((await agent.send({ performative: 'request', content: { op: 'timer', delay_ms: 0, tag: 'again' } })).outcome, 'ok');
   await assert.rejects(agent.advance(0), new RegExp(`agent agent made ${MAX_CALLS_PER_STEP + 1} calls in one step .* it was closed`));
   await assert.rejects(agent.send({ performative: 'request', content: {} }), /is closed/);
   await agent.close();
+});
+
+test('harness - topics the agent subscribes to and leaves are listed as they are now', async () => {
+  const agent = await loadAgent(fixtureWasm('harness-probe'));
+  try {
+    const topic = async (op: string, t: string): Promise<unknown> => (await agent.send({ performative: 'request', content: { op, topic: t } })).sent[0]?.content;
+    assert.deepEqual(await topic('subscribe', 'prices.eu'), { rc: 0 });
+    await topic('subscribe', 'news');
+    assert.deepEqual(agent.topics, ['prices.eu', 'news']);
+    await topic('unsubscribe', 'prices.eu');
+    assert.deepEqual(agent.topics, ['news']);
+    assert.deepEqual(await topic('subscribe', 'bad topic!'), { rc: -8 }, 'ERR_INVALID_ARGUMENT: the host\'s check, as on a node');
+    assert.deepEqual(agent.topics, ['news']);
+    assert.deepEqual(agent.capabilities, []);
+  } finally {
+    await agent.close();
+  }
 });
