@@ -180,6 +180,9 @@ test('harness - bad options and bad messages get errors naming what is wrong', a
   await assert.rejects(loadAgent(agentWasm('echo'), { memoryLimitMb: 0 }), /memoryLimitMb must be/);
   await assert.rejects(loadAgent(agentWasm('echo'), { seed: 1.5 }), /seed must be an integer/);
   await assert.rejects(loadAgent('/nonexistent/agent.wasm'), /ENOENT/);
+  await assert.rejects(loadAgent(agentWasm('echo'), { kv: { '': 'x' } }), /kv key "" must be 1 to 256 bytes/);
+  await assert.rejects(loadAgent(agentWasm('echo'), { kv: { k: 5 as unknown as string } }), /kv\["k"\] must be a string or a Uint8Array, got number/);
+  await assert.rejects(loadAgent(agentWasm('echo'), { kv: { k: new Uint8Array(1024 * 1024 + 1) } }), /at most 1048576 \(ABI value limit\)/);
   const agent = await loadAgent(agentWasm('echo'));
   try {
     await assert.rejects(agent.send({ performative: 'shout', content: 1 }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_MESSAGE_INVALID') && /performative/.test(e.message));
@@ -191,6 +194,21 @@ test('harness - bad options and bad messages get errors naming what is wrong', a
   }
   await agent.close(); // idempotent
   await assert.rejects(agent.send({ performative: 'inform', content: 1 }), /is closed/);
+});
+
+test('harness - initial key-value state: text and bytes, read back as text, bytes, entries and an object', async () => {
+  const agent = await loadAgent(agentWasm('echo'), { kv: { note: 'hé', blob: Uint8Array.from([0, 255, 7]) } });
+  try {
+    assert.equal(agent.kv.get('note'), 'hé');
+    assert.deepEqual(agent.kv.getBytes('blob'), Uint8Array.from([0, 255, 7]));
+    assert.equal(agent.kv.get('missing'), undefined);
+    assert.equal(agent.kv.has('blob'), true);
+    assert.deepEqual(agent.kv.entries().map(([k]) => k), ['blob', 'note'], 'in key order');
+    assert.deepEqual(agent.kv.byteEntries()[0], ['blob', Uint8Array.from([0, 255, 7])]);
+    assert.equal(agent.kv.toObject()['note'], 'hé');
+  } finally {
+    await agent.close();
+  }
 });
 
 test('harness - history: agent.sent and agent.logs keep every step, and the agent\'s init is in them', async () => {
