@@ -248,3 +248,21 @@ test('harness - topics the agent subscribes to and leaves are listed as they are
     await agent.close();
   }
 });
+
+test('harness - a non-zero handler status is outcome error; after five in a row the node\'s circuit breaker refuses the next message', async () => {
+  const agent = await loadAgent(fixtureWasm('harness-probe'));
+  try {
+    for (let i = 0; i < 5; i++) {
+      const r = await agent.send({ performative: 'request', content: { op: 'fail', status: 7 } });
+      assert.equal(r.outcome, 'error');
+      assert.match(r.error ?? '', /handle_message returned a non-zero status/);
+      assert.equal(r.calls, 1);
+    }
+    const refused = await agent.send({ performative: 'request', content: { op: 'read' } });
+    assert.equal(refused.outcome, 'refused');
+    assert.match(refused.error ?? '', /^circuit_open: the circuit breaker of agent is open after repeated failures/);
+    assert.equal(refused.calls, 0);
+  } finally {
+    await agent.close();
+  }
+});
