@@ -211,7 +211,7 @@ test('harness - initial key-value state: text and bytes, read back as text, byte
   }
 });
 
-test('harness - history: agent.sent and agent.logs keep every step, and the agent\'s init is in them', async () => {
+test('harness - history: agent.sent keeps every step\'s messages; capabilities registered in agent_init are listed', async () => {
   const agent = await loadAgent(agentWasm('calculator'), { name: 'calc' });
   try {
     assert.deepEqual(agent.capabilities, ['arithmetic'], 'registered in agent_init');
