@@ -18,7 +18,8 @@ export class KvView {
 
   getBytes(key: string): Uint8Array | undefined {
     const v = this.store.get(this.agent, encoder.encode(key));
-    return v === undefined ? undefined : v.slice();
+    // A plain copy: the store hands out Buffers (a view that assert.deepEqual tells from a Uint8Array).
+    return v === undefined ? undefined : new Uint8Array(v);
   }
 
   has(key: string): boolean {
@@ -32,7 +33,7 @@ export class KvView {
 
   /** Every key as text, its value as bytes, in key order. */
   byteEntries(): [string, Uint8Array][] {
-    return this.store.keys(this.agent).map((k) => [decoder.decode(k), (this.store.get(this.agent, k) ?? new Uint8Array()).slice()]);
+    return this.store.keys(this.agent).map((k) => [decoder.decode(k), new Uint8Array(this.store.get(this.agent, k) ?? new Uint8Array())]);
   }
 
   /** The state as a plain object of text values (handy for assert.deepEqual). */

@@ -9,6 +9,7 @@
  * message, and anything the agent sent itself meanwhile) and reports what the step did.
  */
 import { createHash } from 'node:crypto';
+import { AbiLimits } from '../sandbox/abi.js';
 import { readFile } from 'node:fs/promises';
 import { CaxtonError } from '../errors.js';
 import { AGENT_NAME_RULE, isAgentName } from '../messaging/message-schema.js';
@@ -76,15 +77,33 @@ export async function loadAgent(wasm: string | URL | Uint8Array, options: LoadOp
   return agent;
 }
 
+/** The `kv` option as the store's keys and values, checked against the limits kv_set enforces. */
+function initialState(kv: Readonly<Record<string, string | Uint8Array>>): [Uint8Array, Uint8Array][] {
+  const encoder = new TextEncoder();
+  let bytes = 0;
+  const out: [Uint8Array, Uint8Array][] = [];
+  for (const [k, v] of Object.entries(kv)) {
+    const key = encoder.encode(k);
+    if (typeof v !== 'string' && !(v instanceof Uint8Array)) throw new TypeError(`kv[${JSON.stringify(k)}] must be a string or a Uint8Array, got ${typeof v}`);
+    const value = typeof v === 'string' ? encoder.encode(v) : v;
+    if (key.length === 0 || key.length > AbiLimits.maxKeyBytes) throw new RangeError(`kv key ${JSON.stringify(k)} must be 1 to ${AbiLimits.maxKeyBytes} bytes (ABI key limit), got ${key.length}`);
+    if (value.length > AbiLimits.maxValueBytes) throw new RangeError(`kv[${JSON.stringify(k)}] is ${value.length} bytes; a value holds at most ${AbiLimits.maxValueBytes} (ABI value limit)`);
+    bytes += key.length + value.length;
+    out.push([key, value]);
+  }
+  if (out.length > AbiLimits.maxKeysPerAgent || bytes > AbiLimits.maxStateBytesPerAgent) {
+    throw new RangeError(`kv holds ${out.length} keys and ${bytes} bytes; an agent's state is at most ${AbiLimits.maxKeysPerAgent} keys and ${AbiLimits.maxStateBytesPerAgent} bytes (ABI quota)`);
+  }
+  return out;
+}
+
 export class TestAgent {
   /** Every message the agent sent since it was loaded (agent_init's included), in order. */
   readonly sent: AgentMessage[] = [];
   /** Every log line since it was loaded, in order. */
   readonly logs: LogLine[] = [];
-  /** Capabilities the agent registered. */
-  readonly capabilities = new Set<string>();
-  /** Topics the agent is subscribed to. */
-  readonly topics = new Set<string>();
+  readonly #capabilities = new Set<string>();
+  readonly #topics = new Set<string>();
   /** The agent's key-value state, read from the store the agent writes. */
   readonly kv: KvView;
   /** The test's clock: epoch ms seen by the agent (caxton.time_now_us) and its timers. */
@@ -110,11 +129,12 @@ export class TestAgent {
     readonly fuelPerCall: number,
   ) {
     this.clock = new TestClock(options.now ?? DEFAULT_TEST_NOW);
+    const random = new SeededRandom(options.seed ?? DEFAULT_SEED);
+    const initial = initialState(options.kv ?? {});
     // The node's own store, in memory: nothing to clean up but the connection.
     this.#db = openDatabase(':memory:');
     const store = new SqliteAgentStateStore(this.#db);
-    const encoder = new TextEncoder();
-    for (const [k, v] of Object.entries(options.kv ?? {})) store.set(name, encoder.encode(k), typeof v === 'string' ? encoder.encode(v) : v);
+    for (const [k, v] of initial) store.set(name, k, v);
     this.kv = new KvView(store, name);
     this.#rt = new WorkerRuntime({
       fuelPerCall: this.fuelPerCall,
@@ -125,17 +145,25 @@ export class TestAgent {
       timers: new SqliteAgentTimerStore(this.#db),
       watch: new Int32Array(new SharedArrayBuffer(WATCH_SLOTS * 4)),
       post: (m) => this.#onPost(m),
-      env: { clock: this.clock, random: new SeededRandom(options.seed ?? DEFAULT_SEED) },
+      env: { clock: this.clock, random },
     });
   }
 
   /** @internal Spawns the agent (start function, agent_init); throws when it does not start. */
   start(hash: string, module: WebAssembly.Module, config: unknown): void {
     this.#rt.addModule(hash, module);
-    this.#step = new StepLog();
     this.#rt.spawn({ op: 'spawn', key: AGENT_KEY, id: `test-${this.name}`, name: this.name, hash, config: JSON.stringify(config ?? {}), restarts: 0, hold: false });
-    this.#step = undefined;
     if (this.#spawnError !== undefined) throw this.#spawnError;
+  }
+
+  /** Capabilities the agent registered, in the order it registered them. */
+  get capabilities(): string[] {
+    return [...this.#capabilities];
+  }
+
+  /** Topics the agent is subscribed to now, in the order it subscribed. */
+  get topics(): string[] {
+    return [...this.#topics];
   }
 
   /** Timers the agent armed that have not fired yet. */
@@ -297,11 +325,11 @@ export class TestAgent {
         if (step !== undefined) step.refused ??= `${m.refusal}: ${m.reason}`;
         break;
       case 'capability':
-        this.capabilities.add(m.capability);
+        this.#capabilities.add(m.capability);
         break;
       case 'topic':
-        if (m.subscribed) this.topics.add(m.topic);
-        else this.topics.delete(m.topic);
+        if (m.subscribed) this.#topics.add(m.topic);
+        else this.#topics.delete(m.topic);
         break;
       case 'stopped':
         this.#stopped = true;

@@ -8,7 +8,7 @@ const replies = (r: StepResult) => r.sent.map((m) => [m.performative, m.content]
 
 test('calculator - registers the capability "arithmetic" when it starts', async () => {
   const agent = await loadAgent(agentWasm('calculator'));
-  assert.deepEqual([...agent.capabilities], ['arithmetic']);
+  assert.deepEqual(agent.capabilities, ['arithmetic']);
   await agent.close();
 });
 

@@ -17,7 +17,7 @@ interface Reading {
 }
 
 async function read(seed: number | undefined, n = 32): Promise<Reading> {
-  const agent = await loadAgent(fixtureWasm('clock-probe'), seed === undefined ? {} : { seed });
+  const agent = await loadAgent(fixtureWasm('harness-probe'), seed === undefined ? {} : { seed });
   try {
     const r = await agent.send({ performative: 'request', content: { op: 'read', random: n } });
     assert.equal(r.outcome, 'ok', r.error);
@@ -36,7 +36,7 @@ test('harness - the same seed gives the agent the same random bytes; another see
   assert.notEqual(a.random, c.random);
   assert.equal((await read(undefined)).random, (await read(undefined)).random, 'without a seed too: the default seed');
   // Consecutive reads continue the sequence rather than repeat it.
-  const agent = await loadAgent(fixtureWasm('clock-probe'), { seed: 42 });
+  const agent = await loadAgent(fixtureWasm('harness-probe'), { seed: 42 });
   const first = (await agent.send({ performative: 'request', content: { op: 'read', random: 32 } })).sent[0]?.content as Reading;
   const second = (await agent.send({ performative: 'request', content: { op: 'read', random: 32 } })).sent[0]?.content as Reading;
   assert.equal(first.random, a.random);
@@ -46,7 +46,7 @@ test('harness - the same seed gives the agent the same random bytes; another see
 
 test('harness - the agent\'s now is the given time (or the default), and only advance() moves it and the monotonic clock', async () => {
   assert.equal((await read(1)).now_us, DEFAULT_TEST_NOW * 1000);
-  const agent = await loadAgent(fixtureWasm('clock-probe'), { now: Date.UTC(2030, 0, 1) });
+  const agent = await loadAgent(fixtureWasm('harness-probe'), { now: Date.UTC(2030, 0, 1) });
   try {
     const ask = async (): Promise<Reading> => (await agent.send({ performative: 'request', content: { op: 'read' } })).sent[0]?.content as Reading;
     const t0 = await ask();
@@ -65,7 +65,7 @@ test('harness - the agent\'s now is the given time (or the default), and only ad
 });
 
 test('harness - timers fire only in advance(), in due order, with the clock at their due time', async () => {
-  const agent = await loadAgent(fixtureWasm('clock-probe'));
+  const agent = await loadAgent(fixtureWasm('harness-probe'));
   try {
     const t = (delay: number, tag: string) => agent.send({ performative: 'request', content: { op: 'timer', delay_ms: delay, tag } });
     assert.equal((await t(3000, 'late')).outcome, 'ok');
@@ -180,6 +180,9 @@ test('harness - bad options and bad messages get errors naming what is wrong', a
   await assert.rejects(loadAgent(agentWasm('echo'), { memoryLimitMb: 0 }), /memoryLimitMb must be/);
   await assert.rejects(loadAgent(agentWasm('echo'), { seed: 1.5 }), /seed must be an integer/);
   await assert.rejects(loadAgent('/nonexistent/agent.wasm'), /ENOENT/);
+  await assert.rejects(loadAgent(agentWasm('echo'), { kv: { '': 'x' } }), /kv key "" must be 1 to 256 bytes/);
+  await assert.rejects(loadAgent(agentWasm('echo'), { kv: { k: 5 as unknown as string } }), /kv\["k"\] must be a string or a Uint8Array, got number/);
+  await assert.rejects(loadAgent(agentWasm('echo'), { kv: { k: new Uint8Array(1024 * 1024 + 1) } }), /at most 1048576 \(ABI value limit\)/);
   const agent = await loadAgent(agentWasm('echo'));
   try {
     await assert.rejects(agent.send({ performative: 'shout', content: 1 }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_MESSAGE_INVALID') && /performative/.test(e.message));
@@ -193,10 +196,25 @@ test('harness - bad options and bad messages get errors naming what is wrong', a
   await assert.rejects(agent.send({ performative: 'inform', content: 1 }), /is closed/);
 });
 
-test('harness - history: agent.sent and agent.logs keep every step, and the agent\'s init is in them', async () => {
+test('harness - initial key-value state: text and bytes, read back as text, bytes, entries and an object', async () => {
+  const agent = await loadAgent(agentWasm('echo'), { kv: { note: 'hé', blob: Uint8Array.from([0, 255, 7]) } });
+  try {
+    assert.equal(agent.kv.get('note'), 'hé');
+    assert.deepEqual(agent.kv.getBytes('blob'), Uint8Array.from([0, 255, 7]));
+    assert.equal(agent.kv.get('missing'), undefined);
+    assert.equal(agent.kv.has('blob'), true);
+    assert.deepEqual(agent.kv.entries().map(([k]) => k), ['blob', 'note'], 'in key order');
+    assert.deepEqual(agent.kv.byteEntries()[0], ['blob', Uint8Array.from([0, 255, 7])]);
+    assert.equal(agent.kv.toObject()['note'], 'hé');
+  } finally {
+    await agent.close();
+  }
+});
+
+test('harness - history: agent.sent keeps every step\'s messages; capabilities registered in agent_init are listed', async () => {
   const agent = await loadAgent(agentWasm('calculator'), { name: 'calc' });
   try {
-    assert.deepEqual([...agent.capabilities], ['arithmetic'], 'registered in agent_init');
+    assert.deepEqual(agent.capabilities, ['arithmetic'], 'registered in agent_init');
     await agent.send({ performative: 'query-ref', content: { op: 'add', args: [1, 2] } });
     await agent.send({ performative: 'query-ref', content: { op: 'add', args: [3, 4] } });
     assert.deepEqual(agent.sent.map((m) => m.content), [{ result: 3 }, { result: 7 }]);
@@ -207,9 +225,44 @@ test('harness - history: agent.sent and agent.logs keep every step, and the agen
 });
 
 test('harness - a step that never runs out of work (a timer that re-arms itself at once) ends with an error, not a hang', async () => {
-  const agent = await loadAgent(fixtureWasm('clock-probe'));
+  const agent = await loadAgent(fixtureWasm('harness-probe'));
   assert.equal((await agent.send({ performative: 'request', content: { op: 'timer', delay_ms: 0, tag: 'again' } })).outcome, 'ok');
   await assert.rejects(agent.advance(0), new RegExp(`agent agent made ${MAX_CALLS_PER_STEP + 1} calls in one step .* it was closed`));
   await assert.rejects(agent.send({ performative: 'request', content: {} }), /is closed/);
   await agent.close();
+});
+
+test('harness - topics the agent subscribes to and leaves are listed as they are now', async () => {
+  const agent = await loadAgent(fixtureWasm('harness-probe'));
+  try {
+    const topic = async (op: string, t: string): Promise<unknown> => (await agent.send({ performative: 'request', content: { op, topic: t } })).sent[0]?.content;
+    assert.deepEqual(await topic('subscribe', 'prices.eu'), { rc: 0 });
+    await topic('subscribe', 'news');
+    assert.deepEqual(agent.topics, ['prices.eu', 'news']);
+    await topic('unsubscribe', 'prices.eu');
+    assert.deepEqual(agent.topics, ['news']);
+    assert.deepEqual(await topic('subscribe', 'bad topic!'), { rc: -8 }, 'ERR_INVALID_ARGUMENT: the host\'s check, as on a node');
+    assert.deepEqual(agent.topics, ['news']);
+    assert.deepEqual(agent.capabilities, []);
+  } finally {
+    await agent.close();
+  }
+});
+
+test('harness - a non-zero handler status is outcome error; after five in a row the node\'s circuit breaker refuses the next message', async () => {
+  const agent = await loadAgent(fixtureWasm('harness-probe'));
+  try {
+    for (let i = 0; i < 5; i++) {
+      const r = await agent.send({ performative: 'request', content: { op: 'fail', status: 7 } });
+      assert.equal(r.outcome, 'error');
+      assert.match(r.error ?? '', /handle_message returned a non-zero status/);
+      assert.equal(r.calls, 1);
+    }
+    const refused = await agent.send({ performative: 'request', content: { op: 'read' } });
+    assert.equal(refused.outcome, 'refused');
+    assert.match(refused.error ?? '', /^circuit_open: the circuit breaker of agent is open after repeated failures/);
+    assert.equal(refused.calls, 0);
+  } finally {
+    await agent.close();
+  }
 });
