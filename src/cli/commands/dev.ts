@@ -4,6 +4,7 @@
  * sources and upgrades the agent at once (`immediate`: its key-value state stays). The build's output,
  * the agent's log lines and dev's own lines come out as one stream, each line prefixed with its source.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { AgentDetail, AgentView } from '../api-types.js';
@@ -16,6 +17,7 @@ import { type AgentProject, readProjectFile } from '../../agent-project/project-
 import { type BuildResult, buildProject } from '../../agent-project/project-build.js';
 import { ProjectWatcher, projectIgnore } from '../../agent-project/project-watch.js';
 import { DEV_DATA_DIR, type DevNode, startDevNode } from '../dev-node.js';
+import { ADMIN_KEY_FILE } from '../credentials.js';
 
 export type DevSource = 'dev' | 'build' | 'agent' | 'node';
 
@@ -87,8 +89,9 @@ class DevSession {
       if (this.#stop.signal.aborted) return;
       // Subscribed before the first deploy, so that the agent's first lines (agent_init) are seen.
       const logs = await this.#followLogs(this.#client);
+      // Watching from before the first build: a save during it is built next.
+      this.#watch();
       await this.#cycle([]);
-      if (!this.#stop.signal.aborted && this.#fatal === undefined) this.#watch();
       await new Promise<void>((r) => (this.#stop.signal.aborted ? r() : this.#stop.signal.addEventListener('abort', () => r(), { once: true })));
       this.#watcher?.close();
       await this.#building;
@@ -110,8 +113,12 @@ class DevSession {
   }
 
   /** The running node at the CLI's API URL, or one started here when nothing answers there. */
-  async #connect(client: ApiClient): Promise<ApiClient> {
-    const conn = client.connection;
+  async #connect(given: ApiClient): Promise<ApiClient> {
+    const conn = given.connection;
+    const devKey = resolve(this.#project.dir, DEV_DATA_DIR, ADMIN_KEY_FILE);
+    // No key given and no ./.caxton/admin.key: the key of this project's dev node, for a node that
+    // another `caxton dev` on this project started (or one left from an earlier session).
+    const client = conn.keySource.kind === 'none' && conn.tls === undefined && existsSync(devKey) ? new ApiClient({ ...conn, apiKey: readFileSync(devKey, 'utf8').trim(), keySource: { kind: 'file', path: devKey } }) : given;
     try {
       const h = await client.get<{ status?: unknown; version?: unknown; node_id?: unknown }>('/health', undefined, { timeoutMs: 5000 });
       if (typeof h?.version !== 'string' || typeof h.node_id !== 'string') {
@@ -209,7 +216,11 @@ class DevSession {
 
   async #buildAndDeploy(changed: readonly string[]): Promise<void> {
     const p = this.#project;
-    const what = changed.length === 0 ? '' : `${[...new Set(changed)].slice(0, 3).map((c) => this.#rel(c)).join(', ')}${changed.length > 3 ? ` and ${changed.length - 3} more` : ''} changed: `;
+    // Named: what is still there (an editor's or sed's temporary file came and went), else all.
+    const unique = [...new Set(changed)];
+    const present = unique.filter((c) => existsSync(c));
+    const shown = present.length > 0 ? present : unique;
+    const what = shown.length === 0 ? '' : `${shown.slice(0, 3).map((c) => this.#rel(c)).join(', ')}${shown.length > 3 ? ` and ${shown.length - 3} more` : ''} changed: `;
     this.#out.line('dev', `${what}building (${p.build.join(' ')})`, { event: 'build', changed });
     const r: BuildResult = await buildProject(p, { signal: this.#stop.signal, onLine: (line) => this.#out.line('build', line) });
     if (!r.ok) {

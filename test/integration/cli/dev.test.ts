@@ -139,6 +139,15 @@ test('caxton dev - starts a node, deploys, upgrades on each change keeping the s
   assert.equal(await ask(apiUrl, key, 'counter'), 'v2:3');
   await dev.waitFor(/^\[agent\] INFO +v2 handled message 3$/m, mark);
 
+  // A second dev on the project while the first runs: it uses the first one's node, with that node's key.
+  const other = runDev([dir.path, '--api-url', apiUrl]);
+  t.after(() => void other.child.kill('SIGKILL'));
+  await other.waitFor(new RegExp(`^\\[dev\\] counter already runs module sha256:${second} `, 'm'));
+  assert.match(other.out(), new RegExp(`^\\[dev\\] using the node dev at ${apiUrl} `, 'm'));
+  other.child.kill('SIGINT');
+  assert.equal(await other.exited, 0, other.err());
+  assert.doesNotMatch(other.out(), /the node this command started/);
+
   // A broken build: the compiler's error is printed, the running version keeps answering.
   mark = dev.out().length;
   writeFileSync(src, counterSource('v3').replace('n += 1;', 'n += ;'));
