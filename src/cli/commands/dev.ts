@@ -44,6 +44,9 @@ export function registerDev(program: Command): Command {
 }
 
 async function runDev(dirArg: string, cmd: Command): Promise<void> {
+  // Run again by bin/caxton.js (with --disable-wasm-trap-handler), this process has an IPC channel to
+  // it, which would keep it alive once the session is over: the exit comes when nothing else is left.
+  process.channel?.unref();
   const project = readProjectFile(resolve(dirArg));
   const ctx = context(cmd);
   const out = new DevOutput(ctx.json);

@@ -86,6 +86,13 @@ function asProject(dir: string): string {
   return src;
 }
 
+/** The fast kind of build: a script that puts a prebuilt module (the echo example) in place. */
+function copyProject(dir: string, name: string): void {
+  writeFileSync(join(dir, 'build.mjs'), `import { cpSync, mkdirSync } from 'node:fs';\nmkdirSync('out', { recursive: true });\ncpSync(${JSON.stringify(join(root, 'build', 'agents', 'echo.wasm'))}, 'out/echo.wasm');\nconsole.log('copied the echo module');\n`);
+  mkdirSync(join(dir, 'src'));
+  writeFileSync(join(dir, 'caxton.agent.json'), JSON.stringify({ name, lang: 'c', build: [process.execPath, 'build.mjs'], wasm: 'out/echo.wasm', watch: ['src', 'build.mjs'] }));
+}
+
 async function ask(apiUrl: string, key: string, to: string): Promise<string> {
   const r = await fetch(`${apiUrl}/api/v1/messages?wait_reply=true&timeout_ms=20000`, {
     method: 'POST',
@@ -187,10 +194,7 @@ test('caxton dev - uses a node that already runs, and leaves it and the agent ru
   });
   const dir = tempDir('caxton-dev-');
   t.after(() => dir.cleanup());
-  // The fast kind of build: a script that puts a prebuilt module (the echo example) in place.
-  writeFileSync(join(dir.path, 'build.mjs'), `import { cpSync, mkdirSync } from 'node:fs';\nmkdirSync('out', { recursive: true });\ncpSync(${JSON.stringify(join(root, 'build', 'agents', 'echo.wasm'))}, 'out/echo.wasm');\nconsole.log('copied the echo module');\n`);
-  mkdirSync(join(dir.path, 'src'));
-  writeFileSync(join(dir.path, 'caxton.agent.json'), JSON.stringify({ name: 'dev-echo', lang: 'c', build: [process.execPath, 'build.mjs'], wasm: 'out/echo.wasm', watch: ['src', 'build.mjs'] }));
+  copyProject(dir.path, 'dev-echo');
   const dev = runDev([dir.path], { CAXTON_API_URL: server.apiUrl, CAXTON_DATA_DIR: server.dataDir });
   t.after(() => void dev.child.kill('SIGKILL'));
   await dev.waitFor(/^\[dev\] deployed dev-echo: module sha256:[0-9a-f]{64} /m);
@@ -210,6 +214,28 @@ test('caxton dev - uses a node that already runs, and leaves it and the agent ru
   const a = await fetch(`${server.apiUrl}/api/v1/agents/dev-echo`, { headers: { authorization: `Bearer ${server.adminKey}` } });
   assert.equal(a.status, 200);
   assert.equal(((await a.json()) as { state: string }).state, 'running');
+});
+
+test('caxton dev - bin/caxton.js runs it with --disable-wasm-trap-handler, and it exits 0 on Ctrl-C', { timeout: 120_000 }, async (t) => {
+  const dir = tempDir('caxton-dev-');
+  t.after(() => dir.cleanup());
+  copyProject(dir.path, 'bin-echo');
+  const port = await freePort();
+  // bin/caxton.js runs dist/ (npm run build); as a user runs it, with no node flag.
+  const child = spawn(process.execPath, [join(root, 'bin', 'caxton.js'), 'dev', dir.path, '--api-url', `http://127.0.0.1:${port}`], { cwd: dir.path, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CAXTON_') && k !== 'NODE_OPTIONS')), stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => void child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  await until(`the deploy in:\n${out}`, () => /^\[dev\] deployed bin-echo: /m.test(out), 60_000);
+  // The node started in the process bin/caxton.js ran again with the flag: no warning about it.
+  assert.doesNotMatch(out, /trap handler/);
+  child.kill('SIGINT');
+  // Under the re-run, the IPC channel to bin/caxton.js must not keep the process alive after the session.
+  assert.equal(await exited, 0, out);
+  assert.match(out, /^\[dev\] stopped$/m);
+  assert.equal(await portFree(port), true);
 });
 
 test('caxton dev - a directory without a valid caxton.agent.json exits 1 naming the file and the field', { timeout: 60_000 }, async (t) => {
