@@ -177,11 +177,14 @@ test('caxton dev - starts a node, deploys, upgrades on each change keeping the s
   assert.equal(dev.err(), '');
   assert.equal(await portFree(port), true);
 
-  // A second session on the same project: the node's data dir (.caxton-dev) kept the agent and its state.
+  // Edited while dev was not running, then a new session: the node's data dir (.caxton-dev) kept the
+  // agent and its state, and the agent is upgraded to the new build.
+  writeFileSync(src, counterSource('v4'));
   const again = runDev([dir.path, '--api-url', apiUrl]);
   t.after(() => void again.child.kill('SIGKILL'));
-  await again.waitFor(new RegExp(`^\\[dev\\] counter already runs module sha256:${second} `, 'm'));
-  assert.equal(await ask(apiUrl, key, 'counter'), 'v2:5');
+  const third = (await again.waitFor(/^\[dev\] upgraded counter \(immediate, state kept\): module sha256:([0-9a-f]{64}) /m))[1];
+  assert.notEqual(third, second);
+  assert.equal(await ask(apiUrl, key, 'counter'), 'v4:5');
   again.child.kill('SIGTERM');
   assert.equal(await again.exited, 0, again.err());
 });
