@@ -21,7 +21,8 @@ const at = args.indexOf('server');
 // With --releases this process is only the supervisor (src/cli/supervisor.ts); it starts the node
 // with the flag itself, so it needs no second process to stand in for it.
 const supervises = args.some((a) => a === '--releases' || a.startsWith('--releases='));
-const runsAgents = at >= 0 && args.slice(at + 1).includes('start') && !supervises;
+// `caxton dev` may start a node in its own process too (src/cli/dev-node.ts).
+const runsAgents = ((at >= 0 && args.slice(at + 1).includes('start')) || commandWord(args) === 'dev') && !supervises;
 const flagged = process.execArgv.includes(FLAG) || (process.env.NODE_OPTIONS ?? '').split(/\s+/).includes(FLAG);
 
 // CAXTON_WASM_TRAP_HANDLER=on keeps V8's default (faster loads and stores, at most 12,000 agents).
@@ -34,6 +35,16 @@ if (runsAgents && !flagged && process.env.CAXTON_WASM_TRAP_HANDLER !== 'on') {
   }
   const { main } = await import(entry.href);
   await main(process.argv);
+}
+
+/** The first word that is not a global option or its value: the command (`caxton -o json dev` → dev). */
+function commandWord(words) {
+  const withValue = new Set(['--api-url', '--api-key', '--data-dir', '--ca-cert', '--client-cert', '--client-key', '-o', '--output']);
+  for (let i = 0; i < words.length; i++) {
+    if (withValue.has(words[i])) i++;
+    else if (!words[i].startsWith('-')) return words[i];
+  }
+  return undefined;
 }
 
 /**

@@ -9,6 +9,7 @@ import { registerCircuitBreaker } from './commands/circuit-breaker.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerConfig } from './commands/config.js';
 import { registerDebug } from './commands/debug.js';
+import { registerDev } from './commands/dev.js';
 import { registerEmergency } from './commands/emergency.js';
 import { registerKey } from './commands/key.js';
 import { registerMessage } from './commands/message.js';
@@ -32,6 +33,7 @@ Quick start:
   caxton server start                                  run a node here (data in ./.caxton)
   caxton deploy build/agents/echo.wasm --name echo     deploy an agent
   caxton agent list                                    list agents
+  caxton dev my-agent                                  build, deploy, and upgrade on every change
   caxton message send --to echo --performative request --content '"hi"' --wait-reply
   caxton completion bash                               shell completion (also zsh, fish)
 
@@ -61,6 +63,7 @@ export async function buildProgram(): Promise<Command> {
   markLocal(registerWaitReady(server));
 
   registerAgent(program);
+  registerDev(program);
   registerMessage(program);
   registerQueue(program);
   registerResources(program);

@@ -33,7 +33,7 @@ const expectedPaths = [
   'caxton queue drain', 'caxton resources', 'caxton memory stats', 'caxton memory gc', 'caxton trace', 'caxton analyze messages',
   'caxton profile', 'caxton debug dump', 'caxton config diff', 'caxton config validate', 'caxton circuit-breaker activate',
   'caxton circuit-breaker reset', 'caxton emergency stop', 'caxton server start', 'caxton server status', 'caxton key create',
-  'caxton key list', 'caxton key revoke', 'caxton completion',
+  'caxton key list', 'caxton key revoke', 'caxton completion', 'caxton dev',
 ];
 
 test('cli completion - the spec covers every command of the brief, and hides the internal __agents', () => {
@@ -102,6 +102,9 @@ test('cli completion - bash completes commands, subcommands, options, choices, a
   // The second argument of upgrade is a file: the test's cwd (the repository) has package.json.
   assert.ok(bashComplete(['caxton', 'agent', 'upgrade', 'calc', 'package.j']).includes('package.json'));
   assert.ok(bashComplete(['caxton', 'deploy', 'package.j']).includes('package.json'));
+  // `caxton dev [dir]` takes a directory: the repository's sdk/, not its files.
+  assert.deepEqual(bashComplete(['caxton', 'dev', 'sd']), ['sdk']);
+  assert.deepEqual(bashComplete(['caxton', 'dev', 'package.j']), []);
 });
 
 test('cli completion - an unknown shell is a usage error listing the shells', () => {
@@ -157,4 +160,5 @@ test('cli completion - fish: valid, and `complete -C` offers the right candidate
   assert.deepEqual(run('caxton agent inspect '), ['calc']);
   assert.deepEqual(run('caxton -o j'), ['json']);
   assert.deepEqual(run('caxton agent upgrade calc package.j'), ['package.json']);
+  assert.deepEqual(run('caxton dev sd'), ['sdk/']);
 });
