@@ -16,8 +16,8 @@
  * same calls: means over a bounded number of messages, after a warm-up; read it as a range on a
  * shared machine. Every answer is checked, so a broken agent fails the bench instead of looking cheap.
  *
- * Opt-in (`npm run bench -- sdks`): the C and Rust agents need clang and rustc (a missing one skips
- * its rows with a line on stderr).
+ * In `npm run bench` (group `sdks`; alone: `npm run bench -- sdks`): the C and Rust agents need clang
+ * and rustc (a missing one skips its rows with a line on stderr).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
