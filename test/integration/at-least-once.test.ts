@@ -36,6 +36,8 @@ test('at-least-once - a message for a name that exists nowhere is a dead letter 
     node.pool.deliver('a', JSON.stringify({ performative: 'request', sender: 'client', receiver: 'a', content: 'go' }));
     // Retrying cannot help a name that no node knows: it is final, like an at-most-once message.
     await until(() => node.deadLetters.count() === 1, 'the dead letter');
+    // The letter is filed before the failure reply reaches the sender's mailbox: wait for the reply.
+    await until(() => lastOf(store, 'a')?.['performative'] !== 'request', 'the failure reply');
     const failure = lastOf(store, 'a');
     assert.equal(failure?.['performative'], 'failure');
     assert.equal((failure?.['content'] as { error?: string }).error, 'no_such_agent');
