@@ -13,45 +13,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { CAXTON_ROOT, TEMPLATES_DIR, newAgentProject, type AgentManifest } from '../../../src/scaffold/index.js';
 import { Client } from '../../helpers/agents.js';
 import { outsideTool, rustTool } from '../../helpers/outside-tools.js';
+import { COMMAND_TIMEOUT_MS, npmInstall, okIn, PROJECT_ENV } from '../../helpers/project-commands.js';
 import { withPool } from '../../helpers/pool.js';
 import { tempDir } from '../../helpers/tmp.js';
-
-/** A generous bound per command, to catch a hang (not a timing assertion). */
-const COMMAND_TIMEOUT_MS = 5 * 60_000;
-
-/**
- * The environment of the commands: without the npm_* variables of an outer `npm test`, and without
- * NODE_TEST_CONTEXT, with which the project's `node --test` would take itself for a child of this
- * test runner and skip its files ("run() is being called recursively").
- */
-const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_') && k !== 'NODE_TEST_CONTEXT'));
-
-function run(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
-    child.on('error', (e) => (out += e.message));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
-
-async function ok(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv = ENV): Promise<string> {
-  const r = await run(argv, cwd, env);
-  assert.equal(r.code, 0, `${argv.join(' ')} in ${cwd} failed:\n${r.out}`);
-  return r.out;
-}
 
 /**
  * Why a language's projects cannot be built here (false when they can), and the PATH their commands
@@ -61,19 +30,19 @@ async function ok(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv =
  * `cargo build` then runs that rustc's cargo, which runs that rustc.
  */
 function toolchainFor(lang: string): { skip: string | false; env: NodeJS.ProcessEnv } {
-  if (lang === 'c') return { skip: outsideTool('clang').skip || outsideTool('wasm-ld').skip, env: ENV };
+  if (lang === 'c') return { skip: outsideTool('clang').skip || outsideTool('wasm-ld').skip, env: PROJECT_ENV };
   if (lang === 'rust') {
     const rust = rustTool('cargo');
-    if (rust.skip !== false) return { skip: rust.skip, env: ENV };
+    if (rust.skip !== false) return { skip: rust.skip, env: PROJECT_ENV };
     const dirs = [...new Set([dirname(rust.path as string), dirname(rust.cargo as string)])];
-    return { skip: false, env: { ...ENV, PATH: [...dirs, ENV['PATH'] ?? ''].join(delimiter) } };
+    return { skip: false, env: { ...PROJECT_ENV, PATH: [...dirs, PROJECT_ENV['PATH'] ?? ''].join(delimiter) } };
   }
-  return { skip: false, env: ENV };
+  return { skip: false, env: PROJECT_ENV };
 }
 
 /**
- * The harness delivers messages to an agent by name only, so a subscriber's topic path runs here, in
- * a real pool: two publications, then a request for what it kept.
+ * A subscriber's tests publish to it with the harness (TestAgent.publish); here its topic path also
+ * runs through a real pool's router: two publications, then a request for what it kept.
  */
 async function publishedTo(wasm: Uint8Array, name: string): Promise<void> {
   await withPool({}, async (pool) => {
@@ -108,9 +77,9 @@ for (const lang of languages) {
       const r = newAgentProject({ name, lang, template, cwd: tmp.path });
       const manifest = JSON.parse(readFileSync(join(r.dir, 'caxton.agent.json'), 'utf8')) as AgentManifest;
       const t0 = performance.now();
-      await ok(['npm', 'install', '--prefer-offline', '--no-audit', '--no-fund'], r.dir);
+      await npmInstall(r.dir);
       const t1 = performance.now();
-      const built = full ? await ok(['npm', 'test'], r.dir, env) : (await ok(manifest.build, r.dir, env), '');
+      const built = full ? await okIn(['npm', 'test'], r.dir, env) : (await okIn(manifest.build, r.dir, env), '');
       const t2 = performance.now();
       const wasm = join(r.dir, manifest.wasm);
       assert.ok(existsSync(wasm), `${manifest.build.join(' ')} did not write ${manifest.wasm}`);
@@ -118,7 +87,7 @@ for (const lang of languages) {
       assert.ok(WebAssembly.validate(bytes), `${manifest.wasm} is not valid WebAssembly`);
       const exports = WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name);
       for (const e of ['memory', 'caxton_abi_version', 'caxton_alloc', 'handle_message']) assert.ok(exports.includes(e), `exports ${e}`);
-      const out = full ? built : await ok(['npm', 'test', '--ignore-scripts'], r.dir, env);
+      const out = full ? built : await okIn(['npm', 'test', '--ignore-scripts'], r.dir, env);
       assert.match(out, /# pass [1-9]/);
       assert.match(out, /# fail 0/);
       const t3 = performance.now();
