@@ -5,7 +5,7 @@
  * the test's (./test-clock.ts, ./seeded-random.ts), and nothing leaves: what the agent sends is
  * recorded, not routed.
  *
- * Each send() or advance() is one step: it runs until the agent has nothing left to handle (the
+ * Each send(), publish() or advance() is one step: it runs until the agent has nothing left to handle (the
  * message, and anything the agent sent itself meanwhile) and reports what the step did.
  */
 import { createHash } from 'node:crypto';

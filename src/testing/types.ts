@@ -70,7 +70,7 @@ export interface LogLine {
  */
 export type Outcome = 'ok' | 'error' | 'refused' | 'not_subscribed' | FaultKind;
 
-/** What one send() or advance() did. */
+/** What one send(), publish() or advance() did. */
 export interface StepResult {
   /** Messages the agent sent, in order (messages to itself are handled, not listed). */
   readonly sent: AgentMessage[];
