@@ -5,7 +5,7 @@
  * the test's (./test-clock.ts, ./seeded-random.ts), and nothing leaves: what the agent sends is
  * recorded, not routed.
  *
- * Each send() or advance() is one step: it runs until the agent has nothing left to handle (the
+ * Each send(), publish() or advance() is one step: it runs until the agent has nothing left to handle (the
  * message, and anything the agent sent itself meanwhile) and reports what the step did.
  */
 import { createHash } from 'node:crypto';
@@ -185,6 +185,32 @@ export class TestAgent {
     this.#checkOpen();
     const raw: Record<string, unknown> = { sender: 'tester', message_id: `test-${++this.#seq}`, ...message, receiver: this.name };
     const msg = validateMessage(raw, { maxBytes: this.#rt.opts.maxMessageBytes, complete: true });
+    const json = JSON.stringify(msg);
+    return this.#run(() => this.#rt.deliverBatch([this.name, json, priorityLevel(msg.priority)]));
+  }
+
+  /**
+   * Delivers a message published to `topic`, as a node hands a publication to each subscriber: the
+   * message as published (with `topic` and no `receiver`), completed and validated as the API does.
+   * Only when the agent is subscribed to `topic` now: otherwise nothing is delivered and the result's
+   * outcome is 'not_subscribed' (no calls, no fuel), where a node would publish to nobody. A message
+   * that names a receiver or capability is refused, and so is one the agent publishes itself (sender
+   * = its name): a node never delivers a publication back to its publisher.
+   */
+  async publish(topic: string, message: TestMessage): Promise<StepResult> {
+    this.#checkOpen();
+    if (message['topic'] !== undefined && message['topic'] !== topic) {
+      throw new CaxtonError('CAXTON_ERR_MESSAGE_INVALID', `/topic: publish(${JSON.stringify(topic)}, message) got a message with topic ${JSON.stringify(message['topic'])}: leave the message's topic out or make it the same`, { field: '/topic' });
+    }
+    const raw: Record<string, unknown> = { sender: 'tester', message_id: `test-${++this.#seq}`, ...message, topic };
+    const msg = validateMessage(raw, { maxBytes: this.#rt.opts.maxMessageBytes, complete: true });
+    if (msg.sender === this.name) {
+      throw new CaxtonError('CAXTON_ERR_MESSAGE_INVALID', `/sender: sender equals the agent (${JSON.stringify(this.name)}): a node does not deliver an agent's own publication back to it; publish as another sender`, { field: '/sender' });
+    }
+    if (!this.#topics.has(topic)) {
+      const now = this.#topics.size === 0 ? 'it is subscribed to no topic' : `it is subscribed to ${[...this.#topics].map((t) => JSON.stringify(t)).join(', ')}`;
+      return { sent: [], logs: [], fuel: 0, calls: 0, memoryBytes: this.memoryBytes, outcome: 'not_subscribed', error: `agent ${this.name} is not subscribed to topic ${JSON.stringify(topic)} (${now}): nothing was delivered` };
+    }
     const json = JSON.stringify(msg);
     return this.#run(() => this.#rt.deliverBatch([this.name, json, priorityLevel(msg.priority)]));
   }

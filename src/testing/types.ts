@@ -18,7 +18,11 @@ export interface LoadOptions {
   readonly config?: unknown;
 }
 
-/** A message delivered to the agent; `receiver` is the agent, `sender` 'tester' unless given. */
+/**
+ * A message delivered to the agent; `receiver` is the agent (send) or `topic` the topic (publish),
+ * `sender` 'tester' unless given. The sender is never the agent itself: the node refuses a message
+ * whose sender equals its receiver, and does not deliver a publication back to its publisher.
+ */
 export interface TestMessage {
   readonly performative: string;
   readonly content: unknown;
@@ -60,12 +64,13 @@ export interface LogLine {
 
 /**
  * How a step ended. 'error': handle_message returned non-zero; 'refused': the node refused the message
- * (for example the agent's circuit breaker is open); a fault kind: the agent crashed, and was started
+ * (for example the agent's circuit breaker is open); 'not_subscribed': publish() to a topic the agent
+ * is not subscribed to, so nothing was delivered; a fault kind: the agent crashed, and was started
  * again as on a node.
  */
-export type Outcome = 'ok' | 'error' | 'refused' | FaultKind;
+export type Outcome = 'ok' | 'error' | 'refused' | 'not_subscribed' | FaultKind;
 
-/** What one send() or advance() did. */
+/** What one send(), publish() or advance() did. */
 export interface StepResult {
   /** Messages the agent sent, in order (messages to itself are handled, not listed). */
   readonly sent: AgentMessage[];

@@ -5,48 +5,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../unit/cluster/serf/serf-harness.js';
+import { portFree, request, runDev } from '../../helpers/dev-session.js';
 import { startServer } from '../../helpers/server.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { until } from '../../helpers/until.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const entry = join(root, 'test', 'helpers', 'cli-entry.ts');
 const asc = join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
-
-interface Dev {
-  readonly child: ChildProcess;
-  /** Everything printed so far (stdout), and stderr apart. */
-  out(): string;
-  err(): string;
-  /** Waits for a line matching `re` that comes after `from` (an offset into out()). */
-  waitFor(re: RegExp, from?: number, ms?: number): Promise<RegExpMatchArray>;
-  readonly exited: Promise<number | null>;
-}
-
-/** Runs `caxton dev <args>` as an author would, with no CAXTON_* settings from the environment. */
-function runDev(args: readonly string[], env: Record<string, string> = {}): Dev {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CAXTON_')));
-  // As bin/caxton.js runs `caxton dev` (docs/sandbox.md, "Capacity").
-  const child = spawn(process.execPath, ['--disable-wasm-trap-handler', '--import', 'tsx', entry, 'dev', ...args], { cwd: root, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return {
-    child,
-    out: () => out,
-    err: () => err,
-    exited,
-    waitFor: (re, from = 0, ms = 90_000) => until(`${re} in the output of caxton dev:\n${out}\n${err}`, () => out.slice(from).match(re) ?? (child.exitCode !== null ? Promise.reject(new Error(`caxton dev exited with ${child.exitCode}:\n${out}\n${err}`)) : undefined), ms, 50),
-  };
-}
 
 /** A counter agent: replies `<version>:<count>` (the count in its key-value store) and logs it. */
 function counterSource(version: string): string {
@@ -94,22 +64,8 @@ function copyProject(dir: string, name: string): void {
 }
 
 async function ask(apiUrl: string, key: string, to: string): Promise<string> {
-  const r = await fetch(`${apiUrl}/api/v1/messages?wait_reply=true&timeout_ms=20000`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ receiver: to, performative: 'request', content: { op: 'count' } }),
-  });
-  const body = (await r.json()) as { reply?: { content?: { text?: string } }; error?: unknown };
-  assert.equal(r.status, 200, JSON.stringify(body));
-  return String(body.reply?.content?.text);
-}
-
-async function portFree(port: number): Promise<boolean> {
-  const srv = createServer();
-  return new Promise((resolve) => {
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
+  const reply = await request(apiUrl, key, to, { op: 'count' });
+  return String((reply.content as { text?: string } | undefined)?.text);
 }
 
 test('caxton dev - starts a node, deploys, upgrades on each change keeping the state, survives a broken build, and stops on Ctrl-C', { timeout: 300_000 }, async (t) => {

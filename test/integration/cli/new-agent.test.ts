@@ -7,72 +7,42 @@
  * Cost (2 shared cores): each AssemblyScript build is a cold asc, 5 to 18 s. So each template builds
  * once: the echo template of each language through `npm test` as an author runs it (its pretest
  * builds), the others through caxton.agent.json's build command (the same command: it is in the
- * language's _base), then their tests with `npm test --ignore-scripts` (no second build). C needs clang and wasm-ld, Rust rustc, cargo and the wasm32
- * standard library: missing, that language is skipped with one line (test/helpers/outside-tools.ts).
+ * language's _base), then their tests with `npm test --ignore-scripts` (no second build). C needs clang and wasm-ld, Rust a rustc with the wasm32
+ * standard library and its cargo (found as scripts/build-agents.mjs finds them, whatever comes first
+ * on PATH): missing, that language is skipped with one line (test/helpers/outside-tools.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { CAXTON_ROOT, TEMPLATES_DIR, newAgentProject, type AgentManifest } from '../../../src/scaffold/index.js';
-import { which } from '../../../scripts/outside-tools.mjs';
 import { Client } from '../../helpers/agents.js';
-import { outsideTool } from '../../helpers/outside-tools.js';
+import { outsideTool, rustTool } from '../../helpers/outside-tools.js';
+import { COMMAND_TIMEOUT_MS, npmInstall, okIn, PROJECT_ENV } from '../../helpers/project-commands.js';
 import { withPool } from '../../helpers/pool.js';
 import { tempDir } from '../../helpers/tmp.js';
 
-/** A generous bound per command, to catch a hang (not a timing assertion). */
-const COMMAND_TIMEOUT_MS = 5 * 60_000;
-
 /**
- * The environment of the commands: without the npm_* variables of an outer `npm test`, and without
- * NODE_TEST_CONTEXT, with which the project's `node --test` would take itself for a child of this
- * test runner and skip its files ("run() is being called recursively").
+ * Why a language's projects cannot be built here (false when they can), and the PATH their commands
+ * run with. Rust: the first rustc on PATH may be rustup's without the wasm32 target while Debian's
+ * (with libstd-rust-dev-wasm32) is further down, so the toolchain is found as the build of the
+ * example agents finds it (findRustWasm), and its directory goes first on PATH: the project's
+ * `cargo build` then runs that rustc's cargo, which runs that rustc.
  */
-const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_') && k !== 'NODE_TEST_CONTEXT'));
-
-function run(argv: readonly string[], cwd: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
-    child.on('error', (e) => (out += e.message));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
-
-async function ok(argv: readonly string[], cwd: string): Promise<string> {
-  const r = await run(argv, cwd);
-  assert.equal(r.code, 0, `${argv.join(' ')} in ${cwd} failed:\n${r.out}`);
-  return r.out;
-}
-
-/** Why a language's projects cannot be built here, or false. */
-function skipFor(lang: string): string | false {
-  if (lang === 'c') return outsideTool('clang').skip || outsideTool('wasm-ld').skip;
+function toolchainFor(lang: string): { skip: string | false; env: NodeJS.ProcessEnv } {
+  if (lang === 'c') return { skip: outsideTool('clang').skip || outsideTool('wasm-ld').skip, env: PROJECT_ENV };
   if (lang === 'rust') {
-    const missing = ['rustc', 'cargo'].filter((c) => which(c) === undefined);
-    if (missing.length === 0) {
-      const sysroot = spawnSync('rustc', ['--print', 'sysroot'], { encoding: 'utf8' }).stdout.trim();
-      if (!existsSync(join(sysroot, 'lib', 'rustlib', 'wasm32-unknown-unknown'))) missing.push('the wasm32 standard library');
-    }
-    if (missing.length === 0) return false;
-    const line = `${missing.join(', ')} missing, needed for the Rust agent templates: apt-get install rustc cargo libstd-rust-dev-wasm32`;
-    if (process.env['CI'] === 'true' || process.env['CAXTON_REQUIRE_TOOLS'] === '1') throw new Error(line);
-    return line;
+    const rust = rustTool('cargo');
+    if (rust.skip !== false) return { skip: rust.skip, env: PROJECT_ENV };
+    const dirs = [...new Set([dirname(rust.path as string), dirname(rust.cargo as string)])];
+    return { skip: false, env: { ...PROJECT_ENV, PATH: [...dirs, PROJECT_ENV['PATH'] ?? ''].join(delimiter) } };
   }
-  return false;
+  return { skip: false, env: PROJECT_ENV };
 }
 
 /**
- * The harness delivers messages to an agent by name only, so a subscriber's topic path runs here, in
- * a real pool: two publications, then a request for what it kept.
+ * A subscriber's tests publish to it with the harness (TestAgent.publish); here its topic path also
+ * runs through a real pool's router: two publications, then a request for what it kept.
  */
 async function publishedTo(wasm: Uint8Array, name: string): Promise<void> {
   await withPool({}, async (pool) => {
@@ -97,7 +67,7 @@ for (const lang of languages) {
   const templates = readdirSync(join(TEMPLATES_DIR, lang)).filter((t) => t !== '_base' && !t.startsWith('.')).sort();
   // echo first: it is the one that runs the whole npm test.
   templates.sort((a, b) => Number(b === 'echo') - Number(a === 'echo'));
-  const skip = skipFor(lang);
+  const { skip, env } = toolchainFor(lang);
   for (const template of templates) {
     const full = template === 'echo';
     test(`new agent - ${lang} ${template}: installs, builds ${full ? 'and passes npm test' : 'with its caxton.agent.json command and passes its tests'}`, { skip, timeout: 3 * COMMAND_TIMEOUT_MS }, async (t) => {
@@ -107,9 +77,9 @@ for (const lang of languages) {
       const r = newAgentProject({ name, lang, template, cwd: tmp.path });
       const manifest = JSON.parse(readFileSync(join(r.dir, 'caxton.agent.json'), 'utf8')) as AgentManifest;
       const t0 = performance.now();
-      await ok(['npm', 'install', '--prefer-offline', '--no-audit', '--no-fund'], r.dir);
+      await npmInstall(r.dir);
       const t1 = performance.now();
-      const built = full ? await ok(['npm', 'test'], r.dir) : (await ok(manifest.build, r.dir), '');
+      const built = full ? await okIn(['npm', 'test'], r.dir, env) : (await okIn(manifest.build, r.dir, env), '');
       const t2 = performance.now();
       const wasm = join(r.dir, manifest.wasm);
       assert.ok(existsSync(wasm), `${manifest.build.join(' ')} did not write ${manifest.wasm}`);
@@ -117,7 +87,7 @@ for (const lang of languages) {
       assert.ok(WebAssembly.validate(bytes), `${manifest.wasm} is not valid WebAssembly`);
       const exports = WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name);
       for (const e of ['memory', 'caxton_abi_version', 'caxton_alloc', 'handle_message']) assert.ok(exports.includes(e), `exports ${e}`);
-      const out = full ? built : await ok(['npm', 'test', '--ignore-scripts'], r.dir);
+      const out = full ? built : await okIn(['npm', 'test', '--ignore-scripts'], r.dir, env);
       assert.match(out, /# pass [1-9]/);
       assert.match(out, /# fail 0/);
       const t3 = performance.now();

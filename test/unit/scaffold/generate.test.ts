@@ -129,9 +129,13 @@ test('scaffold - the shipped templates: every language present has the four temp
     for (const template of names) {
       const name = `${lang === 'assemblyscript' ? 'as' : lang}-${template}`;
       const r = newAgentProject({ name, lang, template, cwd: tmp.path });
-      for (const f of ['README.md', 'caxton.agent.json', 'package.json', 'test/agent.test.mjs', ...(lang === 'rust' ? [] : ['.gitignore'])]) {
+      for (const f of ['README.md', 'caxton.agent.json', 'package.json', 'test/agent.test.mjs', '.gitignore']) {
         assert.ok(r.files.includes(f), `${lang}/${template}: ${f}`);
       }
+      // What the project's own commands write stays out of git: node_modules, the data directories
+      // of `caxton dev` (.caxton-dev) and of `caxton server start` run in the project (.caxton).
+      const ignored = readFileSync(join(r.dir, '.gitignore'), 'utf8').split('\n');
+      for (const dir of ['node_modules/', '.caxton/', '.caxton-dev/']) assert.ok(ignored.includes(dir), `${lang}/${template}: .gitignore lacks ${dir}`);
       for (const f of r.files) {
         const text = readFileSync(join(r.dir, f), 'utf8');
         assert.doesNotMatch(text, /\{\{[a-z_]+\}\}/, `${lang}/${template}: ${f} has a placeholder left`);

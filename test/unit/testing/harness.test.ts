@@ -249,6 +249,54 @@ test('harness - topics the agent subscribes to and leaves are listed as they are
   }
 });
 
+test('harness - publish() delivers to a subscribed agent as the node delivers a publication; not subscribed, nothing is delivered', async () => {
+  const agent = await loadAgent(fixtureWasm('harness-probe'), { name: 'probe' });
+  try {
+    const op = (o: string, t: string) => agent.send({ performative: 'request', content: { op: o, topic: t } });
+    const nothing = await agent.publish('news', { performative: 'inform', sender: 'press', content: { headline: 'rain' } });
+    assert.equal(nothing.outcome, 'not_subscribed');
+    assert.match(nothing.error ?? '', /agent probe is not subscribed to topic "news" \(it is subscribed to no topic\): nothing was delivered/);
+    assert.deepEqual([nothing.calls, nothing.fuel, nothing.sent], [0, 0, []]);
+
+    await op('subscribe', 'news');
+    const r = await agent.publish('news', { performative: 'inform', sender: 'press', content: { headline: 'rain' }, conversation_id: 'c-9' });
+    assert.equal(r.outcome, 'ok', r.error);
+    assert.equal(r.calls, 1);
+    assert.ok(r.fuel > 0);
+    // The probe answers a publication with what it received: the topic it came by and its content.
+    assert.deepEqual(r.sent.map((m) => [m.performative, m.receiver, m.conversation_id, m.content]), [['inform', 'press', 'c-9', { heard: 'news', content: { headline: 'rain' } }]]);
+    assert.equal(r.sent[0]?.receiver, 'press');
+    // Another topic than the one it subscribed to is not delivered.
+    const other = await agent.publish('sport', { performative: 'inform', content: 1 });
+    assert.equal(other.outcome, 'not_subscribed');
+    assert.match(other.error ?? '', /\(it is subscribed to "news"\)/);
+
+    await op('unsubscribe', 'news');
+    const after = await agent.publish('news', { performative: 'inform', sender: 'press', content: { headline: 'sun' } });
+    assert.equal(after.outcome, 'not_subscribed');
+    assert.equal(after.calls, 0);
+    assert.equal(agent.sent.filter((m) => (m.content as { heard?: string }).heard !== undefined).length, 1, 'one publication reached it in all');
+
+    // Bad publications are refused as the node refuses them; the agent serves on.
+    await op('subscribe', 'news');
+    await assert.rejects(agent.publish('news', { performative: 'inform', receiver: 'probe', content: 1 }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_MESSAGE_INVALID') && /exactly one of receiver, capability or topic/.test(e.message));
+    await assert.rejects(agent.publish('news', { performative: 'inform', topic: 'sport', content: 1 }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_MESSAGE_INVALID') && /\/topic: .* topic "sport"/.test(e.message));
+    await assert.rejects(agent.publish('news', { performative: 'inform', sender: 'probe', content: 1 }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_MESSAGE_INVALID') && /\/sender: sender equals the agent \("probe"\): a node does not deliver an agent's own publication back to it/.test(e.message));
+    assert.equal((await agent.publish('news', { performative: 'inform', content: 2 })).outcome, 'ok');
+  } finally {
+    await agent.close();
+  }
+});
+
+test('harness - send() refuses a message whose sender is the agent itself, as the node does', async () => {
+  const agent = await loadAgent(agentWasm('echo'), { name: 'echo' });
+  try {
+    await assert.rejects(agent.send({ performative: 'inform', sender: 'echo', content: 1 }), (e: unknown) => isCaxtonError(e, 'CAXTON_ERR_MESSAGE_INVALID') && /sender equals receiver/.test(e.message));
+  } finally {
+    await agent.close();
+  }
+});
+
 test('harness - a non-zero handler status is outcome error; after five in a row the node\'s circuit breaker refuses the next message', async () => {
   const agent = await loadAgent(fixtureWasm('harness-probe'));
   try {

@@ -30,6 +30,29 @@ test('{{name}} - subscribes to the topic of its config, "news" by default', asyn
   });
 });
 
+test('{{name}} - keeps the count and the last message published to its topic; other topics do not reach it', async (t) => {
+  await withAgent({ config: { topic: 'weather' } }, async (agent) => {
+    // publish() delivers as a node delivers a publication to a subscriber: only on a topic it subscribed to.
+    const first = await agent.publish('weather', { performative: 'inform', sender: 'press', content: { sky: 'rain' } });
+    assert.equal(first.outcome, 'ok', first.error);
+    assert.deepEqual(first.sent, [], 'a publication is not answered');
+    assert.equal(first.logs.length, 1);
+    assert.equal(first.logs[0].level, 'info');
+    assert.match(first.logs[0].text, /"sky":"rain"/);
+    cost(t, first);
+    await agent.publish('weather', { performative: 'inform', sender: 'press', content: { sky: 'sun', temp: 21.5 } });
+    assert.equal(agent.kv.get('count'), '2');
+    assert.deepEqual(JSON.parse(agent.kv.get('last')), { sky: 'sun', temp: 21.5 });
+
+    const elsewhere = await agent.publish('news', { performative: 'inform', sender: 'press', content: { headline: 'x' } });
+    assert.equal(elsewhere.outcome, 'not_subscribed');
+    assert.equal(agent.kv.get('count'), '2');
+
+    const r = await agent.send({ performative: 'request', sender: 'alice', content: {} });
+    assert.deepEqual(r.sent[0].content, { topic: 'weather', count: 2, last: { sky: 'sun', temp: 21.5 } });
+  });
+});
+
 test('{{name}} - a request reports what it has heard: nothing yet', async (t) => {
   await withAgent({}, async (agent) => {
     const r = await agent.send({ performative: 'request', sender: 'alice', content: {}, reply_with: 'r-1' });
