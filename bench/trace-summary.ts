@@ -79,8 +79,14 @@ export function summarize(all: readonly TraceEvent[]): TraceSummary {
   for (const e of all) if (e.ph === 'X' && e.name === 'RunTask' && mains.has(`${e.pid}:${e.tid}`)) busy.set(`${e.pid}:${e.tid}`, (busy.get(`${e.pid}:${e.tid}`) ?? 0) + (e.dur ?? 0));
   const main = [...busy].sort((a, b) => b[1] - a[1])[0]?.[0];
   const xs = all.filter((e) => e.ph === 'X' && `${e.pid}:${e.tid}` === main && e.dur !== undefined).sort((a, b) => a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0));
-  const tsAll = all.filter((e) => e.ts > 0).map((e) => e.ts);
-  const spanMs = tsAll.length === 0 ? 0 : (Math.max(...tsAll) - Math.min(...tsAll)) / 1000;
+  // From the main thread's first task to the end of its last (a loop: a trace has too many events to spread).
+  let first = Infinity;
+  let last = -Infinity;
+  for (const e of xs) {
+    first = Math.min(first, e.ts);
+    last = Math.max(last, e.ts + (e.dur ?? 0));
+  }
+  const spanMs = xs.length === 0 ? 0 : (last - first) / 1000;
 
   const cpuBy = zero();
   const longCpuBy = zero();
