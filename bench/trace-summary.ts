@@ -38,6 +38,8 @@ export interface TraceSummary {
   readonly longestCpuMs: number;
   /** The CPU buckets of the tasks over 50 ms of wall time, summed. */
   readonly longCpuBy: Record<Bucket, number>;
+  /** The events with the most self CPU in bucket `other`, "name ms", largest first. */
+  readonly topOther: string[];
 }
 
 const CATEGORIES = ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'v8.execute', 'blink.user_timing'];
@@ -99,10 +101,12 @@ export function summarize(all: readonly TraceEvent[]): TraceSummary {
   // A stack of open events: each frame's self CPU is its thread time less its children's.
   interface Frame { e: TraceEvent; end: number; bucket: Bucket; childCpu: number; top: Frame | null }
   const stack: Frame[] = [];
+  const other = new Map<string, number>();
   const close = (f: Frame) => {
     const cpu = (f.e.tdur ?? f.e.dur ?? 0) / 1000;
     const self = Math.max(0, cpu - f.childCpu);
     cpuBy[f.bucket] += self;
+    if (f.bucket === 'other') other.set(f.e.name, (other.get(f.e.name) ?? 0) + self);
     if (f.top !== null && (f.top.e.dur ?? 0) > 50_000) longCpuBy[f.bucket] += self;
   };
   for (const e of xs) {
@@ -127,7 +131,8 @@ export function summarize(all: readonly TraceEvent[]): TraceSummary {
     stack.push(f);
   }
   while (stack.length > 0) close(stack.pop() as Frame);
-  return { spanMs, busyWallMs, busyCpuMs, cpuBy, longWall, longCpu, longestWallMs, longestCpuMs, longCpuBy };
+  const topOther = [...other].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${k} ${Math.round(v)}`);
+  return { spanMs, busyWallMs, busyCpuMs, cpuBy, longWall, longCpu, longestWallMs, longestCpuMs, longCpuBy, topOther };
 }
 
 /** "script 120, layout 40, ..." (ms), largest first, buckets under 1 ms left out. */
