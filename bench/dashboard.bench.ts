@@ -15,7 +15,17 @@
  *    a line: the busiest path of the page), and the bench posts messages to that agent at
  *    DASHBOARD_BENCH_RATE (1,000) per second for DASHBOARD_BENCH_SECONDS (10): each message is one
  *    `agent.log` event on the stream. The browser's Long Tasks API counts tasks over 50 ms on the
- *    page's main thread meanwhile; the row reports how many, the longest, and the rate achieved.
+ *    page's main thread meanwhile; the row reports how many, the longest, the rate achieved and the
+ *    load average (1 min) before and after.
+ * 4. The page's own work, from Chromium's trace (CDP Tracing, bench/trace-summary.ts) over the stream and
+ *    over each first render: every top-level task of the page's main thread has a wall time and a thread
+ *    (CPU) time. The Long Tasks API counts wall time, so on a loaded machine a task of 20 ms of CPU that
+ *    waited 150 ms for a core counts as long; a task over 50 ms of CPU is the page's own doing. Rows:
+ *    tasks over 50 ms of CPU (and the buckets of the CPU of the tasks over 50 ms of wall time), and the
+ *    main thread's CPU per second of stream by bucket (script, style, layout, paint, gc, other). The
+ *    driver does nothing in the page while the events stream in (no polling, no evaluate), so none of it
+ *    is the test's. DASHBOARD_BENCH_PROFILE=1 also prints the functions with the most self time (CDP
+ *    Profiler).
  */
 import { join } from 'node:path';
 import { api, startServer, type RunningServer } from '../test/helpers/server.js';
