@@ -50,6 +50,8 @@ const COLUMNS = [
 ];
 
 export const agentsUi = { filter: '', sort: 'name', desc: false };
+/** localeCompare()'s order, with one collator: localeCompare() builds one per call, 10,000 calls to sort 1,000 rows. */
+const byText = new Intl.Collator();
 
 /**
  * Rows built per task: a first render of 1,000 agents is cut into tasks of this many new rows (each
@@ -73,7 +75,7 @@ export function agents(el, go) {
     .sort((x, y) => {
       const a = col.value(x);
       const b = col.value(y);
-      const r = typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b));
+      const r = typeof a === 'number' && typeof b === 'number' ? a - b : byText.compare(String(a), String(b));
       return agentsUi.desc ? -r : r;
     });
   if (agentsDom === null || agentsDom.el !== el || !agentsDom.tbody.isConnected) agentsDom = agentsSkeleton(el, go);
