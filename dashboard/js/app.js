@@ -125,30 +125,41 @@ function onEvent(e) {
 }
 
 /**
- * Rows for the live lists wait for the next frame and go in together: at 1,000 events a second, one
- * DOM change per event would lay the page out far more often than it is drawn. A list keeps its
- * newest `max` rows (a chatty agent must not grow the page without end), and rows that would be
+ * Rows for the live lists wait and go in together, at most every LIVE_GAP_MS (on the next frame after
+ * that): each insertion lays the list out and paints it again whatever the number of rows, and at
+ * 1,000 events a second once per frame was most of the page's work (the trace in
+ * bench/dashboard.bench.ts). A row after a quiet spell still goes in on the next frame. A list keeps
+ * its newest `max` rows (a chatty agent must not grow the page without end), and rows that would be
  * dropped at once are never built.
  */
+const LIVE_GAP_MS = 200;
 const pending = new Map();
+let lastFlush = 0;
 function queueRow(list, make, max) {
   let q = pending.get(list);
   if (q === undefined) {
     q = { make: [], max };
     pending.set(list, q);
-    if (pending.size === 1) requestAnimationFrame(flushRows);
+    if (pending.size === 1) setTimeout(() => requestAnimationFrame(flushRows), Math.max(0, lastFlush + LIVE_GAP_MS - performance.now()));
   }
   q.make.push(make);
   if (q.make.length > max) q.make.shift();
 }
 
 function flushRows() {
+  lastFlush = performance.now();
   for (const [list, q] of pending) {
     if (!list.isConnected) continue;
     const rows = document.createDocumentFragment();
     for (let i = q.make.length - 1; i >= 0; i--) rows.append(q.make[i]());
     list.prepend(rows);
-    while (list.childElementCount > q.max) list.lastElementChild.remove();
+    // The oldest rows beyond `max` go in one operation, not one removal each.
+    if (list.childElementCount > q.max) {
+      const old = document.createRange();
+      old.setStartBefore(list.children[q.max]);
+      old.setEndAfter(list.lastChild);
+      old.deleteContents();
+    }
   }
   pending.clear();
 }

@@ -50,45 +50,114 @@ const COLUMNS = [
 ];
 
 export const agentsUi = { filter: '', sort: 'name', desc: false };
+/** localeCompare()'s order, with one collator: localeCompare() builds one per call, 10,000 calls to sort 1,000 rows. */
+const byText = new Intl.Collator();
+
+/**
+ * Rows built per task: a first render of 1,000 agents is cut into tasks of this many new rows (each
+ * about 20 ms on a busy machine) so that it never holds the page for long.
+ */
+const NEW_ROWS_PER_TASK = 200;
+
+/**
+ * The agents view, kept between refreshes while it is shown: a refresh (every 5 s, and after events)
+ * updates the cells whose text changed and moves rows, instead of building 1,000 rows again.
+ * `rows`: node/name → { tr, cells (td per column), shown (their text) }.
+ */
+let agentsDom = null;
+let moreRows = null;
 
 export function agents(el, go) {
   const f = agentsUi.filter.toLowerCase();
   const col = COLUMNS.find((c) => c.key === agentsUi.sort) ?? COLUMNS[0];
-  const rows = state.agents
+  const list = state.agents
     .filter((a) => f === '' || COLUMNS.some((c) => String(c.value(a)).toLowerCase().includes(f)))
     .sort((x, y) => {
       const a = col.value(x);
       const b = col.value(y);
-      const r = typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b));
+      const r = typeof a === 'number' && typeof b === 'number' ? a - b : byText.compare(String(a), String(b));
       return agentsUi.desc ? -r : r;
     });
-  const search = h('input', { type: 'search', id: 'agent-filter', placeholder: 'Filter (any column)', value: agentsUi.filter, 'aria-label': 'Filter agents' });
-  search.addEventListener('input', () => {
-    agentsUi.filter = search.value;
-    agents(el, go);
-    const again = el.querySelector('#agent-filter');
-    again.focus();
-    again.setSelectionRange(again.value.length, again.value.length);
-  });
-  const head = h('tr', {}, COLUMNS.map((c) =>
+  if (agentsDom === null || agentsDom.el !== el || !agentsDom.tbody.isConnected) agentsDom = agentsSkeleton(el, go);
+  const d = agentsDom;
+  d.title.textContent = `Agents (${list.length}${list.length === state.agents.length ? '' : ` of ${state.agents.length}`})`;
+  const missing = state.agentsMissing.map((m) => `${m.node} (${m.reason})`).join(', ');
+  d.missing.hidden = missing === '';
+  d.missing.textContent = missing === '' ? '' : `Not answering: ${missing}`;
+  fill(d.head, COLUMNS.map((c) =>
     h('th', { class: c.num ? 'num' : undefined, 'aria-sort': c.key === agentsUi.sort ? (agentsUi.desc ? 'descending' : 'ascending') : undefined },
       h('button', { class: 'sort', dataset: { sort: c.key }, onclick: () => {
         agentsUi.desc = agentsUi.sort === c.key ? !agentsUi.desc : false;
         agentsUi.sort = c.key;
         agents(el, go);
       } }, c.label, c.key === agentsUi.sort ? (agentsUi.desc ? ' ▼' : ' ▲') : ''))));
-  fill(
-    el,
-    h('h2', {}, `Agents (${rows.length}${rows.length === state.agents.length ? '' : ` of ${state.agents.length}`})`),
-    state.agentsMissing.length === 0 ? null : h('p', { class: 'error', id: 'agents-missing' }, `Not answering: ${state.agentsMissing.map((m) => `${m.node} (${m.reason})`).join(', ')}`),
-    search,
-    h('div', { class: 'scroll' }, h('table', { id: 'agents' }, h('thead', {}, head), h('tbody', {}, rows.map((a) =>
-      h('tr', { dataset: { agent: a.name, node: a.node, state: a.state } }, COLUMNS.map((c, i) => {
-        const v = c.value(a);
-        const text = c.show ? c.show(v) : c.key === 'state' ? badge(v) : String(v);
-        return h('td', { class: c.num ? 'num' : undefined }, i === 0 ? h('a', { href: `#agent/${encodeURIComponent(a.name)}` }, text) : text);
-      })))))),
-  );
+
+  const wanted = [];
+  const keep = new Set();
+  let built = 0;
+  for (const a of list) {
+    const key = `${a.node}/${a.name}`;
+    let r = d.rows.get(key);
+    if (r === undefined) {
+      // The rest are built in the next tasks (see NEW_ROWS_PER_TASK).
+      if (built === NEW_ROWS_PER_TASK) continue;
+      built++;
+      r = agentRow(a);
+      d.rows.set(key, r);
+    }
+    keep.add(key);
+    wanted.push(r.tr);
+    updateAgentRow(r, a);
+  }
+  // Rows a filter hides stay built (clearing it must not build them again); gone agents' rows go.
+  const exists = keep.size === state.agents.length ? keep : new Set(state.agents.map((a) => `${a.node}/${a.name}`));
+  for (const [key, r] of d.rows) {
+    if (keep.has(key)) continue;
+    r.tr.remove();
+    if (!exists.has(key)) d.rows.delete(key);
+  }
+  // Rows in order, moving only those out of place (a sort moves many, a refresh usually none).
+  let at = d.tbody.firstElementChild;
+  for (const tr of wanted) {
+    if (tr === at) at = at.nextElementSibling;
+    else d.tbody.insertBefore(tr, at);
+  }
+  if (built === NEW_ROWS_PER_TASK && moreRows === null) {
+    moreRows = setTimeout(() => {
+      moreRows = null;
+      if (agentsDom === d && d.tbody.isConnected) agents(el, go);
+    }, 0);
+  }
+}
+
+function agentsSkeleton(el, go) {
+  const search = h('input', { type: 'search', id: 'agent-filter', placeholder: 'Filter (any column)', value: agentsUi.filter, 'aria-label': 'Filter agents' });
+  search.addEventListener('input', () => {
+    agentsUi.filter = search.value;
+    agents(el, go);
+  });
+  const d = { el, title: h('h2'), missing: h('p', { class: 'error', id: 'agents-missing', hidden: true }), head: h('tr'), tbody: h('tbody'), rows: new Map() };
+  fill(el, d.title, d.missing, search, h('div', { class: 'scroll' }, h('table', { id: 'agents' }, h('thead', {}, d.head), d.tbody)));
+  return d;
+}
+
+function agentRow(a) {
+  const cells = COLUMNS.map((c, i) => h('td', { class: c.num ? 'num' : undefined }, i === 0 ? h('a', { href: `#agent/${encodeURIComponent(a.name)}` }) : c.key === 'state' ? badge('') : null));
+  return { tr: h('tr', { dataset: { agent: a.name, node: a.node } }, cells), cells, shown: [] };
+}
+
+/** Sets the cells whose text changed; the others are left alone (no style or layout work for them). */
+function updateAgentRow(r, a) {
+  if (r.tr.dataset.state !== a.state) r.tr.dataset.state = a.state;
+  COLUMNS.forEach((c, i) => {
+    const v = c.value(a);
+    const text = c.show ? c.show(v) : String(v);
+    if (r.shown[i] === text) return;
+    r.shown[i] = text;
+    const target = r.cells[i].firstElementChild ?? r.cells[i];
+    target.textContent = text;
+    if (c.key === 'state') target.dataset.s = text;
+  });
 }
 
 // ---- one agent
@@ -176,6 +245,10 @@ function callDelete(name) {
 // ---- timeline
 
 export function timeline(el) {
+  // Shown already: the stream adds its rows as events come (app.js), so a refresh has nothing to
+  // redraw; building 500 rows again on every read of the views was a long task each second.
+  const shown = el.querySelector('#timeline');
+  if (shown !== null && shown.isConnected) return;
   fill(el, h('h2', {}, 'Timeline'), h('ol', { id: 'timeline', class: 'timeline' }, state.events.map(eventRow)));
 }
 

@@ -238,6 +238,33 @@ test('dashboard - a viewer key sees no destructive button; an admin key does', {
   w.problems.splice(0, w.problems.length, ...w.problems.filter((x) => !expected.includes(x)));
 });
 
+test('dashboard - a read of the views updates the agents table and the timeline in place: rows are kept, not built again', { skip: chromiumTool.skip, timeout: 120_000 }, async () => {
+  const p = await page();
+  await signIn(p, s.apiUrl, s.adminKey);
+  await p.goto(`${s.apiUrl}/dashboard/#agents`);
+  await p.waitForSelector('#agents tr[data-agent="echo"][data-state="running"]');
+  await p.waitForSelector('#conn[data-state="open"]');
+  // The row element itself is remembered: a table built again would have another one.
+  await p.evaluate('window.__row = document.querySelector(\'#agents tr[data-agent="echo"]\')');
+  assert.equal((await api(s, 'POST', '/agents/echo/suspend')).status, 200);
+  // The agent.state event makes the page read the views again; that read brings the new state.
+  await p.waitForSelector('#agents tr[data-agent="echo"][data-state="suspended"]', { timeout: 10_000 });
+  assert.match((await p.textContent('#agents tr[data-agent="echo"]')) ?? '', /suspended/);
+  assert.equal(await p.evaluate<boolean>('window.__row.isConnected && window.__row === document.querySelector(\'#agents tr[data-agent="echo"]\')'), true, 'the row was built again');
+
+  await p.goto(`${s.apiUrl}/dashboard/#timeline`);
+  await p.waitForSelector('#timeline li[data-type="agent.state"]');
+  await p.evaluate("window.__first = document.querySelector('#timeline li'); window.__reads = () => performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/v1/agents')).length; window.__before = window.__reads()");
+  assert.equal((await api(s, 'POST', '/agents/echo/resume')).status, 200);
+  await p.waitForSelector('#timeline li[data-type="agent.state"][data-agent="echo"] >> text=suspended → running');
+  // Then the read of the views that event causes (at most a second later): it must leave the rows be.
+  // (Polled from here: waitForFunction's string form evaluates code, which the page's CSP refuses.)
+  for (let i = 0; i < 100 && !(await p.evaluate<boolean>('window.__reads() > window.__before')); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(await p.evaluate<boolean>('window.__reads() > window.__before'), 'no read of the views after the event');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await p.evaluate<boolean>('window.__first.isConnected'), true, 'the timeline was built again');
+});
+
 test('dashboard - phone width: no page-wide horizontal scroll; transfer size under 200 KB', { skip: chromiumTool.skip, timeout: 120_000 }, async (t) => {
   const p = await page({ width: 390, height: 844 });
   await signIn(p, s.apiUrl, s.adminKey);
