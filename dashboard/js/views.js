@@ -164,7 +164,50 @@ function updateAgentRow(r, a) {
 
 /** `live`: the lines of another node's agent received so far (its node keeps the earlier ones). Returns whether it is another node's. */
 export async function agent(el, name, go, live = []) {
-  const { a, logs, remote } = await loadAgent(name);
+  const { a, logs, remote } = await loadAgent(name, true);
+  fill(
+    el,
+    h('p', {}, h('a', { href: '#agents' }, '← Agents')),
+    agentHead(el, name, go, a, remote),
+    h('h3', {}, remote ? 'Log lines since this view was opened' : 'Recent log lines'),
+    h('ol', { id: 'logs', class: 'logs', dataset: { agent: name } }, (remote ? live : logs.logs).slice().reverse().map(logLine)),
+  );
+  return { remote };
+}
+
+/**
+ * The open agent's figures, state and buttons read again and changed where they differ, the log list
+ * left as it is: drawing the view again would read the last 100 lines again and drop the live lines
+ * shown since (of another node's agent, all of them). Nothing happens if the view was left meanwhile.
+ */
+export async function agentUpdate(el, name, go) {
+  const { a, remote } = await loadAgent(name, false);
+  const logs = el.querySelector('#logs');
+  if (logs === null || logs.dataset.agent !== name) return;
+  // The head: what lies between the link back and the log list's title.
+  const title = logs.previousElementSibling;
+  const old = [];
+  for (let x = el.firstElementChild.nextElementSibling; x !== title; x = x.nextElementSibling) old.push(x);
+  patch(old, agentHead(el, name, go, a, remote).filter(Boolean), title);
+}
+
+/** The elements `old` made equal to `fresh`: only the ones that differ are replaced (the figures one by one). */
+function patch(old, fresh, before) {
+  if (old.length !== fresh.length) {
+    old.forEach((x) => x.remove());
+    before.before(...fresh);
+    return;
+  }
+  old.forEach((x, i) => {
+    const next = fresh[i];
+    if (x.isEqualNode(next)) return;
+    // The figures' list keeps its terms; each changed value is replaced alone.
+    if (x.tagName === 'DL' && next.tagName === 'DL' && x.children.length === next.children.length) patch(Array.from(x.children), Array.from(next.children), null);
+    else x.replaceWith(next);
+  });
+}
+
+function agentHead(el, name, go, a, remote) {
   const s = a.stats ?? {};
   const act = (label, path, body, confirmText) =>
     h('button', { class: 'danger', dataset: { action: label.toLowerCase() }, onclick: async (ev) => {
@@ -172,7 +215,8 @@ export async function agent(el, name, go, live = []) {
       ev.target.disabled = true;
       try {
         await (path === 'DELETE' ? callDelete(name) : post(path, body));
-        go(path === 'DELETE' ? 'agents' : `agent/${encodeURIComponent(name)}`);
+        if (path === 'DELETE') go('agents');
+        else await agentUpdate(el, name, go);
       } catch (e) {
         flash(el, e.message);
         ev.target.disabled = false;
@@ -189,9 +233,7 @@ export async function agent(el, name, go, live = []) {
   ].filter(Boolean);
   const stat = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
   const canary = a.canary === null ? null : h('p', { class: 'canary' }, `Canary: ${a.canary.percent}% on ${String(a.canary.module).slice(0, 12)}`, s.canary ? ` (in ${s.canary.messages_in}, errors ${s.canary.errors}, P99 ${s.canary.p99_ms} ms)` : '');
-  fill(
-    el,
-    h('p', {}, h('a', { href: '#agents' }, '← Agents')),
+  return [
     h('h2', {}, name, ' ', badge(a.state)),
     buttons.length === 0 ? null : h('div', { class: 'actions' }, buttons),
     canary,
@@ -210,21 +252,18 @@ export async function agent(el, name, go, live = []) {
       a.last_fault ? stat('Last fault', `${a.last_fault.kind} in ${a.last_fault.phase}: ${a.last_fault.message}`) : null,
     ),
     remote ? h('p', { class: 'remote', id: 'remote' }, `Runs on ${a.node}: the buttons to suspend, restart, stop or remove it, and its log lines from before this view was opened, are on ${a.node}'s dashboard. Its state changes, faults, restarts and new log lines show here as they happen.`) : null,
-    h('h3', {}, remote ? 'Log lines since this view was opened' : 'Recent log lines'),
-    h('ol', { id: 'logs', class: 'logs', dataset: { agent: name } }, (remote ? live : logs.logs).slice().reverse().map(logLine)),
-  );
-  return { remote };
+  ];
 }
 
 /**
- * This node's agent from its own routes (with its log lines); another node's from the cluster-wide
- * views (the last refresh says which node runs it), without log lines: those stay on their node.
+ * This node's agent from its own routes (with its log lines when `withLogs`); another node's from the
+ * cluster-wide views (the last refresh says which node runs it), without log lines: those stay on their node.
  */
-async function loadAgent(name) {
+async function loadAgent(name, withLogs) {
   const here = state.who?.node;
   const known = state.agents.find((x) => x.name === name);
   if (known === undefined || known.node === here) {
-    const [a, logs] = await Promise.all([get(`/agents/${encodeURIComponent(name)}`), get(`/agents/${encodeURIComponent(name)}/logs?tail=100`).catch(() => ({ logs: [] }))]);
+    const [a, logs] = await Promise.all([get(`/agents/${encodeURIComponent(name)}`), withLogs ? get(`/agents/${encodeURIComponent(name)}/logs?tail=100`).catch(() => ({ logs: [] })) : null]);
     return { a, logs, remote: false };
   }
   const node = encodeURIComponent(known.node);
@@ -416,6 +455,6 @@ function badge(s) {
   return h('span', { class: 'badge', dataset: { s } }, s);
 }
 
-function flash(el, text) {
+export function flash(el, text) {
   el.prepend(h('p', { class: 'flash' }, text));
 }
