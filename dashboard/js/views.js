@@ -162,15 +162,20 @@ function updateAgentRow(r, a) {
 
 // ---- one agent
 
-/** `live`: the lines of another node's agent received so far (its node keeps the earlier ones). Returns whether it is another node's. */
+/**
+ * `live`: the lines of another node's agent received so far by its follower, shown after the last
+ * 100 its node keeps (read through this node). Returns whether it is another node's.
+ */
 export async function agent(el, name, go, live = []) {
   const { a, logs, remote } = await loadAgent(name, true);
+  const last = logs.logs.at(-1)?.time ?? '';
+  const lines = remote ? [...logs.logs, ...live.filter((l) => l.time > last)] : logs.logs;
   fill(
     el,
     h('p', {}, h('a', { href: '#agents' }, '← Agents')),
     agentHead(el, name, go, a, remote),
-    h('h3', {}, remote ? 'Log lines since this view was opened' : 'Recent log lines'),
-    h('ol', { id: 'logs', class: 'logs', dataset: { agent: name } }, (remote ? live : logs.logs).slice().reverse().map(logLine)),
+    h('h3', {}, 'Recent log lines'),
+    h('ol', { id: 'logs', class: 'logs', dataset: { agent: name } }, lines.slice().reverse().map(logLine)),
   );
   return { remote };
 }
@@ -251,26 +256,29 @@ function agentHead(el, name, go, a, remote) {
       stat('Module', String(a.module).slice(0, 16)),
       a.last_fault ? stat('Last fault', `${a.last_fault.kind} in ${a.last_fault.phase}: ${a.last_fault.message}`) : null,
     ),
-    remote ? h('p', { class: 'remote', id: 'remote' }, `Runs on ${a.node}: the buttons to suspend, restart, stop or remove it, and its log lines from before this view was opened, are on ${a.node}'s dashboard. Its state changes, faults, restarts and new log lines show here as they happen.`) : null,
+    remote ? h('p', { class: 'remote', id: 'remote' }, `Runs on ${a.node}: the buttons to suspend, restart, stop or remove it are on ${a.node}'s dashboard. Its state changes, faults, restarts and new log lines show here as they happen.`) : null,
   ];
 }
 
 /**
- * This node's agent from its own routes (with its log lines when `withLogs`); another node's from the
- * cluster-wide views (the last refresh says which node runs it), without log lines: those stay on their node.
+ * This node's agent from its own routes; another node's from the cluster-wide views (the last refresh
+ * says which node runs it). With `withLogs` its last 100 lines too, which the node reads from the node
+ * running it.
  */
 async function loadAgent(name, withLogs) {
   const here = state.who?.node;
   const known = state.agents.find((x) => x.name === name);
+  const path = `/agents/${encodeURIComponent(name)}`;
+  const logs = withLogs ? get(`${path}/logs?tail=100`).catch(() => ({ logs: [] })) : Promise.resolve(null);
   if (known === undefined || known.node === here) {
-    const [a, logs] = await Promise.all([get(`/agents/${encodeURIComponent(name)}`), withLogs ? get(`/agents/${encodeURIComponent(name)}/logs?tail=100`).catch(() => ({ logs: [] })) : null]);
-    return { a, logs, remote: false };
+    const [a, l] = await Promise.all([get(path), logs]);
+    return { a, logs: l, remote: false };
   }
   const node = encodeURIComponent(known.node);
-  const [list, stats] = await Promise.all([get(`/agents?node=${node}`), get(`/stats/agents?node=${node}`)]);
+  const [list, stats, l] = await Promise.all([get(`/agents?node=${node}`), get(`/stats/agents?node=${node}`), logs]);
   const a = list.agents.find((x) => x.name === name);
   if (a === undefined) throw new Error(`${name} is no longer on ${known.node}`);
-  return { a: { ...a, node: known.node, stats: stats.agents.find((x) => x.name === name) ?? null }, logs: null, remote: true };
+  return { a: { ...a, node: known.node, stats: stats.agents.find((x) => x.name === name) ?? null }, logs: l, remote: true };
 }
 
 export function logLine(l) {
