@@ -54,10 +54,12 @@ export const agentsUi = { filter: '', sort: 'name', desc: false };
 const byText = new Intl.Collator();
 
 /**
- * Rows built per task: a first render of 1,000 agents is cut into tasks of this many new rows (each
- * about 20 ms on a busy machine) so that it never holds the page for long.
+ * Rows built per task: a first render of 1,000 agents is cut into tasks of this many new rows so that
+ * it never holds the page for long. Each task also lays out the whole table so far, so the later ones
+ * cost more: with 200 a task the longest took 46 to 52 ms of CPU, with 100 34 to 37 ms
+ * (bench/dashboard.bench.ts, docs/dashboard.md).
  */
-const NEW_ROWS_PER_TASK = 200;
+const NEW_ROWS_PER_TASK = 100;
 
 /**
  * The agents view, kept between refreshes while it is shown: a refresh (every 5 s, and after events)
