@@ -417,7 +417,7 @@ export class CaxtonNode {
             logger: log.child({ component: 'cluster-agents' }),
             drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_MS,
           });
-    const views = buildViews(options, peers, cluster, metrics, { pool, deployments, outbox, deadLetters });
+    const views = buildViews(options, peers, cluster, metrics, { pool, deployments, outbox, deadLetters, logs });
     node.nodeViews = views.node;
     node.clusterViews = views.cluster;
     node.loadShedding = new LoadShedding({ nodeId: options.nodeId, shedder: shedding, logger: log.child({ component: 'load-shedding' }), ...(peers === undefined ? {} : { peers, members: options.peerMembers ?? (() => cluster?.members() ?? []) }) });

@@ -120,8 +120,35 @@ function onEvent(e) {
   addEvent(e);
   const tl = current === 'timeline' ? $('timeline') : null;
   if (tl !== null) queueRow(tl, () => views.eventRow(e), MAX_EVENTS);
-  if (current === `agent/${e.agent}`) void render();
+  if (current === `agent/${e.agent}`) updateAgentSoon(e.agent);
   refreshSoon();
+}
+
+/**
+ * An event about the open agent (a state change, a fault, a restart) updates its figures in place:
+ * one read at a time, and one more after it if events came meanwhile, however many they were.
+ */
+let agentUpdate = null;
+function updateAgentSoon(name) {
+  if (agentUpdate !== null) {
+    agentUpdate.next = name;
+    return;
+  }
+  agentUpdate = { next: name };
+  void (async () => {
+    try {
+      while (agentUpdate.next !== null && current === `agent/${agentUpdate.next}`) {
+        const n = agentUpdate.next;
+        agentUpdate.next = null;
+        await views.agentUpdate($('view'), n, go);
+      }
+    } catch (e) {
+      // A failed read (the agent removed, its node gone) leaves the figures as they were and says why.
+      views.flash($('view'), e.message);
+    } finally {
+      agentUpdate = null;
+    }
+  })();
 }
 
 /**

@@ -54,10 +54,12 @@ export const agentsUi = { filter: '', sort: 'name', desc: false };
 const byText = new Intl.Collator();
 
 /**
- * Rows built per task: a first render of 1,000 agents is cut into tasks of this many new rows (each
- * about 20 ms on a busy machine) so that it never holds the page for long.
+ * Rows built per task: a first render of 1,000 agents is cut into tasks of this many new rows so that
+ * it never holds the page for long. Each task also lays out the whole table so far, so the later ones
+ * cost more: with 200 a task the longest took 46 to 52 ms of CPU, with 100 34 to 37 ms
+ * (bench/dashboard.bench.ts, docs/dashboard.md).
  */
-const NEW_ROWS_PER_TASK = 200;
+const NEW_ROWS_PER_TASK = 100;
 
 /**
  * The agents view, kept between refreshes while it is shown: a refresh (every 5 s, and after events)
@@ -162,9 +164,57 @@ function updateAgentRow(r, a) {
 
 // ---- one agent
 
-/** `live`: the lines of another node's agent received so far (its node keeps the earlier ones). Returns whether it is another node's. */
+/**
+ * `live`: the lines of another node's agent received so far by its follower, shown after the last
+ * 100 its node keeps (read through this node). Returns whether it is another node's.
+ */
 export async function agent(el, name, go, live = []) {
-  const { a, logs, remote } = await loadAgent(name);
+  const { a, logs, remote } = await loadAgent(name, true);
+  const last = logs.logs.at(-1)?.time ?? '';
+  const lines = remote ? [...logs.logs, ...live.filter((l) => l.time > last)] : logs.logs;
+  fill(
+    el,
+    h('p', {}, h('a', { href: '#agents' }, '← Agents')),
+    agentHead(el, name, go, a, remote),
+    h('h3', {}, 'Recent log lines'),
+    h('ol', { id: 'logs', class: 'logs', dataset: { agent: name } }, lines.slice().reverse().map(logLine)),
+  );
+  return { remote };
+}
+
+/**
+ * The open agent's figures, state and buttons read again and changed where they differ, the log list
+ * left as it is: drawing the view again would read the last 100 lines again and drop the live lines
+ * shown since (of another node's agent, all of them). Nothing happens if the view was left meanwhile.
+ */
+export async function agentUpdate(el, name, go) {
+  const { a, remote } = await loadAgent(name, false);
+  const logs = el.querySelector('#logs');
+  if (logs === null || logs.dataset.agent !== name) return;
+  // The head: what lies between the link back and the log list's title.
+  const title = logs.previousElementSibling;
+  const old = [];
+  for (let x = el.firstElementChild.nextElementSibling; x !== title; x = x.nextElementSibling) old.push(x);
+  patch(old, agentHead(el, name, go, a, remote).filter(Boolean), title);
+}
+
+/** The elements `old` made equal to `fresh`: only the ones that differ are replaced (the figures one by one). */
+function patch(old, fresh, before) {
+  if (old.length !== fresh.length) {
+    old.forEach((x) => x.remove());
+    before.before(...fresh);
+    return;
+  }
+  old.forEach((x, i) => {
+    const next = fresh[i];
+    if (x.isEqualNode(next)) return;
+    // The figures' list keeps its terms; each changed value is replaced alone.
+    if (x.tagName === 'DL' && next.tagName === 'DL' && x.children.length === next.children.length) patch(Array.from(x.children), Array.from(next.children), null);
+    else x.replaceWith(next);
+  });
+}
+
+function agentHead(el, name, go, a, remote) {
   const s = a.stats ?? {};
   const act = (label, path, body, confirmText) =>
     h('button', { class: 'danger', dataset: { action: label.toLowerCase() }, onclick: async (ev) => {
@@ -172,7 +222,8 @@ export async function agent(el, name, go, live = []) {
       ev.target.disabled = true;
       try {
         await (path === 'DELETE' ? callDelete(name) : post(path, body));
-        go(path === 'DELETE' ? 'agents' : `agent/${encodeURIComponent(name)}`);
+        if (path === 'DELETE') go('agents');
+        else await agentUpdate(el, name, go);
       } catch (e) {
         flash(el, e.message);
         ev.target.disabled = false;
@@ -189,9 +240,7 @@ export async function agent(el, name, go, live = []) {
   ].filter(Boolean);
   const stat = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
   const canary = a.canary === null ? null : h('p', { class: 'canary' }, `Canary: ${a.canary.percent}% on ${String(a.canary.module).slice(0, 12)}`, s.canary ? ` (in ${s.canary.messages_in}, errors ${s.canary.errors}, P99 ${s.canary.p99_ms} ms)` : '');
-  fill(
-    el,
-    h('p', {}, h('a', { href: '#agents' }, '← Agents')),
+  return [
     h('h2', {}, name, ' ', badge(a.state)),
     buttons.length === 0 ? null : h('div', { class: 'actions' }, buttons),
     canary,
@@ -209,29 +258,29 @@ export async function agent(el, name, go, live = []) {
       stat('Module', String(a.module).slice(0, 16)),
       a.last_fault ? stat('Last fault', `${a.last_fault.kind} in ${a.last_fault.phase}: ${a.last_fault.message}`) : null,
     ),
-    remote ? h('p', { class: 'remote', id: 'remote' }, `Runs on ${a.node}: the buttons to suspend, restart, stop or remove it, and its log lines from before this view was opened, are on ${a.node}'s dashboard. Its state changes, faults, restarts and new log lines show here as they happen.`) : null,
-    h('h3', {}, remote ? 'Log lines since this view was opened' : 'Recent log lines'),
-    h('ol', { id: 'logs', class: 'logs', dataset: { agent: name } }, (remote ? live : logs.logs).slice().reverse().map(logLine)),
-  );
-  return { remote };
+    remote ? h('p', { class: 'remote', id: 'remote' }, `Runs on ${a.node}: the buttons to suspend, restart, stop or remove it are on ${a.node}'s dashboard. Its state changes, faults, restarts and new log lines show here as they happen.`) : null,
+  ];
 }
 
 /**
- * This node's agent from its own routes (with its log lines); another node's from the cluster-wide
- * views (the last refresh says which node runs it), without log lines: those stay on their node.
+ * This node's agent from its own routes; another node's from the cluster-wide views (the last refresh
+ * says which node runs it). With `withLogs` its last 100 lines too, which the node reads from the node
+ * running it.
  */
-async function loadAgent(name) {
+async function loadAgent(name, withLogs) {
   const here = state.who?.node;
   const known = state.agents.find((x) => x.name === name);
+  const path = `/agents/${encodeURIComponent(name)}`;
+  const logs = withLogs ? get(`${path}/logs?tail=100`).catch(() => ({ logs: [] })) : Promise.resolve(null);
   if (known === undefined || known.node === here) {
-    const [a, logs] = await Promise.all([get(`/agents/${encodeURIComponent(name)}`), get(`/agents/${encodeURIComponent(name)}/logs?tail=100`).catch(() => ({ logs: [] }))]);
-    return { a, logs, remote: false };
+    const [a, l] = await Promise.all([get(path), logs]);
+    return { a, logs: l, remote: false };
   }
   const node = encodeURIComponent(known.node);
-  const [list, stats] = await Promise.all([get(`/agents?node=${node}`), get(`/stats/agents?node=${node}`)]);
+  const [list, stats, l] = await Promise.all([get(`/agents?node=${node}`), get(`/stats/agents?node=${node}`), logs]);
   const a = list.agents.find((x) => x.name === name);
   if (a === undefined) throw new Error(`${name} is no longer on ${known.node}`);
-  return { a: { ...a, node: known.node, stats: stats.agents.find((x) => x.name === name) ?? null }, logs: null, remote: true };
+  return { a: { ...a, node: known.node, stats: stats.agents.find((x) => x.name === name) ?? null }, logs: l, remote: true };
 }
 
 export function logLine(l) {
@@ -416,6 +465,6 @@ function badge(s) {
   return h('span', { class: 'badge', dataset: { s } }, s);
 }
 
-function flash(el, text) {
+export function flash(el, text) {
   el.prepend(h('p', { class: 'flash' }, text));
 }

@@ -13,7 +13,8 @@ import { CaxtonError } from '../errors.js';
 import { fanOut, type FanOutOptions, type MissingNode } from '../cluster/fan-out.js';
 import type { NodeName, PeerBody, Peers } from '../cluster/peers.js';
 import type { PerformanceView } from '../observability/performance.js';
-import type { AgentListView, MemoryView, NodeViews, QueueView, ResourcesView, Row, StatsListView } from './node-views.js';
+import { LOG_LEVELS, type LogLevelName } from '../observability/agent-logs.js';
+import type { AgentListView, LogsView, MemoryView, NodeViews, QueueView, ResourcesView, Row, StatsListView } from './node-views.js';
 
 /** A cluster member as the views need it (Cluster.members() gives these). */
 export interface ViewMember {
@@ -31,6 +32,7 @@ export const VIEW_METHODS = {
   resources: 'views.resources',
   memory: 'views.memory',
   performance: 'views.performance',
+  logs: 'views.logs',
 } as const;
 
 export interface ClusterViewsOptions extends FanOutOptions {
@@ -71,6 +73,10 @@ export class ClusterViews {
     peers.onCall(VIEW_METHODS.resources, () => local.resources());
     peers.onCall(VIEW_METHODS.memory, () => local.memory());
     peers.onCall(VIEW_METHODS.performance, () => local.performance());
+    peers.onCall(VIEW_METHODS.logs, (_from, body) => {
+      const q = logsParams(body);
+      return local.logs(q.agent, q.tail, q.level);
+    });
   }
 
   get self(): NodeName {
@@ -127,6 +133,26 @@ export class ClusterViews {
   }
 
   /**
+   * The last log lines of `agent`, from whichever node runs it (the lines stay where the agent logged
+   * them): this node's when it runs it, else every alive Caxton member is asked and the one that runs
+   * it answers. Null when none does; when a node did not answer, that node may run it, and the error
+   * says so rather than that the agent does not exist.
+   */
+  async logs(agent: string, tail: number, level: LogLevelName): Promise<(LogsView & { node: NodeName }) | null> {
+    const own = this.local.logs(agent, tail, level);
+    if (own !== null) return { ...own, node: this.self };
+    const self = this.self;
+    const ask = this.#o.members().filter((m) => m.name !== self && m.tags['role'] === 'caxton' && (m.status === 'alive' || m.status === 'suspect')).map((m) => m.name);
+    const r = await fanOut(this.#o.peers, ask, VIEW_METHODS.logs, { agent, tail, level }, (v) => (v === null ? null : checkRows<LogsView>(v, 'logs')), this.#o);
+    const found = r.answers.find((a) => a.value !== null);
+    if (found !== undefined) return { ...(found.value as LogsView), node: found.node };
+    if (r.missing.length > 0) {
+      throw new CaxtonError('CAXTON_ERR_CLUSTER_PEER_UNAVAILABLE', `no agent named ${agent} on this node or the nodes that answered; ${r.missing.map((m) => `${m.node} did not answer (${m.reason})`).join(', ')}`, { agent, missing: r.missing.map((m) => m.node) });
+    }
+    return null;
+  }
+
+  /**
    * This node's view (unless `node` names another) and every other alive Caxton member's. With
    * `node`: that one only, and its failure is the request's.
    */
@@ -177,6 +203,16 @@ function stateParam(body: PeerBody): string | undefined {
   if (s === undefined) return undefined;
   if (typeof s !== 'string' || !AGENT_STATE.test(s)) throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', 'views.agents: state must be an agent state name');
   return s;
+}
+
+/** The body of a views.logs call: which agent, how many lines, from which level. */
+function logsParams(body: PeerBody): { agent: string; tail: number; level: LogLevelName } {
+  const o = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const { agent, tail, level } = o;
+  if (typeof agent !== 'string' || agent.length === 0 || agent.length > 255) throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', 'views.logs: agent must be an agent name');
+  if (typeof tail !== 'number' || !Number.isInteger(tail) || tail < 1 || tail > 1000) throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', 'views.logs: tail must be an integer from 1 to 1000');
+  if (!LOG_LEVELS.includes(level as LogLevelName)) throw new CaxtonError('CAXTON_ERR_API_INVALID_REQUEST', `views.logs: level must be one of ${LOG_LEVELS.join(', ')}`);
+  return { agent, tail, level: level as LogLevelName };
 }
 
 /** An object whose `key` is an array of objects. */

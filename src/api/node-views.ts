@@ -7,6 +7,7 @@
 import { freemem, totalmem } from 'node:os';
 import type { Deployments } from '../agents/deployments.js';
 import type { DeadLetterQueue } from '../messaging/dead-letter-queue.js';
+import type { AgentLogs, LogLevelName } from '../observability/agent-logs.js';
 import { CpuSampler, memoryAvailableBytes } from '../observability/host.js';
 import type { NodePerformance, PerformanceView } from '../observability/performance.js';
 import type { AgentPool } from '../sandbox/index.js';
@@ -20,6 +21,8 @@ export interface NodeViewParts {
   readonly outbox: OutboxStore;
   readonly deadLetters: DeadLetterQueue;
   readonly performance: NodePerformance;
+  /** The agents' last log lines (GET /agents/:name/logs, here or asked by another node). */
+  readonly logs: AgentLogs;
 }
 
 export type Row = Record<string, unknown>;
@@ -41,6 +44,9 @@ export interface QueueView {
 export interface ResourcesView {
   node: Row & { id: string };
   agents: Row[];
+}
+export interface LogsView {
+  logs: { time: string; level: string; text: string; conversation_id: string | null }[];
 }
 export interface MemoryView {
   node_id: string;
@@ -65,6 +71,12 @@ export class NodeViews {
     const all = this.parts.deployments.list().map(agentView);
     const agents = state === undefined ? all : all.filter((a) => a['state'] === state);
     return { agents, total: agents.length };
+  }
+
+  /** The last `tail` lines of `agent` at `level` or above, oldest first; null when the agent is not on this node. */
+  logs(agent: string, tail: number, level: LogLevelName): LogsView | null {
+    if (this.parts.deployments.get(agent) === undefined) return null;
+    return { logs: this.parts.logs.tail(agent, tail, level).map((l) => ({ time: new Date(l.time).toISOString(), level: l.level, text: l.text, conversation_id: l.conversationId ?? null })) };
   }
 
   async stats(): Promise<StatsListView> {

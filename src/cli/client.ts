@@ -156,12 +156,14 @@ export class ApiClient {
 
   /**
    * Subscribes to GET /events (resolves once the server has accepted the stream, so nothing sent
-   * after that is missed) and yields its Server-Sent Events until it ends or `signal` aborts.
+   * after that is missed) and yields its Server-Sent Events until it ends or `signal` aborts. With
+   * `agent`, only that agent's events: in a cluster its log lines too when it runs on another node.
    */
-  async events(types: string | undefined, signal?: AbortSignal): Promise<AsyncGenerator<ServerEvent>> {
+  async events(types: string | undefined, signal?: AbortSignal, agent?: string): Promise<AsyncGenerator<ServerEvent>> {
+    const query = { ...(types === undefined ? {} : { types }), ...(agent === undefined ? {} : { agent }) };
     const res = await this.send('GET', '/events', {
       timeoutMs: 0,
-      ...(types === undefined ? {} : { query: { types } }),
+      ...(Object.keys(query).length === 0 ? {} : { query }),
       ...(signal === undefined ? {} : { signal }),
     });
     const apiUrl = this.connection.apiUrl;

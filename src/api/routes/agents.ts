@@ -5,6 +5,7 @@ import { PRIORITIES } from '../../agents/deployments.js';
 import { PLACEMENT_STRATEGIES, placeAgent, type PlacementOptions } from '../../agents/placement.js';
 import { canaryPlan, parseCanaryStages, type CanaryPlan } from '../../agents/canary-plan.js';
 import { AGENT_NAME_PATTERN } from '../../messaging/message-schema.js';
+import { CaxtonError } from '../../errors.js';
 import { LOG_LEVELS } from '../../observability/agent-logs.js';
 import type { ApiContext } from '../context.js';
 import { readUpload } from '../module-upload.js';
@@ -182,10 +183,15 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ApiContext): void
 
   app.get<{ Params: NameParams; Querystring: Static<typeof LogsQuery> }>(
     '/agents/:name/logs',
-    { config: read, schema: { summary: 'The last log lines of an agent', params: NameParams, querystring: LogsQuery } },
+    { config: read, schema: { summary: 'The last log lines of an agent, from the node that runs it', params: NameParams, querystring: LogsQuery } },
     async (req) => {
-      d.require(req.params.name);
-      return { logs: ctx.logs.tail(req.params.name, req.query.tail ?? 100, req.query.level ?? 'trace').map((l) => ({ time: new Date(l.time).toISOString(), level: l.level, text: l.text, conversation_id: l.conversationId ?? null })) };
+      const name = req.params.name;
+      const tail = req.query.tail ?? 100;
+      const level = req.query.level ?? 'trace';
+      // In a cluster the agent may run on another node, which keeps its lines: that node is asked.
+      const found = ctx.clusterViews === undefined ? ctx.nodeViews.logs(name, tail, level) : await ctx.clusterViews.logs(name, tail, level);
+      if (found === null) throw new CaxtonError('CAXTON_ERR_AGENT_NOT_FOUND', `no agent named ${name}${ctx.clusterViews === undefined ? '' : ' on any node of the cluster'}`, { agent: name });
+      return { node: ctx.nodeViews.nodeId, ...found };
     },
   );
 }

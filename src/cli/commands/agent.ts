@@ -514,8 +514,9 @@ async function logs(ctx: Context, name: string, opts: { tail: number; level?: st
   }
   const stop = interruptible();
   try {
-    // Subscribe first, then read the tail, so no line falls between the two.
-    const stream = await ctx.client.events('agent.log', stop.signal);
+    // Subscribe first, then read the tail, so no line falls between the two. By agent: the node
+    // relays the lines of an agent that runs on another node (the plain stream has its own agents' only).
+    const stream = await ctx.client.events('agent.log', stop.signal, name);
     const r = await ctx.client.get<{ logs: LogLine[] }>(agentPath(name, '/logs'), query);
     const seen = new Set(r.logs.map((l) => `${l.time}|${l.text}`));
     const emit = (l: LogLine) => ctx.out.write(ctx.json ? JSON.stringify(l) + '\n' : formatLogLine(l));

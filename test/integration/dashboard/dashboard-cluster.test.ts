@@ -97,8 +97,12 @@ test('dashboard (cluster) - an agent that runs on node-3 opens from node-1\'s pa
 test('dashboard (cluster) - the live log lines of an agent on node-3 show in its detail on node-1; its crash and restart in node-1\'s timeline', { skip: chromiumTool.skip, timeout: 120_000 }, async () => {
   const d = await api(n1, 'POST', '/agents', { name: 'loud', target_node: 'node-3', module: Buffer.from(await loggingAgent()).toString('base64') });
   assert.equal(d.status, 201, JSON.stringify(d.body));
+  // A line from before the view opens: kept on node-3, read through node-1's GET /agents/loud/logs.
+  assert.equal((await api(n1, 'POST', '/messages', { performative: 'inform', sender: 'greeter@node-1', receiver: 'loud', content: 'said before the view opened' })).status, 202);
+  await until('the earlier line kept on node-3', async () => JSON.stringify((await api(c?.nodes[2] as RunningServer, 'GET', '/agents/loud/logs')).body).includes('said before the view opened'));
   await p.goto(`${streamOnly}#agent/loud`);
   await p.waitForSelector('#remote');
+  await p.waitForSelector('#logs li .text >> text=said before the view opened');
   await p.waitForSelector('#conn[data-state="open"]');
   // The logging agent logs what it is sent; node-3 relays the line while the detail is open.
   const line = 'hello from node-1 <b>not bold</b>';

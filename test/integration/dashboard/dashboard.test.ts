@@ -265,6 +265,32 @@ test('dashboard - a read of the views updates the agents table and the timeline 
   assert.equal(await p.evaluate<boolean>('window.__first.isConnected'), true, 'the timeline was built again');
 });
 
+test('dashboard - a state change of the open agent updates its detail in place and keeps the live log lines', { skip: chromiumTool.skip, timeout: 120_000 }, async () => {
+  const p = await page();
+  await signIn(p, s.apiUrl, s.adminKey);
+  await p.goto(`${s.apiUrl}/dashboard/#agent/logger`);
+  await p.waitForSelector('#view > h2 .badge[data-s="running"]');
+  await p.waitForSelector('#conn[data-state="open"]');
+  const send = async (content: string) => assert.equal((await api(s, 'POST', '/messages', { performative: 'inform', sender: 'operator', receiver: 'logger', content })).status, 202);
+  await send('live line one');
+  await send('live line two');
+  await p.waitForSelector('#logs li >> text=live line two');
+  // The live rows themselves are remembered: a view drawn again would show other elements (read back from the node).
+  await p.evaluate("window.__live = Array.from(document.querySelectorAll('#logs li')).filter((li) => li.textContent.includes('live line'))");
+  assert.equal(await p.evaluate<number>('window.__live.length'), 2);
+  assert.equal((await api(s, 'POST', '/agents/logger/suspend')).status, 200);
+  await p.waitForSelector('#view > h2 .badge[data-s="suspended"]', { timeout: 10_000 });
+  await p.waitForSelector('#view > .actions button[data-action="resume"]');
+  assert.equal(await p.$$eval('#view > .actions button[data-action="suspend"]', (x) => x.length), 0);
+  assert.equal(await p.evaluate<boolean>('window.__live.every((li) => li.isConnected)'), true, 'the live log lines were dropped (the view was drawn again)');
+  assert.equal((await api(s, 'POST', '/agents/logger/resume')).status, 200);
+  await p.waitForSelector('#view > h2 .badge[data-s="running"]', { timeout: 10_000 });
+  await send('live line three');
+  await p.waitForSelector('#logs li >> text=live line three');
+  assert.equal(await p.evaluate<boolean>('window.__live.every((li) => li.isConnected)'), true, 'the live log lines were dropped (the view was drawn again)');
+  await screenshot(p, 'agent-state-in-place');
+});
+
 test('dashboard - phone width: no page-wide horizontal scroll; transfer size under 200 KB', { skip: chromiumTool.skip, timeout: 120_000 }, async (t) => {
   const p = await page({ width: 390, height: 844 });
   await signIn(p, s.apiUrl, s.adminKey);
