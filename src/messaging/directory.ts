@@ -35,8 +35,11 @@ export interface Directory {
    * The node hosting agent `name`, never this one: the node an exception entry names, else the
    * agent's computed (rendezvous) owner. Undefined when no other node can host it (this node is the
    * owner and has no entry): the name then exists nowhere. SETTLING: not known yet, ask again later.
+   * `from`: the node that handed this one the message, when another did; when this node forwards the
+   * message on what only it knows (an exception entry), that node is told where the name lives, so
+   * that its next message for the name goes there directly.
    */
-  nodeFor(name: string): NodeName | typeof SETTLING | undefined;
+  nodeFor(name: string, from?: NodeName): NodeName | typeof SETTLING | undefined;
   /** Other nodes with a provider of `capability`; the router picks among them in turn. */
   capabilityNodes(capability: string): readonly NodeName[];
   /** Other nodes with a subscriber of `topic`: each gets one copy and publishes it locally. */

@@ -99,6 +99,12 @@ export class Router {
   #nextNode = 0;
   /** Agent-to-agent messages delivered to another worker of this node (cross-worker hops). */
   forwarded = 0;
+  /**
+   * Messages by name another node handed to this one and this one sent on to a third node (an extra
+   * hop: the sender did not know where the receiver lives). The sender is told (Directory.nodeFor's
+   * `from`), so this stays flat in a settled cluster.
+   */
+  passedOn = 0;
 
   /**
    * The relay's and the dead-letter queue's way back in: by name or capability, local or remote. A
@@ -223,7 +229,8 @@ export class Router {
       } finally {
         this.#arriving = undefined;
       }
-      if (where === 'refused' || where === undefined) this.#refuseByName('', to, json, where);
+      if (where === 'remote') this.passedOn++;
+      else if (where === 'refused' || where === undefined) this.#refuseByName('', to, json, where);
     }
   }
 
@@ -267,7 +274,7 @@ export class Router {
       }
       return 'refused';
     }
-    const node = this.#returns.get(to) ?? this.#directory?.nodeFor(to);
+    const node = this.#returns.get(to) ?? this.#directory?.nodeFor(to, hops > 0 ? this.#arriving?.node || undefined : undefined);
     if (node === undefined) return this.#partition?.active() === true ? this.#hold(from, to, json, priority) : undefined;
     if (node === SETTLING) return 'refused'; // the view just changed: where it lives is not known yet
     return hops < MAX_HOPS && (this.#link as RemoteLink).deliver(node, to, json, priority, hops + 1, this.#replyTo(from)) ? 'remote' : 'refused';

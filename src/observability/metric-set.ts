@@ -82,6 +82,7 @@ export function defineMetrics({ registry, refresh, processing }: MetricSetOption
     noSuchAgent: new Counter({ name: 'caxton_messages_no_such_agent_total', help: 'Messages addressed to a name that exists nowhere, on this node or in its cluster (decided on this node; also in caxton_messages_undeliverable_total).', registers }),
     poisoned: new Counter({ name: 'caxton_messages_poisoned_total', help: 'Messages that crashed the agent handling them and were dead-lettered as poison (the agent was re-instantiated).', registers }),
     forwarded: counter('caxton_messages_forwarded_total', 'Agent-to-agent messages that crossed the main thread between workers.'),
+    passedOn: counter('caxton_cluster_messages_passed_on_total', 'Messages another node sent here for an agent on a third node, passed on (one extra hop). Flat in a settled cluster: the sender is told where the agent lives.'),
     workers: gauge('caxton_workers', 'Agent worker threads.'),
     agentCapacity: gauge('caxton_agent_capacity', 'Agents this node\'s pool can hold (12,000 while V8\'s wasm trap handler is on; +Inf when only memory limits it).'),
 

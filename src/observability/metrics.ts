@@ -74,6 +74,7 @@ export class NodeMetrics {
   /** Crashes per agent name, from events; forgotten when the agent is removed. */
   readonly #crashesByAgent = new Map<string, number>();
   #forwardedSeen = 0;
+  #passedOnSeen = 0;
   #evictionsSeen = 0;
   #shedSeen = 0;
   #inflight: Promise<void> | undefined;
@@ -103,6 +104,7 @@ export class NodeMetrics {
     }
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.#forwardedSeen = this.#pool.forwardedMessages;
+    this.#passedOnSeen = this.#pool.router.passedOn;
     this.#evictionsSeen = this.#pool.modules.evictions;
     this.#unsubscribe = this.#pool.onEvent((e) => this.#onEvent(e));
   }
@@ -187,6 +189,9 @@ export class NodeMetrics {
     const forwarded = this.#pool.forwardedMessages;
     this.#m.forwarded.inc(Math.max(0, forwarded - this.#forwardedSeen));
     this.#forwardedSeen = forwarded;
+    const passedOn = this.#pool.router.passedOn;
+    this.#m.passedOn.inc(Math.max(0, passedOn - this.#passedOnSeen));
+    this.#passedOnSeen = passedOn;
     this.#applyModules();
     this.#applyCluster();
     this.#applyExtra();

@@ -127,6 +127,8 @@ const slot = (kind: EntryKind, key: string): string => `${kind}\n${key}`;
 
 /** How often confirm() asks the holders again, ms. */
 const CONFIRM_RETRY_MS = 20;
+/** A sender is told again where a name lives at most this often (ClusterDirectory.#tell). */
+const TELL_EVERY_MS = 1000;
 
 export class ClusterDirectory {
   readonly #peers: Peers;
@@ -173,6 +175,8 @@ export class ClusterDirectory {
   readonly #owners: TopKCache;
   readonly #holderCache: TopKCache;
   readonly #hints = new Map<string, NodeName>();
+  /** When each (sender, name) was last told where the name lives (#tell), ms. */
+  readonly #told = new Map<string, number>();
   readonly #lookups = new Map<string, CachedLookup>();
 
   readonly #selfOnly: readonly NodeName[];
@@ -514,6 +518,7 @@ export class ClusterDirectory {
     this.#owners.update(alive, prev);
     this.#holderCache.update(alive, prev);
     this.#hints.clear();
+    this.#told.clear();
     this.#lookups.clear();
     if (!changed) return;
     this.#viewChangedAt = now;
@@ -555,13 +560,36 @@ export class ClusterDirectory {
    * else the exception entry this node holds, else the HRW owner. Allocation-free once the owner is
    * cached (Map lookups only): it runs per message.
    */
-  locate(name: string): NodeName {
+  locate(name: string, sender?: NodeName): NodeName {
     if (this.#hosted.has(name)) return this.self;
     const hinted = this.#hints.get(name);
-    if (hinted !== undefined) return hinted;
+    if (hinted !== undefined) return sender === undefined ? hinted : this.#tell(sender, name, hinted);
     const held = this.#store.get('name', name)?.get(name);
-    if (held !== undefined && held.entry.tombstone !== true && this.#upSet.has(held.entry.node)) return held.entry.node;
+    if (held !== undefined && held.entry.tombstone !== true && this.#upSet.has(held.entry.node)) {
+      return sender === undefined ? held.entry.node : this.#tell(sender, name, held.entry.node);
+    }
     return this.ownerOf(name);
+  }
+
+  /**
+   * Tells `sender` (the node that handed this one a message for `name`) that `name` lives on `node`,
+   * and returns `node`. Only for what this node knows and the sender cannot compute (an exception
+   * entry it holds, a hint): without it the sender would route every message for the name through
+   * here, one extra hop each way for as long as the view holds. A forward computed from this node's
+   * own view is not hinted (the views differ for a moment; the next view change settles it). Once a
+   * second per (sender, name): messages in flight before the hint lands are forwarded without a
+   * post each.
+   */
+  #tell(sender: NodeName, name: string, node: NodeName): NodeName {
+    if (sender === this.self || sender === node) return node;
+    const key = `${sender}\n${name}`;
+    const now = this.#clock.now();
+    const last = this.#told.get(key);
+    if (last !== undefined && now - last < TELL_EVERY_MS) return node;
+    if (this.#told.size >= this.#cacheMax) this.#told.clear();
+    this.#told.set(key, now);
+    this.#peers.post(sender, DIRECTORY_WIRE.moved, { name, node });
+    return node;
   }
 
   /**
@@ -574,7 +602,7 @@ export class ClusterDirectory {
     const held = this.#store.get('name', name)?.get(name);
     if (held !== undefined && held.entry.tombstone !== true && held.entry.node !== this.self && this.#upSet.has(held.entry.node)) {
       const node = held.entry.node;
-      if (sender !== undefined && sender !== this.self && sender !== node) this.#peers.post(sender, DIRECTORY_WIRE.moved, { name, node });
+      if (sender !== undefined) this.#tell(sender, name, node);
       return { kind: 'forward', node };
     }
     const holders = this.holdersOf(name);

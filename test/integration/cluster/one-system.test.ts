@@ -10,7 +10,7 @@ import { startServerCluster } from '../../helpers/server-cluster.js';
 import { until } from '../../helpers/until.js';
 import { agentWasm } from '../../helpers/agents.js';
 import { subscriberAgent } from '../../helpers/wat-agents.js';
-import { evenly, ownerOf } from '../../../src/cluster/placement/rendezvous.js';
+import { evenly, ownerOf, rank } from '../../../src/cluster/placement/rendezvous.js';
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 
@@ -84,6 +84,21 @@ test('cluster - messages reach agents on other nodes by name, capability and top
     );
   }
 
+  // A pinned agent whose entry node-1 does not hold: node-1 sends the first message to the name's
+  // owner, which passes it on and tells node-1 where the agent lives; the next ones go straight to
+  // the agent's node, not through the owner (one extra hop each way otherwise).
+  const names = ['node-1', 'node-2', 'node-3'];
+  const far = Array.from({ length: 400 }, (_, i) => `far-${i}`).find((n) => rank(n, evenly(names)).join() === 'node-3,node-2,node-1') as string;
+  await deploy(far, echo, 'node-2');
+  const passedOnBefore = await metricOf(n3, 'caxton_cluster_messages_passed_on_total');
+  for (let i = 0; i < 20; i++) {
+    const r = await api(n1, 'POST', '/messages?wait_reply=true&timeout_ms=5000', { performative: 'request', receiver: far, content: i }, key);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.reply.sender, far);
+  }
+  const passedOn = (await metricOf(n3, 'caxton_cluster_messages_passed_on_total')) - passedOnBefore;
+  assert.ok(passedOn >= 1 && passedOn <= 2, `node-3 (${far}'s owner) passed on ${passedOn} of 20 messages from node-1; the first (or two) only, once node-1 knows`);
+
   // By name, from the CLI on node-1, to an agent on node-2: the reply comes back to node-1's API.
   const sent = await until('echo2 is routable from node-1', async () => {
     const r = await runCli(['message', 'send', '--to', 'echo2', '--performative', 'request', '--content', '{"hello":1}', '--wait-reply', '-o', 'json', '--api-url', n1.apiUrl, '--api-key', key]);
@@ -140,10 +155,13 @@ test('cluster - messages reach agents on other nodes by name, capability and top
 
 async function noSuchAgent(nodes: readonly { metricsUrl: string }[]): Promise<number> {
   let n = 0;
-  for (const s of nodes) {
-    const text = await (await fetch(`${s.metricsUrl}/metrics`)).text();
-    const m = /^caxton_messages_no_such_agent_total (\d+)/m.exec(text);
-    n += Number(m?.[1] ?? 0);
-  }
+  for (const s of nodes) n += await metricOf(s, 'caxton_messages_no_such_agent_total');
   return n;
+}
+
+/** A metric without labels, read from the node's Prometheus endpoint (0 when absent). */
+async function metricOf(s: { metricsUrl: string }, name: string): Promise<number> {
+  const text = await (await fetch(`${s.metricsUrl}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
+  return Number(m?.[1] ?? 0);
 }

@@ -53,6 +53,39 @@ test('directory - a pinned agent is an exception entry at its key’s top 2, whi
   }
 });
 
+test('directory - a holder that passes a message on (the router asking nodeFor with the sender) tells the sender, once a second', async () => {
+  const h = new Harness(5);
+  try {
+    const host = 'node-4';
+    const name = nameNotOwnedBy(h.d(host), host);
+    const holders = rank(name, evenly(h.names), 2);
+    h.d(host).upsert(agent(name));
+    await h.settle();
+    const owner = holders[0] as string;
+    const sender = h.names.find((n) => !holders.includes(n) && n !== host) as string;
+    assert.equal(h.d(sender).locate(name), owner, 'the sender holds no entry: it computes the owner');
+    const peers = h.peers.get(owner)!;
+    const post = peers.post.bind(peers);
+    const told: string[] = [];
+    peers.post = (to, type, body) => {
+      if (type === 'dir.moved') told.push(to);
+      return post(to, type, body);
+    };
+    // The owner's router: the node for the name (a held entry, not its own computation), with the sender.
+    for (let i = 0; i < 5; i++) assert.equal(routerDirectory(h.d(owner)).nodeFor(name, sender), host);
+    assert.deepEqual(told, [sender], 'one hint for five messages in flight');
+    assert.equal(routerDirectory(h.d(owner)).nodeFor(name), host, 'no sender, nobody to tell');
+    assert.equal(routerDirectory(h.d(owner)).nodeFor(name, host), host, 'the host itself is not told');
+    await h.settle();
+    assert.equal(h.d(sender).locate(name), host, 'the hint reached the sender: its next message goes to the host');
+    h.clock.advance(1000);
+    routerDirectory(h.d(owner)).nodeFor(name, sender);
+    assert.deepEqual(told, [sender, sender], 'told again after a second (the first hint may have been lost)');
+  } finally {
+    h.close();
+  }
+});
+
 test('directory - a name that exists nowhere is unknown at its owner (pending right after a view change), forwarded elsewhere', async () => {
   const h = new Harness(3);
   try {
