@@ -169,6 +169,8 @@ export class EventRelay {
    * line to those following that agent.
    */
   local(e: RelayedEvent): void {
+    // Every agent event and log line of the pool comes through here: with nobody watching, nothing is made.
+    if (this.#watchers.size === 0) return;
     const log = e.type === 'agent.log';
     if (!log && !RELAYED.has(e.type)) return;
     const to = this.#liveWatchers().filter(([, w]) => !log || w.logs.has(e['agent'] as string));
