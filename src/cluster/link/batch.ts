@@ -9,6 +9,14 @@ import { BodyEncoding, EntryType, FRAME_HEADER_BYTES, FrameType, type FrameError
 /** Size at which a batch is flushed without waiting for the next turn of the event loop. */
 export const BATCH_FLUSH_BYTES = 64 * 1024;
 
+/**
+ * Smallest buffer a batch starts with. Under 4 KiB (half of Buffer.poolSize) allocUnsafe slices
+ * Node's shared pool instead of allocating: on a quiet link a batch carries one small message, and a
+ * 65 KiB buffer for each (as before) was a fresh ArrayBuffer per message, the largest allocation on
+ * the cross-node path and work for the GC.
+ */
+const MIN_BATCH_BUFFER = 2048;
+
 /** A body ready to be written: its encoding and, for JSON, the text. */
 interface Encoded {
   enc: number;
@@ -54,6 +62,8 @@ export class EntryTooLarge extends RangeError {
 export class BatchWriter {
   #buf: Buffer | undefined;
   #pos = FRAME_HEADER_BYTES;
+  /** Size of the last batch taken: the next one starts from it (a busy link fills its batches). */
+  #lastSize = MIN_BATCH_BUFFER;
   /** Ids of the calls in this batch (the link marks them sent when the frame is written). */
   calls: number[] | undefined;
   readonly #maxFrame: number;
@@ -121,6 +131,7 @@ export class BatchWriter {
     writeU32(buf, 0, this.#pos - 4);
     buf[4] = FrameType.Batch;
     const out = buf.subarray(0, this.#pos);
+    this.#lastSize = this.#pos;
     this.#buf = undefined;
     this.#pos = FRAME_HEADER_BYTES;
     return out;
@@ -133,7 +144,9 @@ export class BatchWriter {
     const need = this.#pos + size;
     let buf = this.#buf;
     if (buf === undefined) {
-      buf = this.#buf = Buffer.allocUnsafe(Math.max(BATCH_FLUSH_BYTES + 1024, need));
+      // Twice the last batch, up to a whole batch and an entry past the flush size: a link that
+      // fills its batches never grows one (a copy of up to 64 KiB).
+      buf = this.#buf = Buffer.allocUnsafe(Math.max(MIN_BATCH_BUFFER, Math.min(2 * this.#lastSize, BATCH_FLUSH_BYTES + 1024), need));
     } else if (need > buf.length) {
       const bigger = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
       buf.copy(bigger, 0, 0, this.#pos);

@@ -64,6 +64,37 @@ test('link codec - a batch of posts, calls and replies round-trips, JSON and raw
   }
 });
 
+test('link codec - one writer, many batches of any size (its buffer grows and shrinks with the traffic): each frame holds exactly its entries', () => {
+  const rnd = prng(11);
+  const w = new BatchWriter(1 << 20);
+  for (let batch = 0; batch < 300; batch++) {
+    // Mostly one small message (a quiet link), sometimes many, sometimes one past the last batch's size.
+    const shape = rnd() * 10;
+    const n = shape < 6 ? 1 : shape < 9 ? 1 + Math.floor(rnd() * 200) : 1 + Math.floor(rnd() * 3);
+    const want: Entry[] = [];
+    for (let i = 0; i < n; i++) {
+      const len = shape >= 9 ? Math.floor(rnd() * 200_000) : Math.floor(rnd() * 600);
+      if (rnd() < 0.5) {
+        const body = 'm'.repeat(len) + String(batch);
+        w.post('msg', body);
+        want.push(['post', 'msg', body]);
+      } else {
+        const bytes = new Uint8Array(len).map((_, k) => (k * 31 + batch) & 0xff);
+        w.post('raw', bytes);
+        want.push(['post', 'raw', [...bytes]]);
+      }
+    }
+    const frame = w.take();
+    const { frames, error } = decodeAll(frame, [frame.length]);
+    assert.equal(error, undefined, `batch ${batch}`);
+    const f = frames[0] as { type: number; payload: Uint8Array };
+    const r = recorder();
+    assert.equal(parseBatch(f.payload, 0, f.payload.length, r), undefined, `batch ${batch}`);
+    assert.equal(r.entries.length, want.length, `batch ${batch}`);
+    assert.deepEqual(r.entries, want, `batch ${batch}`);
+  }
+});
+
 test('link codec - raw byte bodies are views of the received bytes, not copies', () => {
   const w = new BatchWriter(1 << 20);
   w.post('b', new Uint8Array(1000).fill(7));
