@@ -41,9 +41,10 @@ export interface StartOptions {
 export function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const dir = opts.dataDir === undefined ? tempDir() : undefined;
   const dataDir = opts.dataDir ?? (dir as ReturnType<typeof tempDir>).path;
-  // As bin/caxton.js runs `server start` (docs/sandbox.md, "Capacity"). CAXTON_PROF_DIR=<dir>: every
-  // server writes V8 CPU profiles of each of its threads there on a clean stop (NODE_OPTIONS may not carry --cpu-prof).
-  const args = ['--disable-wasm-trap-handler', ...(process.env['CAXTON_PROF_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['CAXTON_PROF_DIR']}`, '--cpu-prof-interval=50'] : []), '--import', 'tsx', entry, 'server', 'start', '--data-dir', dataDir, '--node-id', 'test-node', '--api-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--workers', '1', ...(opts.args ?? [])];
+  // As bin/caxton.js runs `server start` (docs/sandbox.md, "Capacity"). CAXTON_SERVER_NODE_ARGS: more
+  // node options for every server, space-separated, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` (profiles
+  // of each thread, written on a clean stop), which NODE_OPTIONS may not carry.
+  const args = ['--disable-wasm-trap-handler', ...(process.env['CAXTON_SERVER_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? []), '--import', 'tsx', entry, 'server', 'start', '--data-dir', dataDir, '--node-id', 'test-node', '--api-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--workers', '1', ...(opts.args ?? [])];
   const [cmd, ...argv] = [...(opts.prefix ?? []), process.execPath, ...args] as [string, ...string[]];
   const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
