@@ -14,7 +14,11 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const installer = process.env.npm_config_local_prefix;
 const own = installer === undefined || resolve(installer) === ROOT;
 
-if (!own && existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
+if (!existsSync(join(ROOT, 'src'))) {
+  // An unpacked package (`npm pack`, a release directory, docs/operations.md): it ships dist/ and no
+  // sources, and `npm install --omit=dev` there has no compiler to run.
+  console.log(`caxton: a packaged release (${ROOT}), built already`);
+} else if (!own && existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
   console.log(`caxton: already built (${ROOT}); run \`npm run build\` there after changing its sources`);
 } else {
   const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
