@@ -53,6 +53,7 @@
  * (run a subset).
  */
 import Database from 'better-sqlite3';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { api, type RunningServer } from '../test/helpers/server.js';
@@ -213,6 +214,27 @@ function samples(s: RunningServer, agent: string, n: number): { sent: number[]; 
   }
 }
 
+/**
+ * CPU time a server process has used so far, µs: its main thread, and all its other threads (the
+ * agent worker, V8's GC and compiler helpers, libuv's pool), from /proc/<pid>/task/<tid>/schedstat
+ * (Linux; undefined elsewhere). Unlike the latency itself, this hardly depends on what else the
+ * machine runs: it says how much work the path costs, not how long it waited for a core.
+ */
+function threadCpu(pid: number): { main: number; other: number } | undefined {
+  try {
+    let main = 0;
+    let other = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      if (Number(tid) === pid) main += ns / 1000;
+      else other += ns / 1000;
+    }
+    return { main, other };
+  } catch {
+    return undefined;
+  }
+}
+
 async function latency(c: ServerCluster, rows: Row[]): Promise<void> {
   const m = await bounceModule(HOPS, true, null);
   const a = pairName('lat', 0, 'a');
@@ -221,6 +243,7 @@ async function latency(c: ServerCluster, rows: Row[]): Promise<void> {
   await deploy(c, b, m, 'node-2');
   // b is on node-2: the kick from node-1's API reaches a on node-1, which starts the bounce.
   await until(`${b} is listed on node-2`, async () => (await api(node(c, 1), 'GET', `/agents/${b}`)).status === 200, 15_000);
+  const cpu0 = [threadCpu(node(c, 0).pid), threadCpu(node(c, 1).pid)];
   const k = await api(node(c, 0), 'POST', '/messages', kick(a));
   if (k.status !== 202) throw new Error(`kick: ${k.status} ${JSON.stringify(k.body)}`);
   const [A, B] = await until(
@@ -231,8 +254,9 @@ async function latency(c: ServerCluster, rows: Row[]): Promise<void> {
       return x !== undefined && y !== undefined ? ([x, y] as const) : undefined;
     },
     60_000,
-    200,
+    50,
   );
+  const cpu1 = [threadCpu(node(c, 0).pid), threadCpu(node(c, 1).pid)];
   // B's k-th receipt is A's send after its (k−1)-th receipt; A's k-th receipt is B's answer to it.
   const skip = Math.floor(HOPS / 10);
   const hops: number[] = [];
@@ -257,6 +281,18 @@ async function latency(c: ServerCluster, rows: Row[]): Promise<void> {
     unit: 'µs',
     note: `P99 ${percentile(sh, 99).toFixed(0)} µs (both directions, two processes' clocks); cross-check (RTT − peer's entry→send)/2 P50 ${percentile(sc, 50).toFixed(1)} / P99 ${percentile(sc, 99).toFixed(1)} µs`,
   });
+  if (cpu0.every((x) => x !== undefined) && cpu1.every((x) => x !== undefined)) {
+    // Every round trip of the bounce (HOPS of them, warm-up included); the ≤ 50 ms poll after the
+    // last one adds the idle nodes' own work (gossip), well under 1 µs per round trip.
+    const per = (i: number, k: 'main' | 'other') => ((cpu1[i] as { main: number; other: number })[k] - (cpu0[i] as { main: number; other: number })[k]) / HOPS;
+    const total = per(0, 'main') + per(0, 'other') + per(1, 'main') + per(1, 'other');
+    rows.push({
+      name: 'agent→agent request→reply across nodes, CPU per round trip',
+      value: total,
+      unit: 'µs',
+      note: `node-1 main thread ${per(0, 'main').toFixed(1)}, its other threads (agent worker, GC, ...) ${per(0, 'other').toFixed(1)}; node-2 ${per(1, 'main').toFixed(1)} / ${per(1, 'other').toFixed(1)} µs (schedstat, over the ${HOPS} round trips)`,
+    });
+  }
   await remove(c, new Map([[a, 'node-1'], [b, 'node-2']]));
 
   // For information: the same through the API, HTTP included.
