@@ -1,6 +1,6 @@
 /**
  * Which test file binds which loopback addresses and which network-namespace subnets: the one place
- * to pick them from. `npm test` runs two test files at a time (scripts/test-files.mjs), so two files
+ * to pick them from. `npm test` runs two test files at a time (--test-concurrency=2 in package.json), so two files
  * that bind the same address can meet: a port that one file chose as free (freePort, then bound on
  * several addresses by a cluster) is taken by the other, or a node gossips with a stranger's node.
  *
@@ -13,9 +13,10 @@
  * test/unit/test-addresses.test.ts reads every file under test/ and fails when a file uses an address,
  * a cluster base or a subnet outside its own entry here, or when two entries overlap.
  *
- * Free blocks (December 2026): 127.0.0.35-39, 68-76, 80-84, 97-100, 104-109, 128-129, 135-140, 145-150,
- * 153-159, 163-165, 168-169, 176, 179-180, 183-191, 198-200, 203-211, 215-216, 225-232, 236, 239-240,
- * 244, 252-254; 127.0.1.0 and up (127.0.7.x excepted); subnets 10.250.2-3, 9-10, 12 and up.
+ * Free when this list was last changed: 127.0.0.19, 23, 35-39, 68-76, 80-84, 97-100, 104-109, 128-129,
+ * 135-140, 145-150, 153-160, 163-165, 168-169, 176, 179-180, 183-191, 198-200, 203-211, 215-217, 222,
+ * 225-232, 236, 239-240, 244, 252-254; 127.0.1.0 and up, except 127.0.7.x; netns subnets 10.250.2-3,
+ * 10.250.9-10 and 10.250.12 and up.
  */
 
 /** Loopback ranges, "127.a.b.c" or "127.a.b.c-d", per test file (path from the repository root). */
