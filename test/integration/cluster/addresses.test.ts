@@ -15,13 +15,13 @@ const alive = async (s: RunningServer, name: string) => (await api(s, 'GET', '/c
 
 test('cluster addresses - names work in --bind-addr, --join, add-node and POST /cluster/join; bad ones get one clear error', async () => {
   const pa = await freePort('127.0.0.1');
-  const pb = await freePort('127.0.0.44');
+  const pb = await freePort('127.0.0.33');
   const local = ['--set', 'coordination.cluster.profile=local'];
   const servers: RunningServer[] = [];
   try {
     // localhost is 127.0.0.1 here (/etc/hosts): the node binds and advertises what the name resolves to.
     servers.push(await startServer({ args: ['--bootstrap', '--bind-addr', `localhost:${pa}`, '--node-id', 'addr-a', ...local] }));
-    servers.push(await startServer({ args: ['--join', `localhost:${pa}`, '--bind-addr', `127.0.0.44:${pb}`, '--node-id', 'addr-b', ...local] }));
+    servers.push(await startServer({ args: ['--join', `localhost:${pa}`, '--bind-addr', `127.0.0.33:${pb}`, '--node-id', 'addr-b', ...local] }));
     const [a, b] = servers as [RunningServer, RunningServer];
     assert.match(a.logs(), /"msg":"resolving host names \(up to 5 s each\)"/, 'a start that looks names up says so first');
     assert.match(a.logs(), /"names":\["--bind-addr localhost"\]/);
@@ -30,7 +30,7 @@ test('cluster addresses - names work in --bind-addr, --join, add-node and POST /
     assert.equal(me.address, `127.0.0.1:${pa}`);
 
     // A node whose seed does not resolve starts anyway, says why in its log, and joins with add-node.
-    servers.push(await startServer({ args: ['--bootstrap', '--join', 'no-such-host.invalid:7946', '--bind-addr', `127.0.0.45:${pb}`, '--node-id', 'addr-c', ...local] }));
+    servers.push(await startServer({ args: ['--bootstrap', '--join', 'no-such-host.invalid:7946', '--bind-addr', `127.0.0.34:${pb}`, '--node-id', 'addr-c', ...local] }));
     const c = servers[2] as RunningServer;
     await until('the unresolvable seed is logged', () => /the name \\"no-such-host\.invalid\\" does not resolve/.test(c.logs()));
     const add = await runCli(['cluster', 'add-node', `localhost:${pa}`, '--api-url', c.apiUrl, '--api-key', c.adminKey]);

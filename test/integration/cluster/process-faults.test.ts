@@ -14,9 +14,9 @@ const serfTool = outsideTool('serf');
 const local = ['--set', 'coordination.cluster.profile=local'];
 
 
-// Plaintext, and with -encrypt on serf and the same key in the server's config (127.0.0.41).
+// Plaintext, and with -encrypt on serf and the same key in the server's config (127.0.0.25).
 for (const enc of encryptionVariants()) {
-  const host = enc.key === undefined ? '127.0.0.40' : '127.0.0.41';
+  const host = enc.key === undefined ? '127.0.0.24' : '127.0.0.25';
   const keyArgs = enc.key === undefined ? [] : ['--set', `security.cluster.gossip.keys=${JSON.stringify([enc.key.toString('base64')])}`];
 
   test(`cluster process - kill -9 of a Caxton server: serf marks it failed within the bound (${enc.label})`, { skip: serfTool.skip }, async (t) => {
@@ -41,11 +41,11 @@ for (const enc of encryptionVariants()) {
 }
 
 test('cluster process - a node paused in short bursts (SIGSTOP/SIGCONT) is never declared failed', async (t) => {
-  const port = await freePort('127.0.0.50');
+  const port = await freePort('127.0.0.26');
   const servers: RunningServer[] = [];
   try {
-    servers.push(await startServer({ args: ['--bootstrap', '--bind-addr', `127.0.0.50:${port}`, '--node-id', 'p0', ...local] }));
-    for (let i = 1; i < 4; i++) servers.push(await startServer({ args: ['--join', `127.0.0.50:${port}`, '--bind-addr', `127.0.0.${50 + i}:${port}`, '--node-id', `p${i}`, ...local] }));
+    servers.push(await startServer({ args: ['--bootstrap', '--bind-addr', `127.0.0.26:${port}`, '--node-id', 'p0', ...local] }));
+    for (let i = 1; i < 4; i++) servers.push(await startServer({ args: ['--join', `127.0.0.26:${port}`, '--bind-addr', `127.0.0.${26 + i}:${port}`, '--node-id', `p${i}`, ...local] }));
     const watcher = servers[0] as RunningServer;
     await until('4 alive', async () => (await api(watcher, 'GET', '/cluster/members')).body.members.filter((m: { status: string }) => m.status === 'alive').length === 4);
     const victim = servers[3] as RunningServer;

@@ -115,7 +115,7 @@ test('rolling-restart - a restart reads the configuration file again; a node tha
   t.after(() => dir.cleanup());
   const file = join(dir.path, 'node-2.yaml');
   writeFileSync(file, 'runtime:\n  max_agents: 100\n');
-  const c = await startServerCluster({ size: 2, base: 216, nodeArgs: (i) => (i === 1 ? ['--config', file] : []) });
+  const c = await startServerCluster({ size: 2, base: 222, nodeArgs: (i) => (i === 1 ? ['--config', file] : []) });
   t.after(() => c.stop());
   const [n1, n2] = c.nodes as [RunningServer, RunningServer];
   const key = n1.adminKey;

@@ -25,9 +25,9 @@ async function startCaxton(t: TestContext, name: string, host: string, port: num
 const status = (c: Cluster, name: string): ClusterMember['status'] | undefined => c.members().find((m) => m.name === name)?.status;
 
 // Each interop test runs twice: plaintext, and with -encrypt on serf and the same key on Caxton.
-// The encrypted runs use 127.0.0.20x, so no two runs share an address.
+// The plaintext runs use 127.0.0.12-14, the encrypted ones 127.0.0.15-17, so no two runs share an address.
 for (const enc of encryptionVariants()) {
-  const host = (plain: number): string => `127.0.0.${enc.key === undefined ? plain : 200 + plain}`;
+  const host = (n: number): string => `127.0.0.${(enc.key === undefined ? 10 : 13) + n}`;
   const keys = enc.keys === undefined ? {} : { keys: enc.keys };
 
   test(`cluster - a Caxton node joins serf: serf lists it alive with its tags, Caxton sees serf with its tags (${enc.label})`, { skip }, async (t) => {
@@ -74,7 +74,7 @@ for (const enc of encryptionVariants()) {
 test('cluster - encrypted: Caxton and serf share a key; serf keys rotation is followed', { skip }, async (t) => {
   const key = randomBytes(32);
   const serf = await startSerf(t, serfBin as string, ['-profile=local', `-encrypt=${key.toString('base64')}`]);
-  const c = await startCaxton(t, 'caxton-enc', '127.0.0.5', serf.addr.port, { keys: [key] });
+  const c = await startCaxton(t, 'caxton-enc', '127.0.0.18', serf.addr.port, { keys: [key] });
   assert.equal(await c.join([serf.addr]), 1);
   assert.equal((await waitForMember(serf, 'caxton-enc', 'alive'))?.status, 'alive');
   const next = randomBytes(32).toString('base64');

@@ -1,7 +1,7 @@
 /**
  * OPTIONAL: a Caxton node (NetTransport + wire codec + SerfDelegate, no membership core) becomes a
  * member of a real Debian serf 0.9.4 agent on loopback. Skipped when `serf` is not on PATH
- * (`apt-get install serf`). serf binds 127.0.0.1, our node 127.0.0.2; every agent is killed at the end.
+ * (`apt-get install serf`). serf binds 127.0.0.1, our node 127.0.0.10; every agent is killed at the end.
  *
  * Plaintext, and with -encrypt (the same key in our keyring): join by push/pull with
  * SerfDelegate.localState(true); `serf members` lists us alive with our tags; `serf event` and
@@ -37,7 +37,7 @@ for (const enc of encryptionVariants()) {
   test(`serf interop: join, members with tags, user event and query, serf join and serf leave (${enc.label})`, { skip: SKIP, timeout: 30_000 }, async (t) => {
     const agent = await startSerf(t, SERF ?? 'serf', enc.serfArgs);
     const keyring = enc.key === undefined ? undefined : new Keyring([], enc.key);
-    const node = await TestNode.start(t, { name: 'ts1', host: '127.0.0.2', tags: { role: 'caxton', dc: 'loop' }, ...(keyring === undefined ? {} : { keyring }) });
+    const node = await TestNode.start(t, { name: 'ts1', host: '127.0.0.10', tags: { role: 'caxton', dc: 'loop' }, ...(keyring === undefined ? {} : { keyring }) });
     const events: SerfUserEvent[] = [];
     node.delegate.onUserEvent((e) => events.push(e));
     node.delegate.onQuery((q) => {
@@ -61,7 +61,7 @@ for (const enc of encryptionVariants()) {
 
     const seen = await waitForMember(agent, 'ts1', 'alive');
     assert.equal(seen?.status, 'alive', agent.log());
-    assert.equal(seen?.addr, `127.0.0.2:${node.address.port}`);
+    assert.equal(seen?.addr, `127.0.0.10:${node.address.port}`);
     assert.deepEqual(seen?.tags, { role: 'caxton', dc: 'loop' });
 
     // serf event → gossip → our delegate
@@ -92,7 +92,7 @@ for (const enc of encryptionVariants()) {
     const intents: SerfIntent[] = [];
     node.delegate.onIntent((i) => intents.push(i));
     const statesBefore = node.remoteStates.length;
-    const joined = await serfCli(agent, ['join', `127.0.0.2:${node.address.port}`]);
+    const joined = await serfCli(agent, ['join', `127.0.0.10:${node.address.port}`]);
     assert.equal(joined.code, 0, joined.stdout + joined.stderr);
     assert.equal(node.remoteStates.length, statesBefore + 1, 'serf pushed its state to us');
     assert.ok(await until(() => intents.some((i) => i.type === 'join' && i.node === 's1'), 5000), 'serf gossiped its join intent');
@@ -112,7 +112,7 @@ test('serf interop: -encrypt join and `serf keys` rotation against the delegate 
   const b64 = (k: Uint8Array): string => Buffer.from(k).toString('base64');
   const agent = await startSerf(t, SERF ?? 'serf', [`-encrypt=${b64(key1)}`]);
   const keyring = new Keyring([], key1);
-  const node = await TestNode.start(t, { name: 'ts2', host: '127.0.0.2', tags: { role: 'caxton' }, keyring });
+  const node = await TestNode.start(t, { name: 'ts2', host: '127.0.0.10', tags: { role: 'caxton' }, keyring });
   const changes: SerfKeyChange[] = [];
   node.delegate.onKeyChange((c) => changes.push(c));
 

@@ -1,7 +1,7 @@
 /**
  * OPTIONAL: talks to a real Debian serf 0.9.4 agent (memberlist v0.2.2) on loopback with this codec.
  * Skipped when `serf` is not on PATH (`apt-get install serf`). Everything stays on 127.0.0.0/8: serf
- * binds 127.0.0.1:<free port>, our probe node "ts1" uses 127.0.0.2. Each agent is killed at the end.
+ * binds 127.0.0.1:<free port>, our probe node "ts1" uses 127.0.0.11. Each agent is killed at the end.
  *
  * Checks: a UDP ping gets serf's ack (and our compressor reproduces serf's compressed bytes); a TCP
  * push/pull join gets serf's compressed state and makes serf list ts1 as alive with our tags; the same
@@ -91,7 +91,7 @@ class Probe {
   constructor(private readonly keyring?: Keyring) {}
 
   async start(t: TestContext): Promise<void> {
-    await new Promise<void>((r) => this.sock.bind(0, '127.0.0.2', () => r()));
+    await new Promise<void>((r) => this.sock.bind(0, '127.0.0.11', () => r()));
     this.port = this.sock.address().port;
     t.after(() => this.sock.close());
     this.sock.on('message', (raw, rinfo) => {
@@ -140,7 +140,7 @@ function serfUserState(node: string): Uint8Array {
 }
 
 async function pushPull(agent: Agent, probe: Probe, keyring?: Keyring): Promise<StreamFrame> {
-  const sock = net.connect({ host: '127.0.0.1', port: agent.port, localAddress: '127.0.0.2' });
+  const sock = net.connect({ host: '127.0.0.1', port: agent.port, localAddress: '127.0.0.11' });
   try {
     await new Promise<void>((r, j) => {
       sock.once('connect', () => r());
@@ -169,7 +169,7 @@ async function pushPull(agent: Agent, probe: Probe, keyring?: Keyring): Promise<
       encodePushPullStream(
         {
           Join: true,
-          Nodes: [{ Name: 'ts1', Addr: Uint8Array.of(127, 0, 0, 2), Port: probe.port, Meta: encodeSerfTags({ role: 'ts-probe' }), Incarnation: 1, State: 0, Vsn: Uint8Array.of(1, 5, 2, 2, 5, 4) }],
+          Nodes: [{ Name: 'ts1', Addr: Uint8Array.of(127, 0, 0, 11), Port: probe.port, Meta: encodeSerfTags({ role: 'ts-probe' }), Incarnation: 1, State: 0, Vsn: Uint8Array.of(1, 5, 2, 2, 5, 4) }],
           UserState: serfUserState('ts1'),
         },
         { keyring },
