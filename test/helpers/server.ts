@@ -146,3 +146,10 @@ export async function api(server: RunningServer, method: string, path: string, b
   }
   return { status: res.status, body: parsed, headers: res.headers };
 }
+
+/** An unlabelled metric's value from the node's Prometheus endpoint; undefined when it is not exported. */
+export async function metricValue(on: { metricsUrl: string }, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${on.metricsUrl}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m === null ? undefined : Number(m[1]);
+}

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, runCli } from '../../helpers/server.js';
+import { api, metricValue, runCli } from '../../helpers/server.js';
 import { startServerCluster } from '../../helpers/server-cluster.js';
 import { until } from '../../helpers/until.js';
 import { agentWasm } from '../../helpers/agents.js';
@@ -159,9 +159,7 @@ async function noSuchAgent(nodes: readonly { metricsUrl: string }[]): Promise<nu
   return n;
 }
 
-/** A metric without labels, read from the node's Prometheus endpoint (0 when absent). */
+/** A counter without labels (0 before its first increment). */
 async function metricOf(s: { metricsUrl: string }, name: string): Promise<number> {
-  const text = await (await fetch(`${s.metricsUrl}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
-  return Number(m?.[1] ?? 0);
+  return (await metricValue(s, name)) ?? 0;
 }

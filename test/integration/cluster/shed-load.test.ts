@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, runCli, type RunningServer } from '../../helpers/server.js';
+import { api, metricValue, runCli, type RunningServer } from '../../helpers/server.js';
 import { startServerCluster, type ServerCluster } from '../../helpers/server-cluster.js';
 import { until } from '../../helpers/until.js';
 import { EXIT_USAGE } from '../../../src/cli/errors.js';
@@ -39,12 +39,6 @@ async function post(on: RunningServer, n: number, extra: Record<string, unknown>
   return { accepted, shed };
 }
 
-async function metric(on: RunningServer, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`${on.metricsUrl}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return m === null ? undefined : Number(m[1]);
-}
-
 test('cluster shed-load - 50% on every node: exactly 10 of 20 new messages refused per node with 503, CAXTON_ERR_LOAD_SHED and Retry-After; metrics and the status agree; 0 stops it', { timeout: 120_000 }, async () => {
   const set = await cli(['--percentage', '50']);
   assert.equal(set.code, 0, set.stderr);
@@ -61,8 +55,8 @@ test('cluster shed-load - 50% on every node: exactly 10 of 20 new messages refus
       assert.match(s.body.error.hint, /caxton cluster shed-load --percentage 0/);
       assert.equal(s.headers.get('retry-after'), '2');
     }
-    assert.equal(await metric(n, 'caxton_load_shed_percent'), 50, `node-${i + 1} gauge`);
-    assert.equal(await metric(n, 'caxton_messages_shed_total'), 10, `node-${i + 1} counter`);
+    assert.equal(await metricValue(n, 'caxton_load_shed_percent'), 50, `node-${i + 1} gauge`);
+    assert.equal(await metricValue(n, 'caxton_messages_shed_total'), 10, `node-${i + 1} counter`);
   }
 
   const status = await cli(['-o', 'json']);
@@ -80,8 +74,8 @@ test('cluster shed-load - 50% on every node: exactly 10 of 20 new messages refus
   assert.equal(stop.stdout, '✓ load shedding stopped on node-1, node-2\n');
   for (const n of [n1, n2]) {
     assert.equal((await post(n, 20)).accepted, 20, 'nothing refused once stopped');
-    assert.equal(await metric(n, 'caxton_load_shed_percent'), 0);
-    assert.equal(await metric(n, 'caxton_messages_shed_total'), 10, 'the count stays');
+    assert.equal(await metricValue(n, 'caxton_load_shed_percent'), 0);
+    assert.equal(await metricValue(n, 'caxton_messages_shed_total'), 10, 'the count stays');
   }
 });
 
@@ -113,7 +107,7 @@ test('cluster shed-load - a bad percentage or an unknown node is a clear error, 
   const unknown = await cli(['--percentage', '10', '--node', 'node-9']);
   assert.notEqual(unknown.code, 0);
   assert.match(unknown.stderr, /CAXTON_ERR_CLUSTER_UNKNOWN_NODE|no Caxton node named node-9/);
-  for (const n of [n1, n2]) assert.equal(await metric(n, 'caxton_load_shed_percent'), 0);
+  for (const n of [n1, n2]) assert.equal(await metricValue(n, 'caxton_load_shed_percent'), 0);
 });
 
 test('cluster shed-load - a node that does not answer is named and the command fails; the others applied it', { timeout: 60_000 }, async () => {
@@ -122,5 +116,5 @@ test('cluster shed-load - a node that does not answer is named and the command f
   assert.notEqual(r.code, 0);
   assert.equal(r.stdout.split('\n')[0], '✓ shedding 20% of new external messages on node-1');
   assert.match(r.stderr, /1 node\(s\) did not apply it: node-2 /);
-  assert.equal(await metric(n1, 'caxton_load_shed_percent'), 20);
+  assert.equal(await metricValue(n1, 'caxton_load_shed_percent'), 20);
 });
