@@ -260,23 +260,33 @@ async function latency(c: ServerCluster, rows: Row[]): Promise<void> {
   await deploy(c, b, m, 'node-2');
   // b is on node-2: the kick from node-1's API reaches a on node-1, which starts the bounce.
   await until(`${b} is listed on node-2`, async () => (await api(node(c, 1), 'GET', `/agents/${b}`)).status === 200, 15_000);
-  // Both nodes' thread CPU at every poll, to charge the measured round trips with the CPU of their window.
+  // Both nodes' thread CPU every 500 ms (a few /proc reads), to charge warm round trips with
+  // the CPU of their window. The samples are looked for once a second only: opening the nodes'
+  // SQLite files takes the driver ~2 ms of a core, which every 20 ms showed as a train of 2 ms round
+  // trips at P99.
   const cpuAt: { t: number; cpu: ({ main: number; other: number } | undefined)[] }[] = [];
   const snap = () => cpuAt.push({ t: nowUs(), cpu: [threadCpu(node(c, 0).pid), threadCpu(node(c, 1).pid)] });
   snap();
-  const k = await api(node(c, 0), 'POST', '/messages', kick(a));
-  if (k.status !== 202) throw new Error(`kick: ${k.status} ${JSON.stringify(k.body)}`);
-  const [A, B] = await until(
-    'both bounce agents stored their samples',
-    () => {
-      snap();
-      const x = samples(node(c, 0), a, n);
-      const y = samples(node(c, 1), b, n);
-      return x !== undefined && y !== undefined ? ([x, y] as const) : undefined;
-    },
-    120_000,
-    20,
-  );
+  const snaps = setInterval(snap, 500);
+  let A: Samples;
+  let B: Samples;
+  try {
+    const k = await api(node(c, 0), 'POST', '/messages', kick(a));
+    if (k.status !== 202) throw new Error(`kick: ${k.status} ${JSON.stringify(k.body)}`);
+    [A, B] = await until(
+      'both bounce agents stored their samples',
+      () => {
+        const x = samples(node(c, 0), a, n);
+        const y = samples(node(c, 1), b, n);
+        return x !== undefined && y !== undefined ? ([x, y] as const) : undefined;
+      },
+      120_000,
+      1000,
+    );
+  } finally {
+    clearInterval(snaps);
+  }
+  snap();
   await remove(c, new Map([[a, 'node-1'], [b, 'node-2']]));
   const cold: number[] = [];
   for (let i = Math.floor(HOPS / 10); i < HOPS; i++) cold.push((A.recv[i] as number) - (B.sent[i] as number));
@@ -290,6 +300,7 @@ async function latency(c: ServerCluster, rows: Row[]): Promise<void> {
     rtt.push(r);
     cross.push((r - ((A.sent[i] as number) - (B.recv[i] as number))) / 2);
   }
+  if (process.env.XDUMP) (await import("node:fs")).writeFileSync(process.env.XDUMP, JSON.stringify({ at: A.recv.slice(WARM_HOPS), rtt }));
   const sr = sortedCopy(rtt);
   const sh = sortedCopy(hops);
   const sc = sortedCopy(cross);
