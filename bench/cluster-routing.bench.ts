@@ -52,10 +52,11 @@
  * one answering (failure detection on the `fast` profile included).
  *
  * Knobs: CAXTON_BENCH_ROUTING_STEPS=latency,nats,throughput,revocation,rebalance,directory,double,failover
- * (run a subset).
+ * (run a subset); CAXTON_BENCH_ROUTING_DUMP=<file> writes the measured round trips of the latency step
+ * with the time each one ended (JSON, µs), to look for periodic stalls.
  */
 import Database from 'better-sqlite3';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { api, type RunningServer } from '../test/helpers/server.js';
@@ -300,7 +301,8 @@ async function latency(c: ServerCluster, rows: Row[]): Promise<void> {
     rtt.push(r);
     cross.push((r - ((A.sent[i] as number) - (B.recv[i] as number))) / 2);
   }
-  if (process.env.XDUMP) (await import("node:fs")).writeFileSync(process.env.XDUMP, JSON.stringify({ at: A.recv.slice(WARM_HOPS), rtt }));
+  const dump = process.env['CAXTON_BENCH_ROUTING_DUMP'];
+  if (dump !== undefined && dump !== '') writeFileSync(dump, JSON.stringify({ answeredAtUs: A.recv.slice(WARM_HOPS), roundTripUs: rtt }));
   const sr = sortedCopy(rtt);
   const sh = sortedCopy(hops);
   const sc = sortedCopy(cross);
