@@ -33,7 +33,7 @@ import { Cluster, type ClusterOptions, type ClusterProfile } from './cluster/clu
 import { KnownMembers } from './cluster/partition/known-members.js';
 import { PartitionMonitor } from './cluster/partition/monitor.js';
 import { Partitions } from './cluster/partition/partitions.js';
-import { PartitionControl } from './cluster/partition/control.js';
+import { PartitionControl, PING_CALL } from './cluster/partition/control.js';
 import { ConflictStore } from './cluster/partition/conflicts.js';
 import { registerPartitionMetrics } from './cluster/partition/metrics.js';
 import { PartitionQueue } from './messaging/partition-queue.js';
@@ -497,8 +497,10 @@ export class CaxtonNode {
         emit: ({ type, ...fields }) => node.#emit({ type: `cluster.${type}`, time: new Date().toISOString(), node: options.nodeId, ...fields }),
         logger: plog,
         manual: po?.resolveStrategy === 'manual',
-        // A full probe round over the members: every cut-off member is suspect by then.
+        // A full probe round over the members: every cut-off member is suspect by then. Sooner when
+        // enough members answer a link call to make a quorum with this node (seen, not inferred).
         takeoverStableMs: Math.max(2000, Math.max(options.cluster?.expect ?? 1, known.names().size) * cluster.membership.config.probeIntervalMs),
+        ping: (n) => cluster.peers.call(n, PING_CALL, null, { timeoutMs: Math.max(500, 2 * cluster.membership.config.probeTimeoutMs) }).then(() => true),
       });
       pool.router.holdDuringPartitions(parts);
       // A majority that was not stable yet at its view change takes the agents over once it is.

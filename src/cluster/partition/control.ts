@@ -13,6 +13,8 @@ export const RESOLVE_CALL = 'partition.resolve';
 export const EPOCHS_CALL = 'partition.epochs';
 export const FORGET_CALL = 'partition.forget';
 export const RECLAIM_CALL = 'partition.reclaim';
+/** Answered at once: the quorum confirmation of a takeover (Partitions, `ping`). */
+export const PING_CALL = 'partition.ping';
 
 /** What resolving needs of the node's agents (src/agents/cluster-agents.ts). */
 export interface ResolvableAgents {
@@ -51,6 +53,7 @@ export class PartitionControl {
     readonly peers: Peers,
     readonly agents?: ResolvableAgents,
   ) {
+    peers.onCall(PING_CALL, () => ({ ok: true }));
     peers.onCall(HOLD_CALL, () => {
       partitions.holdMerge();
       return { ok: true };

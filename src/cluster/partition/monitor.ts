@@ -38,6 +38,8 @@ export class PartitionMonitor {
   readonly #newcomers = new Set<string>();
   /** When the state or the sides last changed (performance.now()). */
   #changedAt = performance.now();
+  /** Counts those changes: a takeover confirmed for one view is not for the next (Partitions). */
+  #generation = 0;
 
   constructor(o: MonitorOptions) {
     this.#o = o;
@@ -46,6 +48,15 @@ export class PartitionMonitor {
 
   get view(): PartitionView {
     return this.#view;
+  }
+
+  get self(): string {
+    return this.#o.self;
+  }
+
+  /** Which view this is: it goes up at every change of the state or the sides. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** How long the view has been as it is, ms. */
@@ -80,6 +91,7 @@ export class PartitionMonitor {
     this.#view = current;
     if (current.state === previous.state && same(current.reachable, previous.reachable) && same(current.unreachable, previous.unreachable) && current.expected === previous.expected) return undefined;
     this.#changedAt = performance.now();
+    this.#generation++;
     const change = { previous, current };
     for (const fn of this.#listeners) fn(change);
     return change;

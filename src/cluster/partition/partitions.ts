@@ -55,6 +55,13 @@ export interface PartitionsOptions {
    * time, it looks like a majority for a moment. @default 2,000
    */
   readonly takeoverStableMs?: number;
+  /**
+   * Asks `node` to answer now, over the link (true: it did, within the caller's timeout). With it, a
+   * side whose members answer in enough numbers to make a quorum with this node takes agents over at
+   * once instead of after takeoverStableMs: the answers are evidence of the quorum, where the wait
+   * only gives a cut-off side's verdicts time to arrive. @default none: the wait only
+   */
+  readonly ping?: (node: string) => Promise<boolean>;
   /** Replay period while the queue is not empty and this side may write, ms. @default 2,000 */
   readonly retryMs?: number;
   /** Starts with the merge held (coordination.partition.resolve_strategy = manual). @default false */
@@ -80,6 +87,9 @@ export class Partitions implements PartitionHold {
   readonly #mergeHeldListeners: (() => void)[] = [];
   readonly #readyListeners: (() => void)[] = [];
   #readyTimer: NodeJS.Timeout | undefined;
+  /** The monitor generation whose quorum the members confirmed by answering (ping), and the one being asked. */
+  #confirmed = -1;
+  #confirming = -1;
   /** Receivers with messages in the queue → how many (per-receiver order: new ones wait behind them). */
   readonly #waiting = new Map<string, number>();
   /** The sides of the last split, as this node saw them when it happened. */
@@ -131,15 +141,47 @@ export class Partitions implements PartitionHold {
     if (v.forming) return true;
     if (readOnly(v.state) || this.#mergeHeld) return false;
     const wait = (this.#o.takeoverStableMs ?? 2000) - m.stableForMs();
-    if (v.suspect.length === 0 && wait <= 0) return true;
+    if (v.suspect.length === 0) {
+      if (wait <= 0 || this.#confirmed === m.generation) return true;
+      this.#confirmQuorum();
+    }
     if (this.#readyTimer === undefined && !this.#closed) {
       this.#readyTimer = setTimeout(() => {
         this.#readyTimer = undefined;
-        for (const fn of this.#readyListeners) fn();
+        this.#ready();
       }, Math.max(wait, 250));
       this.#readyTimer.unref();
     }
     return false;
+  }
+
+  /**
+   * Asks every other reachable member to answer (options.ping); when enough answer to make a quorum
+   * with this node, and the view is still the one asked about, with no member suspect, the quorum is
+   * confirmed for that view and the takeover listeners run now. A cut-off side cannot get those answers:
+   * the members it has no verdict on yet do not answer it. Anything short of a quorum leaves the wait.
+   */
+  #confirmQuorum(): void {
+    const ping = this.#o.ping;
+    const m = this.#o.monitor;
+    const generation = m.generation;
+    if (ping === undefined || this.#confirming === generation || this.#closed) return;
+    this.#confirming = generation;
+    const asked = m.view;
+    const others = asked.reachable.filter((n) => n !== m.self);
+    void Promise.all(others.map((n) => ping(n).catch(() => false))).then((answers) => {
+      const answered = answers.filter((a) => a).length + 1;
+      if (this.#closed || m.generation !== generation || m.view.suspect.length > 0 || answered < asked.quorum) return;
+      this.#confirmed = generation;
+      if (this.#readyTimer !== undefined) clearTimeout(this.#readyTimer);
+      this.#readyTimer = undefined;
+      this.#o.logger.info({ answered, quorum: asked.quorum, members: asked.reachable.length }, 'partition: quorum confirmed by the members answering; takeovers may run before the view has been stable for long');
+      this.#ready();
+    });
+  }
+
+  #ready(): void {
+    for (const fn of this.#readyListeners) fn();
   }
 
   /** See takeoverAllowed. */
