@@ -67,4 +67,6 @@ test('failover - kill -9 of a counter\'s node under at-least-once increments: af
   assert.equal(final, sent, `every increment sent is counted once (${sent} sent, ${acked} acknowledged)`);
   const list = await api(n1, 'GET', '/agents', undefined, key);
   assert.deepEqual((list.body.agents as { name: string; node: string }[]).filter((a) => a.name === COUNTER).map((a) => a.node), ['node-3']);
+  // node-3 took it over once node-1 answered its quorum check, not after the stable-view wait.
+  assert.match(c.nodes[2]!.logs(), /quorum confirmed by the members answering/);
 });
