@@ -109,7 +109,16 @@ export class Failover {
 
   constructor(o: FailoverOptions) {
     this.#o = o;
-    o.peers.onPost('agents.claim', (from, body) => void this.#onClaim(from, body));
+    // A stopping node settles no claims (the claims of the next view change do). One that fails here
+    // is logged, not left unhandled: the node may have stopped while it ran (its database closed).
+    o.peers.onPost('agents.claim', (from, body) => {
+      if (this.#closed) return;
+      this.#onClaim(from, body).catch((e: unknown) => {
+        const err = e instanceof Error ? e.message : String(e);
+        if (this.#closed) o.logger.debug({ node: from, err }, 'a claim from another node was cut short by this node stopping');
+        else o.logger.warn({ node: from, err }, 'could not settle a claim from another node');
+      });
+    });
   }
 
   /** The nodes agents are placed on now, as this node sees them. */
