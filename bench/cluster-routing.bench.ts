@@ -263,7 +263,7 @@ async function latency(c: ServerCluster, rows: Row[]): Promise<void> {
   await until(`${b} is listed on node-2`, async () => (await api(node(c, 1), 'GET', `/agents/${b}`)).status === 200, 15_000);
   // Both nodes' thread CPU every 500 ms (a few /proc reads), to charge warm round trips with
   // the CPU of their window. The samples are looked for once a second only: opening the nodes'
-  // SQLite files takes the driver ~2 ms of a core, which every 20 ms showed as a train of 2 ms round
+  // SQLite files takes the driver ~2 ms of a core, which every 50 ms showed as a train of 2 ms round
   // trips at P99.
   const cpuAt: { t: number; cpu: ({ main: number; other: number } | undefined)[] }[] = [];
   const snap = () => cpuAt.push({ t: nowUs(), cpu: [threadCpu(node(c, 0).pid), threadCpu(node(c, 1).pid)] });
