@@ -24,7 +24,10 @@
  *    For information: POST /messages?wait_reply=true from node-1's API to an echo agent on node-2
  *    (HTTP in the figure), and to one on node-1 (the same without the link).
  * 2. The NATS peer (bench/peers/nats.ts): nats-server on 127.0.0.1, nats.js requester here, responder
- *    in a child process, while cluster A sits idle.
+ *    in a child process, while cluster A sits idle. Then the floor of `npm run bench -- hop-floor`
+ *    (one frame back and forth between two bare processes): this machine's thread wake-ups vary from
+ *    run to run (main to main 13-82 µs at P50, worker-main-TCP-main-worker 43-243 µs, the same code),
+ *    and the latency rows are read against the floor of their own run.
  * 3. Throughput, every pair remote: PAIRS bounce pairs (untimed variant), pair i split over
  *    node (i mod 3) and node (i+1 mod 3), 4 and then 64 messages in flight per pair (kicked through
  *    the API; the budget row is the saturating one: throughput is a capacity, and the links only fill
@@ -51,7 +54,7 @@
  * (`get`, from node-1, retried with a 300 ms reply timeout) until it answers; value = kill → the last
  * one answering (failure detection on the `fast` profile included).
  *
- * Knobs: CAXTON_BENCH_ROUTING_STEPS=latency,nats,throughput,revocation,rebalance,directory,double,failover
+ * Knobs: CAXTON_BENCH_ROUTING_STEPS=latency,nats,floor,throughput,revocation,rebalance,directory,double,failover
  * (run a subset); CAXTON_BENCH_ROUTING_DUMP=<file> writes the measured round trips of the latency step
  * with the time each one ended (JSON, µs), to look for periodic stalls.
  */
@@ -65,6 +68,7 @@ import { until } from '../test/helpers/until.js';
 import { agentWasm } from '../test/helpers/agents.js';
 import { bounceModule, pairName, KV_KEY, PAD, T_ZERO } from './messaging.bench.js';
 import { natsPeerBenchmarks } from './peers/nats.js';
+import { hopFloorBenchmarks } from './hop-floor.bench.js';
 import { percentile, sortedCopy, type Row } from './report.js';
 
 const HOPS = 5_000;
@@ -599,13 +603,15 @@ export async function clusterRoutingBenchmarks(): Promise<Row[]> {
     say(` ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   };
   await guarded(async () => {
-    if (['latency', 'nats', 'throughput', 'revocation', 'rebalance', 'directory'].some(wanted)) {
+    if (['latency', 'nats', 'floor', 'throughput', 'revocation', 'rebalance', 'directory'].some(wanted)) {
       say('  starting cluster A (127.0.0.121-123)...');
       const a = await cluster(120);
       say(' up\n');
       try {
         await step('latency', () => latency(a, rows));
         await step('nats (peer)', async () => void rows.push(...(await natsPeerBenchmarks())));
+        // The machine's own thread wake-ups in this run: the same code measures up to 5x apart.
+        await step('floor (this machine, now)', async () => void rows.push(...(await hopFloorBenchmarks())));
         for (const [i, n] of IN_FLIGHT.entries()) await step(`throughput, ${n} in flight per pair`, () => throughput(a, rows, n, i === IN_FLIGHT.length - 1));
         await step('revocation', () => revocation(a, rows));
         await step('rebalance', () => rebalance(a, rows));
