@@ -1,5 +1,5 @@
 /**
- * Cross-node routing on real processes (opt-in: `npm run bench -- cluster-routing`, about 75 s):
+ * Cross-node routing on real processes (opt-in: `npm run bench -- cluster-routing`, about 90 s):
  * issue 11's benchmark table, each figure beside its peer in the same run. Three real `caxton server
  * start` processes (test/helpers/server-cluster.ts: from source under tsx, `--workers 1`, the `fast`
  * timing profile, the API's per-key rate limit off) on 127.0.0.121-123 (cluster A) and, for the failover, a fresh three on

@@ -1,6 +1,6 @@
 /**
  * The floor under the cross-node agent→agent latency budget (issue 11: request→reply P50 ≤ 150 µs),
- * opt-in: `npm run bench -- hop-floor`, about 20 s. Two processes on loopback (127.0.0.131 and .132)
+ * opt-in: `npm run bench -- hop-floor`, about 5 s. Two processes on loopback (127.0.0.131 and .132)
  * exchange one ~300-byte frame back and forth, sequentially (CAXTON_BENCH_FLOOR_CALLS round trips, the
  * first 10 % dropped), in three shapes that do none of Caxton's work (bench/hop-floor/peer.mjs):
  *
