@@ -24,8 +24,8 @@
  *    For information: POST /messages?wait_reply=true from node-1's API to an echo agent on node-2
  *    (HTTP in the figure), and to one on node-1 (the same without the link).
  * 2. The NATS peer (bench/peers/nats.ts): nats-server on 127.0.0.1, nats.js requester here, responder
- *    in a child process, while cluster A sits idle. Then the floor of `npm run bench -- hop-floor`
- *    (one frame back and forth between two bare processes): this machine's thread wake-ups vary from
+ *    in a child process, while cluster A sits idle. Before cluster A starts, the floor of `npm run
+ *    bench -- hop-floor` (one frame back and forth between two bare processes): thread wake-ups vary from
  *    run to run (main to main 13-82 µs at P50, worker-main-TCP-main-worker 43-243 µs, the same code),
  *    and the latency rows are read against the floor of their own run.
  * 3. Throughput, every pair remote: PAIRS bounce pairs (untimed variant), pair i split over
@@ -234,7 +234,12 @@ function samples(s: RunningServer, agent: string, n: number): Samples | undefine
  * (Linux; undefined elsewhere). Unlike the latency itself, this hardly depends on what else the
  * machine runs: it says how much work the path costs, not how long it waited for a core.
  */
-function threadCpu(pid: number): { main: number; other: number } | undefined {
+interface ThreadCpu {
+  readonly main: number;
+  readonly other: number;
+}
+
+function threadCpu(pid: number): ThreadCpu | undefined {
   try {
     let main = 0;
     let other = 0;
@@ -269,8 +274,13 @@ async function latency(c: ServerCluster, rows: Row[]): Promise<void> {
   // the CPU of their window. The samples are looked for once a second only: opening the nodes'
   // SQLite files takes the driver ~2 ms of a core, which every 50 ms showed as a train of 2 ms round
   // trips at P99.
-  const cpuAt: { t: number; cpu: ({ main: number; other: number } | undefined)[] }[] = [];
-  const snap = () => cpuAt.push({ t: nowUs(), cpu: [threadCpu(node(c, 0).pid), threadCpu(node(c, 1).pid)] });
+  const cpuAt: { t: number; cpu: readonly [ThreadCpu, ThreadCpu] }[] = [];
+  const snap = () => {
+    const t = nowUs();
+    const x = threadCpu(node(c, 0).pid);
+    const y = threadCpu(node(c, 1).pid);
+    if (x !== undefined && y !== undefined) cpuAt.push({ t, cpu: [x, y] });
+  };
   snap();
   const snaps = setInterval(snap, 500);
   let A: Samples;
@@ -324,9 +334,9 @@ async function latency(c: ServerCluster, rows: Row[]): Promise<void> {
   // first poll after the bounce ended, divided by the round trips that ended in that window.
   const from = cpuAt.filter((x) => x.t <= (B.sent[WARM_HOPS] as number)).pop();
   const to = cpuAt.find((x) => x.t >= (A.recv[n - 1] as number));
-  if (from !== undefined && to !== undefined && from.cpu.every((x) => x !== undefined) && to.cpu.every((x) => x !== undefined)) {
+  if (from !== undefined && to !== undefined) {
     const trips = A.recv.filter((t) => t >= from.t && t <= to.t).length;
-    const per = (i: number, k: 'main' | 'other') => ((to.cpu[i] as { main: number; other: number })[k] - (from.cpu[i] as { main: number; other: number })[k]) / trips;
+    const per = (i: 0 | 1, k: keyof ThreadCpu) => (to.cpu[i][k] - from.cpu[i][k]) / trips;
     const total = per(0, 'main') + per(0, 'other') + per(1, 'main') + per(1, 'other');
     rows.push({
       name: 'agent→agent request→reply across nodes, CPU per round trip',
@@ -603,15 +613,15 @@ export async function clusterRoutingBenchmarks(): Promise<Row[]> {
     say(` ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   };
   await guarded(async () => {
-    if (['latency', 'nats', 'floor', 'throughput', 'revocation', 'rebalance', 'directory'].some(wanted)) {
+    // The machine's own thread wake-ups in this run (no cluster needed): the same code measures up to 5x apart.
+    await step('floor (this machine, now)', async () => void rows.push(...(await hopFloorBenchmarks())));
+    if (['latency', 'nats', 'throughput', 'revocation', 'rebalance', 'directory'].some(wanted)) {
       say('  starting cluster A (127.0.0.121-123)...');
       const a = await cluster(120);
       say(' up\n');
       try {
         await step('latency', () => latency(a, rows));
         await step('nats (peer)', async () => void rows.push(...(await natsPeerBenchmarks())));
-        // The machine's own thread wake-ups in this run: the same code measures up to 5x apart.
-        await step('floor (this machine, now)', async () => void rows.push(...(await hopFloorBenchmarks())));
         for (const [i, n] of IN_FLIGHT.entries()) await step(`throughput, ${n} in flight per pair`, () => throughput(a, rows, n, i === IN_FLIGHT.length - 1));
         await step('revocation', () => revocation(a, rows));
         await step('rebalance', () => rebalance(a, rows));
