@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { AgentPool, reliableIdOf, type PoolEvent, type SandboxPolicy } from './sandbox/index.js';
+import { AgentPool, DEFAULT_MAX_MESSAGE_BYTES, reliableIdOf, type PoolEvent, type SandboxPolicy } from './sandbox/index.js';
 import { TRAP_HANDLER_FLAG, trapHandlerDisabled } from './sandbox/capacity.js';
 import type { CapabilityStrategy } from './sandbox/pool.js';
 import type { RestartPolicy } from './agents/restart-policy.js';
@@ -42,6 +42,7 @@ import { PartitionQueueStore } from './storage/partition-queue-store.js';
 import { saveKeyringFile, startupGossipKeys } from './cluster/keyring-file.js';
 import { membershipGauges } from './cluster/membership/index.js';
 import { registerLinkMetrics } from './cluster/link/metrics.js';
+import { registerDirectMetrics } from './cluster/direct-paths.js';
 import { chooseAdvertiseAddress } from './cluster/advertise.js';
 import { clusterTlsAtStart, type ClusterMtlsOptions } from './security/cluster-mtls.js';
 import { LOAD_ANNOUNCE_MIN_MS, nodeTags, tagsChanged } from './cluster/node-tags.js';
@@ -170,6 +171,12 @@ export interface NodeClusterOptions {
    */
   readonly advertise?: Address | 'auto';
   readonly profile: ClusterProfile;
+  /**
+   * Agent-to-agent messages between workers of two nodes without the main threads (docs/cluster-routing.md,
+   * "The direct path"); off while mTLS is on. `port`: worker 0's listener (worker i: port + i), 0 any.
+   * @default { enabled: true, port: 0 }
+   */
+  readonly direct?: { readonly enabled: boolean; readonly port: number };
   /** Timings that override the profile's (memberlist's names). */
   readonly timings?: ClusterOptions['timings'];
   /** Nodes to join at start; retried every 5 s until one answers. */
@@ -355,7 +362,10 @@ export class CaxtonNode {
       shedding,
     });
     // The node-to-node link's per-peer metrics (docs/metrics.md, "Cluster link metrics").
-    if (cluster !== undefined) registerLinkMetrics(metrics.registry, () => cluster.peers.stats());
+    if (cluster !== undefined) {
+      registerLinkMetrics(metrics.registry, () => cluster.peers.stats());
+      registerDirectMetrics(metrics.registry, () => pool.directStats());
+    }
     const node: CaxtonNode = new CaxtonNode(options, dataDir, databasePath, db, pool, deadLetters, outbox, relay, deployments, keys, journal, logs, metrics);
     node.#cluster = cluster;
     node.#lock = lock;
@@ -468,7 +478,9 @@ export class CaxtonNode {
         epochOf: (name) => deployments.epoch(name) ?? 0,
         ...(clusterAgents === undefined ? {} : { moving: clusterAgents.gate, isolated: (m) => m.tags['isolated'] === '1' }),
         ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
+        ...(options.cluster?.direct?.enabled === false || cluster.mtls ? {} : { direct: { port: options.cluster?.direct?.port ?? 0, maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES } }),
       });
+      if (options.cluster?.direct?.enabled !== false && cluster.mtls) log.info({}, 'the direct path between workers is off: the link runs over mTLS and the direct connections would be plain TCP; agents\' messages take the link');
     }
     if (cluster !== undefined && node.#routing !== undefined) {
       // mcp:<server> that this node does not run goes to a node whose `mcp` tag names it (docs/tools.md).

@@ -266,6 +266,7 @@ async function runNode(loaded: LoadedConfig & { paths: DefaultPaths }, flags: St
             ...(advertiseAddr === 'auto' ? {} : { advertise: advertiseAddr }),
             profile: c.coordination.cluster.profile,
             timings: c.coordination.cluster.timings,
+            direct: c.coordination.cluster.direct,
             // After a restart with no seeds configured: the members it had.
             seeds: c.coordination.cluster.seeds.length > 0 ? c.coordination.cluster.seeds : rejoin,
             keys: c.security.gossipKeys.map((k) => new Uint8Array(Buffer.from(k, 'base64'))),

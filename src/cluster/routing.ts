@@ -11,6 +11,7 @@ import type { MovingAgents } from '../messaging/directory.js';
 import type { Cluster, ClusterMember } from './cluster.js';
 import { ClusterDirectory, clusterView, routerDirectory } from './directory/index.js';
 import { DirectoryAnnouncer } from './directory/announcer.js';
+import { DirectPaths } from './direct-paths.js';
 import type { ClusterLogger } from './transport/logger.js';
 
 export interface ClusterRouting {
@@ -43,6 +44,8 @@ export interface ClusterRoutingOptions {
   readonly isolated?: (m: ClusterMember) => boolean;
   /** When this node first redelivers a message it took from another node, ms. */
   readonly redeliverAfterMs?: number;
+  /** The workers' direct path (./direct-paths.ts): worker 0's port (0: any) and the largest message. Absent: off. */
+  readonly direct?: { readonly port: number; readonly maxMessageBytes: number };
 }
 
 export function startClusterRouting(o: ClusterRoutingOptions): ClusterRouting {
@@ -61,6 +64,7 @@ export function startClusterRouting(o: ClusterRoutingOptions): ClusterRouting {
       return { name, id: a.id, state: a.state, capabilities, topics, epoch: o.epochOf(name) };
     },
   });
+  const direct = o.direct === undefined ? undefined : new DirectPaths(cluster, pool, { ...o.direct, warn: (obj, msg) => linkLog.warn(obj, msg) });
   for (const a of pool.list()) announcer.changed(a.name);
   pool.onEvent((e) => {
     if (CHANGES.has(e.type) && 'name' in e) announcer.changed(e.name);
@@ -74,6 +78,7 @@ export function startClusterRouting(o: ClusterRoutingOptions): ClusterRouting {
       return directory.confirm(name);
     },
     close() {
+      direct?.close();
       announcer.close();
       remote.close();
       directory.close();

@@ -73,6 +73,8 @@ export const DEFAULT_CONFIG: CaxtonConfig = deepFreeze({
       advertise_addr: 'auto',
       bootstrap_expect: 1,
       seeds: [],
+      direct_messages: true,
+      direct_port: 0,
       profile: 'lan',
       gossip_interval: '200ms',
       gossip_fanout: 3,

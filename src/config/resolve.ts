@@ -66,6 +66,8 @@ export interface ResolvedConfig {
       readonly advertiseAddr: Address | 'auto';
       readonly bootstrapExpect: number;
       readonly seeds: readonly Address[];
+      /** The workers' direct path: on, and worker 0's port (0: any). */
+      readonly direct: { readonly enabled: boolean; readonly port: number };
       readonly profile: 'lan' | 'local' | 'wan' | 'fast';
       readonly gossipIntervalMs: number;
       readonly gossipFanout: number;
@@ -236,6 +238,7 @@ export function convertConfig(c: CaxtonConfig): ResolvedConfig {
         advertiseAddr: cl.advertise_addr === 'auto' ? 'auto' : address(cl.advertise_addr),
         bootstrapExpect: cl.bootstrap_expect,
         seeds: cl.seeds.map(address),
+        direct: { enabled: cl.direct_messages, port: cl.direct_port },
         profile: cl.profile,
         gossipIntervalMs: parseDuration(cl.gossip_interval),
         gossipFanout: cl.gossip_fanout,

@@ -95,6 +95,7 @@ export class Router {
    * them go back to it. Least recently used first; bounded.
    */
   readonly #returns = new Map<string, NodeName>();
+  #remoteSent: ((worker: number, to: string) => void) | undefined;
   /** Turn for the next remote capability choice. */
   #nextNode = 0;
   /** Agent-to-agent messages delivered to another worker of this node (cross-worker hops). */
@@ -192,17 +193,68 @@ export class Router {
     };
   }
 
-  /** Messages from agents to receivers outside their worker: flat [from, to, json, priority, ...]. */
-  fromAgents(batch: readonly (string | number)[]): void {
+  /**
+   * Messages from agents to receivers outside their worker: flat [from, to, json, priority, ...], from
+   * worker `worker` (-1: not from a worker). A message by name that went to another node is reported
+   * to onRemoteSend (the direct path: that worker may take such messages itself from now on).
+   */
+  fromAgents(batch: readonly (string | number)[], worker = -1): void {
     for (let i = 0; i + 3 < batch.length; i += 4) {
       const from = batch[i] as string;
       const to = batch[i + 1] as string;
       const json = batch[i + 2] as string;
       const priority = batch[i + 3] as PriorityLevel;
       // Addressed to a capability or a topic: the only cases where the main thread reads the message.
-      if (to === '') this.#unaddressed(from, json, priority, 0);
-      else this.send(from, to, json, priority);
+      if (to === '') {
+        this.#unaddressed(from, json, priority, 0);
+        continue;
+      }
+      const where = this.route(to, json, priority, from);
+      if (where === 'local') this.forwarded++;
+      else if (where === 'remote') {
+        if (worker >= 0 && this.#remoteSent !== undefined) this.#remoteSent(worker, to);
+      } else if (where === 'refused' || where === undefined) this.#refuseByName(from, to, json, where);
     }
+  }
+
+  /** Told of each agent's message by name that a worker handed over and that went to another node. */
+  onRemoteSend(fn: (worker: number, to: string) => void): void {
+    this.#remoteSent = fn;
+  }
+
+  /**
+   * The node messages for agent `to` go to straight over the link, with nothing of this node in the
+   * way: not an agent, endpoint or API caller here, not in motion, not held for a partition, not
+   * settling. Undefined otherwise. The direct path is opened only for such names (its fence is sent
+   * to that node, behind the messages the link carries there).
+   */
+  directNode(to: string): NodeName | undefined {
+    return this.#straightTo(to, false);
+  }
+
+  /**
+   * Where a fence for agent `to` that came from another node goes on, when no worker here hosts it: the
+   * node this one sends `to`'s messages to (its new node while it leaves, as the directory says
+   * otherwise), or undefined when that is not a straight send (see directNode).
+   */
+  fenceNext(to: string): NodeName | undefined {
+    return this.#straightTo(to, true);
+  }
+
+  #straightTo(to: string, leaving: boolean): NodeName | undefined {
+    const directory = this.#directory;
+    if (directory === undefined || this.#link === undefined) return undefined;
+    if (this.#partition !== undefined && (this.#partition.active() || this.#partition.waiting(to))) return undefined;
+    const moving = this.#moving;
+    if (moving !== undefined) {
+      if (moving.holding(to)) return undefined;
+      const away = moving.redirectOf(to);
+      if (away !== undefined) return leaving ? away : undefined;
+    }
+    if (this.#local.stateOf(to) !== undefined || this.#returns.has(to) || this.#remoteEndpoints?.(to) !== undefined) return undefined;
+    for (const ep of this.#endpoints) if (ep.accepts(to)) return undefined;
+    const node = directory.nodeFor(to);
+    return node === undefined || node === SETTLING ? undefined : node;
   }
 
   /** An agent's message by name (or one a worker handed back): routed, or its sender is answered. */

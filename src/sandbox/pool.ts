@@ -37,6 +37,13 @@ import { CanaryRuns } from './canary-runs.js';
 import { emitTo, subscribe, type Listener, type PoolEvent } from './events.js';
 import { Gathers, mergeConversations } from './gathers.js';
 import { WORKER_CRASH_WINDOW_MS, Workers, type WorkerConfig, type WorkerSlot } from './workers.js';
+import { COUNTER_RECEIVED, COUNTER_ROUTES, COUNTER_SENT, type DirectStart } from './worker/direct-link.js';
+
+/** What the pool needs from the cluster for the workers' direct paths (src/cluster/direct-paths.ts). */
+export interface DirectPathHooks {
+  /** Worker `worker` asks for a fence for `name` to be sent to `node` (then answers refuseRoute, or nothing). */
+  fence(worker: number, name: string, node: string, token: string, host: string, port: number): void;
+}
 
 export type { AgentFaultInfo, AgentInfo } from './agent-record.js';
 export type { ExternalEndpoint } from '../messaging/directory.js';
@@ -171,6 +178,8 @@ export class AgentPool {
   readonly #releases = new Map<number, (string | number)[]>();
   #nextKey = 1;
   #closed = false;
+  /** The cluster's side of the workers' direct paths, once started. */
+  #direct: DirectPathHooks | undefined;
 
   private constructor(opts: PoolOptions) {
     this.policy = opts.policy ?? DEFAULT_POLICY;
@@ -992,6 +1001,58 @@ export class AgentPool {
     if (rec.fenced) this.#post(slot, { op: 'replicate', name: rec.name, mode: 'fenced', epoch: 0, seq: rec.replSeq });
   }
 
+  /**
+   * Opens the workers' direct paths to other nodes' workers (src/cluster/direct-paths.ts): from now on
+   * a worker's fence requests go to `hooks`.
+   */
+  startDirect(config: DirectStart, hooks: DirectPathHooks): void {
+    this.#direct = hooks;
+    this.#threads.startDirect(config);
+  }
+
+  /** A message of worker `worker` to `name` went to `node`: the worker may open a direct route for it. */
+  grantRoute(worker: number, name: string, node: string): void {
+    const slot = this.#workers[worker];
+    if (slot !== undefined && !slot.dead) this.#post(slot, { op: 'route', name, node });
+  }
+
+  /** The fence worker `worker` asked for was not sent. */
+  refuseRoute(worker: number, name: string): void {
+    const slot = this.#workers[worker];
+    if (slot !== undefined && !slot.dead) this.#post(slot, { op: 'route_refused', name });
+  }
+
+  /**
+   * Another node's fence for agent `name`: handed to its worker behind the deliveries queued for it.
+   * False when no worker of this node hosts it now (the fence is dropped; its sender falls back).
+   */
+  fenceArrived(name: string, token: string, host: string, port: number, node: string): boolean {
+    const rec = this.#agents.get(name);
+    if (rec === undefined || !rec.inWorker || !ACCEPTING.has(rec.state)) return false;
+    const slot = this.#slotOf(rec);
+    this.#flushDeliveries(slot);
+    this.#post(slot, { op: 'fence', name, token, host, port, node });
+    return true;
+  }
+
+  /** `node` left the view: the workers drop their direct connections to it. */
+  dropDirectNode(node: string): void {
+    this.#threads.broadcast({ op: 'drop_node', node });
+  }
+
+  /** The direct path's totals over every worker (and the threads they replaced). */
+  directStats(): { sent: number; received: number; routes: number } {
+    let sent = 0;
+    let received = 0;
+    let routes = 0;
+    for (const slot of this.#workers) {
+      sent += (slot.direct[COUNTER_SENT] as number) + (slot.directBefore[COUNTER_SENT] as number);
+      received += (slot.direct[COUNTER_RECEIVED] as number) + (slot.directBefore[COUNTER_RECEIVED] as number);
+      if (!slot.dead) routes += slot.direct[COUNTER_ROUTES] as number;
+    }
+    return { sent, received, routes };
+  }
+
   #flushDeliveries(slot: WorkerSlot): void {
     slot.flushScheduled = false;
     if (slot.pending.length === 0) return;
@@ -1007,7 +1068,7 @@ export class AgentPool {
   #onWorkerMessage(slot: WorkerSlot, msg: FromWorker): void {
     switch (msg.op) {
       case 'out':
-        this.router.fromAgents(msg.batch);
+        this.router.fromAgents(msg.batch, slot.index);
         break;
       case 'deltas':
         for (const d of msg.batch) {
@@ -1128,6 +1189,20 @@ export class AgentPool {
         w?.reject(new CaxtonError('CAXTON_ERR_AGENT_START_FAILED', `upgrade of ${msg.name} failed, the previous version keeps running: ${msg.kind} in ${msg.phase}: ${msg.message}`, { agent: msg.name, module: msg.hash }));
         break;
       }
+      case 'fence':
+        if (this.#direct === undefined) this.#post(slot, { op: 'route_refused', name: msg.name });
+        else this.#direct.fence(slot.index, msg.name, msg.node, msg.token, msg.host, msg.port);
+        break;
+      case 'from_node':
+        // A direct-path message for an agent that is not on that worker (any more): one hop done.
+        this.router.fromNode(msg.to, msg.json, msg.priority, 1, msg.origin, '');
+        break;
+      case 'warn':
+        this.#emit({ type: 'agent_log', name: `worker-${slot.index}`, level: 4, text: msg.text });
+        break;
+      case 'direct_listening':
+        if (msg.error !== undefined) this.#emit({ type: 'agent_log', name: `worker-${slot.index}`, level: 4, text: `the direct path to other nodes could not start (messages take the main thread's link): ${msg.error}` });
+        break;
       case 'undeliverable': {
         // Sent straight from another worker that had not yet heard the agent moved or went away: route
         // it again by name, at its own priority, unless the refusing worker is the one the agent is

@@ -8,6 +8,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { ConversationInfo } from './worker/conversations.js';
 import type { Hop } from './worker/hop-log.js';
 import type { PriorityLevel } from './worker/mailbox.js';
+import type { DirectStart } from './worker/direct-link.js';
 
 /** Passed as workerData. */
 export interface WorkerInit {
@@ -25,6 +26,8 @@ export interface WorkerInit {
    * The main thread reads them without a message round trip.
    */
   readonly watch: SharedArrayBuffer;
+  /** Float64Array over this buffer: the direct path's counters (worker/direct-link.ts DIRECT_COUNTERS). */
+  readonly directStats: SharedArrayBuffer;
 }
 
 export const WATCH_SEQ = 0;
@@ -147,7 +150,17 @@ export type ToWorker =
    */
   | { readonly op: 'replicate'; readonly name: string; readonly mode: ReplicationMode | 'off' | 'fenced'; readonly epoch: number; readonly seq: number }
   /** The replica holds the agents' deltas up to seq: release what was held for them. Flat [name, seq, ...]. */
-  | { readonly op: 'replicated'; readonly batch: (string | number)[] };
+  | { readonly op: 'replicated'; readonly batch: (string | number)[] }
+  /** Open the direct path to other nodes' workers (worker/direct-link.ts); answered 'direct_listening'. */
+  | { readonly op: 'direct_start'; readonly config: DirectStart }
+  /** A message of this worker's to `name` went to `node` over the link: try a direct route for it. */
+  | { readonly op: 'route'; readonly name: string; readonly node: string }
+  /** The fence this worker asked for could not be sent: its queued messages go the main thread's way. */
+  | { readonly op: 'route_refused'; readonly name: string }
+  /** Another node's worker fenced agent `name` of this worker: answer it at host:port. */
+  | { readonly op: 'fence'; readonly name: string; readonly token: string; readonly host: string; readonly port: number; readonly node: string }
+  /** `node` left the view: drop the direct path's connections to it. */
+  | { readonly op: 'drop_node'; readonly node: string };
 
 /** When a canary rolls itself back. */
 export interface CanaryLimits {
@@ -248,4 +261,12 @@ export type FromWorker =
   | { readonly op: 'conversations'; readonly reqId: number; readonly conversations: ConversationInfo[] }
   | { readonly op: 'conversation_hashes'; readonly reqId: number; readonly hashes: Uint32Array }
   | { readonly op: 'activity'; readonly reqId: number; readonly queued: number; readonly moved: number }
-  | { readonly op: 'conversation'; readonly reqId: number; readonly conversation: ConversationInfo | undefined; readonly hops: Hop[] };
+  | { readonly op: 'conversation'; readonly reqId: number; readonly conversation: ConversationInfo | undefined; readonly hops: Hop[] }
+  /** The direct path listens on `port` (or could not start: `error`). */
+  | { readonly op: 'direct_listening'; readonly port: number; readonly error?: string }
+  /** Send a fence for `name` to `node` over the link, behind this worker's earlier messages (direct-link.ts). */
+  | { readonly op: 'fence'; readonly name: string; readonly node: string; readonly token: string; readonly host: string; readonly port: number }
+  /** A direct-path message for an agent this worker does not host: route it as one from node `origin`. */
+  | { readonly op: 'from_node'; readonly to: string; readonly json: string; readonly priority: PriorityLevel; readonly origin: string }
+  /** A problem of the worker's own (not an agent's) for the node's log. */
+  | { readonly op: 'warn'; readonly text: string };

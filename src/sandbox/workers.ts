@@ -7,6 +7,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { CallWatch, watchIntervalMs } from './watchdog.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { WATCH_QUEUED, WATCH_SLOTS } from './worker-protocol.js';
+import { DIRECT_COUNTERS, type DirectStart } from './worker/direct-link.js';
 
 /** A worker that dies unplanned more than this often within the window is not restarted again. */
 const MAX_WORKER_CRASHES = 5;
@@ -27,12 +28,20 @@ export class WorkerSlot {
   crashes: number[] = [];
   /** Set once the worker crashed too often: it hosts nothing and gets no new agents. */
   dead = false;
+  /** The current thread's direct-path counters (worker/direct-link.ts), and the sums of the threads before it. */
+  direct: Float64Array<ArrayBufferLike> = new Float64Array(DIRECT_COUNTERS);
+  readonly directBefore = new Float64Array(DIRECT_COUNTERS);
   constructor(readonly index: number) {}
 
   /** Messages queued in the thread as of its last drain (read from shared memory, no round trip). */
   get queued(): number {
     return Atomics.load(this.slots, WATCH_QUEUED);
   }
+}
+
+/** A worker's own direct-path settings: with a configured first port, worker i listens on port + i. */
+function directOf(config: DirectStart, slot: WorkerSlot): DirectStart {
+  return config.port === 0 ? config : { ...config, port: config.port + slot.index };
 }
 
 /** Starts a worker thread on `entry`, a module path relative to this directory without its extension. */
@@ -55,7 +64,7 @@ export function newAgentWorker(init: WorkerInit, name: string): Worker {
 }
 
 /** Every worker's settings except those the slot decides. */
-export type WorkerConfig = Omit<WorkerInit, 'workerIndex' | 'watch'> & {
+export type WorkerConfig = Omit<WorkerInit, 'workerIndex' | 'watch' | 'directStats'> & {
   /** Wall-clock limit of one call into an agent, ms. */
   readonly maxCallMs: number;
 };
@@ -87,6 +96,8 @@ export class Workers {
   #placements: (string | number)[] = [];
   #watchTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** The direct path's settings once the node is in a cluster: every thread, and every replacement, gets them. */
+  #direct: DirectStart | undefined;
 
   constructor(config: WorkerConfig, env: WorkersEnv) {
     this.#config = config;
@@ -136,7 +147,19 @@ export class Workers {
     void this.#startThread(slot).catch(() => {});
     // Commands posted before 'online' are queued by Node and delivered in order.
     this.#connectPeers(slot);
+    if (this.#direct !== undefined) slot.worker.postMessage({ op: 'direct_start', config: directOf(this.#direct, slot) } satisfies ToWorker);
     return lost;
+  }
+
+  /** Opens every worker's direct path to other nodes' workers (answered 'direct_listening' by each). */
+  startDirect(config: DirectStart): void {
+    this.#direct = config;
+    for (const slot of this.slots) if (!slot.dead) slot.worker.postMessage({ op: 'direct_start', config: directOf(config, slot) } satisfies ToWorker);
+  }
+
+  /** Posts `msg` to every live worker. */
+  broadcast(msg: ToWorker): void {
+    for (const slot of this.slots) if (!slot.dead) slot.worker.postMessage(msg);
   }
 
   /** Sends a compiled module to a worker once. */
@@ -175,8 +198,13 @@ export class Workers {
 
   #startThread(slot: WorkerSlot): Promise<void> {
     const watch = new SharedArrayBuffer(WATCH_SLOTS * 4);
+    const directStats = new SharedArrayBuffer(DIRECT_COUNTERS * 8);
     const { maxCallMs, ...config } = this.#config;
-    const init: WorkerInit = { workerIndex: slot.index, ...config, watch };
+    const init: WorkerInit = { workerIndex: slot.index, ...config, watch, directStats };
+    // The counters of the thread replaced (sent and received are totals; open routes died with it).
+    slot.directBefore[0] = (slot.directBefore[0] as number) + (slot.direct[0] as number);
+    slot.directBefore[1] = (slot.directBefore[1] as number) + (slot.direct[1] as number);
+    slot.direct = new Float64Array(directStats);
     const worker = newAgentWorker(init, `caxton-agents-${slot.index}`);
     slot.worker = worker;
     slot.slots = new Int32Array(watch);

@@ -13,7 +13,7 @@
  * test/unit/test-addresses.test.ts reads every file under test/ and fails when a file uses an address,
  * a cluster base or a subnet outside its own entry here, or when two entries overlap.
  *
- * Free when this list was last changed: 127.0.0.19, 23, 35-39, 68-76, 80-84, 97-100, 104-109, 128-129,
+ * Free when this list was last changed: 127.0.0.19, 23, 35-39, 68-76, 80-84, 97-100, 109, 128-129,
  * 135-140, 145-150, 153-160, 163-165, 168-169, 176, 179-180, 183-191, 198-200, 203-211, 215-217, 222,
  * 225-232, 236, 239-240, 244, 252-254; 127.0.1.0 and up, except 127.0.7.x; netns subnets 10.250.2-3,
  * 10.250.9-10 and 10.250.12 and up.
@@ -34,6 +34,7 @@ export const LOOPBACK_BLOCKS: Readonly<Record<string, readonly string[]>> = {
   'test/integration/cluster/five-nodes.test.ts': ['127.0.0.85-89'],
   'test/integration/cluster/server-operations.test.ts': ['127.0.0.90-96'],
   'test/integration/cluster/verify.test.ts': ['127.0.0.101-103'],
+  'test/integration/cluster/direct-path.test.ts': ['127.0.0.104-108'],
   'test/integration/cluster/process-cluster.test.ts': ['127.0.0.110-124', '127.0.0.130-134'],
   'test/integration/cluster/agent-logs-cli.test.ts': ['127.0.0.125-127'],
   'test/integration/cluster/view-change.test.ts': ['127.0.0.141-144'],

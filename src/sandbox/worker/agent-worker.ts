@@ -30,6 +30,7 @@ const runtime = new WorkerRuntime({
   outbox,
   redeliverAfterMs: init.redeliverAfterMs,
   watch: new Int32Array(init.watch),
+  directCounters: new Float64Array(init.directStats),
   post: (msg: FromWorker) => port.postMessage(msg),
 });
 
@@ -91,6 +92,24 @@ port.on('message', (msg: ToWorker) => {
     case 'replicated':
       runtime.replicated(msg.batch);
       break;
+    case 'direct_start':
+      runtime.startDirect(msg.config).then(
+        (p) => port.postMessage({ op: 'direct_listening', port: p } satisfies FromWorker),
+        (e: Error) => port.postMessage({ op: 'direct_listening', port: 0, error: e.message } satisfies FromWorker),
+      );
+      break;
+    case 'route':
+      runtime.grantRoute(msg.name, msg.node);
+      break;
+    case 'route_refused':
+      runtime.routeRefused(msg.name);
+      break;
+    case 'fence':
+      runtime.fenceArrived(msg.name, msg.token, msg.host, msg.port, msg.node);
+      break;
+    case 'drop_node':
+      runtime.dropNode(msg.node);
+      break;
     case 'conversations':
       port.postMessage({ op: 'conversations', reqId: msg.reqId, conversations: runtime.conversations.list() } satisfies FromWorker);
       break;
@@ -117,4 +136,7 @@ port.on('message', (msg: ToWorker) => {
 // Idle conversations are forgotten in the background.
 setInterval(() => runtime.conversations.sweep(Date.now()), 10_000).unref();
 
-port.on('close', () => db.close());
+port.on('close', () => {
+  runtime.closeDirect();
+  db.close();
+});

@@ -37,8 +37,9 @@ import { DedupWindow } from './dedup-window.js';
 import { Canary } from './canary.js';
 import { SenderCircuits, senderOf } from './sender-circuits.js';
 import type { CanaryLimits, RefusalCode, ReplicationMode, WorkerDelta } from '../worker-protocol.js';
-import { reliableIdOf } from '../envelope.js';
+import { isReliable, reliableIdOf } from '../envelope.js';
 import { Replication } from './replication.js';
+import { DirectLink, type DirectHost, type DirectStart } from './direct-link.js';
 
 /** The part of a worker_threads MessagePort the runtime uses (tests can pass a stand-in). */
 export interface MessagePortLike {
@@ -73,6 +74,8 @@ export interface RuntimeOptions {
   readonly post: (msg: FromWorker) => void;
   /** The clock of agent timers and time host calls, and the source of random_fill. @default REAL_HOST_ENV */
   readonly env?: HostEnv;
+  /** The direct path's counters, read by the main thread (direct-link.ts DIRECT_COUNTERS). @default private */
+  readonly directCounters?: Float64Array;
 }
 
 /**
@@ -203,7 +206,7 @@ class LocalAgent implements AgentServices {
       repl.out.push(msg.receiver ?? '', json, priorityLevel(msg['priority']));
       rc = HostError.OK;
     } else {
-      rc = this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']));
+      rc = this.rt.route(this.name, msg.receiver, json, priorityLevel(msg['priority']), reliable);
     }
     // Refused now (a full mailbox), but kept in the outbox: it will be delivered, so it was accepted.
     if (reliable && rc !== HostError.OK) rc = HostError.OK;
@@ -389,6 +392,8 @@ export class WorkerRuntime {
   #queued = 0;
   /** The message being handled, so a log line can carry its conversation and trace ids. */
   #current = '';
+  /** Agent-to-agent messages to other nodes without the main thread, once started (direct-link.ts). */
+  #direct: DirectLink | undefined;
   /** Agents this worker held when an agent's memory could not be allocated: no new agent while as many run. */
   #fullAt = Infinity;
   #fullReason = '';
@@ -672,7 +677,7 @@ export class WorkerRuntime {
    * Routes a message sent by `from`: to a local mailbox, straight to the worker that hosts the
    * receiver, or out to the main thread (capabilities, topics, unknown names, other nodes).
    */
-  route(from: string, to: string | undefined, json: string, priority: PriorityLevel): number {
+  route(from: string, to: string | undefined, json: string, priority: PriorityLevel, reliable = false): number {
     if (to !== undefined) {
       const local = this.#agents.get(to);
       if (local !== undefined) {
@@ -692,9 +697,72 @@ export class WorkerRuntime {
         if (batch.length >= PEER_SLICE * 3) this.#flushPeer(w, batch);
         return HostError.OK;
       }
+      const direct = this.#direct;
+      if (direct !== undefined) {
+        const rc = direct.send(from, to, json, priority, reliable);
+        if (rc !== undefined) return rc;
+      }
     }
     this.#out.push(from, to ?? '', json, priority);
     return HostError.OK;
+  }
+
+  /** Opens this worker's direct path (a node in a cluster); resolves with the port it listens on. */
+  async startDirect(cfg: DirectStart): Promise<number> {
+    if (this.#direct !== undefined) return this.#direct.port;
+    this.#direct = await DirectLink.start(this.#directHost(), cfg);
+    return this.#direct.port;
+  }
+
+  /** The main thread sent a message of this worker's to `name` on `node`: try the direct path for it. */
+  grantRoute(name: string, node: string): void {
+    // The fence must follow every message this worker handed the main thread so far.
+    this.#flush();
+    this.#direct?.grant(name, node);
+  }
+
+  routeRefused(name: string): void {
+    this.#direct?.refused(name);
+  }
+
+  /** A fence from another node's worker for agent `name` of this one (its earlier messages are queued). */
+  fenceArrived(name: string, token: string, host: string, port: number, node: string): void {
+    if (this.#agents.has(name)) this.#direct?.fenceArrived(name, token, host, port, node);
+  }
+
+  dropNode(node: string): void {
+    this.#direct?.dropNode(node);
+  }
+
+  closeDirect(): void {
+    this.#direct?.close();
+  }
+
+  #directHost(): DirectHost {
+    return {
+      deliver: (to, json, priority, origin) => {
+        const agent = this.#agents.get(to);
+        if (agent === undefined) {
+          // Not here (moved, stopped): the main thread routes it as a message from that node.
+          this.opts.post({ op: 'from_node', to, json, priority, origin });
+          return false;
+        }
+        const refusal = this.enqueue(agent, json, priority);
+        if (refusal !== Refusal.None) {
+          const [code, reason] = this.#refusal(agent, refusal, json, priority);
+          this.opts.post({ op: 'undeliverable', to, json, priority, reason, refusal: code });
+        }
+        return true;
+      },
+      viaMain: (batch) => {
+        for (let i = 0; i + 3 < batch.length; i += 4) this.#out.push(batch[i] as string, batch[i + 1] as string, batch[i + 2] as string, batch[i + 3] as number);
+        this.#flush();
+      },
+      fence: (name, node, token, host, port) => this.opts.post({ op: 'fence', name, node, token, host, port }),
+      drain: () => this.drain(),
+      warn: (text) => this.opts.post({ op: 'warn', text }),
+      counters: this.opts.directCounters ?? new Float64Array(3),
+    };
   }
 
   setPeer(worker: number, port: MessagePortLike): void {
@@ -966,7 +1034,7 @@ export class WorkerRuntime {
       const to = out[i] as string;
       const json = out[i + 1] as string;
       const priority = out[i + 2] as PriorityLevel;
-      const rc = this.route(agent.name, to === '' ? undefined : to, json, priority);
+      const rc = this.route(agent.name, to === '' ? undefined : to, json, priority, isReliable(json));
       if (rc !== HostError.OK) {
         // The agent was told "sent" long ago: the main thread answers its sender (or keeps it, at-least-once).
         this.opts.post({ op: 'undeliverable', to, json, priority, reason: `mailbox of ${to} is full or it takes no messages`, refusal: rc === HostError.BACKPRESSURE ? 'mailbox_full' : 'draining' });
@@ -1211,6 +1279,7 @@ export class WorkerRuntime {
       for (const [w, batch] of this.#peerOut) this.#peers.get(w)?.postMessage({ op: 'deliver', batch });
       this.#peerOut.clear();
     }
+    this.#direct?.flush();
   }
 
   #flushPeer(worker: number, batch: (string | number)[]): void {

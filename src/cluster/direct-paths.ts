@@ -1,0 +1,145 @@
+/**
+ * The main thread's side of the direct path (src/sandbox/worker/direct-link.ts): agent-to-agent
+ * messages between nodes go from the sending agent's worker straight to the receiving agent's worker,
+ * on a connection of their own, once a route for the receiver's name is open. docs/cluster-routing.md
+ * ("The direct path") has the whole; here:
+ *
+ * - grants: a worker's message by name went to another node over the link: that worker may open a
+ *   route for the name (granted again at most every GRANT_EVERY_MS per worker and name);
+ * - fences: a worker asks for one; it is posted to the node the router would send the name's messages
+ *   to now, behind whatever the link carries there already, or refused when the name's place is not
+ *   that simple (in motion, partitioned, settling);
+ * - the receiving side: another node's fence goes to the worker hosting the agent, behind its
+ *   deliveries;
+ * - a member that fails or leaves: the workers drop their connections to it.
+ *
+ * Off when the link runs over mTLS: the workers' connections are plain TCP (docs/security.md), so the
+ * agents' messages then keep the link's encrypted connections.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { AgentPool } from '../sandbox/index.js';
+import type { Cluster } from './cluster.js';
+import type { NodeName, PeerBody } from './peers.js';
+
+/**
+ * The link post carrying a fence: [name, token, host, port, hops]. A node that does not host `name`
+ * passes it on where it passes on `name`'s messages (behind them, on the same link), once.
+ */
+export const FENCE_POST = 'direct.fence';
+
+/** A worker's grant for a name is repeated at most this often (it ignores grants for routes it has), ms. */
+const GRANT_EVERY_MS = 1000;
+/** Names remembered per worker for the grant interval; beyond it the memory starts over. */
+const GRANTS_MAX = 10_000;
+
+export interface DirectPathsOptions {
+  /** The first worker's port (the next ones follow); 0: any free port. */
+  readonly port: number;
+  /** Largest message, bytes (the workers' frame limit adds the receiver's name). */
+  readonly maxMessageBytes: number;
+  readonly warn: (obj: object, msg: string) => void;
+}
+
+export class DirectPaths {
+  readonly #cluster: Cluster;
+  readonly #pool: AgentPool;
+  readonly #warn: DirectPathsOptions['warn'];
+  /** Per worker: name → when it was last granted. */
+  readonly #granted: Map<string, number>[] = [];
+  readonly #unsubscribe: () => void;
+  /** Fences from other nodes that were malformed (a peer of another version, a bug). */
+  badFences = 0;
+
+  constructor(cluster: Cluster, pool: AgentPool, o: DirectPathsOptions) {
+    this.#cluster = cluster;
+    this.#pool = pool;
+    this.#warn = o.warn;
+    const router = pool.router;
+    router.onRemoteSend((worker, to) => this.#grant(worker, to));
+    cluster.peers.onPost(FENCE_POST, (from, body) => this.#fenceArrived(from, body));
+    this.#unsubscribe = cluster.onEvent((e) => {
+      if (e.type === 'failed' || e.type === 'left' || e.type === 'reaped') pool.dropDirectNode(e.member.name);
+    });
+    pool.startDirect(
+      {
+        node: cluster.name,
+        bindHost: cluster.transport.local.host,
+        port: o.port,
+        advertiseHost: cluster.transport.advertise.host,
+        maxFrameBytes: o.maxMessageBytes + 64 * 1024,
+      },
+      { fence: (worker, name, node, token, host, port) => this.#fence(worker, name, node, token, host, port) },
+    );
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  #grant(worker: number, to: string): void {
+    let granted = this.#granted[worker];
+    if (granted === undefined) this.#granted[worker] = granted = new Map();
+    const now = Date.now();
+    const last = granted.get(to);
+    if (last !== undefined && now - last < GRANT_EVERY_MS) return;
+    const node = this.#pool.router.directNode(to);
+    if (node === undefined) return;
+    if (granted.size >= GRANTS_MAX) granted.clear();
+    granted.set(to, now);
+    this.#pool.grantRoute(worker, to, node);
+  }
+
+  #fence(worker: number, name: string, node: string, token: string, host: string, port: number): void {
+    // Sent only where the router would send the name's messages now, so that it follows them.
+    if (this.#pool.router.directNode(name) !== node || !this.#cluster.peers.post(node as NodeName, FENCE_POST, [name, token, host, port, 1])) {
+      this.#pool.refuseRoute(worker, name);
+    }
+  }
+
+  #fenceArrived(from: NodeName, body: PeerBody): void {
+    if (!Array.isArray(body) || body.length !== 5) return this.#bad(from, 'not [name, token, host, port, hops]');
+    const [name, token, host, port, hops] = body as unknown[];
+    if (typeof name !== 'string' || typeof token !== 'string' || typeof host !== 'string' || typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535 || (hops !== 1 && hops !== 2)) {
+      return this.#bad(from, 'a field of the wrong type');
+    }
+    // The worker hosting the agent answers the sender's worker itself (its HELLO names this node).
+    if (this.#pool.fenceArrived(name, token, host, port, from)) return;
+    // Not here: on where its messages went (a stale directory entry, an agent leaving), once. A fence
+    // that goes nowhere is dropped, and its sender's worker falls back to the link in time.
+    const next = hops === 1 ? this.#pool.router.fenceNext(name) : undefined;
+    if (next !== undefined && next !== this.#cluster.name) this.#cluster.peers.post(next, FENCE_POST, [name, token, host, port, 2]);
+  }
+
+  #bad(from: NodeName, why: string): void {
+    this.badFences++;
+    this.#warn({ peer: from }, `direct path: node ${from} posted a fence that is ${why}: ignored`);
+  }
+}
+
+/**
+ * The direct path's metrics (docs/metrics.md): messages its workers wrote and took, and the routes open
+ * now, read from the workers' shared counters at each scrape.
+ */
+export function registerDirectMetrics(registry: Registry, stats: () => { sent: number; received: number; routes: number }): void {
+  const registers = [registry];
+  new Counter<'direction'>({
+    name: 'caxton_cluster_direct_messages_total',
+    help: "Agent-to-agent messages between nodes that went worker to worker on the direct path, without the main threads (direction out: this node's workers wrote them; in: they took them)",
+    labelNames: ['direction'],
+    registers,
+    collect() {
+      const s = stats();
+      this.reset();
+      this.inc({ direction: 'out' }, s.sent);
+      this.inc({ direction: 'in' }, s.received);
+    },
+  });
+  new Gauge({
+    name: 'caxton_cluster_direct_routes',
+    help: "Receiver names this node's workers send to on the direct path now",
+    registers,
+    collect() {
+      this.set(stats().routes);
+    },
+  });
+}

@@ -1,0 +1,461 @@
+/**
+ * The direct path: agent-to-agent messages between workers of two nodes over a TCP connection of
+ * their own, without crossing either node's main thread (docs/cluster-routing.md, "The direct path").
+ * The main thread's link stays the path of everything else, and of every message until a route exists.
+ *
+ * A route is per receiver name, in the sending worker:
+ *
+ * 1. The main thread routes an agent's message to another node and *grants* the worker a route for
+ *    that name (the worker posts nothing for it meanwhile but its fence, see 2).
+ * 2. The worker starts queueing messages for the name (pending) and asks the main thread to send a
+ *    *fence* to the other node over the link, behind every message it sent there before. The fence
+ *    carries a one-time token and this worker's listening address. The other node hands the fence to
+ *    the worker that hosts the agent, in order with its deliveries.
+ * 3. That worker answers on a connection to this one (dialed, or one it already has): HELLO with the
+ *    token, then FENCE_OK. Everything the main path carried is in its mailbox by then, so the queued
+ *    messages are written on the connection, and the name's messages take it from now on (open).
+ *
+ * Order per name is kept at both switches: main → direct by the fence; direct → main (an at-least-once
+ * message, which needs the main thread's outbox acknowledgements) by CLOSE, answered CLOSED after the
+ * messages before it; in the meantime messages queue here. A route is dropped without a fence when it
+ * cannot be kept anyway: its connection closed (at-most-once messages in flight on it are lost, as on
+ * the link), or the other side answered REVOKE (the agent is not there any more; that message went on
+ * through its main thread, as a message with a stale directory entry does on the link).
+ *
+ * Authentication: a connection is taken only once its first frame presents a token this worker sent
+ * in a fence, which travelled over the authenticated link; a wrong or late token closes it.
+ */
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { HostError } from '../abi.js';
+import { DirectFrameError, FrameKind, FrameReader, FrameWriter, type FrameKindCode, type FrameVisitor } from './direct-frames.js';
+import type { PriorityLevel } from './mailbox.js';
+
+/** How a worker's direct path starts (ToWorker 'direct_start'). */
+export interface DirectStart {
+  /** This node's name, sent in HELLO. */
+  readonly node: string;
+  /** Where this worker listens (the cluster's bind host), and the port (0: any free one). */
+  readonly bindHost: string;
+  readonly port: number;
+  /** The host other nodes dial (the cluster's advertised host). */
+  readonly advertiseHost: string;
+  /** Largest frame accepted: the largest message plus its receiver's name. */
+  readonly maxFrameBytes: number;
+}
+
+/** What the direct path needs from its worker. */
+export interface DirectHost {
+  /**
+   * Queues a message for an agent of this worker (a refusal is answered as for any delivery); false
+   * when the worker has no agent by that name, and has handed the message to its main thread.
+   */
+  deliver(to: string, json: string, priority: PriorityLevel, origin: string): boolean;
+  /** Hands messages to the main thread's path, in this order: flat [from, to, json, priority, ...]. */
+  viaMain(batch: (string | number)[]): void;
+  /** Asks the main thread to send a fence for `name` to `node` (FromWorker 'fence'). */
+  fence(name: string, node: string, token: string, host: string, port: number): void;
+  /** Runs what the deliveries queued. */
+  drain(): void;
+  warn(text: string): void;
+  /** Counters the main thread reads for the metrics: [sent, received, open routes]. */
+  readonly counters: Float64Array;
+}
+
+export const COUNTER_SENT = 0;
+export const COUNTER_RECEIVED = 1;
+export const COUNTER_ROUTES = 2;
+export const DIRECT_COUNTERS = 3;
+
+/** How long a fence may take before its queued messages go the main thread's way after all, ms. */
+export const FENCE_TIMEOUT_MS = 2000;
+/** A node whose fence timed out (an older version ignores fences) gets no route for this long, ms. */
+const NODE_COOLDOWN_MS = 60_000;
+/** A name whose route was refused, closed or timed out gets no new one for this long, ms. */
+const NAME_COOLDOWN_MS = 10_000;
+/** After REVOKE (the agent moved): soon again, its new place may be direct too. */
+const REVOKED_COOLDOWN_MS = 1000;
+/** Bytes a connection may have waiting to be written before sends on it are refused (backpressure). */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Messages queued for one name while its route switches, at most. */
+const MAX_QUEUED = 10_000;
+/** Time an accepted connection has to present its token, ms. */
+const HELLO_TIMEOUT_MS = 2000;
+const MAX_COOLDOWNS = 10_000;
+
+interface Pending {
+  readonly state: 'pending';
+  readonly node: string;
+  readonly token: string;
+  /** Flat [from, to, json, priority, ...] queued since the grant. */
+  readonly queue: (string | number)[];
+  /** An at-least-once message is among them: the route is not opened (it would bypass the outbox acks). */
+  reliable: boolean;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface Open {
+  readonly state: 'open';
+  readonly node: string;
+  readonly conn: Conn;
+}
+
+interface Closing {
+  readonly state: 'closing';
+  readonly node: string;
+  readonly conn: Conn;
+  readonly queue: (string | number)[];
+  readonly timer: NodeJS.Timeout;
+}
+
+type Route = Pending | Open | Closing;
+
+class Conn {
+  readonly reader: FrameReader;
+  readonly writer = new FrameWriter();
+  /** The peer node, once known (dialed: from the fence; accepted: from its HELLO). */
+  node: string;
+  /** Where the peer worker listens, host:port ('' until an accepted connection's HELLO). */
+  key: string;
+  authed: boolean;
+  dirty = false;
+  closed = false;
+  /** Names routed over this connection. */
+  readonly routes = new Set<string>();
+  /** Names REVOKE was written for since the last flush. */
+  readonly revoked = new Set<string>();
+  helloTimer: NodeJS.Timeout | undefined;
+
+  constructor(readonly socket: net.Socket, maxFrameBytes: number, node: string, key: string, authed: boolean) {
+    this.reader = new FrameReader(maxFrameBytes);
+    this.node = node;
+    this.key = key;
+    this.authed = authed;
+  }
+}
+
+export class DirectLink {
+  readonly #host: DirectHost;
+  readonly #cfg: DirectStart;
+  readonly #server: net.Server;
+  #port = 0;
+  readonly #routes = new Map<string, Route>();
+  /** Outstanding fence tokens → the name they are for. */
+  readonly #tokens = new Map<string, string>();
+  /** Connections by the peer worker's listening address. */
+  readonly #conns = new Map<string, Conn>();
+  readonly #all = new Set<Conn>();
+  readonly #dirty: Conn[] = [];
+  readonly #nameCooldown = new Map<string, number>();
+  readonly #nodeCooldown = new Map<string, number>();
+  /** Nodes a fence was answered through (they know the direct path). */
+  readonly #answered = new Set<string>();
+  #closed = false;
+
+  private constructor(host: DirectHost, cfg: DirectStart) {
+    this.#host = host;
+    this.#cfg = cfg;
+    this.#server = net.createServer({ noDelay: true }, (s) => this.#accepted(s));
+  }
+
+  /** Listens; resolves with the direct path once the port is bound. */
+  static async start(host: DirectHost, cfg: DirectStart): Promise<DirectLink> {
+    const link = new DirectLink(host, cfg);
+    await new Promise<void>((resolve, reject) => {
+      link.#server.once('error', reject);
+      link.#server.listen(cfg.port, cfg.bindHost, () => {
+        link.#server.off('error', reject);
+        resolve();
+      });
+    });
+    link.#port = (link.#server.address() as net.AddressInfo).port;
+    link.#server.on('error', (e) => host.warn(`direct path: the listener failed: ${e.message}`));
+    return link;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /**
+   * Sends a message by the name's route: HostError.OK (written or queued), BACKPRESSURE (refused: the
+   * connection or the queue is full), or undefined when the name has no route (the main thread's path).
+   */
+  send(from: string, to: string, json: string, priority: PriorityLevel, reliable: boolean): number | undefined {
+    const r = this.#routes.get(to);
+    if (r === undefined) return undefined;
+    if (r.state === 'open') {
+      const c = r.conn;
+      if (reliable) {
+        this.#closeRoute(to, r);
+        return this.#queue(this.#routes.get(to) as Closing, from, to, json, priority);
+      }
+      if (c.socket.writableLength + c.writer.length > MAX_BUFFERED_BYTES) return HostError.BACKPRESSURE;
+      c.writer.message(to, json, priority);
+      this.#markDirty(c);
+      this.#count(COUNTER_SENT, 1);
+      return HostError.OK;
+    }
+    if (reliable && r.state === 'pending') r.reliable = true;
+    return this.#queue(r, from, to, json, priority);
+  }
+
+  /** The main thread routed a message of this worker's to `name` on `node`: try to open a route. */
+  grant(name: string, node: string): void {
+    if (this.#closed || this.#routes.has(name)) return;
+    const now = Date.now();
+    if ((this.#nameCooldown.get(name) ?? 0) > now || (this.#nodeCooldown.get(node) ?? 0) > now) return;
+    const token = randomBytes(12).toString('hex');
+    const timer = setTimeout(() => this.#fenceTimedOut(name, token), FENCE_TIMEOUT_MS);
+    timer.unref();
+    this.#routes.set(name, { state: 'pending', node, token, queue: [], reliable: false, timer });
+    this.#tokens.set(token, name);
+    this.#host.fence(name, node, token, this.#cfg.advertiseHost, this.#port);
+  }
+
+  /** The main thread could not send the fence (the name's place changed, the link refused). */
+  refused(name: string): void {
+    const r = this.#routes.get(name);
+    if (r?.state === 'pending') this.#giveUp(name, r, NAME_COOLDOWN_MS);
+  }
+
+  /**
+   * A fence from another node's worker reached this worker's agent `name` (every message the main
+   * path carried before it is queued here): answer it on a connection to that worker.
+   */
+  fenceArrived(name: string, token: string, host: string, port: number, node: string): void {
+    if (this.#closed) return;
+    const key = `${host}:${port}`;
+    let c = this.#conns.get(key);
+    if (c === undefined || c.closed) {
+      const socket = net.connect({ host, port, noDelay: true });
+      c = this.#adopt(socket, node, key, true);
+      this.#conns.set(key, c);
+      c.writer.control(FrameKind.HELLO, { token, node: this.#cfg.node, host: this.#cfg.advertiseHost, port: this.#port });
+    }
+    c.writer.control(FrameKind.FENCE_OK, { token, name });
+    this.#markDirty(c);
+    this.flush();
+  }
+
+  /** A node left the view: its connections are closed, its pending routes go the main thread's way. */
+  dropNode(node: string): void {
+    for (const c of this.#all) if (c.node === node) this.#destroy(c, undefined);
+    for (const [name, r] of this.#routes) if (r.state === 'pending' && r.node === node) this.#giveUp(name, r, 0);
+  }
+
+  /** Writes what this turn gathered, one socket write per connection. */
+  flush(): void {
+    const d = this.#dirty;
+    for (let i = 0; i < d.length; i++) this.#flushConn(d[i] as Conn);
+    d.length = 0;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#server.close();
+    for (const c of [...this.#all]) this.#destroy(c, undefined);
+    for (const [name, r] of [...this.#routes]) if (r.state === 'pending') this.#giveUp(name, r, 0);
+  }
+
+  #queue(r: Pending | Closing, from: string, to: string, json: string, priority: PriorityLevel): number {
+    if (r.queue.length >= MAX_QUEUED * 4) return HostError.BACKPRESSURE;
+    r.queue.push(from, to, json, priority);
+    return HostError.OK;
+  }
+
+  #count(i: number, by: number): void {
+    const c = this.#host.counters;
+    c[i] = (c[i] as number) + by;
+  }
+
+  #markDirty(c: Conn): void {
+    if (c.dirty) return;
+    c.dirty = true;
+    this.#dirty.push(c);
+  }
+
+  #flushConn(c: Conn): void {
+    c.dirty = false;
+    c.revoked.clear();
+    if (c.closed) return; // (a socket still connecting keeps what is written until it is)
+    const buf = c.writer.take();
+    if (buf !== undefined) c.socket.write(buf);
+  }
+
+  /** No more direct messages for `name`: CLOSE on the connection, then the queue goes the main way. */
+  #closeRoute(name: string, r: Open): void {
+    const timer = setTimeout(() => {
+      // No CLOSED (a stuck peer): whatever it had not taken is as lost as on a closed connection.
+      const now = this.#routes.get(name);
+      if (now?.state === 'closing' && now.timer === timer) this.#toMain(name, now, NAME_COOLDOWN_MS);
+    }, FENCE_TIMEOUT_MS);
+    timer.unref();
+    this.#routes.set(name, { state: 'closing', node: r.node, conn: r.conn, queue: [], timer });
+    this.#count(COUNTER_ROUTES, -1);
+    r.conn.writer.control(FrameKind.CLOSE, { name });
+    this.#markDirty(r.conn);
+  }
+
+  #fenceTimedOut(name: string, token: string): void {
+    const r = this.#routes.get(name);
+    if (r?.state !== 'pending' || r.token !== token) return;
+    // A node that never answered a fence is most likely of an older version, which ignores them: it is
+    // not asked again for a while. One that did answer before lost this one's agent on the way.
+    if (!this.#answered.has(r.node)) this.#nodeCooldown.set(r.node, Date.now() + NODE_COOLDOWN_MS);
+    this.#giveUp(name, r, NAME_COOLDOWN_MS);
+  }
+
+  /** A pending route that will not open: its queue goes the main thread's way, in order. */
+  #giveUp(name: string, r: Pending, cooldownMs: number): void {
+    clearTimeout(r.timer);
+    this.#tokens.delete(r.token);
+    this.#routes.delete(name);
+    this.#cool(name, cooldownMs);
+    if (r.queue.length > 0) this.#host.viaMain(r.queue);
+  }
+
+  /** A closing route whose peer took everything before CLOSE (or never will): the rest goes the main way. */
+  #toMain(name: string, r: Closing, cooldownMs: number): void {
+    clearTimeout(r.timer);
+    this.#routes.delete(name);
+    r.conn.routes.delete(name);
+    this.#cool(name, cooldownMs);
+    if (r.queue.length > 0) this.#host.viaMain(r.queue);
+  }
+
+  #cool(name: string, ms: number): void {
+    if (ms <= 0) return;
+    const now = Date.now();
+    if (this.#nameCooldown.size >= MAX_COOLDOWNS) for (const [n, until] of this.#nameCooldown) if (until <= now) this.#nameCooldown.delete(n);
+    if (this.#nameCooldown.size < MAX_COOLDOWNS) this.#nameCooldown.set(name, now + ms);
+  }
+
+  #accepted(socket: net.Socket): void {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    const c = this.#adopt(socket, '', '', false);
+    c.helloTimer = setTimeout(() => this.#destroy(c, 'no HELLO with a valid token in time'), HELLO_TIMEOUT_MS);
+    c.helloTimer.unref();
+  }
+
+  #adopt(socket: net.Socket, node: string, key: string, authed: boolean): Conn {
+    const c = new Conn(socket, this.#cfg.maxFrameBytes, node, key, authed);
+    this.#all.add(c);
+    const visitor = this.#visitor(c);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        c.reader.push(chunk, visitor);
+      } catch (e) {
+        this.#destroy(c, e instanceof DirectFrameError ? `a protocol error: ${e.message}` : `a failure reading it: ${(e as Error).message}`);
+        return;
+      }
+      this.#host.drain();
+      this.flush();
+    });
+    socket.on('error', () => {}); // 'close' follows and cleans up; a refused dial means the fence times out
+    socket.on('close', () => this.#destroy(c, undefined));
+    return c;
+  }
+
+  #visitor(c: Conn): FrameVisitor {
+    return {
+      message: (to, json, priority) => {
+        if (!c.authed) throw new DirectFrameError('a message before HELLO');
+        this.#count(COUNTER_RECEIVED, 1);
+        if (this.#host.deliver(to, json, priority, c.node) || c.revoked.has(to)) return;
+        c.revoked.add(to);
+        c.writer.control(FrameKind.REVOKE, { name: to });
+        this.#markDirty(c);
+      },
+      control: (kind, body) => this.#control(c, kind, body),
+    };
+  }
+
+  #control(c: Conn, kind: FrameKindCode, body: unknown): void {
+    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    if (kind === FrameKind.HELLO) {
+      if (c.authed) throw new DirectFrameError('a second HELLO');
+      // The token travelled only over the authenticated link; the node that answers may be another
+      // than the one the fence was sent to (that one passed it on to where the agent is).
+      const name = typeof b.token === 'string' ? this.#tokens.get(b.token) : undefined;
+      const r = name === undefined ? undefined : this.#routes.get(name);
+      if (r?.state !== 'pending' || typeof b.node !== 'string' || b.node === '' || typeof b.host !== 'string' || typeof b.port !== 'number') {
+        throw new DirectFrameError('a HELLO without a token this worker sent in a fence');
+      }
+      c.authed = true;
+      c.node = b.node;
+      c.key = `${b.host}:${b.port}`;
+      clearTimeout(c.helloTimer);
+      if (!this.#conns.get(c.key) || this.#conns.get(c.key)?.closed === true) this.#conns.set(c.key, c);
+      return;
+    }
+    if (!c.authed) throw new DirectFrameError(`a control frame (kind ${kind}) before HELLO`);
+    const name = typeof b.name === 'string' ? b.name : '';
+    switch (kind) {
+      case FrameKind.FENCE_OK: {
+        const r = this.#routes.get(name);
+        if (r?.state !== 'pending' || r.token !== b.token) return; // late: it went the main way
+        clearTimeout(r.timer);
+        this.#tokens.delete(r.token);
+        this.#answered.add(r.node);
+        this.#answered.add(c.node);
+        if (r.reliable) {
+          // At-least-once messages came meanwhile: they need the link's acknowledgements, so no route.
+          this.#routes.delete(name);
+          this.#cool(name, NAME_COOLDOWN_MS);
+          this.#host.viaMain(r.queue);
+          return;
+        }
+        this.#routes.set(name, { state: 'open', node: c.node, conn: c });
+        c.routes.add(name);
+        this.#count(COUNTER_ROUTES, 1);
+        const q = r.queue;
+        for (let i = 0; i + 3 < q.length; i += 4) c.writer.message(q[i + 1] as string, q[i + 2] as string, q[i + 3] as PriorityLevel);
+        this.#count(COUNTER_SENT, q.length / 4);
+        this.#markDirty(c);
+        return;
+      }
+      case FrameKind.REVOKE: {
+        const r = this.#routes.get(name);
+        if (r?.state === 'open' && r.conn === c) {
+          this.#routes.delete(name);
+          c.routes.delete(name);
+          this.#count(COUNTER_ROUTES, -1);
+          this.#cool(name, REVOKED_COOLDOWN_MS);
+        }
+        return;
+      }
+      case FrameKind.CLOSE:
+        c.writer.control(FrameKind.CLOSED, { name });
+        this.#markDirty(c);
+        return;
+      case FrameKind.CLOSED: {
+        const r = this.#routes.get(name);
+        if (r?.state === 'closing' && r.conn === c) this.#toMain(name, r, NAME_COOLDOWN_MS);
+        return;
+      }
+    }
+  }
+
+  #destroy(c: Conn, reason: string | undefined): void {
+    if (c.closed) return;
+    c.closed = true;
+    clearTimeout(c.helloTimer);
+    this.#all.delete(c);
+    if (this.#conns.get(c.key) === c) this.#conns.delete(c.key);
+    if (reason !== undefined) this.#host.warn(`direct path: closed the connection from ${c.node || c.socket.remoteAddress || 'an unknown peer'}: ${reason}`);
+    c.socket.destroy();
+    for (const name of c.routes) {
+      const r = this.#routes.get(name);
+      if (r === undefined || r.state === 'pending' || r.conn !== c) continue;
+      if (r.state === 'open') {
+        this.#routes.delete(name);
+        this.#count(COUNTER_ROUTES, -1);
+      } else this.#toMain(name, r, NAME_COOLDOWN_MS);
+    }
+    c.routes.clear();
+  }
+}
