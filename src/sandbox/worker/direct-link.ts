@@ -73,8 +73,11 @@ export const FENCE_TIMEOUT_MS = 2000;
 const NODE_COOLDOWN_MS = 60_000;
 /** A name whose route was refused, closed or timed out gets no new one for this long, ms. */
 const NAME_COOLDOWN_MS = 10_000;
-/** After REVOKE (the agent moved): soon again, its new place may be direct too. */
-const REVOKED_COOLDOWN_MS = 1000;
+/**
+ * After REVOKE (the agent moved) or a refused fence (where the name lives changed between the grant and
+ * the fence, as when a directory entry arrives): soon again, the next grant names its new node.
+ */
+const RETRY_COOLDOWN_MS = 1000;
 /** Bytes a connection may have waiting to be written before sends on it are refused (backpressure). */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Messages queued for one name while its route switches, at most. */
@@ -216,7 +219,7 @@ export class DirectLink {
   /** The main thread could not send the fence (the name's place changed, the link refused). */
   refused(name: string): void {
     const r = this.#routes.get(name);
-    if (r?.state === 'pending') this.#giveUp(name, r, NAME_COOLDOWN_MS);
+    if (r?.state === 'pending') this.#giveUp(name, r, RETRY_COOLDOWN_MS);
   }
 
   /**
@@ -302,7 +305,9 @@ export class DirectLink {
     if (r?.state !== 'pending' || r.token !== token) return;
     // A node that never answered a fence is most likely of an older version, which ignores them: it is
     // not asked again for a while. One that did answer before lost this one's agent on the way.
-    if (!this.#answered.has(r.node)) this.#nodeCooldown.set(r.node, Date.now() + NODE_COOLDOWN_MS);
+    const answered = this.#answered.has(r.node);
+    if (!answered) this.#nodeCooldown.set(r.node, Date.now() + NODE_COOLDOWN_MS);
+    this.#host.warn(`direct path: the fence for ${name} sent to node ${r.node} got no answer within ${FENCE_TIMEOUT_MS} ms; its messages take the link${answered ? '' : `, and node ${r.node} is not offered a route for ${NODE_COOLDOWN_MS / 1000} s`}`);
     this.#giveUp(name, r, NAME_COOLDOWN_MS);
   }
 
@@ -424,7 +429,7 @@ export class DirectLink {
           this.#routes.delete(name);
           c.routes.delete(name);
           this.#count(COUNTER_ROUTES, -1);
-          this.#cool(name, REVOKED_COOLDOWN_MS);
+          this.#cool(name, RETRY_COOLDOWN_MS);
         }
         return;
       }
