@@ -22,15 +22,19 @@ import type { Cluster } from './cluster.js';
 import type { NodeName, PeerBody } from './peers.js';
 
 /**
- * The link post carrying a fence: [name, token, host, port, hops]. A node that does not host `name`
- * passes it on where it passes on `name`'s messages (behind them, on the same link), once.
+ * The link post carrying a fence: [name, token, host, port, hops, origin]. A node that does not host
+ * `name` passes it on where it passes on `name`'s messages (behind them, on the same link), once; a
+ * node that can place it nowhere answers FENCE_REFUSED_POST [token] to `origin`.
  */
 export const FENCE_POST = 'direct.fence';
+export const FENCE_REFUSED_POST = 'direct.fence_refused';
 
 /** A worker's grant for a name is repeated at most this often (it ignores grants for routes it has), ms. */
 const GRANT_EVERY_MS = 1000;
 /** Names remembered per worker for the grant interval; beyond it the memory starts over. */
 const GRANTS_MAX = 10_000;
+/** A fence sent is remembered this long for a refusal to find its worker (the worker gives up at 2 s). */
+const FENCE_MEMORY_MS = 5000;
 
 export interface DirectPathsOptions {
   /** The first worker's port (the next ones follow); 0: any free port. */
@@ -47,6 +51,8 @@ export class DirectPaths {
   /** Per worker: name → when it was last granted. */
   readonly #granted: Map<string, number>[] = [];
   readonly #unsubscribe: () => void;
+  /** Fences sent, by token, oldest first: the worker and name a refusal is for. */
+  readonly #sent = new Map<string, { readonly worker: number; readonly name: string; readonly at: number }>();
   /** Fences from other nodes that were malformed (a peer of another version, a bug). */
   badFences = 0;
 
@@ -57,6 +63,9 @@ export class DirectPaths {
     const router = pool.router;
     router.onRemoteSend((worker, to) => this.#grant(worker, to));
     cluster.peers.onPost(FENCE_POST, (from, body) => this.#fenceArrived(from, body));
+    cluster.peers.onPost(FENCE_REFUSED_POST, (_from, body) => {
+      if (Array.isArray(body) && typeof body[0] === 'string') this.#refused(body[0]);
+    });
     this.#unsubscribe = cluster.onEvent((e) => {
       if (e.type === 'failed' || e.type === 'left' || e.type === 'reaped') pool.dropDirectNode(e.member.name);
     });
@@ -91,15 +100,30 @@ export class DirectPaths {
 
   #fence(worker: number, name: string, node: string, token: string, host: string, port: number): void {
     // Sent only where the router would send the name's messages now, so that it follows them.
-    if (this.#pool.router.directNode(name) !== node || !this.#cluster.peers.post(node as NodeName, FENCE_POST, [name, token, host, port, 1])) {
+    if (this.#pool.router.directNode(name) !== node || !this.#cluster.peers.post(node as NodeName, FENCE_POST, [name, token, host, port, 1, this.#cluster.name])) {
       this.#pool.refuseRoute(worker, name);
+      return;
     }
+    const now = Date.now();
+    for (const [t, f] of this.#sent) {
+      if (now - f.at < FENCE_MEMORY_MS) break;
+      this.#sent.delete(t);
+    }
+    this.#sent.set(token, { worker, name, at: now });
+  }
+
+  /** A fence of ours could be placed nowhere: its worker sends the queued messages over the link now. */
+  #refused(token: string): void {
+    const f = this.#sent.get(token);
+    if (f === undefined) return;
+    this.#sent.delete(token);
+    this.#pool.refuseRoute(f.worker, f.name);
   }
 
   #fenceArrived(from: NodeName, body: PeerBody): void {
-    if (!Array.isArray(body) || body.length !== 5) return this.#bad(from, 'not [name, token, host, port, hops]');
-    const [name, token, host, port, hops] = body as unknown[];
-    if (typeof name !== 'string' || typeof token !== 'string' || typeof host !== 'string' || typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535 || (hops !== 1 && hops !== 2)) {
+    if (!Array.isArray(body) || body.length !== 6) return this.#bad(from, 'not [name, token, host, port, hops, origin]');
+    const [name, token, host, port, hops, origin] = body as unknown[];
+    if (typeof name !== 'string' || typeof token !== 'string' || typeof host !== 'string' || typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535 || (hops !== 1 && hops !== 2) || typeof origin !== 'string') {
       return this.#bad(from, 'a field of the wrong type');
     }
     // The worker hosting the agent answers the sender's worker itself (its HELLO names this node).
@@ -107,7 +131,9 @@ export class DirectPaths {
     // Not here: on where its messages went (a stale directory entry, an agent leaving), once. A fence
     // that goes nowhere is dropped, and its sender's worker falls back to the link in time.
     const next = hops === 1 ? this.#pool.router.fenceNext(name) : undefined;
-    if (next !== undefined && next !== this.#cluster.name) this.#cluster.peers.post(next, FENCE_POST, [name, token, host, port, 2]);
+    if (next !== undefined && next !== this.#cluster.name && this.#cluster.peers.post(next, FENCE_POST, [name, token, host, port, 2, origin])) return;
+    if (origin === this.#cluster.name) this.#refused(token);
+    else this.#cluster.peers.post(origin as NodeName, FENCE_REFUSED_POST, [token]);
   }
 
   #bad(from: NodeName, why: string): void {

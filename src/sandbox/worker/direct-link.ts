@@ -48,7 +48,8 @@ export interface DirectStart {
 export interface DirectHost {
   /**
    * Queues a message for an agent of this worker (a refusal is answered as for any delivery); false
-   * when the worker has no agent by that name, and has handed the message to its main thread.
+   * when no agent of the worker by that name takes it (none, or it is leaving) and the message was
+   * handed to the main thread instead: the sender is told REVOKE.
    */
   deliver(to: string, json: string, priority: PriorityLevel, origin: string): boolean;
   /** Hands messages to the main thread's path, in this order: flat [from, to, json, priority, ...]. */

@@ -742,13 +742,14 @@ export class WorkerRuntime {
     return {
       deliver: (to, json, priority, origin) => {
         const agent = this.#agents.get(to);
-        if (agent === undefined) {
-          // Not here (moved, stopped): the main thread routes it as a message from that node.
+        const refusal = agent === undefined ? Refusal.Draining : this.enqueue(agent, json, priority);
+        if (refusal === Refusal.Draining) {
+          // Not here, or leaving (a move drains it first, a stop): the main thread routes it as a
+          // message from that node, to the agent's new node while it moves (as the link's would be).
           this.opts.post({ op: 'from_node', to, json, priority, origin });
           return false;
         }
-        const refusal = this.enqueue(agent, json, priority);
-        if (refusal !== Refusal.None) {
+        if (refusal !== Refusal.None && agent !== undefined) {
           const [code, reason] = this.#refusal(agent, refusal, json, priority);
           this.opts.post({ op: 'undeliverable', to, json, priority, reason, refusal: code });
         }
