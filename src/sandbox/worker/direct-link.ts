@@ -290,9 +290,10 @@ export class DirectLink {
   /** No more direct messages for `name`: CLOSE on the connection, then the queue goes the main way. */
   #closeRoute(name: string, r: Open): void {
     const timer = setTimeout(() => {
-      // No CLOSED (a stuck peer): whatever it had not taken is as lost as on a closed connection.
+      // No CLOSED (a stuck peer): the connection is closed, so that what the peer had not taken is
+      // lost, as on any lost connection, rather than taken late, behind the queue that goes the main way.
       const now = this.#routes.get(name);
-      if (now?.state === 'closing' && now.timer === timer) this.#toMain(name, now, NAME_COOLDOWN_MS);
+      if (now?.state === 'closing' && now.timer === timer) this.#destroy(now.conn, `no CLOSED for ${name} within ${FENCE_TIMEOUT_MS} ms`);
     }, FENCE_TIMEOUT_MS);
     timer.unref();
     this.#routes.set(name, { state: 'closing', node: r.node, conn: r.conn, queue: [], timer });
