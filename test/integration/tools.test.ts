@@ -37,6 +37,9 @@ async function ask(client: Client, via: string, content: Record<string, unknown>
 
 const content = (m: Msg) => m.content as Record<string, unknown>;
 
+/** The hostile server's flood limit in its test (bytes a second). */
+const FLOOD_BYTES = 12 * 1024 * 1024;
+
 test('tools - an allowed agent lists tools, calls echo and get-sum, gets a tool error and a timeout, over stdio (server-everything)', async () => {
   const servers = mcpServers(`
 - name: everything
@@ -385,13 +388,15 @@ test('tools - a server that crashes mid-call, answers garbage or floods stdout i
 });
 
 test('tools - a hostile stdio server: a list_changed storm is read once or twice; its outputSchema is not run on the node; its 2 MB error is cut; its helper processes end with it; server requests with stdin unread, too many messages, a line past the limit, too many bytes a second close it, its old process gone', async () => {
+  // The flood limit lowered from 32 MiB to 12 MiB a second (above bigline's 8 MiB line): a loaded
+  // machine reads the pipe slower than 32 MiB/s, and then never sees a server flood it at that rate.
   const servers = mcpServers(`
 - name: bad
   transport: stdio
   command: ${process.execPath}
   args: ["${MISBEHAVING}"]
   allow: ["*"]
-`);
+`).map((s) => ({ ...s, maxOutputBytesPerSecond: FLOOD_BYTES }));
   const lines: string[] = [];
   const logger = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString('utf8')), cb()) }) });
   await withNode({ mcpServers: servers, logger }, async (ctx) => {
@@ -458,7 +463,7 @@ test('tools - a hostile stdio server: a list_changed storm is read once or twice
       ['deaf', /it does not read its stdin: \d+ bytes waited to be written to it, more than 8388608/],
       ['chatty', /more than 5000 messages to stdout within a second/],
       ['bigline', /(a line of \d+ bytes|without a line break).*more than 8388608|more than 8388608 bytes to stdout without/],
-      ['fat', /more than 33554432 bytes to stdout within a second/],
+      ['fat', new RegExp(`more than ${FLOOD_BYTES} bytes to stdout within a second`)],
     ] as const) {
       const old = await pidOf();
       const r = await ask(client, 'victim', { server: 'bad', tool, arguments: {} });

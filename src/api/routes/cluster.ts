@@ -123,8 +123,17 @@ function keyView(r: KeyResponse): Record<string, unknown> {
   return { nodes: r.numNodes, responses: r.numResponses, errors: r.numErrors, responded: r.responded, messages: r.messages, keys: fp(r.keys), primary_keys: fp(r.primaryKeys) };
 }
 
-function timeoutOption(ms: number | undefined): { timeoutMs?: number } {
-  return ms === undefined ? {} : { timeoutMs: ms };
+/** The least a key operation waits for every member by default, ms. */
+const KEY_WAIT_MIN_MS = 5000;
+
+/**
+ * How long a key operation waits for every member: the request's timeout_ms, else serf's query default
+ * (gossip interval × 16 × ceil(log10(N + 1)): 1.6 s for 3 nodes on the local profile) but at least
+ * KEY_WAIT_MIN_MS. The operation ends as soon as every member answered, so the floor costs nothing
+ * then; it keeps a member that answers late on a busy host from failing a step of a rotation.
+ */
+function keyWait(c: Cluster, ms: number | undefined): { timeoutMs: number } {
+  return { timeoutMs: ms ?? Math.max(c.serf.defaultQueryTimeoutMs(), KEY_WAIT_MIN_MS) };
 }
 
 export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -324,7 +333,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
     async (req) => {
       const c = requireCluster(ctx);
       requireKeyring(c);
-      return keyView(await c.keys.list(timeoutOption(req.query.timeout_ms)));
+      return keyView(await c.keys.list(keyWait(c, req.query.timeout_ms)));
     },
   );
 
@@ -342,7 +351,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
       } catch (e) {
         throw new CaxtonError('CAXTON_ERR_CLUSTER_KEY_INVALID', (e as Error).message);
       }
-      const r = await c.keys[req.params.op](key, timeoutOption(req.body.timeout_ms));
+      const r = await c.keys[req.params.op](key, keyWait(c, req.body.timeout_ms));
       const problem = keyResponseProblem(r);
       ctx.logger.warn({ op: req.params.op, key: keyFingerprint(req.body.key), problem, by: req.apiKey?.name }, 'gossip key change');
       if (problem !== undefined) throw new CaxtonError('CAXTON_ERR_CLUSTER_KEY_OPERATION_FAILED', `${req.params.op}: ${problem}`, keyView(r));
@@ -353,7 +362,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ApiContext): vo
   app.get<{ Querystring: Static<typeof KeyQuery> }>('/cluster/verify-auth', { config: read, schema: { summary: 'Check that every member holds the same gossip keys and primary key', querystring: KeyQuery } }, async (req) => {
     const c = requireCluster(ctx);
     const encrypted = c.keyring !== undefined && c.keyring.enabled;
-    const r = await c.keys.list(timeoutOption(req.query.timeout_ms));
+    const r = await c.keys.list(keyWait(c, req.query.timeout_ms));
     const problems: string[] = [];
     const warnings: string[] = [];
     const alive = c.members().filter((m) => m.status === 'alive' || m.status === 'suspect').map((m) => m.name);

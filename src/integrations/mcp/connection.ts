@@ -255,6 +255,7 @@ export class McpServerConnection {
       args: o.args,
       env: o.env,
       onStderr: (line) => this.#log.info({ stderr: this.#mask.mask(line) }, 'MCP server stderr'),
+      ...(o.maxOutputBytesPerSecond === undefined ? {} : { maxBytesPerSecond: o.maxOutputBytesPerSecond }),
     });
   }
 

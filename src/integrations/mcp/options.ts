@@ -17,6 +17,12 @@ export interface McpServerOptions {
   /** Agent name patterns and `capability:<name>` entries (./acl.ts). */
   readonly allow: readonly string[];
   readonly timeoutMs: number;
+  /**
+   * stdio: output per second past which the server is closed as flooding. Not a configuration key:
+   * the limit is the same for every server; a test lowers it to trip it on a slow machine.
+   * @default MAX_BYTES_PER_SECOND (./stdio-transport.ts)
+   */
+  readonly maxOutputBytesPerSecond?: number;
   readonly maxConcurrent: number;
   readonly maxConcurrentPerAgent: number;
   readonly rateLimit: {

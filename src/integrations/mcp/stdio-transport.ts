@@ -49,6 +49,8 @@ export interface StdioServerParams {
   readonly env: Readonly<Record<string, string>>;
   /** One stderr line of the server (already cut), or a note that lines were dropped. */
   readonly onStderr: (line: string) => void;
+  /** Output per second past which the server is closed as flooding. @default MAX_BYTES_PER_SECOND */
+  readonly maxBytesPerSecond?: number;
 }
 
 export class BoundedStdioTransport implements Transport {
@@ -203,7 +205,8 @@ export class BoundedStdioTransport implements Transport {
       this.#windowMessages = 0;
     }
     this.#windowBytes += chunk.length;
-    if (this.#windowBytes > MAX_BYTES_PER_SECOND) return this.#fail(`it wrote more than ${MAX_BYTES_PER_SECOND} bytes to stdout within a second (flooding)`);
+    const maxBytes = this.#params.maxBytesPerSecond ?? MAX_BYTES_PER_SECOND;
+    if (this.#windowBytes > maxBytes) return this.#fail(`it wrote more than ${maxBytes} bytes to stdout within a second (flooding)`);
     let start = 0;
     let nl = chunk.indexOf(10);
     while (nl >= 0) {

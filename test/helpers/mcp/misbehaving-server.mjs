@@ -57,9 +57,8 @@ server.registerTool('bigline', { description: 'one line past the limit' }, async
 });
 server.registerTool('fat', { description: 'too many bytes per second' }, async () => {
   const line = `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/fat', params: { pad: 'p'.repeat(7 * 1024 * 1024) } })}\n`;
-  // 70 MB, twice the 32 MiB a second allowed: the node's one-second windows start at its first read,
-  // so a burst just over the limit can straddle two windows on a loaded machine and never trip it.
-  for (let i = 0; i < 10; i++) process.stdout.write(line);
+  // 35 MB: more than the node allows a server in a second (32 MiB; its test lowers that to 12 MiB).
+  for (let i = 0; i < 5; i++) process.stdout.write(line);
   return new Promise(() => {});
 });
 let lists = 0;
