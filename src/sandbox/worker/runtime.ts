@@ -39,7 +39,7 @@ import { SenderCircuits, senderOf } from './sender-circuits.js';
 import type { CanaryLimits, RefusalCode, ReplicationMode, WorkerDelta } from '../worker-protocol.js';
 import { isReliable, reliableIdOf } from '../envelope.js';
 import { Replication } from './replication.js';
-import { DirectLink, type DirectHost, type DirectStart } from './direct-link.js';
+import { DIRECT_COUNTERS, DirectLink, type DirectHost, type DirectStart } from './direct-link.js';
 
 /** The part of a worker_threads MessagePort the runtime uses (tests can pass a stand-in). */
 export interface MessagePortLike {
@@ -762,7 +762,7 @@ export class WorkerRuntime {
       fence: (name, node, token, host, port) => this.opts.post({ op: 'fence', name, node, token, host, port }),
       drain: () => this.drain(),
       warn: (text) => this.opts.post({ op: 'warn', text }),
-      counters: this.opts.directCounters ?? new Float64Array(3),
+      counters: this.opts.directCounters ?? new Float64Array(DIRECT_COUNTERS),
     };
   }
 
