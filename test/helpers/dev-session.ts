@@ -6,12 +6,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { until } from './until.js';
+import { caxtonArgs } from './caxton-command.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const entry = join(root, 'test', 'helpers', 'cli-entry.ts');
 
 export interface Dev {
   readonly child: ChildProcess;
@@ -31,7 +30,7 @@ export interface Dev {
 export function runDev(args: readonly string[], env: Record<string, string> = {}): Dev {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CAXTON_') && !k.toLowerCase().startsWith('npm_') && k !== 'NODE_TEST_CONTEXT'));
   // As bin/caxton.js runs `caxton dev` (docs/sandbox.md, "Capacity").
-  const child = spawn(process.execPath, ['--disable-wasm-trap-handler', '--import', 'tsx', entry, 'dev', ...args], { cwd: root, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--disable-wasm-trap-handler', ...caxtonArgs, 'dev', ...args], { cwd: root, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,15 +1,16 @@
 /**
- * Starts a real Caxton server process (the CLI's `server start`, from source) on loopback with
+ * Starts a real Caxton server process (the CLI's `server start`; from dist/ or source, see
+ * caxton-command.ts) on loopback with
  * ephemeral ports, and runs CLI commands against it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { caxtonArgs } from './caxton-command.js';
 import { tempDir } from './tmp.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const entry = join(root, 'test', 'helpers', 'cli-entry.ts');
 
 export interface RunningServer {
   readonly apiUrl: string;
@@ -44,7 +45,7 @@ export function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   // As bin/caxton.js runs `server start` (docs/sandbox.md, "Capacity"). CAXTON_SERVER_NODE_ARGS: more
   // node options for every server, space-separated, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` (profiles
   // of each thread, written on a clean stop), which NODE_OPTIONS may not carry.
-  const args = ['--disable-wasm-trap-handler', ...(process.env['CAXTON_SERVER_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? []), '--import', 'tsx', entry, 'server', 'start', '--data-dir', dataDir, '--node-id', 'test-node', '--api-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--workers', '1', ...(opts.args ?? [])];
+  const args = ['--disable-wasm-trap-handler', ...(process.env['CAXTON_SERVER_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? []), ...caxtonArgs, 'server', 'start', '--data-dir', dataDir, '--node-id', 'test-node', '--api-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--workers', '1', ...(opts.args ?? [])];
   const [cmd, ...argv] = [...(opts.prefix ?? []), process.execPath, ...args] as [string, ...string[]];
   const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -109,10 +110,10 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `caxton <args>` from source (under `prefix`, as startServer); resolves when it exits. */
+/** Runs `caxton <args>` (under `prefix`, as startServer); resolves when it exits. */
 export function runCli(args: readonly string[], opts: { env?: Record<string, string>; dataDir?: string; timeoutMs?: number; stdin?: string; prefix?: readonly string[] } = {}): Promise<CliResult> {
   const env = { ...process.env, ...(opts.dataDir === undefined ? {} : { CAXTON_DATA_DIR: opts.dataDir }), ...opts.env };
-  const [cmd, ...argv] = [...(opts.prefix ?? []), process.execPath, '--import', 'tsx', entry, ...args] as [string, ...string[]];
+  const [cmd, ...argv] = [...(opts.prefix ?? []), process.execPath, ...caxtonArgs, ...args] as [string, ...string[]];
   const child = spawn(cmd, argv, { cwd: root, env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   child.stdin?.end(opts.stdin);
   let stdout = '';

@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { api, startServer, type RunningServer } from '../helpers/server.js';
+import { caxtonArgs } from '../helpers/caxton-command.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 let srv: RunningServer;
@@ -32,7 +33,7 @@ after(async () => {
 async function connect(key: string): Promise<Client> {
   const client = new Client({ name: 'test-ide', version: '1.0.0' });
   const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', CAXTON_API_URL: srv.apiUrl, CAXTON_API_KEY: key };
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: ['--import', 'tsx', join(root, 'test', 'helpers', 'cli-entry.ts'), 'mcp', 'serve'], env, cwd: root, stderr: 'pipe' }));
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [...caxtonArgs, 'mcp', 'serve'], env, cwd: root, stderr: 'pipe' }));
   return client;
 }
 

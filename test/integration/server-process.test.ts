@@ -8,14 +8,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { agentWasm } from '../helpers/agents.js';
 import { api, startServer, type RunningServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
+import { caxtonArgs } from '../helpers/caxton-command.js';
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
-const entry = fileURLToPath(new URL('../helpers/cli-entry.ts', import.meta.url));
 
 
 test('server - quick start: deploy, message, metrics; SIGTERM drains and exits 0; a restart finds it all', async () => {
@@ -93,7 +92,7 @@ test('server - an invalid configuration is refused at start with the file, line 
   try {
     const file = join(dir.path, 'caxton.yaml');
     writeFileSync(file, ['node:', `  data_dir: ${dir.path}`, 'messaging:', '  queue_size: lots', 'server:', '  api_port: 8080', ''].join('\n'));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', entry, 'server', 'start', '--config', file], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [...caxtonArgs, 'server', 'start', '--config', file], { encoding: 'utf8', timeout: 30_000 });
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /caxton\.yaml:4:\d+: messaging\.queue_size must be an integer/);
     assert.match(r.stderr, /caxton\.yaml:6:\d+: .*server\.api_port/);

@@ -34,6 +34,7 @@ import { freePort } from '../unit/cluster/serf/serf-harness.js';
 import { installRelease } from '../helpers/releases.js';
 import { switchCurrent } from '../../src/cluster/upgrade/releases.js';
 import { VERSION } from '../../src/version.js';
+import { caxtonArgs } from '../helpers/caxton-command.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const unitFile = join(repo, 'contrib', 'caxton.service');
@@ -83,11 +84,11 @@ test('service unit - ExecStart as written: readiness through ExecStartPost, the 
   const root = tempDir('caxton-unit-');
   t.after(() => root.cleanup());
 
-  // /usr/bin/caxton → <root>/usr/bin/caxton: this checkout's CLI, from source.
+  // /usr/bin/caxton → <root>/usr/bin/caxton: this checkout's CLI (its paths are absolute: the unit's
+  // working directory is the state directory, not the checkout).
   const bin = join(root.path, 'usr', 'bin', 'caxton');
   mkdirSync(join(root.path, 'usr', 'bin'), { recursive: true });
-  // tsx by its resolved URL: the unit's working directory is the state directory, not the checkout.
-  writeFileSync(bin, `#!/bin/sh\nexec "${process.execPath}" --import "${import.meta.resolve('tsx')}" "${join(repo, 'test', 'helpers', 'cli-entry.ts')}" "$@"\n`);
+  writeFileSync(bin, `#!/bin/sh\nexec "${process.execPath}" ${caxtonArgs.map((a) => `"${a}"`).join(' ')} "$@"\n`);
   chmodSync(bin, 0o755);
   const mapBin = (words: string[]) => {
     assert.equal(words[0], BIN, 'the unit runs the installed caxton');

@@ -11,14 +11,13 @@ import { spawnAgent } from '../helpers/agents.js';
 import { initiatorAgent } from '../helpers/wat-agents.js';
 import { api, startServer } from '../helpers/server.js';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { DeadLetterStore, openDatabase, SqliteAgentStateStore } from '../../src/storage/index.js';
 import { wat } from '../helpers/wat.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
+import { caxtonArgs } from '../helpers/caxton-command.js';
 
 const quiet = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-const cliEntry = fileURLToPath(new URL('../helpers/cli-entry.ts', import.meta.url));
 
 /** Logs one line in agent_init, so that `agent logs` has a tail to print. */
 function talkerAgent(): Promise<Uint8Array> {
@@ -50,7 +49,7 @@ test('shutdown - with event streams open (a raw SSE client and `caxton agent log
     })();
     // `caxton agent logs --follow` subscribes, then prints the tail: once the tail is out, it listens.
     assert.equal((await api(server, 'POST', '/agents', { name: 'talker', module: Buffer.from(await talkerAgent()).toString('base64') })).status, 201);
-    const follower = spawn(process.execPath, ['--import', 'tsx', cliEntry, 'agent', 'logs', 'talker', '--follow', '--api-url', server.apiUrl], {
+    const follower = spawn(process.execPath, [...caxtonArgs, 'agent', 'logs', 'talker', '--follow', '--api-url', server.apiUrl], {
       env: { ...process.env, CAXTON_DATA_DIR: server.dataDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -7,13 +7,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { api, runCli, type RunningServer } from '../../helpers/server.js';
 import { until } from '../../helpers/until.js';
 import { loggingAgent } from '../../helpers/wat-agents.js';
 import { startServerCluster, type ServerCluster } from '../../helpers/server-cluster.js';
+import { caxtonArgs } from '../../helpers/caxton-command.js';
 
-const cliEntry = fileURLToPath(new URL('../../helpers/cli-entry.ts', import.meta.url));
 let c: ServerCluster | undefined;
 let n1: RunningServer;
 let n3: RunningServer;
@@ -53,7 +52,7 @@ test('agent logs (cluster) - the lines of an agent of node-3 read through node-1
 });
 
 test('agent logs (cluster) - --follow through node-1 prints the earlier lines of node-3\'s agent, then its new ones', { timeout: 120_000 }, async (t) => {
-  const follower = spawn(process.execPath, ['--import', 'tsx', cliEntry, ...viaNode1('agent', 'logs', 'far', '--follow')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const follower = spawn(process.execPath, [...caxtonArgs, ...viaNode1('agent', 'logs', 'far', '--follow')], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => follower.kill('SIGINT'));
   let out = '';
   let err = '';

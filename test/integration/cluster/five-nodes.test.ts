@@ -7,14 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { api, runCli, type RunningServer } from '../../helpers/server.js';
 import { startServerCluster } from '../../helpers/server-cluster.js';
 import { until } from '../../helpers/until.js';
 import { agentWasm } from '../../helpers/agents.js';
+import { caxtonArgs } from '../../helpers/caxton-command.js';
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
-const cliEntry = fileURLToPath(new URL('../../helpers/cli-entry.ts', import.meta.url));
 
 /** Statuses of refused sends during the traffic, for the failure message. */
 const refusals: string[] = [];
@@ -44,7 +43,7 @@ test('cluster - five nodes: every node reaches every agent; a graceful leave and
   for (const n of nodes) await until('the admin key of node-1 works everywhere', async () => (await api(n, 'GET', '/status', undefined, key)).status === 200);
 
   // `cluster watch` on node-1 records every move from now on.
-  const watch = spawn(process.execPath, ['--import', 'tsx', cliEntry, 'cluster', 'watch', '--api-url', nodes[0]!.apiUrl, '--api-key', key], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const watch = spawn(process.execPath, [...caxtonArgs, 'cluster', 'watch', '--api-url', nodes[0]!.apiUrl, '--api-key', key], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => watch.kill('SIGKILL'));
   let watched = '';
   watch.stdout.on('data', (d: Buffer) => (watched += d.toString()));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { buildProgram } from '../../../src/cli/main.js';
 import { type CmdSpec, commandSpec, completionScript } from '../../../src/cli/completion.js';
 import { outsideTool } from '../../helpers/outside-tools.js';
+import { caxtonArgs } from '../../helpers/caxton-command.js';
 
 const program = await buildProgram();
 const spec = commandSpec(program);
@@ -108,7 +109,7 @@ test('cli completion - bash completes commands, subcommands, options, choices, a
 });
 
 test('cli completion - an unknown shell is a usage error listing the shells', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/helpers/cli-entry.ts', 'completion', 'powershell'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...caxtonArgs, 'completion', 'powershell'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /bash, zsh, fish/);
 });

@@ -3,16 +3,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CAXTON_ROOT, LANGUAGES, ScaffoldError, TEMPLATES, TEMPLATES_DIR, availableTemplates, newAgentProject, substitute,
 } from '../../../src/scaffold/index.js';
 import { tempDir } from '../../helpers/tmp.js';
-
-const CLI_ENTRY = fileURLToPath(new URL('../../helpers/cli-entry.ts', import.meta.url));
-/** tsx by its path: the CLI runs in a temp dir, where a bare `--import tsx` does not resolve. */
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+import { caxtonArgs } from '../../helpers/caxton-command.js';
 
 /** A templates tree from a map of relative path -> content. */
 function templatesTree(root: string, files: Record<string, string>): string {
@@ -163,7 +158,7 @@ test('scaffold - the shipped templates: every language present has the four temp
 
 /** Runs the CLI from source. */
 function cli(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', TSX, CLI_ENTRY, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const r = spawnSync(process.execPath, [...caxtonArgs, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
