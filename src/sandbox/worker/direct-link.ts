@@ -23,7 +23,9 @@
  * through its main thread, as a message with a stale directory entry does on the link).
  *
  * Authentication: a connection is taken only once its first frame presents a token this worker sent
- * in a fence, which travelled over the authenticated link; a wrong or late token closes it.
+ * in a fence, which travelled over the authenticated link; a wrong token closes it. A token whose fence
+ * timed out still opens a connection for a minute (its FENCE_OK is ignored): the peer may have put
+ * FENCE_OKs for other, current fences on the same new connection.
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -81,8 +83,14 @@ const NAME_COOLDOWN_MS = 10_000;
 const RETRY_COOLDOWN_MS = 1000;
 /** Bytes a connection may have waiting to be written before sends on it are refused (backpressure). */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-/** Messages queued for one name while its route switches, at most. */
+/**
+ * Messages queued for one name while its route switches, at most, and their JSON's length in UTF-16
+ * units (bytes for ASCII), at most: what FENCE_OK writes at once, beyond the connection's own limit.
+ */
 const MAX_QUEUED = 10_000;
+const MAX_QUEUED_CHARS = MAX_BUFFERED_BYTES;
+/** How long a timed-out fence's token still authenticates a new connection, ms. */
+const SPENT_TOKEN_MS = 60_000;
 /** Time an accepted connection has to present its token, ms. */
 const HELLO_TIMEOUT_MS = 2000;
 const MAX_COOLDOWNS = 10_000;
@@ -93,6 +101,8 @@ interface Pending {
   readonly token: string;
   /** Flat [from, to, json, priority, ...] queued since the grant. */
   readonly queue: (string | number)[];
+  /** The queued JSON's length. */
+  chars: number;
   /** An at-least-once message is among them: the route is not opened (it would bypass the outbox acks). */
   reliable: boolean;
   readonly timer: NodeJS.Timeout;
@@ -109,6 +119,7 @@ interface Closing {
   readonly node: string;
   readonly conn: Conn;
   readonly queue: (string | number)[];
+  chars: number;
   readonly timer: NodeJS.Timeout;
 }
 
@@ -146,6 +157,8 @@ export class DirectLink {
   readonly #routes = new Map<string, Route>();
   /** Outstanding fence tokens → the name they are for. */
   readonly #tokens = new Map<string, string>();
+  /** Tokens of fences that timed out → until when they still authenticate a connection (SPENT_TOKEN_MS). */
+  readonly #spent = new Map<string, number>();
   /** Connections by the peer worker's listening address. */
   readonly #conns = new Map<string, Conn>();
   readonly #all = new Set<Conn>();
@@ -212,7 +225,7 @@ export class DirectLink {
     const token = randomBytes(12).toString('hex');
     const timer = setTimeout(() => this.#fenceTimedOut(name, token), FENCE_TIMEOUT_MS);
     timer.unref();
-    this.#routes.set(name, { state: 'pending', node, token, queue: [], reliable: false, timer });
+    this.#routes.set(name, { state: 'pending', node, token, queue: [], chars: 0, reliable: false, timer });
     this.#tokens.set(token, name);
     this.#host.fence(name, node, token, this.#cfg.advertiseHost, this.#port);
   }
@@ -263,8 +276,9 @@ export class DirectLink {
   }
 
   #queue(r: Pending | Closing, from: string, to: string, json: string, priority: PriorityLevel): number {
-    if (r.queue.length >= MAX_QUEUED * 4) return HostError.BACKPRESSURE;
+    if (r.queue.length >= MAX_QUEUED * 4 || (r.chars > 0 && r.chars + json.length > MAX_QUEUED_CHARS)) return HostError.BACKPRESSURE;
     r.queue.push(from, to, json, priority);
+    r.chars += json.length;
     return HostError.OK;
   }
 
@@ -296,7 +310,7 @@ export class DirectLink {
       if (now?.state === 'closing' && now.timer === timer) this.#destroy(now.conn, `no CLOSED for ${name} within ${FENCE_TIMEOUT_MS} ms`);
     }, FENCE_TIMEOUT_MS);
     timer.unref();
-    this.#routes.set(name, { state: 'closing', node: r.node, conn: r.conn, queue: [], timer });
+    this.#routes.set(name, { state: 'closing', node: r.node, conn: r.conn, queue: [], chars: 0, timer });
     this.#count(COUNTER_ROUTES, -1);
     r.conn.writer.control(FrameKind.CLOSE, { name });
     this.#markDirty(r.conn);
@@ -308,7 +322,10 @@ export class DirectLink {
     // A node that never answered a fence is most likely of an older version, which ignores them: it is
     // not asked again for a while. One that did answer before lost this one's agent on the way.
     const answered = this.#answered.has(r.node);
-    if (!answered) this.#nodeCooldown.set(r.node, Date.now() + NODE_COOLDOWN_MS);
+    const now = Date.now();
+    if (!answered) this.#nodeCooldown.set(r.node, now + NODE_COOLDOWN_MS);
+    if (this.#spent.size >= MAX_COOLDOWNS) for (const [t, until] of this.#spent) if (until <= now) this.#spent.delete(t);
+    if (this.#spent.size < MAX_COOLDOWNS) this.#spent.set(token, now + SPENT_TOKEN_MS);
     this.#host.warn(`direct path: the fence for ${name} sent to node ${r.node} got no answer within ${FENCE_TIMEOUT_MS} ms; its messages take the link${answered ? '' : `, and node ${r.node} is not offered a route for ${NODE_COOLDOWN_MS / 1000} s`}`);
     this.#giveUp(name, r, NAME_COOLDOWN_MS);
   }
@@ -387,9 +404,9 @@ export class DirectLink {
       if (c.authed) throw new DirectFrameError('a second HELLO');
       // The token travelled only over the authenticated link; the node that answers may be another
       // than the one the fence was sent to (that one passed it on to where the agent is).
-      const name = typeof b.token === 'string' ? this.#tokens.get(b.token) : undefined;
-      const r = name === undefined ? undefined : this.#routes.get(name);
-      if (r?.state !== 'pending' || typeof b.node !== 'string' || b.node === '' || typeof b.host !== 'string' || typeof b.port !== 'number') {
+      const token = typeof b.token === 'string' ? b.token : '';
+      const known = this.#tokens.has(token) || (this.#spent.get(token) ?? 0) > Date.now();
+      if (!known || typeof b.node !== 'string' || b.node === '' || typeof b.host !== 'string' || typeof b.port !== 'number') {
         throw new DirectFrameError('a HELLO without a token this worker sent in a fence');
       }
       c.authed = true;

@@ -484,6 +484,37 @@ test('direct link - a fence that is never answered times out: the queue goes the
   assert.equal(a.send('alice', 'bob', '"b2"', 1, false), HostError.OK);
   a.flush();
   await until('the second message to bob', () => p.hb.delivered.length === 2, WAIT_MS, 5);
+
+  // a late answer for zed on a new connection, which also carries the answer to a current fence: the
+  // late token still authenticates it, its FENCE_OK is ignored, the current one opens its route
+  const zedFence = ha.fences[2] as Fence;
+  assert.equal(zedFence.name, 'zed');
+  const erinFence = ha.fences[fences] as Fence;
+  assert.equal(erinFence.name, 'erin');
+  const peer = await rawClient(t, a.port);
+  peer.write((w) => {
+    w.control(FrameKind.HELLO, { token: zedFence.token, node: 'node-c', host: '127.0.0.1', port: 2 });
+    w.control(FrameKind.FENCE_OK, { token: zedFence.token, name: 'zed' });
+    w.control(FrameKind.FENCE_OK, { token: erinFence.token, name: 'erin' });
+  });
+  await until('the route to erin', () => ha.counters[COUNTER_ROUTES] === 2, WAIT_MS, 5);
+  assert.equal(ha.warnings.length, warnings, JSON.stringify(ha.warnings.slice(warnings)));
+  assert.equal(a.send('alice', 'zed', '"z3"', 1, false), undefined);
+  assert.equal(a.send('alice', 'erin', '"e1"', 1, false), HostError.OK);
+  a.flush();
+  await until('the message to erin on the new connection', () => peer.frames.some((f) => f.t === 'message' && f.to === 'erin'), WAIT_MS, 5);
+  // a minute later the spent token is void: such a HELLO closes its connection
+  const real = Date.now;
+  Date.now = () => real.call(Date) + 61_000;
+  try {
+    const stale = await rawClient(t, a.port);
+    stale.write((w) => w.control(FrameKind.HELLO, { token: zedFence.token, node: 'node-c', host: '127.0.0.1', port: 3 }));
+    await within('the connection with a spent token to close', stale.closed);
+  } finally {
+    Date.now = real;
+  }
+  await until('its warning', () => ha.warnings.length === warnings + 1, WAIT_MS, 5);
+  assert.match(ha.warnings[warnings] as string, /HELLO without a token this worker sent in a fence/);
 });
 
 test('direct link - authentication: wrong tokens, frames before HELLO and garbage close the connection with a warning', async (t) => {
@@ -734,12 +765,21 @@ test('direct link - on the wire, the answering side: one dialed connection, HELL
   assert.match(hb.warnings[0] as string, /from node-z: a protocol error: a second HELLO/);
 });
 
-test('direct link - a pending queue holds at most 10,000 messages; close() hands every queue on and zeroes the open routes', async (t) => {
+test('direct link - a pending queue holds at most 10,000 messages and 4 MiB of JSON; close() hands every queue on and zeroes the open routes', async (t) => {
   const p = await pair(t, false);
   const { a, ha } = p;
   a.grant('bulk', 'node-b');
   for (let i = 0; i < 10_000; i++) assert.equal(a.send('alice', 'bulk', `${i}`, 1, false), HostError.OK);
   assert.equal(a.send('alice', 'bulk', '"one too many"', 1, false), HostError.BACKPRESSURE);
+  // by size: one message larger than the limit is taken into an empty queue, nothing after it; below
+  // the limit, messages are taken until the next one would pass it
+  const mib = `"${'x'.repeat(1024 * 1024 - 2)}"`;
+  a.grant('big', 'node-b');
+  assert.equal(a.send('alice', 'big', `"${'y'.repeat(5 * 1024 * 1024)}"`, 1, false), HostError.OK);
+  assert.equal(a.send('alice', 'big', '"small"', 1, false), HostError.BACKPRESSURE);
+  a.grant('wide', 'node-b');
+  for (let i = 0; i < 4; i++) assert.equal(a.send('alice', 'wide', mib, 1, false), HostError.OK, `MiB ${i + 1}`);
+  assert.equal(a.send('alice', 'wide', '"1"', 1, false), HostError.BACKPRESSURE);
   ha.onFence = (f) => setImmediate(() => p.answerA(f));
   await openRoute(p, 'bob');
   await openRoute(p, 'bea');
@@ -747,14 +787,16 @@ test('direct link - a pending queue holds at most 10,000 messages; close() hands
   assert.equal(ha.counters[COUNTER_ROUTES], 1);
   a.close();
   assert.equal(ha.counters[COUNTER_ROUTES], 0);
-  assert.equal(ha.viaMainBatches.length, 2);
+  assert.equal(ha.viaMainBatches.length, 4);
+  assert.equal(ha.viaMainBatches.find((b) => b[1] === 'big')?.length, 4);
+  assert.equal(ha.viaMainBatches.find((b) => b[1] === 'wide')?.length, 16);
   const bulk = ha.viaMainBatches.find((b) => b[1] === 'bulk');
   assert.equal(bulk?.length, 40_000);
   assert.deepEqual(bulk?.slice(0, 8), [...msgs('alice', 'bulk', ['0', '1'], 1)]);
   assert.equal(bulk?.[39_998], '9999');
   assert.deepEqual(ha.viaMainBatches.find((b) => b[1] === 'bea'), msgs('alice', 'bea', ['"closing"'], 2));
   // a closed link routes nothing and grants nothing
-  for (const name of ['bulk', 'bob', 'bea']) assert.equal(a.send('alice', name, '"x"', 1, false), undefined);
+  for (const name of ['bulk', 'big', 'wide', 'bob', 'bea']) assert.equal(a.send('alice', name, '"x"', 1, false), undefined);
   const fences = ha.fences.length;
   a.grant('new', 'node-b');
   assert.equal(ha.fences.length, fences);
