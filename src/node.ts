@@ -173,7 +173,7 @@ export interface NodeClusterOptions {
   readonly profile: ClusterProfile;
   /**
    * Agent-to-agent messages between workers of two nodes without the main threads (docs/cluster-routing.md,
-   * "The direct path"); off while mTLS is on. `port`: worker 0's listener (worker i: port + i), 0 any.
+   * "The direct path"), over TLS when mTLS is on. `port`: worker 0's listener (worker i: port + i), 0 any.
    * @default { enabled: true, port: 0 }
    */
   readonly direct?: { readonly enabled: boolean; readonly port: number };
@@ -478,9 +478,18 @@ export class CaxtonNode {
         epochOf: (name) => deployments.epoch(name) ?? 0,
         ...(clusterAgents === undefined ? {} : { moving: clusterAgents.gate, isolated: (m) => m.tags['isolated'] === '1' }),
         ...(options.relay?.baseDelayMs === undefined ? {} : { redeliverAfterMs: options.relay.baseDelayMs }),
-        ...(options.cluster?.direct?.enabled === false || cluster.mtls ? {} : { direct: { port: options.cluster?.direct?.port ?? 0, maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES } }),
+        ...(options.cluster?.direct?.enabled === false
+          ? {}
+          : {
+              direct: {
+                port: options.cluster?.direct?.port ?? 0,
+                maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+                // mTLS on: the workers' connections run TLS with the link's certificates and revocations.
+                ...(linkTls === undefined ? {} : { tls: { material: linkTls, revoked: node.#revocations.list.entries() } }),
+              },
+            }),
       });
-      if (options.cluster?.direct?.enabled !== false && cluster.mtls) log.info({}, 'the direct path between workers is off: the link runs over mTLS and the direct connections would be plain TCP; agents\' messages take the link');
+      if (linkTls !== undefined) node.#revocations.onRevoked((rows) => pool.directRevoked(rows));
     }
     if (cluster !== undefined && node.#routing !== undefined) {
       // mcp:<server> that this node does not run goes to a node whose `mcp` tag names it (docs/tools.md).
@@ -550,7 +559,7 @@ export class CaxtonNode {
         if (ev.type === 'join' || ev.type === 'alive') services.memberJoined(ev.member.name);
       });
     }
-    node.#certs = nodeCerts(options, linkTls, cluster, () => node.#api);
+    node.#certs = nodeCerts(options, linkTls, cluster, pool, () => node.#api);
     node.#clusterCerts = new ClusterCerts(options.nodeId, node.#certs, peers, options.peerMembers ?? (() => cluster?.members() ?? []));
     node.operations = new ClusterOperations({
       nodeId: options.nodeId, version: VERSION, startedAt: node.startedAt, dataDir, logger: log, pool, deployments, deadLetters, journal, logs,
@@ -917,7 +926,7 @@ export class CaxtonNode {
 }
 
 /** The certificates a reload replaces: the link's (mTLS on) and the API's (HTTPS with its files known). */
-function nodeCerts(o: NodeOptions, linkTls: { cert: string } | undefined, cluster: Cluster | undefined, api: () => FastifyInstance | undefined): NodeCerts {
+function nodeCerts(o: NodeOptions, linkTls: { cert: string } | undefined, cluster: Cluster | undefined, pool: AgentPool, api: () => FastifyInstance | undefined): NodeCerts {
   const mtls = o.cluster?.mtls;
   const tls = o.api?.tls;
   return new NodeCerts({
@@ -925,7 +934,16 @@ function nodeCerts(o: NodeOptions, linkTls: { cert: string } | undefined, cluste
     logger: o.logger,
     ...(linkTls === undefined || mtls === undefined || cluster === undefined
       ? {}
-      : { link: { files: { caCert: mtls.caCert, nodeCert: mtls.nodeCert, nodeKey: mtls.nodeKey }, cert: linkTls.cert, apply: (m) => cluster.setTlsMaterial(m) } }),
+      : {
+          link: {
+            files: { caCert: mtls.caCert, nodeCert: mtls.nodeCert, nodeKey: mtls.nodeKey },
+            cert: linkTls.cert,
+            apply: (m) => {
+              cluster.setTlsMaterial(m);
+              pool.setDirectTls(m);
+            },
+          },
+        }),
     ...(tls?.files === undefined
       ? {}
       : { api: { files: tls.files, cert: tls.cert, apply: (m) => (api()?.server as unknown as HttpsServer | undefined)?.setSecureContext(httpsOptions({ ...tls, ...m })) } }),

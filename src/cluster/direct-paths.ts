@@ -13,11 +13,13 @@
  *   deliveries;
  * - a member that fails or leaves: the workers drop their connections to it.
  *
- * Off when the link runs over mTLS: the workers' connections are plain TCP (docs/security.md), so the
- * agents' messages then keep the link's encrypted connections.
+ * With mTLS on, the workers' connections run TLS 1.3 with the link's certificates and revocation list
+ * (the node passes later changes of either to the pool: AgentPool.setDirectTls, directRevoked).
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AgentPool } from '../sandbox/index.js';
+import type { DirectTls } from '../sandbox/worker/direct-link.js';
+import type { RevokedEntry } from '../security/revoked-certs.js';
 import type { Cluster } from './cluster.js';
 import type { NodeName, PeerBody } from './peers.js';
 
@@ -41,6 +43,8 @@ export interface DirectPathsOptions {
   readonly port: number;
   /** Largest message, bytes (the workers' frame limit adds the receiver's name). */
   readonly maxMessageBytes: number;
+  /** mTLS on: the link's TLS material and revocation list as they are now. */
+  readonly tls?: { readonly material: DirectTls; readonly revoked: readonly RevokedEntry[] };
   readonly warn: (obj: object, msg: string) => void;
 }
 
@@ -76,6 +80,7 @@ export class DirectPaths {
         port: o.port,
         advertiseHost: cluster.transport.advertise.host,
         maxFrameBytes: o.maxMessageBytes + 64 * 1024,
+        ...(o.tls === undefined ? {} : { tls: o.tls.material, revoked: o.tls.revoked }),
       },
       { fence: (worker, name, node, token, host, port) => this.#fence(worker, name, node, token, host, port) },
     );
@@ -126,8 +131,10 @@ export class DirectPaths {
     if (typeof name !== 'string' || typeof token !== 'string' || typeof host !== 'string' || typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535 || (hops !== 1 && hops !== 2) || typeof origin !== 'string') {
       return this.#bad(from, 'a field of the wrong type');
     }
-    // The worker hosting the agent answers the sender's worker itself (its HELLO names this node).
-    if (this.#pool.fenceArrived(name, token, host, port, from)) return;
+    if (hops === 1 && origin !== from) return this.#bad(from, `a first hop naming another node (${origin}) as its origin`);
+    // The worker hosting the agent answers the sender's worker itself (its HELLO names this node); the
+    // sender's worker is on the fence's origin, which its TLS certificate must name.
+    if (this.#pool.fenceArrived(name, token, host, port, origin)) return;
     // Not here: on where its messages went (a stale directory entry, an agent leaving), once. A fence
     // that goes nowhere is dropped, and its sender's worker falls back to the link in time.
     const next = hops === 1 ? this.#pool.router.fenceNext(name) : undefined;

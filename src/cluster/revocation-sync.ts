@@ -11,7 +11,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { CaxtonError } from '../errors.js';
 import { normalizeSerial, parseRevokedRows, type RevocationList, type RevokedEntry } from '../security/revocation.js';
-import { namesNode } from '../security/tls-material.js';
+import { namesNode } from '../security/cert-names.js';
 import type { NodeName, Peers } from './peers.js';
 
 /** Post: rows of the revocation list (new ones, or the whole list to a joining member). Body: { entries }. */
@@ -44,6 +44,7 @@ export class Revocations {
   readonly #transport: RevocationTransport | undefined;
   #peers: Peers | undefined;
   #members: () => readonly NodeName[] = () => [];
+  readonly #listeners: ((rows: readonly RevokedEntry[]) => void)[] = [];
 
   constructor(o: { list: RevocationList; self: NodeName; logger: RevocationsLogger; transport?: RevocationTransport }) {
     this.list = o.list;
@@ -70,7 +71,7 @@ export class Revocations {
       const changed = this.list.merge(rows);
       if (changed.length === 0) return;
       this.#log.info({ peer: from, rows: changed.map(describe) }, `revocation list: ${changed.length} new revocation(s) from ${from}: ${changed.map(describe).join('; ')}`);
-      this.#enforce();
+      this.#enforce(changed);
     });
   }
 
@@ -103,7 +104,7 @@ export class Revocations {
     }
     const changed = this.list.merge(rows);
     this.#log.warn({ rows: rows.map(describe), by }, `revoked ${rows.map(describe).join('; ')}${reason === '' ? '' : ` (${reason})`}`);
-    this.#enforce();
+    this.#enforce(changed);
     // Rows already known here (a repeated revocation) were spread when they were made.
     if (changed.length > 0) for (const m of this.#targets()) this.#peers?.post(m, SECURITY_REVOKED, { entries: changed });
     return rows;
@@ -124,8 +125,14 @@ export class Revocations {
     return this.#members().filter((m) => m !== this.#self);
   }
 
-  #enforce(): void {
+  /** `listener` hears the rows each change added (the direct path closes its own connections by them). */
+  onRevoked(listener: (rows: readonly RevokedEntry[]) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #enforce(changed: readonly RevokedEntry[]): void {
     this.#transport?.closeRevoked();
+    if (changed.length > 0) for (const l of this.#listeners) l(changed);
   }
 }
 

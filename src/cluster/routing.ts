@@ -11,7 +11,7 @@ import type { MovingAgents } from '../messaging/directory.js';
 import type { Cluster, ClusterMember } from './cluster.js';
 import { ClusterDirectory, clusterView, routerDirectory } from './directory/index.js';
 import { DirectoryAnnouncer } from './directory/announcer.js';
-import { DirectPaths } from './direct-paths.js';
+import { DirectPaths, type DirectPathsOptions } from './direct-paths.js';
 import type { ClusterLogger } from './transport/logger.js';
 
 export interface ClusterRouting {
@@ -44,8 +44,11 @@ export interface ClusterRoutingOptions {
   readonly isolated?: (m: ClusterMember) => boolean;
   /** When this node first redelivers a message it took from another node, ms. */
   readonly redeliverAfterMs?: number;
-  /** The workers' direct path (./direct-paths.ts): worker 0's port (0: any) and the largest message. Absent: off. */
-  readonly direct?: { readonly port: number; readonly maxMessageBytes: number };
+  /**
+   * The workers' direct path (./direct-paths.ts): worker 0's port (0: any), the largest message, and
+   * with mTLS on the link's TLS material and revocation list. Absent: off.
+   */
+  readonly direct?: Pick<DirectPathsOptions, 'port' | 'maxMessageBytes' | 'tls'>;
 }
 
 export function startClusterRouting(o: ClusterRoutingOptions): ClusterRouting {

@@ -37,7 +37,8 @@ import { CanaryRuns } from './canary-runs.js';
 import { emitTo, subscribe, type Listener, type PoolEvent } from './events.js';
 import { Gathers, mergeConversations } from './gathers.js';
 import { WORKER_CRASH_WINDOW_MS, Workers, type WorkerConfig, type WorkerSlot } from './workers.js';
-import { COUNTER_RECEIVED, COUNTER_ROUTES, COUNTER_SENT, type DirectStart } from './worker/direct-link.js';
+import type { RevokedEntry } from '../security/revoked-certs.js';
+import { COUNTER_RECEIVED, COUNTER_ROUTES, COUNTER_SENT, type DirectStart, type DirectTls } from './worker/direct-link.js';
 
 /** What the pool needs from the cluster for the workers' direct paths (src/cluster/direct-paths.ts). */
 export interface DirectPathHooks {
@@ -1033,6 +1034,16 @@ export class AgentPool {
     this.#flushDeliveries(slot);
     this.#post(slot, { op: 'fence', name, token, host, port, node });
     return true;
+  }
+
+  /** New TLS material for the workers' direct connections (mTLS on). */
+  setDirectTls(tls: DirectTls): void {
+    this.#threads.setDirectTls(tls);
+  }
+
+  /** Rows added to the revocation list: the workers close direct connections they revoke (mTLS on). */
+  directRevoked(rows: readonly RevokedEntry[]): void {
+    this.#threads.directRevoked(rows);
   }
 
   /** `node` left the view: the workers drop their direct connections to it. */

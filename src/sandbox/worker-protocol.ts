@@ -8,7 +8,8 @@ import type { MessagePort } from 'node:worker_threads';
 import type { ConversationInfo } from './worker/conversations.js';
 import type { Hop } from './worker/hop-log.js';
 import type { PriorityLevel } from './worker/mailbox.js';
-import type { DirectStart } from './worker/direct-link.js';
+import type { RevokedEntry } from '../security/revoked-certs.js';
+import type { DirectStart, DirectTls } from './worker/direct-link.js';
 
 /** Passed as workerData. */
 export interface WorkerInit {
@@ -160,7 +161,11 @@ export type ToWorker =
   /** Another node's worker fenced agent `name` of this worker: answer it at host:port. */
   | { readonly op: 'fence'; readonly name: string; readonly token: string; readonly host: string; readonly port: number; readonly node: string }
   /** `node` left the view: drop the direct path's connections to it. */
-  | { readonly op: 'drop_node'; readonly node: string };
+  | { readonly op: 'drop_node'; readonly node: string }
+  /** New TLS material for the direct path's new connections (rotate-certs, SIGHUP). */
+  | { readonly op: 'direct_tls'; readonly tls: DirectTls }
+  /** Rows added to the revocation list: the direct path closes connections they revoke. */
+  | { readonly op: 'direct_revoked'; readonly rows: readonly RevokedEntry[] };
 
 /** When a canary rolls itself back. */
 export interface CanaryLimits {

@@ -7,7 +7,8 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { CallWatch, watchIntervalMs } from './watchdog.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { WATCH_QUEUED, WATCH_SLOTS } from './worker-protocol.js';
-import { DIRECT_COUNTERS, type DirectStart } from './worker/direct-link.js';
+import type { RevokedEntry } from '../security/revoked-certs.js';
+import { DIRECT_COUNTERS, type DirectStart, type DirectTls } from './worker/direct-link.js';
 
 /** A worker that dies unplanned more than this often within the window is not restarted again. */
 const MAX_WORKER_CRASHES = 5;
@@ -155,6 +156,20 @@ export class Workers {
   startDirect(config: DirectStart): void {
     this.#direct = config;
     for (const slot of this.slots) if (!slot.dead) slot.worker.postMessage({ op: 'direct_start', config: directOf(config, slot) } satisfies ToWorker);
+  }
+
+  /** New TLS material for the direct path: every thread now, and every later replacement. */
+  setDirectTls(tls: DirectTls): void {
+    if (this.#direct?.tls === undefined) return;
+    this.#direct = { ...this.#direct, tls };
+    this.broadcast({ op: 'direct_tls', tls });
+  }
+
+  /** Rows added to the revocation list: every thread now, and every later replacement with the whole list. */
+  directRevoked(rows: readonly RevokedEntry[]): void {
+    if (this.#direct?.tls === undefined) return;
+    this.#direct = { ...this.#direct, revoked: [...(this.#direct.revoked ?? []), ...rows] };
+    this.broadcast({ op: 'direct_revoked', rows });
   }
 
   /** Posts `msg` to every live worker. */

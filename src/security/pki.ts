@@ -14,6 +14,7 @@ import { isIP } from 'node:net';
 import { KEY_NAME_PATTERN, KEY_NAME_RULE, ROLE_NAMES, type Role, isRole } from '../api/auth.js';
 import { NODE_ID_PATTERN } from '../config/schema.js';
 import { CaxtonError } from '../errors.js';
+import { BACKDATE_MS } from './revoked-certs.js';
 import { x509 } from './x509.js';
 
 const EC_KEY: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
@@ -25,11 +26,6 @@ export const NODE_DAYS = 365;
 export const CLIENT_DAYS = 365;
 /** The longest validity accepted, so a typo (`--days 36500000`) is refused instead of overflowing dates. */
 export const MAX_DAYS = 36_500;
-/**
- * notBefore is set this far before the moment of issue, so that a node whose clock is a little behind
- * the CA's accepts a certificate issued just now (the runbook issues and starts in one go).
- */
-export const BACKDATE_MS = 5 * 60_000;
 
 const DAY_MS = 86_400_000;
 

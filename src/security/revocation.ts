@@ -3,13 +3,10 @@
  * a row per revoked serial, kept in the database (migration 12) and in memory for the checks, which run
  * at every link handshake and every API request with a client certificate.
  *
- * Two kinds of row:
+ * Two kinds of row (the check is ./revoked-certs.ts):
  * - a serial (`caxton security revoke --serial N`): that certificate is refused, whoever it names;
  * - a node (`--node X`): the serial X presents now is refused, and so is every certificate naming X
- *   (CN or DNS SAN) that was issued before the revocation. "Issued before" is read from notBefore, which
- *   the built-in CA backdates by BACKDATE_MS (pki.ts): a certificate is refused when notBefore +
- *   BACKDATE_MS is before the revocation time. A certificate issued for X after the revocation is a
- *   re-issue, and is accepted: that is how a revoked node comes back.
+ *   (CN or DNS SAN) that was issued before the revocation.
  *
  * Rows only ever get added (a revocation is not undone through the cluster): merging two lists is their
  * union, whatever the order of arrival. A row met twice keeps the later revocation time.
@@ -17,20 +14,9 @@
 import type { X509Certificate } from 'node:crypto';
 import { CaxtonError } from '../errors.js';
 import type { SqliteDatabase } from '../storage/index.js';
-import { BACKDATE_MS } from './pki.js';
-import { namesNode } from './tls-material.js';
+import { RevokedCerts, type RevokedEntry } from './revoked-certs.js';
 
-export interface RevokedEntry {
-  /** Upper-case hex as pki.ts prints it; "node:<name>" for a node revoked while none of its serials was known. */
-  readonly serial: string;
-  /** The node's name for a node revocation; '' for a serial revoked alone. */
-  readonly node: string;
-  readonly reason: string;
-  /** ms since the epoch. */
-  readonly revokedAt: number;
-  /** Who revoked it: the API actor, and the node it was asked on. */
-  readonly revokedBy: string;
-}
+export type { RevokedEntry } from './revoked-certs.js';
 
 const SERIAL = /^[0-9A-F]{1,64}$/;
 const NODE_SERIAL = /^node:.{1,255}$/;
@@ -47,22 +33,20 @@ export function normalizeSerial(s: string): string | undefined {
 
 export class RevocationList {
   readonly #db: SqliteDatabase;
-  readonly #serials = new Map<string, RevokedEntry>();
-  /** node name -> the latest time it was revoked. */
-  readonly #nodes = new Map<string, number>();
+  readonly #index = new RevokedCerts();
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
     const rows = db.prepare('SELECT serial, node, reason, revoked_at, revoked_by FROM revoked_certs').all() as { serial: string; node: string; reason: string; revoked_at: number; revoked_by: string }[];
-    for (const r of rows) this.#remember({ serial: r.serial, node: r.node, reason: r.reason, revokedAt: r.revoked_at, revokedBy: r.revoked_by });
+    this.#index.add(rows.map((r) => ({ serial: r.serial, node: r.node, reason: r.reason, revokedAt: r.revoked_at, revokedBy: r.revoked_by })));
   }
 
   get size(): number {
-    return this.#serials.size;
+    return this.#index.size;
   }
 
   entries(): RevokedEntry[] {
-    return [...this.#serials.values()].sort((a, b) => a.revokedAt - b.revokedAt || a.serial.localeCompare(b.serial));
+    return this.#index.entries();
   }
 
   /**
@@ -78,38 +62,19 @@ export class RevocationList {
     );
     this.#db.transaction(() => {
       for (const r of rows) {
-        const had = this.#serials.get(r.serial);
-        if (had !== undefined && had.revokedAt >= r.revokedAt) continue;
+        if (!this.#index.isNews(r)) continue;
         upsert.run(r.serial, r.node, r.reason, r.revokedAt, r.revokedBy);
         changed.push(r);
       }
     })();
-    for (const r of changed) this.#remember(r);
+    this.#index.add(changed);
     return changed;
   }
 
-  /** Why `cert` is refused ("serial S is revoked: reason"), or undefined when it is not revoked. */
+  /** Why `cert` is refused ("its certificate (serial S) is revoked: reason"), or undefined when it is not revoked. */
   check(cert: X509Certificate): string | undefined {
-    if (this.#serials.size === 0) return undefined;
-    const serial = cert.serialNumber.toUpperCase();
-    const bySerial = this.#serials.get(serial);
-    if (bySerial !== undefined) return `its certificate (serial ${serial}) is revoked${because(bySerial)}`;
-    for (const [node, at] of this.#nodes) {
-      if (namesNode(cert, node) && Date.parse(cert.validFrom) + BACKDATE_MS < at) {
-        return `its certificate (serial ${serial}) for node ${node} is revoked: it was issued before node ${node} was revoked at ${new Date(at).toISOString()}`;
-      }
-    }
-    return undefined;
+    return this.#index.check(cert);
   }
-
-  #remember(r: RevokedEntry): void {
-    this.#serials.set(r.serial, r);
-    if (r.node !== '' && (this.#nodes.get(r.node) ?? 0) < r.revokedAt) this.#nodes.set(r.node, r.revokedAt);
-  }
-}
-
-function because(r: RevokedEntry): string {
-  return r.reason === '' ? '' : ` (${r.reason})`;
 }
 
 /** The rows of a peer's `security.revoked` post, checked field by field. Throws a coded error naming the first bad one. */

@@ -4,10 +4,12 @@
  * start with an error that names the file and the problem, instead of a handshake failing later.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { dnsSans, namesNode, subjectField } from './cert-names.js';
 import { parseCert } from './pki.js';
 import { fail, readTlsFile } from './tls-file.js';
 
 export { readTlsFile, type TlsProblem } from './tls-file.js';
+export { namesNode } from './cert-names.js';
 
 export interface NodeTlsPaths {
   caCert: string;
@@ -108,15 +110,6 @@ function checkKey(keyPath: string, keyPem: string, cert: X509Certificate, certPa
   }
 }
 
-/**
- * True when `cert` names `nodeId` in its CN or a DNS SAN, exactly (node ids are case-sensitive). The
- * check a peer's certificate must pass too, against the name membership knows for its address.
- */
-export function namesNode(cert: X509Certificate, nodeId: string): boolean {
-  if (subjectField(cert.subject, 'CN') === nodeId) return true;
-  return dnsSans(cert).includes(nodeId);
-}
-
 function certificate(path: string, pem: string, what: string): X509Certificate {
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
     fail('CAXTON_ERR_TLS_CERT', path, 'not-pem', `(${what}) is not a PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`);
@@ -137,17 +130,6 @@ function checkValidity(path: string, cert: X509Certificate, now: Date, what: str
   if (now.getTime() < from.getTime()) {
     fail('CAXTON_ERR_TLS_CERT', path, 'not-yet-valid', `(${what}) is not valid before ${from.toISOString()} (check this machine's clock)`);
   }
-}
-
-function subjectField(subject: string, key: string): string | undefined {
-  for (const line of subject.split('\n')) {
-    if (line.startsWith(`${key}=`)) return line.slice(key.length + 1);
-  }
-  return undefined;
-}
-
-function dnsSans(cert: X509Certificate): string[] {
-  return (cert.subjectAltName ?? '').split(', ').filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
 }
 
 function describeNames(cert: X509Certificate): string {

@@ -17,8 +17,7 @@
  *   silent for `deadAfterMs`.
  */
 import { performance } from 'node:perf_hooks';
-import { namesNode } from '../../security/tls-material.js';
-import { certNames } from '../transport/link-tls.js';
+import { certNames, namesNode } from '../../security/cert-names.js';
 import { CaxtonError, isErrorCode } from '../../errors.js';
 import type { CallOptions, NodeName, PeerBody, Peers } from '../peers.js';
 import { addressKey, type Address, type Stream } from '../transport/transport.js';

@@ -21,7 +21,7 @@
 import { X509Certificate } from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
-import { namesNode } from '../../security/tls-material.js';
+import { certNames, namesNode } from '../../security/cert-names.js';
 
 /** A node's PEM texts, as loadNodeTls (src/security/tls-material.ts) returns them. */
 export interface LinkTlsMaterial {
@@ -120,11 +120,4 @@ export class LinkTls {
       },
     });
   }
-}
-
-/** "CN=x, DNS:y, ..." for log lines. */
-export function certNames(cert: X509Certificate): string {
-  const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
-  const sans = cert.subjectAltName ?? '';
-  return [cn === undefined ? undefined : `CN=${cn}`, sans === '' ? undefined : sans].filter((x) => x !== undefined).join(', ') || 'no name';
 }

@@ -29,7 +29,8 @@ import type tls from 'node:tls';
 import { type Address, type DropHook, type Stream, type Transport, addressKey } from './transport.js';
 import { type ClusterLogger, silentLogger } from './logger.js';
 import { LINK_MAGIC, encodeGoAway } from '../link/frame.js';
-import { LinkTls, TLS_HANDSHAKE_RECORD, certNames, verifyReason, type LinkTlsMaterial, type RevocationCheck } from './link-tls.js';
+import { certNames } from '../../security/cert-names.js';
+import { LinkTls, TLS_HANDSHAKE_RECORD, verifyReason, type LinkTlsMaterial, type RevocationCheck } from './link-tls.js';
 
 /** How long an accepted stream may stay silent before its first byte tells whose it is. */
 const SNIFF_DEADLINE_MS = 10_000;

@@ -110,6 +110,12 @@ port.on('message', (msg: ToWorker) => {
     case 'drop_node':
       runtime.dropNode(msg.node);
       break;
+    case 'direct_tls':
+      runtime.setDirectTls(msg.tls);
+      break;
+    case 'direct_revoked':
+      runtime.directRevoked(msg.rows);
+      break;
     case 'conversations':
       port.postMessage({ op: 'conversations', reqId: msg.reqId, conversations: runtime.conversations.list() } satisfies FromWorker);
       break;

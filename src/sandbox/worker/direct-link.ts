@@ -26,9 +26,19 @@
  * in a fence, which travelled over the authenticated link; a wrong token closes it. A token whose fence
  * timed out still opens a connection for a minute (its FENCE_OK is ignored): the peer may have put
  * FENCE_OKs for other, current fences on the same new connection.
+ *
+ * With mTLS on (security.cluster.mtls) every connection is TLS 1.3 with the link's own certificates,
+ * authenticated both ways: the dialing worker's peer must present a certificate of the cluster CA that
+ * names the node whose fence it answers, the accepting one a certificate naming the node its HELLO
+ * claims; a revoked certificate is refused on both sides, and an open connection whose peer is revoked
+ * later is closed.
  */
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
+import tls from 'node:tls';
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { certNames, namesNode } from '../../security/cert-names.js';
+import { RevokedCerts, type RevokedEntry } from '../../security/revoked-certs.js';
+import { verifyReason } from '../../cluster/transport/link-tls.js';
 import { HostError } from '../abi.js';
 import { DirectFrameError, FrameKind, FrameReader, FrameWriter, type FrameKindCode, type FrameVisitor } from './direct-frames.js';
 import type { PriorityLevel } from './mailbox.js';
@@ -44,6 +54,17 @@ export interface DirectStart {
   readonly advertiseHost: string;
   /** Largest frame accepted: the largest message plus its receiver's name. */
   readonly maxFrameBytes: number;
+  /** With mTLS on: TLS 1.3 on every connection, with the link's material... */
+  readonly tls?: DirectTls;
+  /** ...and its revocation list (later rows come with DirectLink.revoke). */
+  readonly revoked?: readonly RevokedEntry[];
+}
+
+/** The node's PEM texts, the link's own (src/cluster/transport/link-tls.ts). */
+export interface DirectTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
 }
 
 /** What the direct path needs from its worker. */
@@ -153,6 +174,10 @@ export class DirectLink {
   readonly #host: DirectHost;
   readonly #cfg: DirectStart;
   readonly #server: net.Server;
+  /** With mTLS on: the accepting side's TLS (fed by #server) and the dialing side's context; else plain TCP. */
+  #tlsServer: tls.Server | undefined;
+  #clientContext: tls.SecureContext | undefined;
+  readonly #revoked = new RevokedCerts();
   #port = 0;
   readonly #routes = new Map<string, Route>();
   /** Outstanding fence tokens → the name they are for. */
@@ -172,7 +197,29 @@ export class DirectLink {
   private constructor(host: DirectHost, cfg: DirectStart) {
     this.#host = host;
     this.#cfg = cfg;
-    this.#server = net.createServer({ noDelay: true }, (s) => this.#accepted(s));
+    const accepted = (s: net.Socket): void => this.#accepted(s);
+    if (cfg.tls === undefined) {
+      this.#server = net.createServer({ noDelay: true }, accepted);
+      return;
+    }
+    // A TLS server that never listens: the TCP listener hands it each socket (as the link's LinkTls),
+    // noting its address first, which a socket whose handshake failed no longer knows.
+    const remotes = new WeakMap<net.Socket, string>();
+    const tlsServer = tls.createServer({ ...tlsOptions(cfg.tls), requestCert: true, rejectUnauthorized: true, handshakeTimeout: HELLO_TIMEOUT_MS }, accepted);
+    tlsServer.on('tlsClientError', (e: Error, s: tls.TLSSocket) => {
+      const parent = (s as tls.TLSSocket & { _parent?: net.Socket })._parent;
+      const from = (parent === undefined ? undefined : remotes.get(parent)) ?? 'an unknown peer';
+      const code = (s as tls.TLSSocket & { authorizationError?: string }).authorizationError;
+      host.warn(`direct path: refused a TLS connection from ${from}: ${code === undefined ? `the TLS handshake failed: ${e.message}` : verifyReason(code)}`);
+      s.destroy();
+    });
+    this.#tlsServer = tlsServer;
+    this.#server = net.createServer({ noDelay: true }, (s) => {
+      remotes.set(s, s.remoteAddress ?? 'an unknown peer');
+      tlsServer.emit('connection', s);
+    });
+    this.#clientContext = tls.createSecureContext(tlsOptions(cfg.tls));
+    this.#revoked.add(cfg.revoked ?? []);
   }
 
   /** Listens; resolves with the direct path once the port is bound. */
@@ -245,14 +292,38 @@ export class DirectLink {
     const key = `${host}:${port}`;
     let c = this.#conns.get(key);
     if (c === undefined || c.closed) {
-      const socket = net.connect({ host, port, noDelay: true });
-      c = this.#adopt(socket, node, key, true);
+      c = this.#adopt(this.#dial(host, port, node), node, key, true);
       this.#conns.set(key, c);
       c.writer.control(FrameKind.HELLO, { token, node: this.#cfg.node, host: this.#cfg.advertiseHost, port: this.#port });
     }
     c.writer.control(FrameKind.FENCE_OK, { token, name });
     this.#markDirty(c);
     this.flush();
+  }
+
+  /**
+   * New connections use `material` from now on (rotate-certs, SIGHUP); open ones keep theirs. A path
+   * started without TLS stays so: switching mTLS on or off takes a restart, as for the link.
+   */
+  setTls(material: DirectTls): void {
+    if (this.#clientContext === undefined) return;
+    try {
+      const context = tls.createSecureContext(tlsOptions(material));
+      this.#tlsServer?.setSecureContext(tlsOptions(material));
+      this.#clientContext = context;
+    } catch (e) {
+      this.#host.warn(`direct path: the new TLS material was not taken (${(e as Error).message}); new connections keep the previous certificates`);
+    }
+  }
+
+  /** Rows added to the revocation list: connections whose peer certificate they revoke are closed. */
+  revoke(rows: readonly RevokedEntry[]): void {
+    if (this.#clientContext === undefined || this.#revoked.add(rows).length === 0) return;
+    for (const c of [...this.#all]) {
+      const peer = (c.socket as tls.TLSSocket).getPeerX509Certificate();
+      const why = peer === undefined ? undefined : this.#revoked.check(peer);
+      if (why !== undefined) this.#destroy(c, why);
+    }
   }
 
   /** A node left the view: its connections are closed, its pending routes go the main thread's way. */
@@ -355,8 +426,41 @@ export class DirectLink {
     if (this.#nameCooldown.size < MAX_COOLDOWNS) this.#nameCooldown.set(name, now + ms);
   }
 
+  /** A connection to the worker listening at host:port on `node`, TLS when mTLS is on. */
+  #dial(host: string, port: number, node: string): net.Socket {
+    const context = this.#clientContext;
+    if (context === undefined) return net.connect({ host, port, noDelay: true });
+    const socket = tls.connect({
+      host,
+      port,
+      secureContext: context,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      rejectUnauthorized: true,
+      // Called once the chain verified: the host is an address, the identity is the node name.
+      checkServerIdentity: (_host, cert) => {
+        const x = new X509Certificate(cert.raw);
+        if (!namesNode(x, node)) return new Error(`its certificate is for ${certNames(x)}, not for node ${node}, whose fence this answers`);
+        const revoked = this.#revoked.check(x);
+        return revoked === undefined ? undefined : new Error(revoked);
+      },
+    });
+    socket.setNoDelay(true);
+    socket.on('error', (e) => {
+      if (!socket.authorized) this.#host.warn(`direct path: TLS to node ${node} at ${host}:${port} failed: ${e.message}`);
+    });
+    return socket;
+  }
+
   #accepted(socket: net.Socket): void {
     if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    const peer = this.#clientContext === undefined ? undefined : (socket as tls.TLSSocket).getPeerX509Certificate();
+    const revoked = peer === undefined ? undefined : this.#revoked.check(peer);
+    if (revoked !== undefined) {
+      this.#host.warn(`direct path: refused a TLS connection from ${socket.remoteAddress ?? 'an unknown peer'} (${certNames(peer as X509Certificate)}): ${revoked}`);
       socket.destroy();
       return;
     }
@@ -408,6 +512,10 @@ export class DirectLink {
       const known = this.#tokens.has(token) || (this.#spent.get(token) ?? 0) > Date.now();
       if (!known || typeof b.node !== 'string' || b.node === '' || typeof b.host !== 'string' || typeof b.port !== 'number') {
         throw new DirectFrameError('a HELLO without a token this worker sent in a fence');
+      }
+      if (this.#clientContext !== undefined) {
+        const peer = (c.socket as tls.TLSSocket).getPeerX509Certificate();
+        if (peer === undefined || !namesNode(peer, b.node)) throw new DirectFrameError(`a HELLO for node ${b.node} over TLS with a certificate for ${peer === undefined ? 'no one' : certNames(peer)}`);
       }
       c.authed = true;
       c.node = b.node;
@@ -482,4 +590,8 @@ export class DirectLink {
     }
     c.routes.clear();
   }
+}
+
+function tlsOptions(m: DirectTls): tls.SecureContextOptions {
+  return { ca: m.ca, cert: m.cert, key: m.key, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
 }

@@ -39,7 +39,8 @@ import { SenderCircuits, senderOf } from './sender-circuits.js';
 import type { CanaryLimits, RefusalCode, ReplicationMode, WorkerDelta } from '../worker-protocol.js';
 import { isReliable, reliableIdOf } from '../envelope.js';
 import { Replication } from './replication.js';
-import { DIRECT_COUNTERS, DirectLink, type DirectHost, type DirectStart } from './direct-link.js';
+import type { RevokedEntry } from '../../security/revoked-certs.js';
+import { DIRECT_COUNTERS, DirectLink, type DirectHost, type DirectStart, type DirectTls } from './direct-link.js';
 
 /** The part of a worker_threads MessagePort the runtime uses (tests can pass a stand-in). */
 export interface MessagePortLike {
@@ -394,6 +395,8 @@ export class WorkerRuntime {
   #current = '';
   /** Agent-to-agent messages to other nodes without the main thread, once started (direct-link.ts). */
   #direct: DirectLink | undefined;
+  /** Calls for the direct path made while its listener binds, applied once it has. */
+  #directLater: ((d: DirectLink) => void)[] | undefined;
   /** Agents this worker held when an agent's memory could not be allocated: no new agent while as many run. */
   #fullAt = Infinity;
   #fullReason = '';
@@ -710,8 +713,30 @@ export class WorkerRuntime {
   /** Opens this worker's direct path (a node in a cluster); resolves with the port it listens on. */
   async startDirect(cfg: DirectStart): Promise<number> {
     if (this.#direct !== undefined) return this.#direct.port;
-    this.#direct = await DirectLink.start(this.#directHost(), cfg);
-    return this.#direct.port;
+    this.#directLater = [];
+    try {
+      const direct = await DirectLink.start(this.#directHost(), cfg);
+      this.#direct = direct;
+      for (const f of this.#directLater) f(direct);
+      return direct.port;
+    } finally {
+      this.#directLater = undefined;
+    }
+  }
+
+  /** New TLS material for the direct path's new connections. */
+  setDirectTls(material: DirectTls): void {
+    this.#onDirect((d) => d.setTls(material));
+  }
+
+  /** Rows added to the revocation list. */
+  directRevoked(rows: readonly RevokedEntry[]): void {
+    this.#onDirect((d) => d.revoke(rows));
+  }
+
+  #onDirect(f: (d: DirectLink) => void): void {
+    if (this.#direct !== undefined) f(this.#direct);
+    else this.#directLater?.push(f);
   }
 
   /** The main thread sent a message of this worker's to `name` on `node`: try the direct path for it. */
