@@ -56,12 +56,15 @@
  *
  * Knobs: CAXTON_BENCH_ROUTING_STEPS=latency,nats,floor,throughput,revocation,rebalance,directory,double,failover
  * (run a subset); CAXTON_BENCH_ROUTING_DUMP=<file> writes the measured round trips of the latency step
- * with the time each one ended (JSON, µs), to look for periodic stalls.
+ * with the time each one ended (JSON, µs), to look for periodic stalls; CAXTON_BENCH_ROUTING_MTLS=1
+ * runs the clusters with mTLS between nodes (a test CA; the link and the direct path over TLS 1.3).
  */
 import Database from 'better-sqlite3';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createCa, issueNodeCert, writePemFile } from '../src/security/pki.js';
+import { tempDir } from '../test/helpers/tmp.js';
 import { api, type RunningServer } from '../test/helpers/server.js';
 import { startServerCluster, type ServerCluster } from '../test/helpers/server-cluster.js';
 import { until } from '../test/helpers/until.js';
@@ -141,9 +144,31 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+const MTLS = process.env['CAXTON_BENCH_ROUTING_MTLS'] === '1';
+
+/** CAXTON_BENCH_ROUTING_MTLS=1: a test CA and a certificate per node; the --set arguments of node i. */
+async function mtlsArgs(size: number): Promise<((i: number) => string[]) | undefined> {
+  if (!MTLS) return undefined;
+  const dir = tempDir('caxton-bench-mtls-');
+  process.once('exit', () => dir.cleanup());
+  const ca = await createCa();
+  const caCrt = join(dir.path, 'ca.crt');
+  writePemFile(caCrt, ca.certPem);
+  const files: [string, string][] = [];
+  for (let i = 0; i < size; i++) {
+    const c = await issueNodeCert(ca, { nodeId: `node-${i + 1}` });
+    const [crt, key] = [join(dir.path, `node-${i + 1}.crt`), join(dir.path, `node-${i + 1}.key`)];
+    writePemFile(crt, c.certPem);
+    writePemFile(key, c.keyPem, { secret: true });
+    files.push([crt, key]);
+  }
+  return (i) => ['--set', 'security.cluster.mtls.enabled=true', '--set', `security.cluster.mtls.ca_cert=${caCrt}`, '--set', `security.cluster.mtls.node_cert=${files[i]![0]}`, '--set', `security.cluster.mtls.node_key=${files[i]![1]}`];
+}
+
 async function cluster(base: number): Promise<ServerCluster> {
   // The API's per-key rate limit (100/s by default) would pace the bench's own requests.
-  const c = await startServerCluster({ size: 3, base, args: ['--set', 'security.api.rate_limit.enabled=false'] });
+  const nodeArgs = await mtlsArgs(3);
+  const c = await startServerCluster({ size: 3, base, args: ['--set', 'security.api.rate_limit.enabled=false'], ...(nodeArgs === undefined ? {} : { nodeArgs }) });
   clusters.add(c);
   const [n1] = c.nodes as [RunningServer];
   for (const n of c.nodes) await until(`node-1's admin key works on ${n?.apiUrl}`, async () => (await api(n as RunningServer, 'GET', '/status', undefined, n1.adminKey)).status === 200, 30_000);
@@ -335,7 +360,7 @@ async function latency(c: ServerCluster, rows: Row[]): Promise<void> {
   const sc = sortedCopy(cross);
   const p50 = percentile(sr, 50);
   const p99 = percentile(sr, 99);
-  rows.push({ name: 'agent→agent request→reply across nodes, P50', value: p50, unit: 'µs', budget: '≤ 150 µs', ok: p50 <= 150, note: `the last ${sr.length} of ${n} round trips node-1 ⇄ node-2 (bounce agents), send → the answer's entry, on the initiator's clock; ${direct} of the ${2 * n} messages on the direct path` });
+  rows.push({ name: 'agent→agent request→reply across nodes, P50', value: p50, unit: 'µs', budget: '≤ 150 µs', ok: p50 <= 150, note: `the last ${sr.length} of ${n} round trips node-1 ⇄ node-2 (bounce agents), send → the answer's entry, on the initiator's clock; ${direct} of the ${2 * n} messages on the direct path${MTLS ? '; mTLS on (TLS 1.3 on the link and the direct path)' : ''}` });
   rows.push({ name: 'agent→agent request→reply across nodes, P99', value: p99, unit: 'µs', budget: '≤ 500 µs', ok: p99 <= 500, note: `P999 ${percentile(sr, 99.9).toFixed(0)} µs, max ${sr[sr.length - 1]} µs` });
   rows.push({
     name: 'agent→agent one hop across nodes, P50',

@@ -34,7 +34,7 @@ export const LOOPBACK_BLOCKS: Readonly<Record<string, readonly string[]>> = {
   'test/integration/cluster/five-nodes.test.ts': ['127.0.0.85-89'],
   'test/integration/cluster/server-operations.test.ts': ['127.0.0.90-96'],
   'test/integration/cluster/verify.test.ts': ['127.0.0.101-103'],
-  'test/integration/cluster/direct-path.test.ts': ['127.0.0.104-108'],
+  'test/integration/cluster/direct-path.test.ts': ['127.0.0.104-108', '127.0.0.135-136'],
   'test/integration/cluster/process-cluster.test.ts': ['127.0.0.110-124', '127.0.0.130-134'],
   'test/integration/cluster/agent-logs-cli.test.ts': ['127.0.0.125-127'],
   'test/integration/cluster/view-change.test.ts': ['127.0.0.141-144'],

@@ -2,16 +2,19 @@
  * The direct path (docs/cluster-routing.md, "The direct path"): agent-to-agent messages between nodes
  * go worker to worker once a route is open, keep their order through every switch of path (the first
  * messages on the link, the fence, an at-least-once message that sends the route back to the link),
- * and still reach an agent that moved to another node. Real server processes on loopback, driven
- * through the API; the metrics say which path carried what.
+ * and still reach an agent that moved to another node; with mTLS on, the same over TLS. Real server
+ * processes on loopback, driven through the API; the metrics say which path carried what.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { api, type RunningServer } from '../../helpers/server.js';
 import { startServerCluster } from '../../helpers/server-cluster.js';
 import { until } from '../../helpers/until.js';
 import { fixtureWasm } from '../../helpers/agents.js';
+import { tempDir } from '../../helpers/tmp.js';
 import { evenly, ownerOf } from '../../../src/cluster/placement/rendezvous.js';
+import { createCa, issueNodeCert, writePemFile } from '../../../src/security/pki.js';
 
 const burstWasm = Buffer.from(fixtureWasm('ordered-burst')).toString('base64');
 
@@ -154,4 +157,47 @@ test('cluster - direct path off (coordination.cluster.direct_messages=false): ev
   assert.deepEqual(r, { last: 500, in_order: 500, duplicates: 0, out_of_order: 0 });
   assert.deepEqual(await direct(n1), { out: 0, in: 0, routes: 0 });
   assert.deepEqual(await direct(n2), { out: 0, in: 0, routes: 0 });
+});
+
+test('cluster - direct path with mTLS on: the workers\' connections run TLS with the nodes\' certificates, in order', async (t) => {
+  const dir = tempDir('caxton-direct-mtls-');
+  t.after(() => dir.cleanup());
+  const ca = await createCa();
+  const caCrt = join(dir.path, 'ca.crt');
+  writePemFile(caCrt, ca.certPem);
+  const files: { crt: string; key: string }[] = [];
+  for (const node of ['node-1', 'node-2']) {
+    const c = await issueNodeCert(ca, { nodeId: node });
+    const f = { crt: join(dir.path, `${node}.crt`), key: join(dir.path, `${node}.key`) };
+    writePemFile(f.crt, c.certPem);
+    writePemFile(f.key, c.keyPem, { secret: true });
+    files.push(f);
+  }
+  const mtls = (i: number) => {
+    const f = files[i] as { crt: string; key: string };
+    return ['--set', 'security.cluster.mtls.enabled=true', '--set', `security.cluster.mtls.ca_cert=${caCrt}`, '--set', `security.cluster.mtls.node_cert=${f.crt}`, '--set', `security.cluster.mtls.node_key=${f.key}`];
+  };
+  const c = await startServerCluster({ size: 2, base: 134, nodeArgs: mtls });
+  t.after(() => c.stop());
+  const [n1, n2] = c.nodes as [RunningServer, RunningServer];
+  assert.equal((await api(n1, 'GET', '/cluster/status')).body.mtls, true);
+  await until('node-1 admin key works on node-2', async () => (await api(n2, 'GET', '/status', undefined, n1.adminKey)).status === 200);
+  await deploy(n1, 'src', 'node-1');
+  await deploy(n1, 'dst', 'node-2');
+  let sent = await burst(n1, 'src', 'dst', 400);
+  let r = await received(n1, 'dst', sent);
+  assert.deepEqual(r, { last: 400, in_order: 400, duplicates: 0, out_of_order: 0 });
+  const a1 = await direct(n1);
+  assert.equal(a1.routes, 1, `node-1 has a route open to dst: ${JSON.stringify(a1)}`);
+  sent = await burst(n1, 'src', 'dst', 300);
+  r = await received(n1, 'dst', sent);
+  assert.deepEqual(r, { last: 700, in_order: 700, duplicates: 0, out_of_order: 0 });
+  assert.equal((await direct(n1)).out - a1.out, 300, 'the second burst went direct');
+  assert.ok((await direct(n2)).in >= 300);
+  for (const n of [n1, n2]) assert.doesNotMatch(n.logs(), /direct path: (refused|closed|TLS to)/);
+
+  // node-2 revoked on node-1: node-1's worker closes its direct connection to node-2's worker.
+  const rev = await api(n1, 'POST', '/security/revoke', { node: 'node-2', reason: 'test' });
+  assert.equal(rev.status, 200, JSON.stringify(rev.body));
+  await until('node-1 closed the direct connection', async () => (await direct(n1)).routes === 0 && /direct path: closed the connection from node-2: its certificate \(serial [0-9A-F]+\) (for node node-2 )?is revoked/.test(n1.logs()));
 });
