@@ -758,7 +758,8 @@ export class NetTransport implements Transport {
     const under = underlying(t);
     const remote = addressKey({ host: normalizeHost(under.remoteAddress ?? ''), port: under.remotePort ?? 0 });
     // A certificate that failed verification shows as a reset: the verify code says why.
-    const code = (t as tls.TLSSocket & { authorizationError?: string }).authorizationError;
+    // (null, not undefined, when the handshake failed before any certificate was verified)
+    const code = (t as tls.TLSSocket & { authorizationError?: string | null }).authorizationError ?? undefined;
     const reason = code !== undefined ? verifyReason(code) : `the TLS handshake failed: ${err.message}`;
     this.#logger.warn({ from: remote, reason: code ?? (err as NodeJS.ErrnoException).code ?? 'tls' }, `cluster link: refused a TLS link connection from ${remote}: ${reason}`);
     t.destroy();

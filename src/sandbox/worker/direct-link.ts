@@ -9,7 +9,7 @@
  *    that name (the worker posts nothing for it meanwhile but its fence, see 2).
  * 2. The worker starts queueing messages for the name (pending) and asks the main thread to send a
  *    *fence* to the other node over the link, behind every message it sent there before. The fence
- *    carries a one-time token and this worker's listening address. The other node hands the fence to
+ *    carries a random token and this worker's listening address. The other node hands the fence to
  *    the worker that hosts the agent, in order with its deliveries.
  * 3. That worker answers on a connection to this one (dialed, or one it already has): HELLO with the
  *    token, then FENCE_OK. Everything the main path carried is in its mailbox by then, so the queued
@@ -151,7 +151,7 @@ class Conn {
   readonly writer = new FrameWriter();
   /** The peer node, once known (dialed: from the fence; accepted: from its HELLO). */
   node: string;
-  /** Where the peer worker listens, host:port ('' until an accepted connection's HELLO). */
+  /** The peer worker, node@host:port ('' until an accepted connection's HELLO). */
   key: string;
   authed: boolean;
   dirty = false;
@@ -184,7 +184,11 @@ export class DirectLink {
   readonly #tokens = new Map<string, string>();
   /** Tokens of fences that timed out → until when they still authenticate a connection (SPENT_TOKEN_MS). */
   readonly #spent = new Map<string, number>();
-  /** Connections by the peer worker's listening address. */
+  /**
+   * Connections by the peer worker: "node@host:port" (its node and listening address). The node is in
+   * the key so that a connection whose HELLO claimed another node's address is never reused to answer
+   * that node's fences (with mTLS the HELLO's node is the certificate's; the address is not checked).
+   */
   readonly #conns = new Map<string, Conn>();
   readonly #all = new Set<Conn>();
   readonly #dirty: Conn[] = [];
@@ -209,8 +213,10 @@ export class DirectLink {
     tlsServer.on('tlsClientError', (e: Error, s: tls.TLSSocket) => {
       const parent = (s as tls.TLSSocket & { _parent?: net.Socket })._parent;
       const from = (parent === undefined ? undefined : remotes.get(parent)) ?? 'an unknown peer';
-      const code = (s as tls.TLSSocket & { authorizationError?: string }).authorizationError;
-      host.warn(`direct path: refused a TLS connection from ${from}: ${code === undefined ? `the TLS handshake failed: ${e.message}` : verifyReason(code)}`);
+      // With a verify code this side refused the peer's certificate; without, the handshake failed
+      // (not TLS, a timeout, or the peer refused this side's certificate).
+      const code = (s as tls.TLSSocket & { authorizationError?: string | null }).authorizationError;
+      host.warn(typeof code !== 'string' ? `direct path: a TLS handshake from ${from} failed: ${e.message}` : `direct path: refused a TLS connection from ${from}: ${verifyReason(code)}`);
       s.destroy();
     });
     this.#tlsServer = tlsServer;
@@ -289,7 +295,7 @@ export class DirectLink {
    */
   fenceArrived(name: string, token: string, host: string, port: number, node: string): void {
     if (this.#closed) return;
-    const key = `${host}:${port}`;
+    const key = `${node}@${host}:${port}`;
     let c = this.#conns.get(key);
     if (c === undefined || c.closed) {
       c = this.#adopt(this.#dial(host, port, node), node, key, true);
@@ -447,7 +453,7 @@ export class DirectLink {
     });
     socket.setNoDelay(true);
     socket.on('error', (e) => {
-      if (!socket.authorized) this.#host.warn(`direct path: TLS to node ${node} at ${host}:${port} failed: ${e.message}`);
+      if (!socket.authorized) this.#host.warn(`direct path: could not open a TLS connection to node ${node}'s worker at ${host}:${port}: ${e.message}`);
     });
     return socket;
   }
@@ -511,7 +517,7 @@ export class DirectLink {
       const token = typeof b.token === 'string' ? b.token : '';
       const known = this.#tokens.has(token) || (this.#spent.get(token) ?? 0) > Date.now();
       if (!known || typeof b.node !== 'string' || b.node === '' || typeof b.host !== 'string' || typeof b.port !== 'number') {
-        throw new DirectFrameError('a HELLO without a token this worker sent in a fence');
+        throw new DirectFrameError('a HELLO without a token this worker sent in a fence (or one no longer valid)');
       }
       if (this.#clientContext !== undefined) {
         const peer = (c.socket as tls.TLSSocket).getPeerX509Certificate();
@@ -519,7 +525,7 @@ export class DirectLink {
       }
       c.authed = true;
       c.node = b.node;
-      c.key = `${b.host}:${b.port}`;
+      c.key = `${b.node}@${b.host}:${b.port}`;
       clearTimeout(c.helloTimer);
       if (!this.#conns.get(c.key) || this.#conns.get(c.key)?.closed === true) this.#conns.set(c.key, c);
       return;

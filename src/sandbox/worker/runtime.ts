@@ -752,7 +752,8 @@ export class WorkerRuntime {
 
   /** A fence from another node's worker for agent `name` of this one (its earlier messages are queued). */
   fenceArrived(name: string, token: string, host: string, port: number, node: string): void {
-    if (this.#agents.has(name)) this.#direct?.fenceArrived(name, token, host, port, node);
+    // (While the listener binds too: a fence dropped here would cost its sender a 2 s timeout.)
+    if (this.#agents.has(name)) this.#onDirect((d) => d.fenceArrived(name, token, host, port, node));
   }
 
   dropNode(node: string): void {

@@ -109,7 +109,7 @@ test('direct link over TLS - a route opens and carries messages in order; a plai
   w.control(FrameKind.HELLO, { token: f.token, node: 'node-b', host: '127.0.0.1', port: 1 });
   socket.write(w.take() as Buffer);
   await new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  await until('the warning', () => a.host.warnings.some((x) => /^direct path: refused a TLS connection from 127\.0\.0\.1: /.test(x)), WAIT_MS, 5);
+  await until('the warning', () => a.host.warnings.some((x) => /^direct path: a TLS handshake from 127\.0\.0\.1 failed: /.test(x)), WAIT_MS, 5);
   assert.equal(a.host.counters[COUNTER_ROUTES], 1);
   assert.deepEqual(b.host.warnings, []);
 });
@@ -133,7 +133,7 @@ test('direct link over TLS - another CA, a HELLO for another node than the certi
   // the fence claims node-z as its origin, but the worker that listens there is node-a's: B refuses to talk
   const b3 = await start(t, 'node-b', await ca.material('node-b'));
   fenceAndAnswer(a, b3, 'ben', 'node-z');
-  await until('B refuses the dialed worker', () => b3.host.warnings.some((x) => /^direct path: TLS to node node-z at 127\.0\.0\.1:\d+ failed: its certificate is for CN=node-a, DNS:node-a, not for node node-z/.test(x)), WAIT_MS, 5);
+  await until('B refuses the dialed worker', () => b3.host.warnings.some((x) => /^direct path: could not open a TLS connection to node node-z's worker at 127\.0\.0\.1:\d+: its certificate is for CN=node-a, DNS:node-a, not for node node-z/.test(x)), WAIT_MS, 5);
 
   assert.equal(a.host.counters[COUNTER_ROUTES], 0);
   for (const b of [b1, b2, b3]) assert.deepEqual(b.host.delivered, []);

@@ -575,6 +575,25 @@ test('direct link - authentication: wrong tokens, frames before HELLO and garbag
   assert.deepEqual(hb.warnings, []);
 });
 
+test('direct link - a connection is reused only for the node whose HELLO it carried: one claiming another node\'s address does not get that node\'s answers', async (t) => {
+  const p = await pair(t, false);
+  const { a, b, ha, hb } = p;
+  // node-y presents a real token of A's, but claims B's listening address as its own
+  a.grant('yan', 'node-y');
+  const fy = ha.fences[0] as Fence;
+  const y = await rawClient(t, a.port);
+  y.write((w) => w.control(FrameKind.HELLO, { token: fy.token, node: 'node-y', host: '127.0.0.1', port: b.port }));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(ha.warnings, [], 'the HELLO was taken');
+  // B fences an agent of A's: A answers on a connection of its own to B, not on node-y's
+  ha.hosted.add('ann');
+  b.grant('ann', 'node-a');
+  const fb = hb.fences[0] as Fence;
+  a.fenceArrived(fb.name, fb.token, fb.host, fb.port, 'node-b');
+  await until('B\'s route to ann', () => hb.counters[COUNTER_ROUTES] === 1, WAIT_MS, 5);
+  assert.deepEqual(controls(y.frames, FrameKind.FENCE_OK), [], 'node-y saw no FENCE_OK');
+});
+
 test('direct link - connection loss: closing B drops A\'s open route, and a closing route\'s queue goes the main way', async (t) => {
   const p = await pair(t, true);
   const { a, b, ha, hb } = p;
