@@ -9,7 +9,6 @@ import { parseCert } from './pki.js';
 import { fail, readTlsFile } from './tls-file.js';
 
 export { readTlsFile, type TlsProblem } from './tls-file.js';
-export { namesNode } from './cert-names.js';
 
 export interface NodeTlsPaths {
   caCert: string;

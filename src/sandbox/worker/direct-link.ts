@@ -38,7 +38,7 @@ import tls from 'node:tls';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { certNames, namesNode } from '../../security/cert-names.js';
 import { RevokedCerts, type RevokedEntry } from '../../security/revoked-certs.js';
-import { verifyReason } from '../../cluster/transport/link-tls.js';
+import { verifyReason, type LinkTlsMaterial } from '../../cluster/transport/link-tls.js';
 import { HostError } from '../abi.js';
 import { DirectFrameError, FrameKind, FrameReader, FrameWriter, type FrameKindCode, type FrameVisitor } from './direct-frames.js';
 import type { PriorityLevel } from './mailbox.js';
@@ -60,12 +60,8 @@ export interface DirectStart {
   readonly revoked?: readonly RevokedEntry[];
 }
 
-/** The node's PEM texts, the link's own (src/cluster/transport/link-tls.ts). */
-export interface DirectTls {
-  readonly ca: string;
-  readonly cert: string;
-  readonly key: string;
-}
+/** The node's PEM texts: the link's own. */
+export type DirectTls = LinkTlsMaterial;
 
 /** What the direct path needs from its worker. */
 export interface DirectHost {

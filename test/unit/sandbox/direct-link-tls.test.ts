@@ -12,43 +12,11 @@ import { createCa, issueNodeCert, type CaMaterial } from '../../../src/security/
 import type { RevokedEntry } from '../../../src/security/revoked-certs.js';
 import { HostError } from '../../../src/sandbox/abi.js';
 import { FrameKind, FrameWriter } from '../../../src/sandbox/worker/direct-frames.js';
-import { COUNTER_ROUTES, DIRECT_COUNTERS, DirectLink, type DirectHost, type DirectTls } from '../../../src/sandbox/worker/direct-link.js';
-import type { PriorityLevel } from '../../../src/sandbox/worker/mailbox.js';
+import { COUNTER_ROUTES, DirectLink, type DirectTls } from '../../../src/sandbox/worker/direct-link.js';
+import { FakeHost, type Fence } from '../../helpers/direct-host.js';
 import { until } from '../../helpers/until.js';
 
 const WAIT_MS = 5000;
-
-interface Fence {
-  readonly name: string;
-  readonly token: string;
-  readonly host: string;
-  readonly port: number;
-}
-
-class Host implements DirectHost {
-  readonly counters = new Float64Array(DIRECT_COUNTERS);
-  readonly hosted = new Set<string>();
-  readonly delivered: { to: string; json: string; origin: string }[] = [];
-  readonly viaMainBatches: (string | number)[][] = [];
-  readonly fences: Fence[] = [];
-  readonly warnings: string[] = [];
-
-  deliver(to: string, json: string, _priority: PriorityLevel, origin: string): boolean {
-    if (!this.hosted.has(to)) return false;
-    this.delivered.push({ to, json, origin });
-    return true;
-  }
-  viaMain(batch: (string | number)[]): void {
-    this.viaMainBatches.push([...batch]);
-  }
-  fence(name: string, _node: string, token: string, host: string, port: number): void {
-    this.fences.push({ name, token, host, port });
-  }
-  drain(): void {}
-  warn(text: string): void {
-    this.warnings.push(text);
-  }
-}
 
 interface Ca {
   readonly ca: CaMaterial;
@@ -67,15 +35,15 @@ async function testCa(): Promise<Ca> {
   };
 }
 
-async function start(t: TestContext, node: string, tls: DirectTls, revoked: readonly RevokedEntry[] = []): Promise<{ link: DirectLink; host: Host }> {
-  const host = new Host();
+async function start(t: TestContext, node: string, tls: DirectTls, revoked: readonly RevokedEntry[] = []): Promise<{ link: DirectLink; host: FakeHost }> {
+  const host = new FakeHost();
   const link = await DirectLink.start(host, { node, bindHost: '127.0.0.1', port: 0, advertiseHost: '127.0.0.1', maxFrameBytes: 1 << 20, tls, revoked });
   t.after(() => link.close());
   return { link, host };
 }
 
 /** A grants a route to `name`; B (the worker hosting it) answers the fence as coming from `origin`. */
-function fenceAndAnswer(a: { link: DirectLink; host: Host }, b: { link: DirectLink; host: Host }, name: string, origin: string): Fence {
+function fenceAndAnswer(a: { link: DirectLink; host: FakeHost }, b: { link: DirectLink; host: FakeHost }, name: string, origin: string): Fence {
   b.host.hosted.add(name);
   const before = a.host.fences.length;
   a.link.grant(name, 'node-b');
